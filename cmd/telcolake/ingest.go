@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/telcolake/telcolake/lake"
+)
+
+// runIngest ingests local export files through the same Ingester the
+// ingest function uses: the directory plays the landing bucket, reports go
+// to its reports/ folder, tables to TELCOLAKE_WAREHOUSE via TELCOLAKE_CATALOG.
+func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("ingest", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	dir := fl.String("landing", ".", "directory that plays the landing bucket; keys are paths relative to it")
+	jsonOut := fl.Bool("json", false, "print one JSON result per file instead of a table")
+	fl.Usage = func() {
+		fmt.Fprintln(stderr, "usage: telcolake ingest [-landing DIR] [-json] [KEY ...]\n\nWithout keys, ingests every file under DIR/exports/ in key order.\nConfiguration comes from the environment (TELCOLAKE_WAREHOUSE, TELCOLAKE_CATALOG, ...; see README).")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := lake.FromEnv(os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	root, err := filepath.Abs(*dir)
+	if err != nil {
+		return fmt.Errorf("-landing: %w", err)
+	}
+	keys := fl.Args()
+	if len(keys) == 0 {
+		if keys, err = exportKeys(root); err != nil {
+			return err
+		}
+	}
+	cat, err := lake.OpenCatalog(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer cat.Close()
+	if err := lake.EnsureTables(ctx, cat, cfg.Warehouse); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	store := lake.DirStore{Root: filepath.Dir(root)}
+	in := lake.NewIngester(cfg, cat, store, log)
+	bucket := filepath.Base(root)
+	enc := json.NewEncoder(stdout)
+	failed := 0
+	for _, key := range keys {
+		key = filepath.ToSlash(strings.TrimPrefix(key, "./"))
+		fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(key)))
+		if err != nil {
+			return fmt.Errorf("ingest %s: %w", key, err)
+		}
+		res, err := in.Ingest(ctx, lake.Object{Bucket: bucket, Key: key, ETag: lake.LocalETag(fi), Size: fi.Size()})
+		if err != nil {
+			fmt.Fprintln(stderr, "telcolake:", err)
+			failed++
+			continue
+		}
+		if *jsonOut {
+			enc.Encode(res)
+			continue
+		}
+		fmt.Fprintf(stdout, "%-11s %9d rows %6d rejected %6d ms  %s\n", res.Status, res.RowsOK, res.RowsRejected, res.DurationMS, key)
+		if res.Message != "" {
+			fmt.Fprintf(stdout, "            %s\n", res.Message)
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d files failed", failed, len(keys))
+	}
+	return nil
+}
+
+// exportKeys lists the files under root/exports in key order.
+func exportKeys(root string) ([]string, error) {
+	var keys []string
+	err := filepath.WalkDir(filepath.Join(root, "exports"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			rel, _ := filepath.Rel(root, p)
+			keys = append(keys, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list exports under %s: %w", root, err)
+	}
+	sort.Strings(keys)
+	return keys, nil
+}

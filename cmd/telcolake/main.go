@@ -1,0 +1,49 @@
+// Command telcolake is the one command-line tool of telcolake: it generates
+// synthetic exports, ingests files by hand, and (later) runs the local stack.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: telcolake <command> [flags]
+
+commands:
+  gen      write synthetic CDR, bill and subscriber exports (seeded, deterministic)
+  ingest   ingest local export files into the lake (same code path as the ingest function)
+
+Run 'telcolake <command> -h' for the flags of one command.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "telcolake:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("no command given")
+	}
+	switch args[0] {
+	case "gen":
+		return runGen(ctx, args[1:], stdout, stderr)
+	case "ingest":
+		return runIngest(ctx, args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}

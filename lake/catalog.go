@@ -1,0 +1,103 @@
+package lake
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
+	sqlcat "github.com/apache/iceberg-go/catalog/sql"
+	iceio "github.com/apache/iceberg-go/io"
+	"github.com/apache/iceberg-go/table"
+
+	_ "github.com/apache/iceberg-go/io/gocloud/s3" // s3:// warehouse
+	_ "github.com/jackc/pgx/v5/stdlib"             // postgres catalog
+	_ "modernc.org/sqlite"                         // sqlite catalog
+)
+
+// catalogName is persisted in every catalog row; keep it stable.
+const catalogName = "telcolake"
+
+// OpenCatalog opens the Iceberg SQL catalog named by cfg.Catalog, creating
+// its own bookkeeping tables if missing. Close it when done.
+func OpenCatalog(ctx context.Context, cfg Config) (*sqlcat.Catalog, error) {
+	u, err := parseCatalogURI(cfg.Catalog)
+	if err != nil {
+		return nil, fmt.Errorf("open catalog: %w", err)
+	}
+	var (
+		db      *sql.DB
+		dialect sqlcat.SupportedDialect
+	)
+	switch u.kind {
+	case "sqlite":
+		// WAL and a busy timeout let several processes share the file; one
+		// connection per process keeps modernc's locking simple.
+		db, err = sql.Open("sqlite", "file:"+u.dsn+"?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)&_txlock=immediate")
+		if err == nil {
+			db.SetMaxOpenConns(1)
+		}
+		dialect = sqlcat.SQLite
+	case "postgres":
+		db, err = sql.Open("pgx", u.dsn)
+		dialect = sqlcat.Postgres
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open catalog %s: %w", u.kind, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open catalog %s: %w", u.kind, err)
+	}
+	cat, err := sqlcat.NewCatalog(catalogName, db, dialect, catalogProps(cfg))
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open catalog %s: %w", u.kind, err)
+	}
+	return cat, nil
+}
+
+// catalogProps are the properties every table's file IO is built from.
+func catalogProps(cfg Config) iceberg.Properties {
+	p := iceberg.Properties{
+		"warehouse":    cfg.Warehouse,
+		iceio.S3Region: cfg.Region,
+	}
+	if cfg.EndpointURL != "" {
+		p[iceio.S3EndpointURL] = cfg.EndpointURL
+		p[iceio.S3ForceVirtualAddressing] = "false"
+	}
+	return p
+}
+
+// EnsureTables creates namespace crm and every table of Tables() that does
+// not exist yet. It is safe to run concurrently from several processes.
+func EnsureTables(ctx context.Context, cat catalog.Catalog, warehouse string) error {
+	ns := table.Identifier{Namespace}
+	if err := cat.CreateNamespace(ctx, ns, nil); err != nil && !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
+		exists, cerr := cat.CheckNamespaceExists(ctx, ns)
+		if cerr != nil || !exists {
+			return fmt.Errorf("create namespace %s: %w", Namespace, err)
+		}
+	}
+	for _, d := range Tables() {
+		exists, err := cat.CheckTableExists(ctx, d.Ident())
+		if err != nil {
+			return fmt.Errorf("check table %s.%s: %w", Namespace, d.Name, err)
+		}
+		if exists {
+			continue
+		}
+		spec := d.Spec
+		_, err = cat.CreateTable(ctx, d.Ident(), d.Schema,
+			catalog.WithPartitionSpec(&spec),
+			catalog.WithLocation(warehouse+"/"+Namespace+"/"+d.Name),
+			catalog.WithProperties(tableProperties))
+		if err != nil && !errors.Is(err, catalog.ErrTableAlreadyExists) {
+			return fmt.Errorf("create table %s.%s: %w", Namespace, d.Name, err)
+		}
+	}
+	return nil
+}

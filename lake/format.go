@@ -1,0 +1,126 @@
+package lake
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/iceberg-go/table"
+)
+
+// Format is one export format: the CSV columns a source system delivers and
+// how a row of them becomes a row of the target table.
+type Format struct {
+	// Prefix is the landing key prefix that routes files to this format.
+	Prefix  string
+	Table   TableDef
+	Columns []Column
+	// newRows returns a builder of Arrow batches for one file.
+	newRows func(fc fileContext, rb *array.RecordBuilder) rowAdder
+}
+
+// Column is one CSV column of an export format.
+type Column struct {
+	Name string
+	// Required columns must be present in the header; a missing one rejects the file.
+	Required bool
+}
+
+// fileContext is what every row of one file shares.
+type fileContext struct {
+	source     string // s3://bucket/key
+	ingestedAt int64  // UTC micros
+	now        time.Time
+	pseudonym  []byte
+}
+
+// rowAdder validates one CSV record (fields looked up by column position
+// through get) and appends it to the batch; on a bad value it appends
+// nothing and returns the index of the column at fault and the reason.
+type rowAdder interface {
+	add(get func(col int) string) (col int, err error)
+}
+
+// Formats lists the export formats, routed by key prefix.
+func Formats() []*Format { return []*Format{CDRFormat, BillsFormat, SubscribersFormat} }
+
+// FormatForKey returns the format whose prefix the landing key starts with.
+func FormatForKey(key string) (*Format, bool) {
+	for _, f := range Formats() {
+		if strings.HasPrefix(key, f.Prefix) {
+			return f, true
+		}
+	}
+	return nil, false
+}
+
+// ArrowSchema is the Arrow schema (with Iceberg field ids) batches are built in.
+func (f *Format) ArrowSchema() (*arrow.Schema, error) {
+	return table.SchemaToArrowSchema(f.Table.Schema, nil, true, false)
+}
+
+func (f *Format) newRecordBuilder(mem memory.Allocator) (*array.RecordBuilder, error) {
+	sc, err := f.ArrowSchema()
+	if err != nil {
+		return nil, fmt.Errorf("arrow schema of %s: %w", f.Table.Name, err)
+	}
+	return array.NewRecordBuilder(mem, sc), nil
+}
+
+// Typed access to the builders of a RecordBuilder by table column position.
+func strB(rb *array.RecordBuilder, i int) *array.StringBuilder {
+	return rb.Field(i).(*array.StringBuilder)
+}
+func i32B(rb *array.RecordBuilder, i int) *array.Int32Builder {
+	return rb.Field(i).(*array.Int32Builder)
+}
+func i64B(rb *array.RecordBuilder, i int) *array.Int64Builder {
+	return rb.Field(i).(*array.Int64Builder)
+}
+func boolB(rb *array.RecordBuilder, i int) *array.BooleanBuilder {
+	return rb.Field(i).(*array.BooleanBuilder)
+}
+func tsB(rb *array.RecordBuilder, i int) *array.TimestampBuilder {
+	return rb.Field(i).(*array.TimestampBuilder)
+}
+func dateB(rb *array.RecordBuilder, i int) *array.Date32Builder {
+	return rb.Field(i).(*array.Date32Builder)
+}
+func decB(rb *array.RecordBuilder, i int) *array.Decimal128Builder {
+	return rb.Field(i).(*array.Decimal128Builder)
+}
+
+func appendOptString(b *array.StringBuilder, s string) {
+	if s == "" {
+		b.AppendNull()
+		return
+	}
+	b.Append(s)
+}
+
+// pseudonymizer replaces a phone number by a keyed hash: contacts can be
+// counted and matched, never read back.
+type pseudonymizer struct {
+	mac hash.Hash
+	buf []byte
+}
+
+func newPseudonymizer(key []byte) *pseudonymizer {
+	return &pseudonymizer{mac: hmac.New(sha256.New, key)}
+}
+
+func (p *pseudonymizer) hash(number string) string {
+	p.mac.Reset()
+	p.mac.Write([]byte(number))
+	p.buf = p.mac.Sum(p.buf[:0])
+	return hex.EncodeToString(p.buf[:16])
+}
+
+var paymentMethods = []string{"direct_debit", "card", "bank_transfer", "cash", "prepaid"}

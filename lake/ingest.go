@@ -1,0 +1,384 @@
+package lake
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+)
+
+// Ingest statuses, as in crm.ingest_log and Result.Status.
+const (
+	StatusCommitted   = "committed"   // rows appended
+	StatusReplaced    = "replaced"    // a new version of an earlier file: its rows replaced the earlier ones
+	StatusDuplicate   = "duplicate"   // this key and ETag were already ingested: nothing done
+	StatusSuperseded  = "superseded"  // the object changed since the event: the newer version's event will ingest it
+	StatusQuarantined = "quarantined" // too many rejected rows: nothing committed
+	StatusRejected    = "rejected"    // unreadable, empty or unroutable file: nothing committed
+)
+
+// ErrObjectChanged is returned by an ObjectStore's Get when the object no
+// longer has the ETag asked for.
+var ErrObjectChanged = errors.New("lake: object changed since the event")
+
+// Object is one export file in the landing bucket.
+type Object struct {
+	Bucket string
+	Key    string
+	ETag   string
+	Size   int64
+}
+
+// Source is the object's s3:// URI, the ledger's key.
+func (o Object) Source() string { return "s3://" + o.Bucket + "/" + o.Key }
+
+// ObjectStore reads export files and writes reports.
+type ObjectStore interface {
+	// Get streams the object if it still has etag, else returns ErrObjectChanged.
+	Get(ctx context.Context, bucket, key, etag string) (io.ReadCloser, error)
+	Put(ctx context.Context, bucket, key string, body []byte) error
+}
+
+// TableLoader loads a table from the catalog.
+type TableLoader interface {
+	LoadTable(ctx context.Context, ident table.Identifier) (*table.Table, error)
+}
+
+// Ingester turns export files into committed table rows, exactly once per
+// file version.
+type Ingester struct {
+	Tables          TableLoader
+	Store           ObjectStore
+	Log             *slog.Logger
+	RejectThreshold float64
+	PseudonymKey    []byte
+	// Now is the clock; nil means time.Now.
+	Now   func() time.Time
+	retry retryPolicy
+}
+
+// NewIngester wires an Ingester from the configuration.
+func NewIngester(cfg Config, tables TableLoader, store ObjectStore, log *slog.Logger) *Ingester {
+	return &Ingester{
+		Tables: tables, Store: store, Log: log,
+		RejectThreshold: cfg.RejectThreshold, PseudonymKey: cfg.PseudonymKey,
+		Now: time.Now, retry: defaultRetry,
+	}
+}
+
+// Result is the outcome of ingesting one file.
+type Result struct {
+	Source       string `json:"source"`
+	ETag         string `json:"etag"`
+	Table        string `json:"table,omitempty"`
+	Status       string `json:"status"`
+	RowsOK       int64  `json:"rows_ok"`
+	RowsRejected int64  `json:"rows_rejected"`
+	SnapshotID   int64  `json:"snapshot_id,omitempty"`
+	ReportKey    string `json:"report_key,omitempty"`
+	Message      string `json:"message,omitempty"`
+	DurationMS   int64  `json:"duration_ms"`
+}
+
+// ReportKey is where the report of a landing key is written.
+func ReportKey(key string) string { return "reports/" + key + ".errors.json" }
+
+// Ingest ingests one export file. It returns an error only when trying
+// again later may succeed (storage or catalog unavailable, conflicts beyond
+// the retry budget); a bad file is a Result with status rejected or
+// quarantined and a report, not an error.
+func (in *Ingester) Ingest(ctx context.Context, obj Object) (Result, error) {
+	start := in.now()
+	res := Result{Source: obj.Source(), ETag: obj.ETag}
+	finish := func(r Result, err error) (Result, error) {
+		r.DurationMS = time.Since(start).Milliseconds()
+		if err != nil {
+			return r, fmt.Errorf("ingest %s: %w", obj.Source(), err)
+		}
+		in.Log.InfoContext(ctx, "file ingested", "source", r.Source, "etag", r.ETag, "table", r.Table,
+			"status", r.Status, "rows", r.RowsOK, "rejected", r.RowsRejected, "report", r.ReportKey, "duration_ms", r.DurationMS)
+		return r, nil
+	}
+
+	logTbl, err := in.Tables.LoadTable(ctx, IngestLogTable.Ident())
+	if err != nil {
+		return finish(res, fmt.Errorf("load %s.%s: %w", Namespace, IngestLogTable.Name, err))
+	}
+	format, ok := FormatForKey(obj.Key)
+	if !ok {
+		if e := ledgerLookup(logTbl, res.Source); e.found && e.etag == obj.ETag {
+			res.Status = StatusDuplicate
+			return finish(res, nil)
+		}
+		res.Status = StatusRejected
+		res.Message = fmt.Sprintf("key matches no export format (expected a prefix %s, %s or %s)",
+			CDRFormat.Prefix, BillsFormat.Prefix, SubscribersFormat.Prefix)
+		return finish(in.conclude(ctx, obj, res, nil, start))
+	}
+	res.Table = Namespace + "." + format.Table.Name
+
+	// Exactly once: the newest ledger entry for this source decides.
+	tbl, err := in.Tables.LoadTable(ctx, format.Table.Ident())
+	if err != nil {
+		return finish(res, fmt.Errorf("load %s: %w", res.Table, err))
+	}
+	if e := ledgerLookup(tbl, res.Source); e.found && e.etag == obj.ETag {
+		res.Status, res.SnapshotID = StatusDuplicate, e.snapshotID
+		return finish(res, in.repairLog(ctx, logTbl, obj, res, start))
+	}
+	if e := ledgerLookup(logTbl, res.Source); e.found && e.etag == obj.ETag && (e.status == StatusQuarantined || e.status == StatusRejected) {
+		res.Status = StatusDuplicate
+		res.Message = "already " + e.status
+		return finish(res, nil)
+	}
+
+	body, err := in.Store.Get(ctx, obj.Bucket, obj.Key, obj.ETag)
+	if errors.Is(err, ErrObjectChanged) {
+		res.Status = StatusSuperseded
+		res.Message = "the object was overwritten after this event; its newer version is ingested by its own event"
+		return finish(res, nil)
+	}
+	if err != nil {
+		return finish(res, fmt.Errorf("read %s: %w", res.Source, err))
+	}
+	defer body.Close()
+
+	fc := fileContext{source: res.Source, ingestedAt: start.UnixMicro(), now: in.now(), pseudonym: in.PseudonymKey}
+	parser := newParser(format, fc)
+	files, werr := in.writeFile(ctx, tbl, format, parser, body, obj.Key)
+	st := &parser.Stats
+	res.RowsOK, res.RowsRejected = st.RowsOK, st.RowsRejected
+	discard := func() {
+		if err := removeFiles(ctx, tbl, files); err != nil {
+			in.Log.WarnContext(ctx, "data files of an abandoned attempt not removed; orphan cleanup will", "source", res.Source, "error", err)
+		}
+	}
+	switch {
+	case st.FileErr != nil:
+		discard()
+		res.Status, res.Message = StatusRejected, st.FileErr.Error()
+		return finish(in.conclude(ctx, obj, res, st, start))
+	case werr != nil:
+		discard()
+		return finish(res, fmt.Errorf("write data files of %s: %w", res.Table, werr))
+	case st.RowsOK == 0 && st.RowsRejected == 0:
+		res.Status, res.Message = StatusRejected, "file has a header but no data rows"
+		return finish(in.conclude(ctx, obj, res, st, start))
+	}
+	total := st.RowsOK + st.RowsRejected
+	if share := float64(st.RowsRejected) / float64(total); share > in.RejectThreshold {
+		discard()
+		res.Status = StatusQuarantined
+		res.Message = fmt.Sprintf("%d of %d rows rejected (%.1f%%), above the %.1f%% threshold: nothing committed",
+			st.RowsRejected, total, 100*share, 100*in.RejectThreshold)
+		return finish(in.conclude(ctx, obj, res, st, start))
+	}
+
+	res.Status = StatusCommitted
+	err = in.retry.retryCommit(ctx, func(ctx context.Context) error {
+		tbl, err := in.Tables.LoadTable(ctx, format.Table.Ident())
+		if err != nil {
+			return fmt.Errorf("reload %s: %w", res.Table, err)
+		}
+		prev := ledgerLookup(tbl, res.Source)
+		if prev.found && prev.etag == obj.ETag {
+			// Another delivery of this file won the race.
+			res.Status, res.SnapshotID = StatusDuplicate, prev.snapshotID
+			return nil
+		}
+		props := iceberg.Properties{propSource: res.Source, propETag: obj.ETag, propRows: strconv.FormatInt(st.RowsOK, 10)}
+		tx := tbl.NewTransaction()
+		res.Status = StatusCommitted
+		if prev.found {
+			// A new version of a file ingested before: its rows replace the
+			// earlier version's in the same commit.
+			res.Status = StatusReplaced
+			if err := tx.Delete(ctx, iceberg.EqualTo(iceberg.Reference("source_file"), res.Source), props); err != nil {
+				return fmt.Errorf("delete rows of the earlier version: %w", err)
+			}
+		}
+		props[propStatus] = res.Status
+		if err := tx.AddDataFiles(ctx, files, props, table.WithoutDuplicateCheck()); err != nil {
+			return fmt.Errorf("stage append: %w", err)
+		}
+		committed, err := tx.Commit(ctx)
+		if err != nil {
+			return fmt.Errorf("commit %s: %w", res.Table, err)
+		}
+		res.SnapshotID = committed.CurrentSnapshot().SnapshotID
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrConflict) || isConflict(err) {
+			discard() // nothing committed: safe to remove
+		}
+		// Any other failure leaves the commit's state unknown: keep the files
+		// (orphan cleanup removes them if the commit did not land); the retry
+		// of this event finds the ledger entry if it did.
+		return finish(res, err)
+	}
+	if res.Status == StatusDuplicate {
+		discard()
+		return finish(res, nil)
+	}
+	return finish(in.conclude(ctx, obj, res, st, start))
+}
+
+func (in *Ingester) now() time.Time {
+	if in.Now == nil {
+		return time.Now()
+	}
+	return in.Now()
+}
+
+// writeFile streams the file through the parser into data files of tbl.
+func (in *Ingester) writeFile(ctx context.Context, tbl *table.Table, f *Format, p *Parser, body io.Reader, key string) ([]iceberg.DataFile, error) {
+	r, err := openReader(body, key)
+	if err != nil {
+		var fe *FileError
+		if errors.As(err, &fe) {
+			p.Stats.FileErr = fe
+			return nil, nil
+		}
+		return nil, err
+	}
+	sc, err := f.ArrowSchema()
+	if err != nil {
+		return nil, err
+	}
+	return writeDataFiles(ctx, tbl, sc, p.Batches(r))
+}
+
+// writeDataFiles writes batches into data files of tbl without committing
+// them. A FileError from the batches stops the write and is not returned
+// (the caller reads it from the parser); the files written so far are.
+func writeDataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, batches func(func(arrow.RecordBatch, error) bool)) ([]iceberg.DataFile, error) {
+	var files []iceberg.DataFile
+	for df, err := range table.WriteRecords(ctx, tbl, sc, batches,
+		table.WithRecordBatchBufferSize(4), table.WithMaxWriteWorkers(2)) {
+		if err != nil {
+			var fe *FileError
+			if errors.As(err, &fe) {
+				return files, nil
+			}
+			return files, err
+		}
+		files = append(files, df)
+	}
+	return files, nil
+}
+
+func removeFiles(ctx context.Context, tbl *table.Table, files []iceberg.DataFile) error {
+	if len(files) == 0 {
+		return nil
+	}
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, f := range files {
+		if err := fs.Remove(f.FilePath()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// conclude writes the report (when there is anything to report) and the
+// ingest_log row of a file that reached a final state.
+func (in *Ingester) conclude(ctx context.Context, obj Object, res Result, st *ParseStats, start time.Time) (Result, error) {
+	if res.Status == StatusRejected || res.Status == StatusQuarantined || (st != nil && (st.RowsRejected > 0 || len(st.Warnings) > 0)) {
+		res.ReportKey = ReportKey(obj.Key)
+		body, err := json.MarshalIndent(newReport(obj, res, st, in.RejectThreshold), "", "  ")
+		if err != nil {
+			return res, fmt.Errorf("encode report: %w", err)
+		}
+		if err := in.Store.Put(ctx, obj.Bucket, res.ReportKey, body); err != nil {
+			return res, fmt.Errorf("write report %s: %w", res.ReportKey, err)
+		}
+	}
+	res.DurationMS = time.Since(start).Milliseconds()
+	if err := in.appendLog(ctx, obj, res, start); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// repairLog writes the ingest_log row of a file whose data commit landed but
+// whose log row did not (a crash between the two commits).
+func (in *Ingester) repairLog(ctx context.Context, logTbl *table.Table, obj Object, res Result, start time.Time) error {
+	if e := ledgerLookup(logTbl, res.Source); e.found && e.etag == obj.ETag {
+		return nil
+	}
+	res.Status = StatusCommitted
+	res.Message = "log row written on redelivery"
+	return in.appendLog(ctx, obj, res, start)
+}
+
+// appendLog appends one row to crm.ingest_log; its snapshot carries the
+// source and status too, so quarantined files are recognised when redelivered.
+func (in *Ingester) appendLog(ctx context.Context, obj Object, res Result, start time.Time) error {
+	tbl, err := in.Tables.LoadTable(ctx, IngestLogTable.Ident())
+	if err != nil {
+		return fmt.Errorf("load ingest log: %w", err)
+	}
+	sc, err := table.SchemaToArrowSchema(IngestLogTable.Schema, nil, true, false)
+	if err != nil {
+		return err
+	}
+	rb := array.NewRecordBuilder(memory.DefaultAllocator, sc)
+	defer rb.Release()
+	strB(rb, 0).Append(res.Source)
+	strB(rb, 1).Append(obj.ETag)
+	i64B(rb, 2).Append(obj.Size)
+	appendOptString(strB(rb, 3), res.Table)
+	strB(rb, 4).Append(res.Status)
+	i64B(rb, 5).Append(res.RowsOK)
+	i64B(rb, 6).Append(res.RowsRejected)
+	if res.SnapshotID != 0 {
+		i64B(rb, 7).Append(res.SnapshotID)
+	} else {
+		i64B(rb, 7).AppendNull()
+	}
+	appendOptString(strB(rb, 8), res.ReportKey)
+	appendOptString(strB(rb, 9), res.Message)
+	tsB(rb, 10).Append(arrow.Timestamp(start.UnixMicro()))
+	i64B(rb, 11).Append(res.DurationMS)
+	rec := rb.NewRecordBatch()
+	files, err := writeDataFiles(ctx, tbl, sc, func(yield func(arrow.RecordBatch, error) bool) { yield(rec, nil) })
+	if err != nil {
+		_ = removeFiles(ctx, tbl, files)
+		return fmt.Errorf("write ingest log row: %w", err)
+	}
+	props := iceberg.Properties{propSource: res.Source, propETag: obj.ETag, propStatus: res.Status}
+	err = in.retry.retryCommit(ctx, func(ctx context.Context) error {
+		tbl, err := in.Tables.LoadTable(ctx, IngestLogTable.Ident())
+		if err != nil {
+			return fmt.Errorf("reload ingest log: %w", err)
+		}
+		tx := tbl.NewTransaction()
+		if err := tx.AddDataFiles(ctx, files, props, table.WithoutDuplicateCheck()); err != nil {
+			return err
+		}
+		_, err = tx.Commit(ctx)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrConflict) {
+			_ = removeFiles(ctx, tbl, files)
+		}
+		return fmt.Errorf("commit ingest log row: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,70 @@
+package lake
+
+import (
+	"fmt"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+)
+
+// Namespace is the Iceberg namespace of every telcolake table.
+const Namespace = "crm"
+
+// TableDef is one table of the lake: its schema with fixed field ids and its
+// partition spec. Schema changes are additive: never reuse or renumber an id.
+type TableDef struct {
+	Name   string
+	Schema *iceberg.Schema
+	Spec   iceberg.PartitionSpec
+}
+
+// Ident is the table's catalog identifier, e.g. ["crm", "cdr"].
+func (d TableDef) Ident() table.Identifier { return table.Identifier{Namespace, d.Name} }
+
+// Tables lists every table EnsureTables creates.
+func Tables() []TableDef {
+	return []TableDef{CDRTable, BillsTable, SubscribersTable, IngestLogTable}
+}
+
+// Shorthands for the schema files.
+var (
+	tString  = iceberg.PrimitiveTypes.String
+	tInt32   = iceberg.PrimitiveTypes.Int32
+	tInt64   = iceberg.PrimitiveTypes.Int64
+	tBool    = iceberg.PrimitiveTypes.Bool
+	tDate    = iceberg.PrimitiveTypes.Date
+	tTime    = iceberg.PrimitiveTypes.TimestampTz
+	tMoney2  = iceberg.DecimalTypeOf(12, 2)
+	tMoney4  = iceberg.DecimalTypeOf(14, 4)
+	required = true
+	optional = false
+)
+
+func field(id int, name string, typ iceberg.Type, req bool, doc string) iceberg.NestedField {
+	return iceberg.NestedField{ID: id, Name: name, Type: typ, Required: req, Doc: doc}
+}
+
+// partitionBy builds a one-field spec on the named source column; it panics
+// on a programming error in a schema file, found by the tests.
+func partitionBy(sc *iceberg.Schema, column, name string, tr iceberg.Transform) iceberg.PartitionSpec {
+	f, ok := sc.FindFieldByName(column)
+	if !ok {
+		panic(fmt.Sprintf("lake: partition source %q not in schema", column))
+	}
+	fieldID := 1000
+	spec, err := iceberg.NewPartitionSpecOpts(iceberg.AddPartitionFieldBySourceID(f.ID, name, tr, sc, &fieldID))
+	if err != nil {
+		panic(fmt.Sprintf("lake: partition spec on %q: %v", column, err))
+	}
+	return spec
+}
+
+// tableProperties are set on every table at creation.
+var tableProperties = iceberg.Properties{
+	"format-version":                             "2",
+	"write.parquet.compression-codec":            "zstd",
+	"write.parquet.compression-level":            "3",
+	"commit.retry.num-retries":                   "0", // telcolake runs its own loop (see commit.go)
+	"write.metadata.delete-after-commit.enabled": "true",
+	"write.metadata.previous-versions-max":       "50",
+}

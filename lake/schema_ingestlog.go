@@ -1,0 +1,25 @@
+package lake
+
+import "github.com/apache/iceberg-go"
+
+var ingestLogSchema = iceberg.NewSchema(0,
+	field(1, "source", tString, required, "s3://bucket/key of the export"),
+	field(2, "etag", tString, required, ""),
+	field(3, "size_bytes", tInt64, required, ""),
+	field(4, "table_name", tString, optional, "target table, empty if the key matched none"),
+	field(5, "status", tString, required, "committed, replaced, quarantined, rejected"),
+	field(6, "rows_ok", tInt64, required, ""),
+	field(7, "rows_rejected", tInt64, required, ""),
+	field(8, "snapshot_id", tInt64, optional, "snapshot of the target table that added the rows"),
+	field(9, "report_key", tString, optional, "key of the reject report in the landing bucket"),
+	field(10, "message", tString, optional, ""),
+	field(11, "started_at", tTime, required, ""),
+	field(12, "duration_ms", tInt64, required, ""),
+)
+
+// IngestLogTable holds one row per source file that reached a final state.
+var IngestLogTable = TableDef{
+	Name:   "ingest_log",
+	Schema: ingestLogSchema,
+	Spec:   *iceberg.UnpartitionedSpec,
+}
