@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 
@@ -24,6 +25,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fl.SetOutput(stderr)
 	dir := fl.String("landing", ".", "directory that plays the landing bucket; keys are paths relative to it")
 	jsonOut := fl.Bool("json", false, "print one JSON result per file instead of a table")
+	cpuProfile := fl.String("cpuprofile", "", "write a CPU profile (pprof) to this file")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: telcolake ingest [-landing DIR] [-json] [KEY ...]\n\nWithout keys, ingests every file under DIR/exports/ in key order.\nConfiguration comes from the environment (TELCOLAKE_WAREHOUSE, TELCOLAKE_CATALOG, ...; see README).")
 		fl.PrintDefaults()
@@ -34,6 +36,17 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cfg, err := lake.FromEnv(os.LookupEnv)
 	if err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	root, err := filepath.Abs(*dir)
 	if err != nil {
