@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -32,8 +33,13 @@ func (in *Ingester) HandleS3Event(ctx context.Context, landingBucket string, ev 
 			ETag:   strings.Trim(rec.S3.Object.ETag, `"`),
 			Size:   rec.S3.Object.Size,
 		}
-		if obj.Key == "" {
-			obj.Key = rec.S3.Object.Key
+		if obj.Key == "" { // an event built in Go rather than decoded from JSON
+			k, err := url.QueryUnescape(rec.S3.Object.Key)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("event key %q is not URL-encoded: %w", rec.S3.Object.Key, err))
+				continue
+			}
+			obj.Key = k
 		}
 		if obj.Bucket != landingBucket {
 			errs = append(errs, fmt.Errorf("event for bucket %q, but the landing bucket is %q: check the notification configuration", obj.Bucket, landingBucket))

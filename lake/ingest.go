@@ -166,6 +166,7 @@ func (in *Ingester) Ingest(ctx context.Context, obj Object) (Result, error) {
 	switch {
 	case st.FileErr != nil:
 		discard()
+		res.RowsOK, res.RowsRejected = 0, 0 // nothing of the file is committed
 		res.Status, res.Message = StatusRejected, st.FileErr.Error()
 		return finish(in.conclude(ctx, obj, res, st, start))
 	case werr != nil:

@@ -1,0 +1,249 @@
+package lake_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/telcolake/telcolake/lake"
+)
+
+const cdrHeader = "call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge\n"
+
+// cdrCSV returns a CDR export of n good rows; bad(i) may replace row i.
+func cdrCSV(prefix string, n int, bad func(i int) string) []byte {
+	var b bytes.Buffer
+	b.WriteString(cdrHeader)
+	for i := 0; i < n; i++ {
+		if bad != nil {
+			if row := bad(i); row != "" {
+				b.WriteString(row + "\n")
+				continue
+			}
+		}
+		fmt.Fprintf(&b, "%s%07d,S%07d,4917%08d,4930%06d,offnet,2026-10-%02dT%02d:%02d:07Z,%d,voice,out,false,false,CELL%03d,North,0,0.%04d\n",
+			prefix, i, i%500, i%500, i%9973, 1+i%28, i%24, i%60, 1+i%3600, i%100, i%10000)
+	}
+	return b.Bytes()
+}
+
+func gz(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	w := gzip.NewWriter(&out)
+	if _, err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+func TestIngestMalformedFiles(t *testing.T) {
+	tl := newTestLake(t, false)
+	badRow := func(at int, row string) func(int) string {
+		return func(i int) string {
+			if i == at {
+				return row
+			}
+			return ""
+		}
+	}
+	good := cdrCSV("G", 200, nil)
+	tests := []struct {
+		name       string
+		key        string
+		body       []byte
+		wantStatus string
+		wantRows   int64
+		wantReject int64
+		// wantReason must appear in the report's message or first error.
+		wantReason string
+		wantLine   int64
+		wantColumn string
+	}{
+		{"truncated gzip", "exports/cdr/t/truncated.csv.gz", gz(t, good)[:len(gz(t, good))/2],
+			lake.StatusRejected, 0, 0, "truncated or corrupt", 0, ""},
+		{"gzip suffix on plain text", "exports/cdr/t/notgzip.csv.gz", good,
+			lake.StatusRejected, 0, 0, "not gzip", 0, ""},
+		{"wrong header (a bills file in the cdr folder)", "exports/cdr/t/wrongheader.csv",
+			[]byte("subscriber_id,bill_month,plan,amount_due,amount_paid,arrears,discount,payment_method,credit_limit\nS1,2026-10,P,1.00,1.00,0.00,,cash,\n"),
+			lake.StatusRejected, 0, 0, "lacks required column(s) call_id", 0, ""},
+		{"missing column", "exports/cdr/t/nocharge.csv",
+			[]byte(strings.Replace(string(cdrCSV("M", 10, nil)), ",charge\n", "\n", 1)),
+			lake.StatusRejected, 0, 0, "lacks required column(s) charge", 0, ""},
+		{"bad timestamp", "exports/cdr/t/badtime.csv",
+			cdrCSV("B", 100, badRow(41, "B9,S1,491700000001,4930123,offnet,2026-13-45T99:00:00Z,10,voice,out,false,false,C1,North,0,0.1")),
+			lake.StatusCommitted, 99, 1, "must be a timestamp", 43, "start_time"},
+		{"negative duration", "exports/cdr/t/negdur.csv",
+			cdrCSV("N", 100, badRow(0, "N9,S1,491700000001,4930123,offnet,2026-10-01T10:00:00Z,-30,voice,out,false,false,C1,North,0,0.1")),
+			lake.StatusCommitted, 99, 1, "between 0 and 86400", 2, "duration_s"},
+		{"non-UTF-8 bytes", "exports/cdr/t/latin1.csv",
+			cdrCSV("U", 100, badRow(9, "U9,S1,491700000001,4930123,offnet,2026-10-01T10:00:00Z,30,voice,out,false,false,C1,M\xfcnchen,0,0.1")),
+			lake.StatusCommitted, 99, 1, "not valid UTF-8", 11, "region"},
+		{"row with too few fields", "exports/cdr/t/short.csv",
+			cdrCSV("F", 100, badRow(5, "F9,S1,491700000001")),
+			lake.StatusCommitted, 99, 1, "row has 3 fields, the header has 15", 7, ""},
+		{"0-byte file", "exports/cdr/t/zero.csv", []byte{},
+			lake.StatusRejected, 0, 0, "file is empty", 0, ""},
+		{"0-byte gzip file", "exports/cdr/t/zero.csv.gz", []byte{},
+			lake.StatusRejected, 0, 0, "file is empty", 0, ""},
+		{"empty file (blank line)", "exports/cdr/t/blank.csv", []byte("\n"),
+			lake.StatusRejected, 0, 0, "file is empty", 0, ""},
+		{"header only", "exports/cdr/t/headeronly.csv", []byte(cdrHeader),
+			lake.StatusRejected, 0, 0, "header but no data rows", 0, ""},
+		{"unknown prefix", "exports/unknown/x.csv", good,
+			lake.StatusRejected, 0, 0, "matches no export format", 0, ""},
+		{"above the reject threshold", "exports/cdr/t/mostlybad.csv",
+			cdrCSV("Q", 100, func(i int) string {
+				if i%10 == 0 {
+					return "Q9,S1,491700000001,4930123,offnet,2026-10-01T10:00:00Z,30,telepathy,out,false,false,C1,North,0,0.1"
+				}
+				return ""
+			}),
+			lake.StatusQuarantined, 90, 10, "above the 5.0% threshold", 2, "call_type"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := tl.count(lake.CDRTable)
+			res := tl.mustIngest(tl.put(tc.key, tc.body))
+			if res.Status != tc.wantStatus || res.RowsOK != tc.wantRows || res.RowsRejected != tc.wantReject {
+				t.Errorf("status, rows, rejected = %s, %d, %d; want %s, %d, %d (%s)",
+					res.Status, res.RowsOK, res.RowsRejected, tc.wantStatus, tc.wantRows, tc.wantReject, res.Message)
+			}
+			committed := int64(0)
+			if tc.wantStatus == lake.StatusCommitted {
+				committed = tc.wantRows
+			}
+			if got := tl.count(lake.CDRTable) - before; got != committed {
+				t.Errorf("table grew by %d rows, want %d", got, committed)
+			}
+			rep := tl.report(tc.key)
+			text := rep.Message
+			if len(rep.Errors) > 0 {
+				text += " | " + rep.Errors[0].Reason
+			}
+			if !strings.Contains(text, tc.wantReason) {
+				t.Errorf("report says %q, want it to mention %q", text, tc.wantReason)
+			}
+			if tc.wantLine > 0 {
+				if len(rep.Errors) == 0 {
+					t.Fatalf("report lists no rows")
+				}
+				if e := rep.Errors[0]; e.Line != tc.wantLine || e.Column != tc.wantColumn {
+					t.Errorf("first error at line %d column %q, want line %d column %q", e.Line, e.Column, tc.wantLine, tc.wantColumn)
+				}
+				if int64(len(rep.Errors)) != rep.RowsRejected {
+					t.Errorf("report lists %d rows, counts %d", len(rep.Errors), rep.RowsRejected)
+				}
+			}
+			if got := tl.get(landingBucket, tc.key); !bytes.Equal(got, tc.body) {
+				t.Errorf("original object changed: %d bytes, was %d", len(got), len(tc.body))
+			}
+			// A quarantined or rejected file delivered again stays a no-op.
+			if again := tl.mustIngest(tl.eventFor(tc.key, tc.body)); again.Status != lake.StatusDuplicate {
+				t.Errorf("second delivery: status %s, want duplicate", again.Status)
+			}
+		})
+	}
+}
+
+// eventFor builds the event of an object already uploaded.
+func (tl *testLake) eventFor(key string, body []byte) events.S3EventRecord {
+	tl.t.Helper()
+	rec := tl.put(key+".tmp-probe", body) // same bytes, same ETag
+	rec.S3.Object.Key = strings.TrimSuffix(rec.S3.Object.Key, ".tmp-probe")
+	return rec
+}
+
+func TestIngestRedeliveryIsANoOp(t *testing.T) {
+	tl := newTestLake(t, false)
+	key := "exports/cdr/2026/10/01/cdr-20261001.csv.gz"
+	rec := tl.put(key, gz(t, cdrCSV("R", 1000, nil)))
+	first := tl.mustIngest(rec)
+	if first.Status != lake.StatusCommitted || first.RowsOK != 1000 {
+		t.Fatalf("first delivery: %+v", first)
+	}
+	for i := 0; i < 2; i++ {
+		if res := tl.mustIngest(rec); res.Status != lake.StatusDuplicate || res.SnapshotID != first.SnapshotID {
+			t.Errorf("delivery %d: status %s snapshot %d, want duplicate of snapshot %d", i+2, res.Status, res.SnapshotID, first.SnapshotID)
+		}
+	}
+	// The same record twice in one event, too.
+	if _, err := tl.invoke(rec, rec); err != nil {
+		t.Fatal(err)
+	}
+	if n := tl.count(lake.CDRTable); n != 1000 {
+		t.Errorf("crm.cdr has %d rows after 5 deliveries, want 1000", n)
+	}
+	if n := tl.count(lake.IngestLogTable); n != 1 {
+		t.Errorf("crm.ingest_log has %d rows, want 1", n)
+	}
+}
+
+func TestIngestNewVersionReplacesRows(t *testing.T) {
+	tl := newTestLake(t, false)
+	key := "exports/cdr/2026/10/02/cdr-20261002.csv"
+	other := tl.put("exports/cdr/2026/10/03/cdr-20261003.csv", cdrCSV("O", 50, nil))
+	tl.mustIngest(other)
+	v1 := tl.put(key, cdrCSV("A", 300, nil))
+	if res := tl.mustIngest(v1); res.Status != lake.StatusCommitted {
+		t.Fatalf("v1: %+v", res)
+	}
+	v2 := tl.put(key, cdrCSV("B", 120, nil)) // corrected export, same key
+	if res := tl.mustIngest(v2); res.Status != lake.StatusReplaced || res.RowsOK != 120 {
+		t.Fatalf("v2: %+v, want replaced with 120 rows", res)
+	}
+	if n := tl.count(lake.CDRTable); n != 50+120 {
+		t.Errorf("crm.cdr has %d rows, want %d (other file + v2 only)", n, 50+120)
+	}
+	// v1's event arriving late must not bring v1 back: the object is v2 now.
+	if res := tl.mustIngest(v1); res.Status != lake.StatusSuperseded {
+		t.Errorf("late v1 event: status %s, want superseded", res.Status)
+	}
+	if n := tl.count(lake.CDRTable); n != 50+120 {
+		t.Errorf("after late v1 event crm.cdr has %d rows, want %d", n, 50+120)
+	}
+}
+
+func TestIngestConcurrentFiles(t *testing.T) {
+	tl := newTestLake(t, true)
+	t.Logf("catalog: %s", strings.SplitN(tl.cfg.Catalog, ":", 2)[0])
+	const files, rows = 8, 2000
+	recs := make([]events.S3EventRecord, files)
+	for i := range recs {
+		recs[i] = tl.put(fmt.Sprintf("exports/cdr/2026/10/%02d/cdr-part%d.csv", i+1, i), cdrCSV(fmt.Sprintf("P%d-", i), rows, nil))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, files)
+	for i := range recs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each worker has its own catalog connection, as separate Lambdas do.
+			in := tl.newIngester(tl.openCatalog())
+			var res lake.EventResult
+			res, errs[i] = in.HandleS3Event(context.Background(), landingBucket, events.S3Event{Records: []events.S3EventRecord{recs[i]}})
+			t.Logf("file %d: %+v", i, res)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("file %d: %v", i, err)
+		}
+	}
+	if n := tl.count(lake.CDRTable); n != files*rows {
+		t.Errorf("crm.cdr has %d rows, want %d", n, files*rows)
+	}
+	if n := tl.count(lake.IngestLogTable); n != files {
+		t.Errorf("crm.ingest_log has %d rows, want %d", n, files)
+	}
+}
