@@ -197,3 +197,20 @@ func (tl *testLake) count(def lake.TableDef) int64 {
 	defer at.Release()
 	return at.NumRows()
 }
+
+// objects lists the keys under prefix.
+func (tl *testLake) objects(bucket, prefix string) []string {
+	tl.t.Helper()
+	var keys []string
+	p := s3.NewListObjectsV2Paginator(tl.s3, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			tl.t.Fatalf("list %s/%s: %v", bucket, prefix, err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+	}
+	return keys
+}

@@ -245,3 +245,37 @@ func TestIngestConcurrentFiles(t *testing.T) {
 		t.Errorf("crm.ingest_log has %d rows, want %d", n, files)
 	}
 }
+
+func TestIngestMillionRowsEveryTenthBad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1M rows")
+	}
+	tl := newTestLake(t, false)
+	key := "exports/cdr/2026/10/15/cdr-big.csv.gz"
+	body := gz(t, cdrCSV("M", 1_000_000, func(i int) string {
+		if i%10 == 9 {
+			return fmt.Sprintf("M%d,S1,491700000001,4930123,offnet,2026-10-01T10:00:00Z,30,voice,out,maybe,false,C1,North,0,0.1", i)
+		}
+		return ""
+	}))
+	res := tl.mustIngest(tl.put(key, body))
+	if res.Status != lake.StatusQuarantined || res.RowsOK != 900_000 || res.RowsRejected != 100_000 {
+		t.Fatalf("result %+v; want quarantined with 900000 ok and 100000 rejected", res)
+	}
+	if n := tl.count(lake.CDRTable); n != 0 {
+		t.Errorf("crm.cdr has %d rows after a quarantined file, want 0", n)
+	}
+	if files := tl.objects(lakeBucket, "warehouse/crm/cdr/data/"); len(files) != 0 {
+		t.Errorf("quarantined file left %d data files behind, e.g. %s", len(files), files[0])
+	}
+	rep := tl.report(key)
+	if len(rep.Errors) != 100_000 || len(rep.ByReason) != 1 || rep.ByReason[0].Rows != 100_000 || rep.ByReason[0].Column != "roaming" {
+		t.Errorf("report lists %d errors, by reason %+v; want 100000 rows of column roaming", len(rep.Errors), rep.ByReason)
+	}
+	if e := rep.Errors[len(rep.Errors)-1]; e.Line != 1_000_001 {
+		t.Errorf("last error at line %d, want 1000001", e.Line)
+	}
+	if got := tl.get(landingBucket, key); !bytes.Equal(got, body) {
+		t.Errorf("original object changed")
+	}
+}
