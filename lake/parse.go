@@ -231,6 +231,14 @@ func (p *Parser) mapHeader(header []string) ([]int, *FileError) {
 		}
 		idx[c] = i
 	}
+	if len(missing) > 0 && len(header) == 1 {
+		for _, sep := range []string{";", "\t", "|"} {
+			if strings.Contains(header[0], sep) {
+				return nil, &FileError{Reason: fmt.Sprintf("header is one column holding %q separators: exports must be comma-separated (header: %s)",
+					sep, reportValue(header[0]))}
+			}
+		}
+	}
 	if len(missing) > 0 {
 		return nil, &FileError{Reason: fmt.Sprintf("header lacks required column(s) %s of the %s format (header: %s)",
 			strings.Join(missing, ", "), p.Format.Table.Name, reportValue(strings.Join(header, ",")))}

@@ -2,11 +2,14 @@ package lake
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/telcolake/telcolake/synth"
 )
 
 func testFileContext() fileContext {
@@ -92,4 +95,19 @@ func FuzzParseCDR(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestFormatsMatchGenerator(t *testing.T) {
+	for _, tc := range []struct {
+		f    *Format
+		want []string
+	}{{CDRFormat, synth.CDRColumns}, {BillsFormat, synth.BillColumns}, {SubscribersFormat, synth.SubscriberColumns}} {
+		var got []string
+		for _, c := range tc.f.Columns {
+			got = append(got, c.Name)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s format columns %v, generator writes %v", tc.f.Table.Name, got, tc.want)
+		}
+	}
 }

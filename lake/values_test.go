@@ -49,8 +49,8 @@ func TestParseTimestamp(t *testing.T) {
 		{"2026-11-22T08:15:02.5Z", want + 500000, true},
 		{"2026-02-29T00:00:00Z", 0, false}, // not a leap year
 		{"2026-13-01T00:00:00Z", 0, false},
-		{"1999-12-31T23:59:59Z", 0, false},  // before the window
-		{"2026-11-26T00:00:00Z", 0, false},  // more than 2 days ahead
+		{"1999-12-31T23:59:59Z", 0, false}, // before the window
+		{"2026-11-26T00:00:00Z", 0, false}, // more than 2 days ahead
 		{"22/11/2026 08:15", 0, false},
 		{"", 0, false},
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 // Column orders of the three export formats, exactly as in
-// docs/export-formats.md.
+// README.md (Export formats).
 var (
 	CDRColumns = []string{
 		"call_id", "subscriber_id", "msisdn", "other_party", "other_network", "start_time",

@@ -1,7 +1,7 @@
 // Package synth generates synthetic but realistic source-system exports for
 // telcolake: call detail records as mediation delivers them, monthly bills
 // and end-of-month snapshots of the subscriber register, in the CSV formats
-// of docs/export-formats.md.
+// of README.md (Export formats).
 //
 // The data is meant to train and test churn models: subscribers have a
 // latent churn propensity (short tenure, cheap plans, arrears, low income),

@@ -164,11 +164,11 @@ func TestDeterminism(t *testing.T) {
 	}
 }
 
-// docHeaders returns the example header rows of docs/export-formats.md by
+// docHeaders returns the example header rows of README.md by
 // their first column.
 func docHeaders(t *testing.T) map[string][]string {
 	t.Helper()
-	f, err := os.Open(filepath.Join("..", "docs", "export-formats.md"))
+	f, err := os.Open(filepath.Join("..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

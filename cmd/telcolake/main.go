@@ -15,6 +15,7 @@ const usage = `usage: telcolake <command> [flags]
 
 commands:
   gen      write synthetic CDR, bill and subscriber exports (seeded, deterministic)
+  demo     generate exports, ingest them into a local lake and summarise (make demo)
   ingest   ingest local export files into the lake (same code path as the ingest function)
 
 Run 'telcolake <command> -h' for the flags of one command.
@@ -39,6 +40,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runGen(ctx, args[1:], stdout, stderr)
 	case "ingest":
 		return runIngest(ctx, args[1:], stdout, stderr)
+	case "demo":
+		return runDemo(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
