@@ -1,0 +1,243 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Targets telcolake's ingest is held to.
+const (
+	targetTimeRatio = 0.8 // ingest wall time ≤ this × DuckDB's
+	targetRSSMiB    = 512 // peak RSS of the ingest process
+)
+
+// stats summarises the runs of one tool.
+type stats struct {
+	Wall       time.Duration // median
+	RSSMiB     float64       // median peak RSS
+	MaxRSSMiB  float64       // highest peak RSS of any run
+	OutBytes   int64         // median output size
+	RowsPerSec float64
+	MBPerSec   float64
+}
+
+// verdict holds the computed comparison and target checks.
+type verdict struct {
+	TL, DK    stats
+	Ratio     float64 // telcolake wall / DuckDB wall
+	TimeMet   bool
+	MemoryMet bool
+}
+
+// summarize computes the medians and throughputs of runs over d.
+func summarize(runs []runResult, d dataset) stats {
+	var s stats
+	s.Wall = time.Duration(median(runs, func(r runResult) float64 { return float64(r.Wall) }))
+	s.RSSMiB = kibToMiB(int64(median(runs, func(r runResult) float64 { return float64(r.MaxRSSKiB) })))
+	s.OutBytes = int64(median(runs, func(r runResult) float64 { return float64(r.OutBytes) }))
+	for _, r := range runs {
+		s.MaxRSSMiB = max(s.MaxRSSMiB, kibToMiB(r.MaxRSSKiB))
+	}
+	if sec := s.Wall.Seconds(); sec > 0 {
+		s.RowsPerSec = float64(d.Rows) / sec
+		s.MBPerSec = float64(d.Bytes) / 1e6 / sec
+	}
+	return s
+}
+
+// judge compares the two tools and checks the targets.
+func judge(rep *report) verdict {
+	v := verdict{TL: summarize(rep.Telcolake, rep.Data), DK: summarize(rep.DuckDB, rep.Data)}
+	if v.DK.Wall > 0 {
+		v.Ratio = v.TL.Wall.Seconds() / v.DK.Wall.Seconds()
+	}
+	v.TimeMet = v.DK.Wall > 0 && v.Ratio <= targetTimeRatio
+	v.MemoryMet = v.TL.MaxRSSMiB <= targetRSSMiB
+	return v
+}
+
+// median returns the median of f over runs (the mean of the middle two for
+// an even count).
+func median(runs []runResult, f func(runResult) float64) float64 {
+	if len(runs) == 0 {
+		return 0
+	}
+	xs := make([]float64, len(runs))
+	for i, r := range runs {
+		xs[i] = f(r)
+	}
+	slices.Sort(xs)
+	mid := len(xs) / 2
+	if len(xs)%2 == 1 {
+		return xs[mid]
+	}
+	return (xs[mid-1] + xs[mid]) / 2
+}
+
+// writeReport renders the markdown report to path.
+func writeReport(path string, rep *report) error {
+	var b strings.Builder
+	v := judge(rep)
+	writeHeader(&b, rep)
+	writeMachine(&b, rep)
+	writeData(&b, rep)
+	writeResults(&b, rep, v)
+	writeTargets(&b, v)
+	writeRuns(&b, rep)
+	writeProfile(&b, rep)
+	writeNotes(&b, rep)
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+func writeHeader(b *strings.Builder, rep *report) {
+	fmt.Fprintf(b, "# Benchmarks\n\n")
+	fmt.Fprintf(b, "Ingest of one large CDR export: `telcolake ingest` (CSV → Iceberg table `crm.cdr`) against\n"+
+		"DuckDB converting the same CSV to one zstd Parquet file. Written by the bench program (`bench/`)\n"+
+		"on %s; every number below comes from that run. Do not edit by hand: rerun it.\n\n",
+		rep.Date.Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(b, "Reproduce from the repository root:\n\n```sh\n%s\n```\n\n", reproduceCommand(rep.Opts))
+}
+
+// reproduceCommand is the command line that repeats the run.
+func reproduceCommand(o options) string {
+	cmd := fmt.Sprintf("cd bench && go run . -subs %d -months %d -runs %d", o.subs, o.months, o.runs)
+	if o.subs == 100000 && o.months == 3 && o.runs == 3 {
+		return "make bench   # = " + cmd
+	}
+	return cmd
+}
+
+func writeMachine(b *strings.Builder, rep *report) {
+	m := rep.Machine
+	fmt.Fprintf(b, "## Machine\n\n")
+	fmt.Fprintf(b, "| | |\n|---|---|\n")
+	fmt.Fprintf(b, "| CPUs (nproc) | %d |\n", m.CPUs)
+	fmt.Fprintf(b, "| CPU model | %s |\n", m.CPUModel)
+	fmt.Fprintf(b, "| memory | %.1f GiB |\n", float64(m.MemKiB)/(1<<20))
+	fmt.Fprintf(b, "| OS/arch | %s |\n", m.OS)
+	fmt.Fprintf(b, "| Go | %s |\n", m.GoVersion)
+	fmt.Fprintf(b, "| DuckDB | %s (duckdb-go driver), threads = %d (its default: all cores) |\n", rep.DuckDBVersion, rep.DuckDBThreads)
+	fmt.Fprintf(b, "| telcolake | commit %s, GOMAXPROCS default (%d) |\n\n", rep.Commit, m.CPUs)
+}
+
+func writeData(b *strings.Builder, rep *report) {
+	d := rep.Data
+	fmt.Fprintf(b, "## Data\n\n")
+	fmt.Fprintf(b, "`telcolake gen -subs %d -months %d -cdr-span month -mess=false` (%.1f s), then its %d monthly CDR\n"+
+		"files concatenated under one header into `landing/%s`:\n\n", d.Subs, d.Months, d.GenWall.Seconds(), d.Files, cdrKey)
+	fmt.Fprintf(b, "| subscribers | months | rows | size |\n|---:|---:|---:|---:|\n")
+	fmt.Fprintf(b, "| %s | %d | %s | %.1f MB (%.1f MiB) |\n\n", thousands(int64(d.Subs)), d.Months, thousands(d.Rows),
+		float64(d.Bytes)/1e6, float64(d.Bytes)/(1<<20))
+}
+
+func writeResults(b *strings.Builder, rep *report, v verdict) {
+	fmt.Fprintf(b, "## Results (median of %d runs)\n\n", rep.Opts.runs)
+	resultsTable(b, v)
+	fmt.Fprintf(b, "\ntelcolake / DuckDB wall time: **%.2f×**\n\n", v.Ratio)
+	fmt.Fprintf(b, "MB = 10⁶ bytes of CSV input; MiB = 2²⁰ bytes. Output = bytes written: the Iceberg table directory\n"+
+		"(data + metadata) for telcolake, the Parquet file for DuckDB.\n\n")
+}
+
+// resultsTable writes the main comparison table.
+func resultsTable(w io.Writer, v verdict) {
+	fmt.Fprintf(w, "| tool | wall s | rows/s | MB/s | peak RSS MiB (median) | peak RSS MiB (max) | output MB |\n")
+	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|\n")
+	row := func(name string, s stats) {
+		fmt.Fprintf(w, "| %s | %.2f | %s | %.1f | %.0f | %.0f | %.1f |\n", name, s.Wall.Seconds(),
+			thousands(int64(s.RowsPerSec)), s.MBPerSec, s.RSSMiB, s.MaxRSSMiB, float64(s.OutBytes)/1e6)
+	}
+	row("telcolake ingest (CSV → Iceberg)", v.TL)
+	row("DuckDB CSV → Parquet (zstd)", v.DK)
+}
+
+func writeTargets(b *strings.Builder, v verdict) {
+	fmt.Fprintf(b, "## Targets\n\n")
+	targetsTable(b, v)
+	b.WriteString("\n")
+}
+
+// targetsTable writes the computed target checks.
+func targetsTable(w io.Writer, v verdict) {
+	fmt.Fprintf(w, "| target | measured | met |\n|---|---:|---|\n")
+	fmt.Fprintf(w, "| ingest wall time ≤ %.1f× DuckDB's | %.2f× | %s |\n", targetTimeRatio, v.Ratio, yesNo(v.TimeMet))
+	fmt.Fprintf(w, "| ingest peak RSS ≤ %d MiB (max over runs) | %.0f MiB | %s |\n", targetRSSMiB, v.TL.MaxRSSMiB, yesNo(v.MemoryMet))
+}
+
+func writeRuns(b *strings.Builder, rep *report) {
+	fmt.Fprintf(b, "## Individual runs\n\n")
+	fmt.Fprintf(b, "Each run: telcolake into a fresh warehouse and catalog, then DuckDB.\n\n")
+	fmt.Fprintf(b, "| run | telcolake s | telcolake RSS MiB | telcolake output MB | DuckDB s | DuckDB RSS MiB | DuckDB output MB |\n")
+	fmt.Fprintf(b, "|---:|---:|---:|---:|---:|---:|---:|\n")
+	for i := range rep.Telcolake {
+		t, d := rep.Telcolake[i], rep.DuckDB[i]
+		fmt.Fprintf(b, "| %d | %.2f | %.0f | %.1f | %.2f | %.0f | %.1f |\n", i+1,
+			t.Wall.Seconds(), kibToMiB(t.MaxRSSKiB), float64(t.OutBytes)/1e6,
+			d.Wall.Seconds(), kibToMiB(d.MaxRSSKiB), float64(d.OutBytes)/1e6)
+	}
+	b.WriteString("\n")
+}
+
+func writeProfile(b *strings.Builder, rep *report) {
+	fmt.Fprintf(b, "## Where the time goes\n\n")
+	fmt.Fprintf(b, "CPU profile of one extra ingest (`telcolake ingest -cpuprofile`, not counted above),\n"+
+		"`go tool pprof -top -nodecount=25` (by flat time):\n\n```\n%s\n```\n\n", rep.PprofTop)
+	fmt.Fprintf(b, "The same profile by cumulative time (`-top -cum -nodecount=25`):\n\n```\n%s\n```\n\n", rep.PprofCum)
+}
+
+func writeNotes(b *strings.Builder, rep *report) {
+	fmt.Fprintf(b, "## How it is measured\n\n")
+	fmt.Fprintf(b, "- Both tools run as child processes of the bench program; wall time is from start to exit,\n"+
+		"  peak RSS is that child's `ru_maxrss` as reported by wait4.\n")
+	fmt.Fprintf(b, "- Both use all %d cores: telcolake with the default GOMAXPROCS, DuckDB with its default threads (%d).\n",
+		rep.Machine.CPUs, rep.DuckDBThreads)
+	fmt.Fprintf(b, "- The CSV was written just before the runs, so both read it from the page cache.\n")
+	fmt.Fprintf(b, "- DuckDB runs `COPY (SELECT * FROM read_csv(in, header=true, auto_detect=true)) TO out (FORMAT parquet, COMPRESSION zstd)`\n"+
+		"  in-process (duckdb-go); its row count is checked on the Parquet file afterwards. telcolake must report\n"+
+		"  `committed` with every row ok and none rejected.\n")
+	fmt.Fprintf(b, "- The work differs: telcolake also validates every value, pseudonymises numbers, and commits an Iceberg\n"+
+		"  snapshot to its catalog; DuckDB only parses and writes. The ratio target accounts for that.\n")
+}
+
+// printSummary prints the headline numbers to w.
+func printSummary(w io.Writer, rep *report) {
+	v := judge(rep)
+	fmt.Fprintf(w, "\n%s rows, %.1f MB CSV, median of %d runs:\n\n", thousands(rep.Data.Rows), float64(rep.Data.Bytes)/1e6, rep.Opts.runs)
+	resultsTable(w, v)
+	fmt.Fprintf(w, "\ntelcolake / DuckDB wall time: %.2f×\n\n", v.Ratio)
+	targetsTable(w, v)
+}
+
+func yesNo(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}
+
+func kibToMiB(kib int64) float64 { return float64(kib) / 1024 }
+
+// thousands formats n with comma separators.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var out []byte
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	if neg {
+		return "-" + string(out)
+	}
+	return string(out)
+}
