@@ -4,14 +4,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"hash"
 	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go/table"
 )
 
@@ -22,8 +20,8 @@ type Format struct {
 	Prefix  string
 	Table   TableDef
 	Columns []Column
-	// newRows returns a builder of Arrow batches for one file.
-	newRows func(fc fileContext, rb *array.RecordBuilder) rowAdder
+	// newRows returns the row parser for one file.
+	newRows func(fc fileContext) rowParser
 }
 
 // Column is one CSV column of an export format.
@@ -41,11 +39,13 @@ type fileContext struct {
 	pseudonym  []byte
 }
 
-// rowAdder validates one CSV record (fields looked up by column position
-// through get) and appends it to the batch; on a bad value it appends
-// nothing and returns the index of the column at fault and the reason.
-type rowAdder interface {
-	add(get func(col int) string) (col int, err error)
+// rowParser validates one CSV record (fields looked up by column position
+// through get) into its pending row and returns the row's partition key
+// (0 for unpartitioned tables); on a bad value it returns the index of the
+// column at fault and the reason. appendTo appends the pending row.
+type rowParser interface {
+	parse(get func(col int) string) (part int64, col int, err error)
+	appendTo(rb *array.RecordBuilder)
 }
 
 // Formats lists the export formats, routed by key prefix.
@@ -64,14 +64,6 @@ func FormatForKey(key string) (*Format, bool) {
 // ArrowSchema is the Arrow schema (with Iceberg field ids) batches are built in.
 func (f *Format) ArrowSchema() (*arrow.Schema, error) {
 	return table.SchemaToArrowSchema(f.Table.Schema, nil, true, false)
-}
-
-func (f *Format) newRecordBuilder(mem memory.Allocator) (*array.RecordBuilder, error) {
-	sc, err := f.ArrowSchema()
-	if err != nil {
-		return nil, fmt.Errorf("arrow schema of %s: %w", f.Table.Name, err)
-	}
-	return array.NewRecordBuilder(mem, sc), nil
 }
 
 // Typed access to the builders of a RecordBuilder by table column position.

@@ -29,66 +29,70 @@ var BillsFormat = &Format{
 		{"amount_paid", true}, {"arrears", true}, {"discount", false}, {"payment_method", true},
 		{"credit_limit", false},
 	},
-	newRows: func(fc fileContext, rb *array.RecordBuilder) rowAdder { return &billRows{fc: fc, rb: rb} },
+	newRows: func(fc fileContext) rowParser { return &billRows{fc: fc} },
 }
 
 type billRows struct {
 	fc fileContext
-	rb *array.RecordBuilder
+	// the pending row
+	sub, plan, pm                        string
+	month                                int32
+	due, paid, arrears, discount, credit int64
+	hasCredit                            bool
 }
 
-func (r *billRows) add(get func(int) string) (int, error) {
-	sub, err := parseID(get(billSubscriberID))
-	if err != nil {
-		return billSubscriberID, err
+func (r *billRows) parse(get func(int) string) (int64, int, error) {
+	var err error
+	if r.sub, err = parseID(get(billSubscriberID)); err != nil {
+		return 0, billSubscriberID, err
 	}
-	month, err := parseMonth(get(billMonth))
-	if err != nil {
-		return billMonth, err
+	if r.month, err = parseMonth(get(billMonth)); err != nil {
+		return 0, billMonth, err
 	}
-	plan, err := parseID(get(billPlan))
-	if err != nil {
-		return billPlan, err
+	if r.plan, err = parseID(get(billPlan)); err != nil {
+		return 0, billPlan, err
 	}
-	var amounts [3]int64
-	for i, c := range []int{billAmountDue, billAmountPaid, billArrears} {
-		if amounts[i], err = parseMoney(get(c), 2, maxMoney2); err != nil {
-			return c, err
+	for _, m := range []struct {
+		col int
+		v   *int64
+	}{{billAmountDue, &r.due}, {billAmountPaid, &r.paid}, {billArrears, &r.arrears}} {
+		if *m.v, err = parseMoney(get(m.col), 2, maxMoney2); err != nil {
+			return 0, m.col, err
 		}
 	}
-	var discount int64
+	r.discount = 0
 	if s := get(billDiscount); s != "" {
-		if discount, err = parseMoney(s, 2, maxMoney2); err != nil {
-			return billDiscount, err
+		if r.discount, err = parseMoney(s, 2, maxMoney2); err != nil {
+			return 0, billDiscount, err
 		}
 	}
-	pm, err := parseEnum(get(billPaymentMethod), paymentMethods, nil)
-	if err != nil {
-		return billPaymentMethod, err
+	if r.pm, err = parseEnum(get(billPaymentMethod), paymentMethods, nil); err != nil {
+		return 0, billPaymentMethod, err
 	}
-	credit, hasCredit := int64(0), false
+	r.credit, r.hasCredit = 0, false
 	if s := get(billCreditLimit); s != "" {
-		if credit, err = parseMoney(s, 2, maxMoney2); err != nil {
-			return billCreditLimit, err
+		if r.credit, err = parseMoney(s, 2, maxMoney2); err != nil {
+			return 0, billCreditLimit, err
 		}
-		hasCredit = true
+		r.hasCredit = true
 	}
+	return int64(r.month), -1, nil // month(bill_month): the month's first day identifies it
+}
 
-	rb := r.rb
-	strB(rb, 0).Append(sub)
-	dateB(rb, 1).Append(arrow.Date32(month))
-	strB(rb, 2).Append(plan)
-	decB(rb, 3).Append(money(amounts[0]))
-	decB(rb, 4).Append(money(amounts[1]))
-	decB(rb, 5).Append(money(amounts[2]))
-	decB(rb, 6).Append(money(discount))
-	strB(rb, 7).Append(pm)
-	if hasCredit {
-		decB(rb, 8).Append(money(credit))
+func (r *billRows) appendTo(rb *array.RecordBuilder) {
+	strB(rb, 0).Append(r.sub)
+	dateB(rb, 1).Append(arrow.Date32(r.month))
+	strB(rb, 2).Append(r.plan)
+	decB(rb, 3).Append(money(r.due))
+	decB(rb, 4).Append(money(r.paid))
+	decB(rb, 5).Append(money(r.arrears))
+	decB(rb, 6).Append(money(r.discount))
+	strB(rb, 7).Append(r.pm)
+	if r.hasCredit {
+		decB(rb, 8).Append(money(r.credit))
 	} else {
 		decB(rb, 8).AppendNull()
 	}
 	strB(rb, 9).Append(r.fc.source)
 	tsB(rb, 10).Append(arrow.Timestamp(r.fc.ingestedAt))
-	return -1, nil
 }

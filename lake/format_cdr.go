@@ -36,8 +36,8 @@ var CDRFormat = &Format{
 		{"direction", true}, {"roaming", true}, {"international", true}, {"cell_id", false},
 		{"region", false}, {"data_kb", false}, {"charge", true},
 	},
-	newRows: func(fc fileContext, rb *array.RecordBuilder) rowAdder {
-		return &cdrRows{fc: fc, rb: rb, ps: newPseudonymizer(fc.pseudonym)}
+	newRows: func(fc fileContext) rowParser {
+		return &cdrRows{fc: fc, ps: newPseudonymizer(fc.pseudonym)}
 	},
 }
 
@@ -50,104 +50,115 @@ var (
 
 type cdrRows struct {
 	fc fileContext
-	rb *array.RecordBuilder
 	ps *pseudonymizer
+	// the pending row
+	callID, sub, msisdn, other, network, callType, dir, cell, region string
+	start, dur, dataKB, charge                                       int64
+	roaming, intl                                                    bool
 }
 
-func (r *cdrRows) add(get func(int) string) (int, error) {
-	callID, err := parseID(get(cdrCallID))
-	if err != nil {
-		return cdrCallID, err
-	}
-	sub, err := parseID(get(cdrSubscriberID))
-	if err != nil {
-		return cdrSubscriberID, err
-	}
-	msisdn, err := parseDigits(get(cdrMSISDN), 8, 15, "msisdn")
-	if err != nil {
-		return cdrMSISDN, err
-	}
-	network := "other"
-	if s := get(cdrOtherNetwork); s != "" {
-		if network, err = parseEnum(s, otherNetworks, nil); err != nil {
-			return cdrOtherNetwork, err
-		}
-	}
-	start, err := parseTimestamp(get(cdrStartTime), r.fc.now)
-	if err != nil {
-		return cdrStartTime, err
-	}
-	dur, err := parseInt(get(cdrDuration), 0, 86400)
-	if err != nil {
-		return cdrDuration, err
-	}
-	callType, err := parseEnum(get(cdrCallType), callTypes, nil)
-	if err != nil {
-		return cdrCallType, err
-	}
-	var other string
-	if s := get(cdrOtherParty); s != "" || callType != "data" {
-		if other, err = parseDigits(s, 3, 20, "other_party"); err != nil {
-			return cdrOtherParty, err
-		}
-	}
-	if callType == "sms" && dur != 0 {
-		return cdrDuration, fmt.Errorf("must be 0 for an sms")
-	}
-	dir, err := parseEnum(get(cdrDirection), directions, directionAlts)
-	if err != nil {
-		return cdrDirection, err
-	}
-	roaming, err := parseBool(get(cdrRoaming))
-	if err != nil {
-		return cdrRoaming, err
-	}
-	intl, err := parseBool(get(cdrInternational))
-	if err != nil {
-		return cdrInternational, err
-	}
-	var cell string
-	if s := get(cdrCellID); s != "" {
-		if cell, err = parseID(s); err != nil {
-			return cdrCellID, err
-		}
-	}
-	region, err := parseText(get(cdrRegion), 64)
-	if err != nil {
-		return cdrRegion, err
-	}
-	var dataKB int64
-	if s := get(cdrDataKB); s != "" {
-		if dataKB, err = parseInt(s, 0, 100_000_000); err != nil {
-			return cdrDataKB, err
-		}
-	}
-	charge, err := parseMoney(get(cdrCharge), 4, 100_000_0000)
-	if err != nil {
-		return cdrCharge, err
-	}
+// microsPerDay turns start_time into its day(start_time) partition.
+const microsPerDay = 86400 * 1_000_000
 
-	rb := r.rb
-	strB(rb, 0).Append(callID)
-	strB(rb, 1).Append(sub)
-	strB(rb, 2).Append(msisdn)
-	if other == "" {
+func (r *cdrRows) parse(get func(int) string) (int64, int, error) {
+	var err error
+	r.other, r.cell = "", ""
+	r.callID, err = parseID(get(cdrCallID))
+	if err != nil {
+		return 0, cdrCallID, err
+	}
+	r.sub, err = parseID(get(cdrSubscriberID))
+	if err != nil {
+		return 0, cdrSubscriberID, err
+	}
+	r.msisdn, err = parseDigits(get(cdrMSISDN), 8, 15, "msisdn")
+	if err != nil {
+		return 0, cdrMSISDN, err
+	}
+	r.network = "other"
+	if s := get(cdrOtherNetwork); s != "" {
+		if r.network, err = parseEnum(s, otherNetworks, nil); err != nil {
+			return 0, cdrOtherNetwork, err
+		}
+	}
+	r.start, err = parseTimestamp(get(cdrStartTime), r.fc.now)
+	if err != nil {
+		return 0, cdrStartTime, err
+	}
+	r.dur, err = parseInt(get(cdrDuration), 0, 86400)
+	if err != nil {
+		return 0, cdrDuration, err
+	}
+	r.callType, err = parseEnum(get(cdrCallType), callTypes, nil)
+	if err != nil {
+		return 0, cdrCallType, err
+	}
+	if s := get(cdrOtherParty); s != "" || r.callType != "data" {
+		if r.other, err = parseDigits(s, 3, 20, "other_party"); err != nil {
+			return 0, cdrOtherParty, err
+		}
+	}
+	if r.callType == "sms" && r.dur != 0 {
+		return 0, cdrDuration, fmt.Errorf("must be 0 for an sms")
+	}
+	r.dir, err = parseEnum(get(cdrDirection), directions, directionAlts)
+	if err != nil {
+		return 0, cdrDirection, err
+	}
+	r.roaming, err = parseBool(get(cdrRoaming))
+	if err != nil {
+		return 0, cdrRoaming, err
+	}
+	r.intl, err = parseBool(get(cdrInternational))
+	if err != nil {
+		return 0, cdrInternational, err
+	}
+	if s := get(cdrCellID); s != "" {
+		if r.cell, err = parseID(s); err != nil {
+			return 0, cdrCellID, err
+		}
+	}
+	r.region, err = parseText(get(cdrRegion), 64)
+	if err != nil {
+		return 0, cdrRegion, err
+	}
+	r.dataKB = 0
+	if s := get(cdrDataKB); s != "" {
+		if r.dataKB, err = parseInt(s, 0, 100_000_000); err != nil {
+			return 0, cdrDataKB, err
+		}
+	}
+	r.charge, err = parseMoney(get(cdrCharge), 4, 100_000_0000)
+	if err != nil {
+		return 0, cdrCharge, err
+	}
+	part := r.start / microsPerDay
+	if r.start < 0 && r.start%microsPerDay != 0 {
+		part--
+	}
+	return part, -1, nil
+}
+
+func (r *cdrRows) appendTo(rb *array.RecordBuilder) {
+	strB(rb, 0).Append(r.callID)
+	strB(rb, 1).Append(r.sub)
+	strB(rb, 2).Append(r.msisdn)
+	if r.other == "" {
 		strB(rb, 3).AppendNull()
 	} else {
-		strB(rb, 3).Append(r.ps.hash(other))
+		strB(rb, 3).Append(r.ps.hash(r.other))
 	}
-	strB(rb, 4).Append(network)
-	tsB(rb, 5).Append(arrow.Timestamp(start))
-	i32B(rb, 6).Append(int32(dur))
-	strB(rb, 7).Append(callType)
-	strB(rb, 8).Append(dir)
-	boolB(rb, 9).Append(roaming)
-	boolB(rb, 10).Append(intl)
-	appendOptString(strB(rb, 11), cell)
-	appendOptString(strB(rb, 12), region)
-	i64B(rb, 13).Append(dataKB)
-	decB(rb, 14).Append(money(charge))
+	strB(rb, 4).Append(r.network)
+	tsB(rb, 5).Append(arrow.Timestamp(r.start))
+	i32B(rb, 6).Append(int32(r.dur))
+	strB(rb, 7).Append(r.callType)
+	strB(rb, 8).Append(r.dir)
+	boolB(rb, 9).Append(r.roaming)
+	boolB(rb, 10).Append(r.intl)
+	appendOptString(strB(rb, 11), r.cell)
+	appendOptString(strB(rb, 12), r.region)
+	i64B(rb, 13).Append(r.dataKB)
+	decB(rb, 14).Append(money(r.charge))
 	strB(rb, 15).Append(r.fc.source)
 	tsB(rb, 16).Append(arrow.Timestamp(r.fc.ingestedAt))
-	return -1, nil
 }

@@ -36,7 +36,7 @@ var SubscribersFormat = &Format{
 		{"income_band", false}, {"region", false}, {"plan", true}, {"activation_date", true},
 		{"status", true}, {"status_date", true}, {"payment_method", true}, {"credit_limit", false},
 	},
-	newRows: func(fc fileContext, rb *array.RecordBuilder) rowAdder { return &subRows{fc: fc, rb: rb} },
+	newRows: func(fc fileContext) rowParser { return &subRows{fc: fc} },
 }
 
 var (
@@ -46,109 +46,106 @@ var (
 
 type subRows struct {
 	fc fileContext
-	rb *array.RecordBuilder
+	// the pending row
+	sub, msisdn, name, gender, plan, status, pm string
+	texts                                       [4]string // occupation, education, income band, region
+	export, birth, activation, statusDate       int32
+	credit                                      int64
+	hasBirth, hasCredit                         bool
 }
 
-func (r *subRows) add(get func(int) string) (int, error) {
-	export, err := parseDate(get(subExportDate))
-	if err != nil {
-		return subExportDate, err
+func (r *subRows) parse(get func(int) string) (int64, int, error) {
+	var err error
+	if r.export, err = parseDate(get(subExportDate)); err != nil {
+		return 0, subExportDate, err
 	}
-	sub, err := parseID(get(subSubscriberID))
-	if err != nil {
-		return subSubscriberID, err
+	if r.sub, err = parseID(get(subSubscriberID)); err != nil {
+		return 0, subSubscriberID, err
 	}
-	msisdn, err := parseDigits(get(subMSISDN), 8, 15, "msisdn")
-	if err != nil {
-		return subMSISDN, err
+	if r.msisdn, err = parseDigits(get(subMSISDN), 8, 15, "msisdn"); err != nil {
+		return 0, subMSISDN, err
 	}
-	name, err := parseText(get(subName), 200)
-	if err != nil {
-		return subName, err
+	if r.name, err = parseText(get(subName), 200); err != nil {
+		return 0, subName, err
 	}
-	gender := "U"
+	r.gender = "U"
 	if s := get(subGender); s != "" {
-		if gender, err = parseEnum(s, genders, nil); err != nil {
-			return subGender, err
+		if r.gender, err = parseEnum(s, genders, nil); err != nil {
+			return 0, subGender, err
 		}
 	}
-	birth, hasBirth := int32(0), false
+	r.birth, r.hasBirth = 0, false
 	if s := get(subBirthDate); s != "" {
-		if birth, err = parseDate(s); err != nil {
-			return subBirthDate, err
+		if r.birth, err = parseDate(s); err != nil {
+			return 0, subBirthDate, err
 		}
-		if birth > export {
-			return subBirthDate, fmt.Errorf("birth date after the export date")
+		if r.birth > r.export {
+			return 0, subBirthDate, fmt.Errorf("birth date after the export date")
 		}
-		hasBirth = true
+		r.hasBirth = true
 	}
-	var texts [4]string
 	for i, c := range []struct {
 		col, max int
 	}{{subOccupation, 64}, {subEducation, 64}, {subIncomeBand, 16}, {subRegion, 64}} {
-		if texts[i], err = parseText(get(c.col), c.max); err != nil {
-			return c.col, err
+		if r.texts[i], err = parseText(get(c.col), c.max); err != nil {
+			return 0, c.col, err
 		}
 	}
-	plan, err := parseID(get(subPlan))
-	if err != nil {
-		return subPlan, err
+	if r.plan, err = parseID(get(subPlan)); err != nil {
+		return 0, subPlan, err
 	}
-	activation, err := parseDate(get(subActivationDate))
-	if err != nil {
-		return subActivationDate, err
+	if r.activation, err = parseDate(get(subActivationDate)); err != nil {
+		return 0, subActivationDate, err
 	}
-	if activation > export {
-		return subActivationDate, fmt.Errorf("activation date after the export date")
+	if r.activation > r.export {
+		return 0, subActivationDate, fmt.Errorf("activation date after the export date")
 	}
-	status, err := parseEnum(get(subStatus), statuses, nil)
-	if err != nil {
-		return subStatus, err
+	if r.status, err = parseEnum(get(subStatus), statuses, nil); err != nil {
+		return 0, subStatus, err
 	}
-	statusDate, err := parseDate(get(subStatusDate))
-	if err != nil {
-		return subStatusDate, err
+	if r.statusDate, err = parseDate(get(subStatusDate)); err != nil {
+		return 0, subStatusDate, err
 	}
-	if statusDate < activation || statusDate > export {
-		return subStatusDate, fmt.Errorf("status date must lie between activation date and export date")
+	if r.statusDate < r.activation || r.statusDate > r.export {
+		return 0, subStatusDate, fmt.Errorf("status date must lie between activation date and export date")
 	}
-	pm, err := parseEnum(get(subPaymentMethod), paymentMethods, nil)
-	if err != nil {
-		return subPaymentMethod, err
+	if r.pm, err = parseEnum(get(subPaymentMethod), paymentMethods, nil); err != nil {
+		return 0, subPaymentMethod, err
 	}
-	credit, hasCredit := int64(0), false
+	r.credit, r.hasCredit = 0, false
 	if s := get(subCreditLimit); s != "" {
-		if credit, err = parseMoney(s, 2, maxMoney2); err != nil {
-			return subCreditLimit, err
+		if r.credit, err = parseMoney(s, 2, maxMoney2); err != nil {
+			return 0, subCreditLimit, err
 		}
-		hasCredit = true
+		r.hasCredit = true
 	}
+	return 0, -1, nil
+}
 
-	rb := r.rb
-	dateB(rb, 0).Append(arrow.Date32(export))
-	strB(rb, 1).Append(sub)
-	strB(rb, 2).Append(msisdn)
-	appendOptString(strB(rb, 3), name)
-	strB(rb, 4).Append(gender)
-	if hasBirth {
-		dateB(rb, 5).Append(arrow.Date32(birth))
+func (r *subRows) appendTo(rb *array.RecordBuilder) {
+	dateB(rb, 0).Append(arrow.Date32(r.export))
+	strB(rb, 1).Append(r.sub)
+	strB(rb, 2).Append(r.msisdn)
+	appendOptString(strB(rb, 3), r.name)
+	strB(rb, 4).Append(r.gender)
+	if r.hasBirth {
+		dateB(rb, 5).Append(arrow.Date32(r.birth))
 	} else {
 		dateB(rb, 5).AppendNull()
 	}
-	for i, t := range texts {
+	for i, t := range r.texts {
 		appendOptString(strB(rb, 6+i), t)
 	}
-	strB(rb, 10).Append(plan)
-	dateB(rb, 11).Append(arrow.Date32(activation))
-	strB(rb, 12).Append(status)
-	dateB(rb, 13).Append(arrow.Date32(statusDate))
-	strB(rb, 14).Append(pm)
-	if hasCredit {
-		decB(rb, 15).Append(money(credit))
+	strB(rb, 10).Append(r.plan)
+	dateB(rb, 11).Append(arrow.Date32(r.activation))
+	strB(rb, 12).Append(r.status)
+	dateB(rb, 13).Append(arrow.Date32(r.statusDate))
+	strB(rb, 14).Append(r.pm)
+	if r.hasCredit {
+		decB(rb, 15).Append(money(r.credit))
 	} else {
 		decB(rb, 15).AppendNull()
 	}
 	strB(rb, 16).Append(r.fc.source)
 	tsB(rb, 17).Append(arrow.Timestamp(r.fc.ingestedAt))
-	return -1, nil
 }

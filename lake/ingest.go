@@ -260,25 +260,6 @@ func (in *Ingester) writeFile(ctx context.Context, tbl *table.Table, f *Format, 
 	return writeDataFiles(ctx, tbl, sc, p.Batches(r))
 }
 
-// writeDataFiles writes batches into data files of tbl without committing
-// them. A FileError from the batches stops the write and is not returned
-// (the caller reads it from the parser); the files written so far are.
-func writeDataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, batches func(func(arrow.RecordBatch, error) bool)) ([]iceberg.DataFile, error) {
-	var files []iceberg.DataFile
-	for df, err := range table.WriteRecords(ctx, tbl, sc, batches,
-		table.WithRecordBatchBufferSize(4), table.WithMaxWriteWorkers(2)) {
-		if err != nil {
-			var fe *FileError
-			if errors.As(err, &fe) {
-				return files, nil
-			}
-			return files, err
-		}
-		files = append(files, df)
-	}
-	return files, nil
-}
-
 func removeFiles(ctx context.Context, tbl *table.Table, files []iceberg.DataFile) error {
 	if len(files) == 0 {
 		return nil
@@ -357,7 +338,7 @@ func (in *Ingester) appendLog(ctx context.Context, obj Object, res Result, start
 	tsB(rb, 10).Append(arrow.Timestamp(start.UnixMicro()))
 	i64B(rb, 11).Append(res.DurationMS)
 	rec := rb.NewRecordBatch()
-	files, err := writeDataFiles(ctx, tbl, sc, func(yield func(arrow.RecordBatch, error) bool) { yield(rec, nil) })
+	files, err := writeDataFiles(ctx, tbl, sc, func(yield func(PartBatch, error) bool) { yield(PartBatch{Rec: rec}, nil) })
 	if err != nil {
 		_ = removeFiles(ctx, tbl, files)
 		return fmt.Errorf("write ingest log row: %w", err)

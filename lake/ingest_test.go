@@ -279,3 +279,31 @@ func TestIngestMillionRowsEveryTenthBad(t *testing.T) {
 		t.Errorf("original object changed")
 	}
 }
+
+// Rows of 28 days interleaved row by row overflow the parser's buffer and
+// the clustered writer's single open partition: the writer needs several
+// passes, and every row must still land exactly once.
+func TestIngestInterleavedPartitions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("600k rows")
+	}
+	tl := newTestLake(t, false)
+	const n = 600_000
+	res := tl.mustIngest(tl.put("exports/cdr/2026/10/mixed.csv.gz", gz(t, cdrCSV("I", n, nil))))
+	if res.Status != lake.StatusCommitted || res.RowsOK != n {
+		t.Fatalf("result %+v, want %d rows committed", res, n)
+	}
+	want := tableTotals(t, tl, lake.CDRTable, "charge", "duration_s")
+	if want.rows != n {
+		t.Errorf("crm.cdr has %d rows, want %d", want.rows, n)
+	}
+	var durations int64
+	for i := 0; i < n; i++ {
+		durations += int64(1 + i%3600)
+	}
+	if want.ints != durations {
+		t.Errorf("sum of duration_s %d, want %d", want.ints, durations)
+	}
+	files := tl.objects(lakeBucket, "warehouse/crm/cdr/data/")
+	t.Logf("%d data files for 28 day partitions", len(files))
+}

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
@@ -88,14 +90,28 @@ func openReader(r io.Reader, key string) (io.Reader, error) {
 	return zr, nil
 }
 
-// Batches parses r (already decompressed) and yields batches of good rows.
-// When iteration ends, p.Stats holds the counts and errors; a file-level
-// problem is yielded as an error and also kept in p.Stats.FileErr.
-func (p *Parser) Batches(r io.Reader) iter.Seq2[arrow.RecordBatch, error] {
-	return func(yield func(arrow.RecordBatch, error) bool) {
+// PartBatch is a batch of good rows that all fall in one partition.
+type PartBatch struct {
+	Rec  arrow.RecordBatch
+	Part int64
+}
+
+// maxBufferedBatches bounds the rows the parser holds across partitions:
+// BatchRows times this. Past it, the fullest partition is emitted early.
+const maxBufferedBatches = 4
+
+// Batches parses r (already decompressed) and yields batches of good rows,
+// each within one partition of the table. Rows of a partition are buffered
+// until BatchRows of them are ready, so input sorted (or nearly sorted) by
+// time gives one batch sequence per partition, and memory stays bounded
+// whatever the order. When iteration ends, p.Stats holds the counts and
+// errors; a file-level problem is yielded as an error and also kept in
+// p.Stats.FileErr.
+func (p *Parser) Batches(r io.Reader) iter.Seq2[PartBatch, error] {
+	return func(yield func(PartBatch, error) bool) {
 		fail := func(fe *FileError) {
 			p.Stats.FileErr = fe
-			yield(nil, fe)
+			yield(PartBatch{}, fe)
 		}
 		cr := csv.NewReader(r)
 		cr.FieldsPerRecord = -1
@@ -114,13 +130,27 @@ func (p *Parser) Batches(r io.Reader) iter.Seq2[arrow.RecordBatch, error] {
 			fail(fe)
 			return
 		}
-		rb, err := p.Format.newRecordBuilder(p.Mem)
+		sc, err := p.Format.ArrowSchema()
 		if err != nil {
 			fail(&FileError{Reason: "internal error", Err: err})
 			return
 		}
-		defer rb.Release()
-		rows := p.Format.newRows(p.ctx, rb)
+		parts := map[int64]*partBuilder{}
+		defer func() {
+			for _, pb := range parts {
+				pb.rb.Release()
+			}
+		}()
+		buffered := 0
+		emit := func(part int64) bool {
+			pb := parts[part]
+			buffered -= pb.rows
+			delete(parts, part)
+			rec := pb.rb.NewRecordBatch()
+			pb.rb.Release()
+			return yield(PartBatch{Rec: rec, Part: part}, nil)
+		}
+		rows := p.Format.newRows(p.ctx)
 		nHeader := len(header)
 		var rec []string
 		get := func(c int) string {
@@ -130,7 +160,6 @@ func (p *Parser) Batches(r io.Reader) iter.Seq2[arrow.RecordBatch, error] {
 			}
 			return rec[i]
 		}
-		pending := 0
 		lastLine := int64(1)
 		for {
 			rec, err = cr.Read()
@@ -139,7 +168,7 @@ func (p *Parser) Batches(r io.Reader) iter.Seq2[arrow.RecordBatch, error] {
 			}
 			if err != nil {
 				var pe *csv.ParseError
-				if errors.As(err, &pe) && !errors.Is(pe.Err, io.ErrUnexpectedEOF) && pe.Err != nil && isCSVSyntax(pe.Err) {
+				if errors.As(err, &pe) && pe.Err != nil && isCSVSyntax(pe.Err) {
 					p.reject(RowError{Line: int64(pe.StartLine), Reason: "malformed CSV: " + pe.Err.Error()})
 					continue
 				}
@@ -152,27 +181,61 @@ func (p *Parser) Batches(r io.Reader) iter.Seq2[arrow.RecordBatch, error] {
 				if len(rec) == 1 && rec[0] == "" {
 					continue // blank line
 				}
-				p.reject(RowError{Line: int64(line), Reason: fmt.Sprintf("row has %d fields, the header has %d", len(rec), nHeader)})
+				p.reject(RowError{Line: lastLine, Reason: fmt.Sprintf("row has %d fields, the header has %d", len(rec), nHeader)})
 				continue
 			}
-			if col, err := rows.add(get); err != nil {
+			part, col, err := rows.parse(get)
+			if err != nil {
 				name := p.Format.Columns[col].Name
-				p.reject(RowError{Line: int64(line), Column: name, Value: reportValue(get(col)), Reason: err.Error()})
+				p.reject(RowError{Line: lastLine, Column: name, Value: reportValue(get(col)), Reason: err.Error()})
 				continue
 			}
+			pb := parts[part]
+			if pb == nil {
+				pb = &partBuilder{rb: array.NewRecordBuilder(p.Mem, sc)}
+				parts[part] = pb
+			}
+			rows.appendTo(pb.rb)
+			pb.rows++
+			buffered++
 			p.Stats.RowsOK++
-			pending++
-			if pending == p.BatchRows {
-				pending = 0
-				if !yield(rb.NewRecordBatch(), nil) {
+			if pb.rows == p.BatchRows {
+				if !emit(part) {
+					return
+				}
+			} else if buffered >= maxBufferedBatches*p.BatchRows {
+				if !emit(fullest(parts)) {
 					return
 				}
 			}
 		}
-		if pending > 0 {
-			yield(rb.NewRecordBatch(), nil)
+		// The rest, oldest partition first.
+		keys := make([]int64, 0, len(parts))
+		for k := range parts {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if !emit(k) {
+				return
+			}
 		}
 	}
+}
+
+type partBuilder struct {
+	rb   *array.RecordBuilder
+	rows int
+}
+
+func fullest(parts map[int64]*partBuilder) int64 {
+	best, n := int64(0), -1
+	for k, pb := range parts {
+		if pb.rows > n || (pb.rows == n && k < best) {
+			best, n = k, pb.rows
+		}
+	}
+	return best
 }
 
 // isCSVSyntax tells CSV syntax errors (a row to reject) from read errors.

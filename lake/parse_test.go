@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/telcolake/telcolake/synth"
@@ -26,12 +27,21 @@ func parseAll(t testing.TB, f *Format, body []byte) (*Parser, int64) {
 	p.Mem = mem
 	p.BatchRows = 7 // many small batches exercise the batch boundary
 	var rows int64
-	for rec, err := range p.Batches(bytes.NewReader(body)) {
+	for b, err := range p.Batches(bytes.NewReader(body)) {
 		if err != nil {
 			break
 		}
+		rec := b.Rec
 		if int(rec.NumCols()) != len(f.Table.Schema.Fields()) {
 			t.Fatalf("batch has %d columns, schema %d", rec.NumCols(), len(f.Table.Schema.Fields()))
+		}
+		if f == CDRFormat {
+			starts := rec.Column(5).(*array.Timestamp)
+			for i := 0; i < starts.Len(); i++ {
+				if day := int64(starts.Value(i)) / microsPerDay; day != b.Part {
+					t.Fatalf("row of day %d in a batch of partition %d", day, b.Part)
+				}
+			}
 		}
 		rows += rec.NumRows()
 		rec.Release()
@@ -43,8 +53,8 @@ func parseAll(t testing.TB, f *Format, body []byte) (*Parser, int64) {
 func TestParserCountsAndLines(t *testing.T) {
 	body := "call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge,extra\r\n" +
 		"C1,S1,491700000001,4930123456,onnet,2026-11-22T08:15:02Z,127,voice,out,false,false,CELL1,North,0,0.2117,x\r\n" +
-		"C2,S1,491700000001,4930123456,onnet,2026-11-22T08:15:02Z,5,sms,out,false,false,CELL1,North,0,0.09,x\r\n" +
-		"\"C3\",S1,491700000001,,,2026-11-22T08:15:02Z,60,data,in,no,no,,\"Rhein, Main\",1024,0,x\r\n" +
+		"C2,S1,491700000001,4930123456,onnet,2026-11-21T08:15:02Z,5,sms,out,false,false,CELL1,North,0,0.09,x\r\n" +
+		"\"C3\",S1,491700000001,,,2026-11-21T23:59:59Z,60,data,in,no,no,,\"Rhein, Main\",1024,0,x\r\n" +
 		"C4,S1,491700000001,4930123456,onnet,2026-11-22T08:15:02Z,127,voice,out,false,false,CELL1,North,0,\"0.1\nx\r\n"
 	p, rows := parseAll(t, CDRFormat, []byte(body))
 	if p.Stats.FileErr != nil {
