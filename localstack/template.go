@@ -1,0 +1,277 @@
+package localstack
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Template is what the local stack needs from infra/template.yaml: the
+// functions, their environment and their triggers.
+type Template struct {
+	Functions []FunctionDef
+	// Buckets are the logical ids of the AWS::S3::Bucket resources.
+	Buckets []string
+	// Parameters are the template's parameter names with their defaults.
+	Parameters map[string]string
+}
+
+// FunctionDef is one AWS::Serverless::Function.
+type FunctionDef struct {
+	LogicalID string
+	// Name is the local name: the CodeUri directory's base name (functions/<name>).
+	Name    string
+	CodeURI string // as written, relative to the template
+	Handler string
+	Runtime string
+	Timeout time.Duration
+	Memory  int
+	Env     map[string]Value
+	S3      []S3Trigger
+	Sched   []ScheduleTrigger
+	HTTP    []HTTPRoute
+}
+
+// S3Trigger is an S3 event source: object events in a bucket, filtered by key.
+type S3Trigger struct {
+	Bucket string // logical id of the bucket
+	Events []string
+	Prefix string
+	Suffix string
+}
+
+// ScheduleTrigger is a Schedule/ScheduleV2 event source.
+type ScheduleTrigger struct {
+	Name       string
+	Expression string // rate(1 day), cron(...)
+	Input      string
+}
+
+// HTTPRoute is an HttpApi event source.
+type HTTPRoute struct {
+	Method string // GET, POST, ANY
+	Path   string // /customers/{id}
+}
+
+// Value is a template value: a literal, !Ref or !Sub.
+type Value struct {
+	Literal string
+	Ref     string
+	Sub     string
+}
+
+var subVar = regexp.MustCompile(`\$\{([^}]+)\}`)
+
+// Resolve evaluates the value; lookup answers a Ref or a ${Name} in a Sub
+// (including pseudo parameters like AWS::AccountId and Name.Attr forms).
+func (v Value) Resolve(lookup func(string) (string, bool)) (string, error) {
+	switch {
+	case v.Ref != "":
+		s, ok := lookup(v.Ref)
+		if !ok {
+			return "", fmt.Errorf("!Ref %s: unknown locally", v.Ref)
+		}
+		return s, nil
+	case v.Sub != "":
+		var err error
+		out := subVar.ReplaceAllStringFunc(v.Sub, func(m string) string {
+			name := m[2 : len(m)-1]
+			s, ok := lookup(name)
+			if !ok && err == nil {
+				err = fmt.Errorf("!Sub %q: ${%s} unknown locally", v.Sub, name)
+			}
+			return s
+		})
+		return out, err
+	}
+	return v.Literal, nil
+}
+
+// LoadTemplate reads and parses a SAM template file.
+func LoadTemplate(path string) (*Template, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("template: %w", err)
+	}
+	defer f.Close()
+	t, err := ParseTemplate(f)
+	if err != nil {
+		return nil, fmt.Errorf("template %s: %w", path, err)
+	}
+	return t, nil
+}
+
+// ParseTemplate parses a SAM template.
+func ParseTemplate(r io.Reader) (*Template, error) {
+	var doc yaml.Node
+	if err := yaml.NewDecoder(r).Decode(&doc); err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("not a template: top level is not a mapping")
+	}
+	root := doc.Content[0]
+	t := &Template{Parameters: map[string]string{}}
+	for name, p := range mapOf(get(root, "Parameters")) {
+		t.Parameters[name] = scalar(get(p, "Default"))
+	}
+	globals := get(get(root, "Globals"), "Function")
+	resources := get(root, "Resources")
+	if resources == nil {
+		return nil, fmt.Errorf("no Resources")
+	}
+	for id, res := range mapOf(resources) {
+		switch scalar(get(res, "Type")) {
+		case "AWS::S3::Bucket":
+			t.Buckets = append(t.Buckets, id)
+		case "AWS::Serverless::Function":
+			fd, err := parseFunction(id, get(res, "Properties"), globals)
+			if err != nil {
+				return nil, fmt.Errorf("resource %s: %w", id, err)
+			}
+			t.Functions = append(t.Functions, fd)
+		}
+	}
+	sort.Strings(t.Buckets)
+	sort.Slice(t.Functions, func(i, j int) bool { return t.Functions[i].Name < t.Functions[j].Name })
+	return t, nil
+}
+
+func parseFunction(id string, props, globals *yaml.Node) (FunctionDef, error) {
+	prop := func(k string) *yaml.Node {
+		if n := get(props, k); n != nil {
+			return n
+		}
+		return get(globals, k)
+	}
+	fd := FunctionDef{
+		LogicalID: id,
+		CodeURI:   scalar(prop("CodeUri")),
+		Handler:   scalar(prop("Handler")),
+		Runtime:   scalar(prop("Runtime")),
+		Timeout:   3 * time.Second,
+		Memory:    128,
+		Env:       map[string]Value{},
+	}
+	if fd.CodeURI == "" {
+		return fd, fmt.Errorf("no CodeUri")
+	}
+	fd.Name = filepath.Base(filepath.Clean(fd.CodeURI))
+	if s := scalar(prop("Timeout")); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return fd, fmt.Errorf("Timeout %q: %w", s, err)
+		}
+		fd.Timeout = time.Duration(n) * time.Second
+	}
+	if s := scalar(prop("MemorySize")); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return fd, fmt.Errorf("MemorySize %q: %w", s, err)
+		}
+		fd.Memory = n
+	}
+	for _, src := range []*yaml.Node{globals, props} { // function variables override globals
+		for k, v := range mapOf(get(get(src, "Environment"), "Variables")) {
+			fd.Env[k] = valueOf(v)
+		}
+	}
+	for name, ev := range mapOf(get(props, "Events")) {
+		p := get(ev, "Properties")
+		switch typ := scalar(get(ev, "Type")); typ {
+		case "S3":
+			tr := S3Trigger{Bucket: valueOf(get(p, "Bucket")).Ref}
+			if evs := get(p, "Events"); evs != nil {
+				if evs.Kind == yaml.SequenceNode {
+					for _, e := range evs.Content {
+						tr.Events = append(tr.Events, e.Value)
+					}
+				} else {
+					tr.Events = []string{evs.Value}
+				}
+			}
+			if rules := get(get(get(p, "Filter"), "S3Key"), "Rules"); rules != nil {
+				for _, r := range rules.Content {
+					switch strings.ToLower(scalar(get(r, "Name"))) {
+					case "prefix":
+						tr.Prefix = scalar(get(r, "Value"))
+					case "suffix":
+						tr.Suffix = scalar(get(r, "Value"))
+					}
+				}
+			}
+			fd.S3 = append(fd.S3, tr)
+		case "Schedule", "ScheduleV2":
+			expr := scalar(get(p, "Schedule"))
+			if expr == "" {
+				expr = scalar(get(p, "ScheduleExpression"))
+			}
+			fd.Sched = append(fd.Sched, ScheduleTrigger{Name: name, Expression: expr, Input: scalar(get(p, "Input"))})
+		case "HttpApi":
+			fd.HTTP = append(fd.HTTP, HTTPRoute{Method: strings.ToUpper(scalar(get(p, "Method"))), Path: scalar(get(p, "Path"))})
+		default:
+			return fd, fmt.Errorf("event %s: type %s is not supported by the local stack", name, typ)
+		}
+	}
+	return fd, nil
+}
+
+// get returns the value of key in a mapping node (nil when absent).
+func get(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func mapOf(n *yaml.Node) map[string]*yaml.Node {
+	out := map[string]*yaml.Node{}
+	if n == nil || n.Kind != yaml.MappingNode {
+		return out
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		out[n.Content[i].Value] = n.Content[i+1]
+	}
+	return out
+}
+
+func scalar(n *yaml.Node) string {
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return ""
+	}
+	return n.Value
+}
+
+func valueOf(n *yaml.Node) Value {
+	if n == nil {
+		return Value{}
+	}
+	switch n.Tag {
+	case "!Ref":
+		return Value{Ref: n.Value}
+	case "!Sub":
+		return Value{Sub: n.Value}
+	}
+	if n.Kind == yaml.MappingNode {
+		if r := get(n, "Ref"); r != nil {
+			return Value{Ref: r.Value}
+		}
+		if s := get(n, "Fn::Sub"); s != nil {
+			return Value{Sub: s.Value}
+		}
+	}
+	return Value{Literal: n.Value}
+}

@@ -1,0 +1,148 @@
+package localstack
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestTemplateMatchesFunctions checks infra/template.yaml against
+// functions/: every function directory has a resource and vice versa,
+// every CodeUri exists with a main package, and every environment variable
+// the code reads (lake.Env* constants and os.Getenv/LookupEnv literals) is
+// set by the template or by Lambda itself.
+func TestTemplateMatchesFunctions(t *testing.T) {
+	tpl, err := LoadTemplate(filepath.Join("..", "infra", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs, err := os.ReadDir(filepath.Join("..", "functions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onDisk, inTemplate []string
+	for _, d := range dirs {
+		if d.IsDir() {
+			onDisk = append(onDisk, d.Name())
+		}
+	}
+	for _, f := range tpl.Functions {
+		inTemplate = append(inTemplate, f.Name)
+		if f.Handler != "bootstrap" || f.Runtime != "provided.al2023" {
+			t.Errorf("%s: handler %q runtime %q, want bootstrap on provided.al2023", f.LogicalID, f.Handler, f.Runtime)
+		}
+		main := filepath.Join("..", "infra", f.CodeURI, "main.go")
+		if _, err := os.Stat(main); err != nil {
+			t.Errorf("%s: CodeUri %s has no main.go: %v", f.LogicalID, f.CodeURI, err)
+		}
+		for _, v := range envReadBy(t, filepath.Join("..", "infra", f.CodeURI)) {
+			if _, ok := f.Env[v]; !ok && !lambdaSets[v] {
+				t.Errorf("%s reads %s, which the template does not set", f.LogicalID, v)
+			}
+		}
+		if f.Env["AWS_LAMBDA_LOG_FORMAT"].Literal != "JSON" {
+			t.Errorf("%s: AWS_LAMBDA_LOG_FORMAT should be JSON", f.LogicalID)
+		}
+	}
+	sort.Strings(onDisk)
+	if strings.Join(onDisk, ",") != strings.Join(inTemplate, ",") {
+		t.Errorf("functions/ has %v, the template %v", onDisk, inTemplate)
+	}
+	var ingest *FunctionDef
+	for i := range tpl.Functions {
+		if tpl.Functions[i].Name == "ingest" {
+			ingest = &tpl.Functions[i]
+		}
+	}
+	if ingest == nil || len(ingest.S3) != 1 || ingest.S3[0].Prefix != "exports/" || ingest.S3[0].Bucket != "LandingBucket" {
+		t.Errorf("ingest should be triggered by objects created under exports/ in LandingBucket: %+v", ingest)
+	}
+}
+
+// lambdaSets are variables Lambda provides to every function.
+var lambdaSets = map[string]bool{"AWS_REGION": true, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": true, "AWS_ENDPOINT_URL": true}
+
+// envReadBy lists the environment variables a function reads: string
+// literals passed to os.Getenv/os.LookupEnv in its package, plus every
+// lake.Env* constant when it calls lake.FromEnv.
+func envReadBy(t *testing.T, dir string) []string {
+	t.Helper()
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, dir, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	usesLakeConfig := false
+	for _, p := range pkgs {
+		for _, f := range p.Files {
+			ast.Inspect(f, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				sel, ok := call.Fun.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				x, _ := sel.X.(*ast.Ident)
+				if x != nil && x.Name == "lake" && sel.Sel.Name == "FromEnv" {
+					usesLakeConfig = true
+				}
+				if x != nil && x.Name == "os" && (sel.Sel.Name == "Getenv" || sel.Sel.Name == "LookupEnv") && len(call.Args) == 1 {
+					if lit, ok := call.Args[0].(*ast.BasicLit); ok {
+						s, _ := strconv.Unquote(lit.Value)
+						seen[s] = true
+					}
+				}
+				return true
+			})
+		}
+	}
+	if usesLakeConfig {
+		for _, v := range lakeRequired(t) {
+			seen[v] = true
+		}
+	}
+	var out []string
+	for v := range seen {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// lakeRequired returns the values of the Env* constants of package lake.
+func lakeRequired(t *testing.T) []string {
+	t.Helper()
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, filepath.Join("..", "lake", "config.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range f.Decls {
+		gd, ok := d.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		for _, s := range gd.Specs {
+			vs := s.(*ast.ValueSpec)
+			for i, name := range vs.Names {
+				if strings.HasPrefix(name.Name, "Env") && i < len(vs.Values) {
+					if lit, ok := vs.Values[i].(*ast.BasicLit); ok {
+						v, _ := strconv.Unquote(lit.Value)
+						out = append(out, v)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
