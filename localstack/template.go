@@ -18,8 +18,8 @@ import (
 // functions, their environment and their triggers.
 type Template struct {
 	Functions []FunctionDef
-	// Buckets are the logical ids of the AWS::S3::Bucket resources.
-	Buckets []string
+	// Buckets maps the logical ids of the AWS::S3::Bucket resources to their BucketName.
+	Buckets map[string]Value
 	// Parameters are the template's parameter names with their defaults.
 	Parameters map[string]string
 }
@@ -119,7 +119,7 @@ func ParseTemplate(r io.Reader) (*Template, error) {
 		return nil, fmt.Errorf("not a template: top level is not a mapping")
 	}
 	root := doc.Content[0]
-	t := &Template{Parameters: map[string]string{}}
+	t := &Template{Parameters: map[string]string{}, Buckets: map[string]Value{}}
 	for name, p := range mapOf(get(root, "Parameters")) {
 		t.Parameters[name] = scalar(get(p, "Default"))
 	}
@@ -131,7 +131,7 @@ func ParseTemplate(r io.Reader) (*Template, error) {
 	for id, res := range mapOf(resources) {
 		switch scalar(get(res, "Type")) {
 		case "AWS::S3::Bucket":
-			t.Buckets = append(t.Buckets, id)
+			t.Buckets[id] = valueOf(get(get(res, "Properties"), "BucketName"))
 		case "AWS::Serverless::Function":
 			fd, err := parseFunction(id, get(res, "Properties"), globals)
 			if err != nil {
@@ -140,7 +140,6 @@ func ParseTemplate(r io.Reader) (*Template, error) {
 			t.Functions = append(t.Functions, fd)
 		}
 	}
-	sort.Strings(t.Buckets)
 	sort.Slice(t.Functions, func(i, j int) bool { return t.Functions[i].Name < t.Functions[j].Name })
 	return t, nil
 }

@@ -1,0 +1,169 @@
+package localstack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// subscription routes object-created events of a bucket, filtered by key,
+// to a function.
+type subscription struct {
+	function string
+	bucket   string
+	prefix   string
+	suffix   string
+}
+
+// Delivery is the outcome of delivering one event to a function.
+type Delivery struct {
+	Function string
+	Key      string
+	Response []byte
+	Err      error
+	Attempts int
+}
+
+// notifier turns the S3 server's bucket events (versitygw's webhook) into
+// the S3 event JSON Lambda delivers, and invokes the subscribed functions
+// asynchronously, at least once: a failed invocation is retried twice, as
+// Lambda retries asynchronous invocations.
+type notifier struct {
+	subs    []subscription
+	invoke  func(ctx context.Context, fn string, payload []byte) ([]byte, error)
+	onDone  func(Delivery)
+	log     io.Writer
+	backoff time.Duration
+
+	ctx     context.Context
+	mu      sync.Mutex
+	pending int
+	idle    chan struct{} // closed while pending == 0
+}
+
+func newNotifier(ctx context.Context, subs []subscription, invoke func(context.Context, string, []byte) ([]byte, error), log io.Writer) *notifier {
+	n := &notifier{subs: subs, invoke: invoke, log: log, ctx: ctx, idle: make(chan struct{}), backoff: time.Second}
+	close(n.idle)
+	return n
+}
+
+// versityEvent is the part of versitygw's event JSON the notifier reads.
+type versityEvent struct {
+	Records []struct {
+		EventName string `json:"eventName"`
+		EventTime string `json:"eventTime"`
+		AwsRegion string `json:"awsRegion"`
+		S3        struct {
+			Bucket struct {
+				Name string `json:"name"`
+			} `json:"bucket"`
+			Object struct {
+				Key       string  `json:"key"`
+				Size      int64   `json:"size"`
+				ETag      *string `json:"eTag"`
+				VersionID *string `json:"versionId"`
+				Sequencer string  `json:"sequencer"`
+			} `json:"object"`
+		} `json:"s3"`
+	} `json:"Records"`
+}
+
+// ServeHTTP receives one webhook call.
+func (n *notifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var ev versityEvent
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&ev); err != nil {
+		http.Error(w, "bad event: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	for _, rec := range ev.Records {
+		name := strings.TrimPrefix(rec.EventName, "s3:")
+		if !strings.HasPrefix(name, "ObjectCreated:") {
+			continue // test events, deletions
+		}
+		key := rec.S3.Object.Key
+		for _, s := range n.subs {
+			if s.bucket != rec.S3.Bucket.Name || !strings.HasPrefix(key, s.prefix) || !strings.HasSuffix(key, s.suffix) {
+				continue
+			}
+			var out events.S3EventRecord
+			out.EventVersion = "2.1"
+			out.EventSource = "aws:s3"
+			out.AWSRegion = rec.AwsRegion
+			out.EventTime, _ = time.Parse(time.RFC3339, rec.EventTime)
+			if out.EventTime.IsZero() {
+				out.EventTime = time.Now().UTC()
+			}
+			out.EventName = name
+			out.S3.SchemaVersion = "1.0"
+			out.S3.ConfigurationID = s.function + "-" + s.prefix
+			out.S3.Bucket.Name = s.bucket
+			out.S3.Bucket.Arn = "arn:aws:s3:::" + s.bucket
+			out.S3.Object.Key = url.QueryEscape(key) // S3 sends keys form-encoded
+			out.S3.Object.Size = rec.S3.Object.Size
+			if rec.S3.Object.ETag != nil {
+				out.S3.Object.ETag = strings.Trim(*rec.S3.Object.ETag, `"`)
+			}
+			if rec.S3.Object.VersionID != nil {
+				out.S3.Object.VersionID = *rec.S3.Object.VersionID
+			}
+			out.S3.Object.Sequencer = rec.S3.Object.Sequencer
+			payload, _ := json.Marshal(events.S3Event{Records: []events.S3EventRecord{out}})
+			n.deliver(s.function, key, payload)
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (n *notifier) deliver(fn, key string, payload []byte) {
+	n.mu.Lock()
+	if n.pending == 0 {
+		n.idle = make(chan struct{})
+	}
+	n.pending++
+	n.mu.Unlock()
+	go func() {
+		d := Delivery{Function: fn, Key: key}
+		for d.Attempts < 3 {
+			d.Attempts++
+			d.Response, d.Err = n.invoke(n.ctx, fn, payload)
+			if d.Err == nil || n.ctx.Err() != nil {
+				break
+			}
+			fmt.Fprintf(n.log, "[notify] %s for %s failed (attempt %d of 3): %v\n", fn, key, d.Attempts, d.Err)
+			select {
+			case <-time.After(n.backoff * time.Duration(d.Attempts)):
+			case <-n.ctx.Done():
+			}
+		}
+		if n.onDone != nil {
+			n.onDone(d)
+		}
+		n.mu.Lock()
+		n.pending--
+		if n.pending == 0 {
+			close(n.idle)
+		}
+		n.mu.Unlock()
+	}()
+}
+
+// waitIdle returns once no delivery is under way.
+func (n *notifier) waitIdle(ctx context.Context) error {
+	n.mu.Lock()
+	idle := n.idle
+	n.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,362 @@
+package localstack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config configures the local stack.
+type Config struct {
+	// Dir holds everything the stack keeps: s3/, bin/, the catalog. Absolute or relative to the working directory.
+	Dir string
+	// Repo is the repository root: infra/template.yaml and functions/ live there.
+	Repo string
+	// S3Addr, HTTPAddr and LambdaAddr are the listen addresses of the S3
+	// server (LocalStack's 127.0.0.1:4566 by default), the HTTP API gateway
+	// (127.0.0.1:8080) and the Lambda Invoke API used by 'telcolake invoke'
+	// (127.0.0.1:9001). Use 127.0.0.1:0 for free ports.
+	S3Addr, HTTPAddr, LambdaAddr string
+	// Params are template parameters (CatalogURI, PseudonymKey, ...).
+	Params map[string]string
+	// Binaries maps function names to prebuilt bootstrap binaries; the
+	// others are built by Build.
+	Binaries map[string]string
+	// Schedules runs rate() schedules of the template on timers.
+	Schedules bool
+	// Log receives the stack's and the functions' logs.
+	Log io.Writer
+	// OnDelivery, when set, is told the outcome of every event delivery.
+	OnDelivery func(Delivery)
+}
+
+// Region and account the local stack reports (LocalStack's defaults).
+const (
+	Region    = "us-east-1"
+	AccountID = "000000000000"
+)
+
+// Stack is the running local AWS.
+type Stack struct {
+	cfg       Config
+	Template  *Template
+	S3        *S3Server
+	Buckets   map[string]string // logical id → bucket name
+	functions map[string]*Function
+	notifier  *notifier
+	servers   []*http.Server
+	HTTPURL   string
+	LambdaURL string
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+// Build compiles each function of the template into dir/bin/<name>/bootstrap,
+// the same binary 'make package' zips for Lambda.
+func Build(ctx context.Context, repo, dir string, tpl *Template) (map[string]string, error) {
+	out := map[string]string{}
+	for _, f := range tpl.Functions {
+		bin, err := filepath.Abs(filepath.Join(dir, "bin", f.Name, "bootstrap"))
+		if err != nil {
+			return nil, err
+		}
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./"+filepath.ToSlash(filepath.Join("infra", f.CodeURI)))
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("build %s: %v\n%s", f.Name, err, b)
+		}
+		out[f.Name] = bin
+	}
+	return out, nil
+}
+
+// Start starts the stack. Functions must be built (cfg.Binaries) already.
+func Start(ctx context.Context, cfg Config) (*Stack, error) {
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Dir = dir
+	tpl, err := LoadTemplate(filepath.Join(cfg.Repo, "infra", "template.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s := &Stack{cfg: cfg, Template: tpl, functions: map[string]*Function{}, Buckets: map[string]string{}, cancel: cancel}
+	fail := func(err error) (*Stack, error) {
+		s.Close()
+		return nil, err
+	}
+
+	// Names of buckets: the template's BucketName, resolved locally.
+	for id, v := range tpl.Buckets {
+		name, err := v.Resolve(s.lookup)
+		if err != nil || name == "" {
+			name = strings.ToLower(strings.TrimSuffix(id, "Bucket"))
+		}
+		s.Buckets[id] = name
+	}
+
+	// The notification receiver listens before the S3 server starts.
+	var subs []subscription
+	for _, f := range tpl.Functions {
+		for _, tr := range f.S3 {
+			subs = append(subs, subscription{function: f.Name, bucket: s.Buckets[tr.Bucket], prefix: tr.Prefix, suffix: tr.Suffix})
+		}
+	}
+	s.notifier = newNotifier(runCtx, subs, s.Invoke, cfg.Log)
+	s.notifier.onDone = cfg.OnDelivery
+	hookURL, err := s.serve("127.0.0.1:0", s.notifier)
+	if err != nil {
+		return fail(fmt.Errorf("notification receiver: %w", err))
+	}
+
+	var buckets []string
+	for _, b := range s.Buckets {
+		buckets = append(buckets, b)
+	}
+	s.S3, err = StartS3(ctx, S3Config{Root: filepath.Join(dir, "s3"), Addr: orDefault(cfg.S3Addr, "127.0.0.1:4566"),
+		Region: Region, Buckets: buckets, WebhookURL: hookURL}, cfg.Log)
+	if err != nil {
+		return fail(err)
+	}
+
+	for _, f := range tpl.Functions {
+		bin := cfg.Binaries[f.Name]
+		if bin == "" {
+			return fail(fmt.Errorf("function %s is not built", f.Name))
+		}
+		env, err := s.functionEnv(f)
+		if err != nil {
+			return fail(fmt.Errorf("function %s: %w", f.Name, err))
+		}
+		fn, err := StartFunction(FunctionConfig{Name: f.Name, Binary: bin, Env: env, Timeout: f.Timeout, Memory: f.Memory, Region: Region, Log: cfg.Log})
+		if err != nil {
+			return fail(err)
+		}
+		s.functions[f.Name] = fn
+	}
+
+	gw := &gateway{invoke: s.Invoke}
+	for _, f := range tpl.Functions {
+		for _, r := range f.HTTP {
+			gw.routes = append(gw.routes, newRoute(r.Method, r.Path, f.Name))
+		}
+	}
+	if s.HTTPURL, err = s.serve(orDefault(cfg.HTTPAddr, "127.0.0.1:8080"), gw); err != nil {
+		return fail(fmt.Errorf("HTTP gateway: %w", err))
+	}
+	if s.LambdaURL, err = s.serve(orDefault(cfg.LambdaAddr, "127.0.0.1:9001"), http.HandlerFunc(s.serveInvoke)); err != nil {
+		return fail(fmt.Errorf("Lambda API: %w", err))
+	}
+	if cfg.Schedules {
+		s.startSchedules(runCtx)
+	}
+	return s, nil
+}
+
+// lookup resolves !Ref and ${...} locally.
+func (s *Stack) lookup(name string) (string, bool) {
+	switch name {
+	case "AWS::AccountId":
+		return AccountID, true
+	case "AWS::Region":
+		return Region, true
+	case "AWS::Partition":
+		return "aws", true
+	case "AWS::StackName":
+		return "telcolake-local", true
+	case "AWS::URLSuffix":
+		return "amazonaws.com", true
+	}
+	if v, ok := s.cfg.Params[name]; ok {
+		return v, true
+	}
+	if v, ok := s.Template.Parameters[name]; ok && v != "" {
+		return v, true
+	}
+	id, attr, _ := strings.Cut(name, ".")
+	if b, ok := s.Buckets[id]; ok {
+		switch attr {
+		case "":
+			return b, true
+		case "Arn":
+			return "arn:aws:s3:::" + b, true
+		}
+	}
+	if _, ok := s.Template.Buckets[id]; ok && attr == "" {
+		// a bucket whose name is being resolved refers to another bucket
+		return "", false
+	}
+	return "", false
+}
+
+// functionEnv is the template's environment, resolved locally, plus what
+// reaches the local S3 server.
+func (s *Stack) functionEnv(f FunctionDef) ([]string, error) {
+	var env []string
+	for k, v := range f.Env {
+		val, err := v.Resolve(s.lookup)
+		if err != nil {
+			return nil, fmt.Errorf("environment variable %s: %w", k, err)
+		}
+		env = append(env, k+"="+val)
+	}
+	return append(env,
+		"AWS_ENDPOINT_URL="+s.S3.Endpoint(),
+		"AWS_ACCESS_KEY_ID="+LocalAccessKey,
+		"AWS_SECRET_ACCESS_KEY="+LocalSecretKey,
+		"AWS_SESSION_TOKEN=",
+	), nil
+}
+
+func (s *Stack) serve(addr string, h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, srv)
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), nil
+}
+
+// Invoke runs a function synchronously.
+func (s *Stack) Invoke(ctx context.Context, name string, payload []byte) ([]byte, error) {
+	f, ok := s.functions[name]
+	if !ok {
+		return nil, fmt.Errorf("no function %q in the template", name)
+	}
+	return f.Invoke(ctx, payload)
+}
+
+// Functions lists the function names.
+func (s *Stack) Functions() []string {
+	var out []string
+	for _, f := range s.Template.Functions {
+		out = append(out, f.Name)
+	}
+	return out
+}
+
+// WaitIdle returns once no event delivery is under way.
+func (s *Stack) WaitIdle(ctx context.Context) error { return s.notifier.waitIdle(ctx) }
+
+// serveInvoke is the Lambda Invoke API: POST /2015-03-31/functions/{name}/invocations.
+func (s *Stack) serveInvoke(w http.ResponseWriter, r *http.Request) {
+	name, ok := strings.CutPrefix(r.URL.Path, "/2015-03-31/functions/")
+	name, ok2 := strings.CutSuffix(name, "/invocations")
+	if r.Method != http.MethodPost || !ok || !ok2 {
+		http.Error(w, `{"message":"use POST /2015-03-31/functions/{name}/invocations"}`, http.StatusNotFound)
+		return
+	}
+	if i := strings.LastIndex(name, ":function:"); i >= 0 { // an ARN
+		name = name[i+len(":function:"):]
+	}
+	if _, known := s.functions[name]; !known {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, `{"Type":"User","message":"Function not found: %s"}`, name)
+		return
+	}
+	payload, err := io.ReadAll(io.LimitReader(r.Body, 6<<20))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+	out, err := s.Invoke(r.Context(), name, payload)
+	w.Header().Set("Content-Type", "application/json")
+	var fe *FunctionError
+	switch {
+	case errors.As(err, &fe):
+		w.Header().Set("X-Amz-Function-Error", "Unhandled")
+		json.NewEncoder(w).Encode(fe)
+	case err != nil:
+		w.WriteHeader(http.StatusInternalServerError)
+		json.NewEncoder(w).Encode(map[string]string{"message": err.Error()})
+	default:
+		w.Write(out)
+	}
+}
+
+var rateExpr = regexp.MustCompile(`^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$`)
+
+func (s *Stack) startSchedules(ctx context.Context) {
+	for _, f := range s.Template.Functions {
+		for _, sc := range f.Sched {
+			m := rateExpr.FindStringSubmatch(sc.Expression)
+			if m == nil {
+				fmt.Fprintf(s.cfg.Log, "[schedule] %s %s: only rate() runs locally; use 'telcolake invoke %s'\n", f.Name, sc.Expression, f.Name)
+				continue
+			}
+			n, _ := strconv.Atoi(m[1])
+			unit := map[string]time.Duration{"minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour}[strings.TrimSuffix(m[2], "s")]
+			every := time.Duration(n) * unit
+			input := sc.Input
+			if input == "" {
+				b, _ := json.Marshal(map[string]any{"version": "0", "id": newRequestID(), "detail-type": "Scheduled Event",
+					"source": "aws.events", "account": AccountID, "region": Region, "detail": map[string]any{}})
+				input = string(b)
+			}
+			name := f.Name
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				t := time.NewTicker(every)
+				defer t.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-t.C:
+						if _, err := s.Invoke(ctx, name, []byte(input)); err != nil {
+							fmt.Fprintf(s.cfg.Log, "[schedule] %s: %v\n", name, err)
+						}
+					}
+				}
+			}()
+		}
+	}
+}
+
+// Close stops everything; the data stays in Dir.
+func (s *Stack) Close() error {
+	s.cancel()
+	for _, srv := range s.servers {
+		srv.Close()
+	}
+	for _, f := range s.functions {
+		f.Close()
+	}
+	if s.S3 != nil {
+		s.S3.Close()
+	}
+	s.wg.Wait()
+	return nil
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}

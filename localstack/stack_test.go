@@ -1,0 +1,181 @@
+package localstack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/telcolake/telcolake/lake"
+)
+
+func TestMain(m *testing.M) {
+	RunS3ChildIfRequested() // the embedded S3 server runs in a re-executed test binary
+	os.Exit(m.Run())
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestStackIngestsUploads runs the real ingest binary in the local stack:
+// exports uploaded with the AWS SDK reach Iceberg through versitygw's
+// notification, the Runtime API and lambda.Start.
+func TestStackIngestsUploads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the function binaries")
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	tpl, err := LoadTemplate(filepath.Join("..", "infra", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bins, err := Build(ctx, "..", dir, tpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliveries := make(chan Delivery, 16)
+	logs := &syncBuffer{}
+	catalog := "sqlite://" + filepath.Join(dir, "catalog.db")
+	st, err := Start(ctx, Config{
+		Dir: dir, Repo: "..", S3Addr: freeAddr(t), HTTPAddr: "127.0.0.1:0", LambdaAddr: "127.0.0.1:0",
+		Params:   map[string]string{"CatalogURI": catalog, "PseudonymKey": "stack-test-pseudonym-key"},
+		Binaries: bins, Log: logs, OnDelivery: func(d Delivery) { deliveries <- d },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	defer func() {
+		if t.Failed() {
+			t.Logf("stack logs:\n%s", logs.String())
+		}
+	}()
+
+	landing := st.Buckets["LandingBucket"]
+	s3c := st.S3.Client()
+	put := func(key, body string) {
+		t.Helper()
+		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(landing), Key: aws.String(key), Body: strings.NewReader(body)}); err != nil {
+			t.Fatalf("put %s: %v", key, err)
+		}
+	}
+	await := func(key string) lake.Result {
+		t.Helper()
+		select {
+		case d := <-deliveries:
+			if d.Key != key {
+				t.Fatalf("delivery for %s, want %s", d.Key, key)
+			}
+			if d.Err != nil {
+				t.Fatalf("ingest %s: %v", key, d.Err)
+			}
+			var res lake.EventResult
+			if err := json.Unmarshal(d.Response, &res); err != nil || len(res.Files) != 1 {
+				t.Fatalf("ingest %s answered %s (%v)", key, d.Response, err)
+			}
+			return res.Files[0]
+		case <-ctx.Done():
+			t.Fatalf("no delivery for %s", key)
+		}
+		return lake.Result{}
+	}
+
+	var csv bytes.Buffer
+	csv.WriteString("call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge\n")
+	for i := 0; i < 500; i++ {
+		fmt.Fprintf(&csv, "C%d,S%d,4917000000%02d,4930123456,onnet,2026-10-%02dT10:00:00Z,%d,voice,out,false,false,CELL1,North,0,0.10\n", i, i%50, i%50, 1+i%28, 1+i)
+	}
+	key := "exports/cdr/2026/10/28/cdr-20261028.csv"
+	put(key, csv.String())
+	if r := await(key); r.Status != lake.StatusCommitted || r.RowsOK != 500 {
+		t.Fatalf("first upload: %+v", r)
+	}
+	put(key, csv.String()) // the same file again: same ETag
+	if r := await(key); r.Status != lake.StatusDuplicate {
+		t.Errorf("second upload of the same bytes: status %s, want duplicate", r.Status)
+	}
+	bad := "exports/cdr/2026/10/29/broken.csv"
+	put(bad, "CALLID;START\nC1;2026-10-29\n")
+	if r := await(bad); r.Status != lake.StatusRejected {
+		t.Errorf("malformed file: status %s, want rejected", r.Status)
+	}
+	rep, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(landing), Key: aws.String(lake.ReportKey(bad))})
+	if err != nil {
+		t.Fatalf("report of the malformed file: %v", err)
+	}
+	var report lake.Report
+	json.NewDecoder(rep.Body).Decode(&report)
+	rep.Body.Close()
+	if !strings.Contains(report.Message, "comma-separated") {
+		t.Errorf("report message %q should say why", report.Message)
+	}
+	put("uploads/not-an-export.csv", "x\n") // no subscription: no delivery
+
+	// The rows are in Iceberg, read independently of the function.
+	t.Setenv("AWS_ACCESS_KEY_ID", LocalAccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", LocalSecretKey)
+	cfg, err := lake.FromEnv(func(k string) (string, bool) {
+		v, ok := map[string]string{
+			lake.EnvWarehouse: "s3://" + st.Buckets["LakeBucket"] + "/warehouse", lake.EnvCatalog: catalog,
+			lake.EnvLandingBucket: landing, lake.EnvPseudonymKey: "stack-test-pseudonym-key", lake.EnvRegion: Region,
+			lake.EnvEndpointURL: st.S3.Endpoint(),
+		}[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := lake.OpenCatalog(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	at, err := lake.ReadTable(ctx, cat, lake.CDRTable, "call_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer at.Release()
+	if at.NumRows() != 500 {
+		t.Errorf("crm.cdr has %d rows, want 500", at.NumRows())
+	}
+	select {
+	case d := <-deliveries:
+		t.Errorf("unexpected delivery for %s", d.Key)
+	case <-time.After(300 * time.Millisecond):
+	}
+	// The gateway answers even with no HTTP routes yet.
+	resp, err := httpGet(st.HTTPURL + "/customers/S1")
+	if err != nil || !strings.Contains(resp, "Not Found") {
+		t.Errorf("gateway: %q, %v", resp, err)
+	}
+}
+
+func httpGet(url string) (string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
