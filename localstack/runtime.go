@@ -357,4 +357,3 @@ func (l *lineWriter) Flush() {
 		l.buf.Reset()
 	}
 }
-
