@@ -36,6 +36,7 @@ type testLake struct {
 	t       *testing.T
 	cfg     lake.Config
 	s3      *s3.Client
+	aws     *aws.Config
 	cat     *sqlcat.Catalog
 	in      *lake.Ingester
 	handler lambda.Handler
@@ -72,16 +73,17 @@ func newTestLake(t *testing.T, usePG bool) *testLake {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	s3c, err := lake.NewS3Client(ctx, cfg)
+	awsCfg, err := lake.LoadAWSConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	s3c := lake.NewS3Client(awsCfg, cfg)
 	for _, b := range []string{landingBucket, lakeBucket} {
 		if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
 			t.Fatalf("create bucket %s: %v", b, err)
 		}
 	}
-	tl := &testLake{t: t, cfg: cfg, s3: s3c}
+	tl := &testLake{t: t, cfg: cfg, s3: s3c, aws: &awsCfg}
 	tl.cat = tl.openCatalog()
 	if err := lake.EnsureTables(ctx, tl.cat, cfg.Warehouse); err != nil {
 		t.Fatal(err)
@@ -108,7 +110,9 @@ func (tl *testLake) newIngester(cat *sqlcat.Catalog) *lake.Ingester {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	return lake.NewIngester(tl.cfg, cat, lake.S3Store{Client: tl.s3}, log)
+	in := lake.NewIngester(tl.cfg, cat, lake.S3Store{Client: tl.s3}, log)
+	in.AWS = tl.aws
+	return in
 }
 
 // put uploads an export and returns the S3 event record for it.

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 // Ingest statuses, as in crm.ingest_log and Result.Status.
@@ -62,6 +63,8 @@ type Ingester struct {
 	Log             *slog.Logger
 	RejectThreshold float64
 	PseudonymKey    []byte
+	// AWS, when set, is the SDK configuration the table IO uses (see WithAWS).
+	AWS *aws.Config
 	// Now is the clock; nil means time.Now.
 	Now   func() time.Time
 	retry retryPolicy
@@ -98,6 +101,7 @@ func ReportKey(key string) string { return "reports/" + key + ".errors.json" }
 // the retry budget); a bad file is a Result with status rejected or
 // quarantined and a report, not an error.
 func (in *Ingester) Ingest(ctx context.Context, obj Object) (Result, error) {
+	ctx = WithAWS(ctx, in.AWS)
 	start := in.now()
 	res := Result{Source: obj.Source(), ETag: obj.ETag}
 	finish := func(r Result, err error) (Result, error) {

@@ -9,25 +9,45 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/apache/iceberg-go/utils"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 )
 
-// NewS3Client returns an S3 client for cfg: the SDK's default credential
-// chain, cfg.Region, and cfg.EndpointURL (path-style) when set.
-func NewS3Client(ctx context.Context, cfg Config) (*s3.Client, error) {
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.Region))
+// LoadAWSConfig loads the SDK configuration once per process: the default
+// credential chain, cfg.Region and one shared HTTP client, so connections
+// are reused by every S3 client built from it.
+func LoadAWSConfig(ctx context.Context, cfg Config) (aws.Config, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.Region),
+		awsconfig.WithHTTPClient(awshttp.NewBuildableClient()))
 	if err != nil {
-		return nil, fmt.Errorf("load AWS config: %w", err)
+		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
 	}
+	return awsCfg, nil
+}
+
+// NewS3Client returns an S3 client for awsCfg, with cfg.EndpointURL
+// (path-style) when set.
+func NewS3Client(awsCfg aws.Config, cfg Config) *s3.Client {
 	return s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		if cfg.EndpointURL != "" {
 			o.BaseEndpoint = aws.String(cfg.EndpointURL)
 			o.UsePathStyle = true
 		}
-	}), nil
+	})
+}
+
+// WithAWS makes the Iceberg table IO under ctx use awsCfg (and its shared
+// HTTP client) instead of loading a configuration and a connection pool for
+// every table it opens.
+func WithAWS(ctx context.Context, awsCfg *aws.Config) context.Context {
+	if awsCfg == nil {
+		return ctx
+	}
+	return utils.WithAwsConfig(ctx, awsCfg)
 }
 
 // S3Store is the ObjectStore of the landing bucket.

@@ -65,6 +65,11 @@ func StartS3(ctx context.Context, cfg S3Config, log io.Writer) (*S3Server, error
 			return nil, fmt.Errorf("s3: %w", err)
 		}
 	}
+	if ln, err := net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, fmt.Errorf("s3: cannot listen on %s (another 'telcolake local', make demo or LocalStack running?): %w", cfg.Addr, err)
+	} else {
+		ln.Close()
+	}
 	spec, _ := json.Marshal(cfg)
 	exe, err := os.Executable()
 	if err != nil {
@@ -183,8 +188,8 @@ func runS3(ctx context.Context, cfg S3Config) error {
 		RootUserSecret:    LocalSecretKey,
 		Region:            cfg.Region,
 		Ports:             []string{cfg.Addr},
-		MaxConnections:    1000,
-		MaxRequests:       500,
+		MaxConnections:    4096,
+		MaxRequests:       1024,
 		MultipartMaxParts: 10000,
 		Quiet:             true,
 		KeepAlive:         true,

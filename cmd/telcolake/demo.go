@@ -1,193 +1,260 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"golang.org/x/sys/unix"
+
 	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/localstack"
 	"github.com/telcolake/telcolake/synth"
 )
 
-// runDemo implements 'telcolake demo': synthetic exports for a few thousand
-// subscribers are dropped into a local landing folder the way source
-// systems deliver them (late files, a duplicate, a malformed file),
-// ingested into a local Iceberg lake, and summarised.
+// runDemo implements 'telcolake demo' (make demo): it starts the local
+// stack, drops synthetic exports into the landing bucket the way source
+// systems do (late files, a duplicate, a broken file), waits until the real
+// ingest function has taken them all, runs what exists of train and score,
+// and prints a summary. With a terminal on stdin it then keeps the stack up
+// until Ctrl-C; otherwise it exits, with status 0 only if every step worked.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fl.SetOutput(stderr)
-	dir := fl.String("dir", ".localdata/demo", "`directory` for the landing folder, the warehouse and the catalog; emptied first")
-	subs := fl.Int("subs", 3000, "`subscribers` to generate")
-	months := fl.Int("months", 3, "`months` of history")
-	if err := fl.Parse(args); err != nil {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var l localFlags
+	l.register(fs)
+	subs := fs.Int("subs", 3000, "`subscribers` to generate")
+	months := fs.Int("months", 3, "`months` of history")
+	verbose := fs.Bool("v", false, "show the functions' and the S3 server's logs")
+	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return fmt.Errorf("demo: %w", err)
-	}
-	root, err := filepath.Abs(*dir)
-	if err != nil {
-		return fmt.Errorf("demo: -dir: %w", err)
-	}
-	if err := os.RemoveAll(root); err != nil {
-		return fmt.Errorf("demo: clean %s: %w", root, err)
-	}
-	landing := filepath.Join(root, "landing")
-	cfg, err := demoConfig(root)
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
+		return err
 	}
 	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
-
-	say("telcolake demo: a telecom CRM lake on this machine (no AWS, no Docker)")
-	say("")
 	t0 := time.Now()
-	say("1/3 generating exports for %d subscribers over %d months ...", *subs, *months)
-	man, err := synth.Generate(ctx, synth.Config{Subscribers: *subs, Months: *months, Seed: 1, Gzip: true, Mess: true}, synth.DirSink(landing))
+	say("telcolake demo: the whole job on a local AWS stack (no Docker, no AWS account)")
+	say("")
+
+	dir, err := filepath.Abs(l.dir)
+	if err != nil {
+		return err
+	}
+	if err := cleanStackDir(dir); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	logw := io.Discard
+	if *verbose {
+		logw = stderr
+	}
+	say("1/5 starting the local stack in %s", l.dir)
+	delivered := make(chan localstack.Delivery, 1024)
+	st, catalog, err := startLocal(ctx, l, stdout, logw, func(d localstack.Delivery) { delivered <- d })
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer st.Close()
+
+	say("2/5 generating exports for %d subscribers over %d months ...", *subs, *months)
+	gen := filepath.Join(dir, "generated")
+	man, err := synth.Generate(ctx, synth.Config{Subscribers: *subs, Months: *months, Seed: 1, Gzip: true, Mess: true}, synth.DirSink(gen))
 	if err != nil {
 		return fmt.Errorf("demo: generate: %w", err)
 	}
 	broken := "exports/cdr/2026/11/01/cdr-20261101-resent.csv"
-	if err := plantBrokenExport(landing, broken); err != nil {
+	if err := plantBrokenExport(gen, broken); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	deliveries := append(append([]string{}, man.Deliveries...), broken)
-	var planted int
+	uploads := append(append([]string{}, man.Deliveries...), broken)
+	planted := 0
 	for _, f := range man.Files {
 		planted += f.BadRows
 	}
-	say("    %d files (%d malformed rows planted, one file delivered twice, late files, one broken file) in %.1fs",
-		len(man.Files)+1, planted, time.Since(t0).Seconds())
+	say("    %d files: %d malformed rows planted in CDR files, one file delivered twice, late files, one broken file",
+		len(man.Files)+1, planted)
 
-	t1 := time.Now()
-	say("2/3 ingesting %d deliveries into Iceberg tables ...", len(deliveries))
-	cat, err := lake.OpenCatalog(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	defer cat.Close()
-	if err := lake.EnsureTables(ctx, cat, cfg.Warehouse); err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	in := lake.NewIngester(cfg, cat, lake.DirStore{Root: root}, log)
+	landing := st.Buckets["LandingBucket"]
+	say("3/5 dropping %d deliveries into s3://%s/exports/ and waiting for the ingest function ...", len(uploads), landing)
+	s3c := st.S3.Client()
 	var results []lake.Result
 	failed := 0
-	for i, key := range deliveries {
-		fi, err := os.Stat(filepath.Join(landing, filepath.FromSlash(key)))
-		if err != nil {
+	collect := func(d localstack.Delivery) {
+		var er lake.EventResult
+		if d.Err != nil || json.Unmarshal(d.Response, &er) != nil {
+			failed++
+			fmt.Fprintf(stderr, "telcolake: ingest of %s failed: %v\n", d.Key, d.Err)
+			return
+		}
+		results = append(results, er.Files...)
+	}
+	t1 := time.Now()
+	got := 0
+	for _, key := range uploads {
+		if err := upload(ctx, s3c, landing, gen, key); err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
-		res, err := in.Ingest(ctx, lake.Object{Bucket: "landing", Key: key, ETag: lake.LocalETag(fi), Size: fi.Size()})
-		if err != nil {
-			fmt.Fprintln(stderr, "telcolake:", err)
-			failed++
+		for drained := false; !drained; { // take what is already done
+			select {
+			case d := <-delivered:
+				collect(d)
+				got++
+			default:
+				drained = true
+			}
+		}
+	}
+	tick := time.NewTicker(3 * time.Second)
+	defer tick.Stop()
+	timeout := time.After(10 * time.Minute)
+	for got < len(uploads) {
+		select {
+		case d := <-delivered:
+			collect(d)
+			got++
+		case <-tick.C:
+			say("    %d/%d files ingested, %.0fs", got, len(uploads), time.Since(t1).Seconds())
+		case <-timeout:
+			return fmt.Errorf("demo: only %d of %d uploads were delivered within 10 minutes", got, len(uploads))
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	say("    %d/%d files ingested in %.1fs", got, len(uploads), time.Since(t1).Seconds())
+
+	say("4/5 training and scoring")
+	for _, fn := range []string{"train", "score"} {
+		if !contains(st.Functions(), fn) {
+			say("    %s: not part of the stack yet (infra/template.yaml has no %s function)", fn, fn)
 			continue
 		}
-		results = append(results, res)
-		if (i+1)%20 == 0 || i+1 == len(deliveries) {
-			say("    %3d/%d files, %.0fs", i+1, len(deliveries), time.Since(t1).Seconds())
+		if _, err := st.Invoke(ctx, fn, []byte("{}")); err != nil {
+			failed++
+			say("    %s: failed: %v", fn, err)
 		}
 	}
 
-	say("3/3 summary")
-	byStatus := map[string]int{}
-	for _, r := range results {
-		byStatus[r.Status]++
+	say("5/5 summary")
+	if err := summarize(ctx, stdout, st, catalog, results, failed); err != nil {
+		return fmt.Errorf("demo: %w", err)
 	}
-	say("")
-	say("Files: %d committed, %d duplicate deliveries skipped, %d quarantined, %d rejected, %d failed",
-		byStatus[lake.StatusCommitted]+byStatus[lake.StatusReplaced], byStatus[lake.StatusDuplicate],
-		byStatus[lake.StatusQuarantined], byStatus[lake.StatusRejected], failed)
-	say("")
-	say("Rows per table:")
-	for _, def := range []lake.TableDef{lake.CDRTable, lake.BillsTable, lake.SubscribersTable, lake.IngestLogTable} {
-		at, err := lake.ReadTable(ctx, cat, def, def.Schema.Fields()[0].Name)
-		if err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-		say("  %-16s %10d", lake.Namespace+"."+def.Name, at.NumRows())
-		at.Release()
-	}
-	say("")
-	say("Rejected rows and files (full reports in %s):", filepath.Join(landing, "reports"))
-	printRejects(stdout, landing, results)
-	say("")
-	say("Where the data lives:")
-	say("  landing folder  %s", landing)
-	say("  warehouse       %s", strings.TrimPrefix(cfg.Warehouse, "file://"))
-	say("  catalog         %s", strings.TrimPrefix(cfg.Catalog, "sqlite://"))
-	say("Run it again with 'make demo' (it starts from a clean %s each time).", *dir)
-	say("Done in %.0fs.", time.Since(t0).Seconds())
+	printEndpoints(stdout, st)
+	say("Demo took %.0fs. Each 'make demo' starts from a clean %s (built binaries are kept).", time.Since(t0).Seconds(), l.dir)
 	if failed > 0 {
-		return fmt.Errorf("demo: %d files failed to ingest", failed)
+		return fmt.Errorf("demo: %d step(s) failed", failed)
+	}
+	if isTerminal(os.Stdin) {
+		say("The stack stays up: try the commands above. Ctrl-C stops it.")
+		<-ctx.Done()
+		say("\nstopping ...")
 	}
 	return nil
 }
 
-// demoConfig is the lake configuration of the demo; environment variables
-// of the same names override it.
-func demoConfig(root string) (lake.Config, error) {
-	defaults := map[string]string{
-		lake.EnvWarehouse:     "file://" + filepath.Join(root, "warehouse"),
-		lake.EnvCatalog:       "sqlite://" + filepath.Join(root, "catalog.db"),
-		lake.EnvLandingBucket: "landing",
-		lake.EnvPseudonymKey:  "demo-only-pseudonym-key-not-secret",
-		lake.EnvRegion:        "us-east-1",
+// cleanStackDir empties the stack directory but keeps built binaries.
+func cleanStackDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
 	}
-	return lake.FromEnv(func(k string) (string, bool) {
-		if v, ok := os.LookupEnv(k); ok && k != lake.EnvWarehouse && k != lake.EnvCatalog {
-			return v, true
-		}
-		v, ok := defaults[k]
-		return v, ok
-	})
-}
-
-// plantBrokenExport writes a CDR file whose header a misconfigured
-// mediation system mangled.
-func plantBrokenExport(landing, key string) error {
-	p := filepath.Join(landing, filepath.FromSlash(key))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err != nil {
 		return err
 	}
-	body := "CALLID;SUBSCRIBER;MSISDN;START;DURATION\nC1;S0000001;491700000001;2026-11-01 10:00:00;60\n"
-	return os.WriteFile(p, []byte(body), 0o644)
+	for _, e := range entries {
+		if e.Name() == "bin" {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// printRejects sums the rejected rows of all reports by reason and lists
-// the files that were refused whole.
-func printRejects(w io.Writer, landing string, results []lake.Result) {
-	sort.Slice(results, func(i, j int) bool { return results[i].Source < results[j].Source })
+func upload(ctx context.Context, c *s3.Client, bucket, root, key string) error {
+	f, err := os.Open(filepath.Join(root, filepath.FromSlash(key)))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: f}); err != nil {
+		return fmt.Errorf("upload %s: %w", key, err)
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// summarize prints files by status, rows per table and rejects by reason.
+func summarize(ctx context.Context, w io.Writer, st *localstack.Stack, catalog string, results []lake.Result, failed int) error {
+	byStatus := map[string]int{}
+	for _, r := range results {
+		byStatus[r.Status]++
+	}
+	fmt.Fprintf(w, "\nFiles: %d committed, %d duplicate deliveries skipped, %d quarantined, %d rejected, %d failed\n",
+		byStatus[lake.StatusCommitted]+byStatus[lake.StatusReplaced], byStatus[lake.StatusDuplicate],
+		byStatus[lake.StatusQuarantined], byStatus[lake.StatusRejected], failed)
+
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": localstack.LocalAccessKey, "AWS_SECRET_ACCESS_KEY": localstack.LocalSecretKey} {
+		os.Setenv(k, v)
+	}
+	cfg := lake.Config{
+		Warehouse: "s3://" + st.Buckets["LakeBucket"] + "/warehouse", Catalog: catalog,
+		Region: localstack.Region, EndpointURL: st.S3.Endpoint(),
+	}
+	cat, err := lake.OpenCatalog(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer cat.Close()
+	fmt.Fprintln(w, "\nRows per table (Iceberg, read back from the lake bucket):")
+	for _, def := range lake.Tables() {
+		at, err := lake.ReadTable(ctx, cat, def, def.Schema.Fields()[0].Name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "  %-16s %10d\n", lake.Namespace+"."+def.Name, at.NumRows())
+		at.Release()
+	}
+
+	landing := st.Buckets["LandingBucket"]
+	fmt.Fprintf(w, "\nRejected rows and files (reports: s3://%s/reports/):\n", landing)
 	reasons := map[string]int64{}
 	files, rows := 0, int64(0)
-	var whole []lake.Result
+	c := st.S3.Client()
+	sort.Slice(results, func(i, j int) bool { return results[i].Source < results[j].Source })
 	for _, r := range results {
-		if r.Status == lake.StatusRejected || r.Status == lake.StatusQuarantined {
-			whole = append(whole, r)
-		}
 		if r.ReportKey == "" || r.RowsRejected == 0 {
 			continue
 		}
 		files++
 		rows += r.RowsRejected
-		raw, err := os.ReadFile(filepath.Join(landing, filepath.FromSlash(r.ReportKey)))
+		out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(landing), Key: aws.String(r.ReportKey)})
 		if err != nil {
-			continue
+			return fmt.Errorf("read report %s: %w", r.ReportKey, err)
 		}
 		var rep lake.Report
-		if json.NewDecoder(bytes.NewReader(raw)).Decode(&rep) != nil {
-			continue
+		err = json.NewDecoder(out.Body).Decode(&rep)
+		out.Body.Close()
+		if err != nil {
+			return fmt.Errorf("read report %s: %w", r.ReportKey, err)
 		}
 		for _, rc := range rep.ByReason {
 			col := rc.Column
@@ -197,7 +264,7 @@ func printRejects(w io.Writer, landing string, results []lake.Result) {
 			reasons[col+": "+rc.Reason] += rc.Rows
 		}
 	}
-	fmt.Fprintf(w, "  %d rows rejected in %d files (the files' other rows were committed):\n", rows, files)
+	fmt.Fprintf(w, "  %d rows rejected in %d files (the other rows of those files were committed):\n", rows, files)
 	keys := make([]string, 0, len(reasons))
 	for k := range reasons {
 		keys = append(keys, k)
@@ -206,7 +273,27 @@ func printRejects(w io.Writer, landing string, results []lake.Result) {
 	for _, k := range keys {
 		fmt.Fprintf(w, "    %6d  %s\n", reasons[k], k)
 	}
-	for _, r := range whole {
-		fmt.Fprintf(w, "  %s: %s\n    %s\n", r.Status, strings.TrimPrefix(r.Source, "s3://landing/"), r.Message)
+	for _, r := range results {
+		if r.Status == lake.StatusRejected || r.Status == lake.StatusQuarantined {
+			fmt.Fprintf(w, "  %s: %s\n    %s\n", r.Status, strings.TrimPrefix(r.Source, "s3://"+landing+"/"), r.Message)
+		}
 	}
+	return nil
+}
+
+// plantBrokenExport writes a CDR file whose header a misconfigured
+// mediation system mangled.
+func plantBrokenExport(root, key string) error {
+	p := filepath.Join(root, filepath.FromSlash(key))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	body := "CALLID;SUBSCRIBER;MSISDN;START;DURATION\nC1;S0000001;491700000001;2026-11-01 10:00:00;60\n"
+	return os.WriteFile(p, []byte(body), 0o644)
+}
+
+// isTerminal reports whether f is an interactive terminal (not /dev/null, a pipe or a file).
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }

@@ -9,19 +9,24 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/telcolake/telcolake/localstack"
 )
 
 const usage = `usage: telcolake <command> [flags]
 
 commands:
   gen      write synthetic CDR, bill and subscriber exports (seeded, deterministic)
-  demo     generate exports, ingest them into a local lake and summarise (make demo)
+  demo     the whole job on the local stack: exports in, tables out, summary (make demo)
+  local    run the local AWS stack (S3, functions, schedules, HTTP API) until Ctrl-C
+  invoke   invoke a function of a running local stack
   ingest   ingest local export files into the lake (same code path as the ingest function)
 
 Run 'telcolake <command> -h' for the flags of one command.
 `
 
 func main() {
+	localstack.RunS3ChildIfRequested() // this binary also runs the local stack's S3 server
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
@@ -42,6 +47,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runIngest(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
+	case "local":
+		return runLocal(ctx, args[1:], stdout, stderr)
+	case "invoke":
+		return runInvoke(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -15,29 +15,34 @@ import (
 )
 
 func main() {
-	log := lambdacontext.NewLogger()
-	ctx := context.Background()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "ingest:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
 	cfg, err := lake.FromEnv(os.LookupEnv)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "ingest:", err)
-		os.Exit(2)
+		return err
 	}
+	ctx := context.Background()
+	awsCfg, err := lake.LoadAWSConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	ctx = lake.WithAWS(ctx, &awsCfg)
 	cat, err := lake.OpenCatalog(ctx, cfg)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "ingest:", err)
-		os.Exit(1)
+		return err
 	}
 	if err := lake.EnsureTables(ctx, cat, cfg.Warehouse); err != nil {
-		fmt.Fprintln(os.Stderr, "ingest:", err)
-		os.Exit(1)
+		return err
 	}
-	s3c, err := lake.NewS3Client(ctx, cfg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ingest:", err)
-		os.Exit(1)
-	}
-	in := lake.NewIngester(cfg, cat, lake.S3Store{Client: s3c}, log)
+	in := lake.NewIngester(cfg, cat, lake.S3Store{Client: lake.NewS3Client(awsCfg, cfg)}, lambdacontext.NewLogger())
+	in.AWS = &awsCfg
 	lambda.Start(func(ctx context.Context, ev events.S3Event) (lake.EventResult, error) {
 		return in.HandleS3Event(ctx, cfg.LandingBucket, ev)
 	})
+	return nil
 }
