@@ -3,9 +3,14 @@ GO      ?= go
 BIN     := bin
 export CGO_ENABLED := 1
 
-.PHONY: all build demo test vet fmt-check fuzz bench package clean
+.PHONY: all cli build demo local test vet fmt-check fuzz bench package localstack-up localstack-deploy localstack-down clean
 
 all: build
+
+## cli: the telcolake command (the local stack builds the functions it runs itself)
+cli:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/telcolake ./cmd/telcolake
 
 ## build: the CLI and every function binary into bin/
 build:
@@ -13,9 +18,13 @@ build:
 	$(GO) build -o $(BIN)/telcolake ./cmd/telcolake
 	@for f in functions/*/; do n=$$(basename $$f); $(GO) build -o $(BIN)/$$n ./$$f || exit 1; done
 
-## demo: generate exports, ingest them into a local lake, print what happened
-demo: build
+## demo: the whole job on the embedded local stack (no Docker, no AWS account)
+demo: cli
 	$(BIN)/telcolake demo
+
+## local: the embedded local stack alone, until Ctrl-C
+local: cli
+	$(BIN)/telcolake local
 
 ## test: formatting, vet, and every test (PostgreSQL catalog when available)
 test: fmt-check vet
@@ -36,5 +45,25 @@ fuzz:
 bench:
 	cd bench && $(GO) run .
 
+## package: one Lambda zip (bootstrap, linux/arm64) per function in dist/
+package:
+	@mkdir -p dist
+	@for f in functions/*/; do n=$$(basename $$f); \
+	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -o dist/$$n/bootstrap ./$$f || exit 1; \
+	  (cd dist/$$n && rm -f ../$$n.zip && zip -q ../$$n.zip bootstrap) || exit 1; echo "dist/$$n.zip"; done
+
+## localstack-up / -deploy / -down: real LocalStack in Docker (not verified here: no Docker engine)
+LOCALSTACK_PARAMS ?= CatalogURI=postgres://telcolake:telcolake@catalog:5432/telcolake?sslmode=disable PseudonymKey=localstack-pseudonym-key
+localstack-up:
+	docker compose -f localstack/docker-compose.yml up -d --wait
+
+localstack-deploy:
+	sam build --template-file infra/template.yaml --build-dir .aws-sam/build
+	samlocal deploy --template-file .aws-sam/build/template.yaml --stack-name telcolake-local \
+	  --capabilities CAPABILITY_IAM --resolve-s3 --no-confirm-changeset --parameter-overrides $(LOCALSTACK_PARAMS)
+
+localstack-down:
+	docker compose -f localstack/docker-compose.yml down
+
 clean:
-	rm -rf $(BIN) .localdata
+	rm -rf $(BIN) dist .localdata .aws-sam
