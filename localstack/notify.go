@@ -106,7 +106,7 @@ func (n *notifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			out.S3.ConfigurationID = s.function + "-" + s.prefix
 			out.S3.Bucket.Name = s.bucket
 			out.S3.Bucket.Arn = "arn:aws:s3:::" + s.bucket
-			out.S3.Object.Key = url.QueryEscape(key) // S3 sends keys form-encoded
+			out.S3.Object.Key = strings.ReplaceAll(url.QueryEscape(key), "%2F", "/") // as S3 sends keys: form-encoded, slashes kept
 			out.S3.Object.Size = rec.S3.Object.Size
 			if rec.S3.Object.ETag != nil {
 				out.S3.Object.ETag = strings.Trim(*rec.S3.Object.ETag, `"`)
