@@ -71,7 +71,7 @@ type Parser struct {
 
 // newParser returns a parser for one file of format f.
 func newParser(f *Format, fc fileContext) *Parser {
-	return &Parser{Format: f, BatchRows: 64 * 1024, Mem: memory.DefaultAllocator, ctx: fc}
+	return &Parser{Format: f, BatchRows: 16 * 1024, Mem: memory.DefaultAllocator, ctx: fc}
 }
 
 // openReader wraps r in a gzip reader when the key says .gz.
