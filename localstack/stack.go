@@ -300,17 +300,32 @@ func (s *Stack) serveInvoke(w http.ResponseWriter, r *http.Request) {
 
 var rateExpr = regexp.MustCompile(`^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$`)
 
+// rateInterval is the period of an EventBridge rate() expression; cron()
+// expressions are not run locally.
+func rateInterval(expr string) (time.Duration, error) {
+	m := rateExpr.FindStringSubmatch(strings.TrimSpace(expr))
+	if m == nil {
+		return 0, fmt.Errorf("schedule %q: only rate(N minutes|hours|days) runs locally", expr)
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("schedule %q: the rate must be a positive number", expr)
+	}
+	if (n == 1) != !strings.HasSuffix(m[2], "s") {
+		return 0, fmt.Errorf("schedule %q: EventBridge wants %q for 1 and plural units otherwise", expr, "rate(1 day)")
+	}
+	unit := map[string]time.Duration{"minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour}[strings.TrimSuffix(m[2], "s")]
+	return time.Duration(n) * unit, nil
+}
+
 func (s *Stack) startSchedules(ctx context.Context) {
 	for _, f := range s.Template.Functions {
 		for _, sc := range f.Sched {
-			m := rateExpr.FindStringSubmatch(sc.Expression)
-			if m == nil {
-				fmt.Fprintf(s.cfg.Log, "[schedule] %s %s: only rate() runs locally; use 'telcolake invoke %s'\n", f.Name, sc.Expression, f.Name)
+			every, err := rateInterval(sc.Expression)
+			if err != nil {
+				fmt.Fprintf(s.cfg.Log, "[schedule] %s: %v; run it with 'telcolake invoke %s'\n", f.Name, err, f.Name)
 				continue
 			}
-			n, _ := strconv.Atoi(m[1])
-			unit := map[string]time.Duration{"minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour}[strings.TrimSuffix(m[2], "s")]
-			every := time.Duration(n) * unit
 			input := sc.Input
 			if input == "" {
 				b, _ := json.Marshal(map[string]any{"version": "0", "id": newRequestID(), "detail-type": "Scheduled Event",

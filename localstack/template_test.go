@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTemplateMatchesFunctions checks infra/template.yaml against
@@ -145,4 +146,27 @@ func lakeRequired(t *testing.T) []string {
 		}
 	}
 	return out
+}
+
+func TestRateInterval(t *testing.T) {
+	tests := []struct {
+		expr string
+		want time.Duration
+		ok   bool
+	}{
+		{"rate(1 day)", 24 * time.Hour, true},
+		{"rate(30 days)", 30 * 24 * time.Hour, true},
+		{"rate(5 minutes)", 5 * time.Minute, true},
+		{"rate(1 hour)", time.Hour, true},
+		{"rate(1 days)", 0, false}, // EventBridge rejects the plural for 1
+		{"rate(2 hour)", 0, false},
+		{"rate(0 minutes)", 0, false},
+		{"cron(0 3 1 * ? *)", 0, false},
+	}
+	for _, tc := range tests {
+		got, err := rateInterval(tc.expr)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("rateInterval(%q) = %v, %v; want %v, ok=%v", tc.expr, got, err, tc.want, tc.ok)
+		}
+	}
 }
