@@ -264,10 +264,14 @@ func (in *Ingester) writeFile(ctx context.Context, tbl *table.Table, f *Format, 
 	return writeDataFiles(ctx, tbl, sc, p.Batches(r))
 }
 
+// removeFiles deletes data files of an abandoned attempt. It runs even when
+// ctx is cancelled (the usual reason to abandon), for a bounded time.
 func removeFiles(ctx context.Context, tbl *table.Table, files []iceberg.DataFile) error {
 	if len(files) == 0 {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	fs, err := tbl.FS(ctx)
 	if err != nil {
 		return err

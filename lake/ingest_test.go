@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -306,4 +307,63 @@ func TestIngestInterleavedPartitions(t *testing.T) {
 	}
 	files := tl.objects(lakeBucket, "warehouse/crm/cdr/data/")
 	t.Logf("%d data files for 28 day partitions", len(files))
+}
+
+// cancellingStore cancels the ingest's context once some bytes were read:
+// a Lambda killed mid-file.
+type cancellingStore struct {
+	lake.ObjectStore
+	after  int
+	cancel context.CancelFunc
+}
+
+func (c cancellingStore) Get(ctx context.Context, bucket, key, etag string) (io.ReadCloser, error) {
+	rc, err := c.ObjectStore.Get(ctx, bucket, key, etag)
+	if err != nil {
+		return nil, err
+	}
+	return &cancellingReader{ReadCloser: rc, left: c.after, cancel: c.cancel}, nil
+}
+
+type cancellingReader struct {
+	io.ReadCloser
+	left   int
+	cancel context.CancelFunc
+}
+
+func (r *cancellingReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if r.left -= n; r.left <= 0 {
+		r.cancel()
+	}
+	return n, err
+}
+
+func TestIngestInterruptedLeavesNothing(t *testing.T) {
+	tl := newTestLake(t, false)
+	body := cdrCSV("K", 200_000, nil)
+	rec := tl.put("exports/cdr/2026/10/20/cdr-20261020.csv", body)
+	ctx, cancel := context.WithCancel(context.Background())
+	in := tl.newIngester(tl.cat)
+	in.Store = cancellingStore{ObjectStore: in.Store, after: len(body) / 2, cancel: cancel}
+	_, err := in.HandleS3Event(ctx, landingBucket, events.S3Event{Records: []events.S3EventRecord{rec}})
+	if err == nil {
+		t.Fatal("an ingest cancelled halfway through the file reported success")
+	}
+	if n := tl.count(lake.CDRTable); n != 0 {
+		t.Fatalf("crm.cdr has %d rows after an interrupted ingest, want 0", n)
+	}
+	if n := tl.count(lake.IngestLogTable); n != 0 {
+		t.Errorf("crm.ingest_log has %d rows after an interrupted ingest, want 0", n)
+	}
+	if files := tl.objects(lakeBucket, "warehouse/crm/cdr/data/"); len(files) != 0 {
+		t.Errorf("the interrupted attempt left %d data files, e.g. %s", len(files), files[0])
+	}
+	// Lambda delivers the event again: now it lands, once.
+	if res := tl.mustIngest(rec); res.Status != lake.StatusCommitted || res.RowsOK != 200_000 {
+		t.Fatalf("redelivery after the interruption: %+v", res)
+	}
+	if n := tl.count(lake.CDRTable); n != 200_000 {
+		t.Errorf("crm.cdr has %d rows, want 200000", n)
+	}
 }
