@@ -12,29 +12,97 @@ import (
 
 // rowGroupRows caps a Parquet row group; with one open writer at a time it
 // bounds the writer's buffered memory.
-const rowGroupRows = 128 * 1024
+const rowGroupRows = 64 * 1024
 
 // pipelineDepth is how many parsed batches may wait for the writer.
 const pipelineDepth = 2
 
+// writeLanes is how many clustered writers run side by side; partition p
+// goes to lane p mod writeLanes.
+const writeLanes = 2
+
+// laneDepth is how many batches may wait for one lane's writer.
+const laneDepth = 4
+
 // writeDataFiles writes batches into data files of tbl without committing
 // them, and returns the files written (also when it fails, so the caller
-// can remove them). Parsing runs on its own goroutine, ahead of the writer.
+// can remove them). Parsing runs on its own goroutine, ahead of the writers.
 //
-// Batches arrive one partition each. They are written with iceberg-go's
-// clustered writer, which keeps one Parquet file open at a time; when a
-// batch belongs to a partition already closed in the current pass, the pass
-// ends and a new one starts (more files for that partition, never more
-// memory). A FileError from the batches stops the write and is not
-// returned: the caller reads it from the parser.
+// Batches arrive one partition each. Each lane writes its partitions with
+// iceberg-go's clustered writer, which keeps one Parquet file open at a
+// time; when a batch belongs to a partition already closed in the lane's
+// current pass, the pass ends and a new one starts (more files for that
+// partition, never more memory). Lanes split partitions by parity, so for
+// time-sorted input two consecutive days are encoded in parallel. A
+// FileError from the batches stops the write and is not returned: the
+// caller reads it from the parser.
 func writeDataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, batches iter.Seq2[PartBatch, error]) ([]iceberg.DataFile, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	src := prefetch(ctx, batches)
+	dispatched := make(chan struct{})
 	defer func() {
 		cancel()
+		<-dispatched // the dispatcher is src's only reader until it stops
 		src.drain()
 	}()
 
+	lanes := make([]chan item, writeLanes)
+	for i := range lanes {
+		lanes[i] = make(chan item, laneDepth)
+	}
+	go func() { // dispatch
+		defer close(dispatched)
+		defer func() {
+			for _, l := range lanes {
+				close(l)
+			}
+		}()
+		for src.peek() {
+			it := src.head
+			src.take()
+			lane := 0
+			if it.err == nil {
+				lane = int(((it.b.Part % writeLanes) + writeLanes) % writeLanes)
+			}
+			select {
+			case lanes[lane] <- it:
+			case <-ctx.Done():
+				release(it)
+				return
+			}
+		}
+	}()
+
+	type laneResult struct {
+		files []iceberg.DataFile
+		err   error
+	}
+	results := make(chan laneResult, writeLanes)
+	for _, l := range lanes {
+		go func() {
+			p := &peeker{ch: l}
+			files, err := writePasses(ctx, tbl, sc, p)
+			if err != nil {
+				cancel() // stop the parser and the other lane
+			}
+			p.drain() // until the dispatcher closes the lane
+			results <- laneResult{files, err}
+		}()
+	}
+	var files []iceberg.DataFile
+	var errs []error
+	for range lanes {
+		r := <-results
+		files = append(files, r.files...)
+		if r.err != nil {
+			errs = append(errs, r.err)
+		}
+	}
+	return files, errors.Join(errs...)
+}
+
+// writePasses writes one lane's batches in clustered passes.
+func writePasses(ctx context.Context, tbl *table.Table, sc *arrow.Schema, src *peeker) ([]iceberg.DataFile, error) {
 	var files []iceberg.DataFile
 	for src.peek() {
 		closed := map[int64]bool{}
@@ -71,6 +139,9 @@ func writeDataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, bat
 			}
 			files = append(files, df)
 		}
+		if err := ctx.Err(); err != nil {
+			return files, err
+		}
 	}
 	return files, nil
 }
@@ -80,16 +151,23 @@ type item struct {
 	err error
 }
 
-// prefetcher runs an iterator on its own goroutine, pipelineDepth items ahead.
-type prefetcher struct {
+func release(it item) {
+	if it.b.Rec != nil {
+		it.b.Rec.Release()
+	}
+}
+
+// peeker reads items from a channel with one item of look-ahead.
+type peeker struct {
 	ch   chan item
 	head item
 	has  bool
 	done bool
 }
 
-func prefetch(ctx context.Context, seq iter.Seq2[PartBatch, error]) *prefetcher {
-	p := &prefetcher{ch: make(chan item, pipelineDepth)}
+// prefetch runs an iterator on its own goroutine, pipelineDepth items ahead.
+func prefetch(ctx context.Context, seq iter.Seq2[PartBatch, error]) *peeker {
+	p := &peeker{ch: make(chan item, pipelineDepth)}
 	go func() {
 		defer close(p.ch)
 		for b, err := range seq {
@@ -110,7 +188,7 @@ func prefetch(ctx context.Context, seq iter.Seq2[PartBatch, error]) *prefetcher 
 }
 
 // peek reports whether there is a next item, loading it into head.
-func (p *prefetcher) peek() bool {
+func (p *peeker) peek() bool {
 	if p.has {
 		return true
 	}
@@ -126,18 +204,16 @@ func (p *prefetcher) peek() bool {
 	return true
 }
 
-func (p *prefetcher) take() { p.has = false }
+func (p *peeker) take() { p.has = false }
 
-// drain releases what the writer did not consume (after a failure); the
-// producer stops once the context is cancelled.
-func (p *prefetcher) drain() {
-	if p.has && p.head.b.Rec != nil {
-		p.head.b.Rec.Release()
+// drain releases what was not consumed (after a failure); the producer
+// stops once the context is cancelled.
+func (p *peeker) drain() {
+	if p.has {
+		release(p.head)
 	}
 	p.has = false
 	for it := range p.ch {
-		if it.b.Rec != nil {
-			it.b.Rec.Release()
-		}
+		release(it)
 	}
 }
