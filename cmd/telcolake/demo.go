@@ -208,9 +208,9 @@ func summarize(ctx context.Context, w io.Writer, st *localstack.Stack, catalog s
 	for _, r := range results {
 		byStatus[r.Status]++
 	}
-	fmt.Fprintf(w, "\nFiles: %d committed, %d duplicate deliveries skipped, %d quarantined, %d rejected, %d failed\n",
-		byStatus[lake.StatusCommitted]+byStatus[lake.StatusReplaced], byStatus[lake.StatusDuplicate],
-		byStatus[lake.StatusQuarantined], byStatus[lake.StatusRejected], failed)
+	fmt.Fprintf(w, "\nFiles: %d committed, %d rejected, %d quarantined, %d failed; redeliveries skipped as duplicates: %d\n",
+		byStatus[lake.StatusCommitted]+byStatus[lake.StatusReplaced], byStatus[lake.StatusRejected],
+		byStatus[lake.StatusQuarantined], failed, byStatus[lake.StatusDuplicate])
 
 	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": localstack.LocalAccessKey, "AWS_SECRET_ACCESS_KEY": localstack.LocalSecretKey} {
 		os.Setenv(k, v)
