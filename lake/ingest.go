@@ -164,7 +164,7 @@ func (in *Ingester) Ingest(ctx context.Context, obj Object) (Result, error) {
 	res.RowsOK, res.RowsRejected = st.RowsOK, st.RowsRejected
 	discard := func() {
 		if err := removeFiles(ctx, tbl, files); err != nil {
-			in.Log.WarnContext(ctx, "data files of an abandoned attempt not removed; orphan cleanup will", "source", res.Source, "error", err)
+			in.Log.WarnContext(ctx, "data files of an abandoned attempt not removed: they are orphans now", "source", res.Source, "error", err)
 		}
 	}
 	switch {
@@ -189,7 +189,6 @@ func (in *Ingester) Ingest(ctx context.Context, obj Object) (Result, error) {
 		return finish(in.conclude(ctx, obj, res, st, start))
 	}
 
-	res.Status = StatusCommitted
 	err = in.retry.retryCommit(ctx, func(ctx context.Context) error {
 		tbl, err := in.Tables.LoadTable(ctx, format.Table.Ident())
 		if err != nil {
@@ -228,8 +227,9 @@ func (in *Ingester) Ingest(ctx context.Context, obj Object) (Result, error) {
 			discard() // nothing committed: safe to remove
 		}
 		// Any other failure leaves the commit's state unknown: keep the files
-		// (orphan cleanup removes them if the commit did not land); the retry
-		// of this event finds the ledger entry if it did.
+		// (if the commit did not land they are orphans, for a sweep that is
+		// not built yet); the retry of this event finds the ledger entry if
+		// it did.
 		return finish(res, err)
 	}
 	if res.Status == StatusDuplicate {

@@ -53,7 +53,6 @@ type Function struct {
 	proc     *exec.Cmd
 	exited   chan struct{} // closed when proc exits
 	closed   bool
-	starts   int
 }
 
 type invocation struct {
@@ -161,13 +160,6 @@ func (f *Function) Close() error {
 	return f.srv.Close()
 }
 
-// Starts counts process starts (1 + restarts).
-func (f *Function) Starts() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.starts
-}
-
 // ensureRunning starts the process unless it runs; it returns a channel
 // closed when that process exits.
 func (f *Function) ensureRunning() (<-chan struct{}, error) {
@@ -197,7 +189,6 @@ func (f *Function) ensureRunning() (<-chan struct{}, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("function %s: start %s: %w", f.cfg.Name, f.cfg.Binary, err)
 	}
-	f.starts++
 	f.proc = cmd
 	exited := make(chan struct{})
 	f.exited = exited

@@ -200,10 +200,6 @@ func (s *Stack) lookup(name string) (string, bool) {
 			return "arn:aws:s3:::" + b, true
 		}
 	}
-	if _, ok := s.Template.Buckets[id]; ok && attr == "" {
-		// a bucket whose name is being resolved refers to another bucket
-		return "", false
-	}
 	return "", false
 }
 
@@ -254,9 +250,6 @@ func (s *Stack) Functions() []string {
 	}
 	return out
 }
-
-// WaitIdle returns once no event delivery is under way.
-func (s *Stack) WaitIdle(ctx context.Context) error { return s.notifier.waitIdle(ctx) }
 
 // serveInvoke is the Lambda Invoke API: POST /2015-03-31/functions/{name}/invocations.
 func (s *Stack) serveInvoke(w http.ResponseWriter, r *http.Request) {
