@@ -272,8 +272,7 @@ func (f *Function) response(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	inv.finish(invocationResult{payload: body})
-	w.WriteHeader(http.StatusAccepted)
-	io.WriteString(w, `{"status":"OK"}`)
+	accepted(w)
 }
 
 func (f *Function) invocationError(w http.ResponseWriter, r *http.Request) {
@@ -283,13 +282,17 @@ func (f *Function) invocationError(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	inv.finish(invocationResult{err: fe})
-	w.WriteHeader(http.StatusAccepted)
-	io.WriteString(w, `{"status":"OK"}`)
+	accepted(w)
 }
 
 func (f *Function) initError(w http.ResponseWriter, r *http.Request) {
 	fe := readFunctionError(r)
 	fmt.Fprintf(f.cfg.Log, "[%s] init error: %s\n", f.cfg.Name, fe.Error())
+	accepted(w)
+}
+
+// accepted is the Runtime API's answer to a report it took.
+func accepted(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusAccepted)
 	io.WriteString(w, `{"status":"OK"}`)
 }
