@@ -1,0 +1,148 @@
+// Package dataset holds the tabular data the models train and score on: a
+// column-oriented frame of numeric and categorical columns, one row per
+// customer (or per customer-month), with an optional binary label.
+//
+// Both the features built from the lake and any churn CSV (telcolake eval)
+// become a Frame, so the same modelling code runs on both.
+package dataset
+
+import (
+	"fmt"
+	"math"
+)
+
+// Kind says how a column is used by the models.
+type Kind int
+
+const (
+	// Numeric columns are used as they are; NaN means missing.
+	Numeric Kind = iota
+	// Categorical columns hold labels; "" means missing.
+	Categorical
+)
+
+func (k Kind) String() string {
+	if k == Categorical {
+		return "categorical"
+	}
+	return "numeric"
+}
+
+// Column is one feature.
+type Column struct {
+	Name string
+	Kind Kind
+	Num  []float64 // Kind == Numeric: one value per row, NaN = missing
+	Cat  []string  // Kind == Categorical: one value per row, "" = missing
+
+	// High and Low are readable phrases for a reason that this column
+	// pushes the churn risk up: High when the customer's value is above the
+	// population's, Low when below ("many service calls", "few calls").
+	// Empty means a phrase is made from Name.
+	High, Low string
+	// Behaviour marks the columns clustering uses for segmentation.
+	Behaviour bool
+}
+
+// Frame is a set of equally long columns. IDs and Label are optional
+// (len 0) but when present have one entry per row.
+type Frame struct {
+	IDs   []string
+	Cols  []*Column
+	Label []bool
+}
+
+// Rows is the number of rows.
+func (f *Frame) Rows() int {
+	switch {
+	case len(f.Cols) > 0:
+		c := f.Cols[0]
+		if c.Kind == Categorical {
+			return len(c.Cat)
+		}
+		return len(c.Num)
+	case len(f.IDs) > 0:
+		return len(f.IDs)
+	default:
+		return len(f.Label)
+	}
+}
+
+// Col returns the column named name, or nil.
+func (f *Frame) Col(name string) *Column {
+	for _, c := range f.Cols {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// Validate checks that every column, the IDs and the label have one entry
+// per row and that column names are unique.
+func (f *Frame) Validate() error {
+	n := f.Rows()
+	seen := make(map[string]bool, len(f.Cols))
+	for _, c := range f.Cols {
+		if seen[c.Name] {
+			return fmt.Errorf("dataset: column %q appears twice", c.Name)
+		}
+		seen[c.Name] = true
+		l := len(c.Num)
+		if c.Kind == Categorical {
+			l = len(c.Cat)
+		}
+		if l != n {
+			return fmt.Errorf("dataset: column %q has %d rows, want %d", c.Name, l, n)
+		}
+	}
+	if len(f.IDs) != 0 && len(f.IDs) != n {
+		return fmt.Errorf("dataset: %d ids for %d rows", len(f.IDs), n)
+	}
+	if len(f.Label) != 0 && len(f.Label) != n {
+		return fmt.Errorf("dataset: %d labels for %d rows", len(f.Label), n)
+	}
+	return nil
+}
+
+// Subset returns a new frame with the given rows, in that order.
+func (f *Frame) Subset(rows []int) *Frame {
+	out := &Frame{Cols: make([]*Column, len(f.Cols))}
+	if len(f.IDs) > 0 {
+		out.IDs = make([]string, len(rows))
+		for i, r := range rows {
+			out.IDs[i] = f.IDs[r]
+		}
+	}
+	if len(f.Label) > 0 {
+		out.Label = make([]bool, len(rows))
+		for i, r := range rows {
+			out.Label[i] = f.Label[r]
+		}
+	}
+	for j, c := range f.Cols {
+		nc := *c
+		nc.Num, nc.Cat = nil, nil
+		if c.Kind == Categorical {
+			nc.Cat = make([]string, len(rows))
+			for i, r := range rows {
+				nc.Cat[i] = c.Cat[r]
+			}
+		} else {
+			nc.Num = make([]float64, len(rows))
+			for i, r := range rows {
+				nc.Num[i] = c.Num[r]
+			}
+		}
+		out.Cols[j] = &nc
+	}
+	return out
+}
+
+// Missing reports whether row i of c is missing.
+func (c *Column) Missing(i int) bool {
+	if c.Kind == Categorical {
+		return c.Cat[i] == ""
+	}
+	return math.IsNaN(c.Num[i])
+}
