@@ -1,0 +1,497 @@
+package evaluate
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Candidate is one model kind tried during training, scored on the
+// validation month.
+type Candidate struct {
+	Kind         string
+	ValidAUC     float64
+	ValidPRAUC   float64
+	TrainSeconds float64
+	Selected     bool
+}
+
+// SegmentRow compares, for one customer segment of the validation month,
+// the observed churn rate with the mean predicted probability.
+type SegmentRow struct {
+	ID        int
+	Name      string
+	Rows      int
+	ChurnRate float64 // observed share of churners
+	Predicted float64 // mean predicted churn probability
+}
+
+// Importance is how much the model relies on one feature.
+type Importance struct {
+	Feature string
+	Value   float64
+}
+
+// Promotion records whether the new model replaced the serving one.
+type Promotion struct {
+	Promoted    bool
+	Reason      string
+	Previous    string  // version of the serving model before; "" if none
+	PreviousAUC float64 // its validation AUC; NaN if unknown
+}
+
+// Report is the evaluation report kept next to a model artifact: what a
+// retention analyst reads to decide whether to trust the model.
+type Report struct {
+	Title     string // e.g. "Churn model 20261123T101500Z"; defaults from Version
+	Version   string
+	Kind      string // model kind, as in Candidate.Kind
+	CreatedAt time.Time
+
+	TrainWindow string // e.g. "2026-03 … 2026-06"
+	ValidWindow string // e.g. "2026-07"
+	Horizon     int    // label: deactivated within Horizon months
+
+	TrainRows, TrainPositives int
+
+	Validation Summary
+	Candidates []Candidate
+	Segments   []SegmentRow
+	Importance []Importance
+	Promotion  Promotion
+	Notes      []string
+}
+
+// Names of the files Files returns.
+const (
+	FileMarkdown    = "report.md"
+	FileROC         = "roc.png"
+	FileGains       = "gains.png"
+	FileCalibration = "calibration.png"
+)
+
+// maxFeatures is how many features the report lists.
+const maxFeatures = 15
+
+// Files renders the report: FileMarkdown, which embeds the three charts,
+// and the charts FileROC, FileGains and FileCalibration as PNG.
+func (r *Report) Files() (map[string][]byte, error) {
+	files := map[string][]byte{FileMarkdown: r.Markdown()}
+	charts := []struct {
+		name string
+		draw func(Summary, string) ([]byte, error)
+	}{
+		{FileROC, rocChart},
+		{FileGains, gainsChart},
+		{FileCalibration, calibrationChart},
+	}
+	sub := r.chartSubtitle()
+	for _, c := range charts {
+		b, err := c.draw(r.Validation, sub)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: report %s: %s: %w", r.Version, c.name, err)
+		}
+		files[c.name] = b
+	}
+	return files, nil
+}
+
+// Markdown renders the report as Markdown that reads well on GitHub and in
+// a terminal. Missing numbers (NaN) show as "–".
+func (r *Report) Markdown() []byte {
+	var b bytes.Buffer
+	v := r.Validation
+	title := r.Title
+	if title == "" {
+		title = "Churn model " + r.Version
+	}
+	fmt.Fprintf(&b, "# %s\n\n", title)
+	var meta []string
+	if r.Version != "" {
+		meta = append(meta, "version `"+r.Version+"`")
+	}
+	if r.Kind != "" {
+		meta = append(meta, describeKind(r.Kind)+" (`"+r.Kind+"`)")
+	}
+	if !r.CreatedAt.IsZero() {
+		meta = append(meta, "created "+r.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"))
+	}
+	if len(meta) > 0 {
+		fmt.Fprintf(&b, "%s\n\n", capitalise(strings.Join(meta, " · ")))
+	}
+
+	b.WriteString("## Summary\n\n")
+	b.WriteString(r.summaryParagraph())
+	b.WriteString("\n\n")
+
+	b.WriteString("## Data\n\n")
+	table(&b, []string{"", ""}, "ll", [][]string{
+		{"Training window", orDash(r.TrainWindow)},
+		{"Training rows", rowsAndPositives(r.TrainRows, r.TrainPositives)},
+		{"Validation month", orDash(r.ValidWindow)},
+		{"Validation rows", rowsAndPositives(v.Rows, v.Positives)},
+		{"Label", labelDefinition(r.Horizon)},
+	})
+	b.WriteString("\nThe model is trained on the training window and judged only on the validation month, which it never saw.\n\n")
+
+	if len(r.Candidates) > 0 {
+		b.WriteString("## Candidates\n\n")
+		var rows [][]string
+		for _, c := range r.Candidates {
+			sel := ""
+			if c.Selected {
+				sel = "✓"
+			}
+			rows = append(rows, []string{describeKind(c.Kind) + " (`" + c.Kind + "`)", fixed(c.ValidAUC, 3), fixed(c.ValidPRAUC, 3), seconds(c.TrainSeconds), sel})
+		}
+		table(&b, []string{"Model", "Validation AUC", "Validation PR AUC", "Training time", "Selected"}, "lrrrc", rows)
+		b.WriteString("\n")
+	}
+
+	b.WriteString("## Validation metrics\n\n")
+	table(&b, []string{"Metric", "Value", "95% CI", "Meaning"}, "lrrl", [][]string{
+		{"ROC AUC", fixed(v.AUC, 3), interval(v.AUCCI, 3), "chance a churner scores above a non-churner (0.5 = random)"},
+		{"PR AUC", fixed(v.PRAUC, 3), interval(v.PRAUCCI, 3), "average precision over the ranking (random = churn rate)"},
+		{"Lift at 10%", times(v.Lift10), "–", "churners in the top 10% by risk vs a random 10%"},
+		{"Churn rate", percent(v.PositiveRate(), 1), "–", "observed share of churners"},
+		{"Mean predicted", percent(v.MeanPredicted(), 1), "–", "average predicted churn probability"},
+	})
+	fmt.Fprintf(&b, "\nIntervals are 2.5–97.5%% percentiles over %d bootstrap resamples of the validation rows.\n\n", BootstrapResamples)
+
+	r.writeConfusion(&b)
+	r.writeCalibration(&b)
+
+	if len(r.Segments) > 0 {
+		b.WriteString("## Segments\n\n")
+		var rows [][]string
+		for _, s := range r.Segments {
+			name := s.Name
+			if name == "" {
+				name = "segment " + strconv.Itoa(s.ID)
+			}
+			rows = append(rows, []string{strconv.Itoa(s.ID), name, thousands(s.Rows), percent(s.ChurnRate, 1), percent(s.Predicted, 1), points(s.Predicted - s.ChurnRate)})
+		}
+		table(&b, []string{"ID", "Segment", "Rows", "Observed churn", "Mean predicted", "Gap"}, "rlrrrr", rows)
+		b.WriteString("\nGap is predicted minus observed, in percentage points: positive where the model expects more churn than happened.\n\n")
+	}
+
+	if len(r.Importance) > 0 {
+		b.WriteString("## Top features\n\n")
+		imp := append([]Importance(nil), r.Importance...)
+		sort.SliceStable(imp, func(i, j int) bool { return imp[i].Value > imp[j].Value })
+		shown := imp[:min(len(imp), maxFeatures)]
+		var rows [][]string
+		for i, f := range shown {
+			rows = append(rows, []string{strconv.Itoa(i + 1), "`" + f.Feature + "`", sig(f.Value)})
+		}
+		table(&b, []string{"#", "Feature", "Importance"}, "rlr", rows)
+		if len(imp) > len(shown) {
+			fmt.Fprintf(&b, "\n%d more features not shown.\n", len(imp)-len(shown))
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("## Promotion\n\n")
+	b.WriteString(r.promotionText())
+	b.WriteString("\n\n")
+
+	b.WriteString("## Charts\n\n")
+	fmt.Fprintf(&b, "![ROC curve](%s)\n\n", FileROC)
+	fmt.Fprintf(&b, "![Cumulative gains](%s)\n\n", FileGains)
+	fmt.Fprintf(&b, "![Calibration](%s)\n", FileCalibration)
+
+	if len(r.Notes) > 0 {
+		b.WriteString("\n## Notes\n\n")
+		for _, n := range r.Notes {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+	}
+	return b.Bytes()
+}
+
+// chartSubtitle says which model and rows a chart shows.
+func (r *Report) chartSubtitle() string {
+	var parts []string
+	if r.Version != "" {
+		parts = append(parts, "model "+r.Version)
+	}
+	set := "validation"
+	if r.ValidWindow != "" {
+		set += " " + r.ValidWindow
+	}
+	v := r.Validation
+	parts = append(parts, fmt.Sprintf("%s: %s rows, %s churners", set, thousands(v.Rows), thousands(v.Positives)))
+	return strings.Join(parts, ", ")
+}
+
+// summaryParagraph says in words how well the model ranks and how the top
+// decile compares with random contact.
+func (r *Report) summaryParagraph() string {
+	v := r.Validation
+	month := r.ValidWindow
+	if month == "" {
+		month = "the validation set"
+	}
+	model := "the model"
+	if r.Kind != "" {
+		model = "the selected " + describeKind(r.Kind) + " model"
+	}
+	var s []string
+	switch {
+	case v.Rows == 0:
+		s = append(s, fmt.Sprintf("There are no validation rows for %s, so the model could not be judged.", month))
+	case math.IsNaN(v.AUC):
+		s = append(s, fmt.Sprintf("On %s, all %s rows have the same label (%s churners), so how well %s ranks churners cannot be measured (AUC –).",
+			month, thousands(v.Rows), thousands(v.Positives), model))
+	default:
+		s = append(s, fmt.Sprintf("On %s, %s ranks a churner above a non-churner %s of the time (AUC %s, 95%% CI %s)",
+			month, model, percent(v.AUC, 0), fixed(v.AUC, 2), interval(v.AUCCI, 2)))
+		if !math.IsNaN(v.Lift10) {
+			s[0] += fmt.Sprintf("; contacting the top 10%% by risk finds %s as many churners as a random 10%%", times(v.Lift10))
+		}
+		s[0] += "."
+	}
+	if mp, cr := v.MeanPredicted(), v.PositiveRate(); !math.IsNaN(mp) && !math.IsNaN(cr) {
+		s = append(s, fmt.Sprintf("It predicts %s churn on average against %s observed.", percent(mp, 1), percent(cr, 1)))
+	}
+	if r.Promotion.Promoted {
+		s = append(s, "It was promoted to serve scores.")
+	} else {
+		s = append(s, "It was not promoted.")
+	}
+	return strings.Join(s, " ")
+}
+
+func (r *Report) writeConfusion(b *bytes.Buffer) {
+	v := r.Validation
+	c := v.Confusion
+	th := fixed(c.Threshold, 3)
+	flagged := c.TP + c.FP
+	fmt.Fprintf(b, "## At the chosen threshold\n\n")
+	fmt.Fprintf(b, "The threshold %s maximises F1 on the validation month. Subscribers scoring %s or more are flagged as at risk: %s of %s (%s).\n\n",
+		th, th, thousands(flagged), thousands(v.Rows), percent(ratio(flagged, v.Rows), 1))
+	table(b, []string{"", "Churned", "Stayed", "Total"}, "lrrr", [][]string{
+		{"Flagged (score ≥ " + th + ")", thousands(c.TP), thousands(c.FP), thousands(flagged)},
+		{"Not flagged", thousands(c.FN), thousands(c.TN), thousands(c.FN + c.TN)},
+		{"Total", thousands(c.TP + c.FN), thousands(c.FP + c.TN), thousands(v.Rows)},
+	})
+	fmt.Fprintf(b, "\n- Precision %s: of the flagged subscribers, %s churned.\n", percent(c.Precision(), 1), percent(c.Precision(), 1))
+	fmt.Fprintf(b, "- Recall %s: the flagged group holds %s of all churners.\n", percent(c.Recall(), 1), percent(c.Recall(), 1))
+	fmt.Fprintf(b, "- F1 %s.\n\n", fixed(c.F1(), 3))
+	b.WriteString("A campaign with a different budget should pick its own cut-off from the gains chart; the threshold only fixes one operating point.\n\n")
+}
+
+func (r *Report) writeCalibration(b *bytes.Buffer) {
+	b.WriteString("## Calibration\n\n")
+	var rows [][]string
+	for _, c := range r.Validation.Calibration {
+		rows = append(rows, []string{fixed(c.Lo, 1) + "–" + fixed(c.Hi, 1), thousands(c.Rows), percent(c.MeanPredicted, 1), percent(c.ObservedRate, 1)})
+	}
+	table(b, []string{"Predicted", "Rows", "Mean predicted", "Observed"}, "lrrr", rows)
+	b.WriteString("\nA well calibrated model has observed close to mean predicted in every bin with enough rows, so a score of 0.3 means about 30% churn.\n\n")
+}
+
+func (r *Report) promotionText() string {
+	p := r.Promotion
+	var s string
+	if p.Promoted {
+		s = "**Promoted.**"
+		if p.Previous != "" {
+			s += fmt.Sprintf(" It replaces `%s` (validation AUC %s → %s).", p.Previous, fixed(p.PreviousAUC, 3), fixed(r.Validation.AUC, 3))
+		} else {
+			s += " There was no serving model before."
+		}
+	} else {
+		s = "**Not promoted.**"
+		if p.Previous != "" {
+			s += fmt.Sprintf(" `%s` keeps serving (validation AUC %s; this model %s).", p.Previous, fixed(p.PreviousAUC, 3), fixed(r.Validation.AUC, 3))
+		}
+	}
+	if p.Reason != "" {
+		s += " Reason: " + p.Reason
+		if !strings.HasSuffix(p.Reason, ".") {
+			s += "."
+		}
+	}
+	return s
+}
+
+// describeKind names a model kind in words; unknown kinds are kept as is.
+func describeKind(kind string) string {
+	switch strings.ToLower(strings.NewReplacer("_", "-", " ", "-").Replace(kind)) {
+	case "gbt", "gbm", "gradient-boosted", "gradient-boosting", "boosted-trees", "xgboost":
+		return "gradient-boosted"
+	case "logistic", "logreg", "logistic-regression", "lr":
+		return "logistic regression"
+	case "forest", "random-forest", "rf":
+		return "random forest"
+	case "tree", "decision-tree", "id3", "cart":
+		return "decision tree"
+	case "knn", "k-nearest-neighbours", "k-nearest-neighbors":
+		return "nearest-neighbour"
+	case "naive-bayes", "nb", "bayes":
+		return "naive Bayes"
+	case "baseline", "prior", "constant":
+		return "baseline"
+	}
+	return kind
+}
+
+func labelDefinition(horizon int) string {
+	switch {
+	case horizon <= 0:
+		return "churner = deactivated (horizon not recorded)"
+	case horizon == 1:
+		return "churner = deactivated within 1 month after the snapshot"
+	}
+	return fmt.Sprintf("churner = deactivated within %d months after the snapshot", horizon)
+}
+
+func rowsAndPositives(rows, pos int) string {
+	return fmt.Sprintf("%s (%s churners, %s)", thousands(rows), thousands(pos), percent(ratio(pos, rows), 1))
+}
+
+// table writes a Markdown table; align holds one of l, r, c per column.
+// Pipes in cells are escaped.
+func table(b *bytes.Buffer, head []string, align string, rows [][]string) {
+	esc := strings.NewReplacer("|", `\|`, "\n", " ")
+	b.WriteString("|")
+	for _, h := range head {
+		fmt.Fprintf(b, " %s |", esc.Replace(h))
+	}
+	b.WriteString("\n|")
+	for i := range head {
+		switch align[i] {
+		case 'r':
+			b.WriteString("---:|")
+		case 'c':
+			b.WriteString(":---:|")
+		default:
+			b.WriteString("---|")
+		}
+	}
+	b.WriteString("\n")
+	for _, row := range rows {
+		b.WriteString("|")
+		for _, c := range row {
+			fmt.Fprintf(b, " %s |", esc.Replace(c))
+		}
+		b.WriteString("\n")
+	}
+}
+
+const dash = "–"
+
+func orDash(s string) string {
+	if s == "" {
+		return dash
+	}
+	return s
+}
+
+func bad(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
+
+// fixed formats v with prec decimals, "–" for NaN or infinity.
+func fixed(v float64, prec int) string {
+	if bad(v) {
+		return dash
+	}
+	return strconv.FormatFloat(v, 'f', prec, 64)
+}
+
+// percent formats a share as a percentage with prec decimals.
+func percent(v float64, prec int) string {
+	if bad(v) {
+		return dash
+	}
+	return strconv.FormatFloat(100*v, 'f', prec, 64) + "%"
+}
+
+// points formats a difference of shares in percentage points.
+func points(v float64) string {
+	if bad(v) {
+		return dash
+	}
+	s := strconv.FormatFloat(100*v, 'f', 1, 64)
+	if s == "-0.0" {
+		s = "0.0"
+	}
+	if v > 0 && s != "0.0" {
+		s = "+" + s
+	}
+	return s + " pp"
+}
+
+// times formats a ratio such as a lift: "4.1×".
+func times(v float64) string {
+	if bad(v) {
+		return dash
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64) + "×"
+}
+
+func interval(iv Interval, prec int) string {
+	if bad(iv.Lo) || bad(iv.Hi) {
+		return dash
+	}
+	return fixed(iv.Lo, prec) + "–" + fixed(iv.Hi, prec)
+}
+
+// seconds formats a duration in seconds: "0.4 s", "12 s", "3 min 5 s".
+func seconds(v float64) string {
+	switch {
+	case bad(v) || v < 0:
+		return dash
+	case v < 10:
+		return strconv.FormatFloat(v, 'f', 1, 64) + " s"
+	case v < 120:
+		return strconv.FormatFloat(v, 'f', 0, 64) + " s"
+	}
+	d := time.Duration(math.Round(v)) * time.Second
+	return fmt.Sprintf("%d min %d s", int(d.Minutes()), int(d.Seconds())%60)
+}
+
+// sig formats v with three significant digits, without exponents for the
+// usual range of importances.
+func sig(v float64) string {
+	if bad(v) {
+		return dash
+	}
+	if v == 0 {
+		return "0"
+	}
+	if a := math.Abs(v); a < 1e-4 || a >= 1e6 {
+		return strconv.FormatFloat(v, 'e', 2, 64)
+	}
+	digits := max(0, 2-int(math.Floor(math.Log10(math.Abs(v)))))
+	return strconv.FormatFloat(v, 'f', digits, 64)
+}
+
+// thousands formats n with comma separators: 1234567 → "1,234,567".
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func capitalise(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
