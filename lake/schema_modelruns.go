@@ -1,0 +1,34 @@
+package lake
+
+import "github.com/apache/iceberg-go"
+
+var modelRunsSchema = iceberg.NewSchema(0,
+	field(1, "version", tString, required, "model version, e.g. churn-20261123T101500Z"),
+	field(2, "kind", tString, required, "churn or segment"),
+	field(3, "algorithm", tString, required, "e.g. logistic, gbm, kmeans++"),
+	field(4, "trained_at", tTime, required, ""),
+	field(5, "train_from", tDate, optional, "first feature month trained on"),
+	field(6, "train_to", tDate, optional, "last feature month trained on"),
+	field(7, "valid_month", tDate, optional, "out-of-time validation month"),
+	field(8, "horizon_months", tInt32, optional, "label: deactivated within this many months"),
+	field(9, "train_rows", tInt64, required, ""),
+	field(10, "valid_rows", tInt64, optional, ""),
+	field(11, "auc", tFloat, optional, "validation ROC AUC"),
+	field(12, "auc_lo", tFloat, optional, "95% bootstrap interval"),
+	field(13, "auc_hi", tFloat, optional, ""),
+	field(14, "pr_auc", tFloat, optional, ""),
+	field(15, "lift10", tFloat, optional, "top-decile lift"),
+	field(16, "k", tInt32, optional, "segments, for kind segment"),
+	field(17, "silhouette", tFloat, optional, "for kind segment"),
+	field(18, "artifact", tString, required, "URI of the model JSON"),
+	field(19, "report", tString, optional, "URI of the model report (Markdown)"),
+	field(20, "promoted", tBool, required, "whether this version became the one scoring uses"),
+	field(21, "decision", tString, required, "why it was or was not promoted"),
+)
+
+// ModelRunsTable holds one row per trained model version.
+var ModelRunsTable = TableDef{
+	Name:   "model_runs",
+	Schema: modelRunsSchema,
+	Spec:   *iceberg.UnpartitionedSpec,
+}

@@ -1,0 +1,358 @@
+// Package features turns the lake's CDR, bills and subscriber register into
+// one row per subscriber and month (crm.features): usage, trends, billing,
+// tenure, plan and demographics. The same rows feed training (with labels
+// from the register's later snapshots) and scoring (the newest month), so
+// the two never differ in how a feature is computed.
+//
+// A month is built from its own CDR partitions, the bills of the year up to
+// it, the register as of its last day, and the three previous months'
+// feature rows for the trends; building it replaces that month's partition
+// in one commit, so rebuilding is idempotent and touches no other month.
+package features
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/telcolake/telcolake/lake"
+)
+
+// Builder builds feature months.
+type Builder struct {
+	Tables lake.TableLoader
+	Log    *slog.Logger
+	// Now is the clock for built_at; nil means time.Now.
+	Now func() time.Time
+}
+
+// MonthResult describes one built month.
+type MonthResult struct {
+	Month      time.Time `json:"month"`
+	Rows       int       `json:"rows"`
+	CDRRows    int64     `json:"cdr_rows"`
+	Seconds    float64   `json:"seconds"`
+	SnapshotID int64     `json:"snapshot_id"`
+}
+
+// Build builds the given months in calendar order (so each month's trends
+// see the months before it).
+func (b *Builder) Build(ctx context.Context, months []time.Time) ([]MonthResult, error) {
+	months = slices.Clone(months)
+	slices.SortFunc(months, func(a, b time.Time) int { return a.Compare(b) })
+	reg, err := LoadRegister(ctx, b.Tables)
+	if err != nil {
+		return nil, err
+	}
+	var out []MonthResult
+	for _, m := range months {
+		r, err := b.buildMonth(ctx, reg, m)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// BillMonths lists the months that have bills: a month is complete, and
+// worth building, once its bill run has arrived.
+func BillMonths(ctx context.Context, tables lake.TableLoader) ([]time.Time, error) {
+	tbl, err := tables.LoadTable(ctx, lake.BillsTable.Ident())
+	if err != nil {
+		return nil, fmt.Errorf("features: load bills: %w", err)
+	}
+	_, recs, err := tbl.Scan(tableSelect([]string{"bill_month"})...).ToArrowRecords(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("features: scan bills: %w", err)
+	}
+	seen := map[int32]bool{}
+	for rec, err := range recs {
+		if err != nil {
+			return nil, fmt.Errorf("features: scan bills: %w", err)
+		}
+		c, err := typedColumn[*array.Date32](rec, "bill_month")
+		if err != nil {
+			rec.Release()
+			return nil, err
+		}
+		for i := range c.Len() {
+			seen[int32(c.Value(i))] = true
+		}
+		rec.Release()
+	}
+	var out []time.Time
+	for d := range seen {
+		out = append(out, dayTime(d))
+	}
+	slices.SortFunc(out, func(a, b time.Time) int { return a.Compare(b) })
+	return out, nil
+}
+
+// row is one feature row before it becomes Arrow.
+type row struct {
+	id                                         string
+	p                                          *profile
+	u                                          usage
+	bill                                       *bill
+	arrearsMonths                              int32
+	tMinutes, tCalls, tData, tContacts, tSpend float64
+}
+
+func (b *Builder) buildMonth(ctx context.Context, reg *Register, month time.Time) (MonthResult, error) {
+	t0 := time.Now()
+	month = MonthStart(month)
+	end := epochDay(month.AddDate(0, 1, -1))
+	res := MonthResult{Month: month}
+
+	// Who is a customer at the end of the month.
+	var rows []row
+	for id, p := range reg.asOf(end) {
+		if p.activation > end {
+			continue
+		}
+		if d, gone := reg.Deactivated[id]; gone && d <= end {
+			continue
+		}
+		rows = append(rows, row{id: id, p: p})
+	}
+	slices.SortFunc(rows, func(a, b row) int {
+		switch {
+		case a.id < b.id:
+			return -1
+		case a.id > b.id:
+			return 1
+		}
+		return 0
+	})
+	index := make(map[string]int32, len(rows))
+	for i := range rows {
+		index[rows[i].id] = int32(i)
+	}
+
+	u, cdrRows, err := aggregateUsage(ctx, b.Tables, month, index)
+	if err != nil {
+		return res, err
+	}
+	res.CDRRows = cdrRows
+	bills, err := loadBills(ctx, b.Tables, month.AddDate(-1, 0, 0), month)
+	if err != nil {
+		return res, err
+	}
+	prev, err := loadHistory(ctx, b.Tables, month.AddDate(0, -3, 0), month.AddDate(0, -1, 0))
+	if err != nil {
+		return res, err
+	}
+	mi := monthIndex(month)
+	for i := range rows {
+		r := &rows[i]
+		r.u = u[i]
+		if bs := bills[r.id]; len(bs) > 0 && bs[len(bs)-1].month == mi {
+			bl := bs[len(bs)-1]
+			r.bill = &bl
+			r.arrearsMonths = monthsInArrears(bs, mi)
+		}
+		h := prev[r.id]
+		r.tMinutes = trend(float64(r.u.voiceSecs)/60, h.mean(func(x history) float64 { return x.minutes }))
+		r.tCalls = trend(float64(r.u.voiceCalls), h.mean(func(x history) float64 { return x.calls }))
+		r.tData = trend(float64(r.u.dataKB)/1024, h.mean(func(x history) float64 { return x.dataMB }))
+		r.tContacts = trend(float64(r.u.contacts), h.mean(func(x history) float64 { return x.contacts }))
+		spend := math.NaN()
+		if r.bill != nil {
+			spend = float64(r.bill.due) / 100
+		}
+		r.tSpend = trend(spend, h.mean(func(x history) float64 { return x.spend }))
+	}
+
+	rec, err := b.record(rows, month, end)
+	if err != nil {
+		return res, err
+	}
+	defer rec.Release()
+	props := iceberg.Properties{"telcolake.features.month": month.Format("2006-01")}
+	snap, err := lake.ReplaceRows(ctx, b.Tables, lake.FeaturesTable,
+		iceberg.EqualTo(iceberg.Reference("month"), iceberg.Date(epochDay(month))), []arrow.RecordBatch{rec}, props)
+	if err != nil {
+		return res, fmt.Errorf("features: write %s: %w", month.Format("2006-01"), err)
+	}
+	res.Rows, res.SnapshotID, res.Seconds = len(rows), snap, time.Since(t0).Seconds()
+	if b.Log != nil {
+		b.Log.InfoContext(ctx, "features built", "month", month.Format("2006-01"), "rows", res.Rows,
+			"cdr_rows", cdrRows, "seconds", res.Seconds)
+	}
+	return res, nil
+}
+
+// trend is cur / mean − 1; NaN when either is unknown or the mean is 0.
+func trend(cur, mean float64) float64 {
+	if math.IsNaN(cur) || math.IsNaN(mean) || mean == 0 {
+		return math.NaN()
+	}
+	return cur/mean - 1
+}
+
+func (b *Builder) now() time.Time {
+	if b.Now == nil {
+		return time.Now()
+	}
+	return b.Now()
+}
+
+// record turns rows into an Arrow record of the features table's schema.
+func (b *Builder) record(rows []row, month time.Time, end int32) (arrow.RecordBatch, error) {
+	sc, err := lake.FeaturesTable.ArrowSchema()
+	if err != nil {
+		return nil, err
+	}
+	rb := array.NewRecordBuilder(memory.DefaultAllocator, sc)
+	defer rb.Release()
+	rb.Reserve(len(rows))
+	fb := func(name string) array.Builder {
+		idx := sc.FieldIndices(name)
+		if len(idx) == 0 {
+			panic("features: no column " + name) // schema and code disagree: a programming error
+		}
+		return rb.Field(idx[0])
+	}
+	str := func(name, v string) {
+		if v == "" {
+			fb(name).AppendNull()
+			return
+		}
+		fb(name).(*array.StringBuilder).Append(v)
+	}
+	i32 := func(name string, v int64) { fb(name).(*array.Int32Builder).Append(int32(v)) }
+	f64 := func(name string, v float64) {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			fb(name).AppendNull()
+			return
+		}
+		fb(name).(*array.Float64Builder).Append(v)
+	}
+	money := func(name string, cents int64, ok bool) {
+		if !ok {
+			fb(name).AppendNull()
+			return
+		}
+		fb(name).(*array.Decimal128Builder).Append(decimal128.FromI64(cents))
+	}
+	ratio := func(a, b int64) float64 {
+		if b == 0 {
+			return math.NaN()
+		}
+		return float64(a) / float64(b)
+	}
+	built := arrow.Timestamp(b.now().UnixMicro())
+	for _, r := range rows {
+		p, u := r.p, r.u
+		fb("month").(*array.Date32Builder).Append(arrow.Date32(epochDay(month)))
+		str("subscriber_id", r.id)
+		plan := p.plan
+		if r.bill == nil && plan == "" {
+			plan = "unknown"
+		}
+		str("plan", plan)
+		str("region", p.region)
+		if p.hasBirth {
+			str("age_band", ageBand(p.birth, end))
+		} else {
+			str("age_band", "")
+		}
+		str("gender", p.gender)
+		str("income_band", p.income)
+		pay := p.payment
+		if r.bill != nil && r.bill.payment != "" {
+			pay = r.bill.payment
+		}
+		str("payment_method", pay)
+		status := p.status
+		if status != "suspended" {
+			status = "active" // deactivated after the month's end
+		}
+		str("status", status)
+		i32("tenure_months", int64(wholeMonths(p.activation, end)))
+		i32("voice_calls", u.voiceCalls)
+		f64("voice_minutes", float64(u.voiceSecs)/60)
+		f64("avg_call_s", ratio(u.voiceSecs, u.voiceCalls))
+		i32("sms", u.sms)
+		f64("data_mb", float64(u.dataKB)/1024)
+		i32("distinct_contacts", u.contacts)
+		i32("roaming_calls", u.roaming)
+		i32("intl_calls", u.intl)
+		f64("peak_share", ratio(u.peak, u.voiceCalls))
+		f64("weekend_share", ratio(u.weekend, u.voiceCalls))
+		f64("offnet_share", ratio(u.offnetOut, u.outVoice))
+		i32("high_value_calls", u.highValue)
+		i32("care_calls", u.care)
+		i32("active_days", int64(popcount(u.days)))
+		money("usage_charge", (u.charge+50)/100, true)
+		limit := p.creditLimit
+		if bl := r.bill; bl != nil {
+			money("amount_due", bl.due, true)
+			money("amount_paid", bl.paid, true)
+			f64("paid_ratio", ratio(bl.paid, bl.due))
+			money("arrears", bl.arrears, true)
+			money("discount", bl.discount, true)
+			if bl.limit >= 0 {
+				limit = bl.limit
+			}
+		} else {
+			for _, n := range []string{"amount_due", "amount_paid", "paid_ratio", "arrears", "discount"} {
+				fb(n).AppendNull()
+			}
+		}
+		i32("months_in_arrears", int64(r.arrearsMonths))
+		money("credit_limit", limit, limit >= 0)
+		if r.bill != nil && limit > 0 {
+			f64("credit_use", ratio(r.bill.due, limit))
+		} else {
+			fb("credit_use").AppendNull()
+		}
+		f64("voice_minutes_trend", r.tMinutes)
+		f64("calls_trend", r.tCalls)
+		f64("data_trend", r.tData)
+		f64("contacts_trend", r.tContacts)
+		f64("spend_trend", r.tSpend)
+		fb("built_at").(*array.TimestampBuilder).Append(built)
+	}
+	return rb.NewRecordBatch(), nil
+}
+
+func popcount(x uint32) int {
+	n := 0
+	for ; x != 0; x &= x - 1 {
+		n++
+	}
+	return n
+}
+
+// MonthStart truncates t to the first day of its month, UTC.
+func MonthStart(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
+func epochDay(t time.Time) int32 { return int32(t.UTC().Unix() / 86400) }
+
+func dayTime(d int32) time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
+
+// monthIndex counts months since 1970-01.
+func monthIndex(t time.Time) int32 { return int32(t.Year()-1970)*12 + int32(t.Month()-1) }
+
+func tableSelect(cols []string) []table.ScanOption {
+	return []table.ScanOption{table.WithSelectedFields(cols...)}
+}
+
+func tableFilter(e iceberg.BooleanExpression) table.ScanOption { return table.WithRowFilter(e) }
+
+func tableConcurrency() table.ScanOption { return table.WithMaxConcurrency(2) }

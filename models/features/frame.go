@@ -1,0 +1,166 @@
+package features
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/iceberg-go"
+
+	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/models/dataset"
+)
+
+// Spec describes one model feature: how the models use a column of
+// crm.features and how a reason about it reads.
+type Spec struct {
+	Name      string
+	Kind      dataset.Kind
+	High, Low string // reason phrases when the value is above / below the population's
+	Behaviour bool   // used for segmentation
+}
+
+// Specs are the columns of crm.features the models use, in order.
+var Specs = []Spec{
+	{Name: "plan", Kind: dataset.Categorical},
+	{Name: "region", Kind: dataset.Categorical},
+	{Name: "age_band", Kind: dataset.Categorical},
+	{Name: "income_band", Kind: dataset.Categorical},
+	{Name: "payment_method", Kind: dataset.Categorical},
+	{Name: "status", Kind: dataset.Categorical},
+	{Name: "tenure_months", High: "long tenure", Low: "short tenure"},
+	{Name: "voice_calls", High: "many calls", Low: "few calls", Behaviour: true},
+	{Name: "voice_minutes", High: "many voice minutes", Low: "few voice minutes", Behaviour: true},
+	{Name: "avg_call_s", High: "long calls", Low: "short calls", Behaviour: true},
+	{Name: "sms", High: "many SMS", Low: "few SMS", Behaviour: true},
+	{Name: "data_mb", High: "heavy data use", Low: "light data use", Behaviour: true},
+	{Name: "distinct_contacts", High: "many contacts", Low: "few contacts", Behaviour: true},
+	{Name: "roaming_calls", High: "heavy roaming", Low: "little roaming", Behaviour: true},
+	{Name: "intl_calls", High: "many international calls", Low: "few international calls", Behaviour: true},
+	{Name: "peak_share", High: "mostly peak-hour calls", Low: "mostly off-peak calls", Behaviour: true},
+	{Name: "weekend_share", High: "weekend caller", Low: "weekday caller", Behaviour: true},
+	{Name: "offnet_share", High: "calls mostly other networks", Low: "calls mostly on-net", Behaviour: true},
+	{Name: "high_value_calls", High: "many high-value calls", Low: "few high-value calls"},
+	{Name: "care_calls", High: "many calls to customer care", Low: "few calls to customer care"},
+	{Name: "active_days", High: "active most days", Low: "active on few days"},
+	{Name: "usage_charge", High: "high usage charges", Low: "low usage charges"},
+	{Name: "amount_due", High: "high bill", Low: "low bill"},
+	{Name: "paid_ratio", High: "pays bills in full", Low: "pays only part of the bill"},
+	{Name: "arrears", High: "arrears", Low: "no arrears"},
+	{Name: "months_in_arrears", High: "months in arrears", Low: "no months in arrears"},
+	{Name: "discount", High: "large discount", Low: "small discount"},
+	{Name: "credit_limit", High: "high credit limit", Low: "low credit limit"},
+	{Name: "credit_use", High: "bill near the credit limit", Low: "bill far below the credit limit"},
+	{Name: "voice_minutes_trend", High: "voice use rising", Low: "voice use falling"},
+	{Name: "calls_trend", High: "calls rising", Low: "calls falling"},
+	{Name: "data_trend", High: "data use rising", Low: "data use falling"},
+	{Name: "contacts_trend", High: "contacts rising", Low: "fewer contacts than before"},
+	{Name: "spend_trend", High: "spend rising", Low: "spend falling"},
+}
+
+// ValueColumn is the monthly value of a customer: the month's bill.
+const ValueColumn = "amount_due"
+
+// Set is feature rows read back from crm.features, ready for the models.
+type Set struct {
+	*dataset.Frame
+	Months []time.Time // feature month per row
+}
+
+// Load reads the feature rows of months [from, to] (inclusive) as a frame
+// with the columns of Specs; IDs are subscriber ids.
+func Load(ctx context.Context, tables lake.TableLoader, from, to time.Time) (*Set, error) {
+	tbl, err := tables.LoadTable(ctx, lake.FeaturesTable.Ident())
+	if err != nil {
+		return nil, fmt.Errorf("features: load features: %w", err)
+	}
+	cols := []string{"month", "subscriber_id"}
+	for _, s := range Specs {
+		cols = append(cols, s.Name)
+	}
+	filter := iceberg.NewAnd(
+		iceberg.GreaterThanEqual(iceberg.Reference("month"), iceberg.Date(epochDay(MonthStart(from)))),
+		iceberg.LessThanEqual(iceberg.Reference("month"), iceberg.Date(epochDay(MonthStart(to)))))
+	_, recs, err := tbl.Scan(append(tableSelect(cols), tableFilter(filter), tableConcurrency())...).ToArrowRecords(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("features: scan features: %w", err)
+	}
+	set := &Set{Frame: &dataset.Frame{}}
+	for _, s := range Specs {
+		set.Cols = append(set.Cols, &dataset.Column{Name: s.Name, Kind: s.Kind, High: s.High, Low: s.Low, Behaviour: s.Behaviour})
+	}
+	intern := map[string]string{}
+	for rec, err := range recs {
+		if err != nil {
+			return nil, fmt.Errorf("features: scan features: %w", err)
+		}
+		err = set.add(rec, intern)
+		rec.Release()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return set, nil
+}
+
+func (set *Set) add(r arrow.RecordBatch, intern map[string]string) error {
+	n := int(r.NumRows())
+	months, err := typedColumn[*array.Date32](r, "month")
+	if err != nil {
+		return err
+	}
+	ids, err := strColumn(r, "subscriber_id")
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		set.Months = append(set.Months, dayTime(int32(months.Value(i))))
+		set.IDs = append(set.IDs, strings.Clone(ids.Value(i)))
+	}
+	for _, c := range set.Cols {
+		if c.Kind == dataset.Categorical {
+			s, err := strColumn(r, c.Name)
+			if err != nil {
+				return err
+			}
+			for i := range n {
+				v := ""
+				if !s.IsNull(i) {
+					v = s.Value(i)
+					if iv, ok := intern[v]; ok {
+						v = iv
+					} else {
+						v = strings.Clone(v)
+						intern[v] = v
+					}
+				}
+				c.Cat = append(c.Cat, v)
+			}
+			continue
+		}
+		num, err := numericColumn(r, c.Name)
+		if err != nil {
+			return err
+		}
+		for i := range n {
+			c.Num = append(c.Num, num.get(i))
+		}
+	}
+	return nil
+}
+
+// Value returns each row's monthly value (the month's bill, 0 without one).
+func (set *Set) Value() []float64 {
+	c := set.Col(ValueColumn)
+	out := make([]float64, set.Rows())
+	for i := range out {
+		if v := c.Num[i]; !math.IsNaN(v) {
+			out[i] = v
+		}
+	}
+	return out
+}

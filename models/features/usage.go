@@ -1,0 +1,194 @@
+package features
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/iceberg-go"
+
+	"github.com/telcolake/telcolake/lake"
+)
+
+// HighValueCharge is the charge, in units of 0.0001, from which a voice
+// call counts as high-value (1.00).
+const HighValueCharge = 10000
+
+// usage is one subscriber's CDR totals for a month.
+type usage struct {
+	voiceCalls, voiceSecs int64
+	sms                   int64
+	dataKB                int64
+	roaming, intl         int64
+	peak, weekend         int64
+	outVoice, offnetOut   int64
+	highValue, care       int64
+	contacts              int64
+	days                  uint32 // bit d-1 set: usage on day d of the month
+	charge                int64  // units of 0.0001
+}
+
+var cdrColumns = []string{"subscriber_id", "other_party_hash", "other_network", "start_time", "duration_s",
+	"call_type", "direction", "roaming", "international", "data_kb", "charge"}
+
+// aggregateUsage scans the month's CDR partitions and sums them per
+// subscriber in index (subscribers not in index are skipped). It returns
+// the totals, indexed like index, and the number of CDR rows read.
+func aggregateUsage(ctx context.Context, tables lake.TableLoader, month time.Time, index map[string]int32) ([]usage, int64, error) {
+	tbl, err := tables.LoadTable(ctx, lake.CDRTable.Ident())
+	if err != nil {
+		return nil, 0, fmt.Errorf("features: load cdr: %w", err)
+	}
+	from, to := month.UnixMicro(), month.AddDate(0, 1, 0).UnixMicro()
+	filter := iceberg.NewAnd(
+		iceberg.GreaterThanEqual(iceberg.Reference("start_time"), iceberg.Timestamp(from)),
+		iceberg.LessThan(iceberg.Reference("start_time"), iceberg.Timestamp(to)))
+	opts := append(tableSelect(cdrColumns), tableFilter(filter), tableConcurrency())
+	_, recs, err := tbl.Scan(opts...).ToArrowRecords(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("features: scan cdr %s: %w", month.Format("2006-01"), err)
+	}
+	acc := &usageAcc{
+		u:     make([]usage, len(index)),
+		index: index,
+		seen:  make(map[uint64]struct{}, len(index)*32),
+		seed:  maphash.MakeSeed(),
+		from:  from,
+	}
+	var rows int64
+	for rec, err := range recs {
+		if err != nil {
+			return nil, 0, fmt.Errorf("features: scan cdr %s: %w", month.Format("2006-01"), err)
+		}
+		rows += rec.NumRows()
+		err = acc.add(rec)
+		rec.Release()
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	return acc.u, rows, nil
+}
+
+type usageAcc struct {
+	u     []usage
+	index map[string]int32
+	seen  map[uint64]struct{} // (subscriber index, contact hash) pairs
+	seed  maphash.Seed
+	from  int64 // month start, µs
+}
+
+func (a *usageAcc) add(rec arrow.RecordBatch) error {
+	ids, err := strColumn(rec, "subscriber_id")
+	if err != nil {
+		return err
+	}
+	party, err := strColumn(rec, "other_party_hash")
+	if err != nil {
+		return err
+	}
+	network, err := strColumn(rec, "other_network")
+	if err != nil {
+		return err
+	}
+	kind, err := strColumn(rec, "call_type")
+	if err != nil {
+		return err
+	}
+	dir, err := strColumn(rec, "direction")
+	if err != nil {
+		return err
+	}
+	start, err := typedColumn[*array.Timestamp](rec, "start_time")
+	if err != nil {
+		return err
+	}
+	dur, err := typedColumn[*array.Int32](rec, "duration_s")
+	if err != nil {
+		return err
+	}
+	roam, err := typedColumn[*array.Boolean](rec, "roaming")
+	if err != nil {
+		return err
+	}
+	intl, err := typedColumn[*array.Boolean](rec, "international")
+	if err != nil {
+		return err
+	}
+	dataKB, err := typedColumn[*array.Int64](rec, "data_kb")
+	if err != nil {
+		return err
+	}
+	charge, err := decimalUnits(rec, "charge", 4)
+	if err != nil {
+		return err
+	}
+	var h maphash.Hash
+	h.SetSeed(a.seed)
+	for i := range int(rec.NumRows()) {
+		si, ok := a.index[ids.Value(i)]
+		if !ok {
+			continue
+		}
+		u := &a.u[si]
+		us := int64(start.Value(i))
+		sec := us / 1e6
+		day := sec / 86400
+		u.days |= 1 << uint((us-a.from)/86400e6)
+		c, _ := charge(i)
+		u.charge += c
+		net := network.Value(i)
+		switch kind.Value(i) {
+		case "voice":
+			u.voiceCalls++
+			u.voiceSecs += int64(dur.Value(i))
+			if roam.Value(i) {
+				u.roaming++
+			}
+			if intl.Value(i) {
+				u.intl++
+			}
+			// 1970-01-01 was a Thursday: (day+3)%7 is 0 on Mondays.
+			wd := (day + 3) % 7
+			hour := (sec / 3600) % 24
+			switch {
+			case wd >= 5:
+				u.weekend++
+			case hour >= 8 && hour < 20:
+				u.peak++
+			}
+			if dir.Value(i) == "out" {
+				u.outVoice++
+				if net == "offnet" {
+					u.offnetOut++
+				}
+			}
+			if c >= HighValueCharge {
+				u.highValue++
+			}
+			if net == "care" {
+				u.care++
+				continue // the care line is not a contact
+			}
+		case "sms":
+			u.sms++
+		default:
+			u.dataKB += dataKB.Value(i)
+			continue
+		}
+		if party.IsNull(i) {
+			continue
+		}
+		h.Reset()
+		h.WriteString(party.Value(i))
+		key := uint64(si)<<32 | h.Sum64()&0xffffffff
+		if _, dup := a.seen[key]; !dup {
+			a.seen[key] = struct{}{}
+			u.contacts++
+		}
+	}
+	return nil
+}
