@@ -1,0 +1,185 @@
+package churn
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"text/tabwriter"
+	"time"
+
+	"github.com/telcolake/telcolake/models/evaluate"
+)
+
+// EvalOptions configure EvalCSV.
+type EvalOptions struct {
+	Target string
+	Seed   uint64
+	// ValidShare is the share of the training file held out (stratified)
+	// to choose among the candidates (0.2).
+	ValidShare float64
+	// Resamples is the number of bootstrap resamples for the intervals
+	// (1000).
+	Resamples int
+	Train     Options
+}
+
+// EvalResult is the outcome of EvalCSV.
+type EvalResult struct {
+	Notices    []string
+	Candidates []Candidate
+	Selected   string
+	// TrainRows and TestRows count the rows used; TestRate is the test
+	// file's churn rate and MeanPredicted the mean predicted probability
+	// on it.
+	TrainRows, TestRows     int
+	TestRate, MeanPredicted float64
+	// TrainSeconds is the whole training: candidates and the refit.
+	TrainSeconds float64
+	// ValidShare is the share of the training file the candidates were
+	// compared on.
+	ValidShare float64
+
+	AUC, PRAUC, Lift10       float64
+	AUCCI, PRAUCCI, Lift10CI evaluate.Interval
+	Model                    *Model
+}
+
+// EvalCSV trains on the train table and measures on the test table
+// (telcolake eval). The candidates are compared on a stratified hold-out
+// of the training table; the chosen configuration is then refitted on the
+// whole training table and scored once on the test table, with bootstrap
+// 95% intervals.
+func EvalCSV(ctx context.Context, train, test io.Reader, opt EvalOptions) (*EvalResult, error) {
+	if opt.ValidShare <= 0 || opt.ValidShare >= 1 {
+		opt.ValidShare = 0.2
+	}
+	if opt.Resamples <= 0 {
+		opt.Resamples = 1000
+	}
+	opt.Train.Seed = opt.Seed
+	res := &EvalResult{ValidShare: opt.ValidShare}
+	tr, notes, err := LoadCSV(train, opt.Target)
+	if err != nil {
+		return nil, fmt.Errorf("churn: eval: training file: %w", err)
+	}
+	for _, n := range notes {
+		res.Notices = append(res.Notices, "train: "+n)
+	}
+	te, notes, err := LoadCSVLike(test, opt.Target, tr)
+	if err != nil {
+		return nil, fmt.Errorf("churn: eval: test file: %w", err)
+	}
+	for _, n := range notes {
+		res.Notices = append(res.Notices, "test: "+n)
+	}
+	if err := checkLabels(tr, "training"); err != nil {
+		return nil, fmt.Errorf("churn: eval: %w", err)
+	}
+
+	t0 := time.Now()
+	r := rand.New(rand.NewPCG(opt.Seed, 0xe5a1))
+	fit, hold := stratifiedSplit(tr.Label, opt.ValidShare, r)
+	_, cands, err := Train(ctx, tr.Subset(fit), tr.Subset(hold), opt.Train)
+	if err != nil {
+		return nil, fmt.Errorf("churn: eval: %w", err)
+	}
+	res.Candidates = cands
+	var chosen Candidate
+	for _, c := range cands {
+		if c.Selected {
+			chosen = c
+		}
+	}
+	res.Selected = chosen.Kind
+	m, err := Refit(ctx, tr, chosen, opt.Train)
+	if err != nil {
+		return nil, fmt.Errorf("churn: eval: %w", err)
+	}
+	res.TrainSeconds = time.Since(t0).Seconds()
+	res.Model = m
+
+	p, err := m.Predict(te)
+	if err != nil {
+		return nil, fmt.Errorf("churn: eval: test file: %w", err)
+	}
+	res.TrainRows, res.TestRows = tr.Rows(), te.Rows()
+	res.TestRate, res.MeanPredicted = rate(te.Label), mean(p)
+	lift10 := func(s []float64, l []bool) float64 { return evaluate.LiftAt(s, l, 0.1) }
+	res.AUC = evaluate.ROCAUC(p, te.Label)
+	res.PRAUC = evaluate.PRAUC(p, te.Label)
+	res.Lift10 = lift10(p, te.Label)
+	res.AUCCI = evaluate.Bootstrap(p, te.Label, evaluate.ROCAUC, opt.Resamples, opt.Seed)
+	res.PRAUCCI = evaluate.Bootstrap(p, te.Label, evaluate.PRAUC, opt.Resamples, opt.Seed)
+	res.Lift10CI = evaluate.Bootstrap(p, te.Label, lift10, opt.Resamples, opt.Seed)
+	return res, nil
+}
+
+func rate(l []bool) float64 {
+	n := 0
+	for _, v := range l {
+		if v {
+			n++
+		}
+	}
+	return float64(n) / float64(len(l))
+}
+
+func mean(x []float64) float64 {
+	var s float64
+	for _, v := range x {
+		s += v
+	}
+	return s / float64(len(x))
+}
+
+// Write prints the notices, the candidate table and the test metrics; the
+// last three lines start with "AUC", "PR-AUC" and "lift@10%".
+func (r *EvalResult) Write(w io.Writer) error {
+	ew := &errWriter{w: w}
+	for _, n := range r.Notices {
+		fmt.Fprintln(ew, "notice:", n)
+	}
+	fmt.Fprintf(ew, "candidates (validation: %.0f%% of the training file, stratified):\n", 100*r.ValidShare)
+	tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  model\tvalid AUC\tvalid PR-AUC\ttrain s\t")
+	for _, c := range r.Candidates {
+		mark := ""
+		if c.Selected {
+			mark = "selected"
+		}
+		fmt.Fprintf(tw, "  %s\t%.4f\t%.4f\t%.2f\t%s\n", c.Kind, c.ValidAUC, c.ValidPRAUC, c.TrainSeconds, mark)
+	}
+	tw.Flush()
+	fmt.Fprintf(ew, "model: %s refitted on all %d training rows; training %.1f s in all\n", r.Selected, r.TrainRows, r.TrainSeconds)
+	if r.Model != nil {
+		fmt.Fprint(ew, "top features:")
+		for i, im := range r.Model.Importance() {
+			if i == 5 {
+				break
+			}
+			fmt.Fprintf(ew, " %s (%.3f)", im.Feature, im.Value)
+		}
+		fmt.Fprintln(ew)
+	}
+	fmt.Fprintf(ew, "test: %d rows, churn rate %.3f, mean predicted %.3f\n", r.TestRows, r.TestRate, r.MeanPredicted)
+	fmt.Fprintf(ew, "AUC %.4f (95%% CI %.2f–%.2f)\n", r.AUC, r.AUCCI.Lo, r.AUCCI.Hi)
+	fmt.Fprintf(ew, "PR-AUC %.4f (95%% CI %.2f–%.2f)\n", r.PRAUC, r.PRAUCCI.Lo, r.PRAUCCI.Hi)
+	fmt.Fprintf(ew, "lift@10%% %.2f (95%% CI %.2f–%.2f)\n", r.Lift10, r.Lift10CI.Lo, r.Lift10CI.Hi)
+	return ew.err
+}
+
+// errWriter keeps the first write error.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
