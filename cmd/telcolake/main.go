@@ -21,6 +21,7 @@ commands:
   local    run the local AWS stack (S3, functions, schedules, HTTP API) until Ctrl-C
   invoke   invoke a function of a running local stack
   ingest   ingest local export files into the lake (same code path as the ingest function)
+  train    build new feature months, retrain segmentation and churn, report, promote
   eval     train churn models on one CSV, report AUC, PR-AUC and lift@10% on another
 
 Run 'telcolake <command> -h' for the flags of one command.
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runLocal(ctx, args[1:], stdout, stderr)
 	case "invoke":
 		return runInvoke(ctx, args[1:], stdout, stderr)
+	case "train":
+		return runTrain(ctx, args[1:], stdout, stderr)
 	case "eval":
 		return runEval(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":

@@ -356,3 +356,29 @@ func tableSelect(cols []string) []table.ScanOption {
 func tableFilter(e iceberg.BooleanExpression) table.ScanOption { return table.WithRowFilter(e) }
 
 func tableConcurrency() table.ScanOption { return table.WithMaxConcurrency(2) }
+
+// BuiltMonths lists the months crm.features has rows for, from the data
+// files' partition values (no data is read).
+func BuiltMonths(ctx context.Context, tables lake.TableLoader) (map[time.Time]bool, error) {
+	tbl, err := tables.LoadTable(ctx, lake.FeaturesTable.Ident())
+	if err != nil {
+		return nil, fmt.Errorf("features: load features: %w", err)
+	}
+	out := map[time.Time]bool{}
+	if tbl.CurrentSnapshot() == nil {
+		return out, nil
+	}
+	tasks, err := tbl.Scan().PlanFiles(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("features: plan features: %w", err)
+	}
+	for _, t := range tasks {
+		for _, v := range t.File.Partition() {
+			// month(month) partitions hold months since 1970-01.
+			if m, ok := v.(int32); ok {
+				out[time.Date(1970, time.Month(1+m), 1, 0, 0, 0, 0, time.UTC)] = true
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/models/registry"
+	"github.com/telcolake/telcolake/models/training"
+)
+
+// runTrain runs one training run against the lake in the environment, as
+// the train function does.
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	horizon := fs.Int("horizon", 2, "label: deactivated within this many `months`")
+	margin := fs.Float64("margin", 0.01, "promotion margin in validation AUC")
+	all := fs.Bool("rebuild", false, "rebuild every feature month, not only new ones")
+	seed := fs.Uint64("seed", 1, "random `seed`")
+	jsonOut := fs.Bool("json", false, "print the result as JSON")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: telcolake train [flags]\n\nBuilds new feature months, retrains segmentation and churn, writes the model report\nand promotes the churn model unless it validates worse than the promoted one.\nConfiguration comes from the environment (TELCOLAKE_WAREHOUSE, TELCOLAKE_CATALOG, ...; see README).\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("train: %w", err)
+	}
+	cfg, err := lake.FromEnv(os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	conn, ctx, err := lake.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	blobs, err := conn.Blobs("models")
+	if err != nil {
+		return err
+	}
+	r := &training.Runner{Tables: conn.Catalog, Registry: &registry.Registry{Store: blobs},
+		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	res, err := r.Run(ctx, training.Options{Horizon: *horizon, Margin: *margin, RebuildAll: *all, Seed: *seed})
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	res.WriteSummary(stdout, "")
+	return nil
+}

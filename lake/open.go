@@ -1,0 +1,59 @@
+package lake
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/apache/iceberg-go/catalog"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// Conn is an open lake: the catalog with every table created, and the AWS
+// configuration its IO uses.
+type Conn struct {
+	Cfg     Config
+	AWS     aws.Config
+	S3      *s3.Client
+	Catalog interface {
+		catalog.Catalog
+		Close() error
+	}
+}
+
+// Open connects to the lake described by cfg and returns a context whose
+// table IO uses the connection's AWS configuration.
+func Open(ctx context.Context, cfg Config) (*Conn, context.Context, error) {
+	awsCfg, err := LoadAWSConfig(ctx, cfg)
+	if err != nil {
+		return nil, ctx, err
+	}
+	ctx = WithAWS(ctx, &awsCfg)
+	cat, err := OpenCatalog(ctx, cfg)
+	if err != nil {
+		return nil, ctx, err
+	}
+	if err := EnsureTables(ctx, cat, cfg.Warehouse); err != nil {
+		cat.Close()
+		return nil, ctx, err
+	}
+	return &Conn{Cfg: cfg, AWS: awsCfg, S3: NewS3Client(awsCfg, cfg), Catalog: cat}, ctx, nil
+}
+
+// Close closes the catalog.
+func (c *Conn) Close() error { return c.Catalog.Close() }
+
+// Blobs returns the file store beside the warehouse named name ("models",
+// "serving").
+func (c *Conn) Blobs(name string) (*Blobs, error) {
+	var client *s3.Client
+	if strings.HasPrefix(c.Cfg.Warehouse, "s3://") {
+		client = c.S3
+	}
+	b, err := OpenBlobs(c.Cfg, client, name)
+	if err != nil {
+		return nil, fmt.Errorf("open %s store: %w", name, err)
+	}
+	return b, nil
+}

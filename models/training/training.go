@@ -1,0 +1,248 @@
+// Package training is the monthly model run: build the feature months that
+// are new, retrain segmentation and churn with an out-of-time validation,
+// write the versioned artifacts and their report, record the run in
+// crm.model_runs, and promote the new churn model unless it validates
+// worse than the promoted one by more than a margin.
+//
+// Months: T is the newest month with bills, N the label horizon. Rows of
+// month m are labelled "deactivated within N months after m's end", known
+// once the register has a snapshot that late. Churn trains on the months
+// up to T−N−1 and validates on month T−N, the newest whose outcome is
+// known. The model that is validated is the model that is deployed (no
+// refit on the validation month), so the report describes exactly what
+// scores customers.
+package training
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/models/dataset"
+	"github.com/telcolake/telcolake/models/evaluate"
+	"github.com/telcolake/telcolake/models/features"
+	"github.com/telcolake/telcolake/models/registry"
+	"github.com/telcolake/telcolake/models/segment"
+)
+
+// Options tune a run. Zero values take the defaults.
+type Options struct {
+	// Horizon is N, the label's months (default 2).
+	Horizon int
+	// Margin is how much lower (in validation AUC) a new churn model may
+	// be than the promoted one and still be promoted (default 0.01).
+	Margin float64
+	// RebuildAll rebuilds every feature month, not only the missing ones
+	// and the newest.
+	RebuildAll bool
+	Seed       uint64
+	Now        func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	if o.Horizon <= 0 {
+		o.Horizon = 2
+	}
+	if o.Margin == 0 {
+		o.Margin = 0.01
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Runner holds a run's dependencies.
+type Runner struct {
+	Tables   lake.TableLoader
+	Registry *registry.Registry
+	Log      *slog.Logger
+}
+
+// Result summarises a run for logs, the demo and the function's answer.
+type Result struct {
+	Version     string                 `json:"version"`
+	Months      []features.MonthResult `json:"feature_months"`
+	TrainWindow string                 `json:"train_window"`
+	ValidMonth  string                 `json:"valid_month"`
+	TrainRows   int                    `json:"train_rows"`
+	ValidRows   int                    `json:"valid_rows"`
+	Churn       ChurnResult            `json:"churn"`
+	Segments    []SegmentResult        `json:"segments"`
+	K           int                    `json:"k"`
+	Silhouette  float64                `json:"silhouette"`
+	Seconds     float64                `json:"seconds"`
+}
+
+// ChurnResult is the churn model's part of a run.
+type ChurnResult struct {
+	Kind       string                `json:"kind"`
+	AUC        float64               `json:"auc"`
+	AUCCI      [2]float64            `json:"auc_ci95"`
+	PRAUC      float64               `json:"pr_auc"`
+	Lift10     float64               `json:"lift10"`
+	Candidates []evaluate.Candidate  `json:"candidates"`
+	Promoted   bool                  `json:"promoted"`
+	Decision   string                `json:"decision"`
+	Artifact   string                `json:"artifact"`
+	Report     string                `json:"report"`
+	Top        []evaluate.Importance `json:"top_features"`
+}
+
+// SegmentResult is one segment in words.
+type SegmentResult struct {
+	ID        int     `json:"id"`
+	Name      string  `json:"name"`
+	Profile   string  `json:"profile"`
+	Share     float64 `json:"share"`
+	ChurnRate float64 `json:"churn_rate"`
+	MeanValue float64 `json:"mean_value"`
+}
+
+// ErrNotEnoughHistory means there are too few months with known outcomes
+// to train and validate.
+var ErrNotEnoughHistory = errors.New("training: not enough history")
+
+// Run does one training run.
+func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
+	opt = opt.withDefaults()
+	t0 := time.Now()
+	now := opt.Now().UTC()
+	res := &Result{Version: registry.NewVersion(now)}
+
+	months, err := features.BillMonths(ctx, r.Tables)
+	if err != nil {
+		return nil, err
+	}
+	if len(months) == 0 {
+		return nil, fmt.Errorf("%w: no bills in crm.bills yet", ErrNotEnoughHistory)
+	}
+	build, err := r.monthsToBuild(ctx, months, opt.RebuildAll)
+	if err != nil {
+		return nil, err
+	}
+	b := &features.Builder{Tables: r.Tables, Log: r.Log, Now: opt.Now}
+	if res.Months, err = b.Build(ctx, build); err != nil {
+		return nil, err
+	}
+
+	newest := months[len(months)-1]
+	valid := newest.AddDate(0, -opt.Horizon, 0)
+	if !slices.ContainsFunc(months, func(m time.Time) bool { return m.Before(valid) }) {
+		return nil, fmt.Errorf("%w: %d month(s) of bills (%s … %s); a %d-month horizon needs at least %d",
+			ErrNotEnoughHistory, len(months), months[0].Format("2006-01"), newest.Format("2006-01"), opt.Horizon, opt.Horizon+2)
+	}
+	set, err := features.Load(ctx, r.Tables, months[0], valid)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := features.LoadRegister(ctx, r.Tables)
+	if err != nil {
+		return nil, err
+	}
+	label, known := reg.Labels(set, opt.Horizon)
+	var trainRows, validRows []int
+	for i, m := range set.Months {
+		switch {
+		case !known[i]:
+		case m.Equal(valid):
+			validRows = append(validRows, i)
+		case m.Before(valid):
+			trainRows = append(trainRows, i)
+		}
+	}
+	set.Label = label
+	train, val := set.Subset(trainRows), set.Subset(validRows)
+	if len(validRows) == 0 || len(trainRows) == 0 {
+		return nil, fmt.Errorf("%w: the register's newest snapshot (%s) does not cover the %d-month outcome of %s",
+			ErrNotEnoughHistory, reg.LastExportDate().Format("2006-01-02"), opt.Horizon, valid.Format("2006-01"))
+	}
+	res.TrainWindow = months[0].Format("2006-01") + " … " + valid.AddDate(0, -1, 0).Format("2006-01")
+	res.ValidMonth = valid.Format("2006-01")
+	res.TrainRows, res.ValidRows = train.Rows(), val.Rows()
+
+	segModel, err := r.trainSegments(ctx, val, opt, res, valid)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.trainChurn(ctx, train, val, segModel, opt, res, months[0], valid, now); err != nil {
+		return nil, err
+	}
+	res.Seconds = time.Since(t0).Seconds()
+	return res, nil
+}
+
+// monthsToBuild are the bill months without features, plus the newest
+// (its register or late CDR files may have arrived since).
+func (r *Runner) monthsToBuild(ctx context.Context, months []time.Time, all bool) ([]time.Time, error) {
+	if all {
+		return months, nil
+	}
+	have, err := features.BuiltMonths(ctx, r.Tables)
+	if err != nil {
+		return nil, err
+	}
+	var out []time.Time
+	for i, m := range months {
+		if i == len(months)-1 || !have[m] {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// trainSegments segments the validation month's customers (their outcome
+// is known, so each segment's churn rate is observed, not predicted).
+func (r *Runner) trainSegments(ctx context.Context, val *dataset.Frame, opt Options, res *Result, valid time.Time) (*segment.Model, error) {
+	var prev *segment.Model
+	var p segment.Model
+	if _, ok, err := r.Registry.LoadPromoted(ctx, registry.KindSegment, &p); err != nil {
+		r.warn(ctx, "promoted segmentation unreadable; ids start afresh", err)
+	} else if ok {
+		prev = &p
+	}
+	m, err := segment.Train(val, prev, segment.Options{Seed: int64(opt.Seed), ValueColumn: features.ValueColumn})
+	if err != nil {
+		return nil, fmt.Errorf("training: segmentation: %w", err)
+	}
+	uri, err := r.Registry.Save(ctx, registry.KindSegment, res.Version, m, nil)
+	if err != nil {
+		return nil, err
+	}
+	res.K = m.K
+	for _, s := range m.Scores {
+		if s.K == m.K {
+			res.Silhouette = s.Silhouette
+		}
+	}
+	for _, s := range m.Segments {
+		res.Segments = append(res.Segments, SegmentResult{ID: s.ID, Name: s.Name, Profile: s.Profile,
+			Share: s.Share, ChurnRate: s.ChurnRate, MeanValue: s.MeanValue})
+	}
+	decision := "segmentation is promoted on every run; segment ids carry over from the previous model by centroid matching"
+	if err := r.Registry.Promote(ctx, registry.Pointer{Kind: registry.KindSegment, Version: res.Version, Artifact: uri, PromotedAt: time.Now().UTC()}); err != nil {
+		return nil, err
+	}
+	run := modelRun{version: res.Version, kind: registry.KindSegment, algorithm: "k-means++", trainedAt: opt.Now(),
+		trainFrom: valid, trainTo: valid, trainRows: int64(val.Rows()), k: m.K, silhouette: res.Silhouette,
+		artifact: uri, promoted: true, decision: decision}
+	return m, r.recordRun(ctx, run)
+}
+
+func (r *Runner) warn(ctx context.Context, msg string, err error) {
+	if r.Log != nil {
+		r.Log.WarnContext(ctx, msg, "error", err)
+	}
+}
+
+func nanToZero(v float64) float64 {
+	if math.IsNaN(v) {
+		return 0
+	}
+	return v
+}
