@@ -38,14 +38,24 @@ func parallel(n int, fn func(w, i int)) {
 	wg.Wait()
 }
 
-// sqdist is the squared Euclidean distance between a and b.
+// sqdist is the squared Euclidean distance between a and b (len(b) ≥
+// len(a)), four coordinates at a time.
 func sqdist(a, b []float64) float64 {
-	var s float64
-	for j, v := range a {
-		d := v - b[j]
-		s += d * d
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float64
+	j := 0
+	for ; j+4 <= len(a); j += 4 {
+		d0, d1, d2, d3 := a[j]-b[j], a[j+1]-b[j+1], a[j+2]-b[j+2], a[j+3]-b[j+3]
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
 	}
-	return s
+	for ; j < len(a); j++ {
+		d := a[j] - b[j]
+		s0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // nearest returns the index of the centroid closest to x (the lowest index
@@ -53,8 +63,8 @@ func sqdist(a, b []float64) float64 {
 func nearest(x, cents []float64) (int, float64) {
 	d := len(x)
 	best, bestD := 0, math.Inf(1)
-	for c := 0; c*d < len(cents); c++ {
-		if s := sqdist(x, cents[c*d:(c+1)*d]); s < bestD {
+	for c, off := 0, 0; off+d <= len(cents); c, off = c+1, off+d {
+		if s := sqdist(x, cents[off:off+d]); s < bestD {
 			best, bestD = c, s
 		}
 	}

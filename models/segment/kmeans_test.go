@@ -147,7 +147,7 @@ func TestFitFeature(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ft, ok := fitFeature(&dataset.Column{Name: "x", Num: tt.num}, 1)
+			ft, ok := fitFeature(&dataset.Column{Name: "x", Num: tt.num}, 1, nil)
 			if ok != tt.wantOK || ft.Log != tt.wantLog {
 				t.Fatalf("fitFeature: ok %v, log %v; want %v, %v", ok, ft.Log, tt.wantOK, tt.wantLog)
 			}
@@ -222,5 +222,29 @@ func TestLloydFillsEmptyCluster(t *testing.T) {
 	slices.Sort(cents)
 	if math.Abs(cents[0]-0.1) > 1e-9 || math.Abs(cents[1]-10.1) > 1e-9 {
 		t.Errorf("centroids %v, want [0.1 10.1]", cents)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	for _, n := range []int{1, 2, 3, 4, 5, 10, 101, 1000, 1001} {
+		for _, dup := range []bool{false, true} {
+			v := make([]float64, n)
+			for i := range v {
+				v[i] = rng.NormFloat64()
+				if dup {
+					v[i] = float64(rng.IntN(4)) // many ties
+				}
+			}
+			s := slices.Clone(v)
+			slices.Sort(s)
+			want := s[n/2]
+			if n%2 == 0 {
+				want = (s[n/2-1] + s[n/2]) / 2
+			}
+			if got := median(v); math.Abs(got-want) > 1e-12 {
+				t.Errorf("median of %d values (ties %v) = %v, want %v", n, dup, got, want)
+			}
+		}
 	}
 }

@@ -66,11 +66,12 @@ func phrases(c *dataset.Column) (high, low string) {
 
 // fitFeature learns the preprocessing of one column on the training rows.
 // ok is false when the column cannot be used: no finite values, or no
-// spread after transformation.
-func fitFeature(c *dataset.Column, skewThreshold float64) (ft Feature, ok bool) {
+// spread after transformation. scratch, if large enough, holds the copy
+// of the values the median needs.
+func fitFeature(c *dataset.Column, skewThreshold float64, scratch []float64) (ft Feature, ok bool) {
 	ft.Name = c.Name
 	ft.High, ft.Low = phrases(c)
-	vals := make([]float64, 0, len(c.Num))
+	vals := scratch[:0]
 	for _, v := range c.Num {
 		if !math.IsNaN(v) && !math.IsInf(v, 0) {
 			vals = append(vals, v)
@@ -79,13 +80,8 @@ func fitFeature(c *dataset.Column, skewThreshold float64) (ft Feature, ok bool) 
 	if len(vals) == 0 {
 		return ft, false
 	}
-	slices.Sort(vals)
-	if h := len(vals) / 2; len(vals)%2 == 1 {
-		ft.Median = vals[h]
-	} else {
-		ft.Median = vals[h-1] + (vals[h]-vals[h-1])/2
-	}
-	if vals[0] >= 0 {
+	ft.Median = median(vals)
+	if slices.Min(vals) >= 0 {
 		raw := skewness(vals, func(v float64) float64 { return v })
 		if raw > skewThreshold {
 			logged := skewness(vals, math.Log1p)
@@ -110,6 +106,53 @@ func fitFeature(c *dataset.Column, skewThreshold float64) (ft Feature, ok bool) 
 		return ft, false
 	}
 	return ft, true
+}
+
+// median returns the median of vals, reordering them. Selection, not a
+// sort: O(n) expected, which matters at a million rows per column.
+func median(vals []float64) float64 {
+	h := len(vals) / 2
+	hi := nth(vals, h)
+	if len(vals)%2 == 1 {
+		return hi
+	}
+	lo := slices.Max(vals[:h]) // nth left the h smallest values in front
+	return lo + (hi-lo)/2
+}
+
+// nth reorders vals so that vals[k] is the value a sort would put there,
+// with no larger value before it and no smaller one after, and returns it.
+func nth(vals []float64, k int) float64 {
+	lo, hi := 0, len(vals)-1
+	for lo < hi {
+		// Median of three as pivot; Hoare partition.
+		mid := lo + (hi-lo)/2
+		a, b, c := vals[lo], vals[mid], vals[hi]
+		pivot := max(min(a, b), min(max(a, b), c))
+		i, j := lo, hi
+		for i <= j {
+			for vals[i] < pivot {
+				i++
+			}
+			for vals[j] > pivot {
+				j--
+			}
+			if i <= j {
+				vals[i], vals[j] = vals[j], vals[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return vals[k]
+		}
+	}
+	return vals[k]
 }
 
 // skewness is the moment coefficient of skewness of g(v) over vals; 0 when

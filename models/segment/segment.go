@@ -224,7 +224,13 @@ func Train(f *dataset.Frame, prev *Model, opt Options) (*Model, error) {
 	}
 	fitted := make([]Feature, len(in))
 	usable := make([]bool, len(in))
-	parallel(len(in), func(_, j int) { fitted[j], usable[j] = fitFeature(in[j], opt.SkewThreshold) })
+	scratch := make([][]float64, workers(len(in)))
+	parallel(len(in), func(w, j int) {
+		if scratch[w] == nil {
+			scratch[w] = make([]float64, 0, n)
+		}
+		fitted[j], usable[j] = fitFeature(in[j], opt.SkewThreshold, scratch[w])
+	})
 	m := &Model{FormatVersion: FormatVersion, Rows: n, ValueColumn: opt.ValueColumn}
 	var cols [][]float64
 	for j, c := range in {
