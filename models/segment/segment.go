@@ -24,18 +24,27 @@
 // golearn instances first.
 //
 // k is chosen in [Options.MinK, Options.MaxK] (default 3..8) by the
-// highest mean silhouette on a fixed-size random sample of
-// Options.SilhouetteRows rows (default 3000); ties go to the smaller k.
-// Model.Scores records the silhouette and inertia of every k tried.
+// highest mean silhouette of the fitting sample's best centroids, measured
+// on a fixed-size random subsample of it (Options.SilhouetteRows, default
+// 3000, all pairwise distances); ties go to the smaller k. Model.Scores
+// records the silhouette and inertia of every k tried.
 //
-// Segment ids: without a previous model, segments are numbered 1, 2, …
-// by descending size (ties by centroid), so the same data gives the same
-// ids whatever the row order. With a previous model, each new centroid is
-// compared with the previous centroids, taken in original units and
-// standardised with the new model's preprocessing; an optimal assignment
-// (Hungarian) pairs them under Options.MatchDistance, paired segments keep
-// the previous id and name, and the rest get fresh ids from the previous
-// Model.NextID on, so an id is never reused.
+// Segment ids: without a previous model, segments are numbered 1, 2, … by
+// descending size (ties by centroid), so the same data gives the same ids
+// whatever the row order. Training is deterministic for a given seed and
+// row order; with more rows than FitRows a shuffle changes the fitting
+// sample, the refinement on all rows usually lands on the same clusters,
+// and ids can then only swap between segments of nearly equal size. With a
+// previous model, each new centroid is compared with the previous
+// centroids, taken in original units and standardised with the new
+// model's preprocessing; an optimal assignment (Hungarian) pairs them
+// under Options.MatchDistance; paired segments keep the previous id and
+// name, the others get fresh ids from the previous Model.NextID on, so an
+// id is never reused.
+//
+// Profiles name the features with the largest |z| of the centroid in
+// standardised units, skipping those within 0.25 standard deviations of
+// the population mean.
 package segment
 
 import (

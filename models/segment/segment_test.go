@@ -511,4 +511,17 @@ func TestTrainSubsampled(t *testing.T) {
 	if total != f.Rows() {
 		t.Errorf("sizes sum to %d, want %d", total, f.Rows())
 	}
+
+	// Shuffled rows give another fitting sample, but the same groups get
+	// the same ids.
+	perm := rand.New(rand.NewPCG(14, 14)).Perm(f.Rows())
+	shuffledTruth := make([]int, len(perm))
+	for i, r := range perm {
+		shuffledTruth[i] = truth[r]
+	}
+	g := f.Subset(perm)
+	m2 := mustTrain(t, g, nil, Options{FitRows: 1000, SilhouetteRows: 500, Restarts: 2})
+	if ids2, _ := majority(t, mustAssign(t, m2, g), shuffledTruth, len(base)); !slices.Equal(ids2, ids) {
+		t.Errorf("ids by group after shuffling = %v, before %v", ids2, ids)
+	}
 }
