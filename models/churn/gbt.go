@@ -120,86 +120,133 @@ func (b *Boosted) attribute(z []float64, contrib []float64) float64 {
 	return bias
 }
 
-// binned is the training matrix as histogram bins, row-major.
-type binned struct {
-	n, p  int
-	bins  []uint8     // n*p
-	edges [][]float64 // per column: x <= edges[b] falls in bin <= b
-	off   []int       // per column: offset of its bins in a histogram
-	total int         // bins in a histogram
+// bfeat is one feature of the binned matrix: a numeric encoded column cut
+// at quantile edges, or the one-hot columns of a categorical feature
+// bundled into one (they are mutually exclusive), whose bin is the hot
+// column and whose splits are "this category against the rest", exactly
+// the splits the one-hot columns offer.
+type bfeat struct {
+	cols  []int     // encoded columns: one, or the one-hot group
+	edges []float64 // numeric: x <= edges[b] falls in bin <= b
+	thr   []float64 // group: threshold on cols[k] between its 0 and 1
+	off   int       // offset of its bins in a histogram
 }
 
-// binMatrix computes quantile bin edges per column from the rows (a sample
-// of at most 200k of them) and bins every row.
-func binMatrix(z [][]float64, maxBins int, r *rand.Rand) *binned {
-	n, p := len(z), len(z[0])
+func (f *bfeat) group() bool { return f.thr != nil }
+
+func (f *bfeat) nbins() int {
+	if f.group() {
+		return len(f.cols)
+	}
+	return len(f.edges) + 1
+}
+
+// binned is the training matrix as histogram bins, row-major.
+type binned struct {
+	n, p  int // rows, binned features
+	bins  []uint8
+	feats []bfeat
+	total int // bins in a histogram
+}
+
+// binMatrix bins the encoded rows: numeric columns at quantile edges from
+// (a sample of at most 100k of) the rows, one-hot groups of enc's
+// categorical features as one feature each.
+func binMatrix(z [][]float64, enc *Encoder, maxBins int, r *rand.Rand) *binned {
+	n := len(z)
 	sample := make([]int, n)
 	for i := range sample {
 		sample[i] = i
 	}
-	if n > 200_000 {
+	if n > 100_000 {
 		r.Shuffle(n, func(i, j int) { sample[i], sample[j] = sample[j], sample[i] })
-		sample = sample[:200_000]
+		sample = sample[:100_000]
 	}
-	bm := &binned{n: n, p: p, bins: make([]uint8, n*p), edges: make([][]float64, p), off: make([]int, p)}
+	bm := &binned{n: n}
 	vals := make([]float64, len(sample))
-	for j := range p {
-		for k, i := range sample {
-			vals[k] = z[i][j]
-		}
-		sort.Float64s(vals)
-		uniq := slices.Compact(slices.Clone(vals))
-		var edges []float64
-		if len(uniq) <= maxBins {
-			for k := 0; k+1 < len(uniq); k++ {
-				edges = append(edges, (uniq[k]+uniq[k+1])/2)
+	col := 0
+	for fi := range enc.Features {
+		ft := &enc.Features[fi]
+		w := ft.width()
+		if ft.Kind == kindCategorical {
+			g := bfeat{cols: make([]int, w), thr: make([]float64, w), off: bm.total}
+			for k := range w {
+				g.cols[k] = col + k
+				// the column's standardised 0 and 1, halfway
+				g.thr[k] = (0.5 - ft.Centre[k]) / ft.Scale[k]
 			}
-		} else {
-			for k := 1; k < maxBins; k++ {
-				v := vals[k*len(vals)/maxBins]
-				if len(edges) == 0 || v > edges[len(edges)-1] {
-					if v < uniq[len(uniq)-1] {
+			bm.feats = append(bm.feats, g)
+			bm.total += w
+			col += w
+			continue
+		}
+		for k := range w {
+			j := col + k
+			for s, i := range sample {
+				vals[s] = z[i][j]
+			}
+			slices.Sort(vals)
+			uniq := slices.Compact(slices.Clone(vals))
+			var edges []float64
+			if len(uniq) <= maxBins {
+				for u := 0; u+1 < len(uniq); u++ {
+					edges = append(edges, (uniq[u]+uniq[u+1])/2)
+				}
+			} else {
+				for q := 1; q < maxBins; q++ {
+					v := vals[q*len(vals)/maxBins]
+					if (len(edges) == 0 || v > edges[len(edges)-1]) && v < uniq[len(uniq)-1] {
 						edges = append(edges, v)
 					}
 				}
 			}
+			bm.feats = append(bm.feats, bfeat{cols: []int{j}, edges: edges, off: bm.total})
+			bm.total += len(edges) + 1
 		}
-		bm.edges[j] = edges
-		bm.off[j] = bm.total
-		bm.total += len(edges) + 1
+		col += w
 	}
+	bm.p = len(bm.feats)
+	bm.bins = make([]uint8, n*bm.p)
 	for i := range n {
-		row := bm.bins[i*p : (i+1)*p]
-		for j := range p {
-			row[j] = uint8(sort.SearchFloat64s(bm.edges[j], z[i][j]))
+		row := bm.bins[i*bm.p : (i+1)*bm.p]
+		zi := z[i]
+		for f := range bm.feats {
+			bf := &bm.feats[f]
+			if bf.group() {
+				for k, j := range bf.cols {
+					if zi[j] > bf.thr[k] {
+						row[f] = uint8(k)
+						break
+					}
+				}
+				continue
+			}
+			row[f] = uint8(sort.SearchFloat64s(bf.edges, zi[bf.cols[0]]))
 		}
 	}
 	return bm
 }
 
-// hist is a gradient histogram: sums of gradients and hessians and row
-// counts per bin of every column.
-type hist struct {
-	g, h []float64
-	n    []int32
+// hbin is one histogram bin: sums of gradients and hessians, row count.
+type hbin struct {
+	g, h float64
+	n    int32
 }
 
-func newHist(size int) *hist {
-	return &hist{g: make([]float64, size), h: make([]float64, size), n: make([]int32, size)}
-}
-
-func (h *hist) reset() {
-	clear(h.g)
-	clear(h.h)
-	clear(h.n)
-}
+type hist []hbin
 
 // sub sets h = a - b.
-func (h *hist) sub(a, b *hist) {
-	for i := range h.g {
-		h.g[i] = a.g[i] - b.g[i]
-		h.h[i] = a.h[i] - b.h[i]
-		h.n[i] = a.n[i] - b.n[i]
+func (h hist) sub(a, b hist) {
+	for i := range h {
+		h[i] = hbin{a[i].g - b[i].g, a[i].h - b[i].h, a[i].n - b[i].n}
+	}
+}
+
+func (h hist) add(b hist) {
+	for i := range h {
+		h[i].g += b[i].g
+		h[i].h += b[i].h
+		h[i].n += b[i].n
 	}
 }
 
@@ -208,33 +255,39 @@ type booster struct {
 	bm      *binned
 	opt     BoostOptions
 	g, h    []float64
-	pool    sync.Pool
+	pool    []hist
 	workers int
-	scratch []*hist // per worker, for parallel histogram building
+	scratch []hist // per worker, for parallel histogram building
 }
 
-func (b *booster) getHist() *hist {
-	if v := b.pool.Get(); v != nil {
-		hh := v.(*hist)
-		hh.reset()
+func (b *booster) getHist() hist {
+	if k := len(b.pool); k > 0 {
+		hh := b.pool[k-1]
+		b.pool = b.pool[:k-1]
+		clear(hh)
 		return hh
 	}
-	return newHist(b.bm.total)
+	return make(hist, b.bm.total)
 }
 
-// build fills out with the histogram of rows.
-func (b *booster) build(rows []int, out *hist) {
+func (b *booster) putHist(h hist) { b.pool = append(b.pool, h) }
+
+// build fills out (zeroed) with the histogram of rows.
+func (b *booster) build(rows []int, out hist) {
 	p, bins := b.bm.p, b.bm.bins
-	off := b.bm.off
-	fill := func(rows []int, hh *hist) {
+	off := make([]int, p)
+	for f := range off {
+		off[f] = b.bm.feats[f].off
+	}
+	fill := func(rows []int, hh hist) {
 		for _, i := range rows {
 			gi, hi := b.g[i], b.h[i]
 			row := bins[i*p : (i+1)*p]
-			for j, bin := range row {
-				k := off[j] + int(bin)
-				hh.g[k] += gi
-				hh.h[k] += hi
-				hh.n[k]++
+			for f, bin := range row {
+				e := &hh[off[f]+int(bin)]
+				e.g += gi
+				e.h += hi
+				e.n++
 			}
 		}
 	}
@@ -244,15 +297,17 @@ func (b *booster) build(rows []int, out *hist) {
 	}
 	var wg sync.WaitGroup
 	chunk := (len(rows) + b.workers - 1) / b.workers
+	used := 0
 	for w := range b.workers {
 		lo, hi := w*chunk, min((w+1)*chunk, len(rows))
 		if lo >= hi {
-			continue
+			break
 		}
+		used++
 		dst := out
 		if w > 0 {
 			dst = b.scratch[w]
-			dst.reset()
+			clear(dst)
 		}
 		wg.Add(1)
 		go func() {
@@ -261,55 +316,62 @@ func (b *booster) build(rows []int, out *hist) {
 		}()
 	}
 	wg.Wait()
-	for w := 1; w < b.workers; w++ {
-		if w*chunk >= len(rows) {
-			break
-		}
-		s := b.scratch[w]
-		for k := range out.g {
-			out.g[k] += s.g[k]
-			out.h[k] += s.h[k]
-			out.n[k] += s.n[k]
-		}
+	for w := 1; w < used; w++ {
+		out.add(b.scratch[w])
 	}
 }
 
 type split struct {
 	gain    float64
-	feature int
+	feature int // binned feature
 	bin     int
 }
 
+// goesLeft reports whether a row in bin bin of feature f goes left.
+func (f *bfeat) goesLeft(bin, splitBin int) bool {
+	if f.group() {
+		return bin != splitBin
+	}
+	return bin <= splitBin
+}
+
 // best finds the best split of a node with histogram hh and totals G, H, N.
-func (b *booster) best(hh *hist, G, H float64, N int) split {
+func (b *booster) best(hh hist, G, H float64, N int) split {
 	lam := b.opt.Lambda
 	minLeaf := int32(b.opt.MinLeaf)
 	parent := G * G / (H + lam)
-	bestS := split{gain: 0, feature: -1}
-	for j := range b.bm.p {
-		o := b.bm.off[j]
-		nb := len(b.bm.edges[j]) + 1
+	bestS := split{feature: -1}
+	try := func(gl, hl float64, nl int32, f, k int) {
+		nr := int32(N) - nl
+		gr, hr := G-gl, H-hl
+		if nl < minLeaf || nr < minLeaf || hl < 1e-6 || hr < 1e-6 {
+			return
+		}
+		if gain := gl*gl/(hl+lam) + gr*gr/(hr+lam) - parent; gain > bestS.gain+1e-12 {
+			bestS = split{gain: gain, feature: f, bin: k}
+		}
+	}
+	for f := range b.bm.feats {
+		bf := &b.bm.feats[f]
+		o, nb := bf.off, bf.nbins()
+		if bf.group() {
+			for k := range nb {
+				e := hh[o+k]
+				try(G-e.g, H-e.h, int32(N)-e.n, f, k)
+			}
+			continue
+		}
 		var gl, hl float64
 		var nl int32
 		for k := 0; k < nb-1; k++ {
-			gl += hh.g[o+k]
-			hl += hh.h[o+k]
-			nl += hh.n[o+k]
-			if nl < minLeaf {
-				continue
-			}
-			nr := int32(N) - nl
-			if nr < minLeaf {
+			e := hh[o+k]
+			gl += e.g
+			hl += e.h
+			nl += e.n
+			if int32(N)-nl < minLeaf {
 				break
 			}
-			gr, hr := G-gl, H-hl
-			if hl < 1e-6 || hr < 1e-6 {
-				continue
-			}
-			gain := gl*gl/(hl+lam) + gr*gr/(hr+lam) - parent
-			if gain > bestS.gain+1e-12 {
-				bestS = split{gain: gain, feature: j, bin: k}
-			}
+			try(gl, hl, nl, f, k)
 		}
 	}
 	return bestS
@@ -317,24 +379,32 @@ func (b *booster) best(hh *hist, G, H float64, N int) split {
 
 // node is a tree node under construction.
 type node struct {
-	id      int
-	lo, hi  int // its rows are idx[lo:hi]
-	g, h    float64
-	hist    *hist
-	depth   int
-	splitAt split
+	id     int
+	lo, hi int // its rows are idx[lo:hi]
+	g, h   float64
+	hist   hist
+}
+
+// grown is a tree with its splits in binned terms, for training.
+type grown struct {
+	t        Tree
+	feat     []int // binned feature per node, -1 at leaves
+	splitBin []int
 }
 
 // grow fits one tree on the sampled rows idx (reordered in place).
-func (b *booster) grow(idx []int) Tree {
+func (b *booster) grow(idx []int) grown {
 	lr, lam := b.opt.LearningRate, b.opt.Lambda
-	var t Tree
+	var gt grown
+	t := &gt.t
 	add := func(g, h float64) int {
 		t.Feature = append(t.Feature, -1)
 		t.Threshold = append(t.Threshold, 0)
 		t.Left = append(t.Left, -1)
 		t.Right = append(t.Right, -1)
 		t.Value = append(t.Value, -lr*g/(h+lam))
+		gt.feat = append(gt.feat, -1)
+		gt.splitBin = append(gt.splitBin, 0)
 		return len(t.Feature) - 1
 	}
 	var G, H float64
@@ -345,20 +415,20 @@ func (b *booster) grow(idx []int) Tree {
 	root := &node{id: add(G, H), lo: 0, hi: len(idx), g: G, h: H, hist: b.getHist()}
 	b.build(idx, root.hist)
 	level := []*node{root}
+	p := b.bm.p
 	for depth := 0; depth < b.opt.MaxDepth && len(level) > 0; depth++ {
 		var next []*node
 		for _, nd := range level {
 			s := b.best(nd.hist, nd.g, nd.h, nd.hi-nd.lo)
 			if s.feature < 0 {
-				b.pool.Put(nd.hist)
+				b.putHist(nd.hist)
 				continue
 			}
-			// Partition idx[lo:hi]: left rows first.
-			p := b.bm.p
+			bf := &b.bm.feats[s.feature]
 			rows := idx[nd.lo:nd.hi]
 			m := 0
 			for k, i := range rows {
-				if int(b.bm.bins[i*p+s.feature]) <= s.bin {
+				if bf.goesLeft(int(b.bm.bins[i*p+s.feature]), s.bin) {
 					rows[m], rows[k] = rows[k], rows[m]
 					m++
 				}
@@ -368,12 +438,19 @@ func (b *booster) grow(idx []int) Tree {
 				gl += b.g[i]
 				hl += b.h[i]
 			}
-			left := &node{lo: nd.lo, hi: nd.lo + m, g: gl, h: hl, depth: depth + 1}
-			right := &node{lo: nd.lo + m, hi: nd.hi, g: nd.g - gl, h: nd.h - hl, depth: depth + 1}
+			left := &node{lo: nd.lo, hi: nd.lo + m, g: gl, h: hl}
+			right := &node{lo: nd.lo + m, hi: nd.hi, g: nd.g - gl, h: nd.h - hl}
 			left.id = add(left.g, left.h)
 			right.id = add(right.g, right.h)
-			t.Feature[nd.id] = s.feature
-			t.Threshold[nd.id] = b.bm.edges[s.feature][s.bin]
+			if bf.group() {
+				// category s.bin (its one-hot column above the threshold) goes right
+				t.Feature[nd.id] = bf.cols[s.bin]
+				t.Threshold[nd.id] = bf.thr[s.bin]
+			} else {
+				t.Feature[nd.id] = bf.cols[0]
+				t.Threshold[nd.id] = bf.edges[s.bin]
+			}
+			gt.feat[nd.id], gt.splitBin[nd.id] = s.feature, s.bin
 			t.Left[nd.id], t.Right[nd.id] = left.id, right.id
 			if depth+1 < b.opt.MaxDepth {
 				small, large := left, right
@@ -383,28 +460,25 @@ func (b *booster) grow(idx []int) Tree {
 				small.hist = b.getHist()
 				b.build(idx[small.lo:small.hi], small.hist)
 				large.hist = nd.hist
-				large.hist.sub(nd.hist, small.hist) // in place: parent's histogram becomes the larger child's
+				large.hist.sub(nd.hist, small.hist) // in place: the parent's histogram becomes the larger child's
 				next = append(next, left, right)
 			} else {
-				b.pool.Put(nd.hist)
+				b.putHist(nd.hist)
 			}
 		}
 		level = next
 	}
-	for _, nd := range level {
-		if nd.hist != nil {
-			b.pool.Put(nd.hist)
-		}
-	}
-	return t
+	return gt
 }
 
-// leafBinned walks a tree on binned row i.
-func (b *booster) leafBinned(t *Tree, i int, splitBin []int) int {
-	p := b.bm.p
+// leafBinned walks a grown tree on binned row i.
+func (b *booster) leafBinned(gt *grown, i int) int {
+	row := b.bm.bins[i*b.bm.p : (i+1)*b.bm.p]
+	t := &gt.t
 	n := 0
-	for t.Feature[n] >= 0 {
-		if int(b.bm.bins[i*p+t.Feature[n]]) <= splitBin[n] {
+	for gt.feat[n] >= 0 {
+		f := gt.feat[n]
+		if b.bm.feats[f].goesLeft(int(row[f]), gt.splitBin[n]) {
 			n = t.Left[n]
 		} else {
 			n = t.Right[n]
@@ -417,10 +491,10 @@ func (b *booster) leafBinned(t *Tree, i int, splitBin []int) int {
 // stopping on an inner, stratified split of the training rows (never on
 // the caller's validation frame), then the trees are refitted on all
 // training rows for that many rounds.
-func trainBoosted(ctx context.Context, z [][]float64, y []bool, opt BoostOptions, seed uint64) (*Boosted, error) {
+func trainBoosted(ctx context.Context, z [][]float64, enc *Encoder, y []bool, opt BoostOptions, seed uint64) (*Boosted, error) {
 	opt = opt.withDefaults()
 	r := rand.New(rand.NewPCG(seed, 0xb0057ed))
-	bm := binMatrix(z, opt.Bins, r)
+	bm := binMatrix(z, enc, opt.Bins, r)
 
 	fit, hold := stratifiedSplit(y, opt.InnerValid, r)
 	rounds := opt.MaxTrees
@@ -460,15 +534,14 @@ func boost(ctx context.Context, bm *binned, y []bool, fit, hold []int, opt Boost
 	m := &Boosted{Base: math.Log(rate / (1 - rate)), Options: opt}
 	b := &booster{bm: bm, opt: opt, g: make([]float64, bm.n), h: make([]float64, bm.n)}
 	b.workers = max(1, min(runtime.GOMAXPROCS(0), 8))
-	b.scratch = make([]*hist, b.workers)
+	b.scratch = make([]hist, b.workers)
 	for w := 1; w < b.workers; w++ {
-		b.scratch[w] = newHist(bm.total)
+		b.scratch[w] = make(hist, bm.total)
 	}
 	score := make([]float64, bm.n)
 	for i := range score {
 		score[i] = m.Base
 	}
-	var splitBins [][]int // per tree, per node: the split bin
 	bestLoss, bestRound := math.Inf(1), 0
 	sample := make([]int, 0, len(fit))
 	for round := 0; round < rounds; round++ {
@@ -496,24 +569,18 @@ func boost(ctx context.Context, bm *binned, y []bool, fit, hold []int, opt Boost
 				}
 			}
 		}
-		t := b.grow(sample)
-		sb := make([]int, len(t.Feature))
-		for n, f := range t.Feature {
-			if f >= 0 {
-				sb[n] = sort.SearchFloat64s(bm.edges[f], t.Threshold[n])
-			}
-		}
+		gt := b.grow(sample)
+		t := gt.t
 		m.Trees = append(m.Trees, t)
-		splitBins = append(splitBins, sb)
 		for _, i := range fit {
-			score[i] += t.Value[b.leafBinned(&t, i, sb)]
+			score[i] += t.Value[b.leafBinned(&gt, i)]
 		}
 		if len(hold) == 0 {
 			continue
 		}
 		var loss float64
 		for _, i := range hold {
-			score[i] += t.Value[b.leafBinned(&t, i, sb)]
+			score[i] += t.Value[b.leafBinned(&gt, i)]
 			p := min(max(sigmoid(score[i]), 1e-15), 1-1e-15)
 			if y[i] {
 				loss -= math.Log(p)

@@ -235,7 +235,7 @@ func fitSpec(ctx context.Context, enc *Encoder, z [][]float64, y []bool, s spec,
 		}
 		m.Logistic = lr // its intercept is already set to the base rate
 	case KindBoosted:
-		b, err := trainBoosted(ctx, z, y, s.boost, seed)
+		b, err := trainBoosted(ctx, z, enc, y, s.boost, seed)
 		if err != nil {
 			return nil, err
 		}
