@@ -251,7 +251,7 @@ func TestLogisticCalibratedDespiteClassWeight(t *testing.T) {
 	f := planted(3000, 6)
 	m := fitKind(t, f, KindLogistic)
 	if m.Logistic.PositiveWeight < 2 {
-		t.Fatalf("positive weight %d on a %.0f%% churn rate, want the imbalance weighted", m.Logistic.PositiveWeight, 100*rate(f.Label))
+		t.Fatalf("positive weight %.2f on a %.0f%% churn rate, want the imbalance weighted", m.Logistic.PositiveWeight, 100*rate(f.Label))
 	}
 	valid := planted(3000, 7)
 	p, err := m.Predict(valid)
@@ -492,7 +492,7 @@ func TestLogisticRecoversWeights(t *testing.T) {
 		z[i] = []float64{r.NormFloat64(), r.NormFloat64(), r.NormFloat64()}
 		y[i] = r.Float64() < sigmoid(-2+1.5*z[i][0]-z[i][1])
 	}
-	lr, err := trainLogistic(context.Background(), z, y, 1)
+	lr, err := trainLogistic(context.Background(), z, y, make([]float64, 3), 1, 0, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -180,6 +180,25 @@ func (e *Encoder) source() []int {
 	return out
 }
 
+// sparseOffsets returns, per encoded column, what to add to the
+// standardised value to uncentre an indicator column (Centre/Scale for
+// missing indicators and one-hot columns, 0 for numeric values), so
+// its zeros stay zeros.
+func (e *Encoder) sparseOffsets() []float64 {
+	out := make([]float64, 0, e.Width())
+	for j := range e.Features {
+		ft := &e.Features[j]
+		for k := range ft.width() {
+			if ft.Kind == kindNumeric && k == 0 {
+				out = append(out, 0)
+				continue
+			}
+			out = append(out, ft.Centre[k]/ft.Scale[k])
+		}
+	}
+	return out
+}
+
 // match returns the frame's column for each feature, by name. A missing
 // column is an error naming it; extra columns are ignored.
 func (e *Encoder) match(f *dataset.Frame) ([]*dataset.Column, error) {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -22,10 +24,12 @@ import (
 type Logistic struct {
 	W    []float64
 	Bias float64
-	// PositiveWeight is the class weight the positives were trained with
-	// (each positive row given PositiveWeight times), kept for the record.
-	PositiveWeight int
+	// PositiveWeight is liblinear's class weight on the positives
+	// (negatives/positives), C its inverse L2 penalty and Rows the rows it
+	// was fitted on; kept for the record.
+	PositiveWeight float64
 	C              float64
+	Rows           int
 }
 
 // logit is the linear score of one encoded row.
@@ -43,18 +47,24 @@ var quietGolearn sync.Once
 var liblinearMu sync.Mutex
 
 // trainLogistic fits an L2-regularised logistic regression with liblinear
-// (through golearn's linear_models Problem/Parameter/Train bindings) and
-// reads the weights back from the model file liblinear writes (golearn's
-// Export), because golearn predicts labels only.
+// (golearn's linear_models NewProblem, NewParameter and Train, solver
+// L2R_LR) and reads the weights back from the model file liblinear writes
+// (golearn's Export), because golearn's LogisticRegression predicts labels
+// only; scoring is then sigmoid(w·z+b) in Go.
 //
-// Class imbalance: liblinear's per-class weights are not reachable through
-// golearn's NewParameter, so the positive class is weighted by giving every
-// positive row round(negatives/positives) times; liblinear's objective is a
-// sum over rows, so that is exactly a class weight on C. The weighted fit
-// inflates the odds by that weight, so log(weight) is taken off the
-// intercept and the intercept is then refitted so the mean predicted
-// probability on the training rows equals the training churn rate.
-func trainLogistic(ctx context.Context, z [][]float64, y []bool, c float64) (*Logistic, error) {
+// Class imbalance: the positives get liblinear's class weight
+// negatives/positives (its weight_label/weight parameters, which golearn's
+// NewParameter leaves empty and pinClassWeights fills in). Weighting
+// inflates the odds by that factor, so its log is taken off the intercept
+// and the intercept is then refitted so the mean predicted probability on
+// the training rows equals the training churn rate.
+//
+// liblinear sees u = z + offset: the indicator columns uncentred (offset
+// Centre/Scale), so their zeros stay sparse; the weights are the same on z
+// and the intercept absorbs w·offset. At most maxRows rows (a stratified
+// random sample) are used: golearn's NewProblem allocates a node for every
+// column of every row, and a few hundred weights need no more.
+func trainLogistic(ctx context.Context, z [][]float64, y []bool, offset []float64, c float64, maxRows int, seed uint64) (*Logistic, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -70,24 +80,32 @@ func trainLogistic(ctx context.Context, z [][]float64, y []bool, c float64) (*Lo
 	if pos == 0 || neg == 0 {
 		return nil, fmt.Errorf("churn: logistic: need both classes (%d churners, %d stayers)", pos, neg)
 	}
-	weight := max(1, int(math.Round(float64(neg)/float64(pos))))
+	use := make([]int, len(y))
+	for i := range use {
+		use[i] = i
+	}
+	if maxRows > 0 && len(y) > maxRows {
+		r := rand.New(rand.NewPCG(seed, 0x10915))
+		fit, _ := stratifiedSplit(y, 1-float64(maxRows)/float64(len(y)), r)
+		use = fit
+	}
 	p := len(z[0])
-	rows := make([][]float64, 0, neg+pos*weight)
-	labels := make([]float64, 0, neg+pos*weight)
-	for i, r := range z {
+	rows := make([][]float64, 0, len(use))
+	labels := make([]float64, 0, len(use))
+	for _, i := range use {
 		// A constant last column carries the intercept: golearn's
 		// NewProblem switches liblinear's own bias term off.
 		x := make([]float64, p+1)
-		copy(x, r)
+		for j, v := range z[i] {
+			x[j] = v + offset[j]
+		}
 		x[p] = 1
-		k, lab := 1, 0.0
+		lab := 0.0
 		if y[i] {
-			k, lab = weight, 1
+			lab = 1
 		}
-		for range k {
-			rows = append(rows, x)
-			labels = append(labels, lab)
-		}
+		rows = append(rows, x)
+		labels = append(labels, lab)
 	}
 	// Put a positive first so liblinear's first label (the one its weights
 	// score) is 1; the file's label line is checked below anyway.
@@ -98,24 +116,32 @@ func trainLogistic(ctx context.Context, z [][]float64, y []bool, c float64) (*Lo
 			break
 		}
 	}
+	weight := float64(neg) / float64(pos)
 
 	liblinearMu.Lock()
 	prob := linear_models.NewProblem(rows, labels, 0)
+	param := linear_models.NewParameter(linear_models.L2R_LR, c, 0.001)
 	var pin runtime.Pinner
-	if err := pinProblem(&pin, prob, len(rows), p+1); err != nil {
+	err := pinProblem(&pin, prob, len(rows), p+1)
+	if err == nil {
+		err = pinClassWeights(&pin, param, c, []int32{1, 0}, []float64{weight, 1})
+	}
+	if err != nil {
+		pin.Unpin()
 		liblinearMu.Unlock()
 		return nil, err
 	}
-	param := linear_models.NewParameter(linear_models.L2R_LR, c, 0.001)
 	model := linear_models.Train(prob, param)
 	pin.Unpin()
+	runtime.KeepAlive(prob)
+	runtime.KeepAlive(param)
 	dir, err := os.MkdirTemp("", "churn-liblinear-")
 	if err != nil {
 		liblinearMu.Unlock()
 		return nil, fmt.Errorf("churn: logistic: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	path := dir + "/model.txt"
+	path := filepath.Join(dir, "model.txt")
 	err = linear_models.Export(model, path)
 	liblinearMu.Unlock()
 	if err != nil {
@@ -125,13 +151,45 @@ func trainLogistic(ctx context.Context, z [][]float64, y []bool, c float64) (*Lo
 	if err != nil {
 		return nil, err
 	}
-	lr := &Logistic{W: w[:p], Bias: w[p] - math.Log(float64(weight)), PositiveWeight: weight, C: c}
+	bias := w[p] - math.Log(weight)
+	for j := range p {
+		bias += w[j] * offset[j]
+	}
+	lr := &Logistic{W: w[:p], Bias: bias, PositiveWeight: weight, C: c, Rows: len(use)}
 	scores := make([]float64, len(z))
 	for i, r := range z {
 		scores[i] = lr.logit(r) - lr.Bias
 	}
 	lr.Bias = interceptFor(scores, float64(pos)/float64(len(y)), lr.Bias)
 	return lr, nil
+}
+
+// cParameter mirrors liblinear's struct parameter (linear.h), the only
+// field of golearn's linear_models.Parameter.
+type cParameter struct {
+	solverType  int32
+	eps, c      float64
+	nrWeight    int32
+	weightLabel *int32
+	weight      *float64
+	p           float64
+}
+
+// pinClassWeights sets liblinear's per-class weights (C·weight[k] for
+// class label[k]) on a parameter from NewParameter, which leaves them
+// empty, pinning the Go arrays for the call. The layout is checked against
+// what NewParameter must have stored.
+func pinClassWeights(pin *runtime.Pinner, param *linear_models.Parameter, c float64, label []int32, weight []float64) error {
+	cp := (*cParameter)(unsafe.Pointer(param))
+	if cp.solverType != linear_models.L2R_LR || cp.c != c || cp.nrWeight != 0 || cp.weightLabel != nil || cp.weight != nil {
+		return fmt.Errorf("churn: logistic: golearn's liblinear parameter layout is not the expected one")
+	}
+	pin.Pin(&label[0])
+	pin.Pin(&weight[0])
+	cp.nrWeight = int32(len(label))
+	cp.weightLabel = &label[0]
+	cp.weight = &weight[0]
+	return nil
 }
 
 // cProblem mirrors liblinear's struct problem (linear.h), the only field

@@ -28,6 +28,9 @@ type Options struct {
 	Seed uint64
 	// C is the inverse L2 penalty of the logistic regression (1).
 	C float64
+	// LogisticMaxRows caps the rows the logistic regression is fitted on,
+	// a stratified random sample (50000).
+	LogisticMaxRows int
 	// Boosted lists the boosted-tree configurations tried as candidates
 	// (default: depth 3 and depth 5, otherwise BoostOptions' defaults).
 	Boosted []BoostOptions
@@ -38,6 +41,9 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.C <= 0 {
 		o.C = 1
+	}
+	if o.LogisticMaxRows <= 0 {
+		o.LogisticMaxRows = 50_000
 	}
 	if len(o.Boosted) == 0 {
 		o.Boosted = []BoostOptions{{MaxDepth: 3}, {MaxDepth: 5}}
@@ -87,8 +93,9 @@ type Model struct {
 // spec says how to fit one candidate.
 type spec struct {
 	kind  string
-	boost BoostOptions
-	c     float64
+	boost   BoostOptions
+	c       float64
+	maxRows int
 }
 
 func (s spec) name() string {
@@ -102,7 +109,7 @@ func (s spec) name() string {
 func (o Options) specs() []spec {
 	var out []spec
 	if !o.NoLogistic {
-		out = append(out, spec{kind: KindLogistic, c: o.C})
+		out = append(out, spec{kind: KindLogistic, c: o.C, maxRows: o.LogisticMaxRows})
 	}
 	for _, b := range o.Boosted {
 		out = append(out, spec{kind: KindBoosted, boost: b})
@@ -229,7 +236,7 @@ func fitSpec(ctx context.Context, enc *Encoder, z [][]float64, y []bool, s spec,
 	m := &Model{FormatVersion: FormatVersion, Kind: s.kind, Encoder: *enc, BaseRate: rate}
 	switch s.kind {
 	case KindLogistic:
-		lr, err := trainLogistic(ctx, z, y, s.c)
+		lr, err := trainLogistic(ctx, z, y, enc.sparseOffsets(), s.c, s.maxRows, seed)
 		if err != nil {
 			return nil, err
 		}
