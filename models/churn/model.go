@@ -92,7 +92,7 @@ type Model struct {
 
 // spec says how to fit one candidate.
 type spec struct {
-	kind  string
+	kind    string
 	boost   BoostOptions
 	c       float64
 	maxRows int
