@@ -509,3 +509,38 @@ func quantileOf(x []float64, q float64) float64 {
 	slices.Sort(s)
 	return s[int(q*float64(len(s)-1))]
 }
+
+func TestCorruptModelRefused(t *testing.T) {
+	f := planted(500, 18)
+	for _, kind := range kinds {
+		m := fitKind(t, f, kind)
+		data, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tests := []struct {
+			name string
+			edit func(*Model)
+		}{
+			{"format version", func(m *Model) { m.FormatVersion = 99 }},
+			{"encoding", func(m *Model) { m.Encoder.Features[0].Scale = nil }},
+			{"weights", func(m *Model) {
+				if m.Logistic != nil {
+					m.Logistic.W = m.Logistic.W[:1]
+				} else {
+					m.Boosted.Trees[0].Left = m.Boosted.Trees[0].Left[:1]
+				}
+			}},
+		}
+		for _, tt := range tests {
+			var back Model
+			if err := json.Unmarshal(data, &back); err != nil {
+				t.Fatal(err)
+			}
+			tt.edit(&back)
+			if _, err := back.Predict(f); err == nil {
+				t.Errorf("%s: Predict with a broken %s succeeded, want an error", kind, tt.name)
+			}
+		}
+	}
+}

@@ -76,6 +76,24 @@ type Tree struct {
 	Value     []float64
 }
 
+// check verifies a tree (one read from JSON) can be walked: equal array
+// lengths, columns below width, children after their parent.
+func (t *Tree) check(width int) error {
+	n := len(t.Feature)
+	if n == 0 || len(t.Threshold) != n || len(t.Left) != n || len(t.Right) != n || len(t.Value) != n {
+		return fmt.Errorf("node arrays of unequal length or empty")
+	}
+	for i, f := range t.Feature {
+		if f < 0 {
+			continue
+		}
+		if f >= width || t.Left[i] <= i || t.Right[i] <= i || t.Left[i] >= n || t.Right[i] >= n {
+			return fmt.Errorf("node %d: column %d, children %d and %d out of range", i, f, t.Left[i], t.Right[i])
+		}
+	}
+	return nil
+}
+
 func (t *Tree) leaf(z []float64) int {
 	n := 0
 	for t.Feature[n] >= 0 {

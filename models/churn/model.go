@@ -278,9 +278,21 @@ func (m *Model) check() error {
 	if m.FormatVersion != FormatVersion {
 		return fmt.Errorf("churn: model format version %d, this build reads %d", m.FormatVersion, FormatVersion)
 	}
+	width := m.Encoder.Width()
+	for j := range m.Encoder.Features {
+		ft := &m.Encoder.Features[j]
+		if len(ft.Centre) != ft.width() || len(ft.Scale) != ft.width() {
+			return fmt.Errorf("churn: model feature %q: encoding incomplete", ft.Name)
+		}
+	}
 	switch {
-	case m.Kind == KindLogistic && m.Logistic != nil && len(m.Logistic.W) == m.Encoder.Width():
+	case m.Kind == KindLogistic && m.Logistic != nil && len(m.Logistic.W) == width:
 	case m.Kind == KindBoosted && m.Boosted != nil:
+		for k := range m.Boosted.Trees {
+			if err := m.Boosted.Trees[k].check(width); err != nil {
+				return fmt.Errorf("churn: model tree %d: %w", k, err)
+			}
+		}
 	default:
 		return fmt.Errorf("churn: model of kind %q is incomplete", m.Kind)
 	}
