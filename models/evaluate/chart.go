@@ -42,7 +42,10 @@ var (
 func rocChart(s Summary, subtitle string) ([]byte, error) {
 	c := newCanvas("ROC curve", subtitle, "False positive rate (non-churners flagged)", "True positive rate (churners flagged)")
 	c.polyline([]Point{{0, 0}, {1, 1}}, colBaseline, 2, true)
-	c.polyline(s.ROC, colModel, 2, false)
+	drawn := !bad(s.AUC) && len(s.ROC) >= 2
+	if drawn {
+		c.polyline(s.ROC, colModel, 2, false)
+	}
 	items := []legendItem{
 		{fmt.Sprintf("Model: AUC %s (95%% CI %s)", fixed(s.AUC, 2), ascii(interval(s.AUCCI, 2))), colModel, false, false},
 		{"Random: AUC 0.50", colBaseline, true, false},
@@ -55,8 +58,8 @@ func rocChart(s Summary, subtitle string) ([]byte, error) {
 		c.labelNear(x, y, "threshold "+fixed(cf.Threshold, 2), colAccent)
 		items = append(items, legendItem{"Chosen threshold (best F1)", colAccent, false, true})
 	}
-	if len(s.ROC) < 2 {
-		c.centreNote("no ROC curve: both churners and non-churners are needed")
+	if !drawn {
+		c.centreNote("no ROC curve: it needs both churners and non-churners")
 	}
 	c.legend(items, cornerBottomRight)
 	return c.png()
@@ -66,7 +69,10 @@ func rocChart(s Summary, subtitle string) ([]byte, error) {
 // and a perfect ranking, and annotates the top decile.
 func gainsChart(s Summary, subtitle string) ([]byte, error) {
 	c := newCanvas("Cumulative gains", subtitle, "Share of subscribers contacted, highest risk first", "Share of churners found")
-	items := []legendItem{{"Model", colModel, false, false}}
+	var items []legendItem
+	if len(s.Gains) >= 2 {
+		items = append(items, legendItem{"Model", colModel, false, false})
+	}
 	if rate := s.PositiveRate(); !bad(rate) && rate > 0 {
 		c.polyline([]Point{{0, 0}, {rate, 1}, {1, 1}}, colPerfect, 2, true)
 		items = append(items, legendItem{"Perfect ranking", colPerfect, true, false})
@@ -75,12 +81,16 @@ func gainsChart(s Summary, subtitle string) ([]byte, error) {
 	items = append(items, legendItem{"Random contact", colBaseline, true, false})
 	c.polyline(s.Gains, colModel, 2, false)
 	if g, ok := gainsAt(s.Gains, 0.1); ok {
-		top, _ := c.px(Point{0.1, g})
-		x, y := c.px(Point{0.1, g})
-		_, y0 := c.px(Point{0.1, 0})
-		c.line(float64(top), float64(y0), float64(top), float64(y), colAccent, 1, true)
-		c.disc(x, y, 5, colAccent)
-		c.labelNear(x, y, fmt.Sprintf("top 10%%: %s of churners, lift %s", percent(g, 0), ascii(times(s.Lift10))), colAccent)
+		// Guides from the top-decile point down to the x axis and across
+		// to the y axis, so both shares can be read off.
+		x, y := c.fpx(Point{0.1, g})
+		x0, y0 := c.fpx(Point{0, 0})
+		c.line(x, y0, x, y, colAccent, 1, true)
+		c.line(x0, y, x, y, colAccent, 1, true)
+		px, py := c.px(Point{0.1, g})
+		c.disc(px, py, 5, colAccent)
+		c.labelNear(px, py, "lift "+ascii(times(s.Lift10)), colAccent)
+		items = append(items, legendItem{fmt.Sprintf("Top 10%%: %s of churners found", percent(g, 0)), colAccent, false, true})
 	}
 	if len(s.Gains) < 2 {
 		c.centreNote("no gains curve: there are no churners")
@@ -333,17 +343,18 @@ func (c *canvas) vtext(x, y int, s string, col color.RGBA) {
 	}
 }
 
-// labelNear writes s next to the pixel (x, y), right of it unless that
-// would leave the plot, on a white box so grid lines don't cross it.
+// labelNear writes s next to the pixel (x, y) of a point on a rising
+// curve: below and right of it, where the curve does not pass, or left
+// if that would leave the plot. A white box keeps grid lines off it.
 func (c *canvas) labelNear(x, y int, s string, col color.RGBA) {
 	w := glyphs(s).Bounds().Dx()
 	lx := x + 10
 	if lx+w > c.plot.Max.X-4 {
 		lx = x - 10 - w
 	}
-	ly := y - 20
-	if ly < c.plot.Min.Y+2 {
-		ly = y + 8
+	ly := y + 8
+	if ly+glyphHeight > c.plot.Max.Y-4 {
+		ly = y - 8 - glyphHeight
 	}
 	c.fill(image.Rect(lx-2, ly-1, lx+w+2, ly+glyphHeight+1), colBackground)
 	c.text(lx, ly, s, col, 1, alignLeft)
