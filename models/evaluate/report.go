@@ -272,15 +272,28 @@ func (r *Report) writeConfusion(b *bytes.Buffer) {
 	th := fixed(c.Threshold, 3)
 	flagged := c.TP + c.FP
 	fmt.Fprintf(b, "## At the chosen threshold\n\n")
-	fmt.Fprintf(b, "The threshold %s maximises F1 on the validation month. Subscribers scoring %s or more are flagged as at risk: %s of %s (%s).\n\n",
-		th, th, thousands(flagged), thousands(v.Rows), percent(ratio(flagged, v.Rows), 1))
+	if v.Positives == 0 {
+		fmt.Fprintf(b, "With no churners in the validation month, F1 cannot choose a threshold; the table uses %s, the highest score. ", th)
+	} else {
+		fmt.Fprintf(b, "The threshold %s maximises F1 on the validation month. ", th)
+	}
+	fmt.Fprintf(b, "Subscribers scoring %s or more are flagged as at risk: %s of %s (%s).\n\n",
+		th, thousands(flagged), thousands(v.Rows), percent(ratio(flagged, v.Rows), 1))
 	table(b, []string{"", "Churned", "Stayed", "Total"}, "lrrr", [][]string{
 		{"Flagged (score ≥ " + th + ")", thousands(c.TP), thousands(c.FP), thousands(flagged)},
 		{"Not flagged", thousands(c.FN), thousands(c.TN), thousands(c.FN + c.TN)},
 		{"Total", thousands(c.TP + c.FN), thousands(c.FP + c.TN), thousands(v.Rows)},
 	})
-	fmt.Fprintf(b, "\n- Precision %s: of the flagged subscribers, %s churned.\n", percent(c.Precision(), 1), percent(c.Precision(), 1))
-	fmt.Fprintf(b, "- Recall %s: the flagged group holds %s of all churners.\n", percent(c.Recall(), 1), percent(c.Recall(), 1))
+	if p := c.Precision(); bad(p) {
+		fmt.Fprintf(b, "\n- Precision –: no subscriber is flagged.\n")
+	} else {
+		fmt.Fprintf(b, "\n- Precision %s: of the flagged subscribers, %s churned.\n", percent(p, 1), percent(p, 1))
+	}
+	if r := c.Recall(); bad(r) {
+		fmt.Fprintf(b, "- Recall –: there are no churners to find.\n")
+	} else {
+		fmt.Fprintf(b, "- Recall %s: the flagged group holds %s of all churners.\n", percent(r, 1), percent(r, 1))
+	}
 	fmt.Fprintf(b, "- F1 %s.\n\n", fixed(c.F1(), 3))
 	b.WriteString("A campaign with a different budget should pick its own cut-off from the gains chart; the threshold only fixes one operating point.\n\n")
 }

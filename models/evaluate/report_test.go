@@ -208,6 +208,8 @@ func TestMarkdownSingleClass(t *testing.T) {
 		"| ROC AUC | – | – |",
 		"**Not promoted.** Reason: the validation month has no churners.",
 		"churner = deactivated within 1 month after the snapshot",
+		"F1 cannot choose a threshold",
+		"- Recall –: there are no churners to find.",
 	} {
 		if !strings.Contains(md, w) {
 			t.Errorf("report.md lacks %q:\n%s", w, md)

@@ -196,3 +196,21 @@ func TestThinCurve(t *testing.T) {
 		t.Errorf("thinCurve(short) = %v, want it unchanged", got)
 	}
 }
+
+// BenchmarkSummarise is a validation month of 200,000 subscribers.
+func BenchmarkSummarise(b *testing.B) {
+	probs, labels := synthetic(200000, 1)
+	for b.Loop() {
+		Summarise(probs, labels, 1)
+	}
+}
+
+// BenchmarkBootstrapTwice is what the intervals would cost with Bootstrap,
+// at 20 resamples instead of BootstrapResamples (multiply by 50).
+func BenchmarkBootstrapTwice(b *testing.B) {
+	probs, labels := synthetic(200000, 1)
+	for b.Loop() {
+		Bootstrap(probs, labels, ROCAUC, 20, 1)
+		Bootstrap(probs, labels, PRAUC, 20, 1)
+	}
+}
