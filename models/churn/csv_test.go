@@ -236,6 +236,17 @@ func TestEvalCSV(t *testing.T) {
 	if res.AUC < 0.75 || !(res.AUCCI.Lo <= res.AUC && res.AUC <= res.AUCCI.Hi) {
 		t.Errorf("AUC %.3f, interval %+v: want ≥ 0.75 on the planted signal and inside its interval", res.AUC, res.AUCCI)
 	}
+	if len(res.Compare) != len(res.Candidates) {
+		t.Errorf("%d candidates measured on the test table, want all %d", len(res.Compare), len(res.Candidates))
+	}
+	for _, c := range res.Compare {
+		if c.Kind == res.Selected && c.AUC != res.AUC {
+			t.Errorf("selected %s: comparison AUC %v, headline AUC %v", c.Kind, c.AUC, res.AUC)
+		}
+	}
+	if len(res.Examples) != 3 || res.Examples[0].Probability < res.Examples[2].Probability || len(res.Examples[0].Reasons) == 0 {
+		t.Errorf("examples %+v, want the 3 riskiest rows with reasons", res.Examples)
+	}
 	if res.Lift10 <= 1 {
 		t.Errorf("lift@10%% = %.2f, want above 1", res.Lift10)
 	}

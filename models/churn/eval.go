@@ -1,10 +1,13 @@
 package churn
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -43,6 +46,29 @@ type EvalResult struct {
 	AUC, PRAUC, Lift10       float64
 	AUCCI, PRAUCCI, Lift10CI evaluate.Interval
 	Model                    *Model
+
+	// Compare has every candidate refitted on the whole training table
+	// and measured on the test table, for the report only: the choice was
+	// made on the validation hold-out before.
+	Compare []CandidateTest
+
+	// Examples are the riskiest test rows with their reasons.
+	Examples []Example
+}
+
+// Example is one scored row of the test table.
+type Example struct {
+	Row         int // 1-based data row of the test file (after skipped rows)
+	Probability float64
+	Churned     bool
+	Reasons     []Reason
+}
+
+// CandidateTest is one candidate's test metrics.
+type CandidateTest struct {
+	Kind               string
+	AUC, PRAUC, Lift10 float64
+	AUCCI              evaluate.Interval
 }
 
 // EvalCSV trains on the train table and measures on the test table
@@ -103,9 +129,40 @@ func EvalCSV(ctx context.Context, train, test io.Reader, opt EvalOptions) (*Eval
 	if err != nil {
 		return nil, fmt.Errorf("churn: eval: test file: %w", err)
 	}
+	_, reasons, err := m.Score(te, 3)
+	if err != nil {
+		return nil, fmt.Errorf("churn: eval: test file: %w", err)
+	}
+	top := make([]int, len(p))
+	for i := range top {
+		top[i] = i
+	}
+	slices.SortStableFunc(top, func(a, b int) int { return cmp.Compare(p[b], p[a]) })
+	for _, i := range top[:min(3, len(top))] {
+		res.Examples = append(res.Examples, Example{Row: i + 1, Probability: p[i], Churned: te.Label[i], Reasons: reasons[i]})
+	}
 	res.TrainRows, res.TestRows = tr.Rows(), te.Rows()
 	res.TestRate, res.MeanPredicted = rate(te.Label), mean(p)
 	lift10 := func(s []float64, l []bool) float64 { return evaluate.LiftAt(s, l, 0.1) }
+	for _, c := range cands {
+		cp := p
+		if !c.Selected {
+			cm, err := Refit(ctx, tr, c, opt.Train)
+			if err != nil {
+				return nil, fmt.Errorf("churn: eval: %w", err)
+			}
+			if cp, err = cm.Predict(te); err != nil {
+				return nil, fmt.Errorf("churn: eval: test file: %w", err)
+			}
+		}
+		res.Compare = append(res.Compare, CandidateTest{
+			Kind:   c.Kind,
+			AUC:    evaluate.ROCAUC(cp, te.Label),
+			PRAUC:  evaluate.PRAUC(cp, te.Label),
+			Lift10: lift10(cp, te.Label),
+			AUCCI:  evaluate.Bootstrap(cp, te.Label, evaluate.ROCAUC, opt.Resamples, opt.Seed),
+		})
+	}
 	res.AUC = evaluate.ROCAUC(p, te.Label)
 	res.PRAUC = evaluate.PRAUC(p, te.Label)
 	res.Lift10 = lift10(p, te.Label)
@@ -151,6 +208,15 @@ func (r *EvalResult) Write(w io.Writer) error {
 		fmt.Fprintf(tw, "  %s\t%.4f\t%.4f\t%.2f\t%s\n", c.Kind, c.ValidAUC, c.ValidPRAUC, c.TrainSeconds, mark)
 	}
 	tw.Flush()
+	if len(r.Compare) > 0 {
+		fmt.Fprintln(ew, "test, each candidate refitted on the whole training file (comparison only; chosen above on validation):")
+		tw = tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  model\ttest AUC (95% CI)\ttest PR-AUC\tlift@10%\t")
+		for _, c := range r.Compare {
+			fmt.Fprintf(tw, "  %s\t%.4f (%.2f–%.2f)\t%.4f\t%.2f\t\n", c.Kind, c.AUC, c.AUCCI.Lo, c.AUCCI.Hi, c.PRAUC, c.Lift10)
+		}
+		tw.Flush()
+	}
 	fmt.Fprintf(ew, "model: %s refitted on all %d training rows; training %.1f s in all\n", r.Selected, r.TrainRows, r.TrainSeconds)
 	if r.Model != nil {
 		fmt.Fprint(ew, "top features:")
@@ -161,6 +227,13 @@ func (r *EvalResult) Write(w io.Writer) error {
 			fmt.Fprintf(ew, " %s (%.3f)", im.Feature, im.Value)
 		}
 		fmt.Fprintln(ew)
+	}
+	for _, e := range r.Examples {
+		var phrases []string
+		for _, rs := range e.Reasons {
+			phrases = append(phrases, rs.Phrase)
+		}
+		fmt.Fprintf(ew, "riskiest: row %d, p=%.2f, churned %v: %s\n", e.Row, e.Probability, e.Churned, strings.Join(phrases, "; "))
 	}
 	fmt.Fprintf(ew, "test: %d rows, churn rate %.3f, mean predicted %.3f\n", r.TestRows, r.TestRate, r.MeanPredicted)
 	fmt.Fprintf(ew, "AUC %.4f (95%% CI %.2f–%.2f)\n", r.AUC, r.AUCCI.Lo, r.AUCCI.Hi)
