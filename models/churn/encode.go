@@ -121,33 +121,46 @@ func fitEncoder(f *dataset.Frame) (*Encoder, error) {
 		enc.Features[j] = ft
 	}
 	// Centre and scale of every encoded column, from the raw encoding.
+	for j := range enc.Features {
+		ft := &enc.Features[j]
+		ft.Centre = make([]float64, ft.width())
+		ft.Scale = make([]float64, ft.width())
+		for k := range ft.Scale {
+			ft.Scale[k] = 1
+		}
+	}
 	raw, err := enc.rawMatrix(f)
 	if err != nil {
 		return nil, err
 	}
+	w := enc.Width()
+	mean := make([]float64, w)
+	for _, r := range raw {
+		for k, v := range r {
+			mean[k] += v
+		}
+	}
+	for k := range mean {
+		mean[k] /= float64(n)
+	}
+	ss := make([]float64, w)
+	for _, r := range raw {
+		for k, v := range r {
+			d := v - mean[k]
+			ss[k] += d * d
+		}
+	}
 	col := 0
 	for j := range enc.Features {
 		ft := &enc.Features[j]
-		w := ft.width()
-		ft.Centre = make([]float64, w)
-		ft.Scale = make([]float64, w)
-		for k := range w {
-			var s, ss float64
-			for i := range n {
-				s += raw[i][col+k]
-			}
-			m := s / float64(n)
-			for i := range n {
-				d := raw[i][col+k] - m
-				ss += d * d
-			}
-			sd := math.Sqrt(ss / float64(n))
+		for k := range ft.width() {
+			sd := math.Sqrt(ss[col] / float64(n))
 			if sd < 1e-12 || math.IsNaN(sd) {
 				sd = 1 // constant column: centred to zero, never moves
 			}
-			ft.Centre[k], ft.Scale[k] = m, sd
+			ft.Centre[k], ft.Scale[k] = mean[col], sd
+			col++
 		}
-		col += w
 	}
 	return enc, nil
 }
@@ -250,45 +263,65 @@ func (e *Encoder) matrix(f *dataset.Frame, standardise bool) ([][]float64, error
 	for i := range rows {
 		rows[i] = flat[i*w : (i+1)*w : (i+1)*w]
 	}
-	at := 0
+	// Per encoded column: what to subtract and divide by.
+	centre := make([]float64, 0, w)
+	scale := make([]float64, 0, w)
+	at := make([]int, len(e.Features)) // first encoded column per feature
+	idx := make([]map[string]int, len(e.Features))
 	for j := range e.Features {
 		ft := &e.Features[j]
-		c := cols[j]
-		fw := ft.width()
-		switch ft.Kind {
-		case kindNumeric:
-			for i := range n {
+		at[j] = len(centre)
+		if standardise {
+			centre = append(centre, ft.Centre...)
+			scale = append(scale, ft.Scale...)
+		} else {
+			for range ft.width() {
+				centre = append(centre, 0)
+				scale = append(scale, 1)
+			}
+		}
+		if ft.Kind == kindCategorical {
+			idx[j] = make(map[string]int, len(ft.Categories))
+			for k, v := range ft.Categories {
+				idx[j][v] = k
+			}
+		}
+	}
+	// Row by row: the matrix is row-major.
+	for i, row := range rows {
+		for j := range e.Features {
+			ft := &e.Features[j]
+			c := cols[j]
+			a := at[j]
+			switch ft.Kind {
+			case kindNumeric:
 				v := c.Num[i]
 				miss := math.IsNaN(v) || math.IsInf(v, 0)
 				if miss {
 					v = ft.Median
 				}
-				rows[i][at] = v
-				if ft.HasMissing && miss {
-					rows[i][at+1] = 1
+				row[a] = (v - centre[a]) / scale[a]
+				if ft.HasMissing {
+					ind := 0.0
+					if miss {
+						ind = 1
+					}
+					row[a+1] = (ind - centre[a+1]) / scale[a+1]
 				}
-			}
-		case kindCategorical:
-			idx := make(map[string]int, len(ft.Categories))
-			for k, v := range ft.Categories {
-				idx[v] = k
-			}
-			for i := range n {
-				k, ok := idx[catValue(c.Cat[i])]
+			case kindCategorical:
+				k, ok := idx[j][catValue(c.Cat[i])]
 				if !ok {
 					k = len(ft.Categories)
 				}
-				rows[i][at+k] = 1
-			}
-		}
-		if standardise {
-			for i := range n {
-				for k := range fw {
-					rows[i][at+k] = (rows[i][at+k] - ft.Centre[k]) / ft.Scale[k]
+				for q := range ft.width() {
+					ind := 0.0
+					if q == k {
+						ind = 1
+					}
+					row[a+q] = (ind - centre[a+q]) / scale[a+q]
 				}
 			}
 		}
-		at += fw
 	}
 	return rows, nil
 }
