@@ -3,6 +3,7 @@ package churn
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -53,7 +54,7 @@ func fitKind(t *testing.T, f *dataset.Frame, kind string) *Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	z, err := enc.Matrix(f)
+	z, err := enc.standardised(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func TestContributionsAddUp(t *testing.T) {
 	f := planted(2000, 3)
 	for _, kind := range kinds {
 		m := fitKind(t, f, kind)
-		z, err := m.Encoder.Matrix(f)
+		z, err := m.Encoder.standardised(f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -427,7 +428,7 @@ func TestEncoder(t *testing.T) {
 	if w := enc.Width(); w != 1+2+3 {
 		t.Errorf("width %d, want 6 (full, gappy + indicator, a, b, other)", w)
 	}
-	z, err := enc.Matrix(f)
+	z, err := enc.standardised(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -542,5 +543,14 @@ func TestCorruptModelRefused(t *testing.T) {
 				t.Errorf("%s: Predict with a broken %s succeeded, want an error", kind, tt.name)
 			}
 		}
+	}
+}
+
+func TestTrainCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, err := Train(ctx, planted(300, 19), planted(300, 20), Options{})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Train with a cancelled context = %v, want context.Canceled", err)
 	}
 }

@@ -131,7 +131,7 @@ func fitEncoder(f *dataset.Frame) (*Encoder, error) {
 	}
 	raw, err := enc.rawMatrix(f)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("churn: training frame: %w", err)
 	}
 	w := enc.Width()
 	mean := make([]float64, w)
@@ -216,7 +216,7 @@ func (e *Encoder) sparseOffsets() []float64 {
 // column is an error naming it; extra columns are ignored.
 func (e *Encoder) match(f *dataset.Frame) ([]*dataset.Column, error) {
 	if err := f.Validate(); err != nil {
-		return nil, fmt.Errorf("churn: %w", err)
+		return nil, err
 	}
 	byName := make(map[string]*dataset.Column, len(f.Cols))
 	for _, c := range f.Cols {
@@ -227,14 +227,14 @@ func (e *Encoder) match(f *dataset.Frame) ([]*dataset.Column, error) {
 		ft := &e.Features[j]
 		c, ok := byName[ft.Name]
 		if !ok {
-			return nil, fmt.Errorf("churn: column %q missing from the frame", ft.Name)
+			return nil, fmt.Errorf("column %q missing from the frame", ft.Name)
 		}
 		want := dataset.Numeric
 		if ft.Kind == kindCategorical {
 			want = dataset.Categorical
 		}
 		if c.Kind != want {
-			return nil, fmt.Errorf("churn: column %q is %s, the model was trained on it as %s", ft.Name, c.Kind, want)
+			return nil, fmt.Errorf("column %q is %s, the model was trained on it as %s", ft.Name, c.Kind, want)
 		}
 		cols[j] = c
 	}
@@ -246,8 +246,9 @@ func (e *Encoder) rawMatrix(f *dataset.Frame) ([][]float64, error) {
 	return e.matrix(f, false)
 }
 
-// Matrix encodes f into standardised rows (row-major, one slice per row).
-func (e *Encoder) Matrix(f *dataset.Frame) ([][]float64, error) {
+// standardised encodes f into standardised rows (row-major, one slice per
+// row).
+func (e *Encoder) standardised(f *dataset.Frame) ([][]float64, error) {
 	return e.matrix(f, true)
 }
 

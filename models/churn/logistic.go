@@ -66,7 +66,7 @@ var liblinearMu sync.Mutex
 // column of every row, and a few hundred weights need no more.
 func trainLogistic(ctx context.Context, z [][]float64, y []bool, offset []float64, c float64, maxRows int, seed uint64) (*Logistic, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("churn: logistic: %w", err)
 	}
 	quietGolearn.Do(func() { base.SetLoggerOut(io.Discard) })
 	var pos, neg int

@@ -158,11 +158,11 @@ func Train(ctx context.Context, train, valid *dataset.Frame, opt Options) (*Mode
 	if err != nil {
 		return nil, nil, err
 	}
-	z, err := enc.Matrix(train)
+	z, err := enc.standardised(train)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("churn: training frame: %w", err)
 	}
-	zv, err := enc.Matrix(valid)
+	zv, err := enc.standardised(valid)
 	if err != nil {
 		return nil, nil, fmt.Errorf("churn: validation frame: %w", err)
 	}
@@ -173,7 +173,7 @@ func Train(ctx context.Context, train, valid *dataset.Frame, opt Options) (*Mode
 		t0 := time.Now()
 		m, err := fitSpec(ctx, enc, z, train.Label, s, opt.Seed+uint64(k))
 		if err != nil {
-			return nil, nil, fmt.Errorf("churn: train %s: %w", s.name(), err)
+			return nil, nil, err // names the model already
 		}
 		secs := time.Since(t0).Seconds()
 		p := m.predictEncoded(zv)
@@ -211,13 +211,13 @@ func Refit(ctx context.Context, f *dataset.Frame, c Candidate, opt Options) (*Mo
 	if err != nil {
 		return nil, err
 	}
-	z, err := enc.Matrix(f)
+	z, err := enc.standardised(f)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("churn: training frame: %w", err)
 	}
 	m, err := fitSpec(ctx, enc, z, f.Label, c.spec, opt.Seed)
 	if err != nil {
-		return nil, fmt.Errorf("churn: refit %s: %w", c.Kind, err)
+		return nil, err
 	}
 	m.FeatureImportance = m.importance(z, opt.Seed)
 	return m, nil
@@ -253,7 +253,7 @@ func fitSpec(ctx context.Context, enc *Encoder, z [][]float64, y []bool, s spec,
 		}
 		b.Base = interceptFor(scores, rate, b.Base)
 	default:
-		return nil, fmt.Errorf("unknown model kind %q", s.kind)
+		return nil, fmt.Errorf("churn: unknown model kind %q", s.kind)
 	}
 	return m, nil
 }
@@ -305,7 +305,7 @@ func (m *Model) Predict(f *dataset.Frame) ([]float64, error) {
 	if err := m.check(); err != nil {
 		return nil, err
 	}
-	z, err := m.Encoder.Matrix(f)
+	z, err := m.Encoder.standardised(f)
 	if err != nil {
 		return nil, fmt.Errorf("churn: predict: %w", err)
 	}
@@ -345,7 +345,7 @@ func (m *Model) Score(f *dataset.Frame, k int) ([]float64, [][]Reason, error) {
 	if err := m.check(); err != nil {
 		return nil, nil, err
 	}
-	z, err := m.Encoder.Matrix(f)
+	z, err := m.Encoder.standardised(f)
 	if err != nil {
 		return nil, nil, fmt.Errorf("churn: score: %w", err)
 	}
