@@ -39,7 +39,9 @@
 // churn rate. The logistic regression uses at most 50,000 rows (a
 // stratified sample; NewProblem allocates a node per column per row).
 // golearn gives no way to free liblinear's model, so each fit leaks its
-// weight array (a few kilobytes) in C memory.
+// weight array (a few kilobytes) in C memory; and liblinear prints its
+// iterations through golearn's package logger, which this package points
+// at io.Discard (base.SetLoggerOut) on first use.
 //
 // Trees: golearn's ensemble.RandomForest was tried first. On three
 // stratified 75/25 hold-outs of the BigML training file it reached a
