@@ -41,9 +41,11 @@ fmt-check:
 fuzz:
 	$(GO) test ./lake -run XXX -fuzz FuzzParseCDR -fuzztime 2m
 
-## bench: ingest ~10M CDR rows and compare with DuckDB; writes BENCHMARKS.md
+## bench: ingest, feature build and training at 100,000 subscribers, each against DuckDB where it
+## applies; writes BENCHMARKS.md. BENCH_FLAGS passes flags on, e.g. BENCH_FLAGS='-parts features'.
+BENCH_FLAGS ?=
 bench:
-	cd bench && $(GO) run .
+	cd bench && $(GO) run . $(BENCH_FLAGS)
 
 ## package: one Lambda zip (bootstrap, linux/arm64) per function in dist/
 package:

@@ -28,26 +28,36 @@ const cdrKey = "exports/cdr/2026/all/cdr-all.csv"
 // bench holds the state of one benchmark: its options, work directory and
 // the paths it builds up.
 type bench struct {
-	opts      options
-	work      string
-	root      string // repository root (holds cmd/telcolake)
-	telcolake string // built binary
-	csv       string // the concatenated CDR file
+	opts         options
+	work         string
+	root         string // repository root (holds cmd/telcolake)
+	telcolake    string // built binary
+	featurebuild string // built binary of the features child
+	csv          string // the concatenated CDR file
 }
 
 // report is everything the markdown report and the summary are made from.
+// A part that was not run has a nil section.
 type report struct {
 	Date          time.Time
 	Opts          options
 	Machine       machine
 	Commit        string
-	Data          dataset
 	DuckDBVersion string
 	DuckDBThreads int
-	Telcolake     []runResult
-	DuckDB        []runResult
-	PprofTop      string // pprof -top by flat time
-	PprofCum      string // pprof -top -cum
+	Ingest        *ingestReport
+	FeatureData   *featureData // the data set of the features and train parts
+	Features      *featureReport
+	Train         *trainReport
+}
+
+// ingestReport is the ingest part's measurements.
+type ingestReport struct {
+	Data      dataset
+	Telcolake []runResult
+	DuckDB    []runResult
+	PprofTop  string // pprof -top by flat time
+	PprofCum  string // pprof -top -cum
 }
 
 // runResult is one measured child process.
@@ -60,6 +70,7 @@ type runResult struct {
 // ingestResult is the subset of the JSON line 'telcolake ingest -json'
 // prints per file that the benchmark checks.
 type ingestResult struct {
+	Source       string `json:"source"`
 	Status       string `json:"status"`
 	RowsOK       int64  `json:"rows_ok"`
 	RowsRejected int64  `json:"rows_rejected"`
@@ -67,7 +78,7 @@ type ingestResult struct {
 	Message      string `json:"message"`
 }
 
-// measure runs every step of the benchmark and returns the numbers.
+// measure runs the selected parts of the benchmark and returns the numbers.
 func (b *bench) measure(ctx context.Context) (*report, error) {
 	rep := &report{Date: time.Now().UTC(), Opts: b.opts}
 	var err error
@@ -78,10 +89,38 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 		return nil, err
 	}
 	rep.Commit = gitCommit(ctx, b.root)
-	if rep.Data, err = b.prepareData(ctx); err != nil {
+	if rep.DuckDBVersion, rep.DuckDBThreads, err = duckdbInfo(ctx); err != nil {
 		return nil, err
 	}
-	if rep.DuckDBVersion, rep.DuckDBThreads, err = duckdbInfo(ctx); err != nil {
+	if b.opts.has(partIngest) {
+		if rep.Ingest, err = b.measureIngest(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if b.opts.has(partFeatures) || b.opts.has(partTrain) {
+		if rep.FeatureData, err = b.prepareFeatureData(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if b.opts.has(partFeatures) {
+		if rep.Features, err = b.measureFeatures(ctx, rep.FeatureData); err != nil {
+			return nil, err
+		}
+	}
+	if b.opts.has(partTrain) {
+		if rep.Train, err = b.measureTrain(ctx, rep.FeatureData); err != nil {
+			return nil, err
+		}
+	}
+	return rep, nil
+}
+
+// measureIngest is the ingest part: telcolake ingest against DuckDB's CSV
+// to Parquet conversion of the same big CSV, then one profiled ingest.
+func (b *bench) measureIngest(ctx context.Context) (*ingestReport, error) {
+	rep := &ingestReport{}
+	var err error
+	if rep.Data, err = b.prepareData(ctx); err != nil {
 		return nil, err
 	}
 	for i := 1; i <= b.opts.runs; i++ {
@@ -101,6 +140,9 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 	if rep.PprofTop, rep.PprofCum, err = b.profile(ctx, rep.Data.Rows); err != nil {
 		return nil, err
 	}
+	if err := b.dropUnlessKept(filepath.Dir(b.csv)); err != nil {
+		return nil, err
+	}
 	return rep, nil
 }
 
@@ -110,7 +152,8 @@ func (r runResult) String() string {
 		r.Wall.Seconds(), kibToMiB(r.MaxRSSKiB), float64(r.OutBytes)/1e6)
 }
 
-// build compiles the telcolake command into the work directory.
+// build compiles the telcolake command, and the featurebuild child when
+// the features part runs, into the work directory.
 func (b *bench) build(ctx context.Context) error {
 	root, err := repoRoot()
 	if err != nil {
@@ -119,10 +162,23 @@ func (b *bench) build(ctx context.Context) error {
 	b.root = root
 	b.telcolake = filepath.Join(b.work, "telcolake")
 	log.Printf("building %s", b.telcolake)
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", b.telcolake, "./cmd/telcolake")
-	cmd.Dir = root
+	if err := goBuild(ctx, root, b.telcolake, "./cmd/telcolake"); err != nil {
+		return err
+	}
+	if !b.opts.has(partFeatures) {
+		return nil
+	}
+	b.featurebuild = filepath.Join(b.work, "featurebuild")
+	log.Printf("building %s", b.featurebuild)
+	return goBuild(ctx, filepath.Join(root, "bench"), b.featurebuild, "./featurebuild")
+}
+
+// goBuild runs 'go build -o out pkg' in dir.
+func goBuild(ctx context.Context, dir, out, pkg string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/telcolake: %w\n%s", err, out)
+		return fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
 	}
 	return nil
 }
@@ -155,56 +211,98 @@ func gitCommit(ctx context.Context, root string) string {
 // non-empty cpuprofile is passed on to -cpuprofile.
 func (b *bench) ingestRun(ctx context.Context, name string, rows int64, cpuprofile string) (runResult, error) {
 	dir := filepath.Join(b.work, name)
-	if err := resetDirs(dir, filepath.Join(b.work, "landing", "reports")); err != nil {
+	landing := filepath.Join(b.work, "landing")
+	if err := resetDirs(dir, filepath.Join(landing, "reports")); err != nil {
 		return runResult{}, err
 	}
-	wh := filepath.Join(dir, "warehouse")
-	if err := os.MkdirAll(wh, 0o755); err != nil {
-		return runResult{}, fmt.Errorf("create warehouse: %w", err)
-	}
-	args := []string{"ingest", "-json", "-landing", filepath.Join(b.work, "landing")}
-	if cpuprofile != "" {
-		args = append(args, "-cpuprofile", cpuprofile)
-	}
-	cmd := exec.CommandContext(ctx, b.telcolake, append(args, cdrKey)...)
-	cmd.Env = append(os.Environ(), ingestEnv...)
-	cmd.Env = append(cmd.Env,
-		"TELCOLAKE_WAREHOUSE=file://"+wh,
-		"TELCOLAKE_CATALOG=sqlite://"+filepath.Join(dir, "catalog.db"))
-	res, out, err := runChild(cmd)
+	res, err := b.ingest(ctx, landing, lakeDir(dir), map[string]int64{cdrKey: rows}, []string{cdrKey}, cpuprofile)
 	if err != nil {
-		return res, err
-	}
-	if err := checkIngest(out, rows); err != nil {
-		return res, err
-	}
-	if res.OutBytes, err = dirSize(filepath.Join(wh, "crm", "cdr")); err != nil {
 		return res, err
 	}
 	return res, b.dropUnlessKept(dir)
 }
 
+// lakeDirs are the warehouse directory and the catalog database of one lake.
+type lakeDirs struct{ warehouse, catalog string }
+
+// lakeDir lays a lake out under dir.
+func lakeDir(dir string) lakeDirs {
+	return lakeDirs{warehouse: filepath.Join(dir, "warehouse"), catalog: filepath.Join(dir, "catalog.db")}
+}
+
+// env is the environment of a telcolake child working on the lake.
+func (l lakeDirs) env() []string {
+	env := append(os.Environ(), ingestEnv...)
+	return append(env, "TELCOLAKE_WAREHOUSE=file://"+l.warehouse, "TELCOLAKE_CATALOG=sqlite://"+l.catalog)
+}
+
+// ingest runs 'telcolake ingest' of keys (relative to landing, in that
+// order) into the lake, checks that every key was committed whole (want
+// maps key → rows), and returns the child's measurements; OutBytes is the
+// size of the crm.cdr table directory.
+func (b *bench) ingest(ctx context.Context, landing string, l lakeDirs, want map[string]int64, keys []string, cpuprofile string) (runResult, error) {
+	if err := os.MkdirAll(l.warehouse, 0o755); err != nil {
+		return runResult{}, fmt.Errorf("create warehouse: %w", err)
+	}
+	args := []string{"ingest", "-json", "-landing", landing}
+	if cpuprofile != "" {
+		args = append(args, "-cpuprofile", cpuprofile)
+	}
+	cmd := exec.CommandContext(ctx, b.telcolake, append(args, keys...)...)
+	cmd.Env = l.env()
+	res, out, err := runChild(cmd)
+	if err != nil {
+		return res, err
+	}
+	if err := checkIngest(out, want); err != nil {
+		return res, err
+	}
+	if res.OutBytes, err = dirSize(filepath.Join(l.warehouse, "crm", "cdr")); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
 // checkIngest verifies that the ingest printed exactly one committed result
-// holding every row.
-func checkIngest(out []byte, rows int64) error {
-	var results []ingestResult
+// per wanted key, holding every row.
+func checkIngest(out []byte, want map[string]int64) error {
+	got := map[string]ingestResult{}
 	dec := json.NewDecoder(bytes.NewReader(out))
 	for dec.More() {
 		var r ingestResult
 		if err := dec.Decode(&r); err != nil {
-			return fmt.Errorf("parse ingest output %q: %w", out, err)
+			return fmt.Errorf("parse ingest output %q: %w", tail(string(out), 4000), err)
 		}
-		results = append(results, r)
+		key, ok := wantedKey(r.Source, want)
+		if !ok {
+			return fmt.Errorf("ingest printed a result for %s, which was not asked for", r.Source)
+		}
+		if _, dup := got[key]; dup {
+			return fmt.Errorf("ingest printed two results for %s", key)
+		}
+		got[key] = r
 	}
-	if len(results) != 1 {
-		return fmt.Errorf("ingest printed %d results, want 1: %s", len(results), out)
-	}
-	r := results[0]
-	if r.Status != "committed" || r.RowsOK != rows || r.RowsRejected != 0 {
-		return fmt.Errorf("ingest result: status %q, rows_ok %d, rows_rejected %d, want committed, %d, 0 (%s)",
-			r.Status, r.RowsOK, r.RowsRejected, rows, r.Message)
+	for key, rows := range want {
+		r, ok := got[key]
+		if !ok {
+			return fmt.Errorf("ingest printed no result for %s: %s", key, tail(string(out), 4000))
+		}
+		if r.Status != "committed" || r.RowsOK != rows || r.RowsRejected != 0 {
+			return fmt.Errorf("ingest %s: status %q, rows_ok %d, rows_rejected %d, want committed, %d, 0 (%s)",
+				key, r.Status, r.RowsOK, r.RowsRejected, rows, r.Message)
+		}
 	}
 	return nil
+}
+
+// wantedKey finds the key of want that source (s3://bucket/key) names.
+func wantedKey(source string, want map[string]int64) (string, bool) {
+	for key := range want {
+		if strings.HasSuffix(source, "/"+key) {
+			return key, true
+		}
+	}
+	return "", false
 }
 
 // duckdbRun converts the big CSV to zstd parquet in a child process and

@@ -10,9 +10,9 @@ import (
 	"time"
 )
 
-// Targets telcolake's ingest is held to.
+// Targets telcolake is held to.
 const (
-	targetTimeRatio = 0.8 // ingest wall time ≤ this × DuckDB's
+	targetTimeRatio = 0.8 // ingest and feature build wall time ≤ this × DuckDB's
 	targetRSSMiB    = 512 // peak RSS of the ingest process
 )
 
@@ -50,8 +50,8 @@ func summarize(runs []runResult, d dataset) stats {
 	return s
 }
 
-// judge compares the two tools and checks the targets.
-func judge(rep *report) verdict {
+// judge compares the two tools' ingest and checks the targets.
+func judge(rep *ingestReport) verdict {
 	v := verdict{TL: summarize(rep.Telcolake, rep.Data), DK: summarize(rep.DuckDB, rep.Data)}
 	if v.DK.Wall > 0 {
 		v.Ratio = v.TL.Wall.Seconds() / v.DK.Wall.Seconds()
@@ -82,15 +82,26 @@ func median(runs []runResult, f func(runResult) float64) float64 {
 // writeReport renders the markdown report to path.
 func writeReport(path string, rep *report) error {
 	var b strings.Builder
-	v := judge(rep)
 	writeHeader(&b, rep)
 	writeMachine(&b, rep)
-	writeData(&b, rep)
-	writeResults(&b, rep, v)
-	writeTargets(&b, v)
-	writeRuns(&b, rep)
-	writeProfile(&b, rep)
-	writeNotes(&b, rep)
+	if r := rep.Ingest; r != nil {
+		v := judge(r)
+		fmt.Fprintf(&b, "## Ingest: CSV → crm.cdr\n\n")
+		fmt.Fprintf(&b, "`telcolake ingest` of one large CDR export (CSV → Iceberg table `crm.cdr`) against DuckDB\n"+
+			"converting the same CSV to one zstd Parquet file.\n\n")
+		writeData(&b, r)
+		writeResults(&b, r, v)
+		writeTargets(&b, v)
+		writeRuns(&b, r)
+		writeProfile(&b, r)
+		writeNotes(&b, rep)
+	}
+	if rep.Features != nil {
+		writeFeatures(&b, rep)
+	}
+	if rep.Train != nil {
+		writeTrain(&b, rep)
+	}
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
@@ -99,17 +110,45 @@ func writeReport(path string, rep *report) error {
 
 func writeHeader(b *strings.Builder, rep *report) {
 	fmt.Fprintf(b, "# Benchmarks\n\n")
-	fmt.Fprintf(b, "Ingest of one large CDR export: `telcolake ingest` (CSV → Iceberg table `crm.cdr`) against\n"+
-		"DuckDB converting the same CSV to one zstd Parquet file. Written by the bench program (`bench/`)\n"+
+	var parts []string
+	if rep.Ingest != nil {
+		parts = append(parts, "[ingest](#ingest-csv--crmcdr) of one large CDR export")
+	}
+	if rep.Features != nil {
+		parts = append(parts, "the [feature build](#feature-build-crmfeatures) of crm.features")
+	}
+	if rep.Train != nil {
+		parts = append(parts, "the monthly [training run](#training-run)")
+	}
+	fmt.Fprintf(b, "telcolake against DuckDB on the same data: %s. Written by the bench program (`bench/`)\n"+
 		"on %s; every number below comes from that run. Do not edit by hand: rerun it.\n\n",
-		rep.Date.Format("2006-01-02 15:04 UTC"))
+		joinAnd(parts), rep.Date.Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(b, "Reproduce from the repository root:\n\n```sh\n%s\n```\n\n", reproduceCommand(rep.Opts))
+}
+
+// joinAnd joins words as "a, b and c".
+func joinAnd(words []string) string {
+	if len(words) <= 1 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
 }
 
 // reproduceCommand is the command line that repeats the run.
 func reproduceCommand(o options) string {
+	def, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		panic(err) // the defaults parse: a programming error otherwise
+	}
 	cmd := fmt.Sprintf("cd bench && go run . -subs %d -months %d -runs %d", o.subs, o.months, o.runs)
-	if o.subs == 100000 && o.months == 3 && o.runs == 3 {
+	if o.has(partFeatures) || o.has(partTrain) {
+		cmd += fmt.Sprintf(" -feature-months %d -feature-start %s", o.featureMonths, o.featureStart.Format("2006-01"))
+	}
+	if !slices.Equal(o.parts, allParts) {
+		cmd += " -parts " + strings.Join(o.parts, ",")
+	}
+	if o.subs == def.subs && o.months == def.months && o.runs == def.runs && slices.Equal(o.parts, def.parts) &&
+		o.featureMonths == def.featureMonths && o.featureStart.Equal(def.featureStart) {
 		return "make bench   # = " + cmd
 	}
 	return cmd
@@ -128,9 +167,9 @@ func writeMachine(b *strings.Builder, rep *report) {
 	fmt.Fprintf(b, "| telcolake | commit %s, GOMAXPROCS default (%d) |\n\n", rep.Commit, m.CPUs)
 }
 
-func writeData(b *strings.Builder, rep *report) {
+func writeData(b *strings.Builder, rep *ingestReport) {
 	d := rep.Data
-	fmt.Fprintf(b, "## Data\n\n")
+	fmt.Fprintf(b, "### Data\n\n")
 	fmt.Fprintf(b, "`telcolake gen -subs %d -months %d -cdr-span month -mess=false` (%.1f s), then its %d monthly CDR\n"+
 		"files concatenated under one header into `landing/%s`:\n\n", d.Subs, d.Months, d.GenWall.Seconds(), d.Files, cdrKey)
 	fmt.Fprintf(b, "| subscribers | months | rows | size |\n|---:|---:|---:|---:|\n")
@@ -138,8 +177,8 @@ func writeData(b *strings.Builder, rep *report) {
 		float64(d.Bytes)/1e6, float64(d.Bytes)/(1<<20))
 }
 
-func writeResults(b *strings.Builder, rep *report, v verdict) {
-	fmt.Fprintf(b, "## Results (median of %d runs)\n\n", rep.Opts.runs)
+func writeResults(b *strings.Builder, rep *ingestReport, v verdict) {
+	fmt.Fprintf(b, "### Results (median of %d runs)\n\n", len(rep.Telcolake))
 	resultsTable(b, v)
 	fmt.Fprintf(b, "\ntelcolake / DuckDB wall time: **%.2f×**\n\n", v.Ratio)
 	fmt.Fprintf(b, "MB = 10⁶ bytes of CSV input; MiB = 2²⁰ bytes. Output = bytes written: the Iceberg table directory\n"+
@@ -159,7 +198,7 @@ func resultsTable(w io.Writer, v verdict) {
 }
 
 func writeTargets(b *strings.Builder, v verdict) {
-	fmt.Fprintf(b, "## Targets\n\n")
+	fmt.Fprintf(b, "### Targets\n\n")
 	targetsTable(b, v)
 	b.WriteString("\n")
 }
@@ -171,8 +210,8 @@ func targetsTable(w io.Writer, v verdict) {
 	fmt.Fprintf(w, "| ingest peak RSS ≤ %d MiB (max over runs) | %.0f MiB | %s |\n", targetRSSMiB, v.TL.MaxRSSMiB, yesNo(v.MemoryMet))
 }
 
-func writeRuns(b *strings.Builder, rep *report) {
-	fmt.Fprintf(b, "## Individual runs\n\n")
+func writeRuns(b *strings.Builder, rep *ingestReport) {
+	fmt.Fprintf(b, "### Individual runs\n\n")
 	fmt.Fprintf(b, "Each run: telcolake into a fresh warehouse and catalog, then DuckDB.\n\n")
 	fmt.Fprintf(b, "| run | telcolake s | telcolake RSS MiB | telcolake output MB | DuckDB s | DuckDB RSS MiB | DuckDB output MB |\n")
 	fmt.Fprintf(b, "|---:|---:|---:|---:|---:|---:|---:|\n")
@@ -185,15 +224,15 @@ func writeRuns(b *strings.Builder, rep *report) {
 	b.WriteString("\n")
 }
 
-func writeProfile(b *strings.Builder, rep *report) {
-	fmt.Fprintf(b, "## Where the time goes\n\n")
+func writeProfile(b *strings.Builder, rep *ingestReport) {
+	fmt.Fprintf(b, "### Where the time goes\n\n")
 	fmt.Fprintf(b, "CPU profile of one extra ingest (`telcolake ingest -cpuprofile`, not counted above),\n"+
 		"`go tool pprof -top -nodecount=25` (by flat time):\n\n```\n%s\n```\n\n", rep.PprofTop)
 	fmt.Fprintf(b, "The same profile by cumulative time (`-top -cum -nodecount=25`):\n\n```\n%s\n```\n\n", rep.PprofCum)
 }
 
 func writeNotes(b *strings.Builder, rep *report) {
-	fmt.Fprintf(b, "## How it is measured\n\n")
+	fmt.Fprintf(b, "### How it is measured\n\n")
 	fmt.Fprintf(b, "- Both tools run as child processes of the bench program; wall time is from start to exit,\n"+
 		"  peak RSS is that child's `ru_maxrss` as reported by wait4.\n")
 	fmt.Fprintf(b, "- Both use all %d cores: telcolake with the default GOMAXPROCS, DuckDB with its default threads (%d).\n",
@@ -203,16 +242,30 @@ func writeNotes(b *strings.Builder, rep *report) {
 		"  in-process (duckdb-go); its row count is checked on the Parquet file afterwards. telcolake must report\n"+
 		"  `committed` with every row ok and none rejected.\n")
 	fmt.Fprintf(b, "- The work differs: telcolake also validates every value, pseudonymises numbers, and commits an Iceberg\n"+
-		"  snapshot to its catalog; DuckDB only parses and writes. The ratio target accounts for that.\n")
+		"  snapshot to its catalog; DuckDB only parses and writes. The ratio target accounts for that.\n\n")
 }
 
 // printSummary prints the headline numbers to w.
 func printSummary(w io.Writer, rep *report) {
-	v := judge(rep)
-	fmt.Fprintf(w, "\n%s rows, %.1f MB CSV, median of %d runs:\n\n", thousands(rep.Data.Rows), float64(rep.Data.Bytes)/1e6, rep.Opts.runs)
-	resultsTable(w, v)
-	fmt.Fprintf(w, "\ntelcolake / DuckDB wall time: %.2f×\n\n", v.Ratio)
-	targetsTable(w, v)
+	if r := rep.Ingest; r != nil {
+		v := judge(r)
+		fmt.Fprintf(w, "\nIngest: %s rows, %.1f MB CSV, median of %d runs:\n\n", thousands(r.Data.Rows), float64(r.Data.Bytes)/1e6, len(r.Telcolake))
+		resultsTable(w, v)
+		fmt.Fprintf(w, "\ntelcolake / DuckDB wall time: %.2f×\n\n", v.Ratio)
+		targetsTable(w, v)
+	}
+	if r := rep.Features; r != nil {
+		v := judgeFeatures(r, rep.FeatureData)
+		fmt.Fprintf(w, "\nFeature build: %s CDR rows → %s feature rows, median of %d runs:\n\n",
+			thousands(rep.FeatureData.TotalCDR()), thousands(r.RowsOut()), len(r.Telcolake))
+		featureResultsTable(w, v)
+		fmt.Fprintf(w, "\ntelcolake / DuckDB wall time: %.2f×\n", v.Ratio)
+		fmt.Fprintf(w, "agreement check: %s\n", checkLine(r.Check))
+	}
+	if r := rep.Train; r != nil {
+		fmt.Fprintf(w, "\nTraining run:\n\n")
+		trainTable(w, r)
+	}
 }
 
 func yesNo(ok bool) string {
