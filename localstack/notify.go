@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // subscription routes object-created events of a bucket, filtered by key,
@@ -46,11 +48,13 @@ type notifier struct {
 	ctx     context.Context
 	mu      sync.Mutex
 	pending int
-	idle    chan struct{} // closed while pending == 0
+	idle    chan struct{}   // closed while pending == 0
+	seen    map[string]bool // bucket/key@etag already delivered
 }
 
 func newNotifier(ctx context.Context, subs []subscription, invoke func(context.Context, string, []byte) ([]byte, error), log io.Writer) *notifier {
-	n := &notifier{subs: subs, invoke: invoke, log: log, ctx: ctx, idle: make(chan struct{}), backoff: time.Second}
+	n := &notifier{subs: subs, invoke: invoke, log: log, ctx: ctx, idle: make(chan struct{}), backoff: time.Second,
+		seen: map[string]bool{}}
 	close(n.idle)
 	return n
 }
@@ -89,6 +93,13 @@ func (n *notifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			continue // test events, deletions
 		}
 		key := rec.S3.Object.Key
+		etag := ""
+		if rec.S3.Object.ETag != nil {
+			etag = strings.Trim(*rec.S3.Object.ETag, `"`)
+		}
+		// Every PUT is an event, the same bytes again too; the sweeper
+		// only needs to know this version was announced.
+		n.firstSight(rec.S3.Bucket.Name, key, etag)
 		for _, s := range n.subs {
 			if s.bucket != rec.S3.Bucket.Name || !strings.HasPrefix(key, s.prefix) || !strings.HasSuffix(key, s.suffix) {
 				continue
@@ -153,6 +164,92 @@ func (n *notifier) deliver(fn, key string, payload []byte) {
 		}
 		n.mu.Unlock()
 	}()
+}
+
+// firstSight records an object version and reports whether it is new.
+func (n *notifier) firstSight(bucket, key, etag string) bool {
+	id := bucket + "/" + key + "@" + etag
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.seen[id] {
+		return false
+	}
+	n.seen[id] = true
+	return true
+}
+
+// objectLister lists a bucket, as the S3 client does.
+type objectLister interface {
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+}
+
+// sweep makes delivery at-least-once like S3's: versitygw posts each
+// event to the webhook once, with a 3 s timeout and no retry, so an event
+// can be lost on a loaded machine. Every interval the sweeper lists the
+// subscribed prefixes and delivers an event for each object version older
+// than grace (longer than the webhook's timeout, so no late webhook call
+// follows) that no webhook call announced. A lost event for a second PUT
+// of identical bytes is not recovered: ingest would ignore it anyway. Objects present when the
+// sweeper starts count as announced: the first listing runs before sweep
+// returns its loop, so start it before anything is uploaded.
+func (n *notifier) sweep(ctx context.Context, c objectLister, interval, grace time.Duration) (loop func()) {
+	list := func(deliver bool) {
+		for _, sub := range n.subs {
+			p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(sub.bucket), Prefix: aws.String(sub.prefix)})
+			for p.HasMorePages() {
+				page, err := p.NextPage(ctx)
+				if err != nil {
+					if ctx.Err() == nil {
+						fmt.Fprintf(n.log, "[notify] sweep of %s/%s: %v\n", sub.bucket, sub.prefix, err)
+					}
+					return
+				}
+				for _, o := range page.Contents {
+					key, etag := aws.ToString(o.Key), strings.Trim(aws.ToString(o.ETag), `"`)
+					if !strings.HasSuffix(key, sub.suffix) || time.Since(aws.ToTime(o.LastModified)) < grace && deliver {
+						continue
+					}
+					if !n.firstSight(sub.bucket, key, etag) || !deliver {
+						continue
+					}
+					fmt.Fprintf(n.log, "[notify] %s: no webhook call came; delivering from the sweep\n", key)
+					n.deliver(sub.function, key, s3EventPayload(sub, key, etag, aws.ToInt64(o.Size)))
+				}
+			}
+		}
+	}
+	list(false)
+	return func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				list(true)
+			}
+		}
+	}
+}
+
+// s3EventPayload is the S3 event Lambda gets for a new object.
+func s3EventPayload(sub subscription, key, etag string, size int64) []byte {
+	var out events.S3EventRecord
+	out.EventVersion = "2.1"
+	out.EventSource = "aws:s3"
+	out.AWSRegion = Region
+	out.EventTime = time.Now().UTC()
+	out.EventName = "ObjectCreated:Put"
+	out.S3.SchemaVersion = "1.0"
+	out.S3.ConfigurationID = sub.function + "-" + sub.prefix
+	out.S3.Bucket.Name = sub.bucket
+	out.S3.Bucket.Arn = "arn:aws:s3:::" + sub.bucket
+	out.S3.Object.Key = strings.ReplaceAll(url.QueryEscape(key), "%2F", "/")
+	out.S3.Object.Size = size
+	out.S3.Object.ETag = etag
+	payload, _ := json.Marshal(events.S3Event{Records: []events.S3EventRecord{out}})
+	return payload
 }
 
 // waitIdle returns once no delivery is under way.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/telcolake/telcolake/lake"
 	"github.com/telcolake/telcolake/localstack"
+	"github.com/telcolake/telcolake/models/training"
 	"github.com/telcolake/telcolake/synth"
 )
 
@@ -33,8 +34,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	var l localFlags
 	l.register(fs)
-	subs := fs.Int("subs", 3000, "`subscribers` to generate")
-	months := fs.Int("months", 3, "`months` of history")
+	subs := fs.Int("subs", 10000, "`subscribers` to generate")
+	months := fs.Int("months", 7, "`months` of history, ending with last month")
 	verbose := fs.Bool("v", false, "show the functions' and the S3 server's logs")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -68,7 +69,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	say("2/5 generating exports for %d subscribers over %d months ...", *subs, *months)
 	gen := filepath.Join(dir, "generated")
-	man, err := synth.Generate(ctx, synth.Config{Subscribers: *subs, Months: *months, Seed: 1, Gzip: true, Mess: true}, synth.DirSink(gen))
+	// The window ends with the last complete month: ingest refuses
+	// timestamps from the future.
+	start := time.Now().UTC()
+	start = time.Date(start.Year(), start.Month()-time.Month(*months), 1, 0, 0, 0, 0, time.UTC)
+	man, err := synth.Generate(ctx, synth.Config{Subscribers: *subs, Months: *months, Start: start, Seed: 1, Gzip: true, Mess: true}, synth.DirSink(gen))
 	if err != nil {
 		return fmt.Errorf("demo: generate: %w", err)
 	}
@@ -138,9 +143,22 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			say("    %s: not part of the stack yet (infra/template.yaml has no %s function)", fn, fn)
 			continue
 		}
-		if _, err := st.Invoke(ctx, fn, []byte("{}")); err != nil {
+		t2 := time.Now()
+		out, err := st.Invoke(ctx, fn, []byte("{}"))
+		if err != nil {
 			failed++
 			say("    %s: failed: %v", fn, err)
+			continue
+		}
+		say("    %s: done in %.1fs", fn, time.Since(t2).Seconds())
+		if fn == "train" {
+			var res training.Result
+			if err := json.Unmarshal(out, &res); err != nil {
+				failed++
+				say("    train: unreadable answer: %v", err)
+				continue
+			}
+			res.WriteSummary(stdout, "    ")
 		}
 	}
 

@@ -1,0 +1,55 @@
+// Command train is the Lambda function of the monthly model run: new
+// feature months, segmentation and churn retrained, the model report
+// written, the churn model promoted unless it validates worse (schedule).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/models/registry"
+	"github.com/telcolake/telcolake/models/training"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "train:", err)
+		os.Exit(1)
+	}
+}
+
+// request is the optional payload of a manual invocation; a scheduled
+// event's fields are ignored.
+type request struct {
+	Horizon int     `json:"horizon"`
+	Margin  float64 `json:"margin"`
+	Rebuild bool    `json:"rebuild"`
+}
+
+func run() error {
+	cfg, err := lake.FromEnv(os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	conn, ctx, err := lake.Open(context.Background(), cfg)
+	if err != nil {
+		return err
+	}
+	blobs, err := conn.Blobs("models")
+	if err != nil {
+		return err
+	}
+	r := &training.Runner{Tables: conn.Catalog, Registry: &registry.Registry{Store: blobs}, Log: lambdacontext.NewLogger()}
+	lambda.StartWithOptions(func(ictx context.Context, ev json.RawMessage) (*training.Result, error) {
+		var req request
+		_ = json.Unmarshal(ev, &req) // a scheduled event has none of these fields
+		return r.Run(ictx, training.Options{Horizon: req.Horizon, Margin: req.Margin, RebuildAll: req.Rebuild, Seed: 1})
+	}, lambda.WithContext(ctx))
+	return nil
+}
