@@ -1,0 +1,33 @@
+package lake
+
+import "github.com/apache/iceberg-go"
+
+// scoresSchema is one row per customer per scoring run: the customers the
+// run scored (active or suspended in the newest register snapshot) and the
+// recently lost ones it lists for win-back (lifecycle "lost", probability 0).
+var scoresSchema = iceberg.NewSchema(0,
+	field(1, "run", tString, required, "scoring run id, e.g. 20260703T040000Z"),
+	field(2, "scored_at", tTime, required, ""),
+	field(3, "feature_month", tDate, required, "first day of the feature month scored"),
+	field(4, "subscriber_id", tString, required, ""),
+	field(5, "churn_probability", tFloat, required, "deactivated within the churn model's label horizon; 0 for lost customers"),
+	field(6, "reason_1", tString, optional, "strongest reason for the risk, readable"),
+	field(7, "reason_2", tString, optional, ""),
+	field(8, "reason_3", tString, optional, ""),
+	field(9, "segment_id", tInt32, optional, "segment of the customer's (last) feature month"),
+	field(10, "segment_name", tString, optional, ""),
+	field(11, "monthly_value", tMoney2, required, "mean bill of the customer's last three feature months"),
+	field(12, "clv", tFloat, required, "lifetime value, see the serving snapshot's value_model"),
+	field(13, "value_at_risk", tFloat, required, "churn_probability × clv"),
+	field(14, "lifecycle", tString, required, "new, established, loyal, suspended, lost"),
+	field(15, "churn_model", tString, required, "version of the churn model"),
+	field(16, "segment_model", tString, required, "version of the segmentation"),
+)
+
+// ScoresTable holds the scoring runs; rerunning a run replaces its
+// partition in one commit.
+var ScoresTable = TableDef{
+	Name:   "scores",
+	Schema: scoresSchema,
+	Spec:   partitionBy(scoresSchema, "run", "run", iceberg.IdentityTransform{}),
+}
