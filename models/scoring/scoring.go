@@ -1,0 +1,430 @@
+// Package scoring is the scoring run: it scores every current customer of
+// the newest feature month with the promoted churn model and segmentation,
+// values them (monthly value, lifetime value, value at risk), lists the
+// recently lost for win-back, ranks the named lists, and writes the result
+// twice: as one partition of crm.scores (the history of runs, for SQL) and
+// as the serving snapshot the API loads (serving.Write, latest.json last).
+//
+// A run's id is its clock time (registry.NewVersion); running again with
+// the same clock replaces that run's rows and snapshot, so a retried run
+// never duplicates.
+package scoring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/models/churn"
+	"github.com/telcolake/telcolake/models/dataset"
+	"github.com/telcolake/telcolake/models/features"
+	"github.com/telcolake/telcolake/models/registry"
+	"github.com/telcolake/telcolake/models/segment"
+	"github.com/telcolake/telcolake/models/serving"
+)
+
+// Runner holds a run's dependencies.
+type Runner struct {
+	Tables  lake.TableLoader
+	Models  *registry.Registry
+	Serving serving.Store
+	Log     *slog.Logger
+}
+
+// Options tune a run. Zero values take the defaults.
+type Options struct {
+	// Now is the clock: the run's id and scored_at (default time.Now).
+	Now func() time.Time
+	// ListSize caps every list (default 1000).
+	ListSize int
+	// Margin is the share of the monthly value that is profit, for CLV
+	// (default 0.6).
+	Margin float64
+	// AnnualDiscount is the annual discount rate of CLV (default 0.10).
+	AnnualDiscount float64
+	// HorizonMonths is how many months CLV sums (default 60).
+	HorizonMonths int
+}
+
+// Defaults of Options.
+const (
+	DefaultListSize       = 1000
+	DefaultMargin         = 0.6
+	DefaultAnnualDiscount = 0.10
+	DefaultHorizonMonths  = 60
+	defaultLabelHorizon   = 2 // when the churn model's run does not say
+	reasonsPerCustomer    = 3
+	winBackMonths         = 3
+)
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.ListSize == 0 {
+		o.ListSize = DefaultListSize
+	}
+	if o.Margin == 0 {
+		o.Margin = DefaultMargin
+	}
+	if o.AnnualDiscount == 0 {
+		o.AnnualDiscount = DefaultAnnualDiscount
+	}
+	if o.HorizonMonths == 0 {
+		o.HorizonMonths = DefaultHorizonMonths
+	}
+	switch {
+	case o.ListSize < 0:
+		return o, fmt.Errorf("scoring: list size %d, want a positive number", o.ListSize)
+	case o.Margin < 0 || o.Margin > 1:
+		return o, fmt.Errorf("scoring: margin %v, want a share in (0, 1]", o.Margin)
+	case o.AnnualDiscount < 0:
+		return o, fmt.Errorf("scoring: annual discount %v, want a rate ≥ 0", o.AnnualDiscount)
+	case o.HorizonMonths < 0:
+		return o, fmt.Errorf("scoring: horizon %d months, want a positive number", o.HorizonMonths)
+	}
+	return o, nil
+}
+
+// Result summarises a run for logs, the demo and the function's answer.
+type Result struct {
+	Run          string `json:"run"`
+	FeatureMonth string `json:"feature_month"`
+	// Built are the feature months this run had to build first.
+	Built            []features.MonthResult `json:"feature_months_built,omitempty"`
+	Scored           int                    `json:"scored"`
+	WinBack          int                    `json:"win_back"`
+	ChurnModel       string                 `json:"churn_model"`
+	SegmentModel     string                 `json:"segment_model"`
+	MeanProbability  float64                `json:"mean_probability"`
+	TotalValueAtRisk float64                `json:"total_value_at_risk"`
+	Value            serving.ValueModel     `json:"value_model"`
+	Lists            []ListSummary          `json:"lists"`
+	Seconds          float64                `json:"seconds"`
+	Snapshot         serving.Pointer        `json:"snapshot"`
+}
+
+// ErrNoModel means train has not promoted a model of a kind yet.
+var ErrNoModel = errors.New("run train first")
+
+// ErrNoFeatures means there is nothing to score: no bills, hence no
+// feature month.
+var ErrNoFeatures = errors.New("scoring: no feature month to score (no bills in crm.bills yet)")
+
+// Lifecycle stages.
+const (
+	lifecycleNew         = "new"         // tenure under 3 months
+	lifecycleEstablished = "established" // 3 to 23 months
+	lifecycleLoyal       = "loyal"       // 24 months or more
+	lifecycleSuspended   = "suspended"   // suspended in the register
+	lifecycleLost        = "lost"        // deactivated
+)
+
+// Run does one scoring run.
+func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
+	opt, err := opt.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	now := opt.Now().UTC()
+	res := &Result{Run: registry.NewVersion(now)}
+
+	var cm churn.Model
+	cp, err := r.promoted(ctx, registry.KindChurn, &cm)
+	if err != nil {
+		return nil, err
+	}
+	var sm segment.Model
+	sp, err := r.promoted(ctx, registry.KindSegment, &sm)
+	if err != nil {
+		return nil, err
+	}
+	res.ChurnModel, res.SegmentModel = cp.Version, sp.Version
+	n, ok, err := labelHorizon(ctx, r.Tables, cp.Version)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		n = defaultLabelHorizon
+		r.warn(ctx, "churn model's label horizon not in crm.model_runs; assuming the default",
+			"churn_model", cp.Version, "label_horizon_months", n)
+	}
+	res.Value = serving.ValueModel{Margin: opt.Margin, AnnualDiscountRate: opt.AnnualDiscount,
+		HorizonMonths: opt.HorizonMonths, LabelHorizonMonths: n}
+
+	month, err := r.featureMonth(ctx, opt, res)
+	if err != nil {
+		return nil, err
+	}
+	res.FeatureMonth = month.Format("2006-01")
+	r.info(ctx, "scoring feature month", "month", res.FeatureMonth, "months_built", len(res.Built),
+		"churn_model", cp.Version, "segment_model", sp.Version)
+
+	cs, err := r.customers(ctx, month, &cm, &sm, res)
+	if err != nil {
+		return nil, err
+	}
+	meta := &serving.Meta{Run: res.Run, ScoredAt: now, FeatureMonth: res.FeatureMonth,
+		ChurnModel: cp.Version, SegmentModel: sp.Version, Customers: len(cs), Value: res.Value,
+		Segments: segments(cs, &sm), Lists: lists(cs, &sm, opt.ListSize)}
+	for _, l := range meta.Lists {
+		res.Lists = append(res.Lists, ListSummary{Name: l.Name, Title: l.Title, Customers: len(l.IDs)})
+	}
+
+	if _, err := r.writeScores(ctx, meta, month, cs); err != nil {
+		return nil, err
+	}
+	if res.Snapshot, err = serving.Write(ctx, r.Serving, meta, cs); err != nil {
+		return nil, fmt.Errorf("scoring: %w", err)
+	}
+	res.Seconds = time.Since(t0).Seconds()
+	r.info(ctx, "scoring run done", "run", res.Run, "month", res.FeatureMonth, "scored", res.Scored,
+		"win_back", res.WinBack, "seconds", res.Seconds)
+	return res, nil
+}
+
+func (r *Runner) promoted(ctx context.Context, kind string, model any) (registry.Pointer, error) {
+	p, ok, err := r.Models.LoadPromoted(ctx, kind, model)
+	if err != nil {
+		return p, fmt.Errorf("scoring: %w", err)
+	}
+	if !ok {
+		return p, fmt.Errorf("scoring: no promoted %s model: %w", kind, ErrNoModel)
+	}
+	return p, nil
+}
+
+// featureMonth returns the month to score: the newest feature month, after
+// building the bill months that have no features yet (so a month whose
+// bills arrived after the last training run is scored, not its
+// predecessor).
+func (r *Runner) featureMonth(ctx context.Context, opt Options, res *Result) (time.Time, error) {
+	bills, err := features.BillMonths(ctx, r.Tables)
+	if err != nil {
+		return time.Time{}, err
+	}
+	have, err := features.BuiltMonths(ctx, r.Tables)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var build []time.Time
+	for _, m := range bills {
+		if !have[m] {
+			build = append(build, m)
+		}
+	}
+	if len(build) > 0 {
+		b := &features.Builder{Tables: r.Tables, Log: r.Log, Now: opt.Now}
+		if res.Built, err = b.Build(ctx, build); err != nil {
+			return time.Time{}, err
+		}
+		for _, m := range build {
+			have[m] = true
+		}
+	}
+	var newest time.Time
+	for m := range have {
+		if m.After(newest) {
+			newest = m
+		}
+	}
+	if newest.IsZero() {
+		return newest, ErrNoFeatures
+	}
+	return newest, nil
+}
+
+// customers scores the feature month's current customers and adds the
+// recently lost ones; the result is sorted by subscriber id.
+func (r *Runner) customers(ctx context.Context, month time.Time, cm *churn.Model, sm *segment.Model, res *Result) ([]serving.Customer, error) {
+	// The three months before month hold the win-back candidates' last
+	// rows; history goes back six months.
+	set, err := features.Load(ctx, r.Tables, month.AddDate(0, -winBackMonths, 0), month)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := loadRegister(ctx, r.Tables)
+	if err != nil {
+		return nil, err
+	}
+	hist, err := loadHistory(ctx, r.Tables, month.AddDate(0, -5, 0), month)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	// Who: month's rows of customers still active or suspended; the
+	// newest row of each customer deactivated in the last three months
+	// before the newest register snapshot.
+	last := map[string]int{}
+	seen := map[string]bool{}
+	var current []int
+	for i, id := range set.IDs {
+		if j, ok := last[id]; !ok || set.Months[j].Before(set.Months[i]) {
+			last[id] = i
+		}
+		if !set.Months[i].Equal(month) || seen[id] {
+			continue
+		}
+		seen[id] = true
+		if p := reg.people[id]; p != nil && p.status == "deactivated" {
+			continue
+		}
+		current = append(current, i)
+	}
+	if len(current) == 0 {
+		return nil, fmt.Errorf("scoring: no active or suspended customers in feature month %s", month.Format("2006-01"))
+	}
+	cutoff := epochDay(dayTime(reg.newest).AddDate(0, -winBackMonths, 0))
+	var lost []int
+	for id, p := range reg.people {
+		if p.status != "deactivated" || p.statusDate <= cutoff || p.statusDate > reg.newest {
+			continue
+		}
+		if i, ok := last[id]; ok {
+			lost = append(lost, i)
+		}
+	}
+
+	cur := set.Subset(current)
+	probs, reasons, err := cm.Score(cur, reasonsPerCustomer)
+	if err != nil {
+		return nil, fmt.Errorf("scoring: %w", err)
+	}
+	segs, err := sm.Assign(cur)
+	if err != nil {
+		return nil, fmt.Errorf("scoring: %w", err)
+	}
+	var lostSegs []int
+	if len(lost) > 0 {
+		if lostSegs, err = sm.Assign(set.Subset(lost)); err != nil {
+			return nil, fmt.Errorf("scoring: %w", err)
+		}
+	}
+
+	out := make([]serving.Customer, 0, len(current)+len(lost))
+	var sumP float64
+	for k, i := range current {
+		c := r.customer(set, i, reg, hist, sm, segs[k])
+		c.Probability = probs[k]
+		c.Reasons = make([]string, 0, len(reasons[k]))
+		for _, rs := range reasons[k] {
+			c.Reasons = append(c.Reasons, rs.Phrase)
+		}
+		c.CLV = CLV(res.Value, c.MonthlyValue, c.Probability)
+		c.ValueAtRisk = c.Probability * c.CLV
+		sumP += c.Probability
+		res.TotalValueAtRisk += c.ValueAtRisk
+		out = append(out, c)
+	}
+	for k, i := range lost {
+		c := r.customer(set, i, reg, hist, sm, lostSegs[k])
+		c.Reasons = []string{}
+		// Lost: probability, CLV and value at risk stay 0 (no future
+		// value unless won back); the list ranks them by monthly value.
+		out = append(out, c)
+	}
+	res.Scored, res.WinBack = len(current), len(lost)
+	res.MeanProbability = sumP / float64(len(current))
+	slices.SortFunc(out, func(a, b serving.Customer) int { return strings.Compare(a.SubscriberID, b.SubscriberID) })
+	return out, nil
+}
+
+// customer fills the profile, the feature month's figures, the segment,
+// the monthly value and the history of the customer of row i of set.
+func (r *Runner) customer(set *features.Set, i int, reg *register, hist map[string]history, sm *segment.Model, segID int) serving.Customer {
+	id := set.IDs[i]
+	// Columns the models do not use (gender) are not in the frame: the
+	// register has them.
+	cat := func(name string) string {
+		if c := set.Col(name); c != nil && c.Kind == dataset.Categorical {
+			return c.Cat[i]
+		}
+		return ""
+	}
+	num := func(name string) float64 {
+		if c := set.Col(name); c != nil && c.Kind == dataset.Numeric {
+			return zeroNaN(c.Num[i])
+		}
+		return 0
+	}
+	c := serving.Customer{
+		SubscriberID: id, Gender: cat("gender"), AgeBand: cat("age_band"), Region: cat("region"),
+		Plan: cat("plan"), PaymentMethod: cat("payment_method"), Status: cat("status"),
+		TenureMonths: int32(num("tenure_months")),
+		VoiceMinutes: num("voice_minutes"), VoiceCalls: int32(num("voice_calls")), SMS: int32(num("sms")),
+		DataMB: num("data_mb"), RoamingCalls: int32(num("roaming_calls")), IntlCalls: int32(num("intl_calls")),
+		CareCalls: int32(num("care_calls")), DistinctContact: int32(num("distinct_contacts")),
+		AmountDue: num("amount_due"), Arrears: num("arrears"), MonthsInArrears: int32(num("months_in_arrears")),
+		SegmentID: int32(segID),
+	}
+	if p := reg.people[id]; p != nil {
+		c.MSISDN, c.Name, c.Status = p.msisdn, p.name, p.status
+		c.ActivationDate, c.StatusDate = dayString(p.activation), dayString(p.statusDate)
+		for _, v := range []struct {
+			dst *string
+			src string
+		}{{&c.Gender, p.gender}, {&c.Region, p.region}, {&c.Plan, p.plan}, {&c.PaymentMethod, p.payment}} {
+			if v.src != "" {
+				*v.dst = v.src
+			}
+		}
+	}
+	if s, ok := sm.Segment(segID); ok {
+		c.SegmentName = s.Name
+	}
+	c.Lifecycle = lifecycle(c.Status, c.TenureMonths)
+
+	// History up to this row's month, at most six months.
+	h := hist[id]
+	upTo := set.Months[i].Format("2006-01")
+	end := len(h)
+	for end > 0 && h[end-1].Month > upTo {
+		end--
+	}
+	h = h[max(0, end-6):end]
+	c.MonthlyValue = monthlyValue(h)
+	c.History = make([]serving.Month, len(h))
+	for k, m := range h {
+		m.VoiceMinutes, m.DataMB = zeroNaN(m.VoiceMinutes), zeroNaN(m.DataMB)
+		m.AmountDue, m.AmountPaid, m.Arrears = zeroNaN(m.AmountDue), zeroNaN(m.AmountPaid), zeroNaN(m.Arrears)
+		c.History[k] = m
+	}
+	return c
+}
+
+// lifecycle is the stage of a customer with the given register status and
+// tenure.
+func lifecycle(status string, tenure int32) string {
+	switch {
+	case status == "deactivated":
+		return lifecycleLost
+	case status == "suspended":
+		return lifecycleSuspended
+	case tenure < 3:
+		return lifecycleNew
+	case tenure < 24:
+		return lifecycleEstablished
+	}
+	return lifecycleLoyal
+}
+
+func (r *Runner) info(ctx context.Context, msg string, args ...any) {
+	if r.Log != nil {
+		r.Log.InfoContext(ctx, msg, args...)
+	}
+}
+
+func (r *Runner) warn(ctx context.Context, msg string, args ...any) {
+	if r.Log != nil {
+		r.Log.WarnContext(ctx, msg, args...)
+	}
+}

@@ -1,0 +1,28 @@
+package scoring
+
+import (
+	"fmt"
+	"io"
+)
+
+// WriteSummary prints the run for a person: what was scored with which
+// models, the value parameters, the lists and where the snapshot is.
+func (res *Result) WriteSummary(w io.Writer, indent string) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, indent+format+"\n", a...) }
+	if len(res.Built) > 0 {
+		p("features: built %d missing month(s) first (%s … %s)", len(res.Built),
+			res.Built[0].Month.Format("2006-01"), res.Built[len(res.Built)-1].Month.Format("2006-01"))
+	}
+	p("scoring run %s: feature month %s, churn model %s, segmentation %s",
+		res.Run, res.FeatureMonth, res.ChurnModel, res.SegmentModel)
+	p("  %d customers scored, mean churn probability %.1f%%; %d recently lost listed for win-back",
+		res.Scored, 100*res.MeanProbability, res.WinBack)
+	v := res.Value
+	p("  value: margin %.0f%%, %.0f%% a year discount, %d-month horizon, churn over %d months; total value at risk %.2f",
+		100*v.Margin, 100*v.AnnualDiscountRate, v.HorizonMonths, v.LabelHorizonMonths, res.TotalValueAtRisk)
+	for _, l := range res.Lists {
+		p("  %-22s %5d  %s", l.Name, l.Customers, l.Title)
+	}
+	p("  snapshot: %s, %s (latest.json points to run %s)", res.Snapshot.Customers, res.Snapshot.Meta, res.Snapshot.Run)
+	p("  took %.1fs", res.Seconds)
+}
