@@ -22,6 +22,7 @@ commands:
   invoke   invoke a function of a running local stack
   ingest   ingest local export files into the lake (same code path as the ingest function)
   train    build new feature months, retrain segmentation and churn, report, promote
+  score    score the newest feature month: crm.scores and the serving snapshot
   eval     train churn models on one CSV, report AUC, PR-AUC and lift@10% on another
 
 Run 'telcolake <command> -h' for the flags of one command.
@@ -55,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runInvoke(ctx, args[1:], stdout, stderr)
 	case "train":
 		return runTrain(ctx, args[1:], stdout, stderr)
+	case "score":
+		return runScore(ctx, args[1:], stdout, stderr)
 	case "eval":
 		return runEval(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
