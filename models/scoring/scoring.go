@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -363,7 +364,7 @@ func (r *Runner) customer(set *features.Set, i int, reg *register, hist map[stri
 		VoiceMinutes: num("voice_minutes"), VoiceCalls: int32(num("voice_calls")), SMS: int32(num("sms")),
 		DataMB: num("data_mb"), RoamingCalls: int32(num("roaming_calls")), IntlCalls: int32(num("intl_calls")),
 		CareCalls: int32(num("care_calls")), DistinctContact: int32(num("distinct_contacts")),
-		AmountDue: num("amount_due"), Arrears: num("arrears"), MonthsInArrears: int32(num("months_in_arrears")),
+		AmountDue: cents(num("amount_due")), Arrears: cents(num("arrears")), MonthsInArrears: int32(num("months_in_arrears")),
 		SegmentID: int32(segID),
 	}
 	if p := reg.people[id]; p != nil {
@@ -395,11 +396,14 @@ func (r *Runner) customer(set *features.Set, i int, reg *register, hist map[stri
 	c.History = make([]serving.Month, len(h))
 	for k, m := range h {
 		m.VoiceMinutes, m.DataMB = zeroNaN(m.VoiceMinutes), zeroNaN(m.DataMB)
-		m.AmountDue, m.AmountPaid, m.Arrears = zeroNaN(m.AmountDue), zeroNaN(m.AmountPaid), zeroNaN(m.Arrears)
+		m.AmountDue, m.AmountPaid, m.Arrears = cents(zeroNaN(m.AmountDue)), cents(zeroNaN(m.AmountPaid)), cents(zeroNaN(m.Arrears))
 		c.History[k] = m
 	}
 	return c
 }
+
+// cents rounds money read back as float64 (decimal → binary) to cents.
+func cents(v float64) float64 { return math.Round(v*100) / 100 }
 
 // lifecycle is the stage of a customer with the given register status and
 // tenure.
