@@ -5,6 +5,14 @@
 // twice: as one partition of crm.scores (the history of runs, for SQL) and
 // as the serving snapshot the API loads (serving.Write, latest.json last).
 //
+// Who is in a run: every subscriber with a feature row in the newest
+// feature month who is active or suspended in the newest register snapshot
+// that lists them (scored), and every subscriber that snapshot shows
+// deactivated in the three months before its date who has a feature row in
+// the scored month or the three before it (win-back: lifecycle "lost",
+// probability, CLV and value at risk 0, the last month's figures). Monthly
+// value, CLV and the lists are defined at CLV, monthlyValue and lists.
+//
 // A run's id is its clock time (registry.NewVersion); running again with
 // the same clock replaces that run's rows and snapshot, so a retried run
 // never duplicates.
