@@ -1,0 +1,343 @@
+package api
+
+import (
+	"crypto/sha256"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// query is a request's query string: parameter name → values in order.
+type query map[string][]string
+
+// maxQueryLen bounds the raw query string.
+const maxQueryLen = 8192
+
+// parseQuery reads the raw query string, so repeated parameters are seen
+// (API Gateway joins their values with commas in QueryStringParameters,
+// which is used only when the raw string is missing).
+func parseQuery(req *events.APIGatewayV2HTTPRequest) (query, error) {
+	if len(req.RawQueryString) > maxQueryLen {
+		return nil, HTTPError{Code: http.StatusBadRequest, Msg: "query string too long"}
+	}
+	if req.RawQueryString != "" {
+		v, err := url.ParseQuery(req.RawQueryString)
+		if err != nil {
+			return nil, HTTPError{Code: http.StatusBadRequest, Msg: "malformed query string", Err: err}
+		}
+		return query(v), nil
+	}
+	q := query{}
+	for k, v := range req.QueryStringParameters {
+		q[k] = []string{v}
+	}
+	return q, nil
+}
+
+// paramSpec is a parameter a route accepts.
+type paramSpec struct {
+	name  string
+	multi bool // may repeat; values are comma lists, merged
+}
+
+// check rejects parameters the route does not accept and repeated
+// single-valued ones.
+func (q query) check(specs []paramSpec) error {
+	names := make([]string, 0, len(q))
+	for k := range q {
+		names = append(names, k)
+	}
+	slices.Sort(names) // the same error for the same query
+	for _, k := range names {
+		i := slices.IndexFunc(specs, func(s paramSpec) bool { return s.name == k })
+		if i < 0 {
+			return HTTPError{Code: http.StatusBadRequest, Param: cut(k, 64), Msg: "unknown parameter " + quote(k)}
+		}
+		if len(q[k]) > 1 && !specs[i].multi {
+			return badParam(k, "given %d times, allowed once", len(q[k]))
+		}
+	}
+	return nil
+}
+
+// one returns the value of a single-valued parameter.
+func (q query) one(name string) (string, bool, error) {
+	v, ok := q[name]
+	if !ok {
+		return "", false, nil
+	}
+	if v[0] == "" {
+		return "", false, badParam(name, "empty value")
+	}
+	return v[0], true, nil
+}
+
+// list returns the comma-separated values of a parameter, repeats merged.
+func (q query) list(name string) ([]string, bool, error) {
+	vs, ok := q[name]
+	if !ok {
+		return nil, false, nil
+	}
+	var out []string
+	for _, v := range vs {
+		for _, s := range strings.Split(v, ",") {
+			s = strings.TrimSpace(s)
+			if s == "" {
+				return nil, false, badParam(name, "empty value in the list")
+			}
+			if len(s) > 64 || !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+				return nil, false, badParam(name, "values are at most 64 printable characters")
+			}
+			out = append(out, s)
+		}
+	}
+	if len(out) > 256 {
+		return nil, false, badParam(name, "at most 256 values")
+	}
+	return out, true, nil
+}
+
+// intParam parses a non-negative integer at most max.
+func (q query) intParam(name string, min, max int) (int, bool, error) {
+	s, ok, err := q.one(name)
+	if !ok || err != nil {
+		return 0, false, err
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, false, badParam(name, "must be an integer")
+	}
+	if v < min || v > max {
+		return 0, false, badParam(name, "must be between %d and %d", min, max)
+	}
+	return v, true, nil
+}
+
+// floatParam parses a finite number within [min, max].
+func (q query) floatParam(name string, min, max float64) (float64, bool, error) {
+	s, ok, err := q.one(name)
+	if !ok || err != nil {
+		return 0, false, err
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || len(s) > 32 {
+		return 0, false, badParam(name, "must be a number")
+	}
+	if v < min || v > max {
+		return 0, false, badParam(name, "must be between %s and %s", fmtNum(min), fmtNum(max))
+	}
+	return v, true, nil
+}
+
+func fmtNum(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// rangeParam is a pair of range parameters <prefix>_min and <prefix>_max
+// on a numeric field.
+type rangeParam struct {
+	prefix string
+	field  string
+	max    float64 // largest value allowed
+	noMax  bool    // only <prefix>_min exists
+}
+
+// rangeParams are the numeric conditions of the filter.
+var rangeParams = []rangeParam{
+	{prefix: "tenure", field: "tenure_months", max: 1200},
+	{prefix: "churn", field: "churn_probability", max: 1},
+	{prefix: "value", field: "monthly_value", max: 1e12},
+	{prefix: "clv", field: "clv", max: 1e12},
+	{prefix: "var", field: "value_at_risk", max: 1e12},
+	{prefix: "arrears", field: "arrears", max: 1e12},
+	{prefix: "months_in_arrears", field: "months_in_arrears", max: 1200, noMax: true},
+	{prefix: "roaming", field: "roaming_calls", max: 1e9},
+	{prefix: "minutes", field: "voice_minutes", max: 1e9},
+	{prefix: "data", field: "data_mb", max: 1e12},
+	{prefix: "care_calls", field: "care_calls", max: 1e9, noMax: true},
+}
+
+// The paging and format parameters.
+const (
+	pSort   = "sort"
+	pLimit  = "limit"
+	pCursor = "cursor"
+	pFormat = "format"
+)
+
+// filterParams are the parameters of GET /v1/customers.
+func filterParams() []paramSpec {
+	var ps []paramSpec
+	for _, f := range catFields {
+		ps = append(ps, paramSpec{name: f.param, multi: true})
+	}
+	for _, r := range rangeParams {
+		ps = append(ps, paramSpec{name: r.prefix + "_min"})
+		if !r.noMax {
+			ps = append(ps, paramSpec{name: r.prefix + "_max"})
+		}
+	}
+	return append(ps, paramSpec{name: pSort}, paramSpec{name: pLimit}, paramSpec{name: pCursor}, paramSpec{name: pFormat})
+}
+
+// filter is a parsed GET /v1/customers query.
+type filter struct {
+	preds  []pred
+	order  order
+	limit  int
+	cursor string
+	csv    bool
+	hash   [8]byte // of the conditions, binds cursors to them
+}
+
+// defaultSort is the order without sort=.
+const defaultSort = "-churn_probability"
+
+func (s *Server) parseFilter(q query) (*filter, error) {
+	if err := q.check(s.filterSpecs); err != nil {
+		return nil, err
+	}
+	f := &filter{}
+	h := sha256.New()
+	for j, cf := range catFields {
+		vals, ok, err := q.list(cf.param)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		for _, v := range vals {
+			if cf.closed != nil && !slices.Contains(cf.closed, v) {
+				return nil, badParam(cf.param, "unknown value %s (allowed: %s)", quote(v), strings.Join(cf.closed, ", "))
+			}
+			if cf.param == "segment" {
+				id, err := strconv.Atoi(v)
+				if err != nil {
+					return nil, badParam(cf.param, "segment ids are integers")
+				}
+				if id < math.MinInt32 || id > math.MaxInt32 || !s.knownSegment(int32(id)) {
+					return nil, badParam(cf.param, "unknown segment %d (see /v1/segments)", id)
+				}
+			}
+		}
+		f.preds = append(f.preds, s.ix.catPred(j, vals))
+		h.Write([]byte(cf.param + "=" + strings.Join(vals, ",") + "\x00"))
+	}
+	for _, rp := range rangeParams {
+		j := numFieldIndex(rp.field)
+		lo, hi := math.Inf(-1), math.Inf(1)
+		var hasLo, hasHi bool
+		var err error
+		minName, maxName := rp.prefix+"_min", rp.prefix+"_max"
+		if numFields[j].isInt {
+			var a, b int
+			a, hasLo, err = q.intParam(minName, 0, int(rp.max))
+			if err != nil {
+				return nil, err
+			}
+			if !rp.noMax {
+				b, hasHi, err = q.intParam(maxName, 0, int(rp.max))
+				if err != nil {
+					return nil, err
+				}
+			}
+			if hasLo {
+				lo = float64(a)
+			}
+			if hasHi {
+				hi = float64(b)
+			}
+		} else {
+			var a, b float64
+			a, hasLo, err = q.floatParam(minName, 0, rp.max)
+			if err != nil {
+				return nil, err
+			}
+			if !rp.noMax {
+				b, hasHi, err = q.floatParam(maxName, 0, rp.max)
+				if err != nil {
+					return nil, err
+				}
+			}
+			if hasLo {
+				lo = a
+			}
+			if hasHi {
+				hi = b
+			}
+		}
+		if !hasLo && !hasHi {
+			continue
+		}
+		if lo > hi {
+			return nil, badParam(minName, "%s is greater than %s", minName, maxName)
+		}
+		f.preds = append(f.preds, s.ix.rangePred(j, lo, hi))
+		h.Write([]byte(rp.field + "=" + fmtNum(lo) + ".." + fmtNum(hi) + "\x00"))
+	}
+	sortBy, ok, err := q.one(pSort)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		sortBy = defaultSort
+	}
+	name := strings.TrimPrefix(sortBy, "-")
+	f.order = order{field: numFieldIndex(name), desc: len(name) < len(sortBy)}
+	if f.order.field < 0 {
+		return nil, badParam(pSort, "unknown field %s (allowed: a numeric field name, - in front for descending)", quote(sortBy))
+	}
+	copy(f.hash[:], h.Sum(nil))
+	if err := s.parsePaging(q, &f.limit, &f.cursor, &f.csv); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// parsePaging reads limit, cursor and format, shared by the filter and
+// the lists. A CSV export has every row: limit and cursor are refused.
+func (s *Server) parsePaging(q query, limit *int, cursor *string, csv *bool) error {
+	format, ok, err := q.one(pFormat)
+	if err != nil {
+		return err
+	}
+	if ok && format != "json" && format != "csv" {
+		return badParam(pFormat, "must be json or csv")
+	}
+	*csv = format == "csv"
+	n, ok, err := q.intParam(pLimit, 1, s.cfg.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		n = min(defaultPageSize, s.cfg.MaxPageSize)
+	} else if *csv {
+		return badParam(pLimit, "not allowed with format=csv (the export has every row)")
+	}
+	*limit = n
+	c, ok, err := q.one(pCursor)
+	if err != nil {
+		return err
+	}
+	if ok && *csv {
+		return badParam(pCursor, "not allowed with format=csv (the export has every row)")
+	}
+	*cursor = c
+	return nil
+}
+
+// cut shortens client input for logs and messages.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

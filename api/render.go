@@ -1,0 +1,183 @@
+package api
+
+import (
+	"bytes"
+	"encoding/csv"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/telcolake/telcolake/models/serving"
+)
+
+// Masking. Analysts see names and MSISDNs masked everywhere (also in the
+// single look-up); agents see them in clear in the look-up; admins always.
+//
+//   - a name keeps the first letter of each word, then three stars, whatever
+//     the word's length: "Anna Maria Schmidt" → "A*** M*** S***";
+//   - an MSISDN keeps its last three digits, the others become stars:
+//     "491701234567" → "*********567".
+//
+// Empty values stay empty.
+
+func maskName(s string) string {
+	words := strings.Fields(s)
+	for i, w := range words {
+		r, _ := utf8.DecodeRuneInString(w)
+		words[i] = string(r) + "***"
+	}
+	return strings.Join(words, " ")
+}
+
+func maskMSISDN(s string) string {
+	n := utf8.RuneCountInString(s)
+	if n == 0 {
+		return ""
+	}
+	if n <= 3 {
+		return strings.Repeat("*", n)
+	}
+	r := []rune(s)
+	return strings.Repeat("*", n-3) + string(r[n-3:])
+}
+
+// item is a customer in a page, a list or the CSV export.
+type item struct {
+	SubscriberID     string   `json:"subscriber_id"`
+	Name             string   `json:"name"`
+	MSISDN           string   `json:"msisdn"`
+	Status           string   `json:"status"`
+	Lifecycle        string   `json:"lifecycle"`
+	Plan             string   `json:"plan"`
+	Region           string   `json:"region"`
+	AgeBand          string   `json:"age_band"`
+	PaymentMethod    string   `json:"payment_method"`
+	TenureMonths     int32    `json:"tenure_months"`
+	SegmentID        int32    `json:"segment_id"`
+	SegmentName      string   `json:"segment_name"`
+	ChurnProbability float64  `json:"churn_probability"`
+	Reasons          []string `json:"reasons"`
+	MonthlyValue     float64  `json:"monthly_value"`
+	CLV              float64  `json:"clv"`
+	ValueAtRisk      float64  `json:"value_at_risk"`
+	VoiceMinutes     float64  `json:"voice_minutes"`
+	VoiceCalls       int32    `json:"voice_calls"`
+	SMS              int32    `json:"sms"`
+	DataMB           float64  `json:"data_mb"`
+	RoamingCalls     int32    `json:"roaming_calls"`
+	IntlCalls        int32    `json:"intl_calls"`
+	CareCalls        int32    `json:"care_calls"`
+	DistinctContacts int32    `json:"distinct_contacts"`
+	AmountDue        float64  `json:"amount_due"`
+	Arrears          float64  `json:"arrears"`
+	MonthsInArrears  int32    `json:"months_in_arrears"`
+}
+
+func newItem(c *serving.Customer, a Access) item {
+	it := item{
+		SubscriberID: c.SubscriberID, Name: c.Name, MSISDN: c.MSISDN,
+		Status: c.Status, Lifecycle: c.Lifecycle, Plan: c.Plan, Region: c.Region, AgeBand: c.AgeBand, PaymentMethod: c.PaymentMethod,
+		TenureMonths: c.TenureMonths, SegmentID: c.SegmentID, SegmentName: c.SegmentName,
+		ChurnProbability: c.Probability, Reasons: c.Reasons,
+		MonthlyValue: c.MonthlyValue, CLV: c.CLV, ValueAtRisk: c.ValueAtRisk,
+		VoiceMinutes: c.VoiceMinutes, VoiceCalls: c.VoiceCalls, SMS: c.SMS, DataMB: c.DataMB,
+		RoamingCalls: c.RoamingCalls, IntlCalls: c.IntlCalls, CareCalls: c.CareCalls, DistinctContacts: c.DistinctContact,
+		AmountDue: c.AmountDue, Arrears: c.Arrears, MonthsInArrears: c.MonthsInArrears,
+	}
+	if it.Reasons == nil {
+		it.Reasons = []string{}
+	}
+	if a != Clear {
+		it.Name, it.MSISDN = maskName(it.Name), maskMSISDN(it.MSISDN)
+	}
+	return it
+}
+
+// listItem is an item of a named list with its rank (1 = first).
+type listItem struct {
+	Rank int `json:"rank"`
+	item
+}
+
+// detail is the 360° view of one customer.
+type detail struct {
+	item
+	Gender         string          `json:"gender"`
+	ActivationDate string          `json:"activation_date"`
+	StatusDate     string          `json:"status_date"`
+	SegmentProfile string          `json:"segment_profile"`
+	History        []serving.Month `json:"history"`
+}
+
+// csvHeader is the header row of the CSV exports: the item's fields in
+// order, with rank first for lists.
+var csvHeader = []string{
+	"subscriber_id", "name", "msisdn", "status", "lifecycle", "plan", "region", "age_band", "payment_method",
+	"tenure_months", "segment_id", "segment_name", "churn_probability", "reasons", "monthly_value", "clv", "value_at_risk",
+	"voice_minutes", "voice_calls", "sms", "data_mb", "roaming_calls", "intl_calls", "care_calls", "distinct_contacts",
+	"amount_due", "arrears", "months_in_arrears",
+}
+
+// csvText guards a text cell against formula injection in spreadsheets: a
+// cell starting with = + - @ or a control character gets a leading quote.
+func csvText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+func fnum(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+func inum(v int32) string   { return strconv.FormatInt(int64(v), 10) }
+
+// csvRow appends an item's cells to rec.
+func csvRow(rec []string, it *item) []string {
+	return append(rec,
+		csvText(it.SubscriberID), csvText(it.Name), csvText(it.MSISDN), csvText(it.Status), csvText(it.Lifecycle),
+		csvText(it.Plan), csvText(it.Region), csvText(it.AgeBand), csvText(it.PaymentMethod),
+		inum(it.TenureMonths), inum(it.SegmentID), csvText(it.SegmentName), fnum(it.ChurnProbability),
+		csvText(strings.Join(it.Reasons, "; ")), fnum(it.MonthlyValue), fnum(it.CLV), fnum(it.ValueAtRisk),
+		fnum(it.VoiceMinutes), inum(it.VoiceCalls), inum(it.SMS), fnum(it.DataMB), inum(it.RoamingCalls),
+		inum(it.IntlCalls), inum(it.CareCalls), inum(it.DistinctContacts), fnum(it.AmountDue), fnum(it.Arrears),
+		inum(it.MonthsInArrears))
+}
+
+// csvWriter writes an export, failing once it grows past a limit.
+type csvWriter struct {
+	buf   bytes.Buffer
+	w     *csv.Writer
+	limit int
+	rows  int
+	rec   []string
+}
+
+func newCSV(limit int, rank bool) *csvWriter {
+	cw := &csvWriter{limit: limit}
+	cw.w = csv.NewWriter(&cw.buf)
+	h := csvHeader
+	if rank {
+		h = append([]string{"rank"}, h...)
+	}
+	cw.w.Write(h)
+	return cw
+}
+
+// add writes one row; false once the body is over the limit.
+func (cw *csvWriter) add(rank int, it *item) bool {
+	cw.rec = cw.rec[:0]
+	if rank > 0 {
+		cw.rec = append(cw.rec, strconv.Itoa(rank))
+	}
+	cw.rec = csvRow(cw.rec, it)
+	cw.w.Write(cw.rec)
+	cw.rows++
+	if cw.rows%256 == 0 {
+		cw.w.Flush()
+	}
+	return cw.buf.Len() <= cw.limit
+}
+
+func (cw *csvWriter) bytes() ([]byte, bool) {
+	cw.w.Flush()
+	return cw.buf.Bytes(), cw.buf.Len() <= cw.limit
+}

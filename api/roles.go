@@ -1,0 +1,154 @@
+package api
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Role is what a key may do. Every key has exactly one.
+type Role string
+
+// The roles. An agent serves one customer at a time (look-up with contact
+// data, no bulk access); an analyst counts, filters, lists and exports with
+// names and MSISDNs masked; an admin sees everything unmasked.
+const (
+	RoleAgent   Role = "agent"
+	RoleAnalyst Role = "analyst"
+	RoleAdmin   Role = "admin"
+)
+
+// Roles lists the roles in the order the matrix shows them.
+var Roles = []Role{RoleAgent, RoleAnalyst, RoleAdmin}
+
+func parseRole(s string) (Role, bool) {
+	for _, r := range Roles {
+		if string(r) == s {
+			return r, true
+		}
+	}
+	return "", false
+}
+
+// Access is what a role gets from an operation.
+type Access uint8
+
+// The cells of the matrix.
+const (
+	Denied  Access = iota // 403
+	Allowed               // 200, the answer holds no personal data
+	Masked                // 200, names and MSISDNs masked
+	Clear                 // 200, names and MSISDNs in clear
+)
+
+func (a Access) String() string {
+	switch a {
+	case Denied:
+		return "denied"
+	case Allowed:
+		return "allowed"
+	case Masked:
+		return "masked"
+	case Clear:
+		return "clear"
+	}
+	return fmt.Sprintf("Access(%d)", a)
+}
+
+// Op is one operation of the API: a route, or a route in a format.
+type Op string
+
+// The operations. Public ones need no key.
+const (
+	OpHealth         Op = "GET /healthz"
+	OpOpenAPI        Op = "GET /v1/openapi.json"
+	OpCustomer       Op = "GET /v1/customers/{id}"
+	OpCustomers      Op = "GET /v1/customers"
+	OpCustomersCSV   Op = "GET /v1/customers?format=csv"
+	OpLists          Op = "GET /v1/lists"
+	OpList           Op = "GET /v1/lists/{name}"
+	OpListCSV        Op = "GET /v1/lists/{name}?format=csv"
+	OpSegments       Op = "GET /v1/segments"
+	OpModels         Op = "GET /v1/models"
+	OpIngestFiles    Op = "GET /v1/ingest/files"
+	publicAccessNote    = "public (no key)"
+)
+
+// Permission is one row of the role × operation matrix.
+type Permission struct {
+	Op      Op
+	Public  bool // no key needed; the role columns do not apply
+	Agent   Access
+	Analyst Access
+	Admin   Access
+}
+
+// Of returns the access of role r.
+func (p Permission) Of(r Role) Access {
+	switch r {
+	case RoleAgent:
+		return p.Agent
+	case RoleAnalyst:
+		return p.Analyst
+	case RoleAdmin:
+		return p.Admin
+	}
+	return Denied
+}
+
+// Matrix is the role × operation matrix, the single source of truth the
+// handler enforces (and the OpenAPI description repeats; a test keeps the
+// two equal).
+//
+// Agents may read segments because the 360° view names the customer's
+// segment and its profile explains it; segments are aggregates. Models and
+// ingest files are operational data for analysts and admins. Lists are bulk
+// customer data, so agents get none of them, not even the index.
+var Matrix = []Permission{
+	{Op: OpHealth, Public: true},
+	{Op: OpOpenAPI, Public: true},
+	{Op: OpCustomer, Agent: Clear, Analyst: Masked, Admin: Clear},
+	{Op: OpCustomers, Agent: Denied, Analyst: Masked, Admin: Clear},
+	{Op: OpCustomersCSV, Agent: Denied, Analyst: Masked, Admin: Clear},
+	{Op: OpLists, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpList, Agent: Denied, Analyst: Masked, Admin: Clear},
+	{Op: OpListCSV, Agent: Denied, Analyst: Masked, Admin: Clear},
+	{Op: OpSegments, Agent: Allowed, Analyst: Allowed, Admin: Allowed},
+	{Op: OpModels, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpIngestFiles, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+}
+
+func permission(op Op) Permission {
+	for _, p := range Matrix {
+		if p.Op == op {
+			return p
+		}
+	}
+	return Permission{Op: op} // unknown: denied to all
+}
+
+// MatrixMarkdown renders Matrix as the Markdown table the OpenAPI
+// description carries.
+func MatrixMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| operation |")
+	for _, r := range Roles {
+		b.WriteString(" " + string(r) + " |")
+	}
+	b.WriteString("\n|---|")
+	for range Roles {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, p := range Matrix {
+		b.WriteString("| `" + string(p.Op) + "` |")
+		for _, r := range Roles {
+			if p.Public {
+				b.WriteString(" " + publicAccessNote + " |")
+				continue
+			}
+			b.WriteString(" " + p.Of(r).String() + " |")
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,682 @@
+// Package api is telcolake's HTTP API for staff and apps: the 360° view of
+// one customer, multi-condition counts and pages over all customers, the
+// scoring run's named lists, segments, model runs and ingested files. It
+// answers from the in-memory serving snapshot (models/serving), and from
+// the lake (Sources) for model runs and ingested files.
+//
+// Server.Handle takes API Gateway v2 (payload 2.0) events, as the api
+// function receives them. Every request but /healthz and /v1/openapi.json
+// needs an API key (header X-API-Key, or Authorization: Bearer); the key's
+// role decides what it may see (Matrix). Errors are RFC 9457
+// application/problem+json. The OpenAPI document is openapi.json in this
+// directory, served at /v1/openapi.json.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/telcolake/telcolake/models/serving"
+)
+
+//go:embed openapi.json
+var openapiJSON []byte
+
+// Defaults of Config.
+const (
+	defaultPageSize     = 50
+	defaultMaxPageSize  = 1000
+	defaultMaxBodyBytes = 5 << 20 // under the 6 MB a Lambda response may carry
+	defaultIngestLimit  = 100
+)
+
+// Config configures a Server.
+type Config struct {
+	// Keys are the API keys (see LoadKeys). At least one.
+	Keys []Key
+	// Audit receives one line per request to an operation that returns
+	// customer data. nil: Log.
+	Audit *slog.Logger
+	// Log receives server errors and start-up warnings; never personal
+	// data. nil: discarded.
+	Log *slog.Logger
+	// MaxPageSize is the largest limit= a page may ask for (default 1000).
+	MaxPageSize int
+	// MaxBodyBytes bounds a response body (default 5 MiB, as a Lambda
+	// response carries at most 6 MB); a larger answer, typically a CSV
+	// export of too many rows, is refused with 413.
+	MaxBodyBytes int
+	// CursorKey signs cursors. Default: derived from the key hashes, so
+	// every instance with the same keys accepts the others' cursors.
+	CursorKey []byte
+}
+
+// Server answers the API's requests from a snapshot. It is safe for
+// concurrent use.
+type Server struct {
+	meta        *serving.Meta
+	customers   []serving.Customer
+	ix          *index
+	src         Sources
+	cfg         Config
+	keys        *keyring
+	cursors     cursorCodec
+	segments    map[int32]serving.Segment
+	knownSegs   map[int32]bool
+	lists       map[string]*serving.List
+	listRows    map[string][]int32
+	filterSpecs []paramSpec
+	routes      []route
+}
+
+// New builds a server over a snapshot. customers must be sorted by
+// subscriber id, as serving.Write stores them; New keeps the slice (do not
+// modify it afterwards) and builds the column index over it. src may be
+// nil: /v1/models and /v1/ingest/files then answer 503.
+func New(meta *serving.Meta, customers []serving.Customer, src Sources, cfg Config) (*Server, error) {
+	if meta == nil {
+		return nil, errors.New("api: no snapshot meta")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Audit == nil {
+		cfg.Audit = cfg.Log
+	}
+	if cfg.MaxPageSize <= 0 {
+		cfg.MaxPageSize = defaultMaxPageSize
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	kr, err := newKeyring(cfg.Keys)
+	if err != nil {
+		return nil, fmt.Errorf("api: keys: %w", err)
+	}
+	if len(cfg.CursorKey) == 0 {
+		hashes := make([]string, len(kr.keys))
+		for i, k := range kr.keys {
+			hashes[i] = strings.ToLower(k.Hash)
+		}
+		slices.Sort(hashes)
+		sum := sha256.Sum256([]byte("telcolake api cursor v1\x00" + strings.Join(hashes, ",")))
+		cfg.CursorKey = sum[:]
+	}
+	ix, err := buildIndex(customers)
+	if err != nil {
+		return nil, fmt.Errorf("api: snapshot %s: %w", meta.Run, err)
+	}
+	s := &Server{
+		meta: meta, customers: customers, ix: ix, src: src, cfg: cfg, keys: kr,
+		cursors:   cursorCodec{key: cfg.CursorKey},
+		segments:  map[int32]serving.Segment{},
+		knownSegs: map[int32]bool{},
+		lists:     map[string]*serving.List{},
+		listRows:  map[string][]int32{},
+	}
+	for _, sg := range meta.Segments {
+		s.segments[sg.ID] = sg
+		s.knownSegs[sg.ID] = true
+	}
+	for v := range ix.cats[0].dict { // segment ids in the data
+		id, _ := strconv.Atoi(v)
+		s.knownSegs[int32(id)] = true
+	}
+	missing := 0
+	for i := range meta.Lists {
+		l := &meta.Lists[i]
+		if !validID(l.Name) {
+			return nil, fmt.Errorf("api: snapshot %s: invalid list name %q", meta.Run, l.Name)
+		}
+		if _, dup := s.lists[l.Name]; dup {
+			return nil, fmt.Errorf("api: snapshot %s: list %s appears twice", meta.Run, l.Name)
+		}
+		rows := make([]int32, 0, len(l.IDs))
+		for _, id := range l.IDs {
+			if r, ok := ix.row(id); ok {
+				rows = append(rows, int32(r))
+			} else {
+				missing++
+			}
+		}
+		s.lists[l.Name], s.listRows[l.Name] = l, rows
+	}
+	if missing > 0 {
+		cfg.Log.Warn("api: list members not in the snapshot were dropped", "run", meta.Run, "missing", missing)
+	}
+	s.filterSpecs = filterParams()
+	s.routes = s.routeTable()
+	return s, nil
+}
+
+func (s *Server) knownSegment(id int32) bool { return s.knownSegs[id] }
+
+// route is one path the server answers.
+type route struct {
+	pattern string // "/v1/customers/{id}"
+	op      Op
+	csvOp   Op // the operation with format=csv, if the route has one
+	params  []paramSpec
+	serve   func(*request) (events.APIGatewayV2HTTPResponse, error)
+}
+
+func (s *Server) routeTable() []route {
+	paging := []paramSpec{{name: pLimit}, {name: pCursor}, {name: pFormat}}
+	return []route{
+		{pattern: "/healthz", op: OpHealth, serve: s.health},
+		{pattern: "/v1/openapi.json", op: OpOpenAPI, serve: s.openapi},
+		{pattern: "/v1/customers", op: OpCustomers, csvOp: OpCustomersCSV, params: s.filterSpecs, serve: s.filterCustomers},
+		{pattern: "/v1/customers/{id}", op: OpCustomer, serve: s.customer},
+		{pattern: "/v1/lists", op: OpLists, serve: s.listIndex},
+		{pattern: "/v1/lists/{name}", op: OpList, csvOp: OpListCSV, params: paging, serve: s.list},
+		{pattern: "/v1/segments", op: OpSegments, serve: s.segmentsList},
+		{pattern: "/v1/models", op: OpModels, params: []paramSpec{{name: "kind"}}, serve: s.models},
+		{pattern: "/v1/ingest/files", op: OpIngestFiles, params: []paramSpec{{name: "status"}, {name: pLimit}}, serve: s.ingestFiles},
+	}
+}
+
+// match returns the route of a path and its path parameter.
+func (rt route) match(path string) (string, bool) {
+	pat := strings.Split(strings.Trim(rt.pattern, "/"), "/")
+	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	if len(pat) != len(segs) {
+		return "", false
+	}
+	param := ""
+	for i, p := range pat {
+		if strings.HasPrefix(p, "{") {
+			param = segs[i]
+			continue
+		}
+		if p != segs[i] {
+			return "", false
+		}
+	}
+	return param, true
+}
+
+// request is one request being served.
+type request struct {
+	ctx    context.Context
+	ev     *events.APIGatewayV2HTTPRequest
+	q      query
+	op     Op
+	param  string // the path parameter, unescaped
+	key    Key
+	access Access
+	rows   int // customer rows returned, for the audit line
+}
+
+// customerData lists the operations whose answers hold customer rows: they
+// are audited.
+var customerData = map[Op]bool{OpCustomer: true, OpCustomers: true, OpCustomersCSV: true, OpList: true, OpListCSV: true}
+
+// Handle serves one API Gateway v2 request. It always answers with a
+// response; the error is always nil (failures are problem+json answers).
+func (s *Server) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (resp events.APIGatewayV2HTTPResponse, _ error) {
+	start := time.Now()
+	r := &request{ctx: ctx, ev: &ev}
+	defer func() {
+		if p := recover(); p != nil {
+			s.cfg.Log.ErrorContext(ctx, "api: panic", "op", string(r.op), "panic", fmt.Sprint(p))
+			resp = s.problem(r, HTTPError{Code: http.StatusInternalServerError, Msg: "internal error"})
+		}
+		if customerData[r.op] {
+			s.audit(r, resp.StatusCode, time.Since(start))
+		}
+	}()
+	resp, err := s.serve(r)
+	if err != nil {
+		resp = s.problem(r, err)
+	}
+	return resp, nil
+}
+
+func (s *Server) serve(r *request) (events.APIGatewayV2HTTPResponse, error) {
+	ev := r.ev
+	method := ev.RequestContext.HTTP.Method
+	if method == "" {
+		method, _, _ = strings.Cut(ev.RouteKey, " ")
+	}
+	path := ev.RawPath
+	if path == "" {
+		path = ev.RequestContext.HTTP.Path
+	}
+	if st := ev.RequestContext.Stage; st != "" && st != "$default" && strings.HasPrefix(path, "/"+st+"/") {
+		path = strings.TrimPrefix(path, "/"+st)
+	}
+	var rt *route
+	for i := range s.routes {
+		if p, ok := s.routes[i].match(path); ok {
+			rt = &s.routes[i]
+			r.param = p
+			break
+		}
+	}
+	if rt == nil {
+		return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusNotFound, Msg: "no such resource (see /v1/openapi.json)"}
+	}
+	r.op = rt.op
+	if method != http.MethodGet {
+		return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusMethodNotAllowed, Msg: "only GET is allowed"}
+	}
+	q, qErr := parseQuery(ev) // reported after authentication
+	r.q = q
+	if rt.csvOp != "" {
+		if f := q[pFormat]; len(f) == 1 && f[0] == "csv" {
+			r.op = rt.csvOp
+		}
+	}
+	perm := permission(r.op)
+	if !perm.Public {
+		key, ok := s.authenticate(ev.Headers)
+		if !ok {
+			return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusUnauthorized, Msg: "a valid API key is required (header X-API-Key, or Authorization: Bearer)"}
+		}
+		r.key = key
+		r.access = perm.Of(key.Role)
+		if r.access == Denied {
+			return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusForbidden, Msg: fmt.Sprintf("role %s may not use %s", key.Role, r.op)}
+		}
+	}
+	if qErr != nil {
+		return events.APIGatewayV2HTTPResponse{}, qErr
+	}
+	if err := q.check(rt.params); err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	if strings.Contains(rt.pattern, "{") {
+		p, err := url.PathUnescape(r.param)
+		if err != nil || !validID(p) {
+			name := strings.Trim(rt.pattern[strings.LastIndex(rt.pattern, "{"):], "{}")
+			return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusBadRequest, Param: name, Msg: name + " must be 1-64 printable ASCII characters without spaces"}
+		}
+		r.param = p
+	}
+	return rt.serve(r)
+}
+
+// authenticate finds the key a request presents.
+func (s *Server) authenticate(h map[string]string) (Key, bool) {
+	secret := strings.TrimSpace(header(h, "x-api-key"))
+	if secret == "" {
+		a := strings.TrimSpace(header(h, "authorization"))
+		if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+			secret = strings.TrimSpace(a[7:])
+		}
+	}
+	if secret == "" || len(secret) > 1024 {
+		return Key{}, false
+	}
+	return s.keys.match(secret)
+}
+
+// header returns a header by its lowercase name (API Gateway lowercases
+// them), or in any case.
+func header(h map[string]string, name string) string {
+	if v, ok := h[name]; ok {
+		return v
+	}
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// headers are every response's headers.
+func headers(contentType string) map[string]string {
+	return map[string]string{
+		"Content-Type":              contentType,
+		"Cache-Control":             "no-store",
+		"X-Content-Type-Options":    "nosniff",
+		"X-Frame-Options":           "DENY",
+		"Content-Security-Policy":   "default-src 'none'; frame-ancestors 'none'",
+		"Referrer-Policy":           "no-referrer",
+		"Strict-Transport-Security": "max-age=31536000",
+	}
+}
+
+const (
+	ctJSON    = "application/json; charset=utf-8"
+	ctProblem = "application/problem+json; charset=utf-8"
+	ctCSV     = "text/csv; charset=utf-8"
+)
+
+func (s *Server) respond(status int, contentType string, body []byte) (events.APIGatewayV2HTTPResponse, error) {
+	if len(body) > s.cfg.MaxBodyBytes {
+		return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusRequestEntityTooLarge,
+			Msg: fmt.Sprintf("the answer is larger than the %d bytes the API returns; narrow the filter or page with a smaller limit", s.cfg.MaxBodyBytes)}
+	}
+	return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: headers(contentType), Body: string(body)}, nil
+}
+
+func (s *Server) writeJSON(v any) (events.APIGatewayV2HTTPResponse, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusInternalServerError, Msg: "internal error", Err: fmt.Errorf("encode answer: %w", err)}
+	}
+	return s.respond(http.StatusOK, ctJSON, b)
+}
+
+// problem turns an error into a problem+json answer; server errors are
+// logged with their cause, which the client never sees.
+func (s *Server) problem(r *request, err error) events.APIGatewayV2HTTPResponse {
+	p := problemOf(err)
+	if p.Status >= 500 {
+		s.cfg.Log.ErrorContext(r.ctx, "api: request failed", "op", string(r.op), "status", p.Status, "err", err)
+	}
+	b, _ := json.Marshal(p)
+	resp := events.APIGatewayV2HTTPResponse{StatusCode: p.Status, Headers: headers(ctProblem), Body: string(b)}
+	switch p.Status {
+	case http.StatusUnauthorized:
+		resp.Headers["WWW-Authenticate"] = `Bearer realm="telcolake"`
+	case http.StatusMethodNotAllowed:
+		resp.Headers["Allow"] = http.MethodGet
+	}
+	return resp
+}
+
+// audit writes the audit line of a customer-data request: who, what, how
+// many rows, never names or MSISDNs. Query values are logged cut to 64
+// bytes; cursors, being opaque, only as present.
+func (s *Server) audit(r *request, status int, d time.Duration) {
+	names := make([]string, 0, len(r.q))
+	for k := range r.q {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	qa := make([]any, 0, len(names))
+	for _, k := range names {
+		v := strings.Join(r.q[k], ",")
+		if k == pCursor {
+			v = "(opaque)"
+		}
+		qa = append(qa, slog.String(cut(k, 64), cut(v, 64)))
+	}
+	method := r.ev.RequestContext.HTTP.Method
+	path := r.ev.RawPath
+	if path == "" {
+		path = r.ev.RequestContext.HTTP.Path
+	}
+	s.cfg.Audit.InfoContext(r.ctx, "api access",
+		"key", r.key.Name, "role", string(r.key.Role), "op", string(r.op),
+		"method", cut(method, 16), "path", cut(path, 160), slog.Group("query", qa...),
+		"rows", r.rows, "status", status, "duration_ms", float64(d.Microseconds())/1000,
+		"request_id", r.ev.RequestContext.RequestID)
+}
+
+func (s *Server) health(r *request) (events.APIGatewayV2HTTPResponse, error) {
+	return s.writeJSON(map[string]any{"status": "ok", "run": s.meta.Run, "customers": len(s.customers)})
+}
+
+func (s *Server) openapi(r *request) (events.APIGatewayV2HTTPResponse, error) {
+	return s.respond(http.StatusOK, ctJSON, openapiJSON)
+}
+
+func (s *Server) customer(r *request) (events.APIGatewayV2HTTPResponse, error) {
+	row, ok := s.ix.row(r.param)
+	if !ok {
+		return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusNotFound, Msg: "no customer with id " + quote(r.param) + " in run " + s.meta.Run}
+	}
+	c := &s.customers[row]
+	d := detail{item: newItem(c, r.access), Gender: c.Gender, ActivationDate: c.ActivationDate, StatusDate: c.StatusDate,
+		SegmentProfile: s.segments[c.SegmentID].Profile, History: c.History}
+	if d.History == nil {
+		d.History = []serving.Month{}
+	}
+	r.rows = 1
+	return s.writeJSON(struct {
+		Run          string    `json:"run"`
+		ScoredAt     time.Time `json:"scored_at"`
+		FeatureMonth string    `json:"feature_month"`
+		Customer     detail    `json:"customer"`
+	}{s.meta.Run, s.meta.ScoredAt, s.meta.FeatureMonth, d})
+}
+
+// page is the answer of the filter and of a list.
+type page[T any] struct {
+	Count      int     `json:"count"`
+	Items      []T     `json:"items"`
+	NextCursor *string `json:"next_cursor"`
+	Run        string  `json:"run"`
+}
+
+func (s *Server) filterCustomers(r *request) (events.APIGatewayV2HTTPResponse, error) {
+	f, err := s.parseFilter(r.q)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	var from *entry
+	if f.cursor != "" {
+		c, err := s.cursors.decodeFilter(f.cursor)
+		if err != nil {
+			return events.APIGatewayV2HTTPResponse{}, badParam(pCursor, "invalid (pass next_cursor of the previous page unchanged)")
+		}
+		if c.field != f.order.field || c.desc != f.order.desc || c.query != f.hash {
+			return events.APIGatewayV2HTTPResponse{}, badParam(pCursor, "belongs to another query (keep the conditions and sort of the first page)")
+		}
+		from = &entry{k: f.order.sign() * c.value, r: s.ix.after(c.id)}
+	}
+	sel, buf := s.ix.match(f.preds)
+	defer s.ix.release(buf)
+	if f.csv {
+		return s.exportCSV(r, "customers", sel, f.order)
+	}
+	top := s.ix.top(sel, f.order, from, f.limit+1)
+	out := page[item]{Count: len(sel), Items: make([]item, 0, min(len(top), f.limit)), Run: s.meta.Run}
+	for j, e := range top {
+		if j == f.limit {
+			last := top[j-1].r
+			c := s.cursors.encodeFilter(filterCursor{field: f.order.field, desc: f.order.desc, query: f.hash,
+				value: s.ix.value(f.order, last), id: s.ix.ids[last]})
+			out.NextCursor = &c
+			break
+		}
+		out.Items = append(out.Items, newItem(&s.customers[e.r], r.access))
+	}
+	r.rows = len(out.Items)
+	return s.writeJSON(out)
+}
+
+// minCSVRow is a lower bound of a CSV row's size, to refuse hopeless
+// exports before sorting them.
+const minCSVRow = 60
+
+func (s *Server) exportCSV(r *request, name string, sel []int32, o order) (events.APIGatewayV2HTTPResponse, error) {
+	if len(sel)*minCSVRow > s.cfg.MaxBodyBytes {
+		return events.APIGatewayV2HTTPResponse{}, tooManyRows(len(sel), s.cfg.MaxBodyBytes)
+	}
+	cw := newCSV(s.cfg.MaxBodyBytes, false)
+	for _, e := range s.ix.sorted(sel, o) {
+		it := newItem(&s.customers[e.r], r.access)
+		if !cw.add(0, &it) {
+			return events.APIGatewayV2HTTPResponse{}, tooManyRows(len(sel), s.cfg.MaxBodyBytes)
+		}
+	}
+	return s.writeCSV(r, name, cw)
+}
+
+func tooManyRows(n, max int) HTTPError {
+	return HTTPError{Code: http.StatusRequestEntityTooLarge,
+		Msg: fmt.Sprintf("an export of %d rows is larger than the %d bytes the API returns; narrow the filter, or page through the JSON answer", n, max)}
+}
+
+func (s *Server) writeCSV(r *request, name string, cw *csvWriter) (events.APIGatewayV2HTTPResponse, error) {
+	body, ok := cw.bytes()
+	if !ok {
+		return events.APIGatewayV2HTTPResponse{}, tooManyRows(cw.rows, s.cfg.MaxBodyBytes)
+	}
+	resp, err := s.respond(http.StatusOK, ctCSV, body)
+	if err != nil {
+		return resp, err
+	}
+	r.rows = cw.rows
+	resp.Headers["Content-Disposition"] = fmt.Sprintf(`attachment; filename="%s-%s.csv"`, fileSafe(name), fileSafe(s.meta.Run))
+	return resp, nil
+}
+
+// fileSafe keeps letters, digits, '.', '_' and '-'.
+func fileSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// listInfo describes a named list in the index.
+type listInfo struct {
+	Name        string `json:"name"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	Size        int    `json:"size"`
+}
+
+func (s *Server) listIndex(r *request) (events.APIGatewayV2HTTPResponse, error) {
+	out := struct {
+		Run   string     `json:"run"`
+		Lists []listInfo `json:"lists"`
+	}{Run: s.meta.Run, Lists: []listInfo{}}
+	for _, l := range s.meta.Lists {
+		out.Lists = append(out.Lists, listInfo{Name: l.Name, Title: l.Title, Description: l.Description, Size: len(s.listRows[l.Name])})
+	}
+	return s.writeJSON(out)
+}
+
+func (s *Server) list(r *request) (events.APIGatewayV2HTTPResponse, error) {
+	l, ok := s.lists[r.param]
+	if !ok {
+		return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusNotFound, Msg: "no list " + quote(r.param) + " in run " + s.meta.Run + " (see /v1/lists)"}
+	}
+	rows := s.listRows[l.Name]
+	var limit int
+	var cursor string
+	var csvOut bool
+	if err := s.parsePaging(r.q, &limit, &cursor, &csvOut); err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	if csvOut {
+		cw := newCSV(s.cfg.MaxBodyBytes, true)
+		for j, row := range rows {
+			it := newItem(&s.customers[row], r.access)
+			if !cw.add(j+1, &it) {
+				return events.APIGatewayV2HTTPResponse{}, tooManyRows(len(rows), s.cfg.MaxBodyBytes)
+			}
+		}
+		return s.writeCSV(r, l.Name, cw)
+	}
+	offset := 0
+	if cursor != "" {
+		o, err := s.cursors.decodeList(cursor, l.Name)
+		if err != nil {
+			return events.APIGatewayV2HTTPResponse{}, badParam(pCursor, "invalid (pass next_cursor of the previous page of this list unchanged)")
+		}
+		offset = min(o, len(rows))
+	}
+	end := min(offset+limit, len(rows))
+	out := struct {
+		Name        string `json:"name"`
+		Title       string `json:"title"`
+		Description string `json:"description"`
+		page[listItem]
+	}{Name: l.Name, Title: l.Title, Description: l.Description,
+		page: page[listItem]{Count: len(rows), Items: make([]listItem, 0, end-offset), Run: s.meta.Run}}
+	for j := offset; j < end; j++ {
+		out.Items = append(out.Items, listItem{Rank: j + 1, item: newItem(&s.customers[rows[j]], r.access)})
+	}
+	if end < len(rows) {
+		c := s.cursors.encodeList(l.Name, end)
+		out.NextCursor = &c
+	}
+	r.rows = len(out.Items)
+	return s.writeJSON(out)
+}
+
+func (s *Server) segmentsList(r *request) (events.APIGatewayV2HTTPResponse, error) {
+	segs := s.meta.Segments
+	if segs == nil {
+		segs = []serving.Segment{}
+	}
+	return s.writeJSON(struct {
+		Run      string            `json:"run"`
+		Segments []serving.Segment `json:"segments"`
+	}{s.meta.Run, segs})
+}
+
+var errNoSources = HTTPError{Code: http.StatusServiceUnavailable, Msg: "the lake is not configured for this API"}
+
+func (s *Server) models(r *request) (events.APIGatewayV2HTTPResponse, error) {
+	kind, ok, err := r.q.one("kind")
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	if ok && kind != "churn" && kind != "segment" {
+		return events.APIGatewayV2HTTPResponse{}, badParam("kind", "must be churn or segment")
+	}
+	if s.src == nil {
+		return events.APIGatewayV2HTTPResponse{}, errNoSources
+	}
+	runs, err := s.src.ModelRuns(r.ctx)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusInternalServerError, Msg: "could not read the model runs", Err: err}
+	}
+	out := make([]ModelRun, 0, len(runs))
+	for _, m := range runs {
+		if !ok || m.Kind == kind {
+			out = append(out, m)
+		}
+	}
+	return s.writeJSON(struct {
+		Runs []ModelRun `json:"runs"`
+	}{out})
+}
+
+func (s *Server) ingestFiles(r *request) (events.APIGatewayV2HTTPResponse, error) {
+	status, hasStatus, err := r.q.one("status")
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	if hasStatus && !slices.Contains(ingestStatuses, status) {
+		return events.APIGatewayV2HTTPResponse{}, badParam("status", "must be one of %s", strings.Join(ingestStatuses, ", "))
+	}
+	limit, ok, err := r.q.intParam(pLimit, 1, s.cfg.MaxPageSize)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	if !ok {
+		limit = min(defaultIngestLimit, s.cfg.MaxPageSize)
+	}
+	if s.src == nil {
+		return events.APIGatewayV2HTTPResponse{}, errNoSources
+	}
+	files, err := s.src.IngestFiles(r.ctx, IngestQuery{Status: status, Limit: limit})
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusInternalServerError, Msg: "could not read the ingest log", Err: err}
+	}
+	if len(files) > limit {
+		files = files[:limit]
+	}
+	if files == nil {
+		files = []IngestFile{}
+	}
+	return s.writeJSON(struct {
+		Files []IngestFile `json:"files"`
+	}{files})
+}
