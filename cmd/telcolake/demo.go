@@ -19,6 +19,7 @@ import (
 
 	"github.com/telcolake/telcolake/lake"
 	"github.com/telcolake/telcolake/localstack"
+	"github.com/telcolake/telcolake/models/scoring"
 	"github.com/telcolake/telcolake/models/training"
 	"github.com/telcolake/telcolake/synth"
 )
@@ -160,6 +161,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 			res.WriteSummary(stdout, "    ")
 		}
+		if fn == "score" {
+			var res scoring.Result
+			if err := json.Unmarshal(out, &res); err != nil {
+				failed++
+				say("    score: unreadable answer: %v", err)
+				continue
+			}
+			res.WriteSummary(stdout, "    ")
+		}
 	}
 
 	say("5/5 summary")
@@ -167,6 +177,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("demo: %w", err)
 	}
 	printEndpoints(stdout, st)
+	if contains(st.Functions(), "api") {
+		if err := tryAPI(ctx, stdout, st.HTTPURL); err != nil {
+			failed++
+			say("API check failed: %v", err)
+		}
+	}
 	say("Demo took %.0fs. Each 'make demo' starts from a clean %s (built binaries are kept).", time.Since(t0).Seconds(), l.dir)
 	if failed > 0 {
 		return fmt.Errorf("demo: %d step(s) failed", failed)

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,6 +34,24 @@ func (l *localFlags) register(fs *flag.FlagSet) {
 // demoPseudonymKey keys contact hashes in the local stack only.
 const demoPseudonymKey = "local-stack-pseudonym-key-not-a-secret"
 
+// demoAPIKeys are the local stack's API keys, one per role; the api
+// function gets only their SHA-256 hashes (template parameter ApiKeys).
+var demoAPIKeys = []struct{ name, role, secret string }{
+	{"demo-agent", "agent", "tlk_demo_agent_3f9c1e"},
+	{"demo-analyst", "analyst", "tlk_demo_analyst_8b2d7a"},
+	{"demo-admin", "admin", "tlk_demo_admin_c41f5e"},
+}
+
+// demoAPIKeyHashes is the ApiKeys parameter for the demo keys.
+func demoAPIKeyHashes() string {
+	var entries []string
+	for _, k := range demoAPIKeys {
+		sum := sha256.Sum256([]byte(k.secret))
+		entries = append(entries, k.name+":"+k.role+":"+hex.EncodeToString(sum[:]))
+	}
+	return strings.Join(entries, ",")
+}
+
 // startLocal builds the functions and starts the stack, printing progress.
 func startLocal(ctx context.Context, l localFlags, out io.Writer, logw io.Writer, onDelivery func(localstack.Delivery)) (*localstack.Stack, string, error) {
 	repo := l.repo
@@ -60,7 +80,8 @@ func startLocal(ctx context.Context, l localFlags, out io.Writer, logw io.Writer
 	catalog := "sqlite://" + filepath.Join(dir, "catalog.db")
 	st, err := localstack.Start(ctx, localstack.Config{
 		Dir: dir, Repo: repo, S3Addr: l.s3, HTTPAddr: l.http, LambdaAddr: l.lambda,
-		Params:   map[string]string{"CatalogURI": catalog, "PseudonymKey": demoPseudonymKey},
+		Params: map[string]string{"CatalogURI": catalog, "PseudonymKey": demoPseudonymKey,
+			"ApiKeys": demoAPIKeyHashes(), "ApiKeysParameter": ""},
 		Binaries: bins, Schedules: true, Log: logw, OnDelivery: onDelivery,
 	})
 	if err != nil {
@@ -128,9 +149,9 @@ Local AWS (data kept in the stack directory):
   landing bucket  %s   (drop exports under exports/cdr/, exports/bills/, exports/subscribers/)
   lake bucket     %s
   functions       %s   (telcolake invoke <function> [event.json])
-  HTTP API        %s
+  HTTP API        %s   (keys: %s)
 `, st.S3.Endpoint(), localstack.LocalAccessKey, localstack.LocalSecretKey, localstack.Region,
-		st.Buckets["LandingBucket"], st.Buckets["LakeBucket"], strings.Join(st.Functions(), ", "), st.HTTPURL)
+		st.Buckets["LandingBucket"], st.Buckets["LakeBucket"], strings.Join(st.Functions(), ", "), st.HTTPURL, demoKeyList())
 }
 
 // runInvoke implements 'telcolake invoke <function> [event.json]' against a
@@ -184,4 +205,12 @@ func runInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("invoke %s: function error (%s)", fs.Arg(0), fe)
 	}
 	return nil
+}
+
+func demoKeyList() string {
+	var out []string
+	for _, k := range demoAPIKeys {
+		out = append(out, k.role+" "+k.secret)
+	}
+	return strings.Join(out, ", ")
 }

@@ -180,6 +180,23 @@ func Write(ctx context.Context, st Store, meta *Meta, customers []Customer) (Poi
 // ErrNoSnapshot means no scoring run has written a snapshot yet.
 var ErrNoSnapshot = errors.New("serving: no snapshot yet (run the score function)")
 
+// Latest reads the pointer to the newest snapshot (ErrNoSnapshot when
+// notFound says it is missing), to check for a new run cheaply.
+func Latest(ctx context.Context, st Store, notFound func(error) bool) (Pointer, error) {
+	var p Pointer
+	pb, err := st.Get(ctx, LatestKey)
+	if err != nil {
+		if notFound != nil && notFound(err) {
+			return p, ErrNoSnapshot
+		}
+		return p, fmt.Errorf("serving: read pointer: %w", err)
+	}
+	if err := json.Unmarshal(pb, &p); err != nil {
+		return p, fmt.Errorf("serving: read pointer: %w", err)
+	}
+	return p, nil
+}
+
 // Read loads the latest snapshot. A store without one gives ErrNoSnapshot
 // when notFound(err) says the pointer is missing.
 func Read(ctx context.Context, st Store, notFound func(error) bool) (*Meta, []Customer, error) {
