@@ -200,6 +200,7 @@ type fixture struct {
 	meta      *serving.Meta
 	customers []serving.Customer
 	audit     *syncBuffer
+	allow5xx  bool // the test provokes server errors
 }
 
 type syncBuffer struct {
@@ -282,7 +283,7 @@ func (f *fixture) do(t testing.TB, ev events.APIGatewayV2HTTPRequest) events.API
 			t.Errorf("%s?%s: status %d answer is not problem+json: %q", ev.RawPath, ev.RawQueryString, resp.StatusCode, resp.Body)
 		}
 	}
-	if resp.StatusCode >= 500 {
+	if resp.StatusCode >= 500 && !f.allow5xx {
 		t.Errorf("%s?%s: status %d: %s", ev.RawPath, ev.RawQueryString, resp.StatusCode, resp.Body)
 	}
 	return resp

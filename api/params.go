@@ -119,14 +119,15 @@ func (q query) intParam(name string, min, max int) (int, bool, error) {
 	return v, true, nil
 }
 
-// floatParam parses a finite number within [min, max].
+// floatParam parses a finite decimal number within [min, max].
 func (q query) floatParam(name string, min, max float64) (float64, bool, error) {
 	s, ok, err := q.one(name)
 	if !ok || err != nil {
 		return 0, false, err
 	}
+	plain := !strings.ContainsFunc(s, func(r rune) bool { return !strings.ContainsRune("0123456789.eE+-", r) })
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || len(s) > 32 {
+	if err != nil || !plain || math.IsNaN(v) || math.IsInf(v, 0) || len(s) > 32 {
 		return 0, false, badParam(name, "must be a number")
 	}
 	if v < min || v > max {

@@ -199,6 +199,9 @@ func (rt route) match(path string) (string, bool) {
 	param := ""
 	for i, p := range pat {
 		if strings.HasPrefix(p, "{") {
+			if segs[i] == "" {
+				return "", false
+			}
 			param = segs[i]
 			continue
 		}
