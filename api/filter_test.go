@@ -24,7 +24,9 @@ var filterCases = []filterCase{
 	{query: "", keep: func(c *serving.Customer) bool { return true }},
 	{query: "status=active&churn_min=0.5", keep: func(c *serving.Customer) bool { return c.Status == "active" && c.Probability >= 0.5 }},
 	{query: "segment=1,3&region=North,South&sort=-clv", sort: "-clv",
-		keep: func(c *serving.Customer) bool { return (c.SegmentID == 1 || c.SegmentID == 3) && in(c.Region, "North", "South") }},
+		keep: func(c *serving.Customer) bool {
+			return (c.SegmentID == 1 || c.SegmentID == 3) && in(c.Region, "North", "South")
+		}},
 	{query: "region=North&region=%C3%8Ele-de-France&plan=PLUS20,MAX40&tenure_min=12&tenure_max=60&sort=tenure_months", sort: "tenure_months",
 		keep: func(c *serving.Customer) bool {
 			return in(c.Region, "North", "Île-de-France") && in(c.Plan, "PLUS20", "MAX40") && c.TenureMonths >= 12 && c.TenureMonths <= 60
@@ -243,15 +245,15 @@ func TestBadParameters(t *testing.T) {
 		{"/v1/customers?status=active&cursor=garbage", "cursor"},
 		{"/v1/customers?status=active&cursor=", "cursor"},
 		{"/v1/customers?status=active&cursor=" + string(tampered), "cursor"},
-		{"/v1/customers?status=suspended&cursor=" + cursor, "cursor"},                  // another query
-		{"/v1/customers?status=active&sort=clv&cursor=" + cursor, "cursor"},            // another sort
-		{"/v1/customers?status=active&cursor=" + listCursor, "cursor"},                 // a list's cursor
-		{"/v1/lists/value-at-risk?cursor=" + listCursor, "cursor"},                     // another list's
-		{"/v1/lists/churn-risk?cursor=" + cursor, "cursor"},                            // a filter's cursor
-		{"/v1/lists/churn-risk?limit=101", "limit"},                                    // above max
-		{"/v1/lists/churn-risk?segment=1", "segment"},                                  // not a list parameter
-		{"/v1/customers/S0000001?limit=1", "limit"},                                    // the look-up takes none
-		{"/v1/customers?region=" + strings.Repeat("x", 65), "region"},                  // very long value
+		{"/v1/customers?status=suspended&cursor=" + cursor, "cursor"},       // another query
+		{"/v1/customers?status=active&sort=clv&cursor=" + cursor, "cursor"}, // another sort
+		{"/v1/customers?status=active&cursor=" + listCursor, "cursor"},      // a list's cursor
+		{"/v1/lists/value-at-risk?cursor=" + listCursor, "cursor"},          // another list's
+		{"/v1/lists/churn-risk?cursor=" + cursor, "cursor"},                 // a filter's cursor
+		{"/v1/lists/churn-risk?limit=101", "limit"},                         // above max
+		{"/v1/lists/churn-risk?segment=1", "segment"},                       // not a list parameter
+		{"/v1/customers/S0000001?limit=1", "limit"},                         // the look-up takes none
+		{"/v1/customers?region=" + strings.Repeat("x", 65), "region"},       // very long value
 		{"/v1/customers?" + url.QueryEscape("<script>alert(1)</script>") + "=1", "<script>alert(1)</script>"},
 		{"/v1/customers/a%20b", "id"},
 		{"/v1/customers/" + strings.Repeat("9", 65), "id"},
