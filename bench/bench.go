@@ -49,6 +49,7 @@ type report struct {
 	FeatureData   *featureData // the data set of the features and train parts
 	Features      *featureReport
 	Train         *trainReport
+	API           *apiReport
 }
 
 // ingestReport is the ingest part's measurements.
@@ -85,7 +86,11 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 	if rep.Machine, err = readMachine(); err != nil {
 		return nil, err
 	}
-	if err := b.build(ctx); err != nil {
+	if b.opts.has(partIngest) || b.opts.has(partFeatures) || b.opts.has(partTrain) {
+		if err := b.build(ctx); err != nil {
+			return nil, err
+		}
+	} else if b.root, err = repoRoot(); err != nil {
 		return nil, err
 	}
 	rep.Commit = gitCommit(ctx, b.root)
@@ -109,6 +114,11 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 	}
 	if b.opts.has(partTrain) {
 		if rep.Train, err = b.measureTrain(ctx, rep.FeatureData); err != nil {
+			return nil, err
+		}
+	}
+	if b.opts.has(partAPI) {
+		if rep.API, err = b.measureAPI(ctx); err != nil {
 			return nil, err
 		}
 	}

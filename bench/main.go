@@ -12,6 +12,12 @@
 //     results agree row by row.
 //   - train: times 'telcolake train' (training.Runner.Run) on that lake and
 //     quotes the churn model's validation AUC.
+//   - api: generates -api-customers scored customers, writes them as a
+//     serving snapshot, and measures the API's cold start and memory, then
+//     look-ups and filtered pages in-process (Server.Handle) and over HTTP
+//     on 127.0.0.1, against DuckDB on the same Parquet file and on a table
+//     loaded from it. It writes its own section of the report between
+//     markers; run alone it leaves the other sections as they are.
 //
 // Every measured tool runs as a child process so that wall time and peak
 // RSS are measured the same way (wait4 rusage). One extra profiled run of
@@ -19,7 +25,7 @@
 //
 // Usage, from the bench directory:
 //
-//	go run . [-parts ingest,features,train] [-subs 100000] [-months 3] [-runs 3]
+//	go run . [-parts ingest,features,train,api] [-subs 100000] [-months 3] [-runs 3]
 //	         [-feature-months 4] [-feature-start 2025-06] [-work DIR] [-out ../BENCHMARKS.md] [-keep]
 //
 // The DuckDB side re-executes this binary in hidden modes
@@ -55,9 +61,10 @@ const (
 	partIngest   = "ingest"
 	partFeatures = "features"
 	partTrain    = "train"
+	partAPI      = "api"
 )
 
-var allParts = []string{partIngest, partFeatures, partTrain}
+var allParts = []string{partIngest, partFeatures, partTrain, partAPI}
 
 // options are the command-line flags of a benchmark run.
 type options struct {
@@ -70,6 +77,12 @@ type options struct {
 	work          string
 	out           string
 	keep          bool
+
+	apiCustomers   int
+	apiLookups     int
+	apiReps        int
+	apiDuckLookups int
+	apiDuckReps    int
 }
 
 // has reports whether part is selected.
@@ -108,7 +121,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	parts := fs.String("parts", strings.Join(allParts, ","), "comma-separated `parts` to run: ingest, features, train")
+	parts := fs.String("parts", strings.Join(allParts, ","), "comma-separated `parts` to run: ingest, features, train, api")
 	fs.IntVar(&o.subs, "subs", 100000, "number of synthetic `subscribers` (both data sets)")
 	fs.IntVar(&o.months, "months", 3, "`months` of CDR history for the ingest part")
 	fs.IntVar(&o.runs, "runs", 3, "timed `runs` per tool; the table reports the median")
@@ -121,6 +134,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.work, "work", "", "work `dir`ectory (default: a new temporary directory)")
 	fs.StringVar(&o.out, "out", "../BENCHMARKS.md", "`path` of the markdown report to write")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary work directory and the run outputs")
+	fs.IntVar(&o.apiCustomers, "api-customers", 1000000, "scored `customers` in the api part's snapshot")
+	fs.IntVar(&o.apiLookups, "api-lookups", 20000, "timed look-ups by id, telcolake in-process and over HTTP (api part)")
+	fs.IntVar(&o.apiReps, "api-reps", 200, "timed repetitions of each filter, telcolake (api part)")
+	fs.IntVar(&o.apiDuckLookups, "api-duck-lookups", 2000, "timed look-ups by id, DuckDB (api part)")
+	fs.IntVar(&o.apiDuckReps, "api-duck-reps", 50, "timed repetitions of each filter, DuckDB (api part)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -138,6 +156,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-subs must be at least 1, got %d", o.subs)
 	case o.months < 1:
 		return o, fmt.Errorf("-months must be at least 1, got %d", o.months)
+	case o.apiCustomers < 1 || o.apiLookups < 1 || o.apiReps < 1 || o.apiDuckLookups < 1 || o.apiDuckReps < 1:
+		return o, fmt.Errorf("-api-customers, -api-lookups, -api-reps, -api-duck-lookups and -api-duck-reps must be at least 1")
 	case o.runs < 1:
 		return o, fmt.Errorf("-runs must be at least 1, got %d", o.runs)
 	case o.featureMonths < 1:
@@ -184,10 +204,22 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := writeReport(o.out, rep); err != nil {
-		return err
+	// A run of only the api part keeps the report's other sections; the
+	// api section replaces its predecessor between markers.
+	if !slices.Equal(o.parts, []string{partAPI}) {
+		if err := writeReport(o.out, rep); err != nil {
+			return err
+		}
+	}
+	if rep.API != nil {
+		if err := mergeAPISection(o.out, apiSection(rep)); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
 	}
 	printSummary(stdout, rep)
+	if rep.API != nil {
+		printAPISummary(stdout, rep.API)
+	}
 	log.Printf("wrote %s", o.out)
 	if rep.Features != nil && !rep.Features.Check.OK() {
 		return fmt.Errorf("feature build and DuckDB disagree: %s", rep.Features.Check.Problem())

@@ -1,0 +1,484 @@
+package main
+
+// The api part: the serving API over a generated snapshot of scored
+// customers. It runs in this process (the API is a library: api.New over
+// serving.Read), so its cold start, heap and latencies are measured here;
+// DuckDB runs in this process too, through duckdb-go, on the same Parquet
+// file.
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/telcolake/telcolake/api"
+	"github.com/telcolake/telcolake/models/serving"
+)
+
+// Targets of the api part, in-process over the snapshot.
+const (
+	targetLookupP50 = time.Millisecond
+	targetFilterP50 = 5 * time.Millisecond
+)
+
+// apiFilter is one filtered query in its three forms: the API's query
+// string, an independent Go predicate, and the SQL DuckDB runs.
+type apiFilter struct {
+	Query   string                        // GET /v1/customers?<Query>&limit=50
+	match   func(c *serving.Customer) bool // the same conditions, for the count check
+	Where   string                        // SQL condition ("" for none)
+	OrderBy string                        // SQL sort column, descending
+}
+
+var apiFilters = []apiFilter{
+	{Query: "region=north&churn_min=0.2", Where: "region = 'north' AND churn_probability >= 0.2", OrderBy: "churn_probability",
+		match: func(c *serving.Customer) bool { return c.Region == "north" && c.Probability >= 0.2 }},
+	{Query: "segment=2,3&value_min=30&sort=-value_at_risk", Where: "segment_id IN (2, 3) AND monthly_value >= 30", OrderBy: "value_at_risk",
+		match: func(c *serving.Customer) bool { return (c.SegmentID == 2 || c.SegmentID == 3) && c.MonthlyValue >= 30 }},
+	{Query: "plan=flex-20&tenure_max=6&status=active", Where: "plan = 'flex-20' AND tenure_months <= 6 AND status = 'active'", OrderBy: "churn_probability",
+		match: func(c *serving.Customer) bool { return c.Plan == "flex-20" && c.TenureMonths <= 6 && c.Status == "active" }},
+	{Query: "arrears_min=1&months_in_arrears_min=2", Where: "arrears >= 1 AND months_in_arrears >= 2", OrderBy: "churn_probability",
+		match: func(c *serving.Customer) bool { return c.Arrears >= 1 && c.MonthsInArrears >= 2 }},
+	{Query: "roaming_min=5&lifecycle=loyal", Where: "roaming_calls >= 5 AND lifecycle = 'loyal'", OrderBy: "churn_probability",
+		match: func(c *serving.Customer) bool { return c.RoamingCalls >= 5 && c.Lifecycle == "loyal" }},
+	{Query: "age_band=18-24&data_min=8000", Where: "age_band = '18-24' AND data_mb >= 8000", OrderBy: "churn_probability",
+		match: func(c *serving.Customer) bool { return c.AgeBand == "18-24" && c.DataMB >= 8000 }},
+	{Query: "churn_min=0.5", Where: "churn_probability >= 0.5", OrderBy: "churn_probability",
+		match: func(c *serving.Customer) bool { return c.Probability >= 0.5 }},
+	{Query: "sort=-clv", Where: "", OrderBy: "clv",
+		match: func(c *serving.Customer) bool { return true }},
+}
+
+// latency summarises timed requests.
+type latency struct {
+	N        int
+	P50, P99 time.Duration
+}
+
+func summarizeLatency(ds []time.Duration) latency {
+	if len(ds) == 0 {
+		return latency{}
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	q := func(p float64) time.Duration {
+		i := int(math.Ceil(p*float64(len(s)))) - 1
+		return s[max(0, min(i, len(s)-1))]
+	}
+	return latency{N: len(s), P50: q(0.50), P99: q(0.99)}
+}
+
+// apiSide is the latencies of one way of answering (telcolake in-process,
+// over HTTP, DuckDB on the file or in memory).
+type apiSide struct {
+	Lookup     latency
+	Filters    []latency // per apiFilters entry
+	AllFilters latency   // every filter request together
+}
+
+// apiReport is the api part's measurements.
+type apiReport struct {
+	Customers      int
+	Matches        []int // per filter: the independent count (= API = DuckDB)
+	ParquetBytes   int64
+	ReadTime       time.Duration // serving.Read
+	NewTime        time.Duration // api.New
+	HeapBeforeMiB  float64
+	HeapAfterMiB   float64 // HeapInuse after GC with the server loaded
+	RSSBeforeMiB   float64
+	RSSAfterMiB    float64
+	GenTime        time.Duration
+	WriteTime      time.Duration
+	DuckLoadTime   time.Duration // CREATE TABLE AS of the file
+	InProcess      apiSide
+	HTTP           apiSide
+	DuckParquet    apiSide
+	DuckMemory     apiSide
+	Lookups        int
+	Reps           int
+	DuckLookups    int
+	DuckReps       int
+	DuckDBVersion  string
+	DuckDBThreads  int
+	HTTPServedWith string
+}
+
+// dirStore is a serving.Store on a local directory.
+type dirStore string
+
+func (d dirStore) Put(_ context.Context, key string, body []byte) error {
+	p := filepath.Join(string(d), filepath.FromSlash(key))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(p, body, 0o644)
+}
+
+func (d dirStore) Get(_ context.Context, key string) ([]byte, error) {
+	return os.ReadFile(filepath.Join(string(d), filepath.FromSlash(key)))
+}
+
+const benchSecret = "bench-admin-secret-0123456789"
+
+// measureAPI is the api part.
+func (b *bench) measureAPI(ctx context.Context) (*apiReport, error) {
+	o := b.opts
+	rep := &apiReport{Customers: o.apiCustomers, Lookups: o.apiLookups, Reps: o.apiReps, DuckLookups: o.apiDuckLookups, DuckReps: o.apiDuckReps}
+	dir := filepath.Join(b.work, "api")
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	st := dirStore(dir)
+
+	// Generate, count independently, write; then drop the rows so the cold
+	// start starts from a clean heap.
+	log.Printf("api: generating %s scored customers", thousands(int64(o.apiCustomers)))
+	t := time.Now()
+	meta, customers := genCustomers(o.apiCustomers, 20260901)
+	rep.GenTime = time.Since(t)
+	rep.Matches = make([]int, len(apiFilters))
+	for i := range customers {
+		for j, f := range apiFilters {
+			if f.match(&customers[i]) {
+				rep.Matches[j]++
+			}
+		}
+	}
+	t = time.Now()
+	ptr, err := serving.Write(ctx, st, meta, customers)
+	if err != nil {
+		return nil, err
+	}
+	rep.WriteTime = time.Since(t)
+	parquetPath := filepath.Join(dir, filepath.FromSlash(ptr.Customers))
+	fi, err := os.Stat(parquetPath)
+	if err != nil {
+		return nil, err
+	}
+	rep.ParquetBytes = fi.Size()
+	log.Printf("api: wrote %s (%.1f MB) in %s", parquetPath, float64(rep.ParquetBytes)/1e6, rep.WriteTime.Round(time.Millisecond))
+	customers, meta = nil, nil
+	runtime.GC()
+	debug.FreeOSMemory()
+	rep.HeapBeforeMiB, rep.RSSBeforeMiB = memNow()
+
+	// Cold start: read the snapshot, build the server.
+	t = time.Now()
+	m, cs, err := serving.Read(ctx, st, func(err error) bool { return errors.Is(err, os.ErrNotExist) })
+	if err != nil {
+		return nil, err
+	}
+	rep.ReadTime = time.Since(t)
+	t = time.Now()
+	srv, err := api.New(m, cs, nil, api.Config{Keys: []api.Key{{Name: "bench", Role: api.RoleAdmin, Hash: api.HashKey(benchSecret)}}})
+	if err != nil {
+		return nil, err
+	}
+	rep.NewTime = time.Since(t)
+	cs = nil
+	runtime.GC()
+	rep.HeapAfterMiB, rep.RSSAfterMiB = memNow()
+	log.Printf("api: cold start %s (read %s, New %s), heap %.0f MiB, RSS %.0f MiB", (rep.ReadTime + rep.NewTime).Round(time.Millisecond),
+		rep.ReadTime.Round(time.Millisecond), rep.NewTime.Round(time.Millisecond), rep.HeapAfterMiB, rep.RSSAfterMiB)
+
+	// In-process through Server.Handle.
+	inproc := func(path, rawQuery string) (int, []byte, error) {
+		resp, _ := srv.Handle(ctx, apiEvent(path, rawQuery, map[string]string{"x-api-key": benchSecret}))
+		return resp.StatusCode, []byte(resp.Body), nil
+	}
+	log.Printf("api: in-process requests")
+	if rep.InProcess, err = runAPISide(o.apiCustomers, o.apiLookups, o.apiReps, rep.Matches, inproc); err != nil {
+		return nil, fmt.Errorf("in-process: %w", err)
+	}
+	runtime.KeepAlive(srv)
+
+	// Over HTTP on 127.0.0.1.
+	log.Printf("api: HTTP requests")
+	rep.HTTPServedWith = "a plain net/http server in the bench (the local gateway of localstack/gateway.go is unexported and " +
+		"invokes functions as processes), turning each request into an API Gateway v2 event the way that gateway does, " +
+		"then calling Server.Handle; client: net/http with keep-alive, one connection, requests in sequence"
+	hs, base, err := serveHTTP(srv)
+	if err != nil {
+		return nil, err
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, DisableCompression: true}}
+	overHTTP := func(path, rawQuery string) (int, []byte, error) {
+		u := base + path
+		if rawQuery != "" {
+			u += "?" + rawQuery
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return 0, nil, err
+		}
+		req.Header.Set("X-API-Key", benchSecret)
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, body, err
+	}
+	rep.HTTP, err = runAPISide(o.apiCustomers, o.apiLookups, o.apiReps, rep.Matches, overHTTP)
+	hs.Close()
+	if err != nil {
+		return nil, fmt.Errorf("HTTP: %w", err)
+	}
+
+	// DuckDB on the file and in memory.
+	if err := b.measureAPIDuck(ctx, rep, parquetPath); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// memNow returns HeapInuse and the process RSS in MiB.
+func memNow() (heap, rss float64) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	heap = float64(ms.HeapInuse) / (1 << 20)
+	if v, err := procField("/proc/self/status", "VmRSS"); err == nil {
+		if kib, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(v, "kB")), 10, 64); err == nil {
+			rss = kibToMiB(kib)
+		}
+	}
+	return heap, rss
+}
+
+// apiEvent is the API Gateway v2 event of GET path?rawQuery, as the local
+// gateway builds it.
+func apiEvent(path, rawQuery string, hdr map[string]string) events.APIGatewayV2HTTPRequest {
+	now := time.Now()
+	return events.APIGatewayV2HTTPRequest{
+		Version: "2.0", RouteKey: "ANY /{proxy+}", RawPath: path, RawQueryString: rawQuery, Headers: hdr,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			RouteKey: "ANY /{proxy+}", AccountID: "000000000000", Stage: "$default", APIID: "local", TimeEpoch: now.UnixMilli(),
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: http.MethodGet, Path: path, Protocol: "HTTP/1.1", SourceIP: "127.0.0.1"},
+		},
+	}
+}
+
+// serveHTTP serves srv on 127.0.0.1 the way localstack's gateway does:
+// request → API Gateway v2 event → Handle → response.
+func serveHTTP(srv *api.Server) (*http.Server, string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 6<<20))
+		hdr := make(map[string]string, len(r.Header))
+		for k, v := range r.Header {
+			hdr[strings.ToLower(k)] = strings.Join(v, ",")
+		}
+		ev := apiEvent(r.URL.Path, r.URL.RawQuery, hdr)
+		ev.Body = string(body)
+		ev.RequestContext.HTTP.Method = r.Method
+		ev.RequestContext.HTTP.Protocol = r.Proto
+		ev.RequestContext.HTTP.UserAgent = r.UserAgent()
+		if q := r.URL.Query(); len(q) > 0 {
+			ev.QueryStringParameters = map[string]string{}
+			for k, v := range q {
+				ev.QueryStringParameters[k] = strings.Join(v, ",")
+			}
+		}
+		resp, _ := srv.Handle(r.Context(), ev)
+		for k, v := range resp.Headers {
+			w.Header().Set(k, v)
+		}
+		w.WriteHeader(resp.StatusCode)
+		io.WriteString(w, resp.Body)
+	})
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	return hs, "http://" + ln.Addr().String(), nil
+}
+
+// runAPISide times look-ups of random ids and the filters through call,
+// checking every answer's status and each filter's count.
+func runAPISide(n, lookups, reps int, want []int, call func(path, rawQuery string) (int, []byte, error)) (apiSide, error) {
+	var side apiSide
+	rng := rand.New(rand.NewPCG(1, 2))
+	ds := make([]time.Duration, 0, lookups)
+	for range lookups {
+		id := subscriberID(1 + rng.IntN(n))
+		t := time.Now()
+		code, body, err := call("/v1/customers/"+id, "")
+		d := time.Since(t)
+		if err != nil {
+			return side, err
+		}
+		if code != http.StatusOK {
+			return side, fmt.Errorf("GET /v1/customers/%s: status %d: %s", id, code, tail(string(body), 300))
+		}
+		ds = append(ds, d)
+	}
+	side.Lookup = summarizeLatency(ds)
+	var all []time.Duration
+	for j, f := range apiFilters {
+		q := f.Query + "&limit=50"
+		ds := make([]time.Duration, 0, reps)
+		for r := range reps {
+			t := time.Now()
+			code, body, err := call("/v1/customers", q)
+			d := time.Since(t)
+			if err != nil {
+				return side, err
+			}
+			if code != http.StatusOK {
+				return side, fmt.Errorf("GET /v1/customers?%s: status %d: %s", q, code, tail(string(body), 300))
+			}
+			if r == 0 {
+				var pg struct {
+					Count int               `json:"count"`
+					Items []json.RawMessage `json:"items"`
+				}
+				if err := json.Unmarshal(body, &pg); err != nil {
+					return side, fmt.Errorf("GET /v1/customers?%s: %w", q, err)
+				}
+				if pg.Count != want[j] || len(pg.Items) != min(50, want[j]) {
+					return side, fmt.Errorf("COUNT MISMATCH: GET /v1/customers?%s: count %d, %d items; independent count %d",
+						q, pg.Count, len(pg.Items), want[j])
+				}
+			}
+			ds = append(ds, d)
+		}
+		side.Filters = append(side.Filters, summarizeLatency(ds))
+		all = append(all, ds...)
+	}
+	side.AllFilters = summarizeLatency(all)
+	return side, nil
+}
+
+// measureAPIDuck times DuckDB on the Parquet file and on a table loaded
+// from it.
+func (b *bench) measureAPIDuck(ctx context.Context, rep *apiReport, parquetPath string) error {
+	db, err := openDuckDB()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if err := db.QueryRowContext(ctx, "SELECT version(), current_setting('threads')::INTEGER").Scan(&rep.DuckDBVersion, &rep.DuckDBThreads); err != nil {
+		return err
+	}
+	file := "read_parquet(" + sqlString(parquetPath) + ")"
+	log.Printf("api: DuckDB on the Parquet file")
+	if rep.DuckParquet, err = duckSide(ctx, db, file, rep); err != nil {
+		return fmt.Errorf("duckdb parquet: %w", err)
+	}
+	t := time.Now()
+	if _, err := db.ExecContext(ctx, "CREATE TABLE customers AS SELECT * FROM "+file); err != nil {
+		return fmt.Errorf("duckdb load: %w", err)
+	}
+	rep.DuckLoadTime = time.Since(t)
+	log.Printf("api: DuckDB in memory (loaded in %s)", rep.DuckLoadTime.Round(time.Millisecond))
+	if rep.DuckMemory, err = duckSide(ctx, db, "customers", rep); err != nil {
+		return fmt.Errorf("duckdb memory: %w", err)
+	}
+	return nil
+}
+
+func duckSide(ctx context.Context, db *sql.DB, from string, rep *apiReport) (apiSide, error) {
+	var side apiSide
+	look, err := db.PrepareContext(ctx, "SELECT * FROM "+from+" WHERE subscriber_id = ?")
+	if err != nil {
+		return side, err
+	}
+	defer look.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	ds := make([]time.Duration, 0, rep.DuckLookups)
+	for range rep.DuckLookups {
+		id := subscriberID(1 + rng.IntN(rep.Customers))
+		t := time.Now()
+		rows, err := look.QueryContext(ctx, id)
+		if err != nil {
+			return side, err
+		}
+		n, err := drain(rows)
+		d := time.Since(t)
+		if err != nil {
+			return side, err
+		}
+		if n != 1 {
+			return side, fmt.Errorf("look-up %s: %d rows", id, n)
+		}
+		ds = append(ds, d)
+	}
+	side.Lookup = summarizeLatency(ds)
+	var all []time.Duration
+	for j, f := range apiFilters {
+		where := ""
+		if f.Where != "" {
+			where = " WHERE " + f.Where
+		}
+		countQ := "SELECT count(*) FROM " + from + where
+		pageQ := "SELECT * EXCLUDE (history) FROM " + from + where + " ORDER BY " + f.OrderBy + " DESC, subscriber_id LIMIT 50"
+		ds := make([]time.Duration, 0, rep.DuckReps)
+		for range rep.DuckReps {
+			t := time.Now()
+			var cnt int
+			if err := db.QueryRowContext(ctx, countQ).Scan(&cnt); err != nil {
+				return side, err
+			}
+			rows, err := db.QueryContext(ctx, pageQ)
+			if err != nil {
+				return side, err
+			}
+			n, err := drain(rows)
+			d := time.Since(t)
+			if err != nil {
+				return side, err
+			}
+			if cnt != rep.Matches[j] || n != min(50, cnt) {
+				return side, fmt.Errorf("COUNT MISMATCH: DuckDB %s: count %d, %d rows; independent count %d", f.Where, cnt, n, rep.Matches[j])
+			}
+			ds = append(ds, d)
+		}
+		side.Filters = append(side.Filters, summarizeLatency(ds))
+		all = append(all, ds...)
+	}
+	side.AllFilters = summarizeLatency(all)
+	return side, nil
+}
+
+// drain scans every row into Go values and returns the row count.
+func drain(rows *sql.Rows) (int, error) {
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return 0, err
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	n := 0
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, rows.Err()
+}

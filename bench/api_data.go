@@ -1,0 +1,182 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/telcolake/telcolake/models/serving"
+)
+
+// subscriberID is the id of generated customer i (1-based); fixed width,
+// so the ids sort as the numbers do.
+func subscriberID(i int) string { return fmt.Sprintf("S%08d", i) }
+
+type weighted struct {
+	v string
+	w float64
+}
+
+func pick(rng *rand.Rand, ws []weighted) string {
+	total := 0.0
+	for _, x := range ws {
+		total += x.w
+	}
+	u := rng.Float64() * total
+	for _, x := range ws {
+		if u < x.w {
+			return x.v
+		}
+		u -= x.w
+	}
+	return ws[len(ws)-1].v
+}
+
+var (
+	genRegions = []weighted{{"north", 14}, {"south", 13}, {"east", 12}, {"west", 12}, {"central", 16}, {"coast", 9},
+		{"lakes", 8}, {"highlands", 6}, {"rift", 6}, {"metro", 4}}
+	genPlans = []weighted{{"prepaid-basic", 35}, {"prepaid-plus", 20}, {"flex-10", 15}, {"flex-20", 12},
+		{"postpaid-50", 12}, {"postpaid-unlimited", 6}}
+	planValue = map[string]float64{"prepaid-basic": 8, "prepaid-plus": 15, "flex-10": 12, "flex-20": 22,
+		"postpaid-50": 45, "postpaid-unlimited": 80}
+	genAgeBands = []weighted{{"18-24", 16}, {"25-34", 25}, {"35-44", 22}, {"45-54", 17}, {"55-64", 12}, {"65+", 8}}
+	genPayment  = []weighted{{"mobile-money", 55}, {"card", 20}, {"direct-debit", 15}, {"cash", 10}}
+	genSegments = []struct {
+		name, profile string
+		w             float64
+	}{
+		{"light users", "low usage, low value", 24}, {"voice loyalists", "heavy voice, long tenure", 18},
+		{"data natives", "heavy data, young", 17}, {"value seekers", "price sensitive, plan switching", 15},
+		{"business travellers", "roaming and international calls", 8}, {"at-risk payers", "arrears and care calls", 10},
+		{"premium", "high value postpaid", 8},
+	}
+	genReasons = []string{"usage_drop", "arrears", "care_calls", "short_tenure", "price_plan", "data_decline", "competitor_contacts"}
+)
+
+// lognormal draws exp(N(ln median, sigma)).
+func lognormal(rng *rand.Rand, median, sigma float64) float64 {
+	return median * math.Exp(sigma*rng.NormFloat64())
+}
+
+func round2(v float64) float64 { return math.Round(v*100) / 100 }
+
+// genCustomers generates n scored customers, sorted by id, and a meta.
+func genCustomers(n int, seed uint64) (*serving.Meta, []serving.Customer) {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	vm := serving.ValueModel{Margin: 0.6, AnnualDiscountRate: 0.1, HorizonMonths: 36, LabelHorizonMonths: 2}
+	d := math.Pow(1+vm.AnnualDiscountRate, 1.0/12) - 1
+	featureMonth := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
+	months := make([]string, 6)
+	for i := range months {
+		months[i] = featureMonth.AddDate(0, i-5, 0).Format("2006-01")
+	}
+	segW := make([]weighted, len(genSegments))
+	for i, s := range genSegments {
+		segW[i] = weighted{strconv.Itoa(i), s.w}
+	}
+	out := make([]serving.Customer, n)
+	for i := range out {
+		c := &out[i]
+		c.SubscriberID = subscriberID(i + 1)
+		c.MSISDN = fmt.Sprintf("2547%08d", rng.IntN(1e8))
+		c.Name = fmt.Sprintf("Customer %d", i+1)
+		c.Gender = []string{"F", "M"}[rng.IntN(2)]
+		c.AgeBand = pick(rng, genAgeBands)
+		c.Region = pick(rng, genRegions)
+		c.Plan = pick(rng, genPlans)
+		c.PaymentMethod = pick(rng, genPayment)
+		seg, _ := strconv.Atoi(pick(rng, segW))
+		c.SegmentID, c.SegmentName = int32(seg), genSegments[seg].name
+		c.TenureMonths = int32(min(240, rng.ExpFloat64()*30))
+		act := featureMonth.AddDate(0, -int(c.TenureMonths), rng.IntN(28))
+		c.ActivationDate = act.Format("2006-01-02")
+		switch u := rng.Float64(); {
+		case u < 0.88:
+			c.Status = "active"
+		case u < 0.93:
+			c.Status = "suspended"
+		default:
+			c.Status = "deactivated"
+		}
+		c.StatusDate = c.ActivationDate
+		switch {
+		case c.Status == "suspended":
+			c.Lifecycle = "suspended"
+			c.StatusDate = featureMonth.AddDate(0, 0, -rng.IntN(60)).Format("2006-01-02")
+		case c.Status == "deactivated":
+			c.Lifecycle = "lost"
+			c.StatusDate = featureMonth.AddDate(0, 0, -rng.IntN(60)).Format("2006-01-02")
+		case c.TenureMonths <= 6:
+			c.Lifecycle = "new"
+		case c.TenureMonths <= 24:
+			c.Lifecycle = "established"
+		default:
+			c.Lifecycle = "loyal"
+		}
+		// Skewed churn probability, mean ≈ 5%: most customers low, a tail
+		// of risky ones.
+		if c.Status != "deactivated" {
+			p := rng.ExpFloat64() * 0.025
+			if rng.Float64() < 0.07 {
+				u := rng.Float64()
+				p = 0.95 * u * u
+			}
+			c.Probability = min(0.99, p)
+			if c.Probability > 0.1 {
+				k := 1 + rng.IntN(3)
+				c.Reasons = make([]string, 0, k)
+				for _, j := range rng.Perm(len(genReasons))[:k] {
+					c.Reasons = append(c.Reasons, genReasons[j])
+				}
+			}
+		}
+		c.MonthlyValue = round2(lognormal(rng, planValue[c.Plan], 0.45))
+		hz := 1 - math.Pow(1-c.Probability, 1/float64(vm.LabelHorizonMonths))
+		sum := 0.0
+		for t := 1; t <= vm.HorizonMonths; t++ {
+			sum += math.Pow(1-hz, float64(t)) / math.Pow(1+d, float64(t))
+		}
+		c.CLV = round2(c.MonthlyValue * vm.Margin * sum)
+		c.ValueAtRisk = round2(c.Probability * c.CLV)
+
+		c.VoiceMinutes = round2(lognormal(rng, 150, 0.9))
+		c.VoiceCalls = int32(c.VoiceMinutes/2.5 + rng.Float64()*10)
+		c.SMS = int32(rng.ExpFloat64() * 40)
+		c.DataMB = round2(lognormal(rng, 3000, 1.0))
+		if rng.Float64() < 0.1 {
+			c.RoamingCalls = int32(1 + rng.ExpFloat64()*6)
+		}
+		c.IntlCalls = int32(rng.ExpFloat64() * 2)
+		c.CareCalls = int32(rng.ExpFloat64() * 0.7)
+		c.DistinctContact = int32(5 + rng.ExpFloat64()*25)
+		c.AmountDue = round2(c.MonthlyValue * (0.8 + 0.4*rng.Float64()))
+		if rng.Float64() < 0.15 {
+			c.Arrears = round2(lognormal(rng, 30, 0.8))
+			c.MonthsInArrears = int32(1 + rng.IntN(6))
+		}
+		c.History = make([]serving.Month, len(months))
+		for m, ym := range months {
+			f := 0.7 + 0.6*rng.Float64()
+			due := round2(c.MonthlyValue * f)
+			c.History[m] = serving.Month{Month: ym, VoiceMinutes: round2(c.VoiceMinutes * f), VoiceCalls: int32(float64(c.VoiceCalls) * f),
+				SMS: int32(float64(c.SMS) * f), DataMB: round2(c.DataMB * f), CareCalls: int32(rng.ExpFloat64() * 0.5),
+				AmountDue: due, AmountPaid: due, Arrears: 0}
+		}
+		last := &c.History[len(months)-1]
+		last.VoiceMinutes, last.DataMB, last.Arrears, last.AmountDue = c.VoiceMinutes, c.DataMB, c.Arrears, c.AmountDue
+	}
+	meta := &serving.Meta{Run: "bench-" + featureMonth.Format("2006-01"), ScoredAt: featureMonth.AddDate(0, 1, 2),
+		FeatureMonth: featureMonth.Format("2006-01"), ChurnModel: "bench-churn", SegmentModel: "bench-segments",
+		Customers: n, Value: vm}
+	counts := make([]int, len(genSegments))
+	for i := range out {
+		counts[out[i].SegmentID]++
+	}
+	for i, s := range genSegments {
+		meta.Segments = append(meta.Segments, serving.Segment{ID: int32(i), Name: s.name, Profile: s.profile,
+			Customers: counts[i], Share: float64(counts[i]) / float64(max(1, n))})
+	}
+	return meta, out
+}
