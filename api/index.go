@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -78,8 +79,9 @@ type numColumn struct {
 }
 
 type catColumn struct {
-	codes []uint16
-	dict  map[string]uint16
+	codes  []uint16
+	dict   map[string]uint16
+	counts []int // rows per code
 }
 
 type index struct {
@@ -146,8 +148,10 @@ func buildIndex(customers []serving.Customer) (*index, error) {
 				}
 				code = uint16(len(cc.dict))
 				cc.dict[v] = code
+				cc.counts = append(cc.counts, 0)
 			}
 			cc.codes[r] = code
+			cc.counts[code]++
 		}
 	}
 	ix.sels.New = func() any { s := make([]int32, 0, n); return &s }
@@ -169,20 +173,17 @@ func (ix *index) after(id string) int32 {
 type pred struct {
 	codes    []uint16
 	mask     []uint64
+	counts   []int // rows per code
 	f        []float64
 	flo, fhi float64
 	i        []int32
 	ilo, ihi int32
+	kept     float64 // estimated share of rows kept
 }
 
-func (p *pred) cost() int {
-	switch {
-	case p.codes != nil:
-		return 0
-	case p.i != nil:
-		return 1
-	}
-	return 2
+// empty reports whether a range condition can hold for no value.
+func (p *pred) empty() bool {
+	return p.i != nil && p.ilo > p.ihi || p.f != nil && p.flo > p.fhi
 }
 
 // catPred selects rows whose value of categorical field j is one of values.
@@ -194,7 +195,7 @@ func (ix *index) catPred(j int, values []string) pred {
 			mask[code>>6] |= 1 << (code & 63)
 		}
 	}
-	return pred{codes: cc.codes, mask: mask}
+	return pred{codes: cc.codes, mask: mask, counts: cc.counts}
 }
 
 // rangePred selects rows whose numeric field j is within [lo, hi].
@@ -218,68 +219,136 @@ func (ix *index) rangePred(j int, lo, hi float64) pred {
 // match returns the rows meeting every condition, in row order, and the
 // pooled buffer holding them, to hand back with release once the rows are
 // used. Without conditions it is the shared all-rows selection (buffer nil).
+//
+// The most selective condition (estimated) runs first over every row; each
+// further one compacts the selection. The loops are branch-free: every row
+// is written, and the write position advances by the condition's 0 or 1.
 func (ix *index) match(preds []pred) ([]int32, *[]int32) {
 	if len(preds) == 0 {
 		return ix.all, nil
 	}
-	slices.SortStableFunc(preds, func(a, b pred) int { return a.cost() - b.cost() })
+	ix.orderBySelectivity(preds)
 	sp := ix.sels.Get().(*[]int32)
-	sel := (*sp)[:0]
+	for j := range preds {
+		if preds[j].empty() {
+			return (*sp)[:0], sp
+		}
+	}
+	sel := (*sp)[:ix.n]
+	k := 0
 	p := &preds[0]
 	switch {
+	case p.codes != nil && len(p.mask) == 1:
+		m := p.mask[0]
+		for r, c := range p.codes {
+			sel[k] = int32(r)
+			k += int(m >> (c & 63) & 1)
+		}
 	case p.codes != nil:
 		mask := p.mask
 		for r, c := range p.codes {
-			if mask[c>>6]&(1<<(c&63)) != 0 {
-				sel = append(sel, int32(r))
-			}
+			sel[k] = int32(r)
+			k += int(mask[c>>6] >> (c & 63) & 1)
 		}
 	case p.i != nil:
-		lo, hi := p.ilo, p.ihi
+		lo, span := p.ilo, uint32(p.ihi-p.ilo)
 		for r, v := range p.i {
-			if v >= lo && v <= hi {
-				sel = append(sel, int32(r))
-			}
+			sel[k] = int32(r)
+			k += b2i(uint32(v-lo) <= span)
 		}
 	default:
 		lo, hi := p.flo, p.fhi
 		for r, v := range p.f {
-			if v >= lo && v <= hi {
-				sel = append(sel, int32(r))
-			}
+			sel[k] = int32(r)
+			k += b2i(v >= lo) & b2i(v <= hi)
 		}
 	}
-	for k := 1; k < len(preds) && len(sel) > 0; k++ {
-		p := &preds[k]
-		out := sel[:0]
+	sel = sel[:k]
+	for j := 1; j < len(preds) && len(sel) > 0; j++ {
+		p := &preds[j]
+		k := 0
 		switch {
+		case p.codes != nil && len(p.mask) == 1:
+			codes, m := p.codes, p.mask[0]
+			for _, r := range sel {
+				sel[k] = r
+				k += int(m >> (codes[r] & 63) & 1)
+			}
 		case p.codes != nil:
 			codes, mask := p.codes, p.mask
 			for _, r := range sel {
 				c := codes[r]
-				if mask[c>>6]&(1<<(c&63)) != 0 {
-					out = append(out, r)
-				}
+				sel[k] = r
+				k += int(mask[c>>6] >> (c & 63) & 1)
 			}
 		case p.i != nil:
-			col, lo, hi := p.i, p.ilo, p.ihi
+			col, lo, span := p.i, p.ilo, uint32(p.ihi-p.ilo)
 			for _, r := range sel {
-				if v := col[r]; v >= lo && v <= hi {
-					out = append(out, r)
-				}
+				sel[k] = r
+				k += b2i(uint32(col[r]-lo) <= span)
 			}
 		default:
 			col, lo, hi := p.f, p.flo, p.fhi
 			for _, r := range sel {
-				if v := col[r]; v >= lo && v <= hi {
-					out = append(out, r)
-				}
+				v := col[r]
+				sel[k] = r
+				k += b2i(v >= lo) & b2i(v <= hi)
 			}
 		}
-		sel = out
+		sel = sel[:k]
 	}
 	*sp = sel[:0]
 	return sel, sp
+}
+
+// b2i is 1 for true; the compiler makes it a flag move, not a branch.
+func b2i(b bool) int {
+	var i int
+	if b {
+		i = 1
+	}
+	return i
+}
+
+// sampleSize is how many rows estimate a range condition's selectivity.
+const sampleSize = 1024
+
+// orderBySelectivity sorts conditions by the share of rows they keep:
+// exact for categories (from the value counts), from a fixed sample of
+// rows for ranges. An empty range sorts first.
+func (ix *index) orderBySelectivity(preds []pred) {
+	if len(preds) < 2 {
+		return
+	}
+	step := max(ix.n/sampleSize, 1)
+	for j := range preds {
+		p := &preds[j]
+		var kept float64
+		switch {
+		case p.empty():
+			kept = 0
+		case p.codes != nil:
+			for c, cnt := range p.counts {
+				if p.mask[c>>6]>>(c&63)&1 == 1 {
+					kept += float64(cnt)
+				}
+			}
+			kept /= float64(ix.n)
+		default:
+			hits, tries := 0, 0
+			for r := 0; r < ix.n; r += step {
+				tries++
+				if p.i != nil {
+					hits += b2i(p.i[r] >= p.ilo && p.i[r] <= p.ihi)
+				} else {
+					hits += b2i(p.f[r] >= p.flo && p.f[r] <= p.fhi)
+				}
+			}
+			kept = float64(hits) / float64(max(tries, 1))
+		}
+		p.kept = kept
+	}
+	slices.SortStableFunc(preds, func(a, b pred) int { return cmp.Compare(a.kept, b.kept) })
 }
 
 // release hands a buffer from match back to the pool.
