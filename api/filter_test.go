@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -359,5 +360,65 @@ func TestOversized(t *testing.T) {
 	resp = f.get(t, RoleAdmin, "/v1/lists/segment-2?format=csv")
 	if resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Fatalf("csv of a long list with a 10 kB limit: %d, want 413", resp.StatusCode)
+	}
+}
+
+// TestWideDictionary covers categories with more than 64 values (masks of
+// several words), first and later in the evaluation order.
+func TestWideDictionary(t *testing.T) {
+	meta, cs := genSnapshot(11, 600, false)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range cs {
+		cs[i].Region = fmt.Sprintf("R%03d", rng.IntN(150))
+	}
+	s, err := New(meta, cs, nil, Config{Keys: testKeys(), MaxPageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{s: s, customers: cs}
+	var many []string // two thirds of the regions: less selective than status=deactivated
+	for i := 0; i < 100; i++ {
+		many = append(many, fmt.Sprintf("R%03d", i))
+	}
+	for _, fc := range []filterCase{
+		{query: "status=deactivated&region=" + strings.Join(many, ","), keep: func(c *serving.Customer) bool {
+			return c.Status == "deactivated" && in(c.Region, many...)
+		}},
+		{query: "region=R005,R077,R149", keep: func(c *serving.Customer) bool { return in(c.Region, "R005", "R077", "R149") }},
+		{query: "region=R005,R077,R149,R100,R101,R102,R103,R104,R105,R106,R107&status=active&sort=-clv", sort: "-clv",
+			keep: func(c *serving.Customer) bool {
+				return in(c.Region, "R005", "R077", "R149", "R100", "R101", "R102", "R103", "R104", "R105", "R106", "R107") && c.Status == "active"
+			}},
+		{query: "region=R070,R140&churn_min=0.1&tenure_min=3", keep: func(c *serving.Customer) bool {
+			return in(c.Region, "R070", "R140") && c.Probability >= 0.1 && c.TenureMonths >= 3
+		}},
+	} {
+		want := bruteForce(cs, fc)
+		if len(want) == 0 {
+			t.Fatalf("%s selects nothing", fc.query)
+		}
+		_, rows := readCSV(t, f.get(t, RoleAdmin, "/v1/customers?"+fc.query+"&format=csv").Body)
+		var got []string
+		for _, r := range rows {
+			got = append(got, r[0])
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", fc.query, head(got), head(want))
+		}
+	}
+}
+
+// TestCursorAcrossInstances: two servers with the same keys (two Lambda
+// instances) accept each other's cursors; other keys do not.
+func TestCursorAcrossInstances(t *testing.T) {
+	a, b := newFixture(t, nil), newFixture(t, nil)
+	p := decodePage(t, a.get(t, RoleAdmin, "/v1/customers?region=North&limit=5").Body)
+	next := "/v1/customers?region=North&limit=5&cursor=" + url.QueryEscape(*p.NextCursor)
+	if resp := b.get(t, RoleAdmin, next); resp.StatusCode != http.StatusOK {
+		t.Errorf("other instance: %d %s", resp.StatusCode, resp.Body)
+	}
+	c := newFixture(t, func(cfg *Config) { cfg.Keys = cfg.Keys[1:] })
+	if resp := c.get(t, RoleAdmin, next); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("instance with other keys: %d, want 400", resp.StatusCode)
 	}
 }
