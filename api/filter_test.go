@@ -52,6 +52,7 @@ var filterCases = []filterCase{
 		}},
 	{query: "status=deactivated&sort=-monthly_value", sort: "-monthly_value", keep: func(c *serving.Customer) bool { return c.Status == "deactivated" }},
 	{query: "region=Nowhere", keep: func(c *serving.Customer) bool { return false }},
+	{query: "segment=04,%2B0", keep: func(c *serving.Customer) bool { return c.SegmentID == 4 || c.SegmentID == 0 }},
 	{query: "sort=-sms", sort: "-sms", keep: func(c *serving.Customer) bool { return true }},
 }
 

@@ -212,7 +212,7 @@ func (s *Server) parseFilter(q query) (*filter, error) {
 		if !ok {
 			continue
 		}
-		for _, v := range vals {
+		for i, v := range vals {
 			if cf.closed != nil && !slices.Contains(cf.closed, v) {
 				return nil, badParam(cf.param, "unknown value %s (allowed: %s)", quote(v), strings.Join(cf.closed, ", "))
 			}
@@ -224,6 +224,7 @@ func (s *Server) parseFilter(q query) (*filter, error) {
 				if id < math.MinInt32 || id > math.MaxInt32 || !s.knownSegment(int32(id)) {
 					return nil, badParam(cf.param, "unknown segment %d (see /v1/segments)", id)
 				}
+				vals[i] = strconv.Itoa(id) // as the index spells it: 01 is 1
 			}
 		}
 		f.preds = append(f.preds, s.ix.catPred(j, vals))
