@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -34,6 +36,10 @@ type usage struct {
 var cdrColumns = []string{"subscriber_id", "other_party_hash", "other_network", "start_time", "duration_s",
 	"call_type", "direction", "roaming", "international", "data_kb", "charge"}
 
+// aggregateWorkers is how many goroutines sum record batches side by side
+// (each with its own totals, merged at the end).
+const aggregateWorkers = 2
+
 // aggregateUsage scans the month's CDR partitions and sums them per
 // subscriber in index (subscribers not in index are skipped). It returns
 // the totals, indexed like index, and the number of CDR rows read.
@@ -51,34 +57,98 @@ func aggregateUsage(ctx context.Context, tables lake.TableLoader, month time.Tim
 	if err != nil {
 		return nil, 0, fmt.Errorf("features: scan cdr %s: %w", month.Format("2006-01"), err)
 	}
-	acc := &usageAcc{
-		u:     make([]usage, len(index)),
-		index: index,
-		seen:  make(map[uint64]struct{}, len(index)*32),
-		seed:  maphash.MakeSeed(),
-		from:  from,
+	seed := maphash.MakeSeed() // one seed: workers' contact hashes must agree
+	accs := make([]*usageAcc, aggregateWorkers)
+	batches := make(chan arrow.RecordBatch, 2*aggregateWorkers)
+	errs := make(chan error, aggregateWorkers)
+	var wg sync.WaitGroup
+	for w := range accs {
+		accs[w] = &usageAcc{u: make([]usage, len(index)), parties: make([][]uint32, len(index)), index: index, seed: seed, from: from}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var failed error
+			for rec := range batches {
+				if failed == nil {
+					failed = accs[w].add(rec)
+				}
+				rec.Release()
+			}
+			errs <- failed
+		}()
 	}
 	var rows int64
+	var scanErr error
 	for rec, err := range recs {
 		if err != nil {
-			return nil, 0, fmt.Errorf("features: scan cdr %s: %w", month.Format("2006-01"), err)
+			scanErr = fmt.Errorf("features: scan cdr %s: %w", month.Format("2006-01"), err)
+			break
 		}
 		rows += rec.NumRows()
-		err = acc.add(rec)
-		rec.Release()
-		if err != nil {
-			return nil, 0, err
+		batches <- rec
+	}
+	close(batches)
+	wg.Wait()
+	for range accs {
+		if err := <-errs; err != nil && scanErr == nil {
+			scanErr = err
 		}
 	}
-	return acc.u, rows, nil
+	if scanErr != nil {
+		return nil, 0, scanErr
+	}
+	return mergeUsage(accs), rows, nil
+}
+
+// mergeUsage adds the workers' totals into the first and counts each
+// subscriber's distinct contacts over all workers' contact hashes.
+func mergeUsage(accs []*usageAcc) []usage {
+	out := accs[0].u
+	parties := accs[0].parties
+	for _, a := range accs[1:] {
+		for i := range out {
+			o, x := &out[i], &a.u[i]
+			o.voiceCalls += x.voiceCalls
+			o.voiceSecs += x.voiceSecs
+			o.sms += x.sms
+			o.dataKB += x.dataKB
+			o.roaming += x.roaming
+			o.intl += x.intl
+			o.peak += x.peak
+			o.weekend += x.weekend
+			o.outVoice += x.outVoice
+			o.offnetOut += x.offnetOut
+			o.highValue += x.highValue
+			o.care += x.care
+			o.days |= x.days
+			o.charge += x.charge
+			parties[i] = append(parties[i], a.parties[i]...)
+		}
+	}
+	var wg sync.WaitGroup
+	chunk := (len(out) + aggregateWorkers - 1) / aggregateWorkers
+	for lo := 0; lo < len(out); lo += chunk {
+		hi := min(lo+chunk, len(out))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				p := parties[i]
+				slices.Sort(p)
+				out[i].contacts = int64(len(slices.Compact(p)))
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 type usageAcc struct {
-	u     []usage
-	index map[string]int32
-	seen  map[uint64]struct{} // (subscriber index, contact hash) pairs
-	seed  maphash.Seed
-	from  int64 // month start, µs
+	u       []usage
+	parties [][]uint32 // per subscriber: 32-bit hashes of contacts, with repeats
+	index   map[string]int32
+	seed    maphash.Seed
+	from    int64 // month start, µs
 }
 
 func (a *usageAcc) add(rec arrow.RecordBatch) error {
@@ -126,8 +196,6 @@ func (a *usageAcc) add(rec arrow.RecordBatch) error {
 	if err != nil {
 		return err
 	}
-	var h maphash.Hash
-	h.SetSeed(a.seed)
 	for i := range int(rec.NumRows()) {
 		si, ok := a.index[ids.Value(i)]
 		if !ok {
@@ -182,13 +250,7 @@ func (a *usageAcc) add(rec arrow.RecordBatch) error {
 		if party.IsNull(i) {
 			continue
 		}
-		h.Reset()
-		h.WriteString(party.Value(i))
-		key := uint64(si)<<32 | h.Sum64()&0xffffffff
-		if _, dup := a.seen[key]; !dup {
-			a.seen[key] = struct{}{}
-			u.contacts++
-		}
+		a.parties[si] = append(a.parties[si], uint32(maphash.String(a.seed, party.Value(i))))
 	}
 	return nil
 }
