@@ -42,10 +42,10 @@ const (
 // apiFilter is one filtered query in its three forms: the API's query
 // string, an independent Go predicate, and the SQL DuckDB runs.
 type apiFilter struct {
-	Query   string                        // GET /v1/customers?<Query>&limit=50
+	Query   string                         // GET /v1/customers?<Query>&limit=50
 	match   func(c *serving.Customer) bool // the same conditions, for the count check
-	Where   string                        // SQL condition ("" for none)
-	OrderBy string                        // SQL sort column, descending
+	Where   string                         // SQL condition ("" for none)
+	OrderBy string                         // SQL sort column, descending
 }
 
 var apiFilters = []apiFilter{
@@ -54,7 +54,9 @@ var apiFilters = []apiFilter{
 	{Query: "segment=2,3&value_min=30&sort=-value_at_risk", Where: "segment_id IN (2, 3) AND monthly_value >= 30", OrderBy: "value_at_risk",
 		match: func(c *serving.Customer) bool { return (c.SegmentID == 2 || c.SegmentID == 3) && c.MonthlyValue >= 30 }},
 	{Query: "plan=flex-20&tenure_max=6&status=active", Where: "plan = 'flex-20' AND tenure_months <= 6 AND status = 'active'", OrderBy: "churn_probability",
-		match: func(c *serving.Customer) bool { return c.Plan == "flex-20" && c.TenureMonths <= 6 && c.Status == "active" }},
+		match: func(c *serving.Customer) bool {
+			return c.Plan == "flex-20" && c.TenureMonths <= 6 && c.Status == "active"
+		}},
 	{Query: "arrears_min=1&months_in_arrears_min=2", Where: "arrears >= 1 AND months_in_arrears >= 2", OrderBy: "churn_probability",
 		match: func(c *serving.Customer) bool { return c.Arrears >= 1 && c.MonthsInArrears >= 2 }},
 	{Query: "roaming_min=5&lifecycle=loyal", Where: "roaming_calls >= 5 AND lifecycle = 'loyal'", OrderBy: "churn_probability",
