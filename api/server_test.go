@@ -459,3 +459,33 @@ func TestHandleSurvivesPanic(t *testing.T) {
 		t.Errorf("panic answer: %v %d %s", err, resp.StatusCode, resp.Body)
 	}
 }
+
+// TestConcurrentRequests: Handle is safe for concurrent use (run with
+// -race); concurrent pages equal the sequential answer.
+func TestConcurrentRequests(t *testing.T) {
+	f := newFixture(t, nil)
+	targets := []string{"/v1/customers?region=North&limit=9", "/v1/customers?churn_min=0.3&sort=-clv&limit=9", "/v1/customers/" + f.customers[9].SubscriberID}
+	want := map[string]string{}
+	for _, target := range targets {
+		want[target] = f.get(t, RoleAdmin, target).Body
+	}
+	done := make(chan error)
+	for w := 0; w < 8; w++ {
+		go func() {
+			var err error
+			for i := 0; i < 30 && err == nil; i++ {
+				target := targets[(w+i)%len(targets)]
+				resp, _ := f.s.Handle(context.Background(), event("GET", target, "X-API-Key", adminSecret))
+				if resp.Body != want[target] {
+					err = fmt.Errorf("%s: concurrent answer differs", target)
+				}
+			}
+			done <- err
+		}()
+	}
+	for w := 0; w < 8; w++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
