@@ -189,7 +189,8 @@ func (s *Server) routeTable() []route {
 	}
 }
 
-// match returns the route of a path and its path parameter.
+// match reports whether path is the route's and returns its path parameter
+// (still escaped).
 func (rt route) match(path string) (string, bool) {
 	pat := strings.Split(strings.Trim(rt.pattern, "/"), "/")
 	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
@@ -218,7 +219,7 @@ type request struct {
 	ev     *events.APIGatewayV2HTTPRequest
 	q      query
 	op     Op
-	param  string // the path parameter, unescaped
+	param  string // the path parameter, unescaped once validated
 	key    Key
 	access Access
 	rows   int // customer rows returned, for the audit line
