@@ -230,7 +230,9 @@ func Read(ctx context.Context, st Store, notFound func(error) bool) (*Meta, []Cu
 	return meta, customers, nil
 }
 
-// ReadCustomers decodes a customers Parquet file.
+// ReadCustomers decodes a customers Parquet file, a batch of rows at a
+// time (decoding all rows in one call makes parquet-go hold every page's
+// decoded values at once: several times the memory and the time).
 func ReadCustomers(r io.ReaderAt, size int64) ([]Customer, error) {
 	f, err := parquet.OpenFile(r, size)
 	if err != nil {
@@ -238,10 +240,17 @@ func ReadCustomers(r io.ReaderAt, size int64) ([]Customer, error) {
 	}
 	rd := parquet.NewGenericReader[Customer](f)
 	defer rd.Close()
-	out := make([]Customer, f.NumRows())
-	n, err := rd.Read(out)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("decode customers: %w", err)
+	out := make([]Customer, 0, f.NumRows())
+	batch := make([]Customer, 1024)
+	for {
+		n, err := rd.Read(batch)
+		out = append(out, batch[:n]...)
+		clear(batch[:n]) // the next Read must not reuse this batch's slices
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("decode customers: %w", err)
+		}
 	}
-	return out[:n], nil
 }
