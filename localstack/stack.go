@@ -194,7 +194,7 @@ func (s *Stack) lookup(name string) (string, bool) {
 	if v, ok := s.cfg.Params[name]; ok {
 		return v, true
 	}
-	if v, ok := s.Template.Parameters[name]; ok && v != "" {
+	if v, ok := s.Template.Parameters[name]; ok {
 		return v, true
 	}
 	id, attr, _ := strings.Cut(name, ".")

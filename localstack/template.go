@@ -20,7 +20,8 @@ type Template struct {
 	Functions []FunctionDef
 	// Buckets maps the logical ids of the AWS::S3::Bucket resources to their BucketName.
 	Buckets map[string]Value
-	// Parameters are the template's parameter names with their defaults.
+	// Parameters are the template's parameters that have a default (which
+	// may be empty), with it.
 	Parameters map[string]string
 }
 
@@ -121,7 +122,9 @@ func ParseTemplate(r io.Reader) (*Template, error) {
 	root := doc.Content[0]
 	t := &Template{Parameters: map[string]string{}, Buckets: map[string]Value{}}
 	for name, p := range mapOf(get(root, "Parameters")) {
-		t.Parameters[name] = scalar(get(p, "Default"))
+		if d := get(p, "Default"); d != nil {
+			t.Parameters[name] = scalar(d)
+		}
 	}
 	globals := get(get(root, "Globals"), "Function")
 	resources := get(root, "Resources")
