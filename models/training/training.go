@@ -40,13 +40,20 @@ type Options struct {
 	// RebuildAll rebuilds every feature month, not only the missing ones
 	// and the newest.
 	RebuildAll bool
-	Seed       uint64
-	Now        func() time.Time
+	// TrainMonths caps the training window: the months before the
+	// validation month, at most this many (default 12), so memory stays
+	// bounded as history grows.
+	TrainMonths int
+	Seed        uint64
+	Now         func() time.Time
 }
 
 func (o Options) withDefaults() Options {
 	if o.Horizon <= 0 {
 		o.Horizon = 2
+	}
+	if o.TrainMonths <= 0 {
+		o.TrainMonths = 12
 	}
 	if o.Margin == 0 {
 		o.Margin = 0.01
@@ -137,7 +144,11 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 		return nil, fmt.Errorf("%w: %d month(s) of bills (%s … %s); a %d-month horizon needs at least %d",
 			ErrNotEnoughHistory, len(months), months[0].Format("2006-01"), newest.Format("2006-01"), opt.Horizon, opt.Horizon+2)
 	}
-	set, err := features.Load(ctx, r.Tables, months[0], valid)
+	first := months[0]
+	if earliest := valid.AddDate(0, -opt.TrainMonths, 0); first.Before(earliest) {
+		first = earliest
+	}
+	set, err := features.Load(ctx, r.Tables, first, valid)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +173,7 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 		return nil, fmt.Errorf("%w: the register's newest snapshot (%s) does not cover the %d-month outcome of %s",
 			ErrNotEnoughHistory, reg.LastExportDate().Format("2006-01-02"), opt.Horizon, valid.Format("2006-01"))
 	}
-	res.TrainWindow = months[0].Format("2006-01") + " … " + valid.AddDate(0, -1, 0).Format("2006-01")
+	res.TrainWindow = first.Format("2006-01") + " … " + valid.AddDate(0, -1, 0).Format("2006-01")
 	res.ValidMonth = valid.Format("2006-01")
 	res.TrainRows, res.ValidRows = train.Rows(), val.Rows()
 
@@ -170,7 +181,7 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := r.trainChurn(ctx, train, val, segModel, opt, res, months[0], valid, now); err != nil {
+	if err := r.trainChurn(ctx, train, val, segModel, opt, res, first, valid, now); err != nil {
 		return nil, err
 	}
 	res.Seconds = time.Since(t0).Seconds()
