@@ -1,7 +1,11 @@
 package api
 
 import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -421,5 +425,42 @@ func TestCursorAcrossInstances(t *testing.T) {
 	c := newFixture(t, func(cfg *Config) { cfg.Keys = cfg.Keys[1:] })
 	if resp := c.get(t, RoleAdmin, next); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("instance with other keys: %d, want 400", resp.StatusCode)
+	}
+}
+
+// TestGzipExport: a client that accepts gzip gets exports too large as
+// plain text, compressed, whole.
+func TestGzipExport(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.MaxBodyBytes = 40000 })
+	if resp := f.get(t, RoleAdmin, "/v1/customers?format=csv"); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("plain csv of everything with a 40 kB limit: %d, want 413", resp.StatusCode)
+	}
+	for _, enc := range []string{"gzip", "deflate, gzip;q=0.8", "br, GZIP"} {
+		resp := f.do(t, event("GET", "/v1/customers?format=csv", "X-API-Key", secretOf[RoleAdmin], "Accept-Encoding", enc))
+		if resp.StatusCode != http.StatusOK || !resp.IsBase64Encoded || resp.Headers["Content-Encoding"] != "gzip" {
+			t.Fatalf("Accept-Encoding %q: status %d, base64 %v, encoding %q: %s", enc, resp.StatusCode, resp.IsBase64Encoded, resp.Headers["Content-Encoding"], cut(resp.Body, 200))
+		}
+		if len(resp.Body) > 40000 {
+			t.Errorf("body of %d bytes is over the 40 kB limit", len(resp.Body))
+		}
+		raw, err := base64.StdEncoding.DecodeString(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, rows := readCSV(t, string(plain)); len(rows) != len(f.customers) {
+			t.Errorf("gzip export has %d rows, want all %d", len(rows), len(f.customers))
+		}
+	}
+	resp := f.do(t, event("GET", "/v1/customers?format=csv", "X-API-Key", secretOf[RoleAdmin], "Accept-Encoding", "gzip;q=0"))
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("gzip;q=0 (refused): %d, want 413", resp.StatusCode)
 	}
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/csv"
 	"strconv"
 	"strings"
@@ -146,14 +147,25 @@ func csvRow(rec []string, it *item) []string {
 type csvWriter struct {
 	buf   bytes.Buffer
 	w     *csv.Writer
-	limit int
+	gz    *gzip.Writer // nil: plain text
+	limit int          // bytes of buf
 	rows  int
 	rec   []string
 }
 
-func newCSV(limit int, rank bool) *csvWriter {
+// newCSV starts a CSV body of at most limit bytes. With gz the body is
+// gzip-compressed (and later base64-encoded, as a Lambda response carries
+// binary bodies, so only 3/4 of limit is usable): an export then holds
+// several times more rows.
+func newCSV(limit int, rank, gz bool) *csvWriter {
 	cw := &csvWriter{limit: limit}
-	cw.w = csv.NewWriter(&cw.buf)
+	if gz {
+		cw.limit = limit / 4 * 3
+		cw.gz, _ = gzip.NewWriterLevel(&cw.buf, gzip.BestSpeed)
+		cw.w = csv.NewWriter(cw.gz)
+	} else {
+		cw.w = csv.NewWriter(&cw.buf)
+	}
 	h := csvHeader
 	if rank {
 		h = append([]string{"rank"}, h...)
@@ -179,5 +191,8 @@ func (cw *csvWriter) add(rank int, it *item) bool {
 
 func (cw *csvWriter) bytes() ([]byte, bool) {
 	cw.w.Flush()
+	if cw.gz != nil {
+		cw.gz.Close()
+	}
 	return cw.buf.Bytes(), cw.buf.Len() <= cw.limit
 }

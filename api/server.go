@@ -16,6 +16,7 @@ import (
 	"context"
 	"crypto/sha256"
 	_ "embed"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -502,11 +503,30 @@ func (s *Server) filterCustomers(r *request) (events.APIGatewayV2HTTPResponse, e
 // exports before sorting them.
 const minCSVRow = 60
 
+// minGzipCSVRow is the same bound for a gzip-compressed export.
+const minGzipCSVRow = 8
+
+// acceptsGzip reports whether the client takes a gzip-encoded answer.
+func acceptsGzip(ev *events.APIGatewayV2HTTPRequest) bool {
+	for k, v := range ev.Headers {
+		if strings.EqualFold(k, "Accept-Encoding") {
+			for _, enc := range strings.Split(v, ",") {
+				name, params, _ := strings.Cut(strings.TrimSpace(enc), ";")
+				if strings.EqualFold(strings.TrimSpace(name), "gzip") && strings.ReplaceAll(params, " ", "") != "q=0" {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 func (s *Server) exportCSV(r *request, name string, sel []int32, o order) (events.APIGatewayV2HTTPResponse, error) {
-	if len(sel)*minCSVRow > s.cfg.MaxBodyBytes {
+	gz := acceptsGzip(r.ev)
+	if minRow := map[bool]int{false: minCSVRow, true: minGzipCSVRow}[gz]; len(sel)*minRow > s.cfg.MaxBodyBytes {
 		return events.APIGatewayV2HTTPResponse{}, tooManyRows(len(sel), s.cfg.MaxBodyBytes)
 	}
-	cw := newCSV(s.cfg.MaxBodyBytes, false)
+	cw := newCSV(s.cfg.MaxBodyBytes, false, gz)
 	for _, e := range s.ix.sorted(sel, o) {
 		it := newItem(&s.customers[e.r], r.access)
 		if !cw.add(0, &it) {
@@ -518,7 +538,7 @@ func (s *Server) exportCSV(r *request, name string, sel []int32, o order) (event
 
 func tooManyRows(n, max int) HTTPError {
 	return HTTPError{Code: http.StatusRequestEntityTooLarge,
-		Msg: fmt.Sprintf("an export of %d rows is larger than the %d bytes the API returns; narrow the filter, or page through the JSON answer", n, max)}
+		Msg: fmt.Sprintf("an export of %d rows is larger than the %d bytes the API returns; ask for it gzip-compressed (Accept-Encoding: gzip, e.g. curl --compressed), narrow the filter, or page through the JSON answer", n, max)}
 }
 
 func (s *Server) writeCSV(r *request, name string, cw *csvWriter) (events.APIGatewayV2HTTPResponse, error) {
@@ -526,9 +546,17 @@ func (s *Server) writeCSV(r *request, name string, cw *csvWriter) (events.APIGat
 	if !ok {
 		return events.APIGatewayV2HTTPResponse{}, tooManyRows(cw.rows, s.cfg.MaxBodyBytes)
 	}
-	resp, err := s.respond(http.StatusOK, ctCSV, body)
-	if err != nil {
-		return resp, err
+	var resp events.APIGatewayV2HTTPResponse
+	if cw.gz != nil {
+		resp = events.APIGatewayV2HTTPResponse{StatusCode: http.StatusOK, Headers: headers(ctCSV),
+			Body: base64.StdEncoding.EncodeToString(body), IsBase64Encoded: true}
+		resp.Headers["Content-Encoding"] = "gzip"
+		resp.Headers["Vary"] = "Accept-Encoding"
+	} else {
+		var err error
+		if resp, err = s.respond(http.StatusOK, ctCSV, body); err != nil {
+			return resp, err
+		}
 	}
 	r.rows = cw.rows
 	resp.Headers["Content-Disposition"] = fmt.Sprintf(`attachment; filename="%s-%s.csv"`, fileSafe(name), fileSafe(s.meta.Run))
@@ -577,7 +605,7 @@ func (s *Server) list(r *request) (events.APIGatewayV2HTTPResponse, error) {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	if csvOut {
-		cw := newCSV(s.cfg.MaxBodyBytes, true)
+		cw := newCSV(s.cfg.MaxBodyBytes, true, acceptsGzip(r.ev))
 		for j, row := range rows {
 			it := newItem(&s.customers[row], r.access)
 			if !cw.add(j+1, &it) {
