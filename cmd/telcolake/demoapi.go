@@ -78,7 +78,11 @@ func tryAPI(ctx context.Context, w io.Writer, base string) error {
 		if len(first) > 160 {
 			first = first[:160] + " …"
 		}
-		fmt.Fprintf(w, "  # %s\n  curl -s -H 'X-API-Key: %s' '%s%s'\n    → %s\n", e.what, key(e.role), base, e.path, first)
+		flags := "-s"
+		if strings.Contains(e.path, "format=csv") {
+			flags = "-s --compressed" // exports come gzip-compressed when the client accepts it
+		}
+		fmt.Fprintf(w, "  # %s\n  curl %s -H 'X-API-Key: %s' '%s%s'\n    → %s\n", e.what, flags, key(e.role), base, e.path, first)
 	}
 	return nil
 }
