@@ -102,7 +102,7 @@ func loadCSV(r io.Reader, target string, like *dataset.Frame) (*dataset.Frame, [
 				continue
 			}
 			used[j] = true
-			c := &dataset.Column{Name: lc.Name, Kind: lc.Kind, High: lc.High, Low: lc.Low, Behaviour: lc.Behaviour}
+			c := &dataset.Column{Name: lc.Name, Kind: lc.Kind, High: lc.High, Low: lc.Low, Unit: lc.Unit, Behaviour: lc.Behaviour}
 			if lc.Kind == dataset.Numeric {
 				var bad int
 				c.Num, bad = parseNumbers(keep, j)

@@ -29,6 +29,7 @@ type Feature struct {
 	Kind string // "numeric" or "categorical"
 	High string `json:",omitempty"`
 	Low  string `json:",omitempty"`
+	Unit string `json:",omitempty"` // how values read in reasons (dataset.Column.Unit)
 
 	// Numeric: missing values are imputed with Median; HasMissing adds an
 	// indicator column (only when training had missing values).
@@ -79,7 +80,7 @@ func fitEncoder(f *dataset.Frame) (*Encoder, error) {
 	enc := &Encoder{Features: make([]Feature, len(f.Cols))}
 	minRows := max(10, int(math.Ceil(0.01*float64(n))))
 	for j, c := range f.Cols {
-		ft := Feature{Name: c.Name, High: c.High, Low: c.Low}
+		ft := Feature{Name: c.Name, High: c.High, Low: c.Low, Unit: c.Unit}
 		switch c.Kind {
 		case dataset.Numeric:
 			ft.Kind = kindNumeric

@@ -6,8 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/telcolake/telcolake/models/dataset"
@@ -413,23 +411,7 @@ func phrase(ft *Feature, c *dataset.Column, i int) string {
 			p = "low " + ft.Name
 		}
 	}
-	return p + " (" + formatValue(v) + ")"
-}
-
-// formatValue writes a number short: integers plainly, others with four
-// significant digits at most.
-func formatValue(v float64) string {
-	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	}
-	if math.Abs(v) >= 1000 {
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	}
-	s := strconv.FormatFloat(v, 'g', 4, 64)
-	if strings.Contains(s, "e") {
-		s = strconv.FormatFloat(v, 'f', 4, 64)
-	}
-	return s
+	return p + " (" + dataset.FormatValue(v, ft.Unit) + ")"
 }
 
 // importance is the mean absolute contribution of each feature over (a

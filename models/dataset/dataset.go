@@ -9,6 +9,8 @@ package dataset
 import (
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 )
 
 // Kind says how a column is used by the models.
@@ -40,6 +42,10 @@ type Column struct {
 	// population's, Low when below ("many service calls", "few calls").
 	// Empty means a phrase is made from Name.
 	High, Low string
+	// Unit is how a value reads in a reason: "%" shows a share or
+	// change (0.25) as a percentage (25%), any other text follows the
+	// number ("3 months"); empty shows the number alone.
+	Unit string
 	// Behaviour marks the columns clustering uses for segmentation.
 	Behaviour bool
 }
@@ -145,4 +151,25 @@ func (c *Column) Missing(i int) bool {
 		return c.Cat[i] == ""
 	}
 	return math.IsNaN(c.Num[i])
+}
+
+// FormatValue writes v for a person in the given unit (see Column.Unit).
+func FormatValue(v float64, unit string) string {
+	if unit == "%" {
+		return strconv.FormatFloat(math.Round(v*100), 'f', 0, 64) + "%"
+	}
+	var s string
+	switch {
+	case v == math.Trunc(v) && math.Abs(v) < 1e15, math.Abs(v) >= 1000:
+		s = strconv.FormatFloat(v, 'f', 0, 64)
+	default:
+		s = strconv.FormatFloat(v, 'g', 4, 64)
+		if strings.Contains(s, "e") {
+			s = strconv.FormatFloat(v, 'f', 4, 64)
+		}
+	}
+	if unit != "" {
+		s += " " + unit
+	}
+	return s
 }

@@ -21,6 +21,7 @@ type Spec struct {
 	Name      string
 	Kind      dataset.Kind
 	High, Low string // reason phrases when the value is above / below the population's
+	Unit      string // how a value reads in a reason (dataset.Column.Unit)
 	Behaviour bool   // used for segmentation
 }
 
@@ -32,34 +33,34 @@ var Specs = []Spec{
 	{Name: "income_band", Kind: dataset.Categorical},
 	{Name: "payment_method", Kind: dataset.Categorical},
 	{Name: "status", Kind: dataset.Categorical},
-	{Name: "tenure_months", High: "long tenure", Low: "short tenure"},
-	{Name: "voice_calls", High: "many calls", Low: "few calls", Behaviour: true},
-	{Name: "voice_minutes", High: "many voice minutes", Low: "few voice minutes", Behaviour: true},
-	{Name: "avg_call_s", High: "long calls", Low: "short calls", Behaviour: true},
-	{Name: "sms", High: "many SMS", Low: "few SMS", Behaviour: true},
-	{Name: "data_mb", High: "heavy data use", Low: "light data use", Behaviour: true},
-	{Name: "distinct_contacts", High: "many contacts", Low: "few contacts", Behaviour: true},
-	{Name: "roaming_calls", High: "heavy roaming", Low: "little roaming", Behaviour: true},
-	{Name: "intl_calls", High: "many international calls", Low: "few international calls", Behaviour: true},
-	{Name: "peak_share", High: "mostly peak-hour calls", Low: "mostly off-peak calls", Behaviour: true},
-	{Name: "weekend_share", High: "weekend caller", Low: "weekday caller", Behaviour: true},
-	{Name: "offnet_share", High: "calls mostly other networks", Low: "calls mostly on-net", Behaviour: true},
-	{Name: "high_value_calls", High: "many high-value calls", Low: "few high-value calls"},
-	{Name: "care_calls", High: "many calls to customer care", Low: "few calls to customer care"},
-	{Name: "active_days", High: "active most days", Low: "active on few days"},
+	{Name: "tenure_months", High: "long tenure", Low: "short tenure", Unit: "months"},
+	{Name: "voice_calls", High: "many calls", Low: "few calls", Behaviour: true, Unit: "calls"},
+	{Name: "voice_minutes", High: "many voice minutes", Low: "few voice minutes", Behaviour: true, Unit: "min"},
+	{Name: "avg_call_s", High: "long calls", Low: "short calls", Behaviour: true, Unit: "s"},
+	{Name: "sms", High: "many SMS", Low: "few SMS", Behaviour: true, Unit: "SMS"},
+	{Name: "data_mb", High: "heavy data use", Low: "light data use", Behaviour: true, Unit: "MB"},
+	{Name: "distinct_contacts", High: "many contacts", Low: "few contacts", Behaviour: true, Unit: "contacts"},
+	{Name: "roaming_calls", High: "heavy roaming", Low: "little roaming", Behaviour: true, Unit: "calls"},
+	{Name: "intl_calls", High: "many international calls", Low: "few international calls", Behaviour: true, Unit: "calls"},
+	{Name: "peak_share", High: "mostly peak-hour calls", Low: "mostly off-peak calls", Behaviour: true, Unit: "%"},
+	{Name: "weekend_share", High: "weekend caller", Low: "weekday caller", Behaviour: true, Unit: "%"},
+	{Name: "offnet_share", High: "calls mostly other networks", Low: "calls mostly on-net", Behaviour: true, Unit: "%"},
+	{Name: "high_value_calls", High: "many high-value calls", Low: "few high-value calls", Unit: "calls"},
+	{Name: "care_calls", High: "many calls to customer care", Low: "few calls to customer care", Unit: "calls"},
+	{Name: "active_days", High: "active most days", Low: "active on few days", Unit: "days"},
 	{Name: "usage_charge", High: "high usage charges", Low: "low usage charges"},
 	{Name: "amount_due", High: "high bill", Low: "low bill"},
-	{Name: "paid_ratio", High: "pays bills in full", Low: "pays only part of the bill"},
+	{Name: "paid_ratio", High: "pays bills in full", Low: "pays only part of the bill", Unit: "%"},
 	{Name: "arrears", High: "arrears", Low: "no arrears"},
-	{Name: "months_in_arrears", High: "months in arrears", Low: "no months in arrears"},
+	{Name: "months_in_arrears", High: "months in arrears", Low: "no months in arrears", Unit: "months"},
 	{Name: "discount", High: "large discount", Low: "small discount"},
 	{Name: "credit_limit", High: "high credit limit", Low: "low credit limit"},
-	{Name: "credit_use", High: "bill near the credit limit", Low: "bill far below the credit limit"},
-	{Name: "voice_minutes_trend", High: "voice use rising", Low: "voice use falling"},
-	{Name: "calls_trend", High: "calls rising", Low: "calls falling"},
-	{Name: "data_trend", High: "data use rising", Low: "data use falling"},
-	{Name: "contacts_trend", High: "contacts rising", Low: "fewer contacts than before"},
-	{Name: "spend_trend", High: "spend rising", Low: "spend falling"},
+	{Name: "credit_use", High: "bill near the credit limit", Low: "bill far below the credit limit", Unit: "%"},
+	{Name: "voice_minutes_trend", High: "voice use rising", Low: "voice use falling", Unit: "%"},
+	{Name: "calls_trend", High: "calls rising", Low: "calls falling", Unit: "%"},
+	{Name: "data_trend", High: "data use rising", Low: "data use falling", Unit: "%"},
+	{Name: "contacts_trend", High: "contacts rising", Low: "fewer contacts than before", Unit: "%"},
+	{Name: "spend_trend", High: "spend rising", Low: "spend falling", Unit: "%"},
 }
 
 // ValueColumn is the monthly value of a customer: the month's bill.
@@ -91,7 +92,7 @@ func Load(ctx context.Context, tables lake.TableLoader, from, to time.Time) (*Se
 	}
 	set := &Set{Frame: &dataset.Frame{}}
 	for _, s := range Specs {
-		set.Cols = append(set.Cols, &dataset.Column{Name: s.Name, Kind: s.Kind, High: s.High, Low: s.Low, Behaviour: s.Behaviour})
+		set.Cols = append(set.Cols, &dataset.Column{Name: s.Name, Kind: s.Kind, High: s.High, Low: s.Low, Unit: s.Unit, Behaviour: s.Behaviour})
 	}
 	intern := map[string]string{}
 	for rec, err := range recs {
