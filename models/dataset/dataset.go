@@ -169,6 +169,9 @@ func FormatValue(v float64, unit string) string {
 		}
 	}
 	if unit != "" {
+		if v == 1 && len(unit) > 2 && strings.HasSuffix(unit, "s") {
+			unit = unit[:len(unit)-1] // "1 month", "1 call"
+		}
 		s += " " + unit
 	}
 	return s
