@@ -20,8 +20,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/decimal128"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 
@@ -210,41 +208,18 @@ func (b *Builder) now() time.Time {
 
 // record turns rows into an Arrow record of the features table's schema.
 func (b *Builder) record(rows []row, month time.Time, end int32) (arrow.RecordBatch, error) {
-	sc, err := lake.FeaturesTable.ArrowSchema()
+	rb, err := lake.NewRowBuilder(lake.FeaturesTable, len(rows))
 	if err != nil {
 		return nil, err
 	}
-	rb := array.NewRecordBuilder(memory.DefaultAllocator, sc)
 	defer rb.Release()
-	rb.Reserve(len(rows))
-	fb := func(name string) array.Builder {
-		idx := sc.FieldIndices(name)
-		if len(idx) == 0 {
-			panic("features: no column " + name) // schema and code disagree: a programming error
-		}
-		return rb.Field(idx[0])
-	}
-	str := func(name, v string) {
-		if v == "" {
-			fb(name).AppendNull()
-			return
-		}
-		fb(name).(*array.StringBuilder).Append(v)
-	}
-	i32 := func(name string, v int64) { fb(name).(*array.Int32Builder).Append(int32(v)) }
-	f64 := func(name string, v float64) {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			fb(name).AppendNull()
-			return
-		}
-		fb(name).(*array.Float64Builder).Append(v)
-	}
+	str, i32, f64 := rb.String, rb.Int32, rb.Float
 	money := func(name string, cents int64, ok bool) {
 		if !ok {
-			fb(name).AppendNull()
+			rb.Null(name)
 			return
 		}
-		fb(name).(*array.Decimal128Builder).Append(decimal128.FromI64(cents))
+		rb.Money(name, cents)
 	}
 	ratio := func(a, b int64) float64 {
 		if b == 0 {
@@ -252,10 +227,10 @@ func (b *Builder) record(rows []row, month time.Time, end int32) (arrow.RecordBa
 		}
 		return float64(a) / float64(b)
 	}
-	built := arrow.Timestamp(b.now().UnixMicro())
+	built := b.now()
 	for _, r := range rows {
 		p, u := r.p, r.u
-		fb("month").(*array.Date32Builder).Append(arrow.Date32(epochDay(month)))
+		rb.Date("month", month)
 		str("subscriber_id", r.id)
 		plan := p.plan
 		if r.bill == nil && plan == "" {
@@ -308,7 +283,7 @@ func (b *Builder) record(rows []row, month time.Time, end int32) (arrow.RecordBa
 			}
 		} else {
 			for _, n := range []string{"amount_due", "amount_paid", "paid_ratio", "arrears", "discount"} {
-				fb(n).AppendNull()
+				rb.Null(n)
 			}
 		}
 		i32("months_in_arrears", int64(r.arrearsMonths))
@@ -316,16 +291,16 @@ func (b *Builder) record(rows []row, month time.Time, end int32) (arrow.RecordBa
 		if r.bill != nil && limit > 0 {
 			f64("credit_use", ratio(r.bill.due, limit))
 		} else {
-			fb("credit_use").AppendNull()
+			rb.Null("credit_use")
 		}
 		f64("voice_minutes_trend", r.tMinutes)
 		f64("calls_trend", r.tCalls)
 		f64("data_trend", r.tData)
 		f64("contacts_trend", r.tContacts)
 		f64("spend_trend", r.tSpend)
-		fb("built_at").(*array.TimestampBuilder).Append(built)
+		rb.Time("built_at", built)
 	}
-	return rb.NewRecordBatch(), nil
+	return rb.Record(), nil
 }
 
 func popcount(x uint32) int {

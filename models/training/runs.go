@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
 
 	"github.com/telcolake/telcolake/lake"
@@ -32,63 +30,50 @@ type modelRun struct {
 }
 
 func (r *Runner) recordRun(ctx context.Context, run modelRun) error {
-	sc, err := lake.ModelRunsTable.ArrowSchema()
+	b, err := lake.NewRowBuilder(lake.ModelRunsTable, 1)
 	if err != nil {
 		return err
 	}
-	rb := array.NewRecordBuilder(memory.DefaultAllocator, sc)
-	defer rb.Release()
-	f := func(name string) array.Builder { return rb.Field(sc.FieldIndices(name)[0]) }
-	str := func(name, v string) {
-		if v == "" {
-			f(name).AppendNull()
-			return
-		}
-		f(name).(*array.StringBuilder).Append(v)
-	}
-	date := func(name string, t time.Time, ok bool) {
-		if !ok || t.IsZero() {
-			f(name).AppendNull()
-			return
-		}
-		f(name).(*array.Date32Builder).Append(arrow.Date32FromTime(t))
-	}
-	num := func(name string, v float64, ok bool) {
-		if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
-			f(name).AppendNull()
-			return
-		}
-		f(name).(*array.Float64Builder).Append(v)
-	}
+	defer b.Release()
 	churnRun := run.kind != "segment"
-	str("version", run.version)
-	str("kind", run.kind)
-	str("algorithm", run.algorithm)
-	f("trained_at").(*array.TimestampBuilder).Append(arrow.Timestamp(run.trainedAt.UnixMicro()))
-	date("train_from", run.trainFrom, true)
-	date("train_to", run.trainTo, true)
-	date("valid_month", run.validMonth, run.hasValid)
-	if churnRun {
-		f("horizon_months").(*array.Int32Builder).Append(int32(run.horizon))
-		f("valid_rows").(*array.Int64Builder).Append(run.validRows)
-		f("k").AppendNull()
-	} else {
-		f("horizon_months").AppendNull()
-		f("valid_rows").AppendNull()
-		f("k").(*array.Int32Builder).Append(int32(run.k))
+	onlyIf := func(ok bool, v float64) float64 {
+		if ok {
+			return v
+		}
+		return math.NaN()
 	}
-	f("train_rows").(*array.Int64Builder).Append(run.trainRows)
-	num("auc", run.auc, churnRun)
-	num("auc_lo", run.aucLo, churnRun)
-	num("auc_hi", run.aucHi, churnRun)
-	num("pr_auc", run.prAUC, churnRun)
-	num("lift10", run.lift10, churnRun)
-	num("silhouette", run.silhouette, !churnRun)
-	str("artifact", run.artifact)
-	str("report", run.report)
-	f("promoted").(*array.BooleanBuilder).Append(run.promoted)
-	str("decision", run.decision)
-	rec := rb.NewRecordBatch()
+	b.String("version", run.version)
+	b.String("kind", run.kind)
+	b.String("algorithm", run.algorithm)
+	b.Time("trained_at", run.trainedAt)
+	b.Date("train_from", run.trainFrom)
+	b.Date("train_to", run.trainTo)
+	if run.hasValid {
+		b.Date("valid_month", run.validMonth)
+	} else {
+		b.Null("valid_month")
+	}
+	if churnRun {
+		b.Int32("horizon_months", int64(run.horizon))
+		b.Int64("valid_rows", run.validRows)
+		b.Null("k")
+	} else {
+		b.Null("horizon_months")
+		b.Null("valid_rows")
+		b.Int32("k", int64(run.k))
+	}
+	b.Int64("train_rows", run.trainRows)
+	b.Float("auc", onlyIf(churnRun, run.auc))
+	b.Float("auc_lo", onlyIf(churnRun, run.aucLo))
+	b.Float("auc_hi", onlyIf(churnRun, run.aucHi))
+	b.Float("pr_auc", onlyIf(churnRun, run.prAUC))
+	b.Float("lift10", onlyIf(churnRun, run.lift10))
+	b.Float("silhouette", onlyIf(!churnRun, run.silhouette))
+	b.String("artifact", run.artifact)
+	b.String("report", run.report)
+	b.Bool("promoted", run.promoted)
+	b.String("decision", run.decision)
+	rec := b.Record()
 	defer rec.Release()
 	_, err = lake.ReplaceRows(ctx, r.Tables, lake.ModelRunsTable, nil, []arrow.RecordBatch{rec},
 		iceberg.Properties{"telcolake.model.version": run.version, "telcolake.model.kind": run.kind})
