@@ -54,7 +54,9 @@ func (b *RowBuilder) String(name, v string) {
 }
 
 // Int32 appends v.
-func (b *RowBuilder) Int32(name string, v int64) { b.field(name).(*array.Int32Builder).Append(int32(v)) }
+func (b *RowBuilder) Int32(name string, v int64) {
+	b.field(name).(*array.Int32Builder).Append(int32(v))
+}
 
 // Int64 appends v.
 func (b *RowBuilder) Int64(name string, v int64) { b.field(name).(*array.Int64Builder).Append(v) }
