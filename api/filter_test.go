@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"encoding/base64"
 	"fmt"
@@ -98,7 +99,7 @@ func bruteForce(cs []serving.Customer, fc filterCase) []string {
 		}
 	}
 	slices.SortFunc(keep, func(a, b *serving.Customer) int {
-		c := cmpFloat(value(a), value(b))
+		c := cmp.Compare(value(a), value(b))
 		if desc {
 			c = -c
 		}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -133,7 +134,7 @@ func genSnapshot(seed uint64, n int, history bool) (*serving.Meta, []serving.Cus
 				idx = append(idx, i)
 			}
 		}
-		slices.SortStableFunc(idx, func(a, b int) int { return -cmpFloat(by(&cs[a]), by(&cs[b])) })
+		slices.SortStableFunc(idx, func(a, b int) int { return -cmp.Compare(by(&cs[a]), by(&cs[b])) })
 		ids := []string{}
 		for _, i := range idx[:min(limit, len(idx))] {
 			ids = append(ids, cs[i].SubscriberID)
@@ -150,16 +151,6 @@ func genSnapshot(seed uint64, n int, history bool) (*serving.Meta, []serving.Cus
 			func(c *serving.Customer) float64 { return c.ValueAtRisk }, 1000)},
 	}
 	return meta, cs
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // fakeSources is an in-memory Sources with a fault hook.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -141,22 +142,12 @@ func (ls LakeSources) IngestFiles(ctx context.Context, q IngestQuery) ([]IngestF
 		if c := b.StartedAt.Compare(a.StartedAt); c != 0 {
 			return c
 		}
-		return compareStrings(a.Source, b.Source)
+		return cmp.Compare(a.Source, b.Source)
 	})
 	if q.Limit > 0 && len(out) > q.Limit {
 		out = out[:q.Limit]
 	}
 	return out, nil
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // row reads one row of a record batch by column name. A missing column or

@@ -24,14 +24,7 @@ func order(scores []float64) []int {
 // NaN when either class is absent.
 func ROCAUC(scores []float64, labels []bool) float64 {
 	idx := order(scores)
-	var pos, neg float64
-	for _, l := range labels {
-		if l {
-			pos++
-		} else {
-			neg++
-		}
-	}
+	pos, neg := classCounts(labels)
 	if pos == 0 || neg == 0 {
 		return math.NaN()
 	}
@@ -61,12 +54,7 @@ func ROCAUC(scores []float64, labels []bool) float64 {
 // precision). It is NaN when there are no positives.
 func PRAUC(scores []float64, labels []bool) float64 {
 	idx := order(scores)
-	var pos float64
-	for _, l := range labels {
-		if l {
-			pos++
-		}
-	}
+	pos, _ := classCounts(labels)
 	if pos == 0 {
 		return math.NaN()
 	}
@@ -198,12 +186,8 @@ func ratio(a, b int) float64 {
 // retention campaign when no cost matrix is given.
 func BestF1Threshold(scores []float64, labels []bool) float64 {
 	idx := order(scores)
-	var pos int
-	for _, l := range labels {
-		if l {
-			pos++
-		}
-	}
+	p, _ := classCounts(labels)
+	pos := int(p)
 	best, bestT := -1.0, 0.5
 	tp := 0
 	for i := 0; i < len(idx); {
@@ -269,14 +253,7 @@ type Point struct{ X, Y float64 }
 // (0,0) to (1,1), one per distinct score.
 func ROCCurve(scores []float64, labels []bool) []Point {
 	idx := order(scores)
-	var pos, neg float64
-	for _, l := range labels {
-		if l {
-			pos++
-		} else {
-			neg++
-		}
-	}
+	pos, neg := classCounts(labels)
 	pts := []Point{{0, 0}}
 	if pos == 0 || neg == 0 {
 		return append(pts, Point{1, 1})
@@ -303,12 +280,7 @@ func ROCCurve(scores []float64, labels []bool) []Point {
 func GainsCurve(scores []float64, labels []bool, steps int) []Point {
 	idx := order(scores)
 	n := len(idx)
-	var pos float64
-	for _, l := range labels {
-		if l {
-			pos++
-		}
-	}
+	pos, _ := classCounts(labels)
 	pts := []Point{{0, 0}}
 	if n == 0 || pos == 0 {
 		return pts
@@ -325,4 +297,16 @@ func GainsCurve(scores []float64, labels []bool, steps int) []Point {
 		}
 	}
 	return pts
+}
+
+// classCounts counts positive and negative labels.
+func classCounts(labels []bool) (pos, neg float64) {
+	for _, l := range labels {
+		if l {
+			pos++
+		} else {
+			neg++
+		}
+	}
+	return pos, neg
 }

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -124,15 +125,7 @@ func (b *Builder) buildMonth(ctx context.Context, reg *Register, month time.Time
 		}
 		rows = append(rows, row{id: id, p: p})
 	}
-	slices.SortFunc(rows, func(a, b row) int {
-		switch {
-		case a.id < b.id:
-			return -1
-		case a.id > b.id:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(rows, func(a, b row) int { return strings.Compare(a.id, b.id) })
 	index := make(map[string]int32, len(rows))
 	for i := range rows {
 		index[rows[i].id] = int32(i)
