@@ -160,6 +160,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				continue
 			}
 			res.WriteSummary(stdout, "    ")
+			// The local S3 keeps objects as files: show where to open the report.
+			if key, ok := strings.CutPrefix(res.Churn.Report, "s3://"); ok {
+				if p := filepath.Join(dir, "s3", "data", filepath.FromSlash(key)); fileExists(p) {
+					say("      open it locally: %s (charts beside it)", relPath(p))
+				}
+			}
 		}
 		if fn == "score" {
 			var res scoring.Result
@@ -330,4 +336,19 @@ func plantBrokenExport(root, key string) error {
 func isTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// relPath shortens p relative to the working directory when it is inside.
+func relPath(p string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
+			return r
+		}
+	}
+	return p
 }
