@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/telcolake/telcolake/models/churn"
+	"github.com/telcolake/telcolake/models/churn/liblinear"
 )
 
 // runEval implements 'telcolake eval': train the churn candidates on one
@@ -50,7 +51,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("eval: %w", err)
 	}
 	defer test.Close()
-	res, err := churn.EvalCSV(ctx, train, test, churn.EvalOptions{Target: *target, Seed: *seed})
+	res, err := churn.EvalCSV(ctx, train, test, churn.EvalOptions{Target: *target, Seed: *seed, Train: churn.Options{Logistic: liblinear.Fit}})
 	if err != nil {
 		return err
 	}

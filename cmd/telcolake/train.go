@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/models/churn/liblinear"
 	"github.com/telcolake/telcolake/models/registry"
 	"github.com/telcolake/telcolake/models/training"
 )
@@ -48,7 +49,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	r := &training.Runner{Tables: conn.Catalog, Registry: &registry.Registry{Store: blobs},
+	r := &training.Runner{Tables: conn.Catalog, Registry: &registry.Registry{Store: blobs}, Logistic: liblinear.Fit,
 		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	res, err := r.Run(ctx, training.Options{Horizon: *horizon, Margin: *margin, RebuildAll: *all, Seed: *seed})
 	if err != nil {

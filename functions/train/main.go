@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/models/churn/liblinear"
 	"github.com/telcolake/telcolake/models/registry"
 	"github.com/telcolake/telcolake/models/training"
 )
@@ -45,7 +46,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	r := &training.Runner{Tables: conn.Catalog, Registry: &registry.Registry{Store: blobs}, Log: lambdacontext.NewLogger()}
+	r := &training.Runner{Tables: conn.Catalog, Registry: &registry.Registry{Store: blobs},
+		Log: lambdacontext.NewLogger(), Logistic: liblinear.Fit}
 	lambda.StartWithOptions(func(ictx context.Context, ev json.RawMessage) (*training.Result, error) {
 		var req request
 		_ = json.Unmarshal(ev, &req) // a scheduled event has none of these fields

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/telcolake/telcolake/models/churn/liblinear"
 	"github.com/telcolake/telcolake/models/dataset"
 )
 
@@ -52,7 +53,7 @@ func BenchmarkTrain60k(b *testing.B) {
 	train, valid := wideFrame(60_000, 1), wideFrame(15_000, 2)
 	b.ResetTimer()
 	for b.Loop() {
-		if _, _, err := Train(context.Background(), train, valid, Options{Seed: 1}); err != nil {
+		if _, _, err := Train(context.Background(), train, valid, Options{Seed: 1, Logistic: liblinear.Fit}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -6,13 +6,12 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/telcolake/telcolake/models/churn/liblinear"
 	"github.com/telcolake/telcolake/models/dataset"
 	"github.com/telcolake/telcolake/models/evaluate"
 )
@@ -58,7 +57,7 @@ func fitKind(t *testing.T, f *dataset.Frame, kind string) *Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := fitSpec(context.Background(), enc, z, f.Label, spec{kind: kind, c: 1}, 1)
+	m, err := fitSpec(context.Background(), enc, z, f.Label, spec{kind: kind, c: 1, solver: liblinear.Fit}, 1)
 	if err != nil {
 		t.Fatalf("fit %s: %v", kind, err)
 	}
@@ -202,7 +201,7 @@ func TestContributionsAddUp(t *testing.T) {
 
 func TestTrainSelectsAndCalibrates(t *testing.T) {
 	train, valid := planted(3000, 4), planted(2000, 5)
-	m, cands, err := Train(context.Background(), train, valid, Options{Seed: 3})
+	m, cands, err := Train(context.Background(), train, valid, Options{Seed: 3, Logistic: liblinear.Fit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,6 +376,7 @@ func TestTrainErrors(t *testing.T) {
 		{"single class", oneClass, good, "single class"},
 		{"validation single class", good, oneClass, "validation"},
 		{"no validation", good, nil, "validation"},
+		{"no logistic solver", good, planted(200, 21), "no solver"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -458,32 +458,6 @@ func TestEncoder(t *testing.T) {
 	}
 }
 
-func TestReadLiblinearWeights(t *testing.T) {
-	file := func(labels string) string {
-		return "solver_type L2R_LR\nnr_class 2\nlabel " + labels + "\nnr_feature 3\nbias -1\nw\n0.5 \n-2 \n0.25 \n"
-	}
-	tests := []struct {
-		labels string
-		want   []float64
-	}{
-		{"1 0", []float64{0.5, -2}},
-		{"0 1", []float64{-0.5, 2}}, // liblinear scores its first label
-	}
-	for _, tt := range tests {
-		p := filepath.Join(t.TempDir(), "m.txt")
-		if err := os.WriteFile(p, []byte(file(tt.labels)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		got, err := readLiblinearWeights(p, 2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("labels %s: weights %v, want %v", tt.labels, got, tt.want)
-		}
-	}
-}
-
 func TestLogisticRecoversWeights(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	n := 4000
@@ -493,7 +467,7 @@ func TestLogisticRecoversWeights(t *testing.T) {
 		z[i] = []float64{r.NormFloat64(), r.NormFloat64(), r.NormFloat64()}
 		y[i] = r.Float64() < sigmoid(-2+1.5*z[i][0]-z[i][1])
 	}
-	lr, err := trainLogistic(context.Background(), z, y, make([]float64, 3), 1, 0, 1)
+	lr, err := trainLogistic(context.Background(), liblinear.Fit, z, y, make([]float64, 3), 1, 0, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -549,7 +523,7 @@ func TestCorruptModelRefused(t *testing.T) {
 func TestTrainCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, _, err := Train(ctx, planted(300, 19), planted(300, 20), Options{})
+	_, _, err := Train(ctx, planted(300, 19), planted(300, 20), Options{Logistic: liblinear.Fit})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Train with a cancelled context = %v, want context.Canceled", err)
 	}

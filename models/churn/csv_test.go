@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/telcolake/telcolake/models/churn/liblinear"
 	"github.com/telcolake/telcolake/models/dataset"
 )
 
@@ -226,7 +227,7 @@ func plantedCSV(n int, seed uint64) string {
 
 func TestEvalCSV(t *testing.T) {
 	res, err := EvalCSV(context.Background(), strings.NewReader(plantedCSV(1500, 1)), strings.NewReader(plantedCSV(600, 2)),
-		EvalOptions{Target: "Churned", Seed: 1, Resamples: 100})
+		EvalOptions{Target: "Churned", Seed: 1, Resamples: 100, Train: Options{Logistic: liblinear.Fit}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,24 +24,19 @@
 // candidate's validation AUC, PR AUC and training seconds are returned.
 //
 // Logistic regression goes through golearn's liblinear bindings
-// (linear_models.NewProblem, NewParameter with L2R_LR, Train), because
-// golearn's LogisticRegression predicts labels only: the weights are read
-// back from the model file liblinear writes (linear_models.Export) and
-// scoring is p = sigmoid(w·z+b) in Go. Two things golearn does not offer
-// are reached through liblinear's own structs behind golearn's types, with
-// their layout checked before use: NewProblem builds the problem in Go
-// memory holding Go pointers, which the cgo pointer check rejects, so that
-// memory is pinned (runtime.Pinner) for the Train call; and class weights,
-// which NewParameter leaves empty, are set to negatives/positives on the
-// churners. The weighted fit overstates the odds by that factor, so its
-// log is taken off the intercept, and the intercept is then refitted so
-// the mean predicted probability on the training rows is the training
-// churn rate. The logistic regression uses at most 50,000 rows (a
-// stratified sample; NewProblem allocates a node per column per row).
-// golearn gives no way to free liblinear's model, so each fit leaks its
-// weight array (a few kilobytes) in C memory; and liblinear prints its
-// iterations through golearn's package logger, which this package points
-// at io.Discard (base.SetLoggerOut) on first use.
+// (package churn/liblinear: linear_models.NewProblem, NewParameter with
+// L2R_LR, Train), given to Train as Options.Logistic: liblinear is cgo, and
+// this package is linked by scoring and the API, which are built for
+// Lambda without cgo; only the training path links liblinear. golearn's
+// LogisticRegression predicts labels only, so the weights are read back
+// from the model file liblinear writes and scoring is p = sigmoid(w·z+b)
+// in Go. Class weights, which golearn's NewParameter leaves empty, are set
+// to negatives/positives on the churners. The weighted fit overstates the
+// odds by that factor, so its log is taken off the intercept, and the
+// intercept is then refitted so the mean predicted probability on the
+// training rows is the training churn rate. The logistic regression uses
+// at most 50,000 rows (a stratified sample; NewProblem allocates a node
+// per column per row).
 //
 // Trees: golearn's ensemble.RandomForest was tried first. On three
 // stratified 75/25 hold-outs of the BigML training file it reached a

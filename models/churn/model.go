@@ -34,6 +34,10 @@ type Options struct {
 	Boosted []BoostOptions
 	// NoLogistic leaves the logistic regression out of the candidates.
 	NoLogistic bool
+	// Logistic fits the logistic regression (liblinear.Fit). It is an
+	// option so that this package, which scoring links, needs no cgo;
+	// without it (and without NoLogistic) Train fails.
+	Logistic LogisticSolver
 }
 
 func (o Options) withDefaults() Options {
@@ -94,6 +98,7 @@ type spec struct {
 	boost   BoostOptions
 	c       float64
 	maxRows int
+	solver  LogisticSolver
 }
 
 func (s spec) name() string {
@@ -107,7 +112,7 @@ func (s spec) name() string {
 func (o Options) specs() []spec {
 	var out []spec
 	if !o.NoLogistic {
-		out = append(out, spec{kind: KindLogistic, c: o.C, maxRows: o.LogisticMaxRows})
+		out = append(out, spec{kind: KindLogistic, c: o.C, maxRows: o.LogisticMaxRows, solver: o.Logistic})
 	}
 	for _, b := range o.Boosted {
 		out = append(out, spec{kind: KindBoosted, boost: b})
@@ -234,7 +239,7 @@ func fitSpec(ctx context.Context, enc *Encoder, z [][]float64, y []bool, s spec,
 	m := &Model{FormatVersion: FormatVersion, Kind: s.kind, Encoder: *enc, BaseRate: rate}
 	switch s.kind {
 	case KindLogistic:
-		lr, err := trainLogistic(ctx, z, y, enc.sparseOffsets(), s.c, s.maxRows, seed)
+		lr, err := trainLogistic(ctx, s.solver, z, y, enc.sparseOffsets(), s.c, s.maxRows, seed)
 		if err != nil {
 			return nil, err
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/telcolake/telcolake/lake"
 	"github.com/telcolake/telcolake/lake/laketest"
+	"github.com/telcolake/telcolake/models/churn/liblinear"
 	"github.com/telcolake/telcolake/models/registry"
 	"github.com/telcolake/telcolake/models/scoring"
 	"github.com/telcolake/telcolake/models/serving"
@@ -63,7 +64,7 @@ func trainedLake(t *testing.T) (*laketest.Lake, *scoring.Runner) {
 		t.Fatal(err)
 	}
 	reg := &registry.Registry{Store: models}
-	tr := &training.Runner{Tables: l.Cat, Registry: reg}
+	tr := &training.Runner{Tables: l.Cat, Registry: reg, Logistic: liblinear.Fit}
 	trained := time.Date(2026, 6, 3, 4, 0, 0, 0, time.UTC)
 	if _, err := tr.Run(ctx, training.Options{Seed: 1, Now: func() time.Time { return trained }}); err != nil {
 		t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 )
 
 func (r *Runner) trainChurn(ctx context.Context, train, val *dataset.Frame, seg *segment.Model, opt Options, res *Result, first, valid, now time.Time) error {
-	model, cands, err := churn.Train(ctx, train, val, churn.Options{Seed: opt.Seed})
+	model, cands, err := churn.Train(ctx, train, val, churn.Options{Seed: opt.Seed, Logistic: r.Logistic, NoLogistic: r.Logistic == nil})
 	if err != nil {
 		return fmt.Errorf("training: churn: %w", err)
 	}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/models/churn"
 	"github.com/telcolake/telcolake/models/dataset"
 	"github.com/telcolake/telcolake/models/evaluate"
 	"github.com/telcolake/telcolake/models/features"
@@ -69,6 +70,9 @@ type Runner struct {
 	Tables   lake.TableLoader
 	Registry *registry.Registry
 	Log      *slog.Logger
+	// Logistic fits the churn logistic regression (liblinear.Fit, cgo);
+	// nil leaves that candidate out and trains the boosted trees only.
+	Logistic churn.LogisticSolver
 }
 
 // Result summarises a run for logs, the demo and the function's answer.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/telcolake/telcolake/lake"
 	"github.com/telcolake/telcolake/lake/laketest"
+	"github.com/telcolake/telcolake/models/churn/liblinear"
 	"github.com/telcolake/telcolake/models/registry"
 	"github.com/telcolake/telcolake/models/training"
 	"github.com/telcolake/telcolake/synth"
@@ -37,7 +38,7 @@ func generatedLake(t *testing.T) (*laketest.Lake, *training.Runner) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return l, &training.Runner{Tables: l.Cat, Registry: &registry.Registry{Store: blobs}}
+	return l, &training.Runner{Tables: l.Cat, Registry: &registry.Registry{Store: blobs}, Logistic: liblinear.Fit}
 }
 
 func TestRunTrainsReportsAndGates(t *testing.T) {
@@ -99,7 +100,7 @@ func TestRunTrainsReportsAndGates(t *testing.T) {
 func TestRunNeedsHistory(t *testing.T) {
 	l := laketest.New(t)
 	blobs, _ := lake.OpenBlobs(l.Cfg, nil, "models")
-	r := &training.Runner{Tables: l.Cat, Registry: &registry.Registry{Store: blobs}}
+	r := &training.Runner{Tables: l.Cat, Registry: &registry.Registry{Store: blobs}, Logistic: liblinear.Fit}
 	_, err := r.Run(context.Background(), training.Options{})
 	if !errors.Is(err, training.ErrNotEnoughHistory) {
 		t.Errorf("Run on an empty lake: %v, want ErrNotEnoughHistory", err)
