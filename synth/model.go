@@ -429,8 +429,9 @@ func (g *generator) competitorNumber(sub int, k int) uint64 {
 }
 
 // calibrateChurn sets the intercept so that the mean monthly hazard is
-// about targetHazard, then draws churn, suspensions and pre-churn signs.
-func (g *generator) calibrateChurn() {
+// about targetHazard, then draws churn, suspensions and pre-churn signs. It
+// returns the intercept.
+func (g *generator) calibrateChurn() float64 {
 	const targetHazard = 0.03
 	lo, hi := -12.0, 4.0
 	for range 40 {
@@ -449,6 +450,7 @@ func (g *generator) calibrateChurn() {
 	for i := range g.subs {
 		g.drawChurn(i, intercept)
 	}
+	return intercept
 }
 
 func (g *generator) drawChurn(i int, intercept float64) {

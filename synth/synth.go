@@ -54,6 +54,10 @@ type Config struct {
 	// Mess plants real-world mess: malformed CDR rows, a duplicate delivery
 	// and late files.
 	Mess bool
+	// Truth also writes the generator's ground truth to TruthKey (per
+	// subscriber and month: hazard, driver contributions, churn, the exact
+	// churn probability given what shows by the month's end).
+	Truth bool
 }
 
 // DefaultStart is the first day used when Config.Start is zero.
@@ -103,6 +107,8 @@ type Manifest struct {
 	Deliveries []string `json:"deliveries"`
 	// Churners is the number of subscribers deactivated during the window.
 	Churners int `json:"churners"`
+	// Truth is the key of the ground-truth file, "" if not written.
+	Truth string `json:"truth,omitempty"`
 }
 
 // File describes one written object.
@@ -179,7 +185,7 @@ func Generate(ctx context.Context, cfg Config, sink Sink) (*Manifest, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("gen: %w", err)
 	}
-	g.calibrateChurn()
+	intercept := g.calibrateChurn()
 
 	cdr, bills, snaps := g.planFiles()
 	if err := g.runCDR(ctx, sink, cdr); err != nil {
@@ -191,6 +197,12 @@ func Generate(ctx context.Context, cfg Config, sink Sink) (*Manifest, error) {
 
 	all := slices.Concat(cdr, bills, snaps)
 	m := g.manifest(all)
+	if cfg.Truth {
+		if err := g.writeTruth(ctx, sink, g.newTruth(intercept)); err != nil {
+			return nil, err
+		}
+		m.Truth = TruthKey
+	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("gen %s: %w", ManifestKey, err)

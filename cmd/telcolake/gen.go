@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,8 +21,8 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: telcolake gen -subs N -months M -out DIR [flags]\n\n"+
-			"Writes seeded, deterministic CDR, bill and subscriber exports under DIR/exports/\n"+
-			"and DIR/manifest.json.\n\nflags:\n")
+			"Writes seeded, deterministic CDR, bill and subscriber exports under DIR/exports/,\n"+
+			"DIR/manifest.json and the ground truth DIR/truth/churn.csv.gz.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	subs := fs.Int("subs", 2000, "number of `subscribers`")
@@ -31,6 +32,7 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	gz := fs.Bool("gzip", false, "write .csv.gz instead of .csv")
 	span := fs.String("cdr-span", "day", "CDR file `span`: day (one file per day) or month (one per month)")
 	mess := fs.Bool("mess", true, "plant malformed rows, a duplicate delivery and late files")
+	truth := fs.Bool("truth", true, "also write the generator's ground truth to DIR/"+synth.TruthKey+" (not an export)")
 	start := fs.String("start", synth.DefaultStart.Format("2006-01"), "first `month` of the window, YYYY-MM")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -68,6 +70,7 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Gzip:        *gz,
 		CDRFileSpan: *span,
 		Mess:        *mess,
+		Truth:       *truth,
 	}
 	t0 := time.Now()
 	m, err := synth.Generate(ctx, cfg, synth.DirSink(*out))
@@ -130,6 +133,9 @@ func printSummary(w io.Writer, dir string, m *synth.Manifest, elapsed time.Durat
 		}
 	}
 	fmt.Fprintf(w, "churners: %d\n", m.Churners)
+	if m.Truth != "" {
+		fmt.Fprintf(w, "ground truth (not an export): %s\n", filepath.Join(dir, filepath.FromSlash(m.Truth)))
+	}
 }
 
 // humanBytes formats a byte count with a binary unit.
