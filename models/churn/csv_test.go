@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/telcolake/telcolake/models/churn/liblinear"
+	"github.com/telcolake/telcolake/models/evaluate"
 	"github.com/telcolake/telcolake/models/dataset"
 )
 
@@ -259,13 +260,35 @@ func TestEvalCSV(t *testing.T) {
 	if !strings.Contains(out.String(), "Customer: unique on every row") {
 		t.Errorf("output lacks the identifier notice:\n%s", out.String())
 	}
-	tail := lines[len(lines)-3:]
-	for i, prefix := range []string{"AUC ", "PR-AUC ", "lift@10% "} {
+	tail := lines[len(lines)-7:]
+	for i, prefix := range []string{"AUC ", "PR-AUC ", "lift@10% ", "calibration: ", "log loss ", "Brier ", "ECE "} {
+		if prefix == "calibration: " {
+			if !strings.HasPrefix(tail[i], prefix) {
+				t.Errorf("line %q, want it to start with %q", tail[i], prefix)
+			}
+			continue
+		}
 		if !strings.HasPrefix(tail[i], prefix) || !strings.Contains(tail[i], "(95% CI ") {
 			t.Errorf("line %q, want it to start with %q and give the interval", tail[i], prefix)
 		}
 	}
 	if want := fmt.Sprintf("AUC %.4f", res.AUC); !strings.HasPrefix(tail[0], want) {
 		t.Errorf("line %q, want %q", tail[0], want)
+	}
+	if want := fmt.Sprintf("ECE %.4f", res.After.ECE); !strings.HasPrefix(tail[6], want) {
+		t.Errorf("line %q, want %q", tail[6], want)
+	}
+	// The calibration saw the training file only (its out-of-fold
+	// predictions), never the test rows it is judged on.
+	if res.Calibration.Rows != res.TrainRows || res.Before.Rows != res.TestRows || res.After.Rows != res.TestRows {
+		t.Errorf("calibration fitted on %d rows (training has %d), judged on %d/%d (test has %d)",
+			res.Calibration.Rows, res.TrainRows, res.Before.Rows, res.After.Rows, res.TestRows)
+	}
+	carried := evaluate.CalibrateNone
+	if res.Model.Calibration != nil {
+		carried = res.Model.Calibration.Method
+	}
+	if carried != res.Calibration.Method {
+		t.Errorf("model carries calibration %+v, chosen %q", res.Model.Calibration, res.Calibration.Method)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/telcolake/telcolake/models/dataset"
 	"github.com/telcolake/telcolake/models/evaluate"
 )
 
@@ -46,6 +47,13 @@ type EvalResult struct {
 	AUC, PRAUC, Lift10       float64
 	AUCCI, PRAUCCI, Lift10CI evaluate.Interval
 	Model                    *Model
+
+	// Calibration is how the model's probabilities were calibrated: on
+	// out-of-fold predictions of the training file (CalibrationFolds
+	// folds), never on the test file. Before and After measure the test
+	// file without and with it.
+	Calibration   evaluate.CalibrationChoice
+	Before, After evaluate.CalibrationMetrics
 
 	// Compare has every candidate refitted on the whole training table
 	// and measured on the test table, for the report only: the choice was
@@ -122,13 +130,19 @@ func EvalCSV(ctx context.Context, train, test io.Reader, opt EvalOptions) (*Eval
 	if err != nil {
 		return nil, fmt.Errorf("churn: eval: %w", err)
 	}
-	res.TrainSeconds = time.Since(t0).Seconds()
-	res.Model = m
-
 	p, err := m.Predict(te)
 	if err != nil {
 		return nil, fmt.Errorf("churn: eval: test file: %w", err)
 	}
+	oof, err := outOfFold(ctx, tr, chosen, opt.Train, r)
+	if err != nil {
+		return nil, fmt.Errorf("churn: eval: calibration: %w", err)
+	}
+	m.Calibration, res.Calibration = evaluate.FitCalibrator(oof, tr.Label, opt.Seed)
+	res.TrainSeconds = time.Since(t0).Seconds()
+	res.Model = m
+	res.Before = evaluate.MeasureCalibration(p, te.Label, opt.Seed)
+	res.After = evaluate.MeasureCalibration(m.Calibration.ApplyAll(p), te.Label, opt.Seed)
 	_, reasons, err := m.Score(te, 3)
 	if err != nil {
 		return nil, fmt.Errorf("churn: eval: test file: %w", err)
@@ -172,6 +186,51 @@ func EvalCSV(ctx context.Context, train, test io.Reader, opt EvalOptions) (*Eval
 	return res, nil
 }
 
+// CalibrationFolds is the number of folds whose out-of-fold predictions
+// EvalCSV calibrates on.
+const CalibrationFolds = 5
+
+// outOfFold returns, for each row of f, the probability given by
+// candidate c refitted on the other folds (stratified folds).
+func outOfFold(ctx context.Context, f *dataset.Frame, c Candidate, opt Options, r *rand.Rand) ([]float64, error) {
+	fold := make([]int, f.Rows())
+	for _, want := range []bool{true, false} {
+		var rows []int
+		for i, l := range f.Label {
+			if l == want {
+				rows = append(rows, i)
+			}
+		}
+		r.Shuffle(len(rows), func(a, b int) { rows[a], rows[b] = rows[b], rows[a] })
+		for k, i := range rows {
+			fold[i] = k % CalibrationFolds
+		}
+	}
+	out := make([]float64, f.Rows())
+	for k := range CalibrationFolds {
+		var fit, held []int
+		for i, fk := range fold {
+			if fk == k {
+				held = append(held, i)
+			} else {
+				fit = append(fit, i)
+			}
+		}
+		m, err := Refit(ctx, f.Subset(fit), c, opt)
+		if err != nil {
+			return nil, err
+		}
+		p, err := m.Predict(f.Subset(held))
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range held {
+			out[i] = p[j]
+		}
+	}
+	return out, nil
+}
+
 func rate(l []bool) float64 {
 	n := 0
 	for _, v := range l {
@@ -190,8 +249,10 @@ func mean(x []float64) float64 {
 	return s / float64(len(x))
 }
 
-// Write prints the notices, the candidate table and the test metrics; the
-// last three lines start with "AUC", "PR-AUC" and "lift@10%".
+// Write prints the notices, the candidate table and the test metrics:
+// lines starting with "AUC", "PR-AUC", "lift@10%", then the calibration
+// and lines starting with "log loss", "Brier" and "ECE" (calibrated, with
+// the uncalibrated figure beside).
 func (r *EvalResult) Write(w io.Writer) error {
 	ew := &errWriter{w: w}
 	for _, n := range r.Notices {
@@ -239,6 +300,12 @@ func (r *EvalResult) Write(w io.Writer) error {
 	fmt.Fprintf(ew, "AUC %.4f (95%% CI %.2f–%.2f)\n", r.AUC, r.AUCCI.Lo, r.AUCCI.Hi)
 	fmt.Fprintf(ew, "PR-AUC %.4f (95%% CI %.2f–%.2f)\n", r.PRAUC, r.PRAUCCI.Lo, r.PRAUCCI.Hi)
 	fmt.Fprintf(ew, "lift@10%% %.2f (95%% CI %.2f–%.2f)\n", r.Lift10, r.Lift10CI.Lo, r.Lift10CI.Hi)
+	fmt.Fprintf(ew, "calibration: %s, chosen by %d-fold out-of-fold log loss on the training file (none %.4f, platt %.4f, isotonic %.4f)\n",
+		r.Calibration.Method, CalibrationFolds, r.Calibration.LogLoss[evaluate.CalibrateNone],
+		r.Calibration.LogLoss[evaluate.CalibratePlatt], r.Calibration.LogLoss[evaluate.CalibrateIsotonic])
+	fmt.Fprintf(ew, "log loss %.4f (95%% CI %.3f–%.3f; before calibration %.4f)\n", r.After.LogLoss, r.After.LogLossCI.Lo, r.After.LogLossCI.Hi, r.Before.LogLoss)
+	fmt.Fprintf(ew, "Brier %.4f (95%% CI %.3f–%.3f; before calibration %.4f)\n", r.After.Brier, r.After.BrierCI.Lo, r.After.BrierCI.Hi, r.Before.Brier)
+	fmt.Fprintf(ew, "ECE %.4f (95%% CI %.3f–%.3f; before calibration %.4f)\n", r.After.ECE, r.After.ECECI.Lo, r.After.ECECI.Hi, r.Before.ECE)
 	return ew.err
 }
 

@@ -90,6 +90,10 @@ type Model struct {
 	Logistic          *Logistic `json:",omitempty"`
 	Boosted           *Boosted  `json:",omitempty"`
 	FeatureImportance []Importance
+	// Calibration, when set, maps the fitted probability to a calibrated
+	// one (fitted by training on half of the validation month); it keeps
+	// the order of customers, so AUC and reasons do not change.
+	Calibration *evaluate.Calibrator `json:",omitempty"`
 }
 
 // spec says how to fit one candidate.
@@ -271,7 +275,7 @@ func (m *Model) logit(z []float64) float64 {
 func (m *Model) predictEncoded(z [][]float64) []float64 {
 	out := make([]float64, len(z))
 	for i, r := range z {
-		out[i] = sigmoid(m.logit(r))
+		out[i] = m.Calibration.Apply(sigmoid(m.logit(r)))
 	}
 	return out
 }
@@ -298,6 +302,9 @@ func (m *Model) check() error {
 		}
 	default:
 		return fmt.Errorf("churn: model of kind %q is incomplete", m.Kind)
+	}
+	if err := m.Calibration.Check(); err != nil {
+		return fmt.Errorf("churn: model: %w", err)
 	}
 	return nil
 }
@@ -363,7 +370,7 @@ func (m *Model) Score(f *dataset.Frame, k int) ([]float64, [][]Reason, error) {
 	probs := make([]float64, len(z))
 	out := make([][]Reason, len(z))
 	for i, r := range z {
-		probs[i] = sigmoid(m.logit(r))
+		probs[i] = m.Calibration.Apply(sigmoid(m.logit(r)))
 		if k <= 0 {
 			continue
 		}

@@ -7,7 +7,6 @@ import (
 	"testing"
 )
 
-
 func TestCompareOracleHandMade(t *testing.T) {
 	labels := []bool{true, false, true, false}
 	model := []float64{0.9, 0.8, 0.3, 0.1}  // one pair of four misordered
