@@ -23,6 +23,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	horizon := fs.Int("horizon", 2, "label: deactivated within this many `months`")
 	margin := fs.Float64("margin", 0.01, "promotion margin in validation AUC")
+	eceMargin := fs.Float64("ece-margin", 0.01, "promotion margin in expected calibration error")
+	recallMargin := fs.Float64("recall-margin", 0.05, "promotion margin in reason recall (with -truth)")
+	truth := fs.String("truth", "", "ground-truth `file` written by telcolake gen (DIR/truth/churn.csv.gz); compares the model with the oracle")
 	all := fs.Bool("rebuild", false, "rebuild every feature month, not only new ones")
 	seed := fs.Uint64("seed", 1, "random `seed`")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
@@ -51,7 +54,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	r := &training.Runner{Tables: conn.Catalog, Registry: &registry.Registry{Store: blobs}, Logistic: liblinear.Fit,
 		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
-	res, err := r.Run(ctx, training.Options{Horizon: *horizon, Margin: *margin, RebuildAll: *all, Seed: *seed})
+	res, err := r.Run(ctx, training.Options{Horizon: *horizon, Margin: *margin,
+		ECEMargin: *eceMargin, RecallMargin: *recallMargin, Truth: *truth, RebuildAll: *all, Seed: *seed})
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,8 @@ type request struct {
 	Horizon int     `json:"horizon"`
 	Margin  float64 `json:"margin"`
 	Rebuild bool    `json:"rebuild"`
+	// Truth is the path of a ground-truth file (synthetic data only).
+	Truth string `json:"truth"`
 }
 
 func run() error {
@@ -51,7 +53,7 @@ func run() error {
 	lambda.StartWithOptions(func(ictx context.Context, ev json.RawMessage) (*training.Result, error) {
 		var req request
 		_ = json.Unmarshal(ev, &req) // a scheduled event has none of these fields
-		return r.Run(ictx, training.Options{Horizon: req.Horizon, Margin: req.Margin, RebuildAll: req.Rebuild, Seed: 1})
+		return r.Run(ictx, training.Options{Horizon: req.Horizon, Margin: req.Margin, RebuildAll: req.Rebuild, Truth: req.Truth, Seed: 1})
 	}, lambda.WithContext(ctx))
 	return nil
 }

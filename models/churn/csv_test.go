@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/telcolake/telcolake/models/churn/liblinear"
-	"github.com/telcolake/telcolake/models/evaluate"
 	"github.com/telcolake/telcolake/models/dataset"
+	"github.com/telcolake/telcolake/models/evaluate"
 )
 
 // hasNotice reports whether some notice contains all the parts.

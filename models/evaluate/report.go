@@ -28,6 +28,14 @@ type SegmentRow struct {
 	Rows      int
 	ChurnRate float64 // observed share of churners
 	Predicted float64 // mean predicted churn probability
+
+	// JudgedRows are the segment's rows in the half of the validation
+	// month the calibration never saw; ECEBefore and ECEAfter are their
+	// calibration error without and with it (NaN without rows), and
+	// Calibration their calibrated bins (the segment's chart).
+	JudgedRows          int
+	ECEBefore, ECEAfter float64
+	Calibration         []CalBin
 }
 
 // Importance is how much the model relies on one feature.
@@ -64,6 +72,24 @@ type Report struct {
 	Importance []Importance
 	Promotion  Promotion
 	Notes      []string
+
+	// Oracle sets the model beside the generator's own probabilities on
+	// the same rows; nil without ground truth, TruthNote says why.
+	Oracle    *OracleComparison
+	TruthNote string
+	// Reasons is reason recall and precision against the ground truth,
+	// overall first (ScoreReasons).
+	Reasons []ReasonQuality
+	// Calibrated describes the calibration of the deployed probabilities.
+	Calibrated *CalibrationSection
+}
+
+// CalibrationSection is how the probabilities were calibrated and how
+// well, on rows the calibration never saw.
+type CalibrationSection struct {
+	Choice        CalibrationChoice
+	JudgedRows    int
+	Before, After CalibrationMetrics
 }
 
 // Names of the files Files returns.
@@ -96,6 +122,21 @@ func (r *Report) Files() (map[string][]byte, error) {
 			return nil, fmt.Errorf("evaluate: report %s: %s: %w", r.Version, c.name, err)
 		}
 		files[c.name] = b
+	}
+	for _, sg := range r.Segments {
+		if len(sg.Calibration) == 0 {
+			continue
+		}
+		name := segmentChartName(sg.ID)
+		title := fmt.Sprintf("segment %d, calibrated, %s held-out rows", sg.ID, thousands(sg.JudgedRows))
+		if sg.Name != "" {
+			title = sg.Name + ": " + title
+		}
+		b, err := calibrationChart(Summary{Calibration: sg.Calibration}, title)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: report %s: %s: %w", r.Version, name, err)
+		}
+		files[name] = b
 	}
 	return files, nil
 }
@@ -162,8 +203,10 @@ func (r *Report) Markdown() []byte {
 	})
 	fmt.Fprintf(&b, "\nIntervals are 2.5–97.5%% percentiles over %d bootstrap resamples of the validation rows.\n\n", BootstrapResamples)
 
+	r.writeTruth(&b)
 	r.writeConfusion(&b)
 	r.writeCalibration(&b)
+	r.writeCalibrated(&b)
 
 	if len(r.Segments) > 0 {
 		b.WriteString("## Segments\n\n")
@@ -203,6 +246,11 @@ func (r *Report) Markdown() []byte {
 	fmt.Fprintf(&b, "![ROC curve](%s)\n\n", FileROC)
 	fmt.Fprintf(&b, "![Cumulative gains](%s)\n\n", FileGains)
 	fmt.Fprintf(&b, "![Calibration](%s)\n", FileCalibration)
+	for _, sg := range r.Segments {
+		if len(sg.Calibration) > 0 {
+			fmt.Fprintf(&b, "\n![Calibration, segment %d](%s)\n", sg.ID, segmentChartName(sg.ID))
+		}
+	}
 
 	if len(r.Notes) > 0 {
 		b.WriteString("\n## Notes\n\n")
@@ -306,6 +354,76 @@ func (r *Report) writeCalibration(b *bytes.Buffer) {
 	}
 	table(b, []string{"Predicted", "Rows", "Mean predicted", "Observed"}, "lrrr", rows)
 	b.WriteString("\nA well calibrated model has observed close to mean predicted in every bin with enough rows, so a score of 0.3 means about 30% churn.\n\n")
+}
+
+// segmentChartName is the file name of segment id's calibration chart.
+func segmentChartName(id int) string { return fmt.Sprintf("calibration-segment-%d.png", id) }
+
+// writeTruth writes the comparison with the generator's ground truth.
+func (r *Report) writeTruth(b *bytes.Buffer) {
+	b.WriteString("## Against the ground truth\n\n")
+	o := r.Oracle
+	if o == nil {
+		note := r.TruthNote
+		if note == "" {
+			note = "no ground truth"
+		}
+		fmt.Fprintf(b, "Oracle AUC: none (%s).\n\n", note)
+		return
+	}
+	b.WriteString("The data generator knows why each customer leaves. Its own probabilities, the exact chance of churn given everything it planted that shows by the month's end, are the best any model can do on this data: the oracle.\n\n")
+	table(b, []string{"", "Model", "Oracle", "Gap", "Gap 95% CI"}, "lrrrr", [][]string{
+		{"ROC AUC", fixed(o.ModelAUC, 3), fixed(o.OracleAUC, 3), fixed(o.AUCGap, 3), interval(o.AUCGapCI, 3)},
+		{"PR AUC", fixed(o.ModelPRAUC, 3), fixed(o.OraclePRAUC, 3), fixed(o.PRAUCGap, 3), interval(o.PRAUCGapCI, 3)},
+	})
+	fmt.Fprintf(b, "\nOver the same %s validation rows and label; the gap's interval is a paired bootstrap (%d resamples, both scored on each).", thousands(o.Rows), BootstrapResamples)
+	if r.TruthNote != "" {
+		b.WriteString(" " + capitalise(r.TruthNote) + ".")
+	}
+	b.WriteString("\n\n")
+	if len(r.Reasons) == 0 {
+		return
+	}
+	b.WriteString("### Reasons that name the cause\n\n")
+	var rows [][]string
+	for _, q := range r.Reasons {
+		d := q.Driver
+		if d == "" {
+			d = "**all**"
+		}
+		rows = append(rows, []string{d, thousands(q.Cases), fixed(q.Recall, 2), interval(q.RecallCI, 2), fixed(q.Precision, 2), interval(q.PrecisionCI, 2)})
+	}
+	table(b, []string{"Dominant driver", "Churners", "Recall", "95% CI", "Top-1 precision", "95% CI"}, "lrrrrr", rows)
+	b.WriteString("\nChurners of the validation month whose truth has a dominant planted driver (log-odds contribution ≥ 0.5). Recall: the share whose top 3 reasons include a feature reflecting that driver. Top-1 precision: the share whose first reason reflects a driver that really raised this customer's risk (≥ 0.1 log-odds). Wilson 95% intervals.\n\n")
+}
+
+// writeCalibrated writes how the deployed probabilities were calibrated.
+func (r *Report) writeCalibrated(b *bytes.Buffer) {
+	c := r.Calibrated
+	if c == nil {
+		return
+	}
+	b.WriteString("## Calibrated probabilities\n\n")
+	fmt.Fprintf(b, "The scores customers get are calibrated: method **%s**, fitted on %s rows (one half of the validation month, by a hash of the customer id) and chosen by two-fold cross-fitted log loss on them (none %s, Platt %s, isotonic %s). The figures below are on the other %s rows, which the calibration never saw.\n\n",
+		c.Choice.Method, thousands(c.Choice.Rows), fixed(c.Choice.LogLoss[CalibrateNone], 4), fixed(c.Choice.LogLoss[CalibratePlatt], 4),
+		fixed(c.Choice.LogLoss[CalibrateIsotonic], 4), thousands(c.JudgedRows))
+	table(b, []string{"Metric", "Before", "95% CI", "After", "95% CI"}, "lrrrr", [][]string{
+		{"Brier score", fixed(c.Before.Brier, 4), interval(c.Before.BrierCI, 4), fixed(c.After.Brier, 4), interval(c.After.BrierCI, 4)},
+		{"Log loss", fixed(c.Before.LogLoss, 4), interval(c.Before.LogLossCI, 4), fixed(c.After.LogLoss, 4), interval(c.After.LogLossCI, 4)},
+		{"ECE", fixed(c.Before.ECE, 4), interval(c.Before.ECECI, 4), fixed(c.After.ECE, 4), interval(c.After.ECECI, 4)},
+	})
+	fmt.Fprintf(b, "\nECE is the expected calibration error over %d equal-width bins (row-weighted |mean predicted − observed|).\n\n", CalibrationBins)
+	var rows [][]string
+	for _, s := range r.Segments {
+		if s.JudgedRows == 0 {
+			continue
+		}
+		rows = append(rows, []string{strconv.Itoa(s.ID), thousands(s.JudgedRows), fixed(s.ECEBefore, 4), fixed(s.ECEAfter, 4)})
+	}
+	if len(rows) > 0 {
+		table(b, []string{"Segment", "Held-out rows", "ECE before", "ECE after"}, "rrrr", rows)
+		b.WriteString("\nOne calibration chart per segment is under Charts.\n\n")
+	}
 }
 
 func (r *Report) promotionText() string {

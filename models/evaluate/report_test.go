@@ -29,7 +29,22 @@ func sampleReport() *Report {
 			train++
 		}
 	}
+	oracle := make([]float64, len(probs))
+	for i, p := range probs { // a sharper score: the generator's own
+		oracle[i] = sigmoid(2*clampLogit(p) + map[bool]float64{true: 0.7, false: -0.7}[labels[i]])
+	}
+	half, halfLabels := probs[:2000], labels[:2000]
+	cal, choice := FitCalibrator(half, halfLabels, 1)
+	judged, judgedLabels := probs[2000:], labels[2000:]
+	oc := CompareOracle(probs, oracle, labels, 1)
 	return &Report{
+		Oracle: &oc,
+		Reasons: ScoreReasons([]ReasonCase{
+			{Dominant: "signs", Reasons: [][]string{{"signs"}}, Real: []string{"signs"}},
+			{Dominant: "plan", Reasons: [][]string{{"tenure"}}, Real: []string{"plan"}},
+		}),
+		Calibrated: &CalibrationSection{Choice: choice, JudgedRows: len(judged),
+			Before: MeasureCalibration(judged, judgedLabels, 1), After: MeasureCalibration(cal.ApplyAll(judged), judgedLabels, 1)},
 		Version:        "20261123T101500Z",
 		Kind:           "gbt",
 		CreatedAt:      time.Date(2026, 11, 23, 10, 15, 0, 0, time.UTC),
@@ -45,7 +60,9 @@ func sampleReport() *Report {
 			{Kind: "gbt", ValidAUC: 0.86, ValidPRAUC: 0.6, TrainSeconds: 185, Selected: true},
 		},
 		Segments: []SegmentRow{
-			{ID: 0, Name: "prepaid light users", Rows: 1500, ChurnRate: 0.31, Predicted: 0.28},
+			{ID: 0, Name: "prepaid light users", Rows: 1500, ChurnRate: 0.31, Predicted: 0.28,
+				JudgedRows: 2000, ECEBefore: ECE(judged, judgedLabels), ECEAfter: ECE(cal.ApplyAll(judged), judgedLabels),
+				Calibration: Calibration(cal.ApplyAll(judged), judgedLabels, CalibrationBins)},
 			{ID: 1, Name: "postpaid families", Rows: 1700, ChurnRate: 0.12, Predicted: 0.125},
 			{ID: 2, Name: "", Rows: 800, ChurnRate: 0.2, Predicted: 0.2},
 			{ID: 3, Name: "roamers | travellers", Rows: 0, ChurnRate: math.NaN(), Predicted: math.NaN()},
@@ -93,10 +110,16 @@ func TestFiles(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Files: %v", err)
 			}
-			if len(files) != 4 {
-				t.Errorf("Files returned %d files, want 4", len(files))
+			charts := []string{FileROC, FileGains, FileCalibration}
+			for _, s := range tt.report.Segments {
+				if len(s.Calibration) > 0 {
+					charts = append(charts, segmentChartName(s.ID))
+				}
 			}
-			for _, name := range []string{FileROC, FileGains, FileCalibration} {
+			if len(files) != len(charts)+1 {
+				t.Errorf("Files returned %d files, want %d", len(files), len(charts)+1)
+			}
+			for _, name := range charts {
 				b, ok := files[name]
 				if !ok {
 					t.Errorf("Files has no %s", name)
@@ -112,7 +135,7 @@ func TestFiles(t *testing.T) {
 				}
 			}
 			md := files[FileMarkdown]
-			for _, name := range []string{FileROC, FileGains, FileCalibration} {
+			for _, name := range charts {
 				if !bytes.Contains(md, []byte("]("+name+")")) {
 					t.Errorf("report.md does not embed %s", name)
 				}

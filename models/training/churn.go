@@ -18,14 +18,51 @@ func (r *Runner) trainChurn(ctx context.Context, train, val *dataset.Frame, seg 
 	if err != nil {
 		return fmt.Errorf("training: churn: %w", err)
 	}
-	probs, err := model.Predict(val)
+	raw, err := model.Predict(val)
 	if err != nil {
 		return fmt.Errorf("training: churn: score validation month: %w", err)
 	}
-	sum := evaluate.Summarise(probs, val.Label, opt.Seed+1)
+	sum := evaluate.Summarise(raw, val.Label, opt.Seed+1)
 	c := &res.Churn
 	c.Kind, c.AUC, c.PRAUC, c.Lift10 = model.Kind, sum.AUC, sum.PRAUC, sum.Lift10
 	c.AUCCI = [2]float64{sum.AUCCI.Lo, sum.AUCCI.Hi}
+
+	// Calibration: fitted on one hash-half of the validation month, judged
+	// on the other, which it never saw.
+	cal, choice, judged := calibrate(val.IDs, raw, val.Label, opt.Seed+2)
+	model.Calibration = cal
+	judgedLabels := pick(val.Label, judged)
+	before := evaluate.MeasureCalibration(pick(raw, judged), judgedLabels, opt.Seed+3)
+	after := evaluate.MeasureCalibration(cal.ApplyAll(pick(raw, judged)), judgedLabels, opt.Seed+3)
+	c.Calibration = CalibrationResult{Method: choice.Method, FitRows: choice.Rows, JudgedRows: len(judged),
+		LogLoss: map[string]float64{}, Before: calibrationOf(before), After: calibrationOf(after)}
+	for k, v := range choice.LogLoss {
+		c.Calibration.LogLoss[k] = nanToZero(v)
+	}
+	probs, reasons, err := model.Score(val, 3)
+	if err != nil {
+		return fmt.Errorf("training: churn: score validation month: %w", err)
+	}
+
+	// The ground truth, when the data is synthetic.
+	truth, note, err := truthFor(opt.Truth, res.ValidMonth)
+	if err != nil {
+		return err
+	}
+	var quality []evaluate.ReasonQuality
+	var oracle *evaluate.OracleComparison
+	if truth == nil {
+		c.Truth = TruthResult{Note: note}
+	} else {
+		c.Truth, quality = compareTruth(val, probs, reasons, truth, opt.Horizon, opt.Seed+4)
+		if c.Truth.Available {
+			oc := evaluate.OracleComparison{Rows: c.Truth.Rows, ModelAUC: c.Truth.ModelAUC, OracleAUC: c.Truth.OracleAUC,
+				AUCGap: c.Truth.AUCGap, AUCGapCI: evaluate.Interval{Lo: c.Truth.AUCGapCI[0], Hi: c.Truth.AUCGapCI[1]},
+				ModelPRAUC: c.Truth.ModelPRAUC, OraclePRAUC: c.Truth.OraclePRAUC, PRAUCGap: c.Truth.PRAUCGap,
+				PRAUCGapCI: evaluate.Interval{Lo: c.Truth.PRAUCGapCI[0], Hi: c.Truth.PRAUCGapCI[1]}}
+			oracle = &oc
+		}
+	}
 	for _, k := range cands {
 		c.Candidates = append(c.Candidates, evaluate.Candidate{Kind: k.Kind, ValidAUC: k.ValidAUC,
 			ValidPRAUC: k.ValidPRAUC, TrainSeconds: k.TrainSeconds, Selected: k.Selected})
@@ -52,13 +89,35 @@ func (r *Runner) trainChurn(ctx context.Context, train, val *dataset.Frame, seg 
 			break
 		}
 		promo.PreviousAUC = evaluate.ROCAUC(pp, val.Label)
-		if sum.AUC < promo.PreviousAUC-opt.Margin {
+		prevECE := evaluate.ECE(pick(pp, judged), judgedLabels)
+		var prevRecall, newRecall float64 = math.NaN(), math.NaN()
+		if len(quality) > 0 && quality[0].Cases > 0 {
+			newRecall = quality[0].Recall
+			if _, pr, err := prev.Score(val, 3); err == nil {
+				if q := evaluate.ScoreReasons(reasonCases(val, truth, pr)); len(q) > 0 {
+					prevRecall = q[0].Recall
+				}
+			}
+		}
+		switch {
+		case sum.AUC < promo.PreviousAUC-opt.Margin:
 			promo.Promoted = false
 			promo.Reason = fmt.Sprintf("validation AUC %.4f is below the promoted %s's %.4f on the same month by more than the %.3f margin: kept, not promoted",
 				sum.AUC, ptr.Version, promo.PreviousAUC, opt.Margin)
-		} else {
-			promo.Reason = fmt.Sprintf("validation AUC %.4f vs the promoted %s's %.4f on the same month (margin %.3f)",
-				sum.AUC, ptr.Version, promo.PreviousAUC, opt.Margin)
+		case after.ECE > prevECE+opt.ECEMargin:
+			promo.Promoted = false
+			promo.Reason = fmt.Sprintf("calibration error (ECE) %.4f is above the promoted %s's %.4f on the same rows by more than the %.3f margin: kept, not promoted",
+				after.ECE, ptr.Version, prevECE, opt.ECEMargin)
+		case newRecall < prevRecall-opt.RecallMargin:
+			promo.Promoted = false
+			promo.Reason = fmt.Sprintf("reason recall %.3f is below the promoted %s's %.3f on the same churners by more than the %.2f margin: kept, not promoted",
+				newRecall, ptr.Version, prevRecall, opt.RecallMargin)
+		default:
+			promo.Reason = fmt.Sprintf("validation AUC %.4f vs the promoted %s's %.4f on the same month (margin %.3f); ECE %.4f vs %.4f (margin %.3f)",
+				sum.AUC, ptr.Version, promo.PreviousAUC, opt.Margin, after.ECE, prevECE, opt.ECEMargin)
+			if !math.IsNaN(prevRecall) {
+				promo.Reason += fmt.Sprintf("; reason recall %.3f vs %.3f (margin %.2f)", newRecall, prevRecall, opt.RecallMargin)
+			}
 		}
 	}
 
@@ -67,9 +126,11 @@ func (r *Runner) trainChurn(ctx context.Context, train, val *dataset.Frame, seg 
 		TrainWindow: res.TrainWindow, ValidWindow: res.ValidMonth, Horizon: opt.Horizon,
 		TrainRows: train.Rows(), TrainPositives: count(train.Label),
 		Validation: sum, Candidates: c.Candidates, Importance: c.Top, Promotion: promo,
+		Oracle: oracle, TruthNote: c.Truth.Note, Reasons: quality,
+		Calibrated: &evaluate.CalibrationSection{Choice: choice, JudgedRows: len(judged), Before: before, After: after},
 	}
 	if seg != nil {
-		rep.Segments, err = segmentRows(seg, val, probs)
+		rep.Segments, err = segmentRows(seg, val, probs, raw, judged)
 		if err != nil {
 			return err
 		}
@@ -100,8 +161,10 @@ func (r *Runner) trainChurn(ctx context.Context, train, val *dataset.Frame, seg 
 	})
 }
 
-// segmentRows compares observed and predicted churn per segment.
-func segmentRows(seg *segment.Model, val *dataset.Frame, probs []float64) ([]evaluate.SegmentRow, error) {
+// segmentRows compares observed and predicted churn per segment over the
+// validation month, and the calibration before and after on the judged
+// half (rows the calibration never saw).
+func segmentRows(seg *segment.Model, val *dataset.Frame, probs, raw []float64, judged []int) ([]evaluate.SegmentRow, error) {
 	ids, err := seg.Assign(val)
 	if err != nil {
 		return nil, fmt.Errorf("training: assign segments: %w", err)
@@ -109,30 +172,70 @@ func segmentRows(seg *segment.Model, val *dataset.Frame, probs []float64) ([]eva
 	type acc struct {
 		n, pos int
 		p      float64
+		jp, jr []float64
+		jl     []bool
 	}
 	by := map[int]*acc{}
-	for i, id := range ids {
+	get := func(id int) *acc {
 		a := by[id]
 		if a == nil {
 			a = &acc{}
 			by[id] = a
 		}
+		return a
+	}
+	for i, id := range ids {
+		a := get(id)
 		a.n++
 		a.p += probs[i]
 		if val.Label[i] {
 			a.pos++
 		}
 	}
+	for _, i := range judged {
+		a := get(ids[i])
+		a.jp, a.jr, a.jl = append(a.jp, probs[i]), append(a.jr, raw[i]), append(a.jl, val.Label[i])
+	}
 	var out []evaluate.SegmentRow
 	for _, s := range seg.Segments {
 		a := by[s.ID]
-		if a == nil {
+		if a == nil || a.n == 0 {
 			continue
 		}
-		out = append(out, evaluate.SegmentRow{ID: s.ID, Name: s.Name, Rows: a.n,
-			ChurnRate: float64(a.pos) / float64(a.n), Predicted: a.p / float64(a.n)})
+		row := evaluate.SegmentRow{ID: s.ID, Name: s.Name, Rows: a.n,
+			ChurnRate: float64(a.pos) / float64(a.n), Predicted: a.p / float64(a.n),
+			JudgedRows: len(a.jl), ECEBefore: math.NaN(), ECEAfter: math.NaN()}
+		if len(a.jl) > 0 {
+			row.ECEBefore, row.ECEAfter = evaluate.ECE(a.jr, a.jl), evaluate.ECE(a.jp, a.jl)
+			row.Calibration = evaluate.Calibration(a.jp, a.jl, evaluate.CalibrationBins)
+		}
+		out = append(out, row)
 	}
 	return out, nil
+}
+
+// calibrate fits the calibrator on the rows whose id is in the fit half
+// and returns it with the other rows, on which it is to be judged.
+func calibrate(ids []string, raw []float64, labels []bool, seed uint64) (*evaluate.Calibrator, evaluate.CalibrationChoice, []int) {
+	var fitRows, judged []int
+	for i, id := range ids {
+		if fitHalf(id) {
+			fitRows = append(fitRows, i)
+		} else {
+			judged = append(judged, i)
+		}
+	}
+	cal, choice := evaluate.FitCalibrator(pick(raw, fitRows), pick(labels, fitRows), seed)
+	return cal, choice, judged
+}
+
+// pick returns xs at the given rows.
+func pick[T any](xs []T, rows []int) []T {
+	out := make([]T, len(rows))
+	for j, i := range rows {
+		out[j] = xs[i]
+	}
+	return out
 }
 
 func count(l []bool) int {

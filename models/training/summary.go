@@ -30,6 +30,25 @@ func (res *Result) WriteSummary(w io.Writer, indent string) {
 		}
 		p("  %s %-24s AUC %.3f  PR-AUC %.3f  %.1fs", mark, k.Kind, k.ValidAUC, k.ValidPRAUC, k.TrainSeconds)
 	}
+	if t := c.Truth; t.Available {
+		p("  model AUC %.3f vs oracle AUC %.3f: gap %.3f (95%% CI %.3f–%.3f); PR-AUC %.3f vs %.3f, over %d rows",
+			t.ModelAUC, t.OracleAUC, t.AUCGap, t.AUCGapCI[0], t.AUCGapCI[1], t.ModelPRAUC, t.OraclePRAUC, t.Rows)
+		if len(t.Reasons) > 0 {
+			all := t.Reasons[0]
+			var by []string
+			for _, r := range t.Reasons[1:] {
+				by = append(by, fmt.Sprintf("%s %.2f (%d)", r.Driver, r.Recall, r.Churners))
+			}
+			p("  reason recall %.2f (95%% CI %.2f–%.2f), top-1 precision %.2f, over %d churners; by driver: %s",
+				all.Recall, all.RecallCI[0], all.RecallCI[1], all.Precision, all.Churners, strings.Join(by, ", "))
+		}
+	} else {
+		p("  oracle AUC: none (%s)", t.Note)
+	}
+	if k := c.Calibration; k.Method != "" {
+		p("  calibration %s (fitted on %d rows): ECE %.4f → %.4f, Brier %.4f → %.4f on the other %d rows",
+			k.Method, k.FitRows, k.Before.ECE, k.After.ECE, k.Before.Brier, k.After.Brier, k.JudgedRows)
+	}
 	if len(c.Top) > 0 {
 		var top []string
 		for _, t := range c.Top[:min(5, len(c.Top))] {

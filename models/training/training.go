@@ -38,6 +38,17 @@ type Options struct {
 	// Margin is how much lower (in validation AUC) a new churn model may
 	// be than the promoted one and still be promoted (default 0.01).
 	Margin float64
+	// ECEMargin is how much higher the new model's expected calibration
+	// error may be than the promoted one's, on the same held-out rows,
+	// and still be promoted (default 0.01).
+	ECEMargin float64
+	// RecallMargin is how much lower the new model's reason recall may be
+	// than the promoted one's, on the same churners, and still be promoted
+	// (default 0.05). Only checked when there is ground truth.
+	RecallMargin float64
+	// Truth is the path of a ground-truth file written by telcolake gen
+	// (truth/churn.csv.gz); "" for real data, which has none.
+	Truth string
 	// RebuildAll rebuilds every feature month, not only the missing ones
 	// and the newest.
 	RebuildAll bool
@@ -58,6 +69,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Margin == 0 {
 		o.Margin = 0.01
+	}
+	if o.ECEMargin == 0 {
+		o.ECEMargin = 0.01
+	}
+	if o.RecallMargin == 0 {
+		o.RecallMargin = 0.05
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -103,6 +120,12 @@ type ChurnResult struct {
 	Artifact   string                `json:"artifact"`
 	Report     string                `json:"report"`
 	Top        []evaluate.Importance `json:"top_features"`
+	// Calibration of the probabilities (fitted on half of the validation
+	// month, judged on the other half).
+	Calibration CalibrationResult `json:"calibration"`
+	// Truth compares the model with the generator's ground truth, when
+	// there is one (synthetic data).
+	Truth TruthResult `json:"truth"`
 }
 
 // SegmentResult is one segment in words.

@@ -18,12 +18,12 @@ import (
 )
 
 // generatedLake ingests synthetic exports: 1,500 subscribers, 6 months.
-func generatedLake(t *testing.T) (*laketest.Lake, *training.Runner) {
+func generatedLake(t *testing.T) (*laketest.Lake, *training.Runner, string) {
 	t.Helper()
 	l := laketest.New(t)
 	landing := filepath.Join(l.Root, laketest.Landing)
 	man, err := synth.Generate(context.Background(), synth.Config{Subscribers: 1500, Months: 6, Seed: 7,
-		Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), CDRFileSpan: "month"}, synth.DirSink(landing))
+		Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), CDRFileSpan: "month", Truth: true}, synth.DirSink(landing))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,11 +38,12 @@ func generatedLake(t *testing.T) (*laketest.Lake, *training.Runner) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return l, &training.Runner{Tables: l.Cat, Registry: &registry.Registry{Store: blobs}, Logistic: liblinear.Fit}
+	return l, &training.Runner{Tables: l.Cat, Registry: &registry.Registry{Store: blobs}, Logistic: liblinear.Fit},
+		filepath.Join(landing, filepath.FromSlash(man.Truth))
 }
 
 func TestRunTrainsReportsAndGates(t *testing.T) {
-	l, r := generatedLake(t)
+	l, r, truth := generatedLake(t)
 	ctx := context.Background()
 	clock := time.Date(2026, 7, 3, 4, 0, 0, 0, time.UTC)
 	first, err := r.Run(ctx, training.Options{Seed: 1, Now: func() time.Time { return clock }})
@@ -59,6 +60,13 @@ func TestRunTrainsReportsAndGates(t *testing.T) {
 	report, err := r.Registry.Store.Get(ctx, registry.Key(registry.KindChurn, first.Version, "report.md"))
 	if err != nil || !strings.Contains(string(report), "roc.png") {
 		t.Errorf("report.md missing or without charts: %v", err)
+	}
+	if first.Churn.Truth.Available || !strings.Contains(first.Churn.Truth.Note, "no ground truth") ||
+		!strings.Contains(string(report), "Oracle AUC: none (no ground truth") {
+		t.Errorf("without a truth file: truth %+v; the report must say there is none", first.Churn.Truth)
+	}
+	if k := first.Churn.Calibration; k.FitRows+k.JudgedRows != first.ValidRows || k.FitRows == 0 || k.JudgedRows == 0 || k.Method == "" {
+		t.Errorf("calibration %+v over %d validation rows: want two halves", k, first.ValidRows)
 	}
 
 	// Same data, a gate no model can pass: kept, not promoted.
@@ -88,13 +96,52 @@ func TestRunTrainsReportsAndGates(t *testing.T) {
 		}
 	}
 
+	// With the ground truth: the oracle beside the model, reasons scored;
+	// gates no model can pass on calibration and on reason recall.
+	for _, tc := range []struct {
+		name     string
+		opt      training.Options
+		refusal  string
+		promoted bool
+	}{
+		{"ECE gate", training.Options{ECEMargin: -1}, "calibration error", false},
+		{"recall gate", training.Options{RecallMargin: -1}, "reason recall", false},
+		{"default gates", training.Options{}, "", true},
+	} {
+		clock = clock.Add(time.Hour)
+		tc.opt.Seed, tc.opt.Truth, tc.opt.Now = 1, truth, func() time.Time { return clock }
+		res, err := r.Run(ctx, tc.opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := res.Churn.Truth
+		if !tr.Available || tr.Rows != res.ValidRows || tr.OracleAUC < 0.8 || tr.ModelAUC != res.Churn.AUC && abs(tr.ModelAUC-res.Churn.AUC) > 0.005 {
+			t.Errorf("%s: truth %+v, model AUC %.3f over %d rows", tc.name, tr, res.Churn.AUC, res.ValidRows)
+		}
+		if len(tr.Reasons) < 2 || tr.Reasons[0].Driver != "all" || tr.Reasons[0].Churners == 0 {
+			t.Errorf("%s: reasons %+v", tc.name, tr.Reasons)
+		}
+		if res.Churn.Promoted != tc.promoted || !strings.Contains(res.Churn.Decision, tc.refusal) {
+			t.Errorf("%s: promoted %v (%s)", tc.name, res.Churn.Promoted, res.Churn.Decision)
+		}
+		t.Logf("%s: model AUC %.3f, oracle %.3f, gap %.3f %v; reason recall %.2f; ECE %.4f → %.4f", tc.name, tr.ModelAUC, tr.OracleAUC,
+			tr.AUCGap, tr.AUCGapCI, tr.Reasons[0].Recall, res.Churn.Calibration.Before.ECE, res.Churn.Calibration.After.ECE)
+	}
+
 	runs, err := lake.ReadTable(ctx, l.Cat, lake.ModelRunsTable, "version", "kind", "promoted")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if runs.NumRows() != 4 {
-		t.Errorf("model_runs has %d rows, want 4 (churn and segment, twice)", runs.NumRows())
+	if runs.NumRows() != 10 {
+		t.Errorf("model_runs has %d rows, want 10 (churn and segment, five times)", runs.NumRows())
 	}
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 func TestRunNeedsHistory(t *testing.T) {
