@@ -2,8 +2,10 @@ package lake
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,7 +21,12 @@ type DirStore struct {
 func (d DirStore) Get(ctx context.Context, bucket, key, etag string) (io.ReadCloser, error) {
 	p := filepath.Join(d.Root, bucket, filepath.FromSlash(key))
 	f, err := os.Open(p)
-	if err != nil {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, &GoneError{Reason: "deleted", Err: err}
+	case errors.Is(err, fs.ErrPermission):
+		return nil, &GoneError{Reason: "access denied", Err: err}
+	case err != nil:
 		return nil, fmt.Errorf("open %s: %w", p, err)
 	}
 	if etag != "" {

@@ -26,6 +26,7 @@ const (
 	StatusSuperseded  = "superseded"  // the object changed since the event: the newer version's event will ingest it
 	StatusQuarantined = "quarantined" // too many rejected rows: nothing committed
 	StatusRejected    = "rejected"    // unreadable, empty or unroutable file: nothing committed
+	StatusGone        = "gone"        // the object was deleted, or cannot be read (access denied, archived): final, nothing committed
 )
 
 // ErrObjectChanged is returned by an ObjectStore's Get when the object no
@@ -45,7 +46,9 @@ func (o Object) Source() string { return "s3://" + o.Bucket + "/" + o.Key }
 
 // ObjectStore reads export files and writes reports.
 type ObjectStore interface {
-	// Get streams the object if it still has etag, else returns ErrObjectChanged.
+	// Get streams the object if it still has etag, else returns
+	// ErrObjectChanged; an object that is deleted or cannot be read for
+	// good is an error that matches ErrGone.
 	Get(ctx context.Context, bucket, key, etag string) (io.ReadCloser, error)
 	Put(ctx context.Context, bucket, key string, body []byte) error
 }
@@ -140,9 +143,10 @@ func (in *Ingester) Ingest(ctx context.Context, obj Object) (Result, error) {
 		res.Status, res.SnapshotID = StatusDuplicate, e.snapshotID
 		return finish(res, in.repairLog(ctx, logTbl, obj, res, start))
 	}
-	if e := ledgerLookup(logTbl, res.Source); e.found && e.etag == obj.ETag && (e.status == StatusQuarantined || e.status == StatusRejected) {
+	logged := ledgerLookup(logTbl, res.Source)
+	if logged.found && logged.etag == obj.ETag && (logged.status == StatusQuarantined || logged.status == StatusRejected) {
 		res.Status = StatusDuplicate
-		res.Message = "already " + e.status
+		res.Message = "already " + logged.status
 		return finish(res, nil)
 	}
 
@@ -151,6 +155,18 @@ func (in *Ingester) Ingest(ctx context.Context, obj Object) (Result, error) {
 		res.Status = StatusSuperseded
 		res.Message = "the object was overwritten after this event; its newer version is ingested by its own event"
 		return finish(res, nil)
+	}
+	if errors.Is(err, ErrGone) {
+		// Final: a retry reads the same nothing. The log row says so once
+		// (a redelivery finds it), and the same bytes uploaded again are
+		// read again: gone is not a verdict on the content.
+		if logged.found && logged.etag == obj.ETag && logged.status == StatusGone {
+			res.Status, res.Message = StatusDuplicate, "already gone"
+			return finish(res, nil)
+		}
+		res.Status = StatusGone
+		res.Message = goneMessage(err)
+		return finish(in.conclude(ctx, obj, res, nil, start))
 	}
 	if err != nil {
 		return finish(res, fmt.Errorf("read %s: %w", res.Source, err))
@@ -237,6 +253,15 @@ func (in *Ingester) Ingest(ctx context.Context, obj Object) (Result, error) {
 		return finish(res, nil)
 	}
 	return finish(in.conclude(ctx, obj, res, st, start))
+}
+
+// goneMessage tells the sender why a file was not read, from an ErrGone.
+func goneMessage(err error) string {
+	var ge *GoneError
+	if errors.As(err, &ge) && ge.Reason != "" {
+		return "the object cannot be read (" + ge.Reason + "): nothing ingested; upload it again to ingest it"
+	}
+	return "the object cannot be read (deleted, access denied or archived): nothing ingested; upload it again to ingest it"
 }
 
 func (in *Ingester) now() time.Time {

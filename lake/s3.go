@@ -50,6 +50,48 @@ func WithAWS(ctx context.Context, awsCfg *aws.Config) context.Context {
 	return utils.WithAwsConfig(ctx, awsCfg)
 }
 
+// ErrGone is matched by an ObjectStore's Get error when the object cannot be
+// read and retrying will not change that: it was deleted (NoSuchKey), the
+// reader may not read it (AccessDenied) or it is archived
+// (InvalidObjectState). Ingest records such a file as StatusGone.
+var ErrGone = errors.New("lake: object gone or unreadable")
+
+// GoneError says why an object is gone; errors.Is(err, ErrGone) holds.
+type GoneError struct {
+	Reason string // deleted, access denied, archived
+	Err    error  // the storage error
+}
+
+func (e *GoneError) Error() string        { return "lake: object " + e.Reason + ": " + e.Err.Error() }
+func (e *GoneError) Unwrap() error        { return e.Err }
+func (e *GoneError) Is(target error) bool { return target == ErrGone }
+
+// goneReason maps the S3 errors after which reading an object again cannot
+// help, once for every caller; ok is false for anything else.
+func goneReason(err error) (reason string, ok bool) {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "NoSuchKey", "NotFound", "NoSuchVersion":
+			return "deleted", true
+		case "AccessDenied", "Forbidden":
+			return "access denied", true
+		case "InvalidObjectState":
+			return "archived", true
+		}
+	}
+	var re interface{ HTTPStatusCode() int }
+	if errors.As(err, &re) {
+		switch re.HTTPStatusCode() {
+		case http.StatusNotFound:
+			return "deleted", true
+		case http.StatusForbidden:
+			return "access denied", true
+		}
+	}
+	return "", false
+}
+
 // S3Store is the ObjectStore of the landing bucket.
 type S3Store struct {
 	Client *s3.Client
@@ -70,6 +112,9 @@ func (s S3Store) Get(ctx context.Context, bucket, key, etag string) (io.ReadClos
 		var ae smithy.APIError
 		if errors.As(err, &ae) && ae.ErrorCode() == "PreconditionFailed" {
 			return nil, ErrObjectChanged
+		}
+		if reason, ok := goneReason(err); ok {
+			return nil, &GoneError{Reason: reason, Err: fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)}
 		}
 		return nil, fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
 	}
