@@ -7,8 +7,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // DirStore is an ObjectStore over a local directory, bucket = subdirectory:
@@ -55,4 +57,39 @@ func (d DirStore) Put(ctx context.Context, bucket, key string, body []byte) erro
 // LocalETag stands in for an S3 ETag on a local file: size and modification time.
 func LocalETag(fi os.FileInfo) string {
 	return "local-" + strconv.FormatInt(fi.Size(), 10) + "-" + strconv.FormatInt(fi.ModTime().UnixNano(), 36)
+}
+
+// List calls fn for every file under root/bucket/prefix (prefix as in S3:
+// a string the key starts with), in key order, with LocalETag as its ETag.
+func (d DirStore) List(ctx context.Context, bucket, prefix string, fn func(Listed) error) error {
+	root := filepath.Join(d.Root, bucket)
+	dir := filepath.Join(root, filepath.FromSlash(path.Dir(prefix+"x")))
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil || e.IsDir() {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		key := filepath.ToSlash(rel)
+		if !strings.HasPrefix(key, prefix) {
+			return nil
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return err
+		}
+		return fn(Listed{Key: key, ETag: LocalETag(fi), Size: fi.Size(), LastModified: fi.ModTime()})
+	})
+	if err != nil {
+		return fmt.Errorf("list %s/%s: %w", root, prefix, err)
+	}
+	return nil
 }

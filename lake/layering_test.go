@@ -19,6 +19,7 @@ func TestLayering(t *testing.T) {
 		"lake":       {"localstack", "functions/", "cmd/", "synth"},
 		"synth":      {"lake", "localstack", "functions/", "cmd/"},
 		"localstack": {"functions/", "cmd/"},
+		"reconcile":  {"localstack", "functions/", "cmd/"},
 	}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		fields := strings.Fields(line)

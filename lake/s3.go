@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/apache/iceberg-go/utils"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -123,6 +124,34 @@ func (s S3Store) Get(ctx context.Context, bucket, key, etag string) (io.ReadClos
 		return nil, ErrObjectChanged
 	}
 	return out.Body, nil
+}
+
+// Listed is one object of a listing.
+type Listed struct {
+	Key          string
+	ETag         string
+	Size         int64
+	LastModified time.Time
+}
+
+// List calls fn for every object under prefix, in key order, a page at a
+// time (memory stays bounded by the page).
+func (s S3Store) List(ctx context.Context, bucket, prefix string, fn func(Listed) error) error {
+	p := s3.NewListObjectsV2Paginator(s.Client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list s3://%s/%s: %w", bucket, prefix, err)
+		}
+		for _, o := range page.Contents {
+			err := fn(Listed{Key: aws.ToString(o.Key), ETag: strings.Trim(aws.ToString(o.ETag), `"`),
+				Size: aws.ToInt64(o.Size), LastModified: aws.ToTime(o.LastModified)})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Put writes a small object (a report).

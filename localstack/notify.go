@@ -36,14 +36,19 @@ type Delivery struct {
 
 // notifier turns the S3 server's bucket events (versitygw's webhook) into
 // the S3 event JSON Lambda delivers, and invokes the subscribed functions
-// asynchronously, at least once: a failed invocation is retried twice, as
-// Lambda retries asynchronous invocations.
+// asynchronously, at least once: a failed invocation is retried as the
+// function's EventInvokeConfig says (twice by default), and an event that
+// fails for good goes to its on-failure destination, as Lambda does.
 type notifier struct {
 	subs    []subscription
 	invoke  func(ctx context.Context, fn string, payload []byte) ([]byte, error)
 	onDone  func(Delivery)
 	log     io.Writer
 	backoff time.Duration
+	// async is each function's EventInvokeConfig (defaultAsync if absent).
+	async map[string]AsyncConfig
+	// deadLetter, when set, receives an event that failed for good.
+	deadLetter func(fn string, payload []byte, d Delivery, condition string)
 
 	ctx     context.Context
 	mu      sync.Mutex
@@ -142,17 +147,32 @@ func (n *notifier) deliver(fn, key string, payload []byte) {
 	n.mu.Unlock()
 	go func() {
 		d := Delivery{Function: fn, Key: key}
-		for d.Attempts < 3 {
+		async, ok := n.async[fn]
+		if !ok {
+			async = defaultAsync
+		}
+		first, condition := time.Now(), "RetriesExhausted"
+		for d.Attempts <= async.Retries {
+			if d.Attempts > 0 && time.Since(first) > async.MaxAge {
+				condition = "EventAgeExceeded"
+				break
+			}
 			d.Attempts++
 			d.Response, d.Err = n.invoke(n.ctx, fn, payload)
 			if d.Err == nil || n.ctx.Err() != nil {
 				break
 			}
-			fmt.Fprintf(n.log, "[notify] %s for %s failed (attempt %d of 3): %v\n", fn, key, d.Attempts, d.Err)
+			fmt.Fprintf(n.log, "[notify] %s for %s failed (attempt %d of %d): %v\n", fn, key, d.Attempts, async.Retries+1, d.Err)
+			if d.Attempts > async.Retries {
+				break
+			}
 			select {
 			case <-time.After(n.backoff * time.Duration(d.Attempts)):
 			case <-n.ctx.Done():
 			}
+		}
+		if d.Err != nil && n.ctx.Err() == nil && n.deadLetter != nil {
+			n.deadLetter(fn, payload, d, condition)
 		}
 		if n.onDone != nil {
 			n.onDone(d)

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,6 +123,11 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	s.notifier = newNotifier(runCtx, subs, s.Invoke, cfg.Log)
 	s.notifier.onDone = cfg.OnDelivery
+	s.notifier.async = map[string]AsyncConfig{}
+	for _, f := range tpl.Functions {
+		s.notifier.async[f.Name] = f.Async
+	}
+	s.notifier.deadLetter = s.writeDeadLetter
 	hookURL, err := s.serve("127.0.0.1:0", s.notifier)
 	if err != nil {
 		return fail(fmt.Errorf("notification receiver: %w", err))
@@ -350,6 +356,66 @@ func (s *Stack) startSchedules(ctx context.Context) {
 			}()
 		}
 	}
+}
+
+// DeadLetterDir is where the local stack keeps the messages an on-failure
+// destination (the template's dead-letter queue) received: one JSON file
+// each, in Lambda's destination record format, under <Dir>/dlq/<queue>/.
+func (s *Stack) DeadLetterDir() string { return filepath.Join(s.cfg.Dir, "dlq") }
+
+// DeadLetters lists the dead-letter messages, oldest first.
+func (s *Stack) DeadLetters() ([]string, error) {
+	matches, err := filepath.Glob(filepath.Join(s.DeadLetterDir(), "*", "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(matches) // names start with the time
+	return matches, nil
+}
+
+// writeDeadLetter delivers an event that failed for good to the function's
+// on-failure destination, or says that it is dropped when there is none.
+func (s *Stack) writeDeadLetter(fn string, payload []byte, d Delivery, condition string) {
+	var dest string
+	for _, f := range s.Template.Functions {
+		if f.Name == fn {
+			dest = f.Async.OnFailure
+		}
+	}
+	if dest == "" {
+		fmt.Fprintf(s.cfg.Log, "[notify] %s for %s failed %d time(s) and has no on-failure destination: the event is dropped\n", fn, d.Key, d.Attempts)
+		return
+	}
+	resp := map[string]string{"errorMessage": "", "errorType": ""}
+	var fe *FunctionError
+	if errors.As(d.Err, &fe) {
+		resp["errorMessage"], resp["errorType"] = fe.ErrorMessage, fe.ErrorType
+	} else {
+		resp["errorMessage"], resp["errorType"] = d.Err.Error(), "Invoke"
+	}
+	now := time.Now().UTC()
+	id := newRequestID()
+	rec := map[string]any{
+		"version":   "1.0",
+		"timestamp": now.Format(time.RFC3339Nano),
+		"requestContext": map[string]any{"requestId": id, "functionArn": s.functions[fn].ARN() + ":$LATEST",
+			"condition": condition, "approximateInvokeCount": d.Attempts},
+		"requestPayload":  json.RawMessage(payload),
+		"responseContext": map[string]any{"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+		"responsePayload": resp,
+	}
+	body, _ := json.MarshalIndent(rec, "", "  ")
+	dir := filepath.Join(s.DeadLetterDir(), dest)
+	name := filepath.Join(dir, now.Format("20060102T150405.000000000Z")+"-"+id[:8]+".json")
+	err := os.MkdirAll(dir, 0o755)
+	if err == nil {
+		err = os.WriteFile(name, body, 0o644)
+	}
+	if err != nil {
+		fmt.Fprintf(s.cfg.Log, "[notify] %s for %s: dead letter not written (%v): the event is lost\n", fn, d.Key, err)
+		return
+	}
+	fmt.Fprintf(s.cfg.Log, "[notify] %s for %s failed %d time(s) (%s): dead letter %s\n", fn, d.Key, d.Attempts, condition, name)
 }
 
 // Close stops everything; the data stays in Dir.

@@ -23,6 +23,10 @@ type Template struct {
 	// Parameters are the template's parameters that have a default (which
 	// may be empty), with it.
 	Parameters map[string]string
+	// Types maps every resource's logical id to its Type.
+	Types map[string]string
+	// resources are the resource nodes, for the template's own tests.
+	resources map[string]*yaml.Node
 }
 
 // FunctionDef is one AWS::Serverless::Function.
@@ -39,7 +43,26 @@ type FunctionDef struct {
 	S3      []S3Trigger
 	Sched   []ScheduleTrigger
 	HTTP    []HTTPRoute
+	// Async is how Lambda handles the function's asynchronous invocations
+	// (S3 events, schedules): EventInvokeConfig, or Lambda's defaults.
+	Async AsyncConfig
+	// ReservedConcurrency is ReservedConcurrentExecutions as written (a
+	// literal or a !Ref), empty when unset. Locally every function runs one
+	// invocation at a time.
+	ReservedConcurrency Value
 }
+
+// AsyncConfig is a function's EventInvokeConfig.
+type AsyncConfig struct {
+	Retries int           // MaximumRetryAttempts: Lambda's default is 2
+	MaxAge  time.Duration // MaximumEventAgeInSeconds: Lambda's default is 6 hours
+	// OnFailure is the logical id of DestinationConfig.OnFailure's
+	// destination (a queue), empty when a failed event is dropped.
+	OnFailure string
+}
+
+// defaultAsync is what Lambda does without an EventInvokeConfig.
+var defaultAsync = AsyncConfig{Retries: 2, MaxAge: 6 * time.Hour}
 
 // S3Trigger is an S3 event source: object events in a bucket, filtered by key.
 type S3Trigger struct {
@@ -120,7 +143,7 @@ func ParseTemplate(r io.Reader) (*Template, error) {
 		return nil, fmt.Errorf("not a template: top level is not a mapping")
 	}
 	root := doc.Content[0]
-	t := &Template{Parameters: map[string]string{}, Buckets: map[string]Value{}}
+	t := &Template{Parameters: map[string]string{}, Buckets: map[string]Value{}, Types: map[string]string{}, resources: map[string]*yaml.Node{}}
 	for name, p := range mapOf(get(root, "Parameters")) {
 		if d := get(p, "Default"); d != nil {
 			t.Parameters[name] = scalar(d)
@@ -132,6 +155,8 @@ func ParseTemplate(r io.Reader) (*Template, error) {
 		return nil, fmt.Errorf("no Resources")
 	}
 	for id, res := range mapOf(resources) {
+		t.Types[id] = scalar(get(res, "Type"))
+		t.resources[id] = res
 		switch scalar(get(res, "Type")) {
 		case "AWS::S3::Bucket":
 			t.Buckets[id] = valueOf(get(get(res, "Properties"), "BucketName"))
@@ -181,6 +206,11 @@ func parseFunction(id string, props, globals *yaml.Node) (FunctionDef, error) {
 		}
 		fd.Memory = n
 	}
+	fd.ReservedConcurrency = valueOf(get(props, "ReservedConcurrentExecutions"))
+	var err error
+	if fd.Async, err = parseAsync(prop("EventInvokeConfig")); err != nil {
+		return fd, fmt.Errorf("EventInvokeConfig: %w", err)
+	}
 	for _, src := range []*yaml.Node{globals, props} { // function variables override globals
 		for k, v := range mapOf(get(get(src, "Environment"), "Variables")) {
 			fd.Env[k] = valueOf(v)
@@ -224,6 +254,60 @@ func parseFunction(id string, props, globals *yaml.Node) (FunctionDef, error) {
 		}
 	}
 	return fd, nil
+}
+
+// parseAsync reads an EventInvokeConfig; nil gives Lambda's defaults.
+func parseAsync(n *yaml.Node) (AsyncConfig, error) {
+	a := defaultAsync
+	if n == nil {
+		return a, nil
+	}
+	if s := scalar(get(n, "MaximumRetryAttempts")); s != "" {
+		r, err := strconv.Atoi(s)
+		if err != nil || r < 0 || r > 2 {
+			return a, fmt.Errorf("MaximumRetryAttempts %q: want 0, 1 or 2", s)
+		}
+		a.Retries = r
+	}
+	if s := scalar(get(n, "MaximumEventAgeInSeconds")); s != "" {
+		sec, err := strconv.Atoi(s)
+		if err != nil || sec < 60 || sec > 21600 {
+			return a, fmt.Errorf("MaximumEventAgeInSeconds %q: want 60 to 21600", s)
+		}
+		a.MaxAge = time.Duration(sec) * time.Second
+	}
+	if d := get(get(get(n, "DestinationConfig"), "OnFailure"), "Destination"); d != nil {
+		a.OnFailure = logicalID(d)
+		if a.OnFailure == "" {
+			return a, fmt.Errorf("OnFailure destination: want !GetAtt <Queue>.Arn or !Ref <Queue>")
+		}
+	}
+	return a, nil
+}
+
+// logicalID is the resource a !Ref, !GetAtt X.Arn or Fn::GetAtt [X, Arn] names.
+func logicalID(n *yaml.Node) string {
+	switch n.Tag {
+	case "!Ref":
+		return n.Value
+	case "!GetAtt":
+		if n.Kind == yaml.SequenceNode && len(n.Content) > 0 {
+			return n.Content[0].Value
+		}
+		id, _, _ := strings.Cut(n.Value, ".")
+		return id
+	}
+	if r := get(n, "Ref"); r != nil {
+		return r.Value
+	}
+	if g := get(n, "Fn::GetAtt"); g != nil {
+		if g.Kind == yaml.SequenceNode && len(g.Content) > 0 {
+			return g.Content[0].Value
+		}
+		id, _, _ := strings.Cut(g.Value, ".")
+		return id
+	}
+	return ""
 }
 
 // get returns the value of key in a mapping node (nil when absent).

@@ -170,3 +170,63 @@ func TestRateInterval(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplateLosesNoEvents: ingest has reserved concurrency, bounded
+// retries and event age, an SQS dead-letter queue as its on-failure
+// destination with an alarm on its depth that notifies a topic, and a
+// scheduled reconcile runs locally (a rate() schedule).
+func TestTemplateLosesNoEvents(t *testing.T) {
+	tpl, err := LoadTemplate(filepath.Join("..", "infra", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns := map[string]FunctionDef{}
+	for _, f := range tpl.Functions {
+		fns[f.Name] = f
+	}
+	in := fns["ingest"]
+	if in.ReservedConcurrency == (Value{}) {
+		t.Error("ingest has no ReservedConcurrentExecutions")
+	}
+	if in.Async.Retries != 2 || in.Async.MaxAge <= 0 || in.Async.MaxAge > 6*time.Hour {
+		t.Errorf("ingest EventInvokeConfig %+v, want 2 retries and a maximum event age", in.Async)
+	}
+	q := in.Async.OnFailure
+	if tpl.Types[q] != "AWS::SQS::Queue" {
+		t.Fatalf("ingest's on-failure destination %q is a %q, want an AWS::SQS::Queue", q, tpl.Types[q])
+	}
+	alarmed := false
+	for id, typ := range tpl.Types {
+		if typ != "AWS::CloudWatch::Alarm" {
+			continue
+		}
+		p := get(tpl.resources[id], "Properties")
+		dims := get(p, "Dimensions")
+		if dims == nil || scalar(get(p, "Namespace")) != "AWS/SQS" || len(get(p, "AlarmActions").Content) == 0 {
+			continue
+		}
+		for _, d := range dims.Content {
+			if logicalID(get(d, "Value")) == q {
+				alarmed = true
+				for _, a := range get(p, "AlarmActions").Content {
+					if tpl.Types[logicalID(a)] != "AWS::SNS::Topic" {
+						t.Errorf("alarm %s notifies %q, want an AWS::SNS::Topic", id, logicalID(a))
+					}
+				}
+			}
+		}
+	}
+	if !alarmed {
+		t.Errorf("no AWS/SQS alarm with actions watches %s", q)
+	}
+	rc, ok := fns["reconcile"]
+	if !ok || len(rc.Sched) != 1 {
+		t.Fatalf("reconcile should run on one schedule: %+v", rc)
+	}
+	if _, err := rateInterval(rc.Sched[0].Expression); err != nil {
+		t.Errorf("reconcile's schedule does not run locally: %v", err)
+	}
+	if rc.ReservedConcurrency.Literal != "1" {
+		t.Errorf("reconcile ReservedConcurrentExecutions %+v, want 1 (one run at a time)", rc.ReservedConcurrency)
+	}
+}

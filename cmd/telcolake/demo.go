@@ -21,8 +21,44 @@ import (
 	"github.com/telcolake/telcolake/localstack"
 	"github.com/telcolake/telcolake/models/scoring"
 	"github.com/telcolake/telcolake/models/training"
+	"github.com/telcolake/telcolake/reconcile"
 	"github.com/telcolake/telcolake/synth"
 )
+
+// checkNothingLost runs the reconcile function once (every delivery is
+// done, so no minimum age is needed) and looks into the dead-letter queue;
+// it returns the number of steps that failed.
+func checkNothingLost(ctx context.Context, say func(string, ...any), st *localstack.Stack) int {
+	failed := 0
+	if contains(st.Functions(), "reconcile") {
+		out, err := st.Invoke(ctx, "reconcile", []byte(`{"min_age":"0s"}`))
+		var rep reconcile.Report
+		if err == nil {
+			err = json.Unmarshal(out, &rep)
+		}
+		if err != nil {
+			failed++
+			say("    reconcile: failed: %v", err)
+		} else {
+			say("    reconcile: %s", rep.Summary())
+			for _, a := range append(rep.Redriven, rep.GivenUp...) {
+				say("      %s: %s %s", a.Key, a.Status, a.Message)
+			}
+		}
+	}
+	dead, err := st.DeadLetters()
+	switch {
+	case err != nil:
+		failed++
+		say("    dead-letter queue: unreadable: %v", err)
+	case len(dead) == 0:
+		say("    dead-letter queue: empty")
+	default:
+		failed++
+		say("    dead-letter queue: %d event(s) failed for good, in %s", len(dead), relPath(st.DeadLetterDir()))
+	}
+	return failed
+}
 
 // runDemo implements 'telcolake demo' (make demo): it starts the local
 // stack, drops synthetic exports into the landing bucket the way source
@@ -137,6 +173,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	say("    %d/%d files ingested in %.1fs", got, len(uploads), time.Since(t1).Seconds())
+	failed += checkNothingLost(ctx, say, st)
 
 	say("4/5 training and scoring")
 	for _, fn := range []string{"train", "score"} {

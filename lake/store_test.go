@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -107,4 +108,47 @@ func (tl *testLake) logStatuses(key string) []string {
 		}
 	}
 	return out
+}
+
+// TestStoresList: both stores list every object under a prefix (not
+// beside it), with the ETag Get accepts.
+func TestStoresList(t *testing.T) {
+	tl := newTestLake(t, false)
+	dir := lake.DirStore{Root: t.TempDir()}
+	keys := []string{"exports/cdr/2026/10/01/a.csv", "exports/cdr/b.csv", "exports/bills/c.csv", "exportsx/d.csv", "reports/e.json"}
+	for _, k := range keys {
+		tl.put(k, []byte("body of "+k))
+		if err := dir.Put(context.Background(), landingBucket, k, []byte("body of "+k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type lister interface {
+		lake.ObjectStore
+		List(ctx context.Context, bucket, prefix string, fn func(lake.Listed) error) error
+	}
+	for name, st := range map[string]lister{"s3": lake.S3Store{Client: tl.s3}, "dir": dir} {
+		t.Run(name, func(t *testing.T) {
+			var got []string
+			err := st.List(context.Background(), landingBucket, "exports/", func(o lake.Listed) error {
+				got = append(got, o.Key)
+				rc, err := st.Get(context.Background(), landingBucket, o.Key, o.ETag)
+				if err != nil {
+					t.Errorf("Get(%s, listed etag %s): %v", o.Key, o.ETag, err)
+					return nil
+				}
+				rc.Close()
+				if o.Size != int64(len("body of "+o.Key)) || o.LastModified.IsZero() {
+					t.Errorf("%s listed with size %d, modified %v", o.Key, o.Size, o.LastModified)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "exports/bills/c.csv exports/cdr/2026/10/01/a.csv exports/cdr/b.csv"
+			if s := strings.Join(got, " "); s != want {
+				t.Errorf("List(exports/) = %s, want %s", s, want)
+			}
+		})
+	}
 }
