@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin
 export CGO_ENABLED := 1
 
-.PHONY: all cli build demo local test vet fmt-check fuzz bench package localstack-up localstack-deploy localstack-down clean
+.PHONY: all cli build demo local test vet fmt-check fuzz chaos bench package localstack-up localstack-deploy localstack-down clean
 
 all: build
 
@@ -40,6 +40,12 @@ fmt-check:
 ## fuzz: run the row-parser fuzzer for a while (tests run its seeds only)
 fuzz:
 	$(GO) test ./lake -run XXX -fuzz FuzzParseCDR -fuzztime 2m
+
+## chaos: long rounds of killing ingest processes (kill -9) at random moments and checking that
+## nothing is lost or doubled (make test runs a short round); CHAOS_FLAGS='-chaos.seed=N' replays one
+CHAOS_FLAGS ?=
+chaos:
+	.ci/with-postgres $(GO) test -count=1 -v -timeout 60m -run . ./chaos -chaos.long $(CHAOS_FLAGS)
 
 ## bench: ingest, feature build and training at 100,000 subscribers, each against DuckDB where it
 ## applies; writes BENCHMARKS.md. BENCH_FLAGS passes flags on, e.g. BENCH_FLAGS='-parts features'.

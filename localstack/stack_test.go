@@ -163,6 +163,22 @@ func TestStackIngestsUploads(t *testing.T) {
 		t.Errorf("unexpected delivery for %s", d.Key)
 	case <-time.After(300 * time.Millisecond):
 	}
+	// The reconcile function, run as its schedule would, finds both exports
+	// concluded in crm.ingest_log; nothing failed for good.
+	out, err := st.Invoke(ctx, "reconcile", []byte(`{"min_age":"0s"}`))
+	var rc struct {
+		Listed, Checked, Concluded int
+		Redriven                   []json.RawMessage
+	}
+	if err != nil || json.Unmarshal(out, &rc) != nil {
+		t.Fatalf("reconcile: %s, %v", out, err)
+	}
+	if rc.Listed != 2 || rc.Checked != 2 || rc.Concluded != 2 || len(rc.Redriven) != 0 {
+		t.Errorf("reconcile answered %s; want 2 listed, checked and concluded, nothing re-driven", out)
+	}
+	if dead, err := st.DeadLetters(); err != nil || len(dead) != 0 {
+		t.Errorf("dead letters %v (%v), want none", dead, err)
+	}
 	// The gateway answers even with no HTTP routes yet.
 	resp, err := httpGet(st.HTTPURL + "/customers/S1")
 	if err != nil || !strings.Contains(resp, "Not Found") {

@@ -1,0 +1,303 @@
+package chaos_test
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/telcolake/telcolake/chaos"
+	"github.com/telcolake/telcolake/lake"
+)
+
+var (
+	long = flag.Bool("chaos.long", false, "long rounds (make chaos): a bigger file, more files, more kills")
+	seed = flag.Uint64("chaos.seed", 0, "seed of the kill plans (0: 1 for the short round, the time for long ones)")
+)
+
+func TestMain(m *testing.M) {
+	chaos.RunChildIfRequested()
+	flag.Parse()
+	os.Exit(m.Run())
+}
+
+const cdrHeader = "call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge\n"
+
+// cdr is an export of n valid rows with call ids unique to prefix.
+func cdr(prefix string, n int) []byte {
+	var b strings.Builder
+	b.WriteString(cdrHeader)
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "%s-%07d,S%06d,4917%08d,4930%06d,offnet,2026-10-%02dT%02d:%02d:07Z,%d,voice,out,false,false,CELL%03d,North,0,0.%04d\n",
+			prefix, i, i%5000, i%5000, i%9973, 1+i%28, i%24, i%60, 1+i%3600, i%100, i%10000)
+	}
+	return []byte(b.String())
+}
+
+// round sizes the work.
+type round struct {
+	bigRows, bigKills     int
+	small, smallRows      int
+	workers               int
+	writers, pgKills      int // the PostgreSQL round
+	pgFiles, pgRows       int
+	externalAfterBig      time.Duration
+	externalAfterSmall    time.Duration
+	markerDelayUpTo       time.Duration
+	smallKillsPerFileUpTo int
+}
+
+func sizes() round {
+	if *long {
+		return round{bigRows: 300_000, bigKills: 40, small: 120, smallRows: 300, workers: 4, writers: 16, pgKills: 4, pgFiles: 12, pgRows: 20_000,
+			externalAfterBig: 6 * time.Second, externalAfterSmall: 1500 * time.Millisecond, markerDelayUpTo: 30 * time.Millisecond, smallKillsPerFileUpTo: 3}
+	}
+	return round{bigRows: 30_000, bigKills: 8, small: 12, smallRows: 200, workers: 3, writers: 16, pgKills: 4, pgFiles: 12, pgRows: 2000,
+		externalAfterBig: 2 * time.Second, externalAfterSmall: 800 * time.Millisecond, markerDelayUpTo: 20 * time.Millisecond, smallKillsPerFileUpTo: 1}
+}
+
+func newRNG(t *testing.T) *rand.Rand {
+	s := *seed
+	if s == 0 {
+		s = 1
+		if *long {
+			s = uint64(time.Now().UnixNano())
+		}
+	}
+	t.Logf("kill plans from seed %d (rerun with -chaos.seed=%d)", s, s)
+	return rand.New(rand.NewPCG(s, 0x7e1c0))
+}
+
+// kills plans n deaths for a file with about markers markers: half at a
+// marker (at once or a little later), half from outside at a random time.
+func kills(rng *rand.Rand, n, markers int, delayUpTo, externalUpTo time.Duration) []chaos.Kill {
+	out := make([]chaos.Kill, n)
+	for i := range out {
+		if rng.IntN(2) == 0 {
+			out[i] = chaos.Kill{AtMarker: 1 + rng.IntN(markers)}
+			if rng.IntN(2) == 0 {
+				out[i].Delay = time.Duration(rng.Int64N(int64(delayUpTo)))
+			}
+		} else {
+			out[i] = chaos.Kill{After: time.Duration(1 + rng.Int64N(int64(externalUpTo)))}
+		}
+	}
+	return out
+}
+
+// markersOf estimates the markers of a clean ingest of a file of size bytes:
+// a handful of table loads and reads plus one per 256 KiB read.
+func markersOf(size int64) int { return 8 + int(size/(256<<10)) }
+
+func newLake(t *testing.T, catalog string) *chaos.Lake {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if catalog == "" {
+		catalog = "sqlite://" + filepath.Join(dir, "catalog.db")
+	}
+	l, err := chaos.NewLake(context.Background(), dir, catalog, exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// TestKilledIngestsLoseNothing kills ingest processes over a large file and
+// a burst of small ones, at markers (table loads, reads, the moment after
+// the data commit, report writes) and at random times, redelivers until
+// each file is done, redelivers everything once more, and checks the lake.
+func TestKilledIngestsLoseNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns ingest processes and kills them")
+	}
+	rs := sizes()
+	rng := newRNG(t)
+	ctx := context.Background()
+	l := newLake(t, "")
+	start := time.Now()
+
+	big, err := l.Drop("exports/cdr/2026/10/15/big.csv", cdr("BIG", rs.bigRows), int64(rs.bigRows))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := []chaos.File{big}
+	var total chaos.Tally
+	tb, err := l.DeliverUntilDone(ctx, big, kills(rng, rs.bigKills, markersOf(big.Size), rs.markerDelayUpTo, rs.externalAfterBig), rs.bigKills+10)
+	total.Add(tb)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	type job struct {
+		f     chaos.File
+		kills []chaos.Kill
+	}
+	jobs := make(chan job)
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for w := 0; w < rs.workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				tl, err := l.DeliverUntilDone(ctx, j.f, j.kills, len(j.kills)+10)
+				mu.Lock()
+				total.Add(tl)
+				if err != nil {
+					errs = append(errs, err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := 0; i < rs.small; i++ {
+		f, err := l.Drop(fmt.Sprintf("exports/cdr/2026/10/%02d/small-%03d.csv", 1+i%28, i), cdr(fmt.Sprintf("S%03d", i), rs.smallRows), int64(rs.smallRows))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+		jobs <- job{f, kills(rng, rng.IntN(rs.smallKillsPerFileUpTo+1), markersOf(f.Size), rs.markerDelayUpTo, rs.externalAfterSmall)}
+	}
+	close(jobs)
+	wg.Wait()
+	for _, err := range errs {
+		t.Error(err)
+	}
+
+	// Every event once more, as a late retry or reconcile would: all no-ops.
+	for _, f := range files {
+		out, err := l.Deliver(ctx, f, chaos.Kill{})
+		if err != nil || out.Err != "" || len(out.Result.Files) != 1 || out.Result.Files[0].Status != lake.StatusDuplicate {
+			t.Errorf("redelivery of %s: %+v, %v; want duplicate", f.Key, out, err)
+		}
+	}
+	found, err := l.Check(ctx, files)
+	if err != nil {
+		t.Error(err)
+	}
+	t.Logf("%d files, %d deliveries: %d killed, %d failed and retried, %d ended as duplicates; %d rows, %d snapshots read whole, %d log rows; orphans left for cleanup: %d data files, %d metadata files; %.1fs",
+		len(files), total.Deliveries, total.Killed, total.Failed, total.Duplicates, found.Rows, found.Snapshots, found.LogRows,
+		found.DataOrphans, found.MetadataOrphans, time.Since(start).Seconds())
+	if total.Killed == 0 {
+		t.Error("no delivery was killed: the round tested nothing")
+	}
+}
+
+// TestSixteenWritersOnPostgres runs 16 ingest processes at once on the
+// PostgreSQL catalog (12 files, 4 of them delivered twice at the same
+// time), kills 4 of them at random moments, redelivers, and checks exact
+// counts. It needs TELCOLAKE_TEST_POSTGRES (make test sets it through
+// .ci/with-postgres).
+func TestSixteenWritersOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns ingest processes and kills them")
+	}
+	pg := os.Getenv("TELCOLAKE_TEST_POSTGRES")
+	if pg == "" {
+		t.Skip("TELCOLAKE_TEST_POSTGRES is not set (run through .ci/with-postgres)")
+	}
+	rs := sizes()
+	rng := newRNG(t)
+	ctx := context.Background()
+	l := newLake(t, scratchDatabase(t, pg))
+	var files []chaos.File
+	for i := 0; i < rs.pgFiles; i++ {
+		f, err := l.Drop(fmt.Sprintf("exports/cdr/2026/10/%02d/pg-%02d.csv", 1+i, i), cdr(fmt.Sprintf("PG%02d", i), rs.pgRows), int64(rs.pgRows))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	// 16 deliveries at once: every file, and the first ones again.
+	deliveries := make([]chaos.File, 0, rs.writers)
+	for i := 0; i < rs.writers; i++ {
+		deliveries = append(deliveries, files[i%len(files)])
+	}
+	plan := make([]chaos.Kill, len(deliveries))
+	for _, i := range rng.Perm(len(deliveries))[:rs.pgKills] {
+		plan[i] = chaos.Kill{After: time.Duration(200e6 + rng.Int64N(int64(2*time.Second)))}
+	}
+	outs := make([]chaos.Outcome, len(deliveries))
+	errs := make([]error, len(deliveries))
+	var wg sync.WaitGroup
+	for i, f := range deliveries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = l.Deliver(ctx, f, plan[i])
+		}()
+	}
+	wg.Wait()
+	killed, failed := 0, 0
+	for i := range outs {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if outs[i].Killed {
+			killed++
+		}
+		if outs[i].Err != "" {
+			failed++
+			t.Logf("delivery %d (%s) failed and is redelivered: %s", i, deliveries[i].Key, outs[i].Err)
+		}
+	}
+	// Redeliver until every file is done (the done ones answer duplicate).
+	for _, f := range files {
+		if _, err := l.DeliverUntilDone(ctx, f, nil, 10); err != nil {
+			t.Error(err)
+		}
+	}
+	found, err := l.Check(ctx, files)
+	if err != nil {
+		t.Error(err)
+	}
+	t.Logf("%d writers at once, %d killed, %d failed; %d rows in %d files, %d log rows; orphans: %d data, %d metadata",
+		len(deliveries), killed, failed, found.Rows, len(files), found.LogRows, found.DataOrphans, found.MetadataOrphans)
+	if killed == 0 {
+		t.Error("no writer was killed: the round tested nothing")
+	}
+}
+
+// scratchDatabase creates an empty database beside the one in url and
+// returns its URL: other packages' tests use the shared one at the same time.
+func scratchDatabase(t *testing.T, pg string) string {
+	t.Helper()
+	db, err := sql.Open("pgx", pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	name := fmt.Sprintf("chaos_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
+	if _, err := db.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatalf("create scratch database: %v", err)
+	}
+	t.Cleanup(func() {
+		db, err := sql.Open("pgx", pg)
+		if err == nil {
+			db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+			db.Close()
+		}
+	})
+	u, err := url.Parse(pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}

@@ -1,0 +1,178 @@
+// Package chaos kills ingest processes with SIGKILL at chosen and random
+// moments, redelivers their events as Lambda would, and checks what the
+// lake promises afterwards: every row exactly once, every snapshot
+// readable and whole (no file half in a snapshot), one ingest_log row per
+// file, and every file a dead attempt left behind unreferenced, so that
+// orphan cleanup (not this package) removes it and nothing else.
+//
+// A child process is the unit that dies: the test binary re-executed with
+// ChildEnv set runs one S3 event through lake.Ingester.HandleS3Event (the
+// handler the ingest function's lambda.Start calls), over a file://
+// warehouse and a DirStore landing directory, on the catalog it is given
+// (SQLite, or PostgreSQL for the concurrent-writer round). The child counts
+// "markers" as it goes: every catalog table load (start, the commit loop's
+// reload, the ingest_log commit right after the data commit), every object
+// read of 256 KiB (parsing and writing data files, which stream together)
+// and every report write. Told to, it SIGKILLs itself at the n-th marker,
+// at once or after a random delay (which lands inside Parquet, manifest or
+// catalog writes); the parent also kills children from outside at random
+// times. `make chaos` runs long rounds; `make test` a short one.
+package chaos
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/apache/iceberg-go/table"
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/telcolake/telcolake/lake"
+)
+
+// Variables of a child process (besides lake's TELCOLAKE_* configuration).
+const (
+	ChildEnv = "TELCOLAKE_CHAOS_CHILD" // set: run as a child
+	storeEnv = "TELCOLAKE_CHAOS_STORE" // DirStore root of the landing bucket
+	eventEnv = "TELCOLAKE_CHAOS_EVENT" // the S3 event JSON
+	killEnv  = "TELCOLAKE_CHAOS_KILL"  // "n:delay": SIGKILL at marker n, after delay (a Go duration)
+)
+
+// readMarkerBytes is how often reading the object counts as a marker.
+const readMarkerBytes = 256 << 10
+
+// RunChildIfRequested runs the child and exits when ChildEnv is set; call
+// it first in TestMain.
+func RunChildIfRequested() {
+	if os.Getenv(ChildEnv) == "" {
+		return
+	}
+	if err := runChild(); err != nil {
+		fmt.Fprintln(os.Stderr, "chaos child:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// killer SIGKILLs the process at a marker.
+type killer struct {
+	at    int64 // marker number, 0 for never
+	delay time.Duration
+	n     atomic.Int64
+}
+
+func parseKill(s string) (*killer, error) {
+	k := &killer{}
+	if s == "" {
+		return k, nil
+	}
+	n, d, _ := strings.Cut(s, ":")
+	var err error
+	if k.at, err = strconv.ParseInt(n, 10, 64); err != nil {
+		return nil, fmt.Errorf("%s %q: %w", killEnv, s, err)
+	}
+	if d != "" {
+		if k.delay, err = time.ParseDuration(d); err != nil {
+			return nil, fmt.Errorf("%s %q: %w", killEnv, s, err)
+		}
+	}
+	return k, nil
+}
+
+// mark counts one marker and kills the process when it is the chosen one.
+func (k *killer) mark() {
+	if k.n.Add(1) != k.at {
+		return
+	}
+	if k.delay <= 0 {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // SIGKILL is not deliverable late, but never run on
+	}
+	time.AfterFunc(k.delay, func() { syscall.Kill(os.Getpid(), syscall.SIGKILL) })
+}
+
+// markingTables counts table loads.
+type markingTables struct {
+	lake.TableLoader
+	k *killer
+}
+
+func (m markingTables) LoadTable(ctx context.Context, ident table.Identifier) (*table.Table, error) {
+	m.k.mark()
+	return m.TableLoader.LoadTable(ctx, ident)
+}
+
+// markingStore counts object reads and report writes.
+type markingStore struct {
+	lake.ObjectStore
+	k *killer
+}
+
+func (m markingStore) Get(ctx context.Context, bucket, key, etag string) (io.ReadCloser, error) {
+	m.k.mark()
+	rc, err := m.ObjectStore.Get(ctx, bucket, key, etag)
+	if err != nil {
+		return nil, err
+	}
+	return &markingReader{ReadCloser: rc, k: m.k}, nil
+}
+
+func (m markingStore) Put(ctx context.Context, bucket, key string, body []byte) error {
+	m.k.mark()
+	err := m.ObjectStore.Put(ctx, bucket, key, body)
+	m.k.mark()
+	return err
+}
+
+type markingReader struct {
+	io.ReadCloser
+	k    *killer
+	read int64
+}
+
+func (r *markingReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	before := r.read / readMarkerBytes
+	r.read += int64(n)
+	for i := before; i < r.read/readMarkerBytes; i++ {
+		r.k.mark()
+	}
+	return n, err
+}
+
+func runChild() error {
+	k, err := parseKill(os.Getenv(killEnv))
+	if err != nil {
+		return err
+	}
+	cfg, err := lake.FromEnv(os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	var ev events.S3Event
+	if err := json.Unmarshal([]byte(os.Getenv(eventEnv)), &ev); err != nil {
+		return fmt.Errorf("%s: %w", eventEnv, err)
+	}
+	ctx := context.Background()
+	cat, err := lake.OpenCatalog(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer cat.Close()
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	in := lake.NewIngester(cfg, markingTables{TableLoader: cat, k: k}, markingStore{ObjectStore: lake.DirStore{Root: os.Getenv(storeEnv)}, k: k}, log)
+	res, err := in.HandleS3Event(ctx, cfg.LandingBucket, ev)
+	if err != nil {
+		return err // Lambda would retry the event
+	}
+	fmt.Fprintf(os.Stderr, "chaos child: %d markers\n", k.n.Load())
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
