@@ -35,7 +35,9 @@ func run() error {
 	in := lake.NewIngester(cfg, conn.Catalog, store, log)
 	in.AWS = &conn.AWS
 	rc := &reconcile.Reconciler{Bucket: cfg.LandingBucket, Store: store, Ingest: in, Log: log,
-		Ledger: func(ctx context.Context) ([]lake.LogEntry, error) { return lake.ReadIngestLog(lake.WithAWS(ctx, &conn.AWS), conn.Catalog) }}
+		Ledger: func(ctx context.Context) ([]lake.LogEntry, error) {
+			return lake.ReadIngestLog(lake.WithAWS(ctx, &conn.AWS), conn.Catalog)
+		}}
 	lambda.Start(rc.Run)
 	return nil
 }
