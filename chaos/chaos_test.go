@@ -79,17 +79,22 @@ func newRNG(t *testing.T) *rand.Rand {
 }
 
 // kills plans n deaths for a file with about markers markers: half at a
-// marker (at once or a little later), half from outside at a random time.
+// marker, a quarter right after the data commit (each at once or a few ms
+// later), a quarter from outside at a random time.
 func kills(rng *rand.Rand, n, markers int, delayUpTo, externalUpTo time.Duration) []chaos.Kill {
 	out := make([]chaos.Kill, n)
 	for i := range out {
-		if rng.IntN(2) == 0 {
+		switch rng.IntN(4) {
+		case 0, 1:
 			out[i] = chaos.Kill{AtMarker: 1 + rng.IntN(markers)}
-			if rng.IntN(2) == 0 {
-				out[i].Delay = time.Duration(rng.Int64N(int64(delayUpTo)))
-			}
-		} else {
+		case 2:
+			out[i] = chaos.Kill{AfterDataCommit: true}
+		default:
 			out[i] = chaos.Kill{After: time.Duration(1 + rng.Int64N(int64(externalUpTo)))}
+			continue
+		}
+		if rng.IntN(2) == 0 {
+			out[i].Delay = time.Duration(rng.Int64N(int64(delayUpTo)))
 		}
 	}
 	return out
@@ -196,6 +201,39 @@ func TestKilledIngestsLoseNothing(t *testing.T) {
 		found.DataOrphans, found.MetadataOrphans, time.Since(start).Seconds())
 	if total.Killed == 0 {
 		t.Error("no delivery was killed: the round tested nothing")
+	}
+}
+
+// TestRedeliveriesAfterACrashLogOnce: an ingest dies right after its data
+// commit; eight redeliveries at once then find the data committed, and one
+// of them, not eight, writes the log row (a bug this package found: each
+// wrote one).
+func TestRedeliveriesAfterACrashLogOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns ingest processes and kills them")
+	}
+	ctx := context.Background()
+	l := newLake(t, "")
+	f, err := l.Drop("exports/cdr/2026/10/01/crashed.csv", cdr("C", 50), 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := l.Deliver(ctx, f, chaos.Kill{AfterDataCommit: true}); err != nil || !out.Killed {
+		t.Fatalf("first delivery: %+v, %v; want killed", out, err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if out, err := l.Deliver(ctx, f, chaos.Kill{}); err != nil || out.Err != "" {
+				t.Errorf("redelivery: %+v, %v", out, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if _, err := l.Check(ctx, []chaos.File{f}); err != nil {
+		t.Error(err)
 	}
 }
 

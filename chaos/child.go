@@ -44,6 +44,7 @@ const (
 	storeEnv = "TELCOLAKE_CHAOS_STORE" // DirStore root of the landing bucket
 	eventEnv = "TELCOLAKE_CHAOS_EVENT" // the S3 event JSON
 	killEnv  = "TELCOLAKE_CHAOS_KILL"  // "n:delay": SIGKILL at marker n, after delay (a Go duration)
+	loadEnv  = "TELCOLAKE_CHAOS_LOAD"  // "table:n": SIGKILL at the n-th load of crm.<table>
 )
 
 // readMarkerBytes is how often reading the object counts as a marker.
@@ -67,10 +68,23 @@ type killer struct {
 	at    int64 // marker number, 0 for never
 	delay time.Duration
 	n     atomic.Int64
+	// table and tableAt: kill at the tableAt-th load of table (the second
+	// load of ingest_log is the moment right after the data commit).
+	table   string
+	tableAt int64
+	loads   atomic.Int64
 }
 
-func parseKill(s string) (*killer, error) {
+func parseKill(s, load string) (*killer, error) {
 	k := &killer{}
+	if load != "" {
+		tbl, n, _ := strings.Cut(load, ":")
+		var err error
+		if k.tableAt, err = strconv.ParseInt(n, 10, 64); err != nil || tbl == "" {
+			return nil, fmt.Errorf("%s %q: want table:n", loadEnv, load)
+		}
+		k.table = tbl
+	}
 	if s == "" {
 		return k, nil
 	}
@@ -89,9 +103,19 @@ func parseKill(s string) (*killer, error) {
 
 // mark counts one marker and kills the process when it is the chosen one.
 func (k *killer) mark() {
-	if k.n.Add(1) != k.at {
-		return
+	if k.n.Add(1) == k.at {
+		k.kill()
 	}
+}
+
+// loaded counts a load of table and kills at the chosen one.
+func (k *killer) loaded(table string) {
+	if k.table == table && k.loads.Add(1) == k.tableAt {
+		k.kill()
+	}
+}
+
+func (k *killer) kill() {
 	if k.delay <= 0 {
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {} // SIGKILL is not deliverable late, but never run on
@@ -107,6 +131,7 @@ type markingTables struct {
 
 func (m markingTables) LoadTable(ctx context.Context, ident table.Identifier) (*table.Table, error) {
 	m.k.mark()
+	m.k.loaded(ident[len(ident)-1])
 	return m.TableLoader.LoadTable(ctx, ident)
 }
 
@@ -149,7 +174,7 @@ func (r *markingReader) Read(p []byte) (int, error) {
 }
 
 func runChild() error {
-	k, err := parseKill(os.Getenv(killEnv))
+	k, err := parseKill(os.Getenv(killEnv), os.Getenv(loadEnv))
 	if err != nil {
 		return err
 	}

@@ -107,12 +107,17 @@ func (l *Lake) Drop(key string, body []byte, rows int64) (File, error) {
 // Kill says how a delivery dies; the zero Kill lets it live.
 type Kill struct {
 	AtMarker int           // the child kills itself at this marker (1-based), 0 for never
-	Delay    time.Duration // ... this long after reaching it
+	Delay    time.Duration // ... this long after reaching it (or the load)
 	After    time.Duration // the parent kills the child this long after starting it, 0 for never
+	// AfterDataCommit kills the child at its second load of crm.ingest_log:
+	// the data commit has landed, the log row is not written.
+	AfterDataCommit bool
 }
 
 func (k Kill) String() string {
 	switch {
+	case k.AfterDataCommit:
+		return fmt.Sprintf("after the data commit+%v", k.Delay)
 	case k.AtMarker > 0:
 		return fmt.Sprintf("at marker %d+%v", k.AtMarker, k.Delay)
 	case k.After > 0:
@@ -137,8 +142,11 @@ func (l *Lake) Deliver(ctx context.Context, f File, kill Kill) (Outcome, error) 
 	cmd := exec.CommandContext(ctx, l.exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), l.env...)
 	cmd.Env = append(cmd.Env, ChildEnv+"=1", storeEnv+"="+l.Store.Root, eventEnv+"="+string(ev))
-	if kill.AtMarker > 0 {
+	if kill.AtMarker > 0 || kill.AfterDataCommit {
 		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d:%s", killEnv, kill.AtMarker, kill.Delay))
+	}
+	if kill.AfterDataCommit {
+		cmd.Env = append(cmd.Env, loadEnv+"="+lake.IngestLogTable.Name+":2")
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

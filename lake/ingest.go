@@ -377,10 +377,19 @@ func (in *Ingester) appendLog(ctx context.Context, obj Object, res Result, start
 		return fmt.Errorf("write ingest log row: %w", err)
 	}
 	props := iceberg.Properties{propSource: res.Source, propETag: obj.ETag, propStatus: res.Status}
+	already := false
 	err = in.retry.retryCommit(ctx, func(ctx context.Context) error {
 		tbl, err := in.Tables.LoadTable(ctx, IngestLogTable.Ident())
 		if err != nil {
 			return fmt.Errorf("reload ingest log: %w", err)
+		}
+		// Decided inside the retry, as for the data commit: another delivery
+		// of this version may have logged the same outcome meanwhile (found
+		// by the chaos round: concurrent redeliveries after a crash between
+		// the data commit and the log commit each wrote a row).
+		if e := ledgerLookup(tbl, res.Source); e.found && e.etag == obj.ETag && e.status == res.Status {
+			already = true
+			return nil
 		}
 		tx := tbl.NewTransaction()
 		if err := tx.AddDataFiles(ctx, files, props, table.WithoutDuplicateCheck()); err != nil {
@@ -394,6 +403,9 @@ func (in *Ingester) appendLog(ctx context.Context, obj Object, res Result, start
 			_ = removeFiles(ctx, tbl, files)
 		}
 		return fmt.Errorf("commit ingest log row: %w", err)
+	}
+	if already {
+		_ = removeFiles(ctx, tbl, files)
 	}
 	return nil
 }
