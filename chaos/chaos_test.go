@@ -268,8 +268,18 @@ func TestSixteenWritersOnPostgres(t *testing.T) {
 		deliveries = append(deliveries, files[i%len(files)])
 	}
 	plan := make([]chaos.Kill, len(deliveries))
-	for _, i := range rng.Perm(len(deliveries))[:rs.pgKills] {
-		plan[i] = chaos.Kill{After: time.Duration(200e6 + rng.Int64N(int64(2*time.Second)))}
+	// Deaths at markers rather than on a timer, so that each one happens
+	// however fast or loaded the machine is: half somewhere in the first six
+	// markers (loads, the read, the commit loop), half right after the
+	// data commit, each at once or a few ms later.
+	for n, i := range rng.Perm(len(deliveries))[:rs.pgKills] {
+		plan[i] = chaos.Kill{AtMarker: 1 + rng.IntN(6), AfterDataCommit: n%2 == 1}
+		if plan[i].AfterDataCommit {
+			plan[i].AtMarker = 0
+		}
+		if rng.IntN(2) == 0 {
+			plan[i].Delay = time.Duration(rng.Int64N(int64(rs.markerDelayUpTo)))
+		}
 	}
 	outs := make([]chaos.Outcome, len(deliveries))
 	errs := make([]error, len(deliveries))
