@@ -80,32 +80,3 @@ func (p retryPolicy) retryCommit(ctx context.Context, attempt func(ctx context.C
 	}
 	return fmt.Errorf("%w after %d attempts: %v", ErrConflict, p.attempts, err)
 }
-
-// ledgerEntry is the latest state the ledger knows for one source file.
-type ledgerEntry struct {
-	etag       string
-	status     string
-	snapshotID int64
-	found      bool
-}
-
-// ledgerLookup returns the newest snapshot of t that carries source.
-func ledgerLookup(t *table.Table, source string) ledgerEntry {
-	var best ledgerEntry
-	var bestSeq int64 = -1
-	for _, s := range t.Metadata().Snapshots() {
-		if s.Summary == nil || s.Summary.Properties[propSource] != source {
-			continue
-		}
-		if s.SequenceNumber > bestSeq || (s.SequenceNumber == bestSeq && s.SnapshotID > best.snapshotID) {
-			bestSeq = s.SequenceNumber
-			best = ledgerEntry{
-				etag:       s.Summary.Properties[propETag],
-				status:     s.Summary.Properties[propStatus],
-				snapshotID: s.SnapshotID,
-				found:      true,
-			}
-		}
-	}
-	return best
-}

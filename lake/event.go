@@ -32,6 +32,8 @@ func (in *Ingester) HandleS3Event(ctx context.Context, landingBucket string, ev 
 			Key:    rec.S3.Object.URLDecodedKey,
 			ETag:   strings.Trim(rec.S3.Object.ETag, `"`),
 			Size:   rec.S3.Object.Size,
+
+			Sequencer: rec.S3.Object.Sequencer,
 		}
 		if obj.Key == "" { // an event built in Go rather than decoded from JSON
 			k, err := url.QueryUnescape(rec.S3.Object.Key)

@@ -42,9 +42,11 @@ type fileContext struct {
 // rowParser validates one CSV record (fields looked up by column position
 // through get) into its pending row and returns the row's partition key
 // (0 for unpartitioned tables); on a bad value it returns the index of the
-// column at fault and the reason. appendTo appends the pending row.
+// column at fault and the reason. appendTo appends the pending row; key
+// is its natural key (see keySpecs).
 type rowParser interface {
 	parse(get func(col int) string) (part int64, col int, err error)
+	key() (day int64, id string)
 	appendTo(rb *array.RecordBuilder)
 }
 

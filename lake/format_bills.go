@@ -41,6 +41,8 @@ type billRows struct {
 	hasCredit                            bool
 }
 
+func (r *billRows) key() (int64, string) { return int64(r.month), r.sub }
+
 func (r *billRows) parse(get func(int) string) (int64, int, error) {
 	var err error
 	if r.sub, err = parseID(get(billSubscriberID)); err != nil {

@@ -139,6 +139,8 @@ func (r *cdrRows) parse(get func(int) string) (int64, int, error) {
 	return part, -1, nil
 }
 
+func (r *cdrRows) key() (int64, string) { return floorDiv(r.start, microsPerDay), r.callID }
+
 func (r *cdrRows) appendTo(rb *array.RecordBuilder) {
 	strB(rb, 0).Append(r.callID)
 	strB(rb, 1).Append(r.sub)

@@ -54,6 +54,8 @@ type subRows struct {
 	hasBirth, hasCredit                         bool
 }
 
+func (r *subRows) key() (int64, string) { return int64(r.export), r.sub }
+
 func (r *subRows) parse(get func(int) string) (int64, int, error) {
 	var err error
 	if r.export, err = parseDate(get(subExportDate)); err != nil {

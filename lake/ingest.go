@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -39,6 +39,9 @@ type Object struct {
 	Key    string
 	ETag   string
 	Size   int64
+	// Sequencer is the S3 event's sequencer: it orders versions of one key.
+	// Empty when unknown (a file ingested by hand).
+	Sequencer string
 }
 
 // Source is the object's s3:// URI, the ledger's key.
@@ -71,6 +74,9 @@ type Ingester struct {
 	// Now is the clock; nil means time.Now.
 	Now   func() time.Time
 	retry retryPolicy
+
+	keysOnce sync.Once
+	keys     *keyCache // record keys of data files, for the duplicate check
 }
 
 // NewIngester wires an Ingester from the configuration.
@@ -90,10 +96,13 @@ type Result struct {
 	Status       string `json:"status"`
 	RowsOK       int64  `json:"rows_ok"`
 	RowsRejected int64  `json:"rows_rejected"`
-	SnapshotID   int64  `json:"snapshot_id,omitempty"`
-	ReportKey    string `json:"report_key,omitempty"`
-	Message      string `json:"message,omitempty"`
-	DurationMS   int64  `json:"duration_ms"`
+	// RowsDuplicate counts good rows not added because their record (natural
+	// key) was already in the table or earlier in the file.
+	RowsDuplicate int64  `json:"rows_duplicate"`
+	SnapshotID    int64  `json:"snapshot_id,omitempty"`
+	ReportKey     string `json:"report_key,omitempty"`
+	Message       string `json:"message,omitempty"`
+	DurationMS    int64  `json:"duration_ms"`
 }
 
 // ReportKey is where the report of a landing key is written.
@@ -104,6 +113,33 @@ func ReportKey(key string) string { return "reports/" + key + ".errors.json" }
 // the retry budget); a bad file is a Result with status rejected or
 // quarantined and a report, not an error.
 func (in *Ingester) Ingest(ctx context.Context, obj Object) (Result, error) {
+	for pass := 1; ; pass++ {
+		res, err := in.ingestOnce(ctx, obj)
+		if !errors.Is(err, errRedo) || pass == maxIngestPasses {
+			return res, err
+		}
+		// Another ingest committed records of this file meanwhile: parse
+		// again against the table as it is now (nothing was committed).
+	}
+}
+
+// contentVerdict reports whether a logged status is final for the bytes of
+// a version (a redelivery of the same ETag changes nothing); gone, or a
+// failed attempt, is not.
+func contentVerdict(status string) bool {
+	switch status {
+	case StatusCommitted, StatusReplaced, StatusQuarantined, StatusRejected, StatusSuperseded:
+		return true
+	}
+	return false
+}
+
+// maxIngestPasses bounds how often one file is parsed again because
+// concurrent ingests committed the same records; past it the event is
+// retried later.
+const maxIngestPasses = 4
+
+func (in *Ingester) ingestOnce(ctx context.Context, obj Object) (Result, error) {
 	ctx = WithAWS(ctx, in.AWS)
 	start := in.now()
 	res := Result{Source: obj.Source(), ETag: obj.ETag}
@@ -139,12 +175,22 @@ func (in *Ingester) Ingest(ctx context.Context, obj Object) (Result, error) {
 	if err != nil {
 		return finish(res, fmt.Errorf("load %s: %w", res.Table, err))
 	}
-	if e := ledgerLookup(tbl, res.Source); e.found && e.etag == obj.ETag {
-		res.Status, res.SnapshotID = StatusDuplicate, e.snapshotID
+	prev := ledgerLookup(tbl, res.Source)
+	if prev.found && prev.etag == obj.ETag {
+		res.Status, res.SnapshotID = StatusDuplicate, prev.snapshotID
 		return finish(res, in.repairLog(ctx, logTbl, obj, res, start))
 	}
+	if decideVersion(prev, obj.ETag, obj.Sequencer) == actionSuperseded {
+		res.Status = StatusSuperseded
+		res.Message = fmt.Sprintf("a newer version of the file (ETag %s) is already committed: this older version is not ingested", prev.etag)
+		return finish(res, nil)
+	}
+	// The log is written last. A version it gives a verdict on the content
+	// for, which the table does not hold, was quarantined, rejected or
+	// superseded, or all its records were in the table already (or the
+	// table's snapshot of it expired): nothing more to do.
 	logged := ledgerLookup(logTbl, res.Source)
-	if logged.found && logged.etag == obj.ETag && (logged.status == StatusQuarantined || logged.status == StatusRejected) {
+	if logged.found && logged.etag == obj.ETag && contentVerdict(logged.status) {
 		res.Status = StatusDuplicate
 		res.Message = "already " + logged.status
 		return finish(res, nil)
@@ -175,9 +221,18 @@ func (in *Ingester) Ingest(ctx context.Context, obj Object) (Result, error) {
 
 	fc := fileContext{source: res.Source, ingestedAt: start.UnixMicro(), now: in.now(), pseudonym: in.PseudonymKey}
 	parser := newParser(format, fc)
+	in.keysOnce.Do(func() {
+		if in.keys == nil {
+			in.keys = newKeyCache(defaultKeyCacheKeys)
+		}
+	})
+	recs := newRecordSet(ctx, format, tbl, res.Source, in.keys)
+	if recs != nil {
+		parser.records = recs
+	}
 	files, werr := in.writeFile(ctx, tbl, format, parser, body, obj.Key)
 	st := &parser.Stats
-	res.RowsOK, res.RowsRejected = st.RowsOK, st.RowsRejected
+	res.RowsOK, res.RowsRejected, res.RowsDuplicate = st.RowsOK, st.RowsRejected, st.RowsDuplicate
 	discard := func() {
 		if err := removeFiles(ctx, tbl, files); err != nil {
 			in.Log.WarnContext(ctx, "data files of an abandoned attempt not removed: they are orphans now", "source", res.Source, "error", err)
@@ -192,7 +247,7 @@ func (in *Ingester) Ingest(ctx context.Context, obj Object) (Result, error) {
 	case werr != nil:
 		discard()
 		return finish(res, fmt.Errorf("write data files of %s: %w", res.Table, werr))
-	case st.RowsOK == 0 && st.RowsRejected == 0:
+	case st.RowsOK == 0 && st.RowsRejected == 0 && st.RowsDuplicate == 0:
 		res.Status, res.Message = StatusRejected, "file has a header but no data rows"
 		return finish(in.conclude(ctx, obj, res, st, start))
 	}
@@ -205,41 +260,9 @@ func (in *Ingester) Ingest(ctx context.Context, obj Object) (Result, error) {
 		return finish(in.conclude(ctx, obj, res, st, start))
 	}
 
-	err = in.retry.retryCommit(ctx, func(ctx context.Context) error {
-		tbl, err := in.Tables.LoadTable(ctx, format.Table.Ident())
-		if err != nil {
-			return fmt.Errorf("reload %s: %w", res.Table, err)
-		}
-		prev := ledgerLookup(tbl, res.Source)
-		if prev.found && prev.etag == obj.ETag {
-			// Another delivery of this file won the race.
-			res.Status, res.SnapshotID = StatusDuplicate, prev.snapshotID
-			return nil
-		}
-		props := iceberg.Properties{propSource: res.Source, propETag: obj.ETag, propRows: strconv.FormatInt(st.RowsOK, 10)}
-		tx := tbl.NewTransaction()
-		res.Status = StatusCommitted
-		if prev.found {
-			// A new version of a file ingested before: its rows replace the
-			// earlier version's in the same commit.
-			res.Status = StatusReplaced
-			if err := tx.Delete(ctx, iceberg.EqualTo(iceberg.Reference("source_file"), res.Source), props); err != nil {
-				return fmt.Errorf("delete rows of the earlier version: %w", err)
-			}
-		}
-		props[propStatus] = res.Status
-		if err := tx.AddDataFiles(ctx, files, props, table.WithoutDuplicateCheck()); err != nil {
-			return fmt.Errorf("stage append: %w", err)
-		}
-		committed, err := tx.Commit(ctx)
-		if err != nil {
-			return fmt.Errorf("commit %s: %w", res.Table, err)
-		}
-		res.SnapshotID = committed.CurrentSnapshot().SnapshotID
-		return nil
-	})
+	err = in.commitFile(ctx, format, obj, files, st.RowsOK, recs, &res)
 	if err != nil {
-		if errors.Is(err, ErrConflict) || isConflict(err) {
+		if errors.Is(err, ErrConflict) || isConflict(err) || errors.Is(err, errRedo) {
 			discard() // nothing committed: safe to remove
 		}
 		// Any other failure leaves the commit's state unknown: keep the files
@@ -248,9 +271,13 @@ func (in *Ingester) Ingest(ctx context.Context, obj Object) (Result, error) {
 		// it did.
 		return finish(res, err)
 	}
-	if res.Status == StatusDuplicate {
+	switch res.Status {
+	case StatusDuplicate:
 		discard()
 		return finish(res, nil)
+	case StatusSuperseded:
+		discard()
+		res.RowsOK, res.RowsDuplicate = 0, 0
 	}
 	return finish(in.conclude(ctx, obj, res, st, start))
 }
@@ -370,6 +397,7 @@ func (in *Ingester) appendLog(ctx context.Context, obj Object, res Result, start
 	appendOptString(strB(rb, 9), res.Message)
 	tsB(rb, 10).Append(arrow.Timestamp(start.UnixMicro()))
 	i64B(rb, 11).Append(res.DurationMS)
+	i64B(rb, 12).Append(res.RowsDuplicate)
 	rec := rb.NewRecordBatch()
 	files, err := writeDataFiles(ctx, tbl, sc, func(yield func(PartBatch, error) bool) { yield(PartBatch{Rec: rec}, nil) })
 	if err != nil {

@@ -49,6 +49,9 @@ const maxReportedErrors = 100_000
 type ParseStats struct {
 	RowsOK       int64
 	RowsRejected int64
+	// RowsDuplicate counts good rows whose natural key was already in the
+	// file or the table: not added, not rejected.
+	RowsDuplicate int64
 	// Errors lists rejected rows, at most maxReportedErrors of them.
 	Errors []RowError
 	// Warnings are file-level remarks that rejected nothing (ignored columns).
@@ -67,6 +70,14 @@ type Parser struct {
 	Mem       memory.Allocator
 	ctx       fileContext
 	Stats     ParseStats
+	// records, when set, sees the natural key of every good row.
+	records recordFilter
+}
+
+// recordFilter tells a good row whose record is already kept (in this file
+// or the table) from a new one, which it then counts as kept.
+type recordFilter interface {
+	duplicate(day int64, id string) (bool, error)
 }
 
 // newParser returns a parser for one file of format f.
@@ -189,6 +200,17 @@ func (p *Parser) Batches(r io.Reader) iter.Seq2[PartBatch, error] {
 				name := p.Format.Columns[col].Name
 				p.reject(RowError{Line: lastLine, Column: name, Value: reportValue(get(col)), Reason: err.Error()})
 				continue
+			}
+			if p.records != nil {
+				dup, err := p.records.duplicate(rows.key())
+				if err != nil {
+					yield(PartBatch{}, err)
+					return
+				}
+				if dup {
+					p.Stats.RowsDuplicate++
+					continue
+				}
 			}
 			pb := parts[part]
 			if pb == nil {

@@ -11,6 +11,7 @@ type Report struct {
 	Message         string        `json:"message,omitempty"`
 	RowsOK          int64         `json:"rows_ok"`
 	RowsRejected    int64         `json:"rows_rejected"`
+	RowsDuplicate   int64         `json:"rows_duplicate"`
 	RejectThreshold float64       `json:"reject_threshold"`
 	Warnings        []string      `json:"warnings,omitempty"`
 	ByReason        []ReasonCount `json:"rejected_by_reason,omitempty"`
@@ -30,7 +31,7 @@ type ReasonCount struct {
 func newReport(obj Object, res Result, st *ParseStats, threshold float64) Report {
 	r := Report{
 		Source: res.Source, ETag: obj.ETag, Table: res.Table, Status: res.Status, Message: res.Message,
-		RowsOK: res.RowsOK, RowsRejected: res.RowsRejected, RejectThreshold: threshold,
+		RowsOK: res.RowsOK, RowsRejected: res.RowsRejected, RowsDuplicate: res.RowsDuplicate, RejectThreshold: threshold,
 	}
 	if st == nil {
 		return r

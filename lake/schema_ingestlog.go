@@ -15,6 +15,7 @@ var ingestLogSchema = iceberg.NewSchema(0,
 	field(10, "message", tString, optional, ""),
 	field(11, "started_at", tTime, required, ""),
 	field(12, "duration_ms", tInt64, required, ""),
+	field(13, "rows_duplicate", tInt64, optional, "good rows not added: their record was already in the table or the file"),
 )
 
 // IngestLogTable holds one row per source file that reached a final state.

@@ -1,0 +1,242 @@
+package lake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+)
+
+// The ledger is the snapshot summary of each commit: which source file
+// version (key, ETag, S3 sequencer) the snapshot added, with what status,
+// and which data files it added. It is committed atomically with the data,
+// and every decision about a version (duplicate, replace, superseded) is
+// made inside the commit retry loop on a freshly loaded table, so two
+// workers racing on the same source end in one consistent order.
+const (
+	propSequencer = "telcolake.sequencer"
+	// propFiles lists the data files the version added, one per line,
+	// relative to the table location.
+	propFiles = "telcolake.files"
+)
+
+// ledgerEntry is the latest state the ledger knows for one source file.
+type ledgerEntry struct {
+	etag       string
+	status     string
+	sequencer  string
+	snapshotID int64
+	// files are the data files (full paths) the version added.
+	files []string
+	found bool
+}
+
+// ledgerLookup returns the newest snapshot of t that carries source.
+func ledgerLookup(t *table.Table, source string) ledgerEntry {
+	var best ledgerEntry
+	var bestSeq int64 = -1
+	for _, s := range t.Metadata().Snapshots() {
+		if s.Summary == nil || s.Summary.Properties[propSource] != source {
+			continue
+		}
+		if s.SequenceNumber > bestSeq || (s.SequenceNumber == bestSeq && s.SnapshotID > best.snapshotID) {
+			bestSeq = s.SequenceNumber
+			p := s.Summary.Properties
+			best = ledgerEntry{
+				etag:       p[propETag],
+				status:     p[propStatus],
+				sequencer:  p[propSequencer],
+				snapshotID: s.SnapshotID,
+				files:      unpackFiles(t.Location(), p[propFiles]),
+				found:      true,
+			}
+		}
+	}
+	return best
+}
+
+// packFiles lists data file paths for the summary, relative to the table
+// location (a few dozen bytes each).
+func packFiles(location string, files []iceberg.DataFile) string {
+	var b strings.Builder
+	prefix := strings.TrimRight(location, "/") + "/"
+	for i, f := range files {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(strings.TrimPrefix(f.FilePath(), prefix))
+	}
+	return b.String()
+}
+
+func unpackFiles(location, packed string) []string {
+	if packed == "" {
+		return nil
+	}
+	prefix := strings.TrimRight(location, "/") + "/"
+	paths := strings.Split(packed, "\n")
+	for i, p := range paths {
+		if !strings.Contains(p, "://") && !strings.HasPrefix(p, "/") {
+			paths[i] = prefix + p
+		}
+	}
+	return paths
+}
+
+// compareSequencers orders two S3 event sequencers of the same object key:
+// hexadecimal strings of varying length, compared (as AWS documents) after
+// right-padding the shorter with zeros. It reports ok=false when either is
+// unknown (an event without one, a file ingested by hand).
+func compareSequencers(a, b string) (cmp int, ok bool) {
+	if a == "" || b == "" {
+		return 0, false
+	}
+	a, b = strings.ToUpper(a), strings.ToUpper(b)
+	for len(a) < len(b) {
+		a += "0"
+	}
+	for len(b) < len(a) {
+		b += "0"
+	}
+	return strings.Compare(a, b), true
+}
+
+// versionAction is what a commit does with a file version, given the ledger.
+type versionAction int
+
+const (
+	actionAppend     versionAction = iota // first version of the source
+	actionDuplicate                       // this version is already committed
+	actionReplace                         // a newer version: replaces the earlier one's rows
+	actionSuperseded                      // an older version than the committed one: nothing done
+)
+
+// decideVersion applies the version policy: the same ETag is a duplicate;
+// a version whose sequencer is below the committed one's is superseded, so
+// an old version never replaces a newer one whatever order events arrive
+// or commits race in; any other new ETag replaces the committed version
+// (without sequencers, the later arrival wins).
+func decideVersion(prev ledgerEntry, etag, sequencer string) versionAction {
+	switch {
+	case !prev.found:
+		return actionAppend
+	case prev.etag == etag:
+		return actionDuplicate
+	}
+	if c, ok := compareSequencers(sequencer, prev.sequencer); ok && c < 0 {
+		return actionSuperseded
+	}
+	return actionReplace
+}
+
+// errRedo means records of the file turned out to be in the table already
+// (another ingest committed them while this one ran, or a file consulted
+// for duplicates was replaced meanwhile): the file must be parsed again
+// against the table as it is now. Nothing was committed.
+var errRedo = errors.New("lake: records changed under the ingest; parse again")
+
+// commitFile commits the data files of one parsed file version, deciding
+// inside the retry loop, on the reloaded table, whether the version is a
+// duplicate, superseded, a replacement or a first version, and (with recs)
+// whether any of its records were committed by someone else meanwhile. It
+// sets res.Status and res.SnapshotID.
+func (in *Ingester) commitFile(ctx context.Context, f *Format, obj Object, files []iceberg.DataFile, rowsOK int64, recs *recordSet, res *Result) error {
+	return in.retry.retryCommit(ctx, func(ctx context.Context) error {
+		tbl, err := in.Tables.LoadTable(ctx, f.Table.Ident())
+		if err != nil {
+			return fmt.Errorf("reload %s: %w", res.Table, err)
+		}
+		prev := ledgerLookup(tbl, res.Source)
+		switch decideVersion(prev, obj.ETag, obj.Sequencer) {
+		case actionDuplicate:
+			// Another delivery of this file won the race.
+			res.Status, res.SnapshotID = StatusDuplicate, prev.snapshotID
+			return nil
+		case actionSuperseded:
+			res.Status, res.SnapshotID = StatusSuperseded, 0
+			res.Message = fmt.Sprintf("a newer version of the file (ETag %s) is already committed: this older version is not ingested", prev.etag)
+			return nil
+		}
+		if recs != nil {
+			if err := recs.recheck(ctx, tbl); err != nil {
+				return err
+			}
+		}
+		if len(files) == 0 && !prev.found {
+			// Every record was a duplicate: nothing to add.
+			res.Status, res.SnapshotID = StatusCommitted, 0
+			return nil
+		}
+		props := iceberg.Properties{
+			propSource: res.Source, propETag: obj.ETag, propRows: strconv.FormatInt(rowsOK, 10),
+			propFiles: packFiles(tbl.Location(), files),
+		}
+		if obj.Sequencer != "" {
+			props[propSequencer] = obj.Sequencer
+		}
+		tx := tbl.NewTransaction()
+		res.Status = StatusCommitted
+		if prev.found {
+			res.Status = StatusReplaced
+			props[propStatus] = res.Status
+			if err := stageReplace(ctx, tx, prev, res.Source, files, props); err != nil {
+				return err
+			}
+		} else {
+			props[propStatus] = res.Status
+			if err := tx.AddDataFiles(ctx, files, props, table.WithoutDuplicateCheck()); err != nil {
+				return fmt.Errorf("stage append: %w", err)
+			}
+		}
+		committed, err := tx.Commit(ctx)
+		if err != nil {
+			return fmt.Errorf("commit %s: %w", res.Table, err)
+		}
+		res.SnapshotID = committed.CurrentSnapshot().SnapshotID
+		return nil
+	})
+}
+
+// stageReplace stages a new version's files in place of exactly the data
+// files the earlier version added, in one overwrite snapshot: the table's
+// other files are not touched. When those files are no longer all live
+// (maintenance compacted them into files shared with other sources), or
+// the ledger entry predates file lists, it falls back to deleting the
+// earlier version's rows by source_file.
+func stageReplace(ctx context.Context, tx *table.Transaction, prev ledgerEntry, source string, files []iceberg.DataFile, props iceberg.Properties) error {
+	if len(prev.files) > 0 {
+		del := make([]iceberg.DataFile, len(prev.files))
+		for i, p := range prev.files {
+			del[i] = pathOnly{path: p}
+		}
+		err := tx.ReplaceDataFilesWithDataFiles(ctx, del, files, props)
+		if err == nil {
+			return nil
+		}
+		if !strings.Contains(err.Error(), "do not belong to the table") {
+			return fmt.Errorf("stage replace of the earlier version's %d files: %w", len(del), err)
+		}
+		// Compacted away: fall through (nothing was staged).
+	}
+	if err := tx.Delete(ctx, iceberg.EqualTo(iceberg.Reference("source_file"), source), props); err != nil {
+		return fmt.Errorf("delete rows of the earlier version: %w", err)
+	}
+	if err := tx.AddDataFiles(ctx, files, props, table.WithoutDuplicateCheck()); err != nil {
+		return fmt.Errorf("stage append: %w", err)
+	}
+	return nil
+}
+
+// pathOnly names a data file to delete. ReplaceDataFilesWithDataFiles only
+// reads the path of the files to delete and takes the full entries from the
+// table's manifests; nothing else may be called on it.
+type pathOnly struct {
+	iceberg.DataFile
+	path string
+}
+
+func (p pathOnly) FilePath() string { return p.path }
