@@ -3,6 +3,9 @@ package lake_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -58,7 +61,7 @@ func newTestLake(t *testing.T, usePG bool) *testLake {
 
 	catalog := "sqlite://" + filepath.Join(t.TempDir(), "catalog.db")
 	if pg := os.Getenv("TELCOLAKE_TEST_POSTGRES"); usePG && pg != "" {
-		catalog = pg
+		catalog = scratchDatabase(t, pg)
 	}
 	env := map[string]string{
 		lake.EnvWarehouse:     "s3://" + lakeBucket + "/warehouse",
@@ -93,6 +96,32 @@ func newTestLake(t *testing.T, usePG bool) *testLake {
 		return tl.in.HandleS3Event(ctx, landingBucket, ev)
 	})
 	return tl
+}
+
+// scratchDatabase creates a database of its own for the test on the
+// server of pgURL (each test has its own S3, so catalogs must not be
+// shared) and returns its URL.
+func scratchDatabase(t *testing.T, pgURL string) string {
+	t.Helper()
+	u, err := url.Parse(pgURL)
+	if err != nil {
+		t.Fatalf("TELCOLAKE_TEST_POSTGRES: %v", err)
+	}
+	db, err := sql.Open("pgx", pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	sum := sha256.Sum256([]byte(t.Name()))
+	name := "t_" + hex.EncodeToString(sum[:8])
+	if _, err := db.Exec("DROP DATABASE IF EXISTS " + name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatalf("create scratch database: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }
 
 func (tl *testLake) openCatalog() *sqlcat.Catalog {
