@@ -194,3 +194,50 @@ func TestSweepDeliversEventsTheWebhookLost(t *testing.T) {
 		t.Errorf("delivered %v, want %v (the lost one once, from the sweep)", delivered, want)
 	}
 }
+
+func TestNotifierSequencersRiseInEventOrder(t *testing.T) {
+	var mu sync.Mutex
+	var seqs []string
+	invoke := func(ctx context.Context, fn string, payload []byte) ([]byte, error) {
+		var ev events.S3Event
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			t.Error(err)
+		}
+		mu.Lock()
+		seqs = append(seqs, ev.Records[0].S3.Object.Sequencer)
+		mu.Unlock()
+		return []byte(`{}`), nil
+	}
+	subs := []subscription{{function: "ingest", bucket: "landing", prefix: "exports/"}}
+	post := func(n *notifier, versitySeq string) {
+		n.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", strings.NewReader(
+			`{"Records":[{"eventName":"s3:ObjectCreated:Put","s3":{"bucket":{"name":"landing"},"object":{"key":"exports/a.csv","eTag":"\"e`+versitySeq+`\"","sequencer":"`+versitySeq+`"}}}]}`)))
+		if err := n.waitIdle(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := newNotifier(context.Background(), subs, invoke, &syncBuffer{})
+	// versitygw's counter: unpadded hex, "10" after "F".
+	for _, s := range []string{"9", "A", "F", "10"} {
+		post(n, s)
+	}
+	// The sweep's event for the key's current version comes after them.
+	n.deliver("ingest", "exports/a.csv", s3EventPayload(subs[0], "exports/a.csv", "e-swept", 1, n.sequencer("")))
+	if err := n.waitIdle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The stack restarts: versitygw counts from 1 again.
+	restarted := newNotifier(context.Background(), subs, invoke, &syncBuffer{})
+	for restarted.epoch == n.epoch {
+		restarted.epoch = uint64(time.Now().UnixNano())
+	}
+	post(restarted, "1")
+	if len(seqs) != 6 {
+		t.Fatalf("%d events, want 6", len(seqs))
+	}
+	for i := 1; i < len(seqs); i++ {
+		if len(seqs[i]) != len(seqs[0]) || seqs[i] <= seqs[i-1] {
+			t.Errorf("sequencer %d %q does not follow %q at the same width", i, seqs[i], seqs[i-1])
+		}
+	}
+}

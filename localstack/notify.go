@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -55,11 +56,13 @@ type notifier struct {
 	pending int
 	idle    chan struct{}   // closed while pending == 0
 	seen    map[string]bool // bucket/key@etag already delivered
+	epoch   uint64          // start of this stack, UnixNano: the sequencers' high part
+	maxSeq  uint64          // highest versitygw event counter seen
 }
 
 func newNotifier(ctx context.Context, subs []subscription, invoke func(context.Context, string, []byte) ([]byte, error), log io.Writer) *notifier {
 	n := &notifier{subs: subs, invoke: invoke, log: log, ctx: ctx, idle: make(chan struct{}), backoff: time.Second,
-		seen: map[string]bool{}}
+		seen: map[string]bool{}, epoch: uint64(time.Now().UnixNano())}
 	close(n.idle)
 	return n
 }
@@ -130,7 +133,7 @@ func (n *notifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if rec.S3.Object.VersionID != nil {
 				out.S3.Object.VersionID = *rec.S3.Object.VersionID
 			}
-			out.S3.Object.Sequencer = rec.S3.Object.Sequencer
+			out.S3.Object.Sequencer = n.sequencer(rec.S3.Object.Sequencer)
 			payload, _ := json.Marshal(events.S3Event{Records: []events.S3EventRecord{out}})
 			n.deliver(s.function, key, payload)
 		}
@@ -233,7 +236,7 @@ func (n *notifier) sweep(ctx context.Context, c objectLister, interval, grace ti
 						continue
 					}
 					fmt.Fprintf(n.log, "[notify] %s: no webhook call came; delivering from the sweep\n", key)
-					n.deliver(sub.function, key, s3EventPayload(sub, key, etag, aws.ToInt64(o.Size)))
+					n.deliver(sub.function, key, s3EventPayload(sub, key, etag, aws.ToInt64(o.Size), n.sequencer("")))
 				}
 			}
 		}
@@ -254,7 +257,7 @@ func (n *notifier) sweep(ctx context.Context, c objectLister, interval, grace ti
 }
 
 // s3EventPayload is the S3 event Lambda gets for a new object.
-func s3EventPayload(sub subscription, key, etag string, size int64) []byte {
+func s3EventPayload(sub subscription, key, etag string, size int64, sequencer string) []byte {
 	var out events.S3EventRecord
 	out.EventVersion = "2.1"
 	out.EventSource = "aws:s3"
@@ -268,8 +271,27 @@ func s3EventPayload(sub subscription, key, etag string, size int64) []byte {
 	out.S3.Object.Key = strings.ReplaceAll(url.QueryEscape(key), "%2F", "/")
 	out.S3.Object.Size = size
 	out.S3.Object.ETag = etag
+	out.S3.Object.Sequencer = sequencer
 	payload, _ := json.Marshal(events.S3Event{Records: []events.S3EventRecord{out}})
 	return payload
+}
+
+// sequencer is the S3 sequencer of an event, ordering the versions of a
+// key as S3's does (ingest compares them right-padded, as AWS documents).
+// versitygw's own is an unpadded per-process counter ("9" < "A" < "10"
+// only numerically; it restarts at 1 with the stack), so the notifier
+// issues fixed-width ones that keep rising across restarts: the stack's
+// start time, then versitygw's counter (event creation order), then 0. An
+// event from the sweep, which announces a key's current version, gets the
+// highest counter seen and 1: above every version announced before it.
+func (n *notifier) sequencer(versity string) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if c, err := strconv.ParseUint(versity, 16, 64); err == nil {
+		n.maxSeq = max(n.maxSeq, c)
+		return fmt.Sprintf("%016X%016X0", n.epoch, c)
+	}
+	return fmt.Sprintf("%016X%016X1", n.epoch, n.maxSeq)
 }
 
 // waitIdle returns once no delivery is under way.
