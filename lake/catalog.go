@@ -88,6 +88,9 @@ func EnsureTables(ctx context.Context, cat catalog.Catalog, warehouse string) er
 			return fmt.Errorf("check table %s.%s: %w", Namespace, d.Name, err)
 		}
 		if exists {
+			if err := addMissingColumns(ctx, cat, d); err != nil {
+				return err
+			}
 			continue
 		}
 		spec := d.Spec
@@ -97,6 +100,50 @@ func EnsureTables(ctx context.Context, cat catalog.Catalog, warehouse string) er
 			catalog.WithProperties(tableProperties))
 		if err != nil && !errors.Is(err, catalog.ErrTableAlreadyExists) {
 			return fmt.Errorf("create table %s.%s: %w", Namespace, d.Name, err)
+		}
+	}
+	return nil
+}
+
+// addMissingColumns brings an existing table up to its definition by the
+// additive changes its schema file made since the table was created:
+// optional columns appended, whose field ids must come out as fixed there.
+func addMissingColumns(ctx context.Context, cat catalog.Catalog, d TableDef) error {
+	tbl, err := cat.LoadTable(ctx, d.Ident())
+	if err != nil {
+		return fmt.Errorf("load %s.%s: %w", Namespace, d.Name, err)
+	}
+	have := tbl.Schema()
+	var missing []iceberg.NestedField
+	for _, f := range d.Schema.Fields() {
+		if _, ok := have.FindFieldByName(f.Name); !ok {
+			if f.Required {
+				return fmt.Errorf("%s.%s lacks required column %s: not an additive change", Namespace, d.Name, f.Name)
+			}
+			missing = append(missing, f)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	tx := tbl.NewTransaction()
+	us := tx.UpdateSchema(true, false)
+	for _, f := range missing {
+		us.AddColumn([]string{f.Name}, f.Type, f.Doc, false, nil)
+	}
+	if err := us.Commit(); err != nil {
+		return fmt.Errorf("add columns to %s.%s: %w", Namespace, d.Name, err)
+	}
+	updated, err := tx.Commit(ctx)
+	if err != nil {
+		if isConflict(err) { // another process evolved it first
+			return nil
+		}
+		return fmt.Errorf("add columns to %s.%s: %w", Namespace, d.Name, err)
+	}
+	for _, f := range missing {
+		if got, ok := updated.Schema().FindFieldByName(f.Name); !ok || got.ID != f.ID {
+			return fmt.Errorf("%s.%s: column %s was added with field id %d, its schema file fixes %d", Namespace, d.Name, f.Name, got.ID, f.ID)
 		}
 	}
 	return nil

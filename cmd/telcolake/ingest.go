@@ -88,7 +88,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			enc.Encode(res)
 			continue
 		}
-		fmt.Fprintf(stdout, "%-11s %9d rows %6d rejected %6d ms  %s\n", res.Status, res.RowsOK, res.RowsRejected, res.DurationMS, key)
+		fmt.Fprintf(stdout, "%-11s %9d rows %6d rejected %6d duplicate %6d ms  %s\n", res.Status, res.RowsOK, res.RowsRejected, res.RowsDuplicate, res.DurationMS, key)
 		if res.Message != "" {
 			fmt.Fprintf(stdout, "            %s\n", res.Message)
 		}
