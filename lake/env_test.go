@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -113,13 +114,16 @@ func scratchDatabase(t *testing.T, pgURL string) string {
 	}
 	defer db.Close()
 	sum := sha256.Sum256([]byte(t.Name()))
-	name := "t_" + hex.EncodeToString(sum[:8])
-	if _, err := db.Exec("DROP DATABASE IF EXISTS " + name); err != nil {
-		t.Fatal(err)
-	}
+	name := fmt.Sprintf("lake_%d_%s", os.Getpid(), hex.EncodeToString(sum[:6]))
 	if _, err := db.Exec("CREATE DATABASE " + name); err != nil {
 		t.Fatalf("create scratch database: %v", err)
 	}
+	t.Cleanup(func() {
+		if db, err := sql.Open("pgx", pgURL); err == nil {
+			db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+			db.Close()
+		}
+	})
 	u.Path = "/" + name
 	return u.String()
 }
