@@ -117,8 +117,10 @@ func (c *keyCache) put(path string, fk *fileKeys) {
 // recordSet is the duplicate check of one ingest attempt: the keys this
 // file keeps, and per day the keys other sources already have in the table.
 type recordSet struct {
-	spec   keySpec
-	source string
+	spec keySpec
+	// source's own rows are not duplicates when this version replaces
+	// them; with ownSource "" (a first version) every row counts.
+	ownSource string
 	tbl    *table.Table // as loaded when parsing started
 	cache  *keyCache
 	ctx    context.Context
@@ -130,12 +132,18 @@ type recordSet struct {
 	consulted map[int64]map[string]bool
 }
 
-func newRecordSet(ctx context.Context, f *Format, tbl *table.Table, source string, cache *keyCache) *recordSet {
+// newRecordSet starts the duplicate check of a file of source against tbl.
+// replacing says the ledger has an earlier version of source, whose rows
+// the new one replaces: they are not duplicates.
+func newRecordSet(ctx context.Context, f *Format, tbl *table.Table, source string, replacing bool, cache *keyCache) *recordSet {
 	spec, ok := keySpecs[f.Table.Name]
 	if !ok {
 		return nil
 	}
-	return &recordSet{spec: spec, source: source, tbl: tbl, cache: cache, ctx: ctx,
+	if !replacing {
+		source = ""
+	}
+	return &recordSet{spec: spec, ownSource: source, tbl: tbl, cache: cache, ctx: ctx,
 		kept: map[recordKey]struct{}{}, existing: map[int64][]recordKey{}, consulted: map[int64]map[string]bool{}}
 }
 
@@ -234,7 +242,8 @@ func (r *recordSet) liveFiles(ctx context.Context, tbl *table.Table, day int64) 
 	return files, nil
 }
 
-// keysOf returns the keys of a data file's rows from sources other than r's.
+// keysOf returns the keys of a data file's rows, but those of the version
+// being replaced.
 func (r *recordSet) keysOf(ctx context.Context, tbl *table.Table, df iceberg.DataFile) ([]recordKey, error) {
 	fk := r.cache.get(df.FilePath())
 	if fk == nil {
@@ -246,7 +255,7 @@ func (r *recordSet) keysOf(ctx context.Context, tbl *table.Table, df iceberg.Dat
 	}
 	var keys []recordKey
 	for src, ks := range fk.bySource {
-		if src != r.source { // rows of this source are the version being replaced
+		if src != r.ownSource { // rows of the version being replaced
 			keys = append(keys, ks...)
 		}
 	}

@@ -226,7 +226,7 @@ func (in *Ingester) ingestOnce(ctx context.Context, obj Object) (Result, error) 
 			in.keys = newKeyCache(defaultKeyCacheKeys)
 		}
 	})
-	recs := newRecordSet(ctx, format, tbl, res.Source, in.keys)
+	recs := newRecordSet(ctx, format, tbl, res.Source, prev.found, in.keys)
 	if recs != nil {
 		parser.records = recs
 	}
