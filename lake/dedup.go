@@ -121,9 +121,9 @@ type recordSet struct {
 	// source's own rows are not duplicates when this version replaces
 	// them; with ownSource "" (a first version) every row counts.
 	ownSource string
-	tbl    *table.Table // as loaded when parsing started
-	cache  *keyCache
-	ctx    context.Context
+	tbl       *table.Table // as loaded when parsing started
+	cache     *keyCache
+	ctx       context.Context
 
 	kept map[recordKey]struct{}
 	// existing holds, per day seen, the sorted keys of other sources in
