@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin
 export CGO_ENABLED := 1
 
-.PHONY: all cli build demo local test vet fmt-check fuzz chaos bench package localstack-up localstack-deploy localstack-down clean
+.PHONY: all cli build demo local test vet fmt-check fuzz chaos bench package deploy localstack-up localstack-deploy localstack-down clean
 
 all: build
 
@@ -26,9 +26,10 @@ demo: cli
 local: cli
 	$(BIN)/telcolake local
 
-## test: formatting, vet, and every test (PostgreSQL catalog when available)
-test: fmt-check vet
-	.ci/with-postgres $(GO) test -count=1 ./...
+## test: formatting, vet, the Lambda packages, and every test (PostgreSQL catalog when available);
+## TELCOLAKE_DIST makes infra's emulated run use the zips just built (arm64, under qemu-user)
+test: fmt-check vet package
+	TELCOLAKE_DIST=$(CURDIR)/dist .ci/with-postgres $(GO) test -count=1 ./...
 
 vet:
 	$(GO) vet ./...
@@ -53,21 +54,32 @@ BENCH_FLAGS ?=
 bench:
 	cd bench && $(GO) run . $(BENCH_FLAGS)
 
-## package: one Lambda zip (bootstrap, linux/arm64) per function in dist/
+## package: one Lambda zip per function in dist/ (bootstrap for provided.al2023 on linux/arm64;
+## train, which links liblinear, cross-compiled with cgo by aarch64-linux-gnu-gcc and linked static)
 package:
-	@mkdir -p dist
-	@for f in functions/*/; do n=$$(basename $$f); \
-	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -o dist/$$n/bootstrap ./$$f || exit 1; \
-	  (cd dist/$$n && rm -f ../$$n.zip && zip -q ../$$n.zip bootstrap) || exit 1; echo "dist/$$n.zip"; done
+	$(GO) run ./cmd/package -out dist
+
+## deploy: package, then sam deploy of infra/template.yaml (not run here: no AWS account). Needs the
+## SAM CLI and AWS credentials; CATALOG_URI and PSEUDONYM_KEY are required, the rest have defaults.
+STAGE              ?= dev
+STACK              ?= telcolake-$(STAGE)
+CATALOG_URI        ?=
+PSEUDONYM_KEY      ?=
+API_KEYS_PARAMETER ?=
+deploy: package
+	@test -n "$(CATALOG_URI)" || { echo "deploy: set CATALOG_URI (postgres://... reachable from the functions)"; exit 1; }
+	@test -n "$(PSEUDONYM_KEY)" || { echo "deploy: set PSEUDONYM_KEY (a secret of 16 characters or more)"; exit 1; }
+	sam deploy --template-file infra/template.yaml --stack-name $(STACK) --capabilities CAPABILITY_IAM \
+	  --resolve-s3 --no-fail-on-empty-changeset --parameter-overrides Stage=$(STAGE) \
+	  CatalogURI='$(CATALOG_URI)' PseudonymKey='$(PSEUDONYM_KEY)' ApiKeysParameter='$(API_KEYS_PARAMETER)'
 
 ## localstack-up / -deploy / -down: real LocalStack in Docker (not verified here: no Docker engine)
 LOCALSTACK_PARAMS ?= CatalogURI=postgres://telcolake:telcolake@catalog:5432/telcolake?sslmode=disable PseudonymKey=localstack-pseudonym-key
 localstack-up:
 	docker compose -f localstack/docker-compose.yml up -d --wait
 
-localstack-deploy:
-	sam build --template-file infra/template.yaml --build-dir .aws-sam/build
-	samlocal deploy --template-file .aws-sam/build/template.yaml --stack-name telcolake-local \
+localstack-deploy: package
+	samlocal deploy --template-file infra/template.yaml --stack-name telcolake-local \
 	  --capabilities CAPABILITY_IAM --resolve-s3 --no-confirm-changeset --parameter-overrides $(LOCALSTACK_PARAMS)
 
 localstack-down:

@@ -21,13 +21,17 @@ import (
 
 // FunctionConfig describes one function to run as a Lambda custom runtime.
 type FunctionConfig struct {
-	Name    string
-	Binary  string        // the bootstrap executable
-	Env     []string      // KEY=value, added to the runtime's own variables
-	Timeout time.Duration // per invocation; Lambda's default is 3 s
-	Memory  int           // MB, reported to the function
-	Region  string
-	Log     io.Writer // the function's stdout and stderr, one prefixed line at a time
+	Name   string
+	Binary string // the bootstrap executable
+	// Emulator, when set, runs Binary under it: a command and its
+	// arguments before Binary, e.g. [qemu-aarch64-static] for the arm64
+	// bootstraps of dist/ on another machine.
+	Emulator []string
+	Env      []string      // KEY=value, added to the runtime's own variables
+	Timeout  time.Duration // per invocation; Lambda's default is 3 s
+	Memory   int           // MB, reported to the function
+	Region   string
+	Log      io.Writer // the function's stdout and stderr, one prefixed line at a time
 }
 
 // FunctionError is an invocation's error, as the Lambda Invoke API reports
@@ -172,6 +176,9 @@ func (f *Function) ensureRunning() (<-chan struct{}, error) {
 		return f.exited, nil
 	}
 	cmd := exec.Command(f.cfg.Binary)
+	if len(f.cfg.Emulator) > 0 {
+		cmd = exec.Command(f.cfg.Emulator[0], append(f.cfg.Emulator[1:], f.cfg.Binary)...)
+	}
 	cmd.Env = append(os.Environ(), f.cfg.Env...)
 	cmd.Env = append(cmd.Env,
 		"AWS_LAMBDA_RUNTIME_API="+f.ln.Addr().String(),

@@ -35,6 +35,9 @@ type Config struct {
 	// Binaries maps function names to prebuilt bootstrap binaries; the
 	// others are built by Build.
 	Binaries map[string]string
+	// Emulator runs every function binary under a command, e.g.
+	// [qemu-aarch64-static] for Lambda's arm64 packages (see FunctionConfig).
+	Emulator []string
 	// Schedules runs rate() schedules of the template on timers.
 	Schedules bool
 	// Log receives the stack's and the functions' logs.
@@ -73,7 +76,7 @@ func Build(ctx context.Context, repo, dir string, tpl *Template) (map[string]str
 		if err != nil {
 			return nil, err
 		}
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./"+filepath.ToSlash(filepath.Join("infra", f.CodeURI)))
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./"+f.Source)
 		cmd.Dir = repo
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 		if b, err := cmd.CombinedOutput(); err != nil {
@@ -158,7 +161,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		if err != nil {
 			return fail(fmt.Errorf("function %s: %w", f.Name, err))
 		}
-		fn, err := StartFunction(FunctionConfig{Name: f.Name, Binary: bin, Env: env, Timeout: f.Timeout, Memory: f.Memory, Region: Region, Log: cfg.Log})
+		fn, err := StartFunction(FunctionConfig{Name: f.Name, Binary: bin, Emulator: cfg.Emulator, Env: env, Timeout: f.Timeout, Memory: f.Memory, Region: Region, Log: cfg.Log})
 		if err != nil {
 			return fail(err)
 		}

@@ -32,9 +32,11 @@ type Template struct {
 // FunctionDef is one AWS::Serverless::Function.
 type FunctionDef struct {
 	LogicalID string
-	// Name is the local name: the CodeUri directory's base name (functions/<name>).
+	// Name is the function's name: CodeUri is the package make package
+	// builds, ../dist/<name>.zip, from the main package in Source.
 	Name    string
 	CodeURI string // as written, relative to the template
+	Source  string // functions/<name>, relative to the repository
 	Handler string
 	Runtime string
 	Timeout time.Duration
@@ -191,7 +193,8 @@ func parseFunction(id string, props, globals *yaml.Node) (FunctionDef, error) {
 	if fd.CodeURI == "" {
 		return fd, fmt.Errorf("no CodeUri")
 	}
-	fd.Name = filepath.Base(filepath.Clean(fd.CodeURI))
+	fd.Name = strings.TrimSuffix(filepath.Base(filepath.Clean(fd.CodeURI)), ".zip")
+	fd.Source = "functions/" + fd.Name
 	if s := scalar(prop("Timeout")); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {

@@ -15,9 +15,10 @@ import (
 
 // TestTemplateMatchesFunctions checks infra/template.yaml against
 // functions/: every function directory has a resource and vice versa,
-// every CodeUri exists with a main package, and every environment variable
-// the code reads (lake.Env* constants and os.Getenv/LookupEnv literals) is
-// set by the template or by Lambda itself.
+// every CodeUri's source (functions/<name> for ../dist/<name>.zip) has a
+// main package, and every environment variable the code reads (lake.Env*
+// constants and os.Getenv/LookupEnv literals) is set by the template or by
+// Lambda itself.
 func TestTemplateMatchesFunctions(t *testing.T) {
 	tpl, err := LoadTemplate(filepath.Join("..", "infra", "template.yaml"))
 	if err != nil {
@@ -38,11 +39,11 @@ func TestTemplateMatchesFunctions(t *testing.T) {
 		if f.Handler != "bootstrap" || f.Runtime != "provided.al2023" {
 			t.Errorf("%s: handler %q runtime %q, want bootstrap on provided.al2023", f.LogicalID, f.Handler, f.Runtime)
 		}
-		main := filepath.Join("..", "infra", f.CodeURI, "main.go")
+		main := filepath.Join("..", f.Source, "main.go")
 		if _, err := os.Stat(main); err != nil {
-			t.Errorf("%s: CodeUri %s has no main.go: %v", f.LogicalID, f.CodeURI, err)
+			t.Errorf("%s: CodeUri %s: %s has no main.go: %v", f.LogicalID, f.CodeURI, f.Source, err)
 		}
-		for _, v := range envReadBy(t, filepath.Join("..", "infra", f.CodeURI)) {
+		for _, v := range envReadBy(t, filepath.Join("..", f.Source)) {
 			if _, ok := f.Env[v]; !ok && !lambdaSets[v] {
 				t.Errorf("%s reads %s, which the template does not set", f.LogicalID, v)
 			}

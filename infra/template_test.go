@@ -1,0 +1,59 @@
+package infra
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestTemplateValid checks infra/template.yaml against the specification
+// and against the packages Build makes.
+func TestTemplateValid(t *testing.T) {
+	data, err := os.ReadFile("template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns, err := Functions("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckTemplate(data, CheckOptions{Functions: fns}); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestBrokenTemplates checks each template under testdata/ whose first
+// line is "# want: <message>" fails with that message, and good.yaml
+// passes.
+func TestBrokenTemplates(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.yaml"))
+	if err != nil || len(files) < 10 {
+		t.Fatalf("testdata templates: %v (%d)", err, len(files))
+	}
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".yaml"), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, _, _ := strings.Cut(string(data), "\n")
+			want, broken := strings.CutPrefix(first, "# want: ")
+			err = CheckTemplate(data, CheckOptions{Functions: []string{"fn"}})
+			if !broken {
+				if err != nil {
+					t.Errorf("CheckTemplate(%s) = %v, want no problem", f, err)
+				}
+				return
+			}
+			var te *TemplateError
+			if !errors.As(err, &te) {
+				t.Fatalf("CheckTemplate(%s) = %v, want a *TemplateError", f, err)
+			}
+			if len(te.Problems) != 1 || !strings.Contains(te.Problems[0], want) {
+				t.Errorf("CheckTemplate(%s) = %v\nwant one problem containing %q", f, err, want)
+			}
+		})
+	}
+}
