@@ -128,7 +128,7 @@ func (r Report) NothingToDo() bool {
 
 // Summary is one line for people.
 func (r Report) Summary() string {
-	s := fmt.Sprintf("%d objects listed, %d changed since the watermark checked against crm.ingest_log", r.Listed, r.Checked)
+	s := fmt.Sprintf("%d objects listed, %d checked against crm.ingest_log", r.Listed, r.Checked)
 	if r.Young > 0 {
 		s += fmt.Sprintf(", %d too young (left to their events)", r.Young)
 	}
