@@ -1,6 +1,7 @@
 package chaos_test
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"flag"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -51,19 +53,17 @@ type round struct {
 	workers               int
 	writers, pgKills      int // the PostgreSQL round
 	pgFiles, pgRows       int
-	externalAfterBig      time.Duration
-	externalAfterSmall    time.Duration
 	markerDelayUpTo       time.Duration
 	smallKillsPerFileUpTo int
 }
 
 func sizes() round {
 	if *long {
-		return round{bigRows: 300_000, bigKills: 40, small: 120, smallRows: 300, workers: 4, writers: 16, pgKills: 4, pgFiles: 12, pgRows: 20_000,
-			externalAfterBig: 6 * time.Second, externalAfterSmall: 1500 * time.Millisecond, markerDelayUpTo: 30 * time.Millisecond, smallKillsPerFileUpTo: 3}
+		return round{bigRows: 150_000, bigKills: 30, small: 100, smallRows: 300, workers: 4, writers: 16, pgKills: 4, pgFiles: 12, pgRows: 20_000,
+			markerDelayUpTo: 30 * time.Millisecond, smallKillsPerFileUpTo: 3}
 	}
 	return round{bigRows: 30_000, bigKills: 8, small: 12, smallRows: 200, workers: 3, writers: 16, pgKills: 4, pgFiles: 12, pgRows: 2000,
-		externalAfterBig: 2 * time.Second, externalAfterSmall: 800 * time.Millisecond, markerDelayUpTo: 20 * time.Millisecond, smallKillsPerFileUpTo: 1}
+		markerDelayUpTo: 20 * time.Millisecond, smallKillsPerFileUpTo: 1}
 }
 
 func newRNG(t *testing.T) *rand.Rand {
@@ -78,31 +78,41 @@ func newRNG(t *testing.T) *rand.Rand {
 	return rand.New(rand.NewPCG(s, 0x7e1c0))
 }
 
-// kills plans n deaths for a file with about markers markers: half at a
-// marker, a quarter right after the data commit (each at once or a few ms
-// later), a quarter from outside at a random time.
-func kills(rng *rand.Rand, n, markers int, delayUpTo, externalUpTo time.Duration) []chaos.Kill {
+// kills plans n deaths for a file like the probed one: half at a marker
+// before the data commit (the last of them is the commit loop's reload, so
+// a delayed kill there lands inside the commit), a quarter right after the
+// data commit (each at once or a few ms later), a quarter from outside at a
+// random time within the probe's lifetime.
+func kills(rng *rand.Rand, n int, p chaos.Probe, delayUpTo time.Duration) []chaos.Kill {
 	out := make([]chaos.Kill, n)
 	for i := range out {
 		switch rng.IntN(4) {
 		case 0, 1:
-			out[i] = chaos.Kill{AtMarker: 1 + rng.IntN(markers)}
+			out[i] = chaos.Kill{AtMarker: 1 + rng.IntN(p.CommittedAt-1)}
 		case 2:
 			out[i] = chaos.Kill{AfterDataCommit: true}
 		default:
-			out[i] = chaos.Kill{After: time.Duration(1 + rng.Int64N(int64(externalUpTo)))}
+			out[i] = chaos.Kill{After: time.Duration(1 + rng.Int64N(int64(p.Took)))}
 			continue
 		}
 		if rng.IntN(2) == 0 {
 			out[i].Delay = time.Duration(rng.Int64N(int64(delayUpTo)))
 		}
 	}
+	// A death after the data commit ends the file's work (what follows is
+	// a duplicate): those go last, so the others hit real work.
+	slices.SortStableFunc(out, func(a, b chaos.Kill) int {
+		return cmp.Compare(btoi(a.AfterDataCommit), btoi(b.AfterDataCommit))
+	})
 	return out
 }
 
-// markersOf estimates the markers of a clean ingest of a file of size bytes:
-// a handful of table loads and reads plus one per 256 KiB read.
-func markersOf(size int64) int { return 8 + int(size/(256<<10)) }
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 func newLake(t *testing.T, catalog string) *chaos.Lake {
 	t.Helper()
@@ -136,14 +146,30 @@ func TestKilledIngestsLoseNothing(t *testing.T) {
 	l := newLake(t, "")
 	start := time.Now()
 
-	big, err := l.Drop("exports/cdr/2026/10/15/big.csv", cdr("BIG", rs.bigRows), int64(rs.bigRows))
+	// How many markers an undisturbed ingest of each kind of file passes,
+	// measured on a scratch lake, so that every planned marker is reached.
+	scratch := newLake(t, "")
+	bigBody := cdr("BIG", rs.bigRows)
+	bigProbe, err := scratch.ProbeFile(ctx, "exports/cdr/2026/10/15/probe-big.csv", bigBody, int64(rs.bigRows))
+	if err != nil {
+		t.Fatal(err)
+	}
+	smallProbe, err := scratch.ProbeFile(ctx, "exports/cdr/2026/10/15/probe-small.csv", cdr("PROBE", rs.smallRows), int64(rs.smallRows))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("an undisturbed ingest: large file %+v, small file %+v", bigProbe, smallProbe)
+
+	big, err := l.Drop("exports/cdr/2026/10/15/big.csv", bigBody, int64(rs.bigRows))
 	if err != nil {
 		t.Fatal(err)
 	}
 	files := []chaos.File{big}
 	var total chaos.Tally
-	tb, err := l.DeliverUntilDone(ctx, big, kills(rng, rs.bigKills, markersOf(big.Size), rs.markerDelayUpTo, rs.externalAfterBig), rs.bigKills+10)
+	plan := kills(rng, rs.bigKills, bigProbe, rs.markerDelayUpTo)
+	tb, err := l.DeliverUntilDone(ctx, big, plan, rs.bigKills+10)
 	total.Add(tb)
+	t.Logf("large file (%d rows, %.1f MB): %d deliveries, %d killed (plan %v)", rs.bigRows, float64(big.Size)/1e6, tb.Deliveries, tb.Killed, plan)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +203,7 @@ func TestKilledIngestsLoseNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		files = append(files, f)
-		jobs <- job{f, kills(rng, rng.IntN(rs.smallKillsPerFileUpTo+1), markersOf(f.Size), rs.markerDelayUpTo, rs.externalAfterSmall)}
+		jobs <- job{f, kills(rng, rng.IntN(rs.smallKillsPerFileUpTo+1), smallProbe, rs.markerDelayUpTo)}
 	}
 	close(jobs)
 	wg.Wait()

@@ -73,6 +73,10 @@ type killer struct {
 	table   string
 	tableAt int64
 	loads   atomic.Int64
+	// committedAt is the marker of the second ingest_log load: the data
+	// commit happened just before it.
+	committedAt atomic.Int64
+	logLoads    atomic.Int64
 }
 
 func parseKill(s, load string) (*killer, error) {
@@ -131,6 +135,9 @@ type markingTables struct {
 
 func (m markingTables) LoadTable(ctx context.Context, ident table.Identifier) (*table.Table, error) {
 	m.k.mark()
+	if name := ident[len(ident)-1]; name == lake.IngestLogTable.Name && m.k.logLoads.Add(1) == 2 {
+		m.k.committedAt.Store(m.k.n.Load())
+	}
 	m.k.loaded(ident[len(ident)-1])
 	return m.TableLoader.LoadTable(ctx, ident)
 }
@@ -198,6 +205,6 @@ func runChild() error {
 	if err != nil {
 		return err // Lambda would retry the event
 	}
-	fmt.Fprintf(os.Stderr, "chaos child: %d markers\n", k.n.Load())
+	fmt.Fprintf(os.Stderr, "chaos child: %d markers, data committed before %d\n", k.n.Load(), k.committedAt.Load())
 	return json.NewEncoder(os.Stdout).Encode(res)
 }

@@ -128,9 +128,12 @@ func (k Kill) String() string {
 
 // Outcome is how one delivery ended.
 type Outcome struct {
-	Killed bool
-	Err    string // the handler's error: Lambda would retry
-	Result lake.EventResult
+	Killed  bool
+	Err     string // the handler's error: Lambda would retry
+	Result  lake.EventResult
+	Markers int // markers a delivery that lived went through
+	// CommittedAt is the marker just after the data commit (0 if there was none).
+	CommittedAt int
 }
 
 // Deliver runs the event of f in a child process that dies as kill says.
@@ -162,6 +165,7 @@ func (l *Lake) Deliver(ctx context.Context, f File, kill Kill) (Outcome, error) 
 	switch {
 	case werr == nil:
 		var out Outcome
+		fmt.Sscanf(lastLines(stderr.String(), 1), "chaos child: %d markers, data committed before %d", &out.Markers, &out.CommittedAt)
 		if err := json.Unmarshal(stdout.Bytes(), &out.Result); err != nil {
 			return out, fmt.Errorf("chaos: child answered %q: %w", stdout.String(), err)
 		}
@@ -177,6 +181,31 @@ func (l *Lake) Deliver(ctx context.Context, f File, kill Kill) (Outcome, error) 
 	default:
 		return Outcome{}, fmt.Errorf("chaos: child: %w", werr)
 	}
+}
+
+// Probe is what an undisturbed ingest of a file went through.
+type Probe struct {
+	Markers     int           // in all
+	CommittedAt int           // the marker right after the data commit
+	Took        time.Duration // the child's whole life
+}
+
+// ProbeFile ingests body under key in l undisturbed: kill plans for files
+// like it pick markers and times within what it measures.
+func (l *Lake) ProbeFile(ctx context.Context, key string, body []byte, rows int64) (Probe, error) {
+	f, err := l.Drop(key, body, rows)
+	if err != nil {
+		return Probe{}, err
+	}
+	t0 := time.Now()
+	out, err := l.Deliver(ctx, f, Kill{})
+	if err != nil {
+		return Probe{}, err
+	}
+	if out.Err != "" || out.Markers == 0 || out.CommittedAt < 2 {
+		return Probe{}, fmt.Errorf("chaos: probe %s: %s (%d markers, committed at %d)", key, out.Err, out.Markers, out.CommittedAt)
+	}
+	return Probe{Markers: out.Markers, CommittedAt: out.CommittedAt, Took: time.Since(t0)}, nil
 }
 
 // Tally counts what happened to the deliveries of a round.
