@@ -62,7 +62,7 @@ func sizes() round {
 		return round{bigRows: 150_000, bigKills: 30, small: 100, smallRows: 300, workers: 4, writers: 16, pgKills: 4, pgFiles: 12, pgRows: 20_000,
 			markerDelayUpTo: 30 * time.Millisecond, smallKillsPerFileUpTo: 3}
 	}
-	return round{bigRows: 30_000, bigKills: 8, small: 12, smallRows: 200, workers: 3, writers: 16, pgKills: 4, pgFiles: 12, pgRows: 2000,
+	return round{bigRows: 20_000, bigKills: 6, small: 10, smallRows: 200, workers: 3, writers: 16, pgKills: 4, pgFiles: 12, pgRows: 2000,
 		markerDelayUpTo: 20 * time.Millisecond, smallKillsPerFileUpTo: 1}
 }
 

@@ -169,11 +169,13 @@ func (in Input) options() (options, error) {
 	return o, nil
 }
 
-// finalStatuses are the ingest_log statuses that conclude a file version.
-// Gone is not among them: an object that is listed again is readable again
-// (or archived, which the attempts bound).
+// finalStatuses are the ingest_log statuses that conclude a file version
+// (superseded: a newer version of the key is committed). Gone is not among
+// them: an object that is listed again is readable again (or archived,
+// which the attempts bound).
 var finalStatuses = map[string]bool{
 	lake.StatusCommitted: true, lake.StatusReplaced: true, lake.StatusQuarantined: true, lake.StatusRejected: true,
+	lake.StatusSuperseded: true,
 }
 
 // Run makes one pass. It returns an error when the pass could not be made
