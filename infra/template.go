@@ -116,14 +116,15 @@ func CheckTemplate(data []byte, opt CheckOptions) error {
 		c.res[kv.key.Value] = typ
 	}
 	// Resources SAM creates and a template may name.
-	for id, typ := range c.res {
-		if typ != "AWS::Serverless::Function" {
+	for _, r := range pairs(resources) {
+		if c.res[r.key.Value] != "AWS::Serverless::Function" {
 			continue
 		}
-		if get(get(kv(resources, id), "Properties"), "Role") == nil {
-			c.res[id+"Role"] = "AWS::IAM::Role"
+		props := get(r.val, "Properties")
+		if get(props, "Role") == nil {
+			c.res[r.key.Value+"Role"] = "AWS::IAM::Role"
 		}
-		for _, ev := range pairs(get(get(kv(resources, id), "Properties"), "Events")) {
+		for _, ev := range pairs(get(props, "Events")) {
 			if scalarOf(get(ev.val, "Type")) == "HttpApi" && get(get(ev.val, "Properties"), "ApiId") == nil {
 				c.res["ServerlessHttpApi"] = "AWS::ApiGatewayV2::Api"
 			}
@@ -727,8 +728,6 @@ func get(n *yaml.Node, key string) *yaml.Node {
 	}
 	return nil
 }
-
-func kv(n *yaml.Node, key string) *yaml.Node { return get(n, key) }
 
 func scalarOf(n *yaml.Node) string {
 	if n == nil || n.Kind != yaml.ScalarNode {

@@ -57,3 +57,32 @@ func TestBrokenTemplates(t *testing.T) {
 		})
 	}
 }
+
+func TestIAMAction(t *testing.T) {
+	spec, err := LoadSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		action string
+		want   bool
+	}{
+		{"s3:GetObject", true},
+		{"S3:getobject", true}, // IAM action names are case-insensitive
+		{"s3:Get*", true},
+		{"s3:*", true},
+		{"*", true},
+		{"glue:GetTable", true},
+		{"sqs:ReceiveMessage", true},
+		{"s3:GetObjekt", false},
+		{"s3:Fly*", false},
+		{"s4:GetObject", false},
+		{"GetObject", false},
+		{"s3:", false},
+	}
+	for _, tt := range tests {
+		if got := spec.IAMAction(tt.action); got != tt.want {
+			t.Errorf("IAMAction(%q) = %v, want %v", tt.action, got, tt.want)
+		}
+	}
+}
