@@ -198,6 +198,16 @@ func (tl *testLake) mustIngest(rec events.S3EventRecord) lake.Result {
 	return res.Files[0]
 }
 
+// putLake writes an object of the lake bucket.
+func (tl *testLake) putLake(key string, body []byte) {
+	tl.t.Helper()
+	if _, err := tl.s3.PutObject(context.Background(), &s3.PutObjectInput{
+		Bucket: aws.String(lakeBucket), Key: aws.String(key), Body: bytes.NewReader(body),
+	}); err != nil {
+		tl.t.Fatalf("put %s: %v", key, err)
+	}
+}
+
 func (tl *testLake) get(bucket, key string) []byte {
 	tl.t.Helper()
 	out, err := tl.s3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})

@@ -175,7 +175,15 @@ func (in *Ingester) ingestOnce(ctx context.Context, obj Object) (Result, error) 
 	if err != nil {
 		return finish(res, fmt.Errorf("load %s: %w", res.Table, err))
 	}
-	prev := ledgerLookup(tbl, res.Source)
+	prev, repair, err := lookupVersion(ctx, tbl, res.Source)
+	if err != nil {
+		return finish(res, err)
+	}
+	if repair {
+		if err := writeLedgerObject(ctx, tbl, res.Source, prev); err != nil {
+			in.Log.WarnContext(ctx, "ledger object not rebuilt from the snapshot summaries", "source", res.Source, "error", err)
+		}
+	}
 	if prev.found && prev.etag == obj.ETag {
 		res.Status, res.SnapshotID = StatusDuplicate, prev.snapshotID
 		return finish(res, in.repairLog(ctx, logTbl, obj, res, start))

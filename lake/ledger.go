@@ -2,12 +2,20 @@ package lake
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/apache/iceberg-go"
+	iceio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 )
 
@@ -145,12 +153,17 @@ var errRedo = errors.New("lake: records changed under the ingest; parse again")
 // whether any of its records were committed by someone else meanwhile. It
 // sets res.Status and res.SnapshotID.
 func (in *Ingester) commitFile(ctx context.Context, f *Format, obj Object, files []iceberg.DataFile, rowsOK int64, recs *recordSet, res *Result) error {
-	return in.retry.retryCommit(ctx, func(ctx context.Context) error {
+	var committed *table.Table
+	err := in.retry.retryCommit(ctx, func(ctx context.Context) error {
+		committed = nil
 		tbl, err := in.Tables.LoadTable(ctx, f.Table.Ident())
 		if err != nil {
 			return fmt.Errorf("reload %s: %w", res.Table, err)
 		}
-		prev := ledgerLookup(tbl, res.Source)
+		prev, _, err := lookupVersion(ctx, tbl, res.Source)
+		if err != nil {
+			return err
+		}
 		switch decideVersion(prev, obj.ETag, obj.Sequencer) {
 		case actionDuplicate:
 			// Another delivery of this file won the race.
@@ -192,13 +205,25 @@ func (in *Ingester) commitFile(ctx context.Context, f *Format, obj Object, files
 				return fmt.Errorf("stage append: %w", err)
 			}
 		}
-		committed, err := tx.Commit(ctx)
-		if err != nil {
+		if committed, err = tx.Commit(ctx); err != nil {
 			return fmt.Errorf("commit %s: %w", res.Table, err)
 		}
 		res.SnapshotID = committed.CurrentSnapshot().SnapshotID
 		return nil
 	})
+	if err != nil || committed == nil {
+		return err
+	}
+	// After the commit: the summary is authoritative until the object
+	// catches up, so a failure here only costs a rebuild later.
+	e := ledgerEntry{etag: obj.ETag, status: res.Status, sequencer: obj.Sequencer, snapshotID: res.SnapshotID, found: true}
+	for _, df := range files {
+		e.files = append(e.files, df.FilePath())
+	}
+	if err := writeLedgerObject(ctx, committed, res.Source, e); err != nil {
+		in.Log.WarnContext(ctx, "ledger object not written; the snapshot summary has the entry", "source", res.Source, "error", err)
+	}
+	return nil
 }
 
 // stageReplace stages a new version's files in place of exactly the data
@@ -240,3 +265,115 @@ type pathOnly struct {
 }
 
 func (p pathOnly) FilePath() string { return p.path }
+
+// The ledger object: the newest ledger entry of each table and source is
+// also kept at <warehouse>/_ledger/<table>/<sha256(source)>.json, written
+// after each commit. It lies outside the table location (orphan cleanup
+// never touches it) and outlives snapshot expiry, so a version committed
+// long ago is still recognised and replaced by exact files. The snapshot
+// summaries win while they hold the source (they are committed with the
+// data; the object may lag after a crash), and a missing or half-written
+// object is rebuilt from them.
+type ledgerObject struct {
+	Source     string   `json:"source"`
+	Table      string   `json:"table"`
+	ETag       string   `json:"etag"`
+	Sequencer  string   `json:"sequencer,omitempty"`
+	Status     string   `json:"status"`
+	SnapshotID int64    `json:"snapshot_id"`
+	Files      []string `json:"files"`
+}
+
+// ledgerObjectPath is where the ledger object of source in tbl lives.
+func ledgerObjectPath(tbl *table.Table, source string) string {
+	loc := strings.TrimRight(tbl.Location(), "/") // <warehouse>/<namespace>/<table>
+	warehouse := loc
+	for range 2 {
+		if i := strings.LastIndex(warehouse, "/"); i > 0 {
+			warehouse = warehouse[:i]
+		}
+	}
+	ident := tbl.Identifier()
+	sum := sha256.Sum256([]byte(source))
+	return warehouse + "/_ledger/" + ident[len(ident)-1] + "/" + hex.EncodeToString(sum[:]) + ".json"
+}
+
+// lookupVersion returns the newest ledger entry of source: from the
+// snapshot summaries of tbl, else from the ledger object. repair says the
+// object should be (re)written from the summaries.
+func lookupVersion(ctx context.Context, tbl *table.Table, source string) (e ledgerEntry, repair bool, err error) {
+	e = ledgerLookup(tbl, source)
+	obj, ok, err := readLedgerObject(ctx, tbl, source)
+	if err != nil {
+		return e, false, err
+	}
+	if e.found {
+		return e, !ok || obj.SnapshotID != e.snapshotID, nil
+	}
+	if !ok {
+		return e, false, nil
+	}
+	return ledgerEntry{etag: obj.ETag, status: obj.Status, sequencer: obj.Sequencer, snapshotID: obj.SnapshotID,
+		files: obj.Files, found: true}, false, nil
+}
+
+// readLedgerObject reads the ledger object of source; ok is false when it
+// is missing or unreadable as JSON (half-written).
+func readLedgerObject(ctx context.Context, tbl *table.Table, source string) (ledgerObject, bool, error) {
+	var obj ledgerObject
+	fsys, err := tbl.FS(ctx)
+	if err != nil {
+		return obj, false, err
+	}
+	p := ledgerObjectPath(tbl, source)
+	f, err := fsys.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return obj, false, nil
+	}
+	if err != nil {
+		return obj, false, fmt.Errorf("read ledger %s: %w", p, err)
+	}
+	defer f.Close()
+	body, err := io.ReadAll(io.LimitReader(f, 64<<20))
+	if err != nil {
+		return obj, false, fmt.Errorf("read ledger %s: %w", p, err)
+	}
+	if err := json.Unmarshal(body, &obj); err != nil || obj.Source != source {
+		return obj, false, nil
+	}
+	return obj, true, nil
+}
+
+// writeLedgerObject writes the ledger object of source from entry e (on
+// S3 a plain put; locally write then rename, so no reader sees half).
+func writeLedgerObject(ctx context.Context, tbl *table.Table, source string, e ledgerEntry) error {
+	ident := tbl.Identifier()
+	body, err := json.Marshal(ledgerObject{Source: source, Table: strings.Join(ident, "."), ETag: e.etag,
+		Sequencer: e.sequencer, Status: e.status, SnapshotID: e.snapshotID, Files: e.files})
+	if err != nil {
+		return err
+	}
+	p := ledgerObjectPath(tbl, source)
+	if local, ok := strings.CutPrefix(p, "file://"); ok {
+		if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
+			return fmt.Errorf("write ledger %s: %w", p, err)
+		}
+		tmp := local + ".tmp"
+		if err := os.WriteFile(tmp, body, 0o644); err != nil {
+			return fmt.Errorf("write ledger %s: %w", p, err)
+		}
+		return os.Rename(tmp, local)
+	}
+	fsys, err := tbl.FS(ctx)
+	if err != nil {
+		return err
+	}
+	wfs, ok := fsys.(iceio.WriteFileIO)
+	if !ok {
+		return fmt.Errorf("write ledger %s: the table's storage is read-only", p)
+	}
+	if err := wfs.WriteFile(p, body); err != nil {
+		return fmt.Errorf("write ledger %s: %w", p, err)
+	}
+	return nil
+}

@@ -3,6 +3,9 @@ package lake_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -246,5 +249,88 @@ func TestLateOldVersionEventIsSuperseded(t *testing.T) {
 	}
 	if n := tl.count(lake.CDRTable); n != 70 {
 		t.Errorf("crm.cdr has %d rows, want 70", n)
+	}
+}
+
+// expire drops every snapshot of def but the current one, as the
+// maintenance job does with old history.
+func (tl *testLake) expire(def lake.TableDef) {
+	tl.t.Helper()
+	ctx := context.Background()
+	tbl, err := tl.cat.LoadTable(ctx, def.Ident())
+	if err != nil {
+		tl.t.Fatal(err)
+	}
+	tx := tbl.NewTransaction()
+	if err := tx.ExpireSnapshots(table.WithRetainLast(1), table.WithOlderThan(0)); err != nil {
+		tl.t.Fatal(err)
+	}
+	if _, err := tx.Commit(ctx); err != nil {
+		tl.t.Fatal(err)
+	}
+}
+
+func ledgerObjectKey(source string) string {
+	sum := sha256.Sum256([]byte(source))
+	return "warehouse/_ledger/cdr/" + hex.EncodeToString(sum[:]) + ".json"
+}
+
+func TestLedgerOutlivesSnapshotExpiry(t *testing.T) {
+	tl := newTestLake(t, false)
+	key := "exports/cdr/2026/10/11/cdr-20261011.csv"
+	source := "s3://" + landingBucket + "/" + key
+	v1 := tl.put(key, cdrDays("E1-", 80, 11))
+	v1.S3.Object.Sequencer = "0055AED6DCD90281E5"
+	first := tl.mustIngest(v1)
+	var obj struct {
+		Source, ETag string
+		Files        []string
+	}
+	if err := json.Unmarshal(tl.get(lakeBucket, ledgerObjectKey(source)), &obj); err != nil {
+		t.Fatalf("ledger object: %v", err)
+	}
+	if obj.Source != source || obj.ETag != first.ETag || len(obj.Files) != 1 {
+		t.Errorf("ledger object %+v, want source %s, ETag %s and its one data file", obj, source, first.ETag)
+	}
+	// Other files commit, then maintenance expires the history: the
+	// snapshot that carried v1's ledger entry is gone.
+	tl.mustIngest(tl.put("exports/cdr/2026/10/12/other.csv", cdrDays("X-", 30, 12)))
+	tl.expire(lake.CDRTable)
+	if res := tl.mustIngest(v1); res.Status != lake.StatusDuplicate {
+		t.Errorf("redelivered v1 after expiry: status %s, want duplicate", res.Status)
+	}
+	v2 := tl.put(key, cdrDays("E2-", 50, 11)) // other call ids: a second append would add them to v1's
+	v2.S3.Object.Sequencer = "0055AED6DCD90281E6"
+	res := tl.mustIngest(v2)
+	if res.Status != lake.StatusReplaced {
+		t.Fatalf("v2 after expiry: %+v, want replaced", res)
+	}
+	if got := summaryInt(t, tl.summary(lake.CDRTable, res.SnapshotID), "deleted-data-files"); got != 1 {
+		t.Errorf("replace after expiry deleted %d data files, want v1's 1", got)
+	}
+	if n := tl.count(lake.CDRTable); n != 30+50 {
+		t.Errorf("crm.cdr has %d rows, want %d", n, 30+50)
+	}
+}
+
+func TestHalfWrittenLedgerObjectIsRebuilt(t *testing.T) {
+	tl := newTestLake(t, false)
+	key := "exports/cdr/2026/10/13/cdr-20261013.csv"
+	source := "s3://" + landingBucket + "/" + key
+	v1 := tl.put(key, cdrDays("H1-", 40, 13))
+	tl.mustIngest(v1)
+	tl.putLake(ledgerObjectKey(source), []byte(`{"source":"s3://landing/exports/cdr/2026/10/13/cdr-2`))
+	if res := tl.mustIngest(v1); res.Status != lake.StatusDuplicate {
+		t.Errorf("redelivery with a half-written ledger object: status %s, want duplicate", res.Status)
+	}
+	var obj struct{ Source, ETag string }
+	if err := json.Unmarshal(tl.get(lakeBucket, ledgerObjectKey(source)), &obj); err != nil || obj.Source != source || obj.ETag != v1.S3.Object.ETag {
+		t.Errorf("ledger object after the redelivery: %+v, %v; want it rebuilt from the snapshot summaries", obj, err)
+	}
+	if res := tl.mustIngest(tl.put(key, cdrDays("H2-", 20, 13))); res.Status != lake.StatusReplaced {
+		t.Errorf("v2: status %s, want replaced", res.Status)
+	}
+	if n := tl.count(lake.CDRTable); n != 20 {
+		t.Errorf("crm.cdr has %d rows, want 20", n)
 	}
 }
