@@ -45,13 +45,33 @@ func (d DirStore) Get(ctx context.Context, bucket, key, etag string) (io.ReadClo
 	return f, nil
 }
 
-// Put writes root/bucket/key, creating directories.
+// Put writes root/bucket/key, creating directories. It writes a temporary
+// file and renames it, so a reader (or a process killed mid-write) never
+// leaves half an object, as S3's PUT never does.
 func (d DirStore) Put(ctx context.Context, bucket, key string, body []byte) error {
 	p := filepath.Join(d.Root, bucket, filepath.FromSlash(key))
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(p, body, 0o644)
+	tmp, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(body)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), p)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("put %s: %w", p, err)
+	}
+	return nil
 }
 
 // LocalETag stands in for an S3 ETag on a local file: size and modification time.
@@ -70,6 +90,9 @@ func (d DirStore) List(ctx context.Context, bucket, prefix string, fn func(Liste
 		}
 		if err != nil || e.IsDir() {
 			return err
+		}
+		if n := e.Name(); strings.HasPrefix(n, ".") && strings.HasSuffix(n, ".tmp") {
+			return nil // a Put under way, or one a crash cut short
 		}
 		if err := ctx.Err(); err != nil {
 			return err
