@@ -110,7 +110,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// timestamps from the future.
 	start := time.Now().UTC()
 	start = time.Date(start.Year(), start.Month()-time.Month(*months), 1, 0, 0, 0, 0, time.UTC)
-	man, err := synth.Generate(ctx, synth.Config{Subscribers: *subs, Months: *months, Start: start, Seed: 1, Gzip: true, Mess: true}, synth.DirSink(gen))
+	man, err := synth.Generate(ctx, synth.Config{Subscribers: *subs, Months: *months, Start: start, Seed: 1, Gzip: true, Mess: true, Truth: true}, synth.DirSink(gen))
 	if err != nil {
 		return fmt.Errorf("demo: generate: %w", err)
 	}
@@ -182,7 +182,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			continue
 		}
 		t2 := time.Now()
-		out, err := st.Invoke(ctx, fn, []byte("{}"))
+		payload := []byte("{}")
+		if fn == "train" {
+			// The generator's ground truth lies beside the exports (never
+			// uploaded): train compares the model with it.
+			payload, _ = json.Marshal(map[string]string{"truth": filepath.Join(gen, filepath.FromSlash(man.Truth))})
+		}
+		out, err := st.Invoke(ctx, fn, payload)
 		if err != nil {
 			failed++
 			say("    %s: failed: %v", fn, err)

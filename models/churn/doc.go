@@ -77,6 +77,21 @@
 // categorical "<name>: <value>". Importance is the mean absolute
 // contribution per source column over (up to 5,000) training rows.
 //
+// # Calibration
+//
+// A Model may carry an evaluate.Calibrator, applied after the sigmoid by
+// Predict and Score: Platt scaling (a logistic fit on the log-odds) or
+// isotonic regression (pool-adjacent-violators on the log-odds, linear
+// between the blocks, so the order of customers and hence AUC and the
+// reasons stay as they were). Which one, or none, is chosen by two-fold
+// cross-fitted log loss on the rows it is fitted on; it never sees the
+// rows it is judged on. Training fits it on one hash-half of the
+// validation month (by customer id) and reports Brier score, log loss and
+// ECE before and after on the other half. EvalCSV fits it on 5-fold
+// out-of-fold predictions of the training file and judges it on the test
+// file: on the BigML split isotonic was chosen and took ECE from 0.026
+// to 0.011, Brier from 0.0381 to 0.0357, log loss from 0.158 to 0.146.
+//
 // A Model is plain exported data with a FormatVersion; it round-trips
 // through encoding/json with identical predictions.
 package churn

@@ -66,6 +66,9 @@ func (f *Feature) width() int {
 // of the training frame, matched by name.
 type Encoder struct {
 	Features []Feature
+	// Aliases are values that stand for a category of another feature
+	// (findAliases); reasons credit them to the category.
+	Aliases []Alias `json:",omitempty"`
 }
 
 // fitEncoder learns the encoding from the training frame.
@@ -163,6 +166,7 @@ func fitEncoder(f *dataset.Frame) (*Encoder, error) {
 			col++
 		}
 	}
+	enc.Aliases = findAliases(f, enc.Features)
 	return enc, nil
 }
 

@@ -364,6 +364,7 @@ func (m *Model) Score(f *dataset.Frame, k int) ([]float64, [][]Reason, error) {
 		return nil, nil, fmt.Errorf("churn: score: %w", err)
 	}
 	src := m.Encoder.source()
+	aliases := m.Encoder.aliasIndexes()
 	buf := make([]float64, len(src))
 	per := make([]float64, len(m.Encoder.Features))
 	order := make([]int, len(per))
@@ -375,6 +376,7 @@ func (m *Model) Score(f *dataset.Frame, k int) ([]float64, [][]Reason, error) {
 			continue
 		}
 		m.contributions(r, src, buf, per)
+		m.Encoder.creditAliases(aliases, cols, i, per)
 		for j := range order {
 			order[j] = j
 		}

@@ -15,14 +15,15 @@ import (
 // featureDrivers says which planted drivers of the generator each feature
 // can reflect, so a model's reason can be checked against the truth. A
 // feature can reflect several: unpaid bills come from bad payers
-// (arrears) and from pre-churn signs; a credit limit of 0 is the prepaid
-// plan, otherwise it follows income.
+// (arrears) and from pre-churn signs; the bill from the plan's fee and
+// from usage. A postpaid credit limit follows income; the prepaid plan's
+// credit limit of 0 and payment method "prepaid" are aliases of the plan,
+// which the model's reasons name instead (churn.Alias). Features not
+// listed (region, age, payment method, roaming …) reflect no driver.
 var featureDrivers = map[string][]string{
 	"plan":                {synth.DriverPlan},
-	"payment_method":      {synth.DriverPlan},
-	"credit_limit":        {synth.DriverPlan, synth.DriverIncome},
+	"credit_limit":        {synth.DriverIncome},
 	"amount_due":          {synth.DriverPlan, synth.DriverSigns},
-	"credit_use":          {synth.DriverPlan, synth.DriverArrears},
 	"tenure_months":       {synth.DriverTenure},
 	"income_band":         {synth.DriverIncome},
 	"arrears":             {synth.DriverArrears, synth.DriverSigns},
