@@ -30,7 +30,11 @@ func main() {
 type request struct {
 	Horizon int     `json:"horizon"`
 	Margin  float64 `json:"margin"`
-	Rebuild bool    `json:"rebuild"`
+	// ECEMargin and RecallMargin are the calibration and reason-recall
+	// promotion margins (0: the defaults, 0.01 and 0.05).
+	ECEMargin    float64 `json:"ece_margin"`
+	RecallMargin float64 `json:"recall_margin"`
+	Rebuild      bool    `json:"rebuild"`
 	// Truth is the path of a ground-truth file (synthetic data only).
 	Truth string `json:"truth"`
 }
@@ -53,7 +57,8 @@ func run() error {
 	lambda.StartWithOptions(func(ictx context.Context, ev json.RawMessage) (*training.Result, error) {
 		var req request
 		_ = json.Unmarshal(ev, &req) // a scheduled event has none of these fields
-		return r.Run(ictx, training.Options{Horizon: req.Horizon, Margin: req.Margin, RebuildAll: req.Rebuild, Truth: req.Truth, Seed: 1})
+		return r.Run(ictx, training.Options{Horizon: req.Horizon, Margin: req.Margin,
+			ECEMargin: req.ECEMargin, RecallMargin: req.RecallMargin, RebuildAll: req.Rebuild, Truth: req.Truth, Seed: 1})
 	}, lambda.WithContext(ctx))
 	return nil
 }

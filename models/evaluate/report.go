@@ -78,8 +78,9 @@ type Report struct {
 	Oracle    *OracleComparison
 	TruthNote string
 	// Reasons is reason recall and precision against the ground truth,
-	// overall first (ScoreReasons).
-	Reasons []ReasonQuality
+	// overall first (ScoreReasons); ReasonBaseline the same, row for row,
+	// for the same three reasons given to every customer.
+	Reasons, ReasonBaseline []ReasonQuality
 	// Calibrated describes the calibration of the deployed probabilities.
 	Calibrated *CalibrationSection
 }
@@ -386,15 +387,20 @@ func (r *Report) writeTruth(b *bytes.Buffer) {
 	}
 	b.WriteString("### Reasons that name the cause\n\n")
 	var rows [][]string
-	for _, q := range r.Reasons {
+	for k, q := range r.Reasons {
 		d := q.Driver
 		if d == "" {
 			d = "**all**"
 		}
-		rows = append(rows, []string{d, thousands(q.Cases), fixed(q.Recall, 2), interval(q.RecallCI, 2), fixed(q.Precision, 2), interval(q.PrecisionCI, 2)})
+		bRecall, bPrecision := "–", "–"
+		if k < len(r.ReasonBaseline) {
+			bRecall, bPrecision = fixed(r.ReasonBaseline[k].Recall, 2), fixed(r.ReasonBaseline[k].Precision, 2)
+		}
+		rows = append(rows, []string{d, thousands(q.Cases), fixed(q.Recall, 2), interval(q.RecallCI, 2), bRecall,
+			fixed(q.Precision, 2), interval(q.PrecisionCI, 2), bPrecision})
 	}
-	table(b, []string{"Dominant driver", "Churners", "Recall", "95% CI", "Top-1 precision", "95% CI"}, "lrrrrr", rows)
-	b.WriteString("\nChurners of the validation month whose truth has a dominant planted driver (log-odds contribution ≥ 0.5). Recall: the share whose top 3 reasons include a feature reflecting that driver. Top-1 precision: the share whose first reason reflects a driver that really raised this customer's risk (≥ 0.1 log-odds). Wilson 95% intervals.\n\n")
+	table(b, []string{"Dominant driver", "Churners", "Recall", "95% CI", "Baseline", "Top-1 precision", "95% CI", "Baseline"}, "lrrrrrrr", rows)
+	b.WriteString("\nChurners of the validation month whose truth has a dominant planted driver (log-odds contribution ≥ 0.5). Recall: the share whose top 3 reasons include a feature reflecting that driver. Top-1 precision: the share whose first reason reflects a driver that really raised this customer's risk (≥ 0.1 log-odds). Wilson 95% intervals. Baseline: the same three reasons for everyone (the model's three most important features); where it scores as well, the figure says little about the individual reasons.\n\n")
 }
 
 // writeCalibrated writes how the deployed probabilities were calibrated.

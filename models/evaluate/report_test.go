@@ -43,6 +43,10 @@ func sampleReport() *Report {
 			{Dominant: "signs", Reasons: [][]string{{"signs"}}, Real: []string{"signs"}},
 			{Dominant: "plan", Reasons: [][]string{{"tenure"}}, Real: []string{"plan"}},
 		}),
+		ReasonBaseline: ScoreReasons([]ReasonCase{
+			{Dominant: "signs", Reasons: [][]string{{"tenure"}}, Real: []string{"signs"}},
+			{Dominant: "plan", Reasons: [][]string{{"tenure"}}, Real: []string{"plan"}},
+		}),
 		Calibrated: &CalibrationSection{Choice: choice, JudgedRows: len(judged),
 			Before: MeasureCalibration(judged, judgedLabels, 1), After: MeasureCalibration(cal.ApplyAll(judged), judgedLabels, 1)},
 		Version:        "20261123T101500Z",

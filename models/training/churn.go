@@ -49,12 +49,16 @@ func (r *Runner) trainChurn(ctx context.Context, train, val *dataset.Frame, seg 
 	if err != nil {
 		return err
 	}
-	var quality []evaluate.ReasonQuality
+	var quality, baseline []evaluate.ReasonQuality
 	var oracle *evaluate.OracleComparison
 	if truth == nil {
 		c.Truth = TruthResult{Note: note}
 	} else {
-		c.Truth, quality = compareTruth(val, probs, reasons, truth, opt.Horizon, opt.Seed+4)
+		var top []string
+		for _, im := range model.Importance() {
+			top = append(top, im.Feature)
+		}
+		c.Truth, quality, baseline = compareTruth(val, probs, reasons, top, truth, opt.Horizon, opt.Seed+4)
 		if c.Truth.Available {
 			oc := evaluate.OracleComparison{Rows: c.Truth.Rows, ModelAUC: c.Truth.ModelAUC, OracleAUC: c.Truth.OracleAUC,
 				AUCGap: c.Truth.AUCGap, AUCGapCI: evaluate.Interval{Lo: c.Truth.AUCGapCI[0], Hi: c.Truth.AUCGapCI[1]},
@@ -126,7 +130,7 @@ func (r *Runner) trainChurn(ctx context.Context, train, val *dataset.Frame, seg 
 		TrainWindow: res.TrainWindow, ValidWindow: res.ValidMonth, Horizon: opt.Horizon,
 		TrainRows: train.Rows(), TrainPositives: count(train.Label),
 		Validation: sum, Candidates: c.Candidates, Importance: c.Top, Promotion: promo,
-		Oracle: oracle, TruthNote: c.Truth.Note, Reasons: quality,
+		Oracle: oracle, TruthNote: c.Truth.Note, Reasons: quality, ReasonBaseline: baseline,
 		Calibrated: &evaluate.CalibrationSection{Choice: choice, JudgedRows: len(judged), Before: before, After: after},
 	}
 	if seg != nil {

@@ -39,8 +39,8 @@ func (res *Result) WriteSummary(w io.Writer, indent string) {
 			for _, r := range t.Reasons[1:] {
 				by = append(by, fmt.Sprintf("%s %.2f (%d)", r.Driver, r.Recall, r.Churners))
 			}
-			p("  reason recall %.2f (95%% CI %.2f–%.2f), top-1 precision %.2f, over %d churners; by driver: %s",
-				all.Recall, all.RecallCI[0], all.RecallCI[1], all.Precision, all.Churners, strings.Join(by, ", "))
+			p("  reason recall %.2f (95%% CI %.2f–%.2f; same 3 reasons for all: %.2f), top-1 precision %.2f (%.2f), over %d churners; by driver: %s",
+				all.Recall, all.RecallCI[0], all.RecallCI[1], all.BaselineRecall, all.Precision, all.BaselinePrecision, all.Churners, strings.Join(by, ", "))
 		}
 	} else {
 		p("  oracle AUC: none (%s)", t.Note)

@@ -70,14 +70,18 @@ type TruthResult struct {
 	Reasons []ReasonResult `json:"reasons"`
 }
 
-// ReasonResult is reason recall and precision for one driver ("all").
+// ReasonResult is reason recall and precision for one driver ("all"),
+// with those of the baseline: the same three reasons for every customer,
+// the model's three most important features.
 type ReasonResult struct {
-	Driver      string     `json:"driver"`
-	Churners    int        `json:"churners"`
-	Recall      float64    `json:"recall"`
-	RecallCI    [2]float64 `json:"recall_ci95"`
-	Precision   float64    `json:"precision"`
-	PrecisionCI [2]float64 `json:"precision_ci95"`
+	Driver            string     `json:"driver"`
+	Churners          int        `json:"churners"`
+	Recall            float64    `json:"recall"`
+	RecallCI          [2]float64 `json:"recall_ci95"`
+	Precision         float64    `json:"precision"`
+	PrecisionCI       [2]float64 `json:"precision_ci95"`
+	BaselineRecall    float64    `json:"baseline_recall"`
+	BaselinePrecision float64    `json:"baseline_precision"`
 }
 
 // CalibrationResult says how the model's probabilities were calibrated
@@ -163,10 +167,11 @@ func reasonCases(val *dataset.Frame, truth map[string]synth.TruthRow, reasons []
 
 // compareTruth fills a TruthResult for the validation month: the oracle
 // at the label horizon over the rows that have truth, and the reasons.
-func compareTruth(val *dataset.Frame, probs []float64, reasons [][]churn.Reason, truth map[string]synth.TruthRow, horizon int, seed uint64) (TruthResult, []evaluate.ReasonQuality) {
+// top are the model's features by importance, for the baseline reasons.
+func compareTruth(val *dataset.Frame, probs []float64, reasons [][]churn.Reason, top []string, truth map[string]synth.TruthRow, horizon int, seed uint64) (TruthResult, []evaluate.ReasonQuality, []evaluate.ReasonQuality) {
 	res := TruthResult{Available: true}
 	if horizon < 1 || horizon > 3 {
-		return TruthResult{Note: fmt.Sprintf("the truth file has oracle probabilities for 1–3 month horizons, not %d", horizon)}, nil
+		return TruthResult{Note: fmt.Sprintf("the truth file has oracle probabilities for 1–3 month horizons, not %d", horizon)}, nil, nil
 	}
 	var model, oracle []float64
 	var labels []bool
@@ -182,19 +187,29 @@ func compareTruth(val *dataset.Frame, probs []float64, reasons [][]churn.Reason,
 		res.Note = fmt.Sprintf("%d of %d validation rows have ground truth", res.Rows, val.Rows())
 	}
 	if res.Rows == 0 {
-		return TruthResult{Note: "no validation row has ground truth"}, nil
+		return TruthResult{Note: "no validation row has ground truth"}, nil, nil
 	}
 	c := evaluate.CompareOracle(model, oracle, labels, seed)
 	res.ModelAUC, res.OracleAUC, res.AUCGap, res.AUCGapCI = nanToZero(c.ModelAUC), nanToZero(c.OracleAUC), nanToZero(c.AUCGap), ci(c.AUCGapCI)
 	res.ModelPRAUC, res.OraclePRAUC, res.PRAUCGap, res.PRAUCGapCI = nanToZero(c.ModelPRAUC), nanToZero(c.OraclePRAUC), nanToZero(c.PRAUCGap), ci(c.PRAUCGapCI)
 	q := evaluate.ScoreReasons(reasonCases(val, truth, reasons))
-	for _, r := range q {
+	same := make([]churn.Reason, 0, 3)
+	for _, f := range top[:min(3, len(top))] {
+		same = append(same, churn.Reason{Feature: f})
+	}
+	constant := make([][]churn.Reason, len(reasons))
+	for i := range constant {
+		constant[i] = same
+	}
+	base := evaluate.ScoreReasons(reasonCases(val, truth, constant))
+	for k, r := range q {
 		d := r.Driver
 		if d == "" {
 			d = "all"
 		}
 		res.Reasons = append(res.Reasons, ReasonResult{Driver: d, Churners: r.Cases, Recall: nanToZero(r.Recall), RecallCI: ci(r.RecallCI),
-			Precision: nanToZero(r.Precision), PrecisionCI: ci(r.PrecisionCI)})
+			Precision: nanToZero(r.Precision), PrecisionCI: ci(r.PrecisionCI),
+			BaselineRecall: nanToZero(base[k].Recall), BaselinePrecision: nanToZero(base[k].Precision)})
 	}
-	return res, q
+	return res, q, base
 }
