@@ -69,7 +69,7 @@ func TestReasonCases(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("%d cases, want 2 (S1 and S4): %+v", len(got), got)
 	}
-	if c := got[0]; c.Dominant != synth.DriverPlan || !reflect.DeepEqual(c.Reasons, [][]string{{synth.DriverTenure}, {synth.DriverPlan, synth.DriverIncome}}) ||
+	if c := got[0]; c.Dominant != synth.DriverPlan || !reflect.DeepEqual(c.Reasons, [][]string{{synth.DriverTenure}, {synth.DriverIncome}}) ||
 		!slices.Equal(c.Real, []string{synth.DriverPlan}) {
 		t.Errorf("S1 case %+v", c)
 	}
