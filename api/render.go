@@ -6,41 +6,19 @@ import (
 	"encoding/csv"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/telcolake/telcolake/lake"
 	"github.com/telcolake/telcolake/models/serving"
 )
 
 // Masking. Analysts see names and MSISDNs masked everywhere (also in the
 // single look-up); agents see them in clear in the look-up; admins always.
-//
-//   - a name keeps the first letter of each word, then three stars, whatever
-//     the word's length: "Anna Maria Schmidt" → "A*** M*** S***";
-//   - an MSISDN keeps its last three digits, the others become stars:
-//     "491701234567" → "*********567".
-//
-// Empty values stay empty.
-
-func maskName(s string) string {
-	words := strings.Fields(s)
-	for i, w := range words {
-		r, _ := utf8.DecodeRuneInString(w)
-		words[i] = string(r) + "***"
-	}
-	return strings.Join(words, " ")
-}
-
-func maskMSISDN(s string) string {
-	n := utf8.RuneCountInString(s)
-	if n == 0 {
-		return ""
-	}
-	if n <= 3 {
-		return strings.Repeat("*", n)
-	}
-	r := []rune(s)
-	return strings.Repeat("*", n-3) + string(r[n-3:])
-}
+// The rules are lake's (lake.MaskName, lake.MaskMSISDN), shared with the
+// ingest reports.
+var (
+	maskName   = lake.MaskName
+	maskMSISDN = lake.MaskMSISDN
+)
 
 // item is a customer in a page, a list or the CSV export.
 type item struct {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +28,7 @@ const (
 	StatusQuarantined = "quarantined" // too many rejected rows: nothing committed
 	StatusRejected    = "rejected"    // unreadable, empty or unroutable file: nothing committed
 	StatusGone        = "gone"        // the object was deleted, or cannot be read (access denied, archived): final, nothing committed
+	StatusFailed      = "failed"      // ran out of time: nothing committed; a new delivery tries again
 )
 
 // ErrObjectChanged is returned by an ObjectStore's Get when the object no
@@ -72,19 +74,29 @@ type Ingester struct {
 	// AWS, when set, is the SDK configuration the table IO uses (see WithAWS).
 	AWS *aws.Config
 	// Now is the clock; nil means time.Now.
-	Now   func() time.Time
-	retry retryPolicy
+	Now func() time.Time
+	// Limits bound each file's lines, header and decompressed size (zero
+	// fields: DefaultLimits).
+	Limits Limits
+	// DeadlineMargin is kept free before the context's deadline: parsing
+	// stops there, and the file ends as failed with its report and log row.
+	DeadlineMargin time.Duration
+	retry          retryPolicy
 
 	keysOnce sync.Once
 	keys     *keyCache // record keys of data files, for the duplicate check
 }
+
+// DefaultDeadlineMargin is the time an ingest keeps for cleaning up, the
+// report and the log row before the function's deadline.
+const DefaultDeadlineMargin = 20 * time.Second
 
 // NewIngester wires an Ingester from the configuration.
 func NewIngester(cfg Config, tables TableLoader, store ObjectStore, log *slog.Logger) *Ingester {
 	return &Ingester{
 		Tables: tables, Store: store, Log: log,
 		RejectThreshold: cfg.RejectThreshold, PseudonymKey: cfg.PseudonymKey,
-		Now: time.Now, retry: defaultRetry,
+		Now: time.Now, Limits: DefaultLimits, DeadlineMargin: DefaultDeadlineMargin, retry: defaultRetry,
 	}
 }
 
@@ -103,6 +115,12 @@ type Result struct {
 	ReportKey     string `json:"report_key,omitempty"`
 	Message       string `json:"message,omitempty"`
 	DurationMS    int64  `json:"duration_ms"`
+
+	// Lines and BlankLines count the file's physical lines (the header
+	// included) and its blank ones: Lines = 1 + BlankLines + RowsOK +
+	// RowsDuplicate + RowsRejected for a file that was read through.
+	Lines      int64 `json:"lines,omitempty"`
+	BlankLines int64 `json:"blank_lines,omitempty"`
 }
 
 // ReportKey is where the report of a landing key is written.
@@ -228,7 +246,7 @@ func (in *Ingester) ingestOnce(ctx context.Context, obj Object) (Result, error) 
 	defer body.Close()
 
 	fc := fileContext{source: res.Source, ingestedAt: start.UnixMicro(), now: in.now(), pseudonym: in.PseudonymKey}
-	parser := newParser(format, fc)
+	parser := in.newParser(ctx, format, fc, obj)
 	in.keysOnce.Do(func() {
 		if in.keys == nil {
 			in.keys = newKeyCache(defaultKeyCacheKeys)
@@ -241,6 +259,7 @@ func (in *Ingester) ingestOnce(ctx context.Context, obj Object) (Result, error) 
 	files, werr := in.writeFile(ctx, tbl, format, parser, body, obj.Key)
 	st := &parser.Stats
 	res.RowsOK, res.RowsRejected, res.RowsDuplicate = st.RowsOK, st.RowsRejected, st.RowsDuplicate
+	res.Lines, res.BlankLines = st.Lines, st.BlankLines
 	discard := func() {
 		if err := removeFiles(ctx, tbl, files); err != nil {
 			in.Log.WarnContext(ctx, "data files of an abandoned attempt not removed: they are orphans now", "source", res.Source, "error", err)
@@ -250,7 +269,7 @@ func (in *Ingester) ingestOnce(ctx context.Context, obj Object) (Result, error) 
 	case st.FileErr != nil:
 		discard()
 		res.RowsOK, res.RowsRejected = 0, 0 // nothing of the file is committed
-		res.Status, res.Message = StatusRejected, st.FileErr.Error()
+		res.Status, res.Message = st.FileErr.status(), st.FileErr.Error()
 		return finish(in.conclude(ctx, obj, res, st, start))
 	case werr != nil:
 		discard()
@@ -265,6 +284,11 @@ func (in *Ingester) ingestOnce(ctx context.Context, obj Object) (Result, error) 
 		res.Status = StatusQuarantined
 		res.Message = fmt.Sprintf("%d of %d rows rejected (%.1f%%), above the %.1f%% threshold: nothing committed",
 			st.RowsRejected, total, 100*share, 100*in.RejectThreshold)
+		if st.Unread > 0 {
+			read := total - st.Unread
+			res.Message = fmt.Sprintf("%d of the first %d data lines rejected: above the %.1f%% threshold whatever the other %d lines hold, so they were not validated; nothing committed",
+				st.RowsRejected-st.Unread, read, 100*in.RejectThreshold, st.Unread)
+		}
 		return finish(in.conclude(ctx, obj, res, st, start))
 	}
 
@@ -306,9 +330,24 @@ func (in *Ingester) now() time.Time {
 	return in.Now()
 }
 
+// newParser returns the parser of one file, with the ingester's limits,
+// its deadline and what it knows of the object's size.
+func (in *Ingester) newParser(ctx context.Context, f *Format, fc fileContext, obj Object) *Parser {
+	p := newParser(f, fc)
+	p.Limits = in.Limits.orDefault()
+	p.now = in.now
+	p.threshold = in.RejectThreshold
+	p.inputBound = p.Limits.inputBound(obj.Size, strings.HasSuffix(strings.ToLower(obj.Key), ".gz"))
+	if dl, ok := ctx.Deadline(); ok {
+		p.margin = in.DeadlineMargin
+		p.deadline = dl.Add(-in.DeadlineMargin)
+	}
+	return p
+}
+
 // writeFile streams the file through the parser into data files of tbl.
 func (in *Ingester) writeFile(ctx context.Context, tbl *table.Table, f *Format, p *Parser, body io.Reader, key string) ([]iceberg.DataFile, error) {
-	r, err := openReader(body, key)
+	r, err := openReader(body, key, p.Limits)
 	if err != nil {
 		var fe *FileError
 		if errors.As(err, &fe) {
@@ -348,7 +387,7 @@ func removeFiles(ctx context.Context, tbl *table.Table, files []iceberg.DataFile
 // conclude writes the report (when there is anything to report) and the
 // ingest_log row of a file that reached a final state.
 func (in *Ingester) conclude(ctx context.Context, obj Object, res Result, st *ParseStats, start time.Time) (Result, error) {
-	if res.Status == StatusRejected || res.Status == StatusQuarantined || (st != nil && (st.RowsRejected > 0 || len(st.Warnings) > 0)) {
+	if res.Status == StatusRejected || res.Status == StatusQuarantined || res.Status == StatusFailed || (st != nil && (st.RowsRejected > 0 || len(st.Warnings) > 0)) {
 		res.ReportKey = ReportKey(obj.Key)
 		body, err := json.MarshalIndent(newReport(obj, res, st, in.RejectThreshold), "", "  ")
 		if err != nil {

@@ -60,27 +60,32 @@ func TestParserCountsAndLines(t *testing.T) {
 	if p.Stats.FileErr != nil {
 		t.Fatalf("file error: %v", p.Stats.FileErr)
 	}
-	if rows != 2 || p.Stats.RowsOK != 2 || p.Stats.RowsRejected != 2 {
-		t.Errorf("rows %d ok %d rejected %d; want 2, 2, 2", rows, p.Stats.RowsOK, p.Stats.RowsRejected)
+	// The unclosed quote on line 5 costs line 5 only; line 6 is a line of its own.
+	if rows != 2 || p.Stats.RowsOK != 2 || p.Stats.RowsRejected != 3 || p.Stats.Lines != 6 {
+		t.Errorf("rows %d ok %d rejected %d lines %d; want 2, 2, 3, 6", rows, p.Stats.RowsOK, p.Stats.RowsRejected, p.Stats.Lines)
 	}
-	if len(p.Stats.Warnings) != 1 || !strings.Contains(p.Stats.Warnings[0], "extra") {
-		t.Errorf("warnings %q, want one about column extra", p.Stats.Warnings)
+	if len(p.Stats.Warnings) != 1 || !strings.Contains(p.Stats.Warnings[0], "column(s) 16 ") {
+		t.Errorf("warnings %q, want one about column 16", p.Stats.Warnings)
 	}
 	if e := p.Stats.Errors[0]; e.Line != 3 || e.Column != "duration_s" {
 		t.Errorf("first error %+v, want line 3 duration_s (sms with a duration)", e)
 	}
-	if e := p.Stats.Errors[1]; e.Line != 5 || !strings.Contains(e.Reason, "malformed CSV") {
-		t.Errorf("second error %+v, want line 5 malformed CSV", e)
+	if e := p.Stats.Errors[1]; e.Line != 5 || !strings.Contains(e.Reason, "not closed on its line") {
+		t.Errorf("second error %+v, want line 5 unclosed quote", e)
+	}
+	if e := p.Stats.Errors[2]; e.Line != 6 || e.Reason != "row has 1 fields, the header has 16" {
+		t.Errorf("third error %+v, want line 6 with 1 field", e)
 	}
 }
 
 // FuzzParseCDR feeds arbitrary bytes after a valid header: the parser must
-// never panic or leak, every row is either yielded or reported, and what is
-// yielded counts exactly RowsOK.
+// never panic or leak, every physical line is the header, blank, yielded or
+// listed as rejected exactly once, and what is yielded counts exactly RowsOK.
 func FuzzParseCDR(f *testing.F) {
 	header := "call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge\n"
+	good := "C1,S1,491700000001,4930123456,onnet,2026-11-22T08:15:02Z,127,voice,out,false,false,CELL1,North,0,0.2117"
 	for _, seed := range []string{
-		"C1,S1,491700000001,4930123456,onnet,2026-11-22T08:15:02Z,127,voice,out,false,false,CELL1,North,0,0.2117\n",
+		good + "\n",
 		"C1,S1,491700000001,,data,2026-11-22 08:15:02,60,data,in,0,1,,,99999999,12.5\n",
 		"C1,S1,491700000001,4930123456,onnet,2026-11-22T08:15:02Z,-1,voice,out,false,false,CELL1,North,0,0.2117\n",
 		"\"C1\",\"S\"\"1\",4917,x,onnet,2026-11-22T08:15:02+01:00,1,sms,mo,y,n,c,r,0,0\n",
@@ -88,21 +93,55 @@ func FuzzParseCDR(f *testing.F) {
 		"C1,S1,491700000001,4930123456,onnet,2026-11-22T08:15:02Z,127,voice,out,false,false,CELL1,M\xfcnchen,0,0.2117\n",
 		",,,,,,,,,,,,,,\n",
 		"\xef\xbb\xbfC1",
+		// The malformed shapes of TestIngestEveryLineAccounted.
+		good + "\n\"C2,S1" + good[5:] + "\n" + good + "\n", // unclosed quote
+		"C\"3" + good[2:] + "\n",                           // quote inside a value
+		"\"C4\"x" + good[2:] + "\n",                        // text after a closing quote
+		good + ",extra,fields\n",                           // too many fields
+		"C5,S1\n",                                          // too few fields
+		good[:40] + strings.Repeat("x", 70_000) + "\n" + good + "\n", // over-long line
+		good[:20] + "\x00\x00" + good[22:] + "\n",                    // NUL bytes
+		good[:60] + "\xc3\x28" + good[62:] + "\n",                    // invalid UTF-8
+		good[:30] + "\r" + good[30:] + "\r\n",                        // CR inside a line
+		good + "\r\n\r\n\n" + good,                                   // CRLF, blank lines, no final LF
+		good + "\n\x1a",                                              // trailing garbage
+		good + "\r" + good + "\r" + good + "\r",                      // bare CR line ends
+		"\"" + strings.Repeat("a\n", 50) + "\"\n",                    // a quoted value across lines
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, rows := parseAll(t, CDRFormat, append([]byte(header), data...))
-		if p.Stats.FileErr == nil && rows != p.Stats.RowsOK {
-			t.Fatalf("yielded %d rows, counted %d ok", rows, p.Stats.RowsOK)
+		st := p.Stats
+		if st.FileErr != nil {
+			t.Fatalf("file error after a valid header: %v", st.FileErr)
 		}
-		if int64(len(p.Stats.Errors)) != p.Stats.RowsRejected {
-			t.Fatalf("listed %d errors, counted %d rejected", len(p.Stats.Errors), p.Stats.RowsRejected)
+		if rows != st.RowsOK {
+			t.Fatalf("yielded %d rows, counted %d ok", rows, st.RowsOK)
 		}
-		for _, e := range p.Stats.Errors {
-			if e.Line < 2 || e.Reason == "" {
-				t.Fatalf("error without line or reason: %+v", e)
+		if want := 1 + st.BlankLines + st.RowsOK + st.RowsRejected; st.Lines != want {
+			t.Fatalf("%d physical lines, accounted %d (1 header + %d blank + %d ok + %d rejected)",
+				st.Lines, want, st.BlankLines, st.RowsOK, st.RowsRejected)
+		}
+		all := append([]byte(header), data...)
+		physical := int64(bytes.Count(all, []byte("\n")))
+		if all[len(all)-1] != '\n' {
+			physical++
+		}
+		if st.Lines != physical {
+			t.Fatalf("parser counted %d lines, the input has %d", st.Lines, physical)
+		}
+		var listed int64
+		prev := int64(1)
+		for _, e := range st.Errors {
+			if e.Line <= prev || e.Reason == "" || (e.LastLine != 0 && e.LastLine <= e.Line) {
+				t.Fatalf("error out of order, without line or reason: %+v after line %d", e, prev)
 			}
+			prev = max(e.Line, e.LastLine)
+			listed += e.Lines()
+		}
+		if listed != st.RowsRejected {
+			t.Fatalf("listed %d rejected lines, counted %d", listed, st.RowsRejected)
 		}
 	})
 }
