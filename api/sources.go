@@ -74,7 +74,7 @@ type IngestFile struct {
 }
 
 // ingestStatuses are the final states crm.ingest_log records.
-var ingestStatuses = []string{lake.StatusCommitted, lake.StatusReplaced, lake.StatusQuarantined, lake.StatusRejected}
+var ingestStatuses = []string{lake.StatusCommitted, lake.StatusReplaced, lake.StatusQuarantined, lake.StatusRejected, lake.StatusFailed}
 
 // LakeSources reads the Sources from the lake's tables.
 type LakeSources struct {

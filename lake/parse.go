@@ -546,18 +546,24 @@ func (p *Parser) mapHeader(header []string) ([]int, *FileError) {
 	}
 	pos := make(map[string]int, len(header))
 	matched := 0
+	var dupErr *FileError
 	for i, h := range header {
 		name := strings.ToLower(strings.TrimSpace(h))
 		if j, dup := pos[name]; dup {
-			if known[name] {
-				return nil, &FileError{Reason: fmt.Sprintf("header names column %s twice (columns %d and %d)", name, j+1, i+1)}
+			if dupErr == nil && known[name] {
+				dupErr = &FileError{Reason: fmt.Sprintf("header names column %s twice (columns %d and %d)", name, j+1, i+1)}
+			} else if dupErr == nil {
+				dupErr = &FileError{Reason: fmt.Sprintf("header columns %d and %d have the same name", j+1, i+1)}
 			}
-			return nil, &FileError{Reason: fmt.Sprintf("header columns %d and %d have the same name", j+1, i+1)}
+			continue
 		}
 		pos[name] = i
 		if known[name] {
 			matched++
 		}
+	}
+	if dupErr != nil && matched > 0 {
+		return nil, dupErr
 	}
 	idx := make([]int, len(p.Format.Columns))
 	var missing, required []string
