@@ -35,13 +35,18 @@ func TestMain(m *testing.M) {
 
 const cdrHeader = "call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge\n"
 
-// cdr is an export of n valid rows with call ids unique to prefix.
-func cdr(prefix string, n int) []byte {
+// cdr is an export of n valid rows with call ids unique to prefix, over
+// 28 days of October.
+func cdr(prefix string, n int) []byte { return cdrDays(prefix, n, 1, 28) }
+
+// cdrDays is an export whose calls start on days first … first+days-1 of
+// October (a day's export is one partition, a month's 28).
+func cdrDays(prefix string, n, first, days int) []byte {
 	var b strings.Builder
 	b.WriteString(cdrHeader)
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&b, "%s-%07d,S%06d,4917%08d,4930%06d,offnet,2026-10-%02dT%02d:%02d:07Z,%d,voice,out,false,false,CELL%03d,North,0,0.%04d\n",
-			prefix, i, i%5000, i%5000, i%9973, 1+i%28, i%24, i%60, 1+i%3600, i%100, i%10000)
+			prefix, i, i%5000, i%5000, i%9973, first+i%days, i%24, i%60, 1+i%3600, i%100, i%10000)
 	}
 	return []byte(b.String())
 }
@@ -156,7 +161,7 @@ func TestKilledIngestsLoseNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	smallProbe, err := scratch.ProbeFile(ctx, "exports/cdr/2026/10/15/probe-small.csv", cdr("PROBE", rs.smallRows), int64(rs.smallRows))
+	smallProbe, err := scratch.ProbeFile(ctx, "exports/cdr/2026/10/15/probe-small.csv", cdrDays("PROBE", rs.smallRows, 15, 1), int64(rs.smallRows))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +214,8 @@ func TestKilledIngestsLoseNothing(t *testing.T) {
 		}()
 	}
 	for i := 0; i < rs.small; i++ {
-		f, err := l.Drop(fmt.Sprintf("exports/cdr/2026/10/%02d/small-%03d.csv", 1+i%28, i), cdr(fmt.Sprintf("S%03d", i), rs.smallRows), int64(rs.smallRows))
+		// A burst of one day's small exports: one partition each, as mediation sends them.
+		f, err := l.Drop(fmt.Sprintf("exports/cdr/2026/10/%02d/small-%03d.csv", 1+i%28, i), cdrDays(fmt.Sprintf("S%03d", i), rs.smallRows, 1+i%28, 1), int64(rs.smallRows))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -153,6 +153,7 @@ func (l *Lake) Deliver(ctx context.Context, f File, kill Kill) (Outcome, error) 
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // no child outlives a stopped round
 	if err := cmd.Start(); err != nil {
 		return Outcome{}, fmt.Errorf("chaos: start child: %w", err)
 	}
