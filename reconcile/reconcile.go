@@ -41,8 +41,10 @@ const (
 	StateKey = "reconcile/state.json"
 	// ExportsPrefix is what a run lists.
 	ExportsPrefix = "exports/"
-	// deadlineMargin is left of the function's time when re-driving stops.
-	deadlineMargin = 90 * time.Second
+	// deadlineMargin is left of the function's time when re-driving stops:
+	// a re-drive gets as long as the ingest function has (its Timeout), so
+	// a large file is not failed for want of time the event would have had.
+	deadlineMargin = 5 * time.Minute
 )
 
 // Store reads and writes the landing bucket.
@@ -261,7 +263,7 @@ func (r *Reconciler) Run(ctx context.Context, in Input) (Report, error) {
 			break
 		}
 		act := r.redrive(ctx, o, logged[version{"s3://" + r.Bucket + "/" + o.Key, o.ETag}] == lake.StatusGone)
-		if act.Status == "error" || act.Status == lake.StatusGone || act.Status == "failed" {
+		if act.Status == "error" || act.Status == lake.StatusGone || act.Status == lake.StatusFailed {
 			if a == nil {
 				a = &Attempt{}
 				if st.Attempts == nil {

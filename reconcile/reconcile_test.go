@@ -166,19 +166,33 @@ func TestReconcileWatermark(t *testing.T) {
 	}
 }
 
-// failingIngester fails every file, as a broken catalog would.
-type failingIngester struct{ calls int }
+// failingIngester fails every file: with an error, as a broken catalog
+// would, or with status failed (out of time).
+type failingIngester struct {
+	calls    int
+	timesOut bool
+}
 
 func (fi *failingIngester) Ingest(ctx context.Context, obj lake.Object) (lake.Result, error) {
 	fi.calls++
+	if fi.timesOut {
+		return lake.Result{Status: lake.StatusFailed, Message: "out of time"}, nil
+	}
 	return lake.Result{}, errors.New("ingest " + obj.Key + ": catalog unavailable")
 }
 
-// TestReconcileGivesUp: a file whose re-drive fails is tried once per run,
-// at most three times, then reported as given up without being tried.
+// TestReconcileGivesUp: a file whose re-drive fails (an error or status
+// failed) is tried once per run, at most three times, then reported as
+// given up without being tried.
 func TestReconcileGivesUp(t *testing.T) {
+	for _, timesOut := range []bool{false, true} {
+		t.Run(fmt.Sprintf("status failed %v", timesOut), func(t *testing.T) { testGivesUp(t, timesOut) })
+	}
+}
+
+func testGivesUp(t *testing.T, timesOut bool) {
 	f := newFixture(t)
-	fi := &failingIngester{}
+	fi := &failingIngester{timesOut: timesOut}
 	f.rc.Ingest = fi
 	f.drop("exports/cdr/2026/10/05/poison.csv", cdr("P", 5), time.Hour)
 	for run := 1; run <= 5; run++ {
