@@ -27,9 +27,10 @@ local: cli
 	$(BIN)/telcolake local
 
 ## test: formatting, vet, the Lambda packages, and every test (PostgreSQL catalog when available);
-## TELCOLAKE_DIST makes infra's emulated run use the zips just built (arm64, under qemu-user)
+## TELCOLAKE_DIST makes infra's emulated run use the zips just built (arm64, under qemu-user);
+## -timeout 20m: lake, localstack and infra each take 5-6 min on a loaded 2-core machine
 test: fmt-check vet package
-	TELCOLAKE_DIST=$(CURDIR)/dist .ci/with-postgres $(GO) test -count=1 ./...
+	TELCOLAKE_DIST=$(CURDIR)/dist .ci/with-postgres $(GO) test -count=1 -timeout 20m ./...
 
 vet:
 	$(GO) vet ./...
