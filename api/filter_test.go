@@ -377,11 +377,11 @@ func TestWideDictionary(t *testing.T) {
 	for i := range cs {
 		cs[i].Region = fmt.Sprintf("R%03d", rng.IntN(150))
 	}
-	s, err := New(meta, cs, nil, Config{Keys: testKeys(), MaxPageSize: 1000})
+	s, err := newServer(meta, cs, nil, Config{Keys: testKeys(), MaxPageSize: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{s: s, customers: cs}
+	f := &fixture{s: s, customers: stored(t, s)}
 	var many []string // two thirds of the regions: less selective than status=deactivated
 	for i := 0; i < 100; i++ {
 		many = append(many, fmt.Sprintf("R%03d", i))

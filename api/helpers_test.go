@@ -227,11 +227,36 @@ func newFixture(t testing.TB, mod func(*Config)) *fixture {
 	if mod != nil {
 		mod(&cfg)
 	}
-	s, err := New(meta, cs, sampleSources(), cfg)
+	s, err := newServer(meta, cs, sampleSources(), cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	return &fixture{s: s, meta: meta, customers: cs, audit: audit}
+	return &fixture{s: s, meta: meta, customers: stored(t, s), audit: audit}
+}
+
+// newServer writes meta and cs as a snapshot to a memory store, opens it
+// and builds a server over it: the path of the api function.
+func newServer(meta *serving.Meta, cs []serving.Customer, src Sources, cfg Config) (*Server, error) {
+	st := serving.NewMemStore()
+	if _, err := serving.Write(context.Background(), st, meta, cs); err != nil {
+		return nil, err
+	}
+	snap, err := serving.Load(context.Background(), st, serving.IsNotFound, serving.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return New(snap, src, cfg)
+}
+
+// stored returns every customer as the server's snapshot holds it (money
+// in whole cents), to compare answers with.
+func stored(t testing.TB, s *Server) []serving.Customer {
+	t.Helper()
+	cs, err := s.snap.Customers(context.Background(), s.ix.all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
 }
 
 // event builds the API Gateway v2 event the gateway would send for method

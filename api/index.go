@@ -5,44 +5,39 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
-	"strconv"
 	"sync"
 
 	"github.com/telcolake/telcolake/models/serving"
 )
 
-// The index keeps the columns the filters and sorts read as flat slices
-// (struct of arrays): numbers as float64 or int32, categories as small
-// dictionary codes. A query is one tight pass per condition over a
+// The index reads the columns the filters and sorts need as flat slices
+// (struct of arrays) of the snapshot's columns.bin, in place: numbers as
+// float64, int32 or int64 cents, categories as small dictionary codes. A query is one tight pass per condition over a
 // selection vector, then a bounded heap for the page.
 
-// numField is a numeric field of a customer: sortable, some filterable.
+// numField is a numeric column of the snapshot: sortable, some
+// filterable. Its kind is the serving contract's.
 type numField struct {
-	name  string // as in JSON, sort= and CSV
-	isInt bool
-	f     func(*serving.Customer) float64
-	i     func(*serving.Customer) int32
+	name  string // as in JSON, sort= and CSV; a serving.Columns name
+	isInt bool   // serving.Int32; otherwise Float64 or Cents
 }
 
 // numFields are the numeric fields, in the order of the summary.
-var numFields = []numField{
-	{name: "tenure_months", isInt: true, i: func(c *serving.Customer) int32 { return c.TenureMonths }},
-	{name: "churn_probability", f: func(c *serving.Customer) float64 { return c.Probability }},
-	{name: "monthly_value", f: func(c *serving.Customer) float64 { return c.MonthlyValue }},
-	{name: "clv", f: func(c *serving.Customer) float64 { return c.CLV }},
-	{name: "value_at_risk", f: func(c *serving.Customer) float64 { return c.ValueAtRisk }},
-	{name: "voice_minutes", f: func(c *serving.Customer) float64 { return c.VoiceMinutes }},
-	{name: "voice_calls", isInt: true, i: func(c *serving.Customer) int32 { return c.VoiceCalls }},
-	{name: "sms", isInt: true, i: func(c *serving.Customer) int32 { return c.SMS }},
-	{name: "data_mb", f: func(c *serving.Customer) float64 { return c.DataMB }},
-	{name: "roaming_calls", isInt: true, i: func(c *serving.Customer) int32 { return c.RoamingCalls }},
-	{name: "intl_calls", isInt: true, i: func(c *serving.Customer) int32 { return c.IntlCalls }},
-	{name: "care_calls", isInt: true, i: func(c *serving.Customer) int32 { return c.CareCalls }},
-	{name: "distinct_contacts", isInt: true, i: func(c *serving.Customer) int32 { return c.DistinctContact }},
-	{name: "amount_due", f: func(c *serving.Customer) float64 { return c.AmountDue }},
-	{name: "arrears", f: func(c *serving.Customer) float64 { return c.Arrears }},
-	{name: "months_in_arrears", isInt: true, i: func(c *serving.Customer) int32 { return c.MonthsInArrears }},
+var numFields = contractNums(
+	"tenure_months", "churn_probability", "monthly_value", "clv", "value_at_risk", "voice_minutes", "voice_calls",
+	"sms", "data_mb", "roaming_calls", "intl_calls", "care_calls", "distinct_contacts", "amount_due", "arrears",
+	"months_in_arrears")
+
+func contractNums(names ...string) []numField {
+	out := make([]numField, len(names))
+	for i, n := range names {
+		col, ok := serving.ColumnByName(n)
+		if !ok || col.Kind == serving.Dict {
+			panic("api: " + n + " is not a numeric column of the serving contract")
+		}
+		out[i] = numField{name: n, isInt: col.Kind == serving.Int32}
+	}
+	return out
 }
 
 func numFieldIndex(name string) int {
@@ -57,25 +52,35 @@ func numFieldIndex(name string) int {
 // catField is a categorical field the filter selects by exact value.
 type catField struct {
 	param  string   // query parameter
-	closed []string // the allowed values; nil: any value (unknown ones match nothing)
-	get    func(*serving.Customer) string
+	column string   // the serving.Columns Dict column
+	closed []string // the contract's Enum: the allowed values; nil: any value (unknown ones match nothing)
 }
 
 // catFields are the categorical filters. segment holds the segment id in
 // decimal.
-var catFields = []catField{
-	{param: "segment", get: func(c *serving.Customer) string { return strconv.Itoa(int(c.SegmentID)) }},
-	{param: "region", get: func(c *serving.Customer) string { return c.Region }},
-	{param: "plan", get: func(c *serving.Customer) string { return c.Plan }},
-	{param: "status", closed: []string{"active", "suspended", "deactivated"}, get: func(c *serving.Customer) string { return c.Status }},
-	{param: "lifecycle", closed: []string{"new", "established", "loyal", "suspended", "lost"}, get: func(c *serving.Customer) string { return c.Lifecycle }},
-	{param: "age_band", closed: []string{"18-24", "25-34", "35-44", "45-54", "55-64", "65+"}, get: func(c *serving.Customer) string { return c.AgeBand }},
-	{param: "payment_method", get: func(c *serving.Customer) string { return c.PaymentMethod }},
+var catFields = contractCats(
+	"segment", "segment_id", "region", "region", "plan", "plan", "status", "status",
+	"lifecycle", "lifecycle", "age_band", "age_band", "payment_method", "payment_method")
+
+func contractCats(pairs ...string) []catField {
+	var out []catField
+	for i := 0; i+1 < len(pairs); i += 2 {
+		col, ok := serving.ColumnByName(pairs[i+1])
+		if !ok || col.Kind != serving.Dict {
+			panic("api: " + pairs[i+1] + " is not a dictionary column of the serving contract")
+		}
+		out = append(out, catField{param: pairs[i], column: col.Name, closed: col.Enum})
+	}
+	return out
 }
 
+// numColumn is a numeric column viewed in the snapshot: one of the three
+// slices is set. Money (c, whole cents) compares and sorts as cents/100,
+// the float64 a decimal with two places parses to.
 type numColumn struct {
-	f []float64 // float fields
-	i []int32   // int fields
+	f []float64 // Float64 fields
+	i []int32   // Int32 fields
+	c []int64   // Cents fields
 }
 
 type catColumn struct {
@@ -84,90 +89,60 @@ type catColumn struct {
 	counts []int // rows per code
 }
 
+// index is the snapshot's columns as the queries read them (slices of the
+// loaded file, no copies) plus the named lists as row numbers.
 type index struct {
-	n     int
-	ids   []string // sorted, = customers[i].SubscriberID
-	nums  []numColumn
-	cats  []catColumn
-	all   []int32 // 0..n-1, the selection of a query without conditions
-	sels  sync.Pool
-	lists map[string][]int32 // named lists as row numbers, ranked
+	n    int
+	snap *serving.Snapshot
+	nums []numColumn
+	cats []catColumn
+	all  []int32 // 0..n-1, the selection of a query without conditions
+	sels sync.Pool
 }
 
-func buildIndex(customers []serving.Customer) (*index, error) {
-	n := len(customers)
-	if n > math.MaxInt32 {
-		return nil, fmt.Errorf("%d customers, more than an index holds", n)
-	}
-	ix := &index{n: n, ids: make([]string, n), nums: make([]numColumn, len(numFields)), cats: make([]catColumn, len(catFields)), all: make([]int32, n)}
+func buildIndex(snap *serving.Snapshot) (*index, error) {
+	n := snap.Len()
+	ix := &index{n: n, snap: snap, nums: make([]numColumn, len(numFields)), cats: make([]catColumn, len(catFields)), all: make([]int32, n)}
 	for j, f := range numFields {
-		if f.isInt {
-			ix.nums[j].i = make([]int32, n)
-		} else {
-			ix.nums[j].f = make([]float64, n)
+		col, _ := serving.ColumnByName(f.name)
+		switch col.Kind {
+		case serving.Int32:
+			ix.nums[j].i = snap.Int32s(f.name)
+		case serving.Float64:
+			ix.nums[j].f = snap.Float64s(f.name)
+		case serving.Cents:
+			ix.nums[j].c = snap.Cents(f.name)
+		}
+		if len(ix.nums[j].i)+len(ix.nums[j].f)+len(ix.nums[j].c) != n {
+			return nil, fmt.Errorf("column %s missing", f.name)
 		}
 	}
-	for j := range catFields {
-		ix.cats[j] = catColumn{codes: make([]uint16, n), dict: map[string]uint16{}}
+	for j, f := range catFields {
+		d := snap.Dict(f.column)
+		if d == nil || len(d.Codes) != n {
+			return nil, fmt.Errorf("column %s missing", f.column)
+		}
+		cc := catColumn{codes: d.Codes, dict: make(map[string]uint16, len(d.Values)), counts: d.Counts}
+		for code, v := range d.Values {
+			cc.dict[v] = uint16(code)
+		}
+		ix.cats[j] = cc
 	}
-	for r := range customers {
-		c := &customers[r]
-		if !validID(c.SubscriberID) {
-			return nil, fmt.Errorf("row %d: invalid subscriber id %q", r, c.SubscriberID)
-		}
-		if r > 0 && customers[r-1].SubscriberID >= c.SubscriberID {
-			return nil, fmt.Errorf("customers not sorted by subscriber id at row %d (%s, %s)", r, customers[r-1].SubscriberID, c.SubscriberID)
-		}
-		ix.ids[r] = c.SubscriberID
+	for r := range ix.all {
 		ix.all[r] = int32(r)
-		for j, f := range numFields {
-			if f.isInt {
-				ix.nums[j].i[r] = f.i(c)
-				continue
-			}
-			v := f.f(c)
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("customer %s: %s is %v", c.SubscriberID, f.name, v)
-			}
-			ix.nums[j].f[r] = v
-		}
-		for _, v := range c.History {
-			for _, x := range []float64{v.VoiceMinutes, v.DataMB, v.AmountDue, v.AmountPaid, v.Arrears} {
-				if math.IsNaN(x) || math.IsInf(x, 0) {
-					return nil, fmt.Errorf("customer %s: history %s has a non-finite number", c.SubscriberID, v.Month)
-				}
-			}
-		}
-		for j, f := range catFields {
-			cc := &ix.cats[j]
-			v := f.get(c)
-			code, ok := cc.dict[v]
-			if !ok {
-				if len(cc.dict) > math.MaxUint16 {
-					return nil, fmt.Errorf("%s has more than %d distinct values", f.param, math.MaxUint16+1)
-				}
-				code = uint16(len(cc.dict))
-				cc.dict[v] = code
-				cc.counts = append(cc.counts, 0)
-			}
-			cc.codes[r] = code
-			cc.counts[code]++
-		}
 	}
 	ix.sels.New = func() any { s := make([]int32, 0, n); return &s }
 	return ix, nil
 }
 
 // row returns the row of a subscriber id.
-func (ix *index) row(id string) (int, bool) {
-	i := sort.SearchStrings(ix.ids, id)
-	return i, i < ix.n && ix.ids[i] == id
-}
+func (ix *index) row(id string) (int, bool) { return ix.snap.Find(id) }
 
 // after returns the first row whose id is greater than id.
-func (ix *index) after(id string) int32 {
-	return int32(sort.Search(ix.n, func(i int) bool { return ix.ids[i] > id }))
-}
+func (ix *index) after(id string) int32 { return int32(ix.snap.After(id)) }
+
+// id returns row r's subscriber id.
+func (ix *index) id(r int32) string { return ix.snap.ID(int(r)) }
 
 // pred is one condition: a categorical IN-set or a closed numeric range.
 type pred struct {
@@ -178,12 +153,14 @@ type pred struct {
 	flo, fhi float64
 	i        []int32
 	ilo, ihi int32
+	c        []int64
+	clo, chi int64
 	kept     float64 // estimated share of rows kept
 }
 
 // empty reports whether a range condition can hold for no value.
 func (p *pred) empty() bool {
-	return p.i != nil && p.ilo > p.ihi || p.f != nil && p.flo > p.fhi
+	return p.i != nil && p.ilo > p.ihi || p.f != nil && p.flo > p.fhi || p.c != nil && p.clo > p.chi
 }
 
 // catPred selects rows whose value of categorical field j is one of values.
@@ -212,6 +189,9 @@ func (ix *index) rangePred(j int, lo, hi float64) pred {
 			return int32(v)
 		}
 		return pred{i: c.i, ilo: clamp(math.Ceil(lo)), ihi: clamp(math.Floor(hi))}
+	}
+	if c.c != nil {
+		return pred{c: c.c, clo: centsAtLeast(lo), chi: centsAtMost(hi)}
 	}
 	return pred{f: c.f, flo: lo, fhi: hi}
 }
@@ -256,6 +236,12 @@ func (ix *index) match(preds []pred) ([]int32, *[]int32) {
 			sel[k] = int32(r)
 			k += b2i(uint32(v-lo) <= span)
 		}
+	case p.c != nil:
+		lo, span := uint64(p.clo), uint64(p.chi)-uint64(p.clo)
+		for r, v := range p.c {
+			sel[k] = int32(r)
+			k += b2i(uint64(v)-lo <= span)
+		}
 	default:
 		lo, hi := p.flo, p.fhi
 		for r, v := range p.f {
@@ -287,6 +273,12 @@ func (ix *index) match(preds []pred) ([]int32, *[]int32) {
 				sel[k] = r
 				k += b2i(uint32(col[r]-lo) <= span)
 			}
+		case p.c != nil:
+			col, lo, span := p.c, uint64(p.clo), uint64(p.chi)-uint64(p.clo)
+			for _, r := range sel {
+				sel[k] = r
+				k += b2i(uint64(col[r])-lo <= span)
+			}
 		default:
 			col, lo, hi := p.f, p.flo, p.fhi
 			for _, r := range sel {
@@ -299,6 +291,44 @@ func (ix *index) match(preds []pred) ([]int32, *[]int32) {
 	}
 	*sp = sel[:0]
 	return sel, sp
+}
+
+// centsAtLeast is the smallest whole number of cents c with
+// FromCents(c) >= v: the first value a money condition ">= v" keeps, as
+// it would compare the amount in currency units.
+func centsAtLeast(v float64) int64 {
+	switch {
+	case math.IsNaN(v) || v > 1e17:
+		return math.MaxInt64
+	case v < -1e17:
+		return math.MinInt64
+	}
+	c := int64(math.Ceil(v * 100))
+	for serving.FromCents(c-1) >= v {
+		c--
+	}
+	for serving.FromCents(c) < v {
+		c++
+	}
+	return c
+}
+
+// centsAtMost is the largest c with FromCents(c) <= v.
+func centsAtMost(v float64) int64 {
+	switch {
+	case math.IsNaN(v) || v < -1e17:
+		return math.MinInt64
+	case v > 1e17:
+		return math.MaxInt64
+	}
+	c := int64(math.Floor(v * 100))
+	for serving.FromCents(c+1) <= v {
+		c++
+	}
+	for serving.FromCents(c) > v {
+		c--
+	}
+	return c
 }
 
 // b2i is 1 for true; the compiler makes it a flag move, not a branch.
@@ -338,9 +368,12 @@ func (ix *index) orderBySelectivity(preds []pred) {
 			hits, tries := 0, 0
 			for r := 0; r < ix.n; r += step {
 				tries++
-				if p.i != nil {
+				switch {
+				case p.i != nil:
 					hits += b2i(p.i[r] >= p.ilo && p.i[r] <= p.ihi)
-				} else {
+				case p.c != nil:
+					hits += b2i(p.c[r] >= p.clo && p.c[r] <= p.chi)
+				default:
 					hits += b2i(p.f[r] >= p.flo && p.f[r] <= p.fhi)
 				}
 			}
@@ -394,8 +427,11 @@ func (o order) sign() float64 {
 // key returns row r's sort key.
 func (ix *index) key(o order, r int32) float64 {
 	c := &ix.nums[o.field]
-	if c.i != nil {
+	switch {
+	case c.i != nil:
 		return o.sign() * float64(c.i[r])
+	case c.c != nil:
+		return o.sign() * serving.FromCents(c.c[r])
 	}
 	return o.sign() * c.f[r]
 }
@@ -433,6 +469,18 @@ func (ix *index) top(sel []int32, o order, from *entry, k int) []entry {
 		col := c.i
 		for _, r := range sel {
 			v := sg * float64(col[r])
+			if from != nil && (v < fk || (v == fk && r < fr)) {
+				continue
+			}
+			if len(h) == k && (v > h[0].k || (v == h[0].k && r > h[0].r)) {
+				continue
+			}
+			push(entry{v, r})
+		}
+	} else if c.c != nil {
+		col := c.c
+		for _, r := range sel {
+			v := sg * serving.FromCents(col[r])
 			if from != nil && (v < fk || (v == fk && r < fr)) {
 				continue
 			}
@@ -498,16 +546,5 @@ func siftDown(h []entry, j int) {
 	}
 }
 
-// validID reports whether s is a valid subscriber id: 1-64 printable ASCII
-// characters, no spaces.
-func validID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] > '~' {
-			return false
-		}
-	}
-	return true
-}
+// validID reports whether s is a valid subscriber id (serving.ValidID).
+func validID(s string) bool { return serving.ValidID(s) }

@@ -147,7 +147,7 @@ func TestLoadedKeysServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	meta, cs := genSnapshot(1, 10, false)
-	s, err := New(meta, cs, nil, Config{Keys: keys})
+	s, err := newServer(meta, cs, nil, Config{Keys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,10 @@
 // Package api is telcolake's HTTP API for staff and apps: the 360° view of
 // one customer, multi-condition counts and pages over all customers, the
 // scoring run's named lists, segments, model runs and ingested files. It
-// answers from the in-memory serving snapshot (models/serving), and from
-// the lake (Sources) for model runs and ingested files.
+// answers from a serving snapshot (models/serving: its columns in memory,
+// customer detail read on demand), and from the lake (Sources) for model
+// runs and ingested files. Live keeps the newest snapshot loaded for the
+// api function: keys are checked before anything loads.
 //
 // Server.Handle takes API Gateway v2 (payload 2.0) events, as the api
 // function receives them. Every request but /healthz and /v1/openapi.json
@@ -70,7 +72,7 @@ type Config struct {
 // concurrent use.
 type Server struct {
 	meta        *serving.Meta
-	customers   []serving.Customer
+	snap        *serving.Snapshot
 	ix          *index
 	src         Sources
 	cfg         Config
@@ -82,53 +84,30 @@ type Server struct {
 	listRows    map[string][]int32
 	filterSpecs []paramSpec
 	routes      []route
+	// load, set on a Live's front server (which has no snapshot), returns
+	// the server that answers an admitted request; with refresh false
+	// (public routes) only one already loaded, possibly nil, never reading
+	// the store.
+	load func(ctx context.Context, refresh bool) (*Server, error)
 }
 
-// New builds a server over a snapshot. customers must be sorted by
-// subscriber id, as serving.Write stores them; New keeps the slice (do not
-// modify it afterwards) and builds the column index over it. src may be
-// nil: /v1/models and /v1/ingest/files then answer 503.
-func New(meta *serving.Meta, customers []serving.Customer, src Sources, cfg Config) (*Server, error) {
-	if meta == nil {
+// New builds a server over an open snapshot (serving.Open), answering
+// from its columns in place. src may be nil: /v1/models and
+// /v1/ingest/files then answer 503.
+func New(snap *serving.Snapshot, src Sources, cfg Config) (*Server, error) {
+	if snap == nil || snap.Meta == nil {
 		return nil, errors.New("api: no snapshot meta")
 	}
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if cfg.Audit == nil {
-		cfg.Audit = cfg.Log
-	}
-	if cfg.MaxPageSize <= 0 {
-		cfg.MaxPageSize = defaultMaxPageSize
-	}
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = defaultMaxBodyBytes
-	}
-	kr, err := newKeyring(cfg.Keys)
+	s, err := newFront(src, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("api: keys: %w", err)
+		return nil, err
 	}
-	if len(cfg.CursorKey) == 0 {
-		hashes := make([]string, len(kr.keys))
-		for i, k := range kr.keys {
-			hashes[i] = strings.ToLower(k.Hash)
-		}
-		slices.Sort(hashes)
-		sum := sha256.Sum256([]byte("telcolake api cursor v1\x00" + strings.Join(hashes, ",")))
-		cfg.CursorKey = sum[:]
-	}
-	ix, err := buildIndex(customers)
+	meta := snap.Meta
+	ix, err := buildIndex(snap)
 	if err != nil {
 		return nil, fmt.Errorf("api: snapshot %s: %w", meta.Run, err)
 	}
-	s := &Server{
-		meta: meta, customers: customers, ix: ix, src: src, cfg: cfg, keys: kr,
-		cursors:   cursorCodec{key: cfg.CursorKey},
-		segments:  map[int32]serving.Segment{},
-		knownSegs: map[int32]bool{},
-		lists:     map[string]*serving.List{},
-		listRows:  map[string][]int32{},
-	}
+	s.meta, s.snap, s.ix = meta, snap, ix
 	for _, sg := range meta.Segments {
 		s.segments[sg.ID] = sg
 		s.knownSegs[sg.ID] = true
@@ -157,11 +136,49 @@ func New(meta *serving.Meta, customers []serving.Customer, src Sources, cfg Conf
 		s.lists[l.Name], s.listRows[l.Name] = l, rows
 	}
 	if missing > 0 {
-		cfg.Log.Warn("api: list members not in the snapshot were dropped", "run", meta.Run, "missing", missing)
+		s.cfg.Log.Warn("api: list members not in the snapshot were dropped", "run", meta.Run, "missing", missing)
 	}
-	s.filterSpecs = filterParams()
-	s.routes = s.routeTable()
 	return s, nil
+}
+
+// newFront builds what answers without a snapshot: keys, routes,
+// parameters, problems and audit.
+func newFront(src Sources, cfg Config) (*Server, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Audit == nil {
+		cfg.Audit = cfg.Log
+	}
+	if cfg.MaxPageSize <= 0 {
+		cfg.MaxPageSize = defaultMaxPageSize
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	kr, err := newKeyring(cfg.Keys)
+	if err != nil {
+		return nil, fmt.Errorf("api: keys: %w", err)
+	}
+	if len(cfg.CursorKey) == 0 {
+		hashes := make([]string, len(kr.keys))
+		for i, k := range kr.keys {
+			hashes[i] = strings.ToLower(k.Hash)
+		}
+		slices.Sort(hashes)
+		sum := sha256.Sum256([]byte("telcolake api cursor v1\x00" + strings.Join(hashes, ",")))
+		cfg.CursorKey = sum[:]
+	}
+	return &Server{
+		src: src, cfg: cfg, keys: kr,
+		cursors:     cursorCodec{key: cfg.CursorKey},
+		segments:    map[int32]serving.Segment{},
+		knownSegs:   map[int32]bool{},
+		lists:       map[string]*serving.List{},
+		listRows:    map[string][]int32{},
+		filterSpecs: filterParams(),
+		routes:      routeTable(),
+	}, nil
 }
 
 func (s *Server) knownSegment(id int32) bool { return s.knownSegs[id] }
@@ -172,21 +189,22 @@ type route struct {
 	op      Op
 	csvOp   Op // the operation with format=csv, if the route has one
 	params  []paramSpec
-	serve   func(*request) (events.APIGatewayV2HTTPResponse, error)
+	// serve answers with the server holding the snapshot.
+	serve func(*Server, *request) (events.APIGatewayV2HTTPResponse, error)
 }
 
-func (s *Server) routeTable() []route {
+func routeTable() []route {
 	paging := []paramSpec{{name: pLimit}, {name: pCursor}, {name: pFormat}}
 	return []route{
-		{pattern: "/healthz", op: OpHealth, serve: s.health},
-		{pattern: "/v1/openapi.json", op: OpOpenAPI, serve: s.openapi},
-		{pattern: "/v1/customers", op: OpCustomers, csvOp: OpCustomersCSV, params: s.filterSpecs, serve: s.filterCustomers},
-		{pattern: "/v1/customers/{id}", op: OpCustomer, serve: s.customer},
-		{pattern: "/v1/lists", op: OpLists, serve: s.listIndex},
-		{pattern: "/v1/lists/{name}", op: OpList, csvOp: OpListCSV, params: paging, serve: s.list},
-		{pattern: "/v1/segments", op: OpSegments, serve: s.segmentsList},
-		{pattern: "/v1/models", op: OpModels, params: []paramSpec{{name: "kind"}}, serve: s.models},
-		{pattern: "/v1/ingest/files", op: OpIngestFiles, params: []paramSpec{{name: "status"}, {name: pLimit}}, serve: s.ingestFiles},
+		{pattern: "/healthz", op: OpHealth, serve: (*Server).health},
+		{pattern: "/v1/openapi.json", op: OpOpenAPI, serve: (*Server).openapi},
+		{pattern: "/v1/customers", op: OpCustomers, csvOp: OpCustomersCSV, params: filterParams(), serve: (*Server).filterCustomers},
+		{pattern: "/v1/customers/{id}", op: OpCustomer, serve: (*Server).customer},
+		{pattern: "/v1/lists", op: OpLists, serve: (*Server).listIndex},
+		{pattern: "/v1/lists/{name}", op: OpList, csvOp: OpListCSV, params: paging, serve: (*Server).list},
+		{pattern: "/v1/segments", op: OpSegments, serve: (*Server).segmentsList},
+		{pattern: "/v1/models", op: OpModels, params: []paramSpec{{name: "kind"}}, serve: (*Server).models},
+		{pattern: "/v1/ingest/files", op: OpIngestFiles, params: []paramSpec{{name: "status"}, {name: pLimit}}, serve: (*Server).ingestFiles},
 	}
 }
 
@@ -312,7 +330,28 @@ func (s *Server) serve(r *request) (events.APIGatewayV2HTTPResponse, error) {
 		}
 		r.param = p
 	}
-	return rt.serve(r)
+	if s.load == nil {
+		return rt.serve(s, r)
+	}
+	// A Live's front: only now, admitted, does the request reach the store.
+	switch rt.op {
+	case OpOpenAPI:
+		return rt.serve(s, r)
+	case OpHealth:
+		srv, _ := s.load(r.ctx, false)
+		if srv == nil {
+			srv = s
+		}
+		return rt.serve(srv, r)
+	}
+	srv, err := s.load(r.ctx, true)
+	if err != nil {
+		if errors.Is(err, serving.ErrNoSnapshot) {
+			return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusServiceUnavailable, Msg: "no scores yet: the score function has not run", Err: err}
+		}
+		return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusServiceUnavailable, Msg: "the serving snapshot could not be loaded", Err: err}
+	}
+	return rt.serve(srv, r)
 }
 
 // authenticate finds the key a request presents.
@@ -427,7 +466,11 @@ func (s *Server) audit(r *request, status int, d time.Duration) {
 }
 
 func (s *Server) health(r *request) (events.APIGatewayV2HTTPResponse, error) {
-	return s.writeJSON(map[string]any{"status": "ok", "run": s.meta.Run, "customers": len(s.customers)})
+	run, n := "", 0 // a Live that has not loaded a snapshot yet
+	if s.snap != nil {
+		run, n = s.meta.Run, s.snap.Len()
+	}
+	return s.writeJSON(map[string]any{"status": "ok", "run": run, "customers": n})
 }
 
 func (s *Server) openapi(r *request) (events.APIGatewayV2HTTPResponse, error) {
@@ -439,7 +482,11 @@ func (s *Server) customer(r *request) (events.APIGatewayV2HTTPResponse, error) {
 	if !ok {
 		return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusNotFound, Msg: "no customer with id " + quote(r.param) + " in run " + s.meta.Run}
 	}
-	c := &s.customers[row]
+	cs, err := s.rows(r, []int32{int32(row)})
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	c := &cs[0]
 	d := detail{item: newItem(c, r.access), Gender: c.Gender, ActivationDate: c.ActivationDate, StatusDate: c.StatusDate,
 		SegmentProfile: s.segments[c.SegmentID].Profile, History: c.History}
 	if d.History == nil {
@@ -485,15 +532,23 @@ func (s *Server) filterCustomers(r *request) (events.APIGatewayV2HTTPResponse, e
 	}
 	top := s.ix.top(sel, f.order, from, f.limit+1)
 	out := page[item]{Count: len(sel), Items: make([]item, 0, min(len(top), f.limit)), Run: s.meta.Run}
+	rows := make([]int32, 0, len(top))
 	for j, e := range top {
 		if j == f.limit {
 			last := top[j-1].r
 			c := s.cursors.encodeFilter(filterCursor{field: f.order.field, desc: f.order.desc, query: f.hash,
-				value: s.ix.value(f.order, last), id: s.ix.ids[last]})
+				value: s.ix.value(f.order, last), id: s.ix.id(last)})
 			out.NextCursor = &c
 			break
 		}
-		out.Items = append(out.Items, newItem(&s.customers[e.r], r.access))
+		rows = append(rows, e.r)
+	}
+	cs, err := s.rows(r, rows)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	for i := range cs {
+		out.Items = append(out.Items, newItem(&cs[i], r.access))
 	}
 	r.rows = len(out.Items)
 	return s.writeJSON(out)
@@ -527,13 +582,48 @@ func (s *Server) exportCSV(r *request, name string, sel []int32, o order) (event
 		return events.APIGatewayV2HTTPResponse{}, tooManyRows(len(sel), s.cfg.MaxBodyBytes)
 	}
 	cw := newCSV(s.cfg.MaxBodyBytes, false, gz)
-	for _, e := range s.ix.sorted(sel, o) {
-		it := newItem(&s.customers[e.r], r.access)
-		if !cw.add(0, &it) {
-			return events.APIGatewayV2HTTPResponse{}, tooManyRows(len(sel), s.cfg.MaxBodyBytes)
-		}
+	sorted := s.ix.sorted(sel, o)
+	rows := make([]int32, len(sorted))
+	for i, e := range sorted {
+		rows[i] = e.r
+	}
+	if err := s.eachRow(r, rows, func(_ int, c *serving.Customer) bool {
+		it := newItem(c, r.access)
+		return cw.add(0, &it)
+	}); err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	return s.writeCSV(r, name, cw)
+}
+
+// rows reads the full customers of rows (detail from the snapshot's
+// detail file, cached).
+func (s *Server) rows(r *request, rows []int32) ([]serving.Customer, error) {
+	cs, err := s.snap.Customers(r.ctx, rows)
+	if err != nil {
+		return nil, HTTPError{Code: http.StatusInternalServerError, Msg: "could not read customer details", Err: err}
+	}
+	return cs, nil
+}
+
+// exportBatch is how many customers an export reads at once.
+const exportBatch = 4096
+
+// eachRow calls add with the customers of rows in order, reading them in
+// batches, until add returns false (the answer is full: 413).
+func (s *Server) eachRow(r *request, rows []int32, add func(int, *serving.Customer) bool) error {
+	for start := 0; start < len(rows); start += exportBatch {
+		cs, err := s.rows(r, rows[start:min(start+exportBatch, len(rows))])
+		if err != nil {
+			return err
+		}
+		for i := range cs {
+			if !add(start+i, &cs[i]) {
+				return tooManyRows(len(rows), s.cfg.MaxBodyBytes)
+			}
+		}
+	}
+	return nil
 }
 
 func tooManyRows(n, max int) HTTPError {
@@ -606,11 +696,11 @@ func (s *Server) list(r *request) (events.APIGatewayV2HTTPResponse, error) {
 	}
 	if csvOut {
 		cw := newCSV(s.cfg.MaxBodyBytes, true, acceptsGzip(r.ev))
-		for j, row := range rows {
-			it := newItem(&s.customers[row], r.access)
-			if !cw.add(j+1, &it) {
-				return events.APIGatewayV2HTTPResponse{}, tooManyRows(len(rows), s.cfg.MaxBodyBytes)
-			}
+		if err := s.eachRow(r, rows, func(j int, c *serving.Customer) bool {
+			it := newItem(c, r.access)
+			return cw.add(j+1, &it)
+		}); err != nil {
+			return events.APIGatewayV2HTTPResponse{}, err
 		}
 		return s.writeCSV(r, l.Name, cw)
 	}
@@ -630,8 +720,12 @@ func (s *Server) list(r *request) (events.APIGatewayV2HTTPResponse, error) {
 		page[listItem]
 	}{Name: l.Name, Title: l.Title, Description: l.Description,
 		page: page[listItem]{Count: len(rows), Items: make([]listItem, 0, end-offset), Run: s.meta.Run}}
-	for j := offset; j < end; j++ {
-		out.Items = append(out.Items, listItem{Rank: j + 1, item: newItem(&s.customers[rows[j]], r.access)})
+	cs, err := s.rows(r, rows[offset:end])
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	for j := range cs {
+		out.Items = append(out.Items, listItem{Rank: offset + j + 1, item: newItem(&cs[j], r.access)})
 	}
 	if end < len(rows) {
 		c := s.cursors.encodeList(l.Name, end)

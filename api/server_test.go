@@ -396,7 +396,7 @@ func TestAudit(t *testing.T) {
 func TestNewRejects(t *testing.T) {
 	meta, cs := genSnapshot(3, 20, false)
 	good := Config{Keys: testKeys()}
-	if _, err := New(meta, cs, nil, good); err != nil {
+	if _, err := newServer(meta, cs, nil, good); err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	swap := append([]serving.Customer(nil), cs...)
@@ -427,7 +427,7 @@ func TestNewRejects(t *testing.T) {
 		{"bad role", meta, cs, Config{Keys: []Key{{Name: "a", Role: "root", Hash: HashKey("x")}}}, "role"},
 	}
 	for _, tt := range tests {
-		_, err := New(tt.meta, tt.cs, nil, tt.cfg)
+		_, err := newServer(tt.meta, tt.cs, nil, tt.cfg)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("New(%s) = %v, want an error with %q", tt.name, err, tt.want)
 		}
@@ -435,7 +435,7 @@ func TestNewRejects(t *testing.T) {
 }
 
 func TestEmptySnapshot(t *testing.T) {
-	s, err := New(&serving.Meta{Run: "empty"}, nil, nil, Config{Keys: testKeys()})
+	s, err := newServer(&serving.Meta{Run: "empty"}, nil, nil, Config{Keys: testKeys()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +453,7 @@ func TestEmptySnapshot(t *testing.T) {
 func TestHandleSurvivesPanic(t *testing.T) {
 	f := newFixture(t, nil)
 	f.allow5xx = true
-	f.s.routes[0].serve = func(*request) (resp eventsResponse, err error) { panic("boom") }
+	f.s.routes[0].serve = func(*Server, *request) (resp eventsResponse, err error) { panic("boom") }
 	resp, err := f.s.Handle(context.Background(), event("GET", "/healthz"))
 	if err != nil || resp.StatusCode != 500 || strings.Contains(resp.Body, "boom") || strings.Contains(resp.Body, "goroutine") {
 		t.Errorf("panic answer: %v %d %s", err, resp.StatusCode, resp.Body)

@@ -33,7 +33,7 @@ func TestLakeSources(t *testing.T) {
 	ctx := context.Background()
 	src := LakeSources{Tables: l.Cat}
 	meta, cs := genSnapshot(5, 30, false)
-	s, err := New(meta, cs, src, Config{Keys: testKeys()})
+	s, err := newServer(meta, cs, src, Config{Keys: testKeys()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,3 +108,43 @@ func (b *Blobs) Get(ctx context.Context, key string) ([]byte, error) {
 	}
 	return body, nil
 }
+
+// ReadAt fills p with key's bytes from off on (one ranged GET on S3, a
+// pread on a file); a missing key is ErrNotFound.
+func (b *Blobs) ReadAt(ctx context.Context, key string, p []byte, off int64) error {
+	scheme, bucket, k, err := b.locate(key)
+	if err != nil {
+		return err
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	if scheme == "file" {
+		f, err := os.Open(filepath.FromSlash("/" + k))
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: %s", ErrNotFound, b.URI(key))
+		}
+		if err != nil {
+			return fmt.Errorf("blobs: %w", err)
+		}
+		defer f.Close()
+		if _, err := f.ReadAt(p, off); err != nil {
+			return fmt.Errorf("blobs: read %s at %d: %w", b.URI(key), off, err)
+		}
+		return nil
+	}
+	rng := fmt.Sprintf("bytes=%d-%d", off, off+int64(len(p))-1)
+	out, err := b.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(k), Range: aws.String(rng)})
+	if err != nil {
+		var ae smithy.APIError
+		if errors.As(err, &ae) && (ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NotFound") {
+			return fmt.Errorf("%w: %s", ErrNotFound, b.URI(key))
+		}
+		return fmt.Errorf("blobs: get %s %s: %w", b.URI(key), rng, err)
+	}
+	defer out.Body.Close()
+	if _, err := io.ReadFull(out.Body, p); err != nil {
+		return fmt.Errorf("blobs: read %s %s: %w", b.URI(key), rng, err)
+	}
+	return nil
+}

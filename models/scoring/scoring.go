@@ -328,8 +328,9 @@ func (r *Runner) customers(ctx context.Context, month time.Time, cm *churn.Model
 		for _, rs := range reasons[k] {
 			c.Reasons = append(c.Reasons, rs.Phrase)
 		}
-		c.CLV = CLV(res.Value, c.MonthlyValue, c.Probability)
-		c.ValueAtRisk = c.Probability * c.CLV
+		// Money in whole cents, as the serving contract stores it.
+		c.CLV = cents(CLV(res.Value, c.MonthlyValue, c.Probability))
+		c.ValueAtRisk = cents(c.Probability * c.CLV)
 		sumP += c.Probability
 		res.TotalValueAtRisk += c.ValueAtRisk
 		out = append(out, c)

@@ -23,6 +23,7 @@ func (res *Result) WriteSummary(w io.Writer, indent string) {
 	for _, l := range res.Lists {
 		p("  %-22s %5d  %s", l.Name, l.Customers, l.Title)
 	}
-	p("  snapshot: %s, %s (latest.json points to run %s)", res.Snapshot.Customers, res.Snapshot.Meta, res.Snapshot.Run)
+	p("  snapshot: %s (%.1f MB), %s (%.1f MB), %s (latest.json points to run %s)", res.Snapshot.Columns, float64(res.Snapshot.ColumnsBytes)/1e6,
+		res.Snapshot.Detail, float64(res.Snapshot.DetailBytes)/1e6, res.Snapshot.Meta, res.Snapshot.Run)
 	p("  took %.1fs", res.Seconds)
 }

@@ -2,59 +2,268 @@ package serving_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"hash/crc32"
+	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/telcolake/telcolake/models/serving"
 )
 
-type memStore map[string][]byte
-
-var errMissing = errors.New("missing")
-
-func (m memStore) Put(_ context.Context, k string, b []byte) error {
-	m[k] = append([]byte(nil), b...)
-	return nil
+// sample returns n customers with every field set, money in whole cents.
+func sample(n int) []serving.Customer {
+	rng := rand.New(rand.NewPCG(3, 4))
+	cents := func(max int) float64 { return serving.FromCents(int64(rng.IntN(max))) }
+	out := make([]serving.Customer, n)
+	for i := range out {
+		c := &out[i]
+		c.SubscriberID = fmt.Sprintf("S%06d", i*7+3)
+		c.MSISDN = fmt.Sprintf("4917%08d", rng.IntN(1e8))
+		c.Name = []string{"Anna Schmidt", "Zoë Marie Yılmaz", ""}[i%3]
+		c.Gender = []string{"F", "M", "U"}[rng.IntN(3)]
+		c.AgeBand = append([]string{""}, serving.AgeBands...)[rng.IntN(7)]
+		c.Region = []string{"North", "Île-de-France", ""}[rng.IntN(3)]
+		c.Plan = fmt.Sprintf("PLAN%d", rng.IntN(70)) // more than 64 values
+		c.PaymentMethod = []string{"card", "cash"}[rng.IntN(2)]
+		c.Status = serving.Statuses[rng.IntN(3)]
+		c.Lifecycle = serving.Lifecycles[rng.IntN(5)]
+		c.ActivationDate, c.StatusDate = "2024-02-29", "2026-10-01"
+		c.TenureMonths = int32(rng.IntN(200)) - 1
+		c.Probability = rng.Float64() // any float64, kept to the bit
+		if i%4 != 0 {
+			c.Reasons = []string{"voice use falling (-40%)", "many calls to customer care (6 calls)"}[:1+rng.IntN(2)]
+		} else {
+			c.Reasons = []string{}
+		}
+		c.SegmentID = int32(rng.IntN(12)) - 1
+		c.SegmentName = fmt.Sprintf("segment %d", c.SegmentID)
+		c.MonthlyValue, c.CLV, c.ValueAtRisk = cents(10000), cents(1e7), -cents(1e6)
+		c.VoiceMinutes, c.DataMB = rng.Float64()*1000, rng.NormFloat64()*1e4
+		c.VoiceCalls, c.SMS, c.RoamingCalls, c.IntlCalls = rng.Int32(), -rng.Int32(), 1, 2
+		c.CareCalls, c.DistinctContact, c.MonthsInArrears = 3, 4, 5
+		c.AmountDue, c.Arrears = cents(5000), cents(90000)
+		c.History = []serving.Month{}
+		for m := range rng.IntN(7) {
+			c.History = append(c.History, serving.Month{Month: fmt.Sprintf("2026-%02d", m+1), VoiceMinutes: rng.Float64() * 300,
+				VoiceCalls: int32(rng.IntN(400)), SMS: -1, DataMB: rng.Float64(), CareCalls: int32(m),
+				AmountDue: cents(9000), AmountPaid: cents(9000), Arrears: -cents(100)})
+		}
+	}
+	return out
 }
-func (m memStore) Get(_ context.Context, k string) ([]byte, error) {
-	b, ok := m[k]
-	if !ok {
-		return nil, errMissing
+
+func allRows(n int) []int32 {
+	rows := make([]int32, n)
+	for i := range rows {
+		rows[i] = int32(i)
 	}
-	return b, nil
+	return rows
 }
 
-func TestWriteReadRoundTrip(t *testing.T) {
-	st := memStore{}
-	notFound := func(err error) bool { return errors.Is(err, errMissing) }
-	if _, _, err := serving.Read(context.Background(), st, notFound); !errors.Is(err, serving.ErrNoSnapshot) {
-		t.Fatalf("Read of an empty store: %v, want ErrNoSnapshot", err)
+func TestWriteOpenRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	st := serving.NewMemStore()
+	if _, err := serving.Load(ctx, st, serving.IsNotFound, serving.Options{}); !errors.Is(err, serving.ErrNoSnapshot) {
+		t.Fatalf("Load of an empty store: %v, want ErrNoSnapshot", err)
 	}
-	cs := []serving.Customer{
-		{SubscriberID: "S1", MSISDN: "491700000001", Name: "Anna", Plan: "PLUS20", Status: "active", Probability: 0.25,
-			Reasons: []string{"many calls to customer care (6)", "short tenure (2)"}, SegmentID: 2, MonthlyValue: 39.9,
-			History: []serving.Month{{Month: "2026-09", VoiceMinutes: 12.5, AmountDue: 39.9}, {Month: "2026-10", VoiceMinutes: 3}}},
-		{SubscriberID: "S2", MSISDN: "491700000002", Plan: "BASIC10", Status: "deactivated"},
+	for _, n := range []int{0, 1, 1500} {
+		cs := sample(n)
+		meta := &serving.Meta{Run: fmt.Sprintf("run-%d", n), FeatureMonth: "2026-10", Customers: n,
+			Lists: []serving.List{{Name: "churn-risk", IDs: []string{"S000003"}}}}
+		if _, err := serving.Write(ctx, st, meta, cs); err != nil {
+			t.Fatal(err)
+		}
+		snap, err := serving.Load(ctx, st, serving.IsNotFound, serving.Options{})
+		if err != nil {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+		if snap.Meta.Run != meta.Run || snap.Len() != n || len(snap.Meta.Lists) != 1 {
+			t.Errorf("n=%d: meta %+v, %d rows", n, snap.Meta, snap.Len())
+		}
+		got, err := snap.Customers(ctx, allRows(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range cs {
+			if !reflect.DeepEqual(got[i], cs[i]) {
+				t.Fatalf("n=%d row %d round trip:\n got %+v\nwant %+v", n, i, got[i], cs[i])
+			}
+			if r, ok := snap.Find(cs[i].SubscriberID); !ok || r != i {
+				t.Fatalf("Find(%s) = %d, %v", cs[i].SubscriberID, r, ok)
+			}
+		}
+		if _, ok := snap.Find("S0000000"); ok && n > 0 {
+			t.Error("Find of a missing id succeeded")
+		}
 	}
-	meta := &serving.Meta{Run: "20261123T120000Z", FeatureMonth: "2026-10", Customers: 2,
-		Lists: []serving.List{{Name: "churn-risk", IDs: []string{"S1"}}}}
-	if _, err := serving.Write(context.Background(), st, meta, cs); err != nil {
+}
+
+func TestMoneyIsCents(t *testing.T) {
+	ctx := context.Background()
+	st := serving.NewMemStore()
+	cs := []serving.Customer{{SubscriberID: "A", MonthlyValue: 39.9, CLV: 1234.567, ValueAtRisk: 0.005, AmountDue: 12.3 + 5, Arrears: 0.1 + 0.2}}
+	if _, err := serving.Write(ctx, st, &serving.Meta{Run: "r"}, cs); err != nil {
 		t.Fatal(err)
 	}
-	m, got, err := serving.Read(context.Background(), st, notFound)
+	snap, err := serving.Load(ctx, st, serving.IsNotFound, serving.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Run != meta.Run || len(m.Lists) != 1 || m.Lists[0].IDs[0] != "S1" {
-		t.Errorf("meta = %+v", m)
+	for name, want := range map[string]int64{"monthly_value": 3990, "clv": 123457, "value_at_risk": 1, "amount_due": 1730, "arrears": 30} {
+		if got := snap.Cents(name)[0]; got != want {
+			t.Errorf("%s = %d cents, want %d", name, got, want)
+		}
 	}
-	cs[1].Reasons, cs[1].History = []string{}, []serving.Month{} // empty lists come back empty, not nil
-	if !reflect.DeepEqual(got, cs) {
-		t.Errorf("customers round trip:\n got %+v\nwant %+v", got, cs)
-	}
-	unsorted := []serving.Customer{{SubscriberID: "S2"}, {SubscriberID: "S1"}}
-	if _, err := serving.Write(context.Background(), st, meta, unsorted); err == nil {
-		t.Error("Write accepted customers out of order")
+	got, _ := snap.Customers(ctx, []int32{0})
+	if got[0].MonthlyValue != 39.9 || got[0].AmountDue != 17.3 || got[0].Arrears != 0.3 {
+		t.Errorf("money read back = %v %v %v, want 39.9 17.3 0.3", got[0].MonthlyValue, got[0].AmountDue, got[0].Arrears)
 	}
 }
+
+func TestWriteRejects(t *testing.T) {
+	good := sample(5)
+	tests := []struct {
+		name string
+		mod  func([]serving.Customer)
+		want string
+	}{
+		{"unsorted", func(c []serving.Customer) { c[1], c[2] = c[2], c[1] }, "not sorted"},
+		{"duplicate", func(c []serving.Customer) { c[2].SubscriberID = c[1].SubscriberID }, "not sorted"},
+		{"bad id", func(c []serving.Customer) { c[0].SubscriberID = "A B" }, "invalid subscriber id"},
+		{"NaN", func(c []serving.Customer) { c[3].Probability = 0 / zero() }, "churn_probability is NaN"},
+		{"history NaN", func(c []serving.Customer) { c[3].History = []serving.Month{{DataMB: 0 / zero()}} }, "history"},
+	}
+	for _, tt := range tests {
+		cs := append([]serving.Customer(nil), good...)
+		tt.mod(cs)
+		if _, err := serving.Encode(&serving.Meta{Run: "r"}, cs); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Encode(%s) = %v, want an error with %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func zero() float64 { return 0 }
+
+// TestOpenRefusesCorrupt: a damaged or truncated columns.bin, or a detail
+// record that does not match, is refused with ErrCorrupt, never panics.
+func TestOpenRefusesCorrupt(t *testing.T) {
+	ctx := context.Background()
+	cs := sample(300)
+	files, err := serving.Encode(&serving.Meta{Run: "r"}, cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirLen := int(binary.LittleEndian.Uint32(files.Columns[8:]))
+	tests := []struct {
+		name   string
+		cols   func([]byte) []byte
+		detail func([]byte) []byte
+	}{
+		{"truncated", func(b []byte) []byte { return b[:len(b)/2] }, nil},
+		{"empty", func(b []byte) []byte { return b[:0] }, nil},
+		{"flipped byte", func(b []byte) []byte { b[len(b)/2] ^= 1; return b }, nil},
+		{"bad magic", func(b []byte) []byte { b[0] = 'X'; return b }, nil},
+		{"directory past end", func(b []byte) []byte { binary.LittleEndian.PutUint32(b[8:], 1<<30); return b }, nil},
+		{"directory garbage", func(b []byte) []byte { b[12+dirLen/2] = '{'; return b }, nil},
+		{"detail truncated", nil, func(b []byte) []byte { return b[:len(b)-10] }},
+		{"detail header", nil, func(b []byte) []byte { b[0] = 'X'; return b }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cols, det := append([]byte(nil), files.Columns...), append([]byte(nil), files.Detail...)
+			if tt.cols != nil {
+				cols = resum(tt.cols(cols), tt.name != "flipped byte")
+			}
+			if tt.detail != nil {
+				det = tt.detail(det)
+			}
+			st := serving.NewMemStore()
+			st.Put(ctx, "c", cols)
+			st.Put(ctx, "d", det)
+			st.Put(ctx, "m", files.Meta)
+			p := serving.Pointer{Format: serving.FormatColumns, Run: "r", Columns: "c", ColumnsBytes: int64(len(cols)),
+				Detail: "d", DetailBytes: int64(len(det)), Meta: "m"}
+			_, err := serving.Open(ctx, st, p, serving.Options{})
+			if !errors.Is(err, serving.ErrCorrupt) {
+				t.Errorf("Open = %v, want ErrCorrupt", err)
+			}
+		})
+	}
+	// A detail record damaged in place (sizes intact) fails at its read.
+	st := serving.NewMemStore()
+	st.Put(ctx, "c", files.Columns)
+	det := append([]byte(nil), files.Detail...)
+	det[len(det)-3] ^= 0xff // the last record's checksum
+	st.Put(ctx, "d", det)
+	st.Put(ctx, "m", files.Meta)
+	snap, err := serving.Open(ctx, st, serving.Pointer{Format: serving.FormatColumns, Run: "r", Columns: "c", ColumnsBytes: int64(len(files.Columns)),
+		Detail: "d", DetailBytes: int64(len(det)), Meta: "m"}, serving.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := snap.Customers(ctx, []int32{int32(len(cs) - 1)}); !errors.Is(err, serving.ErrCorrupt) {
+		t.Errorf("damaged record: %v, want ErrCorrupt", err)
+	}
+	if _, err := snap.Customers(ctx, []int32{0}); err != nil {
+		t.Errorf("an intact record: %v", err)
+	}
+}
+
+// resum rewrites columns.bin's checksum (when the file still has room for
+// one), so the test reaches the checks behind it.
+func resum(b []byte, fix bool) []byte {
+	if !fix || len(b) < 8 || string(b[len(b)-4:]) != "TLCE" {
+		return b
+	}
+	body := len(b) - 8
+	binary.LittleEndian.PutUint32(b[body:], crc32c(b[:body]))
+	return b
+}
+
+// TestDetailCache: a look-up reads its record once; the second answer
+// comes from memory; a page's records are read in merged ranges.
+func TestDetailCache(t *testing.T) {
+	ctx := context.Background()
+	st := serving.NewMemStore()
+	cs := sample(2000)
+	if _, err := serving.Write(ctx, st, &serving.Meta{Run: "r"}, cs); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := serving.Load(ctx, st, serving.IsNotFound, serving.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := st.Reads()
+	for range 3 {
+		got, err := snap.Customers(ctx, []int32{1234})
+		if err != nil || got[0].SubscriberID != cs[1234].SubscriberID || got[0].Name != cs[1234].Name {
+			t.Fatalf("look-up: %v %+v", err, got)
+		}
+	}
+	if n := st.Reads() - before; n != 1 {
+		t.Errorf("three look-ups of one customer read %d ranges, want 1", n)
+	}
+	page := []int32{10, 11, 12, 500, 13, 1999, 10}
+	before = st.Reads()
+	got, err := snap.Customers(ctx, page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range page {
+		if got[i].SubscriberID != cs[r].SubscriberID || !reflect.DeepEqual(got[i].History, cs[r].History) {
+			t.Errorf("page item %d = %s, want %s", i, got[i].SubscriberID, cs[r].SubscriberID)
+		}
+	}
+	if n := st.Reads() - before; n != 3 {
+		t.Errorf("a page of rows 10-13, 500, 1999 read %d ranges, want 3 (neighbours merged)", n)
+	}
+	if _, err := snap.Customers(ctx, []int32{2000}); err == nil {
+		t.Error("row past the end accepted")
+	}
+}
+
+func crc32c(b []byte) uint32 { return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)) }

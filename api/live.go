@@ -1,0 +1,139 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/telcolake/telcolake/models/serving"
+)
+
+// LiveConfig configures a Live.
+type LiveConfig struct {
+	// Store holds the serving snapshots (latest.json and the runs).
+	Store serving.Source
+	// NotFound reports whether a Store error means a missing file.
+	NotFound func(error) bool
+	// Sources answer model runs and ingested files; may be nil.
+	Sources Sources
+	// Config configures every Server built from a snapshot.
+	Config Config
+	// Every is how often an instance looks for a newer run: at most one
+	// read of latest.json per interval (default one minute).
+	Every time.Duration
+	// CacheBytes bounds each snapshot's cached detail records
+	// (serving.DefaultCacheBytes by default).
+	CacheBytes int
+	// Now is the clock (time.Now by default).
+	Now func() time.Time
+}
+
+// Live answers the API from the newest snapshot in a store, for the api
+// function. A request is routed and its key and role checked before
+// anything is read: anonymous, bad-key, forbidden or unknown-path requests
+// cost no store read (nor does /healthz or /v1/openapi.json). The first
+// admitted request loads the snapshot; later ones look at latest.json at
+// most once per Every, and load a run only if its id differs from the one
+// in memory. The old snapshot is dropped before the new one loads, so an
+// instance never holds two (a request still answering from the old one
+// keeps it alive until it finishes). Live is safe for concurrent use;
+// requests wait while a snapshot loads.
+type Live struct {
+	cfg   LiveConfig
+	front *Server
+
+	mu      sync.Mutex
+	srv     *Server
+	checked time.Time // last look at latest.json
+	failed  error     // the last failed load's error, retried after Every
+	loads   int
+}
+
+// NewLive checks the configuration (keys first) and returns a Live with
+// nothing loaded.
+func NewLive(cfg LiveConfig) (*Live, error) {
+	if cfg.Store == nil {
+		return nil, fmt.Errorf("api: live: no snapshot store")
+	}
+	if cfg.Every <= 0 {
+		cfg.Every = time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	front, err := newFront(cfg.Sources, cfg.Config)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Config = front.cfg // with defaults and the cursor key, shared by every snapshot's server
+	l := &Live{cfg: cfg, front: front}
+	front.load = l.server
+	return l, nil
+}
+
+// Handle serves one API Gateway v2 request (as Server.Handle).
+func (l *Live) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return l.front.Handle(ctx, ev)
+}
+
+// Loads is the number of snapshots loaded so far.
+func (l *Live) Loads() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.loads
+}
+
+// server returns the server of the newest snapshot, loading it if needed.
+// Without refresh it returns the loaded one (nil if none) without reading.
+func (l *Live) server(ctx context.Context, refresh bool) (*Server, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.cfg.Now()
+	if !refresh || now.Sub(l.checked) < l.cfg.Every && (l.srv != nil || l.failed != nil) {
+		if l.srv == nil && refresh {
+			return nil, l.failed
+		}
+		return l.srv, nil
+	}
+	l.checked = now
+	log := l.cfg.Config.Log
+	p, err := serving.Latest(ctx, l.cfg.Store, l.cfg.NotFound)
+	if err != nil {
+		if l.srv != nil {
+			log.WarnContext(ctx, "api: keeping the loaded snapshot", "run", l.srv.meta.Run, "err", err)
+			return l.srv, nil
+		}
+		return nil, err // not remembered: reading the pointer again is cheap
+	}
+	if l.srv != nil && p.Run == l.srv.meta.Run {
+		return l.srv, nil
+	}
+	if l.srv != nil {
+		// Never two snapshots: let the old one go before reading the new.
+		log.InfoContext(ctx, "api: new run, dropping the loaded snapshot", "run", l.srv.meta.Run, "new_run", p.Run)
+		l.srv = nil
+		runtime.GC()
+		debug.FreeOSMemory()
+	}
+	t := time.Now()
+	snap, err := serving.Open(ctx, l.cfg.Store, p, serving.Options{CacheBytes: l.cfg.CacheBytes})
+	if err == nil {
+		l.srv, err = New(snap, l.cfg.Sources, l.cfg.Config)
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			l.failed = err // a broken run is not read again before Every
+		}
+		return nil, err
+	}
+	l.failed = nil
+	l.loads++
+	log.InfoContext(ctx, "api: snapshot loaded", "run", p.Run, "customers", snap.Len(),
+		"columns_bytes", p.ColumnsBytes, "seconds", time.Since(t).Seconds())
+	return l.srv, nil
+}

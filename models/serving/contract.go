@@ -1,0 +1,150 @@
+package serving
+
+import (
+	"math"
+	"strconv"
+)
+
+// The contract between score (the writer) and api (the reader): every
+// column the filters, counts and sorts read, once, with its kind. Score
+// fills Customer values; Write turns them into these columns; the API reads
+// the columns by these names and never decodes rows.
+
+// Kind is how a column is stored in columns.bin.
+type Kind uint8
+
+// Kinds of columns.
+const (
+	// Dict is a category: uint16 codes into a dictionary of values.
+	Dict Kind = 1 + iota
+	// Int32 is a count or a whole number of months.
+	Int32
+	// Float64 is a measure kept exactly (probabilities, minutes, MB).
+	Float64
+	// Cents is money: int64 whole cents. Write rounds to the nearest cent.
+	Cents
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Dict:
+		return "dict16"
+	case Int32:
+		return "int32"
+	case Float64:
+		return "float64"
+	case Cents:
+		return "cents"
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// width is the bytes of one row's value.
+func (k Kind) width() int {
+	switch k {
+	case Dict:
+		return 2
+	case Int32:
+		return 4
+	}
+	return 8
+}
+
+// Column is one column of the contract. Exactly one accessor pair is set,
+// the one of Kind: text for Dict, int for Int32, num for Float64 and Cents
+// (money in currency units, as Customer holds it).
+type Column struct {
+	Name string // as in JSON, the API's sort= and CSV
+	Kind Kind
+	// Enum is the closed set of values of a Dict column; nil: open (any
+	// value, e.g. plans and regions).
+	Enum []string
+
+	text    func(*Customer) string
+	setText func(*Customer, string)
+	int     func(*Customer) int32
+	setInt  func(*Customer, int32)
+	num     func(*Customer) float64
+	setNum  func(*Customer, float64)
+}
+
+// Closed values of the enum columns.
+var (
+	Statuses   = []string{"active", "suspended", "deactivated"}
+	Lifecycles = []string{"new", "established", "loyal", "suspended", "lost"}
+	AgeBands   = []string{"18-24", "25-34", "35-44", "45-54", "55-64", "65+"}
+)
+
+func dict(name string, enum []string, get func(*Customer) *string) Column {
+	return Column{Name: name, Kind: Dict, Enum: enum,
+		text: func(c *Customer) string { return *get(c) }, setText: func(c *Customer, v string) { *get(c) = v }}
+}
+
+func i32(name string, get func(*Customer) *int32) Column {
+	return Column{Name: name, Kind: Int32,
+		int: func(c *Customer) int32 { return *get(c) }, setInt: func(c *Customer, v int32) { *get(c) = v }}
+}
+
+func f64(name string, kind Kind, get func(*Customer) *float64) Column {
+	return Column{Name: name, Kind: kind,
+		num: func(c *Customer) float64 { return *get(c) }, setNum: func(c *Customer, v float64) { *get(c) = v }}
+}
+
+// Columns are the columns of columns.bin, in file order. Everything else
+// of a Customer (id aside) is detail, read on demand from detail.bin.
+var Columns = []Column{
+	dict("segment_id", nil, nil), // replaced in init: the id as decimal text
+	dict("segment_name", nil, func(c *Customer) *string { return &c.SegmentName }),
+	dict("gender", nil, func(c *Customer) *string { return &c.Gender }),
+	dict("age_band", AgeBands, func(c *Customer) *string { return &c.AgeBand }),
+	dict("region", nil, func(c *Customer) *string { return &c.Region }),
+	dict("plan", nil, func(c *Customer) *string { return &c.Plan }),
+	dict("payment_method", nil, func(c *Customer) *string { return &c.PaymentMethod }),
+	dict("status", Statuses, func(c *Customer) *string { return &c.Status }),
+	dict("lifecycle", Lifecycles, func(c *Customer) *string { return &c.Lifecycle }),
+
+	i32("tenure_months", func(c *Customer) *int32 { return &c.TenureMonths }),
+	i32("voice_calls", func(c *Customer) *int32 { return &c.VoiceCalls }),
+	i32("sms", func(c *Customer) *int32 { return &c.SMS }),
+	i32("roaming_calls", func(c *Customer) *int32 { return &c.RoamingCalls }),
+	i32("intl_calls", func(c *Customer) *int32 { return &c.IntlCalls }),
+	i32("care_calls", func(c *Customer) *int32 { return &c.CareCalls }),
+	i32("distinct_contacts", func(c *Customer) *int32 { return &c.DistinctContact }),
+	i32("months_in_arrears", func(c *Customer) *int32 { return &c.MonthsInArrears }),
+
+	f64("churn_probability", Float64, func(c *Customer) *float64 { return &c.Probability }),
+	f64("voice_minutes", Float64, func(c *Customer) *float64 { return &c.VoiceMinutes }),
+	f64("data_mb", Float64, func(c *Customer) *float64 { return &c.DataMB }),
+
+	f64("monthly_value", Cents, func(c *Customer) *float64 { return &c.MonthlyValue }),
+	f64("clv", Cents, func(c *Customer) *float64 { return &c.CLV }),
+	f64("value_at_risk", Cents, func(c *Customer) *float64 { return &c.ValueAtRisk }),
+	f64("amount_due", Cents, func(c *Customer) *float64 { return &c.AmountDue }),
+	f64("arrears", Cents, func(c *Customer) *float64 { return &c.Arrears }),
+}
+
+func init() {
+	Columns[0].text = func(c *Customer) string { return strconv.Itoa(int(c.SegmentID)) }
+	Columns[0].setText = func(c *Customer, v string) {
+		id, _ := strconv.Atoi(v) // validated on open
+		c.SegmentID = int32(id)
+	}
+}
+
+// ColumnByName returns the contract's column called name.
+func ColumnByName(name string) (Column, bool) {
+	for _, c := range Columns {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Column{}, false
+}
+
+// ToCents is money in whole cents, rounded to the nearest (half away
+// from zero).
+func ToCents(v float64) int64 { return int64(math.Round(v * 100)) }
+
+// FromCents is the float64 nearest to cents/100: the value a decimal with
+// two places parses to, so a round trip of whole cents is exact.
+func FromCents(c int64) float64 { return float64(c) / 100 }

@@ -1,0 +1,164 @@
+package serving
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Snapshot is an open serving snapshot: columns.bin in memory, used in
+// place, and detail.bin read by range on demand. It is safe for
+// concurrent use; its slices must not be modified.
+type Snapshot struct {
+	Meta    *Meta
+	Pointer Pointer
+	cols    *columns
+	detail  *detailFile
+}
+
+// Options tune Open.
+type Options struct {
+	// CacheBytes bounds the detail records kept in memory
+	// (default DefaultCacheBytes).
+	CacheBytes int
+}
+
+// chunk is the size of one range read of columns.bin; up to
+// maxParallelReads run at once.
+const chunk = 8 << 20
+
+// Open reads the snapshot p points to from src: meta.json, columns.bin in
+// ranges read in parallel into one buffer, validated (ErrCorrupt), and the
+// header of detail.bin.
+func Open(ctx context.Context, src Source, p Pointer, opt Options) (*Snapshot, error) {
+	if p.Format != FormatColumns {
+		return nil, fmt.Errorf("serving: run %s: snapshot format %d, want %d", p.Run, p.Format, FormatColumns)
+	}
+	if p.ColumnsBytes <= 0 || p.DetailBytes < detailHeader {
+		return nil, corrupt("run %s: pointer with columns of %d bytes, detail of %d", p.Run, p.ColumnsBytes, p.DetailBytes)
+	}
+	mb, err := src.Get(ctx, p.Meta)
+	if err != nil {
+		return nil, fmt.Errorf("serving: read meta of run %s: %w", p.Run, err)
+	}
+	meta := &Meta{}
+	if err := json.Unmarshal(mb, meta); err != nil {
+		return nil, fmt.Errorf("serving: read meta of run %s: %w", p.Run, err)
+	}
+	buf := alignedBuffer(p.ColumnsBytes)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxParallelReads)
+	for off := int64(0); off < p.ColumnsBytes; off += chunk {
+		part := buf[off:min(off+chunk, p.ColumnsBytes)]
+		g.Go(func() error { return src.ReadAt(gctx, p.Columns, part, off) })
+	}
+	head := make([]byte, detailHeader)
+	g.Go(func() error { return src.ReadAt(gctx, p.Detail, head, 0) })
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("serving: read run %s: %w", p.Run, err)
+	}
+	if string(head) != detailMagic {
+		return nil, corrupt("run %s: detail.bin has no header", p.Run)
+	}
+	cols, err := openColumns(buf, p.DetailBytes)
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", p.Run, err)
+	}
+	limit := opt.CacheBytes
+	if limit <= 0 {
+		limit = DefaultCacheBytes
+	}
+	return &Snapshot{Meta: meta, Pointer: p, cols: cols,
+		detail: &detailFile{st: src, key: p.Detail, ends: cols.detEnds, cache: map[int32][]byte{}, limit: limit}}, nil
+}
+
+// Load opens the newest snapshot (Latest, then Open).
+func Load(ctx context.Context, src Source, notFound func(error) bool, opt Options) (*Snapshot, error) {
+	p, err := Latest(ctx, src, notFound)
+	if err != nil {
+		return nil, err
+	}
+	return Open(ctx, src, p, opt)
+}
+
+// Len is the number of customers.
+func (s *Snapshot) Len() int { return s.cols.n }
+
+// ID is row r's subscriber id.
+func (s *Snapshot) ID(r int) string { return s.cols.id(r) }
+
+// Find returns the row of a subscriber id.
+func (s *Snapshot) Find(id string) (int, bool) {
+	r := sort.Search(s.cols.n, func(i int) bool { return s.cols.id(i) >= id })
+	return r, r < s.cols.n && s.cols.id(r) == id
+}
+
+// After returns the first row whose id is greater than id.
+func (s *Snapshot) After(id string) int {
+	return sort.Search(s.cols.n, func(i int) bool { return s.cols.id(i) > id })
+}
+
+// Dict returns a Dict column of the contract (nil for another name).
+func (s *Snapshot) Dict(name string) *DictColumn { return s.cols.dicts[name] }
+
+// Int32s returns an Int32 column.
+func (s *Snapshot) Int32s(name string) []int32 { return s.cols.ints[name] }
+
+// Float64s returns a Float64 column.
+func (s *Snapshot) Float64s(name string) []float64 { return s.cols.floats[name] }
+
+// Cents returns a Cents column, in whole cents.
+func (s *Snapshot) Cents(name string) []int64 { return s.cols.cents[name] }
+
+// Customers returns the full rows of rows, in that order: the columns,
+// and the detail read from detail.bin (at most 64 ranges at once; a
+// request of up to 1024 rows is served from, and kept in, the bounded
+// cache).
+func (s *Snapshot) Customers(ctx context.Context, rows []int32) ([]Customer, error) {
+	for _, r := range rows {
+		if r < 0 || int(r) >= s.cols.n {
+			return nil, fmt.Errorf("serving: row %d of %d", r, s.cols.n)
+		}
+	}
+	recs, err := s.detail.records(ctx, rows)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Customer, len(rows))
+	for i, r := range rows {
+		c := &out[i]
+		s.fill(c, int(r))
+		if err := decodeDetail(recs[i], c); err != nil {
+			return nil, fmt.Errorf("run %s: customer %s: %w", s.Pointer.Run, c.SubscriberID, err)
+		}
+	}
+	return out, nil
+}
+
+// fill sets c's column fields from row r.
+func (s *Snapshot) fill(c *Customer, r int) {
+	c.SubscriberID = s.cols.id(r)
+	for j, col := range Columns {
+		v := &s.cols.views[j]
+		switch col.Kind {
+		case Dict:
+			col.setText(c, v.dict.Values[v.dict.Codes[r]])
+		case Int32:
+			col.setInt(c, v.ints[r])
+		case Float64:
+			col.setNum(c, v.nums[r])
+		case Cents:
+			col.setNum(c, FromCents(v.cents[r]))
+		}
+	}
+}
+
+// DetailReads is the number of byte ranges of detail.bin read so far.
+func (s *Snapshot) DetailReads() int64 {
+	s.detail.mu.Lock()
+	defer s.detail.mu.Unlock()
+	return s.detail.reads
+}
