@@ -1,10 +1,11 @@
 package main
 
 // The api part: the serving API over a generated snapshot of scored
-// customers. It runs in this process (the API is a library: api.New over
-// serving.Read), so its cold start, heap and latencies are measured here;
-// DuckDB runs in this process too, through duckdb-go, on the same Parquet
-// file.
+// customers. Its cold start is measured in fresh child processes (api_cold.go)
+// loading from local files and from S3 on the embedded local stack; its
+// latencies in this process (the API is a library: api.New over
+// serving.Load) and over HTTP; DuckDB runs in this process too, through
+// duckdb-go, on a Parquet file of the same rows.
 
 import (
 	"context"
@@ -25,18 +26,23 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/telcolake/telcolake/api"
+	"github.com/telcolake/telcolake/lake"
 	"github.com/telcolake/telcolake/models/serving"
 )
 
 // Targets of the api part, in-process over the snapshot.
 const (
-	targetLookupP50 = time.Millisecond
-	targetFilterP50 = 5 * time.Millisecond
+	targetLookupP50     = time.Millisecond
+	targetFilterP50     = 5 * time.Millisecond
+	targetCold          = time.Second
+	targetRSSMB         = 300
+	targetColdLookupP50 = 20 * time.Millisecond
 )
 
 // apiFilter is one filtered query in its three forms: the API's query
@@ -99,9 +105,14 @@ type apiSide struct {
 // apiReport is the api part's measurements.
 type apiReport struct {
 	Customers      int
-	Matches        []int // per filter: the independent count (= API = DuckDB)
-	ParquetBytes   int64
-	ReadTime       time.Duration // serving.Read
+	Matches        []int       // per filter: the independent count (= API = DuckDB)
+	ParquetBytes   int64       // the Parquet file DuckDB reads
+	ColumnsBytes   int64       // columns.bin
+	DetailBytes    int64       // detail.bin
+	ColdFile       *coldResult // a fresh process loading from local files
+	ColdS3         *coldResult // … from S3 on the embedded local stack
+	S3WriteTime    time.Duration
+	ReadTime       time.Duration // serving.Load, in this process
 	NewTime        time.Duration // api.New
 	HeapBeforeMiB  float64
 	HeapAfterMiB   float64 // HeapInuse after GC with the server loaded
@@ -123,21 +134,6 @@ type apiReport struct {
 	HTTPServedWith string
 }
 
-// dirStore is a serving.Store on a local directory.
-type dirStore string
-
-func (d dirStore) Put(_ context.Context, key string, body []byte) error {
-	p := filepath.Join(string(d), filepath.FromSlash(key))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(p, body, 0o644)
-}
-
-func (d dirStore) Get(_ context.Context, key string) ([]byte, error) {
-	return os.ReadFile(filepath.Join(string(d), filepath.FromSlash(key)))
-}
-
 const benchSecret = "bench-admin-secret-0123456789"
 
 // measureAPI is the api part.
@@ -148,7 +144,14 @@ func (b *bench) measureAPI(ctx context.Context) (*apiReport, error) {
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
-	st := dirStore(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	warehouse := "file://" + filepath.Join(dir, "files", "warehouse")
+	st, err := storeFor(warehouse, "")
+	if err != nil {
+		return nil, err
+	}
 
 	// Generate, count independently, write; then drop the rows so the cold
 	// start starts from a clean heap.
@@ -170,36 +173,75 @@ func (b *bench) measureAPI(ctx context.Context) (*apiReport, error) {
 		return nil, err
 	}
 	rep.WriteTime = time.Since(t)
-	parquetPath := filepath.Join(dir, filepath.FromSlash(ptr.Customers))
-	fi, err := os.Stat(parquetPath)
+	rep.ColumnsBytes, rep.DetailBytes = ptr.ColumnsBytes, ptr.DetailBytes
+	log.Printf("api: wrote columns.bin %.1f MB, detail.bin %.1f MB in %s", float64(ptr.ColumnsBytes)/1e6, float64(ptr.DetailBytes)/1e6,
+		rep.WriteTime.Round(time.Millisecond))
+	parquetPath := filepath.Join(dir, "customers.parquet")
+	if rep.ParquetBytes, err = writeParquet(parquetPath, customers); err != nil {
+		return nil, err
+	}
+
+	// The same snapshot in S3 on the embedded local stack (versitygw).
+	s3srv, err := startBenchS3(ctx, filepath.Join(dir, "s3"))
 	if err != nil {
 		return nil, err
 	}
-	rep.ParquetBytes = fi.Size()
-	log.Printf("api: wrote %s (%.1f MB) in %s", parquetPath, float64(rep.ParquetBytes)/1e6, rep.WriteTime.Round(time.Millisecond))
+	closeS3 := sync.OnceValue(s3srv.Close) // S3Server.Close waits for the exit once only
+	defer closeS3()
+	s3Store, err := storeFor("s3://lake/warehouse", s3srv.Endpoint())
+	if err != nil {
+		return nil, err
+	}
+	t = time.Now()
+	if _, err := serving.Write(ctx, s3Store, meta, customers); err != nil {
+		return nil, fmt.Errorf("write snapshot to the local S3: %w", err)
+	}
+	rep.S3WriteTime = time.Since(t)
 	customers, meta = nil, nil
 	runtime.GC()
 	debug.FreeOSMemory()
-	rep.HeapBeforeMiB, rep.RSSBeforeMiB = memNow()
 
-	// Cold start: read the snapshot, build the server.
+	// Cold starts in fresh processes.
+	const coldLookups = 1000
+	root, err := repoRoot()
+	if err != nil {
+		return nil, err
+	}
+	cold := filepath.Join(dir, "apicold")
+	if err := goBuild(ctx, filepath.Join(root, "bench"), cold, "./apicold"); err != nil {
+		return nil, err
+	}
+	log.Printf("api: cold start from local files (fresh process)")
+	if rep.ColdFile, err = measureCold(ctx, cold, warehouse, "", o.apiCustomers, coldLookups); err != nil {
+		return nil, err
+	}
+	log.Printf("api: cold start from S3 on the local stack (fresh process)")
+	if rep.ColdS3, err = measureCold(ctx, cold, "s3://lake/warehouse", s3srv.Endpoint(), o.apiCustomers, coldLookups); err != nil {
+		return nil, err
+	}
+	closeS3()
+	for _, c := range []*coldResult{rep.ColdFile, rep.ColdS3} {
+		log.Printf("api: cold start %s (load %s, New %s), RSS %.0f MiB (peak %.0f), first look-up p50 %s, again %s",
+			(c.Load + c.New).Round(time.Millisecond), c.Load.Round(time.Millisecond), c.New.Round(time.Millisecond),
+			c.RSSMiB, c.PeakRSSMiB, ms(c.First.P50), ms(c.Again.P50))
+	}
+
+	// This process, for the latencies: load from the local files.
+	rep.HeapBeforeMiB, rep.RSSBeforeMiB = memNow()
 	t = time.Now()
-	m, cs, err := serving.Read(ctx, st, func(err error) bool { return errors.Is(err, os.ErrNotExist) })
+	snap, err := serving.Load(ctx, st, func(err error) bool { return errors.Is(err, lake.ErrNotFound) }, serving.Options{})
 	if err != nil {
 		return nil, err
 	}
 	rep.ReadTime = time.Since(t)
 	t = time.Now()
-	srv, err := api.New(m, cs, nil, api.Config{Keys: []api.Key{{Name: "bench", Role: api.RoleAdmin, Hash: api.HashKey(benchSecret)}}})
+	srv, err := api.New(snap, nil, api.Config{Keys: []api.Key{{Name: "bench", Role: api.RoleAdmin, Hash: api.HashKey(benchSecret)}}})
 	if err != nil {
 		return nil, err
 	}
 	rep.NewTime = time.Since(t)
-	cs = nil
 	runtime.GC()
 	rep.HeapAfterMiB, rep.RSSAfterMiB = memNow()
-	log.Printf("api: cold start %s (read %s, New %s), heap %.0f MiB, RSS %.0f MiB", (rep.ReadTime + rep.NewTime).Round(time.Millisecond),
-		rep.ReadTime.Round(time.Millisecond), rep.NewTime.Round(time.Millisecond), rep.HeapAfterMiB, rep.RSSAfterMiB)
 
 	// In-process through Server.Handle.
 	inproc := func(path, rawQuery string) (int, []byte, error) {

@@ -46,6 +46,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/telcolake/telcolake/localstack"
 )
 
 // Hidden first arguments that make this binary act as a DuckDB child
@@ -93,6 +95,7 @@ func main() {
 	log.SetPrefix("bench: ")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	localstack.RunS3ChildIfRequested() // the embedded S3 of the api part runs as a child of this binary
 	if len(os.Args) > 1 && (os.Args[1] == convertMode || os.Args[1] == featuresMode) {
 		child := runConvert
 		if os.Args[1] == featuresMode {
