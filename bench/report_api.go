@@ -16,6 +16,14 @@ const (
 	apiEnd   = "<!-- bench:api:end -->"
 )
 
+func durations(ds []time.Duration) string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.Round(time.Millisecond).String())
+	}
+	return strings.Join(out, ", ")
+}
+
 func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/1e6) }
 
 func ratio(a, b time.Duration) string {
@@ -54,14 +62,18 @@ func apiSection(rep *report) string {
 		before.parquetMB, float64(r.ColumnsBytes)/1e6, float64(r.DetailBytes)/1e6)
 	fmt.Fprintf(&b, "| read / `serving.Load` | %s | %s | %s |\n", before.read, c1.Load.Round(time.Millisecond), c2.Load.Round(time.Millisecond))
 	fmt.Fprintf(&b, "| `api.New` (index) | %s | %s | %s |\n", before.build, c1.New.Round(time.Millisecond), c2.New.Round(time.Millisecond))
-	fmt.Fprintf(&b, "| **cold start** | **%s** | **%s** | **%s** |\n", before.cold,
+	fmt.Fprintf(&b, "| **cold start** (median of %d fresh processes) | **%s** | **%s** | **%s** |\n", coldRuns, before.cold,
 		(c1.Load + c1.New).Round(time.Millisecond), (c2.Load + c2.New).Round(time.Millisecond))
+	fmt.Fprintf(&b, "| every run's cold start | – | %s | %s |\n", durations(c1.All), durations(c2.All))
 	fmt.Fprintf(&b, "| Go heap after GC, loaded | %s | %.0f MiB | %.0f MiB |\n", before.heap, c1.HeapMiB, c2.HeapMiB)
 	fmt.Fprintf(&b, "| RSS loaded / peak (VmHWM) of the process | %s | %.0f / %.0f MiB | %.0f / %.0f MiB |\n", before.rss,
 		c1.RSSMiB, c1.PeakRSSMiB, c2.RSSMiB, c2.PeakRSSMiB)
 	fmt.Fprintf(&b, "| first look-up of a customer p50 / p99 | – | %s / %s | %s / %s |\n", ms(c1.First.P50), ms(c1.First.P99), ms(c2.First.P50), ms(c2.First.P99))
 	fmt.Fprintf(&b, "| the same look-up again p50 / p99 | – | %s / %s | %s / %s |\n", ms(c1.Again.P50), ms(c1.Again.P99), ms(c2.Again.P50), ms(c2.Again.P99))
-	fmt.Fprintf(&b, "| detail ranges read | – | %d | %d |\n\n", c1.Reads, c2.Reads)
+	fmt.Fprintf(&b, "| detail ranges read | – | %d | %d |\n", c1.Reads, c2.Reads)
+	fmt.Fprintf(&b, "| machine load average (1 min) at the start | – | %s | %s |\n\n", c1.Load1, c2.Load1)
+	fmt.Fprintf(&b, "The machine is shared (2 CPUs): a load average well above 2 means other work competed for the CPUs\n"+
+		"during the measurement, and every time above is longer than on an idle machine.\n\n")
 	fmt.Fprintf(&b, "Writing the snapshot\n"+
 		"(not part of the API): generating the rows %s, `serving.Write` to files %s, to the local S3 %s. In this process, for\n"+
 		"the latencies below: `serving.Load` %s + `api.New` %s, heap %.0f MiB after (%.0f MiB before). DuckDB `CREATE TABLE AS`\n"+

@@ -53,6 +53,7 @@ type result struct {
 	First   latency       `json:"first"`    // first look-up of each id
 	Again   latency       `json:"again"`    // the same ids again
 	Reads   int64         `json:"reads"`    // detail ranges read
+	Load1   string        `json:"loadavg"`  // the machine's 1-minute load average at the start (it is shared)
 }
 
 const secret = "bench-cold-secret-0123456789"
@@ -83,6 +84,9 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	var res result
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		res.Load1, _, _ = strings.Cut(string(b), " ")
+	}
 	t := time.Now()
 	snap, err := serving.Load(ctx, st, func(err error) bool { return errors.Is(err, lake.ErrNotFound) }, serving.Options{})
 	if err != nil {

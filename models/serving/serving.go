@@ -148,6 +148,10 @@ type Source interface {
 	RangeReader
 }
 
+// detailGuess is the bytes a detail record usually takes (six months of
+// history, two or three reasons), to size the buffer once.
+const detailGuess = 320
+
 // FormatColumns is the snapshot format of columns.bin + detail.bin.
 const FormatColumns = 2
 
@@ -185,7 +189,8 @@ func Encode(meta *Meta, customers []Customer) (*Files, error) {
 			return nil, fmt.Errorf("serving: customers not sorted by id at %d (%s, %s)", i, customers[i-1].SubscriberID, customers[i].SubscriberID)
 		}
 	}
-	det := []byte(detailMagic)
+	det := make([]byte, 0, detailHeader+len(customers)*detailGuess)
+	det = append(det, detailMagic...)
 	ends := make([]uint64, len(customers))
 	for i := range customers {
 		var err error
