@@ -2,6 +2,9 @@ package lake
 
 import (
 	"bytes"
+	"compress/gzip"
+	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -158,5 +161,66 @@ func TestFormatsMatchGenerator(t *testing.T) {
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("%s format columns %v, generator writes %v", tc.f.Table.Name, got, tc.want)
 		}
+	}
+}
+
+// repeatReader yields n copies of b: a huge line without holding it.
+type repeatReader struct {
+	b byte
+	n int64
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	if r.n <= 0 {
+		return 0, io.EOF
+	}
+	k := min(int64(len(p)), r.n)
+	for i := range p[:k] {
+		p[i] = r.b
+	}
+	r.n -= k
+	return int(k), nil
+}
+
+// TestParserMemoryBounded: a 512 MiB line is rejected and skipped without
+// being buffered (allocations stay far below its size), the lines around it
+// are parsed, and a gzip bomb stops at the ratio limit.
+func TestParserMemoryBounded(t *testing.T) {
+	header := "call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge\n"
+	good := "C1,S1,491700000001,4930123456,onnet,2026-11-22T08:15:02Z,127,voice,out,false,false,CELL1,North,0,0.2117\n"
+	const huge = 512 << 20
+	body := io.MultiReader(strings.NewReader(header+good), &repeatReader{b: '7', n: huge}, strings.NewReader("\n"+good))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	p := newParser(CDRFormat, testFileContext())
+	var rows int64
+	for b, err := range p.Batches(body) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows += b.Rec.NumRows()
+		b.Rec.Release()
+	}
+	runtime.ReadMemStats(&after)
+	if st := p.Stats; rows != 2 || st.RowsRejected != 1 || st.Lines != 4 || st.Errors[0].Line != 3 {
+		t.Errorf("rows %d, stats %+v; want 2 rows and line 3 rejected of 4", rows, st)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 32<<20 {
+		t.Errorf("parsing a %d MiB line allocated %d MiB: the line was buffered", huge>>20, alloc>>20)
+	}
+
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	io.Copy(zw, io.MultiReader(strings.NewReader(header), &repeatReader{b: '7', n: 128 << 20}))
+	zw.Close()
+	r, err := openReader(&zb, "bomb.csv.gz", DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = newParser(CDRFormat, testFileContext())
+	for range p.Batches(r) {
+	}
+	if fe := p.Stats.FileErr; fe == nil || !strings.Contains(fe.Reason, "more than 200 times") {
+		t.Errorf("gzip bomb: file error %v, want the ratio limit", fe)
 	}
 }
