@@ -15,15 +15,17 @@ import (
 // featureDrivers says which planted drivers of the generator each feature
 // can reflect, so a model's reason can be checked against the truth. A
 // feature can reflect several: unpaid bills come from bad payers
-// (arrears) and from pre-churn signs; the bill from the plan's fee and
-// from usage. A postpaid credit limit follows income; the prepaid plan's
-// credit limit of 0 and payment method "prepaid" are aliases of the plan,
-// which the model's reasons name instead (churn.Alias). Features not
-// listed (region, age, payment method, roaming …) reflect no driver.
+// (arrears) and from pre-churn signs. The map is strict where being
+// generous would let any list of reasons pass: the bill (fee plus usage)
+// counts for the signs (usage falling), not for the plan, which only the
+// plan reason names; a postpaid credit limit follows income, and the
+// prepaid plan's credit limit of 0 and payment method "prepaid" are
+// aliases the model's reasons credit to the plan (churn.Alias). Features
+// not listed (region, age, payment method, roaming …) reflect no driver.
 var featureDrivers = map[string][]string{
 	"plan":                {synth.DriverPlan},
 	"credit_limit":        {synth.DriverIncome},
-	"amount_due":          {synth.DriverPlan, synth.DriverSigns},
+	"amount_due":          {synth.DriverSigns},
 	"tenure_months":       {synth.DriverTenure},
 	"income_band":         {synth.DriverIncome},
 	"arrears":             {synth.DriverArrears, synth.DriverSigns},
