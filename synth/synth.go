@@ -10,6 +10,12 @@
 // bills), with noise both ways. Optionally the exports carry real-world
 // mess: a few malformed rows, a duplicate delivery and late files.
 //
+// With Config.Truth it also writes the ground truth beside the exports
+// (TruthKey): per subscriber and month the hazard, the planted drivers'
+// log-odds, the churn date, and the exact churn probability given what
+// the generator decided that shows by the month's end (the oracle no
+// model can beat), so models and their reasons can be held to it.
+//
 // Output is deterministic: the same Config gives byte-identical objects,
 // however many goroutines generate them.
 package synth
