@@ -59,22 +59,25 @@ type IngestQuery struct {
 
 // IngestFile is a row of crm.ingest_log.
 type IngestFile struct {
-	Source       string    `json:"source"`
-	ETag         string    `json:"etag"`
-	SizeBytes    int64     `json:"size_bytes"`
-	Table        *string   `json:"table"`
-	Status       string    `json:"status"`
-	RowsOK       int64     `json:"rows_ok"`
-	RowsRejected int64     `json:"rows_rejected"`
-	SnapshotID   *int64    `json:"snapshot_id"`
-	ReportKey    *string   `json:"report_key"`
-	Message      *string   `json:"message"`
-	StartedAt    time.Time `json:"started_at"`
-	DurationMS   int64     `json:"duration_ms"`
+	Source       string  `json:"source"`
+	ETag         string  `json:"etag"`
+	SizeBytes    int64   `json:"size_bytes"`
+	Table        *string `json:"table"`
+	Status       string  `json:"status"`
+	RowsOK       int64   `json:"rows_ok"`
+	RowsRejected int64   `json:"rows_rejected"`
+	// RowsDuplicate counts good rows whose record was already in the table.
+	RowsDuplicate int64     `json:"rows_duplicate"`
+	SnapshotID    *int64    `json:"snapshot_id"`
+	ReportKey     *string   `json:"report_key"`
+	Message       *string   `json:"message"`
+	StartedAt     time.Time `json:"started_at"`
+	DurationMS    int64     `json:"duration_ms"`
 }
 
 // ingestStatuses are the final states crm.ingest_log records.
-var ingestStatuses = []string{lake.StatusCommitted, lake.StatusReplaced, lake.StatusQuarantined, lake.StatusRejected, lake.StatusFailed}
+var ingestStatuses = []string{lake.StatusCommitted, lake.StatusReplaced, lake.StatusSuperseded,
+	lake.StatusQuarantined, lake.StatusRejected, lake.StatusFailed, lake.StatusGone}
 
 // LakeSources reads the Sources from the lake's tables.
 type LakeSources struct {
@@ -130,6 +133,9 @@ func (ls LakeSources) IngestFiles(ctx context.Context, q IngestQuery) ([]IngestF
 			Status: r.str("status"), RowsOK: r.i64("rows_ok"), RowsRejected: r.i64("rows_rejected"),
 			SnapshotID: r.optI64("snapshot_id"), ReportKey: r.optStr("report_key"), Message: r.optStr("message"),
 			StartedAt: r.ts("started_at"), DurationMS: r.i64("duration_ms"),
+		}
+		if d := r.optI64("rows_duplicate"); d != nil { // null in rows logged before the column
+			f.RowsDuplicate = *d
 		}
 		if q.Status == "" || f.Status == q.Status {
 			out = append(out, f)

@@ -98,6 +98,21 @@ func TestLakeSources(t *testing.T) {
 	if n := len(get("/v1/ingest/files?limit=1")); n != 1 {
 		t.Errorf("limit=1: %d files", n)
 	}
+	// The register export sent again under another name: both records are
+	// in the table already.
+	again := l.Ingest(t, "exports/subscribers/2026/07/31/subscribers-20260731-resent.csv", registerGood)
+	if again.RowsOK != 0 || again.RowsDuplicate != 2 {
+		t.Fatalf("re-sent register: %+v, want 0 rows and 2 duplicates", again)
+	}
+	for _, f := range get("/v1/ingest/files?status=committed") {
+		want := int64(0)
+		if f.Source == again.Source {
+			want = 2
+		}
+		if f.RowsDuplicate != want {
+			t.Errorf("%s: rows_duplicate %d, want %d", f.Source, f.RowsDuplicate, want)
+		}
+	}
 
 	// One model run, written as training writes them.
 	writeModelRun(t, l)
