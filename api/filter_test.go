@@ -265,7 +265,6 @@ func TestBadParameters(t *testing.T) {
 		{"/v1/customers/a%20b", "id"},
 		{"/v1/customers/" + strings.Repeat("9", 65), "id"},
 		{"/v1/customers/%C3%A9t%C3%A9", "id"},
-		{"/v1/customers/%zz", "id"},
 		{"/v1/models?kind=forest", "kind"},
 		{"/v1/ingest/files?status=lost", "status"},
 		{"/v1/ingest/files?limit=0", "limit"},
@@ -339,14 +338,14 @@ func TestRepeatedViaGatewayJoin(t *testing.T) {
 	// Without a raw query string, API Gateway's comma-joined map is used: a
 	// repeated single-valued parameter then fails its type check.
 	f := newFixture(t, nil)
-	ev := event("GET", "/v1/customers", "X-API-Key", adminSecret)
+	ev := gatewayEvent("GET", "/v1/customers", "X-API-Key", adminSecret)
 	ev.QueryStringParameters = map[string]string{"limit": "5,6", "region": "North,South"}
-	resp := f.do(t, ev)
+	resp := f.doEvent(t, ev)
 	if p := problemOfBody(t, resp.Body); resp.StatusCode != http.StatusBadRequest || p.Parameter != "limit" {
 		t.Fatalf("status %d parameter %q, want 400 limit", resp.StatusCode, p.Parameter)
 	}
 	ev.QueryStringParameters = map[string]string{"region": "North,South", "limit": "5"}
-	resp = f.do(t, ev)
+	resp = f.doEvent(t, ev)
 	want := bruteForce(f.customers, filterCase{keep: func(c *serving.Customer) bool { return in(c.Region, "North", "South") }})
 	if p := decodePage(t, resp.Body); p.Count != len(want) || len(p.Items) != 5 {
 		t.Fatalf("count %d items %d, want %d 5", p.Count, len(p.Items), len(want))
@@ -437,7 +436,7 @@ func TestGzipExport(t *testing.T) {
 		t.Fatalf("plain csv of everything with a 40 kB limit: %d, want 413", resp.StatusCode)
 	}
 	for _, enc := range []string{"gzip", "deflate, gzip;q=0.8", "br, GZIP"} {
-		resp := f.do(t, event("GET", "/v1/customers?format=csv", "X-API-Key", secretOf[RoleAdmin], "Accept-Encoding", enc))
+		resp := f.doEvent(t, gatewayEvent("GET", "/v1/customers?format=csv", "X-API-Key", secretOf[RoleAdmin], "Accept-Encoding", enc))
 		if resp.StatusCode != http.StatusOK || !resp.IsBase64Encoded || resp.Headers["Content-Encoding"] != "gzip" {
 			t.Fatalf("Accept-Encoding %q: status %d, base64 %v, encoding %q: %s", enc, resp.StatusCode, resp.IsBase64Encoded, resp.Headers["Content-Encoding"], cut(resp.Body, 200))
 		}

@@ -10,7 +10,8 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
-	"net/url"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/telcolake/telcolake/lambdahttp"
 	"github.com/telcolake/telcolake/models/serving"
 )
 
@@ -259,54 +261,90 @@ func stored(t testing.TB, s *Server) []serving.Customer {
 	return cs
 }
 
-// event builds the API Gateway v2 event the gateway would send for method
-// and target (path?query), with headers as name, value pairs.
-func event(method, target string, hdr ...string) events.APIGatewayV2HTTPRequest {
+// response is an answer as the tests read it: headers by canonical name
+// (repeated ones joined with ", ").
+type response struct {
+	StatusCode      int
+	Headers         map[string]string
+	Body            string
+	IsBase64Encoded bool // only through the Lambda adapter
+}
+
+// event builds a request for method and target (path?query), with headers
+// as name, value pairs.
+func event(method, target string, hdr ...string) *http.Request {
+	r := httptest.NewRequest(method, target, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		r.Header.Set(hdr[i], hdr[i+1])
+	}
+	return r
+}
+
+// gatewayEvent builds the API Gateway v2 event the gateway would send for
+// method and target, with headers as given (not lowercased).
+func gatewayEvent(method, target string, hdr ...string) events.APIGatewayV2HTTPRequest {
 	path, raw, _ := strings.Cut(target, "?")
 	ev := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: "$default", RawPath: path, RawQueryString: raw, Headers: map[string]string{}}
 	for i := 0; i+1 < len(hdr); i += 2 {
-		ev.Headers[strings.ToLower(hdr[i])] = hdr[i+1]
-	}
-	if q, err := url.ParseQuery(raw); err == nil && len(q) > 0 {
-		ev.QueryStringParameters = map[string]string{}
-		for k, v := range q {
-			ev.QueryStringParameters[k] = strings.Join(v, ",")
-		}
+		ev.Headers[hdr[i]] = hdr[i+1]
 	}
 	ev.RequestContext = events.APIGatewayV2HTTPRequestContext{Stage: "$default", RequestID: "req-1",
 		HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method, Path: path}}
 	return ev
 }
 
-// do sends a request and checks what every response must have.
-func (f *fixture) do(t testing.TB, ev events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
-	t.Helper()
-	resp, err := f.s.Handle(context.Background(), ev)
-	if err != nil {
-		t.Fatalf("Handle(%s %s?%s) error %v, want nil", ev.RequestContext.HTTP.Method, ev.RawPath, ev.RawQueryString, err)
+// record serves r with h through httptest.
+func record(h http.Handler, r *http.Request) response {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	out := response{StatusCode: w.Code, Headers: map[string]string{}, Body: w.Body.String()}
+	for k, v := range w.Result().Header {
+		out.Headers[k] = strings.Join(v, ", ")
 	}
+	return out
+}
+
+// do sends a request and checks what every response must have.
+func (f *fixture) do(t testing.TB, r *http.Request) response {
+	t.Helper()
+	return f.check(t, r.Method+" "+r.URL.RequestURI(), record(f.s, r))
+}
+
+// doEvent sends an API Gateway event through the Lambda adapter, as the
+// api function does, and checks the answer as do does.
+func (f *fixture) doEvent(t testing.TB, ev events.APIGatewayV2HTTPRequest) response {
+	t.Helper()
+	resp, err := lambdahttp.Handler(f.s)(context.Background(), ev)
+	if err != nil {
+		t.Fatalf("Handler(%s %s?%s) error %v, want nil", ev.RequestContext.HTTP.Method, ev.RawPath, ev.RawQueryString, err)
+	}
+	return f.check(t, ev.RawPath+"?"+ev.RawQueryString, response{StatusCode: resp.StatusCode, Headers: resp.Headers, Body: resp.Body, IsBase64Encoded: resp.IsBase64Encoded})
+}
+
+func (f *fixture) check(t testing.TB, what string, resp response) response {
+	t.Helper()
 	for k, want := range map[string]string{"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"} {
 		if got := resp.Headers[k]; got != want {
-			t.Errorf("%s %s: header %s = %q, want %q", ev.RawPath, ev.RawQueryString, k, got, want)
+			t.Errorf("%s: header %s = %q, want %q", what, k, got, want)
 		}
 	}
 	if ct := resp.Headers["Content-Type"]; !strings.HasSuffix(ct, "; charset=utf-8") {
-		t.Errorf("%s: Content-Type %q without charset", ev.RawPath, ct)
+		t.Errorf("%s: Content-Type %q without charset", what, ct)
 	}
 	if resp.StatusCode >= 400 {
 		var p Problem
 		if resp.Headers["Content-Type"] != ctProblem || json.Unmarshal([]byte(resp.Body), &p) != nil || p.Status != resp.StatusCode || p.Title == "" || !strings.HasPrefix(p.Type, problemBase) {
-			t.Errorf("%s?%s: status %d answer is not problem+json: %q", ev.RawPath, ev.RawQueryString, resp.StatusCode, resp.Body)
+			t.Errorf("%s: status %d answer is not problem+json: %q", what, resp.StatusCode, resp.Body)
 		}
 	}
 	if resp.StatusCode >= 500 && !f.allow5xx {
-		t.Errorf("%s?%s: status %d: %s", ev.RawPath, ev.RawQueryString, resp.StatusCode, resp.Body)
+		t.Errorf("%s: status %d: %s", what, resp.StatusCode, resp.Body)
 	}
 	return resp
 }
 
 // get sends GET target with role's key (none for "").
-func (f *fixture) get(t testing.TB, role Role, target string) events.APIGatewayV2HTTPResponse {
+func (f *fixture) get(t testing.TB, role Role, target string) response {
 	t.Helper()
 	if role == "" {
 		return f.do(t, event("GET", target))

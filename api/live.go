@@ -3,12 +3,11 @@ package api
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/telcolake/telcolake/models/serving"
 )
@@ -76,10 +75,8 @@ func NewLive(cfg LiveConfig) (*Live, error) {
 	return l, nil
 }
 
-// Handle serves one API Gateway v2 request (as Server.Handle).
-func (l *Live) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return l.front.Handle(ctx, ev)
-}
+// ServeHTTP serves one request (as Server.ServeHTTP).
+func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) { l.front.ServeHTTP(w, r) }
 
 // Loads is the number of snapshots loaded so far.
 func (l *Live) Loads() int {

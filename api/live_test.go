@@ -41,10 +41,7 @@ func (lf *liveFixture) write(t *testing.T, run string, n int) {
 func (lf *liveFixture) get(t *testing.T, target string, hdr ...string) (int, string, int) {
 	t.Helper()
 	before := lf.st.Reads()
-	resp, err := lf.live.Handle(context.Background(), event("GET", target, hdr...))
-	if err != nil {
-		t.Fatalf("Handle(%s): %v", target, err)
-	}
+	resp := record(lf.live, event("GET", target, hdr...))
 	return resp.StatusCode, resp.Body, lf.st.Reads() - before
 }
 

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/aws/aws-lambda-go/events"
 )
 
 // query is a request's query string: parameter name → values in order.
@@ -19,25 +17,16 @@ type query map[string][]string
 // maxQueryLen bounds the raw query string.
 const maxQueryLen = 8192
 
-// parseQuery reads the raw query string, so repeated parameters are seen
-// (API Gateway joins their values with commas in QueryStringParameters,
-// which is used only when the raw string is missing).
-func parseQuery(req *events.APIGatewayV2HTTPRequest) (query, error) {
-	if len(req.RawQueryString) > maxQueryLen {
+// parseQuery reads the raw query string, so repeated parameters are seen.
+func parseQuery(raw string) (query, error) {
+	if len(raw) > maxQueryLen {
 		return nil, HTTPError{Code: http.StatusBadRequest, Msg: "query string too long"}
 	}
-	if req.RawQueryString != "" {
-		v, err := url.ParseQuery(req.RawQueryString)
-		if err != nil {
-			return nil, HTTPError{Code: http.StatusBadRequest, Msg: "malformed query string", Err: err}
-		}
-		return query(v), nil
+	v, err := url.ParseQuery(raw)
+	if err != nil {
+		return nil, HTTPError{Code: http.StatusBadRequest, Msg: "malformed query string", Err: err}
 	}
-	q := query{}
-	for k, v := range req.QueryStringParameters {
-		q[k] = []string{v}
-	}
-	return q, nil
+	return query(v), nil
 }
 
 // paramSpec is a parameter a route accepts.

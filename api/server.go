@@ -6,8 +6,9 @@
 // runs and ingested files. Live keeps the newest snapshot loaded for the
 // api function: keys are checked before anything loads.
 //
-// Server.Handle takes API Gateway v2 (payload 2.0) events, as the api
-// function receives them. Every request but /healthz and /v1/openapi.json
+// Server is an http.Handler (a ServeMux with method and path patterns);
+// the api function serves it from API Gateway v2 and function URL events
+// through lambdahttp. Every request but /healthz and /v1/openapi.json
 // needs an API key (header X-API-Key, or Authorization: Bearer); the key's
 // role decides what it may see (Matrix). Errors are RFC 9457
 // application/problem+json. The OpenAPI document is openapi.json in this
@@ -18,21 +19,18 @@ import (
 	"context"
 	"crypto/sha256"
 	_ "embed"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
+	"github.com/telcolake/telcolake/lambdahttp"
 	"github.com/telcolake/telcolake/models/serving"
 )
 
@@ -84,6 +82,7 @@ type Server struct {
 	listRows    map[string][]int32
 	filterSpecs []paramSpec
 	routes      []route
+	mux         *http.ServeMux
 	// load, set on a Live's front server (which has no snapshot), returns
 	// the server that answers an admitted request; with refresh false
 	// (public routes) only one already loaded, possibly nil, never reading
@@ -169,7 +168,7 @@ func newFront(src Sources, cfg Config) (*Server, error) {
 		sum := sha256.Sum256([]byte("telcolake api cursor v1\x00" + strings.Join(hashes, ",")))
 		cfg.CursorKey = sum[:]
 	}
-	return &Server{
+	s := &Server{
 		src: src, cfg: cfg, keys: kr,
 		cursors:     cursorCodec{key: cfg.CursorKey},
 		segments:    map[int32]serving.Segment{},
@@ -178,7 +177,9 @@ func newFront(src Sources, cfg Config) (*Server, error) {
 		listRows:    map[string][]int32{},
 		filterSpecs: filterParams(),
 		routes:      routeTable(),
-	}, nil
+	}
+	s.mux = s.newMux()
+	return s, nil
 }
 
 func (s *Server) knownSegment(id int32) bool { return s.knownSegs[id] }
@@ -190,7 +191,7 @@ type route struct {
 	csvOp   Op // the operation with format=csv, if the route has one
 	params  []paramSpec
 	// serve answers with the server holding the snapshot.
-	serve func(*Server, *request) (events.APIGatewayV2HTTPResponse, error)
+	serve func(*Server, *request) error
 }
 
 func routeTable() []route {
@@ -208,96 +209,89 @@ func routeTable() []route {
 	}
 }
 
-// match reports whether path is the route's and returns its path parameter
-// (still escaped).
-func (rt route) match(path string) (string, bool) {
-	pat := strings.Split(strings.Trim(rt.pattern, "/"), "/")
-	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
-	if len(pat) != len(segs) {
-		return "", false
+// newMux registers the routes: "GET pattern" serves one; the bare pattern
+// takes the other methods (405), "/" every other path (404), both as
+// problem+json.
+func (s *Server) newMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	for i := range s.routes {
+		h := http.HandlerFunc(func(w http.ResponseWriter, hr *http.Request) { s.handle(w, hr, &s.routes[i]) })
+		mux.Handle(http.MethodGet+" "+s.routes[i].pattern, h)
+		mux.Handle(s.routes[i].pattern, h)
 	}
-	param := ""
-	for i, p := range pat {
-		if strings.HasPrefix(p, "{") {
-			if segs[i] == "" {
-				return "", false
-			}
-			param = segs[i]
-			continue
-		}
-		if p != segs[i] {
-			return "", false
-		}
-	}
-	return param, true
+	mux.HandleFunc("/", func(w http.ResponseWriter, hr *http.Request) { s.handle(w, hr, nil) })
+	return mux
 }
 
 // request is one request being served.
 type request struct {
 	ctx    context.Context
-	ev     *events.APIGatewayV2HTTPRequest
+	hr     *http.Request
+	w      *statusWriter
 	q      query
 	op     Op
-	param  string // the path parameter, unescaped once validated
+	param  string // the path parameter, once validated
 	key    Key
 	access Access
 	rows   int // customer rows returned, for the audit line
+}
+
+// statusWriter remembers the status written, for the audit line.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // customerData lists the operations whose answers hold customer rows: they
 // are audited.
 var customerData = map[Op]bool{OpCustomer: true, OpCustomers: true, OpCustomersCSV: true, OpList: true, OpListCSV: true}
 
-// Handle serves one API Gateway v2 request. It always answers with a
-// response; the error is always nil (failures are problem+json answers).
-func (s *Server) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (resp events.APIGatewayV2HTTPResponse, _ error) {
+// ServeHTTP serves one request. Every failure is a problem+json answer.
+func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) { s.mux.ServeHTTP(w, hr) }
+
+// handle serves a request on rt (nil: no route has its path).
+func (s *Server) handle(w http.ResponseWriter, hr *http.Request, rt *route) {
 	start := time.Now()
-	r := &request{ctx: ctx, ev: &ev}
+	r := &request{ctx: hr.Context(), hr: hr, w: &statusWriter{ResponseWriter: w}}
 	defer func() {
 		if p := recover(); p != nil {
-			s.cfg.Log.ErrorContext(ctx, "api: panic", "op", string(r.op), "panic", fmt.Sprint(p))
-			resp = s.problem(r, HTTPError{Code: http.StatusInternalServerError, Msg: "internal error"})
+			s.cfg.Log.ErrorContext(r.ctx, "api: panic", "op", string(r.op), "panic", fmt.Sprint(p))
+			if r.w.status == 0 {
+				s.problem(r, HTTPError{Code: http.StatusInternalServerError, Msg: "internal error"})
+			}
 		}
 		if customerData[r.op] {
-			s.audit(r, resp.StatusCode, time.Since(start))
+			s.audit(r, r.w.status, time.Since(start))
 		}
 	}()
-	resp, err := s.serve(r)
-	if err != nil {
-		resp = s.problem(r, err)
+	if err := s.serve(r, rt); err != nil {
+		s.problem(r, err)
 	}
-	return resp, nil
 }
 
-func (s *Server) serve(r *request) (events.APIGatewayV2HTTPResponse, error) {
-	ev := r.ev
-	method := ev.RequestContext.HTTP.Method
-	if method == "" {
-		method, _, _ = strings.Cut(ev.RouteKey, " ")
-	}
-	path := ev.RawPath
-	if path == "" {
-		path = ev.RequestContext.HTTP.Path
-	}
-	if st := ev.RequestContext.Stage; st != "" && st != "$default" && strings.HasPrefix(path, "/"+st+"/") {
-		path = strings.TrimPrefix(path, "/"+st)
-	}
-	var rt *route
-	for i := range s.routes {
-		if p, ok := s.routes[i].match(path); ok {
-			rt = &s.routes[i]
-			r.param = p
-			break
-		}
-	}
+func (s *Server) serve(r *request, rt *route) error {
 	if rt == nil {
-		return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusNotFound, Msg: "no such resource (see /v1/openapi.json)"}
+		return HTTPError{Code: http.StatusNotFound, Msg: "no such resource (see /v1/openapi.json)"}
 	}
 	r.op = rt.op
-	if method != http.MethodGet {
-		return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusMethodNotAllowed, Msg: "only GET is allowed"}
+	if r.hr.Method != http.MethodGet {
+		return HTTPError{Code: http.StatusMethodNotAllowed, Msg: "only GET is allowed"}
 	}
-	q, qErr := parseQuery(ev) // reported after authentication
+	q, qErr := parseQuery(r.hr.URL.RawQuery) // reported after authentication
 	r.q = q
 	if rt.csvOp != "" {
 		if f := q[pFormat]; len(f) == 1 && f[0] == "csv" {
@@ -306,27 +300,27 @@ func (s *Server) serve(r *request) (events.APIGatewayV2HTTPResponse, error) {
 	}
 	perm := permission(r.op)
 	if !perm.Public {
-		key, ok := s.authenticate(ev.Headers)
+		key, ok := s.authenticate(r.hr.Header)
 		if !ok {
-			return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusUnauthorized, Msg: "a valid API key is required (header X-API-Key, or Authorization: Bearer)"}
+			return HTTPError{Code: http.StatusUnauthorized, Msg: "a valid API key is required (header X-API-Key, or Authorization: Bearer)"}
 		}
 		r.key = key
 		r.access = perm.Of(key.Role)
 		if r.access == Denied {
-			return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusForbidden, Msg: fmt.Sprintf("role %s may not use %s", key.Role, r.op)}
+			return HTTPError{Code: http.StatusForbidden, Msg: fmt.Sprintf("role %s may not use %s", key.Role, r.op)}
 		}
 	}
 	if qErr != nil {
-		return events.APIGatewayV2HTTPResponse{}, qErr
+		return qErr
 	}
 	if err := q.check(rt.params); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return err
 	}
-	if strings.Contains(rt.pattern, "{") {
-		p, err := url.PathUnescape(r.param)
-		if err != nil || !validID(p) {
-			name := strings.Trim(rt.pattern[strings.LastIndex(rt.pattern, "{"):], "{}")
-			return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusBadRequest, Param: name, Msg: name + " must be 1-64 printable ASCII characters without spaces"}
+	if i := strings.LastIndex(rt.pattern, "{"); i >= 0 {
+		name := strings.Trim(rt.pattern[i:], "{}")
+		p := r.hr.PathValue(name)
+		if !validID(p) {
+			return HTTPError{Code: http.StatusBadRequest, Param: name, Msg: name + " must be 1-64 printable ASCII characters without spaces"}
 		}
 		r.param = p
 	}
@@ -347,18 +341,18 @@ func (s *Server) serve(r *request) (events.APIGatewayV2HTTPResponse, error) {
 	srv, err := s.load(r.ctx, true)
 	if err != nil {
 		if errors.Is(err, serving.ErrNoSnapshot) {
-			return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusServiceUnavailable, Msg: "no scores yet: the score function has not run", Err: err}
+			return HTTPError{Code: http.StatusServiceUnavailable, Msg: "no scores yet: the score function has not run", Err: err}
 		}
-		return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusServiceUnavailable, Msg: "the serving snapshot could not be loaded", Err: err}
+		return HTTPError{Code: http.StatusServiceUnavailable, Msg: "the serving snapshot could not be loaded", Err: err}
 	}
 	return rt.serve(srv, r)
 }
 
 // authenticate finds the key a request presents.
-func (s *Server) authenticate(h map[string]string) (Key, bool) {
-	secret := strings.TrimSpace(header(h, "x-api-key"))
+func (s *Server) authenticate(h http.Header) (Key, bool) {
+	secret := strings.TrimSpace(h.Get("X-Api-Key"))
 	if secret == "" {
-		a := strings.TrimSpace(header(h, "authorization"))
+		a := strings.TrimSpace(h.Get("Authorization"))
 		if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
 			secret = strings.TrimSpace(a[7:])
 		}
@@ -367,20 +361,6 @@ func (s *Server) authenticate(h map[string]string) (Key, bool) {
 		return Key{}, false
 	}
 	return s.keys.match(secret)
-}
-
-// header returns a header by its lowercase name (API Gateway lowercases
-// them), or in any case.
-func header(h map[string]string, name string) string {
-	if v, ok := h[name]; ok {
-		return v
-	}
-	for k, v := range h {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return ""
 }
 
 // headers are every response's headers.
@@ -402,38 +382,49 @@ const (
 	ctCSV     = "text/csv; charset=utf-8"
 )
 
-func (s *Server) respond(status int, contentType string, body []byte) (events.APIGatewayV2HTTPResponse, error) {
+// write writes an answer: headers, status, body.
+func (r *request) write(status int, h map[string]string, body []byte) {
+	for k, v := range h {
+		r.w.Header().Set(k, v)
+	}
+	r.w.WriteHeader(status)
+	r.w.Write(body)
+}
+
+// respond writes an answer of at most MaxBodyBytes.
+func (s *Server) respond(r *request, status int, contentType string, body []byte) error {
 	if len(body) > s.cfg.MaxBodyBytes {
-		return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusRequestEntityTooLarge,
+		return HTTPError{Code: http.StatusRequestEntityTooLarge,
 			Msg: fmt.Sprintf("the answer is larger than the %d bytes the API returns; narrow the filter or page with a smaller limit", s.cfg.MaxBodyBytes)}
 	}
-	return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: headers(contentType), Body: string(body)}, nil
+	r.write(status, headers(contentType), body)
+	return nil
 }
 
-func (s *Server) writeJSON(v any) (events.APIGatewayV2HTTPResponse, error) {
+func (s *Server) writeJSON(r *request, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusInternalServerError, Msg: "internal error", Err: fmt.Errorf("encode answer: %w", err)}
+		return HTTPError{Code: http.StatusInternalServerError, Msg: "internal error", Err: fmt.Errorf("encode answer: %w", err)}
 	}
-	return s.respond(http.StatusOK, ctJSON, b)
+	return s.respond(r, http.StatusOK, ctJSON, b)
 }
 
-// problem turns an error into a problem+json answer; server errors are
+// problem writes an error as a problem+json answer; server errors are
 // logged with their cause, which the client never sees.
-func (s *Server) problem(r *request, err error) events.APIGatewayV2HTTPResponse {
+func (s *Server) problem(r *request, err error) {
 	p := problemOf(err)
 	if p.Status >= 500 {
 		s.cfg.Log.ErrorContext(r.ctx, "api: request failed", "op", string(r.op), "status", p.Status, "err", err)
 	}
 	b, _ := json.Marshal(p)
-	resp := events.APIGatewayV2HTTPResponse{StatusCode: p.Status, Headers: headers(ctProblem), Body: string(b)}
+	h := headers(ctProblem)
 	switch p.Status {
 	case http.StatusUnauthorized:
-		resp.Headers["WWW-Authenticate"] = `Bearer realm="telcolake"`
+		h["WWW-Authenticate"] = `Bearer realm="telcolake"`
 	case http.StatusMethodNotAllowed:
-		resp.Headers["Allow"] = http.MethodGet
+		h["Allow"] = http.MethodGet
 	}
-	return resp
+	r.write(p.Status, h, b)
 }
 
 // audit writes the audit line of a customer-data request: who, what, how
@@ -453,38 +444,33 @@ func (s *Server) audit(r *request, status int, d time.Duration) {
 		}
 		qa = append(qa, slog.String(cut(k, 64), cut(v, 64)))
 	}
-	method := r.ev.RequestContext.HTTP.Method
-	path := r.ev.RawPath
-	if path == "" {
-		path = r.ev.RequestContext.HTTP.Path
-	}
 	s.cfg.Audit.InfoContext(r.ctx, "api access",
 		"key", r.key.Name, "role", string(r.key.Role), "op", string(r.op),
-		"method", cut(method, 16), "path", cut(path, 160), slog.Group("query", qa...),
+		"method", cut(r.hr.Method, 16), "path", cut(r.hr.URL.EscapedPath(), 160), slog.Group("query", qa...),
 		"rows", r.rows, "status", status, "duration_ms", float64(d.Microseconds())/1000,
-		"request_id", r.ev.RequestContext.RequestID)
+		"request_id", lambdahttp.RequestID(r.ctx))
 }
 
-func (s *Server) health(r *request) (events.APIGatewayV2HTTPResponse, error) {
+func (s *Server) health(r *request) error {
 	run, n := "", 0 // a Live that has not loaded a snapshot yet
 	if s.snap != nil {
 		run, n = s.meta.Run, s.snap.Len()
 	}
-	return s.writeJSON(map[string]any{"status": "ok", "run": run, "customers": n})
+	return s.writeJSON(r, map[string]any{"status": "ok", "run": run, "customers": n})
 }
 
-func (s *Server) openapi(r *request) (events.APIGatewayV2HTTPResponse, error) {
-	return s.respond(http.StatusOK, ctJSON, openapiJSON)
+func (s *Server) openapi(r *request) error {
+	return s.respond(r, http.StatusOK, ctJSON, openapiJSON)
 }
 
-func (s *Server) customer(r *request) (events.APIGatewayV2HTTPResponse, error) {
+func (s *Server) customer(r *request) error {
 	row, ok := s.ix.row(r.param)
 	if !ok {
-		return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusNotFound, Msg: "no customer with id " + quote(r.param) + " in run " + s.meta.Run}
+		return HTTPError{Code: http.StatusNotFound, Msg: "no customer with id " + quote(r.param) + " in run " + s.meta.Run}
 	}
 	cs, err := s.rows(r, []int32{int32(row)})
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return err
 	}
 	c := &cs[0]
 	d := detail{item: newItem(c, r.access), Gender: c.Gender, ActivationDate: c.ActivationDate, StatusDate: c.StatusDate,
@@ -493,7 +479,7 @@ func (s *Server) customer(r *request) (events.APIGatewayV2HTTPResponse, error) {
 		d.History = []serving.Month{}
 	}
 	r.rows = 1
-	return s.writeJSON(struct {
+	return s.writeJSON(r, struct {
 		Run          string    `json:"run"`
 		ScoredAt     time.Time `json:"scored_at"`
 		FeatureMonth string    `json:"feature_month"`
@@ -509,19 +495,19 @@ type page[T any] struct {
 	Run        string  `json:"run"`
 }
 
-func (s *Server) filterCustomers(r *request) (events.APIGatewayV2HTTPResponse, error) {
+func (s *Server) filterCustomers(r *request) error {
 	f, err := s.parseFilter(r.q)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return err
 	}
 	var from *entry
 	if f.cursor != "" {
 		c, err := s.cursors.decodeFilter(f.cursor)
 		if err != nil {
-			return events.APIGatewayV2HTTPResponse{}, badParam(pCursor, "invalid (pass next_cursor of the previous page unchanged)")
+			return badParam(pCursor, "invalid (pass next_cursor of the previous page unchanged)")
 		}
 		if c.field != f.order.field || c.desc != f.order.desc || c.query != f.hash {
-			return events.APIGatewayV2HTTPResponse{}, badParam(pCursor, "belongs to another query (keep the conditions and sort of the first page)")
+			return badParam(pCursor, "belongs to another query (keep the conditions and sort of the first page)")
 		}
 		from = &entry{k: f.order.sign() * c.value, r: s.ix.after(c.id)}
 	}
@@ -545,13 +531,13 @@ func (s *Server) filterCustomers(r *request) (events.APIGatewayV2HTTPResponse, e
 	}
 	cs, err := s.rows(r, rows)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return err
 	}
 	for i := range cs {
 		out.Items = append(out.Items, newItem(&cs[i], r.access))
 	}
 	r.rows = len(out.Items)
-	return s.writeJSON(out)
+	return s.writeJSON(r, out)
 }
 
 // minCSVRow is a lower bound of a CSV row's size, to refuse hopeless
@@ -562,24 +548,22 @@ const minCSVRow = 60
 const minGzipCSVRow = 8
 
 // acceptsGzip reports whether the client takes a gzip-encoded answer.
-func acceptsGzip(ev *events.APIGatewayV2HTTPRequest) bool {
-	for k, v := range ev.Headers {
-		if strings.EqualFold(k, "Accept-Encoding") {
-			for _, enc := range strings.Split(v, ",") {
-				name, params, _ := strings.Cut(strings.TrimSpace(enc), ";")
-				if strings.EqualFold(strings.TrimSpace(name), "gzip") && strings.ReplaceAll(params, " ", "") != "q=0" {
-					return true
-				}
+func acceptsGzip(h http.Header) bool {
+	for _, v := range h.Values("Accept-Encoding") {
+		for _, enc := range strings.Split(v, ",") {
+			name, params, _ := strings.Cut(strings.TrimSpace(enc), ";")
+			if strings.EqualFold(strings.TrimSpace(name), "gzip") && strings.ReplaceAll(params, " ", "") != "q=0" {
+				return true
 			}
 		}
 	}
 	return false
 }
 
-func (s *Server) exportCSV(r *request, name string, sel []int32, o order) (events.APIGatewayV2HTTPResponse, error) {
-	gz := acceptsGzip(r.ev)
+func (s *Server) exportCSV(r *request, name string, sel []int32, o order) error {
+	gz := acceptsGzip(r.hr.Header)
 	if minRow := map[bool]int{false: minCSVRow, true: minGzipCSVRow}[gz]; len(sel)*minRow > s.cfg.MaxBodyBytes {
-		return events.APIGatewayV2HTTPResponse{}, tooManyRows(len(sel), s.cfg.MaxBodyBytes)
+		return tooManyRows(len(sel), s.cfg.MaxBodyBytes)
 	}
 	cw := newCSV(s.cfg.MaxBodyBytes, false, gz)
 	sorted := s.ix.sorted(sel, o)
@@ -591,7 +575,7 @@ func (s *Server) exportCSV(r *request, name string, sel []int32, o order) (event
 		it := newItem(c, r.access)
 		return cw.add(0, &it)
 	}); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return err
 	}
 	return s.writeCSV(r, name, cw)
 }
@@ -631,26 +615,23 @@ func tooManyRows(n, max int) HTTPError {
 		Msg: fmt.Sprintf("an export of %d rows is larger than the %d bytes the API returns; ask for it gzip-compressed (Accept-Encoding: gzip, e.g. curl --compressed), narrow the filter, or page through the JSON answer", n, max)}
 }
 
-func (s *Server) writeCSV(r *request, name string, cw *csvWriter) (events.APIGatewayV2HTTPResponse, error) {
+func (s *Server) writeCSV(r *request, name string, cw *csvWriter) error {
 	body, ok := cw.bytes()
 	if !ok {
-		return events.APIGatewayV2HTTPResponse{}, tooManyRows(cw.rows, s.cfg.MaxBodyBytes)
+		return tooManyRows(cw.rows, s.cfg.MaxBodyBytes)
 	}
-	var resp events.APIGatewayV2HTTPResponse
+	h := headers(ctCSV)
 	if cw.gz != nil {
-		resp = events.APIGatewayV2HTTPResponse{StatusCode: http.StatusOK, Headers: headers(ctCSV),
-			Body: base64.StdEncoding.EncodeToString(body), IsBase64Encoded: true}
-		resp.Headers["Content-Encoding"] = "gzip"
-		resp.Headers["Vary"] = "Accept-Encoding"
-	} else {
-		var err error
-		if resp, err = s.respond(http.StatusOK, ctCSV, body); err != nil {
-			return resp, err
-		}
+		// The limit of a gzip body leaves room for base64 in a Lambda answer.
+		h["Content-Encoding"] = "gzip"
+		h["Vary"] = "Accept-Encoding"
+	} else if len(body) > s.cfg.MaxBodyBytes {
+		return tooManyRows(cw.rows, s.cfg.MaxBodyBytes)
 	}
 	r.rows = cw.rows
-	resp.Headers["Content-Disposition"] = fmt.Sprintf(`attachment; filename="%s-%s.csv"`, fileSafe(name), fileSafe(s.meta.Run))
-	return resp, nil
+	h["Content-Disposition"] = fmt.Sprintf(`attachment; filename="%s-%s.csv"`, fileSafe(name), fileSafe(s.meta.Run))
+	r.write(http.StatusOK, h, body)
+	return nil
 }
 
 // fileSafe keeps letters, digits, '.', '_' and '-'.
@@ -671,7 +652,7 @@ type listInfo struct {
 	Size        int    `json:"size"`
 }
 
-func (s *Server) listIndex(r *request) (events.APIGatewayV2HTTPResponse, error) {
+func (s *Server) listIndex(r *request) error {
 	out := struct {
 		Run   string     `json:"run"`
 		Lists []listInfo `json:"lists"`
@@ -679,28 +660,28 @@ func (s *Server) listIndex(r *request) (events.APIGatewayV2HTTPResponse, error) 
 	for _, l := range s.meta.Lists {
 		out.Lists = append(out.Lists, listInfo{Name: l.Name, Title: l.Title, Description: l.Description, Size: len(s.listRows[l.Name])})
 	}
-	return s.writeJSON(out)
+	return s.writeJSON(r, out)
 }
 
-func (s *Server) list(r *request) (events.APIGatewayV2HTTPResponse, error) {
+func (s *Server) list(r *request) error {
 	l, ok := s.lists[r.param]
 	if !ok {
-		return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusNotFound, Msg: "no list " + quote(r.param) + " in run " + s.meta.Run + " (see /v1/lists)"}
+		return HTTPError{Code: http.StatusNotFound, Msg: "no list " + quote(r.param) + " in run " + s.meta.Run + " (see /v1/lists)"}
 	}
 	rows := s.listRows[l.Name]
 	var limit int
 	var cursor string
 	var csvOut bool
 	if err := s.parsePaging(r.q, &limit, &cursor, &csvOut); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return err
 	}
 	if csvOut {
-		cw := newCSV(s.cfg.MaxBodyBytes, true, acceptsGzip(r.ev))
+		cw := newCSV(s.cfg.MaxBodyBytes, true, acceptsGzip(r.hr.Header))
 		if err := s.eachRow(r, rows, func(j int, c *serving.Customer) bool {
 			it := newItem(c, r.access)
 			return cw.add(j+1, &it)
 		}); err != nil {
-			return events.APIGatewayV2HTTPResponse{}, err
+			return err
 		}
 		return s.writeCSV(r, l.Name, cw)
 	}
@@ -708,7 +689,7 @@ func (s *Server) list(r *request) (events.APIGatewayV2HTTPResponse, error) {
 	if cursor != "" {
 		o, err := s.cursors.decodeList(cursor, l.Name)
 		if err != nil {
-			return events.APIGatewayV2HTTPResponse{}, badParam(pCursor, "invalid (pass next_cursor of the previous page of this list unchanged)")
+			return badParam(pCursor, "invalid (pass next_cursor of the previous page of this list unchanged)")
 		}
 		offset = min(o, len(rows))
 	}
@@ -722,7 +703,7 @@ func (s *Server) list(r *request) (events.APIGatewayV2HTTPResponse, error) {
 		page: page[listItem]{Count: len(rows), Items: make([]listItem, 0, end-offset), Run: s.meta.Run}}
 	cs, err := s.rows(r, rows[offset:end])
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return err
 	}
 	for j := range cs {
 		out.Items = append(out.Items, listItem{Rank: offset + j + 1, item: newItem(&cs[j], r.access)})
@@ -732,15 +713,15 @@ func (s *Server) list(r *request) (events.APIGatewayV2HTTPResponse, error) {
 		out.NextCursor = &c
 	}
 	r.rows = len(out.Items)
-	return s.writeJSON(out)
+	return s.writeJSON(r, out)
 }
 
-func (s *Server) segmentsList(r *request) (events.APIGatewayV2HTTPResponse, error) {
+func (s *Server) segmentsList(r *request) error {
 	segs := s.meta.Segments
 	if segs == nil {
 		segs = []serving.Segment{}
 	}
-	return s.writeJSON(struct {
+	return s.writeJSON(r, struct {
 		Run      string            `json:"run"`
 		Segments []serving.Segment `json:"segments"`
 	}{s.meta.Run, segs})
@@ -748,20 +729,20 @@ func (s *Server) segmentsList(r *request) (events.APIGatewayV2HTTPResponse, erro
 
 var errNoSources = HTTPError{Code: http.StatusServiceUnavailable, Msg: "the lake is not configured for this API"}
 
-func (s *Server) models(r *request) (events.APIGatewayV2HTTPResponse, error) {
+func (s *Server) models(r *request) error {
 	kind, ok, err := r.q.one("kind")
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return err
 	}
 	if ok && kind != "churn" && kind != "segment" {
-		return events.APIGatewayV2HTTPResponse{}, badParam("kind", "must be churn or segment")
+		return badParam("kind", "must be churn or segment")
 	}
 	if s.src == nil {
-		return events.APIGatewayV2HTTPResponse{}, errNoSources
+		return errNoSources
 	}
 	runs, err := s.src.ModelRuns(r.ctx)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusInternalServerError, Msg: "could not read the model runs", Err: err}
+		return HTTPError{Code: http.StatusInternalServerError, Msg: "could not read the model runs", Err: err}
 	}
 	out := make([]ModelRun, 0, len(runs))
 	for _, m := range runs {
@@ -769,32 +750,32 @@ func (s *Server) models(r *request) (events.APIGatewayV2HTTPResponse, error) {
 			out = append(out, m)
 		}
 	}
-	return s.writeJSON(struct {
+	return s.writeJSON(r, struct {
 		Runs []ModelRun `json:"runs"`
 	}{out})
 }
 
-func (s *Server) ingestFiles(r *request) (events.APIGatewayV2HTTPResponse, error) {
+func (s *Server) ingestFiles(r *request) error {
 	status, hasStatus, err := r.q.one("status")
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return err
 	}
 	if hasStatus && !slices.Contains(ingestStatuses, status) {
-		return events.APIGatewayV2HTTPResponse{}, badParam("status", "must be one of %s", strings.Join(ingestStatuses, ", "))
+		return badParam("status", "must be one of %s", strings.Join(ingestStatuses, ", "))
 	}
 	limit, ok, err := r.q.intParam(pLimit, 1, s.cfg.MaxPageSize)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return err
 	}
 	if !ok {
 		limit = min(defaultIngestLimit, s.cfg.MaxPageSize)
 	}
 	if s.src == nil {
-		return events.APIGatewayV2HTTPResponse{}, errNoSources
+		return errNoSources
 	}
 	files, err := s.src.IngestFiles(r.ctx, IngestQuery{Status: status, Limit: limit})
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, HTTPError{Code: http.StatusInternalServerError, Msg: "could not read the ingest log", Err: err}
+		return HTTPError{Code: http.StatusInternalServerError, Msg: "could not read the ingest log", Err: err}
 	}
 	if len(files) > limit {
 		files = files[:limit]
@@ -802,7 +783,7 @@ func (s *Server) ingestFiles(r *request) (events.APIGatewayV2HTTPResponse, error
 	if files == nil {
 		files = []IngestFile{}
 	}
-	return s.writeJSON(struct {
+	return s.writeJSON(r, struct {
 		Files []IngestFile `json:"files"`
 	}{files})
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,12 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/telcolake/telcolake/models/serving"
 )
-
-type eventsResponse = events.APIGatewayV2HTTPResponse
 
 func TestHealthz(t *testing.T) {
 	f := newFixture(t, nil)
@@ -125,9 +120,9 @@ func TestRoutingAndMethods(t *testing.T) {
 		}
 	}
 	// A named stage prefixes the raw path.
-	ev := event("GET", "/prod/healthz")
+	ev := gatewayEvent("GET", "/prod/healthz")
 	ev.RequestContext.Stage = "prod"
-	if resp := f.do(t, ev); resp.StatusCode != http.StatusOK {
+	if resp := f.doEvent(t, ev); resp.StatusCode != http.StatusOK {
 		t.Errorf("staged /prod/healthz = %d, want 200", resp.StatusCode)
 	}
 }
@@ -165,16 +160,13 @@ func TestKeyPresentation(t *testing.T) {
 			if tt.name == "key in query" {
 				target += "?api_key=" + analystSecret
 			}
-			ev := event("GET", target)
-			for i := 0; i+1 < len(tt.hdr); i += 2 {
-				ev.Headers[tt.hdr[i]] = tt.hdr[i+1] // as given, not lowercased
-			}
-			resp := f.do(t, ev)
+			ev := gatewayEvent("GET", target, tt.hdr...) // headers as given, not lowercased
+			resp := f.doEvent(t, ev)
 			if resp.StatusCode != tt.want {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.want, resp.Body)
 			}
 			if tt.want == 401 {
-				if resp.Headers["WWW-Authenticate"] == "" {
+				if resp.Headers[http.CanonicalHeaderKey("WWW-Authenticate")] == "" {
 					t.Error("401 without WWW-Authenticate")
 				}
 				if strings.Contains(resp.Body, analystSecret) || strings.Contains(resp.Body, "nope") {
@@ -453,10 +445,10 @@ func TestEmptySnapshot(t *testing.T) {
 func TestHandleSurvivesPanic(t *testing.T) {
 	f := newFixture(t, nil)
 	f.allow5xx = true
-	f.s.routes[0].serve = func(*Server, *request) (resp eventsResponse, err error) { panic("boom") }
-	resp, err := f.s.Handle(context.Background(), event("GET", "/healthz"))
-	if err != nil || resp.StatusCode != 500 || strings.Contains(resp.Body, "boom") || strings.Contains(resp.Body, "goroutine") {
-		t.Errorf("panic answer: %v %d %s", err, resp.StatusCode, resp.Body)
+	f.s.routes[0].serve = func(*Server, *request) error { panic("boom") }
+	resp := record(f.s, event("GET", "/healthz"))
+	if resp.StatusCode != 500 || strings.Contains(resp.Body, "boom") || strings.Contains(resp.Body, "goroutine") {
+		t.Errorf("panic answer: %d %s", resp.StatusCode, resp.Body)
 	}
 }
 
@@ -475,7 +467,7 @@ func TestConcurrentRequests(t *testing.T) {
 			var err error
 			for i := 0; i < 30 && err == nil; i++ {
 				target := targets[(w+i)%len(targets)]
-				resp, _ := f.s.Handle(context.Background(), event("GET", target, "X-API-Key", adminSecret))
+				resp := record(f.s, event("GET", target, "X-API-Key", adminSecret))
 				if resp.Body != want[target] {
 					err = fmt.Errorf("%s: concurrent answer differs", target)
 				}

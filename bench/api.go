@@ -33,6 +33,7 @@ import (
 
 	"github.com/telcolake/telcolake/api"
 	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/lambdahttp"
 	"github.com/telcolake/telcolake/models/serving"
 )
 
@@ -243,9 +244,10 @@ func (b *bench) measureAPI(ctx context.Context) (*apiReport, error) {
 	runtime.GC()
 	rep.HeapAfterMiB, rep.RSSAfterMiB = memNow()
 
-	// In-process through Server.Handle.
+	// In-process through the api function's adapter (lambdahttp.Handler).
+	fn := lambdahttp.Handler(srv)
 	inproc := func(path, rawQuery string) (int, []byte, error) {
-		resp, _ := srv.Handle(ctx, apiEvent(path, rawQuery, map[string]string{"x-api-key": benchSecret}))
+		resp, _ := fn(ctx, apiEvent(path, rawQuery, map[string]string{"x-api-key": benchSecret}))
 		return resp.StatusCode, []byte(resp.Body), nil
 	}
 	log.Printf("api: in-process requests")
@@ -257,8 +259,8 @@ func (b *bench) measureAPI(ctx context.Context) (*apiReport, error) {
 	// Over HTTP on 127.0.0.1.
 	log.Printf("api: HTTP requests")
 	rep.HTTPServedWith = "a plain net/http server in the bench (the local gateway of localstack/gateway.go is unexported and " +
-		"invokes functions as processes), turning each request into an API Gateway v2 event the way that gateway does, " +
-		"then calling Server.Handle; client: net/http with keep-alive, one connection, requests in sequence"
+		"invokes functions as processes), turning each request into an API Gateway v2 event with lambdahttp.Event as that gateway does, " +
+		"then calling lambdahttp.Handler(Server); client: net/http with keep-alive, one connection, requests in sequence"
 	hs, base, err := serveHTTP(srv)
 	if err != nil {
 		return nil, err
@@ -308,49 +310,45 @@ func memNow() (heap, rss float64) {
 	return heap, rss
 }
 
-// apiEvent is the API Gateway v2 event of GET path?rawQuery, as the local
-// gateway builds it.
+// apiEvent is the API Gateway v2 event of GET path?rawQuery, built as the
+// local gateway builds it (lambdahttp.Event).
 func apiEvent(path, rawQuery string, hdr map[string]string) events.APIGatewayV2HTTPRequest {
-	now := time.Now()
-	return events.APIGatewayV2HTTPRequest{
-		Version: "2.0", RouteKey: "ANY /{proxy+}", RawPath: path, RawQueryString: rawQuery, Headers: hdr,
-		RequestContext: events.APIGatewayV2HTTPRequestContext{
-			RouteKey: "ANY /{proxy+}", AccountID: "000000000000", Stage: "$default", APIID: "local", TimeEpoch: now.UnixMilli(),
-			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: http.MethodGet, Path: path, Protocol: "HTTP/1.1", SourceIP: "127.0.0.1"},
-		},
+	u := path
+	if rawQuery != "" {
+		u += "?" + rawQuery
 	}
+	r, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		panic(err) // the bench's own paths
+	}
+	for k, v := range hdr {
+		r.Header.Set(k, v)
+	}
+	r.RemoteAddr = "127.0.0.1:0"
+	ev, err := lambdahttp.Event(r, "ANY /{proxy+}", nil, 6<<20)
+	if err != nil {
+		panic(err)
+	}
+	return ev
 }
 
 // serveHTTP serves srv on 127.0.0.1 the way localstack's gateway does:
-// request → API Gateway v2 event → Handle → response.
+// request → API Gateway v2 event → the api function's adapter → response,
+// with lambdahttp's two conversions.
 func serveHTTP(srv *api.Server) (*http.Server, string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, "", err
 	}
+	fn := lambdahttp.Handler(srv)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(io.LimitReader(r.Body, 6<<20))
-		hdr := make(map[string]string, len(r.Header))
-		for k, v := range r.Header {
-			hdr[strings.ToLower(k)] = strings.Join(v, ",")
+		ev, err := lambdahttp.Event(r, "ANY /{proxy+}", nil, 6<<20)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+			return
 		}
-		ev := apiEvent(r.URL.Path, r.URL.RawQuery, hdr)
-		ev.Body = string(body)
-		ev.RequestContext.HTTP.Method = r.Method
-		ev.RequestContext.HTTP.Protocol = r.Proto
-		ev.RequestContext.HTTP.UserAgent = r.UserAgent()
-		if q := r.URL.Query(); len(q) > 0 {
-			ev.QueryStringParameters = map[string]string{}
-			for k, v := range q {
-				ev.QueryStringParameters[k] = strings.Join(v, ",")
-			}
-		}
-		resp, _ := srv.Handle(r.Context(), ev)
-		for k, v := range resp.Headers {
-			w.Header().Set(k, v)
-		}
-		w.WriteHeader(resp.StatusCode)
-		io.WriteString(w, resp.Body)
+		resp, _ := fn(r.Context(), ev)
+		lambdahttp.Write(w, resp)
 	})
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)

@@ -14,7 +14,7 @@
 //     quotes the churn model's validation AUC.
 //   - api: generates -api-customers scored customers, writes them as a
 //     serving snapshot, and measures the API's cold start and memory, then
-//     look-ups and filtered pages in-process (Server.Handle) and over HTTP
+//     look-ups and filtered pages in-process (lambdahttp.Handler over api.Server) and over HTTP
 //     on 127.0.0.1, against DuckDB on the same Parquet file and on a table
 //     loaded from it. It writes its own section of the report between
 //     markers; run alone it leaves the other sections as they are.

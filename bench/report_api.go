@@ -39,7 +39,7 @@ func apiSection(rep *report) string {
 	m := rep.Machine
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n## API: serving snapshot of %s customers\n\n", apiBegin, thousands(int64(r.Customers)))
-	fmt.Fprintf(&b, "The API (`api.New` over `serving.Load`, answering `Server.Handle`) over a generated snapshot of\n"+
+	fmt.Fprintf(&b, "The API (`api.New` over `serving.Load`, answering through `lambdahttp.Handler`) over a generated snapshot of\n"+
 		"%s scored customers (seeded generator in `bench/api_data.go`: 10 regions, 6 plans, 7 segments, churn\n"+
 		"probability skewed with mean ≈ 5%%, 6 months of history each), written with `serving.Write` (columns.bin +\n"+
 		"detail.bin) to local files and to S3 on the embedded local stack (versitygw), against DuckDB on a Parquet file of\n"+
@@ -87,7 +87,7 @@ func apiSection(rep *report) string {
 		"`SELECT * … WHERE subscriber_id = ?`, prepared). Filter: `GET /v1/customers?<filter>&limit=50`, count and first page\n"+
 		"in one answer (telcolake: %d repetitions per filter; DuckDB: %d repetitions of `SELECT count(*)` plus\n"+
 		"`SELECT * EXCLUDE (history) … ORDER BY <sort> DESC, subscriber_id LIMIT 50`, timed together, every row scanned into\n"+
-		"Go values). In-process = `Server.Handle` called directly with an admin key; HTTP = %s.\n\n",
+		"Go values). In-process = `lambdahttp.Handler(Server)` called directly with an admin key; HTTP = %s.\n\n",
 		thousands(int64(r.Lookups)), thousands(int64(r.DuckLookups)), r.Reps, r.DuckReps, r.HTTPServedWith)
 	fmt.Fprintf(&b, "| query | matches | telcolake in-process p50 / p99 | telcolake HTTP p50 / p99 | DuckDB Parquet file p50 / p99 | DuckDB in memory p50 / p99 | in-process / DuckDB in memory (p50) |\n")
 	fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---:|---:|\n")

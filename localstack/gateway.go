@@ -2,16 +2,15 @@ package localstack
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
-	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/telcolake/telcolake/lambdahttp"
 )
 
 // route maps an HttpApi route of the template to a function.
@@ -78,43 +77,12 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"message":"Not Found"}`)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 6<<20))
+	ev, err := lambdahttp.Event(r, rt.key, params, 6<<20)
 	if err != nil {
-		http.Error(w, `{"message":"bad request body"}`, http.StatusBadRequest)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		io.WriteString(w, `{"message":"Request Entity Too Large"}`)
 		return
-	}
-	ev := events.APIGatewayV2HTTPRequest{
-		Version:        "2.0",
-		RouteKey:       rt.key,
-		RawPath:        r.URL.Path,
-		RawQueryString: r.URL.RawQuery,
-		Headers:        map[string]string{},
-		PathParameters: params,
-	}
-	for k, v := range r.Header {
-		ev.Headers[strings.ToLower(k)] = strings.Join(v, ",")
-	}
-	if len(r.URL.Query()) > 0 {
-		ev.QueryStringParameters = map[string]string{}
-		for k, v := range r.URL.Query() {
-			ev.QueryStringParameters[k] = strings.Join(v, ",")
-		}
-	}
-	for _, c := range r.Cookies() {
-		ev.Cookies = append(ev.Cookies, c.Name+"="+c.Value)
-	}
-	if utf8.Valid(body) {
-		ev.Body = string(body)
-	} else {
-		ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
-	}
-	now := time.Now()
-	ev.RequestContext = events.APIGatewayV2HTTPRequestContext{
-		RouteKey: rt.key, AccountID: "000000000000", Stage: "$default", RequestID: newRequestID(),
-		APIID: "local", DomainName: r.Host, Time: now.UTC().Format("02/Jan/2006:15:04:05 -0700"), TimeEpoch: now.UnixMilli(),
-		HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
-			Method: r.Method, Path: r.URL.Path, Protocol: r.Proto, SourceIP: strings.Split(r.RemoteAddr, ":")[0], UserAgent: r.UserAgent(),
-		},
 	}
 	payload, _ := json.Marshal(ev)
 	out, err := g.invoke(r.Context(), rt.function, payload)
@@ -134,7 +102,8 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeV2Response writes a function's payload-2.0 answer: a response object
-// with statusCode, or any other JSON taken as a 200 body (as API Gateway does).
+// with statusCode (through lambdahttp.Write), or any other JSON taken as a
+// 200 body (as API Gateway does).
 func writeV2Response(w http.ResponseWriter, out []byte) {
 	var resp events.APIGatewayV2HTTPResponse
 	var probe map[string]json.RawMessage
@@ -144,26 +113,5 @@ func writeV2Response(w http.ResponseWriter, out []byte) {
 		w.Write(out)
 		return
 	}
-	for k, v := range resp.Headers {
-		w.Header().Set(k, v)
-	}
-	for k, vs := range resp.MultiValueHeaders {
-		for _, v := range vs {
-			w.Header().Add(k, v)
-		}
-	}
-	for _, c := range resp.Cookies {
-		w.Header().Add("Set-Cookie", c)
-	}
-	body := []byte(resp.Body)
-	if resp.IsBase64Encoded {
-		if b, err := base64.StdEncoding.DecodeString(resp.Body); err == nil {
-			body = b
-		}
-	}
-	if resp.StatusCode == 0 {
-		resp.StatusCode = http.StatusOK
-	}
-	w.WriteHeader(resp.StatusCode)
-	w.Write(body)
+	lambdahttp.Write(w, resp)
 }

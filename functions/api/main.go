@@ -1,5 +1,5 @@
-// Command api is the Lambda function behind the HTTP API (API Gateway v2 /
-// function URL events): api.Live answers from the newest serving snapshot,
+// Command api is the Lambda function behind the HTTP API: lambdahttp turns
+// API Gateway v2 / function URL events into requests for api.Live, which answers from the newest serving snapshot,
 // loaded at the first admitted request and swapped when a new run appears.
 package main
 
@@ -14,6 +14,7 @@ import (
 
 	"github.com/telcolake/telcolake/api"
 	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/lambdahttp"
 )
 
 func main() {
@@ -53,6 +54,6 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	lambda.StartWithOptions(live.Handle, lambda.WithContext(ctx))
+	lambda.StartWithOptions(lambdahttp.Handler(live), lambda.WithContext(ctx))
 	return nil
 }
