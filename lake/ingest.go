@@ -177,7 +177,11 @@ func (in *Ingester) ingestOnce(ctx context.Context, obj Object) (Result, error) 
 	}
 	format, ok := FormatForKey(obj.Key)
 	if !ok {
-		if e := ledgerLookup(logTbl, res.Source); e.found && e.etag == obj.ETag {
+		e, err := logLookup(ctx, logTbl, res.Source)
+		if err != nil {
+			return finish(res, err)
+		}
+		if e.found && e.etag == obj.ETag {
 			res.Status = StatusDuplicate
 			return finish(res, nil)
 		}
@@ -215,7 +219,10 @@ func (in *Ingester) ingestOnce(ctx context.Context, obj Object) (Result, error) 
 	// for, which the table does not hold, was quarantined, rejected or
 	// superseded, or all its records were in the table already (or the
 	// table's snapshot of it expired): nothing more to do.
-	logged := ledgerLookup(logTbl, res.Source)
+	logged, err := logLookup(ctx, logTbl, res.Source)
+	if err != nil {
+		return finish(res, err)
+	}
 	if logged.found && logged.etag == obj.ETag && contentVerdict(logged.status) {
 		res.Status = StatusDuplicate
 		res.Message = "already " + logged.status
@@ -407,8 +414,8 @@ func (in *Ingester) conclude(ctx context.Context, obj Object, res Result, st *Pa
 // repairLog writes the ingest_log row of a file whose data commit landed but
 // whose log row did not (a crash between the two commits).
 func (in *Ingester) repairLog(ctx context.Context, logTbl *table.Table, obj Object, res Result, start time.Time) error {
-	if e := ledgerLookup(logTbl, res.Source); e.found && e.etag == obj.ETag {
-		return nil
+	if e, err := logLookup(ctx, logTbl, res.Source); err != nil || (e.found && e.etag == obj.ETag) {
+		return err
 	}
 	res.Status = StatusCommitted
 	res.Message = "log row written on redelivery"
@@ -462,7 +469,11 @@ func (in *Ingester) appendLog(ctx context.Context, obj Object, res Result, start
 		// of this version may have logged the same outcome meanwhile (found
 		// by the chaos round: concurrent redeliveries after a crash between
 		// the data commit and the log commit each wrote a row).
-		if e := ledgerLookup(tbl, res.Source); e.found && e.etag == obj.ETag && e.status == res.Status {
+		e, err := logLookup(ctx, tbl, res.Source)
+		if err != nil {
+			return err
+		}
+		if e.found && e.etag == obj.ETag && e.status == res.Status {
 			already = true
 			return nil
 		}

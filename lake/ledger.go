@@ -377,3 +377,19 @@ func writeLedgerObject(ctx context.Context, tbl *table.Table, source string, e l
 	}
 	return nil
 }
+
+// logLookup is the newest crm.ingest_log ledger entry of source: from the
+// log's snapshot summaries while they hold it, else from its ledger object,
+// which maintenance writes before it expires the summaries (so a file
+// logged long ago is still recognised and not logged twice).
+func logLookup(ctx context.Context, logTbl *table.Table, source string) (ledgerEntry, error) {
+	if e := ledgerLookup(logTbl, source); e.found {
+		return e, nil
+	}
+	obj, ok, err := readLedgerObject(ctx, logTbl, source)
+	if err != nil || !ok {
+		return ledgerEntry{}, err
+	}
+	return ledgerEntry{etag: obj.ETag, status: obj.Status, sequencer: obj.Sequencer, snapshotID: obj.SnapshotID,
+		files: obj.Files, found: true}, nil
+}
