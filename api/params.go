@@ -332,3 +332,19 @@ func cut(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// FilterConditions lists the condition parameters of GET /v1/customers in
+// order, for the console's filter builder: the categories (comma lists of
+// values) and the ranges (_min, _max); sort, limit, cursor and format are
+// not conditions.
+func FilterConditions() []string {
+	var out []string
+	for _, p := range filterParams() {
+		switch p.name {
+		case pSort, pLimit, pCursor, pFormat:
+			continue
+		}
+		out = append(out, p.name)
+	}
+	return out
+}

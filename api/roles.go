@@ -20,6 +20,13 @@ const (
 // Roles lists the roles in the order the matrix shows them.
 var Roles = []Role{RoleAgent, RoleAnalyst, RoleAdmin}
 
+// ParseRole returns the role named s.
+func ParseRole(s string) (Role, bool) { return parseRole(s) }
+
+// Access returns what role r gets from op (Matrix; Denied if op is
+// unknown). The console asks it before showing a page.
+func (r Role) Access(op Op) Access { return permission(op).Of(r) }
+
 func parseRole(s string) (Role, bool) {
 	for _, r := range Roles {
 		if string(r) == s {

@@ -300,7 +300,10 @@ func (s *Server) serve(r *request, rt *route) error {
 	}
 	perm := permission(r.op)
 	if !perm.Public {
-		key, ok := s.authenticate(r.hr.Header)
+		key, ok := userOf(r.ctx)
+		if !ok {
+			key, ok = s.authenticate(r.hr.Header)
+		}
 		if !ok {
 			return HTTPError{Code: http.StatusUnauthorized, Msg: "a valid API key is required (header X-API-Key, or Authorization: Bearer)"}
 		}

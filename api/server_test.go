@@ -481,3 +481,39 @@ func TestConcurrentRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestWithUser: a request in a WithUser context is served with that role's
+// access and masking, audited under user:<name>; a header cannot claim it.
+func TestWithUser(t *testing.T) {
+	var audit strings.Builder
+	f := newFixture(t, func(c *Config) { c.Audit = slog.New(slog.NewJSONHandler(&audit, nil)) })
+	c := f.customers[0]
+	for _, tt := range []struct {
+		role   Role
+		target string
+		want   int
+		clear  bool
+	}{
+		{RoleAgent, "/v1/customers/" + c.SubscriberID, 200, true},
+		{RoleAgent, "/v1/customers", http.StatusForbidden, false},
+		{RoleAnalyst, "/v1/customers/" + c.SubscriberID, 200, false},
+		{RoleAdmin, "/v1/customers/" + c.SubscriberID, 200, true},
+		{Role("root"), "/v1/customers/" + c.SubscriberID, http.StatusUnauthorized, false},
+	} {
+		r := event("GET", tt.target)
+		r = r.WithContext(WithUser(r.Context(), "lee", tt.role))
+		resp := f.do(t, r)
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s %s: %d, want %d", tt.role, tt.target, resp.StatusCode, tt.want)
+		}
+		if got := strings.Contains(resp.Body, c.MSISDN); resp.StatusCode == 200 && got != tt.clear {
+			t.Errorf("%s: MSISDN in clear %v, want %v", tt.role, got, tt.clear)
+		}
+	}
+	if !strings.Contains(audit.String(), `"key":"user:lee","role":"analyst"`) {
+		t.Errorf("audit lines lack the user: %s", audit.String())
+	}
+	if resp := f.do(t, event("GET", "/v1/customers/"+c.SubscriberID, "X-API-Key", "user:lee")); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a key naming a user: %d, want 401", resp.StatusCode)
+	}
+}

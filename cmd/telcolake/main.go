@@ -24,6 +24,7 @@ commands:
   train    build new feature months, retrain segmentation and churn, report, promote
   score    score the newest feature month: crm.scores and the serving snapshot
   eval     train churn models on one CSV, report AUC, PR-AUC and lift@10% on another
+  users    add a staff member who may sign in to the console (users add NAME ROLE)
 
 Run 'telcolake <command> -h' for the flags of one command.
 `
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runScore(ctx, args[1:], stdout, stderr)
 	case "eval":
 		return runEval(ctx, args[1:], stdout, stderr)
+	case "users":
+		return runUsers(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

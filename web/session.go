@@ -1,0 +1,145 @@
+package web
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/telcolake/telcolake/api"
+)
+
+// sessionCookie is the session cookie's name.
+const sessionCookie = "tl_session"
+
+// session is a signed-in user's session, carried in a signed cookie:
+// "v1|name|role|expiry-unix|id" in base64url, ".", its HMAC-SHA256.
+type session struct {
+	User string
+	Role api.Role
+	Exp  time.Time
+	ID   string // random; the CSRF token is derived from it
+}
+
+// sessions signs and checks session cookies.
+type sessions struct {
+	key []byte
+	ttl time.Duration
+	now func() time.Time
+
+	mu      sync.Mutex
+	revoked map[string]time.Time // signed-out session ids → expiry
+}
+
+func (ss *sessions) sign(payload string) string {
+	m := hmac.New(sha256.New, ss.key)
+	m.Write([]byte(payload))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// issue returns a new session for u and its cookie value.
+func (ss *sessions) issue(u User) (session, string) {
+	s := session{User: u.Name, Role: u.Role, Exp: ss.now().Add(ss.ttl).Truncate(time.Second), ID: randomID()}
+	payload := strings.Join([]string{"v1", s.User, string(s.Role), strconv.FormatInt(s.Exp.Unix(), 10), s.ID}, "|")
+	enc := base64.RawURLEncoding.EncodeToString([]byte(payload))
+	return s, enc + "." + ss.sign(enc)
+}
+
+// check returns the session of a cookie value: signed with the key, not
+// expired, not signed out.
+func (ss *sessions) check(v string) (session, bool) {
+	enc, mac, ok := strings.Cut(v, ".")
+	if !ok || len(v) > 512 || !hmac.Equal([]byte(mac), []byte(ss.sign(enc))) {
+		return session{}, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		return session{}, false
+	}
+	f := strings.Split(string(raw), "|")
+	if len(f) != 5 || f[0] != "v1" {
+		return session{}, false
+	}
+	exp, err := strconv.ParseInt(f[3], 10, 64)
+	role, okRole := api.ParseRole(f[2])
+	if err != nil || !okRole || !validName(f[1]) {
+		return session{}, false
+	}
+	s := session{User: f[1], Role: role, Exp: time.Unix(exp, 0), ID: f[4]}
+	if !ss.now().Before(s.Exp) {
+		return session{}, false
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if _, gone := ss.revoked[s.ID]; gone {
+		return session{}, false
+	}
+	return s, true
+}
+
+// revoke ends a session on this instance (its cookie is also cleared).
+func (ss *sessions) revoke(s session) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	now := ss.now()
+	for id, exp := range ss.revoked {
+		if !now.Before(exp) {
+			delete(ss.revoked, id)
+		}
+	}
+	ss.revoked[s.ID] = s.Exp
+}
+
+// csrf is the CSRF token of a session (or of a sign-in form's nonce).
+func (ss *sessions) csrf(id string) string {
+	return ss.sign("csrf|" + id)
+}
+
+func (ss *sessions) validCSRF(id, token string) bool {
+	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(ss.csrf(id))) == 1
+}
+
+// secure reports whether cookies get the Secure attribute: always, except
+// for plain http to a loopback host (the local console on 127.0.0.1 or
+// localhost), where a browser would not send a Secure cookie back.
+func secure(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
+}
+
+func (ss *sessions) cookie(r *http.Request, name, value string, exp time.Time) *http.Cookie {
+	c := &http.Cookie{Name: name, Value: value, Path: "/console/", HttpOnly: true, Secure: secure(r),
+		SameSite: http.SameSiteStrictMode}
+	if exp.IsZero() {
+		c.MaxAge = -1
+	} else {
+		c.Expires = exp
+		c.MaxAge = int(exp.Sub(ss.now()).Seconds())
+	}
+	return c
+}
+
+// randomID is 128 random bits in hex.
+func randomID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
