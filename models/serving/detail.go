@@ -33,7 +33,8 @@ const (
 	detailMinRecord = 4 + 4 + 2 // four empty strings, two zero counts, the CRC
 )
 
-// detail is the part of a Customer stored in detail.bin.
+// appendDetail appends c's detail.bin record (the part of a Customer not
+// in columns.bin) to b.
 func appendDetail(b []byte, c *Customer) ([]byte, error) {
 	start := len(b)
 	str := func(s string) { b = binary.AppendUvarint(b, uint64(len(s))); b = append(b, s...) }

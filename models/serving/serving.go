@@ -134,17 +134,22 @@ type List struct {
 	IDs         []string `json:"subscriber_ids"` // ranked, best first
 }
 
+// Getter reads a whole file by key.
+type Getter interface {
+	Get(ctx context.Context, key string) ([]byte, error)
+}
+
 // Store reads and writes whole files by key; the score function writes
 // snapshots through it.
 type Store interface {
 	Put(ctx context.Context, key string, body []byte) error
-	Get(ctx context.Context, key string) ([]byte, error)
+	Getter
 }
 
 // Source is what reading a snapshot needs: whole small files (the pointer,
 // meta.json) and byte ranges of the large ones.
 type Source interface {
-	Get(ctx context.Context, key string) ([]byte, error)
+	Getter
 	RangeReader
 }
 
@@ -242,9 +247,7 @@ var ErrNoSnapshot = errors.New("serving: no snapshot yet (run the score function
 
 // Latest reads the pointer to the newest snapshot (ErrNoSnapshot when
 // notFound says it is missing): one small read, to check for a new run.
-func Latest(ctx context.Context, st interface {
-	Get(ctx context.Context, key string) ([]byte, error)
-}, notFound func(error) bool) (Pointer, error) {
+func Latest(ctx context.Context, st Getter, notFound func(error) bool) (Pointer, error) {
 	var p Pointer
 	pb, err := st.Get(ctx, LatestKey)
 	if err != nil {
