@@ -74,8 +74,7 @@ func apiSection(rep *report) string {
 	fmt.Fprintf(&b, "| machine load average (1 min) at the start | – | %s | %s |\n\n", c1.Load1, c2.Load1)
 	fmt.Fprintf(&b, "The machine is shared (2 CPUs): a load average well above 2 means other work competed for the CPUs\n"+
 		"during the measurement, and every time above is longer than on an idle machine.\n\n")
-	fmt.Fprintf(&b, "Writing the snapshot\n"+
-		"(not part of the API): generating the rows %s, `serving.Write` to files %s, to the local S3 %s. In this process, for\n"+
+	fmt.Fprintf(&b, "Writing the snapshot (not part of the API): generating the rows %s, `serving.Write` to files %s, to the local S3 %s. In this process, for\n"+
 		"the latencies below: `serving.Load` %s + `api.New` %s, heap %.0f MiB after (%.0f MiB before). DuckDB `CREATE TABLE AS`\n"+
 		"of the %.1f MB Parquet file: %s.\n\n",
 		r.GenTime.Round(time.Millisecond), r.WriteTime.Round(time.Millisecond), r.S3WriteTime.Round(time.Millisecond),
