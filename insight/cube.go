@@ -1,0 +1,443 @@
+// Package insight answers the operator's analytical questions from the
+// serving snapshot's columns in memory: the data cube over customers
+// (Compute, GROUP BY CUBE semantics), and later lifecycle, churn causes and
+// score tracking.
+package insight
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"slices"
+	"strings"
+
+	"github.com/telcolake/telcolake/models/serving"
+)
+
+// Columns is the part of a serving snapshot the cube reads
+// (*serving.Snapshot has it).
+type Columns interface {
+	Len() int
+	Dict(name string) *serving.DictColumn
+	Int32s(name string) []int32
+	Float64s(name string) []float64
+	Cents(name string) []int64
+}
+
+// MaxDims is the most dimensions a cube groups by.
+const MaxDims = 4
+
+// DefaultMaxCells bounds the cells of a cube (subtotals and total
+// included) when Query.MaxCells is 0.
+const DefaultMaxCells = 10_000
+
+// Dimension is a way to group customers: a dictionary column of the
+// snapshot, or bands of an integer column.
+type Dimension struct {
+	Name   string
+	column string
+	// bands: upper bounds (exclusive) of each band but the last, and
+	// their labels (one more); nil for a dictionary column.
+	bounds []int32
+	labels []string
+}
+
+// TenureBands are the labels of the tenure_band dimension (months).
+var TenureBands = []string{"0-5", "6-11", "12-23", "24-35", "36-59", "60+"}
+
+// Dimensions are the dimensions a cube can group by. The snapshot has no
+// income band, occupation, education, value tier or month: the customer
+// feed does not carry the first three, value tiers are not computed yet,
+// and a snapshot is one feature month (trends are the monthly cube's).
+var Dimensions = []Dimension{
+	{Name: "region", column: "region"},
+	{Name: "plan", column: "plan"},
+	{Name: "segment", column: "segment_id"},
+	{Name: "lifecycle", column: "lifecycle"},
+	{Name: "age_band", column: "age_band"},
+	{Name: "status", column: "status"},
+	{Name: "gender", column: "gender"},
+	{Name: "payment_method", column: "payment_method"},
+	{Name: "tenure_band", column: "tenure_months", bounds: []int32{6, 12, 24, 36, 60}, labels: TenureBands},
+}
+
+// DimensionByName returns the dimension called name.
+func DimensionByName(name string) (Dimension, bool) {
+	i := slices.IndexFunc(Dimensions, func(d Dimension) bool { return d.Name == name })
+	if i < 0 {
+		return Dimension{}, false
+	}
+	return Dimensions[i], true
+}
+
+// agg is how a measure combines the customers of a cell.
+type agg uint8
+
+const (
+	aggCount agg = iota
+	aggSum
+	aggMean
+)
+
+// Measure is a figure computed per cell.
+type Measure struct {
+	Name   string
+	column string
+	agg    agg
+	// Money reports whether the measure is in currency units (summed
+	// exactly in whole cents).
+	Money bool
+}
+
+// Measures are the measures a cube computes, in the order of its answer.
+var Measures = []Measure{
+	{Name: "count", agg: aggCount},
+	{Name: "churn_rate", column: "churn_probability", agg: aggMean},
+	{Name: "monthly_value_sum", column: "monthly_value", agg: aggSum, Money: true},
+	{Name: "monthly_value_mean", column: "monthly_value", agg: aggMean, Money: true},
+	{Name: "clv_sum", column: "clv", agg: aggSum, Money: true},
+	{Name: "value_at_risk_sum", column: "value_at_risk", agg: aggSum, Money: true},
+	{Name: "voice_minutes_mean", column: "voice_minutes", agg: aggMean},
+	{Name: "data_mb_mean", column: "data_mb", agg: aggMean},
+	{Name: "arrears_mean", column: "arrears", agg: aggMean, Money: true},
+}
+
+// MeasureByName returns the measure called name.
+func MeasureByName(name string) (Measure, bool) {
+	i := slices.IndexFunc(Measures, func(m Measure) bool { return m.Name == name })
+	if i < 0 {
+		return Measure{}, false
+	}
+	return Measures[i], true
+}
+
+// Query is a cube to compute.
+type Query struct {
+	Dims     []string // 0 to MaxDims distinct Dimensions names
+	Measures []string // Measures names; none: all
+	// Rows are the rows to aggregate, each once (a filter's selection);
+	// nil: every row.
+	Rows []int32
+	// MaxCells bounds the answer's cells (0: DefaultMaxCells).
+	MaxCells int
+}
+
+// denseKeys is the largest key space the first pass indexes with a table.
+const denseKeys = 1 << 16
+
+// ErrTooManyCells means the cube would have more cells than allowed.
+var ErrTooManyCells = errors.New("insight: cube has too many cells")
+
+// Cube is a computed cube: a cell for every combination of values present
+// in the rows, for every subset of the dimensions (GROUP BY CUBE).
+type Cube struct {
+	Dims     []string
+	Measures []string
+	Rows     int // customers aggregated (the grand total's count)
+	Cells    []Cell
+}
+
+// Cell is one group. Values[i] is the value of Dims[i], or "" where
+// Rolled has bit i set (the dimension is rolled up: every value, SQL's
+// GROUPING). Values line up with Cube.Measures.
+type Cell struct {
+	Rolled uint8
+	Keys   []string
+	Values []float64
+	Count  int64
+}
+
+// IsRolled reports whether dimension i is rolled up in c.
+func (c *Cell) IsRolled(i int) bool { return c.Rolled>>i&1 == 1 }
+
+// sums are a cell's accumulators, one per distinct column read.
+type sums struct {
+	count int64
+	f     []float64 // Float64 columns
+	c     []int64   // Cents columns
+}
+
+// Compute aggregates q.Rows of cols into the cube of q: one pass over the
+// rows into the finest cells, then each finest cell rolled into its 2^d
+// subsets. Money sums are exact (int64 cents).
+func Compute(cols Columns, q Query) (*Cube, error) {
+	if len(q.Dims) > MaxDims {
+		return nil, fmt.Errorf("insight: %d dimensions, at most %d", len(q.Dims), MaxDims)
+	}
+	maxCells := q.MaxCells
+	if maxCells <= 0 {
+		maxCells = DefaultMaxCells
+	}
+	n := cols.Len()
+	rows := q.Rows
+	if rows == nil {
+		rows = make([]int32, n)
+		for r := range rows {
+			rows[r] = int32(r)
+		}
+	}
+
+	// Each dimension as per-row codes into labels.
+	type dimCodes struct {
+		codes16 []uint16 // dictionary codes
+		ints    []int32  // banded column
+		bounds  []int32
+		labels  []string
+	}
+	dims := make([]dimCodes, len(q.Dims))
+	radix := make([]uint64, len(q.Dims)) // labels + 1 (the rolled-up code)
+	for i, name := range q.Dims {
+		d, ok := DimensionByName(name)
+		if !ok {
+			return nil, fmt.Errorf("insight: unknown dimension %q", name)
+		}
+		if slices.Index(q.Dims, name) != i {
+			return nil, fmt.Errorf("insight: dimension %s twice", name)
+		}
+		if d.bounds != nil {
+			v := cols.Int32s(d.column)
+			if len(v) != n {
+				return nil, fmt.Errorf("insight: column %s missing", d.column)
+			}
+			dims[i] = dimCodes{ints: v, bounds: d.bounds, labels: d.labels}
+		} else {
+			dc := cols.Dict(d.column)
+			if dc == nil || len(dc.Codes) != n {
+				return nil, fmt.Errorf("insight: column %s missing", d.column)
+			}
+			dims[i] = dimCodes{codes16: dc.Codes, labels: dc.Values}
+		}
+		radix[i] = uint64(len(dims[i].labels)) + 1
+	}
+
+	// The measures and the columns they read.
+	var ms []Measure
+	if len(q.Measures) == 0 {
+		ms = Measures
+	}
+	for i, name := range q.Measures {
+		m, ok := MeasureByName(name)
+		if !ok {
+			return nil, fmt.Errorf("insight: unknown measure %q", name)
+		}
+		if slices.Index(q.Measures, name) != i {
+			return nil, fmt.Errorf("insight: measure %s twice", name)
+		}
+		ms = append(ms, m)
+	}
+	var fcols []string
+	var ccols []string
+	var fdata [][]float64
+	var cdata [][]int64
+	slot := make([]int, len(ms)) // index into f or c of sums
+	for j, m := range ms {
+		if m.agg == aggCount {
+			continue
+		}
+		col, _ := serving.ColumnByName(m.column)
+		if col.Kind == serving.Cents {
+			if k := slices.Index(ccols, m.column); k >= 0 {
+				slot[j] = k
+				continue
+			}
+			v := cols.Cents(m.column)
+			if len(v) != n {
+				return nil, fmt.Errorf("insight: column %s missing", m.column)
+			}
+			slot[j] = len(ccols)
+			ccols, cdata = append(ccols, m.column), append(cdata, v)
+		} else {
+			if k := slices.Index(fcols, m.column); k >= 0 {
+				slot[j] = k
+				continue
+			}
+			v := cols.Float64s(m.column)
+			if len(v) != n {
+				return nil, fmt.Errorf("insight: column %s missing", m.column)
+			}
+			slot[j] = len(fcols)
+			fcols, fdata = append(fcols, m.column), append(fdata, v)
+		}
+	}
+
+	// Pass 1: each row's finest cell, as a mixed-radix key; cells numbered
+	// in order of first appearance.
+	cellOf := make([]int32, len(rows))
+	var keys []uint64
+	ids := map[uint64]int32{}
+	// A dense table of key → cell when the keys are few (the usual case:
+	// a handful of values per dimension), the map otherwise.
+	space := uint64(1)
+	for _, r := range radix {
+		hi, lo := bits.Mul64(space, r)
+		if hi != 0 {
+			return nil, fmt.Errorf("%w: the dimensions have too many values", ErrTooManyCells)
+		}
+		space = lo
+	}
+	var dense []int32
+	if space <= denseKeys {
+		dense = make([]int32, space)
+		for i := range dense {
+			dense[i] = -1
+		}
+	}
+	for k, r := range rows {
+		var key uint64
+		for i := range dims {
+			var code uint64
+			if d := &dims[i]; d.codes16 != nil {
+				code = uint64(d.codes16[r])
+			} else {
+				v := d.ints[r]
+				b := 0
+				for b < len(d.bounds) && v >= d.bounds[b] {
+					b++
+				}
+				code = uint64(b)
+			}
+			key = key*radix[i] + code
+		}
+		var id int32
+		var ok bool
+		if dense != nil {
+			id = dense[key]
+			ok = id >= 0
+		} else {
+			id, ok = ids[key]
+		}
+		if !ok {
+			if len(keys) >= maxCells {
+				return nil, fmt.Errorf("%w: more than %d", ErrTooManyCells, maxCells)
+			}
+			id = int32(len(keys))
+			if dense != nil {
+				dense[key] = id
+			} else {
+				ids[key] = id
+			}
+			keys = append(keys, key)
+		}
+		cellOf[k] = id
+	}
+	fine := make([]sums, len(keys))
+	for c := range fine {
+		fine[c] = sums{f: make([]float64, len(fcols)), c: make([]int64, len(ccols))}
+	}
+	for _, c := range cellOf {
+		fine[c].count++
+	}
+	for j, col := range fdata {
+		for k, r := range rows {
+			fine[cellOf[k]].f[j] += col[r]
+		}
+	}
+	for j, col := range cdata {
+		for k, r := range rows {
+			fine[cellOf[k]].c[j] += col[r]
+		}
+	}
+
+	// Pass 2: roll each finest cell into every subset of the dimensions.
+	d := len(dims)
+	codes := make([]uint64, d)
+	type group struct {
+		rolled uint8
+		key    uint64
+	}
+	out := map[group]*sums{}
+	var order []group
+	for c, key := range keys {
+		for i := d - 1; i >= 0; i-- {
+			codes[i] = key % radix[i]
+			key /= radix[i]
+		}
+		for mask := 0; mask < 1<<d; mask++ {
+			var gk uint64
+			for i := range d {
+				code := codes[i]
+				if mask>>i&1 == 1 {
+					code = radix[i] - 1
+				}
+				gk = gk*radix[i] + code
+			}
+			g := group{uint8(mask), gk}
+			s, ok := out[g]
+			if !ok {
+				if len(out) >= maxCells {
+					return nil, fmt.Errorf("%w: more than %d", ErrTooManyCells, maxCells)
+				}
+				s = &sums{f: make([]float64, len(fcols)), c: make([]int64, len(ccols))}
+				out[g] = s
+				order = append(order, g)
+			}
+			s.count += fine[c].count
+			for j := range s.f {
+				s.f[j] += fine[c].f[j]
+			}
+			for j := range s.c {
+				s.c[j] += fine[c].c[j]
+			}
+		}
+	}
+	if d == 0 || len(rows) == 0 {
+		// The grand total exists for no rows too (count 0).
+		g := group{uint8(1<<d - 1), 0}
+		if _, ok := out[g]; !ok {
+			out[g] = &sums{f: make([]float64, len(fcols)), c: make([]int64, len(ccols))}
+			order = append(order, g)
+		}
+	}
+
+	cube := &Cube{Dims: slices.Clone(q.Dims), Rows: len(rows), Cells: make([]Cell, 0, len(order))}
+	for _, m := range ms {
+		cube.Measures = append(cube.Measures, m.Name)
+	}
+	for _, g := range order {
+		s := out[g]
+		cell := Cell{Rolled: g.rolled, Keys: make([]string, d), Values: make([]float64, len(ms)), Count: s.count}
+		key := g.key
+		for i := d - 1; i >= 0; i-- {
+			code := key % radix[i]
+			key /= radix[i]
+			if code < radix[i]-1 {
+				cell.Keys[i] = dims[i].labels[code]
+			}
+		}
+		for j, m := range ms {
+			cell.Values[j] = measureValue(m, s, slot[j])
+		}
+		cube.Cells = append(cube.Cells, cell)
+	}
+	slices.SortFunc(cube.Cells, func(a, b Cell) int {
+		if a.Rolled != b.Rolled {
+			return int(a.Rolled) - int(b.Rolled)
+		}
+		return strings.Compare(strings.Join(a.Keys, "\x00"), strings.Join(b.Keys, "\x00"))
+	})
+	return cube, nil
+}
+
+// measureValue is measure m of a cell's sums; money in currency units.
+func measureValue(m Measure, s *sums, slot int) float64 {
+	if m.agg == aggCount {
+		return float64(s.count)
+	}
+	var sum float64
+	if m.Money {
+		if m.agg == aggSum {
+			return serving.FromCents(s.c[slot])
+		}
+		sum = float64(s.c[slot]) / 100
+	} else {
+		sum = s.f[slot]
+	}
+	if m.agg == aggSum {
+		return sum
+	}
+	if s.count == 0 {
+		return math.NaN()
+	}
+	return sum / float64(s.count)
+}
