@@ -21,6 +21,7 @@ var wantMatrix = map[Op][3]Access{ // agent, analyst, admin
 	OpSegments:     {Allowed, Allowed, Allowed},
 	OpModels:       {Denied, Allowed, Allowed},
 	OpIngestFiles:  {Denied, Allowed, Allowed},
+	OpCube:         {Denied, Allowed, Allowed},
 }
 
 var publicOps = []Op{OpHealth, OpOpenAPI}
@@ -84,6 +85,7 @@ func TestMatrixEnforced(t *testing.T) {
 		OpSegments:     "/v1/segments",
 		OpModels:       "/v1/models",
 		OpIngestFiles:  "/v1/ingest/files",
+		OpCube:         "/v1/cube?dims=region,plan&status=active",
 	}
 	for _, p := range Matrix {
 		target, ok := targets[p.Op]

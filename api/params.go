@@ -2,6 +2,7 @@ package api
 
 import (
 	"crypto/sha256"
+	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -161,6 +162,12 @@ const (
 
 // filterParams are the parameters of GET /v1/customers.
 func filterParams() []paramSpec {
+	return append(conditionParams(), paramSpec{name: pSort}, paramSpec{name: pLimit}, paramSpec{name: pCursor}, paramSpec{name: pFormat})
+}
+
+// conditionParams are the filter's conditions, shared by every route that
+// selects customers as GET /v1/customers does.
+func conditionParams() []paramSpec {
 	var ps []paramSpec
 	for _, f := range catFields {
 		ps = append(ps, paramSpec{name: f.param, multi: true})
@@ -171,7 +178,7 @@ func filterParams() []paramSpec {
 			ps = append(ps, paramSpec{name: r.prefix + "_max"})
 		}
 	}
-	return append(ps, paramSpec{name: pSort}, paramSpec{name: pLimit}, paramSpec{name: pCursor}, paramSpec{name: pFormat})
+	return ps
 }
 
 // filter is a parsed GET /v1/customers query.
@@ -193,6 +200,34 @@ func (s *Server) parseFilter(q query) (*filter, error) {
 	}
 	f := &filter{}
 	h := sha256.New()
+	preds, err := s.parseConditions(q, h)
+	if err != nil {
+		return nil, err
+	}
+	f.preds = preds
+	sortBy, ok, err := q.one(pSort)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		sortBy = defaultSort
+	}
+	name := strings.TrimPrefix(sortBy, "-")
+	f.order = order{field: numFieldIndex(name), desc: len(name) < len(sortBy)}
+	if f.order.field < 0 {
+		return nil, badParam(pSort, "unknown field %s (allowed: a numeric field name, - in front for descending)", quote(sortBy))
+	}
+	copy(f.hash[:], h.Sum(nil))
+	if err := s.parsePaging(q, &f.limit, &f.cursor, &f.csv); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// parseConditions reads the filter's conditions (conditionParams) into
+// predicates, writing their canonical form to h (which binds cursors).
+func (s *Server) parseConditions(q query, h io.Writer) ([]pred, error) {
+	var preds []pred
 	for j, cf := range catFields {
 		vals, ok, err := q.list(cf.param)
 		if err != nil {
@@ -216,7 +251,7 @@ func (s *Server) parseFilter(q query) (*filter, error) {
 				vals[i] = strconv.Itoa(id) // as the index spells it: 01 is 1
 			}
 		}
-		f.preds = append(f.preds, s.ix.catPred(j, vals))
+		preds = append(preds, s.ix.catPred(j, vals))
 		h.Write([]byte(cf.param + "=" + strings.Join(vals, ",") + "\x00"))
 	}
 	for _, rp := range rangeParams {
@@ -268,26 +303,10 @@ func (s *Server) parseFilter(q query) (*filter, error) {
 		if lo > hi {
 			return nil, badParam(minName, "%s is greater than %s", minName, maxName)
 		}
-		f.preds = append(f.preds, s.ix.rangePred(j, lo, hi))
+		preds = append(preds, s.ix.rangePred(j, lo, hi))
 		h.Write([]byte(rp.field + "=" + fmtNum(lo) + ".." + fmtNum(hi) + "\x00"))
 	}
-	sortBy, ok, err := q.one(pSort)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		sortBy = defaultSort
-	}
-	name := strings.TrimPrefix(sortBy, "-")
-	f.order = order{field: numFieldIndex(name), desc: len(name) < len(sortBy)}
-	if f.order.field < 0 {
-		return nil, badParam(pSort, "unknown field %s (allowed: a numeric field name, - in front for descending)", quote(sortBy))
-	}
-	copy(f.hash[:], h.Sum(nil))
-	if err := s.parsePaging(q, &f.limit, &f.cursor, &f.csv); err != nil {
-		return nil, err
-	}
-	return f, nil
+	return preds, nil
 }
 
 // parsePaging reads limit, cursor and format, shared by the filter and

@@ -77,6 +77,7 @@ const (
 	OpSegments       Op = "GET /v1/segments"
 	OpModels         Op = "GET /v1/models"
 	OpIngestFiles    Op = "GET /v1/ingest/files"
+	OpCube           Op = "GET /v1/cube"
 	publicAccessNote    = "public (no key)"
 )
 
@@ -109,7 +110,9 @@ func (p Permission) Of(r Role) Access {
 // Agents may read segments because the 360° view names the customer's
 // segment and its profile explains it; segments are aggregates. Models and
 // ingest files are operational data for analysts and admins. Lists are bulk
-// customer data, so agents get none of them, not even the index.
+// customer data, so agents get none of them, not even the index. The cube
+// is aggregates over all customers, analysis rather than service: analysts
+// and admins, not agents.
 var Matrix = []Permission{
 	{Op: OpHealth, Public: true},
 	{Op: OpOpenAPI, Public: true},
@@ -122,6 +125,7 @@ var Matrix = []Permission{
 	{Op: OpSegments, Agent: Allowed, Analyst: Allowed, Admin: Allowed},
 	{Op: OpModels, Agent: Denied, Analyst: Allowed, Admin: Allowed},
 	{Op: OpIngestFiles, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpCube, Agent: Denied, Analyst: Allowed, Admin: Allowed},
 }
 
 func permission(op Op) Permission {

@@ -204,6 +204,7 @@ func routeTable() []route {
 		{pattern: "/v1/lists", op: OpLists, serve: (*Server).listIndex},
 		{pattern: "/v1/lists/{name}", op: OpList, csvOp: OpListCSV, params: paging, serve: (*Server).list},
 		{pattern: "/v1/segments", op: OpSegments, serve: (*Server).segmentsList},
+		{pattern: "/v1/cube", op: OpCube, params: cubeParams(), serve: (*Server).cube},
 		{pattern: "/v1/models", op: OpModels, params: []paramSpec{{name: "kind"}}, serve: (*Server).models},
 		{pattern: "/v1/ingest/files", op: OpIngestFiles, params: []paramSpec{{name: "status"}, {name: pLimit}}, serve: (*Server).ingestFiles},
 	}
