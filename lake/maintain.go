@@ -134,14 +134,21 @@ type TableMaintenance struct {
 	OrphanBytes         int64  `json:"orphan_bytes"`
 	ExpiredFilesRemoved int64  `json:"expired_files_removed"`
 	LedgerRepaired      int64  `json:"ledger_repaired"`
-	Error               string `json:"error,omitempty"`
+	// Conflicts counts commit attempts lost to concurrent writers (each
+	// one staged again on the new head).
+	Conflicts int64  `json:"conflicts"`
+	Error     string `json:"error,omitempty"`
 }
 
 // MaintainReport is the outcome of one maintenance run.
 type MaintainReport struct {
-	RunID      string             `json:"run_id"`
-	DurationMS int64              `json:"duration_ms"`
-	Tables     []TableMaintenance `json:"tables"`
+	RunID      string `json:"run_id"`
+	DurationMS int64  `json:"duration_ms"`
+	// The policy the run applied.
+	SnapshotAge   string             `json:"snapshot_age"`
+	KeepSnapshots int                `json:"keep_snapshots"`
+	OrphanAge     string             `json:"orphan_age"`
+	Tables        []TableMaintenance `json:"tables"`
 }
 
 // Totals sums the per-table figures (Table and Error empty).
@@ -165,6 +172,7 @@ func (r MaintainReport) Totals() TableMaintenance {
 		t.OrphanBytes += m.OrphanBytes
 		t.ExpiredFilesRemoved += m.ExpiredFilesRemoved
 		t.LedgerRepaired += m.LedgerRepaired
+		t.Conflicts += m.Conflicts
 	}
 	return t
 }
@@ -172,8 +180,10 @@ func (r MaintainReport) Totals() TableMaintenance {
 // Maintainer runs table maintenance.
 type Maintainer struct {
 	Tables TableLoader
-	Log    *slog.Logger
-	Cfg    MaintainConfig
+	// Defs are the tables to maintain; nil means every table of Tables().
+	Defs []TableDef
+	Log  *slog.Logger
+	Cfg  MaintainConfig
 	// AWS, when set, is the SDK configuration the table IO uses.
 	AWS *aws.Config
 	// Now is the clock; nil means time.Now.
@@ -207,9 +217,14 @@ func (m *Maintainer) Run(ctx context.Context) (MaintainReport, error) {
 		m.retry = maintainRetry
 	}
 	start := m.now()
-	rep := MaintainReport{RunID: "maintain-" + start.UTC().Format("20060102T150405.000Z")}
+	rep := MaintainReport{RunID: "maintain-" + start.UTC().Format("20060102T150405.000Z"),
+		SnapshotAge: m.Cfg.SnapshotAge.String(), KeepSnapshots: m.Cfg.KeepSnapshots, OrphanAge: m.Cfg.OrphanAge.String()}
 	var errs []error
-	for _, def := range Tables() {
+	defs := m.Defs
+	if defs == nil {
+		defs = Tables()
+	}
+	for _, def := range defs {
 		tm, err := m.maintainTable(ctx, def)
 		if err != nil {
 			tm.Error = err.Error()
@@ -224,7 +239,7 @@ func (m *Maintainer) Run(ctx context.Context) (MaintainReport, error) {
 				"metadata_bytes_before", tm.MetadataBytesBefore, "metadata_bytes_after", tm.MetadataBytesAfter,
 				"files_compacted", tm.FilesCompacted, "files_written", tm.FilesWritten,
 				"orphans_removed", tm.OrphansRemoved, "orphan_bytes", tm.OrphanBytes,
-				"expired_files_removed", tm.ExpiredFilesRemoved, "ledger_repaired", tm.LedgerRepaired,
+				"expired_files_removed", tm.ExpiredFilesRemoved, "ledger_repaired", tm.LedgerRepaired, "conflicts", tm.Conflicts,
 				"duration_ms", tm.DurationMS)
 		}
 		rep.Tables = append(rep.Tables, tm)
@@ -268,9 +283,11 @@ func (m *Maintainer) maintainTable(ctx context.Context, def TableDef) (tm TableM
 		{"expire snapshots", m.expire},
 	}
 	for _, s := range steps {
+		t := time.Now()
 		if err := s.run(ctx, def, &tm); err != nil {
 			return tm, fmt.Errorf("%s: %w", s.name, err)
 		}
+		m.Log.DebugContext(ctx, "maintenance step done", "table", tm.Table, "step", s.name, "duration_ms", time.Since(t).Milliseconds())
 	}
 	tbl, err = m.Tables.LoadTable(ctx, def.Ident())
 	if err != nil {
@@ -283,6 +300,18 @@ func (m *Maintainer) maintainTable(ctx context.Context, def TableDef) (tm TableM
 	tm.DataFilesAfter, tm.DataBytesAfter, tm.ManifestsAfter, tm.SnapshotsAfter, tm.MetadataBytesAfter =
 		after.dataFiles, after.dataBytes, after.manifests, after.snapshots, after.metadataBytes
 	return tm, nil
+}
+
+// retryCommit is the project's commit loop, counting the attempts lost to
+// concurrent writers in tm.Conflicts.
+func (m *Maintainer) retryCommit(ctx context.Context, tm *TableMaintenance, attempt func(context.Context) error) error {
+	return m.retry.retryCommit(ctx, func(ctx context.Context) error {
+		err := attempt(ctx)
+		if isConflict(err) {
+			tm.Conflicts++
+		}
+		return err
+	})
 }
 
 // tableStats are the figures maintenance reports before and after.
@@ -408,7 +437,7 @@ func (m *Maintainer) compact(ctx context.Context, def TableDef, tm *TableMainten
 		}
 		results = append(results, gr)
 	}
-	err = m.retry.retryCommit(ctx, func(ctx context.Context) error {
+	err = m.retryCommit(ctx, tm, func(ctx context.Context) error {
 		tbl, err := m.Tables.LoadTable(ctx, def.Ident())
 		if err != nil {
 			return fmt.Errorf("reload: %w", err)
@@ -516,7 +545,7 @@ func allLive(files []iceberg.DataFile, live map[string]bool) bool {
 
 // mergeManifests bin-packs the current snapshot's data manifests.
 func (m *Maintainer) mergeManifests(ctx context.Context, def TableDef, tm *TableMaintenance) error {
-	return m.retry.retryCommit(ctx, func(ctx context.Context) error {
+	return m.retryCommit(ctx, tm, func(ctx context.Context) error {
 		tbl, err := m.Tables.LoadTable(ctx, def.Ident())
 		if err != nil {
 			return fmt.Errorf("reload: %w", err)
@@ -544,7 +573,7 @@ func (m *Maintainer) expire(ctx context.Context, def TableDef, tm *TableMaintena
 		committed *table.Table
 		expired   []table.Snapshot
 	)
-	err := m.retry.retryCommit(ctx, func(ctx context.Context) error {
+	err := m.retryCommit(ctx, tm, func(ctx context.Context) error {
 		committed, expired = nil, nil
 		tbl, err := m.Tables.LoadTable(ctx, def.Ident())
 		if err != nil {
@@ -760,6 +789,7 @@ func (m *Maintainer) writeLog(ctx context.Context, rep MaintainReport, start tim
 		b.Int64("orphan_bytes", t.OrphanBytes)
 		b.Int64("expired_files_removed", t.ExpiredFilesRemoved)
 		b.Int64("ledger_repaired", t.LedgerRepaired)
+		b.Int64("conflicts", t.Conflicts)
 		b.String("error", t.Error)
 	}
 	rec := b.Record()
@@ -769,4 +799,23 @@ func (m *Maintainer) writeLog(ctx context.Context, rep MaintainReport, start tim
 		return fmt.Errorf("write %s.%s: %w", Namespace, MaintenanceLogTable.Name, err)
 	}
 	return nil
+}
+
+// Summary is the run in one line: what the demo and the CLI print.
+func (r MaintainReport) Summary() string {
+	t := r.Totals()
+	failed := 0
+	for _, m := range r.Tables {
+		if m.Error != "" {
+			failed++
+		}
+	}
+	s := fmt.Sprintf("%d tables in %.1f s: data files %d → %d (%d compacted into %d), manifests %d → %d, snapshots %d → %d (%d expired), metadata %d KB → %d KB, %d orphan and %d expired files deleted, %d ledger objects written",
+		len(r.Tables), float64(r.DurationMS)/1000, t.DataFilesBefore, t.DataFilesAfter, t.FilesCompacted, t.FilesWritten,
+		t.ManifestsBefore, t.ManifestsAfter, t.SnapshotsBefore, t.SnapshotsAfter, t.SnapshotsExpired,
+		t.MetadataBytesBefore>>10, t.MetadataBytesAfter>>10, t.OrphansRemoved, t.ExpiredFilesRemoved, t.LedgerRepaired)
+	if failed > 0 {
+		s += fmt.Sprintf("; %d tables failed", failed)
+	}
+	return s
 }

@@ -25,6 +25,7 @@ var maintenanceLogSchema = iceberg.NewSchema(0,
 	field(20, "expired_files_removed", tInt64, required, "manifest lists, manifests and data files only expired snapshots referenced"),
 	field(21, "ledger_repaired", tInt64, required, "ledger objects written before their snapshots expired"),
 	field(22, "error", tString, optional, "why a step failed; the other steps and tables still ran"),
+	field(23, "conflicts", tInt64, optional, "commit attempts lost to concurrent writers, each staged again"),
 )
 
 // MaintenanceLogTable holds one row per table per maintenance run.

@@ -174,6 +174,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	say("    %d/%d files ingested in %.1fs", got, len(uploads), time.Since(t1).Seconds())
 	failed += checkNothingLost(ctx, say, st)
+	failed += demoMaintain(ctx, say, st)
 
 	say("4/5 training and scoring")
 	for _, fn := range []string{"train", "score"} {

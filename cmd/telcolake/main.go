@@ -23,6 +23,7 @@ commands:
   ingest   ingest local export files into the lake (same code path as the ingest function)
   train    build new feature months, retrain segmentation and churn, report, promote
   score    score the newest feature month: crm.scores and the serving snapshot
+  maintain expire snapshots, compact small files, merge manifests, delete orphans (every crm.* table)
   eval     train churn models on one CSV, report AUC, PR-AUC and lift@10% on another
   users    add a staff member who may sign in to the console (users add NAME ROLE)
 
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runTrain(ctx, args[1:], stdout, stderr)
 	case "score":
 		return runScore(ctx, args[1:], stdout, stderr)
+	case "maintain":
+		return runMaintain(ctx, args[1:], stdout, stderr)
 	case "eval":
 		return runEval(ctx, args[1:], stdout, stderr)
 	case "users":
