@@ -29,6 +29,8 @@ var dicts = map[string]dict{
 		"method": "Method not allowed.", "badForm": "The form could not be read.", "internal": "Something went wrong; it was logged.",
 		"back": "Back", "masked": "Names and numbers are masked for your role.", "error": "Error", "role": "Role",
 		"noResults": "No customer matches.", "hint": "Lists take comma-separated values; ranges take numbers.",
+		"age_band": "Age band", "payment_method": "Payment method", "arrears": "Arrears", "months_in_arrears": "Months in arrears",
+		"roaming": "Roaming calls", "care_calls": "Care calls", "defaultSort": "most likely to churn first",
 	},
 	"zh": {
 		"title": "telcolake 客户管理台", "signin": "登录", "signout": "退出", "user": "用户名", "password": "密码",
@@ -45,6 +47,8 @@ var dicts = map[string]dict{
 		"method": "不允许的请求方法。", "badForm": "无法读取表单。", "internal": "出现错误，已记录。",
 		"back": "返回", "masked": "按您的角色，姓名和号码已脱敏。", "error": "错误", "role": "角色",
 		"noResults": "没有符合条件的客户。", "hint": "列表条件用逗号分隔；范围条件填数字。",
+		"age_band": "年龄段", "payment_method": "付费方式", "arrears": "欠费金额", "months_in_arrears": "欠费月数",
+		"roaming": "漫游通话", "care_calls": "客服来电", "defaultSort": "流失概率从高到低",
 	},
 }
 
@@ -122,7 +126,8 @@ func fieldLabel(d dict, name string) string {
 	}
 	key := map[string]string{"churn": "churn", "value": "value", "clv": "clv", "var": "var", "tenure": "tenure",
 		"segment": "segment", "plan": "plan", "region": "region", "status": "status", "lifecycle": "lifecycle", "data": "data",
-		"minutes": "minutes"}[base]
+		"minutes": "minutes", "age_band": "age_band", "payment_method": "payment_method", "arrears": "arrears",
+		"months_in_arrears": "months_in_arrears", "roaming": "roaming", "care_calls": "care_calls"}[base]
 	if key == "" {
 		return fmt.Sprintf("%s%s", strings.ReplaceAll(base, "_", " "), op)
 	}

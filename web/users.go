@@ -115,18 +115,31 @@ func (u *Users) lookup(name string) (User, bool) {
 	return usr, ok
 }
 
+// NewUser hashes a new user's password (after the same checks as AddUser).
+func NewUser(name string, role api.Role, password string) (User, error) {
+	if !validName(name) {
+		return User{}, errors.New("web: user name must be 1-64 of a-z 0-9 . _ -")
+	}
+	if _, ok := api.ParseRole(string(role)); !ok {
+		return User{}, fmt.Errorf("web: role must be agent, analyst or admin")
+	}
+	if len(password) < MinPasswordLen || len(password) > 72 {
+		return User{}, fmt.Errorf("web: password must be %d-72 bytes", MinPasswordLen)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
+	if err != nil {
+		return User{}, fmt.Errorf("web: hash password: %w", err)
+	}
+	return User{Name: name, Role: role, hash: hash}, nil
+}
+
 // AddUser adds name with role and password to the users file at path
 // (created if missing), replacing a user of the same name. The file is
 // written to a temporary file and renamed, mode 0600.
 func AddUser(path, name string, role api.Role, password string) error {
-	if !validName(name) {
-		return errors.New("web: user name must be 1-64 of a-z 0-9 . _ -")
-	}
-	if _, ok := api.ParseRole(string(role)); !ok {
-		return fmt.Errorf("web: role must be agent, analyst or admin")
-	}
-	if len(password) < MinPasswordLen || len(password) > 72 {
-		return fmt.Errorf("web: password must be %d-72 bytes", MinPasswordLen)
+	u, err := NewUser(name, role, password)
+	if err != nil {
+		return err
 	}
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -135,10 +148,7 @@ func AddUser(path, name string, role api.Role, password string) error {
 	if _, err := ParseUsers(old); err != nil {
 		return err
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
-	if err != nil {
-		return fmt.Errorf("web: hash password: %w", err)
-	}
+	hash := u.hash
 	var out bytes.Buffer
 	for _, line := range strings.Split(string(old), "\n") {
 		if f := strings.Fields(line); len(f) > 0 && f[0] == name || strings.TrimSpace(line) == "" {

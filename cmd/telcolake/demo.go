@@ -232,6 +232,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			failed++
 			say("API check failed: %v", err)
 		}
+		if err := tryConsole(ctx, stdout, st.HTTPURL); err != nil {
+			failed++
+			say("console check failed: %v", err)
+		}
 	}
 	say("Demo took %.0fs. Each 'make demo' starts from a clean %s (built binaries are kept).", time.Since(t0).Seconds(), l.dir)
 	if failed > 0 {

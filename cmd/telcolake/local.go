@@ -15,7 +15,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/telcolake/telcolake/api"
 	"github.com/telcolake/telcolake/localstack"
+	"github.com/telcolake/telcolake/web"
 )
 
 // localFlags are the flags shared by 'local' and 'demo'.
@@ -52,6 +54,31 @@ func demoAPIKeyHashes() string {
 	return strings.Join(entries, ",")
 }
 
+// demoUsers are the local console's staff, one per role; the api function
+// gets only their bcrypt hashes (template parameter ConsoleUsers).
+var demoUsers = []struct{ name, role, password string }{
+	{"agent", "agent", "demo-agent-pw"},
+	{"analyst", "analyst", "demo-analyst-pw"},
+	{"admin", "admin", "demo-admin-pw"},
+}
+
+// demoConsoleKey signs the local console's sessions (a fixed demo value,
+// like the demo keys: never for a real deployment).
+const demoConsoleKey = "74656c636f6c616b652d64656d6f2d636f6e736f6c652d6b65792d303132333435"
+
+// demoUserEntries is the ConsoleUsers parameter for the demo users.
+func demoUserEntries() (string, error) {
+	var entries []string
+	for _, u := range demoUsers {
+		usr, err := web.NewUser(u.name, api.Role(u.role), u.password)
+		if err != nil {
+			return "", err
+		}
+		entries = append(entries, usr.Entry())
+	}
+	return strings.Join(entries, ","), nil
+}
+
 // startLocal builds the functions and starts the stack, printing progress.
 func startLocal(ctx context.Context, l localFlags, out io.Writer, logw io.Writer, onDelivery func(localstack.Delivery)) (*localstack.Stack, string, error) {
 	repo := l.repo
@@ -78,10 +105,14 @@ func startLocal(ctx context.Context, l localFlags, out io.Writer, logw io.Writer
 	fmt.Fprintf(out, "    built %s in %.1fs\n", strings.Join(names(tpl), ", "), time.Since(t0).Seconds())
 	t1 := time.Now()
 	catalog := "sqlite://" + filepath.Join(dir, "catalog.db")
+	users, err := demoUserEntries()
+	if err != nil {
+		return nil, "", err
+	}
 	st, err := localstack.Start(ctx, localstack.Config{
 		Dir: dir, Repo: repo, S3Addr: l.s3, HTTPAddr: l.http, LambdaAddr: l.lambda,
 		Params: map[string]string{"CatalogURI": catalog, "PseudonymKey": demoPseudonymKey,
-			"ApiKeys": demoAPIKeyHashes(), "ApiKeysParameter": ""},
+			"ApiKeys": demoAPIKeyHashes(), "ApiKeysParameter": "", "ConsoleUsers": users, "ConsoleSessionKey": demoConsoleKey},
 		Binaries: bins, Schedules: true, Log: logw, OnDelivery: onDelivery,
 	})
 	if err != nil {
@@ -150,8 +181,20 @@ Local AWS (data kept in the stack directory):
   lake bucket     %s
   functions       %s   (telcolake invoke <function> [event.json])
   HTTP API        %s   (keys: %s)
+  staff console   %s/console/   (plain http on 127.0.0.1: session cookies without Secure)
+                  sign in as %s
 `, st.S3.Endpoint(), localstack.LocalAccessKey, localstack.LocalSecretKey, localstack.Region,
-		st.Buckets["LandingBucket"], st.Buckets["LakeBucket"], strings.Join(st.Functions(), ", "), st.HTTPURL, demoKeyList())
+		st.Buckets["LandingBucket"], st.Buckets["LakeBucket"], strings.Join(st.Functions(), ", "), st.HTTPURL, demoKeyList(),
+		st.HTTPURL, demoUserList())
+}
+
+// demoUserList prints the demo users as name / password pairs.
+func demoUserList() string {
+	var out []string
+	for _, u := range demoUsers {
+		out = append(out, u.name+" / "+u.password)
+	}
+	return strings.Join(out, ", ")
 }
 
 // runInvoke implements 'telcolake invoke <function> [event.json]' against a

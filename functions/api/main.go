@@ -1,5 +1,5 @@
 // Command api is the Lambda function behind the HTTP API: lambdahttp turns
-// API Gateway v2 / function URL events into requests for api.Live, which answers from the newest serving snapshot,
+// API Gateway v2 / function URL events into requests for api.Live, which answers (and web's staff console under /console/, when configured) from the newest serving snapshot,
 // loaded at the first admitted request and swapped when a new run appears.
 package main
 
@@ -15,6 +15,7 @@ import (
 	"github.com/telcolake/telcolake/api"
 	"github.com/telcolake/telcolake/lake"
 	"github.com/telcolake/telcolake/lambdahttp"
+	"github.com/telcolake/telcolake/web"
 )
 
 func main() {
@@ -54,6 +55,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	lambda.StartWithOptions(lambdahttp.Handler(live), lambda.WithContext(ctx))
+	h, _, err := web.WithConsole(os.Getenv, live, log.With("console", true))
+	if err != nil {
+		return err
+	}
+	lambda.StartWithOptions(lambdahttp.Handler(h), lambda.WithContext(ctx))
 	return nil
 }

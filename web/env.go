@@ -1,0 +1,66 @@
+package web
+
+import (
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+)
+
+// The console's environment variables (the api function's).
+const (
+	// EnvUsers holds the users inline: comma-separated name:role:bcrypt-hash
+	// entries (the template's ConsoleUsers parameter). Empty, with
+	// EnvUsersFile empty too: no console.
+	EnvUsers = "TELCOLAKE_CONSOLE_USERS"
+	// EnvUsersFile is the path of a users file ('telcolake users add').
+	EnvUsersFile = "TELCOLAKE_CONSOLE_USERS_FILE"
+	// EnvKey is the session key, at least 64 hex digits (32 bytes).
+	EnvKey = "TELCOLAKE_CONSOLE_KEY"
+)
+
+// WithConsole returns apiHandler with the console at /console/ if the
+// environment configures one (EnvUsers or EnvUsersFile, and EnvKey), or
+// apiHandler alone, and whether the console is on.
+func WithConsole(getenv func(string) string, apiHandler http.Handler, log *slog.Logger) (http.Handler, bool, error) {
+	inline, file := strings.TrimSpace(getenv(EnvUsers)), getenv(EnvUsersFile)
+	if inline == "" && file == "" {
+		return apiHandler, false, nil
+	}
+	var users *Users
+	var err error
+	if file != "" {
+		users, err = LoadUsers(file)
+	} else {
+		users, err = ParseUsers([]byte(strings.NewReplacer(",", "\n", ":", " ").Replace(inline)))
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(getenv(EnvKey)))
+	if err != nil || len(key) < 32 {
+		return nil, false, fmt.Errorf("web: %s must be at least 64 hex digits", EnvKey)
+	}
+	c, err := New(Config{API: apiHandler, Users: users, Key: key, Log: log})
+	if err != nil {
+		return nil, false, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/console/", c)
+	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusSeeOther))
+	mux.Handle("/", apiHandler)
+	return mux, true, nil
+}
+
+// Entry is the user as one entry of EnvUsers (name:role:hash).
+func (u User) Entry() string { return u.Name + ":" + string(u.Role) + ":" + string(u.hash) }
+
+// Entries are the users as EnvUsers holds them.
+func (u *Users) Entries() string {
+	var out []string
+	for _, usr := range u.byName {
+		out = append(out, usr.Entry())
+	}
+	return strings.Join(out, ",")
+}
