@@ -61,14 +61,15 @@ package:
 	$(GO) run ./cmd/package -out dist
 
 ## deploy: package, then sam deploy of infra/template.yaml (not run here: no AWS account). Needs the
-## SAM CLI and AWS credentials; CATALOG_URI and PSEUDONYM_KEY are required, the rest have defaults.
+## SAM CLI and AWS credentials; PSEUDONYM_KEY is required, the rest have defaults (CATALOG_URI: glue,
+## the Glue database crm the template creates; or postgres://... reachable from the functions).
 STAGE              ?= dev
 STACK              ?= telcolake-$(STAGE)
-CATALOG_URI        ?=
+CATALOG_URI        ?= glue
 PSEUDONYM_KEY      ?=
 API_KEYS_PARAMETER ?=
 deploy: package
-	@test -n "$(CATALOG_URI)" || { echo "deploy: set CATALOG_URI (postgres://... reachable from the functions)"; exit 1; }
+	@test -n "$(CATALOG_URI)" || { echo "deploy: set CATALOG_URI (glue, or postgres://... reachable from the functions)"; exit 1; }
 	@test -n "$(PSEUDONYM_KEY)" || { echo "deploy: set PSEUDONYM_KEY (a secret of 16 characters or more)"; exit 1; }
 	sam deploy --template-file infra/template.yaml --stack-name $(STACK) --capabilities CAPABILITY_IAM \
 	  --resolve-s3 --no-fail-on-empty-changeset --parameter-overrides Stage=$(STAGE) \

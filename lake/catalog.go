@@ -8,9 +8,11 @@ import (
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
+	gluecat "github.com/apache/iceberg-go/catalog/glue"
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
 	iceio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	_ "github.com/apache/iceberg-go/io/gocloud/s3" // s3:// warehouse
 	_ "github.com/jackc/pgx/v5/stdlib"             // postgres catalog
@@ -20,12 +22,54 @@ import (
 // catalogName is persisted in every catalog row; keep it stable.
 const catalogName = "telcolake"
 
+// Catalog is an open Iceberg catalog of either kind (SQL or Glue).
+type Catalog interface {
+	catalog.Catalog
+	Close() error
+}
+
+// NewCatalog opens the catalog cfg.Catalog names: the SQL catalog
+// (OpenCatalog) or the AWS Glue Data Catalog (OpenGlueCatalog, through
+// awsCfg). Close it when done.
+func NewCatalog(ctx context.Context, cfg Config, awsCfg aws.Config) (Catalog, error) {
+	u, err := parseCatalogURI(cfg.Catalog)
+	if err != nil {
+		return nil, fmt.Errorf("open catalog: %w", err)
+	}
+	if u.kind == "glue" {
+		return OpenGlueCatalog(cfg, awsCfg)
+	}
+	return OpenCatalog(ctx, cfg)
+}
+
+// OpenGlueCatalog opens the AWS Glue Data Catalog of awsCfg's account and
+// region; the Glue database is the namespace crm. The Glue client takes its
+// endpoint from awsCfg as config.LoadDefaultConfig resolved it:
+// AWS_ENDPOINT_URL_GLUE, else AWS_ENDPOINT_URL, else the region's Glue
+// endpoint (iceberg-go's NewCatalog ignores the glue.endpoint property, so
+// the SDK's variables are the way to point it elsewhere). Table IO is built
+// from the same properties as the SQL catalog's, so an s3:// warehouse uses
+// cfg.EndpointURL path-style as everywhere else.
+func OpenGlueCatalog(cfg Config, awsCfg aws.Config) (*gluecat.Catalog, error) {
+	props := gluecat.AwsProperties(catalogProps(cfg))
+	props[gluecat.SkipArchive] = "true" // no Glue table version per commit (ingest commits per file)
+	cat, err := gluecat.NewCatalog(gluecat.WithAwsConfig(awsCfg), gluecat.WithAwsProperties(props))
+	if err != nil {
+		return nil, fmt.Errorf("open catalog glue: %w", err)
+	}
+	return cat, nil
+}
+
 // OpenCatalog opens the Iceberg SQL catalog named by cfg.Catalog, creating
-// its own bookkeeping tables if missing. Close it when done.
+// its own bookkeeping tables if missing. Close it when done. A Glue catalog
+// needs the AWS configuration: open it with NewCatalog or Open.
 func OpenCatalog(ctx context.Context, cfg Config) (*sqlcat.Catalog, error) {
 	u, err := parseCatalogURI(cfg.Catalog)
 	if err != nil {
 		return nil, fmt.Errorf("open catalog: %w", err)
+	}
+	if u.kind == "glue" {
+		return nil, errors.New("open catalog: glue is not a SQL catalog; open it with lake.NewCatalog or lake.Open")
 	}
 	var (
 		db      *sql.DB

@@ -30,7 +30,8 @@ type Config struct {
 	// Warehouse is the Iceberg warehouse location: s3://bucket/prefix, or
 	// file:///path for local runs and benchmarks.
 	Warehouse string
-	// Catalog is the catalog URI: sqlite:///path/catalog.db or postgres://…
+	// Catalog is the catalog URI: sqlite:///path/catalog.db, postgres://…,
+	// or glue (AWS Glue Data Catalog, database crm; glue://crm says the same).
 	Catalog string
 	// LandingBucket is the bucket source systems drop exports into.
 	LandingBucket string
@@ -79,7 +80,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		return c, &ConfigError{EnvWarehouse, fmt.Sprintf("= %q is not an s3://bucket/prefix or file:///path location", c.Warehouse)}
 	}
 	if c.Catalog == "" {
-		return c, &ConfigError{EnvCatalog, "is not set (e.g. sqlite:///path/catalog.db or postgres://user@host/db)"}
+		return c, &ConfigError{EnvCatalog, "is not set (e.g. glue, sqlite:///path/catalog.db or postgres://user@host/db)"}
 	}
 	if _, err := parseCatalogURI(c.Catalog); err != nil {
 		return c, &ConfigError{EnvCatalog, err.Error()}
@@ -110,8 +111,8 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 
 // catalogURI is a parsed TELCOLAKE_CATALOG.
 type catalogURI struct {
-	kind string // "sqlite" or "postgres"
-	dsn  string // what database/sql.Open takes
+	kind string // "sqlite", "postgres" or "glue"
+	dsn  string // what database/sql.Open takes; empty for glue
 }
 
 func parseCatalogURI(s string) (catalogURI, error) {
@@ -124,9 +125,16 @@ func parseCatalogURI(s string) (catalogURI, error) {
 		return catalogURI{kind: "sqlite", dsn: p}, nil
 	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
 		return catalogURI{kind: "postgres", dsn: s}, nil
-	case s == "glue", strings.HasPrefix(s, "rest+"):
-		return catalogURI{}, fmt.Errorf("= %q: Glue and REST catalogs are not supported yet; use sqlite:///path or postgres://…", s)
+	case s == "glue", strings.HasPrefix(s, "glue://"):
+		// The Glue database is the Iceberg namespace, which the table
+		// definitions fix (Namespace); glue://crm is accepted as a spelling of it.
+		if db := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(s, "glue"), "://"), "/"); db != "" && db != Namespace {
+			return catalogURI{}, fmt.Errorf("= %q: the Glue database is the lake's namespace %q (use glue or glue://%s)", s, Namespace, Namespace)
+		}
+		return catalogURI{kind: "glue"}, nil
+	case strings.HasPrefix(s, "rest+"):
+		return catalogURI{}, fmt.Errorf("= %q: REST catalogs are not supported yet; use glue, sqlite:///path or postgres://…", s)
 	default:
-		return catalogURI{}, fmt.Errorf("= %q is not a supported catalog (sqlite:///path or postgres://…)", s)
+		return catalogURI{}, fmt.Errorf("= %q is not a supported catalog (glue, sqlite:///path or postgres://…)", s)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/apache/iceberg-go/catalog"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
@@ -16,10 +15,7 @@ type Conn struct {
 	Cfg     Config
 	AWS     aws.Config
 	S3      *s3.Client
-	Catalog interface {
-		catalog.Catalog
-		Close() error
-	}
+	Catalog Catalog
 }
 
 // Open connects to the lake described by cfg and returns a context whose
@@ -30,7 +26,7 @@ func Open(ctx context.Context, cfg Config) (*Conn, context.Context, error) {
 		return nil, ctx, err
 	}
 	ctx = WithAWS(ctx, &awsCfg)
-	cat, err := OpenCatalog(ctx, cfg)
+	cat, err := NewCatalog(ctx, cfg, awsCfg)
 	if err != nil {
 		return nil, ctx, err
 	}

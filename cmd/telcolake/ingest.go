@@ -58,14 +58,12 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	cat, err := lake.OpenCatalog(ctx, cfg)
+	conn, ctx, err := lake.Open(ctx, cfg) // catalog (SQL or Glue) and every table
 	if err != nil {
 		return err
 	}
-	defer cat.Close()
-	if err := lake.EnsureTables(ctx, cat, cfg.Warehouse); err != nil {
-		return err
-	}
+	defer conn.Close()
+	cat := conn.Catalog
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	store := lake.DirStore{Root: filepath.Dir(root)}
 	in := lake.NewIngester(cfg, cat, store, log)

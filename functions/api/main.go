@@ -40,7 +40,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	cat, err := lake.OpenCatalog(ctx, cfg) // read-only: the api never creates tables
+	cat, err := lake.NewCatalog(ctx, cfg, awsCfg) // read-only: the api never creates tables
 	if err != nil {
 		return err
 	}

@@ -26,21 +26,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
-	awsCfg, err := lake.LoadAWSConfig(ctx, cfg)
+	conn, _, err := lake.Open(context.Background(), cfg) // catalog (SQL or Glue) and every table
 	if err != nil {
 		return err
 	}
-	ctx = lake.WithAWS(ctx, &awsCfg)
-	cat, err := lake.OpenCatalog(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	if err := lake.EnsureTables(ctx, cat, cfg.Warehouse); err != nil {
-		return err
-	}
-	in := lake.NewIngester(cfg, cat, lake.S3Store{Client: lake.NewS3Client(awsCfg, cfg)}, lambdacontext.NewLogger())
-	in.AWS = &awsCfg
+	in := lake.NewIngester(cfg, conn.Catalog, lake.S3Store{Client: conn.S3}, lambdacontext.NewLogger())
+	in.AWS = &conn.AWS
 	lambda.Start(func(ctx context.Context, ev events.S3Event) (lake.EventResult, error) {
 		return in.HandleS3Event(ctx, cfg.LandingBucket, ev)
 	})
