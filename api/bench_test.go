@@ -124,3 +124,22 @@ func BenchmarkNew(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCube is GET /v1/cube through ServeHTTP over a million customers:
+// 1, 2 and 3 dimensions under a filter, and 3 over everyone.
+func BenchmarkCube(b *testing.B) {
+	s := benchServer(b)
+	for _, q := range []string{
+		"dims=region&status=active&churn_min=0.3",
+		"dims=region,plan&status=active&churn_min=0.3",
+		"dims=region,plan,segment&status=active&churn_min=0.3",
+		"dims=region,plan,segment",
+	} {
+		b.Run(q, func(b *testing.B) {
+			ev := event("GET", "/v1/cube?"+q, "X-API-Key", analystSecret)
+			timed(b, func(int) {
+				mustOK(b, record(s, ev))
+			})
+		})
+	}
+}

@@ -283,29 +283,37 @@ func Compute(cols Columns, q Query) (*Cube, error) {
 			dense[i] = -1
 		}
 	}
-	for k, r := range rows {
-		var key uint64
-		for i := range dims {
-			var code uint64
-			if d := &dims[i]; d.codes16 != nil {
-				code = uint64(d.codes16[r])
-			} else {
-				v := d.ints[r]
-				b := 0
-				for b < len(d.bounds) && v >= d.bounds[b] {
+	// The keys, one column at a time (tight loops, no branch per row on
+	// the kind of dimension).
+	key := make([]uint64, len(rows))
+	for i := range dims {
+		d, rx := &dims[i], radix[i]
+		if d.codes16 != nil {
+			codes := d.codes16
+			for k, r := range rows {
+				key[k] = key[k]*rx + uint64(codes[r])
+			}
+			continue
+		}
+		vs, bounds := d.ints, d.bounds
+		for k, r := range rows {
+			v, b := vs[r], 0
+			for _, ub := range bounds {
+				if v >= ub {
 					b++
 				}
-				code = uint64(b)
 			}
-			key = key*radix[i] + code
+			key[k] = key[k]*rx + uint64(b)
 		}
+	}
+	for k, kk := range key {
 		var id int32
 		var ok bool
 		if dense != nil {
-			id = dense[key]
+			id = dense[kk]
 			ok = id >= 0
 		} else {
-			id, ok = ids[key]
+			id, ok = ids[kk]
 		}
 		if !ok {
 			if len(keys) >= maxCells {
@@ -313,29 +321,43 @@ func Compute(cols Columns, q Query) (*Cube, error) {
 			}
 			id = int32(len(keys))
 			if dense != nil {
-				dense[key] = id
+				dense[kk] = id
 			} else {
-				ids[key] = id
+				ids[kk] = id
 			}
-			keys = append(keys, key)
+			keys = append(keys, kk)
 		}
 		cellOf[k] = id
 	}
+	// The sums per finest cell, one column at a time into flat arrays.
+	counts := make([]int64, len(keys))
+	for _, c := range cellOf {
+		counts[c]++
+	}
+	fsum := make([][]float64, len(fdata))
+	for j, col := range fdata {
+		acc := make([]float64, len(keys))
+		for k, r := range rows {
+			acc[cellOf[k]] += col[r]
+		}
+		fsum[j] = acc
+	}
+	csum := make([][]int64, len(cdata))
+	for j, col := range cdata {
+		acc := make([]int64, len(keys))
+		for k, r := range rows {
+			acc[cellOf[k]] += col[r]
+		}
+		csum[j] = acc
+	}
 	fine := make([]sums, len(keys))
 	for c := range fine {
-		fine[c] = sums{f: make([]float64, len(fcols)), c: make([]int64, len(ccols))}
-	}
-	for _, c := range cellOf {
-		fine[c].count++
-	}
-	for j, col := range fdata {
-		for k, r := range rows {
-			fine[cellOf[k]].f[j] += col[r]
+		fine[c] = sums{count: counts[c], f: make([]float64, len(fcols)), c: make([]int64, len(ccols))}
+		for j := range fsum {
+			fine[c].f[j] = fsum[j][c]
 		}
-	}
-	for j, col := range cdata {
-		for k, r := range rows {
-			fine[cellOf[k]].c[j] += col[r]
+		for j := range csum {
+			fine[c].c[j] = csum[j][c]
 		}
 	}
 
