@@ -196,6 +196,15 @@ func TestBrowser(t *testing.T) {
 			if user == "ana" {
 				shot(ctx, "customer")
 			}
+			if user == "adm" { // Simplified Chinese, switched by the link in the header
+				if err := chromedp.Do(ctx, chromedp.Click("a.lang"), chromedp.WaitVisible("#churn")); err != nil {
+					t.Fatal(err)
+				}
+				if h := text(ctx, "figcaption"); !strings.Contains(h, "通话分钟") {
+					t.Errorf("after the language switch: %q", h)
+				}
+				shot(ctx, "customer-zh")
+			}
 			err = chromedp.Do(ctx, chromedp.Click("#signout"), chromedp.WaitVisible("#signin"),
 				chromedp.Navigate(srv.URL+"/console/customers/"+c0.SubscriberID), chromedp.WaitVisible("#signin"))
 			if err != nil {
