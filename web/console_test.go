@@ -66,11 +66,13 @@ var usersOnce = sync.OnceValues(func() ([]byte, error) {
 	return os.ReadFile(path)
 })
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture { return newFixtureN(t, 300) }
+
+func newFixtureN(t testing.TB, n int) *fixture {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(3, 4))
 	regions, plans := []string{"North", "South", "East"}, []string{"BASIC10", "PLUS20", "MAX40"}
-	cs := make([]serving.Customer, 300)
+	cs := make([]serving.Customer, n)
 	for i := range cs {
 		c := &cs[i]
 		c.SubscriberID = fmt.Sprintf("S%07d", i+1)
