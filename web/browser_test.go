@@ -155,6 +155,10 @@ func TestBrowser(t *testing.T) {
 				if body := text(ctx, "main"); !strings.Contains(body, "403") {
 					t.Errorf("agent reached the search: %.100s", body)
 				}
+				chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/console/lists/churn-risk"), chromedp.WaitVisible("main"))
+				if body := text(ctx, "main"); !strings.Contains(body, "403") {
+					t.Errorf("agent reached a list: %.100s", body)
+				}
 				err = chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/console/lookup"),
 					chromedp.SendKeys("input[name=id]", c0.SubscriberID),
 					chromedp.Submit("input[name=id]"), chromedp.WaitVisible("#churn"))

@@ -78,7 +78,7 @@ func New(cfg Config) (*Console, error) {
 	}
 	c := &Console{cfg: cfg, ss: &sessions{key: cfg.Key, ttl: cfg.TTL, now: cfg.Now, revoked: map[string]time.Time{}},
 		tmpl: map[string]*template.Template{}}
-	for _, page := range []string{"signin", "search", "customer", "lookup", "error"} {
+	for _, page := range []string{"signin", "search", "customer", "lookup", "error", "lists", "list"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", page, err)
@@ -96,6 +96,9 @@ func New(cfg Config) (*Console, error) {
 	m.HandleFunc("GET /console/data/customers", c.dataCustomers)
 	m.HandleFunc("GET /console/lookup", c.lookup)
 	m.HandleFunc("GET /console/customers/{id}", c.customer)
+	m.HandleFunc("GET /console/lists", c.lists)
+	m.HandleFunc("GET /console/lists/{name}", c.list)
+	m.HandleFunc("GET /console/data/lists/{name}", c.listCSV)
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			c.fail(w, r, http.StatusMethodNotAllowed, "method")
@@ -184,6 +187,7 @@ func (c *Console) page(r *http.Request, s *session, data any) page {
 		p.Can = map[string]bool{
 			"search": s.Role.Access(api.OpCustomers) != api.Denied,
 			"csv":    s.Role.Access(api.OpCustomersCSV) != api.Denied,
+			"lists":  s.Role.Access(api.OpLists) != api.Denied,
 		}
 	}
 	return p
@@ -545,4 +549,94 @@ func (b *buffer) Write(p []byte) (int, error) {
 		b.status = http.StatusOK
 	}
 	return b.body.Write(p)
+}
+
+// apiPage asks the API for path as the session's user and decodes its
+// JSON answer into v, or renders the failure.
+func (c *Console) apiPage(w http.ResponseWriter, r *http.Request, s session, path string, q url.Values, v any) bool {
+	status, _, body := c.apiGet(r, s, path, q)
+	switch {
+	case status == http.StatusOK:
+		if err := json.Unmarshal(body, v); err != nil {
+			c.cfg.Log.ErrorContext(r.Context(), "web: api answer", "path", path, "err", err)
+			c.fail(w, r, http.StatusInternalServerError, "internal")
+			return false
+		}
+		return true
+	case status == http.StatusForbidden:
+		c.fail(w, r, http.StatusForbidden, "forbidden")
+	case status == http.StatusNotFound || status == http.StatusBadRequest:
+		c.fail(w, r, http.StatusNotFound, "notfound")
+	default:
+		c.fail(w, r, http.StatusBadGateway, "internal")
+	}
+	return false
+}
+
+func (c *Console) lists(w http.ResponseWriter, r *http.Request) {
+	s, ok := c.signedIn(w, r)
+	if !ok {
+		return
+	}
+	var idx struct {
+		Run   string `json:"run"`
+		Lists []struct {
+			Name        string `json:"name"`
+			Title       string `json:"title"`
+			Description string `json:"description"`
+			Size        int    `json:"size"`
+		} `json:"lists"`
+	}
+	if c.apiPage(w, r, s, "/v1/lists", nil, &idx) {
+		c.render(w, r, http.StatusOK, "lists", c.page(r, &s, idx))
+	}
+}
+
+func (c *Console) list(w http.ResponseWriter, r *http.Request) {
+	s, ok := c.signedIn(w, r)
+	if !ok {
+		return
+	}
+	q := url.Values{"limit": {"50"}}
+	if cur := r.URL.Query().Get("cursor"); cur != "" {
+		q.Set("cursor", cur)
+	}
+	name := r.PathValue("name")
+	var l struct {
+		Name        string `json:"name"`
+		Title       string `json:"title"`
+		Description string `json:"description"`
+		Count       int    `json:"count"`
+		Items       []struct {
+			Rank int `json:"rank"`
+			customerJSON
+		} `json:"items"`
+		NextCursor *string `json:"next_cursor"`
+		Run        string  `json:"run"`
+		Next       string  `json:"-"`
+	}
+	if !c.apiPage(w, r, s, "/v1/lists/"+url.PathEscape(name), q, &l) {
+		return
+	}
+	if l.NextCursor != nil {
+		l.Next = "/console/lists/" + url.PathEscape(name) + "?cursor=" + url.QueryEscape(*l.NextCursor)
+	}
+	c.render(w, r, http.StatusOK, "list", c.page(r, &s, l))
+}
+
+// listCSV is a list's CSV export, as the API answers it for the role.
+func (c *Console) listCSV(w http.ResponseWriter, r *http.Request) {
+	s, ok := c.current(r)
+	if !ok {
+		http.Error(w, "signed out", http.StatusUnauthorized)
+		return
+	}
+	status, h, body := c.apiGet(r, s, "/v1/lists/"+url.PathEscape(r.PathValue("name")), url.Values{"format": {"csv"}})
+	for _, k := range []string{"Content-Type", "Content-Encoding", "Content-Disposition", "Vary"} {
+		if v := h.Get(k); v != "" {
+			w.Header().Set(k, v)
+		}
+	}
+	w.WriteHeader(status)
+	w.Write(body)
 }

@@ -95,6 +95,11 @@ func newFixtureN(t testing.TB, n int) *fixture {
 	}
 	meta := &serving.Meta{Run: "20261102T040000Z", ScoredAt: time.Date(2026, 11, 2, 4, 0, 0, 0, time.UTC), FeatureMonth: "2026-10",
 		Customers: len(cs), Segments: []serving.Segment{{ID: 0, Name: "seg", Profile: "heavy callers"}, {ID: 1, Name: "seg", Profile: "light users"}}}
+	risk := serving.List{Name: "churn-risk", Title: "Churn risk", Description: "most likely to leave first"}
+	for i := 0; i < min(len(cs), 120); i++ {
+		risk.IDs = append(risk.IDs, cs[i].SubscriberID)
+	}
+	meta.Lists = []serving.List{risk}
 	st := serving.NewMemStore()
 	ctx := context.Background()
 	if _, err := serving.Write(ctx, st, meta, cs); err != nil {
@@ -495,5 +500,52 @@ func TestFormat(t *testing.T) {
 	}
 	if got := funcs["pct"].(func(float64) string)(0.7652522004117405); got != "76.5%" {
 		t.Errorf("pct = %s", got)
+	}
+}
+
+// TestListPages: lists follow the API's matrix (agents get none) and
+// masking; the ranked page pages with the API's cursor; CSV as the API's.
+func TestListPages(t *testing.T) {
+	f := newFixture(t)
+	for _, tt := range []struct {
+		user   string
+		status int
+		clear  bool
+	}{{"ada", http.StatusForbidden, false}, {"ana", 200, false}, {"adm", 200, true}} {
+		c := f.client("127.0.0.1")
+		c.signIn(t, tt.user, password(tt.user))
+		idx := c.do("GET", "/console/lists", nil)
+		body := text(t, idx)
+		if idx.StatusCode != tt.status || tt.status == 200 && !strings.Contains(body, `href="/console/lists/churn-risk?lang=en">Churn risk</a>`) {
+			t.Fatalf("%s: lists %d", tt.user, idx.StatusCode)
+		}
+		pg := c.do("GET", "/console/lists/churn-risk", nil)
+		pb := text(t, pg)
+		if pg.StatusCode != tt.status {
+			t.Fatalf("%s: list %d, want %d", tt.user, pg.StatusCode, tt.status)
+		}
+		if tt.status != 200 {
+			continue
+		}
+		if strings.Contains(pb, f.customers[0].Name) != tt.clear || strings.Count(pb, "<tr><td>") != 50 {
+			t.Errorf("%s: clear %v, rows %d", tt.user, strings.Contains(pb, f.customers[0].Name), strings.Count(pb, "<tr><td>"))
+		}
+		m := regexp.MustCompile(`href="(/console/lists/churn-risk\?cursor=[^"]+)"`).FindStringSubmatch(pb)
+		if m == nil {
+			t.Fatal("no next page")
+		}
+		next := text(t, c.do("GET", strings.ReplaceAll(m[1], "&amp;", "&"), nil))
+		if !strings.Contains(next, "<tr><td>51</td>") {
+			t.Errorf("%s: the second page does not start at rank 51", tt.user)
+		}
+		csv := text(t, c.do("GET", "/console/data/lists/churn-risk", nil))
+		if strings.Count(csv, "\n") != 121 || strings.Contains(csv, f.customers[0].Name) != tt.clear {
+			t.Errorf("%s: CSV of %d lines, clear %v", tt.user, strings.Count(csv, "\n"), strings.Contains(csv, f.customers[0].Name))
+		}
+	}
+	c := f.client("127.0.0.1")
+	c.signIn(t, "adm", password("adm"))
+	if resp := c.do("GET", "/console/lists/nope", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown list: %d", resp.StatusCode)
 	}
 }

@@ -31,6 +31,7 @@ var dicts = map[string]dict{
 		"noResults": "No customer matches.", "hint": "Lists take comma-separated values; ranges take numbers.",
 		"age_band": "Age band", "payment_method": "Payment method", "arrears": "Arrears", "months_in_arrears": "Months in arrears",
 		"roaming": "Roaming calls", "care_calls": "Care calls", "defaultSort": "most likely to churn first",
+		"lists": "Lists", "list": "List", "size": "Customers",
 	},
 	"zh": {
 		"title": "telcolake 客户管理台", "signin": "登录", "signout": "退出", "user": "用户名", "password": "密码",
@@ -49,6 +50,7 @@ var dicts = map[string]dict{
 		"noResults": "没有符合条件的客户。", "hint": "列表条件用逗号分隔；范围条件填数字。",
 		"age_band": "年龄段", "payment_method": "付费方式", "arrears": "欠费金额", "months_in_arrears": "欠费月数",
 		"roaming": "漫游通话", "care_calls": "客服来电", "defaultSort": "流失概率从高到低",
+		"lists": "名单", "list": "名单", "size": "客户数",
 	},
 }
 
