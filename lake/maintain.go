@@ -218,7 +218,7 @@ func (m *Maintainer) Run(ctx context.Context) (MaintainReport, error) {
 	}
 	start := m.now()
 	rep := MaintainReport{RunID: "maintain-" + start.UTC().Format("20060102T150405.000Z"),
-		SnapshotAge: m.Cfg.SnapshotAge.String(), KeepSnapshots: m.Cfg.KeepSnapshots, OrphanAge: m.Cfg.OrphanAge.String()}
+		SnapshotAge: shortDuration(m.Cfg.SnapshotAge), KeepSnapshots: m.Cfg.KeepSnapshots, OrphanAge: shortDuration(m.Cfg.OrphanAge)}
 	var errs []error
 	defs := m.Defs
 	if defs == nil {
@@ -799,6 +799,18 @@ func (m *Maintainer) writeLog(ctx context.Context, rep MaintainReport, start tim
 		return fmt.Errorf("write %s.%s: %w", Namespace, MaintenanceLogTable.Name, err)
 	}
 	return nil
+}
+
+// shortDuration writes 120h as 120h, not 120h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // Summary is the run in one line: what the demo and the CLI print.
