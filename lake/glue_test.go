@@ -185,6 +185,19 @@ func TestGlueCatalog(t *testing.T) {
 	}
 	wantCallIDs(t, callIDs(t, ctx2, conn2.Catalog), map[string]int{"A": 300})
 
+	// A reader (lake.Connect, as the api opens the lake) creates nothing,
+	// not even the database, and reads the same rows.
+	dbs := gl.glue.count("CreateDatabase")
+	reader, rctx, err := lake.Connect(context.Background(), gl.cfg)
+	if err != nil {
+		t.Fatalf("lake.Connect: %v", err)
+	}
+	defer reader.Close()
+	wantCallIDs(t, callIDs(t, rctx, reader.Catalog), map[string]int{"A": 300})
+	if d, c := gl.glue.count("CreateDatabase")-dbs, gl.glue.count("CreateTable")-creates; d != 0 || c != 0 {
+		t.Errorf("lake.Connect made %d CreateDatabase and %d CreateTable calls, want none", d, c)
+	}
+
 	// The same version delivered again is a duplicate: the ledger in the
 	// snapshot summaries works through Glue as through SQL.
 	again, err := in.Ingest(ctx, gl.put(t, "exports/cdr/2026/10/01/cdr-a.csv", cdrCSV("A", 300, nil)))

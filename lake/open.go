@@ -18,9 +18,25 @@ type Conn struct {
 	Catalog Catalog
 }
 
-// Open connects to the lake described by cfg and returns a context whose
-// table IO uses the connection's AWS configuration.
+// Open connects to the lake described by cfg, creating the namespace and
+// any missing table (EnsureTables), and returns a context whose table IO
+// uses the connection's AWS configuration.
 func Open(ctx context.Context, cfg Config) (*Conn, context.Context, error) {
+	c, ctx, err := Connect(ctx, cfg)
+	if err != nil {
+		return nil, ctx, err
+	}
+	if err := EnsureTables(ctx, c.Catalog, cfg.Warehouse); err != nil {
+		c.Close()
+		return nil, ctx, err
+	}
+	return c, ctx, nil
+}
+
+// Connect is Open for readers: it creates nothing, so a role that may only
+// read the catalog (the api's) can use it; a missing table is an error when
+// it is loaded.
+func Connect(ctx context.Context, cfg Config) (*Conn, context.Context, error) {
 	awsCfg, err := LoadAWSConfig(ctx, cfg)
 	if err != nil {
 		return nil, ctx, err
@@ -28,10 +44,6 @@ func Open(ctx context.Context, cfg Config) (*Conn, context.Context, error) {
 	ctx = WithAWS(ctx, &awsCfg)
 	cat, err := NewCatalog(ctx, cfg, awsCfg)
 	if err != nil {
-		return nil, ctx, err
-	}
-	if err := EnsureTables(ctx, cat, cfg.Warehouse); err != nil {
-		cat.Close()
 		return nil, ctx, err
 	}
 	return &Conn{Cfg: cfg, AWS: awsCfg, S3: NewS3Client(awsCfg, cfg), Catalog: cat}, ctx, nil

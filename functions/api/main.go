@@ -30,28 +30,21 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
-	awsCfg, err := lake.LoadAWSConfig(ctx, cfg)
+	conn, ctx, err := lake.Connect(context.Background(), cfg) // read-only: the api never creates tables
 	if err != nil {
 		return err
 	}
-	ctx = lake.WithAWS(ctx, &awsCfg)
 	keys, err := api.LoadKeys(ctx, os.Getenv, nil)
 	if err != nil {
 		return err
 	}
-	cat, err := lake.NewCatalog(ctx, cfg, awsCfg) // read-only: the api never creates tables
-	if err != nil {
-		return err
-	}
-	conn := &lake.Conn{Cfg: cfg, AWS: awsCfg, S3: lake.NewS3Client(awsCfg, cfg), Catalog: cat}
 	store, err := conn.Blobs("serving")
 	if err != nil {
 		return err
 	}
 	log := lambdacontext.NewLogger()
 	live, err := api.NewLive(api.LiveConfig{Store: store, NotFound: func(err error) bool { return errors.Is(err, lake.ErrNotFound) },
-		Sources: api.LakeSources{Tables: cat}, Config: api.Config{Keys: keys, Log: log, Audit: log.With("audit", true)}})
+		Sources: api.LakeSources{Tables: conn.Catalog}, Config: api.Config{Keys: keys, Log: log, Audit: log.With("audit", true)}})
 	if err != nil {
 		return err
 	}
