@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -176,14 +178,17 @@ func TestIngestLeaksNoPersonalData(t *testing.T) {
 			subRow(num, first+" "+name, birth)[:60] + "\n" + // too few fields
 			`"` + clear + // unclosed quote
 			subRow(num, first+" "+name, birth),
-		"exports/subscribers/leak/namedcolumn.csv": strings.TrimSuffix(subHeader, "\n") + "," + first + " " + name + "\n" + strings.TrimSuffix(clear, "\n") + ",x\n",
-		"exports/cdr/leak/noheader.csv":            cdrRow(num, other),
+		// Another subscriber: the same subscriber and export date as badrows.csv's good row would
+		// be a duplicate record in whichever of the two files is ingested second.
+		"exports/subscribers/leak/namedcolumn.csv": strings.TrimSuffix(subHeader, "\n") + "," + first + " " + name + "\n" +
+			strings.Replace(strings.TrimSuffix(clear, "\n"), "S0000001", "S0000002", 1) + ",x\n",
+		"exports/cdr/leak/noheader.csv": cdrRow(num, other),
 		"exports/cdr/leak/badrows.csv": cdrHeader + cdrRow(num, "+"+other) + cdrRow(num+"123456", other) +
 			cdrRow(num, other)[:30] + "\n" + cdrRow(num, other),
 	}
 	var results bytes.Buffer
-	for key, body := range files {
-		res := tl.mustIngest(tl.put(key, []byte(body)))
+	for _, key := range slices.Sorted(maps.Keys(files)) {
+		res := tl.mustIngest(tl.put(key, []byte(files[key])))
 		fmt.Fprintf(&results, "%+v\n", res)
 		if res.ReportKey != "" {
 			results.Write(tl.get(landingBucket, res.ReportKey))
