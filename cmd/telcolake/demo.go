@@ -318,7 +318,7 @@ func summarize(ctx context.Context, w io.Writer, st *localstack.Stack, catalog s
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "  %-16s %10d\n", lake.Namespace+"."+def.Name, at.NumRows())
+		fmt.Fprintf(w, "  %-21s %10d\n", lake.Namespace+"."+def.Name, at.NumRows())
 		at.Release()
 	}
 

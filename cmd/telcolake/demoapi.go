@@ -63,6 +63,7 @@ func tryAPI(ctx context.Context, w io.Writer, base string) error {
 		{"an agent looks up one customer (360° view, contact data shown)", "/v1/customers/" + id, "agent"},
 		{"an analyst counts active customers with churn risk of 20% or more, most value at risk first (names and numbers masked)", "/v1/customers?churn_min=0.2&status=active&sort=-value_at_risk&limit=5", "analyst"},
 		{"the retention campaign's list, as CSV", "/v1/lists/churn-risk?format=csv", "admin"},
+		{"an analyst breaks active customers down by region and plan, with subtotals and a grand total (the data cube)", "/v1/cube?dims=region,plan&measures=count,churn_rate,value_at_risk_sum&status=active", "analyst"},
 	}
 	fmt.Fprintf(w, "\nHTTP API (first call, loading the snapshot: %.0f ms). Try:\n", float64(cold.Microseconds())/1000)
 	for _, e := range examples {
