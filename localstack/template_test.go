@@ -1,6 +1,7 @@
 package localstack
 
 import (
+	"encoding/json"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -229,5 +230,49 @@ func TestTemplateLosesNoEvents(t *testing.T) {
 	}
 	if rc.ReservedConcurrency.Literal != "1" {
 		t.Errorf("reconcile ReservedConcurrentExecutions %+v, want 1 (one run at a time)", rc.ReservedConcurrency)
+	}
+}
+
+// TestTemplateRoutesEveryAPIPath checks that every path of the API's OpenAPI
+// document (kept in step with the router by api's TestOpenAPIMatchesHandler)
+// has an HttpApi route to the api function in the template: a path the router
+// serves but the gateway does not route answers 404 in AWS and locally.
+func TestTemplateRoutesEveryAPIPath(t *testing.T) {
+	tpl, err := LoadTemplate(filepath.Join("..", "infra", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join("..", "api", "openapi.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("api/openapi.json: %v", err)
+	}
+	routed := map[string]bool{}
+	for _, f := range tpl.Functions {
+		if f.Name != "api" {
+			continue
+		}
+		for _, r := range f.HTTP {
+			routed[r.Method+" "+r.Path] = true
+		}
+	}
+	if len(doc.Paths) == 0 || len(routed) == 0 {
+		t.Fatalf("%d OpenAPI paths, %d template routes for the api function", len(doc.Paths), len(routed))
+	}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			m := strings.ToUpper(method)
+			if m != "GET" && m != "POST" && m != "PUT" && m != "PATCH" && m != "DELETE" {
+				continue // parameters, summary, …
+			}
+			if !routed[m+" "+path] && !routed["ANY "+path] {
+				t.Errorf("the API serves %s %s, but infra/template.yaml routes no HttpApi event for it to the api function", m, path)
+			}
+		}
 	}
 }
