@@ -112,6 +112,22 @@ func MaintainConfigFromEnv(lookup func(string) (string, bool)) (MaintainConfig, 
 	return c, nil
 }
 
+// Validate checks a policy set other than through the environment (the CLI's
+// flags) against the bounds MaintainConfigFromEnv enforces.
+func (c MaintainConfig) Validate() error {
+	switch {
+	case c.SnapshotAge < 0:
+		return fmt.Errorf("maintenance: snapshot age %s is negative", c.SnapshotAge)
+	case c.KeepSnapshots < 1:
+		return fmt.Errorf("maintenance: keep %d snapshots: at least 1", c.KeepSnapshots)
+	case c.OrphanAge < minOrphanAge:
+		return fmt.Errorf("maintenance: orphan age %s is under %s (files younger may belong to an ingest in flight)", c.OrphanAge, minOrphanAge)
+	case c.TargetFileBytes < 1<<20 || c.TargetFileBytes > 4096<<20:
+		return fmt.Errorf("maintenance: target file size %d MiB is not between 1 and 4096", c.TargetFileBytes>>20)
+	}
+	return nil
+}
+
 // TableMaintenance is what one run did to one table: one row of
 // crm.maintenance_log.
 type TableMaintenance struct {

@@ -330,3 +330,34 @@ func TestMaintainConfigFromEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestMaintainConfigValidate: the bounds a policy set by flags is held to are
+// those of the environment (a policy read from the environment passes).
+func TestMaintainConfigValidate(t *testing.T) {
+	ok := lake.DefaultMaintainConfig
+	tests := []struct {
+		name   string
+		change func(*lake.MaintainConfig)
+		valid  bool
+	}{
+		{"defaults", func(*lake.MaintainConfig) {}, true},
+		{"negative snapshot age", func(c *lake.MaintainConfig) { c.SnapshotAge = -time.Second }, false},
+		{"keep none", func(c *lake.MaintainConfig) { c.KeepSnapshots = 0 }, false},
+		{"orphans of an ingest in flight", func(c *lake.MaintainConfig) { c.OrphanAge = 10 * time.Minute }, false},
+		{"orphan age at the bound", func(c *lake.MaintainConfig) { c.OrphanAge = time.Hour }, true},
+		{"target under 1 MiB", func(c *lake.MaintainConfig) { c.TargetFileBytes = 1 << 19 }, false},
+		{"target over 4096 MiB", func(c *lake.MaintainConfig) { c.TargetFileBytes = 4097 << 20 }, false},
+	}
+	for _, tt := range tests {
+		c := ok
+		tt.change(&c)
+		if err := c.Validate(); (err == nil) != tt.valid {
+			t.Errorf("%s: Validate(%+v) = %v, want valid %v", tt.name, c, err, tt.valid)
+		}
+	}
+	env := map[string]string{lake.EnvMaintainSnapshotAge: "0s", lake.EnvMaintainKeepSnapshots: "1", lake.EnvMaintainOrphanAge: "1h", lake.EnvMaintainTargetFileMB: "4096"}
+	c, err := lake.MaintainConfigFromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil || c.Validate() != nil {
+		t.Errorf("the environment's extreme policy %+v (%v) does not validate: %v", c, err, c.Validate())
+	}
+}

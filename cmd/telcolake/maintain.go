@@ -11,7 +11,6 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/telcolake/telcolake/lake"
 )
@@ -42,10 +41,10 @@ func runMaintain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		return fmt.Errorf("maintain: %w", err)
 	}
-	if mcfg.KeepSnapshots < 1 || mcfg.OrphanAge < time.Hour || mcfg.SnapshotAge < 0 || *targetMB < 1 {
-		return fmt.Errorf("maintain: -keep must be ≥ 1, -orphan-age ≥ 1h, -snapshot-age ≥ 0 and -target-mb ≥ 1")
-	}
 	mcfg.TargetFileBytes = *targetMB << 20
+	if err := mcfg.Validate(); err != nil {
+		return fmt.Errorf("maintain: %w", err)
+	}
 	cfg, err := lake.FromEnv(os.LookupEnv)
 	if err != nil {
 		return err
