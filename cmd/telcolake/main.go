@@ -25,6 +25,7 @@ commands:
   score    score the newest feature month: crm.scores and the serving snapshot
   maintain expire snapshots, compact small files, merge manifests, delete orphans (every crm.* table)
   eval     train churn models on one CSV, report AUC, PR-AUC and lift@10% on another
+  survival Kaplan–Meier survival, median lifetime and log-rank test on any CSV
   users    add a staff member who may sign in to the console (users add NAME ROLE)
 
 Run 'telcolake <command> -h' for the flags of one command.
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runMaintain(ctx, args[1:], stdout, stderr)
 	case "eval":
 		return runEval(ctx, args[1:], stdout, stderr)
+	case "survival":
+		return runSurvival(ctx, args[1:], stdout, stderr)
 	case "users":
 		return runUsers(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "-h", "-help", "--help", "help":
