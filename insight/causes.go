@@ -1,0 +1,118 @@
+package insight
+
+import (
+	"cmp"
+	"slices"
+)
+
+// Churn causes: how often each reason leads. A scored customer's reasons
+// are the model's strongest contributions to its risk; the first is the
+// leading one. Two populations are counted: the customers at risk now
+// (AtRiskShare of the run, the top by probability), and the customers who
+// actually left in a month, by the leading reason of the last score before
+// they left.
+
+// AtRiskShare is the share of a run's scored customers counted as at
+// risk: the top decile by churn probability, the list the retention team
+// works (the model is judged by its lift there).
+const AtRiskShare = 0.10
+
+// Reasoned is one customer with a group (region, plan or segment) and its
+// leading reason ("" when the score gave none).
+type Reasoned struct {
+	Group  string
+	Reason string
+}
+
+// ReasonShare is one reason's count and share within a group.
+type ReasonShare struct {
+	Reason    string  `json:"reason"`
+	Customers int     `json:"customers"`
+	Share     float64 `json:"share"`
+}
+
+// CauseGroup is a group's customers and their leading reasons, most
+// frequent first.
+type CauseGroup struct {
+	Group     string        `json:"group"`
+	Customers int           `json:"customers"`
+	Reasons   []ReasonShare `json:"reasons"`
+}
+
+// noReason names customers whose score gave no reason.
+const noReason = "(none)"
+
+// CountReasons counts leading reasons: first over all items (group
+// "all"), then per group, groups by size then name.
+func CountReasons(items []Reasoned) []CauseGroup {
+	all := map[string]int{}
+	per := map[string]map[string]int{}
+	sizes := map[string]int{}
+	for _, it := range items {
+		r := it.Reason
+		if r == "" {
+			r = noReason
+		}
+		all[r]++
+		if per[it.Group] == nil {
+			per[it.Group] = map[string]int{}
+		}
+		per[it.Group][r]++
+		sizes[it.Group]++
+	}
+	out := []CauseGroup{shares("all", len(items), all)}
+	var names []string
+	for g := range per {
+		names = append(names, g)
+	}
+	slices.SortFunc(names, func(x, y string) int { return cmp.Or(cmp.Compare(sizes[y], sizes[x]), cmp.Compare(x, y)) })
+	for _, g := range names {
+		out = append(out, shares(g, sizes[g], per[g]))
+	}
+	return out
+}
+
+func shares(group string, n int, counts map[string]int) CauseGroup {
+	cg := CauseGroup{Group: group, Customers: n, Reasons: []ReasonShare{}}
+	for r, c := range counts {
+		cg.Reasons = append(cg.Reasons, ReasonShare{Reason: r, Customers: c, Share: float64(c) / float64(n)})
+	}
+	slices.SortFunc(cg.Reasons, func(x, y ReasonShare) int {
+		return cmp.Or(cmp.Compare(y.Customers, x.Customers), cmp.Compare(x.Reason, y.Reason))
+	})
+	return cg
+}
+
+// TopShareThreshold is the probability at or above which the top share of
+// probs lies (the smallest probability of the top ⌈share·n⌉).
+func TopShareThreshold(probs []float64, share float64) float64 {
+	if len(probs) == 0 {
+		return 1
+	}
+	s := slices.Clone(probs)
+	slices.Sort(s)
+	k := int(float64(len(s))*share + 0.999999)
+	k = max(1, min(k, len(s)))
+	return s[len(s)-k]
+}
+
+// CausesBy is the causes report for one grouping.
+type CausesBy struct {
+	By string `json:"by"`
+	// AtRisk counts the at-risk customers of the run; Threshold is the
+	// probability they reach.
+	Threshold float64      `json:"threshold"`
+	AtRisk    []CauseGroup `json:"at_risk"`
+	// Left is, month by month, the customers who left and the leading
+	// reason of their last score before they left (only those a run had
+	// scored).
+	Left []LeftMonth `json:"left"`
+}
+
+// LeftMonth is the leavers of one month.
+type LeftMonth struct {
+	Month  string       `json:"month"`
+	Left   int          `json:"left"`   // deactivated in the month
+	Scored int          `json:"scored"` // of them, scored before they left
+	Groups []CauseGroup `json:"groups"`
+}

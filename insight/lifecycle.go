@@ -1,0 +1,210 @@
+package insight
+
+import (
+	"cmp"
+	"math"
+	"slices"
+)
+
+// Report is the lifecycle, causes and tracking report of a scoring run:
+// computed by the score function from the lake's tables (the register,
+// the feature months, the past runs of crm.scores) and carried in the
+// serving snapshot's meta, so the API answers it without reading the
+// lake. It holds aggregates only: no subscriber id, name or number.
+type Report struct {
+	Run     string `json:"run"`
+	DataEnd string `json:"data_end"` // the newest register export: the censoring date
+	// Survival is the survival of customers from activation, in months
+	// (days / 30.436875), grouped by plan, segment, region and cohort.
+	Survival    []SurvivalBy       `json:"survival"`
+	Transitions []TransitionMatrix `json:"transitions"`
+	ValueCurve  []TenureValue      `json:"value_by_tenure"`
+	Causes      []CausesBy         `json:"causes"`
+	Tracking    Tracking           `json:"tracking"`
+}
+
+// DaysPerMonth converts days to months (the mean Gregorian month).
+const DaysPerMonth = 30.436875
+
+// SurvivalGroupings are the groupings of Report.Survival.
+var SurvivalGroupings = []string{"plan", "segment", "region", "cohort"}
+
+// SurvivalBy is the survival of customers grouped one way.
+type SurvivalBy struct {
+	By      string          `json:"by"`
+	Groups  []SurvivalGroup `json:"groups"`
+	LogRank *LogRank        `json:"log_rank,omitempty"`
+}
+
+// SurvivalGroup is one group's curve, read at every whole month from 0 to
+// the longest observation, with its median lifetime.
+type SurvivalGroup struct {
+	Group  string   `json:"group"`
+	N      int      `json:"customers"`
+	Events int      `json:"left"`
+	Median Estimate `json:"median_months"`
+	Curve  []Point  `json:"curve"`
+}
+
+// MinSurvivalGroup is the fewest customers a survival group needs to be
+// shown: a smaller group's curve says little, and a tiny cohort could
+// point at a person. Smaller groups are pooled as "(other)".
+const MinSurvivalGroup = 20
+
+// SurvivalByGroup estimates the curve of each group (keys[i] is obs[i]'s
+// group), pooling groups under MinSurvivalGroup into "(other)", and the
+// log-rank test between the groups shown.
+func SurvivalByGroup(by string, obs []Obs, keys []string) (SurvivalBy, error) {
+	sb := SurvivalBy{By: by}
+	grouped := map[string][]Obs{}
+	for i, o := range obs {
+		grouped[keys[i]] = append(grouped[keys[i]], o)
+	}
+	var other []Obs
+	var names []string
+	for g, o := range grouped {
+		if len(o) < MinSurvivalGroup {
+			other = append(other, o...)
+			delete(grouped, g)
+			continue
+		}
+		names = append(names, g)
+	}
+	slices.Sort(names)
+	if len(other) > 0 {
+		names = append(names, "(other)")
+		grouped["(other)"] = other
+	}
+	var groups [][]Obs
+	for _, g := range names {
+		c, err := KaplanMeier(grouped[g])
+		if err != nil {
+			return sb, err
+		}
+		sg := SurvivalGroup{Group: g, N: c.N, Events: c.Events, Median: c.Median()}
+		for m := 0.0; m <= math.Floor(c.MaxT); m++ {
+			p, _ := c.At(m)
+			sg.Curve = append(sg.Curve, round4(p))
+		}
+		sb.Groups = append(sb.Groups, sg)
+		groups = append(groups, grouped[g])
+	}
+	if len(groups) >= 2 {
+		if lr, err := LogRankTest(groups); err == nil {
+			sb.LogRank = lr
+		} // a singular covariance (no events at all) leaves no test
+	}
+	return sb, nil
+}
+
+func round4(p Point) Point {
+	r := func(v float64) float64 { return math.Round(v*1e4) / 1e4 }
+	p.Surv, p.Lower, p.Upper = r(p.Surv), r(p.Lower), r(p.Upper)
+	return p
+}
+
+// Stages of the transition matrix: the scoring run's lifecycle stages,
+// with "joined" (no feature row the month before) as a source only and
+// "lost" (deactivated) as a destination only, and "unknown" for a
+// customer absent the next month without a deactivation.
+var (
+	FromStages = []string{"joined", "new", "established", "loyal", "suspended"}
+	ToStages   = []string{"new", "established", "loyal", "suspended", "lost", "unknown"}
+)
+
+// Move is one customer's stage in one month and the next.
+type Move struct{ From, To string }
+
+// TransitionMatrix counts customers by stage in one month (rows) and the
+// next (columns); Shares are row shares.
+type TransitionMatrix struct {
+	From   string      `json:"from_month"`
+	To     string      `json:"to_month"`
+	Rows   []string    `json:"rows"`
+	Cols   []string    `json:"cols"`
+	Counts [][]int     `json:"counts"`
+	Shares [][]float64 `json:"shares"`
+}
+
+// Transitions builds the matrix of moves from month from to month to.
+// Moves with a stage outside FromStages / ToStages are counted under the
+// nearest: none are expected.
+func Transitions(from, to string, moves []Move) TransitionMatrix {
+	m := TransitionMatrix{From: from, To: to, Rows: FromStages, Cols: ToStages}
+	m.Counts = make([][]int, len(FromStages))
+	m.Shares = make([][]float64, len(FromStages))
+	for i := range m.Counts {
+		m.Counts[i] = make([]int, len(ToStages))
+		m.Shares[i] = make([]float64, len(ToStages))
+	}
+	for _, mv := range moves {
+		i, j := slices.Index(FromStages, mv.From), slices.Index(ToStages, mv.To)
+		if i < 0 || j < 0 {
+			continue
+		}
+		m.Counts[i][j]++
+	}
+	for i, row := range m.Counts {
+		n := 0
+		for _, c := range row {
+			n += c
+		}
+		for j, c := range row {
+			if n > 0 {
+				m.Shares[i][j] = math.Round(float64(c)/float64(n)*1e4) / 1e4
+			}
+		}
+	}
+	return m
+}
+
+// TenureValue is the lifecycle curve at one tenure month: customers with a
+// feature row at that tenure, their mean monthly bill and mean usage.
+type TenureValue struct {
+	Tenure      int     `json:"tenure_months"`
+	Customers   int     `json:"customers"`
+	MeanValue   float64 `json:"mean_monthly_value"`
+	MeanMinutes float64 `json:"mean_voice_minutes"`
+}
+
+// TenureRow is one feature row for the value curve.
+type TenureRow struct {
+	Tenure         int
+	Value, Minutes float64 // NaN value: no bill, left out of the mean
+}
+
+// ValueByTenure averages rows by tenure month (tenures with fewer than
+// MinSurvivalGroup rows are left out).
+func ValueByTenure(rows []TenureRow) []TenureValue {
+	type acc struct {
+		n, nv      int
+		value, min float64
+	}
+	by := map[int]*acc{}
+	for _, r := range rows {
+		a := by[r.Tenure]
+		if a == nil {
+			a = &acc{}
+			by[r.Tenure] = a
+		}
+		a.n++
+		a.min += r.Minutes
+		if !math.IsNaN(r.Value) {
+			a.nv++
+			a.value += r.Value
+		}
+	}
+	var out []TenureValue
+	for t, a := range by {
+		if a.n < MinSurvivalGroup {
+			continue
+		}
+		tv := TenureValue{Tenure: t, Customers: a.n, MeanMinutes: math.Round(a.min/float64(a.n)*10) / 10}
+		if a.nv > 0 {
+			tv.MeanValue = math.Round(a.value/float64(a.nv)*100) / 100
+		}
+		out = append(out, tv)
+	}
+	slices.SortFunc(out, func(x, y TenureValue) int { return cmp.Compare(x.Tenure, y.Tenure) })
+	return out
+}
