@@ -66,3 +66,113 @@ func bars(vals []float64, labels []string, frac int) template.HTML {
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }
+
+// series is one line of a lineChart: points in [0,1]×[0,1].
+type series struct {
+	Class string // CSS class: "a" (the model), "b" (a second line), "ref" (a reference)
+	X, Y  []float64
+}
+
+// lineChart draws series on the unit square with 0, 50% and 100% marks:
+// ROC, gains and calibration curves. label is its accessible name.
+func lineChart(label string, ss []series) template.HTML {
+	const w, h, pad = 240.0, 200.0, 28.0
+	px := func(x float64) float64 { return pad + math.Max(0, math.Min(1, x))*(w-pad-6) }
+	py := func(y float64) float64 { return h - pad - math.Max(0, math.Min(1, y))*(h-pad-6) }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="line" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s">`, w, h, template.HTMLEscapeString(label))
+	for _, t := range []float64{0, 0.5, 1} {
+		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>`, px(0), py(t), px(1), py(t))
+		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>`, px(t), py(0), px(t), py(1))
+		fmt.Fprintf(&b, `<text class="yl" x="%.1f" y="%.1f">%.0f%%</text>`, pad-3, py(t)+3, t*100)
+		fmt.Fprintf(&b, `<text class="xl" x="%.1f" y="%.1f">%.0f%%</text>`, px(t), h-pad+12, t*100)
+	}
+	for _, s := range ss {
+		var pts strings.Builder
+		for i := range s.X {
+			if i >= len(s.Y) || math.IsNaN(s.X[i]) || math.IsNaN(s.Y[i]) {
+				continue
+			}
+			fmt.Fprintf(&pts, "%.1f,%.1f ", px(s.X[i]), py(s.Y[i]))
+		}
+		fmt.Fprintf(&b, `<polyline class="%s" points="%s"/>`, template.HTMLEscapeString(s.Class), strings.TrimSpace(pts.String()))
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+// hbar is one row of an hbars chart.
+type hbar struct {
+	Label string
+	Value float64
+	Text  string // the value as shown
+}
+
+// hbars draws one horizontal bar per row, scaled to the largest value,
+// with its label and value: segments compared, files per day.
+func hbars(label string, rows []hbar) template.HTML {
+	const w, rowH, labW, valW = 320.0, 22.0, 110.0, 70.0
+	top := 0.0
+	for _, r := range rows {
+		top = math.Max(top, r.Value)
+	}
+	h := rowH * float64(len(rows))
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="hbars" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s">`, w, h, template.HTMLEscapeString(label))
+	for i, r := range rows {
+		y := float64(i) * rowH
+		bw := 0.0
+		if top > 0 && r.Value > 0 {
+			bw = math.Max(1, r.Value/top*(w-labW-valW))
+		}
+		lab := r.Label
+		if len([]rune(lab)) > 16 {
+			lab = string([]rune(lab)[:15]) + "…"
+		}
+		fmt.Fprintf(&b, `<text class="lab" x="%.1f" y="%.1f">%s</text>`, labW-4, y+15, template.HTMLEscapeString(lab))
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s: %s</title></rect>`, labW, y+4, bw, rowH-8,
+			template.HTMLEscapeString(r.Label), template.HTMLEscapeString(r.Text))
+		fmt.Fprintf(&b, `<text class="val" x="%.1f" y="%.1f">%s</text>`, labW+bw+4, y+15, template.HTMLEscapeString(r.Text))
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+// pairBars draws two bars per label (observed "a" and predicted "b"
+// shares in [0,1]): churn by month.
+func pairBars(label string, labels []string, a, b []float64) template.HTML {
+	const w, h, gap = 320.0, 120.0, 10.0
+	top := 0.0
+	for i := range labels {
+		top = math.Max(top, math.Max(nz(a[i]), nz(b[i])))
+	}
+	n := float64(max(1, len(labels)))
+	gw := (w - gap*(n-1)) / n
+	var sb strings.Builder
+	fmt.Fprintf(&sb, `<svg class="pairs" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s">`, w, h+14, template.HTMLEscapeString(label))
+	for i, lab := range labels {
+		x := float64(i) * (gw + gap)
+		for j, v := range []float64{a[i], b[i]} {
+			if math.IsNaN(v) {
+				continue
+			}
+			bh := 0.0
+			if top > 0 {
+				bh = math.Max(1, v/top*h)
+			}
+			cls := []string{"a", "b"}[j]
+			fmt.Fprintf(&sb, `<rect class="%s" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s: %s%%</title></rect>`,
+				cls, x+float64(j)*gw/2, h-bh, gw/2-1, bh, template.HTMLEscapeString(lab), grouped(v*100, 1))
+		}
+		fmt.Fprintf(&sb, `<text x="%.1f" y="%.0f">%s</text>`, x+gw/2, h+12, template.HTMLEscapeString(lab))
+	}
+	sb.WriteString(`</svg>`)
+	return template.HTML(sb.String())
+}
+
+func nz(v float64) float64 {
+	if math.IsNaN(v) {
+		return 0
+	}
+	return v
+}

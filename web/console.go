@@ -12,7 +12,6 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"html/template"
 	"io"
 	"io/fs"
@@ -45,6 +44,16 @@ type Config struct {
 	TTL time.Duration
 	// Now is the clock (time.Now by default).
 	Now func() time.Time
+	// Models reads the model registry (models/<kind>/<version>/report.json
+	// under the lake); nil: the models page lists the runs without reports.
+	Models Files
+	// Landing reads the landing bucket's reject reports
+	// (reports/<key>.errors.json); nil: the ingest monitor shows the log
+	// without them.
+	Landing Files
+	// Revoked records sign-outs for every instance; nil: a sign-out is
+	// known to this instance only.
+	Revoked Revocations
 	// Log receives sign-in outcomes (user names, never passwords) and
 	// errors; nil: discarded.
 	Log *slog.Logger
@@ -76,15 +85,12 @@ func New(cfg Config) (*Console, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	c := &Console{cfg: cfg, ss: &sessions{key: cfg.Key, ttl: cfg.TTL, now: cfg.Now, revoked: map[string]time.Time{}},
-		tmpl: map[string]*template.Template{}}
-	for _, page := range []string{"signin", "search", "customer", "lookup", "error", "lists", "list"} {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
-		if err != nil {
-			return nil, fmt.Errorf("web: template %s: %w", page, err)
-		}
-		c.tmpl[page] = t
+	tmpl, err := parsePages()
+	if err != nil {
+		return nil, err
 	}
+	c := &Console{cfg: cfg, ss: &sessions{key: cfg.Key, ttl: cfg.TTL, now: cfg.Now, revoked: map[string]time.Time{},
+		store: cfg.Revoked, log: cfg.Log.ErrorContext}, tmpl: tmpl}
 	assets, _ := fs.Sub(assetFS, "assets")
 	m := http.NewServeMux()
 	m.Handle("GET /console/assets/", http.StripPrefix("/console/assets/", assetHandler(http.FileServerFS(assets))))
@@ -99,6 +105,12 @@ func New(cfg Config) (*Console, error) {
 	m.HandleFunc("GET /console/lists", c.lists)
 	m.HandleFunc("GET /console/lists/{name}", c.list)
 	m.HandleFunc("GET /console/data/lists/{name}", c.listCSV)
+	m.HandleFunc("GET /console/dashboard", c.dashboard)
+	m.HandleFunc("GET /console/segments", c.segments)
+	m.HandleFunc("GET /console/models", c.models)
+	m.HandleFunc("GET /console/models/{version}", c.modelReport)
+	m.HandleFunc("GET /console/ingest", c.ingest)
+	m.HandleFunc("GET /console/ingest/report", c.ingestReport)
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			c.fail(w, r, http.StatusMethodNotAllowed, "method")
@@ -154,7 +166,7 @@ func (c *Console) current(r *http.Request) (session, bool) {
 	if err != nil {
 		return session{}, false
 	}
-	s, ok := c.ss.check(ck.Value)
+	s, ok := c.ss.check(r.Context(), ck.Value)
 	if !ok {
 		return session{}, false
 	}
@@ -173,6 +185,7 @@ type page struct {
 	Session *session
 	CSRF    string
 	Can     map[string]bool
+	Nav     []navEntry
 	Data    any
 }
 
@@ -184,6 +197,7 @@ func (c *Console) page(r *http.Request, s *session, data any) page {
 	p.Path = r.URL.Path + "?" + q.Encode()
 	if s != nil {
 		p.CSRF = c.ss.csrf(s.ID)
+		p.Nav = navFor(s.Role)
 		p.Can = map[string]bool{
 			"search": s.Role.Access(api.OpCustomers) != api.Denied,
 			"csv":    s.Role.Access(api.OpCustomersCSV) != api.Denied,
@@ -309,7 +323,11 @@ func (c *Console) signout(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusForbidden, "csrf")
 		return
 	}
-	c.ss.revoke(s)
+	if err := c.ss.revoke(r.Context(), s); err != nil {
+		c.cfg.Log.ErrorContext(r.Context(), "web: sign-out", "err", err)
+		c.fail(w, r, http.StatusServiceUnavailable, "internal")
+		return
+	}
 	http.SetCookie(w, c.ss.cookie(r, sessionCookie, "", time.Time{}))
 	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
 }

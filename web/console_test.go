@@ -33,6 +33,7 @@ type fixture struct {
 	customers []serving.Customer
 	now       time.Time
 	audit     *syncBuffer
+	src       *fakeSources
 }
 
 type syncBuffer struct {
@@ -110,7 +111,8 @@ func newFixtureN(t testing.TB, n int) *fixture {
 		t.Fatal(err)
 	}
 	audit := &syncBuffer{}
-	srv, err := api.New(snap, nil, api.Config{Keys: []api.Key{{Name: "ops", Role: api.RoleAdmin, Hash: api.HashKey(adminKey)}},
+	src := newFakeSources(t)
+	srv, err := api.New(snap, src, api.Config{Keys: []api.Key{{Name: "ops", Role: api.RoleAdmin, Hash: api.HashKey(adminKey)}},
 		Audit: slog.New(slog.NewJSONHandler(audit, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +126,9 @@ func newFixtureN(t testing.TB, n int) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{api: srv, customers: cs, now: time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC), audit: audit}
-	f.console, err = New(Config{API: srv, Users: us, Key: bytes.Repeat([]byte("k"), 32), TTL: time.Hour, Now: func() time.Time { return f.now }})
+	f.src = src
+	f.console, err = New(Config{API: srv, Users: us, Key: bytes.Repeat([]byte("k"), 32), TTL: time.Hour, Now: func() time.Time { return f.now },
+		Models: src.files, Landing: src.files})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,10 @@
 package web
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -23,7 +25,9 @@ const (
 // WithConsole returns apiHandler with the console at /console/ if the
 // environment configures one (EnvUsers or EnvUsersFile, and EnvKey), or
 // apiHandler alone, and whether the console is on.
-func WithConsole(getenv func(string) string, apiHandler http.Handler, log *slog.Logger) (http.Handler, bool, error) {
+// Stores, when given, are the console's reads of the lake beyond the API:
+// Config.Models and Config.Landing.
+func WithConsole(getenv func(string) string, apiHandler http.Handler, log *slog.Logger, stores ...Stores) (http.Handler, bool, error) {
 	inline, file := strings.TrimSpace(getenv(EnvUsers)), getenv(EnvUsersFile)
 	if inline == "" && file == "" {
 		return apiHandler, false, nil
@@ -42,7 +46,11 @@ func WithConsole(getenv func(string) string, apiHandler http.Handler, log *slog.
 	if err != nil || len(key) < 32 {
 		return nil, false, fmt.Errorf("web: %s must be at least 64 hex digits", EnvKey)
 	}
-	c, err := New(Config{API: apiHandler, Users: users, Key: key, Log: log})
+	cfg := Config{API: apiHandler, Users: users, Key: key, Log: log}
+	for _, st := range stores {
+		cfg.Models, cfg.Landing, cfg.Revoked = st.Models, st.Landing, st.Revoked
+	}
+	c, err := New(cfg)
 	if err != nil {
 		return nil, false, err
 	}
@@ -63,4 +71,37 @@ func (u *Users) Entries() string {
 		out = append(out, usr.Entry())
 	}
 	return strings.Join(out, ",")
+}
+
+// Stores are the console's stores (see Config).
+type Stores struct {
+	Models, Landing Files
+	Revoked         Revocations
+}
+
+// BucketFiles reads keys of one bucket with get (lake.S3Store's Get),
+// at most 8 MiB each.
+func BucketFiles(get func(ctx context.Context, bucket, key, etag string) (io.ReadCloser, error), bucket string) Files {
+	return bucketFiles{get, bucket}
+}
+
+type bucketFiles struct {
+	get    func(ctx context.Context, bucket, key, etag string) (io.ReadCloser, error)
+	bucket string
+}
+
+func (b bucketFiles) Get(ctx context.Context, key string) ([]byte, error) {
+	rc, err := b.get(ctx, b.bucket, key, "")
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	body, err := io.ReadAll(io.LimitReader(rc, 8<<20+1))
+	if err != nil {
+		return nil, fmt.Errorf("web: read %s: %w", key, err)
+	}
+	if len(body) > 8<<20 {
+		return nil, fmt.Errorf("web: %s is larger than 8 MiB", key)
+	}
+	return body, nil
 }

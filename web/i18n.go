@@ -32,6 +32,26 @@ var dicts = map[string]dict{
 		"age_band": "Age band", "payment_method": "Payment method", "arrears": "Arrears", "months_in_arrears": "Months in arrears",
 		"roaming": "Roaming calls", "care_calls": "Care calls", "defaultSort": "most likely to churn first",
 		"lists": "Lists", "list": "List", "size": "Customers",
+		"dashboard": "Dashboard", "segments": "Segments", "models": "Models", "ingest": "Ingest monitor",
+		"missing": "Not available right now", "customers": "customers", "active": "Active customers",
+		"predicted": "Predicted churn rate", "predictedShort": "predicted", "observed": "observed", "varTotal": "Total value at risk",
+		"newestAUC": "Newest model's AUC", "churnByMonth": "Churn rate by month",
+		"horizonNote": "left within", "month": "Month", "noReports": "No model report to read yet.", "newest": "Newest run",
+		"promoted": "Promoted", "notPromoted": "not promoted", "noModels": "No model runs yet.", "ingestHealth": "Ingest health",
+		"filesToday": "Files today", "rejectsToday": "Rows rejected today", "quarantined": "Quarantined files", "failed": "Failed files",
+		"version": "Version", "kind": "Kind", "algorithm": "Algorithm", "validMonth": "Validation month", "lift": "Top-decile lift",
+		"decision": "Decision", "report": "Model report", "validRows": "Validation rows", "trainWindow": "Training window",
+		"rocNote": "True against false positive rate; the dashed line is chance.", "gains": "Gains",
+		"gainsNote":   "Share of churners found against the share of customers contacted, most likely first.",
+		"calibration": "Calibration", "calNote": "Observed churn rate against the predicted probability; the dashed line is perfect.",
+		"candidates": "Candidates", "seconds": "Training seconds", "segCalibration": "Calibration per segment",
+		"before": "before", "after": "after", "importance": "What the model relies on most", "noReport": "No report for this file.",
+		"byDay": "Files by status and day (UTC)", "day": "Day", "rejectedRows": "Rows rejected", "noFiles": "No files yet.",
+		"window": "From the newest ingest log rows:", "byReason": "Rejected rows by reason", "column": "Column", "reason": "Reason",
+		"files": "Files", "reportsRead": "reports of files with rejected rows read (the newest first)",
+		"noLanding": "The landing bucket's reports are not readable from here.", "source": "File", "rowsOK": "Rows taken",
+		"started": "Started", "fileReport": "File report", "table": "Table", "duplicates": "Duplicate rows", "message": "Message",
+		"warnings": "Warnings", "rows": "Rejected lines", "line": "Line", "rawValue": "Value (masked)",
 	},
 	"zh": {
 		"title": "telcolake 客户管理台", "signin": "登录", "signout": "退出", "user": "用户名", "password": "密码",
@@ -51,6 +71,26 @@ var dicts = map[string]dict{
 		"age_band": "年龄段", "payment_method": "付费方式", "arrears": "欠费金额", "months_in_arrears": "欠费月数",
 		"roaming": "漫游通话", "care_calls": "客服来电", "defaultSort": "流失概率从高到低",
 		"lists": "名单", "list": "名单", "size": "客户数",
+		"dashboard": "总览", "segments": "客户群", "models": "模型", "ingest": "数据接入监控",
+		"missing": "暂不可用", "customers": "客户", "active": "在网客户",
+		"predicted": "预测流失率", "predictedShort": "预测", "observed": "实际", "varTotal": "风险价值合计",
+		"newestAUC": "最新模型 AUC", "churnByMonth": "各月流失率",
+		"horizonNote": "流失窗口", "month": "月份", "noReports": "尚无可读的模型报告。", "newest": "最新一次训练",
+		"promoted": "已上线", "notPromoted": "未上线", "noModels": "尚无模型训练记录。", "ingestHealth": "接入健康",
+		"filesToday": "今日文件", "rejectsToday": "今日拒收行", "quarantined": "隔离文件", "failed": "失败文件",
+		"version": "版本", "kind": "类型", "algorithm": "算法", "validMonth": "验证月份", "lift": "前10%提升度",
+		"decision": "结论", "report": "模型报告", "validRows": "验证样本数", "trainWindow": "训练区间",
+		"rocNote": "真正率对假正率；虚线为随机水平。", "gains": "累积增益",
+		"gainsNote":   "按流失可能性从高到低联系客户时，找到的流失客户占比。",
+		"calibration": "校准", "calNote": "实际流失率对预测概率；虚线为完全校准。",
+		"candidates": "候选模型", "seconds": "训练秒数", "segCalibration": "各客户群校准",
+		"before": "校准前", "after": "校准后", "importance": "模型最依赖的特征", "noReport": "该文件没有报告。",
+		"byDay": "各日文件状态（UTC）", "day": "日期", "rejectedRows": "拒收行数", "noFiles": "尚无文件。",
+		"window": "统计最新的接入记录数：", "byReason": "拒收原因", "column": "字段", "reason": "原因",
+		"files": "文件", "reportsRead": "份含拒收行的文件报告已读取（从最新开始）",
+		"noLanding": "此处无法读取落地桶中的报告。", "source": "文件", "rowsOK": "接收行数",
+		"started": "开始时间", "fileReport": "文件报告", "table": "表", "duplicates": "重复行", "message": "说明",
+		"warnings": "警告", "rows": "拒收行", "line": "行号", "rawValue": "值（已脱敏）",
 	},
 }
 
@@ -99,9 +139,25 @@ func grouped(v float64, n int) string {
 }
 
 var funcs = template.FuncMap{
-	"pct":   func(p float64) string { return strconv.FormatFloat(p*100, 'f', 1, 64) + "%" },
-	"money": func(v float64) string { return grouped(v, 2) },
-	"one":   func(v float64) string { return grouped(v, 1) },
+	"pct": func(p float64) string {
+		return orDash(p, func() string { return strconv.FormatFloat(p*100, 'f', 1, 64) + "%" })
+	},
+	"money": func(v float64) string { return orDash(v, func() string { return grouped(v, 2) }) },
+	"one":   func(v float64) string { return orDash(v, func() string { return grouped(v, 1) }) },
+	"dec2":  func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
+	"dec3":  func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) },
+	"grouped": func(v any) string {
+		switch n := v.(type) {
+		case int:
+			return grouped(float64(n), 0)
+		case int64:
+			return grouped(float64(n), 0)
+		case float64:
+			return grouped(n, 0)
+		}
+		return fmt.Sprint(v)
+	},
+	"hasPrefix": strings.HasPrefix,
 	"t": func(d dict, key string) string {
 		if s, ok := d[key]; ok {
 			return s
@@ -134,4 +190,12 @@ func fieldLabel(d dict, name string) string {
 		return fmt.Sprintf("%s%s", strings.ReplaceAll(base, "_", " "), op)
 	}
 	return d[key] + op
+}
+
+// orDash is f(), or "–" for a missing number (NaN or ±Inf).
+func orDash(v float64, f func() string) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	return f()
 }

@@ -1,12 +1,15 @@
 package web
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -15,6 +18,7 @@ import (
 	"time"
 
 	"github.com/telcolake/telcolake/api"
+	"github.com/telcolake/telcolake/lake"
 )
 
 // sessionCookie is the session cookie's name.
@@ -35,8 +39,28 @@ type sessions struct {
 	ttl time.Duration
 	now func() time.Time
 
+	// store shares sign-outs between instances; nil: this instance only.
+	store Revocations
+	log   func(ctx context.Context, msg string, args ...any)
+
 	mu      sync.Mutex
 	revoked map[string]time.Time // signed-out session ids → expiry
+}
+
+// Revocations holds a record per signed-out session, so that every
+// instance of the console refuses it (lake.Blobs under the lake's
+// console/ location in AWS and locally). Get answers an error wrapping
+// lake.ErrNotFound for a session never signed out.
+type Revocations interface {
+	Put(ctx context.Context, key string, body []byte) error
+	Get(ctx context.Context, key string) ([]byte, error)
+}
+
+// revocationKey is a session's record: the SHA-256 of its id, so the
+// store never holds a live id.
+func revocationKey(id string) string {
+	sum := sha256.Sum256([]byte("telcolake console session\x00" + id))
+	return "revoked/" + hex.EncodeToString(sum[:]) + ".json"
 }
 
 func (ss *sessions) sign(payload string) string {
@@ -55,7 +79,7 @@ func (ss *sessions) issue(u User) (session, string) {
 
 // check returns the session of a cookie value: signed with the key, not
 // expired, not signed out.
-func (ss *sessions) check(v string) (session, bool) {
+func (ss *sessions) check(ctx context.Context, v string) (session, bool) {
 	enc, mac, ok := strings.Cut(v, ".")
 	if !ok || len(v) > 512 || !hmac.Equal([]byte(mac), []byte(ss.sign(enc))) {
 		return session{}, false
@@ -78,15 +102,28 @@ func (ss *sessions) check(v string) (session, bool) {
 		return session{}, false
 	}
 	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if _, gone := ss.revoked[s.ID]; gone {
+	_, gone := ss.revoked[s.ID]
+	ss.mu.Unlock()
+	if gone {
 		return session{}, false
 	}
-	return s, true
+	if ss.store == nil {
+		return s, true
+	}
+	_, err = ss.store.Get(ctx, revocationKey(s.ID))
+	switch {
+	case errors.Is(err, lake.ErrNotFound):
+		return s, true
+	case err == nil:
+		ss.remember(s)
+		return session{}, false
+	default: // the store cannot say: refuse rather than honour a signed-out session
+		ss.log(ctx, "web: revocation check failed; session refused", "err", err)
+		return session{}, false
+	}
 }
 
-// revoke ends a session on this instance (its cookie is also cleared).
-func (ss *sessions) revoke(s session) {
+func (ss *sessions) remember(s session) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	now := ss.now()
@@ -96,6 +133,20 @@ func (ss *sessions) revoke(s session) {
 		}
 	}
 	ss.revoked[s.ID] = s.Exp
+}
+
+// revoke ends a session: on this instance at once, and on every other one
+// through the store's record.
+func (ss *sessions) revoke(ctx context.Context, s session) error {
+	ss.remember(s)
+	if ss.store == nil {
+		return nil
+	}
+	body := fmt.Appendf(nil, `{"expires":%q}`, s.Exp.UTC().Format(time.RFC3339))
+	if err := ss.store.Put(ctx, revocationKey(s.ID), body); err != nil {
+		return fmt.Errorf("web: record sign-out: %w", err)
+	}
+	return nil
 }
 
 // csrf is the CSRF token of a session (or of a sign-in form's nonce).

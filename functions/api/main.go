@@ -48,10 +48,32 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	h, _, err := web.WithConsole(os.Getenv, live, log.With("console", true))
+	stores, err := consoleStores(conn)
+	if err != nil {
+		return err
+	}
+	h, _, err := web.WithConsole(os.Getenv, live, log.With("console", true), stores)
 	if err != nil {
 		return err
 	}
 	lambda.StartWithOptions(lambdahttp.Handler(h), lambda.WithContext(ctx))
 	return nil
+}
+
+// consoleStores are the console's reads of the model registry and the
+// landing bucket's reject reports, and its sign-out records (console/).
+func consoleStores(conn *lake.Conn) (web.Stores, error) {
+	models, err := conn.Blobs("models")
+	if err != nil {
+		return web.Stores{}, err
+	}
+	revoked, err := conn.Blobs("console")
+	if err != nil {
+		return web.Stores{}, err
+	}
+	st := web.Stores{Models: models, Revoked: revoked}
+	if conn.S3 != nil {
+		st.Landing = web.BucketFiles(lake.S3Store{Client: conn.S3}.Get, conn.Cfg.LandingBucket)
+	}
+	return st, nil
 }

@@ -105,9 +105,13 @@ const (
 const maxFeatures = 15
 
 // Files renders the report: FileMarkdown, which embeds the three charts,
-// and the charts FileROC, FileGains and FileCalibration as PNG.
+// the charts FileROC, FileGains and FileCalibration as PNG, and FileJSON.
 func (r *Report) Files() (map[string][]byte, error) {
-	files := map[string][]byte{FileMarkdown: r.Markdown()}
+	js, err := r.JSON()
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{FileMarkdown: r.Markdown(), FileJSON: js}
 	charts := []struct {
 		name string
 		draw func(Summary, string) ([]byte, error)

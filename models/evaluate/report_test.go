@@ -2,6 +2,7 @@ package evaluate
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"image/png"
 	"math"
@@ -120,8 +121,27 @@ func TestFiles(t *testing.T) {
 					charts = append(charts, segmentChartName(s.ID))
 				}
 			}
-			if len(files) != len(charts)+1 {
-				t.Errorf("Files returned %d files, want %d", len(files), len(charts)+1)
+			if len(files) != len(charts)+2 {
+				t.Errorf("Files returned %d files, want %d", len(files), len(charts)+2)
+			}
+			var back struct {
+				Version    string
+				Validation struct {
+					Rows int
+					AUC  *float64
+					ROC  []struct{ X, Y float64 }
+				}
+				Promotion struct{ PreviousAUC *float64 }
+			}
+			if err := json.Unmarshal(files[FileJSON], &back); err != nil {
+				t.Fatalf("report.json: %v", err)
+			}
+			v := tt.report.Validation
+			if back.Version != tt.report.Version || back.Validation.Rows != v.Rows || len(back.Validation.ROC) != len(v.ROC) {
+				t.Errorf("report.json = %+v, want version %s, %d rows, %d ROC points", back, tt.report.Version, v.Rows, len(v.ROC))
+			}
+			if (back.Validation.AUC == nil) != math.IsNaN(v.AUC) || (back.Promotion.PreviousAUC == nil) != math.IsNaN(tt.report.Promotion.PreviousAUC) {
+				t.Errorf("report.json: AUC %v, previous AUC %v: want null exactly for NaN", back.Validation.AUC, back.Promotion.PreviousAUC)
 			}
 			for _, name := range charts {
 				b, ok := files[name]
