@@ -2,6 +2,7 @@ package lake
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -24,6 +25,7 @@ const (
 	cdrRegion
 	cdrDataKB
 	cdrCharge
+	cdrOtherArea
 )
 
 // CDRFormat is the mediation export of calls, SMS and data sessions.
@@ -34,7 +36,7 @@ var CDRFormat = &Format{
 		{"call_id", true}, {"subscriber_id", true}, {"msisdn", true}, {"other_party", true},
 		{"other_network", false}, {"start_time", true}, {"duration_s", true}, {"call_type", true},
 		{"direction", true}, {"roaming", true}, {"international", true}, {"cell_id", false},
-		{"region", false}, {"data_kb", false}, {"charge", true},
+		{"region", false}, {"data_kb", false}, {"charge", true}, {"other_area", false},
 	},
 	newRows: func(fc fileContext) rowParser {
 		return &cdrRows{fc: fc, ps: newPseudonymizer(fc.pseudonym)}
@@ -52,9 +54,9 @@ type cdrRows struct {
 	fc fileContext
 	ps *pseudonymizer
 	// the pending row
-	callID, sub, msisdn, other, network, callType, dir, cell, region string
-	start, dur, dataKB, charge                                       int64
-	roaming, intl                                                    bool
+	callID, sub, msisdn, other, network, callType, dir, cell, region, area string
+	start, dur, dataKB, charge                                             int64
+	roaming, intl                                                          bool
 }
 
 // microsPerDay turns start_time into its day(start_time) partition.
@@ -132,6 +134,9 @@ func (r *cdrRows) parse(get func(int) string) (int64, int, error) {
 	if err != nil {
 		return 0, cdrCharge, err
 	}
+	if r.area, err = parseArea(get(cdrOtherArea), r.network, r.intl); err != nil {
+		return 0, cdrOtherArea, err
+	}
 	part := r.start / microsPerDay
 	if r.start < 0 && r.start%microsPerDay != 0 {
 		part--
@@ -163,4 +168,28 @@ func (r *cdrRows) appendTo(rb *array.RecordBuilder) {
 	decB(rb, 14).Append(money(r.charge))
 	strB(rb, 15).Append(r.fc.source)
 	tsB(rb, 16).Append(arrow.Timestamp(r.fc.ingestedAt))
+	appendOptString(strB(rb, 17), r.area)
+}
+
+// maxAreaLen bounds other_area, like region.
+const maxAreaLen = 64
+
+// parseArea validates other_area: empty (not delivered or not known), or
+// an area name of printable text without surrounding spaces. A foreign
+// number has no domestic area, so a call to one (other_network
+// international or the international flag) must leave it empty.
+func parseArea(s, network string, intl bool) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	if strings.TrimSpace(s) != s {
+		return "", fmt.Errorf("area has leading or trailing spaces")
+	}
+	if _, err := parseText(s, maxAreaLen); err != nil {
+		return "", err
+	}
+	if intl || network == "international" {
+		return "", fmt.Errorf("must be empty for an international call (a foreign number has no domestic area)")
+	}
+	return s, nil
 }

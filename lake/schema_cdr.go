@@ -20,6 +20,9 @@ var cdrSchema = iceberg.NewSchema(0,
 	field(15, "charge", tMoney4, required, ""),
 	field(16, "source_file", tString, required, "s3://bucket/key of the export the row came from"),
 	field(17, "ingested_at", tTime, required, ""),
+	// Added after the first release: files and tables without it read as
+	// null (the other party's area unknown).
+	field(18, "other_area", tString, optional, "home area (region) of the other party's number as the operator names its regions; null: not delivered"),
 )
 
 // CDRTable holds one row per call, SMS or data session, partitioned by day.

@@ -450,5 +450,55 @@ func (w *dayWorker) appendRow(b []byte, rec *cdrRec, seq uint64, bad uint8) []by
 	} else {
 		b = appendFixed(b, rec.charge, 4)
 	}
+	b = append(b, ',')
+	if a := w.g.otherArea(rec); a >= 0 {
+		b = append(b, regions[a]...)
+	}
 	return append(b, '\n')
+}
+
+// sameAreaShare is the share of domestic calls and SMS whose other party
+// lives in the subscriber's own region (local); the rest go to the other
+// regions in proportion to their size (domestic long distance).
+const sameAreaShare = 0.72
+
+// otherArea is the region index of rec's other party, -1 for none: data
+// sessions have no other party and a foreign number no domestic area; the
+// care line answers from the subscriber's region. It is a hash of the
+// subscriber and the number, so the same contact is always in the same
+// area and the random streams of the rest of the data are untouched.
+func (g *generator) otherArea(rec *cdrRec) int {
+	s := &g.subs[rec.sub]
+	switch {
+	case rec.other == 0 || rec.net == netIntl || rec.net == netNone:
+		return -1
+	case rec.net == netCare:
+		return int(s.region)
+	}
+	h := splitmix(uint64(g.cfg.Seed)*0x9e3779b97f4a7c15 ^ rec.other ^ uint64(rec.sub)<<40)
+	u := float64(h>>11) / (1 << 53)
+	if u < sameAreaShare {
+		return int(s.region)
+	}
+	// Another region, by size: u rescaled to [0, 1) over the others.
+	u = (u - sameAreaShare) / (1 - sameAreaShare)
+	var total float64
+	for i, w := range regionWeights {
+		if i != int(s.region) {
+			total += w
+		}
+	}
+	u *= total
+	last := -1
+	for i, w := range regionWeights {
+		if i == int(s.region) {
+			continue
+		}
+		last = i
+		if u < w {
+			return i
+		}
+		u -= w
+	}
+	return last
 }

@@ -12,7 +12,7 @@ var (
 	CDRColumns = []string{
 		"call_id", "subscriber_id", "msisdn", "other_party", "other_network", "start_time",
 		"duration_s", "call_type", "direction", "roaming", "international", "cell_id",
-		"region", "data_kb", "charge",
+		"region", "data_kb", "charge", "other_area",
 	}
 	BillColumns = []string{
 		"subscriber_id", "bill_month", "plan", "amount_due", "amount_paid", "arrears",

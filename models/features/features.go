@@ -131,7 +131,12 @@ func (b *Builder) buildMonth(ctx context.Context, reg *Register, month time.Time
 		index[rows[i].id] = int32(i)
 	}
 
-	u, cdrRows, err := aggregateUsage(ctx, b.Tables, month, index)
+	home := make([]string, len(rows))
+	for i := range rows {
+		home[i] = rows[i].p.region
+	}
+	demo := newDemographics(rows, end)
+	u, cube, cdrRows, err := aggregateUsage(ctx, b.Tables, month, index, home, demo)
 	if err != nil {
 		return res, err
 	}
@@ -176,12 +181,30 @@ func (b *Builder) buildMonth(ctx context.Context, reg *Register, month time.Time
 	if err != nil {
 		return res, fmt.Errorf("features: write %s: %w", month.Format("2006-01"), err)
 	}
+	if err := b.writeUsageCube(ctx, cube, demo, month); err != nil {
+		return res, err
+	}
 	res.Rows, res.SnapshotID, res.Seconds = len(rows), snap, time.Since(t0).Seconds()
 	if b.Log != nil {
 		b.Log.InfoContext(ctx, "features built", "month", month.Format("2006-01"), "rows", res.Rows,
 			"cdr_rows", cdrRows, "seconds", res.Seconds)
 	}
 	return res, nil
+}
+
+// writeUsageCube replaces month's partition of crm.usage_cube.
+func (b *Builder) writeUsageCube(ctx context.Context, cube *usageCubeAcc, demo demographics, month time.Time) error {
+	rec, err := usageCubeRecord(cube.cells(), demo, month, b.now())
+	if err != nil {
+		return err
+	}
+	defer rec.Release()
+	props := iceberg.Properties{"telcolake.usage_cube.month": month.Format("2006-01")}
+	if _, err := lake.ReplaceRows(ctx, b.Tables, lake.UsageCubeTable,
+		iceberg.EqualTo(iceberg.Reference("month"), iceberg.Date(epochDay(month))), []arrow.RecordBatch{rec}, props); err != nil {
+		return fmt.Errorf("features: write usage cube %s: %w", month.Format("2006-01"), err)
+	}
+	return nil
 }
 
 // trend is cur / mean − 1; NaN when either is unknown or the mean is 0.

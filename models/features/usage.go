@@ -34,7 +34,7 @@ type usage struct {
 }
 
 var cdrColumns = []string{"subscriber_id", "other_party_hash", "other_network", "start_time", "duration_s",
-	"call_type", "direction", "roaming", "international", "data_kb", "charge"}
+	"call_type", "direction", "roaming", "international", "data_kb", "charge", "region", "other_area"}
 
 // aggregateWorkers is how many goroutines sum record batches side by side
 // (each with its own totals, merged at the end).
@@ -42,11 +42,13 @@ const aggregateWorkers = 2
 
 // aggregateUsage scans the month's CDR partitions and sums them per
 // subscriber in index (subscribers not in index are skipped). It returns
-// the totals, indexed like index, and the number of CDR rows read.
-func aggregateUsage(ctx context.Context, tables lake.TableLoader, month time.Time, index map[string]int32) ([]usage, int64, error) {
+// the totals, indexed like index, the usage cube's sums (home and demo give
+// each subscriber's home region and demographic cell) and the number of CDR
+// rows read.
+func aggregateUsage(ctx context.Context, tables lake.TableLoader, month time.Time, index map[string]int32, home []string, demo demographics) ([]usage, *usageCubeAcc, int64, error) {
 	tbl, err := tables.LoadTable(ctx, lake.CDRTable.Ident())
 	if err != nil {
-		return nil, 0, fmt.Errorf("features: load cdr: %w", err)
+		return nil, nil, 0, fmt.Errorf("features: load cdr: %w", err)
 	}
 	from, to := month.UnixMicro(), month.AddDate(0, 1, 0).UnixMicro()
 	filter := iceberg.NewAnd(
@@ -55,7 +57,7 @@ func aggregateUsage(ctx context.Context, tables lake.TableLoader, month time.Tim
 	opts := append(tableSelect(cdrColumns), tableFilter(filter), tableConcurrency())
 	_, recs, err := tbl.Scan(opts...).ToArrowRecords(ctx)
 	if err != nil {
-		return nil, 0, fmt.Errorf("features: scan cdr %s: %w", month.Format("2006-01"), err)
+		return nil, nil, 0, fmt.Errorf("features: scan cdr %s: %w", month.Format("2006-01"), err)
 	}
 	seed := maphash.MakeSeed() // one seed: workers' contact hashes must agree
 	accs := make([]*usageAcc, aggregateWorkers)
@@ -63,7 +65,8 @@ func aggregateUsage(ctx context.Context, tables lake.TableLoader, month time.Tim
 	errs := make(chan error, aggregateWorkers)
 	var wg sync.WaitGroup
 	for w := range accs {
-		accs[w] = &usageAcc{u: make([]usage, len(index)), parties: make([][]uint32, len(index)), index: index, seed: seed, from: from}
+		accs[w] = &usageAcc{u: make([]usage, len(index)), parties: make([][]uint32, len(index)), index: index, seed: seed, from: from,
+			cube: newUsageCubeAcc(home, demo)}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -95,9 +98,12 @@ func aggregateUsage(ctx context.Context, tables lake.TableLoader, month time.Tim
 		}
 	}
 	if scanErr != nil {
-		return nil, 0, scanErr
+		return nil, nil, 0, scanErr
 	}
-	return mergeUsage(accs), rows, nil
+	for _, a := range accs[1:] {
+		accs[0].cube.merge(a.cube)
+	}
+	return mergeUsage(accs), accs[0].cube, rows, nil
 }
 
 // mergeUsage adds the workers' totals into the first and counts each
@@ -149,6 +155,7 @@ type usageAcc struct {
 	index   map[string]int32
 	seed    maphash.Seed
 	from    int64 // month start, µs
+	cube    *usageCubeAcc
 }
 
 func (a *usageAcc) add(rec arrow.RecordBatch) error {
@@ -196,6 +203,15 @@ func (a *usageAcc) add(rec arrow.RecordBatch) error {
 	if err != nil {
 		return err
 	}
+	cellRegion, err := strColumn(rec, "region")
+	if err != nil {
+		return err
+	}
+	// other_area is null in rows written before the column existed.
+	area, err := strColumn(rec, "other_area")
+	if err != nil {
+		return err
+	}
 	for i := range int(rec.NumRows()) {
 		si, ok := a.index[ids.Value(i)]
 		if !ok {
@@ -228,6 +244,19 @@ func (a *usageAcc) add(rec arrow.RecordBatch) error {
 			case hour >= 8 && hour < 20:
 				u.peak++
 			}
+			dayType := 0
+			if wd >= 5 {
+				dayType = 1
+			}
+			var otherArea, cell string
+			if !area.IsNull(i) {
+				otherArea = area.Value(i)
+			}
+			if !cellRegion.IsNull(i) {
+				cell = cellRegion.Value(i)
+			}
+			a.cube.add(si, int(hour), dayType, callKind(roam.Value(i), intl.Value(i), net, otherArea, cell, a.cube.home[si]),
+				int64(dur.Value(i)))
 			if dir.Value(i) == "out" {
 				u.outVoice++
 				if net == "offnet" {

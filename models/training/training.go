@@ -105,6 +105,8 @@ type Result struct {
 	K           int                    `json:"k"`
 	Silhouette  float64                `json:"silhouette"`
 	Seconds     float64                `json:"seconds"`
+	// MonthlyCube is what was written to crm.cube_monthly.
+	MonthlyCube features.MonthlyCubeResult `json:"monthly_cube"`
 }
 
 // ChurnResult is the churn model's part of a run.
@@ -211,8 +213,25 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 	if err := r.trainChurn(ctx, train, val, segModel, opt, res, first, valid, now); err != nil {
 		return nil, err
 	}
+	if res.MonthlyCube, err = r.buildMonthlyCube(ctx, reg, segModel, months[0], newest, now); err != nil {
+		return nil, err
+	}
 	res.Seconds = time.Since(t0).Seconds()
 	return res, nil
+}
+
+// buildMonthlyCube rebuilds crm.cube_monthly for every feature month
+// from..to, with the segments of the segmentation just trained.
+func (r *Runner) buildMonthlyCube(ctx context.Context, reg *features.Register, seg *segment.Model, from, to, now time.Time) (features.MonthlyCubeResult, error) {
+	set, err := features.Load(ctx, r.Tables, from, to)
+	if err != nil {
+		return features.MonthlyCubeResult{}, err
+	}
+	ids, err := seg.Assign(set.Frame)
+	if err != nil {
+		return features.MonthlyCubeResult{}, fmt.Errorf("training: monthly cube: %w", err)
+	}
+	return features.BuildMonthlyCube(ctx, r.Tables, reg, set, ids, now)
 }
 
 // monthsToBuild are the bill months without features, plus the newest
