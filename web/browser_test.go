@@ -155,9 +155,15 @@ func TestBrowser(t *testing.T) {
 				if body := text(ctx, "main"); !strings.Contains(body, "403") {
 					t.Errorf("agent reached the search: %.100s", body)
 				}
-				chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/console/lists/churn-risk"), chromedp.WaitVisible("main"))
-				if body := text(ctx, "main"); !strings.Contains(body, "403") {
-					t.Errorf("agent reached a list: %.100s", body)
+				for _, bulk := range []string{"/console/lists/churn-risk", "/console/lists", "/console/dashboard", "/console/models",
+					"/console/models/20261101T030000Z", "/console/ingest"} {
+					chromedp.Do(ctx, chromedp.Navigate(srv.URL+bulk), chromedp.WaitVisible("main"))
+					if body := text(ctx, "main"); !strings.Contains(body, "403") {
+						t.Errorf("agent reached %s: %.100s", bulk, body)
+					}
+				}
+				if nav := text(ctx, "nav"); strings.Contains(nav, "Dashboard") || strings.Contains(nav, "Ingest") || strings.Contains(nav, "Lists") {
+					t.Errorf("agent's header links bulk pages: %q", nav)
 				}
 				err = chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/console/lookup"),
 					chromedp.SendKeys("input[name=id]", c0.SubscriberID),
@@ -199,6 +205,35 @@ func TestBrowser(t *testing.T) {
 			}
 			if user == "ana" {
 				shot(ctx, "customer")
+				// Every other page, reached by keyboard-free navigation and
+				// checked for its main element, then photographed.
+				for _, pg := range []struct{ name, path, sel string }{
+					{"dashboard", "/console/dashboard", "#kpis"},
+					{"segments", "/console/segments", "#segment-charts"},
+					{"lists", "/console/lists", "#lists"},
+					{"list", "/console/lists/churn-risk", "main table"},
+					{"models", "/console/models", "#runs"},
+					{"model", "/console/models/20261101T030000Z", "#candidates"},
+					{"ingest", "/console/ingest", "#by-day"},
+					{"ingest-file", "/console/ingest/report?source=landing/exports/cdr/2026/11/03/a.csv.gz", "#file-errors"},
+					{"lookup", "/console/lookup", "input[name=id]"},
+				} {
+					if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+pg.path), chromedp.WaitVisible(pg.sel)); err != nil {
+						t.Fatalf("%s: %v", pg.name, err)
+					}
+					shot(ctx, pg.name)
+				}
+				// By keyboard: in the look-up field Tab reaches the button,
+				// and Enter in the field opens the customer.
+				if err := chromedp.Do(ctx, chromedp.Focus("input[name=id]"), chromedp.KeyEvent("\t")); err != nil {
+					t.Fatal(err)
+				}
+				if tag, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.tagName`)); err != nil || tag != "BUTTON" {
+					t.Errorf("Tab from the look-up field focuses %q, want its button (%v)", tag, err)
+				}
+				if err := chromedp.Do(ctx, chromedp.Focus("input[name=id]"), chromedp.KeyEvent(c0.SubscriberID+"\r"), chromedp.WaitVisible("#churn")); err != nil {
+					t.Errorf("look-up by keyboard: %v", err)
+				}
 			}
 			if user == "adm" { // Simplified Chinese, switched by the link in the header
 				if err := chromedp.Do(ctx, chromedp.Click("a.lang"), chromedp.WaitVisible("#churn")); err != nil {

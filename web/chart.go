@@ -77,7 +77,7 @@ type series struct {
 // ROC, gains and calibration curves. label is its accessible name.
 func lineChart(label string, ss []series) template.HTML {
 	const w, h, pad = 240.0, 200.0, 28.0
-	px := func(x float64) float64 { return pad + math.Max(0, math.Min(1, x))*(w-pad-6) }
+	px := func(x float64) float64 { return pad + math.Max(0, math.Min(1, x))*(w-pad-14) }
 	py := func(y float64) float64 { return h - pad - math.Max(0, math.Min(1, y))*(h-pad-6) }
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="line" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s">`, w, h, template.HTMLEscapeString(label))
