@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/csv"
+	"math"
 	"strconv"
 	"strings"
 
@@ -57,11 +58,11 @@ func newItem(c *serving.Customer, a Access) item {
 		SubscriberID: c.SubscriberID, Name: c.Name, MSISDN: c.MSISDN,
 		Status: c.Status, Lifecycle: c.Lifecycle, Plan: c.Plan, Region: c.Region, AgeBand: c.AgeBand, PaymentMethod: c.PaymentMethod,
 		TenureMonths: c.TenureMonths, SegmentID: c.SegmentID, SegmentName: c.SegmentName,
-		ChurnProbability: c.Probability, Reasons: c.Reasons,
-		MonthlyValue: c.MonthlyValue, CLV: c.CLV, ValueAtRisk: c.ValueAtRisk,
-		VoiceMinutes: c.VoiceMinutes, VoiceCalls: c.VoiceCalls, SMS: c.SMS, DataMB: c.DataMB,
+		ChurnProbability: probability(c.Probability), Reasons: c.Reasons,
+		MonthlyValue: money(c.MonthlyValue), CLV: money(c.CLV), ValueAtRisk: money(c.ValueAtRisk),
+		VoiceMinutes: tenth(c.VoiceMinutes), VoiceCalls: c.VoiceCalls, SMS: c.SMS, DataMB: tenth(c.DataMB),
 		RoamingCalls: c.RoamingCalls, IntlCalls: c.IntlCalls, CareCalls: c.CareCalls, DistinctContacts: c.DistinctContact,
-		AmountDue: c.AmountDue, Arrears: c.Arrears, MonthsInArrears: c.MonthsInArrears,
+		AmountDue: money(c.AmountDue), Arrears: money(c.Arrears), MonthsInArrears: c.MonthsInArrears,
 	}
 	if it.Reasons == nil {
 		it.Reasons = []string{}
@@ -70,6 +71,34 @@ func newItem(c *serving.Customer, a Access) item {
 		it.Name, it.MSISDN = maskName(it.Name), maskMSISDN(it.MSISDN)
 	}
 	return it
+}
+
+// Customers' figures leave the API (JSON and CSV) at the precision people
+// read: a probability to 0.001 (a percentage with one decimal), money to
+// the cent, minutes and MB to 0.1. Filters and sorting work on the
+// snapshot's full values; crm.scores keeps them too. The cube's measures
+// are aggregates for tools and keep full precision (openapi.json says so).
+
+func probability(v float64) float64 { return roundTo(v, 1000) }
+func money(v float64) float64       { return roundTo(v, 100) }
+func tenth(v float64) float64       { return roundTo(v, 10) }
+
+func roundTo(v, scale float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return v
+	}
+	return math.Round(v*scale) / scale
+}
+
+// roundedHistory is a customer's months at the precision people read.
+func roundedHistory(h []serving.Month) []serving.Month {
+	out := make([]serving.Month, len(h))
+	for i, m := range h {
+		m.VoiceMinutes, m.DataMB = tenth(m.VoiceMinutes), tenth(m.DataMB)
+		m.AmountDue, m.AmountPaid, m.Arrears = money(m.AmountDue), money(m.AmountPaid), money(m.Arrears)
+		out[i] = m
+	}
+	return out
 }
 
 // listItem is an item of a named list with its rank (1 = first).

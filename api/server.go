@@ -478,7 +478,7 @@ func (s *Server) customer(r *request) error {
 	}
 	c := &cs[0]
 	d := detail{item: newItem(c, r.access), Gender: c.Gender, ActivationDate: c.ActivationDate, StatusDate: c.StatusDate,
-		SegmentProfile: s.segments[c.SegmentID].Profile, History: c.History}
+		SegmentProfile: s.segments[c.SegmentID].Profile, History: roundedHistory(c.History)}
 	if d.History == nil {
 		d.History = []serving.Month{}
 	}
