@@ -25,6 +25,7 @@ import (
 //	crm.cdr          day(start_time) × call_id
 //	crm.bills        bill_month      × subscriber_id
 //	crm.subscribers  export_date     × subscriber_id
+//	crm.responses    day(contacted_at) × contact_key (campaign_id/subscriber_id)
 //
 // Keys are held as 128-bit keyed hashes (two maphash seeds drawn per
 // process), never as the ids themselves. The table side is read per day:
@@ -45,6 +46,7 @@ var keySpecs = map[string]keySpec{
 	CDRTable.Name:         {dayCol: "start_time", idCol: "call_id", timestamp: true},
 	BillsTable.Name:       {dayCol: "bill_month", idCol: "subscriber_id"},
 	SubscribersTable.Name: {dayCol: "export_date", idCol: "subscriber_id"},
+	ResponsesTable.Name:   {dayCol: "contacted_at", idCol: "contact_key", timestamp: true},
 }
 
 // recordKey is the keyed 128-bit hash of a natural key.

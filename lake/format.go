@@ -51,7 +51,9 @@ type rowParser interface {
 }
 
 // Formats lists the export formats, routed by key prefix.
-func Formats() []*Format { return []*Format{CDRFormat, BillsFormat, SubscribersFormat} }
+func Formats() []*Format {
+	return []*Format{CDRFormat, BillsFormat, SubscribersFormat, ResponsesFormat}
+}
 
 // FormatForKey returns the format whose prefix the landing key starts with.
 func FormatForKey(key string) (*Format, bool) {
