@@ -225,7 +225,7 @@ func newFixture(t testing.TB, mod func(*Config)) *fixture {
 	t.Helper()
 	meta, cs := genSnapshot(7, fixtureSize, true)
 	audit := &syncBuffer{}
-	cfg := Config{Keys: testKeys(), Audit: slog.New(slog.NewJSONHandler(audit, nil)), MaxPageSize: 100}
+	cfg := Config{Keys: testKeys(), Audit: slog.New(slog.NewJSONHandler(audit, nil)), MaxPageSize: 100, Campaigns: newMemCampaigns()}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -233,7 +233,9 @@ func newFixture(t testing.TB, mod func(*Config)) *fixture {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	return &fixture{s: s, meta: meta, customers: stored(t, s), audit: audit}
+	f := &fixture{s: s, meta: meta, customers: stored(t, s), audit: audit}
+	seedCampaign(t, f)
+	return f
 }
 
 // newServer writes meta and cs as a snapshot to a memory store, opens it

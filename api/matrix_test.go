@@ -22,6 +22,13 @@ var wantMatrix = map[Op][3]Access{ // agent, analyst, admin
 	OpModels:       {Denied, Allowed, Allowed},
 	OpIngestFiles:  {Denied, Allowed, Allowed},
 	OpCube:         {Denied, Allowed, Allowed},
+
+	OpCampaignCreate:      {Denied, Allowed, Allowed},
+	OpCampaigns:           {Denied, Allowed, Allowed},
+	OpCampaign:            {Denied, Allowed, Allowed},
+	OpCampaignContacts:    {Denied, Masked, Clear},
+	OpCampaignContactsCSV: {Denied, Masked, Clear},
+	OpCampaignResults:     {Denied, Allowed, Allowed},
 }
 
 var publicOps = []Op{OpHealth, OpOpenAPI}
@@ -86,6 +93,13 @@ func TestMatrixEnforced(t *testing.T) {
 		OpModels:       "/v1/models",
 		OpIngestFiles:  "/v1/ingest/files",
 		OpCube:         "/v1/cube?dims=region,plan&status=active",
+
+		OpCampaignCreate:      "/v1/campaigns",
+		OpCampaigns:           "/v1/campaigns",
+		OpCampaign:            "/v1/campaigns/" + fixtureCampaign,
+		OpCampaignContacts:    "/v1/campaigns/" + fixtureCampaign + "/contacts?arm=all&limit=20",
+		OpCampaignContactsCSV: "/v1/campaigns/" + fixtureCampaign + "/contacts?format=csv&arm=all",
+		OpCampaignResults:     "/v1/campaigns/" + fixtureCampaign + "/results",
 	}
 	for _, p := range Matrix {
 		target, ok := targets[p.Op]
@@ -99,7 +113,19 @@ func TestMatrixEnforced(t *testing.T) {
 				name = "no-key"
 			}
 			t.Run(string(p.Op)+"/"+name, func(t *testing.T) {
-				resp := f.get(t, role, target)
+				method, ok := "GET", http.StatusOK
+				resp := response{}
+				if strings.HasPrefix(string(p.Op), "POST ") {
+					method, ok = "POST", http.StatusCreated
+					r := event(method, target, "Content-Type", "application/json")
+					if role != "" {
+						r.Header.Set("X-API-Key", secretOf[role])
+					}
+					r.Body = ioNopCloser(createBody)
+					resp = f.do(t, r)
+				} else {
+					resp = f.get(t, role, target)
+				}
 				var want int
 				switch {
 				case p.Public:
@@ -109,12 +135,12 @@ func TestMatrixEnforced(t *testing.T) {
 				case wantMatrix[p.Op][slices.Index(Roles, role)] == Denied:
 					want = http.StatusForbidden
 				default:
-					want = http.StatusOK
+					want = ok
 				}
 				if resp.StatusCode != want {
-					t.Fatalf("GET %s as %s = %d, want %d: %s", target, name, resp.StatusCode, want, cut(resp.Body, 300))
+					t.Fatalf("%s %s as %s = %d, want %d: %s", method, target, name, resp.StatusCode, want, cut(resp.Body, 300))
 				}
-				if want != http.StatusOK {
+				if want != ok {
 					if strings.Contains(resp.Body, "secret") {
 						t.Errorf("problem mentions the secret: %s", resp.Body)
 					}
@@ -148,7 +174,17 @@ func (f *fixture) checkPersonalData(t *testing.T, op Op, access Access, body str
 		for _, it := range decodePage(t, body).Items {
 			rows = append(rows, row{it["subscriber_id"].(string), it["name"].(string), it["msisdn"].(string)})
 		}
-	case OpCustomersCSV, OpListCSV:
+	case OpCampaignContacts:
+		var p struct {
+			Items []map[string]any `json:"items"`
+		}
+		if err := json.Unmarshal([]byte(body), &p); err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range p.Items {
+			rows = append(rows, row{it["subscriber_id"].(string), it["name"].(string), it["msisdn"].(string)})
+		}
+	case OpCustomersCSV, OpListCSV, OpCampaignContactsCSV:
 		h, recs := readCSV(t, body)
 		iid, iname, imsisdn := slices.Index(h, "subscriber_id"), slices.Index(h, "name"), slices.Index(h, "msisdn")
 		for _, r := range recs {

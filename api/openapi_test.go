@@ -76,20 +76,23 @@ func TestOpenAPIMatchesHandler(t *testing.T) {
 		t.Errorf("openapi %q, want 3.0.x", doc.OpenAPI)
 	}
 	f := newFixture(t, nil)
-	served := map[string]bool{}
+	served := map[string]map[string]bool{}
 	for _, rt := range f.s.routes {
-		served[rt.pattern] = true
+		method := strings.ToLower(rt.verb())
+		if served[rt.pattern] == nil {
+			served[rt.pattern] = map[string]bool{}
+		}
+		served[rt.pattern][method] = true
 		item, ok := doc.Paths[rt.pattern]
 		if !ok {
 			t.Errorf("route %s is not in openapi.json", rt.pattern)
 			continue
 		}
-		for m := range item {
-			if m != "get" {
-				t.Errorf("%s documents method %s; the handler serves GET only", rt.pattern, m)
-			}
+		op, ok := item[method]
+		if !ok {
+			t.Errorf("route %s %s is not in openapi.json", rt.verb(), rt.pattern)
+			continue
 		}
-		op := item["get"]
 		var query, path []string
 		for _, p := range op.Parameters {
 			p = doc.resolve(t, p)
@@ -125,6 +128,9 @@ func TestOpenAPIMatchesHandler(t *testing.T) {
 			t.Errorf("%s: public %v, but the document's security is %v", rt.pattern, perm.Public, op.Security)
 		}
 		want := []string{"200", "400"}
+		if rt.verb() == "POST" {
+			want[0] = "201"
+		}
 		if !perm.Public {
 			want = append(want, "401", "500")
 		}
@@ -140,9 +146,11 @@ func TestOpenAPIMatchesHandler(t *testing.T) {
 			}
 		}
 	}
-	for p := range doc.Paths {
-		if !served[p] {
-			t.Errorf("openapi.json documents %s, which the handler does not serve", p)
+	for p, item := range doc.Paths {
+		for m := range item {
+			if !served[p][m] {
+				t.Errorf("openapi.json documents %s %s, which the handler does not serve", m, p)
+			}
 		}
 	}
 }

@@ -66,19 +66,26 @@ type Op string
 
 // The operations. Public ones need no key.
 const (
-	OpHealth         Op = "GET /healthz"
-	OpOpenAPI        Op = "GET /v1/openapi.json"
-	OpCustomer       Op = "GET /v1/customers/{id}"
-	OpCustomers      Op = "GET /v1/customers"
-	OpCustomersCSV   Op = "GET /v1/customers?format=csv"
-	OpLists          Op = "GET /v1/lists"
-	OpList           Op = "GET /v1/lists/{name}"
-	OpListCSV        Op = "GET /v1/lists/{name}?format=csv"
-	OpSegments       Op = "GET /v1/segments"
-	OpModels         Op = "GET /v1/models"
-	OpIngestFiles    Op = "GET /v1/ingest/files"
-	OpCube           Op = "GET /v1/cube"
-	publicAccessNote    = "public (no key)"
+	OpHealth       Op = "GET /healthz"
+	OpOpenAPI      Op = "GET /v1/openapi.json"
+	OpCustomer     Op = "GET /v1/customers/{id}"
+	OpCustomers    Op = "GET /v1/customers"
+	OpCustomersCSV Op = "GET /v1/customers?format=csv"
+	OpLists        Op = "GET /v1/lists"
+	OpList         Op = "GET /v1/lists/{name}"
+	OpListCSV      Op = "GET /v1/lists/{name}?format=csv"
+	OpSegments     Op = "GET /v1/segments"
+	OpModels       Op = "GET /v1/models"
+	OpIngestFiles  Op = "GET /v1/ingest/files"
+	OpCube         Op = "GET /v1/cube"
+
+	OpCampaignCreate      Op = "POST /v1/campaigns"
+	OpCampaigns           Op = "GET /v1/campaigns"
+	OpCampaign            Op = "GET /v1/campaigns/{id}"
+	OpCampaignContacts    Op = "GET /v1/campaigns/{id}/contacts"
+	OpCampaignContactsCSV Op = "GET /v1/campaigns/{id}/contacts?format=csv"
+	OpCampaignResults     Op = "GET /v1/campaigns/{id}/results"
+	publicAccessNote         = "public (no key)"
 )
 
 // Permission is one row of the role × operation matrix.
@@ -112,7 +119,10 @@ func (p Permission) Of(r Role) Access {
 // ingest files are operational data for analysts and admins. Lists are bulk
 // customer data, so agents get none of them, not even the index. The cube
 // is aggregates over all customers, analysis rather than service: analysts
-// and admins, not agents.
+// and admins, not agents. Campaigns are bulk work on lists: analysts and
+// admins create and measure them; their contact lists are customer rows,
+// masked for analysts and in clear for admins (who hand the export to the
+// call centre), as lists are; metadata and results are aggregates.
 var Matrix = []Permission{
 	{Op: OpHealth, Public: true},
 	{Op: OpOpenAPI, Public: true},
@@ -126,6 +136,12 @@ var Matrix = []Permission{
 	{Op: OpModels, Agent: Denied, Analyst: Allowed, Admin: Allowed},
 	{Op: OpIngestFiles, Agent: Denied, Analyst: Allowed, Admin: Allowed},
 	{Op: OpCube, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpCampaignCreate, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpCampaigns, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpCampaign, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpCampaignContacts, Agent: Denied, Analyst: Masked, Admin: Clear},
+	{Op: OpCampaignContactsCSV, Agent: Denied, Analyst: Masked, Admin: Clear},
+	{Op: OpCampaignResults, Agent: Denied, Analyst: Allowed, Admin: Allowed},
 }
 
 func permission(op Op) Permission {

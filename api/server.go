@@ -16,6 +16,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	_ "embed"
@@ -64,6 +65,10 @@ type Config struct {
 	// CursorKey signs cursors. Default: derived from the key hashes, so
 	// every instance with the same keys accepts the others' cursors.
 	CursorKey []byte
+	// Campaigns keeps retention campaigns; nil: /v1/campaigns answers 503.
+	Campaigns Campaigns
+	// Now is the clock (time.Now by default).
+	Now func() time.Time
 }
 
 // Server answers the API's requests from a snapshot. It is safe for
@@ -186,6 +191,7 @@ func (s *Server) knownSegment(id int32) bool { return s.knownSegs[id] }
 
 // route is one path the server answers.
 type route struct {
+	method  string // "" is GET
 	pattern string // "/v1/customers/{id}"
 	op      Op
 	csvOp   Op // the operation with format=csv, if the route has one
@@ -207,18 +213,35 @@ func routeTable() []route {
 		{pattern: "/v1/cube", op: OpCube, params: cubeParams(), serve: (*Server).cube},
 		{pattern: "/v1/models", op: OpModels, params: []paramSpec{{name: "kind"}}, serve: (*Server).models},
 		{pattern: "/v1/ingest/files", op: OpIngestFiles, params: []paramSpec{{name: "status"}, {name: pLimit}}, serve: (*Server).ingestFiles},
+		{method: http.MethodPost, pattern: "/v1/campaigns", op: OpCampaignCreate, serve: (*Server).createCampaign},
+		{pattern: "/v1/campaigns", op: OpCampaigns, serve: (*Server).campaigns},
+		{pattern: "/v1/campaigns/{id}", op: OpCampaign, serve: (*Server).campaign},
+		{pattern: "/v1/campaigns/{id}/contacts", op: OpCampaignContacts, csvOp: OpCampaignContactsCSV, params: append(paging, paramSpec{name: "arm"}), serve: (*Server).campaignContacts},
+		{pattern: "/v1/campaigns/{id}/results", op: OpCampaignResults, serve: (*Server).campaignResults},
 	}
 }
 
-// newMux registers the routes: "GET pattern" serves one; the bare pattern
-// takes the other methods (405), "/" every other path (404), both as
-// problem+json.
+// verb is the route's method.
+func (rt *route) verb() string {
+	if rt.method == "" {
+		return http.MethodGet
+	}
+	return rt.method
+}
+
+// newMux registers the routes: "METHOD pattern" serves one; the bare
+// pattern takes the other methods (405), "/" every other path (404), both
+// as problem+json.
 func (s *Server) newMux() *http.ServeMux {
 	mux := http.NewServeMux()
+	bare := map[string]bool{}
 	for i := range s.routes {
 		h := http.HandlerFunc(func(w http.ResponseWriter, hr *http.Request) { s.handle(w, hr, &s.routes[i]) })
-		mux.Handle(http.MethodGet+" "+s.routes[i].pattern, h)
-		mux.Handle(s.routes[i].pattern, h)
+		mux.Handle(s.routes[i].verb()+" "+s.routes[i].pattern, h)
+		if !bare[s.routes[i].pattern] {
+			bare[s.routes[i].pattern] = true
+			mux.Handle(s.routes[i].pattern, h)
+		}
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, hr *http.Request) { s.handle(w, hr, nil) })
 	return mux
@@ -234,7 +257,8 @@ type request struct {
 	param  string // the path parameter, once validated
 	key    Key
 	access Access
-	rows   int // customer rows returned, for the audit line
+	rows   int    // customer rows returned, for the audit line
+	allow  string // the methods of the path, for a 405
 }
 
 // statusWriter remembers the status written, for the audit line.
@@ -259,7 +283,8 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // customerData lists the operations whose answers hold customer rows: they
 // are audited.
-var customerData = map[Op]bool{OpCustomer: true, OpCustomers: true, OpCustomersCSV: true, OpList: true, OpListCSV: true}
+var customerData = map[Op]bool{OpCustomer: true, OpCustomers: true, OpCustomersCSV: true, OpList: true, OpListCSV: true,
+	OpCampaignCreate: true, OpCampaignContacts: true, OpCampaignContactsCSV: true}
 
 // ServeHTTP serves one request. Every failure is a problem+json answer.
 func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) { s.mux.ServeHTTP(w, hr) }
@@ -289,8 +314,9 @@ func (s *Server) serve(r *request, rt *route) error {
 		return HTTPError{Code: http.StatusNotFound, Msg: "no such resource (see /v1/openapi.json)"}
 	}
 	r.op = rt.op
-	if r.hr.Method != http.MethodGet {
-		return HTTPError{Code: http.StatusMethodNotAllowed, Msg: "only GET is allowed"}
+	if r.hr.Method != rt.verb() {
+		r.allow = s.allowed(rt.pattern)
+		return HTTPError{Code: http.StatusMethodNotAllowed, Msg: "only " + r.allow + " allowed"}
 	}
 	q, qErr := parseQuery(r.hr.URL.RawQuery) // reported after authentication
 	r.q = q
@@ -321,7 +347,7 @@ func (s *Server) serve(r *request, rt *route) error {
 		return err
 	}
 	if i := strings.LastIndex(rt.pattern, "{"); i >= 0 {
-		name := strings.Trim(rt.pattern[i:], "{}")
+		name, _, _ := strings.Cut(rt.pattern[i+1:], "}")
 		p := r.hr.PathValue(name)
 		if !validID(p) {
 			return HTTPError{Code: http.StatusBadRequest, Param: name, Msg: name + " must be 1-64 printable ASCII characters without spaces"}
@@ -350,6 +376,18 @@ func (s *Server) serve(r *request, rt *route) error {
 		return HTTPError{Code: http.StatusServiceUnavailable, Msg: "the serving snapshot could not be loaded", Err: err}
 	}
 	return rt.serve(srv, r)
+}
+
+// allowed lists the methods routes answer on pattern, e.g. "GET, POST".
+func (s *Server) allowed(pattern string) string {
+	var ms []string
+	for i := range s.routes {
+		if s.routes[i].pattern == pattern && !slices.Contains(ms, s.routes[i].verb()) {
+			ms = append(ms, s.routes[i].verb())
+		}
+	}
+	slices.Sort(ms)
+	return strings.Join(ms, ", ")
 }
 
 // authenticate finds the key a request presents.
@@ -426,7 +464,7 @@ func (s *Server) problem(r *request, err error) {
 	case http.StatusUnauthorized:
 		h["WWW-Authenticate"] = `Bearer realm="telcolake"`
 	case http.StatusMethodNotAllowed:
-		h["Allow"] = http.MethodGet
+		h["Allow"] = cmp.Or(r.allow, http.MethodGet)
 	}
 	r.write(p.Status, h, b)
 }

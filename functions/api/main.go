@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/telcolake/telcolake/api"
+	"github.com/telcolake/telcolake/campaign"
 	"github.com/telcolake/telcolake/lake"
 	"github.com/telcolake/telcolake/lambdahttp"
 	"github.com/telcolake/telcolake/web"
@@ -44,7 +45,8 @@ func run() error {
 	}
 	log := lambdacontext.NewLogger()
 	live, err := api.NewLive(api.LiveConfig{Store: store, NotFound: func(err error) bool { return errors.Is(err, lake.ErrNotFound) },
-		Sources: api.LakeSources{Tables: conn.Catalog}, Config: api.Config{Keys: keys, Log: log, Audit: log.With("audit", true)}})
+		Sources: api.LakeSources{Tables: conn.Catalog}, Config: api.Config{Keys: keys, Log: log, Audit: log.With("audit", true),
+			Campaigns: campaign.LakeStore{Tables: conn.Catalog}}})
 	if err != nil {
 		return err
 	}
