@@ -1,5 +1,5 @@
 // Command bench measures telcolake against DuckDB on the same data and
-// writes the result to BENCHMARKS.md. It has three parts:
+// writes the result to BENCHMARKS.md. It has these parts:
 //
 //   - ingest: generates synthetic CDR exports with 'telcolake gen',
 //     concatenates them into one large CSV, and for each run times
@@ -18,6 +18,9 @@
 //     on 127.0.0.1, against DuckDB on the same Parquet file and on a table
 //     loaded from it. It writes its own section of the report between
 //     markers; run alone it leaves the other sections as they are.
+//   - console: runs web's TestConsoleSpeed over -api-customers generated
+//     customers (the live count's round trip over HTTP, the search and 360°
+//     pages in headless chromium) and writes its own section the same way.
 //
 // Every measured tool runs as a child process so that wall time and peak
 // RSS are measured the same way (wait4 rusage). One extra profiled run of
@@ -25,7 +28,7 @@
 //
 // Usage, from the bench directory:
 //
-//	go run . [-parts ingest,features,train,api] [-subs 100000] [-months 3] [-runs 3]
+//	go run . [-parts ingest,features,train,api,console] [-subs 100000] [-months 3] [-runs 3]
 //	         [-feature-months 4] [-feature-start 2025-06] [-work DIR] [-out ../BENCHMARKS.md] [-keep]
 //
 // The DuckDB side re-executes this binary in hidden modes
@@ -66,7 +69,7 @@ const (
 	partAPI      = "api"
 )
 
-var allParts = []string{partIngest, partFeatures, partTrain, partAPI}
+var allParts = []string{partIngest, partFeatures, partTrain, partAPI, partConsole}
 
 // options are the command-line flags of a benchmark run.
 type options struct {
@@ -124,7 +127,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	parts := fs.String("parts", strings.Join(allParts, ","), "comma-separated `parts` to run: ingest, features, train, api")
+	parts := fs.String("parts", strings.Join(allParts, ","), "comma-separated `parts` to run: ingest, features, train, api, console")
 	fs.IntVar(&o.subs, "subs", 100000, "number of synthetic `subscribers` (both data sets)")
 	fs.IntVar(&o.months, "months", 3, "`months` of CDR history for the ingest part")
 	fs.IntVar(&o.runs, "runs", 3, "timed `runs` per tool; the table reports the median")
@@ -209,7 +212,7 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 	}
 	// A run of only the api part keeps the report's other sections; the
 	// api section replaces its predecessor between markers.
-	if !slices.Equal(o.parts, []string{partAPI}) {
+	if o.has(partIngest) || o.has(partFeatures) || o.has(partTrain) {
 		if err := writeReport(o.out, rep); err != nil {
 			return err
 		}
@@ -217,6 +220,19 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 	if rep.API != nil {
 		if err := mergeAPISection(o.out, apiSection(rep)); err != nil {
 			return fmt.Errorf("write report: %w", err)
+		}
+	}
+	if o.has(partConsole) {
+		cr, err := b.measureConsole(ctx)
+		if err != nil {
+			return err
+		}
+		if err := mergeConsoleSection(o.out, consoleSection(cr, rep.Machine)); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		fmt.Fprintf(stdout, "\nconsole over %s customers: live count p50 %.2f ms p99 %.2f ms\n", thousands(int64(cr.Customers)), cr.CountP50, cr.CountP99)
+		for _, p := range cr.Pages {
+			fmt.Fprintf(stdout, "  %s: visible p50 %.1f ms, max %.1f ms\n", p.Page, p.VisibleP50, p.VisibleMax)
 		}
 	}
 	printSummary(stdout, rep)

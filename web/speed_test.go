@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,8 +27,10 @@ import (
 // gateway that does what the local one does per request (lambdahttp.Event →
 // lambdahttp.Handler → lambdahttp.Write; without the local stack's hop to
 // the function process), and the time from navigation to the search page's
-// table and to the 360° page's figures in headless chromium. It reports
-// figures; it asserts only that every answer is right.
+// table and to the 360° page's figures in headless chromium (and the
+// browser's own first contentful paint). It reports figures, and writes
+// them as JSON to TELCOLAKE_CONSOLE_SPEED_OUT when set (make bench's
+// console part reads them); it asserts only that every answer is right.
 func TestConsoleSpeed(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("TELCOLAKE_CONSOLE_SPEED"))
 	if n <= 0 {
@@ -86,6 +89,16 @@ func TestConsoleSpeed(t *testing.T) {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	t.Logf("live count round trip over HTTP, %d requests, two conditions: p50 %.2f ms, p99 %.2f ms",
 		len(ds), ms(ds[len(ds)/2]), ms(ds[len(ds)*99/100]))
+	out := speedFigures{Customers: n, LoadSeconds: time.Since(t0).Seconds(), CountRequests: len(ds),
+		CountP50: ms(ds[len(ds)/2]), CountP99: ms(ds[len(ds)*99/100])}
+	defer func() {
+		if path := os.Getenv("TELCOLAKE_CONSOLE_SPEED_OUT"); path != "" {
+			b, _ := json.MarshalIndent(out, "", " ")
+			if err := os.WriteFile(path, b, 0o644); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
 
 	exe, err := exec.LookPath("chromium")
 	if err != nil {
@@ -109,14 +122,44 @@ func TestConsoleSpeed(t *testing.T) {
 		{"360° page", "/console/customers/" + f.customers[n/2].SubscriberID, "#churn"},
 	} {
 		var ds []time.Duration
-		for i := 0; i < 7; i++ {
+		var fcp []float64
+		for i := 0; i < 11; i++ {
 			t1 := time.Now()
 			if err := chromedp.Do(ctx, chromedp.Navigate(gw.URL+pg.path), chromedp.WaitVisible(pg.sel)); err != nil {
 				t.Fatal(err)
 			}
 			ds = append(ds, time.Since(t1))
+			p, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(performance.getEntriesByName("first-contentful-paint")[0]||{startTime:-1}).startTime`))
+			if err == nil && p >= 0 {
+				fcp = append(fcp, p)
+			}
 		}
 		slices.Sort(ds)
-		t.Logf("%s: navigation to visible in headless chromium, median of %d: %.1f ms (max %.1f ms)", pg.what, len(ds), ms(ds[len(ds)/2]), ms(ds[len(ds)-1]))
+		slices.Sort(fcp)
+		pf := pageFigures{Page: pg.what, Runs: len(ds), VisibleP50: ms(ds[len(ds)/2]), VisibleMax: ms(ds[len(ds)-1])}
+		if len(fcp) > 0 {
+			pf.FirstPaintP50 = fcp[len(fcp)/2]
+		}
+		out.Pages = append(out.Pages, pf)
+		t.Logf("%s: navigation to visible in headless chromium, median of %d: %.1f ms (max %.1f ms); first contentful paint median %.1f ms",
+			pg.what, len(ds), pf.VisibleP50, pf.VisibleMax, pf.FirstPaintP50)
 	}
+}
+
+// speedFigures are TestConsoleSpeed's measurements, in milliseconds.
+type speedFigures struct {
+	Customers     int           `json:"customers"`
+	LoadSeconds   float64       `json:"load_seconds"`
+	CountRequests int           `json:"count_requests"`
+	CountP50      float64       `json:"count_p50_ms"`
+	CountP99      float64       `json:"count_p99_ms"`
+	Pages         []pageFigures `json:"pages"`
+}
+
+type pageFigures struct {
+	Page          string  `json:"page"`
+	Runs          int     `json:"runs"`
+	VisibleP50    float64 `json:"visible_p50_ms"`
+	VisibleMax    float64 `json:"visible_max_ms"`
+	FirstPaintP50 float64 `json:"first_paint_p50_ms"`
 }
