@@ -144,6 +144,13 @@ func (s *Server) cube(r *request) error {
 // grouping (bit i set: dims[i] rolled up, SQL's GROUPING_ID with dims[0]
 // as bit 0) and the measures (null for a mean of no customers).
 func cubeJSON(run string, c *insight.Cube) []byte {
+	v, _ := json.Marshal(run)
+	return cubeJSONAs(`"run":`+string(v), "customers", c)
+}
+
+// cubeJSONAs encodes a cube after the fields of head (JSON members),
+// naming its Rows rowsName.
+func cubeJSONAs(head, rowsName string, c *insight.Cube) []byte {
 	var b bytes.Buffer
 	str := func(s string) { v, _ := json.Marshal(s); b.Write(v) }
 	list := func(ss []string) {
@@ -156,13 +163,11 @@ func cubeJSON(run string, c *insight.Cube) []byte {
 		}
 		b.WriteByte(']')
 	}
-	b.WriteString(`{"run":`)
-	str(run)
-	b.WriteString(`,"dims":`)
+	b.WriteString("{" + head + `,"dims":`)
 	list(c.Dims)
 	b.WriteString(`,"measures":`)
 	list(c.Measures)
-	b.WriteString(`,"customers":` + strconv.Itoa(c.Rows) + `,"cells":[`)
+	b.WriteString(`,"` + rowsName + `":` + strconv.Itoa(c.Rows) + `,"cells":[`)
 	for k := range c.Cells {
 		cell := &c.Cells[k]
 		if k > 0 {

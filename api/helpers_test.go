@@ -20,6 +20,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/telcolake/telcolake/insight"
 	"github.com/telcolake/telcolake/lambdahttp"
 	"github.com/telcolake/telcolake/models/serving"
 )
@@ -159,7 +160,15 @@ func genSnapshot(seed uint64, n int, history bool) (*serving.Meta, []serving.Cus
 type fakeSources struct {
 	runs  []ModelRun
 	files []IngestFile
+	facts map[string]*insight.Fact // by FactSpec.Name
 	err   error
+}
+
+func (f *fakeSources) Fact(_ context.Context, spec insight.FactSpec) (*insight.Fact, int64, error) {
+	if x, ok := f.facts[spec.Name]; ok {
+		return x, 42, f.err
+	}
+	return insight.NewFact(spec), 0, f.err
 }
 
 func (f *fakeSources) ModelRuns(context.Context) ([]ModelRun, error) { return f.runs, f.err }
@@ -184,7 +193,67 @@ func sampleSources() *fakeSources {
 				TrainRows: 1000, Artifact: "s3://lake/models/segment/x/model.json", Promoted: true, Decision: "first model"}},
 		files: []IngestFile{{Source: "s3://landing/exports/cdr/x.csv", ETag: "e1", Status: "committed", RowsOK: 10, RowsRejected: 1, ReportKey: &rk},
 			{Source: "s3://landing/exports/cdr/y.csv", ETag: "e2", Status: "quarantined", RowsOK: 0, RowsRejected: 9, ReportKey: &rk}},
+		facts: sampleFacts(),
 	}
+}
+
+// sampleFacts are small stored cubes: two months of a monthly cube and a
+// usage cube with its rolled-up rows.
+func sampleFacts() map[string]*insight.Fact {
+	m := insight.NewFact(insight.MonthlyCubeSpec)
+	for _, r := range []struct {
+		dims []string
+		nums []float64
+	}{
+		{[]string{"2026-05", "North", "BASIC10", "1", "loyal", "25-34", "F"}, []float64{10, 1, 2, 199.9, 1000, 5000}},
+		{[]string{"2026-05", "South", "PLUS20", "2", "new", "35-44", "M"}, []float64{5, 5, 0, 99.95, 300, 100}},
+		{[]string{"2026-06", "North", "BASIC10", "1", "loyal", "25-34", "F"}, []float64{9, 0, 1, 179.91, 900, 4000}},
+	} {
+		if err := m.Append(r.dims, 0, r.nums); err != nil {
+			panic(err)
+		}
+	}
+	u := insight.NewFact(insight.UsageCubeSpec)
+	// One subscriber F/25-34/A calling long distance at 09 on weekdays and
+	// locally at 20 on weekends; one M calling long distance at 09.
+	type call struct {
+		hour, day, kind, gender string
+		sub                     int
+	}
+	calls := []call{{"09", "weekday", "long_distance", "F", 1}, {"20", "weekend", "local", "F", 1}, {"09", "weekday", "long_distance", "M", 2}}
+	type key [7]string
+	rows := map[key][3]float64{}
+	subs := map[key]map[int]bool{}
+	var order []key
+	grouping := map[key]uint8{}
+	for _, c := range calls {
+		for g := range uint8(8) {
+			k := key{"2026-05", c.hour, c.day, c.kind, c.gender, "25-34", "A"}
+			for b := range 3 {
+				if g>>b&1 == 1 {
+					k[1+b] = ""
+				}
+			}
+			if _, ok := rows[k]; !ok {
+				order = append(order, k)
+				subs[k] = map[int]bool{}
+				grouping[k] = g
+			}
+			v := rows[k]
+			v[0]++
+			v[1] += 10
+			subs[k][c.sub] = true
+			v[2] = float64(len(subs[k]))
+			rows[k] = v
+		}
+	}
+	for _, k := range order {
+		v := rows[k]
+		if err := u.Append(k[:], grouping[k], v[:]); err != nil {
+			panic(err)
+		}
+	}
+	return map[string]*insight.Fact{m.Spec.Name: m, u.Spec.Name: u}
 }
 
 // fixture is a server over a generated snapshot, with its audit output.

@@ -22,6 +22,8 @@ var wantMatrix = map[Op][3]Access{ // agent, analyst, admin
 	OpModels:       {Denied, Allowed, Allowed},
 	OpIngestFiles:  {Denied, Allowed, Allowed},
 	OpCube:         {Denied, Allowed, Allowed},
+	OpCubeMonthly:  {Denied, Allowed, Allowed},
+	OpCubeUsage:    {Denied, Allowed, Allowed},
 
 	OpCampaignCreate:      {Denied, Allowed, Allowed},
 	OpCampaigns:           {Denied, Allowed, Allowed},
@@ -93,6 +95,8 @@ func TestMatrixEnforced(t *testing.T) {
 		OpModels:       "/v1/models",
 		OpIngestFiles:  "/v1/ingest/files",
 		OpCube:         "/v1/cube?dims=region,plan&status=active",
+		OpCubeMonthly:  "/v1/cube/monthly?dims=month,region&plan=BASIC10",
+		OpCubeUsage:    "/v1/cube/usage?dims=hour&call_kind=long_distance",
 
 		OpCampaignCreate:      "/v1/campaigns",
 		OpCampaigns:           "/v1/campaigns",

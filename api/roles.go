@@ -78,6 +78,8 @@ const (
 	OpModels       Op = "GET /v1/models"
 	OpIngestFiles  Op = "GET /v1/ingest/files"
 	OpCube         Op = "GET /v1/cube"
+	OpCubeMonthly  Op = "GET /v1/cube/monthly"
+	OpCubeUsage    Op = "GET /v1/cube/usage"
 
 	OpCampaignCreate      Op = "POST /v1/campaigns"
 	OpCampaigns           Op = "GET /v1/campaigns"
@@ -136,6 +138,8 @@ var Matrix = []Permission{
 	{Op: OpModels, Agent: Denied, Analyst: Allowed, Admin: Allowed},
 	{Op: OpIngestFiles, Agent: Denied, Analyst: Allowed, Admin: Allowed},
 	{Op: OpCube, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpCubeMonthly, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpCubeUsage, Agent: Denied, Analyst: Allowed, Admin: Allowed},
 	{Op: OpCampaignCreate, Agent: Denied, Analyst: Allowed, Admin: Allowed},
 	{Op: OpCampaigns, Agent: Denied, Analyst: Allowed, Admin: Allowed},
 	{Op: OpCampaign, Agent: Denied, Analyst: Allowed, Admin: Allowed},

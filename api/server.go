@@ -31,6 +31,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/telcolake/telcolake/insight"
 	"github.com/telcolake/telcolake/lambdahttp"
 	"github.com/telcolake/telcolake/models/serving"
 )
@@ -211,6 +212,8 @@ func routeTable() []route {
 		{pattern: "/v1/lists/{name}", op: OpList, csvOp: OpListCSV, params: paging, serve: (*Server).list},
 		{pattern: "/v1/segments", op: OpSegments, serve: (*Server).segmentsList},
 		{pattern: "/v1/cube", op: OpCube, params: cubeParams(), serve: (*Server).cube},
+		{pattern: "/v1/cube/monthly", op: OpCubeMonthly, params: factParams(insight.MonthlyCubeSpec), serve: func(s *Server, r *request) error { return s.factCube(r, insight.MonthlyCubeSpec) }},
+		{pattern: "/v1/cube/usage", op: OpCubeUsage, params: factParams(insight.UsageCubeSpec), serve: func(s *Server, r *request) error { return s.factCube(r, insight.UsageCubeSpec) }},
 		{pattern: "/v1/models", op: OpModels, params: []paramSpec{{name: "kind"}}, serve: (*Server).models},
 		{pattern: "/v1/ingest/files", op: OpIngestFiles, params: []paramSpec{{name: "status"}, {name: pLimit}}, serve: (*Server).ingestFiles},
 		{method: http.MethodPost, pattern: "/v1/campaigns", op: OpCampaignCreate, serve: (*Server).createCampaign},

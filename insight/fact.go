@@ -278,9 +278,6 @@ func ComputeFact(f *Fact, q FactQuery) (*Cube, error) {
 					continue rows
 				}
 			}
-			if mask == 1<<d-1 && g == 0 {
-				fineRows++
-			}
 			var key uint64
 			for i, di := range dimIdx {
 				code := uint64(f.codes[di][r])
@@ -311,6 +308,16 @@ func ComputeFact(f *Fact, q FactQuery) (*Cube, error) {
 				a.month = m
 			}
 		}
+	}
+	// Rows: the finest stored rows the filter keeps.
+fine:
+	for _, r := range f.byGroup[0] {
+		for i, a := range allowed {
+			if a != nil && (nAllowed[i] < 0 || !a[f.codes[i][r]]) {
+				continue fine
+			}
+		}
+		fineRows++
 	}
 	// The grand total exists with no rows too (as in SQL's GROUP BY CUBE).
 	total := group{uint8(1<<d - 1), 0}
