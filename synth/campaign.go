@@ -1,0 +1,253 @@
+package synth
+
+import (
+	"bufio"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+// Uplift kinds: how a customer's churn answers a retention contact. The
+// generator plants them; the truth is kept for tests.
+const (
+	// Persuadable customers are kept by the offer when reached.
+	Persuadable = "persuadable"
+	// SureThing customers stay or leave as they would have anyway; their
+	// risk is low.
+	SureThing = "sure_thing"
+	// LostCause customers leave anyway; the contact changes nothing.
+	LostCause = "lost_cause"
+	// SleepingDog customers leave because they were called: the contact
+	// reminds them of the contract they meant to leave.
+	SleepingDog = "sleeping_dog"
+)
+
+// Parameters of the planted effect.
+const (
+	reachProb         = 0.75 // share of contact attempts that reach the customer
+	persuadedFactor   = 0.3  // churn of an accepting persuadable, × baseline
+	persuadableDecl   = 0.8  // churn of a declining persuadable, × baseline
+	sleepingDogAdd    = 0.35 // churn added to a reached sleeping dog
+	maxChurnOverRange = 0.95
+)
+
+var acceptProb = map[string]float64{Persuadable: 0.55, SureThing: 0.25, LostCause: 0.1, SleepingDog: 0.05}
+
+// contactEffect draws one treated customer's contact: whether reached,
+// the outcome, and the churn probability over the horizon given it. It
+// also returns the expected treated churn probability (the truth).
+func contactEffect(kind string, p0 float64, r *rand.Rand) (outcome string, p, expected float64) {
+	a := acceptProb[kind]
+	pAccept, pDecline, pReached := p0, p0, p0
+	switch kind {
+	case Persuadable:
+		pAccept, pDecline = p0*persuadedFactor, p0*persuadableDecl
+		pReached = a*pAccept + (1-a)*pDecline
+	case SleepingDog:
+		pAccept = min(1, p0+sleepingDogAdd)
+		pDecline, pReached = pAccept, pAccept
+	}
+	expected = reachProb*pReached + (1-reachProb)*p0
+	if r.Float64() >= reachProb {
+		return "unreachable", p0, expected
+	}
+	if r.Float64() < a {
+		return "accepted", pAccept, expected
+	}
+	return "declined", pDecline, expected
+}
+
+// CampaignTarget is one customer of a campaign as the generator sees it:
+// its arm and its churn risk over the horizon without a contact.
+type CampaignTarget struct {
+	ID      string
+	Treated bool
+	Risk    float64
+}
+
+// CampaignOutcome is what happened to one customer of a campaign, with the
+// planted truth.
+type CampaignOutcome struct {
+	ID      string
+	Kind    string
+	Treated bool
+	// Outcome of the contact ("" for control): accepted, declined or
+	// unreachable, at ContactedAt (and AnsweredAt when reached).
+	Outcome                 string
+	ContactedAt, AnsweredAt time.Time
+	// PChurnControl and PChurnTreated are the customer's churn
+	// probabilities over the horizon without and with the contact (the
+	// treated one averaged over reach and acceptance).
+	PChurnControl, PChurnTreated float64
+	Churned                      bool
+	ChurnDate                    time.Time
+}
+
+// kindFor draws a customer's uplift kind from its risk: sure things among
+// the low risks, lost causes among the highest, persuadables in between,
+// and sleeping dogs anywhere.
+func kindFor(risk float64, r *rand.Rand) string {
+	u := r.Float64()
+	switch {
+	case u < 0.06:
+		return SleepingDog
+	case risk < 0.1 && u < 0.75:
+		return SureThing
+	case risk > 0.6 && u < 0.6:
+		return LostCause
+	case u < 0.6:
+		return Persuadable
+	case risk < 0.3:
+		return SureThing
+	}
+	return LostCause
+}
+
+// SimulateCampaign plays a campaign started at start: treated customers
+// are contacted within a day, each answers as its planted kind does, and
+// every customer churns (or not) within horizonDays. The same seed and
+// targets give the same outcomes.
+func SimulateCampaign(targets []CampaignTarget, start time.Time, horizonDays int, seed int64) []CampaignOutcome {
+	out := make([]CampaignOutcome, len(targets))
+	for i, t := range targets {
+		r := newRand(seed, 0xca3a, uint64(i), 0)
+		p0 := min(maxChurnOverRange, max(0, t.Risk))
+		o := CampaignOutcome{ID: t.ID, Kind: kindFor(p0, r), Treated: t.Treated, PChurnControl: p0, PChurnTreated: p0}
+		p := p0
+		if t.Treated {
+			o.ContactedAt = start.Add(time.Duration(10+r.IntN(20*60)) * time.Minute).Truncate(time.Second)
+			o.Outcome, p, o.PChurnTreated = contactEffect(o.Kind, p0, r)
+			if o.Outcome != "unreachable" {
+				o.AnsweredAt = o.ContactedAt.Add(time.Duration(30+r.IntN(600)) * time.Second)
+			}
+		}
+		if r.Float64() < p {
+			o.Churned = true
+			o.ChurnDate = start.AddDate(0, 0, 2+r.IntN(max(1, horizonDays-2)))
+		}
+		out[i] = o
+	}
+	return out
+}
+
+// WriteResponses writes the treated outcomes as a responses export (the
+// format of exports/responses/).
+func WriteResponses(w io.Writer, campaignID string, outs []CampaignOutcome) error {
+	bw := bufio.NewWriter(w)
+	cw := csv.NewWriter(bw)
+	cw.Write([]string{"campaign_id", "subscriber_id", "contacted_at", "outcome", "outcome_at"})
+	for _, o := range outs {
+		if !o.Treated {
+			continue
+		}
+		at := ""
+		if o.Outcome != "unreachable" {
+			at = o.AnsweredAt.UTC().Format(time.RFC3339)
+		}
+		cw.Write([]string{campaignID, o.ID, o.ContactedAt.UTC().Format(time.RFC3339), o.Outcome, at})
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("synth: responses: %w", err)
+	}
+	return bw.Flush()
+}
+
+// RegisterAfter copies a subscriber register export (the format of
+// exports/subscribers/) as the register of a later day: every row gets
+// exportDate, and the customers in left are deactivated on their date.
+func RegisterAfter(w io.Writer, prev io.Reader, exportDate time.Time, left map[string]time.Time) error {
+	cr := csv.NewReader(bufio.NewReader(prev))
+	cr.ReuseRecord = true
+	head, err := cr.Read()
+	if err != nil {
+		return fmt.Errorf("synth: register: header: %w", err)
+	}
+	col := func(name string) int { return slices.Index(head, name) }
+	iExport, iID, iStatus, iDate := col("export_date"), col("subscriber_id"), col("status"), col("status_date")
+	if iExport < 0 || iID < 0 || iStatus < 0 || iDate < 0 {
+		return fmt.Errorf("synth: register: header %v lacks export_date, subscriber_id, status or status_date", head)
+	}
+	cw := csv.NewWriter(w)
+	cw.Write(head)
+	day := exportDate.UTC().Format(time.DateOnly)
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("synth: register: %w", err)
+		}
+		rec[iExport] = day
+		if d, ok := left[rec[iID]]; ok && rec[iStatus] != "deactivated" {
+			rec[iStatus], rec[iDate] = "deactivated", d.UTC().Format(time.DateOnly)
+		}
+		cw.Write(rec)
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// UpliftRow is one customer of a synthetic campaign for the uplift model:
+// a few features the planted kind depends on, its arm, its outcome and
+// the truth.
+type UpliftRow struct {
+	TenureMonths, CareCalls, ArrearsMonths, UsageTrend, PlanPrice float64
+	// Risk is the churn probability without contact: a perfect churn
+	// model's score.
+	Risk    float64
+	Kind    string
+	Treated bool
+	Churned bool
+	// Effect is the planted reduction in churn probability a contact
+	// brings (negative for sleeping dogs).
+	Effect float64
+}
+
+// UpliftCampaign draws a synthetic campaign of n customers, controlShare
+// of them control, where the uplift kind follows the features: sleeping
+// dogs are long-tenure customers with many care calls (high risk), lost
+// causes are deep in arrears (high risk), persuadables are on dearer plans
+// with falling usage (middling risk), the rest are sure things. Ranking
+// by risk therefore contacts sleeping dogs and lost causes first.
+func UpliftCampaign(n int, controlShare float64, seed int64) []UpliftRow {
+	out := make([]UpliftRow, n)
+	prices := []float64{10, 20, 30, 45}
+	for i := range out {
+		r := newRand(seed, 0x0b1f, uint64(i), 0)
+		x := UpliftRow{
+			TenureMonths:  float64(1 + r.IntN(84)),
+			CareCalls:     float64(poisson(r, 1.2)),
+			ArrearsMonths: float64(pick(r, []float64{0.7, 0.15, 0.1, 0.05})),
+			UsageTrend:    math.Round(r.NormFloat64()*0.3*100) / 100,
+			PlanPrice:     prices[r.IntN(len(prices))],
+		}
+		logit := -2.3 + 0.45*x.CareCalls + 0.8*x.ArrearsMonths - 0.012*x.TenureMonths - 1.6*x.UsageTrend + 0.01*x.PlanPrice
+		x.Risk = min(maxChurnOverRange, 1/(1+math.Exp(-logit)))
+		switch {
+		case x.CareCalls >= 3 && x.TenureMonths >= 24:
+			x.Kind = SleepingDog
+		case x.ArrearsMonths >= 2:
+			x.Kind = LostCause
+		case x.PlanPrice >= 20 && x.UsageTrend < -0.05:
+			x.Kind = Persuadable
+		default:
+			x.Kind = SureThing
+		}
+		x.Treated = r.Float64() >= controlShare
+		p := x.Risk
+		_, pt, expected := contactEffect(x.Kind, x.Risk, r)
+		if x.Treated {
+			p = pt
+		}
+		x.Effect = x.Risk - expected
+		x.Churned = r.Float64() < p
+		out[i] = x
+	}
+	return out
+}

@@ -1,0 +1,102 @@
+package synth
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSimulateCampaign(t *testing.T) {
+	start := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	var ts []CampaignTarget
+	for i := range 4000 {
+		ts = append(ts, CampaignTarget{ID: fmt.Sprintf("S%05d", i), Treated: i%5 != 0, Risk: float64(i%100) / 100})
+	}
+	a, b := SimulateCampaign(ts, start, 60, 7), SimulateCampaign(ts, start, 60, 7)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("the same seed gave other outcomes")
+	}
+	kinds := map[string]int{}
+	var tChurn, cChurn, tN, cN, wantEffect float64
+	for _, o := range a {
+		kinds[o.Kind]++
+		if o.Treated != (o.Outcome != "") {
+			t.Fatalf("%s: treated %v with outcome %q", o.ID, o.Treated, o.Outcome)
+		}
+		if o.Churned && (o.ChurnDate.Before(start) || o.ChurnDate.After(start.AddDate(0, 0, 60))) {
+			t.Fatalf("%s churned on %s, outside the horizon", o.ID, o.ChurnDate)
+		}
+		if o.Treated {
+			tN++
+			wantEffect += o.PChurnControl - o.PChurnTreated
+			if o.Churned {
+				tChurn++
+			}
+		} else {
+			cN++
+			if o.Churned {
+				cChurn++
+			}
+		}
+	}
+	for _, k := range []string{Persuadable, SureThing, LostCause, SleepingDog} {
+		if kinds[k] < 200 {
+			t.Errorf("%d %s customers of 4000", kinds[k], k)
+		}
+	}
+	// The realised uplift is near the planted one (sd of the difference ≈ 0.016).
+	got, want := cChurn/cN-tChurn/tN, wantEffect/tN
+	if want <= 0.01 || got < want-0.05 || got > want+0.05 {
+		t.Errorf("realised uplift %.3f, planted %.3f", got, want)
+	}
+	var buf bytes.Buffer
+	if err := WriteResponses(&buf, "cmp-1", a); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(buf.String(), "\n"); n != int(tN)+1 {
+		t.Errorf("responses: %d lines, want %d", n, int(tN)+1)
+	}
+}
+
+func TestRegisterAfter(t *testing.T) {
+	prev := "export_date,subscriber_id,msisdn,plan,activation_date,status,status_date,payment_method\n" +
+		"2026-11-30,S1,491700000001,basic,2024-01-01,active,2024-01-01,card\n" +
+		"2026-11-30,S2,491700000002,basic,2024-01-01,active,2024-01-01,card\n"
+	var out bytes.Buffer
+	left := map[string]time.Time{"S2": time.Date(2027, 1, 5, 0, 0, 0, 0, time.UTC)}
+	if err := RegisterAfter(&out, strings.NewReader(prev), time.Date(2027, 1, 30, 0, 0, 0, 0, time.UTC), left); err != nil {
+		t.Fatal(err)
+	}
+	want := "export_date,subscriber_id,msisdn,plan,activation_date,status,status_date,payment_method\n" +
+		"2027-01-30,S1,491700000001,basic,2024-01-01,active,2024-01-01,card\n" +
+		"2027-01-30,S2,491700000002,basic,2024-01-01,deactivated,2027-01-05,card\n"
+	if out.String() != want {
+		t.Errorf("RegisterAfter =\n%s\nwant\n%s", out.String(), want)
+	}
+}
+
+func TestUpliftCampaignPlanted(t *testing.T) {
+	rows := UpliftCampaign(20000, 0.3, 3)
+	n := map[string]int{}
+	risk := map[string]float64{}
+	effect := map[string]float64{}
+	for _, r := range rows {
+		n[r.Kind]++
+		risk[r.Kind] += r.Risk
+		effect[r.Kind] += r.Effect
+	}
+	for k := range n {
+		risk[k] /= float64(n[k])
+		effect[k] /= float64(n[k])
+		t.Logf("%-13s %5d  mean risk %.3f  mean effect %+.3f", k, n[k], risk[k], effect[k])
+	}
+	if !(effect[Persuadable] > 0.02 && effect[SleepingDog] < -0.1 && effect[SureThing] == 0 && effect[LostCause] == 0) {
+		t.Errorf("planted effects %v", effect)
+	}
+	if !(risk[SleepingDog] > risk[Persuadable] && risk[LostCause] > risk[Persuadable]) {
+		t.Errorf("risk ranking would not put sleeping dogs and lost causes first: %v", risk)
+	}
+}
