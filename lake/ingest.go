@@ -11,9 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -81,7 +78,10 @@ type Ingester struct {
 	// DeadlineMargin is kept free before the context's deadline: parsing
 	// stops there, and the file ends as failed with its report and log row.
 	DeadlineMargin time.Duration
-	retry          retryPolicy
+	// BatchWorkers is how many files of a batch are read and parsed at
+	// once (zero: DefaultBatchWorkers).
+	BatchWorkers int
+	retry        retryPolicy
 
 	keysOnce sync.Once
 	keys     *keyCache // record keys of data files, for the duplicate check
@@ -394,21 +394,30 @@ func removeFiles(ctx context.Context, tbl *table.Table, files []iceberg.DataFile
 // conclude writes the report (when there is anything to report) and the
 // ingest_log row of a file that reached a final state.
 func (in *Ingester) conclude(ctx context.Context, obj Object, res Result, st *ParseStats, start time.Time) (Result, error) {
-	if res.Status == StatusRejected || res.Status == StatusQuarantined || res.Status == StatusFailed || (st != nil && (st.RowsRejected > 0 || len(st.Warnings) > 0)) {
-		res.ReportKey = ReportKey(obj.Key)
-		body, err := json.MarshalIndent(newReport(obj, res, st, in.RejectThreshold), "", "  ")
-		if err != nil {
-			return res, fmt.Errorf("encode report: %w", err)
-		}
-		if err := in.Store.Put(ctx, obj.Bucket, res.ReportKey, body); err != nil {
-			return res, fmt.Errorf("write report %s: %w", res.ReportKey, err)
-		}
+	if err := in.writeReport(ctx, obj, &res, st); err != nil {
+		return res, err
 	}
 	res.DurationMS = time.Since(start).Milliseconds()
 	if err := in.appendLog(ctx, obj, res, start); err != nil {
 		return res, err
 	}
 	return res, nil
+}
+
+// writeReport writes the report of a file that has anything to report
+// (rejected rows, warnings, or a file-level verdict) and sets res.ReportKey.
+func (in *Ingester) writeReport(ctx context.Context, obj Object, res *Result, st *ParseStats) error {
+	if res.Status == StatusRejected || res.Status == StatusQuarantined || res.Status == StatusFailed || (st != nil && (st.RowsRejected > 0 || len(st.Warnings) > 0)) {
+		res.ReportKey = ReportKey(obj.Key)
+		body, err := json.MarshalIndent(newReport(obj, *res, st, in.RejectThreshold), "", "  ")
+		if err != nil {
+			return fmt.Errorf("encode report: %w", err)
+		}
+		if err := in.Store.Put(ctx, obj.Bucket, res.ReportKey, body); err != nil {
+			return fmt.Errorf("write report %s: %w", res.ReportKey, err)
+		}
+	}
+	return nil
 }
 
 // repairLog writes the ingest_log row of a file whose data commit landed but
@@ -425,73 +434,5 @@ func (in *Ingester) repairLog(ctx context.Context, logTbl *table.Table, obj Obje
 // appendLog appends one row to crm.ingest_log; its snapshot carries the
 // source and status too, so quarantined files are recognised when redelivered.
 func (in *Ingester) appendLog(ctx context.Context, obj Object, res Result, start time.Time) error {
-	tbl, err := in.Tables.LoadTable(ctx, IngestLogTable.Ident())
-	if err != nil {
-		return fmt.Errorf("load ingest log: %w", err)
-	}
-	sc, err := table.SchemaToArrowSchema(IngestLogTable.Schema, nil, true, false)
-	if err != nil {
-		return err
-	}
-	rb := array.NewRecordBuilder(memory.DefaultAllocator, sc)
-	defer rb.Release()
-	strB(rb, 0).Append(res.Source)
-	strB(rb, 1).Append(obj.ETag)
-	i64B(rb, 2).Append(obj.Size)
-	appendOptString(strB(rb, 3), res.Table)
-	strB(rb, 4).Append(res.Status)
-	i64B(rb, 5).Append(res.RowsOK)
-	i64B(rb, 6).Append(res.RowsRejected)
-	if res.SnapshotID != 0 {
-		i64B(rb, 7).Append(res.SnapshotID)
-	} else {
-		i64B(rb, 7).AppendNull()
-	}
-	appendOptString(strB(rb, 8), res.ReportKey)
-	appendOptString(strB(rb, 9), res.Message)
-	tsB(rb, 10).Append(arrow.Timestamp(start.UnixMicro()))
-	i64B(rb, 11).Append(res.DurationMS)
-	i64B(rb, 12).Append(res.RowsDuplicate)
-	rec := rb.NewRecordBatch()
-	files, err := writeDataFiles(ctx, tbl, sc, func(yield func(PartBatch, error) bool) { yield(PartBatch{Rec: rec}, nil) })
-	if err != nil {
-		_ = removeFiles(ctx, tbl, files)
-		return fmt.Errorf("write ingest log row: %w", err)
-	}
-	props := iceberg.Properties{propSource: res.Source, propETag: obj.ETag, propStatus: res.Status}
-	already := false
-	err = in.retry.retryCommit(ctx, func(ctx context.Context) error {
-		tbl, err := in.Tables.LoadTable(ctx, IngestLogTable.Ident())
-		if err != nil {
-			return fmt.Errorf("reload ingest log: %w", err)
-		}
-		// Decided inside the retry, as for the data commit: another delivery
-		// of this version may have logged the same outcome meanwhile (found
-		// by the chaos round: concurrent redeliveries after a crash between
-		// the data commit and the log commit each wrote a row).
-		e, err := logLookup(ctx, tbl, res.Source)
-		if err != nil {
-			return err
-		}
-		if e.found && e.etag == obj.ETag && e.status == res.Status {
-			already = true
-			return nil
-		}
-		tx := tbl.NewTransaction()
-		if err := tx.AddDataFiles(ctx, files, props, table.WithoutDuplicateCheck()); err != nil {
-			return err
-		}
-		_, err = tx.Commit(ctx)
-		return err
-	})
-	if err != nil {
-		if errors.Is(err, ErrConflict) {
-			_ = removeFiles(ctx, tbl, files)
-		}
-		return fmt.Errorf("commit ingest log row: %w", err)
-	}
-	if already {
-		_ = removeFiles(ctx, tbl, files)
-	}
-	return nil
+	return in.appendLogs(ctx, []logRow{{obj: obj, res: res, start: start}})
 }

@@ -43,24 +43,26 @@ type ledgerEntry struct {
 	found bool
 }
 
-// ledgerLookup returns the newest snapshot of t that carries source.
+// ledgerLookup returns the newest snapshot of t that carries source, as a
+// single-file commit's summary or one entry of a batch's.
 func ledgerLookup(t *table.Table, source string) ledgerEntry {
 	var best ledgerEntry
 	var bestSeq int64 = -1
+	quoted := quoteSource(source)
 	for _, s := range t.Metadata().Snapshots() {
-		if s.Summary == nil || s.Summary.Properties[propSource] != source {
+		if s.Summary == nil {
 			continue
 		}
-		if s.SequenceNumber > bestSeq || (s.SequenceNumber == bestSeq && s.SnapshotID > best.snapshotID) {
-			bestSeq = s.SequenceNumber
-			p := s.Summary.Properties
-			best = ledgerEntry{
-				etag:       p[propETag],
-				status:     p[propStatus],
-				sequencer:  p[propSequencer],
-				snapshotID: s.SnapshotID,
-				files:      unpackFiles(t.Location(), p[propFiles]),
-				found:      true,
+		p := s.Summary.Properties
+		if p[propSource] != source && !strings.Contains(p[propBatch], quoted) {
+			continue
+		}
+		if s.SequenceNumber < bestSeq || (s.SequenceNumber == bestSeq && s.SnapshotID < best.snapshotID) {
+			continue
+		}
+		for _, e := range snapshotEntries(t.Location(), s) {
+			if e.source == source {
+				bestSeq, best = s.SequenceNumber, e.ledgerEntry
 			}
 		}
 	}

@@ -649,8 +649,8 @@ func (m *Maintainer) expire(ctx context.Context, def TableDef, tm *TableMaintena
 func repairLedger(ctx context.Context, tbl *table.Table, expiring []table.Snapshot) (int, error) {
 	sources := map[string]bool{}
 	for _, s := range expiring {
-		if s.Summary != nil && s.Summary.Properties[propSource] != "" {
-			sources[s.Summary.Properties[propSource]] = true
+		for _, e := range snapshotEntries(tbl.Location(), s) {
+			sources[e.source] = true
 		}
 	}
 	if len(sources) == 0 {
@@ -680,21 +680,17 @@ func newestEntries(tbl *table.Table, sources map[string]bool) map[string]ledgerE
 	out := make(map[string]ledgerEntry, len(sources))
 	seq := make(map[string]int64, len(sources))
 	for _, s := range tbl.Metadata().Snapshots() {
-		if s.Summary == nil {
-			continue
+		for _, e := range snapshotEntries(tbl.Location(), s) {
+			if !sources[e.source] {
+				continue
+			}
+			best, ok := out[e.source]
+			if ok && (s.SequenceNumber < seq[e.source] || (s.SequenceNumber == seq[e.source] && s.SnapshotID < best.snapshotID)) {
+				continue
+			}
+			seq[e.source] = s.SequenceNumber
+			out[e.source] = e.ledgerEntry
 		}
-		p := s.Summary.Properties
-		src := p[propSource]
-		if !sources[src] {
-			continue
-		}
-		best, ok := out[src]
-		if ok && (s.SequenceNumber < seq[src] || (s.SequenceNumber == seq[src] && s.SnapshotID < best.snapshotID)) {
-			continue
-		}
-		seq[src] = s.SequenceNumber
-		out[src] = ledgerEntry{etag: p[propETag], status: p[propStatus], sequencer: p[propSequencer],
-			snapshotID: s.SnapshotID, files: unpackFiles(tbl.Location(), p[propFiles]), found: true}
 	}
 	return out
 }

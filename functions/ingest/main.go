@@ -1,13 +1,14 @@
 // Command ingest is the Lambda function that ingests export files dropped in
-// the landing bucket into the lake's Iceberg tables (S3 ObjectCreated events).
+// the landing bucket into the lake's Iceberg tables: batches of S3
+// notifications from the ingest queue (SQS), or S3 events delivered directly.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
@@ -32,8 +33,8 @@ func run() error {
 	}
 	in := lake.NewIngester(cfg, conn.Catalog, lake.S3Store{Client: conn.S3}, lambdacontext.NewLogger())
 	in.AWS = &conn.AWS
-	lambda.Start(func(ctx context.Context, ev events.S3Event) (lake.EventResult, error) {
-		return in.HandleS3Event(ctx, cfg.LandingBucket, ev)
+	lambda.Start(func(ctx context.Context, ev json.RawMessage) (any, error) {
+		return in.HandleEvent(ctx, cfg.LandingBucket, ev)
 	})
 	return nil
 }

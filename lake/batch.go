@@ -1,0 +1,756 @@
+package lake
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+)
+
+// Batches: many file versions, one snapshot per table. A batch commit's
+// summary carries the ledger entries of all its file versions under
+// propBatch (a JSON list) instead of propSource & co.; a batch of one is
+// written as a single-file commit. Every decision is the single-file one,
+// made per file inside the table's commit retry, so a file version is in
+// exactly one snapshot or none, whatever batches and redeliveries race.
+const propBatch = "telcolake.batch"
+
+// batchEntry is one file version of a batch snapshot's summary.
+type batchEntry struct {
+	Source    string `json:"source"`
+	ETag      string `json:"etag"`
+	Sequencer string `json:"sequencer,omitempty"`
+	Status    string `json:"status"`
+	Rows      int64  `json:"rows,omitempty"`
+	// Files are the data files the version added, relative to the table location.
+	Files []string `json:"files,omitempty"`
+}
+
+// sourcedEntry is a ledger entry with the source it is for.
+type sourcedEntry struct {
+	source string
+	ledgerEntry
+}
+
+// quoteSource is source as it appears in a propBatch value.
+func quoteSource(source string) string {
+	b, _ := json.Marshal(source)
+	return string(b)
+}
+
+// snapshotEntries returns the ledger entries a snapshot's summary carries:
+// none, one (a single-file commit) or a batch's.
+func snapshotEntries(location string, s table.Snapshot) []sourcedEntry {
+	if s.Summary == nil {
+		return nil
+	}
+	p := s.Summary.Properties
+	if src := p[propSource]; src != "" {
+		return []sourcedEntry{{source: src, ledgerEntry: ledgerEntry{etag: p[propETag], status: p[propStatus], sequencer: p[propSequencer],
+			snapshotID: s.SnapshotID, files: unpackFiles(location, p[propFiles]), found: true}}}
+	}
+	raw := p[propBatch]
+	if raw == "" {
+		return nil
+	}
+	var entries []batchEntry
+	if err := json.Unmarshal([]byte(raw), &entries); err != nil {
+		return nil // not ours
+	}
+	out := make([]sourcedEntry, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, sourcedEntry{source: e.Source, ledgerEntry: ledgerEntry{etag: e.ETag, status: e.Status, sequencer: e.Sequencer,
+			snapshotID: s.SnapshotID, files: unpackFiles(location, strings.Join(e.Files, "\n")), found: true}})
+	}
+	return out
+}
+
+// batchProps is the summary of a batch snapshot.
+func batchProps(entries []batchEntry) (iceberg.Properties, error) {
+	b, err := json.Marshal(entries)
+	if err != nil {
+		return nil, fmt.Errorf("encode batch ledger: %w", err)
+	}
+	return iceberg.Properties{propBatch: string(b)}, nil
+}
+
+// Outcome is what became of one file of a batch: its Result, or Err when
+// trying again later may succeed (the file's message should be retried).
+type Outcome struct {
+	Result
+	Err error
+}
+
+// DefaultBatchWorkers is how many files of a batch are read and parsed at once.
+const DefaultBatchWorkers = 4
+
+// prepStep is where the preparation of a file of a batch ended.
+type prepStep int
+
+const (
+	stepDone   prepStep = iota // final: nothing to commit, no log row
+	stepLog                    // final: report written; its log row goes in the batch's log commit
+	stepCommit                 // parsed: its data files go in the table's batch commit
+	stepSerial                 // a case the batch leaves to the single-file path
+	stepErr                    // a retry may help
+)
+
+// prepared is one file of a batch after reading and parsing.
+type prepared struct {
+	idx    int
+	obj    Object
+	res    Result
+	start  time.Time
+	format *Format
+	st     *ParseStats
+	files  []iceberg.DataFile
+	recs   *recordSet
+	tbl    *table.Table
+	step   prepStep
+	err    error
+}
+
+// IngestBatch ingests many file versions, possibly of several tables, and
+// returns one Outcome per object, in order. The whole files of a table
+// are committed in one snapshot with one ledger entry each, and the
+// ingest_log rows of the batch in one more; a file that fails is reported
+// alone and the others commit. Cases the batch does not handle itself (a
+// new version of a file committed before, a file whose records another
+// file of the batch also has, repairs after a crash) are ingested one by
+// one after the batch commits, as Ingest does.
+func (in *Ingester) IngestBatch(ctx context.Context, objs []Object) []Outcome {
+	ctx = WithAWS(ctx, in.AWS)
+	out := make([]Outcome, len(objs))
+	in.keysOnce.Do(func() {
+		if in.keys == nil {
+			in.keys = newKeyCache(defaultKeyCacheKeys)
+		}
+	})
+
+	// The same version twice is one file; a second version of a source
+	// waits for the first.
+	alias := map[int]int{}
+	firstOf := map[string]int{}
+	sourceSeen := map[string]bool{}
+	var fast, serial []int
+	for i, o := range objs {
+		k := o.Source() + "\x00" + o.ETag
+		if j, ok := firstOf[k]; ok {
+			alias[i] = j
+			continue
+		}
+		firstOf[k] = i
+		if sourceSeen[o.Source()] {
+			serial = append(serial, i)
+			continue
+		}
+		sourceSeen[o.Source()] = true
+		fast = append(fast, i)
+	}
+
+	preps, err := in.prepareAll(ctx, objs, fast)
+	if err != nil {
+		for i := range out {
+			out[i] = Outcome{Result: Result{Source: objs[i].Source(), ETag: objs[i].ETag}, Err: err}
+		}
+		return out
+	}
+
+	// Per table, in batch order: a file whose records an earlier file of
+	// the batch keeps waits for the single-file path, which sees them
+	// committed and counts them as duplicates.
+	byTable := map[string][]*prepared{}
+	var tableOrder []string
+	for _, p := range preps {
+		if p.step != stepCommit {
+			continue
+		}
+		if _, ok := byTable[p.res.Table]; !ok {
+			tableOrder = append(tableOrder, p.res.Table)
+		}
+		byTable[p.res.Table] = append(byTable[p.res.Table], p)
+	}
+	for _, name := range tableOrder {
+		var keep []*prepared
+		taken := map[recordKey]struct{}{}
+		for _, p := range byTable[name] {
+			if p.recs != nil && overlaps(p.recs.kept, taken) {
+				in.discard(ctx, p)
+				p.step = stepSerial
+				continue
+			}
+			if p.recs != nil {
+				for k := range p.recs.kept {
+					taken[k] = struct{}{}
+				}
+			}
+			keep = append(keep, p)
+		}
+		if err := in.commitBatch(ctx, keep); err != nil {
+			for _, p := range keep {
+				p.step, p.err = stepErr, err
+			}
+		}
+	}
+
+	// Reports of committed files, then one log commit for the batch.
+	var logged []*prepared
+	for _, p := range preps {
+		if p.step == stepCommit {
+			if err := in.writeReport(ctx, p.obj, &p.res, p.st); err != nil {
+				p.step, p.err = stepErr, fmt.Errorf("ingest %s: %w", p.res.Source, err)
+				continue
+			}
+			p.step = stepLog
+		}
+		if p.step == stepLog {
+			p.res.DurationMS = time.Since(p.start).Milliseconds()
+			logged = append(logged, p)
+		}
+	}
+	if len(logged) > 0 {
+		rows := make([]logRow, len(logged))
+		for i, p := range logged {
+			rows[i] = logRow{obj: p.obj, res: p.res, start: p.start}
+		}
+		if err := in.appendLogs(ctx, rows); err != nil {
+			for _, p := range logged {
+				p.step, p.err = stepErr, fmt.Errorf("ingest %s: %w", p.res.Source, err)
+			}
+		}
+	}
+
+	for _, p := range preps {
+		switch p.step {
+		case stepSerial:
+			serial = append(serial, p.idx)
+		case stepErr:
+			out[p.idx] = Outcome{Result: p.res, Err: p.err}
+		default:
+			out[p.idx] = Outcome{Result: p.res}
+			in.logResult(ctx, p.res)
+		}
+	}
+	slices.Sort(serial)
+	for _, i := range serial {
+		res, err := in.Ingest(ctx, objs[i])
+		out[i] = Outcome{Result: res, Err: err}
+	}
+	for i, j := range alias {
+		o := out[j]
+		if o.Err == nil {
+			o.Result = Result{Source: o.Source, ETag: o.ETag, Table: o.Table, Status: StatusDuplicate,
+				SnapshotID: o.SnapshotID, Message: "delivered twice in one batch"}
+		}
+		out[i] = o
+	}
+	return out
+}
+
+func overlaps(kept, taken map[recordKey]struct{}) bool {
+	small, large := kept, taken
+	if len(small) > len(large) {
+		small, large = large, small
+	}
+	for k := range small {
+		if _, ok := large[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// logResult logs one file's outcome, as Ingest does.
+func (in *Ingester) logResult(ctx context.Context, r Result) {
+	in.Log.InfoContext(ctx, "file ingested", "source", r.Source, "etag", r.ETag, "table", r.Table,
+		"status", r.Status, "rows", r.RowsOK, "rejected", r.RowsRejected, "report", r.ReportKey, "duration_ms", r.DurationMS)
+}
+
+// prepareAll reads and parses the files at idx, a few at a time.
+func (in *Ingester) prepareAll(ctx context.Context, objs []Object, idx []int) ([]*prepared, error) {
+	logTbl, err := in.Tables.LoadTable(ctx, IngestLogTable.Ident())
+	if err != nil {
+		return nil, fmt.Errorf("load %s.%s: %w", Namespace, IngestLogTable.Name, err)
+	}
+	tables := map[string]*table.Table{}
+	for _, i := range idx {
+		f, ok := FormatForKey(objs[i].Key)
+		if !ok || tables[f.Table.Name] != nil {
+			continue
+		}
+		t, err := in.Tables.LoadTable(ctx, f.Table.Ident())
+		if err != nil {
+			return nil, fmt.Errorf("load %s.%s: %w", Namespace, f.Table.Name, err)
+		}
+		tables[f.Table.Name] = t
+	}
+	preps := make([]*prepared, len(idx))
+	workers := in.BatchWorkers
+	if workers <= 0 {
+		workers = DefaultBatchWorkers
+	}
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, len(idx)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range work {
+				preps[k] = in.prepare(ctx, logTbl, tables, idx[k], objs[idx[k]])
+			}
+		}()
+	}
+	for k := range idx {
+		work <- k
+	}
+	close(work)
+	wg.Wait()
+	return preps, nil
+}
+
+// prepare is the part of ingestOnce before the commit, for the cases a
+// batch handles: a first version of a source, or a redelivery of one
+// fully done. Every other case is left to the single-file path.
+func (in *Ingester) prepare(ctx context.Context, logTbl *table.Table, tables map[string]*table.Table, idx int, obj Object) *prepared {
+	p := &prepared{idx: idx, obj: obj, start: in.now(), res: Result{Source: obj.Source(), ETag: obj.ETag}}
+	fail := func(err error) *prepared {
+		p.step, p.err = stepErr, fmt.Errorf("ingest %s: %w", obj.Source(), err)
+		p.res.DurationMS = time.Since(p.start).Milliseconds()
+		return p
+	}
+	format, ok := FormatForKey(obj.Key)
+	if !ok {
+		e, err := logLookup(ctx, logTbl, p.res.Source)
+		if err != nil {
+			return fail(err)
+		}
+		if e.found && e.etag == obj.ETag {
+			p.res.Status = StatusDuplicate
+			return p
+		}
+		p.res.Status = StatusRejected
+		p.res.Message = fmt.Sprintf("key matches no export format (expected a prefix %s, %s or %s)",
+			CDRFormat.Prefix, BillsFormat.Prefix, SubscribersFormat.Prefix)
+		if err := in.writeReport(ctx, obj, &p.res, nil); err != nil {
+			return fail(err)
+		}
+		p.step = stepLog
+		return p
+	}
+	p.format, p.tbl = format, tables[format.Table.Name]
+	p.res.Table = Namespace + "." + format.Table.Name
+	prev, repair, err := lookupVersion(ctx, p.tbl, p.res.Source)
+	if err != nil {
+		return fail(err)
+	}
+	logged, err := logLookup(ctx, logTbl, p.res.Source)
+	if err != nil {
+		return fail(err)
+	}
+	switch {
+	case repair:
+		p.step = stepSerial
+		return p
+	case prev.found && prev.etag == obj.ETag && logged.found && logged.etag == obj.ETag:
+		p.res.Status, p.res.SnapshotID = StatusDuplicate, prev.snapshotID
+		return p
+	case prev.found: // a log row to repair, a replacement or an older version
+		p.step = stepSerial
+		return p
+	case logged.found && logged.etag == obj.ETag && contentVerdict(logged.status):
+		p.res.Status, p.res.Message = StatusDuplicate, "already "+logged.status
+		return p
+	}
+
+	body, err := in.Store.Get(ctx, obj.Bucket, obj.Key, obj.ETag)
+	switch {
+	case errors.Is(err, ErrObjectChanged):
+		p.res.Status = StatusSuperseded
+		p.res.Message = "the object was overwritten after this event; its newer version is ingested by its own event"
+		return p
+	case errors.Is(err, ErrGone):
+		p.step = stepSerial
+		return p
+	case err != nil:
+		return fail(fmt.Errorf("read %s: %w", p.res.Source, err))
+	}
+	defer body.Close()
+
+	fc := fileContext{source: p.res.Source, ingestedAt: p.start.UnixMicro(), now: in.now(), pseudonym: in.PseudonymKey}
+	parser := in.newParser(ctx, format, fc, obj)
+	p.recs = newRecordSet(ctx, format, p.tbl, p.res.Source, false, in.keys)
+	if p.recs != nil {
+		parser.records = p.recs
+	}
+	files, werr := in.writeFile(ctx, p.tbl, format, parser, body, obj.Key)
+	p.files, p.st = files, &parser.Stats
+	st := p.st
+	res := &p.res
+	res.RowsOK, res.RowsRejected, res.RowsDuplicate = st.RowsOK, st.RowsRejected, st.RowsDuplicate
+	res.Lines, res.BlankLines = st.Lines, st.BlankLines
+	conclude := func() *prepared {
+		if err := in.writeReport(ctx, obj, res, st); err != nil {
+			return fail(err)
+		}
+		p.step = stepLog
+		return p
+	}
+	switch {
+	case st.FileErr != nil:
+		in.discard(ctx, p)
+		res.RowsOK, res.RowsRejected = 0, 0
+		res.Status, res.Message = st.FileErr.status(), st.FileErr.Error()
+		return conclude()
+	case werr != nil:
+		in.discard(ctx, p)
+		return fail(fmt.Errorf("write data files of %s: %w", res.Table, werr))
+	case st.RowsOK == 0 && st.RowsRejected == 0 && st.RowsDuplicate == 0:
+		res.Status, res.Message = StatusRejected, "file has a header but no data rows"
+		return conclude()
+	}
+	total := st.RowsOK + st.RowsRejected
+	if share := float64(st.RowsRejected) / float64(total); share > in.RejectThreshold {
+		in.discard(ctx, p)
+		res.Status = StatusQuarantined
+		res.Message = fmt.Sprintf("%d of %d rows rejected (%.1f%%), above the %.1f%% threshold: nothing committed",
+			st.RowsRejected, total, 100*share, 100*in.RejectThreshold)
+		if st.Unread > 0 {
+			read := total - st.Unread
+			res.Message = fmt.Sprintf("%d of the first %d data lines rejected: above the %.1f%% threshold whatever the other %d lines hold, so they were not validated; nothing committed",
+				st.RowsRejected-st.Unread, read, 100*in.RejectThreshold, st.Unread)
+		}
+		return conclude()
+	}
+	p.step = stepCommit
+	return p
+}
+
+// discard removes the data files of a prepared file that will not be committed.
+func (in *Ingester) discard(ctx context.Context, p *prepared) {
+	if err := removeFiles(ctx, p.tbl, p.files); err != nil {
+		in.Log.WarnContext(ctx, "data files of an abandoned attempt not removed: they are orphans now", "source", p.res.Source, "error", err)
+	}
+	p.files = nil
+}
+
+// lookupVersions is lookupVersion for many sources: one pass over the
+// snapshots, then the ledger objects of the sources they do not name.
+func lookupVersions(ctx context.Context, tbl *table.Table, sources map[string]bool) (map[string]ledgerEntry, error) {
+	found := newestEntries(tbl, sources)
+	for src := range sources {
+		if _, ok := found[src]; ok {
+			continue
+		}
+		obj, ok, err := readLedgerObject(ctx, tbl, src)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			found[src] = ledgerEntry{etag: obj.ETag, status: obj.Status, sequencer: obj.Sequencer, snapshotID: obj.SnapshotID,
+				files: obj.Files, found: true}
+		}
+	}
+	return found, nil
+}
+
+// commitBatch commits the data files of the prepared files of one table in
+// one snapshot, deciding per file inside the retry loop on the reloaded
+// table as commitFile does. A file another ingest committed meanwhile is a
+// duplicate; a file that must be parsed again, or that now replaces a
+// version, is left to the single-file path (step serial). On success the
+// committed files have status committed and the snapshot's id; on an error
+// none of them is committed.
+func (in *Ingester) commitBatch(ctx context.Context, ps []*prepared) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	type decision struct {
+		status string
+		prevID int64
+		redo   bool
+	}
+	var decided []decision
+	var committed *table.Table
+	ident := ps[0].format.Table.Ident()
+	name := ps[0].res.Table
+	sources := map[string]bool{}
+	for _, p := range ps {
+		sources[p.res.Source] = true
+	}
+	err := in.retry.retryCommit(ctx, func(ctx context.Context) error {
+		committed, decided = nil, make([]decision, len(ps))
+		tbl, err := in.Tables.LoadTable(ctx, ident)
+		if err != nil {
+			return fmt.Errorf("reload %s: %w", name, err)
+		}
+		prevs, err := lookupVersions(ctx, tbl, sources)
+		if err != nil {
+			return err
+		}
+		var files []iceberg.DataFile
+		var entries []batchEntry
+		var adding []*prepared
+		for i, p := range ps {
+			prev := prevs[p.res.Source]
+			switch decideVersion(prev, p.obj.ETag, p.obj.Sequencer) {
+			case actionDuplicate:
+				decided[i] = decision{status: StatusDuplicate, prevID: prev.snapshotID}
+				continue
+			case actionSuperseded:
+				decided[i] = decision{status: StatusSuperseded}
+				continue
+			case actionReplace:
+				decided[i] = decision{redo: true}
+				continue
+			}
+			if p.recs != nil {
+				if err := p.recs.recheck(ctx, tbl); errors.Is(err, errRedo) {
+					decided[i] = decision{redo: true}
+					continue
+				} else if err != nil {
+					return err
+				}
+			}
+			decided[i] = decision{status: StatusCommitted}
+			if len(p.files) == 0 {
+				continue // every record was a duplicate: nothing to add
+			}
+			files = append(files, p.files...)
+			adding = append(adding, p)
+			e := batchEntry{Source: p.res.Source, ETag: p.obj.ETag, Sequencer: p.obj.Sequencer, Status: StatusCommitted, Rows: p.st.RowsOK}
+			for _, rel := range strings.Split(packFiles(tbl.Location(), p.files), "\n") {
+				e.Files = append(e.Files, rel)
+			}
+			entries = append(entries, e)
+		}
+		if len(adding) == 0 {
+			return nil
+		}
+		var props iceberg.Properties
+		if len(adding) == 1 {
+			p := adding[0]
+			props = iceberg.Properties{
+				propSource: p.res.Source, propETag: p.obj.ETag, propRows: strconv.FormatInt(p.st.RowsOK, 10),
+				propFiles: packFiles(tbl.Location(), p.files), propStatus: StatusCommitted,
+			}
+			if p.obj.Sequencer != "" {
+				props[propSequencer] = p.obj.Sequencer
+			}
+		} else if props, err = batchProps(entries); err != nil {
+			return err
+		}
+		tx := tbl.NewTransaction()
+		if err := tx.AddDataFiles(ctx, files, props, table.WithoutDuplicateCheck()); err != nil {
+			return fmt.Errorf("stage append of %d files: %w", len(adding), err)
+		}
+		if committed, err = tx.Commit(ctx); err != nil {
+			return fmt.Errorf("commit %s: %w", name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrConflict) || isConflict(err) {
+			for _, p := range ps {
+				in.discard(ctx, p) // nothing committed: safe to remove
+			}
+		}
+		// Otherwise the commit's state is unknown: the files stay, and the
+		// retry of these messages finds the ledger entries if it landed.
+		for _, p := range ps {
+			p.res.DurationMS = time.Since(p.start).Milliseconds()
+		}
+		return fmt.Errorf("ingest batch of %d files: %w", len(ps), err)
+	}
+	var snap int64
+	if committed != nil {
+		snap = committed.CurrentSnapshot().SnapshotID
+	}
+	for i, p := range ps {
+		d := decided[i]
+		switch {
+		case d.redo:
+			in.discard(ctx, p)
+			p.step = stepSerial
+		case d.status == StatusDuplicate:
+			in.discard(ctx, p)
+			p.res.Status, p.res.SnapshotID = StatusDuplicate, d.prevID
+			p.step = stepDone
+		case d.status == StatusSuperseded:
+			in.discard(ctx, p)
+			p.res.Status, p.res.RowsOK, p.res.RowsDuplicate = StatusSuperseded, 0, 0
+			p.res.Message = "a newer version of the file is already committed: this older version is not ingested"
+			p.step = stepLog
+		default:
+			p.res.Status = StatusCommitted
+			if len(p.files) > 0 {
+				p.res.SnapshotID = snap
+			}
+		}
+	}
+	if committed == nil {
+		return nil
+	}
+	// After the commit: the summary is authoritative until the objects
+	// catch up, so a failure here only costs a rebuild later.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, p := range ps {
+		if decided[i].redo || decided[i].status != StatusCommitted || len(p.files) == 0 {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			e := ledgerEntry{etag: p.obj.ETag, status: StatusCommitted, sequencer: p.obj.Sequencer, snapshotID: snap, found: true}
+			for _, df := range p.files {
+				e.files = append(e.files, df.FilePath())
+			}
+			if err := writeLedgerObject(ctx, committed, p.res.Source, e); err != nil {
+				in.Log.WarnContext(ctx, "ledger object not written; the snapshot summary has the entry", "source", p.res.Source, "error", err)
+			}
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// logRow is one crm.ingest_log row to append.
+type logRow struct {
+	obj   Object
+	res   Result
+	start time.Time
+}
+
+// logRecord builds the ingest_log rows as one record batch.
+func logRecord(sc *arrow.Schema, rows []logRow) arrow.RecordBatch {
+	rb := array.NewRecordBuilder(memory.DefaultAllocator, sc)
+	defer rb.Release()
+	for _, r := range rows {
+		res, obj := r.res, r.obj
+		strB(rb, 0).Append(res.Source)
+		strB(rb, 1).Append(obj.ETag)
+		i64B(rb, 2).Append(obj.Size)
+		appendOptString(strB(rb, 3), res.Table)
+		strB(rb, 4).Append(res.Status)
+		i64B(rb, 5).Append(res.RowsOK)
+		i64B(rb, 6).Append(res.RowsRejected)
+		if res.SnapshotID != 0 {
+			i64B(rb, 7).Append(res.SnapshotID)
+		} else {
+			i64B(rb, 7).AppendNull()
+		}
+		appendOptString(strB(rb, 8), res.ReportKey)
+		appendOptString(strB(rb, 9), res.Message)
+		tsB(rb, 10).Append(arrow.Timestamp(r.start.UnixMicro()))
+		i64B(rb, 11).Append(res.DurationMS)
+		i64B(rb, 12).Append(res.RowsDuplicate)
+	}
+	return rb.NewRecordBatch()
+}
+
+// appendLogs appends rows to crm.ingest_log in one commit whose summary
+// carries each row's source, ETag and status (one row: a single-file
+// summary), so a redelivered file is recognised. A row whose version and
+// status another delivery logged meanwhile is left out; that is decided
+// inside the retry.
+func (in *Ingester) appendLogs(ctx context.Context, rows []logRow) error {
+	sc, err := table.SchemaToArrowSchema(IngestLogTable.Schema, nil, true, false)
+	if err != nil {
+		return err
+	}
+	var written []iceberg.DataFile
+	var writtenFor []int // indexes of rows in written
+	var lastTbl *table.Table
+	defer func() {
+		if lastTbl != nil && len(written) > 0 {
+			_ = removeFiles(ctx, lastTbl, written)
+		}
+	}()
+	sources := map[string]bool{}
+	for _, r := range rows {
+		sources[r.res.Source] = true
+	}
+	err = in.retry.retryCommit(ctx, func(ctx context.Context) error {
+		tbl, err := in.Tables.LoadTable(ctx, IngestLogTable.Ident())
+		if err != nil {
+			return fmt.Errorf("reload ingest log: %w", err)
+		}
+		lastTbl = tbl
+		// Decided inside the retry, as for the data commit: another delivery
+		// of a version may have logged the same outcome meanwhile (found
+		// by the chaos round: concurrent redeliveries after a crash between
+		// the data commit and the log commit each wrote a row).
+		prevs, err := lookupVersions(ctx, tbl, sources)
+		if err != nil {
+			return err
+		}
+		var todo []int
+		for i, r := range rows {
+			if e := prevs[r.res.Source]; e.found && e.etag == r.obj.ETag && e.status == r.res.Status {
+				continue
+			}
+			todo = append(todo, i)
+		}
+		if len(todo) == 0 {
+			return nil
+		}
+		if !slices.Equal(todo, writtenFor) {
+			if len(written) > 0 {
+				_ = removeFiles(ctx, tbl, written)
+			}
+			written, writtenFor = nil, nil
+			sel := make([]logRow, len(todo))
+			for k, i := range todo {
+				sel[k] = rows[i]
+			}
+			rec := logRecord(sc, sel)
+			files, err := writeDataFiles(ctx, tbl, sc, func(yield func(PartBatch, error) bool) { yield(PartBatch{Rec: rec}, nil) })
+			if err != nil {
+				_ = removeFiles(ctx, tbl, files)
+				return fmt.Errorf("write ingest log rows: %w", err)
+			}
+			written, writtenFor = files, todo
+		}
+		var props iceberg.Properties
+		if len(todo) == 1 {
+			r := rows[todo[0]]
+			props = iceberg.Properties{propSource: r.res.Source, propETag: r.obj.ETag, propStatus: r.res.Status}
+		} else {
+			entries := make([]batchEntry, len(todo))
+			for k, i := range todo {
+				entries[k] = batchEntry{Source: rows[i].res.Source, ETag: rows[i].obj.ETag, Status: rows[i].res.Status}
+			}
+			if props, err = batchProps(entries); err != nil {
+				return err
+			}
+		}
+		tx := tbl.NewTransaction()
+		if err := tx.AddDataFiles(ctx, written, props, table.WithoutDuplicateCheck()); err != nil {
+			return err
+		}
+		if _, err := tx.Commit(ctx); err != nil {
+			return err
+		}
+		written = nil // committed: keep
+		return nil
+	})
+	if err != nil {
+		if !errors.Is(err, ErrConflict) && !isConflict(err) {
+			written = nil // the commit's state is unknown: keep the files
+		}
+		return fmt.Errorf("commit %d ingest log row(s): %w", len(rows), err)
+	}
+	return nil
+}
