@@ -153,6 +153,7 @@ func genSnapshot(seed uint64, n int, history bool) (*serving.Meta, []serving.Cus
 		{Name: "segment-2", Title: "Roamers", Description: "segment 2 by value at risk", IDs: ranked(func(c *serving.Customer) bool { return c.SegmentID == 2 },
 			func(c *serving.Customer) float64 { return c.ValueAtRisk }, 1000)},
 	}
+	meta.Insight = testReport(meta.Run, cs)
 	return meta, cs
 }
 

@@ -31,6 +31,10 @@ var wantMatrix = map[Op][3]Access{ // agent, analyst, admin
 	OpCampaignContacts:    {Denied, Masked, Clear},
 	OpCampaignContactsCSV: {Denied, Masked, Clear},
 	OpCampaignResults:     {Denied, Allowed, Allowed},
+	OpSurvival:            {Denied, Allowed, Allowed},
+	OpTransitions:         {Denied, Allowed, Allowed},
+	OpCauses:              {Denied, Allowed, Allowed},
+	OpTracking:            {Denied, Allowed, Allowed},
 }
 
 var publicOps = []Op{OpHealth, OpOpenAPI}
@@ -104,6 +108,10 @@ func TestMatrixEnforced(t *testing.T) {
 		OpCampaignContacts:    "/v1/campaigns/" + fixtureCampaign + "/contacts?arm=all&limit=20",
 		OpCampaignContactsCSV: "/v1/campaigns/" + fixtureCampaign + "/contacts?format=csv&arm=all",
 		OpCampaignResults:     "/v1/campaigns/" + fixtureCampaign + "/results",
+		OpSurvival:            "/v1/lifecycle/survival?by=region",
+		OpTransitions:         "/v1/lifecycle/transitions",
+		OpCauses:              "/v1/churn/causes?by=plan",
+		OpTracking:            "/v1/models/tracking",
 	}
 	for _, p := range Matrix {
 		target, ok := targets[p.Op]

@@ -87,7 +87,12 @@ const (
 	OpCampaignContacts    Op = "GET /v1/campaigns/{id}/contacts"
 	OpCampaignContactsCSV Op = "GET /v1/campaigns/{id}/contacts?format=csv"
 	OpCampaignResults     Op = "GET /v1/campaigns/{id}/results"
-	publicAccessNote         = "public (no key)"
+
+	OpSurvival       Op = "GET /v1/lifecycle/survival"
+	OpTransitions    Op = "GET /v1/lifecycle/transitions"
+	OpCauses         Op = "GET /v1/churn/causes"
+	OpTracking       Op = "GET /v1/models/tracking"
+	publicAccessNote    = "public (no key)"
 )
 
 // Permission is one row of the role × operation matrix.
@@ -125,6 +130,8 @@ func (p Permission) Of(r Role) Access {
 // admins create and measure them; their contact lists are customer rows,
 // masked for analysts and in clear for admins (who hand the export to the
 // call centre), as lists are; metadata and results are aggregates.
+// Survival, transitions, churn causes and score tracking are aggregates of
+// the scoring run's lifecycle report: analysts and admins, as the cube.
 var Matrix = []Permission{
 	{Op: OpHealth, Public: true},
 	{Op: OpOpenAPI, Public: true},
@@ -146,6 +153,10 @@ var Matrix = []Permission{
 	{Op: OpCampaignContacts, Agent: Denied, Analyst: Masked, Admin: Clear},
 	{Op: OpCampaignContactsCSV, Agent: Denied, Analyst: Masked, Admin: Clear},
 	{Op: OpCampaignResults, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpSurvival, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpTransitions, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpCauses, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpTracking, Agent: Denied, Analyst: Allowed, Admin: Allowed},
 }
 
 func permission(op Op) Permission {

@@ -82,6 +82,7 @@ type Server struct {
 	cfg         Config
 	keys        *keyring
 	cursors     cursorCodec
+	report      *insight.Report // the run's lifecycle report; nil without one
 	segments    map[int32]serving.Segment
 	knownSegs   map[int32]bool
 	lists       map[string]*serving.List
@@ -113,6 +114,9 @@ func New(snap *serving.Snapshot, src Sources, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("api: snapshot %s: %w", meta.Run, err)
 	}
 	s.meta, s.snap, s.ix = meta, snap, ix
+	if s.report, err = loadReport(meta.Insight); err != nil {
+		s.cfg.Log.Warn("api: snapshot's lifecycle report unreadable; its endpoints answer 503", "run", meta.Run, "err", err)
+	}
 	for _, sg := range meta.Segments {
 		s.segments[sg.ID] = sg
 		s.knownSegs[sg.ID] = true
@@ -214,6 +218,10 @@ func routeTable() []route {
 		{pattern: "/v1/cube", op: OpCube, params: cubeParams(), serve: (*Server).cube},
 		{pattern: "/v1/cube/monthly", op: OpCubeMonthly, params: factParams(insight.MonthlyCubeSpec), serve: func(s *Server, r *request) error { return s.factCube(r, insight.MonthlyCubeSpec) }},
 		{pattern: "/v1/cube/usage", op: OpCubeUsage, params: factParams(insight.UsageCubeSpec), serve: func(s *Server, r *request) error { return s.factCube(r, insight.UsageCubeSpec) }},
+		{pattern: "/v1/lifecycle/survival", op: OpSurvival, params: []paramSpec{{name: pBy}}, serve: (*Server).survival},
+		{pattern: "/v1/lifecycle/transitions", op: OpTransitions, params: []paramSpec{{name: pMonth}}, serve: (*Server).transitions},
+		{pattern: "/v1/churn/causes", op: OpCauses, params: []paramSpec{{name: pBy}}, serve: (*Server).causes},
+		{pattern: "/v1/models/tracking", op: OpTracking, serve: (*Server).tracking},
 		{pattern: "/v1/models", op: OpModels, params: []paramSpec{{name: "kind"}}, serve: (*Server).models},
 		{pattern: "/v1/ingest/files", op: OpIngestFiles, params: []paramSpec{{name: "status"}, {name: pLimit}}, serve: (*Server).ingestFiles},
 		{method: http.MethodPost, pattern: "/v1/campaigns", op: OpCampaignCreate, serve: (*Server).createCampaign},

@@ -3,6 +3,7 @@ package insight
 import (
 	"cmp"
 	"slices"
+	"strings"
 )
 
 // Churn causes: how often each reason leads. A scored customer's reasons
@@ -115,4 +116,14 @@ type LeftMonth struct {
 	Left   int          `json:"left"`   // deactivated in the month
 	Scored int          `json:"scored"` // of them, scored before they left
 	Groups []CauseGroup `json:"groups"`
+}
+
+// CauseOf is the cause a reason phrase names, without the customer's own
+// value: "many service calls (5)" → "many service calls"; "Plan: basic"
+// stays as it is.
+func CauseOf(reason string) string {
+	if i := strings.LastIndex(reason, " ("); i > 0 && strings.HasSuffix(reason, ")") {
+		return reason[:i]
+	}
+	return reason
 }

@@ -173,29 +173,51 @@ type TenureRow struct {
 	Value, Minutes float64 // NaN value: no bill, left out of the mean
 }
 
-// ValueByTenure averages rows by tenure month (tenures with fewer than
-// MinSurvivalGroup rows are left out).
+// ValueByTenure averages rows by tenure month (ValueCurve.Add each).
 func ValueByTenure(rows []TenureRow) []TenureValue {
-	type acc struct {
-		n, nv      int
-		value, min float64
-	}
-	by := map[int]*acc{}
+	var vc ValueCurve
 	for _, r := range rows {
-		a := by[r.Tenure]
-		if a == nil {
-			a = &acc{}
-			by[r.Tenure] = a
-		}
-		a.n++
-		a.min += r.Minutes
-		if !math.IsNaN(r.Value) {
-			a.nv++
-			a.value += r.Value
-		}
+		vc.Add(r.Tenure, r.Value, r.Minutes)
 	}
-	var out []TenureValue
-	for t, a := range by {
+	return vc.Values()
+}
+
+// ValueCurve accumulates feature rows by tenure month in constant memory
+// per tenure. The zero value is ready.
+type ValueCurve struct {
+	by map[int]*tenureAcc
+}
+
+type tenureAcc struct {
+	n, nv      int
+	value, min float64
+}
+
+// Add counts one feature row: its tenure, bill (NaN: none) and minutes.
+func (vc *ValueCurve) Add(tenure int, value, minutes float64) {
+	if vc.by == nil {
+		vc.by = map[int]*tenureAcc{}
+	}
+	a := vc.by[tenure]
+	if a == nil {
+		a = &tenureAcc{}
+		vc.by[tenure] = a
+	}
+	a.n++
+	if !math.IsNaN(minutes) {
+		a.min += minutes
+	}
+	if !math.IsNaN(value) {
+		a.nv++
+		a.value += value
+	}
+}
+
+// Values is the curve, tenure by tenure; tenures with fewer than
+// MinSurvivalGroup rows are left out.
+func (vc *ValueCurve) Values() []TenureValue {
+	out := []TenureValue{}
+	for t, a := range vc.by {
 		if a.n < MinSurvivalGroup {
 			continue
 		}

@@ -102,6 +102,20 @@ func TestCountReasons(t *testing.T) {
 	}
 }
 
+func TestCauseOf(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"many service calls (5)", "many service calls"},
+		{"falling voice minutes (-42%)", "falling voice minutes"},
+		{"Plan: basic", "Plan: basic"},
+		{"tenure_months missing", "tenure_months missing"},
+		{"", ""},
+	} {
+		if got := CauseOf(tc.in); got != tc.want {
+			t.Errorf("CauseOf(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestTransitions(t *testing.T) {
 	m := Transitions("2026-04", "2026-05", []Move{
 		{"new", "new"}, {"new", "established"}, {"new", "lost"}, {"new", "established"},
@@ -187,5 +201,15 @@ func TestValueByTenure(t *testing.T) {
 	got := ValueByTenure(rows)
 	if len(got) != 2 || got[0].Tenure != 0 || got[0].Customers != 23 || got[1].Customers != 22 || got[0].MeanMinutes != 100 {
 		t.Fatalf("ValueByTenure = %+v", got)
+	}
+	// Tenure 1 holds i = 1, 3, …, 43: values 20, 10, 30, 20, 10, 30, … (mean 20 over
+	// 22 rows = 440/22); tenure 0 holds i = 0 (no bill), 2, …, 44: 21 of the 22 with
+	// values summing to 30+20+10+… → (sum of 10+(i%3)·10 for even i in 2..44) / 22.
+	var sum0 float64
+	for i := 2; i < 45; i += 2 {
+		sum0 += float64(10 + i%3*10)
+	}
+	if got[1].MeanValue != 20 || got[0].MeanValue != math.Round(sum0/22*100)/100 {
+		t.Errorf("mean values %v %v, want %v 20", got[0].MeanValue, got[1].MeanValue, math.Round(sum0/22*100)/100)
 	}
 }

@@ -20,6 +20,7 @@ package scoring
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -188,6 +189,13 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 
 	if _, err := r.writeScores(ctx, meta, month, cs); err != nil {
 		return nil, err
+	}
+	// The report reads this run's rows back; a run without it still
+	// serves (the API then answers its endpoints 503).
+	if rep, err := r.insightReport(ctx, meta, n, cs); err != nil {
+		r.warn(ctx, "scoring: no lifecycle and tracking report", "error", err.Error())
+	} else if meta.Insight, err = json.Marshal(rep); err != nil {
+		return nil, fmt.Errorf("scoring: encode insight report: %w", err)
 	}
 	if res.Snapshot, err = serving.Write(ctx, r.Serving, meta, cs); err != nil {
 		return nil, fmt.Errorf("scoring: %w", err)

@@ -106,6 +106,7 @@ func TestRun(t *testing.T) {
 	if !slices.IsSortedFunc(cs, func(a, b serving.Customer) int { return strings.Compare(a.SubscriberID, b.SubscriberID) }) {
 		t.Error("snapshot customers not sorted by id")
 	}
+	checkInsight(t, l, meta, res, cs)
 	byID := map[string]*serving.Customer{}
 	for i := range cs {
 		if byID[cs[i].SubscriberID] != nil {

@@ -98,6 +98,10 @@ type Meta struct {
 	Value        ValueModel `json:"value_model"`
 	Segments     []Segment  `json:"segments"`
 	Lists        []List     `json:"lists"`
+	// Insight is the run's lifecycle, churn causes and score tracking
+	// report (insight.Report as JSON, aggregates only); empty when the run
+	// could not build it.
+	Insight json.RawMessage `json:"insight,omitempty"`
 }
 
 // ValueModel holds the parameters of the lifetime value formula:

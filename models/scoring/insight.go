@@ -1,0 +1,484 @@
+package scoring
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/telcolake/telcolake/insight"
+	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/models/serving"
+)
+
+// The lifecycle, causes and tracking report (insight.Report) of a run,
+// built after the run's rows are in crm.scores and carried in the
+// snapshot's meta. Tracking is a step of the score function, not of train
+// or a function of its own: it needs the register's newest export (what
+// happened since each past run), every past run of crm.scores, and the
+// feature months, which score already reads; and its answer belongs with
+// the snapshot the API serves. It is cheap next to scoring (one pass over
+// each table, bounded memory below).
+//
+// Sources and definitions:
+//   - Survival: every subscriber of the register (its newest row), from
+//     activation_date to status_date when deactivated (the event), else
+//     censored at the export date of that row; months = days / 30.436875.
+//     By plan and region of that row, by acquisition cohort (activation
+//     year), and by segment for the customers of this run (scored and
+//     recently lost: subscribers who left earlier have no segment).
+//   - Transitions: the last transitionMonths feature months; a customer's
+//     stage in a month is the run's rule (lifecycle) on that row's status
+//     and tenure; the next month's stage is "lost" when the register shows
+//     the deactivation by the end of that month, "unknown" when the row is
+//     missing otherwise, and a customer without a row the month before
+//     "joined".
+//   - Value by tenure: every feature row (mean bill, mean minutes).
+//   - Causes now: this run's top insight.AtRiskShare by probability; the
+//     leading reason is reason 1 without its value (insight.CauseOf).
+//   - Causes of leavers: each subscriber deactivated in a month, by the
+//     reason 1 of its last crm.scores row scored before the deactivation
+//     date (win-back rows aside).
+//   - Tracking: the last run of each feature month, each customer's
+//     outcome by the churn label (deactivated in the label horizon after
+//     the feature month); complete once the register's newest export
+//     covers the window.
+//   - Drift: PSI per feature, each feature month against the one before.
+//
+// Memory: tracking and drift use a fixed hash sample of subscribers
+// (sampleTarget of them, all when there are fewer), so their memory does
+// not grow with the customer base; transitions keep one byte per
+// subscriber and month; leavers one row each.
+
+const (
+	transitionMonths = 7
+	sampleTarget     = 100_000
+)
+
+// driftFeatures are the crm.features columns whose drift is tracked.
+var driftFeatures = []string{"voice_minutes", "voice_calls", "sms", "data_mb", "distinct_contacts", "care_calls",
+	"offnet_share", "amount_due", "paid_ratio", "arrears", "voice_minutes_trend", "spend_trend", "tenure_months"}
+
+// sampler keeps a fixed share of subscribers by a hash of their id.
+type sampler struct{ per1e6 uint32 }
+
+func newSampler(n int) sampler {
+	if n <= sampleTarget {
+		return sampler{1_000_000}
+	}
+	return sampler{uint32(int64(sampleTarget) * 1_000_000 / int64(n))}
+}
+
+func (s sampler) keep(id string) bool {
+	if s.per1e6 >= 1_000_000 {
+		return true
+	}
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return h.Sum32()%1_000_000 < s.per1e6
+}
+
+// insightReport builds the run's report (see above).
+func (r *Runner) insightReport(ctx context.Context, meta *serving.Meta, horizon int, cs []serving.Customer) (*insight.Report, error) {
+	reg, err := loadRegister(ctx, r.Tables)
+	if err != nil {
+		return nil, err
+	}
+	rep := &insight.Report{Run: meta.Run, DataEnd: dayString(reg.newest)}
+	smp := newSampler(len(reg.people))
+	if err := survivalOf(rep, reg, cs); err != nil {
+		return nil, err
+	}
+	if err := r.featureInsight(ctx, rep, reg, smp); err != nil {
+		return nil, err
+	}
+	causesNow(rep, cs)
+	if err := r.scoreHistory(ctx, rep, reg, horizon, smp); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+func survivalOf(rep *insight.Report, reg *register, cs []serving.Customer) error {
+	seg := make(map[string]string, len(cs))
+	for _, c := range cs {
+		seg[c.SubscriberID] = c.SegmentName
+	}
+	ids := make([]string, 0, len(reg.people))
+	for id := range reg.people {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids) // a stable order of subjects
+	obs := make([]insight.Obs, 0, len(ids))
+	keys := map[string][]string{}
+	var segObs []insight.Obs
+	for _, id := range ids {
+		p := reg.people[id]
+		end, left := p.export, false
+		if p.status == "deactivated" {
+			end, left = p.statusDate, true
+		}
+		d := float64(end - p.activation)
+		if d < 0 {
+			continue // activation after the end: a register error, not a lifetime
+		}
+		o := insight.Obs{Time: d / insight.DaysPerMonth, Event: left}
+		obs = append(obs, o)
+		keys["plan"] = append(keys["plan"], orUnknown(p.plan))
+		keys["region"] = append(keys["region"], orUnknown(p.region))
+		keys["cohort"] = append(keys["cohort"], strconv.Itoa(dayTime(p.activation).Year()))
+		if s, ok := seg[id]; ok {
+			segObs = append(segObs, o)
+			keys["segment"] = append(keys["segment"], orUnknown(s))
+		}
+	}
+	if len(obs) == 0 {
+		return nil
+	}
+	for _, by := range insight.SurvivalGroupings {
+		o := obs
+		if by == "segment" {
+			o = segObs
+		}
+		if len(o) == 0 {
+			continue
+		}
+		sb, err := insight.SurvivalByGroup(by, o, keys[by])
+		if err != nil {
+			return fmt.Errorf("scoring: survival by %s: %w", by, err)
+		}
+		rep.Survival = append(rep.Survival, sb)
+	}
+	return nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	return s
+}
+
+// stage codes of the transition pass: 0 no row, else index+1 in
+// insight.FromStages (the stages of a feature row).
+func stageCode(status string, tenure int32) uint8 {
+	return uint8(slices.Index(insight.FromStages, lifecycle(status, tenure)) + 1)
+}
+
+// featureInsight reads crm.features once: the value curve from every row,
+// the stages of the last transitionMonths months, and the sampled values
+// of the drift features per month.
+func (r *Runner) featureInsight(ctx context.Context, rep *insight.Report, reg *register, smp sampler) error {
+	cols := append([]string{"month", "subscriber_id", "status"}, driftFeatures...)
+	recs, err := scan(ctx, r.Tables, lake.FeaturesTable, cols, nil)
+	if err != nil {
+		return err
+	}
+	var curve insight.ValueCurve
+	type monthRows struct {
+		stages map[string]uint8
+		drift  [][]float64 // per driftFeatures, sampled
+	}
+	months := map[int32]*monthRows{}
+	for rec, err := range recs {
+		if err != nil {
+			return fmt.Errorf("scoring: scan features: %w", err)
+		}
+		c := columns{rec: rec}
+		month, ids, status := c.date("month"), c.str("subscriber_id"), c.str("status")
+		vals := make([]func(int) float64, len(driftFeatures))
+		for k, f := range driftFeatures {
+			vals[k] = c.num(f)
+		}
+		if c.err != nil {
+			rec.Release()
+			return c.err
+		}
+		tenureK, dueK, minK := slices.Index(driftFeatures, "tenure_months"), slices.Index(driftFeatures, "amount_due"), slices.Index(driftFeatures, "voice_minutes")
+		for i := range int(rec.NumRows()) {
+			m := int32(month.Value(i))
+			mr := months[m]
+			if mr == nil {
+				mr = &monthRows{stages: map[string]uint8{}, drift: make([][]float64, len(driftFeatures))}
+				months[m] = mr
+			}
+			tenure := vals[tenureK](i)
+			curve.Add(int(zeroNaN(tenure)), vals[dueK](i), vals[minK](i))
+			id := ids.Value(i)
+			mr.stages[strings.Clone(id)] = stageCode(status.Value(i), int32(zeroNaN(tenure)))
+			if smp.keep(id) {
+				for k := range driftFeatures {
+					mr.drift[k] = append(mr.drift[k], vals[k](i))
+				}
+			}
+		}
+		rec.Release()
+		// Only the newest transitionMonths months keep their stages.
+		if len(months) > transitionMonths {
+			var ms []int32
+			for m := range months {
+				ms = append(ms, m)
+			}
+			slices.Sort(ms)
+			for _, m := range ms[:len(ms)-transitionMonths] {
+				months[m].stages = nil
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	rep.ValueCurve = curve.Values()
+	var ms []int32
+	for m := range months {
+		ms = append(ms, m)
+	}
+	slices.Sort(ms)
+	for k := 1; k < len(ms); k++ {
+		prev, cur := months[ms[k-1]], months[ms[k]]
+		from, to := dayTime(ms[k-1]).Format("2006-01"), dayTime(ms[k]).Format("2006-01")
+		for f, name := range driftFeatures {
+			psi, err := insight.PSI(prev.drift[f], cur.drift[f])
+			if err != nil {
+				continue // a feature without values in one of the months
+			}
+			rep.Tracking.Drift = append(rep.Tracking.Drift, insight.FeatureDrift{
+				Feature: name, From: from, To: to, PSI: math.Round(psi*1e4) / 1e4, Level: insight.Level(psi)})
+		}
+		if prev.stages == nil || cur.stages == nil {
+			continue
+		}
+		endCur := epochDay(dayTime(ms[k]).AddDate(0, 1, -1))
+		var moves []insight.Move
+		for id, s := range prev.stages {
+			to := "unknown"
+			if t, ok := cur.stages[id]; ok {
+				to = insight.FromStages[t-1]
+			} else if p := reg.people[id]; p != nil && p.status == "deactivated" && p.statusDate <= endCur {
+				to = "lost"
+			}
+			moves = append(moves, insight.Move{From: insight.FromStages[s-1], To: to})
+		}
+		for id, t := range cur.stages {
+			if _, ok := prev.stages[id]; !ok {
+				moves = append(moves, insight.Move{From: "joined", To: insight.FromStages[t-1]})
+			}
+		}
+		rep.Transitions = append(rep.Transitions, insight.Transitions(from, to, moves))
+	}
+	rep.Tracking.Moderate, rep.Tracking.Significant = insight.PSIModerate, insight.PSISignificant
+	return nil
+}
+
+// causeGroups are the groupings of the causes report, with how to read a
+// group from a customer of the run and from the register and a score row.
+var causeGroups = []string{"region", "plan", "segment"}
+
+func customerGroup(by string, c *serving.Customer) string {
+	switch by {
+	case "region":
+		return orUnknown(c.Region)
+	case "plan":
+		return orUnknown(c.Plan)
+	}
+	return orUnknown(c.SegmentName)
+}
+
+// causesNow counts the leading causes of this run's at-risk customers.
+func causesNow(rep *insight.Report, cs []serving.Customer) {
+	var probs []float64
+	for i := range cs {
+		if cs[i].Lifecycle != lifecycleLost {
+			probs = append(probs, cs[i].Probability)
+		}
+	}
+	th := insight.TopShareThreshold(probs, insight.AtRiskShare)
+	for _, by := range causeGroups {
+		var items []insight.Reasoned
+		for i := range cs {
+			c := &cs[i]
+			if c.Lifecycle == lifecycleLost || c.Probability < th {
+				continue
+			}
+			reason := ""
+			if len(c.Reasons) > 0 {
+				reason = insight.CauseOf(c.Reasons[0])
+			}
+			items = append(items, insight.Reasoned{Group: customerGroup(by, c), Reason: reason})
+		}
+		rep.Causes = append(rep.Causes, insight.CausesBy{By: by, Threshold: th, AtRisk: insight.CountReasons(items)})
+	}
+}
+
+// lastScore is a leaver's last score before leaving.
+type lastScore struct {
+	at      int64 // scored_at, µs
+	reason  string
+	segment string
+}
+
+// trackRun is the sampled rows of the newest run seen for a feature month.
+type trackRun struct {
+	run   string
+	at    int64
+	month int32
+	ids   []string
+	probs []float64
+}
+
+// scoreHistory reads crm.scores once: leavers' last scores (causes of
+// leavers) and the newest run of each feature month (tracking).
+func (r *Runner) scoreHistory(ctx context.Context, rep *insight.Report, reg *register, horizon int, smp sampler) error {
+	cols := []string{"run", "scored_at", "feature_month", "subscriber_id", "churn_probability", "reason_1", "segment_name", "lifecycle"}
+	recs, err := scan(ctx, r.Tables, lake.ScoresTable, cols, nil)
+	if err != nil {
+		return err
+	}
+	last := map[string]*lastScore{}
+	runs := map[int32]*trackRun{}
+	for rec, err := range recs {
+		if err != nil {
+			return fmt.Errorf("scoring: scan scores: %w", err)
+		}
+		c := columns{rec: rec}
+		run, ids, reason, seg, life := c.str("run"), c.str("subscriber_id"), c.str("reason_1"), c.str("segment_name"), c.str("lifecycle")
+		fm, prob := c.date("feature_month"), c.num("churn_probability")
+		at := c.col("scored_at")
+		if c.err != nil {
+			rec.Release()
+			return c.err
+		}
+		tsArr, ok := at.(*array.Timestamp)
+		if !ok {
+			rec.Release()
+			return fmt.Errorf("scoring: scores column scored_at is %s, want a timestamp", at.DataType())
+		}
+		unit := tsArr.DataType().(*arrow.TimestampType).Unit
+		for i := range int(rec.NumRows()) {
+			if life.Value(i) == lifecycleLost {
+				continue
+			}
+			id := ids.Value(i)
+			t := toMicros(int64(tsArr.Value(i)), unit)
+			if p := reg.people[id]; p != nil && p.status == "deactivated" {
+				leftAt := int64(p.statusDate) * 86400 * 1_000_000
+				if t < leftAt {
+					if ls := last[id]; ls == nil || ls.at < t {
+						last[strings.Clone(id)] = &lastScore{at: t, reason: value(reason, i), segment: value(seg, i)}
+					}
+				}
+			}
+			m := int32(fm.Value(i))
+			tr := runs[m]
+			if tr == nil || tr.at < t {
+				tr = &trackRun{run: strings.Clone(run.Value(i)), at: t, month: m}
+				runs[m] = tr
+			}
+			if tr.at == t && tr.run == run.Value(i) && smp.keep(id) {
+				tr.ids = append(tr.ids, strings.Clone(id))
+				tr.probs = append(tr.probs, prob(i))
+			}
+		}
+		rec.Release()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	causesOfLeavers(rep, reg, last)
+
+	var ms []int32
+	for m := range runs {
+		ms = append(ms, m)
+	}
+	slices.Sort(ms)
+	for _, m := range ms {
+		tr := runs[m]
+		end := epochDay(dayTime(m).AddDate(0, 1, -1))
+		until := epochDay(dayTime(m).AddDate(0, 1+horizon, -1))
+		scored := make([]insight.Scored, len(tr.ids))
+		for i, id := range tr.ids {
+			left := false
+			if p := reg.people[id]; p != nil && p.status == "deactivated" && p.statusDate > end && p.statusDate <= until {
+				left = true
+			}
+			scored[i] = insight.Scored{Prob: zeroNaN(tr.probs[i]), Left: left}
+		}
+		rep.Tracking.Runs = append(rep.Tracking.Runs, insight.TrackRun(tr.run, dayTime(m).Format("2006-01"),
+			dayString(until), reg.newest >= until, scored))
+	}
+	return nil
+}
+
+// causesOfLeavers counts, month by month, the leading reason of each
+// leaver's last score before leaving.
+func causesOfLeavers(rep *insight.Report, reg *register, last map[string]*lastScore) {
+	type leaver struct {
+		id    string
+		month string
+	}
+	var leavers []leaver
+	for id, p := range reg.people {
+		if p.status == "deactivated" {
+			leavers = append(leavers, leaver{id, dayTime(p.statusDate).Format("2006-01")})
+		}
+	}
+	slices.SortFunc(leavers, func(a, b leaver) int { return strings.Compare(a.id, b.id) })
+	for k, by := range causeGroups {
+		byMonth := map[string]*insight.LeftMonth{}
+		items := map[string][]insight.Reasoned{}
+		for _, l := range leavers {
+			lm := byMonth[l.month]
+			if lm == nil {
+				lm = &insight.LeftMonth{Month: l.month}
+				byMonth[l.month] = lm
+			}
+			lm.Left++
+			ls := last[l.id]
+			if ls == nil {
+				continue
+			}
+			lm.Scored++
+			p := reg.people[l.id]
+			g := ls.segment
+			switch by {
+			case "region":
+				g = p.region
+			case "plan":
+				g = p.plan
+			}
+			items[l.month] = append(items[l.month], insight.Reasoned{Group: orUnknown(g), Reason: insight.CauseOf(ls.reason)})
+		}
+		var months []string
+		for m := range byMonth {
+			months = append(months, m)
+		}
+		slices.Sort(months)
+		for _, m := range months {
+			lm := byMonth[m]
+			if lm.Scored == 0 {
+				continue // left before any run: nothing to say why
+			}
+			lm.Groups = insight.CountReasons(items[m])
+			rep.Causes[k].Left = append(rep.Causes[k].Left, *lm)
+		}
+	}
+}
+
+// toMicros converts a timestamp value of unit u to microseconds.
+func toMicros(v int64, u arrow.TimeUnit) int64 {
+	switch u {
+	case arrow.Second:
+		return v * 1_000_000
+	case arrow.Millisecond:
+		return v * 1000
+	case arrow.Nanosecond:
+		return v / 1000
+	}
+	return v
+}
