@@ -110,6 +110,9 @@ func New(cfg Config) (*Console, error) {
 	m.HandleFunc("GET /console/models", c.models)
 	m.HandleFunc("GET /console/models/{version}", c.modelReport)
 	m.HandleFunc("GET /console/ingest", c.ingest)
+	m.HandleFunc("GET /console/lifecycle", c.lifecycle)
+	m.HandleFunc("GET /console/causes", c.causes)
+	m.HandleFunc("GET /console/tracking", c.tracking)
 	m.HandleFunc("GET /console/ingest/report", c.ingestReport)
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {

@@ -101,6 +101,7 @@ func newFixtureN(t testing.TB, n int) *fixture {
 		risk.IDs = append(risk.IDs, cs[i].SubscriberID)
 	}
 	meta.Lists = []serving.List{risk}
+	meta.Insight = testReport(t, meta.Run, cs)
 	st := serving.NewMemStore()
 	ctx := context.Background()
 	if _, err := serving.Write(ctx, st, meta, cs); err != nil {

@@ -35,6 +35,9 @@ var nav = []navEntry{
 	{Path: "/console/lists", Key: "lists", Op: api.OpLists},
 	{Path: "/console/segments", Key: "segments", Op: api.OpSegments},
 	{Path: "/console/models", Key: "models", Op: api.OpModels},
+	{Path: "/console/lifecycle", Key: "lifecycleNav", Op: api.OpSurvival},
+	{Path: "/console/causes", Key: "causesNav", Op: api.OpCauses},
+	{Path: "/console/tracking", Key: "trackingNav", Op: api.OpTracking},
 	{Path: "/console/ingest", Key: "ingest", Op: api.OpIngestFiles},
 	{Path: "/console/lookup", Key: "lookup"},
 }
