@@ -18,6 +18,10 @@
 //     on 127.0.0.1, against DuckDB on the same Parquet file and on a table
 //     loaded from it. It writes its own section of the report between
 //     markers; run alone it leaves the other sections as they are.
+//   - cube: GET /v1/cube (insight.Compute through the handler) with 1, 2
+//     and 3 dimensions and a filter over -api-customers generated
+//     customers, against DuckDB's GROUP BY CUBE on a table loaded from the
+//     same rows' Parquet file; its own section of the report.
 //   - console: runs web's TestConsoleSpeed over -api-customers generated
 //     customers (the live count's round trip over HTTP, the search and 360°
 //     pages in headless chromium) and writes its own section the same way.
@@ -28,7 +32,7 @@
 //
 // Usage, from the bench directory:
 //
-//	go run . [-parts ingest,features,train,api,console] [-subs 100000] [-months 3] [-runs 3]
+//	go run . [-parts ingest,features,train,api,cube,console] [-subs 100000] [-months 3] [-runs 3]
 //	         [-feature-months 4] [-feature-start 2025-06] [-work DIR] [-out ../BENCHMARKS.md] [-keep]
 //
 // The DuckDB side re-executes this binary in hidden modes
@@ -69,7 +73,7 @@ const (
 	partAPI      = "api"
 )
 
-var allParts = []string{partIngest, partFeatures, partTrain, partAPI, partConsole}
+var allParts = []string{partIngest, partFeatures, partTrain, partAPI, partCube, partConsole}
 
 // options are the command-line flags of a benchmark run.
 type options struct {
@@ -127,7 +131,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	parts := fs.String("parts", strings.Join(allParts, ","), "comma-separated `parts` to run: ingest, features, train, api, console")
+	parts := fs.String("parts", strings.Join(allParts, ","), "comma-separated `parts` to run: ingest, features, train, api, cube, console")
 	fs.IntVar(&o.subs, "subs", 100000, "number of synthetic `subscribers` (both data sets)")
 	fs.IntVar(&o.months, "months", 3, "`months` of CDR history for the ingest part")
 	fs.IntVar(&o.runs, "runs", 3, "timed `runs` per tool; the table reports the median")
@@ -221,6 +225,20 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 		if err := mergeAPISection(o.out, apiSection(rep)); err != nil {
 			return fmt.Errorf("write report: %w", err)
 		}
+	}
+	if o.has(partCube) {
+		cr, err := b.measureCube(ctx)
+		if err != nil {
+			return err
+		}
+		if err := mergeCubeSection(o.out, cubeSection(cr, rep.Machine)); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		for _, x := range cr.Results {
+			fmt.Fprintf(stdout, "\ncube dims=%s filter=%v: %d cells, telcolake p50 %s p99 %s, DuckDB p50 %s p99 %s",
+				strings.Join(x.Case.Dims, ","), x.Case.Filter, x.Cells, ms(x.Telcolake.P50), ms(x.Telcolake.P99), ms(x.DuckDB.P50), ms(x.DuckDB.P99))
+		}
+		fmt.Fprintln(stdout)
 	}
 	if o.has(partConsole) {
 		cr, err := b.measureConsole(ctx)

@@ -261,9 +261,7 @@ func Compute(cols Columns, q Query) (*Cube, error) {
 		}
 	}
 
-	// Pass 1: each row's finest cell, as a mixed-radix key; cells numbered
-	// in order of first appearance.
-	cellOf := make([]int32, len(rows))
+	// Pass 1: each row's finest cell, as a mixed-radix key.
 	var keys []uint64
 	ids := map[uint64]int32{}
 	// A dense table of key → cell when the keys are few (the usual case:
@@ -306,70 +304,125 @@ func Compute(cols Columns, q Query) (*Cube, error) {
 			key[k] = key[k]*rx + uint64(b)
 		}
 	}
-	for k, kk := range key {
-		var id int32
-		var ok bool
-		if dense != nil {
-			id = dense[kk]
-			ok = id >= 0
-		} else {
-			id, ok = ids[kk]
-		}
-		if !ok {
-			if len(keys) >= maxCells {
-				return nil, fmt.Errorf("%w: more than %d", ErrTooManyCells, maxCells)
-			}
-			id = int32(len(keys))
-			if dense != nil {
-				dense[kk] = id
-			} else {
-				ids[kk] = id
-			}
-			keys = append(keys, kk)
-		}
-		cellOf[k] = id
-	}
-	// The sums per finest cell, one column at a time into flat arrays.
-	counts := make([]int64, len(keys))
-	for _, c := range cellOf {
-		counts[c]++
-	}
+	var counts []int64
 	fsum := make([][]float64, len(fdata))
-	for j, col := range fdata {
-		acc := make([]float64, len(keys))
-		for k, r := range rows {
-			acc[cellOf[k]] += col[r]
-		}
-		fsum[j] = acc
-	}
 	csum := make([][]int64, len(cdata))
-	for j, col := range cdata {
-		acc := make([]int64, len(keys))
-		for k, r := range rows {
-			acc[cellOf[k]] += col[r]
+	if dense != nil {
+		// Few keys: the key is the cell. Counts and sums go straight into
+		// arrays indexed by key (no cell id per row), then are compacted to
+		// the keys present, in key order.
+		cnt := make([]int64, space)
+		for _, kk := range key {
+			cnt[kk]++
 		}
-		csum[j] = acc
-	}
-	fine := make([]sums, len(keys))
-	for c := range fine {
-		fine[c] = sums{count: counts[c], f: make([]float64, len(fcols)), c: make([]int64, len(ccols))}
-		for j := range fsum {
-			fine[c].f[j] = fsum[j][c]
+		for kk, c := range cnt {
+			if c > 0 {
+				keys, counts = append(keys, uint64(kk)), append(counts, c)
+			}
 		}
-		for j := range csum {
-			fine[c].c[j] = csum[j][c]
+		if len(keys) > maxCells {
+			return nil, fmt.Errorf("%w: more than %d", ErrTooManyCells, maxCells)
+		}
+		for j, col := range fdata {
+			acc := make([]float64, space)
+			for k, r := range rows {
+				acc[key[k]] += col[r]
+			}
+			out := make([]float64, len(keys))
+			for c, kk := range keys {
+				out[c] = acc[kk]
+			}
+			fsum[j] = out
+		}
+		for j, col := range cdata {
+			acc := make([]int64, space)
+			for k, r := range rows {
+				acc[key[k]] += col[r]
+			}
+			out := make([]int64, len(keys))
+			for c, kk := range keys {
+				out[c] = acc[kk]
+			}
+			csum[j] = out
+		}
+	} else {
+		cellOf := make([]int32, len(rows))
+		for k, kk := range key {
+			id, ok := ids[kk]
+			if !ok {
+				if len(keys) >= maxCells {
+					return nil, fmt.Errorf("%w: more than %d", ErrTooManyCells, maxCells)
+				}
+				id = int32(len(keys))
+				ids[kk] = id
+				keys = append(keys, kk)
+			}
+			cellOf[k] = id
+		}
+		// The sums per finest cell, one column at a time into flat arrays.
+		counts = make([]int64, len(keys))
+		for _, c := range cellOf {
+			counts[c]++
+		}
+		for j, col := range fdata {
+			acc := make([]float64, len(keys))
+			for k, r := range rows {
+				acc[cellOf[k]] += col[r]
+			}
+			fsum[j] = acc
+		}
+		for j, col := range cdata {
+			acc := make([]int64, len(keys))
+			for k, r := range rows {
+				acc[cellOf[k]] += col[r]
+			}
+			csum[j] = acc
 		}
 	}
 
 	// Pass 2: roll each finest cell into every subset of the dimensions.
+	// A group's key is a finest key with the rolled dimensions at code
+	// radix-1 (no value has that code), so groups share the finest cells'
+	// key space: the same dense table (reset) when it is small, a map
+	// otherwise; the sums go to flat arrays, group by group.
 	d := len(dims)
-	codes := make([]uint64, d)
-	type group struct {
-		rolled uint8
-		key    uint64
+	nf, nc := len(fcols), len(ccols)
+	if dense != nil {
+		for i := range dense {
+			dense[i] = -1
+		}
 	}
-	out := map[group]*sums{}
-	var order []group
+	gids := map[uint64]int32{}
+	var gkeys []uint64
+	var grolled []uint8
+	var gcount []int64
+	var gf []float64
+	var gc []int64
+	group := func(gk uint64, mask uint8) (int32, error) {
+		var id int32 = -1
+		if dense != nil {
+			id = dense[gk]
+		} else if x, ok := gids[gk]; ok {
+			id = x
+		}
+		if id >= 0 {
+			return id, nil
+		}
+		if len(gkeys) >= maxCells {
+			return 0, fmt.Errorf("%w: more than %d", ErrTooManyCells, maxCells)
+		}
+		id = int32(len(gkeys))
+		if dense != nil {
+			dense[gk] = id
+		} else {
+			gids[gk] = id
+		}
+		gkeys, grolled, gcount = append(gkeys, gk), append(grolled, mask), append(gcount, 0)
+		gf = append(gf, make([]float64, nf)...)
+		gc = append(gc, make([]int64, nc)...)
+		return id, nil
+	}
+	codes := make([]uint64, d)
 	for c, key := range keys {
 		for i := d - 1; i >= 0; i-- {
 			codes[i] = key % radix[i]
@@ -384,60 +437,97 @@ func Compute(cols Columns, q Query) (*Cube, error) {
 				}
 				gk = gk*radix[i] + code
 			}
-			g := group{uint8(mask), gk}
-			s, ok := out[g]
-			if !ok {
-				if len(out) >= maxCells {
-					return nil, fmt.Errorf("%w: more than %d", ErrTooManyCells, maxCells)
-				}
-				s = &sums{f: make([]float64, len(fcols)), c: make([]int64, len(ccols))}
-				out[g] = s
-				order = append(order, g)
+			id, err := group(gk, uint8(mask))
+			if err != nil {
+				return nil, err
 			}
-			s.count += fine[c].count
-			for j := range s.f {
-				s.f[j] += fine[c].f[j]
+			gcount[id] += counts[c]
+			for j := range nf {
+				gf[int(id)*nf+j] += fsum[j][c]
 			}
-			for j := range s.c {
-				s.c[j] += fine[c].c[j]
+			for j := range nc {
+				gc[int(id)*nc+j] += csum[j][c]
 			}
 		}
 	}
-	if d == 0 || len(rows) == 0 {
+	if len(gkeys) == 0 {
 		// The grand total exists for no rows too (count 0).
-		g := group{uint8(1<<d - 1), 0}
-		if _, ok := out[g]; !ok {
-			out[g] = &sums{f: make([]float64, len(fcols)), c: make([]int64, len(ccols))}
-			order = append(order, g)
+		var gk uint64
+		for i := range d {
+			gk = gk*radix[i] + radix[i] - 1
+		}
+		if _, err := group(gk, uint8(1<<d-1)); err != nil {
+			return nil, err
 		}
 	}
 
-	cube := &Cube{Dims: slices.Clone(q.Dims), Rows: len(rows), Cells: make([]Cell, 0, len(order))}
+	// The cells in order: by grouping, then by the values (as text) of the
+	// dimensions not rolled up, compared through each dimension's rank of
+	// its labels (no string building per comparison).
+	ranks := make([][]int32, d)
+	for i := range dims {
+		labels := dims[i].labels
+		idx := make([]int32, len(labels))
+		for k := range idx {
+			idx[k] = int32(k)
+		}
+		slices.SortFunc(idx, func(a, b int32) int { return strings.Compare(labels[a], labels[b]) })
+		ranks[i] = make([]int32, len(labels))
+		for pos, k := range idx {
+			ranks[i][k] = int32(pos)
+		}
+	}
+	type ordered struct {
+		rolled uint8
+		rank   [MaxDims]int32
+		id     int32
+	}
+	ord := make([]ordered, len(gkeys))
+	for id, gk := range gkeys {
+		o := ordered{rolled: grolled[id], id: int32(id)}
+		for i := d - 1; i >= 0; i-- {
+			if code := gk % radix[i]; code < radix[i]-1 {
+				o.rank[i] = ranks[i][code]
+			}
+			gk /= radix[i]
+		}
+		ord[id] = o
+	}
+	slices.SortFunc(ord, func(a, b ordered) int {
+		if a.rolled != b.rolled {
+			return int(a.rolled) - int(b.rolled)
+		}
+		for i := range d {
+			if a.rank[i] != b.rank[i] {
+				return int(a.rank[i]) - int(b.rank[i])
+			}
+		}
+		return 0
+	})
+
+	cube := &Cube{Dims: slices.Clone(q.Dims), Rows: len(rows), Cells: make([]Cell, len(ord))}
 	for _, m := range ms {
 		cube.Measures = append(cube.Measures, m.Name)
 	}
-	for _, g := range order {
-		s := out[g]
-		cell := Cell{Rolled: g.rolled, Keys: make([]string, d), Values: make([]float64, len(ms)), Count: s.count}
-		key := g.key
+	keyStrs := make([]string, len(ord)*d)
+	values := make([]float64, len(ord)*len(ms))
+	for n, o := range ord {
+		id := int(o.id)
+		s := sums{count: gcount[id], f: gf[id*nf : (id+1)*nf], c: gc[id*nc : (id+1)*nc]}
+		cell := Cell{Rolled: o.rolled, Keys: keyStrs[n*d : (n+1)*d : (n+1)*d], Values: values[n*len(ms) : (n+1)*len(ms) : (n+1)*len(ms)], Count: s.count}
+		gk := gkeys[id]
 		for i := d - 1; i >= 0; i-- {
-			code := key % radix[i]
-			key /= radix[i]
+			code := gk % radix[i]
+			gk /= radix[i]
 			if code < radix[i]-1 {
 				cell.Keys[i] = dims[i].labels[code]
 			}
 		}
 		for j, m := range ms {
-			cell.Values[j] = measureValue(m, s, slot[j])
+			cell.Values[j] = measureValue(m, &s, slot[j])
 		}
-		cube.Cells = append(cube.Cells, cell)
+		cube.Cells[n] = cell
 	}
-	slices.SortFunc(cube.Cells, func(a, b Cell) int {
-		if a.Rolled != b.Rolled {
-			return int(a.Rolled) - int(b.Rolled)
-		}
-		return strings.Compare(strings.Join(a.Keys, "\x00"), strings.Join(b.Keys, "\x00"))
-	})
 	return cube, nil
 }
 

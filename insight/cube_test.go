@@ -15,7 +15,7 @@ import (
 
 // open writes cs as a serving snapshot in memory and opens it, as the api
 // does.
-func open(t *testing.T, cs []serving.Customer) *serving.Snapshot {
+func open(t testing.TB, cs []serving.Customer) *serving.Snapshot {
 	t.Helper()
 	st := serving.NewMemStore()
 	meta := &serving.Meta{Run: "20261102T040000Z", FeatureMonth: "2026-10", Customers: len(cs)}
