@@ -232,6 +232,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			failed++
 			say("API check failed: %v", err)
 		}
+		if err := tryCubes(ctx, stdout, st.HTTPURL); err != nil {
+			failed++
+			say("cube questions failed: %v", err)
+		}
 		if err := tryConsole(ctx, stdout, st.HTTPURL); err != nil {
 			failed++
 			say("console check failed: %v", err)
