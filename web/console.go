@@ -54,6 +54,9 @@ type Config struct {
 	// Revoked records sign-outs for every instance; nil: a sign-out is
 	// known to this instance only.
 	Revoked Revocations
+	// OIDC, when set, signs staff in at a provider's hosted page (Cognito
+	// in AWS); Users may then be nil.
+	OIDC *OIDC
 	// Log receives sign-in outcomes (user names, never passwords) and
 	// errors; nil: discarded.
 	Log *slog.Logger
@@ -66,12 +69,21 @@ type Console struct {
 	ss   *sessions
 	tmpl map[string]*template.Template
 	mux  *http.ServeMux
+	// passwords: users may sign in with a password (Config.Users given).
+	passwords bool
 }
 
 // New checks the configuration and builds the console.
 func New(cfg Config) (*Console, error) {
-	if cfg.API == nil || cfg.Users == nil {
-		return nil, errors.New("web: console needs the API and the users")
+	if cfg.API == nil || cfg.Users == nil && cfg.OIDC == nil {
+		return nil, errors.New("web: console needs the API and the users or a sign-in provider")
+	}
+	if cfg.OIDC != nil && (cfg.OIDC.Issuer == "" || cfg.OIDC.ClientID == "" || cfg.OIDC.RedirectURL == "") {
+		return nil, errors.New("web: a sign-in provider needs its issuer, client id and redirect URL")
+	}
+	passwords := cfg.Users != nil
+	if !passwords {
+		cfg.Users = &Users{byName: map[string]User{}}
 	}
 	if len(cfg.Key) < 32 {
 		return nil, errors.New("web: session key must be at least 32 bytes")
@@ -90,7 +102,7 @@ func New(cfg Config) (*Console, error) {
 		return nil, err
 	}
 	c := &Console{cfg: cfg, ss: &sessions{key: cfg.Key, ttl: cfg.TTL, now: cfg.Now, revoked: map[string]time.Time{},
-		store: cfg.Revoked, log: cfg.Log.ErrorContext}, tmpl: tmpl}
+		store: cfg.Revoked, log: cfg.Log.ErrorContext}, tmpl: tmpl, passwords: passwords}
 	assets, _ := fs.Sub(assetFS, "assets")
 	m := http.NewServeMux()
 	m.Handle("GET /console/assets/", http.StripPrefix("/console/assets/", assetHandler(http.FileServerFS(assets))))
@@ -98,6 +110,10 @@ func New(cfg Config) (*Console, error) {
 	m.HandleFunc("GET /console/signin", c.signinForm)
 	m.HandleFunc("POST /console/signin", c.signin)
 	m.HandleFunc("POST /console/signout", c.signout)
+	if cfg.OIDC != nil {
+		m.HandleFunc("GET /console/auth/start", c.ssoStart)
+		m.HandleFunc("GET /console/auth/callback", c.ssoCallback)
+	}
 	m.HandleFunc("GET /console/search", c.search)
 	m.HandleFunc("GET /console/data/customers", c.dataCustomers)
 	m.HandleFunc("GET /console/lookup", c.lookup)
@@ -172,6 +188,12 @@ func (c *Console) current(r *http.Request) (session, bool) {
 	s, ok := c.ss.check(r.Context(), ck.Value)
 	if !ok {
 		return session{}, false
+	}
+	if s.SSO {
+		if c.cfg.OIDC == nil {
+			return session{}, false
+		}
+		return s, true // the role is the ID token's, until the session ends with it
 	}
 	if u, ok := c.cfg.Users.lookup(s.User); !ok || u.Role != s.Role {
 		return session{}, false
@@ -267,7 +289,8 @@ func (c *Console) signinForm(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, c.ss.cookie(r, preCookie, nonce, c.cfg.Now().Add(30*time.Minute)))
 	c.render(w, r, http.StatusOK, "signin", c.page(r, nil, struct {
 		Token, Next, Error string
-	}{c.ss.csrf("signin|" + nonce), safeNext(r.URL.Query().Get("next")), r.URL.Query().Get("error")}))
+		Passwords, SSO     bool
+	}{c.ss.csrf("signin|" + nonce), safeNext(r.URL.Query().Get("next")), r.URL.Query().Get("error"), c.passwords, c.cfg.OIDC != nil}))
 }
 
 // safeNext keeps a redirect target inside the console.
@@ -291,6 +314,7 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	name := strings.TrimSpace(r.PostForm.Get("user"))
 	u, ok := c.cfg.Users.Check(name, r.PostForm.Get("password"))
+	ok = ok && c.passwords
 	if !ok {
 		c.cfg.Log.InfoContext(r.Context(), "web: sign-in refused", "user", cutName(name))
 		http.Redirect(w, r, "/console/signin?error=bad&next="+url.QueryEscape(safeNext(r.PostForm.Get("next"))), http.StatusSeeOther)
@@ -332,6 +356,10 @@ func (c *Console) signout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, c.ss.cookie(r, sessionCookie, "", time.Time{}))
+	if s.SSO {
+		http.Redirect(w, r, c.cfg.OIDC.ssoLogout(), http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
 }
 

@@ -20,33 +20,54 @@ const (
 	EnvUsersFile = "TELCOLAKE_CONSOLE_USERS_FILE"
 	// EnvKey is the session key, at least 64 hex digits (32 bytes).
 	EnvKey = "TELCOLAKE_CONSOLE_KEY"
+	// EnvOIDCIssuer turns on sign-in at an OpenID Connect provider's hosted
+	// page (the template sets Cognito's user pool issuer), with
+	// EnvOIDCClientID, EnvOIDCRedirect and optionally EnvOIDCClientSecret,
+	// EnvOIDCLogout (the provider's logout page) and EnvOIDCAfterLogout.
+	EnvOIDCIssuer       = "TELCOLAKE_CONSOLE_OIDC_ISSUER"
+	EnvOIDCClientID     = "TELCOLAKE_CONSOLE_OIDC_CLIENT_ID"
+	EnvOIDCClientSecret = "TELCOLAKE_CONSOLE_OIDC_CLIENT_SECRET"
+	EnvOIDCRedirect     = "TELCOLAKE_CONSOLE_OIDC_REDIRECT_URL"
+	EnvOIDCLogout       = "TELCOLAKE_CONSOLE_OIDC_LOGOUT_URL"
+	EnvOIDCAfterLogout  = "TELCOLAKE_CONSOLE_OIDC_AFTER_LOGOUT_URL"
 )
 
 // WithConsole returns apiHandler with the console at /console/ if the
-// environment configures one (EnvUsers or EnvUsersFile, and EnvKey), or
+// environment configures one (EnvUsers, EnvUsersFile or EnvOIDCIssuer, and
+// EnvKey), or
 // apiHandler alone, and whether the console is on.
 // Stores, when given, are the console's reads of the lake beyond the API:
 // Config.Models and Config.Landing.
 func WithConsole(getenv func(string) string, apiHandler http.Handler, log *slog.Logger, stores ...Stores) (http.Handler, bool, error) {
 	inline, file := strings.TrimSpace(getenv(EnvUsers)), getenv(EnvUsersFile)
-	if inline == "" && file == "" {
+	issuer := strings.TrimSpace(getenv(EnvOIDCIssuer))
+	if inline == "" && file == "" && issuer == "" {
 		return apiHandler, false, nil
 	}
 	var users *Users
 	var err error
-	if file != "" {
+	switch {
+	case file != "":
 		users, err = LoadUsers(file)
-	} else {
+	case inline != "":
 		users, err = ParseUsers([]byte(strings.NewReplacer(",", "\n", ":", " ").Replace(inline)))
 	}
 	if err != nil {
 		return nil, false, err
 	}
+	var sso *OIDC
+	if issuer != "" {
+		sso = &OIDC{Issuer: issuer, ClientID: getenv(EnvOIDCClientID), ClientSecret: getenv(EnvOIDCClientSecret),
+			RedirectURL: getenv(EnvOIDCRedirect), LogoutURL: getenv(EnvOIDCLogout), AfterLogout: getenv(EnvOIDCAfterLogout)}
+		if sso.ClientID == "" || sso.RedirectURL == "" {
+			return nil, false, fmt.Errorf("web: %s needs %s and %s", EnvOIDCIssuer, EnvOIDCClientID, EnvOIDCRedirect)
+		}
+	}
 	key, err := hex.DecodeString(strings.TrimSpace(getenv(EnvKey)))
 	if err != nil || len(key) < 32 {
 		return nil, false, fmt.Errorf("web: %s must be at least 64 hex digits", EnvKey)
 	}
-	cfg := Config{API: apiHandler, Users: users, Key: key, Log: log}
+	cfg := Config{API: apiHandler, Users: users, Key: key, Log: log, OIDC: sso}
 	for _, st := range stores {
 		cfg.Models, cfg.Landing, cfg.Revoked = st.Models, st.Landing, st.Revoked
 	}

@@ -27,6 +27,7 @@ func TestWithConsole(t *testing.T) {
 		"no key":       {EnvUsers: u.Entry()},
 		"bad entry":    {EnvUsers: "lee:root:x", EnvKey: key},
 		"no such file": {EnvUsersFile: "/nonexistent/users", EnvKey: key},
+		"issuer without a client": {EnvOIDCIssuer: "https://cognito-idp.eu-west-1.amazonaws.com/pool", EnvKey: key},
 	} {
 		if _, _, err := WithConsole(env(kv), apiH, nil); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -52,6 +53,17 @@ func TestWithConsole(t *testing.T) {
 		if w.Code != tt.status || !strings.Contains(w.Body.String(), tt.body) {
 			t.Errorf("%s: %d %.80q, want %d with %q", tt.target, w.Code, w.Body.String(), tt.status, tt.body)
 		}
+	}
+	// Cognito alone: the console is on with the provider's link only.
+	h, on, err = WithConsole(env(map[string]string{EnvOIDCIssuer: "https://cognito-idp.eu-west-1.amazonaws.com/pool", EnvOIDCClientID: "c",
+		EnvOIDCRedirect: "https://crm.example.com/console/auth/callback", EnvKey: key}), apiH, nil)
+	if err != nil || !on {
+		t.Fatalf("console with a provider: on %v, err %v", on, err)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/console/signin", nil))
+	if !strings.Contains(w.Body.String(), "/console/auth/start") || strings.Contains(w.Body.String(), `id="signin"`) {
+		t.Errorf("sign-in page with a provider only: %.300s", w.Body.String())
 	}
 	us, err := ParseUsers([]byte(strings.NewReplacer(",", "\n", ":", " ").Replace(u.Entry())))
 	if err != nil {

@@ -52,6 +52,9 @@ var dicts = map[string]dict{
 		"noLanding": "The landing bucket's reports are not readable from here.", "source": "File", "rowsOK": "Rows taken",
 		"started": "Started", "fileReport": "File report", "table": "Table", "duplicates": "Duplicate rows", "message": "Message",
 		"warnings": "Warnings", "rows": "Rejected lines", "line": "Line", "rawValue": "Value (masked)",
+		"ssoSignin": "Sign in with your organisation's account", "ssoDown": "The sign-in service cannot be reached; try again shortly.",
+		"ssoRefused": "The sign-in was not completed.", "noRole": "Your account is in none of the console's groups (agent, analyst, admin).",
+		"signedIn": "Signed in", "continue": "Continue",
 	},
 	"zh": {
 		"title": "telcolake 客户管理台", "signin": "登录", "signout": "退出", "user": "用户名", "password": "密码",
@@ -91,6 +94,9 @@ var dicts = map[string]dict{
 		"noLanding": "此处无法读取落地桶中的报告。", "source": "文件", "rowsOK": "接收行数",
 		"started": "开始时间", "fileReport": "文件报告", "table": "表", "duplicates": "重复行", "message": "说明",
 		"warnings": "警告", "rows": "拒收行", "line": "行号", "rawValue": "值（已脱敏）",
+		"ssoSignin": "使用单位账号登录", "ssoDown": "无法连接登录服务，请稍后重试。",
+		"ssoRefused": "登录未完成。", "noRole": "您的账号不在本系统的任何用户组（agent、analyst、admin）中。",
+		"signedIn": "已登录", "continue": "继续",
 	},
 }
 

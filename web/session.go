@@ -31,6 +31,9 @@ type session struct {
 	Role api.Role
 	Exp  time.Time
 	ID   string // random; the CSRF token is derived from it
+	// SSO: signed in at the sign-in provider (the role came from the ID
+	// token's groups), not at the users file.
+	SSO bool
 }
 
 // sessions signs and checks session cookies.
@@ -70,10 +73,21 @@ func (ss *sessions) sign(payload string) string {
 }
 
 // issue returns a new session for u and its cookie value.
-func (ss *sessions) issue(u User) (session, string) {
-	s := session{User: u.Name, Role: u.Role, Exp: ss.now().Add(ss.ttl).Truncate(time.Second), ID: randomID()}
-	payload := strings.Join([]string{"v1", s.User, string(s.Role), strconv.FormatInt(s.Exp.Unix(), 10), s.ID}, "|")
-	enc := base64.RawURLEncoding.EncodeToString([]byte(payload))
+func (ss *sessions) issue(u User) (session, string) { return ss.issueFor(u, false, time.Time{}) }
+
+// issueFor is issue for a user signed in at the users file or, with sso,
+// at the sign-in provider; a non-zero until shortens the session (to the
+// ID token's expiry).
+func (ss *sessions) issueFor(u User, sso bool, until time.Time) (session, string) {
+	s := session{User: u.Name, Role: u.Role, Exp: ss.now().Add(ss.ttl).Truncate(time.Second), ID: randomID(), SSO: sso}
+	if !until.IsZero() && until.Before(s.Exp) {
+		s.Exp = until.Truncate(time.Second)
+	}
+	f := []string{"v1", s.User, string(s.Role), strconv.FormatInt(s.Exp.Unix(), 10), s.ID}
+	if sso {
+		f = append(f, "sso")
+	}
+	enc := base64.RawURLEncoding.EncodeToString([]byte(strings.Join(f, "|")))
 	return s, enc + "." + ss.sign(enc)
 }
 
@@ -89,7 +103,7 @@ func (ss *sessions) check(ctx context.Context, v string) (session, bool) {
 		return session{}, false
 	}
 	f := strings.Split(string(raw), "|")
-	if len(f) != 5 || f[0] != "v1" {
+	if !(len(f) == 5 || len(f) == 6 && f[5] == "sso") || f[0] != "v1" {
 		return session{}, false
 	}
 	exp, err := strconv.ParseInt(f[3], 10, 64)
@@ -97,7 +111,7 @@ func (ss *sessions) check(ctx context.Context, v string) (session, bool) {
 	if err != nil || !okRole || !validName(f[1]) {
 		return session{}, false
 	}
-	s := session{User: f[1], Role: role, Exp: time.Unix(exp, 0), ID: f[4]}
+	s := session{User: f[1], Role: role, Exp: time.Unix(exp, 0), ID: f[4], SSO: len(f) == 6}
 	if !ss.now().Before(s.Exp) {
 		return session{}, false
 	}
