@@ -23,10 +23,10 @@ func TestWithConsole(t *testing.T) {
 		t.Fatalf("no console configured: on %v, err %v", on, err)
 	}
 	for name, kv := range map[string]map[string]string{
-		"short key":    {EnvUsers: u.Entry(), EnvKey: "abcd"},
-		"no key":       {EnvUsers: u.Entry()},
-		"bad entry":    {EnvUsers: "lee:root:x", EnvKey: key},
-		"no such file": {EnvUsersFile: "/nonexistent/users", EnvKey: key},
+		"short key":               {EnvUsers: u.Entry(), EnvKey: "abcd"},
+		"no key":                  {EnvUsers: u.Entry()},
+		"bad entry":               {EnvUsers: "lee:root:x", EnvKey: key},
+		"no such file":            {EnvUsersFile: "/nonexistent/users", EnvKey: key},
 		"issuer without a client": {EnvOIDCIssuer: "https://cognito-idp.eu-west-1.amazonaws.com/pool", EnvKey: key},
 	} {
 		if _, _, err := WithConsole(env(kv), apiH, nil); err == nil {
