@@ -236,6 +236,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			failed++
 			say("cube questions failed: %v", err)
 		}
+		if err := tryLifecycle(ctx, stdout, st.HTTPURL); err != nil {
+			failed++
+			say("lifecycle check failed: %v", err)
+		}
 		if err := tryConsole(ctx, stdout, st.HTTPURL); err != nil {
 			failed++
 			say("console check failed: %v", err)

@@ -8,9 +8,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/iceberg-go"
 
 	"github.com/telcolake/telcolake/insight"
 	"github.com/telcolake/telcolake/lake"
@@ -23,7 +25,8 @@ import (
 // or a function of its own: it needs the register's newest export (what
 // happened since each past run), every past run of crm.scores, and the
 // feature months, which score already reads; and its answer belongs with
-// the snapshot the API serves. It is cheap next to scoring (one pass over
+// the snapshot the API serves. Its rows also go to crm.model_tracking
+// (writeTracking), for SQL over the history of tracking. It is cheap next to scoring (one pass over
 // each table, bounded memory below).
 //
 // Sources and definitions:
@@ -44,8 +47,9 @@ import (
 //     leading reason is reason 1 without its value (insight.CauseOf).
 //   - Causes of leavers: each subscriber deactivated in a month, by the
 //     reason 1 of its last crm.scores row scored before the deactivation
-//     date (win-back rows aside).
-//   - Tracking: the last run of each feature month, each customer's
+//     date (win-back rows aside), among the month-end runs (below).
+//   - Tracking: the last run of each feature month (of the runs read: the
+//     last of each calendar month, monthlyRuns), each customer's
 //     outcome by the churn label (deactivated in the label horizon after
 //     the feature month); complete once the register's newest export
 //     covers the window.
@@ -182,10 +186,12 @@ func (r *Runner) featureInsight(ctx context.Context, rep *insight.Report, reg *r
 	}
 	var curve insight.ValueCurve
 	type monthRows struct {
-		stages map[string]uint8
+		stages []uint8      // by subscriber index (idx); 0: no row
 		drift  [][]float64 // per driftFeatures, sampled
 	}
 	months := map[int32]*monthRows{}
+	idx := map[string]int32{} // subscriber id → index, one entry each
+	var names []string
 	for rec, err := range recs {
 		if err != nil {
 			return fmt.Errorf("scoring: scan features: %w", err)
@@ -205,13 +211,24 @@ func (r *Runner) featureInsight(ctx context.Context, rep *insight.Report, reg *r
 			m := int32(month.Value(i))
 			mr := months[m]
 			if mr == nil {
-				mr = &monthRows{stages: map[string]uint8{}, drift: make([][]float64, len(driftFeatures))}
+				mr = &monthRows{stages: []uint8{}, drift: make([][]float64, len(driftFeatures))}
 				months[m] = mr
 			}
 			tenure := vals[tenureK](i)
 			curve.Add(int(zeroNaN(tenure)), vals[dueK](i), vals[minK](i))
 			id := ids.Value(i)
-			mr.stages[strings.Clone(id)] = stageCode(status.Value(i), int32(zeroNaN(tenure)))
+			k, ok := idx[id]
+			if !ok {
+				k = int32(len(names))
+				names = append(names, strings.Clone(id))
+				idx[names[k]] = k
+			}
+			if mr.stages != nil {
+				for int(k) >= len(mr.stages) {
+					mr.stages = append(mr.stages, 0)
+				}
+				mr.stages[k] = stageCode(status.Value(i), int32(zeroNaN(tenure)))
+			}
 			if smp.keep(id) {
 				for k := range driftFeatures {
 					mr.drift[k] = append(mr.drift[k], vals[k](i))
@@ -255,19 +272,27 @@ func (r *Runner) featureInsight(ctx context.Context, rep *insight.Report, reg *r
 			continue
 		}
 		endCur := epochDay(dayTime(ms[k]).AddDate(0, 1, -1))
-		var moves []insight.Move
-		for id, s := range prev.stages {
-			to := "unknown"
-			if t, ok := cur.stages[id]; ok {
-				to = insight.FromStages[t-1]
-			} else if p := reg.people[id]; p != nil && p.status == "deactivated" && p.statusDate <= endCur {
-				to = "lost"
+		at := func(st []uint8, k int) uint8 {
+			if k < len(st) {
+				return st[k]
 			}
-			moves = append(moves, insight.Move{From: insight.FromStages[s-1], To: to})
+			return 0
 		}
-		for id, t := range cur.stages {
-			if _, ok := prev.stages[id]; !ok {
+		var moves []insight.Move
+		for k := range names {
+			s, t := at(prev.stages, k), at(cur.stages, k)
+			switch {
+			case s == 0 && t == 0:
+			case s == 0:
 				moves = append(moves, insight.Move{From: "joined", To: insight.FromStages[t-1]})
+			case t != 0:
+				moves = append(moves, insight.Move{From: insight.FromStages[s-1], To: insight.FromStages[t-1]})
+			default:
+				to := "unknown"
+				if p := reg.people[names[k]]; p != nil && p.status == "deactivated" && p.statusDate <= endCur {
+					to = "lost"
+				}
+				moves = append(moves, insight.Move{From: insight.FromStages[s-1], To: to})
 			}
 		}
 		rep.Transitions = append(rep.Transitions, insight.Transitions(from, to, moves))
@@ -335,8 +360,15 @@ type trackRun struct {
 // scoreHistory reads crm.scores once: leavers' last scores (causes of
 // leavers) and the newest run of each feature month (tracking).
 func (r *Runner) scoreHistory(ctx context.Context, rep *insight.Report, reg *register, horizon int, smp sampler) error {
+	chosen, err := r.monthlyRuns(ctx)
+	if err != nil {
+		return err
+	}
+	if len(chosen) == 0 {
+		return nil
+	}
 	cols := []string{"run", "scored_at", "feature_month", "subscriber_id", "churn_probability", "reason_1", "segment_name", "lifecycle"}
-	recs, err := scan(ctx, r.Tables, lake.ScoresTable, cols, nil)
+	recs, err := scan(ctx, r.Tables, lake.ScoresTable, cols, iceberg.IsIn(iceberg.Reference("run"), chosen...))
 	if err != nil {
 		return err
 	}
@@ -415,6 +447,39 @@ func (r *Runner) scoreHistory(ctx context.Context, rep *insight.Report, reg *reg
 	return nil
 }
 
+// monthlyRuns lists the runs of crm.scores (from its partitions, without
+// reading rows) and keeps the last of each calendar month: a run scores the
+// newest feature month, so this is about one run per feature month, and
+// the history read stays one run a month however often score runs.
+func (r *Runner) monthlyRuns(ctx context.Context) ([]string, error) {
+	tbl, err := r.Tables.LoadTable(ctx, lake.ScoresTable.Ident())
+	if err != nil {
+		return nil, fmt.Errorf("scoring: load scores: %w", err)
+	}
+	tasks, err := tbl.Scan().PlanFiles(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("scoring: plan scores: %w", err)
+	}
+	last := map[string]string{}
+	for _, t := range tasks {
+		for _, v := range t.File.Partition() {
+			run, ok := v.(string)
+			if !ok || len(run) < 6 {
+				continue
+			}
+			if m := run[:6]; run > last[m] {
+				last[m] = run
+			}
+		}
+	}
+	var out []string
+	for _, run := range last {
+		out = append(out, run)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
 // causesOfLeavers counts, month by month, the leading reason of each
 // leaver's last score before leaving.
 func causesOfLeavers(rep *insight.Report, reg *register, last map[string]*lastScore) {
@@ -481,4 +546,95 @@ func toMicros(v int64, u arrow.TimeUnit) int64 {
 		return v / 1000
 	}
 	return v
+}
+
+// writeTracking replaces the run's rows of crm.model_tracking with the
+// report's tracked runs, their deciles and the drift.
+func (r *Runner) writeTracking(ctx context.Context, meta *serving.Meta, tr *insight.Tracking) error {
+	n := len(tr.Drift)
+	for _, rt := range tr.Runs {
+		n += 1 + len(rt.Deciles)
+	}
+	if n == 0 {
+		return nil
+	}
+	b, err := lake.NewRowBuilder(lake.ModelTrackingTable, n)
+	if err != nil {
+		return err
+	}
+	defer b.Release()
+	month := func(name, ym string) {
+		t, err := time.Parse("2006-01", ym)
+		if err != nil {
+			b.Null(name)
+			return
+		}
+		b.Date(name, t)
+	}
+	day := func(name, d string) {
+		t, err := time.Parse(time.DateOnly, d)
+		if err != nil {
+			b.Null(name)
+			return
+		}
+		b.Date(name, t)
+	}
+	nulls := func(names ...string) {
+		for _, n := range names {
+			b.Null(n)
+		}
+	}
+	row := func(kind string) {
+		b.String("computed_run", meta.Run)
+		b.Time("computed_at", meta.ScoredAt)
+		b.String("kind", kind)
+	}
+	for _, rt := range tr.Runs {
+		row("run")
+		b.String("run", rt.Run)
+		month("feature_month", rt.FeatureMonth)
+		day("window_end", rt.WindowEnd)
+		b.Bool("complete", rt.Complete)
+		b.Null("decile")
+		b.Int64("customers", int64(rt.Customers))
+		b.Int64("leavers", int64(rt.Left))
+		b.Float("mean_predicted", rt.MeanPredicted)
+		b.Float("realised", rt.Realised)
+		if rt.AUC != nil {
+			b.Float("auc", *rt.AUC)
+		} else {
+			b.Null("auc")
+		}
+		nulls("feature", "from_month", "to_month", "psi", "level")
+		for _, d := range rt.Deciles {
+			row("decile")
+			b.String("run", rt.Run)
+			month("feature_month", rt.FeatureMonth)
+			day("window_end", rt.WindowEnd)
+			b.Bool("complete", rt.Complete)
+			b.Int32("decile", int64(d.Decile))
+			b.Int64("customers", int64(d.Customers))
+			b.Int64("leavers", int64(math.Round(d.Realised*float64(d.Customers))))
+			b.Float("mean_predicted", d.MeanPredicted)
+			b.Float("realised", d.Realised)
+			nulls("auc", "feature", "from_month", "to_month", "psi", "level")
+		}
+	}
+	for _, d := range tr.Drift {
+		row("drift")
+		nulls("run", "feature_month", "window_end", "complete", "decile", "customers", "leavers", "mean_predicted", "realised", "auc")
+		b.String("feature", d.Feature)
+		month("from_month", d.From)
+		month("to_month", d.To)
+		b.Float("psi", d.PSI)
+		b.String("level", d.Level)
+	}
+	rec := b.Record()
+	defer rec.Release()
+	if _, err := lake.ReplaceRows(ctx, r.Tables, lake.ModelTrackingTable,
+		iceberg.EqualTo(iceberg.Reference("computed_run"), meta.Run), []arrow.RecordBatch{rec},
+		iceberg.Properties{"telcolake.scoring.run": meta.Run}); err != nil {
+		return fmt.Errorf("scoring: write crm.model_tracking: %w", err)
+	}
+	return nil
 }

@@ -123,6 +123,59 @@ func checkInsight(t *testing.T, l *laketest.Lake, meta *serving.Meta, res *scori
 		}
 	}
 
+	// The newest matrix against a brute-force count over crm.features.
+	stage := func(status string, tenure int32) string {
+		switch {
+		case status == "suspended":
+			return "suspended"
+		case tenure < 3:
+			return "new"
+		case tenure < 24:
+			return "established"
+		}
+		return "loyal"
+	}
+	last := rep.Transitions[len(rep.Transitions)-1]
+	rows := map[string]map[string]string{} // month → id → stage
+	ft := readTable(t, l, lake.FeaturesTable, "month", "subscriber_id", "status", "tenure_months")
+	eachRow(ft, func(rec arrow.RecordBatch, i int) {
+		col := func(name string) arrow.Array { return rec.Column(rec.Schema().FieldIndices(name)[0]) }
+		m := col("month").(*array.Date32).Value(i).ToTime().Format("2006-01")
+		if m != last.From && m != last.To {
+			return
+		}
+		if rows[m] == nil {
+			rows[m] = map[string]string{}
+		}
+		rows[m][col("subscriber_id").(interface{ Value(int) string }).Value(i)] = stage(
+			col("status").(interface{ Value(int) string }).Value(i), col("tenure_months").(*array.Int32).Value(i))
+	})
+	want := map[[2]string]int{}
+	toEnd, _ := time.Parse("2006-01", last.To)
+	toEnd = toEnd.AddDate(0, 1, -1)
+	for id, from := range rows[last.From] {
+		to, ok := rows[last.To][id]
+		if !ok {
+			to = "unknown"
+			if r, ok := newest[id]; ok && r.state == "deactivated" && !r.status.After(toEnd) {
+				to = "lost"
+			}
+		}
+		want[[2]string{from, to}]++
+	}
+	for id, to := range rows[last.To] {
+		if _, ok := rows[last.From][id]; !ok {
+			want[[2]string{"joined", to}]++
+		}
+	}
+	for i, from := range last.Rows {
+		for j, to := range last.Cols {
+			if got := last.Counts[i][j]; got != want[[2]string{from, to}] {
+				t.Errorf("%s→%s %s → %s: %d, want %d", last.From, last.To, from, to, got, want[[2]string{from, to}])
+			}
+		}
+	}
+
 	// Causes: the top decile of the run's scored customers.
 	for _, c := range rep.Causes {
 		if c.AtRisk[0].Group != "all" {
@@ -152,5 +205,20 @@ func checkInsight(t *testing.T, l *laketest.Lake, meta *serving.Meta, res *scori
 	}
 	if len(rep.ValueCurve) == 0 {
 		t.Error("no value by tenure")
+	}
+
+	// crm.model_tracking holds the same rows.
+	kinds := map[string]int{}
+	mt := readTable(t, l, lake.ModelTrackingTable, "computed_run", "kind")
+	eachRow(mt, func(rec arrow.RecordBatch, i int) {
+		col := func(name string) string {
+			return rec.Column(rec.Schema().FieldIndices(name)[0]).(interface{ Value(int) string }).Value(i)
+		}
+		if col("computed_run") == meta.Run {
+			kinds[col("kind")]++
+		}
+	})
+	if kinds["run"] != 1 || kinds["decile"] != len(tr.Deciles) || kinds["drift"] != len(rep.Tracking.Drift) {
+		t.Errorf("crm.model_tracking rows %v, want 1 run, %d deciles, %d drift", kinds, len(tr.Deciles), len(rep.Tracking.Drift))
 	}
 }

@@ -194,8 +194,13 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 	// serves (the API then answers its endpoints 503).
 	if rep, err := r.insightReport(ctx, meta, n, cs); err != nil {
 		r.warn(ctx, "scoring: no lifecycle and tracking report", "error", err.Error())
-	} else if meta.Insight, err = json.Marshal(rep); err != nil {
-		return nil, fmt.Errorf("scoring: encode insight report: %w", err)
+	} else {
+		if meta.Insight, err = json.Marshal(rep); err != nil {
+			return nil, fmt.Errorf("scoring: encode insight report: %w", err)
+		}
+		if err := r.writeTracking(ctx, meta, &rep.Tracking); err != nil {
+			return nil, err
+		}
 	}
 	if res.Snapshot, err = serving.Write(ctx, r.Serving, meta, cs); err != nil {
 		return nil, fmt.Errorf("scoring: %w", err)
