@@ -186,7 +186,7 @@ func (r *Runner) featureInsight(ctx context.Context, rep *insight.Report, reg *r
 	}
 	var curve insight.ValueCurve
 	type monthRows struct {
-		stages []uint8      // by subscriber index (idx); 0: no row
+		stages []uint8     // by subscriber index (idx); 0: no row
 		drift  [][]float64 // per driftFeatures, sampled
 	}
 	months := map[int32]*monthRows{}
