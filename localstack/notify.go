@@ -21,6 +21,7 @@ import (
 // to a function.
 type subscription struct {
 	function string
+	queue    string // instead of a function: the queue's name
 	bucket   string
 	prefix   string
 	suffix   string
@@ -50,6 +51,8 @@ type notifier struct {
 	async map[string]AsyncConfig
 	// deadLetter, when set, receives an event that failed for good.
 	deadLetter func(fn string, payload []byte, d Delivery, condition string)
+	// enqueue sends an event to a queue subscription's queue.
+	enqueue func(queue string, payload []byte) error
 
 	ctx     context.Context
 	mu      sync.Mutex
@@ -122,7 +125,7 @@ func (n *notifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			out.EventName = name
 			out.S3.SchemaVersion = "1.0"
-			out.S3.ConfigurationID = s.function + "-" + s.prefix
+			out.S3.ConfigurationID = s.target() + "-" + s.prefix
 			out.S3.Bucket.Name = s.bucket
 			out.S3.Bucket.Arn = "arn:aws:s3:::" + s.bucket
 			out.S3.Object.Key = strings.ReplaceAll(url.QueryEscape(key), "%2F", "/") // as S3 sends keys: form-encoded, slashes kept
@@ -135,10 +138,34 @@ func (n *notifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			out.S3.Object.Sequencer = n.sequencer(rec.S3.Object.Sequencer)
 			payload, _ := json.Marshal(events.S3Event{Records: []events.S3EventRecord{out}})
-			n.deliver(s.function, key, payload)
+			n.send(s, key, payload)
 		}
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// target names where a subscription sends events.
+func (s subscription) target() string {
+	if s.queue != "" {
+		return s.queue
+	}
+	return s.function
+}
+
+// send delivers an event to a subscription: to its queue (as S3 does,
+// once; the queue's consumer retries), or to its function asynchronously.
+func (n *notifier) send(s subscription, key string, payload []byte) {
+	if s.queue == "" {
+		n.deliver(s.function, key, payload)
+		return
+	}
+	if n.enqueue == nil {
+		fmt.Fprintf(n.log, "[notify] %s: no queue service for %s: the event is dropped\n", key, s.queue)
+		return
+	}
+	if err := n.enqueue(s.queue, payload); err != nil {
+		fmt.Fprintf(n.log, "[notify] %s: send to %s: %v: the event is dropped\n", key, s.queue, err)
+	}
 }
 
 func (n *notifier) deliver(fn, key string, payload []byte) {
@@ -236,7 +263,7 @@ func (n *notifier) sweep(ctx context.Context, c objectLister, interval, grace ti
 						continue
 					}
 					fmt.Fprintf(n.log, "[notify] %s: no webhook call came; delivering from the sweep\n", key)
-					n.deliver(sub.function, key, s3EventPayload(sub, key, etag, aws.ToInt64(o.Size), n.sequencer("")))
+					n.send(sub, key, s3EventPayload(sub, key, etag, aws.ToInt64(o.Size), n.sequencer("")))
 				}
 			}
 		}
@@ -265,7 +292,7 @@ func s3EventPayload(sub subscription, key, etag string, size int64, sequencer st
 	out.EventTime = time.Now().UTC()
 	out.EventName = "ObjectCreated:Put"
 	out.S3.SchemaVersion = "1.0"
-	out.S3.ConfigurationID = sub.function + "-" + sub.prefix
+	out.S3.ConfigurationID = sub.target() + "-" + sub.prefix
 	out.S3.Bucket.Name = sub.bucket
 	out.S3.Bucket.Arn = "arn:aws:s3:::" + sub.bucket
 	out.S3.Object.Key = strings.ReplaceAll(url.QueryEscape(key), "%2F", "/")

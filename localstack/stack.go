@@ -42,8 +42,16 @@ type Config struct {
 	Schedules bool
 	// Log receives the stack's and the functions' logs.
 	Log io.Writer
-	// OnDelivery, when set, is told the outcome of every event delivery.
+	// OnDelivery, when set, is told the outcome of every event delivery:
+	// for a queue's messages, once per file when its message is deleted
+	// (done) or moved to the dead-letter queue (failed for good).
 	OnDelivery func(Delivery)
+	// SQSAddr is the listen address of the SQS service (127.0.0.1:0 by default).
+	SQSAddr string
+	// RetryDelay is when a message whose batch item failed comes back
+	// locally (1 s by default): the template's visibility timeout is sized
+	// for Lambda's timeouts, far too long for a local run.
+	RetryDelay time.Duration
 }
 
 // Region and account the local stack reports (LocalStack's defaults).
@@ -60,11 +68,16 @@ type Stack struct {
 	Buckets   map[string]string // logical id → bucket name
 	functions map[string]*Function
 	notifier  *notifier
-	servers   []*http.Server
-	HTTPURL   string
-	LambdaURL string
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
+	// SQS is the queue service; SQSURL its endpoint.
+	SQS        *SQS
+	SQSURL     string
+	queueNames map[string]string // logical id → queue name
+	pollers    []*poller
+	servers    []*http.Server
+	HTTPURL    string
+	LambdaURL  string
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
 }
 
 // Build compiles each function of the template into dir/bin/<name>/bootstrap,
@@ -102,7 +115,8 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	s := &Stack{cfg: cfg, Template: tpl, functions: map[string]*Function{}, Buckets: map[string]string{}, cancel: cancel}
+	s := &Stack{cfg: cfg, Template: tpl, functions: map[string]*Function{}, Buckets: map[string]string{}, cancel: cancel,
+		queueNames: map[string]string{}}
 	fail := func(err error) (*Stack, error) {
 		s.Close()
 		return nil, err
@@ -117,6 +131,10 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		s.Buckets[id] = name
 	}
 
+	if err := s.startQueues(); err != nil {
+		return fail(err)
+	}
+
 	// The notification receiver listens before the S3 server starts.
 	var subs []subscription
 	for _, f := range tpl.Functions {
@@ -124,7 +142,14 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 			subs = append(subs, subscription{function: f.Name, bucket: s.Buckets[tr.Bucket], prefix: tr.Prefix, suffix: tr.Suffix})
 		}
 	}
+	for _, bq := range tpl.BucketQueues {
+		subs = append(subs, subscription{queue: s.queueNames[bq.Queue], bucket: s.Buckets[bq.Bucket], prefix: bq.Prefix, suffix: bq.Suffix})
+	}
 	s.notifier = newNotifier(runCtx, subs, s.Invoke, cfg.Log)
+	s.notifier.enqueue = func(queue string, payload []byte) error {
+		_, _, err := s.SQS.Send(queue, string(payload), 0)
+		return err
+	}
 	s.notifier.onDone = cfg.OnDelivery
 	s.notifier.async = map[string]AsyncConfig{}
 	for _, f := range tpl.Functions {
@@ -183,7 +208,103 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if cfg.Schedules {
 		s.startSchedules(runCtx)
 	}
+	if err := s.startPollers(runCtx); err != nil {
+		return fail(err)
+	}
 	return s, nil
+}
+
+// startQueues serves the SQS service and creates the template's queues,
+// dead-letter queues first.
+func (s *Stack) startQueues() error {
+	ln, err := net.Listen("tcp", orDefault(s.cfg.SQSAddr, "127.0.0.1:0"))
+	if err != nil {
+		return fmt.Errorf("SQS: %w", err)
+	}
+	s.SQSURL = "http://" + ln.Addr().String()
+	s.SQS = NewSQS(s.SQSURL)
+	s.SQS.onDeadLetter = s.queueDeadLetter
+	srv := &http.Server{Handler: s.SQS, ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, srv)
+	go srv.Serve(ln)
+	for id, q := range s.Template.Queues {
+		name, err := q.Name.Resolve(s.lookup)
+		if err != nil || name == "" {
+			name = id
+		}
+		s.queueNames[id] = name
+	}
+	ids := make([]string, 0, len(s.Template.Queues))
+	for id := range s.Template.Queues {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { // dead-letter queues first
+		di, dj := s.Template.Queues[ids[i]].DeadLetter == "", s.Template.Queues[ids[j]].DeadLetter == ""
+		if di != dj {
+			return di
+		}
+		return ids[i] < ids[j]
+	})
+	for _, id := range ids {
+		q := s.Template.Queues[id]
+		attrs := map[string]string{"VisibilityTimeout": strconv.Itoa(int(q.VisibilityTimeout / time.Second))}
+		if q.DeadLetter != "" {
+			dlq, ok := s.queueNames[q.DeadLetter]
+			if !ok {
+				return fmt.Errorf("queue %s: its dead-letter queue %s is not in the template", id, q.DeadLetter)
+			}
+			attrs["RedrivePolicy"] = fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":%d}`, QueueARN(dlq), q.MaxReceiveCount)
+		}
+		if _, err := s.SQS.CreateQueue(s.queueNames[id], attrs); err != nil {
+			return fmt.Errorf("queue %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// startPollers runs the functions' SQS event source mappings.
+func (s *Stack) startPollers(ctx context.Context) error {
+	retry := s.cfg.RetryDelay
+	if retry <= 0 {
+		retry = time.Second
+	}
+	for _, f := range s.Template.Functions {
+		for _, tr := range f.SQS {
+			name, ok := s.queueNames[tr.Queue]
+			if !ok {
+				return fmt.Errorf("function %s: queue %s is not in the template", f.Name, tr.Queue)
+			}
+			p := &poller{sqs: s.SQS, queue: name, queueURL: name, function: f.Name, batchSize: 10, report: tr.ReportFailures,
+				retryDelay: retry, invoke: s.Invoke, onDone: s.cfg.OnDelivery,
+				log: func(format string, a ...any) { fmt.Fprintf(s.cfg.Log, format+"\n", a...) }}
+			if v, err := tr.BatchSize.Resolve(s.lookup); err != nil {
+				return fmt.Errorf("function %s: BatchSize: %w", f.Name, err)
+			} else if v != "" {
+				if p.batchSize, err = strconv.Atoi(v); err != nil || p.batchSize < 1 || p.batchSize > 10000 {
+					return fmt.Errorf("function %s: BatchSize %q: want 1 to 10000", f.Name, v)
+				}
+			}
+			if v, err := tr.Window.Resolve(s.lookup); err != nil {
+				return fmt.Errorf("function %s: MaximumBatchingWindowInSeconds: %w", f.Name, err)
+			} else if v != "" {
+				sec, err := strconv.Atoi(v)
+				if err != nil || sec < 0 || sec > 300 {
+					return fmt.Errorf("function %s: MaximumBatchingWindowInSeconds %q: want 0 to 300", f.Name, v)
+				}
+				p.window = time.Duration(sec) * time.Second
+			}
+			if p.batchSize > 10 && p.window == 0 {
+				return fmt.Errorf("function %s: a BatchSize above 10 needs MaximumBatchingWindowInSeconds of at least 1 (as Lambda requires)", f.Name)
+			}
+			s.pollers = append(s.pollers, p)
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				p.run(ctx)
+			}()
+		}
+	}
+	return nil
 }
 
 // lookup resolves !Ref and ${...} locally.
@@ -207,6 +328,16 @@ func (s *Stack) lookup(name string) (string, bool) {
 		return v, true
 	}
 	id, attr, _ := strings.Cut(name, ".")
+	if q, ok := s.queueNames[id]; ok {
+		switch attr {
+		case "":
+			return s.SQS.queueURL(q), true
+		case "Arn":
+			return QueueARN(q), true
+		case "QueueName":
+			return q, true
+		}
+	}
 	if b, ok := s.Buckets[id]; ok {
 		switch attr {
 		case "":

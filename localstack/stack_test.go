@@ -16,6 +16,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/telcolake/telcolake/lake"
 )
@@ -43,7 +45,7 @@ func TestStackIngestsUploads(t *testing.T) {
 		t.Skip("builds the function binaries")
 	}
 	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	tpl, err := LoadTemplate(filepath.Join("..", "infra", "template.yaml"))
 	if err != nil {
@@ -58,8 +60,8 @@ func TestStackIngestsUploads(t *testing.T) {
 	catalog := "sqlite://" + filepath.Join(dir, "catalog.db")
 	st, err := Start(ctx, Config{
 		Dir: dir, Repo: "..", S3Addr: freeAddr(t), HTTPAddr: "127.0.0.1:0", LambdaAddr: "127.0.0.1:0",
-		Params:   map[string]string{"CatalogURI": catalog, "PseudonymKey": "stack-test-pseudonym-key"},
-		Binaries: bins, Log: logs, OnDelivery: func(d Delivery) { deliveries <- d },
+		Params:   map[string]string{"CatalogURI": catalog, "PseudonymKey": "stack-test-pseudonym-key", "IngestBatchWindow": "1"},
+		Binaries: bins, Log: logs, OnDelivery: func(d Delivery) { deliveries <- d }, RetryDelay: 10 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -178,6 +180,51 @@ func TestStackIngestsUploads(t *testing.T) {
 	}
 	if dead, err := st.DeadLetters(); err != nil || len(dead) != 0 {
 		t.Errorf("dead letters %v (%v), want none", dead, err)
+	}
+
+	// A message ingest cannot act on (a notification from another bucket)
+	// beside a good upload: the upload commits, the message is reported in
+	// batchItemFailures, received again until the queue's maxReceiveCount,
+	// then moved to the dead-letter queue.
+	sq := sqs.New(sqs.Options{Region: Region, BaseEndpoint: aws.String(st.SQSURL), Credentials: aws.AnonymousCredentials{}})
+	qurl, err := sq.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("telcolake-ingest-dev")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stray := "exports/cdr/2026/10/30/elsewhere.csv"
+	body := `{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"someone-elses-bucket"},"object":{"key":"` + stray + `","eTag":"abc","size":3}}}]}`
+	if _, err := sq.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: qurl.QueueUrl, MessageBody: aws.String(body)}); err != nil {
+		t.Fatal(err)
+	}
+	good := "exports/cdr/2026/10/30/cdr-20261030.csv"
+	put(good, strings.ReplaceAll(csv.String(), ",2026-10-", ",2026-09-"))
+	got := map[string]Delivery{}
+	for len(got) < 2 {
+		select {
+		case d := <-deliveries:
+			got[d.Key] = d
+		case <-ctx.Done():
+			t.Fatalf("deliveries so far %v", got)
+		}
+	}
+	var res lake.EventResult
+	if d := got[good]; d.Err != nil || json.Unmarshal(d.Response, &res) != nil || len(res.Files) != 1 || res.Files[0].Status != lake.StatusCommitted {
+		t.Errorf("good upload beside a bad message: %v, %s", d.Err, d.Response)
+	}
+	if d := got[stray]; d.Err == nil || !strings.Contains(d.Err.Error(), "dead-letter queue") || d.Attempts != 5 {
+		t.Errorf("message from another bucket: err %v after %d receives, want the dead-letter queue after 5", d.Err, d.Attempts)
+	}
+	dlq, err := sq.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("telcolake-ingest-dlq-dev")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs, err := sq.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: dlq.QueueUrl,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages}})
+	if err != nil || attrs.Attributes["ApproximateNumberOfMessages"] != "1" {
+		t.Errorf("dead-letter queue holds %v messages (%v), want 1", attrs, err)
+	}
+	if dead, err := st.DeadLetters(); err != nil || len(dead) != 1 {
+		t.Errorf("dead letters %v (%v), want the one message", dead, err)
 	}
 	// The gateway answers even with no HTTP routes yet.
 	resp, err := httpGet(st.HTTPURL + "/customers/S1")

@@ -25,6 +25,11 @@ type Template struct {
 	Parameters map[string]string
 	// Types maps every resource's logical id to its Type.
 	Types map[string]string
+	// Queues maps the logical ids of the AWS::SQS::Queue resources to them.
+	Queues map[string]QueueDef
+	// BucketQueues are the buckets' notifications to queues
+	// (NotificationConfiguration.QueueConfigurations).
+	BucketQueues []BucketQueue
 	// resources are the resource nodes, for the template's own tests.
 	resources map[string]*yaml.Node
 }
@@ -45,6 +50,7 @@ type FunctionDef struct {
 	S3      []S3Trigger
 	Sched   []ScheduleTrigger
 	HTTP    []HTTPRoute
+	SQS     []SQSTrigger
 	// Async is how Lambda handles the function's asynchronous invocations
 	// (S3 events, schedules): EventInvokeConfig, or Lambda's defaults.
 	Async AsyncConfig
@@ -72,6 +78,37 @@ type S3Trigger struct {
 	Events []string
 	Prefix string
 	Suffix string
+}
+
+// QueueDef is an AWS::SQS::Queue.
+type QueueDef struct {
+	LogicalID         string
+	Name              Value
+	VisibilityTimeout time.Duration // SQS's default is 30 s
+	// DeadLetter is the logical id of the RedrivePolicy's target queue,
+	// empty without one; MaxReceiveCount is its maxReceiveCount.
+	DeadLetter      string
+	MaxReceiveCount int
+}
+
+// BucketQueue routes a bucket's object events, filtered by key, to a queue.
+type BucketQueue struct {
+	Bucket string // logical id of the bucket
+	Queue  string // logical id of the queue
+	Event  string
+	Prefix string
+	Suffix string
+}
+
+// SQSTrigger is an SQS event source mapping of a function.
+type SQSTrigger struct {
+	Queue     string // logical id of the queue
+	BatchSize Value  // Lambda's default is 10
+	// Window is MaximumBatchingWindowInSeconds (default 0).
+	Window Value
+	// ReportFailures: FunctionResponseTypes holds ReportBatchItemFailures,
+	// so the function's answer names the messages that failed.
+	ReportFailures bool
 }
 
 // ScheduleTrigger is a Schedule/ScheduleV2 event source.
@@ -145,7 +182,8 @@ func ParseTemplate(r io.Reader) (*Template, error) {
 		return nil, fmt.Errorf("not a template: top level is not a mapping")
 	}
 	root := doc.Content[0]
-	t := &Template{Parameters: map[string]string{}, Buckets: map[string]Value{}, Types: map[string]string{}, resources: map[string]*yaml.Node{}}
+	t := &Template{Parameters: map[string]string{}, Buckets: map[string]Value{}, Types: map[string]string{}, resources: map[string]*yaml.Node{},
+		Queues: map[string]QueueDef{}}
 	for name, p := range mapOf(get(root, "Parameters")) {
 		if d := get(p, "Default"); d != nil {
 			t.Parameters[name] = scalar(d)
@@ -162,6 +200,20 @@ func ParseTemplate(r io.Reader) (*Template, error) {
 		switch scalar(get(res, "Type")) {
 		case "AWS::S3::Bucket":
 			t.Buckets[id] = valueOf(get(get(res, "Properties"), "BucketName"))
+			for _, qc := range seqOf(get(get(get(res, "Properties"), "NotificationConfiguration"), "QueueConfigurations")) {
+				bq := BucketQueue{Bucket: id, Queue: logicalID(get(qc, "Queue")), Event: scalar(get(qc, "Event"))}
+				bq.Prefix, bq.Suffix = keyRules(get(get(qc, "Filter"), "S3Key"))
+				if bq.Queue == "" {
+					return nil, fmt.Errorf("resource %s: a QueueConfiguration's Queue should be !GetAtt <Queue>.Arn", id)
+				}
+				t.BucketQueues = append(t.BucketQueues, bq)
+			}
+		case "AWS::SQS::Queue":
+			q, err := parseQueue(id, get(res, "Properties"))
+			if err != nil {
+				return nil, fmt.Errorf("resource %s: %w", id, err)
+			}
+			t.Queues[id] = q
 		case "AWS::Serverless::Function":
 			fd, err := parseFunction(id, get(res, "Properties"), globals)
 			if err != nil {
@@ -233,17 +285,17 @@ func parseFunction(id string, props, globals *yaml.Node) (FunctionDef, error) {
 					tr.Events = []string{evs.Value}
 				}
 			}
-			if rules := get(get(get(p, "Filter"), "S3Key"), "Rules"); rules != nil {
-				for _, r := range rules.Content {
-					switch strings.ToLower(scalar(get(r, "Name"))) {
-					case "prefix":
-						tr.Prefix = scalar(get(r, "Value"))
-					case "suffix":
-						tr.Suffix = scalar(get(r, "Value"))
-					}
-				}
-			}
+			tr.Prefix, tr.Suffix = keyRules(get(get(p, "Filter"), "S3Key"))
 			fd.S3 = append(fd.S3, tr)
+		case "SQS":
+			tr := SQSTrigger{Queue: logicalID(get(p, "Queue")), BatchSize: valueOf(get(p, "BatchSize")), Window: valueOf(get(p, "MaximumBatchingWindowInSeconds"))}
+			if tr.Queue == "" {
+				return fd, fmt.Errorf("event %s: Queue should be !GetAtt <Queue>.Arn", name)
+			}
+			for _, t := range seqOf(get(p, "FunctionResponseTypes")) {
+				tr.ReportFailures = tr.ReportFailures || scalar(t) == "ReportBatchItemFailures"
+			}
+			fd.SQS = append(fd.SQS, tr)
 		case "Schedule", "ScheduleV2":
 			expr := scalar(get(p, "Schedule"))
 			if expr == "" {
@@ -257,6 +309,48 @@ func parseFunction(id string, props, globals *yaml.Node) (FunctionDef, error) {
 		}
 	}
 	return fd, nil
+}
+
+// keyRules reads an S3Key filter's prefix and suffix rules.
+func keyRules(s3key *yaml.Node) (prefix, suffix string) {
+	for _, r := range seqOf(get(s3key, "Rules")) {
+		switch strings.ToLower(scalar(get(r, "Name"))) {
+		case "prefix":
+			prefix = scalar(get(r, "Value"))
+		case "suffix":
+			suffix = scalar(get(r, "Value"))
+		}
+	}
+	return prefix, suffix
+}
+
+// parseQueue reads an AWS::SQS::Queue's properties.
+func parseQueue(id string, p *yaml.Node) (QueueDef, error) {
+	q := QueueDef{LogicalID: id, Name: valueOf(get(p, "QueueName")), VisibilityTimeout: 30 * time.Second}
+	if s := scalar(get(p, "VisibilityTimeout")); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > 43200 {
+			return q, fmt.Errorf("VisibilityTimeout %q: want 0 to 43200 seconds", s)
+		}
+		q.VisibilityTimeout = time.Duration(n) * time.Second
+	}
+	if rp := get(p, "RedrivePolicy"); rp != nil {
+		q.DeadLetter = logicalID(get(rp, "deadLetterTargetArn"))
+		n, err := strconv.Atoi(scalar(get(rp, "maxReceiveCount")))
+		if q.DeadLetter == "" || err != nil || n < 1 || n > 1000 {
+			return q, fmt.Errorf("RedrivePolicy: want deadLetterTargetArn: !GetAtt <Queue>.Arn and maxReceiveCount 1 to 1000")
+		}
+		q.MaxReceiveCount = n
+	}
+	return q, nil
+}
+
+// seqOf is the items of a sequence node (nil for anything else).
+func seqOf(n *yaml.Node) []*yaml.Node {
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return nil
+	}
+	return n.Content
 }
 
 // parseAsync reads an EventInvokeConfig; nil gives Lambda's defaults.

@@ -63,8 +63,83 @@ func TestTemplateMatchesFunctions(t *testing.T) {
 			ingest = &tpl.Functions[i]
 		}
 	}
-	if ingest == nil || len(ingest.S3) != 1 || ingest.S3[0].Prefix != "exports/" || ingest.S3[0].Bucket != "LandingBucket" {
-		t.Errorf("ingest should be triggered by objects created under exports/ in LandingBucket: %+v", ingest)
+	if ingest == nil || len(ingest.SQS) != 1 {
+		t.Fatalf("ingest should be triggered by one queue: %+v", ingest)
+	}
+	notified := false
+	for _, bq := range tpl.BucketQueues {
+		if bq.Bucket == "LandingBucket" && bq.Queue == ingest.SQS[0].Queue && bq.Prefix == "exports/" && bq.Event == "s3:ObjectCreated:*" {
+			notified = true
+		}
+	}
+	if !notified {
+		t.Errorf("LandingBucket should notify ingest's queue %s of objects created under exports/: %+v", ingest.SQS[0].Queue, tpl.BucketQueues)
+	}
+}
+
+// TestTemplateIngestQueue: the ingest queue reports failures per message,
+// redrives to a dead-letter queue, hides a message longer than 6 ingest
+// timeouts (Lambda's advice for event source mappings), lets the landing
+// bucket send to it, and has alarms on its age and its dead letters.
+func TestTemplateIngestQueue(t *testing.T) {
+	tpl, err := LoadTemplate(filepath.Join("..", "infra", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in FunctionDef
+	for _, f := range tpl.Functions {
+		if f.Name == "ingest" {
+			in = f
+		}
+	}
+	if len(in.SQS) != 1 {
+		t.Fatalf("ingest has %d SQS event sources, want 1", len(in.SQS))
+	}
+	tr := in.SQS[0]
+	if !tr.ReportFailures {
+		t.Error("ingest's event source mapping lacks FunctionResponseTypes: [ReportBatchItemFailures]")
+	}
+	if tr.BatchSize.Ref == "" || tr.Window.Ref == "" {
+		t.Errorf("BatchSize and MaximumBatchingWindowInSeconds should be template parameters: %+v", tr)
+	}
+	q := tpl.Queues[tr.Queue]
+	if q.VisibilityTimeout < 6*in.Timeout {
+		t.Errorf("queue %s: visibility timeout %v, want at least 6 × the function's %v", tr.Queue, q.VisibilityTimeout, in.Timeout)
+	}
+	if tpl.Types[q.DeadLetter] != "AWS::SQS::Queue" || q.MaxReceiveCount < 2 {
+		t.Errorf("queue %s: redrive to %q after %d receives, want a dead-letter queue after a few", tr.Queue, q.DeadLetter, q.MaxReceiveCount)
+	}
+	policy := false
+	for id, typ := range tpl.Types {
+		if typ != "AWS::SQS::QueuePolicy" {
+			continue
+		}
+		p := get(tpl.resources[id], "Properties")
+		for _, st := range seqOf(get(get(p, "PolicyDocument"), "Statement")) {
+			if scalar(get(get(st, "Principal"), "Service")) == "s3.amazonaws.com" && logicalID(get(st, "Resource")) == tr.Queue &&
+				get(get(st, "Condition"), "ArnLike") != nil {
+				policy = true
+			}
+		}
+	}
+	if !policy {
+		t.Errorf("no queue policy lets s3.amazonaws.com send to %s (with an aws:SourceArn condition)", tr.Queue)
+	}
+	alarms := map[string]string{} // queue → metrics alarmed
+	for id, typ := range tpl.Types {
+		if typ != "AWS::CloudWatch::Alarm" {
+			continue
+		}
+		p := get(tpl.resources[id], "Properties")
+		for _, d := range seqOf(get(p, "Dimensions")) {
+			alarms[logicalID(get(d, "Value"))] += scalar(get(p, "MetricName")) + " "
+		}
+	}
+	if !strings.Contains(alarms[tr.Queue], "ApproximateAgeOfOldestMessage") {
+		t.Errorf("no alarm on the age of %s's oldest message", tr.Queue)
+	}
+	if !strings.Contains(alarms[q.DeadLetter], "ApproximateNumberOfMessagesVisible") {
+		t.Errorf("no alarm on the depth of %s", q.DeadLetter)
 	}
 }
 

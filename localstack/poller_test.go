@@ -1,0 +1,111 @@
+package localstack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// s3Body is an S3 notification of one object, as a message body.
+func s3Body(bucket, key, etag string) string {
+	var rec events.S3EventRecord
+	rec.EventSource, rec.EventName = "aws:s3", "ObjectCreated:Put"
+	rec.S3.Bucket.Name, rec.S3.Object.Key, rec.S3.Object.ETag = bucket, key, etag
+	b, _ := json.Marshal(events.S3Event{Records: []events.S3EventRecord{rec}})
+	return string(b)
+}
+
+// TestPollerSettlesBatches: the event source mapping hands the function
+// batches, deletes what succeeded, brings back exactly the messages the
+// function names in batchItemFailures, and after maxReceiveCount the queue
+// moves the one that keeps failing to the dead-letter queue.
+func TestPollerSettlesBatches(t *testing.T) {
+	q := NewSQS("http://local")
+	if _, err := q.CreateQueue("dlq", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.CreateQueue("in", map[string]string{"RedrivePolicy": fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":3}`, QueueARN("dlq"))}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var batches []int
+	done := make(chan Delivery, 64)
+	dead := make(chan string, 4)
+	q.onDeadLetter = func(from, to, body string, receives int) { dead <- body }
+	p := &poller{sqs: q, queue: "in", queueURL: "in", function: "ingest", batchSize: 50, window: 200 * time.Millisecond, report: true,
+		retryDelay: time.Millisecond, onDone: func(d Delivery) { done <- d }, log: t.Logf,
+		invoke: func(ctx context.Context, fn string, payload []byte) ([]byte, error) {
+			var ev events.SQSEvent
+			if err := json.Unmarshal(payload, &ev); err != nil {
+				return nil, err
+			}
+			mu.Lock()
+			batches = append(batches, len(ev.Records))
+			mu.Unlock()
+			var out struct {
+				BatchItemFailures []events.SQSBatchItemFailure `json:"batchItemFailures"`
+				Files             []map[string]string          `json:"files"`
+			}
+			for _, m := range ev.Records {
+				if strings.Contains(m.Body, "poison") {
+					out.BatchItemFailures = append(out.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+					continue
+				}
+				var s3 events.S3Event
+				json.Unmarshal([]byte(m.Body), &s3)
+				r := s3.Records[0].S3
+				out.Files = append(out.Files, map[string]string{"source": "s3://" + r.Bucket.Name + "/" + r.Object.Key, "etag": r.Object.ETag, "status": "committed"})
+			}
+			return json.Marshal(out)
+		}}
+	for i := range 20 {
+		q.Send("in", s3Body("landing", fmt.Sprintf("exports/cdr/f%02d.csv", i), fmt.Sprint(i)), 0)
+	}
+	q.Send("in", s3Body("landing", "exports/cdr/poison.csv", "p"), 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.run(ctx)
+	got := map[string]Delivery{}
+	for len(got) < 21 {
+		select {
+		case d := <-done:
+			got[d.Key] = d
+		case body := <-dead:
+			if !strings.Contains(body, "poison") {
+				t.Errorf("dead-lettered %s", body)
+			}
+			got["dead"] = Delivery{}
+		case <-time.After(time.Minute):
+			t.Fatalf("deliveries so far: %d", len(got))
+		}
+	}
+	for i := range 20 {
+		d, ok := got[fmt.Sprintf("exports/cdr/f%02d.csv", i)]
+		if !ok || !strings.Contains(string(d.Response), `"etag":"`+fmt.Sprint(i)+`"`) || d.Attempts != 1 {
+			t.Errorf("file %d: delivery %+v (%s)", i, d, d.Response)
+		}
+	}
+	if _, ok := got["exports/cdr/poison.csv"]; ok {
+		t.Error("the failing message was reported done")
+	}
+	if n := q.Depth("in"); n != 0 {
+		t.Errorf("%d messages left in the queue", n)
+	}
+	if n := q.Depth("dlq"); n != 1 {
+		t.Errorf("%d messages in the dead-letter queue, want 1", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if batches[0] != 21 {
+		t.Errorf("first batch had %d messages, want all 21 (batch size 50, queue filled before polling)", batches[0])
+	}
+	if len(batches) != 3 { // all; the poison alone; again; then it is moved
+		t.Errorf("batches %v, want 3 (the poison message is received 3 times)", batches)
+	}
+}
