@@ -173,6 +173,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	say("    %d/%d files ingested in %.1fs", got, len(uploads), time.Since(t1).Seconds())
+	demoQueue(say, st)
 	failed += checkNothingLost(ctx, say, st)
 	failed += demoMaintain(ctx, say, st)
 
