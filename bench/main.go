@@ -22,6 +22,10 @@
 //     and 3 dimensions and a filter over -api-customers generated
 //     customers, against DuckDB's GROUP BY CUBE on a table loaded from the
 //     same rows' Parquet file; its own section of the report.
+//   - queue: uploads -queue-files CDR files of -queue-rows rows to the
+//     local stack, whose ingest queue hands them to the real ingest
+//     function in batches; files/s, rows/s, commits made and the time from
+//     upload to committed, in its own section.
 //   - console: runs web's TestConsoleSpeed over -api-customers generated
 //     customers (the live count's round trip over HTTP, the search and 360°
 //     pages in headless chromium) and writes its own section the same way.
@@ -32,7 +36,7 @@
 //
 // Usage, from the bench directory:
 //
-//	go run . [-parts ingest,features,train,api,cube,console] [-subs 100000] [-months 3] [-runs 3]
+//	go run . [-parts ingest,features,train,api,cube,console,queue] [-subs 100000] [-months 3] [-runs 3]
 //	         [-feature-months 4] [-feature-start 2025-06] [-work DIR] [-out ../BENCHMARKS.md] [-keep]
 //
 // The DuckDB side re-executes this binary in hidden modes
@@ -73,7 +77,7 @@ const (
 	partAPI      = "api"
 )
 
-var allParts = []string{partIngest, partFeatures, partTrain, partAPI, partCube, partConsole}
+var allParts = []string{partIngest, partFeatures, partTrain, partAPI, partCube, partConsole, partQueue}
 
 // options are the command-line flags of a benchmark run.
 type options struct {
@@ -92,6 +96,8 @@ type options struct {
 	apiReps        int
 	apiDuckLookups int
 	apiDuckReps    int
+
+	queueFiles, queueRows, queueBatch, queueWindow int
 }
 
 // has reports whether part is selected.
@@ -131,7 +137,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	parts := fs.String("parts", strings.Join(allParts, ","), "comma-separated `parts` to run: ingest, features, train, api, cube, console")
+var allParts = []string{partIngest, partFeatures, partTrain, partAPI, partCube, partConsole, partQueue}
 	fs.IntVar(&o.subs, "subs", 100000, "number of synthetic `subscribers` (both data sets)")
 	fs.IntVar(&o.months, "months", 3, "`months` of CDR history for the ingest part")
 	fs.IntVar(&o.runs, "runs", 3, "timed `runs` per tool; the table reports the median")
@@ -149,6 +155,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.apiReps, "api-reps", 200, "timed repetitions of each filter, telcolake (api part)")
 	fs.IntVar(&o.apiDuckLookups, "api-duck-lookups", 2000, "timed look-ups by id, DuckDB (api part)")
 	fs.IntVar(&o.apiDuckReps, "api-duck-reps", 50, "timed repetitions of each filter, DuckDB (api part)")
+	fs.IntVar(&o.queueFiles, "queue-files", 10000, "CDR `files` uploaded through the ingest queue (queue part)")
+	fs.IntVar(&o.queueRows, "queue-rows", 1000, "`rows` per file of the queue part")
+	fs.IntVar(&o.queueBatch, "queue-batch", 100, "the ingest queue's batch `size` (template parameter IngestBatchSize)")
+	fs.IntVar(&o.queueWindow, "queue-window", 5, "the ingest queue's batching window in `seconds` (IngestBatchWindow)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -168,6 +178,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-months must be at least 1, got %d", o.months)
 	case o.apiCustomers < 1 || o.apiLookups < 1 || o.apiReps < 1 || o.apiDuckLookups < 1 || o.apiDuckReps < 1:
 		return o, fmt.Errorf("-api-customers, -api-lookups, -api-reps, -api-duck-lookups and -api-duck-reps must be at least 1")
+	case o.queueFiles < 1 || o.queueRows < 1 || o.queueBatch < 1 || o.queueBatch > 10000 || o.queueWindow < 0 || o.queueWindow > 300:
+		return o, fmt.Errorf("-queue-files and -queue-rows must be at least 1, -queue-batch 1 to 10000, -queue-window 0 to 300")
 	case o.runs < 1:
 		return o, fmt.Errorf("-runs must be at least 1, got %d", o.runs)
 	case o.featureMonths < 1:
@@ -252,6 +264,17 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 		for _, p := range cr.Pages {
 			fmt.Fprintf(stdout, "  %s: visible p50 %.1f ms, max %.1f ms\n", p.Page, p.VisibleP50, p.VisibleMax)
 		}
+	}
+	if o.has(partQueue) {
+		qr, err := b.measureQueue(ctx)
+		if err != nil {
+			return err
+		}
+		if err := mergeQueueSection(o.out, queueSection(qr, rep.Machine)); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		fmt.Fprintf(stdout, "\nqueue: %d files of %d rows in %.1f s: %.1f files/s, %.0f rows/s, %d+%d commits, upload→committed p50 %.2f s p99 %.2f s\n",
+			qr.Files-qr.Failed, qr.RowsPerFile, qr.Seconds, qr.filesPerSec(), qr.rowsPerSec(), qr.CDRCommits, qr.LogCommits, qr.P50, qr.P99)
 	}
 	printSummary(stdout, rep)
 	if rep.API != nil {

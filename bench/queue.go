@@ -1,0 +1,299 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/localstack"
+)
+
+// partQueue measures many small files through the local stack: the
+// landing bucket's notifications, the ingest queue, its event source
+// mapping and the real ingest function, as in AWS.
+const partQueue = "queue"
+
+// Many-small-files target of issue 13.
+const queueFilesTarget = 100.0 // files/s
+
+// queueReport is what the queue part measured.
+type queueReport struct {
+	Files, RowsPerFile int
+	BatchSize, Window  string
+	Seconds            float64 // first upload to last file committed
+	Rows               int64   // rows committed
+	Failed             int     // files not committed
+	CDRCommits         int     // snapshots crm.cdr gained
+	LogCommits         int     // snapshots crm.ingest_log gained
+	P50, P99, Max      float64 // seconds from upload to committed
+	Date               time.Time
+	Commit             string
+}
+
+func (r *queueReport) filesPerSec() float64 { return float64(r.Files-r.Failed) / r.Seconds }
+func (r *queueReport) rowsPerSec() float64  { return float64(r.Rows) / r.Seconds }
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// queueCSV is file i of the part: rows CDRs of one switch's 15 minutes.
+func queueCSV(i, rows int) []byte {
+	var b bytes.Buffer
+	b.WriteString("call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge\n")
+	day := 1 + i%28
+	for r := 0; r < rows; r++ {
+		sub := (i*7919 + r*104729) % 200000
+		fmt.Fprintf(&b, "Q%06d-%05d,S%07d,4917%08d,4930%06d,offnet,2026-10-%02dT%02d:%02d:%02dZ,%d,voice,out,false,false,CELL%03d,North,0,0.%04d\n",
+			i, r, sub, sub, (i+r)%999983, day, (i/28)%24, (r/60)%60, r%60, 1+r%900, i%500, r%10000)
+	}
+	return b.Bytes()
+}
+
+func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
+	o := b.opts
+	dir := filepath.Join(b.work, "queue")
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	tpl, err := localstack.LoadTemplate(filepath.Join(b.root, "infra", "template.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	log.Printf("queue: building the functions")
+	bins, err := localstack.Build(ctx, b.root, dir, tpl)
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	s3Addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	type done struct {
+		d  localstack.Delivery
+		at time.Time
+	}
+	deliveries := make(chan done, o.queueFiles+16)
+	catalog := "sqlite://" + filepath.Join(dir, "catalog.db")
+	var logs io.Writer = io.Discard
+	if o.keep {
+		f, err := os.Create(filepath.Join(b.work, "queue-stack.log"))
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		logs = f
+	}
+	st, err := localstack.Start(ctx, localstack.Config{
+		Dir: dir, Repo: b.root, S3Addr: s3Addr, HTTPAddr: "127.0.0.1:0", LambdaAddr: "127.0.0.1:0",
+		Params: map[string]string{"CatalogURI": catalog, "PseudonymKey": "bench-pseudonym-key-0123456789",
+			"IngestBatchSize": strconv.Itoa(o.queueBatch), "IngestBatchWindow": strconv.Itoa(o.queueWindow)},
+		Binaries: bins, Log: logs,
+		OnDelivery: func(d localstack.Delivery) { deliveries <- done{d, time.Now()} },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue: start the local stack: %w", err)
+	}
+	defer st.Close()
+	landing := st.Buckets["LandingBucket"]
+	c := st.S3.Client()
+
+	// Warm up: one file, so the function's cold start and the tables'
+	// creation are not in the figures.
+	warm := "exports/cdr/2026/09/30/warm.csv"
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(landing), Key: aws.String(warm), Body: bytes.NewReader(queueCSV(99999999, 10))}); err != nil {
+		return nil, err
+	}
+	select {
+	case <-deliveries:
+	case <-time.After(5 * time.Minute):
+		return nil, errors.New("queue: the warm-up file was not ingested within 5 minutes")
+	}
+	cdr0, log0, err := snapshotCounts(ctx, st, catalog)
+	if err != nil {
+		return nil, err
+	}
+
+	log.Printf("queue: uploading %s CDR files of %s rows (batch size %d, window %d s)", thousands(int64(o.queueFiles)),
+		thousands(int64(o.queueRows)), o.queueBatch, o.queueWindow)
+	var mu sync.Mutex
+	uploaded := make(map[string]time.Time, o.queueFiles)
+	work := make(chan int)
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				key := fmt.Sprintf("exports/cdr/2026/10/%02d/switch%03d-%06d.csv", 1+i%28, i%100, i)
+				if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(landing), Key: aws.String(key), Body: bytes.NewReader(queueCSV(i, o.queueRows))}); err != nil {
+					errs <- fmt.Errorf("queue: upload %s: %w", key, err)
+					return
+				}
+				mu.Lock()
+				uploaded[key] = time.Now()
+				mu.Unlock()
+			}
+		}()
+	}
+	t0 := time.Now()
+	go func() {
+		defer close(work)
+		for i := 0; i < o.queueFiles; i++ {
+			select {
+			case work <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	rep := &queueReport{Files: o.queueFiles, RowsPerFile: o.queueRows, BatchSize: strconv.Itoa(o.queueBatch), Window: strconv.Itoa(o.queueWindow)}
+	var lat []float64
+	var last time.Time
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	timeout := time.After(2 * time.Hour)
+	for got := 0; got < o.queueFiles; {
+		select {
+		case d := <-deliveries:
+			got++
+			last = d.at
+			var res lake.EventResult
+			if d.d.Err != nil || json.Unmarshal(d.d.Response, &res) != nil || len(res.Files) != 1 || res.Files[0].Status != lake.StatusCommitted {
+				rep.Failed++
+				continue
+			}
+			rep.Rows += res.Files[0].RowsOK
+			mu.Lock()
+			up, ok := uploaded[d.d.Key]
+			mu.Unlock()
+			if !ok { // the delivery came before PutObject returned
+				up = d.at
+			}
+			lat = append(lat, d.at.Sub(up).Seconds())
+		case err := <-errs:
+			return nil, err
+		case <-tick.C:
+			log.Printf("queue: %d/%d files committed, %.0f s", got, o.queueFiles, time.Since(t0).Seconds())
+		case <-timeout:
+			return nil, errors.New("queue: not all files were ingested within 2 hours")
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	wg.Wait()
+	rep.Seconds = last.Sub(t0).Seconds()
+	slices.Sort(lat)
+	if n := len(lat); n > 0 {
+		rep.P50, rep.P99, rep.Max = lat[n/2], lat[min(n-1, n*99/100)], lat[n-1]
+	}
+	cdr1, log1, err := snapshotCounts(ctx, st, catalog)
+	if err != nil {
+		return nil, err
+	}
+	rep.CDRCommits, rep.LogCommits = cdr1-cdr0, log1-log0
+	rep.Date, rep.Commit = time.Now().UTC(), gitCommit(ctx, b.root)
+	return rep, nil
+}
+
+// snapshotCounts is the number of snapshots of crm.cdr and crm.ingest_log.
+func snapshotCounts(ctx context.Context, st *localstack.Stack, catalog string) (cdr, logs int, err error) {
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": localstack.LocalAccessKey, "AWS_SECRET_ACCESS_KEY": localstack.LocalSecretKey} {
+		os.Setenv(k, v)
+	}
+	cat, err := lake.OpenCatalog(ctx, lake.Config{Warehouse: "s3://" + st.Buckets["LakeBucket"] + "/warehouse", Catalog: catalog,
+		Region: localstack.Region, EndpointURL: st.S3.Endpoint()})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer cat.Close()
+	count := func(def lake.TableDef) (int, error) {
+		t, err := cat.LoadTable(ctx, def.Ident())
+		if err != nil {
+			return 0, err
+		}
+		return len(t.Metadata().Snapshots()), nil
+	}
+	if cdr, err = count(lake.CDRTable); err != nil {
+		return 0, 0, err
+	}
+	logs, err = count(lake.IngestLogTable)
+	return cdr, logs, err
+}
+
+const (
+	queueBegin = "<!-- queue:begin -->"
+	queueEnd   = "<!-- queue:end -->"
+)
+
+func queueSection(r *queueReport, m machine) string {
+	load := "unknown"
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	host := fmt.Sprintf("%d CPUs (%s), %.1f GiB, load average %s at the end", m.CPUs, m.CPUModel, float64(m.MemKiB)/(1<<20), load)
+	verdict := "met"
+	if r.filesPerSec() < queueFilesTarget {
+		verdict = "**missed**"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n## Many small files through the ingest queue\n\n", queueBegin)
+	fmt.Fprintf(&b, "Measured %s at commit `%s` on %s by `make bench BENCH_FLAGS='-parts=queue -queue-files %d'`: "+
+		"%s CDR files of %s rows uploaded with the AWS SDK (8 at a time) to the local stack's S3; each upload's notification goes to "+
+		"the ingest queue (the local SQS), whose event source mapping (batch size %s, window %s s) invokes the real ingest "+
+		"binary through the Lambda Runtime API. Committed = the file's message deleted after the function answered. "+
+		"One warm-up file before the clock starts.\n\n",
+		r.Date.Format("2006-01-02 15:04 UTC"), r.Commit, host, r.Files, thousands(int64(r.Files)), thousands(int64(r.RowsPerFile)), r.BatchSize, r.Window)
+	b.WriteString("| what | value | target |\n|---|---:|---|\n")
+	fmt.Fprintf(&b, "| files committed | %s of %s | |\n", thousands(int64(r.Files-r.Failed)), thousands(int64(r.Files)))
+	fmt.Fprintf(&b, "| wall time, first upload to last commit | %.1f s | |\n", r.Seconds)
+	fmt.Fprintf(&b, "| files/s | %.1f | ≥ %.0f: %s |\n", r.filesPerSec(), queueFilesTarget, verdict)
+	fmt.Fprintf(&b, "| rows/s | %s | |\n", thousands(int64(r.rowsPerSec())))
+	fmt.Fprintf(&b, "| commits: crm.cdr / crm.ingest_log snapshots | %d / %d (%.1f files per data commit) | |\n",
+		r.CDRCommits, r.LogCommits, float64(r.Files-r.Failed)/float64(max(r.CDRCommits, 1)))
+	fmt.Fprintf(&b, "| upload → committed, p50 / p99 / max | %.2f / %.2f / %.2f s | |\n", r.P50, r.P99, r.Max)
+	b.WriteString(queueEnd + "\n")
+	return b.String()
+}
+
+// mergeQueueSection replaces the queue section between its markers, or appends it.
+func mergeQueueSection(path, section string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	s := string(old)
+	i, j := strings.Index(s, queueBegin), strings.Index(s, queueEnd)
+	switch {
+	case i >= 0 && j > i:
+		s = s[:i] + strings.TrimSuffix(section, "\n") + s[j+len(queueEnd):]
+	case s == "":
+		s = "# Benchmarks\n\n" + section
+	default:
+		s = strings.TrimRight(s, "\n") + "\n\n" + section
+	}
+	return os.WriteFile(path, []byte(s), 0o644)
+}
