@@ -6,8 +6,9 @@
 // orphan cleanup (not this package) removes it and nothing else.
 //
 // A child process is the unit that dies: the test binary re-executed with
-// ChildEnv set runs one S3 event through lake.Ingester.HandleS3Event (the
-// handler the ingest function's lambda.Start calls), over a file://
+// ChildEnv set runs one S3 event, as the body of an SQS message, through
+// lake.Ingester.HandleSQSEvent (what the ingest function's lambda.Start
+// calls for a batch from the ingest queue), over a file://
 // warehouse and a DirStore landing directory, on the catalog it is given
 // (SQLite, or PostgreSQL for the concurrent-writer round). The child counts
 // "markers" as it goes: every catalog table load (start, the commit loop's
@@ -201,10 +202,16 @@ func runChild() error {
 	defer cat.Close()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	in := lake.NewIngester(cfg, markingTables{TableLoader: cat, k: k}, markingStore{ObjectStore: lake.DirStore{Root: os.Getenv(storeEnv)}, k: k}, log)
-	res, err := in.HandleS3Event(ctx, cfg.LandingBucket, ev)
+	// As the ingest function gets it: the S3 event in an SQS message of a
+	// batch (of one), through IngestBatch.
+	msg := events.SQSMessage{MessageId: "chaos", EventSource: "aws:sqs", Body: os.Getenv(eventEnv)}
+	qr, err := in.HandleSQSEvent(ctx, cfg.LandingBucket, events.SQSEvent{Records: []events.SQSMessage{msg}})
 	if err != nil {
-		return err // Lambda would retry the event
+		return err
+	}
+	if len(qr.BatchItemFailures) > 0 {
+		return fmt.Errorf("the message failed (see the log above): the queue would deliver it again")
 	}
 	fmt.Fprintf(os.Stderr, "chaos child: %d markers, data committed before %d\n", k.n.Load(), k.committedAt.Load())
-	return json.NewEncoder(os.Stdout).Encode(res)
+	return json.NewEncoder(os.Stdout).Encode(lake.EventResult{Files: qr.Files})
 }
