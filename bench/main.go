@@ -137,7 +137,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-var allParts = []string{partIngest, partFeatures, partTrain, partAPI, partCube, partConsole, partQueue}
+	parts := fs.String("parts", strings.Join(allParts, ","), "comma-separated `parts` to run: ingest, features, train, api, cube, console, queue")
 	fs.IntVar(&o.subs, "subs", 100000, "number of synthetic `subscribers` (both data sets)")
 	fs.IntVar(&o.months, "months", 3, "`months` of CDR history for the ingest part")
 	fs.IntVar(&o.runs, "runs", 3, "timed `runs` per tool; the table reports the median")
