@@ -152,7 +152,17 @@ func cubeJSON(run string, c *insight.Cube) []byte {
 // naming its Rows rowsName.
 func cubeJSONAs(head, rowsName string, c *insight.Cube) []byte {
 	var b bytes.Buffer
-	str := func(s string) { v, _ := json.Marshal(s); b.Write(v) }
+	b.Grow(64 + len(c.Cells)*(16+16*(len(c.Dims)+len(c.Measures))))
+	str := func(s string) {
+		if jsonPlain(s) { // what json.Marshal would write, without its allocation
+			b.WriteByte('"')
+			b.WriteString(s)
+			b.WriteByte('"')
+			return
+		}
+		v, _ := json.Marshal(s)
+		b.Write(v)
+	}
 	list := func(ss []string) {
 		b.WriteByte('[')
 		for i, s := range ss {
@@ -195,6 +205,18 @@ func cubeJSONAs(head, rowsName string, c *insight.Cube) []byte {
 	}
 	b.WriteString("]}")
 	return b.Bytes()
+}
+
+// jsonPlain reports whether s is printable ASCII that json.Marshal writes
+// as is between quotes (no quote, backslash, or the <, >, & it escapes).
+func jsonPlain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 func cubeNum(v float64, nan string) string {

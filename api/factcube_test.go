@@ -194,3 +194,19 @@ func TestLakeSourcesFact(t *testing.T) {
 		t.Errorf("cube\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestJSONPlain(t *testing.T) {
+	for _, s := range []string{"", "North", "25-34", "a\"b", "a\\b", "<x>", "a&b", "Zürich", "tab\there", "\x7f"} {
+		v, _ := json.Marshal(s)
+		plain := `"` + s + `"`
+		// Plain must be exact; not plain only costs the slower path.
+		if jsonPlain(s) && string(v) != plain {
+			t.Errorf("jsonPlain(%q) = true, but json.Marshal writes %s", s, v)
+		}
+	}
+	for _, s := range []string{"", "North", "25-34", "long_distance"} {
+		if !jsonPlain(s) {
+			t.Errorf("jsonPlain(%q) = false, want true", s)
+		}
+	}
+}
