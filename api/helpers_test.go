@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -56,6 +57,12 @@ var (
 // genSnapshot builds a deterministic snapshot of n customers. Values are
 // rounded coarsely so that sort ties are common. Without history the
 // customers are smaller (for the 1M benchmark).
+var (
+	occupations = []string{"teacher", "engineer", "sales, retail", "retired", ""}
+	educations  = []string{"secondary", "university", "vocational"}
+	incomeBands = []string{"A", "B", "C", "D", "E", ""}
+)
+
 func genSnapshot(seed uint64, n int, history bool) (*serving.Meta, []serving.Customer) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	pick := func(s []string) string { return s[rng.IntN(len(s))] }
@@ -106,6 +113,18 @@ func genSnapshot(seed uint64, n int, history bool) (*serving.Meta, []serving.Cus
 			c.MonthsInArrears = int32(1 + rng.IntN(4))
 			c.Arrears = math.Round(float64(c.MonthsInArrears)*c.MonthlyValue*100) / 100
 		}
+		c.Occupation, c.Education, c.IncomeBand = pick(occupations), pick(educations), pick(incomeBands)
+		c.District = c.Region + "-" + strconv.Itoa(1+rng.IntN(4))
+		c.Discount = float64(rng.IntN(4)) * 2.5
+		c.CreditUse = math.Round(rng.Float64()*120) / 100
+		c.VoiceMinutesTrend, c.CallsTrend = math.Round(rng.NormFloat64()*10)/20, math.Round(rng.NormFloat64()*10)/20
+		c.DataTrend, c.ContactsTrend, c.SpendTrend = math.Round(rng.NormFloat64()*10)/20, math.Round(rng.NormFloat64()*10)/20, math.Round(rng.NormFloat64()*10)/20
+		c.Profit = math.Round(c.MonthlyValue*60) / 100
+		c.CostToServe = math.Round((c.MonthlyValue+c.Discount-c.Profit)*100) / 100
+		c.ValueTier = pick(serving.Tiers[:4])
+		if c.Status == "deactivated" {
+			c.ValueTier = serving.TierNone
+		}
 		if history {
 			for m := 0; m < 6; m++ {
 				c.History = append(c.History, serving.Month{Month: fmt.Sprintf("2026-%02d", 5+m), VoiceMinutes: float64(rng.IntN(600)),
@@ -116,7 +135,7 @@ func genSnapshot(seed uint64, n int, history bool) (*serving.Meta, []serving.Cus
 	}
 	meta := &serving.Meta{Run: "20261102T040000Z", ScoredAt: time.Date(2026, 11, 2, 4, 0, 0, 0, time.UTC), FeatureMonth: "2026-10",
 		ChurnModel: "churn-20261101T000000Z", SegmentModel: "segment-20261101T000000Z", Customers: n,
-		Value: serving.ValueModel{Margin: 0.6, AnnualDiscountRate: 0.1, HorizonMonths: 24, LabelHorizonMonths: 2}}
+		Value: serving.ValueModel{Costs: serving.DefaultCosts, AnnualDiscountRate: 0.1, HorizonMonths: 24, LabelHorizonMonths: 2}}
 	for id, name := range segNames {
 		var size int
 		var p, v float64

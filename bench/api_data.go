@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"strconv"
 	"time"
 
@@ -65,7 +66,9 @@ func round2(v float64) float64 { return math.Round(v*100) / 100 }
 // genCustomers generates n scored customers, sorted by id, and a meta.
 func genCustomers(n int, seed uint64) (*serving.Meta, []serving.Customer) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	vm := serving.ValueModel{Margin: 0.6, AnnualDiscountRate: 0.1, HorizonMonths: 36, LabelHorizonMonths: 2}
+	rx := rand.New(rand.NewPCG(seed+1, seed^0x51ed27)) // the attributes added later, so the others stay as they were
+	vm := serving.ValueModel{Costs: serving.DefaultCosts, AnnualDiscountRate: 0.1, HorizonMonths: 36, LabelHorizonMonths: 2}
+	const margin = 0.6 // profit as a share of the monthly value, for the generated CLV
 	d := math.Pow(1+vm.AnnualDiscountRate, 1.0/12) - 1
 	featureMonth := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
 	months := make([]string, 6)
@@ -138,7 +141,7 @@ func genCustomers(n int, seed uint64) (*serving.Meta, []serving.Customer) {
 		for t := 1; t <= vm.HorizonMonths; t++ {
 			sum += math.Pow(1-hz, float64(t)) / math.Pow(1+d, float64(t))
 		}
-		c.CLV = round2(c.MonthlyValue * vm.Margin * sum)
+		c.CLV = round2(c.MonthlyValue * margin * sum)
 		c.ValueAtRisk = round2(c.Probability * c.CLV)
 
 		c.VoiceMinutes = round2(lognormal(rng, 150, 0.9))
@@ -166,7 +169,9 @@ func genCustomers(n int, seed uint64) (*serving.Meta, []serving.Customer) {
 		}
 		last := &c.History[len(months)-1]
 		last.VoiceMinutes, last.DataMB, last.Arrears, last.AmountDue = c.VoiceMinutes, c.DataMB, c.Arrears, c.AmountDue
+		genAttributes(rx, c, margin)
 	}
+	assignBenchTiers(out)
 	meta := &serving.Meta{Run: "bench-" + featureMonth.Format("2006-01"), ScoredAt: featureMonth.AddDate(0, 1, 2),
 		FeatureMonth: featureMonth.Format("2006-01"), ChurnModel: "bench-churn", SegmentModel: "bench-segments",
 		Customers: n, Value: vm}
@@ -179,4 +184,52 @@ func genCustomers(n int, seed uint64) (*serving.Meta, []serving.Customer) {
 			Customers: counts[i], Share: float64(counts[i]) / float64(max(1, n))})
 	}
 	return meta, out
+}
+
+var (
+	genOccupations = []weighted{{"clerk", 14}, {"engineer", 9}, {"teacher", 8}, {"driver", 8}, {"sales, retail", 12}, {"nurse", 6},
+		{"IT specialist", 5}, {"farmer", 6}, {"student", 10}, {"retired", 14}, {"self-employed", 8}}
+	genEducations = []weighted{{"primary", 15}, {"secondary", 45}, {"vocational", 15}, {"university", 25}}
+	genIncome     = []weighted{{"A", 8}, {"B", 17}, {"C", 35}, {"D", 27}, {"E", 13}}
+)
+
+// genAttributes sets the attributes added for search on every attribute
+// and the value system, from their own random stream.
+func genAttributes(rx *rand.Rand, c *serving.Customer, margin float64) {
+	c.Occupation, c.Education, c.IncomeBand = pick(rx, genOccupations), pick(rx, genEducations), pick(rx, genIncome)
+	c.District = fmt.Sprintf("%s-%d", c.Region, 1+rx.IntN(8))
+	if rx.Float64() < 0.3 {
+		c.Discount = round2(rx.Float64() * 10)
+	}
+	c.CreditUse = round2(rx.Float64() * 1.2)
+	trend := func() float64 { return round2(rx.NormFloat64() * 0.3) }
+	c.VoiceMinutesTrend, c.CallsTrend, c.DataTrend, c.ContactsTrend, c.SpendTrend = trend(), trend(), trend(), trend(), trend()
+	c.Profit = round2(c.MonthlyValue * margin)
+	c.CostToServe = round2(c.MonthlyValue + c.Discount - c.Profit)
+}
+
+// assignBenchTiers sets value tiers by CLV rank as scoring does: top 1%,
+// 5%, 20% of the customers not lost, the rest; lost ones none.
+func assignBenchTiers(cs []serving.Customer) {
+	var idx []int
+	for i := range cs {
+		cs[i].ValueTier = serving.TierNone
+		if cs[i].Status != "deactivated" {
+			idx = append(idx, i)
+		}
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return cs[idx[a]].CLV > cs[idx[b]].CLV })
+	n := len(idx)
+	for k, i := range idx {
+		switch {
+		case k < (n+99)/100:
+			cs[i].ValueTier = serving.TierTop1
+		case k < (n+19)/20:
+			cs[i].ValueTier = serving.TierTop5
+		case k < (n+4)/5:
+			cs[i].ValueTier = serving.TierTop20
+		default:
+			cs[i].ValueTier = serving.TierRest
+		}
+	}
 }

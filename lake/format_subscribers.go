@@ -24,6 +24,7 @@ const (
 	subStatusDate
 	subPaymentMethod
 	subCreditLimit
+	subDistrict
 )
 
 // SubscribersFormat is the subscriber register's full snapshot export.
@@ -35,6 +36,7 @@ var SubscribersFormat = &Format{
 		{"gender", false}, {"birth_date", false}, {"occupation", false}, {"education", false},
 		{"income_band", false}, {"region", false}, {"plan", true}, {"activation_date", true},
 		{"status", true}, {"status_date", true}, {"payment_method", true}, {"credit_limit", false},
+		{"district", false}, // optional, added later: a feed without it stores null
 	},
 	newRows: func(fc fileContext) rowParser { return &subRows{fc: fc} },
 }
@@ -49,6 +51,7 @@ type subRows struct {
 	// the pending row
 	sub, msisdn, name, gender, plan, status, pm string
 	texts                                       [4]string // occupation, education, income band, region
+	district                                    string
 	export, birth, activation, statusDate       int32
 	credit                                      int64
 	hasBirth, hasCredit                         bool
@@ -92,6 +95,9 @@ func (r *subRows) parse(get func(int) string) (int64, int, error) {
 		if r.texts[i], err = parseText(get(c.col), c.max); err != nil {
 			return 0, c.col, err
 		}
+	}
+	if r.district, err = parseText(get(subDistrict), 64); err != nil {
+		return 0, subDistrict, err
 	}
 	if r.plan, err = parseID(get(subPlan)); err != nil {
 		return 0, subPlan, err
@@ -150,4 +156,5 @@ func (r *subRows) appendTo(rb *array.RecordBuilder) {
 	}
 	strB(rb, 16).Append(r.fc.source)
 	tsB(rb, 17).Append(arrow.Timestamp(r.fc.ingestedAt))
+	appendOptString(strB(rb, 18), r.district)
 }

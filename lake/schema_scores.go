@@ -22,6 +22,9 @@ var scoresSchema = iceberg.NewSchema(0,
 	field(14, "lifecycle", tString, required, "new, established, loyal, suspended, lost"),
 	field(15, "churn_model", tString, required, "version of the churn model"),
 	field(16, "segment_model", tString, required, "version of the segmentation"),
+	field(17, "value_tier", tString, optional, "top1, top5, top20, rest by CLV among the run's scored customers; none: not ranked"),
+	field(18, "profit", tMoney2, optional, "monthly profit: revenue - cost to serve (value_model.costs)"),
+	field(19, "cost_to_serve", tMoney2, optional, "monthly cost to serve"),
 )
 
 // ScoresTable holds the scoring runs; rerunning a run replaces its

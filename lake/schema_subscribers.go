@@ -21,6 +21,7 @@ var subscribersSchema = iceberg.NewSchema(0,
 	field(16, "credit_limit", tMoney2, optional, ""),
 	field(17, "source_file", tString, required, ""),
 	field(18, "ingested_at", tTime, required, ""),
+	field(19, "district", tString, optional, "personal data (part of the address): district of the home address"),
 )
 
 // SubscribersTable holds full register snapshots, one row per subscriber and export date.

@@ -128,6 +128,8 @@ func (g *generator) buildSnapshot(m int) []byte {
 		b = append(b, payMethods[s.payMethod]...)
 		b = append(b, ',')
 		b = appendCents(b, s.credit)
+		b = append(b, ',')
+		b = append(b, s.district()...)
 		b = append(b, '\n')
 	}
 	return b

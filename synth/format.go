@@ -21,7 +21,7 @@ var (
 	SubscriberColumns = []string{
 		"export_date", "subscriber_id", "msisdn", "name", "gender", "birth_date",
 		"occupation", "education", "income_band", "region", "plan", "activation_date",
-		"status", "status_date", "payment_method", "credit_limit",
+		"status", "status_date", "payment_method", "credit_limit", "district",
 	}
 )
 

@@ -522,6 +522,17 @@ func (s *subscriber) name() string {
 	return f + " " + lastNames[s.last]
 }
 
+// districtsPerRegion is how many districts a region's home cells fall in.
+const districtsPerRegion = 8
+
+// district is the district of the home address: the region and which of
+// its districtsPerRegion the home cell lies in (no random draw, so adding
+// it changed no other generated value).
+func (s *subscriber) district() string {
+	d := int(s.homeCell) % cellsPerRegion * districtsPerRegion / cellsPerRegion
+	return regions[s.region] + "-" + strconv.Itoa(d+1)
+}
+
 func (s *subscriber) occupationName() string {
 	switch s.occupation {
 	case -1:

@@ -13,6 +13,7 @@ import (
 	"github.com/telcolake/telcolake/lake"
 	"github.com/telcolake/telcolake/models/registry"
 	"github.com/telcolake/telcolake/models/scoring"
+	"github.com/telcolake/telcolake/models/serving"
 )
 
 // runScore runs one scoring run against the lake in the environment, as
@@ -21,7 +22,12 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("score", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listSize := fs.Int("list-size", scoring.DefaultListSize, "customers per list at most")
-	margin := fs.Float64("margin", scoring.DefaultMargin, "CLV: share of the monthly value that is margin")
+	costs := serving.DefaultCosts
+	fs.Float64Var(&costs.NetworkShare, "network-share", costs.NetworkShare, "cost to serve: share of gross revenue for the own network, billing and overhead")
+	fs.Float64Var(&costs.OffnetPerMinute, "offnet-per-minute", costs.OffnetPerMinute, "cost to serve: interconnect per off-net voice minute")
+	fs.Float64Var(&costs.IntlPerMinute, "intl-per-minute", costs.IntlPerMinute, "cost to serve: per international minute")
+	fs.Float64Var(&costs.CarePerCall, "care-per-call", costs.CarePerCall, "cost to serve: per call to customer care")
+	fs.Float64Var(&costs.BadDebtRate, "bad-debt-rate", costs.BadDebtRate, "cost to serve: share of arrears written off per month")
 	discount := fs.Float64("discount", scoring.DefaultAnnualDiscount, "CLV: annual discount rate")
 	horizon := fs.Int("horizon", scoring.DefaultHorizonMonths, "CLV: `months` summed")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
@@ -54,7 +60,7 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	r := &scoring.Runner{Tables: conn.Catalog, Models: &registry.Registry{Store: models}, Serving: snapshots,
 		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
-	res, err := r.Run(ctx, scoring.Options{ListSize: *listSize, Margin: *margin, AnnualDiscount: *discount, HorizonMonths: *horizon})
+	res, err := r.Run(ctx, scoring.Options{ListSize: *listSize, Costs: &costs, AnnualDiscount: *discount, HorizonMonths: *horizon})
 	if err != nil {
 		return err
 	}

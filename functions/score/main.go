@@ -15,6 +15,7 @@ import (
 	"github.com/telcolake/telcolake/lake"
 	"github.com/telcolake/telcolake/models/registry"
 	"github.com/telcolake/telcolake/models/scoring"
+	"github.com/telcolake/telcolake/models/serving"
 )
 
 func main() {
@@ -27,7 +28,8 @@ func main() {
 // request is the optional payload of a manual invocation; a scheduled
 // event's fields are ignored.
 type request struct {
-	ListSize int `json:"list_size"`
+	ListSize int                `json:"list_size"`
+	Costs    *serving.CostModel `json:"costs"` // the cost-to-serve rates; nil: the defaults
 }
 
 func run() error {
@@ -49,9 +51,10 @@ func run() error {
 	}
 	r := &scoring.Runner{Tables: conn.Catalog, Models: &registry.Registry{Store: models}, Serving: snapshots, Log: lambdacontext.NewLogger()}
 	lambda.StartWithOptions(func(ictx context.Context, ev json.RawMessage) (*scoring.Result, error) {
-		var req request
+		costs := serving.DefaultCosts // fields the payload leaves out keep their default
+		req := request{Costs: &costs}
 		_ = json.Unmarshal(ev, &req) // a scheduled event has none of these fields
-		return r.Run(ictx, scoring.Options{ListSize: req.ListSize})
+		return r.Run(ictx, scoring.Options{ListSize: req.ListSize, Costs: req.Costs})
 	}, lambda.WithContext(ctx))
 	return nil
 }

@@ -23,6 +23,8 @@ type person struct {
 	export                       int32 // export_date, days since the epoch
 	msisdn, name, gender, region string
 	plan, status, payment        string
+	occupation, education        string
+	income, district             string
 	activation, statusDate       int32
 }
 
@@ -33,7 +35,7 @@ type register struct {
 }
 
 var registerColumns = []string{"export_date", "subscriber_id", "msisdn", "name", "gender", "region", "plan",
-	"activation_date", "status", "status_date", "payment_method"}
+	"activation_date", "status", "status_date", "payment_method", "occupation", "education", "income_band", "district"}
 
 // loadRegister keeps, for every subscriber, the row of the newest snapshot
 // of crm.subscribers that lists them.
@@ -61,6 +63,7 @@ func (reg *register) add(rec arrow.RecordBatch) error {
 	export, activation, statusDate := c.date("export_date"), c.date("activation_date"), c.date("status_date")
 	ids, msisdn, name, gender := c.str("subscriber_id"), c.str("msisdn"), c.str("name"), c.str("gender")
 	region, plan, status, payment := c.str("region"), c.str("plan"), c.str("status"), c.str("payment_method")
+	occ, edu, inc, dist := c.str("occupation"), c.str("education"), c.str("income_band"), c.str("district")
 	if c.err != nil {
 		return c.err
 	}
@@ -75,6 +78,7 @@ func (reg *register) add(rec arrow.RecordBatch) error {
 			export: d, msisdn: value(msisdn, i), name: value(name, i), gender: value(gender, i),
 			region: value(region, i), plan: value(plan, i), status: value(status, i), payment: value(payment, i),
 			activation: int32(activation.Value(i)), statusDate: int32(statusDate.Value(i)),
+			occupation: value(occ, i), education: value(edu, i), income: value(inc, i), district: value(dist, i),
 		}
 	}
 	return nil
@@ -164,6 +168,48 @@ func labelHorizon(ctx context.Context, tables lake.TableLoader, version string) 
 		rec.Release()
 	}
 	return n, ok, nil
+}
+
+// previousTiers reads the value tiers of the newest run of crm.scores
+// that scored the feature month before month: its id and each customer's
+// tier (ok false without such a run, or with one written before tiers).
+// It scans that month's rows of three columns.
+func previousTiers(ctx context.Context, tables lake.TableLoader, month time.Time) (run string, tiers map[string]string, err error) {
+	prev := epochDay(month.AddDate(0, -1, 0))
+	filter := iceberg.EqualTo(iceberg.Reference("feature_month"), iceberg.Date(prev))
+	recs, err := scan(ctx, tables, lake.ScoresTable, []string{"run", "feature_month", "subscriber_id", "value_tier"}, filter)
+	if err != nil {
+		return "", nil, err
+	}
+	byRun := map[string]map[string]string{}
+	for rec, err := range recs {
+		if err != nil {
+			return "", nil, fmt.Errorf("scoring: scan scores: %w", err)
+		}
+		c := columns{rec: rec}
+		runs, months, ids, vt := c.str("run"), c.date("feature_month"), c.str("subscriber_id"), c.str("value_tier")
+		if c.err != nil {
+			rec.Release()
+			return "", nil, c.err
+		}
+		for i := range int(rec.NumRows()) {
+			if int32(months.Value(i)) != prev || vt.IsNull(i) {
+				continue
+			}
+			r := runs.Value(i)
+			m := byRun[r]
+			if m == nil {
+				m = map[string]string{}
+				byRun[strings.Clone(r)] = m
+			}
+			m[strings.Clone(ids.Value(i))] = strings.Clone(vt.Value(i))
+		}
+		rec.Release()
+	}
+	for r := range byRun {
+		run = max(run, r)
+	}
+	return run, byRun[run], nil
 }
 
 func scan(ctx context.Context, tables lake.TableLoader, def lake.TableDef, cols []string, filter iceberg.BooleanExpression) (func(func(arrow.RecordBatch, error) bool), error) {

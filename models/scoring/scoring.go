@@ -44,6 +44,8 @@ type Runner struct {
 	Models  *registry.Registry
 	Serving serving.Store
 	Log     *slog.Logger
+
+	costs serving.CostModel // of the run in progress
 }
 
 // Options tune a run. Zero values take the defaults.
@@ -52,9 +54,9 @@ type Options struct {
 	Now func() time.Time
 	// ListSize caps every list (default 1000).
 	ListSize int
-	// Margin is the share of the monthly value that is profit, for CLV
-	// (default 0.6).
-	Margin float64
+	// Costs are the rates of the cost to serve, for profit and CLV
+	// (nil: serving.DefaultCosts).
+	Costs *serving.CostModel
 	// AnnualDiscount is the annual discount rate of CLV (default 0.10).
 	AnnualDiscount float64
 	// HorizonMonths is how many months CLV sums (default 60).
@@ -64,7 +66,6 @@ type Options struct {
 // Defaults of Options.
 const (
 	DefaultListSize       = 1000
-	DefaultMargin         = 0.6
 	DefaultAnnualDiscount = 0.10
 	DefaultHorizonMonths  = 60
 	defaultLabelHorizon   = 2 // when the churn model's run does not say
@@ -79,8 +80,12 @@ func (o Options) withDefaults() (Options, error) {
 	if o.ListSize == 0 {
 		o.ListSize = DefaultListSize
 	}
-	if o.Margin == 0 {
-		o.Margin = DefaultMargin
+	if o.Costs == nil {
+		c := serving.DefaultCosts
+		o.Costs = &c
+	}
+	if err := o.Costs.Validate(); err != nil {
+		return o, fmt.Errorf("scoring: %w", err)
 	}
 	if o.AnnualDiscount == 0 {
 		o.AnnualDiscount = DefaultAnnualDiscount
@@ -91,8 +96,6 @@ func (o Options) withDefaults() (Options, error) {
 	switch {
 	case o.ListSize < 0:
 		return o, fmt.Errorf("scoring: list size %d, want a positive number", o.ListSize)
-	case o.Margin < 0 || o.Margin > 1:
-		return o, fmt.Errorf("scoring: margin %v, want a share in (0, 1]", o.Margin)
 	case o.AnnualDiscount < 0:
 		return o, fmt.Errorf("scoring: annual discount %v, want a rate ≥ 0", o.AnnualDiscount)
 	case o.HorizonMonths < 0:
@@ -113,6 +116,7 @@ type Result struct {
 	SegmentModel     string                 `json:"segment_model"`
 	MeanProbability  float64                `json:"mean_probability"`
 	TotalValueAtRisk float64                `json:"total_value_at_risk"`
+	TotalProfit      float64                `json:"total_monthly_profit"` // of the scored customers
 	Value            serving.ValueModel     `json:"value_model"`
 	Lists            []ListSummary          `json:"lists"`
 	Seconds          float64                `json:"seconds"`
@@ -165,7 +169,8 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 		r.warn(ctx, "churn model's label horizon not in crm.model_runs; assuming the default",
 			"churn_model", cp.Version, "label_horizon_months", n)
 	}
-	res.Value = serving.ValueModel{Margin: opt.Margin, AnnualDiscountRate: opt.AnnualDiscount,
+	r.costs = *opt.Costs
+	res.Value = serving.ValueModel{Costs: *opt.Costs, AnnualDiscountRate: opt.AnnualDiscount,
 		HorizonMonths: opt.HorizonMonths, LabelHorizonMonths: n}
 
 	month, err := r.featureMonth(ctx, opt, res)
@@ -183,6 +188,9 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 	meta := &serving.Meta{Run: res.Run, ScoredAt: now, FeatureMonth: res.FeatureMonth,
 		ChurnModel: cp.Version, SegmentModel: sp.Version, Customers: len(cs), Value: res.Value,
 		Segments: segments(cs, &sm), Lists: lists(cs, &sm, opt.ListSize)}
+	if meta.TierMigration, err = r.tierMigration(ctx, month, cs); err != nil {
+		return nil, err
+	}
 	for _, l := range meta.Lists {
 		res.Lists = append(res.Lists, ListSummary{Name: l.Name, Title: l.Title, Customers: len(l.IDs)})
 	}
@@ -342,10 +350,11 @@ func (r *Runner) customers(ctx context.Context, month time.Time, cm *churn.Model
 			c.Reasons = append(c.Reasons, rs.Phrase)
 		}
 		// Money in whole cents, as the serving contract stores it.
-		c.CLV = cents(CLV(res.Value, c.MonthlyValue, c.Probability))
+		c.CLV = cents(CLV(res.Value, c.Profit, c.Probability))
 		c.ValueAtRisk = cents(c.Probability * c.CLV)
 		sumP += c.Probability
 		res.TotalValueAtRisk += c.ValueAtRisk
+		res.TotalProfit += c.Profit
 		out = append(out, c)
 	}
 	for k, i := range lost {
@@ -355,8 +364,14 @@ func (r *Runner) customers(ctx context.Context, month time.Time, cm *churn.Model
 		// value unless won back); the list ranks them by monthly value.
 		out = append(out, c)
 	}
+	res.TotalProfit = cents(res.TotalProfit)
 	res.Scored, res.WinBack = len(current), len(lost)
 	res.MeanProbability = sumP / float64(len(current))
+	scored := make([]bool, len(out))
+	for k := range current {
+		scored[k] = true
+	}
+	assignTiers(out, scored)
 	slices.SortFunc(out, func(a, b serving.Customer) int { return strings.Compare(a.SubscriberID, b.SubscriberID) })
 	return out, nil
 }
@@ -401,6 +416,16 @@ func (r *Runner) customer(set *features.Set, i int, reg *register, hist map[stri
 			}
 		}
 	}
+	if p := reg.people[id]; p != nil {
+		c.Occupation, c.Education, c.District = p.occupation, p.education, p.district
+		c.IncomeBand = p.income
+	}
+	if c.IncomeBand == "" {
+		c.IncomeBand = cat("income_band")
+	}
+	c.Discount, c.CreditUse = cents(num("discount")), num("credit_use")
+	c.VoiceMinutesTrend, c.CallsTrend, c.DataTrend = num("voice_minutes_trend"), num("calls_trend"), num("data_trend")
+	c.ContactsTrend, c.SpendTrend = num("contacts_trend"), num("spend_trend")
 	if s, ok := sm.Segment(segID); ok {
 		c.SegmentName = s.Name
 	}
@@ -415,6 +440,9 @@ func (r *Runner) customer(set *features.Set, i int, reg *register, hist map[stri
 	}
 	h = h[max(0, end-6):end]
 	c.MonthlyValue = monthlyValue(h)
+	c.CostToServe, c.Profit = Profit(r.costs, Usage{MonthlyValue: c.MonthlyValue, Discount: c.Discount,
+		VoiceMinutes: c.VoiceMinutes, OffnetShare: num("offnet_share"), IntlCalls: float64(c.IntlCalls),
+		AvgCallS: num("avg_call_s"), CareCalls: float64(c.CareCalls), Arrears: c.Arrears})
 	c.History = make([]serving.Month, len(h))
 	for k, m := range h {
 		m.VoiceMinutes, m.DataMB = zeroNaN(m.VoiceMinutes), zeroNaN(m.DataMB)
@@ -441,6 +469,42 @@ func lifecycle(status string, tenure int32) string {
 		return lifecycleEstablished
 	}
 	return lifecycleLoyal
+}
+
+// tierMigration counts the customers by value tier in the newest run of
+// the previous feature month (crm.scores) and in this one; nil without
+// such a run.
+func (r *Runner) tierMigration(ctx context.Context, month time.Time, cs []serving.Customer) (*serving.TierMigration, error) {
+	run, before, err := previousTiers(ctx, r.Tables, month)
+	if err != nil {
+		return nil, err
+	}
+	if run == "" {
+		return nil, nil
+	}
+	m := &serving.TierMigration{FromRun: run, FromMonth: month.AddDate(0, -1, 0).Format("2006-01"), Tiers: serving.Tiers,
+		Counts: make([][]int64, len(serving.Tiers))}
+	for i := range m.Counts {
+		m.Counts[i] = make([]int64, len(serving.Tiers))
+	}
+	tierIndex := func(t string) int {
+		if i := slices.Index(serving.Tiers, t); i >= 0 {
+			return i
+		}
+		return slices.Index(serving.Tiers, serving.TierNone)
+	}
+	now := make(map[string]bool, len(cs))
+	for i := range cs {
+		now[cs[i].SubscriberID] = true
+		m.Counts[tierIndex(before[cs[i].SubscriberID])][tierIndex(cs[i].ValueTier)]++
+	}
+	none := tierIndex(serving.TierNone)
+	for id, t := range before {
+		if !now[id] {
+			m.Counts[tierIndex(t)][none]++
+		}
+	}
+	return m, nil
 }
 
 func (r *Runner) info(ctx context.Context, msg string, args ...any) {

@@ -3,10 +3,13 @@ package scoring_test
 import (
 	"context"
 	"errors"
+	"github.com/apache/iceberg-go"
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -186,13 +189,17 @@ func TestRun(t *testing.T) {
 		}
 		if c.Status != "deactivated" && checkedCLV < 25 && c.MonthlyValue > 0 {
 			checkedCLV++
-			if want := clv(meta.Value, c.MonthlyValue, c.Probability); math.Abs(c.CLV-want) > 0.005+1e-9*want { // to the cent
-				t.Errorf("%s: CLV %v, want %v (value %.2f, p %.4f)", c.SubscriberID, c.CLV, want, c.MonthlyValue, c.Probability)
+			if want := clv(meta.Value, c.Profit, c.Probability); math.Abs(c.CLV-want) > 0.005+1e-9*math.Abs(want) { // to the cent
+				t.Errorf("%s: CLV %v, want %v (profit %.2f, p %.4f)", c.SubscriberID, c.CLV, want, c.Profit, c.Probability)
+			}
+			if math.Abs(c.MonthlyValue+c.Discount-c.CostToServe-c.Profit) > 0.005 {
+				t.Errorf("%s: profit %.2f, want value %.2f + discount %.2f - cost %.2f", c.SubscriberID, c.Profit, c.MonthlyValue, c.Discount, c.CostToServe)
 			}
 		}
 	}
+	checkTiers(t, cs)
 	v := meta.Value
-	if v.Margin != scoring.DefaultMargin || v.AnnualDiscountRate != scoring.DefaultAnnualDiscount ||
+	if v.Costs != serving.DefaultCosts || v.AnnualDiscountRate != scoring.DefaultAnnualDiscount ||
 		v.HorizonMonths != scoring.DefaultHorizonMonths || v.LabelHorizonMonths != 2 {
 		t.Errorf("value model %+v; want the defaults and the trained label horizon 2", v)
 	}
@@ -212,6 +219,100 @@ func TestRun(t *testing.T) {
 	}
 	if n, total := scoreRows(t, l, res.Run), scoreRows(t, l, ""); n != len(cs) || total != len(cs) {
 		t.Errorf("after the rerun crm.scores has %d rows for the run, %d in all; want %d (replaced, not duplicated)", n, total, len(cs))
+	}
+	if meta.TierMigration != nil {
+		t.Errorf("tier migration %+v without a run of 2026-05", meta.TierMigration)
+	}
+	var occ, dist int
+	for _, c := range cs {
+		occ += b2i(c.Occupation != "")
+		dist += b2i(strings.HasPrefix(c.District, c.Region+"-"))
+	}
+	if occ < len(cs)/2 || dist != len(cs) {
+		t.Errorf("%d of %d customers with an occupation, %d with a district of their region", occ, len(cs), dist)
+	}
+
+	// Tier migration: two earlier runs of 2026-05 in crm.scores; the newer
+	// one is compared.
+	var ids []string
+	for _, c := range cs[:6] {
+		ids = append(ids, c.SubscriberID)
+	}
+	ids = append(ids, "S9999999") // gone since
+	fromTiers := []string{"top1", "rest", "top20", "none", "top5", "rest", "top1"}
+	may := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	writePastScores(t, l, "20260601T000000Z", may, ids, []string{"rest", "rest", "rest", "rest", "rest", "rest", "rest"})
+	writePastScores(t, l, "20260602T000000Z", may, ids, fromTiers)
+	if _, err := r.Run(ctx, opt); err != nil {
+		t.Fatal(err)
+	}
+	meta, cs = readSnapshot(t, r.Serving)
+	m := meta.TierMigration
+	if m == nil || m.FromRun != "20260602T000000Z" || m.FromMonth != "2026-05" {
+		t.Fatalf("tier migration %+v, want from run 20260602T000000Z of 2026-05", m)
+	}
+	want := make([][]int64, len(serving.Tiers))
+	for i := range want {
+		want[i] = make([]int64, len(serving.Tiers))
+	}
+	ti := func(s string) int { return slices.Index(serving.Tiers, s) }
+	before := map[string]string{}
+	for i, id := range ids {
+		before[id] = fromTiers[i]
+	}
+	for _, c := range cs {
+		from := "none"
+		if b, ok := before[c.SubscriberID]; ok {
+			from = b
+		}
+		want[ti(from)][ti(c.ValueTier)]++
+	}
+	want[ti("top1")][ti("none")]++ // S9999999
+	if !reflect.DeepEqual(m.Counts, want) {
+		t.Errorf("tier migration counts %v, want %v", m.Counts, want)
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// writePastScores writes a run of crm.scores with the given customers and
+// tiers (the other columns filler).
+func writePastScores(t *testing.T, l *laketest.Lake, run string, month time.Time, ids, tiers []string) {
+	t.Helper()
+	b, err := lake.NewRowBuilder(lake.ScoresTable, len(ids))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Release()
+	for i, id := range ids {
+		b.String("run", run)
+		b.Time("scored_at", month)
+		b.Date("feature_month", month)
+		b.String("subscriber_id", id)
+		b.Float("churn_probability", 0.1)
+		for _, n := range []string{"reason_1", "reason_2", "reason_3", "segment_id", "segment_name"} {
+			b.Null(n)
+		}
+		b.Money("monthly_value", 1000)
+		b.Float("clv", 1)
+		b.Float("value_at_risk", 0.1)
+		b.String("lifecycle", "loyal")
+		b.String("churn_model", "m")
+		b.String("segment_model", "s")
+		b.String("value_tier", tiers[i])
+		b.Money("profit", 100)
+		b.Money("cost_to_serve", 900)
+	}
+	rec := b.Record()
+	defer rec.Release()
+	if _, err := lake.ReplaceRows(context.Background(), l.Cat, lake.ScoresTable,
+		iceberg.EqualTo(iceberg.Reference("run"), run), []arrow.RecordBatch{rec}, nil); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -340,7 +441,45 @@ func clv(v serving.ValueModel, value, p float64) float64 {
 	for m := 1; m <= v.HorizonMonths; m++ {
 		sum += math.Pow(1-hazard, float64(m)) / math.Pow(1+monthlyDiscount, float64(m))
 	}
-	return value * v.Margin * sum
+	return value * sum
+}
+
+// checkTiers: the scored customers' tiers are the CLV ranks' tiers (top
+// ⌈1%⌉, ⌈5%⌉, ⌈20%⌉), the lost ones none, and no tier holds a customer
+// of lower CLV than a lower tier's.
+func checkTiers(t *testing.T, cs []serving.Customer) {
+	t.Helper()
+	var ranked []serving.Customer
+	for _, c := range cs {
+		if c.Status == "deactivated" {
+			if c.ValueTier != serving.TierNone {
+				t.Errorf("%s: lost, tier %s, want none", c.SubscriberID, c.ValueTier)
+			}
+			continue
+		}
+		ranked = append(ranked, c)
+	}
+	sort.SliceStable(ranked, func(i, j int) bool {
+		if ranked[i].CLV != ranked[j].CLV {
+			return ranked[i].CLV > ranked[j].CLV
+		}
+		return ranked[i].SubscriberID < ranked[j].SubscriberID
+	})
+	n := len(ranked)
+	for k, c := range ranked {
+		want := serving.TierRest
+		switch {
+		case k < (n+99)/100:
+			want = serving.TierTop1
+		case k < (n+19)/20:
+			want = serving.TierTop5
+		case k < (n+4)/5:
+			want = serving.TierTop20
+		}
+		if c.ValueTier != want {
+			t.Errorf("%s: rank %d of %d by CLV: tier %s, want %s", c.SubscriberID, k, n, c.ValueTier, want)
+		}
+	}
 }
 
 func meanCents(cents []int64) float64 {
@@ -458,13 +597,14 @@ func TestRunNeedsPromotedModels(t *testing.T) {
 }
 
 func TestCLV(t *testing.T) {
-	v := serving.ValueModel{Margin: 0.5, AnnualDiscountRate: 0, HorizonMonths: 12, LabelHorizonMonths: 3}
+	v := serving.ValueModel{AnnualDiscountRate: 0, HorizonMonths: 12, LabelHorizonMonths: 3}
 	tests := []struct {
 		name     string
 		value, p float64
 		want     float64
 	}{
-		{"no churn, no discount: margin × value × months", 100, 0, 0.5 * 100 * 12},
+		{"no churn, no discount: profit × months", 50, 0, 50 * 12},
+		{"loss-making: negative", -10, 0, -10 * 12},
 		{"certain churn", 100, 1, 0},
 		{"no value", 0, 0.3, 0},
 	}
@@ -478,14 +618,55 @@ func TestCLV(t *testing.T) {
 	// p over the 3-month horizon equals 1 − survival of three monthly hazards.
 	p := 0.271
 	hazard := 1 - math.Pow(1-p, 1.0/3)
-	if got, want := scoring.CLV(serving.ValueModel{Margin: 1, HorizonMonths: 3, LabelHorizonMonths: 3}, 1, p),
+	if got, want := scoring.CLV(serving.ValueModel{HorizonMonths: 3, LabelHorizonMonths: 3}, 1, p),
 		(1-hazard)+(1-hazard)*(1-hazard)+(1-p); math.Abs(got-want) > 1e-12 {
 		t.Errorf("CLV over the label horizon = %v, want %v", got, want)
 	}
 	// Discounting lowers the value.
-	if a, b := scoring.CLV(serving.ValueModel{Margin: 1, HorizonMonths: 60, LabelHorizonMonths: 2}, 10, 0.2),
-		scoring.CLV(serving.ValueModel{Margin: 1, AnnualDiscountRate: 0.1, HorizonMonths: 60, LabelHorizonMonths: 2}, 10, 0.2); b >= a {
+	if a, b := scoring.CLV(serving.ValueModel{HorizonMonths: 60, LabelHorizonMonths: 2}, 10, 0.2),
+		scoring.CLV(serving.ValueModel{AnnualDiscountRate: 0.1, HorizonMonths: 60, LabelHorizonMonths: 2}, 10, 0.2); b >= a {
 		t.Errorf("discounted CLV %v ≥ undiscounted %v", b, a)
+	}
+}
+
+// TestProfitByHand prices one customer with the defaults, item by item.
+func TestProfitByHand(t *testing.T) {
+	u := scoring.Usage{MonthlyValue: 40, Discount: 5, VoiceMinutes: 300, OffnetShare: 0.4, IntlCalls: 3, AvgCallS: 200,
+		CareCalls: 2, Arrears: 60}
+	// gross 45: network 0.25 × 45 = 11.25; off-net 0.015 × 300 × 0.4 = 1.80;
+	// international 0.12 × 3 × 200/60 = 1.20; care 2.50 × 2 = 5.00;
+	// discount 5.00; bad debt 0.05 × 60 = 3.00. Cost 27.25, profit 17.75.
+	got := scoring.CostToServe(serving.DefaultCosts, u)
+	want := scoring.Cost{Network: 11.25, Interconnect: 1.80, International: 1.20, Care: 5, Discount: 5, BadDebt: 3}
+	if got != want {
+		t.Errorf("CostToServe = %+v, want %+v", got, want)
+	}
+	cost, profit := scoring.Profit(serving.DefaultCosts, u)
+	if cost != 27.25 || profit != 17.75 {
+		t.Errorf("Profit = cost %v, profit %v; want 27.25, 17.75", cost, profit)
+	}
+	// No usage, no bill: no cost, no profit; bad input counts as nothing.
+	if c, p := scoring.Profit(serving.DefaultCosts, scoring.Usage{OffnetShare: math.NaN(), Arrears: -3}); c != 0 || p != 0 {
+		t.Errorf("Profit of nothing = %v, %v", c, p)
+	}
+	for _, bad := range []serving.CostModel{{NetworkShare: 1.5}, {CarePerCall: -1}, {BadDebtRate: math.NaN()}, {IntlPerMinute: 1e6}} {
+		if bad.Validate() == nil {
+			t.Errorf("Validate(%+v) = nil, want an error", bad)
+		}
+	}
+	if err := serving.DefaultCosts.Validate(); err != nil {
+		t.Errorf("the defaults: %v", err)
+	}
+}
+
+func TestTierBounds(t *testing.T) {
+	for _, tc := range []struct{ n, top1, top5, top20 int }{
+		{0, 0, 0, 0}, {1, 1, 1, 1}, {7, 1, 1, 2}, {100, 1, 5, 20}, {101, 2, 6, 21}, {1000, 10, 50, 200}, {999_999, 10_000, 50_000, 200_000},
+	} {
+		a, b, c := scoring.TierBounds(tc.n)
+		if a != tc.top1 || b != tc.top5 || c != tc.top20 {
+			t.Errorf("TierBounds(%d) = %d, %d, %d; want %d, %d, %d", tc.n, a, b, c, tc.top1, tc.top5, tc.top20)
+		}
 	}
 }
 

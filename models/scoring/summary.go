@@ -18,8 +18,11 @@ func (res *Result) WriteSummary(w io.Writer, indent string) {
 	p("  %d customers scored, mean churn probability %.1f%%; %d recently lost listed for win-back",
 		res.Scored, 100*res.MeanProbability, res.WinBack)
 	v := res.Value
-	p("  value: margin %.0f%%, %.0f%% a year discount, %d-month horizon, churn over %d months; total value at risk %.2f",
-		100*v.Margin, 100*v.AnnualDiscountRate, v.HorizonMonths, v.LabelHorizonMonths, res.TotalValueAtRisk)
+	c := v.Costs
+	p("  value: profit = revenue - cost to serve (network %.0f%%, off-net %.3f/min, international %.3f/min, care %.2f/call, discounts, bad debt %.0f%% of arrears);",
+		100*c.NetworkShare, c.OffnetPerMinute, c.IntlPerMinute, c.CarePerCall, 100*c.BadDebtRate)
+	p("    CLV over %d months at %.0f%% a year, churn over %d months; monthly profit %.2f, total value at risk %.2f",
+		v.HorizonMonths, 100*v.AnnualDiscountRate, v.LabelHorizonMonths, res.TotalProfit, res.TotalValueAtRisk)
 	for _, l := range res.Lists {
 		p("  %-22s %5d  %s", l.Name, l.Customers, l.Title)
 	}

@@ -1,7 +1,9 @@
 package scoring
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/telcolake/telcolake/models/serving"
@@ -10,14 +12,15 @@ import (
 // CLV is a customer's lifetime value under v, as serving.ValueModel
 // documents it:
 //
-//	CLV = Margin × monthlyValue × Σ_{t=1..HorizonMonths} ((1−p_m) / (1+d))^t
+//	CLV = monthlyProfit × Σ_{t=1..HorizonMonths} ((1−p_m) / (1+d))^t
 //
 // where p_m = 1 − (1−probability)^(1/LabelHorizonMonths) is the monthly
 // churn hazard that, held constant, gives the predicted probability over
 // the label's horizon, and d = (1+AnnualDiscountRate)^(1/12) − 1 is the
 // monthly rate equivalent to the annual one. A probability of 1 gives 0;
-// probabilities outside [0, 1] are clamped.
-func CLV(v serving.ValueModel, monthlyValue, probability float64) float64 {
+// probabilities outside [0, 1] are clamped. A loss-making customer
+// (negative profit) has a negative CLV.
+func CLV(v serving.ValueModel, monthlyProfit, probability float64) float64 {
 	p := min(1, max(0, probability))
 	n := v.LabelHorizonMonths
 	if n <= 0 {
@@ -32,7 +35,92 @@ func CLV(v serving.ValueModel, monthlyValue, probability float64) float64 {
 		qt *= q
 		sum += qt
 	}
-	return v.Margin * monthlyValue * sum
+	return monthlyProfit * sum
+}
+
+// Usage is what a customer's monthly cost to serve depends on.
+type Usage struct {
+	MonthlyValue float64 // mean bill, net of discount
+	Discount     float64 // the feature month's discount
+	VoiceMinutes float64
+	OffnetShare  float64 // share of outgoing calls to other networks, 0..1
+	IntlCalls    float64
+	AvgCallS     float64 // mean voice call length, seconds
+	CareCalls    float64
+	Arrears      float64
+}
+
+// Cost is a customer's monthly cost to serve under m, item by item
+// (serving.CostModel documents the formula); money rounded to cents.
+type Cost struct {
+	Network, Interconnect, International, Care, Discount, BadDebt float64
+}
+
+// Total is the cost to serve.
+func (c Cost) Total() float64 {
+	return cents(c.Network + c.Interconnect + c.International + c.Care + c.Discount + c.BadDebt)
+}
+
+// CostToServe prices u under m.
+func CostToServe(m serving.CostModel, u Usage) Cost {
+	nz := func(v float64) float64 { return max(0, zeroNaN(v)) }
+	gross := zeroNaN(u.MonthlyValue) + nz(u.Discount)
+	return Cost{
+		Network:       cents(m.NetworkShare * max(0, gross)),
+		Interconnect:  cents(m.OffnetPerMinute * nz(u.VoiceMinutes) * min(1, nz(u.OffnetShare))),
+		International: cents(m.IntlPerMinute * nz(u.IntlCalls) * nz(u.AvgCallS) / 60),
+		Care:          cents(m.CarePerCall * nz(u.CareCalls)),
+		Discount:      cents(nz(u.Discount)),
+		BadDebt:       cents(m.BadDebtRate * nz(u.Arrears)),
+	}
+}
+
+// Profit is gross revenue (monthly value + discount) minus the cost to
+// serve, in cents.
+func Profit(m serving.CostModel, u Usage) (cost, profit float64) {
+	c := CostToServe(m, u).Total()
+	return c, cents(zeroNaN(u.MonthlyValue) + max(0, zeroNaN(u.Discount)) - c)
+}
+
+// assignTiers sets ValueTier on cs: the scored customers (scored[i]) by
+// CLV, highest first (ties by subscriber id): the first ⌈1%⌉ top1, up to
+// ⌈5%⌉ top5, up to ⌈20%⌉ top20, the rest rest; the others none. The
+// boundaries are counts of customers, so a tier's size does not depend on
+// ties in CLV.
+func assignTiers(cs []serving.Customer, scored []bool) {
+	var idx []int
+	for i := range cs {
+		cs[i].ValueTier = serving.TierNone
+		if scored[i] {
+			idx = append(idx, i)
+		}
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		if c := cmp.Compare(cs[b].CLV, cs[a].CLV); c != 0 {
+			return c
+		}
+		return cmp.Compare(cs[a].SubscriberID, cs[b].SubscriberID)
+	})
+	n := len(idx)
+	b1, b5, b20 := TierBounds(n)
+	for k, i := range idx {
+		switch {
+		case k < b1:
+			cs[i].ValueTier = serving.TierTop1
+		case k < b5:
+			cs[i].ValueTier = serving.TierTop5
+		case k < b20:
+			cs[i].ValueTier = serving.TierTop20
+		default:
+			cs[i].ValueTier = serving.TierRest
+		}
+	}
+}
+
+// TierBounds are the ranks (0-based, exclusive) where the tiers top1,
+// top5 and top20 end among n ranked customers: ⌈n/100⌉, ⌈n/20⌉, ⌈n/5⌉.
+func TierBounds(n int) (top1, top5, top20 int) {
+	return (n + 99) / 100, (n + 19) / 20, (n + 4) / 5
 }
 
 // monthlyValue is the mean bill (amount_due) over the feature months of h

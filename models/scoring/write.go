@@ -46,6 +46,9 @@ func (r *Runner) writeScores(ctx context.Context, meta *serving.Meta, month time
 		b.String("lifecycle", c.Lifecycle)
 		b.String("churn_model", meta.ChurnModel)
 		b.String("segment_model", meta.SegmentModel)
+		b.String("value_tier", c.ValueTier)
+		b.Money("profit", int64(math.Round(zeroNaN(c.Profit)*100)))
+		b.Money("cost_to_serve", int64(math.Round(zeroNaN(c.CostToServe)*100)))
 	}
 	rec := b.Record()
 	defer rec.Release()

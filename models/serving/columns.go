@@ -269,13 +269,24 @@ func openColumns(buf []byte, detailSize int64) (*columns, error) {
 		return buf[e.Offset : e.Offset+e.Length], nil
 	}
 	for _, col := range Columns {
-		b, err := section(col.Name, col.Kind.String(), int64(col.Kind.width()), n)
-		if err != nil {
-			return nil, err
+		var b []byte
+		var values []string
+		if _, ok := entries[col.Name]; !ok && col.Optional {
+			// Written before the column existed: zeros, "" for a category.
+			b = alignedBuffer(int64(n * col.Kind.width()))
+			if n > 0 {
+				values = []string{""}
+			}
+		} else {
+			var err error
+			if b, err = section(col.Name, col.Kind.String(), int64(col.Kind.width()), n); err != nil {
+				return nil, err
+			}
+			values = entries[col.Name].Dict
 		}
 		switch col.Kind {
 		case Dict:
-			d := &DictColumn{Codes: asSlice[uint16](b, n), Values: entries[col.Name].Dict}
+			d := &DictColumn{Codes: asSlice[uint16](b, n), Values: values}
 			if len(d.Values) > math.MaxUint16+1 || !distinct(d.Values) {
 				return nil, corrupt("columns.bin: dictionary of %s: %d values, or repeated", col.Name, len(d.Values))
 			}

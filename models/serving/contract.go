@@ -59,6 +59,10 @@ type Column struct {
 	// Enum is the closed set of values of a Dict column; nil: open (any
 	// value, e.g. plans and regions).
 	Enum []string
+	// Optional columns were added to the contract after snapshots were
+	// first written: a columns.bin without one reads it as zeros (Dict:
+	// every row "").
+	Optional bool
 
 	text    func(*Customer) string
 	setText func(*Customer, string)
@@ -73,6 +77,19 @@ var (
 	Statuses   = []string{"active", "suspended", "deactivated"}
 	Lifecycles = []string{"new", "established", "loyal", "suspended", "lost"}
 	AgeBands   = []string{"18-24", "25-34", "35-44", "45-54", "55-64", "65+"}
+	// Tiers are the value tiers by CLV among a run's scored customers:
+	// the top 1%, the next 4% (top 5%), the next 15% (top 20%), the rest;
+	// "none" for customers not ranked (lost, win-back candidates).
+	Tiers = []string{TierTop1, TierTop5, TierTop20, TierRest, TierNone}
+)
+
+// The value tiers.
+const (
+	TierTop1  = "top1"
+	TierTop5  = "top5"
+	TierTop20 = "top20"
+	TierRest  = "rest"
+	TierNone  = "none"
 )
 
 func dict(name string, enum []string, get func(*Customer) *string) Column {
@@ -121,7 +138,24 @@ var Columns = []Column{
 	f64("value_at_risk", Cents, func(c *Customer) *float64 { return &c.ValueAtRisk }),
 	f64("amount_due", Cents, func(c *Customer) *float64 { return &c.AmountDue }),
 	f64("arrears", Cents, func(c *Customer) *float64 { return &c.Arrears }),
+
+	opt(dict("occupation", nil, func(c *Customer) *string { return &c.Occupation })),
+	opt(dict("education", nil, func(c *Customer) *string { return &c.Education })),
+	opt(dict("income_band", nil, func(c *Customer) *string { return &c.IncomeBand })),
+	opt(dict("district", nil, func(c *Customer) *string { return &c.District })),
+	opt(dict("value_tier", Tiers, func(c *Customer) *string { return &c.ValueTier })),
+	opt(f64("discount", Cents, func(c *Customer) *float64 { return &c.Discount })),
+	opt(f64("credit_use", Float64, func(c *Customer) *float64 { return &c.CreditUse })),
+	opt(f64("voice_minutes_trend", Float64, func(c *Customer) *float64 { return &c.VoiceMinutesTrend })),
+	opt(f64("calls_trend", Float64, func(c *Customer) *float64 { return &c.CallsTrend })),
+	opt(f64("data_trend", Float64, func(c *Customer) *float64 { return &c.DataTrend })),
+	opt(f64("contacts_trend", Float64, func(c *Customer) *float64 { return &c.ContactsTrend })),
+	opt(f64("spend_trend", Float64, func(c *Customer) *float64 { return &c.SpendTrend })),
+	opt(f64("cost_to_serve", Cents, func(c *Customer) *float64 { return &c.CostToServe })),
+	opt(f64("profit", Cents, func(c *Customer) *float64 { return &c.Profit })),
 }
+
+func opt(c Column) Column { c.Optional = true; return c }
 
 func init() {
 	Columns[0].text = func(c *Customer) string { return strconv.Itoa(int(c.SegmentID)) }

@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"path"
 	"time"
 )
@@ -70,6 +71,27 @@ type Customer struct {
 	Arrears         float64 `parquet:"arrears" json:"arrears"`
 	MonthsInArrears int32   `parquet:"months_in_arrears" json:"months_in_arrears"`
 
+	// Added for search on every attribute and the value system (optional
+	// columns: a snapshot written before them reads them as zero or "").
+	Occupation string  `parquet:"occupation,optional" json:"occupation"`
+	Education  string  `parquet:"education,optional" json:"education"`
+	IncomeBand string  `parquet:"income_band,optional" json:"income_band"`
+	District   string  `parquet:"district,optional" json:"district"` // personal: part of the address
+	Discount   float64 `parquet:"discount" json:"discount"`
+	CreditUse  float64 `parquet:"credit_use" json:"credit_use"` // amount due / credit limit; 0 without a limit
+	// Trends: the feature month against the mean of the three before, −1
+	// to +∞; 0 without earlier months.
+	VoiceMinutesTrend float64 `parquet:"voice_minutes_trend" json:"voice_minutes_trend"`
+	CallsTrend        float64 `parquet:"calls_trend" json:"calls_trend"`
+	DataTrend         float64 `parquet:"data_trend" json:"data_trend"`
+	ContactsTrend     float64 `parquet:"contacts_trend" json:"contacts_trend"`
+	SpendTrend        float64 `parquet:"spend_trend" json:"spend_trend"`
+	// CostToServe and Profit are monthly (Meta.Value.Costs); ValueTier
+	// ranks CLV among the run's scored customers (Tiers).
+	CostToServe float64 `parquet:"cost_to_serve" json:"cost_to_serve"`
+	Profit      float64 `parquet:"profit" json:"profit"`
+	ValueTier   string  `parquet:"value_tier" json:"value_tier"`
+
 	// History is up to the last six feature months, oldest first.
 	History []Month `parquet:"history,list" json:"history"`
 }
@@ -96,26 +118,91 @@ type Meta struct {
 	SegmentModel string     `json:"segment_model"`
 	Customers    int        `json:"customers"`
 	Value        ValueModel `json:"value_model"`
-	Segments     []Segment  `json:"segments"`
-	Lists        []List     `json:"lists"`
+	// TierMigration compares this run's value tiers with those of the
+	// newest earlier run of the previous feature month; nil without one.
+	TierMigration *TierMigration `json:"tier_migration,omitempty"`
+	Segments      []Segment      `json:"segments"`
+	Lists         []List         `json:"lists"`
 	// Insight is the run's lifecycle, churn causes and score tracking
 	// report (insight.Report as JSON, aggregates only); empty when the run
 	// could not build it.
 	Insight json.RawMessage `json:"insight,omitempty"`
 }
 
-// ValueModel holds the parameters of the lifetime value formula:
+// ValueModel holds the parameters of the value system:
 //
-//	CLV = MonthlyValue × Margin × Σ_{t=1..Horizon} (1−p_m)^t / (1+d)^t
+//	Profit = revenue − cost to serve (CostModel), per month
+//	CLV    = Profit × Σ_{t=1..Horizon} (1−p_m)^t / (1+d)^t
 //
 // with p_m the monthly churn hazard implied by the churn probability over
 // the label horizon (1 − (1−p)^(1/HorizonMonths)) and d the monthly
-// discount rate. ValueAtRisk = Probability × CLV.
+// discount rate. ValueAtRisk = Probability × CLV. Value tiers rank CLV
+// (Tiers).
 type ValueModel struct {
-	Margin             float64 `json:"margin"`
-	AnnualDiscountRate float64 `json:"annual_discount_rate"`
-	HorizonMonths      int     `json:"horizon_months"`       // months summed
-	LabelHorizonMonths int     `json:"label_horizon_months"` // the churn label's N
+	Costs              CostModel `json:"costs"`
+	AnnualDiscountRate float64   `json:"annual_discount_rate"`
+	HorizonMonths      int       `json:"horizon_months"`       // months summed
+	LabelHorizonMonths int       `json:"label_horizon_months"` // the churn label's N
+}
+
+// CostModel holds the rates of a customer's monthly cost to serve, in
+// currency units:
+//
+//	gross revenue = monthly value (mean bill, net of discount) + discount
+//	cost to serve = NetworkShare × gross revenue
+//	              + OffnetPerMinute × voice minutes × off-net share
+//	              + IntlPerMinute × international calls × mean call length
+//	              + CarePerCall × calls to customer care
+//	              + the discount
+//	              + BadDebtRate × arrears
+//
+// Off-net minutes are estimated from the share of outgoing calls to other
+// networks (the features hold no off-net minutes); international minutes
+// from the international calls and the mean call length.
+type CostModel struct {
+	// NetworkShare is the share of gross revenue the own network,
+	// billing and overhead cost (default 0.25).
+	NetworkShare float64 `json:"network_share"`
+	// OffnetPerMinute is the interconnect (termination) paid per voice
+	// minute to another network (default 0.015).
+	OffnetPerMinute float64 `json:"offnet_per_minute"`
+	// IntlPerMinute is the international carrier's rate per minute
+	// (default 0.12).
+	IntlPerMinute float64 `json:"intl_per_minute"`
+	// CarePerCall is the cost of one call to customer care (default 2.50).
+	CarePerCall float64 `json:"care_per_call"`
+	// BadDebtRate is the share of outstanding arrears expected to be
+	// written off per month (default 0.05).
+	BadDebtRate float64 `json:"bad_debt_rate"`
+}
+
+// DefaultCosts are the rates a run uses unless told otherwise.
+var DefaultCosts = CostModel{NetworkShare: 0.25, OffnetPerMinute: 0.015, IntlPerMinute: 0.12, CarePerCall: 2.50, BadDebtRate: 0.05}
+
+// Validate checks every rate: finite, not negative, shares at most 1,
+// per-unit rates at most 1000.
+func (m CostModel) Validate() error {
+	for _, r := range []struct {
+		name string
+		v    float64
+		max  float64
+	}{{"network_share", m.NetworkShare, 1}, {"offnet_per_minute", m.OffnetPerMinute, 1000}, {"intl_per_minute", m.IntlPerMinute, 1000},
+		{"care_per_call", m.CarePerCall, 1000}, {"bad_debt_rate", m.BadDebtRate, 1}} {
+		if math.IsNaN(r.v) || r.v < 0 || r.v > r.max {
+			return fmt.Errorf("serving: cost model: %s is %v, want 0 to %v", r.name, r.v, r.max)
+		}
+	}
+	return nil
+}
+
+// TierMigration counts the customers of two consecutive runs by their
+// tier in each: From[i] → To[j] is Counts[i][j], tiers in Tiers order
+// ("none": not in that run, or not ranked).
+type TierMigration struct {
+	FromRun   string    `json:"from_run"`
+	FromMonth string    `json:"from_month"`
+	Tiers     []string  `json:"tiers"`
+	Counts    [][]int64 `json:"counts"` // [from tier][to tier]
 }
 
 // Segment is a segment as the API shows it.

@@ -46,6 +46,15 @@ func sample(n int) []serving.Customer {
 		c.VoiceCalls, c.SMS, c.RoamingCalls, c.IntlCalls = rng.Int32(), -rng.Int32(), 1, 2
 		c.CareCalls, c.DistinctContact, c.MonthsInArrears = 3, 4, 5
 		c.AmountDue, c.Arrears = cents(5000), cents(90000)
+		c.Occupation = []string{"engineer", "teacher", "", "retired"}[rng.IntN(4)]
+		c.Education = []string{"secondary", "bachelor", "master", ""}[rng.IntN(4)]
+		c.IncomeBand = []string{"<2000", "2000-4999", "5000-9999", "10000+", ""}[rng.IntN(5)]
+		c.District = fmt.Sprintf("D%02d", rng.IntN(90))
+		c.ValueTier = serving.Tiers[rng.IntN(len(serving.Tiers))]
+		c.Discount, c.CostToServe, c.Profit = cents(3000), cents(4000), -cents(9000)
+		c.CreditUse = rng.Float64() * 1.5
+		c.VoiceMinutesTrend, c.CallsTrend, c.DataTrend = rng.NormFloat64(), -rng.Float64(), rng.Float64()*3
+		c.ContactsTrend, c.SpendTrend = rng.NormFloat64(), rng.NormFloat64()
 		c.History = []serving.Month{}
 		for m := range rng.IntN(7) {
 			c.History = append(c.History, serving.Month{Month: fmt.Sprintf("2026-%02d", m+1), VoiceMinutes: rng.Float64() * 300,
@@ -99,6 +108,60 @@ func TestWriteOpenRoundTrip(t *testing.T) {
 		if _, ok := snap.Find("S0000000"); ok && n > 0 {
 			t.Error("Find of a missing id succeeded")
 		}
+	}
+}
+
+// TestOptionalColumnsMissing: a columns.bin written before the optional
+// columns existed opens, and reads them as zero and "".
+func TestOptionalColumnsMissing(t *testing.T) {
+	ctx := context.Background()
+	cs := sample(40)
+	files, err := serving.Encode(&serving.Meta{Run: "old"}, cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Rename the optional columns in the directory (same length): the
+	// file then lacks them, as an old writer's did.
+	old := files.Columns
+	for _, col := range serving.Columns {
+		if !col.Optional {
+			continue
+		}
+		name := []byte(`"name":"` + col.Name + `"`)
+		hidden := []byte(`"name":"` + strings.ToUpper(col.Name) + `"`)
+		dl := int(binary.LittleEndian.Uint32(old[8:]))
+		dir := old[12 : 12+dl]
+		i := strings.Index(string(dir), string(name))
+		if i < 0 {
+			t.Fatalf("column %s not in the directory", col.Name)
+		}
+		copy(dir[i:], hidden)
+	}
+	resum(old, true)
+	st := serving.NewMemStore()
+	st.Put(ctx, "c", old)
+	st.Put(ctx, "d", files.Detail)
+	st.Put(ctx, "m", files.Meta)
+	snap, err := serving.Open(ctx, st, serving.Pointer{Format: serving.FormatColumns, Run: "old", Columns: "c", ColumnsBytes: int64(len(old)),
+		Detail: "d", DetailBytes: int64(len(files.Detail)), Meta: "m"}, serving.Options{})
+	if err != nil {
+		t.Fatalf("open a snapshot without the optional columns: %v", err)
+	}
+	got, err := snap.Customers(ctx, allRows(len(cs)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range cs {
+		want := cs[i]
+		want.Occupation, want.Education, want.IncomeBand, want.District, want.ValueTier = "", "", "", "", ""
+		want.Discount, want.CreditUse, want.CostToServe, want.Profit = 0, 0, 0, 0
+		want.VoiceMinutesTrend, want.CallsTrend, want.DataTrend, want.ContactsTrend, want.SpendTrend = 0, 0, 0, 0, 0
+		if !reflect.DeepEqual(got[i], want) {
+			t.Fatalf("row %d:\n got %+v\nwant %+v", i, got[i], want)
+		}
+	}
+	if d := snap.Dict("district"); d == nil || len(d.Values) != 1 || d.Counts[0] != len(cs) {
+		t.Errorf("district of an old snapshot = %+v, want one value \"\" on every row", d)
 	}
 }
 
