@@ -130,6 +130,10 @@ func New(cfg Config) (*Console, error) {
 	m.HandleFunc("GET /console/causes", c.causes)
 	m.HandleFunc("GET /console/tracking", c.tracking)
 	m.HandleFunc("GET /console/ingest/report", c.ingestReport)
+	m.HandleFunc("GET /console/campaigns", c.campaigns)
+	m.HandleFunc("POST /console/campaigns", c.createCampaign)
+	m.HandleFunc("GET /console/campaigns/{id}", c.campaign)
+	m.HandleFunc("GET /console/data/campaigns/{id}", c.campaignCSV)
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			c.fail(w, r, http.StatusMethodNotAllowed, "method")

@@ -34,6 +34,7 @@ type fixture struct {
 	now       time.Time
 	audit     *syncBuffer
 	src       *fakeSources
+	campaigns *memCampaigns
 }
 
 type syncBuffer struct {
@@ -113,8 +114,9 @@ func newFixtureN(t testing.TB, n int) *fixture {
 	}
 	audit := &syncBuffer{}
 	src := newFakeSources(t)
+	mc := newMemCampaigns()
 	srv, err := api.New(snap, src, api.Config{Keys: []api.Key{{Name: "ops", Role: api.RoleAdmin, Hash: api.HashKey(adminKey)}},
-		Audit: slog.New(slog.NewJSONHandler(audit, nil))})
+		Audit: slog.New(slog.NewJSONHandler(audit, nil)), Campaigns: mc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +129,7 @@ func newFixtureN(t testing.TB, n int) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{api: srv, customers: cs, now: time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC), audit: audit}
-	f.src = src
+	f.src, f.campaigns = src, mc
 	f.console, err = New(Config{API: srv, Users: us, Key: bytes.Repeat([]byte("k"), 32), TTL: time.Hour, Now: func() time.Time { return f.now },
 		Models: src.files, Landing: src.files})
 	if err != nil {
