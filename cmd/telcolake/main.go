@@ -26,6 +26,7 @@ commands:
   maintain expire snapshots, compact small files, merge manifests, delete orphans (every crm.* table)
   eval     train churn models on one CSV, report AUC, PR-AUC and lift@10% on another
   survival Kaplan–Meier survival, median lifetime and log-rank test on any CSV
+  uplift   the uplift model on synthetic campaigns against churn-risk ranking (Qini, AUUC)
   users    add a staff member who may sign in to the console (users add NAME ROLE)
 
 Run 'telcolake <command> -h' for the flags of one command.
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runMaintain(ctx, args[1:], stdout, stderr)
 	case "eval":
 		return runEval(ctx, args[1:], stdout, stderr)
+	case "uplift":
+		return runUplift(ctx, args[1:], stdout, stderr)
 	case "survival":
 		return runSurvival(ctx, args[1:], stdout, stderr)
 	case "users":
