@@ -53,8 +53,8 @@ func tryLifecycle(ctx context.Context, w io.Writer, base string) error {
 		if len(g.Curve) > 24 {
 			s24 = fmt.Sprintf("%.0f%%", 100*g.Curve[24].Surv)
 		}
-		fmt.Fprintf(w, "  %-12s %6d customers, %5d left; median lifetime %s; still here after 24 months %s\n",
-			g.Group, g.N, g.Events, months(g.Median), s24)
+		fmt.Fprintf(w, "  %-12s %6d customers, %5d left; still here after 24 months %s; median lifetime %s\n",
+			g.Group, g.N, g.Events, s24, months(g.Median))
 	}
 	if lr := sv.Survival.LogRank; lr != nil {
 		fmt.Fprintf(w, "  plans differ: log-rank chi² %.1f, df %d, p %.2g\n", lr.Chi2, lr.DF, lr.P)
@@ -73,13 +73,17 @@ func tryLifecycle(ctx context.Context, w io.Writer, base string) error {
 	return nil
 }
 
-// months renders a median in months: "41.2 (95% CI 38.0–45.9)".
+// months renders a median in months: "41.2 (95% CI 38.0–45.9)", or "not
+// reached" while more than half are still customers.
 func months(e insight.Estimate) string {
 	f := func(p *float64) string {
 		if p == nil {
 			return "not reached"
 		}
 		return fmt.Sprintf("%.1f", *p)
+	}
+	if e.Value == nil {
+		return "not reached"
 	}
 	return f(e.Value) + " (95% CI " + f(e.Lower) + "–" + f(e.Upper) + ")"
 }

@@ -200,6 +200,7 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 	}
 	// The report reads this run's rows back; a run without it still
 	// serves (the API then answers its endpoints 503).
+	t1 := time.Now()
 	if rep, err := r.insightReport(ctx, meta, n, cs); err != nil {
 		r.warn(ctx, "scoring: no lifecycle and tracking report", "error", err.Error())
 	} else {
@@ -209,6 +210,8 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 		if err := r.writeTracking(ctx, meta, &rep.Tracking); err != nil {
 			return nil, err
 		}
+		r.info(ctx, "lifecycle report built", "run", res.Run, "bytes", len(meta.Insight),
+			"tracked_runs", len(rep.Tracking.Runs), "seconds", time.Since(t1).Seconds())
 	}
 	if res.Snapshot, err = serving.Write(ctx, r.Serving, meta, cs); err != nil {
 		return nil, fmt.Errorf("scoring: %w", err)
