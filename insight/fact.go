@@ -3,6 +3,7 @@ package insight
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 )
@@ -247,6 +248,95 @@ func ComputeFact(f *Fact, q FactQuery) (*Cube, error) {
 	out := map[group]*acc{}
 	var order []group
 	fineRows := 0
+	// Each mask reads the stored rows of one grouping g. The rows of a g
+	// are first summed, once, into cells of every query dimension and the
+	// month (a filtered pass over the rows); each mask of that g then rolls
+	// up those cells, which are far fewer than the rows.
+	type fineCell struct {
+		codes []uint16 // per query dim
+		month int
+		sums  []float64
+		rows  int64
+	}
+	fineOf := map[uint8][]*fineCell{}
+	fineCells := func(g uint8) []*fineCell {
+		if cells, ok := fineOf[g]; ok {
+			return cells
+		}
+		// Cells keyed by the codes and the month in mixed radix: a dense
+		// table when that space is small, a map otherwise.
+		space, overflow := uint64(1), false
+		for _, r := range radix {
+			hi, lo := bits.Mul64(space, r)
+			overflow = overflow || hi != 0
+			space = lo
+		}
+		monthRadix := uint64(1)
+		if timeDim >= 0 {
+			monthRadix = uint64(len(f.labels[timeDim]))
+		}
+		hi, lo := bits.Mul64(space, monthRadix)
+		overflow = overflow || hi != 0
+		space = lo
+		if overflow {
+			return nil
+		}
+		var dense []int32
+		if space <= 1<<16 {
+			dense = make([]int32, space)
+			for i := range dense {
+				dense[i] = -1
+			}
+		}
+		ids := map[uint64]int32{}
+		var cells []*fineCell
+	rows:
+		for _, r := range f.byGroup[g] {
+			for i, a := range allowed {
+				if a != nil && (nAllowed[i] < 0 || !a[f.codes[i][r]]) {
+					continue rows
+				}
+			}
+			var key uint64
+			for i, di := range dimIdx {
+				key = key*radix[i] + uint64(f.codes[di][r])
+			}
+			month := -1
+			if timeDim >= 0 {
+				month = int(f.codes[timeDim][r])
+				key = key*monthRadix + uint64(month)
+			}
+			var id int32 = -1
+			if dense != nil {
+				id = dense[key]
+			} else if x, ok := ids[key]; ok {
+				id = x
+			}
+			if id < 0 {
+				if len(cells) >= 64*maxCells {
+					return nil // more cells than any cube allowed could need
+				}
+				fc := &fineCell{codes: make([]uint16, d), month: month, sums: make([]float64, len(spec.Columns))}
+				for i, di := range dimIdx {
+					fc.codes[i] = f.codes[di][r]
+				}
+				id = int32(len(cells))
+				if dense != nil {
+					dense[key] = id
+				} else {
+					ids[key] = id
+				}
+				cells = append(cells, fc)
+			}
+			fc := cells[id]
+			for j := range fc.sums {
+				fc.sums[j] += f.nums[j][r]
+			}
+			fc.rows++
+		}
+		fineOf[g] = cells
+		return cells
+	}
 	for mask := 0; mask < 1<<d; mask++ {
 		// The stored rows to read: the grouping that rolls up exactly the
 		// rollable dims this cell rolls up (output dims not rolled, and
@@ -271,16 +361,14 @@ func ComputeFact(f *Fact, q FactQuery) (*Cube, error) {
 		if o := slices.Index(q.Dims, spec.Time); o >= 0 && mask>>o&1 == 0 {
 			timeFree = true
 		}
-	rows:
-		for _, r := range f.byGroup[g] {
-			for i, a := range allowed {
-				if a != nil && (nAllowed[i] < 0 || !a[f.codes[i][r]]) {
-					continue rows
-				}
-			}
+		cells := fineCells(g)
+		if cells == nil && len(f.byGroup[g]) > 0 {
+			return nil, fmt.Errorf("%w: more than %d", ErrTooManyCells, maxCells)
+		}
+		for _, fc := range cells {
 			var key uint64
-			for i, di := range dimIdx {
-				code := uint64(f.codes[di][r])
+			for i := range d {
+				code := uint64(fc.codes[i])
 				if mask>>i&1 == 1 {
 					code = radix[i] - 1
 				}
@@ -297,15 +385,14 @@ func ComputeFact(f *Fact, q FactQuery) (*Cube, error) {
 				order = append(order, gk)
 			}
 			for j := range a.sums {
-				a.sums[j] += f.nums[j][r]
+				a.sums[j] += fc.sums[j]
 			}
-			a.fineCount++
+			a.fineCount += fc.rows
 			if timeDim >= 0 && !timeFree {
-				m := int(f.codes[timeDim][r])
-				if a.month >= 0 && a.month != m {
+				if a.month >= 0 && a.month != fc.month {
 					a.months = true
 				}
-				a.month = m
+				a.month = fc.month
 			}
 		}
 	}

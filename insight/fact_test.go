@@ -19,7 +19,7 @@ type event struct {
 
 // usageFact stores events the way crm.usage_cube does: every grouping of
 // hour, day_type and call_kind, with exact distinct subscribers per row.
-func usageFact(t *testing.T, evs []event) *Fact {
+func usageFact(t testing.TB, evs []event) *Fact {
 	t.Helper()
 	type key [7]string
 	type val struct {
@@ -58,16 +58,27 @@ func usageFact(t *testing.T, evs []event) *Fact {
 	return f
 }
 
-func randomEvents(r *rand.Rand, n int) []event {
+func randomEvents(r *rand.Rand, n int) []event { return randomEventsN(r, n, 40, 2, false) }
+
+// randomEventsN draws n calls of nSubs subscribers over the first nMonths
+// months of 2026-05 … 2026-11; wide: every hour of the day and every
+// demographic value (for benchmarks), else a few.
+func randomEventsN(r *rand.Rand, n, nSubs, nMonths int, wide bool) []event {
 	type demo struct{ gender, age, income string }
-	subs := make([]demo, 40)
+	genders, ages, incomes := []string{"F", "M"}, []string{"18-24", "25-34", "35-44"}, []string{"A", "B", "C"}
+	hours := 4
+	if wide {
+		genders, ages, incomes = []string{"F", "M", "U", "X"}, []string{"18-24", "25-34", "35-44", "45-54", "55-64", "65+"}, []string{"A", "B", "C", "D", "E"}
+		hours = 24
+	}
+	subs := make([]demo, nSubs)
 	for i := range subs {
-		subs[i] = demo{[]string{"F", "M"}[r.IntN(2)], []string{"18-24", "25-34", "35-44"}[r.IntN(3)], []string{"A", "B", "C"}[r.IntN(3)]}
+		subs[i] = demo{genders[r.IntN(len(genders))], ages[r.IntN(len(ages))], incomes[r.IntN(len(incomes))]}
 	}
 	evs := make([]event, n)
 	for i := range evs {
 		s := r.IntN(len(subs))
-		evs[i] = event{sub: s, month: []string{"2026-05-01", "2026-06-01"}[r.IntN(2)], hour: fmt.Sprint(r.IntN(4) + 8),
+		evs[i] = event{sub: s, month: []string{"2026-05-01", "2026-06-01", "2026-07-01", "2026-08-01", "2026-09-01", "2026-10-01", "2026-11-01"}[r.IntN(nMonths)], hour: fmt.Sprintf("%02d", r.IntN(hours)),
 			dayType: []string{"weekday", "weekend"}[r.IntN(2)], kind: []string{"local", "long_distance", "roaming"}[r.IntN(3)],
 			gender: subs[s].gender, ageBand: subs[s].age, income: subs[s].income, minutes: float64(r.IntN(20))}
 	}
