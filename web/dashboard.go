@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/telcolake/telcolake/api"
 	"github.com/telcolake/telcolake/lake"
@@ -25,8 +26,12 @@ type dashboardPage struct {
 	Ingest      ingestHealth
 	Churn       []churnMonth // oldest first
 	ChurnChart  template.HTML
-	Horizon     int
-	Missing     []string
+	// Monthly is the observed churn of the newest six months (customers
+	// deactivated in the month over those at its end, crm.cube_monthly).
+	Monthly      []monthChurn
+	MonthlyChart template.HTML
+	Horizon      int
+	Missing      []string
 }
 
 type listSize struct {
@@ -40,6 +45,13 @@ type ingestHealth struct {
 	Day                                string
 	FilesToday, RejectedToday, Quarant int
 	Failed                             int
+}
+
+// monthChurn is one month's observed churn.
+type monthChurn struct {
+	Month              string
+	Customers, Churned int
+	Rate               float64
 }
 
 // churnMonth is one validation month of a churn run: the observed share
@@ -101,6 +113,28 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request) {
 			labels, obs, pred = append(labels, m.Month), append(obs, m.Observed), append(pred, m.Predicted)
 		}
 		d.ChurnChart = pairBars("churn by month", labels, obs, pred)
+	}
+	var monthly cubeAnswer
+	if err := c.apiJSON(r, s, "/v1/cube/monthly", url.Values{"dims": {"month"}, "measures": {"subscribers,churned"}}, &monthly); err != nil {
+		d.Missing = append(d.Missing, "monthly")
+	}
+	for _, cell := range monthly.Cells {
+		m, ok := cell["month"].(string)
+		subs, churned := num(cell, "subscribers"), num(cell, "churned")
+		if !ok || !(subs > 0) || math.IsNaN(churned) {
+			continue
+		}
+		d.Monthly = append(d.Monthly, monthChurn{Month: m, Customers: int(subs), Churned: int(churned), Rate: churned / subs})
+	}
+	slices.SortFunc(d.Monthly, func(a, b monthChurn) int { return strings.Compare(a.Month, b.Month) })
+	d.Monthly = d.Monthly[max(0, len(d.Monthly)-6):]
+	if len(d.Monthly) > 0 {
+		var vals []float64
+		var labels []string
+		for _, m := range d.Monthly {
+			vals, labels = append(vals, m.Rate*100), append(labels, m.Month)
+		}
+		d.MonthlyChart = bars(vals, labels, 1)
 	}
 	var files struct {
 		Files []ingestFile `json:"files"`

@@ -55,6 +55,8 @@ var dicts = map[string]dict{
 		"ssoSignin": "Sign in with your organisation's account", "ssoDown": "The sign-in service cannot be reached; try again shortly.",
 		"ssoRefused": "The sign-in was not completed.", "noRole": "Your account is in none of the console's groups (agent, analyst, admin).",
 		"signedIn": "Signed in", "continue": "Continue",
+		"observedMonthly": "Observed: customers who left in the month, of those at its end", "churnedN": "Left",
+		"modelVsOutcome": "Predicted against observed, per validation month", "monthly": "monthly figures",
 	},
 	"zh": {
 		"title": "telcolake 客户管理台", "signin": "登录", "signout": "退出", "user": "用户名", "password": "密码",
@@ -97,6 +99,8 @@ var dicts = map[string]dict{
 		"ssoSignin": "使用单位账号登录", "ssoDown": "无法连接登录服务，请稍后重试。",
 		"ssoRefused": "登录未完成。", "noRole": "您的账号不在本系统的任何用户组（agent、analyst、admin）中。",
 		"signedIn": "已登录", "continue": "继续",
+		"observedMonthly": "实际：当月离网客户占月末客户的比例", "churnedN": "离网",
+		"modelVsOutcome": "各验证月份的预测与实际", "monthly": "月度数据",
 	},
 }
 

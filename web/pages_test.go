@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/telcolake/telcolake/api"
+	"github.com/telcolake/telcolake/insight"
 	"github.com/telcolake/telcolake/lake"
 	"github.com/telcolake/telcolake/models/evaluate"
 )
@@ -39,6 +40,22 @@ func (f fakeFiles) Get(_ context.Context, key string) ([]byte, error) {
 }
 
 func (f *fakeSources) ModelRuns(context.Context) ([]api.ModelRun, error) { return f.runs, nil }
+
+// Fact is crm.cube_monthly: seven months of one group, 1,000 customers
+// at each month's end and 10 + month leaving in it.
+func (f *fakeSources) Fact(_ context.Context, spec insight.FactSpec) (*insight.Fact, int64, error) {
+	fa := insight.NewFact(spec)
+	if spec.Name != insight.MonthlyCubeSpec.Name {
+		return fa, 0, nil
+	}
+	for m := 5; m <= 11; m++ {
+		if err := fa.Append([]string{fmt.Sprintf("2026-%02d", m), "North", "BASIC10", "0", "loyal", "25-34", "F"},
+			0, []float64{1000, 20, float64(10 + m), 20000, 1e5, 1e6}); err != nil {
+			return nil, 0, err
+		}
+	}
+	return fa, 7, nil
+}
 func (f *fakeSources) IngestFiles(_ context.Context, q api.IngestQuery) ([]api.IngestFile, error) {
 	return f.log, nil
 }
@@ -118,7 +135,7 @@ func textOf(t *testing.T, body, id string) string {
 	tag := strings.Fields(body[open+1 : i])[0]
 	start := strings.Index(body[i:], ">") + i + 1
 	end := strings.Index(body[start:], "</"+tag+">") + start
-	return strings.TrimSpace(tagRE.ReplaceAllString(body[start:end], ""))
+	return strings.TrimSpace(tagRE.ReplaceAllString(body[start:end], " "))
 }
 
 func TestPagesByRole(t *testing.T) {
@@ -188,6 +205,10 @@ func TestDashboard(t *testing.T) {
 	if !strings.Contains(months, "2026-07") || !strings.Contains(months, "2026-08") || strings.Index(months, "2026-07") > strings.Index(months, "2026-08") {
 		t.Errorf("churn by month = %q, want 2026-07 then 2026-08", months)
 	}
+	monthly := strings.Join(strings.Fields(textOf(t, body, "monthly-churn")), " ")
+	if strings.Contains(monthly, "2026-05") || !strings.Contains(monthly, "2026-06 1,000 16 1.6%") || !strings.Contains(monthly, "2026-11 1,000 21 2.1%") {
+		t.Errorf("observed churn by month = %q, want the newest six months, 2026-06 … 2026-11", monthly)
+	}
 	if !strings.Contains(textOf(t, body, "dash-lists"), "Churn risk") {
 		t.Error("dashboard lacks the lists")
 	}
@@ -256,9 +277,9 @@ func TestIngestPages(t *testing.T) {
 	if !strings.Contains(days, "2026-11-03") || !strings.Contains(days, "2026-11-02") {
 		t.Errorf("by day: %q", days)
 	}
-	reasons := textOf(t, body, "by-reason")
-	if !strings.HasPrefix(reasons, "Column") || !strings.Contains(reasons, "negative402") {
-		t.Errorf("by reason = %q, want duration negative 402 rows first", strings.Join(strings.Fields(reasons), ""))
+	reasons := strings.Join(strings.Fields(textOf(t, body, "by-reason")), " ")
+	if !strings.Contains(reasons, "Files duration negative 402 2 msisdn not a number 1 1") {
+		t.Errorf("by reason = %q, want duration negative (402 rows, 2 files) first, then msisdn", reasons)
 	}
 	rep := c.do("GET", "/console/ingest/report?source=landing/exports/cdr/2026/11/03/a.csv.gz", nil)
 	rb := text(t, rep)
