@@ -162,7 +162,7 @@ func TestBrowser(t *testing.T) {
 						t.Errorf("agent reached %s: %.100s", bulk, body)
 					}
 				}
-				if nav := text(ctx, "nav"); strings.Contains(nav, "Dashboard") || strings.Contains(nav, "Ingest") || strings.Contains(nav, "Lists") {
+				if nav := text(ctx, "nav"); strings.Contains(nav, "Dashboard") || strings.Contains(nav, "Ingest") || strings.Contains(nav, "Lists") || strings.Contains(nav, "Lifecycle") {
 					t.Errorf("agent's header links bulk pages: %q", nav)
 				}
 				err = chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/console/lookup"),
@@ -216,7 +216,10 @@ func TestBrowser(t *testing.T) {
 					{"model", "/console/models/20261101T030000Z", "#candidates"},
 					{"ingest", "/console/ingest", "#by-day"},
 					{"ingest-file", "/console/ingest/report?source=landing/exports/cdr/2026/11/03/a.csv.gz", "#file-errors"},
-					{"lookup", "/console/lookup", "input[name=id]"},
+					{"lifecycle", "/console/lifecycle", "#survival"},
+					{"causes", "/console/causes", "#causes-chart"},
+					{"tracking", "/console/tracking", "#deciles"},
+					{"lookup", "/console/lookup", "input[name=id]"}, // last: the keyboard steps below start here
 				} {
 					if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+pg.path), chromedp.WaitVisible(pg.sel)); err != nil {
 						t.Fatalf("%s: %v", pg.name, err)

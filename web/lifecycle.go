@@ -30,7 +30,7 @@ func init() {
 		"leavers": "Why the customers who left were at risk", "leaversNote": "Leading reason of each leaver's last score before leaving.",
 		"reason": "Reason", "share": "Share", "runs": "Past scoring runs against what happened", "complete": "Window complete",
 		"deciles": "Realised against predicted churn by decile", "drift": "Feature drift (PSI)", "feature": "Feature",
-		"level": "Level", "noRuns": "No past run yet.", "fromTo": "From → to",
+		"level": "Level", "noRuns": "No past run yet.", "fromTo": "From → to", "scoredBefore": "Scored before leaving",
 	} {
 		dicts["en"][k] = v
 	}
@@ -43,7 +43,7 @@ func init() {
 		"leavers": "已流失客户当时的风险原因", "leaversNote": "每位流失客户离网前最后一次评分的首要原因。",
 		"reason": "原因", "share": "占比", "runs": "历次评分与实际结果对比", "complete": "窗口已结束",
 		"deciles": "各十分位的实际与预测流失率", "drift": "特征漂移（PSI）", "feature": "特征",
-		"level": "程度", "noRuns": "尚无历史评分。", "fromTo": "从 → 到",
+		"level": "程度", "noRuns": "尚无历史评分。", "fromTo": "从 → 到", "scoredBefore": "离网前有评分",
 	} {
 		dicts["zh"][k] = v
 	}
@@ -201,7 +201,11 @@ func heatmap(m insight.TransitionMatrix) template.HTML {
 			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill-opacity="%.3f"><title>%s → %s: %d (%.1f%%)</title></rect>`,
 				labW+cw*float64(j)+1, y+1, cw-2, ch-2, 0.05+0.95*sh, template.HTMLEscapeString(row), template.HTMLEscapeString(m.Cols[j]), m.Counts[i][j], sh*100)
 			if m.Counts[i][j] > 0 {
-				fmt.Fprintf(&b, `<text class="v" x="%.1f" y="%.1f">%.0f%%</text>`, labW+cw*float64(j)+cw/2, y+14, sh*100)
+				cls := "v"
+				if sh > 0.55 {
+					cls = "v hi" // light text on the dark cells
+				}
+				fmt.Fprintf(&b, `<text class="%s" x="%.1f" y="%.1f">%.0f%%</text>`, cls, labW+cw*float64(j)+cw/2, y+14, sh*100)
 			}
 		}
 	}
