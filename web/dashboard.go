@@ -166,10 +166,10 @@ func (c *Console) churnByMonth(r *http.Request, runs []modelRun) ([]churnMonth, 
 		return nil, 0
 	}
 	byMonth := map[string]churnMonth{}
-	horizon := 0
+	horizon, reads := 0, 0
 	for _, m := range runs {
-		if len(byMonth) == 6 {
-			break
+		if len(byMonth) == 6 || reads == 12 {
+			break // at most six months, from at most twelve reports
 		}
 		if m.ValidMonth == nil {
 			continue
@@ -178,6 +178,7 @@ func (c *Console) churnByMonth(r *http.Request, runs []modelRun) ([]churnMonth, 
 		if _, seen := byMonth[month]; seen {
 			continue // the newest run of a month speaks for it
 		}
+		reads++
 		rep, err := c.report(r, m.Version)
 		if err != nil || rep.Validation.Rows == 0 {
 			continue
@@ -202,7 +203,7 @@ func (c *Console) churnByMonth(r *http.Request, runs []modelRun) ([]churnMonth, 
 	return out, horizon
 }
 
-// modelReport is a churn run's report.json as the console reads it.
+// modelReportJSON is a churn run's report.json as the console reads it.
 type modelReportJSON struct {
 	Version, Kind, Title      string
 	TrainWindow, ValidWindow  string

@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -47,7 +48,7 @@ func num(cell map[string]any, name string) float64 {
 	return nan
 }
 
-var nan = func() float64 { z := 0.0; return z / z }()
+var nan = math.NaN()
 
 // modelRun is a row of /v1/models.
 type modelRun = api.ModelRun
