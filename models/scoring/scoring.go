@@ -205,7 +205,10 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 		r.warn(ctx, "scoring: no lifecycle and tracking report", "error", err.Error())
 	} else {
 		if meta.Insight, err = json.Marshal(rep); err != nil {
-			return nil, fmt.Errorf("scoring: encode insight report: %w", err)
+			// A figure that is not a number: the run still serves, without
+			// the report (its endpoints answer 503).
+			r.warn(ctx, "scoring: lifecycle report not encodable", "error", err.Error())
+			meta.Insight = nil
 		}
 		if err := r.writeTracking(ctx, meta, &rep.Tracking); err != nil {
 			return nil, err
