@@ -87,24 +87,21 @@ type CampaignOutcome struct {
 	ChurnDate                    time.Time
 }
 
-// kindFor draws a customer's uplift kind from its risk: sure things among
-// the low risks, lost causes among the highest, persuadables in between,
-// and sleeping dogs anywhere.
+// kindFor draws a customer's uplift kind from its risk: most customers
+// are persuadable (the offer lowers their churn in proportion to it), a few
+// of the riskier ones are sleeping dogs, and of the rest the high risks
+// are lost causes and the others sure things.
 func kindFor(risk float64, r *rand.Rand) string {
 	u := r.Float64()
 	switch {
-	case u < 0.06:
+	case risk >= 0.2 && u < 0.03:
 		return SleepingDog
-	case risk < 0.1 && u < 0.75:
-		return SureThing
-	case risk > 0.6 && u < 0.6:
-		return LostCause
-	case u < 0.6:
+	case u < 0.63:
 		return Persuadable
-	case risk < 0.3:
-		return SureThing
+	case risk > 0.5:
+		return LostCause
 	}
-	return LostCause
+	return SureThing
 }
 
 // SimulateCampaign plays a campaign started at start: treated customers

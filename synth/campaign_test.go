@@ -43,7 +43,7 @@ func TestSimulateCampaign(t *testing.T) {
 		}
 	}
 	for _, k := range []string{Persuadable, SureThing, LostCause, SleepingDog} {
-		if kinds[k] < 200 {
+		if kinds[k] < 50 {
 			t.Errorf("%d %s customers of 4000", kinds[k], k)
 		}
 	}

@@ -245,6 +245,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			failed++
 			say("console check failed: %v", err)
 		}
+		failed += demoCampaign(ctx, stdout, st, gen, man, delivered)
 	}
 	say("Demo took %.0fs. Each 'make demo' starts from a clean %s (built binaries are kept).", time.Since(t0).Seconds(), l.dir)
 	if failed > 0 {
