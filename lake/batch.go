@@ -295,6 +295,10 @@ func (in *Ingester) prepareAll(ctx context.Context, objs []Object, idx []int) ([
 		}
 		tables[f.Table.Name] = t
 	}
+	shared := map[string]*dayKeys{}
+	for name := range tables {
+		shared[name] = newDayKeys()
+	}
 	preps := make([]*prepared, len(idx))
 	workers := in.BatchWorkers
 	if workers <= 0 {
@@ -307,7 +311,7 @@ func (in *Ingester) prepareAll(ctx context.Context, objs []Object, idx []int) ([
 		go func() {
 			defer wg.Done()
 			for k := range work {
-				preps[k] = in.prepare(ctx, logTbl, tables, idx[k], objs[idx[k]])
+				preps[k] = in.prepare(ctx, logTbl, tables, shared, idx[k], objs[idx[k]])
 			}
 		}()
 	}
@@ -322,7 +326,7 @@ func (in *Ingester) prepareAll(ctx context.Context, objs []Object, idx []int) ([
 // prepare is the part of ingestOnce before the commit, for the cases a
 // batch handles: a first version of a source, or a redelivery of one
 // fully done. Every other case is left to the single-file path.
-func (in *Ingester) prepare(ctx context.Context, logTbl *table.Table, tables map[string]*table.Table, idx int, obj Object) *prepared {
+func (in *Ingester) prepare(ctx context.Context, logTbl *table.Table, tables map[string]*table.Table, shared map[string]*dayKeys, idx int, obj Object) *prepared {
 	p := &prepared{idx: idx, obj: obj, start: in.now(), res: Result{Source: obj.Source(), ETag: obj.ETag}}
 	fail := func(err error) *prepared {
 		p.step, p.err = stepErr, fmt.Errorf("ingest %s: %w", obj.Source(), err)
@@ -391,6 +395,7 @@ func (in *Ingester) prepare(ctx context.Context, logTbl *table.Table, tables map
 	parser := in.newParser(ctx, format, fc, obj)
 	p.recs = newRecordSet(ctx, format, p.tbl, p.res.Source, false, in.keys)
 	if p.recs != nil {
+		p.recs.shared = shared[format.Table.Name]
 		parser.records = p.recs
 	}
 	files, werr := in.writeFile(ctx, p.tbl, format, parser, body, obj.Key)
@@ -501,6 +506,7 @@ func (in *Ingester) commitBatch(ctx context.Context, ps []*prepared) error {
 		var files []iceberg.DataFile
 		var entries []batchEntry
 		var adding []*prepared
+		var plan func(ctx context.Context, tbl *table.Table, day int64) ([]iceberg.DataFile, error)
 		for i, p := range ps {
 			prev := prevs[p.res.Source]
 			switch decideVersion(prev, p.obj.ETag, p.obj.Sequencer) {
@@ -515,6 +521,10 @@ func (in *Ingester) commitBatch(ctx context.Context, ps []*prepared) error {
 				continue
 			}
 			if p.recs != nil {
+				if plan == nil {
+					plan = p.recs.planMemo() // one plan per day for the whole batch
+				}
+				p.recs.live = plan
 				if err := p.recs.recheck(ctx, tbl); errors.Is(err, errRedo) {
 					decided[i] = decision{redo: true}
 					continue

@@ -132,6 +132,59 @@ type recordSet struct {
 	// the live files consulted; consulted lists those files' paths.
 	existing  map[int64][]recordKey
 	consulted map[int64]map[string]bool
+	// shared, when set, is the day cache of the batch this file is part
+	// of: files of one batch are parsed against the same table version, so
+	// a day's live files are planned and their keys merged once.
+	shared *dayKeys
+	// live, when set, replaces liveFiles (a plan memo of one commit attempt).
+	live func(ctx context.Context, tbl *table.Table, day int64) ([]iceberg.DataFile, error)
+}
+
+// dayKeys is what the files of one batch share of the table version they
+// are parsed against: per day, the sorted keys of the live files and
+// their paths. Only first versions use it (no rows of their own to leave out).
+type dayKeys struct {
+	mu   sync.Mutex
+	days map[int64]*dayEntry
+}
+
+type dayEntry struct {
+	once      sync.Once
+	keys      []recordKey
+	consulted map[string]bool
+	err       error
+}
+
+func newDayKeys() *dayKeys { return &dayKeys{days: map[int64]*dayEntry{}} }
+
+func (d *dayKeys) entry(day int64) *dayEntry {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e, ok := d.days[day]
+	if !ok {
+		e = &dayEntry{}
+		d.days[day] = e
+	}
+	return e
+}
+
+// planMemo returns a liveFiles that plans each day of tbl once (one commit
+// attempt's rechecks of many files).
+func (r *recordSet) planMemo() func(ctx context.Context, tbl *table.Table, day int64) ([]iceberg.DataFile, error) {
+	var mu sync.Mutex
+	memo := map[int64][]iceberg.DataFile{}
+	return func(ctx context.Context, tbl *table.Table, day int64) ([]iceberg.DataFile, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if f, ok := memo[day]; ok {
+			return f, nil
+		}
+		f, err := r.liveFiles(ctx, tbl, day)
+		if err == nil {
+			memo[day] = f
+		}
+		return f, err
+	}
 }
 
 // newRecordSet starts the duplicate check of a file of source against tbl.
@@ -159,20 +212,36 @@ func (r *recordSet) duplicate(day int64, id string) (bool, error) {
 	}
 	ex, ok := r.existing[day]
 	if !ok {
-		files, err := r.liveFiles(r.ctx, r.tbl, day)
+		load := func() ([]recordKey, map[string]bool, error) {
+			files, err := r.liveFiles(r.ctx, r.tbl, day)
+			if err != nil {
+				return nil, nil, err
+			}
+			var ex []recordKey
+			seen := map[string]bool{}
+			for _, df := range files {
+				keys, err := r.keysOf(r.ctx, r.tbl, df)
+				if err != nil {
+					return nil, nil, err
+				}
+				ex = append(ex, keys...)
+				seen[df.FilePath()] = true
+			}
+			slices.SortFunc(ex, compareKeys)
+			return ex, seen, nil
+		}
+		var seen map[string]bool
+		var err error
+		if r.shared != nil && r.ownSource == "" {
+			e := r.shared.entry(day)
+			e.once.Do(func() { e.keys, e.consulted, e.err = load() })
+			ex, seen, err = e.keys, e.consulted, e.err
+		} else {
+			ex, seen, err = load()
+		}
 		if err != nil {
 			return false, err
 		}
-		seen := map[string]bool{}
-		for _, df := range files {
-			keys, err := r.keysOf(r.ctx, r.tbl, df)
-			if err != nil {
-				return false, err
-			}
-			ex = append(ex, keys...)
-			seen[df.FilePath()] = true
-		}
-		slices.SortFunc(ex, compareKeys)
 		r.existing[day], r.consulted[day] = ex, seen
 	}
 	if _, found := slices.BinarySearchFunc(ex, k, compareKeys); found {
@@ -187,8 +256,12 @@ func (r *recordSet) duplicate(day int64, id string) (bool, error) {
 // while parsing, and the files committed since must hold none of the kept
 // keys. Otherwise it returns errRedo.
 func (r *recordSet) recheck(ctx context.Context, tbl *table.Table) error {
+	live := r.liveFiles
+	if r.live != nil {
+		live = r.live
+	}
 	for day, consulted := range r.consulted {
-		files, err := r.liveFiles(ctx, tbl, day)
+		files, err := live(ctx, tbl, day)
 		if err != nil {
 			return err
 		}
