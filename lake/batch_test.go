@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/telcolake/telcolake/lake"
@@ -56,6 +58,27 @@ func (tl *testLake) snapshots(def lake.TableDef) int {
 		tl.t.Fatal(err)
 	}
 	return len(tbl.Metadata().Snapshots())
+}
+
+// rowsBySource counts a table's rows by source_file.
+func (tl *testLake) rowsBySource(def lake.TableDef) map[string]int64 {
+	tl.t.Helper()
+	at, err := lake.ReadTable(context.Background(), tl.cat, def, "source_file")
+	if err != nil {
+		tl.t.Fatal(err)
+	}
+	defer at.Release()
+	out := map[string]int64{}
+	for _, chunk := range at.Column(0).Data().Chunks() {
+		col, ok := chunk.(*array.String)
+		if !ok {
+			tl.t.Fatalf("source_file is a %T", chunk)
+		}
+		for i := 0; i < col.Len(); i++ {
+			out[col.Value(i)]++
+		}
+	}
+	return out
 }
 
 // objectOf is the lake.Object of an event record.
@@ -112,6 +135,16 @@ func TestBatchCommitsOneSnapshotPerTable(t *testing.T) {
 	}
 	if n := tl.count(lake.IngestLogTable); n != 8 {
 		t.Errorf("crm.ingest_log has %d rows, want 8 (one per distinct file)", n)
+	}
+	// Per file: its good rows are in the table, all of them, in the batch's snapshot.
+	bySource := tl.rowsBySource(lake.CDRTable)
+	for i, o := range outs[:6] {
+		if bySource[o.Source] != o.RowsOK {
+			t.Errorf("file %d: %d rows in crm.cdr, want its %d", i, bySource[o.Source], o.RowsOK)
+		}
+	}
+	if n := bySource[outs[6].Source]; n != 0 {
+		t.Errorf("the quarantined file has %d rows in crm.cdr, want none", n)
 	}
 	if r := tl.report(quarantined.Key); r.Status != lake.StatusQuarantined {
 		t.Errorf("report of the quarantined file: status %s", r.Status)
@@ -241,5 +274,54 @@ func TestSQSBatchReportsExactlyTheFailedMessages(t *testing.T) {
 	}
 	if n := tl.count(lake.IngestLogTable); n != 5 {
 		t.Errorf("crm.ingest_log has %d rows, want 5", n)
+	}
+}
+
+// TestBatchesRaceExactlyOnce: two ingest functions take overlapping
+// batches at once (a redelivery racing the first delivery): their commits
+// conflict and retry, and every file is committed exactly once.
+func TestBatchesRaceExactlyOnce(t *testing.T) {
+	tl := newTestLake(t, false)
+	var objs []lake.Object
+	var want int64
+	for i := range 12 {
+		objs = append(objs, objectOf(tl.put(fmt.Sprintf("exports/cdr/2026/10/r%02d.csv", i), cdrCSV(fmt.Sprintf("R%02d-", i), 60+i, nil))))
+		want += int64(60 + i)
+	}
+	ins := []*lake.Ingester{tl.in, tl.newIngester(tl.openCatalog())}
+	parts := [][]lake.Object{objs[:8], objs[4:]}
+	outs := make([][]lake.Outcome, 2)
+	var wg sync.WaitGroup
+	for k := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[k] = ins[k].IngestBatch(context.Background(), parts[k])
+		}()
+	}
+	wg.Wait()
+	committed := map[string]int{}
+	for k := range 2 {
+		for _, o := range outs[k] {
+			switch {
+			case o.Err != nil:
+				t.Errorf("%s: %v", o.Source, o.Err)
+			case o.Status == lake.StatusCommitted:
+				committed[o.Source]++
+			case o.Status != lake.StatusDuplicate:
+				t.Errorf("%s: status %s", o.Source, o.Status)
+			}
+		}
+	}
+	for _, o := range objs {
+		if committed[o.Source()] != 1 {
+			t.Errorf("%s committed %d times, want once", o.Source(), committed[o.Source()])
+		}
+	}
+	if n := tl.count(lake.CDRTable); n != want {
+		t.Errorf("crm.cdr has %d rows, want %d", n, want)
+	}
+	if n := tl.count(lake.IngestLogTable); n != 12 {
+		t.Errorf("crm.ingest_log has %d rows, want 12", n)
 	}
 }
