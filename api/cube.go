@@ -114,6 +114,11 @@ func (s *Server) cube(r *request) error {
 	if err != nil {
 		return err
 	}
+	gp, err := s.groupConditions(r, io.Discard)
+	if err != nil {
+		return err
+	}
+	preds = append(preds, gp...)
 	sel, buf := s.ix.match(preds)
 	defer s.ix.release(buf)
 	c, err := insight.Compute(s.snap, insight.Query{Dims: dims, Measures: measures, Rows: sel})

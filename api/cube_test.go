@@ -243,7 +243,7 @@ func TestCubeParameters(t *testing.T) {
 	tests := []struct {
 		query, param, detail string
 	}{
-		{"dims=region,income_band", "dims", "unknown dimension"},
+		{"dims=region,month", "dims", "unknown dimension"},
 		{"dims=region,plan,status,lifecycle,gender", "dims", "at most 4"},
 		{"dims=region&dims=plan,region", "dims", "twice"},
 		{"dims=region,", "dims", "empty value"},

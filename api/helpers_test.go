@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"github.com/telcolake/telcolake/groups"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -314,7 +315,8 @@ func newFixture(t testing.TB, mod func(*Config)) *fixture {
 	t.Helper()
 	meta, cs := genSnapshot(7, fixtureSize, true)
 	audit := &syncBuffer{}
-	cfg := Config{Keys: testKeys(), Audit: slog.New(slog.NewJSONHandler(audit, nil)), MaxPageSize: 100, Campaigns: newMemCampaigns()}
+	cfg := Config{Keys: testKeys(), Audit: slog.New(slog.NewJSONHandler(audit, nil)), MaxPageSize: 100, Campaigns: newMemCampaigns(),
+		Groups: &groups.MemStore{}}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -324,6 +326,7 @@ func newFixture(t testing.TB, mod func(*Config)) *fixture {
 	}
 	f := &fixture{s: s, meta: meta, customers: stored(t, s), audit: audit}
 	seedCampaign(t, f)
+	seedGroup(t, f)
 	return f
 }
 

@@ -26,7 +26,8 @@ type numField struct {
 var numFields = contractNums(
 	"tenure_months", "churn_probability", "monthly_value", "clv", "value_at_risk", "voice_minutes", "voice_calls",
 	"sms", "data_mb", "roaming_calls", "intl_calls", "care_calls", "distinct_contacts", "amount_due", "arrears",
-	"months_in_arrears")
+	"months_in_arrears", "discount", "credit_use", "voice_minutes_trend", "calls_trend", "data_trend", "contacts_trend",
+	"spend_trend", "cost_to_serve", "profit")
 
 func contractNums(names ...string) []numField {
 	out := make([]numField, len(names))
@@ -60,7 +61,9 @@ type catField struct {
 // decimal.
 var catFields = contractCats(
 	"segment", "segment_id", "region", "region", "plan", "plan", "status", "status",
-	"lifecycle", "lifecycle", "age_band", "age_band", "payment_method", "payment_method")
+	"lifecycle", "lifecycle", "age_band", "age_band", "payment_method", "payment_method",
+	"gender", "gender", "income_band", "income_band", "occupation", "occupation", "education", "education",
+	"district", "district", "value_tier", "value_tier")
 
 func contractCats(pairs ...string) []catField {
 	var out []catField
@@ -173,6 +176,16 @@ func (ix *index) catPred(j int, values []string) pred {
 		}
 	}
 	return pred{codes: cc.codes, mask: mask, counts: cc.counts}
+}
+
+// negate turns p, a categorical condition on field j, into its opposite:
+// the rows whose value is none of p's.
+func (ix *index) negate(j int, p pred) pred {
+	n := len(ix.cats[j].dict)
+	for code := range n {
+		p.mask[code>>6] ^= 1 << (code & 63)
+	}
+	return p
 }
 
 // rangePred selects rows whose numeric field j is within [lo, hi].
@@ -291,6 +304,39 @@ func (ix *index) match(preds []pred) ([]int32, *[]int32) {
 	}
 	*sp = sel[:0]
 	return sel, sp
+}
+
+// keep returns the rows of rows (any order, kept) meeting every
+// condition: for short selections such as a list's members.
+func (ix *index) keep(rows []int32, preds []pred) []int32 {
+	out := make([]int32, 0, len(rows))
+	for _, r := range rows {
+		ok := true
+		for j := range preds {
+			if !preds[j].holds(r) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// holds reports whether row r meets p.
+func (p *pred) holds(r int32) bool {
+	switch {
+	case p.codes != nil:
+		c := p.codes[r]
+		return p.mask[c>>6]>>(c&63)&1 == 1
+	case p.i != nil:
+		return p.i[r] >= p.ilo && p.i[r] <= p.ihi
+	case p.c != nil:
+		return p.c[r] >= p.clo && p.c[r] <= p.chi
+	}
+	return p.f[r] >= p.flo && p.f[r] <= p.fhi
 }
 
 // centsAtLeast is the smallest whole number of cents c with

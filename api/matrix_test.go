@@ -35,6 +35,11 @@ var wantMatrix = map[Op][3]Access{ // agent, analyst, admin
 	OpTransitions:         {Denied, Allowed, Allowed},
 	OpCauses:              {Denied, Allowed, Allowed},
 	OpTracking:            {Denied, Allowed, Allowed},
+	OpGroupCreate:         {Denied, Allowed, Allowed},
+	OpGroups:              {Denied, Allowed, Allowed},
+	OpGroup:               {Denied, Allowed, Allowed},
+	OpGroupDelete:         {Denied, Allowed, Allowed},
+	OpValueTiers:          {Denied, Allowed, Allowed},
 }
 
 var publicOps = []Op{OpHealth, OpOpenAPI}
@@ -112,7 +117,13 @@ func TestMatrixEnforced(t *testing.T) {
 		OpTransitions:         "/v1/lifecycle/transitions",
 		OpCauses:              "/v1/churn/causes?by=plan",
 		OpTracking:            "/v1/models/tracking",
+		OpGroupCreate:         "/v1/groups",
+		OpGroups:              "/v1/groups",
+		OpGroup:               "/v1/groups/" + fixtureGroup,
+		OpGroupDelete:         "/v1/groups/", // + a group of the caller's, made per cell
+		OpValueTiers:          "/v1/value/tiers?group=" + fixtureGroup,
 	}
+	bodies := map[Op]string{OpCampaignCreate: createBody, OpGroupCreate: groupBody}
 	for _, p := range Matrix {
 		target, ok := targets[p.Op]
 		if !ok {
@@ -133,7 +144,15 @@ func TestMatrixEnforced(t *testing.T) {
 					if role != "" {
 						r.Header.Set("X-API-Key", secretOf[role])
 					}
-					r.Body = ioNopCloser(createBody)
+					r.Body = ioNopCloser(bodies[p.Op])
+					resp = f.do(t, r)
+				} else if strings.HasPrefix(string(p.Op), "DELETE ") {
+					method = "DELETE"
+					id := f.ownGroup(t, role)
+					r := event(method, target+id)
+					if role != "" {
+						r.Header.Set("X-API-Key", secretOf[role])
+					}
 					resp = f.do(t, r)
 				} else {
 					resp = f.get(t, role, target)

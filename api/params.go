@@ -76,7 +76,11 @@ func (q query) list(name string) ([]string, bool, error) {
 	}
 	var out []string
 	for _, v := range vs {
-		for _, s := range strings.Split(v, ",") {
+		parts, ok := splitList(v)
+		if !ok {
+			return nil, false, badParam(name, "unclosed quote (a value holding a comma is quoted: \"sales, retail\")")
+		}
+		for _, s := range parts {
 			s = strings.TrimSpace(s)
 			if s == "" {
 				return nil, false, badParam(name, "empty value in the list")
@@ -91,6 +95,48 @@ func (q query) list(name string) ([]string, bool, error) {
 		return nil, false, badParam(name, "at most 256 values")
 	}
 	return out, true, nil
+}
+
+// splitList splits a comma list. A value holding a comma (or a quote) is
+// enclosed in double quotes, a quote inside doubled: "sales, retail",clerk
+// is two values. ok is false for an unclosed quote.
+func splitList(v string) ([]string, bool) {
+	if !strings.Contains(v, `"`) {
+		return strings.Split(v, ","), true
+	}
+	var out []string
+	var cur strings.Builder
+	quoted := false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case quoted && c == '"' && i+1 < len(v) && v[i+1] == '"':
+			cur.WriteByte('"')
+			i++
+		case c == '"' && (quoted || strings.TrimSpace(cur.String()) == ""):
+			if !quoted {
+				cur.Reset()
+			}
+			quoted = !quoted
+		case c == ',' && !quoted:
+			out = append(out, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	if quoted {
+		return nil, false
+	}
+	return append(out, cur.String()), true
+}
+
+// quoteListValue writes v as splitList reads it back.
+func quoteListValue(v string) string {
+	if !strings.ContainsAny(v, `,"`) {
+		return v
+	}
+	return `"` + strings.ReplaceAll(v, `"`, `""`) + `"`
 }
 
 // intParam parses a non-negative integer at most max.
@@ -134,6 +180,7 @@ type rangeParam struct {
 	prefix string
 	field  string
 	max    float64 // largest value allowed
+	lo     float64 // smallest value allowed (0 unless set)
 	noMax  bool    // only <prefix>_min exists
 }
 
@@ -142,15 +189,33 @@ var rangeParams = []rangeParam{
 	{prefix: "tenure", field: "tenure_months", max: 1200},
 	{prefix: "churn", field: "churn_probability", max: 1},
 	{prefix: "value", field: "monthly_value", max: 1e12},
-	{prefix: "clv", field: "clv", max: 1e12},
-	{prefix: "var", field: "value_at_risk", max: 1e12},
+	{prefix: "clv", field: "clv", lo: -1e12, max: 1e12},
+	{prefix: "var", field: "value_at_risk", lo: -1e12, max: 1e12},
 	{prefix: "arrears", field: "arrears", max: 1e12},
 	{prefix: "months_in_arrears", field: "months_in_arrears", max: 1200, noMax: true},
 	{prefix: "roaming", field: "roaming_calls", max: 1e9},
 	{prefix: "minutes", field: "voice_minutes", max: 1e9},
 	{prefix: "data", field: "data_mb", max: 1e12},
 	{prefix: "care_calls", field: "care_calls", max: 1e9, noMax: true},
+	{prefix: "sms", field: "sms", max: 1e9},
+	{prefix: "contacts", field: "distinct_contacts", max: 1e9},
+	{prefix: "intl", field: "intl_calls", max: 1e9},
+	{prefix: "discount", field: "discount", max: 1e12},
+	{prefix: "credit_use", field: "credit_use", max: 1e6},
+	{prefix: "minutes_trend", field: "voice_minutes_trend", lo: -1, max: 1e6},
+	{prefix: "calls_trend", field: "calls_trend", lo: -1, max: 1e6},
+	{prefix: "data_trend", field: "data_trend", lo: -1, max: 1e6},
+	{prefix: "contacts_trend", field: "contacts_trend", lo: -1, max: 1e6},
+	{prefix: "spend_trend", field: "spend_trend", lo: -1, max: 1e6},
+	{prefix: "profit", field: "profit", lo: -1e12, max: 1e12},
 }
+
+// notPrefix negates a categorical condition: not.region=North,South keeps
+// the customers whose region is neither.
+const notPrefix = "not."
+
+// pGroup names a saved customer group whose conditions apply too (AND).
+const pGroup = "group"
 
 // The paging and format parameters.
 const (
@@ -168,9 +233,16 @@ func filterParams() []paramSpec {
 // conditionParams are the filter's conditions, shared by every route that
 // selects customers as GET /v1/customers does.
 func conditionParams() []paramSpec {
+	ps := savedConditionParams()
+	return append(ps, paramSpec{name: pGroup})
+}
+
+// savedConditionParams are the conditions a group may hold (all but
+// group= itself: groups do not nest).
+func savedConditionParams() []paramSpec {
 	var ps []paramSpec
 	for _, f := range catFields {
-		ps = append(ps, paramSpec{name: f.param, multi: true})
+		ps = append(ps, paramSpec{name: f.param, multi: true}, paramSpec{name: notPrefix + f.param, multi: true})
 	}
 	for _, r := range rangeParams {
 		ps = append(ps, paramSpec{name: r.prefix + "_min"})
@@ -195,6 +267,12 @@ type filter struct {
 const defaultSort = "-churn_probability"
 
 func (s *Server) parseFilter(q query) (*filter, error) {
+	return s.parseFilterWith(q, nil)
+}
+
+// parseFilterWith parses a filter whose conditions are q's and those
+// more returns (a group's), all ANDed.
+func (s *Server) parseFilterWith(q query, more func(h io.Writer) ([]pred, error)) (*filter, error) {
 	if err := q.check(s.filterSpecs); err != nil {
 		return nil, err
 	}
@@ -203,6 +281,13 @@ func (s *Server) parseFilter(q query) (*filter, error) {
 	preds, err := s.parseConditions(q, h)
 	if err != nil {
 		return nil, err
+	}
+	if more != nil {
+		extra, err := more(h)
+		if err != nil {
+			return nil, err
+		}
+		preds = append(preds, extra...)
 	}
 	f.preds = preds
 	sortBy, ok, err := q.one(pSort)
@@ -229,30 +314,40 @@ func (s *Server) parseFilter(q query) (*filter, error) {
 func (s *Server) parseConditions(q query, h io.Writer) ([]pred, error) {
 	var preds []pred
 	for j, cf := range catFields {
-		vals, ok, err := q.list(cf.param)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			continue
-		}
-		for i, v := range vals {
-			if cf.closed != nil && !slices.Contains(cf.closed, v) {
-				return nil, badParam(cf.param, "unknown value %s (allowed: %s)", quote(v), strings.Join(cf.closed, ", "))
+		for _, neg := range []bool{false, true} {
+			name := cf.param
+			if neg {
+				name = notPrefix + cf.param
 			}
-			if cf.param == "segment" {
-				id, err := strconv.Atoi(v)
-				if err != nil {
-					return nil, badParam(cf.param, "segment ids are integers")
-				}
-				if id < math.MinInt32 || id > math.MaxInt32 || !s.knownSegment(int32(id)) {
-					return nil, badParam(cf.param, "unknown segment %d (see /v1/segments)", id)
-				}
-				vals[i] = strconv.Itoa(id) // as the index spells it: 01 is 1
+			vals, ok, err := q.list(name)
+			if err != nil {
+				return nil, err
 			}
+			if !ok {
+				continue
+			}
+			for i, v := range vals {
+				if cf.closed != nil && !slices.Contains(cf.closed, v) {
+					return nil, badParam(name, "unknown value %s (allowed: %s)", quote(v), strings.Join(cf.closed, ", "))
+				}
+				if cf.param == "segment" {
+					id, err := strconv.Atoi(v)
+					if err != nil {
+						return nil, badParam(name, "segment ids are integers")
+					}
+					if id < math.MinInt32 || id > math.MaxInt32 || !s.knownSegment(int32(id)) {
+						return nil, badParam(name, "unknown segment %d (see /v1/segments)", id)
+					}
+					vals[i] = strconv.Itoa(id) // as the index spells it: 01 is 1
+				}
+			}
+			p := s.ix.catPred(j, vals)
+			if neg {
+				p = s.ix.negate(j, p)
+			}
+			preds = append(preds, p)
+			h.Write([]byte(name + "=" + strings.Join(vals, ",") + "\x00"))
 		}
-		preds = append(preds, s.ix.catPred(j, vals))
-		h.Write([]byte(cf.param + "=" + strings.Join(vals, ",") + "\x00"))
 	}
 	for _, rp := range rangeParams {
 		j := numFieldIndex(rp.field)
@@ -262,12 +357,12 @@ func (s *Server) parseConditions(q query, h io.Writer) ([]pred, error) {
 		minName, maxName := rp.prefix+"_min", rp.prefix+"_max"
 		if numFields[j].isInt {
 			var a, b int
-			a, hasLo, err = q.intParam(minName, 0, int(rp.max))
+			a, hasLo, err = q.intParam(minName, int(rp.lo), int(rp.max))
 			if err != nil {
 				return nil, err
 			}
 			if !rp.noMax {
-				b, hasHi, err = q.intParam(maxName, 0, int(rp.max))
+				b, hasHi, err = q.intParam(maxName, int(rp.lo), int(rp.max))
 				if err != nil {
 					return nil, err
 				}
@@ -280,12 +375,12 @@ func (s *Server) parseConditions(q query, h io.Writer) ([]pred, error) {
 			}
 		} else {
 			var a, b float64
-			a, hasLo, err = q.floatParam(minName, 0, rp.max)
+			a, hasLo, err = q.floatParam(minName, rp.lo, rp.max)
 			if err != nil {
 				return nil, err
 			}
 			if !rp.noMax {
-				b, hasHi, err = q.floatParam(maxName, 0, rp.max)
+				b, hasHi, err = q.floatParam(maxName, rp.lo, rp.max)
 				if err != nil {
 					return nil, err
 				}
@@ -360,7 +455,7 @@ func FilterConditions() []string {
 	var out []string
 	for _, p := range filterParams() {
 		switch p.name {
-		case pSort, pLimit, pCursor, pFormat:
+		case pSort, pLimit, pCursor, pFormat, pGroup:
 			continue
 		}
 		out = append(out, p.name)

@@ -51,6 +51,23 @@ type item struct {
 	AmountDue        float64  `json:"amount_due"`
 	Arrears          float64  `json:"arrears"`
 	MonthsInArrears  int32    `json:"months_in_arrears"`
+	// Search on every attribute and the value system. District is part
+	// of the address: masked unless the access is clear.
+	Gender            string  `json:"gender"`
+	IncomeBand        string  `json:"income_band"`
+	Occupation        string  `json:"occupation"`
+	Education         string  `json:"education"`
+	District          string  `json:"district"`
+	ValueTier         string  `json:"value_tier"`
+	Profit            float64 `json:"profit"`
+	CostToServe       float64 `json:"cost_to_serve"`
+	Discount          float64 `json:"discount"`
+	CreditUse         float64 `json:"credit_use"`
+	VoiceMinutesTrend float64 `json:"voice_minutes_trend"`
+	CallsTrend        float64 `json:"calls_trend"`
+	DataTrend         float64 `json:"data_trend"`
+	ContactsTrend     float64 `json:"contacts_trend"`
+	SpendTrend        float64 `json:"spend_trend"`
 }
 
 func newItem(c *serving.Customer, a Access) item {
@@ -63,12 +80,16 @@ func newItem(c *serving.Customer, a Access) item {
 		VoiceMinutes: tenth(c.VoiceMinutes), VoiceCalls: c.VoiceCalls, SMS: c.SMS, DataMB: tenth(c.DataMB),
 		RoamingCalls: c.RoamingCalls, IntlCalls: c.IntlCalls, CareCalls: c.CareCalls, DistinctContacts: c.DistinctContact,
 		AmountDue: money(c.AmountDue), Arrears: money(c.Arrears), MonthsInArrears: c.MonthsInArrears,
+		Gender: c.Gender, IncomeBand: c.IncomeBand, Occupation: c.Occupation, Education: c.Education, District: c.District,
+		ValueTier: c.ValueTier, Profit: money(c.Profit), CostToServe: money(c.CostToServe), Discount: money(c.Discount),
+		CreditUse: probability(c.CreditUse), VoiceMinutesTrend: probability(c.VoiceMinutesTrend), CallsTrend: probability(c.CallsTrend),
+		DataTrend: probability(c.DataTrend), ContactsTrend: probability(c.ContactsTrend), SpendTrend: probability(c.SpendTrend),
 	}
 	if it.Reasons == nil {
 		it.Reasons = []string{}
 	}
 	if a != Clear {
-		it.Name, it.MSISDN = maskName(it.Name), maskMSISDN(it.MSISDN)
+		it.Name, it.MSISDN, it.District = maskName(it.Name), maskMSISDN(it.MSISDN), maskName(it.District)
 	}
 	return it
 }
@@ -110,7 +131,6 @@ type listItem struct {
 // detail is the 360° view of one customer.
 type detail struct {
 	item
-	Gender         string          `json:"gender"`
 	ActivationDate string          `json:"activation_date"`
 	StatusDate     string          `json:"status_date"`
 	SegmentProfile string          `json:"segment_profile"`
@@ -124,6 +144,8 @@ var csvHeader = []string{
 	"tenure_months", "segment_id", "segment_name", "churn_probability", "reasons", "monthly_value", "clv", "value_at_risk",
 	"voice_minutes", "voice_calls", "sms", "data_mb", "roaming_calls", "intl_calls", "care_calls", "distinct_contacts",
 	"amount_due", "arrears", "months_in_arrears",
+	"gender", "income_band", "occupation", "education", "district", "value_tier", "profit", "cost_to_serve", "discount",
+	"credit_use", "voice_minutes_trend", "calls_trend", "data_trend", "contacts_trend", "spend_trend",
 }
 
 // csvText guards a text cell against formula injection in spreadsheets: a
@@ -147,7 +169,10 @@ func csvRow(rec []string, it *item) []string {
 		csvText(strings.Join(it.Reasons, "; ")), fnum(it.MonthlyValue), fnum(it.CLV), fnum(it.ValueAtRisk),
 		fnum(it.VoiceMinutes), inum(it.VoiceCalls), inum(it.SMS), fnum(it.DataMB), inum(it.RoamingCalls),
 		inum(it.IntlCalls), inum(it.CareCalls), inum(it.DistinctContacts), fnum(it.AmountDue), fnum(it.Arrears),
-		inum(it.MonthsInArrears))
+		inum(it.MonthsInArrears),
+		csvText(it.Gender), csvText(it.IncomeBand), csvText(it.Occupation), csvText(it.Education), csvText(it.District),
+		csvText(it.ValueTier), fnum(it.Profit), fnum(it.CostToServe), fnum(it.Discount), fnum(it.CreditUse),
+		fnum(it.VoiceMinutesTrend), fnum(it.CallsTrend), fnum(it.DataTrend), fnum(it.ContactsTrend), fnum(it.SpendTrend))
 }
 
 // csvWriter writes an export, failing once it grows past a limit.

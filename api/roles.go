@@ -92,6 +92,11 @@ const (
 	OpTransitions    Op = "GET /v1/lifecycle/transitions"
 	OpCauses         Op = "GET /v1/churn/causes"
 	OpTracking       Op = "GET /v1/models/tracking"
+	OpGroupCreate    Op = "POST /v1/groups"
+	OpGroups         Op = "GET /v1/groups"
+	OpGroup          Op = "GET /v1/groups/{id}"
+	OpGroupDelete    Op = "DELETE /v1/groups/{id}"
+	OpValueTiers     Op = "GET /v1/value/tiers"
 	publicAccessNote    = "public (no key)"
 )
 
@@ -132,6 +137,10 @@ func (p Permission) Of(r Role) Access {
 // call centre), as lists are; metadata and results are aggregates.
 // Survival, transitions, churn causes and score tracking are aggregates of
 // the scoring run's lifecycle report: analysts and admins, as the cube.
+// Saved customer groups are conditions, not customer rows: analysts and
+// admins save, list and use them (the owner or an admin deletes one;
+// private groups are the owner's and admins'; see groups.go). Value tiers
+// are aggregates: analysts and admins.
 var Matrix = []Permission{
 	{Op: OpHealth, Public: true},
 	{Op: OpOpenAPI, Public: true},
@@ -153,6 +162,11 @@ var Matrix = []Permission{
 	{Op: OpCampaignContacts, Agent: Denied, Analyst: Masked, Admin: Clear},
 	{Op: OpCampaignContactsCSV, Agent: Denied, Analyst: Masked, Admin: Clear},
 	{Op: OpCampaignResults, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpGroupCreate, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpGroups, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpGroup, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpGroupDelete, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpValueTiers, Agent: Denied, Analyst: Allowed, Admin: Allowed},
 	{Op: OpSurvival, Agent: Denied, Analyst: Allowed, Admin: Allowed},
 	{Op: OpTransitions, Agent: Denied, Analyst: Allowed, Admin: Allowed},
 	{Op: OpCauses, Agent: Denied, Analyst: Allowed, Admin: Allowed},

@@ -68,6 +68,11 @@ type Config struct {
 	CursorKey []byte
 	// Campaigns keeps retention campaigns; nil: /v1/campaigns answers 503.
 	Campaigns Campaigns
+	// Groups keeps saved customer groups; nil: /v1/groups and group=
+	// answer 503.
+	Groups Groups
+
+	groups *groupCache // the groups read last, shared by a Live's servers
 	// Now is the clock (time.Now by default).
 	Now func() time.Time
 }
@@ -162,6 +167,9 @@ func newFront(src Sources, cfg Config) (*Server, error) {
 	if cfg.MaxPageSize <= 0 {
 		cfg.MaxPageSize = defaultMaxPageSize
 	}
+	if cfg.groups == nil {
+		cfg.groups = &groupCache{}
+	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = defaultMaxBodyBytes
 	}
@@ -213,7 +221,7 @@ func routeTable() []route {
 		{pattern: "/v1/customers", op: OpCustomers, csvOp: OpCustomersCSV, params: filterParams(), serve: (*Server).filterCustomers},
 		{pattern: "/v1/customers/{id}", op: OpCustomer, serve: (*Server).customer},
 		{pattern: "/v1/lists", op: OpLists, serve: (*Server).listIndex},
-		{pattern: "/v1/lists/{name}", op: OpList, csvOp: OpListCSV, params: paging, serve: (*Server).list},
+		{pattern: "/v1/lists/{name}", op: OpList, csvOp: OpListCSV, params: append(paging, paramSpec{name: pGroup}), serve: (*Server).list},
 		{pattern: "/v1/segments", op: OpSegments, serve: (*Server).segmentsList},
 		{pattern: "/v1/cube", op: OpCube, params: cubeParams(), serve: (*Server).cube},
 		{pattern: "/v1/cube/monthly", op: OpCubeMonthly, params: factParams(insight.MonthlyCubeSpec), serve: func(s *Server, r *request) error { return s.factCube(r, insight.MonthlyCubeSpec) }},
@@ -226,6 +234,11 @@ func routeTable() []route {
 		{pattern: "/v1/ingest/files", op: OpIngestFiles, params: []paramSpec{{name: "status"}, {name: pLimit}}, serve: (*Server).ingestFiles},
 		{method: http.MethodPost, pattern: "/v1/campaigns", op: OpCampaignCreate, serve: (*Server).createCampaign},
 		{pattern: "/v1/campaigns", op: OpCampaigns, serve: (*Server).campaigns},
+		{method: http.MethodPost, pattern: "/v1/groups", op: OpGroupCreate, serve: (*Server).createGroup},
+		{pattern: "/v1/groups", op: OpGroups, serve: (*Server).groupIndex},
+		{pattern: "/v1/groups/{id}", op: OpGroup, serve: (*Server).group},
+		{method: http.MethodDelete, pattern: "/v1/groups/{id}", op: OpGroupDelete, serve: (*Server).deleteGroup},
+		{pattern: "/v1/value/tiers", op: OpValueTiers, params: conditionParams(), serve: (*Server).valueTiers},
 		{pattern: "/v1/campaigns/{id}", op: OpCampaign, serve: (*Server).campaign},
 		{pattern: "/v1/campaigns/{id}/contacts", op: OpCampaignContacts, csvOp: OpCampaignContactsCSV, params: append(paging, paramSpec{name: "arm"}), serve: (*Server).campaignContacts},
 		{pattern: "/v1/campaigns/{id}/results", op: OpCampaignResults, serve: (*Server).campaignResults},
@@ -526,7 +539,7 @@ func (s *Server) customer(r *request) error {
 		return err
 	}
 	c := &cs[0]
-	d := detail{item: newItem(c, r.access), Gender: c.Gender, ActivationDate: c.ActivationDate, StatusDate: c.StatusDate,
+	d := detail{item: newItem(c, r.access), ActivationDate: c.ActivationDate, StatusDate: c.StatusDate,
 		SegmentProfile: s.segments[c.SegmentID].Profile, History: roundedHistory(c.History)}
 	if d.History == nil {
 		d.History = []serving.Month{}
@@ -549,7 +562,7 @@ type page[T any] struct {
 }
 
 func (s *Server) filterCustomers(r *request) error {
-	f, err := s.parseFilter(r.q)
+	f, err := s.parseFilterWith(r.q, func(h io.Writer) ([]pred, error) { return s.groupConditions(r, h) })
 	if err != nil {
 		return err
 	}
@@ -722,6 +735,13 @@ func (s *Server) list(r *request) error {
 		return HTTPError{Code: http.StatusNotFound, Msg: "no list " + quote(r.param) + " in run " + s.meta.Run + " (see /v1/lists)"}
 	}
 	rows := s.listRows[l.Name]
+	gp, err := s.groupConditions(r, io.Discard)
+	if err != nil {
+		return err
+	}
+	if gp != nil {
+		rows = s.ix.keep(rows, gp)
+	}
 	var limit int
 	var cursor string
 	var csvOut bool

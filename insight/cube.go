@@ -47,9 +47,9 @@ type Dimension struct {
 var TenureBands = []string{"0-5", "6-11", "12-23", "24-35", "36-59", "60+"}
 
 // Dimensions are the dimensions a cube can group by. The snapshot has no
-// income band, occupation, education, value tier or month: the customer
-// feed does not carry the first three, value tiers are not computed yet,
-// and a snapshot is one feature month (trends are the monthly cube's).
+// month: it is one feature month (trends are the monthly cube's). A
+// snapshot written before value tiers, income band, occupation, education
+// and district existed groups them all under "".
 var Dimensions = []Dimension{
 	{Name: "region", column: "region"},
 	{Name: "plan", column: "plan"},
@@ -60,6 +60,11 @@ var Dimensions = []Dimension{
 	{Name: "gender", column: "gender"},
 	{Name: "payment_method", column: "payment_method"},
 	{Name: "tenure_band", column: "tenure_months", bounds: []int32{6, 12, 24, 36, 60}, labels: TenureBands},
+	{Name: "value_tier", column: "value_tier"},
+	{Name: "income_band", column: "income_band"},
+	{Name: "occupation", column: "occupation"},
+	{Name: "education", column: "education"},
+	{Name: "district", column: "district"},
 }
 
 // DimensionByName returns the dimension called name.
@@ -101,6 +106,8 @@ var Measures = []Measure{
 	{Name: "voice_minutes_mean", column: "voice_minutes", agg: aggMean},
 	{Name: "data_mb_mean", column: "data_mb", agg: aggMean},
 	{Name: "arrears_mean", column: "arrears", agg: aggMean, Money: true},
+	{Name: "profit_sum", column: "profit", agg: aggSum, Money: true},
+	{Name: "profit_mean", column: "profit", agg: aggMean, Money: true},
 }
 
 // MeasureByName returns the measure called name.

@@ -139,6 +139,9 @@ func TestComputeMatchesBruteForce(t *testing.T) {
 		c.Status, c.Lifecycle = pick(serving.Statuses), pick(serving.Lifecycles)
 		c.SegmentID, c.PaymentMethod = int32(rng.IntN(5)), pick([]string{"card", "cash"})
 		c.VoiceMinutes, c.DataMB, c.Arrears = float64(rng.IntN(600)), rng.Float64()*5000, math.Round(rng.Float64()*3000)/100
+		c.ValueTier, c.IncomeBand = pick(serving.Tiers), pick([]string{"A", "B", "C", ""})
+		c.Occupation, c.Education = pick([]string{"teacher", "clerk", "retired"}), pick([]string{"secondary", "university"})
+		c.District = c.Region + "-" + fmt.Sprint(rng.IntN(3))
 		cs[i] = c
 	}
 	snap := open(t, cs)
@@ -164,6 +167,16 @@ func TestComputeMatchesBruteForce(t *testing.T) {
 			return c.Gender
 		case "payment_method":
 			return c.PaymentMethod
+		case "value_tier":
+			return c.ValueTier
+		case "income_band":
+			return c.IncomeBand
+		case "occupation":
+			return c.Occupation
+		case "education":
+			return c.Education
+		case "district":
+			return c.District
 		case "tenure_band":
 			b := 0
 			for _, ub := range []int32{6, 12, 24, 36, 60} {
@@ -287,7 +300,7 @@ func TestComputeRefuses(t *testing.T) {
 		want string
 	}{
 		{"five dims", Query{Dims: []string{"region", "plan", "status", "gender", "lifecycle"}}, "at most 4"},
-		{"unknown dim", Query{Dims: []string{"income_band"}}, "unknown dimension"},
+		{"unknown dim", Query{Dims: []string{"month"}}, "unknown dimension"},
 		{"dim twice", Query{Dims: []string{"plan", "plan"}}, "twice"},
 		{"unknown measure", Query{Measures: []string{"profit"}}, "unknown measure"},
 		{"measure twice", Query{Measures: []string{"count", "count"}}, "twice"},
