@@ -131,12 +131,16 @@ func SimulateCampaign(targets []CampaignTarget, start time.Time, horizonDays int
 	return out
 }
 
+// ResponseColumns is the header of the responses export (README.md,
+// Campaign responses).
+var ResponseColumns = []string{"campaign_id", "subscriber_id", "contacted_at", "outcome", "outcome_at"}
+
 // WriteResponses writes the treated outcomes as a responses export (the
 // format of exports/responses/).
 func WriteResponses(w io.Writer, campaignID string, outs []CampaignOutcome) error {
 	bw := bufio.NewWriter(w)
 	cw := csv.NewWriter(bw)
-	cw.Write([]string{"campaign_id", "subscriber_id", "contacted_at", "outcome", "outcome_at"})
+	cw.Write(ResponseColumns)
 	for _, o := range outs {
 		if !o.Treated {
 			continue

@@ -185,15 +185,15 @@ func docHeaders(t *testing.T) map[string][]string {
 		cols := strings.Split(sc.Text(), ",")
 		out[cols[0]] = cols
 	}
-	if len(out) != 3 {
-		t.Fatalf("found %d csv examples in the docs, want 3", len(out))
+	if len(out) != 4 {
+		t.Fatalf("found %d csv examples in the docs, want 4", len(out))
 	}
 	return out
 }
 
 func TestColumnsMatchDocs(t *testing.T) {
 	doc := docHeaders(t)
-	for _, cols := range [][]string{CDRColumns, BillColumns, SubscriberColumns} {
+	for _, cols := range [][]string{CDRColumns, BillColumns, SubscriberColumns, ResponseColumns} {
 		if !slices.Equal(doc[cols[0]], cols) {
 			t.Errorf("columns %v, documented %v", cols, doc[cols[0]])
 		}
