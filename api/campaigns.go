@@ -85,7 +85,7 @@ func (s *Server) createCampaign(r *request) error {
 		return HTTPError{Code: http.StatusBadRequest, Msg: err.Error()}
 	}
 	if spec.Group != "" {
-		return badParam("group", "saved customer groups are not available in this version: create the campaign from a list")
+		return badParam("group", "campaigns from saved customer groups are not supported yet: create the campaign from a list")
 	}
 	l, ok := s.lists[spec.List]
 	if !ok {
