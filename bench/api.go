@@ -74,6 +74,15 @@ var apiFilters = []apiFilter{
 		match: func(c *serving.Customer) bool { return c.Probability >= 0.5 }},
 	{Query: "sort=-clv", Where: "", OrderBy: "clv",
 		match: func(c *serving.Customer) bool { return true }},
+	// Six conditions with OR lists and a negation (search on every attribute).
+	{Query: "region=north,south,central&not.plan=flex-20&occupation=clerk,teacher,retired&income_band=C,D&churn_min=0.02&tenure_max=36",
+		Where: "region IN ('north', 'south', 'central') AND plan <> 'flex-20' AND occupation IN ('clerk', 'teacher', 'retired') " +
+			"AND income_band IN ('C', 'D') AND churn_probability >= 0.02 AND tenure_months <= 36", OrderBy: "churn_probability",
+		match: func(c *serving.Customer) bool {
+			return (c.Region == "north" || c.Region == "south" || c.Region == "central") && c.Plan != "flex-20" &&
+				(c.Occupation == "clerk" || c.Occupation == "teacher" || c.Occupation == "retired") &&
+				(c.IncomeBand == "C" || c.IncomeBand == "D") && c.Probability >= 0.02 && c.TenureMonths <= 36
+		}},
 }
 
 // latency summarises timed requests.

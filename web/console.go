@@ -128,6 +128,7 @@ func New(cfg Config) (*Console, error) {
 	m.HandleFunc("GET /console/ingest", c.ingest)
 	m.HandleFunc("GET /console/lifecycle", c.lifecycle)
 	m.HandleFunc("GET /console/causes", c.causes)
+	m.HandleFunc("GET /console/value", c.value)
 	m.HandleFunc("GET /console/tracking", c.tracking)
 	m.HandleFunc("GET /console/ingest/report", c.ingestReport)
 	m.HandleFunc("GET /console/campaigns", c.campaigns)

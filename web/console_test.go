@@ -90,6 +90,7 @@ func newFixtureN(t testing.TB, n int) *fixture {
 		c.MonthlyValue = float64(rng.IntN(9000))/100 + 5
 		c.CLV, c.ValueAtRisk = c.MonthlyValue*20, c.MonthlyValue*20*c.Probability
 		c.AmountDue = c.MonthlyValue
+		c.ValueTier, c.Profit = serving.Tiers[i%4], c.MonthlyValue*0.6
 		for m := 0; m < 6; m++ {
 			c.History = append(c.History, serving.Month{Month: fmt.Sprintf("2026-%02d", 5+m), VoiceMinutes: float64(rng.IntN(600)) + 0.25,
 				DataMB: float64(rng.IntN(5000)), AmountDue: c.MonthlyValue})

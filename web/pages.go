@@ -38,6 +38,7 @@ var nav = []navEntry{
 	{Path: "/console/lifecycle", Key: "lifecycleNav", Op: api.OpSurvival},
 	{Path: "/console/causes", Key: "causesNav", Op: api.OpCauses},
 	{Path: "/console/tracking", Key: "trackingNav", Op: api.OpTracking},
+	{Path: "/console/value", Key: "valueNav", Op: api.OpValueTiers},
 	{Path: "/console/ingest", Key: "ingest", Op: api.OpIngestFiles},
 	{Path: "/console/campaigns", Key: "campaigns", Op: api.OpCampaigns},
 	{Path: "/console/lookup", Key: "lookup"},
