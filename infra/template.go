@@ -148,6 +148,7 @@ func CheckTemplate(data []byte, opt CheckOptions) error {
 		c.value(cd.val, "Conditions."+cd.key.Value, nil)
 	}
 	c.functions(resources, globals, opt)
+	c.stateMachines(resources)
 	c.iam(root, "")
 	if len(c.problems) > 0 {
 		sort.SliceStable(c.problems, func(i, j int) bool { return lineOf(c.problems[i]) < lineOf(c.problems[j]) })

@@ -59,7 +59,8 @@ type cdrRows struct {
 	roaming, intl                                                          bool
 }
 
-// microsPerDay turns start_time into its day(start_time) partition.
+// microsPerDay turns start_time into its day(start_time) partition; the
+// parser's partition key is day × SubscriberBuckets + bucket(subscriber_id).
 const microsPerDay = 86400 * 1_000_000
 
 func (r *cdrRows) parse(get func(int) string) (int64, int, error) {
@@ -137,11 +138,11 @@ func (r *cdrRows) parse(get func(int) string) (int64, int, error) {
 	if r.area, err = parseArea(get(cdrOtherArea), r.network, r.intl); err != nil {
 		return 0, cdrOtherArea, err
 	}
-	part := r.start / microsPerDay
+	day := r.start / microsPerDay
 	if r.start < 0 && r.start%microsPerDay != 0 {
-		part--
+		day--
 	}
-	return part, -1, nil
+	return day*SubscriberBuckets + int64(SubscriberBucket(r.sub)), -1, nil
 }
 
 func (r *cdrRows) key() (int64, string) { return floorDiv(r.start, microsPerDay), r.callID }

@@ -40,9 +40,11 @@ func parseAll(t testing.TB, f *Format, body []byte) (*Parser, int64) {
 		}
 		if f == CDRFormat {
 			starts := rec.Column(5).(*array.Timestamp)
+			subs := rec.Column(1).(*array.String)
 			for i := 0; i < starts.Len(); i++ {
-				if day := int64(starts.Value(i)) / microsPerDay; day != b.Part {
-					t.Fatalf("row of day %d in a batch of partition %d", day, b.Part)
+				day := int64(starts.Value(i)) / microsPerDay
+				if part := day*SubscriberBuckets + int64(SubscriberBucket(subs.Value(i))); part != b.Part {
+					t.Fatalf("row of day %d, bucket %d in a batch of partition %d", day, SubscriberBucket(subs.Value(i)), b.Part)
 				}
 			}
 		}

@@ -45,17 +45,34 @@ func field(id int, name string, typ iceberg.Type, req bool, doc string) iceberg.
 	return iceberg.NestedField{ID: id, Name: name, Type: typ, Required: req, Doc: doc}
 }
 
+// partField is one field of a partition spec: a source column, the
+// partition field's name and its transform.
+type partField struct {
+	column, name string
+	tr           iceberg.Transform
+}
+
 // partitionBy builds a one-field spec on the named source column; it panics
 // on a programming error in a schema file, found by the tests.
 func partitionBy(sc *iceberg.Schema, column, name string, tr iceberg.Transform) iceberg.PartitionSpec {
-	f, ok := sc.FindFieldByName(column)
-	if !ok {
-		panic(fmt.Sprintf("lake: partition source %q not in schema", column))
+	return partitionByFields(sc, partField{column, name, tr})
+}
+
+// partitionByFields builds a spec of the given fields (ids from 1000, in
+// order), like partitionBy.
+func partitionByFields(sc *iceberg.Schema, fields ...partField) iceberg.PartitionSpec {
+	var opts []iceberg.PartitionOption
+	for i, pf := range fields {
+		f, ok := sc.FindFieldByName(pf.column)
+		if !ok {
+			panic(fmt.Sprintf("lake: partition source %q not in schema", pf.column))
+		}
+		fieldID := 1000 + i
+		opts = append(opts, iceberg.AddPartitionFieldBySourceID(f.ID, pf.name, pf.tr, sc, &fieldID))
 	}
-	fieldID := 1000
-	spec, err := iceberg.NewPartitionSpecOpts(iceberg.AddPartitionFieldBySourceID(f.ID, name, tr, sc, &fieldID))
+	spec, err := iceberg.NewPartitionSpecOpts(opts...)
 	if err != nil {
-		panic(fmt.Sprintf("lake: partition spec on %q: %v", column, err))
+		panic(fmt.Sprintf("lake: partition spec on %v: %v", fields, err))
 	}
 	return spec
 }

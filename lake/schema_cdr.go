@@ -25,9 +25,13 @@ var cdrSchema = iceberg.NewSchema(0,
 	field(18, "other_area", tString, optional, "home area (region) of the other party's number as the operator names its regions; null: not delivered"),
 )
 
-// CDRTable holds one row per call, SMS or data session, partitioned by day.
+// CDRTable holds one row per call, SMS or data session, partitioned by day
+// and by subscriber-hash bucket (SubscriberBuckets), so one bucket of a
+// month is read alone.
 var CDRTable = TableDef{
 	Name:   "cdr",
 	Schema: cdrSchema,
-	Spec:   partitionBy(cdrSchema, "start_time", "start_day", iceberg.DayTransform{}),
+	Spec: partitionByFields(cdrSchema,
+		partField{"start_time", "start_day", iceberg.DayTransform{}},
+		partField{"subscriber_id", SubscriberBucketField, iceberg.BucketTransform{NumBuckets: SubscriberBuckets}}),
 }

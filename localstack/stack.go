@@ -67,6 +67,8 @@ type Stack struct {
 	S3        *S3Server
 	Buckets   map[string]string // logical id → bucket name
 	functions map[string]*Function
+	configs   map[string]FunctionConfig
+	pool      *functionPool
 	notifier  *notifier
 	// SQS is the queue service; SQSURL its endpoint.
 	SQS        *SQS
@@ -115,8 +117,16 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	s := &Stack{cfg: cfg, Template: tpl, functions: map[string]*Function{}, Buckets: map[string]string{}, cancel: cancel,
+	s := &Stack{cfg: cfg, Template: tpl, functions: map[string]*Function{}, configs: map[string]FunctionConfig{},
+		Buckets: map[string]string{}, cancel: cancel,
 		queueNames: map[string]string{}}
+	s.pool = &functionPool{start: func(name string) (*Function, error) {
+		fc, ok := s.configs[name]
+		if !ok {
+			return nil, fmt.Errorf("no function %q in the template", name)
+		}
+		return StartFunction(fc)
+	}}
 	fail := func(err error) (*Stack, error) {
 		s.Close()
 		return nil, err
@@ -186,11 +196,12 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		if err != nil {
 			return fail(fmt.Errorf("function %s: %w", f.Name, err))
 		}
-		fn, err := StartFunction(FunctionConfig{Name: f.Name, Binary: bin, Emulator: cfg.Emulator, Env: env, Timeout: f.Timeout, Memory: f.Memory, Region: Region, Log: cfg.Log})
+		fc := FunctionConfig{Name: f.Name, Binary: bin, Emulator: cfg.Emulator, Env: env, Timeout: f.Timeout, Memory: f.Memory, Region: Region, Log: cfg.Log}
+		fn, err := StartFunction(fc)
 		if err != nil {
 			return fail(err)
 		}
-		s.functions[f.Name] = fn
+		s.functions[f.Name], s.configs[f.Name] = fn, fc
 	}
 
 	gw := &gateway{invoke: s.Invoke}
@@ -561,6 +572,7 @@ func (s *Stack) Close() error {
 	for _, f := range s.functions {
 		f.Close()
 	}
+	s.pool.close()
 	if s.S3 != nil {
 		s.S3.Close()
 	}

@@ -1,6 +1,7 @@
 package localstack
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -23,6 +24,9 @@ type Template struct {
 	// Parameters are the template's parameters that have a default (which
 	// may be empty), with it.
 	Parameters map[string]string
+	// StateMachines are the AWS::StepFunctions::StateMachine resources, by
+	// logical id.
+	StateMachines map[string]*StateMachineDef
 	// Types maps every resource's logical id to its Type.
 	Types map[string]string
 	// Queues maps the logical ids of the AWS::SQS::Queue resources to them.
@@ -223,7 +227,60 @@ func ParseTemplate(r io.Reader) (*Template, error) {
 		}
 	}
 	sort.Slice(t.Functions, func(i, j int) bool { return t.Functions[i].Name < t.Functions[j].Name })
+	t.StateMachines = map[string]*StateMachineDef{}
+	for id, res := range mapOf(resources) {
+		if scalar(get(res, "Type")) != "AWS::StepFunctions::StateMachine" {
+			continue
+		}
+		sm, err := parseStateMachine(id, get(res, "Properties"), t.Functions)
+		if err != nil {
+			return nil, fmt.Errorf("resource %s: %w", id, err)
+		}
+		t.StateMachines[id] = sm
+	}
 	return t, nil
+}
+
+// StateMachineDef is one state machine of the template, its definition
+// with the substitutions made: each function's ARN becomes its name.
+type StateMachineDef struct {
+	LogicalID  string
+	Definition []byte // JSON
+	Machine    *Machine
+}
+
+func parseStateMachine(id string, props *yaml.Node, fns []FunctionDef) (*StateMachineDef, error) {
+	def := get(props, "Definition")
+	if def == nil {
+		return nil, fmt.Errorf("the local stack runs only an inline Definition")
+	}
+	var v any
+	if err := def.Decode(&v); err != nil {
+		return nil, fmt.Errorf("Definition: %w", err)
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("Definition: %w", err)
+	}
+	text := string(raw)
+	for name, n := range mapOf(get(props, "DefinitionSubstitutions")) {
+		ref := strings.TrimSuffix(scalar(n), ".Arn") // !GetAtt Fn.Arn
+		val := ""
+		for _, f := range fns {
+			if f.LogicalID == ref {
+				val = f.Name
+			}
+		}
+		if val == "" {
+			return nil, fmt.Errorf("substitution %s: only !GetAtt <function>.Arn runs locally", name)
+		}
+		text = strings.ReplaceAll(text, "${"+name+"}", val)
+	}
+	m, err := ParseMachine([]byte(text))
+	if err != nil {
+		return nil, err
+	}
+	return &StateMachineDef{LogicalID: id, Definition: []byte(text), Machine: m}, nil
 }
 
 func parseFunction(id string, props, globals *yaml.Node) (FunctionDef, error) {

@@ -190,13 +190,21 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			// uploaded): train compares the model with it.
 			payload, _ = json.Marshal(map[string]string{"truth": filepath.Join(gen, filepath.FromSlash(man.Truth))})
 		}
-		out, err := st.Invoke(ctx, fn, payload)
+		invoke, how := st.Invoke, ""
+		if fn == "train" && st.Template.StateMachines[monthlyRun] != nil {
+			// The monthly state machine: features fan out by subscriber
+			// bucket, one commit per month, then train.
+			invoke, fn, how = func(ctx context.Context, _ string, p []byte) ([]byte, error) {
+				return st.StartExecution(ctx, monthlyRun, p)
+			}, "train", fmt.Sprintf(" (state machine %s: features in %d buckets side by side, then train)", monthlyRun, lake.SubscriberBuckets)
+		}
+		out, err := invoke(ctx, fn, payload)
 		if err != nil {
 			failed++
 			say("    %s: failed: %v", fn, err)
 			continue
 		}
-		say("    %s: done in %.1fs", fn, time.Since(t2).Seconds())
+		say("    %s: done in %.1fs%s", fn, time.Since(t2).Seconds(), how)
 		if fn == "train" {
 			var res training.Result
 			if err := json.Unmarshal(out, &res); err != nil {
@@ -410,3 +418,7 @@ func relPath(p string) string {
 	}
 	return p
 }
+
+// monthlyRun is the template's monthly state machine (features fan-out,
+// training).
+const monthlyRun = "MonthlyRun"

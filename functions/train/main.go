@@ -35,6 +35,8 @@ type request struct {
 	ECEMargin    float64 `json:"ece_margin"`
 	RecallMargin float64 `json:"recall_margin"`
 	Rebuild      bool    `json:"rebuild"`
+	// FeaturesBuilt: the monthly state machine built the feature months.
+	FeaturesBuilt bool `json:"features_built"`
 	// Truth is the path of a ground-truth file (synthetic data only).
 	Truth string `json:"truth"`
 }
@@ -58,7 +60,7 @@ func run() error {
 		var req request
 		_ = json.Unmarshal(ev, &req) // a scheduled event has none of these fields
 		return r.Run(ictx, training.Options{Horizon: req.Horizon, Margin: req.Margin,
-			ECEMargin: req.ECEMargin, RecallMargin: req.RecallMargin, RebuildAll: req.Rebuild, Truth: req.Truth, Seed: 1})
+			ECEMargin: req.ECEMargin, RecallMargin: req.RecallMargin, RebuildAll: req.Rebuild, FeaturesBuilt: req.FeaturesBuilt, Truth: req.Truth, Seed: 1})
 	}, lambda.WithContext(ctx))
 	return nil
 }

@@ -24,7 +24,7 @@ var billColumns = []string{"subscriber_id", "bill_month", "amount_due", "amount_
 
 // loadBills reads the bills of months [from, to] per subscriber, newest
 // last.
-func loadBills(ctx context.Context, tables lake.TableLoader, from, to time.Time) (map[string][]bill, error) {
+func loadBills(ctx context.Context, tables lake.TableLoader, from, to time.Time, keep subset) (map[string][]bill, error) {
 	tbl, err := tables.LoadTable(ctx, lake.BillsTable.Ident())
 	if err != nil {
 		return nil, fmt.Errorf("features: load bills: %w", err)
@@ -58,6 +58,9 @@ func loadBills(ctx context.Context, tables lake.TableLoader, from, to time.Time)
 			cols[n] = c
 		}
 		for i := range int(rec.NumRows()) {
+			if !keep.has(ids.Value(i)) {
+				continue
+			}
 			b := bill{month: monthIndex(dayTime(int32(months.Value(i)))), limit: -1}
 			b.due, _ = cols["amount_due"](i)
 			b.paid, _ = cols["amount_paid"](i)

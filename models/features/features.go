@@ -111,8 +111,50 @@ type row struct {
 func (b *Builder) buildMonth(ctx context.Context, reg *Register, month time.Time) (MonthResult, error) {
 	t0 := time.Now()
 	month = MonthStart(month)
-	end := epochDay(month.AddDate(0, 1, -1))
 	res := MonthResult{Month: month}
+	mb, err := b.monthRecord(ctx, reg, month, all, nil)
+	if err != nil {
+		return res, err
+	}
+	defer mb.rec.Release()
+	res.CDRRows = mb.cdrRows
+	props := iceberg.Properties{"telcolake.features.month": month.Format("2006-01")}
+	snap, err := lake.ReplaceRows(ctx, b.Tables, lake.FeaturesTable, monthFilter(month), []arrow.RecordBatch{mb.rec}, props)
+	if err != nil {
+		return res, fmt.Errorf("features: write %s: %w", month.Format("2006-01"), err)
+	}
+	if err := b.writeUsageCube(ctx, mb.cube.cells(), mb.demo, month); err != nil {
+		return res, err
+	}
+	res.Rows, res.SnapshotID, res.Seconds = int(mb.rec.NumRows()), snap, time.Since(t0).Seconds()
+	if b.Log != nil {
+		b.Log.InfoContext(ctx, "features built", "month", month.Format("2006-01"), "rows", res.Rows,
+			"cdr_rows", res.CDRRows, "seconds", res.Seconds)
+	}
+	return res, nil
+}
+
+// monthFilter selects one month's rows of crm.features.
+func monthFilter(month time.Time) iceberg.BooleanExpression {
+	return iceberg.EqualTo(iceberg.Reference("month"), iceberg.Date(epochDay(month)))
+}
+
+// monthBuild is one month's feature rows (of all subscribers or one
+// bucket's) and its usage cube sums, not written yet.
+type monthBuild struct {
+	rec     arrow.RecordBatch
+	cube    *usageCubeAcc
+	demo    demographics
+	cdrRows int64
+}
+
+// monthRecord computes the feature rows of month (its first day) for the
+// subscribers of subset keep, sorted by id, as one record; reg holds (at
+// least) those subscribers. built holds records of earlier months built in
+// this run and not committed yet, by month (days since the epoch): the
+// trends read those months from it instead of from the table.
+func (b *Builder) monthRecord(ctx context.Context, reg *Register, month time.Time, keep subset, built map[int32]arrow.RecordBatch) (*monthBuild, error) {
+	end := epochDay(month.AddDate(0, 1, -1))
 
 	// Who is a customer at the end of the month.
 	var rows []row
@@ -136,19 +178,31 @@ func (b *Builder) buildMonth(ctx context.Context, reg *Register, month time.Time
 		home[i] = rows[i].p.region
 	}
 	demo := newDemographics(rows, end)
-	u, cube, cdrRows, err := aggregateUsage(ctx, b.Tables, month, index, home, demo)
+	u, cube, cdrRows, err := aggregateUsage(ctx, b.Tables, month, index, home, demo, keep)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
-	res.CDRRows = cdrRows
-	bills, err := loadBills(ctx, b.Tables, month.AddDate(-1, 0, 0), month)
+	bills, err := loadBills(ctx, b.Tables, month.AddDate(-1, 0, 0), month, keep)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
-	prev, err := loadHistory(ctx, b.Tables, month.AddDate(0, -3, 0), month.AddDate(0, -1, 0))
+	from, to := month.AddDate(0, -3, 0), month.AddDate(0, -1, 0)
+	skip := map[int32]bool{}
+	for m := range built {
+		skip[m] = true
+	}
+	prev, err := loadHistory(ctx, b.Tables, from, to, keep, skip)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
+	for m, rec := range built {
+		if m >= epochDay(from) && m <= epochDay(to) {
+			if err := addHistory(prev, rec, keep, nil); err != nil {
+				return nil, err
+			}
+		}
+	}
+	sortHistories(prev)
 	mi := monthIndex(month)
 	for i := range rows {
 		r := &rows[i]
@@ -172,29 +226,14 @@ func (b *Builder) buildMonth(ctx context.Context, reg *Register, month time.Time
 
 	rec, err := b.record(rows, month, end)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
-	defer rec.Release()
-	props := iceberg.Properties{"telcolake.features.month": month.Format("2006-01")}
-	snap, err := lake.ReplaceRows(ctx, b.Tables, lake.FeaturesTable,
-		iceberg.EqualTo(iceberg.Reference("month"), iceberg.Date(epochDay(month))), []arrow.RecordBatch{rec}, props)
-	if err != nil {
-		return res, fmt.Errorf("features: write %s: %w", month.Format("2006-01"), err)
-	}
-	if err := b.writeUsageCube(ctx, cube, demo, month); err != nil {
-		return res, err
-	}
-	res.Rows, res.SnapshotID, res.Seconds = len(rows), snap, time.Since(t0).Seconds()
-	if b.Log != nil {
-		b.Log.InfoContext(ctx, "features built", "month", month.Format("2006-01"), "rows", res.Rows,
-			"cdr_rows", cdrRows, "seconds", res.Seconds)
-	}
-	return res, nil
+	return &monthBuild{rec: rec, cube: cube, demo: demo, cdrRows: cdrRows}, nil
 }
 
 // writeUsageCube replaces month's partition of crm.usage_cube.
-func (b *Builder) writeUsageCube(ctx context.Context, cube *usageCubeAcc, demo demographics, month time.Time) error {
-	rec, err := usageCubeRecord(cube.cells(), demo, month, b.now())
+func (b *Builder) writeUsageCube(ctx context.Context, cells []usageCell, demo demographics, month time.Time) error {
+	rec, err := usageCubeRecord(cells, demo, month, b.now())
 	if err != nil {
 		return err
 	}

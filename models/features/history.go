@@ -1,12 +1,16 @@
 package features
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go"
 
 	"github.com/telcolake/telcolake/lake"
@@ -14,12 +18,15 @@ import (
 
 // history is one earlier feature month of a subscriber, for trends.
 type history struct {
+	month                                   int32   // days since the epoch
 	minutes, calls, dataMB, contacts, spend float64 // spend NaN: no bill
 }
 
 type histories []history
 
-// mean of f over the months where it is known; NaN when none is.
+// mean of f over the months where it is known; NaN when none is. The
+// months are summed in calendar order, so the result does not depend on the
+// order the rows were read in.
 func (h histories) mean(f func(history) float64) float64 {
 	var sum float64
 	n := 0
@@ -35,8 +42,12 @@ func (h histories) mean(f func(history) float64) float64 {
 	return sum / float64(n)
 }
 
-// loadHistory reads the feature rows of months [from, to] per subscriber.
-func loadHistory(ctx context.Context, tables lake.TableLoader, from, to time.Time) (map[string]histories, error) {
+var historyColumns = []string{"month", "subscriber_id", "voice_minutes", "voice_calls", "data_mb", "distinct_contacts", "amount_due"}
+
+// loadHistory reads the feature rows of months [from, to] per subscriber of
+// subset keep, in month order; months in skip are left out (the caller has
+// them already, built in this run).
+func loadHistory(ctx context.Context, tables lake.TableLoader, from, to time.Time, keep subset, skip map[int32]bool) (map[string]histories, error) {
 	tbl, err := tables.LoadTable(ctx, lake.FeaturesTable.Ident())
 	if err != nil {
 		return nil, fmt.Errorf("features: load features: %w", err)
@@ -44,8 +55,7 @@ func loadHistory(ctx context.Context, tables lake.TableLoader, from, to time.Tim
 	filter := iceberg.NewAnd(
 		iceberg.GreaterThanEqual(iceberg.Reference("month"), iceberg.Date(epochDay(from))),
 		iceberg.LessThanEqual(iceberg.Reference("month"), iceberg.Date(epochDay(to))))
-	cols := []string{"subscriber_id", "voice_minutes", "voice_calls", "data_mb", "distinct_contacts", "amount_due"}
-	_, recs, err := tbl.Scan(append(tableSelect(cols), tableFilter(filter))...).ToArrowRecords(ctx)
+	_, recs, err := tbl.Scan(append(tableSelect(historyColumns), tableFilter(filter))...).ToArrowRecords(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("features: scan earlier months: %w", err)
 	}
@@ -54,29 +64,59 @@ func loadHistory(ctx context.Context, tables lake.TableLoader, from, to time.Tim
 		if err != nil {
 			return nil, fmt.Errorf("features: scan earlier months: %w", err)
 		}
-		ids, err := strColumn(rec, "subscriber_id")
+		err = addHistory(out, rec, keep, skip)
+		rec.Release()
 		if err != nil {
-			rec.Release()
 			return nil, err
 		}
-		var num [5]numColumn
-		for j, n := range cols[1:] {
-			if num[j], err = numericColumn(rec, n); err != nil {
-				rec.Release()
-				return nil, err
-			}
-		}
-		for i := range int(rec.NumRows()) {
-			id := ids.Value(i)
-			if _, ok := out[id]; !ok {
-				id = strings.Clone(id)
-			}
-			out[id] = append(out[id], history{
-				minutes: num[0].get(i), calls: num[1].get(i), dataMB: num[2].get(i),
-				contacts: num[3].get(i), spend: num[4].get(i),
-			})
-		}
-		rec.Release()
 	}
+	sortHistories(out)
 	return out, nil
 }
+
+// addHistory adds the rows of rec (feature rows) to out.
+func addHistory(out map[string]histories, rec arrow.RecordBatch, keep subset, skip map[int32]bool) error {
+	ids, err := strColumn(rec, "subscriber_id")
+	if err != nil {
+		return err
+	}
+	months, err := typedColumn[*array.Date32](rec, "month")
+	if err != nil {
+		return err
+	}
+	var num [5]numColumn
+	for j, n := range historyColumns[2:] {
+		if num[j], err = numericColumn(rec, n); err != nil {
+			return err
+		}
+	}
+	for i := range int(rec.NumRows()) {
+		m := int32(months.Value(i))
+		id := ids.Value(i)
+		if skip[m] || !keep.has(id) {
+			continue
+		}
+		if _, ok := out[id]; !ok {
+			id = strings.Clone(id)
+		}
+		out[id] = append(out[id], history{month: m,
+			minutes: num[0].get(i), calls: num[1].get(i), dataMB: num[2].get(i),
+			contacts: num[3].get(i), spend: num[4].get(i),
+		})
+	}
+	return nil
+}
+
+func sortHistories(out map[string]histories) {
+	for _, h := range out {
+		slices.SortStableFunc(h, func(a, b history) int { return cmp.Compare(a.month, b.month) })
+	}
+}
+
+// subset is the subscribers of one bucket (lake.SubscriberBucket), or all.
+type subset int
+
+// all is every subscriber.
+const all subset = -1
+
+func (s subset) has(id string) bool { return s < 0 || lake.SubscriberBucket(id) == int(s) }

@@ -43,6 +43,12 @@ var registerColumns = []string{"export_date", "subscriber_id", "gender", "birth_
 
 // LoadRegister reads every snapshot of crm.subscribers.
 func LoadRegister(ctx context.Context, tables lake.TableLoader) (*Register, error) {
+	return loadRegister(ctx, tables, all)
+}
+
+// loadRegister reads every snapshot of crm.subscribers, keeping the
+// subscribers of subset keep.
+func loadRegister(ctx context.Context, tables lake.TableLoader, keep subset) (*Register, error) {
 	tbl, err := tables.LoadTable(ctx, lake.SubscribersTable.Ident())
 	if err != nil {
 		return nil, fmt.Errorf("features: load subscribers: %w", err)
@@ -57,7 +63,7 @@ func LoadRegister(ctx context.Context, tables lake.TableLoader) (*Register, erro
 		if err != nil {
 			return nil, fmt.Errorf("features: scan subscribers: %w", err)
 		}
-		err = reg.add(rec, byDate)
+		err = reg.add(rec, byDate, keep)
 		rec.Release()
 		if err != nil {
 			return nil, err
@@ -89,7 +95,7 @@ func sortSnaps(s []snapshot) {
 	}
 }
 
-func (reg *Register) add(rec arrow.RecordBatch, byDate map[int32]*snapshot) error {
+func (reg *Register) add(rec arrow.RecordBatch, byDate map[int32]*snapshot, keep subset) error {
 	var errs error
 	must := func(c strCol, err error) strCol {
 		if err != nil && errs == nil {
@@ -126,6 +132,9 @@ func (reg *Register) add(rec arrow.RecordBatch, byDate map[int32]*snapshot) erro
 		return strings.Clone(c.Value(i))
 	}
 	for i := range int(rec.NumRows()) {
+		if !keep.has(ids.Value(i)) {
+			continue
+		}
 		d := int32(dates["export_date"].Value(i))
 		s := byDate[d]
 		if s == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"iter"
 	"slices"
 	"sync"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
 
 	"github.com/telcolake/telcolake/lake"
 )
@@ -44,8 +46,9 @@ const aggregateWorkers = 2
 // subscriber in index (subscribers not in index are skipped). It returns
 // the totals, indexed like index, the usage cube's sums (home and demo give
 // each subscriber's home region and demographic cell) and the number of CDR
-// rows read.
-func aggregateUsage(ctx context.Context, tables lake.TableLoader, month time.Time, index map[string]int32, home []string, demo demographics) ([]usage, *usageCubeAcc, int64, error) {
+// rows read. For one bucket (keep ≥ 0) it reads only that bucket's data
+// files.
+func aggregateUsage(ctx context.Context, tables lake.TableLoader, month time.Time, index map[string]int32, home []string, demo demographics, keep subset) ([]usage, *usageCubeAcc, int64, error) {
 	tbl, err := tables.LoadTable(ctx, lake.CDRTable.Ident())
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("features: load cdr: %w", err)
@@ -55,7 +58,7 @@ func aggregateUsage(ctx context.Context, tables lake.TableLoader, month time.Tim
 		iceberg.GreaterThanEqual(iceberg.Reference("start_time"), iceberg.Timestamp(from)),
 		iceberg.LessThan(iceberg.Reference("start_time"), iceberg.Timestamp(to)))
 	opts := append(tableSelect(cdrColumns), tableFilter(filter), tableConcurrency())
-	_, recs, err := tbl.Scan(opts...).ToArrowRecords(ctx)
+	recs, err := scanBucket(ctx, tbl, opts, keep)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("features: scan cdr %s: %w", month.Format("2006-01"), err)
 	}
@@ -282,4 +285,20 @@ func (a *usageAcc) add(rec arrow.RecordBatch) error {
 		a.parties[si] = append(a.parties[si], uint32(maphash.String(a.seed, party.Value(i))))
 	}
 	return nil
+}
+
+// scanBucket reads a scan whole, or (keep ≥ 0) only the tasks of keep's
+// bucket.
+func scanBucket(ctx context.Context, tbl *table.Table, opts []table.ScanOption, keep subset) (iter.Seq2[arrow.RecordBatch, error], error) {
+	scan := tbl.Scan(opts...)
+	if keep < 0 {
+		_, recs, err := scan.ToArrowRecords(ctx)
+		return recs, err
+	}
+	tasks, err := scan.PlanFiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_, recs, err := scan.ReadTasks(ctx, lake.BucketTasks(tbl.Metadata(), tasks, int(keep)))
+	return recs, err
 }

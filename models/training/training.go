@@ -52,6 +52,9 @@ type Options struct {
 	// RebuildAll rebuilds every feature month, not only the missing ones
 	// and the newest.
 	RebuildAll bool
+	// FeaturesBuilt skips the feature build: the monthly state machine's
+	// fan-out has just built and committed the months.
+	FeaturesBuilt bool
 	// TrainMonths caps the training window: the months before the
 	// validation month, at most this many (default 12), so memory stays
 	// bounded as history grows.
@@ -158,13 +161,15 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 	if len(months) == 0 {
 		return nil, fmt.Errorf("%w: no bills in crm.bills yet", ErrNotEnoughHistory)
 	}
-	build, err := r.monthsToBuild(ctx, months, opt.RebuildAll)
-	if err != nil {
-		return nil, err
-	}
-	b := &features.Builder{Tables: r.Tables, Log: r.Log, Now: opt.Now}
-	if res.Months, err = b.Build(ctx, build); err != nil {
-		return nil, err
+	if !opt.FeaturesBuilt {
+		build, err := features.MonthsToBuild(ctx, r.Tables, opt.RebuildAll)
+		if err != nil {
+			return nil, err
+		}
+		b := &features.Builder{Tables: r.Tables, Log: r.Log, Now: opt.Now}
+		if res.Months, err = b.Build(ctx, build); err != nil {
+			return nil, err
+		}
 	}
 
 	newest := months[len(months)-1]
@@ -232,25 +237,6 @@ func (r *Runner) buildMonthlyCube(ctx context.Context, reg *features.Register, s
 		return features.MonthlyCubeResult{}, fmt.Errorf("training: monthly cube: %w", err)
 	}
 	return features.BuildMonthlyCube(ctx, r.Tables, reg, set, ids, now)
-}
-
-// monthsToBuild are the bill months without features, plus the newest
-// (its register or late CDR files may have arrived since).
-func (r *Runner) monthsToBuild(ctx context.Context, months []time.Time, all bool) ([]time.Time, error) {
-	if all {
-		return months, nil
-	}
-	have, err := features.BuiltMonths(ctx, r.Tables)
-	if err != nil {
-		return nil, err
-	}
-	var out []time.Time
-	for i, m := range months {
-		if i == len(months)-1 || !have[m] {
-			out = append(out, m)
-		}
-	}
-	return out, nil
 }
 
 // trainSegments segments the validation month's customers (their outcome
