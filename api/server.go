@@ -100,6 +100,8 @@ type Server struct {
 	// (public routes) only one already loaded, possibly nil, never reading
 	// the store.
 	load func(ctx context.Context, refresh bool) (*Server, error)
+	// shards, set on a sharded front (NewSharded), answer in its place.
+	shards []*Server
 }
 
 // New builds a server over an open snapshot (serving.Open), answering
@@ -378,6 +380,13 @@ func (s *Server) serve(r *request, rt *route) error {
 		}
 		r.param = p
 	}
+	if s.shards != nil {
+		switch rt.op {
+		case OpHealth, OpOpenAPI, OpCustomers, OpCustomersCSV, OpCustomer:
+		default:
+			return errNotSharded
+		}
+	}
 	if s.load == nil {
 		return rt.serve(s, r)
 	}
@@ -522,6 +531,9 @@ func (s *Server) health(r *request) error {
 	if s.snap != nil {
 		run, n = s.meta.Run, s.snap.Len()
 	}
+	for _, sh := range s.shards {
+		run, n = sh.meta.Run, n+sh.snap.Len()
+	}
 	return s.writeJSON(r, map[string]any{"status": "ok", "run": run, "customers": n})
 }
 
@@ -530,6 +542,9 @@ func (s *Server) openapi(r *request) error {
 }
 
 func (s *Server) customer(r *request) error {
+	if s.shards != nil {
+		return s.shardOf(r.param).customer(r)
+	}
 	row, ok := s.ix.row(r.param)
 	if !ok {
 		return HTTPError{Code: http.StatusNotFound, Msg: "no customer with id " + quote(r.param) + " in run " + s.meta.Run}
@@ -562,6 +577,9 @@ type page[T any] struct {
 }
 
 func (s *Server) filterCustomers(r *request) error {
+	if s.shards != nil {
+		return s.filterSharded(r)
+	}
 	f, err := s.parseFilterWith(r.q, func(h io.Writer) ([]pred, error) { return s.groupConditions(r, h) })
 	if err != nil {
 		return err

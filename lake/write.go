@@ -28,14 +28,15 @@ const laneDepth = 4
 // them, and returns the files written (also when it fails, so the caller
 // can remove them). Parsing runs on its own goroutine, ahead of the writers.
 //
-// Batches arrive one partition each. Each lane writes its partitions with
-// iceberg-go's clustered writer, which keeps one Parquet file open at a
-// time; when a batch belongs to a partition already closed in the lane's
-// current pass, the pass ends and a new one starts (more files for that
-// partition, never more memory). Lanes split partitions by parity, so for
-// time-sorted input two consecutive days are encoded in parallel. A
-// FileError from the batches stops the write and is not returned: the
-// caller reads it from the parser.
+// Batches arrive one partition each. Partitions come in groups of
+// SubscriberBuckets (a day of crm.cdr is 8 partitions, one per subscriber
+// bucket, whose rows arrive interleaved); each lane writes one group per
+// pass with iceberg-go's fanout writer, so at most a group's 8 Parquet
+// files are open at a time, and a pass ends when the group changes (a
+// group seen again later gets more files, never more memory). Lanes split
+// groups by parity, so for time-sorted input two consecutive days are
+// encoded in parallel. A FileError from the batches stops the write and is
+// not returned: the caller reads it from the parser.
 func writeDataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, batches iter.Seq2[PartBatch, error]) ([]iceberg.DataFile, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	src := prefetch(ctx, batches)
@@ -62,7 +63,7 @@ func writeDataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, bat
 			src.take()
 			lane := 0
 			if it.err == nil {
-				lane = int(((it.b.Part % writeLanes) + writeLanes) % writeLanes)
+				lane = int(((partGroup(it.b.Part) % writeLanes) + writeLanes) % writeLanes)
 			}
 			select {
 			case lanes[lane] <- it:
@@ -101,11 +102,20 @@ func writeDataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, bat
 	return files, errors.Join(errs...)
 }
 
-// writePasses writes one lane's batches in clustered passes.
+// partGroup is the group of a partition key: a day of crm.cdr for its
+// day × SubscriberBuckets + bucket keys.
+func partGroup(part int64) int64 {
+	g := part / SubscriberBuckets
+	if part < 0 && part%SubscriberBuckets != 0 {
+		g--
+	}
+	return g
+}
+
+// writePasses writes one lane's batches, a pass per partition group.
 func writePasses(ctx context.Context, tbl *table.Table, sc *arrow.Schema, src *peeker) ([]iceberg.DataFile, error) {
 	var files []iceberg.DataFile
 	for src.peek() {
-		closed := map[int64]bool{}
 		current, started := int64(0), false
 		pass := func(yield func(arrow.RecordBatch, error) bool) {
 			for src.peek() {
@@ -115,13 +125,11 @@ func writePasses(ctx context.Context, tbl *table.Table, sc *arrow.Schema, src *p
 					yield(nil, it.err)
 					return
 				}
-				if started && it.b.Part != current {
-					if closed[it.b.Part] {
-						return // next pass
-					}
-					closed[current] = true
+				if g := partGroup(it.b.Part); started && g != current {
+					return // next pass
+				} else {
+					current, started = g, true
 				}
-				current, started = it.b.Part, true
 				src.take()
 				if !yield(it.b.Rec, nil) {
 					return
@@ -129,7 +137,7 @@ func writePasses(ctx context.Context, tbl *table.Table, sc *arrow.Schema, src *p
 			}
 		}
 		for df, err := range table.WriteRecords(ctx, tbl, sc, pass,
-			table.WithClusteredWrite(), table.WithParquetRowGroupLimit(rowGroupRows)) {
+			table.WithMaxWriteWorkers(1), table.WithParquetRowGroupLimit(rowGroupRows)) {
 			if err != nil {
 				var fe *FileError
 				if errors.As(err, &fe) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -230,6 +231,14 @@ func TestStackIngestsUploads(t *testing.T) {
 	resp, err := httpGet(st.HTTPURL + "/customers/S1")
 	if err != nil || !strings.Contains(resp, "Not Found") {
 		t.Errorf("gateway: %q, %v", resp, err)
+	}
+	// The monthly state machine through the real features binary: plan, the
+	// 8 buckets on a pool of processes, commit; then train, which finds no
+	// bills here, so the execution fails in its last state.
+	_, err = st.StartExecution(ctx, "MonthlyRun", []byte(`{"truth":""}`))
+	var se *StateError
+	if !errors.As(err, &se) || se.State != "Train" || !strings.Contains(se.Cause, "not enough history") {
+		t.Errorf("MonthlyRun = %v; want it to reach Train, which has not enough history", err)
 	}
 }
 
