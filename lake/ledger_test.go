@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/apache/iceberg-go"
@@ -52,6 +53,18 @@ func cdrDays(prefix string, n int, days ...int) []byte {
 	return b.Bytes()
 }
 
+// cdrParts adds the crm.cdr partitions (day, subscriber bucket) of the
+// rows of CSV bodies to parts and returns how many there are.
+func cdrParts(parts map[string]bool, bodies ...[]byte) int {
+	for _, body := range bodies {
+		for _, line := range strings.Split(strings.TrimSpace(string(body)), "\n")[1:] {
+			f := strings.Split(line, ",")
+			parts[f[5][:10]+"/"+strconv.Itoa(lake.SubscriberBucket(f[1]))] = true
+		}
+	}
+	return len(parts)
+}
+
 func TestReplaceRemovesOnlyThatSourcesFiles(t *testing.T) {
 	tl := newTestLake(t, false)
 	const sources, rows = 50, 20
@@ -65,7 +78,8 @@ func TestReplaceRemovesOnlyThatSourcesFiles(t *testing.T) {
 		added[key] = summaryInt(t, tl.summary(lake.CDRTable, res.SnapshotID), "added-data-files")
 	}
 	key := "exports/cdr/2026/10/src-07.csv"
-	res := tl.mustIngest(tl.put(key, cdrDays("V2-", 30, 3, 4, 5)))
+	v2 := cdrDays("V2-", 30, 3, 4, 5)
+	res := tl.mustIngest(tl.put(key, v2))
 	if res.Status != lake.StatusReplaced || res.RowsOK != 30 {
 		t.Fatalf("new version: %+v, want replaced with 30 rows", res)
 	}
@@ -73,8 +87,8 @@ func TestReplaceRemovesOnlyThatSourcesFiles(t *testing.T) {
 	if got, want := summaryInt(t, sum, "deleted-data-files"), added[key]; got != want {
 		t.Errorf("replace snapshot deleted %d data files, want the %d of the earlier version only", got, want)
 	}
-	if got := summaryInt(t, sum, "added-data-files"); got != 3 {
-		t.Errorf("replace snapshot added %d data files, want 3 (one per day of the new version)", got)
+	if got, want := summaryInt(t, sum, "added-data-files"), cdrParts(map[string]bool{}, v2); got != want {
+		t.Errorf("replace snapshot added %d data files, want %d (one per day and subscriber bucket of the new version)", got, want)
 	}
 	if got := summaryInt(t, sum, "deleted-records"); got != rows {
 		t.Errorf("replace snapshot deleted %d records, want %d", got, rows)
@@ -279,7 +293,9 @@ func TestLedgerOutlivesSnapshotExpiry(t *testing.T) {
 	tl := newTestLake(t, false)
 	key := "exports/cdr/2026/10/11/cdr-20261011.csv"
 	source := "s3://" + landingBucket + "/" + key
-	v1 := tl.put(key, cdrDays("E1-", 80, 11))
+	v1Body := cdrDays("E1-", 80, 11)
+	v1Files := cdrParts(map[string]bool{}, v1Body) // one per subscriber bucket of the day
+	v1 := tl.put(key, v1Body)
 	v1.S3.Object.Sequencer = "0055AED6DCD90281E5"
 	first := tl.mustIngest(v1)
 	var obj struct {
@@ -289,8 +305,8 @@ func TestLedgerOutlivesSnapshotExpiry(t *testing.T) {
 	if err := json.Unmarshal(tl.get(lakeBucket, ledgerObjectKey(source)), &obj); err != nil {
 		t.Fatalf("ledger object: %v", err)
 	}
-	if obj.Source != source || obj.ETag != first.ETag || len(obj.Files) != 1 {
-		t.Errorf("ledger object %+v, want source %s, ETag %s and its one data file", obj, source, first.ETag)
+	if obj.Source != source || obj.ETag != first.ETag || len(obj.Files) != v1Files {
+		t.Errorf("ledger object %+v, want source %s, ETag %s and its %d data files", obj, source, first.ETag, v1Files)
 	}
 	// Other files commit, then maintenance expires the history: the
 	// snapshot that carried v1's ledger entry is gone.
@@ -305,8 +321,8 @@ func TestLedgerOutlivesSnapshotExpiry(t *testing.T) {
 	if res.Status != lake.StatusReplaced {
 		t.Fatalf("v2 after expiry: %+v, want replaced", res)
 	}
-	if got := summaryInt(t, tl.summary(lake.CDRTable, res.SnapshotID), "deleted-data-files"); got != 1 {
-		t.Errorf("replace after expiry deleted %d data files, want v1's 1", got)
+	if got := summaryInt(t, tl.summary(lake.CDRTable, res.SnapshotID), "deleted-data-files"); got != v1Files {
+		t.Errorf("replace after expiry deleted %d data files, want v1's %d", got, v1Files)
 	}
 	if n := tl.count(lake.CDRTable); n != 30+50 {
 		t.Errorf("crm.cdr has %d rows, want %d", n, 30+50)

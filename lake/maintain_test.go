@@ -90,9 +90,12 @@ func TestLedgerSurvivesFullExpiry(t *testing.T) {
 	tl := newTestLake(t, false)
 	const files, rowsPerFile = 120, 3
 	var recs []events.S3EventRecord
+	parts := map[string]bool{}
 	for i := 0; i < files; i++ {
 		key := fmt.Sprintf("exports/cdr/2026/10/%02d/sw%03d.csv", 1+i%4, i)
-		recs = append(recs, tl.put(key, cdrDays(fmt.Sprintf("F%03d-", i), rowsPerFile, 1+i%4)))
+		body := cdrDays(fmt.Sprintf("F%03d-", i), rowsPerFile, 1+i%4)
+		cdrParts(parts, body)
+		recs = append(recs, tl.put(key, body))
 	}
 	// A quarantined file and an unroutable one: their verdicts live in
 	// crm.ingest_log only.
@@ -133,8 +136,8 @@ func TestLedgerSurvivesFullExpiry(t *testing.T) {
 			t.Errorf("%s: no file of the expired snapshots removed", tm.Table)
 		}
 	}
-	if cdr.DataFilesAfter != 4 {
-		t.Errorf("crm.cdr has %d data files after compaction, want 4 (one per day partition)", cdr.DataFilesAfter)
+	if cdr.DataFilesAfter != int64(len(parts)) {
+		t.Errorf("crm.cdr has %d data files after compaction, want %d (one per day and subscriber bucket)", cdr.DataFilesAfter, len(parts))
 	}
 	if lg.LedgerRepaired != files+2 {
 		t.Errorf("ingest_log: %d ledger objects written before expiry, want %d (one per file)", lg.LedgerRepaired, files+2)
