@@ -19,8 +19,11 @@ import (
 const (
 	cursorFilter = 'f'
 	cursorList   = 'l'
+	cursorIngest = 'i'
 	macLen       = 16
 	maxCursorLen = 256
+	// An ingest cursor holds a source URI (an S3 key is up to 1024 bytes).
+	maxIngestCursorLen = 2048
 )
 
 var errCursor = errors.New("invalid cursor")
@@ -42,7 +45,7 @@ func (cc cursorCodec) seal(payload []byte) string {
 }
 
 func (cc cursorCodec) open(s string, kind byte) ([]byte, error) {
-	if len(s) == 0 || len(s) > maxCursorLen {
+	if len(s) == 0 || len(s) > maxCursorLen && (kind != cursorIngest || len(s) > maxIngestCursorLen) {
 		return nil, errCursor
 	}
 	b, err := base64.RawURLEncoding.DecodeString(s)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"regexp"
 	"slices"
@@ -12,8 +13,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/telcolake/telcolake/insight"
@@ -219,74 +218,71 @@ func (ls LakeSources) Fact(ctx context.Context, spec insight.FactSpec) (*insight
 // readFact scans a cube table into a Fact: months as YYYY-MM, hours as
 // two digits, money in currency units.
 func readFact(ctx context.Context, tbl *table.Table, spec insight.FactSpec) (*insight.Fact, error) {
-	at, err := tbl.Scan().ToArrowTable(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", spec.Name, err)
-	}
-	defer at.Release()
 	f := insight.NewFact(spec)
 	dims := make([]string, len(spec.Dims))
 	nums := make([]float64, len(spec.Columns))
-	var appendErr error
-	err = eachRow(at, func(r row) {
-		if appendErr != nil {
-			return
+	zeroNaN := func(v float64) float64 {
+		if math.IsNaN(v) {
+			return 0
 		}
+		return v
+	}
+	for b, err := range lake.ScanTable(ctx, tbl, spec.Name) {
+		if err != nil {
+			return nil, err
+		}
+		var month lake.Dates
+		var hour lake.Int32s
+		strs := make([]lake.Strings, len(spec.Dims))
 		for i, d := range spec.Dims {
 			switch d {
 			case "month":
-				if m := r.date("month"); m != nil {
-					dims[i] = (*m)[:7]
-				}
+				month = b.Date("month")
 			case "hour":
-				dims[i] = ""
-				if h := r.optI32("hour"); h != nil {
-					dims[i] = fmt.Sprintf("%02d", *h)
-				}
+				hour = b.Int32("hour")
 			default:
-				dims[i] = r.str(d)
+				strs[i] = b.String(d)
 			}
 		}
+		cols := make([]lake.Numbers, len(spec.Columns)) // null reads as 0
 		for j, c := range spec.Columns {
-			switch c {
-			case "minutes", "data_mb":
-				if v := r.optF64(c); v != nil {
-					nums[j] = *v
-				} else {
-					nums[j] = 0
+			cols[j] = b.Number(c)
+		}
+		var grouping lake.Numbers
+		if len(spec.Rollable) > 0 {
+			grouping = b.Number("grouping")
+		}
+		if err := b.Err(); err != nil {
+			return nil, fmt.Errorf("read %s: %w", spec.Name, err)
+		}
+		for r := range b.Len() {
+			for i, d := range spec.Dims {
+				switch d {
+				case "month":
+					dims[i] = ""
+					if !month.IsNull(r) {
+						dims[i] = month.Time(r).Format("2006-01")
+					}
+				case "hour":
+					dims[i] = ""
+					if !hour.IsNull(r) {
+						dims[i] = fmt.Sprintf("%02d", hour.Value(r))
+					}
+				default:
+					dims[i] = strs[i].Value(r)
 				}
-			case "revenue":
-				nums[j] = r.money(c)
-			default:
-				nums[j] = float64(r.i64(c))
+			}
+			for j := range spec.Columns {
+				nums[j] = zeroNaN(cols[j].Value(r))
+			}
+			var g uint8
+			if len(spec.Rollable) > 0 {
+				g = uint8(zeroNaN(grouping.Value(r)))
+			}
+			if err := f.Append(dims, g, nums); err != nil {
+				return nil, fmt.Errorf("read %s: %w", spec.Name, err)
 			}
 		}
-		var g uint8
-		if len(spec.Rollable) > 0 {
-			g = uint8(r.i64("grouping"))
-		}
-		appendErr = f.Append(dims, g, nums)
-	})
-	if err == nil {
-		err = appendErr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", spec.Name, err)
 	}
 	return f, nil
-}
-
-// money reads a decimal column in currency units (0 when null).
-func (r row) money(name string) float64 {
-	c := r.col(name)
-	if c == nil {
-		return 0
-	}
-	a, ok := c.(*array.Decimal128)
-	if !ok {
-		r.typeErr(name, c)
-		return 0
-	}
-	scale := a.DataType().(*arrow.Decimal128Type).Scale
-	return a.Value(r.i).ToFloat64(scale)
 }

@@ -197,9 +197,15 @@ func (f *fakeSources) ModelRuns(context.Context) ([]ModelRun, error) { return f.
 func (f *fakeSources) IngestFiles(_ context.Context, q IngestQuery) ([]IngestFile, error) {
 	var out []IngestFile
 	for _, x := range f.files {
-		if q.Status == "" || x.Status == q.Status {
+		day := x.StartedAt.UTC().Truncate(24 * time.Hour)
+		if (q.Status == "" || x.Status == q.Status) && (q.Table == "" || x.Table != nil && *x.Table == q.Table) &&
+			!day.Before(q.From) && !day.After(q.To) && (q.After == nil || compareIngest(x.Key(), *q.After) > 0) {
 			out = append(out, x)
 		}
+	}
+	slices.SortFunc(out, func(a, b IngestFile) int { return compareIngest(a.Key(), b.Key()) })
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
 	}
 	return out, f.err
 }
@@ -212,8 +218,10 @@ func sampleSources() *fakeSources {
 			TrainRows: 1000, AUC: &auc, Artifact: "s3://lake/models/churn/x/model.json", Promoted: true, Decision: "first model"},
 			{Version: "segment-20261101T000000Z", Kind: "segment", Algorithm: "kmeans++", TrainedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
 				TrainRows: 1000, Artifact: "s3://lake/models/segment/x/model.json", Promoted: true, Decision: "first model"}},
-		files: []IngestFile{{Source: "s3://landing/exports/cdr/x.csv", ETag: "e1", Status: "committed", RowsOK: 10, RowsRejected: 1, ReportKey: &rk},
-			{Source: "s3://landing/exports/cdr/y.csv", ETag: "e2", Status: "quarantined", RowsOK: 0, RowsRejected: 9, ReportKey: &rk}},
+		files: []IngestFile{{Source: "s3://landing/exports/cdr/x.csv", ETag: "e1", Status: "committed", RowsOK: 10, RowsRejected: 1, ReportKey: &rk,
+			StartedAt: time.Now().UTC()},
+			{Source: "s3://landing/exports/cdr/y.csv", ETag: "e2", Status: "quarantined", RowsOK: 0, RowsRejected: 9, ReportKey: &rk,
+				StartedAt: time.Now().UTC()}},
 		facts: sampleFacts(),
 	}
 }

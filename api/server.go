@@ -233,7 +233,7 @@ func routeTable() []route {
 		{pattern: "/v1/churn/causes", op: OpCauses, params: []paramSpec{{name: pBy}}, serve: (*Server).causes},
 		{pattern: "/v1/models/tracking", op: OpTracking, serve: (*Server).tracking},
 		{pattern: "/v1/models", op: OpModels, params: []paramSpec{{name: "kind"}}, serve: (*Server).models},
-		{pattern: "/v1/ingest/files", op: OpIngestFiles, params: []paramSpec{{name: "status"}, {name: pLimit}}, serve: (*Server).ingestFiles},
+		{pattern: "/v1/ingest/files", op: OpIngestFiles, params: ingestParams(), serve: (*Server).ingestFiles},
 		{method: http.MethodPost, pattern: "/v1/campaigns", op: OpCampaignCreate, serve: (*Server).createCampaign},
 		{pattern: "/v1/campaigns", op: OpCampaigns, serve: (*Server).campaigns},
 		{method: http.MethodPost, pattern: "/v1/groups", op: OpGroupCreate, serve: (*Server).createGroup},
@@ -844,37 +844,4 @@ func (s *Server) models(r *request) error {
 	return s.writeJSON(r, struct {
 		Runs []ModelRun `json:"runs"`
 	}{out})
-}
-
-func (s *Server) ingestFiles(r *request) error {
-	status, hasStatus, err := r.q.one("status")
-	if err != nil {
-		return err
-	}
-	if hasStatus && !slices.Contains(ingestStatuses, status) {
-		return badParam("status", "must be one of %s", strings.Join(ingestStatuses, ", "))
-	}
-	limit, ok, err := r.q.intParam(pLimit, 1, s.cfg.MaxPageSize)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		limit = min(defaultIngestLimit, s.cfg.MaxPageSize)
-	}
-	if s.src == nil {
-		return errNoSources
-	}
-	files, err := s.src.IngestFiles(r.ctx, IngestQuery{Status: status, Limit: limit})
-	if err != nil {
-		return HTTPError{Code: http.StatusInternalServerError, Msg: "could not read the ingest log", Err: err}
-	}
-	if len(files) > limit {
-		files = files[:limit]
-	}
-	if files == nil {
-		files = []IngestFile{}
-	}
-	return s.writeJSON(r, struct {
-		Files []IngestFile `json:"files"`
-	}{files})
 }

@@ -5,12 +5,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go"
-	"github.com/apache/iceberg-go/table"
 
 	"github.com/telcolake/telcolake/lake"
 )
@@ -50,11 +48,39 @@ type ModelRun struct {
 	Decision      string    `json:"decision"`
 }
 
-// IngestQuery selects ingest log rows. Empty Status means any; Limit ≤ 0
-// means no limit.
+// IngestQuery selects ingest log rows: the days From to To (UTC, both
+// included), optionally one status and one target table, in the order
+// newest first (started_at descending, then source and etag ascending),
+// strictly after After when set, at most Limit rows (Limit ≤ 0: no limit).
 type IngestQuery struct {
-	Status string
-	Limit  int
+	From, To time.Time // midnight UTC of the first and last day
+	Status   string
+	Table    string
+	After    *IngestKey
+	Limit    int
+}
+
+// IngestKey is a row's place in the ingest log's order.
+type IngestKey struct {
+	StartedAt time.Time
+	Source    string
+	ETag      string
+}
+
+// compareIngest orders newest first, then by source and etag.
+func compareIngest(a, b IngestKey) int {
+	if c := b.StartedAt.Compare(a.StartedAt); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Source, b.Source); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ETag, b.ETag)
+}
+
+// Key is f's place in the order.
+func (f IngestFile) Key() IngestKey {
+	return IngestKey{StartedAt: f.StartedAt, Source: f.Source, ETag: f.ETag}
 }
 
 // IngestFile is a row of crm.ingest_log.
@@ -82,229 +108,146 @@ var ingestStatuses = []string{lake.StatusCommitted, lake.StatusReplaced, lake.St
 // LakeSources reads the Sources from the lake's tables.
 type LakeSources struct {
 	Tables lake.TableLoader
+	// Cost, when set, receives what each IngestFiles call read (tests).
+	Cost func(lake.ScanCost)
 }
 
 // ModelRuns reads the whole of crm.model_runs (one row per trained
 // version: small).
 func (ls LakeSources) ModelRuns(ctx context.Context) ([]ModelRun, error) {
-	at, err := lake.ReadTable(ctx, ls.Tables, lake.ModelRunsTable)
-	if err != nil {
-		return nil, fmt.Errorf("model runs: %w", err)
-	}
-	defer at.Release()
 	var out []ModelRun
-	err = eachRow(at, func(r row) {
-		out = append(out, ModelRun{
-			Version: r.str("version"), Kind: r.str("kind"), Algorithm: r.str("algorithm"),
-			TrainedAt: r.ts("trained_at"),
-			TrainFrom: r.date("train_from"), TrainTo: r.date("train_to"), ValidMonth: r.date("valid_month"),
-			HorizonMonths: r.optI32("horizon_months"), TrainRows: r.i64("train_rows"), ValidRows: r.optI64("valid_rows"),
-			AUC: r.optF64("auc"), AUCLo: r.optF64("auc_lo"), AUCHi: r.optF64("auc_hi"), PRAUC: r.optF64("pr_auc"),
-			Lift10: r.optF64("lift10"), K: r.optI32("k"), Silhouette: r.optF64("silhouette"),
-			Artifact: r.str("artifact"), Report: r.optStr("report"), Promoted: r.flag("promoted"), Decision: r.str("decision"),
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("model runs: %w", err)
+	for b, err := range lake.Scan(ctx, ls.Tables, lake.ModelRunsTable) {
+		if err != nil {
+			return nil, fmt.Errorf("model runs: %w", err)
+		}
+		version, kind, algorithm, artifact := b.String("version"), b.String("kind"), b.String("algorithm"), b.String("artifact")
+		report, decision, promoted := b.String("report"), b.String("decision"), b.Bool("promoted")
+		trainedAt, from, to, valid := b.Time("trained_at"), b.Date("train_from"), b.Date("train_to"), b.Date("valid_month")
+		horizon, k, trainRows, validRows := b.Int32("horizon_months"), b.Int32("k"), b.Int64("train_rows"), b.Int64("valid_rows")
+		auc, aucLo, aucHi, prAUC := b.Float("auc"), b.Float("auc_lo"), b.Float("auc_hi"), b.Float("pr_auc")
+		lift, silhouette := b.Float("lift10"), b.Float("silhouette")
+		if err := b.Err(); err != nil {
+			return nil, fmt.Errorf("model runs: %w", err)
+		}
+		for i := range b.Len() {
+			out = append(out, ModelRun{
+				Version: strings.Clone(version.Value(i)), Kind: strings.Clone(kind.Value(i)), Algorithm: strings.Clone(algorithm.Value(i)),
+				TrainedAt: trainedAt.Value(i),
+				TrainFrom: optDate(from, i), TrainTo: optDate(to, i), ValidMonth: optDate(valid, i),
+				HorizonMonths: lake.Opt(horizon, i), TrainRows: trainRows.Value(i), ValidRows: lake.Opt(validRows, i),
+				AUC: lake.Opt(auc, i), AUCLo: lake.Opt(aucLo, i), AUCHi: lake.Opt(aucHi, i), PRAUC: lake.Opt(prAUC, i),
+				Lift10: lake.Opt(lift, i), K: lake.Opt(k, i), Silhouette: lake.Opt(silhouette, i),
+				Artifact: strings.Clone(artifact.Value(i)), Report: optString(report, i), Promoted: promoted.Value(i),
+				Decision: strings.Clone(decision.Value(i)),
+			})
+		}
 	}
 	slices.SortStableFunc(out, func(a, b ModelRun) int { return b.TrainedAt.Compare(a.TrainedAt) })
 	return out, nil
 }
 
-// IngestFiles scans crm.ingest_log, filtered by status in the scan.
+// IngestFiles reads crm.ingest_log day by day, newest day first, and
+// stops as soon as the page is full. Each day is one scan whose filter
+// (started_at within the day, and the status and table asked for) lets
+// Iceberg skip the manifests of other days by their partition ranges and
+// the data files of other days by their column bounds: a page costs the
+// rows of the days it spans, however long the history.
 func (ls LakeSources) IngestFiles(ctx context.Context, q IngestQuery) ([]IngestFile, error) {
-	tbl, err := ls.Tables.LoadTable(ctx, lake.IngestLogTable.Ident())
-	if err != nil {
-		return nil, fmt.Errorf("ingest files: load %s.%s: %w", lake.Namespace, lake.IngestLogTable.Name, err)
+	var cost lake.ScanCost
+	if ls.Cost != nil {
+		defer func() { ls.Cost(cost) }()
 	}
-	var opts []table.ScanOption
-	if q.Status != "" {
-		opts = append(opts, table.WithRowFilter(iceberg.EqualTo(iceberg.Reference("status"), q.Status)))
+	from, to := q.From.UTC().Truncate(24*time.Hour), q.To.UTC().Truncate(24*time.Hour)
+	if q.After != nil {
+		if d := q.After.StartedAt.UTC().Truncate(24 * time.Hour); d.Before(to) {
+			to = d
+		}
 	}
-	at, err := tbl.Scan(opts...).ToArrowTable(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("ingest files: scan: %w", err)
-	}
-	defer at.Release()
 	var out []IngestFile
-	err = eachRow(at, func(r row) {
-		f := IngestFile{
-			Source: r.str("source"), ETag: r.str("etag"), SizeBytes: r.i64("size_bytes"), Table: r.optStr("table_name"),
-			Status: r.str("status"), RowsOK: r.i64("rows_ok"), RowsRejected: r.i64("rows_rejected"),
-			SnapshotID: r.optI64("snapshot_id"), ReportKey: r.optStr("report_key"), Message: r.optStr("message"),
-			StartedAt: r.ts("started_at"), DurationMS: r.i64("duration_ms"),
+	for day := to; !day.Before(from); day = day.AddDate(0, 0, -1) {
+		rows, err := ls.ingestDay(ctx, day, q, &cost)
+		if err != nil {
+			return nil, fmt.Errorf("ingest files of %s: %w", day.Format(time.DateOnly), err)
 		}
-		if d := r.optI64("rows_duplicate"); d != nil { // null in rows logged before the column
-			f.RowsDuplicate = *d
-		}
-		if q.Status == "" || f.Status == q.Status {
+		slices.SortFunc(rows, func(a, b IngestFile) int { return compareIngest(a.Key(), b.Key()) })
+		for _, f := range rows {
+			if q.After != nil && compareIngest(f.Key(), *q.After) <= 0 {
+				continue
+			}
 			out = append(out, f)
+			if q.Limit > 0 && len(out) == q.Limit {
+				return out, nil
+			}
 		}
-	})
-	if err != nil {
-		return nil, fmt.Errorf("ingest files: %w", err)
-	}
-	slices.SortStableFunc(out, func(a, b IngestFile) int {
-		if c := b.StartedAt.Compare(a.StartedAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Source, b.Source)
-	})
-	if q.Limit > 0 && len(out) > q.Limit {
-		out = out[:q.Limit]
 	}
 	return out, nil
 }
 
-// row reads one row of a record batch by column name. A missing column or
-// an unexpected type reads as null (and records an error).
-type row struct {
-	rec  arrow.RecordBatch
-	cols map[string]int
-	i    int
-	err  *error
-}
-
-func eachRow(at arrow.Table, fn func(row)) error {
-	tr := array.NewTableReader(at, 4096)
-	defer tr.Release()
-	var err error
-	for tr.Next() {
-		rec := tr.RecordBatch()
-		cols := map[string]int{}
-		for j, f := range rec.Schema().Fields() {
-			cols[f.Name] = j
+// ingestDay reads the log rows of one day that match q's status and table
+// (and that are not later than q.After).
+func (ls LakeSources) ingestDay(ctx context.Context, day time.Time, q IngestQuery, cost *lake.ScanCost) ([]IngestFile, error) {
+	started := iceberg.Reference("started_at")
+	end := day.AddDate(0, 0, 1)
+	opts := []lake.ScanOption{lake.CountInto(cost), lake.Parallel(1),
+		lake.Where(iceberg.GreaterThanEqual(started, iceberg.Timestamp(day.UnixMicro()))),
+		lake.Where(iceberg.LessThan(started, iceberg.Timestamp(end.UnixMicro())))}
+	if q.After != nil && q.After.StartedAt.Before(end) {
+		opts = append(opts, lake.Where(iceberg.LessThanEqual(started, iceberg.Timestamp(q.After.StartedAt.UnixMicro()))))
+	}
+	if q.Status != "" {
+		opts = append(opts, lake.Where(iceberg.EqualTo(iceberg.Reference("status"), q.Status)))
+	}
+	if q.Table != "" {
+		opts = append(opts, lake.Where(iceberg.EqualTo(iceberg.Reference("table_name"), q.Table)))
+	}
+	var out []IngestFile
+	for b, err := range lake.Scan(ctx, ls.Tables, lake.IngestLogTable, opts...) {
+		if err != nil {
+			return nil, err
 		}
-		for i := 0; i < int(rec.NumRows()); i++ {
-			fn(row{rec: rec, cols: cols, i: i, err: &err})
+		source, etag, size, tableName := b.String("source"), b.String("etag"), b.Int64("size_bytes"), b.String("table_name")
+		status, ok, rejected, dup := b.String("status"), b.Int64("rows_ok"), b.Int64("rows_rejected"), b.Int64("rows_duplicate")
+		snap, report, msg := b.Int64("snapshot_id"), b.String("report_key"), b.String("message")
+		at, dur := b.Time("started_at"), b.Int64("duration_ms")
+		if err := b.Err(); err != nil {
+			return nil, err
+		}
+		for i := range b.Len() {
+			f := IngestFile{
+				Source: strings.Clone(source.Value(i)), ETag: strings.Clone(etag.Value(i)), SizeBytes: size.Value(i),
+				Table: optString(tableName, i), Status: strings.Clone(status.Value(i)), RowsOK: ok.Value(i),
+				RowsRejected: rejected.Value(i),
+				SnapshotID:   lake.Opt(snap, i), ReportKey: optString(report, i), Message: optString(msg, i),
+				StartedAt: at.Value(i), DurationMS: dur.Value(i),
+			}
+			if !dup.IsNull(i) { // null in rows logged before the column
+				f.RowsDuplicate = dup.Value(i)
+			}
+			// The scan filters by file bounds; the rows are checked here.
+			if f.StartedAt.Before(day) || !f.StartedAt.Before(end) ||
+				(q.Status != "" && f.Status != q.Status) || (q.Table != "" && (f.Table == nil || *f.Table != q.Table)) {
+				continue
+			}
+			out = append(out, f)
 		}
 	}
-	if e := tr.Err(); e != nil {
-		return e
-	}
-	return err
+	return out, nil
 }
 
-func (r row) col(name string) arrow.Array {
-	j, ok := r.cols[name]
-	if !ok {
-		*r.err = fmt.Errorf("column %s missing", name)
+// optString is row i of c cloned, nil when null.
+func optString(c lake.Strings, i int) *string {
+	if c.IsNull(i) {
 		return nil
 	}
-	c := r.rec.Column(j)
-	if c.IsNull(r.i) {
+	v := strings.Clone(c.Value(i))
+	return &v
+}
+
+// optDate is row i of c as YYYY-MM-DD, nil when null.
+func optDate(c lake.Dates, i int) *string {
+	if c.IsNull(i) {
 		return nil
 	}
-	return c
-}
-
-func (r row) typeErr(name string, c arrow.Array) {
-	*r.err = fmt.Errorf("column %s: unexpected type %s", name, c.DataType())
-}
-
-func (r row) optStr(name string) *string {
-	c := r.col(name)
-	if c == nil {
-		return nil
-	}
-	if s, ok := c.(interface{ Value(int) string }); ok {
-		v := s.Value(r.i)
-		return &v
-	}
-	r.typeErr(name, c)
-	return nil
-}
-
-func (r row) str(name string) string {
-	if p := r.optStr(name); p != nil {
-		return *p
-	}
-	return ""
-}
-
-func (r row) optI64(name string) *int64 {
-	c := r.col(name)
-	if c == nil {
-		return nil
-	}
-	switch a := c.(type) {
-	case *array.Int64:
-		v := a.Value(r.i)
-		return &v
-	case *array.Int32:
-		v := int64(a.Value(r.i))
-		return &v
-	}
-	r.typeErr(name, c)
-	return nil
-}
-
-func (r row) i64(name string) int64 {
-	if p := r.optI64(name); p != nil {
-		return *p
-	}
-	return 0
-}
-
-func (r row) optI32(name string) *int32 {
-	if p := r.optI64(name); p != nil {
-		v := int32(*p)
-		return &v
-	}
-	return nil
-}
-
-func (r row) optF64(name string) *float64 {
-	c := r.col(name)
-	if c == nil {
-		return nil
-	}
-	switch a := c.(type) {
-	case *array.Float64:
-		v := a.Value(r.i)
-		return &v
-	case *array.Float32:
-		v := float64(a.Value(r.i))
-		return &v
-	}
-	r.typeErr(name, c)
-	return nil
-}
-
-func (r row) flag(name string) bool {
-	c := r.col(name)
-	if c == nil {
-		return false
-	}
-	if a, ok := c.(*array.Boolean); ok {
-		return a.Value(r.i)
-	}
-	r.typeErr(name, c)
-	return false
-}
-
-func (r row) date(name string) *string {
-	c := r.col(name)
-	if c == nil {
-		return nil
-	}
-	if a, ok := c.(*array.Date32); ok {
-		v := a.Value(r.i).ToTime().Format(time.DateOnly)
-		return &v
-	}
-	r.typeErr(name, c)
-	return nil
-}
-
-func (r row) ts(name string) time.Time {
-	c := r.col(name)
-	if c == nil {
-		return time.Time{}
-	}
-	if a, ok := c.(*array.Timestamp); ok {
-		unit := a.DataType().(*arrow.TimestampType).Unit
-		return a.Value(r.i).ToTime(unit).UTC()
-	}
-	r.typeErr(name, c)
-	return time.Time{}
+	v := c.Time(i).Format(time.DateOnly)
+	return &v
 }

@@ -18,9 +18,11 @@ var ingestLogSchema = iceberg.NewSchema(0,
 	field(13, "rows_duplicate", tInt64, optional, "good rows not added: their record was already in the table or the file"),
 )
 
-// IngestLogTable holds one row per source file that reached a final state.
+// IngestLogTable holds one row per source file that reached a final state,
+// partitioned by the day the attempt started: GET /v1/ingest/files reads
+// only the manifests and files of the days it is asked for.
 var IngestLogTable = TableDef{
 	Name:   "ingest_log",
 	Schema: ingestLogSchema,
-	Spec:   *iceberg.UnpartitionedSpec,
+	Spec:   partitionBy(ingestLogSchema, "started_at", "started_day", iceberg.DayTransform{}),
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go"
 
 	"github.com/telcolake/telcolake/insight"
@@ -180,10 +179,6 @@ func stageCode(status string, tenure int32) uint8 {
 // of the drift features per month.
 func (r *Runner) featureInsight(ctx context.Context, rep *insight.Report, reg *register, smp sampler) error {
 	cols := append([]string{"month", "subscriber_id", "status"}, driftFeatures...)
-	recs, err := scan(ctx, r.Tables, lake.FeaturesTable, cols, nil)
-	if err != nil {
-		return err
-	}
 	var curve insight.ValueCurve
 	type monthRows struct {
 		stages []uint8     // by subscriber index (idx); 0: no row
@@ -192,23 +187,21 @@ func (r *Runner) featureInsight(ctx context.Context, rep *insight.Report, reg *r
 	months := map[int32]*monthRows{}
 	idx := map[string]int32{} // subscriber id → index, one entry each
 	var names []string
-	for rec, err := range recs {
+	for c, err := range lake.Scan(ctx, r.Tables, lake.FeaturesTable, lake.Select(cols...)) {
 		if err != nil {
-			return fmt.Errorf("scoring: scan features: %w", err)
+			return fmt.Errorf("scoring: %w", err)
 		}
-		c := columns{rec: rec}
-		month, ids, status := c.date("month"), c.str("subscriber_id"), c.str("status")
+		month, ids, status := c.Date("month"), c.String("subscriber_id"), c.String("status")
 		vals := make([]func(int) float64, len(driftFeatures))
 		for k, f := range driftFeatures {
-			vals[k] = c.num(f)
+			vals[k] = c.Number(f).Value
 		}
-		if c.err != nil {
-			rec.Release()
-			return c.err
+		if err := c.Err(); err != nil {
+			return fmt.Errorf("scoring: %w", err)
 		}
 		tenureK, dueK, minK := slices.Index(driftFeatures, "tenure_months"), slices.Index(driftFeatures, "amount_due"), slices.Index(driftFeatures, "voice_minutes")
-		for i := range int(rec.NumRows()) {
-			m := int32(month.Value(i))
+		for i := range c.Len() {
+			m := month.Value(i)
 			mr := months[m]
 			if mr == nil {
 				mr = &monthRows{stages: []uint8{}, drift: make([][]float64, len(driftFeatures))}
@@ -235,7 +228,6 @@ func (r *Runner) featureInsight(ctx context.Context, rep *insight.Report, reg *r
 				}
 			}
 		}
-		rec.Release()
 		// Only the newest transitionMonths months keep their stages.
 		if len(months) > transitionMonths {
 			var ms []int32
@@ -368,36 +360,24 @@ func (r *Runner) scoreHistory(ctx context.Context, rep *insight.Report, reg *reg
 		return nil
 	}
 	cols := []string{"run", "scored_at", "feature_month", "subscriber_id", "churn_probability", "reason_1", "segment_name", "lifecycle"}
-	recs, err := scan(ctx, r.Tables, lake.ScoresTable, cols, iceberg.IsIn(iceberg.Reference("run"), chosen...))
-	if err != nil {
-		return err
-	}
 	last := map[string]*lastScore{}
 	runs := map[int32]*trackRun{}
-	for rec, err := range recs {
+	runFilter := lake.Where(iceberg.IsIn(iceberg.Reference("run"), chosen...))
+	for c, err := range lake.Scan(ctx, r.Tables, lake.ScoresTable, lake.Select(cols...), runFilter) {
 		if err != nil {
-			return fmt.Errorf("scoring: scan scores: %w", err)
+			return fmt.Errorf("scoring: %w", err)
 		}
-		c := columns{rec: rec}
-		run, ids, reason, seg, life := c.str("run"), c.str("subscriber_id"), c.str("reason_1"), c.str("segment_name"), c.str("lifecycle")
-		fm, prob := c.date("feature_month"), c.num("churn_probability")
-		at := c.col("scored_at")
-		if c.err != nil {
-			rec.Release()
-			return c.err
+		run, ids, reason, seg, life := c.String("run"), c.String("subscriber_id"), c.String("reason_1"), c.String("segment_name"), c.String("lifecycle")
+		fm, prob, at := c.Date("feature_month"), c.Number("churn_probability"), c.Time("scored_at")
+		if err := c.Err(); err != nil {
+			return fmt.Errorf("scoring: %w", err)
 		}
-		tsArr, ok := at.(*array.Timestamp)
-		if !ok {
-			rec.Release()
-			return fmt.Errorf("scoring: scores column scored_at is %s, want a timestamp", at.DataType())
-		}
-		unit := tsArr.DataType().(*arrow.TimestampType).Unit
-		for i := range int(rec.NumRows()) {
+		for i := range c.Len() {
 			if life.Value(i) == lifecycleLost {
 				continue
 			}
 			id := ids.Value(i)
-			t := toMicros(int64(tsArr.Value(i)), unit)
+			t := at.Micros(i)
 			if p := reg.people[id]; p != nil && p.status == "deactivated" {
 				leftAt := int64(p.statusDate) * 86400 * 1_000_000
 				if t < leftAt {
@@ -406,7 +386,7 @@ func (r *Runner) scoreHistory(ctx context.Context, rep *insight.Report, reg *reg
 					}
 				}
 			}
-			m := int32(fm.Value(i))
+			m := fm.Value(i)
 			tr := runs[m]
 			if tr == nil || tr.at < t {
 				tr = &trackRun{run: strings.Clone(run.Value(i)), at: t, month: m}
@@ -414,10 +394,9 @@ func (r *Runner) scoreHistory(ctx context.Context, rep *insight.Report, reg *reg
 			}
 			if tr.at == t && tr.run == run.Value(i) && smp.keep(id) {
 				tr.ids = append(tr.ids, strings.Clone(id))
-				tr.probs = append(tr.probs, prob(i))
+				tr.probs = append(tr.probs, prob.Value(i))
 			}
 		}
-		rec.Release()
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -533,19 +512,6 @@ func causesOfLeavers(rep *insight.Report, reg *register, last map[string]*lastSc
 			rep.Causes[k].Left = append(rep.Causes[k].Left, *lm)
 		}
 	}
-}
-
-// toMicros converts a timestamp value of unit u to microseconds.
-func toMicros(v int64, u arrow.TimeUnit) int64 {
-	switch u {
-	case arrow.Second:
-		return v * 1_000_000
-	case arrow.Millisecond:
-		return v * 1000
-	case arrow.Nanosecond:
-		return v / 1000
-	}
-	return v
 }
 
 // writeTracking replaces the run's rows of crm.model_tracking with the

@@ -8,10 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go"
-	"github.com/apache/iceberg-go/table"
 
 	"github.com/telcolake/telcolake/lake"
 	"github.com/telcolake/telcolake/models/serving"
@@ -40,17 +37,12 @@ var registerColumns = []string{"export_date", "subscriber_id", "msisdn", "name",
 // loadRegister keeps, for every subscriber, the row of the newest snapshot
 // of crm.subscribers that lists them.
 func loadRegister(ctx context.Context, tables lake.TableLoader) (*register, error) {
-	recs, err := scan(ctx, tables, lake.SubscribersTable, registerColumns, nil)
-	if err != nil {
-		return nil, err
-	}
 	reg := &register{people: map[string]*person{}}
-	for rec, err := range recs {
+	for rec, err := range lake.Scan(ctx, tables, lake.SubscribersTable, lake.Select(registerColumns...)) {
 		if err != nil {
 			return nil, fmt.Errorf("scoring: scan subscribers: %w", err)
 		}
 		err = reg.add(rec)
-		rec.Release()
 		if err != nil {
 			return nil, err
 		}
@@ -58,16 +50,15 @@ func loadRegister(ctx context.Context, tables lake.TableLoader) (*register, erro
 	return reg, nil
 }
 
-func (reg *register) add(rec arrow.RecordBatch) error {
-	c := columns{rec: rec}
-	export, activation, statusDate := c.date("export_date"), c.date("activation_date"), c.date("status_date")
-	ids, msisdn, name, gender := c.str("subscriber_id"), c.str("msisdn"), c.str("name"), c.str("gender")
-	region, plan, status, payment := c.str("region"), c.str("plan"), c.str("status"), c.str("payment_method")
-	occ, edu, inc, dist := c.str("occupation"), c.str("education"), c.str("income_band"), c.str("district")
-	if c.err != nil {
-		return c.err
+func (reg *register) add(rec *lake.Batch) error {
+	export, activation, statusDate := rec.Date("export_date"), rec.Date("activation_date"), rec.Date("status_date")
+	ids, msisdn, name, gender := rec.String("subscriber_id"), rec.String("msisdn"), rec.String("name"), rec.String("gender")
+	region, plan, status, payment := rec.String("region"), rec.String("plan"), rec.String("status"), rec.String("payment_method")
+	occ, edu, inc, dist := rec.String("occupation"), rec.String("education"), rec.String("income_band"), rec.String("district")
+	if err := rec.Err(); err != nil {
+		return fmt.Errorf("scoring: %w", err)
 	}
-	for i := range int(rec.NumRows()) {
+	for i := range rec.Len() {
 		d := int32(export.Value(i))
 		reg.newest = max(reg.newest, d)
 		id := ids.Value(i)
@@ -98,24 +89,18 @@ func loadHistory(ctx context.Context, tables lake.TableLoader, from, to time.Tim
 	filter := iceberg.NewAnd(
 		iceberg.GreaterThanEqual(iceberg.Reference("month"), iceberg.Date(lo)),
 		iceberg.LessThanEqual(iceberg.Reference("month"), iceberg.Date(hi)))
-	recs, err := scan(ctx, tables, lake.FeaturesTable, historyColumns, filter)
-	if err != nil {
-		return nil, err
-	}
 	out := map[string]history{}
-	for rec, err := range recs {
+	for rec, err := range lake.Scan(ctx, tables, lake.FeaturesTable, lake.Select(historyColumns...), lake.Where(filter)) {
 		if err != nil {
 			return nil, fmt.Errorf("scoring: scan features: %w", err)
 		}
-		c := columns{rec: rec}
-		month, ids := c.date("month"), c.str("subscriber_id")
-		minutes, calls, sms, data := c.num("voice_minutes"), c.num("voice_calls"), c.num("sms"), c.num("data_mb")
-		care, due, paid, arrears := c.num("care_calls"), c.num("amount_due"), c.num("amount_paid"), c.num("arrears")
-		if c.err != nil {
-			rec.Release()
-			return nil, c.err
+		month, ids := rec.Date("month"), rec.String("subscriber_id")
+		minutes, calls, sms, data := rec.Number("voice_minutes").Value, rec.Number("voice_calls").Value, rec.Number("sms").Value, rec.Number("data_mb").Value
+		care, due, paid, arrears := rec.Number("care_calls").Value, rec.Number("amount_due").Value, rec.Number("amount_paid").Value, rec.Number("arrears").Value
+		if err := rec.Err(); err != nil {
+			return nil, fmt.Errorf("scoring: %w", err)
 		}
-		for i := range int(rec.NumRows()) {
+		for i := range rec.Len() {
 			d := int32(month.Value(i))
 			if d < lo || d > hi {
 				continue
@@ -131,7 +116,6 @@ func loadHistory(ctx context.Context, tables lake.TableLoader, from, to time.Tim
 				AmountDue: due(i), AmountPaid: paid(i), Arrears: arrears(i),
 			})
 		}
-		rec.Release()
 	}
 	for _, h := range out {
 		slices.SortFunc(h, func(a, b serving.Month) int { return strings.Compare(a.Month, b.Month) })
@@ -146,26 +130,19 @@ func labelHorizon(ctx context.Context, tables lake.TableLoader, version string) 
 	filter := iceberg.NewAnd(
 		iceberg.EqualTo(iceberg.Reference("version"), version),
 		iceberg.EqualTo(iceberg.Reference("kind"), "churn"))
-	recs, err := scan(ctx, tables, lake.ModelRunsTable, []string{"version", "kind", "horizon_months"}, filter)
-	if err != nil {
-		return 0, false, err
-	}
-	for rec, err := range recs {
+	for rec, err := range lake.Scan(ctx, tables, lake.ModelRunsTable, lake.Select("version", "kind", "horizon_months"), lake.Where(filter)) {
 		if err != nil {
 			return 0, false, fmt.Errorf("scoring: scan model runs: %w", err)
 		}
-		c := columns{rec: rec}
-		versions, kinds, horizon := c.str("version"), c.str("kind"), c.num("horizon_months")
-		if c.err != nil {
-			rec.Release()
-			return 0, false, c.err
+		versions, kinds, horizon := rec.String("version"), rec.String("kind"), rec.Number("horizon_months").Value
+		if err := rec.Err(); err != nil {
+			return 0, false, fmt.Errorf("scoring: %w", err)
 		}
-		for i := range int(rec.NumRows()) {
+		for i := range rec.Len() {
 			if versions.Value(i) == version && kinds.Value(i) == "churn" && !math.IsNaN(horizon(i)) && horizon(i) > 0 {
 				n, ok = int(horizon(i)), true
 			}
 		}
-		rec.Release()
 	}
 	return n, ok, nil
 }
@@ -177,22 +154,16 @@ func labelHorizon(ctx context.Context, tables lake.TableLoader, version string) 
 func previousTiers(ctx context.Context, tables lake.TableLoader, month time.Time) (run string, tiers map[string]string, err error) {
 	prev := epochDay(month.AddDate(0, -1, 0))
 	filter := iceberg.EqualTo(iceberg.Reference("feature_month"), iceberg.Date(prev))
-	recs, err := scan(ctx, tables, lake.ScoresTable, []string{"run", "feature_month", "subscriber_id", "value_tier"}, filter)
-	if err != nil {
-		return "", nil, err
-	}
 	byRun := map[string]map[string]string{}
-	for rec, err := range recs {
+	for rec, err := range lake.Scan(ctx, tables, lake.ScoresTable, lake.Select("run", "feature_month", "subscriber_id", "value_tier"), lake.Where(filter)) {
 		if err != nil {
 			return "", nil, fmt.Errorf("scoring: scan scores: %w", err)
 		}
-		c := columns{rec: rec}
-		runs, months, ids, vt := c.str("run"), c.date("feature_month"), c.str("subscriber_id"), c.str("value_tier")
-		if c.err != nil {
-			rec.Release()
-			return "", nil, c.err
+		runs, months, ids, vt := rec.String("run"), rec.Date("feature_month"), rec.String("subscriber_id"), rec.String("value_tier")
+		if err := rec.Err(); err != nil {
+			return "", nil, fmt.Errorf("scoring: %w", err)
 		}
-		for i := range int(rec.NumRows()) {
+		for i := range rec.Len() {
 			if int32(months.Value(i)) != prev || vt.IsNull(i) {
 				continue
 			}
@@ -204,7 +175,6 @@ func previousTiers(ctx context.Context, tables lake.TableLoader, month time.Time
 			}
 			m[strings.Clone(ids.Value(i))] = strings.Clone(vt.Value(i))
 		}
-		rec.Release()
 	}
 	for r := range byRun {
 		run = max(run, r)
@@ -212,106 +182,7 @@ func previousTiers(ctx context.Context, tables lake.TableLoader, month time.Time
 	return run, byRun[run], nil
 }
 
-func scan(ctx context.Context, tables lake.TableLoader, def lake.TableDef, cols []string, filter iceberg.BooleanExpression) (func(func(arrow.RecordBatch, error) bool), error) {
-	tbl, err := tables.LoadTable(ctx, def.Ident())
-	if err != nil {
-		return nil, fmt.Errorf("scoring: load %s: %w", def.Name, err)
-	}
-	opts := []table.ScanOption{table.WithSelectedFields(cols...), table.WithMaxConcurrency(2)}
-	if filter != nil {
-		opts = append(opts, table.WithRowFilter(filter))
-	}
-	_, recs, err := tbl.Scan(opts...).ToArrowRecords(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("scoring: scan %s: %w", def.Name, err)
-	}
-	return recs, nil
-}
-
-// columns gives typed access to a scanned batch's columns by name; the
-// first problem is kept in err.
-type columns struct {
-	rec arrow.RecordBatch
-	err error
-}
-
-type strCol interface {
-	Value(int) string
-	IsNull(int) bool
-}
-
-func (c *columns) col(name string) arrow.Array {
-	idx := c.rec.Schema().FieldIndices(name)
-	if len(idx) == 0 {
-		if c.err == nil {
-			c.err = fmt.Errorf("scoring: column %q missing from scan", name)
-		}
-		return nil
-	}
-	return c.rec.Column(idx[0])
-}
-
-func (c *columns) typeErr(name string, a arrow.Array, want string) {
-	if c.err == nil {
-		c.err = fmt.Errorf("scoring: column %q is %s, want %s", name, a.DataType(), want)
-	}
-}
-
-func (c *columns) str(name string) strCol {
-	a := c.col(name)
-	if a == nil {
-		return nil
-	}
-	s, ok := a.(strCol)
-	if !ok {
-		c.typeErr(name, a, "a string")
-	}
-	return s
-}
-
-func (c *columns) date(name string) *array.Date32 {
-	a := c.col(name)
-	if a == nil {
-		return nil
-	}
-	d, ok := a.(*array.Date32)
-	if !ok {
-		c.typeErr(name, a, "a date")
-	}
-	return d
-}
-
-// num reads a numeric column (ints, floats, decimals) as float64, null as
-// NaN.
-func (c *columns) num(name string) func(int) float64 {
-	a := c.col(name)
-	if a == nil {
-		return nil
-	}
-	wrap := func(f func(int) float64) func(int) float64 {
-		return func(i int) float64 {
-			if a.IsNull(i) {
-				return math.NaN()
-			}
-			return f(i)
-		}
-	}
-	switch v := a.(type) {
-	case *array.Int32:
-		return wrap(func(i int) float64 { return float64(v.Value(i)) })
-	case *array.Int64:
-		return wrap(func(i int) float64 { return float64(v.Value(i)) })
-	case *array.Float64:
-		return wrap(v.Value)
-	case *array.Decimal128:
-		scale := v.DataType().(*arrow.Decimal128Type).Scale
-		return wrap(func(i int) float64 { return v.Value(i).ToFloat64(scale) })
-	}
-	c.typeErr(name, a, "a number")
-	return nil
-}
-
-func value(c strCol, i int) string {
+func value(c lake.Strings, i int) string {
 	if c.IsNull(i) {
 		return ""
 	}
