@@ -387,10 +387,11 @@ func (c *Console) apiGet(r *http.Request, s session, path string, q url.Values) 
 // conditions are the filter's conditions and sort of a search URL, empty
 // values dropped (the form sends every field).
 func conditions(in url.Values) url.Values {
-	allowed := append(api.FilterConditions(), "sort", "cursor")
+	allowed := append(api.FilterConditions(), "group", "sort", "cursor")
 	out := url.Values{}
 	for k, vs := range in {
-		if !slices.Contains(allowed, k) {
+		// not.<field> negates a condition, as in the API.
+		if !slices.Contains(allowed, k) && !slices.Contains(api.FilterConditions(), strings.TrimPrefix(k, "not.")) {
 			continue
 		}
 		for _, v := range vs {
@@ -465,7 +466,7 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request) {
 	}
 	q := conditions(r.URL.Query())
 	data := searchPage{Sort: q.Get("sort"), Sorts: sorts}
-	for _, name := range api.FilterConditions() {
+	for _, name := range append(api.FilterConditions(), "group") {
 		data.Fields = append(data.Fields, field{Name: name, Value: strings.Join(q[name], ",")})
 	}
 	cond := url.Values{}

@@ -557,3 +557,28 @@ func TestListPages(t *testing.T) {
 		t.Errorf("unknown list: %d", resp.StatusCode)
 	}
 }
+
+// TestNegatedConditionReachesTheAPI: not.<field> in a search URL is kept
+// and negates, so the counts with and without it add up to everyone's.
+func TestNegatedConditionReachesTheAPI(t *testing.T) {
+	f := newFixture(t)
+	c := f.client("127.0.0.1")
+	c.signIn(t, "ana", password("ana"))
+	count := func(q string) int {
+		t.Helper()
+		resp := c.do("GET", "/console/data/customers?"+q, nil)
+		var got struct{ Count int }
+		json.NewDecoder(resp.Body).Decode(&got)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%q: %d", q, resp.StatusCode)
+		}
+		return got.Count
+	}
+	all, in, out := count(""), count("region=North"), count("not.region=North")
+	if in == 0 || out == 0 || in+out != all {
+		t.Errorf("region=North %d + not.region=North %d, want both > 0 adding to %d", in, out, all)
+	}
+	if got := conditions(mustQuery(t, "not.region=North&not.bogus=1&group=g1")); got.Get("not.region") != "North" || got.Has("not.bogus") || got.Get("group") != "g1" {
+		t.Errorf("conditions kept %v", got)
+	}
+}
