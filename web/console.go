@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/telcolake/telcolake/api"
@@ -71,6 +72,11 @@ type Console struct {
 	mux  *http.ServeMux
 	// passwords: users may sign in with a password (Config.Users given).
 	passwords bool
+	// reports are the model reports read so far, by version: a version's
+	// report.json is written once by its training run, so the dashboard
+	// and the model pages read each from the registry once.
+	reportsMu sync.Mutex
+	reports   map[string]*modelReportJSON
 }
 
 // New checks the configuration and builds the console.

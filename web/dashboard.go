@@ -270,15 +270,35 @@ func (m *modelReportJSON) meanPredicted() float64 {
 	return sum / float64(n)
 }
 
-// report reads a churn version's report.json from the registry.
+// maxCachedReports bounds the reports kept in memory (one per training
+// run: years of monthly runs fit many times over).
+const maxCachedReports = 512
+
+// report reads a churn version's report.json from the registry, once per
+// version (failures are not kept: a report may appear later). Callers
+// must not change the report.
 func (c *Console) report(r *http.Request, version string) (*modelReportJSON, error) {
+	c.reportsMu.Lock()
+	m, ok := c.reports[version]
+	c.reportsMu.Unlock()
+	if ok {
+		return m, nil
+	}
 	b, err := c.cfg.Models.Get(r.Context(), "churn/"+version+"/report.json")
 	if err != nil {
 		return nil, err
 	}
-	var m modelReportJSON
-	if err := json.Unmarshal(b, &m); err != nil {
+	m = new(modelReportJSON)
+	if err := json.Unmarshal(b, m); err != nil {
 		return nil, err
 	}
-	return &m, nil
+	c.reportsMu.Lock()
+	if c.reports == nil {
+		c.reports = map[string]*modelReportJSON{}
+	}
+	if len(c.reports) < maxCachedReports {
+		c.reports[version] = m
+	}
+	c.reportsMu.Unlock()
+	return m, nil
 }

@@ -384,3 +384,39 @@ func TestSignOutAcrossInstances(t *testing.T) {
 		t.Errorf("store down: %d, want 303 (refused)", got)
 	}
 }
+
+// countingFiles counts the reads of a Files.
+type countingFiles struct {
+	Files
+	gets map[string]int
+}
+
+func (c *countingFiles) Get(ctx context.Context, key string) ([]byte, error) {
+	c.gets[key]++
+	return c.Files.Get(ctx, key)
+}
+
+// TestReportReadOncePerVersion: a version's report is read from the
+// registry once however many views ask for it; a missing one is asked
+// again (it may be written later).
+func TestReportReadOncePerVersion(t *testing.T) {
+	files := &countingFiles{Files: fakeFiles{"churn/v1/report.json": []byte(`{"horizon":2}`)}, gets: map[string]int{}}
+	c := &Console{cfg: Config{Models: files}}
+	r := httptest.NewRequest("GET", "/console/dashboard", nil)
+	a, err := c.report(r, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.report(r, "v1")
+	if err != nil || a != b || a.Horizon != 2 {
+		t.Fatalf("second read: %v, %v (same report: %v)", b, err, a == b)
+	}
+	for range 2 {
+		if _, err := c.report(r, "v2"); err == nil {
+			t.Fatal("a missing report was found")
+		}
+	}
+	if files.gets["churn/v1/report.json"] != 1 || files.gets["churn/v2/report.json"] != 2 {
+		t.Errorf("registry reads %v, want v1 once and the missing v2 each time", files.gets)
+	}
+}
