@@ -3,6 +3,7 @@ package lake
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -31,6 +32,16 @@ func Open(ctx context.Context, cfg Config) (*Conn, context.Context, error) {
 		return nil, ctx, err
 	}
 	return c, ctx, nil
+}
+
+// OpenEnv is Open of the lake the environment describes (FromEnv): the
+// wiring every writing function and command starts with.
+func OpenEnv(ctx context.Context) (*Conn, context.Context, error) {
+	cfg, err := FromEnv(os.LookupEnv)
+	if err != nil {
+		return nil, ctx, err
+	}
+	return Open(ctx, cfg)
 }
 
 // Connect is Open for readers: it creates nothing, so a role that may only

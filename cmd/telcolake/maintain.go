@@ -45,11 +45,7 @@ func runMaintain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := mcfg.Validate(); err != nil {
 		return fmt.Errorf("maintain: %w", err)
 	}
-	cfg, err := lake.FromEnv(os.LookupEnv)
-	if err != nil {
-		return err
-	}
-	conn, ctx, err := lake.Open(ctx, cfg)
+	conn, ctx, err := lake.OpenEnv(ctx)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 
 	"github.com/telcolake/telcolake/lake"
 	"github.com/telcolake/telcolake/models/registry"
@@ -41,11 +40,7 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return fmt.Errorf("score: %w", err)
 	}
-	cfg, err := lake.FromEnv(os.LookupEnv)
-	if err != nil {
-		return err
-	}
-	conn, ctx, err := lake.Open(ctx, cfg)
+	conn, ctx, err := lake.OpenEnv(ctx)
 	if err != nil {
 		return err
 	}

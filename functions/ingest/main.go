@@ -23,18 +23,14 @@ func main() {
 }
 
 func run() error {
-	cfg, err := lake.FromEnv(os.LookupEnv)
+	conn, _, err := lake.OpenEnv(context.Background()) // catalog (SQL or Glue) and every table
 	if err != nil {
 		return err
 	}
-	conn, _, err := lake.Open(context.Background(), cfg) // catalog (SQL or Glue) and every table
-	if err != nil {
-		return err
-	}
-	in := lake.NewIngester(cfg, conn.Catalog, lake.S3Store{Client: conn.S3}, lambdacontext.NewLogger())
+	in := lake.NewIngester(conn.Cfg, conn.Catalog, lake.S3Store{Client: conn.S3}, lambdacontext.NewLogger())
 	in.AWS = &conn.AWS
 	lambda.Start(func(ctx context.Context, ev json.RawMessage) (any, error) {
-		return in.HandleEvent(ctx, cfg.LandingBucket, ev)
+		return in.HandleEvent(ctx, conn.Cfg.LandingBucket, ev)
 	})
 	return nil
 }

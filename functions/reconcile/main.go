@@ -22,19 +22,15 @@ func main() {
 }
 
 func run() error {
-	cfg, err := lake.FromEnv(os.LookupEnv)
-	if err != nil {
-		return err
-	}
-	conn, _, err := lake.Open(context.Background(), cfg)
+	conn, _, err := lake.OpenEnv(context.Background())
 	if err != nil {
 		return err
 	}
 	log := lambdacontext.NewLogger()
 	store := lake.S3Store{Client: conn.S3}
-	in := lake.NewIngester(cfg, conn.Catalog, store, log)
+	in := lake.NewIngester(conn.Cfg, conn.Catalog, store, log)
 	in.AWS = &conn.AWS
-	rc := &reconcile.Reconciler{Bucket: cfg.LandingBucket, Store: store, Ingest: in, Log: log,
+	rc := &reconcile.Reconciler{Bucket: conn.Cfg.LandingBucket, Store: store, Ingest: in, Log: log,
 		Ledger: func(ctx context.Context) ([]lake.LogEntry, error) {
 			return lake.ReadIngestLog(lake.WithAWS(ctx, &conn.AWS), conn.Catalog)
 		}}

@@ -33,11 +33,7 @@ type request struct {
 }
 
 func run() error {
-	cfg, err := lake.FromEnv(os.LookupEnv)
-	if err != nil {
-		return err
-	}
-	conn, ctx, err := lake.Open(context.Background(), cfg)
+	conn, ctx, err := lake.OpenEnv(context.Background())
 	if err != nil {
 		return err
 	}
