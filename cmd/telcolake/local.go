@@ -177,7 +177,7 @@ func printEndpoints(w io.Writer, st *localstack.Stack) {
 	fmt.Fprintf(w, `
 Local AWS (data kept in the stack directory):
   export AWS_ENDPOINT_URL=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s
-  landing bucket  %s   (drop exports under exports/cdr/, exports/bills/, exports/subscribers/)
+  landing bucket  %s   (drop exports under exports/cdr/, exports/bills/, exports/subscribers/, exports/responses/)
   lake bucket     %s
   functions       %s   (telcolake invoke <function> [event.json])
   HTTP API        %s   (keys: %s)
