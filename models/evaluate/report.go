@@ -83,6 +83,8 @@ type Report struct {
 	Reasons, ReasonBaseline []ReasonQuality
 	// Calibrated describes the calibration of the deployed probabilities.
 	Calibrated *CalibrationSection
+	// Uplift is the uplift model's section of the run; nil: not trained.
+	Uplift *UpliftSection
 }
 
 // CalibrationSection is how the probabilities were calibrated and how
@@ -246,6 +248,10 @@ func (r *Report) Markdown() []byte {
 	b.WriteString("## Promotion\n\n")
 	b.WriteString(r.promotionText())
 	b.WriteString("\n\n")
+
+	if r.Uplift != nil {
+		r.Uplift.markdown(&b)
+	}
 
 	b.WriteString("## Charts\n\n")
 	fmt.Fprintf(&b, "![ROC curve](%s)\n\n", FileROC)

@@ -18,6 +18,7 @@ import (
 const (
 	KindChurn   = "churn"
 	KindSegment = "segment"
+	KindUplift  = "uplift"
 )
 
 // ModelFile is the artifact's file name inside a version's directory.

@@ -132,6 +132,7 @@ func (r *Runner) trainChurn(ctx context.Context, train, val *dataset.Frame, seg 
 		Validation: sum, Candidates: c.Candidates, Importance: c.Top, Promotion: promo,
 		Oracle: oracle, TruthNote: c.Truth.Note, Reasons: quality, ReasonBaseline: baseline,
 		Calibrated: &evaluate.CalibrationSection{Choice: choice, JudgedRows: len(judged), Before: before, After: after},
+		Uplift:     res.Uplift.Section,
 	}
 	if seg != nil {
 		rep.Segments, err = segmentRows(seg, val, probs, raw, judged)

@@ -22,6 +22,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/telcolake/telcolake/campaign"
 	"github.com/telcolake/telcolake/lake"
 	"github.com/telcolake/telcolake/models/churn"
 	"github.com/telcolake/telcolake/models/dataset"
@@ -110,6 +111,8 @@ type Result struct {
 	Seconds     float64                `json:"seconds"`
 	// MonthlyCube is what was written to crm.cube_monthly.
 	MonthlyCube features.MonthlyCubeResult `json:"monthly_cube"`
+	// Uplift is the uplift model fitted from past campaigns, or why not.
+	Uplift UpliftResult `json:"uplift"`
 }
 
 // ChurnResult is the churn model's part of a run.
@@ -214,6 +217,14 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 	segModel, err := r.trainSegments(ctx, val, opt, res, valid)
 	if err != nil {
 		return nil, err
+	}
+	if err := r.trainUplift(ctx, opt, res, reg.LastExportDate(), now); err != nil {
+		// The uplift model is a side of the run: its failure is reported,
+		// not a reason to keep the churn model from training.
+		r.warn(ctx, "uplift model not trained", err)
+		why := "training failed: " + err.Error()
+		res.Uplift = UpliftResult{Skipped: why, Decision: "skipped: " + why,
+			Section: &evaluate.UpliftSection{Method: campaign.UpliftMethod, Skipped: why}}
 	}
 	if err := r.trainChurn(ctx, train, val, segModel, opt, res, first, valid, now); err != nil {
 		return nil, err
