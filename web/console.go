@@ -26,7 +26,7 @@ import (
 	"github.com/telcolake/telcolake/api"
 )
 
-//go:embed templates/*.html
+//go:embed templates/*.html templates/parts/*.html
 var templateFS embed.FS
 
 //go:embed assets
@@ -128,6 +128,8 @@ func New(cfg Config) (*Console, error) {
 	m.HandleFunc("GET /console/lists/{name}", c.list)
 	m.HandleFunc("GET /console/data/lists/{name}", c.listCSV)
 	m.HandleFunc("GET /console/dashboard", c.dashboard)
+	m.HandleFunc("GET /console/cube", c.cube)
+	m.HandleFunc("GET /console/data/cube", c.cubeCSV)
 	m.HandleFunc("GET /console/segments", c.segments)
 	m.HandleFunc("GET /console/models", c.models)
 	m.HandleFunc("GET /console/models/{version}", c.modelReport)
@@ -238,6 +240,8 @@ func (c *Console) page(r *http.Request, s *session, data any) page {
 			"search": s.Role.Access(api.OpCustomers) != api.Denied,
 			"csv":    s.Role.Access(api.OpCustomersCSV) != api.Denied,
 			"lists":  s.Role.Access(api.OpLists) != api.Denied,
+			"cube":   s.Role.Access(api.OpCube) != api.Denied,
+			"groups": s.Role.Access(api.OpGroupCreate) != api.Denied,
 		}
 	}
 	return p

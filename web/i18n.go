@@ -104,6 +104,12 @@ var dicts = map[string]dict{
 	},
 }
 
+func init() {
+	for lang, d := range dicts {
+		d["_lang"] = lang
+	}
+}
+
 // language is the page's language: ?lang=, else the first of
 // Accept-Language that the console has (zh* → Simplified Chinese).
 func language(r *http.Request) string {
@@ -168,6 +174,8 @@ var funcs = template.FuncMap{
 		return fmt.Sprint(v)
 	},
 	"hasPrefix": strings.HasPrefix,
+	"inc":       func(i int) int { return i + 1 },
+	"max1":      func(n int) int { return max(1, n) },
 	"t": func(d dict, key string) string {
 		if s, ok := d[key]; ok {
 			return s
@@ -183,23 +191,52 @@ var funcs = template.FuncMap{
 	},
 }
 
+// fieldNames are the people's names of the filter's fields and the
+// cubes' dimensions, English and Simplified Chinese, by the API's name
+// (ranges by their prefix: churn_min and churn_max are "churn").
+var fieldNames = map[string][2]string{
+	"churn": {"Churn probability", "流失概率"}, "value": {"Monthly value", "月价值"}, "clv": {"Lifetime value (CLV)", "客户终身价值"},
+	"var": {"Value at risk", "风险价值"}, "tenure": {"Tenure (months)", "在网时长（月）"}, "segment": {"Segment", "客户群"},
+	"plan": {"Plan", "套餐"}, "region": {"Region", "地区"}, "status": {"Status", "状态"}, "lifecycle": {"Lifecycle", "生命周期"},
+	"data": {"Data (MB)", "流量 (MB)"}, "minutes": {"Voice minutes", "通话分钟"}, "age_band": {"Age band", "年龄段"},
+	"payment_method": {"Payment method", "付费方式"}, "arrears": {"Arrears", "欠费金额"}, "months_in_arrears": {"Months in arrears", "欠费月数"},
+	"roaming": {"Roaming calls", "漫游通话"}, "care_calls": {"Care calls", "客服来电"}, "gender": {"Gender", "性别"},
+	"income_band": {"Income band", "收入档"}, "occupation": {"Occupation", "职业"}, "education": {"Education", "学历"},
+	"district": {"District", "区县"}, "value_tier": {"Value tier", "价值层级"}, "sms": {"SMS", "短信"},
+	"contacts": {"Distinct contacts", "联系人数"}, "intl": {"International calls", "国际通话"}, "discount": {"Discount", "优惠金额"},
+	"credit_use": {"Credit use", "信用额度使用率"}, "minutes_trend": {"Voice minutes trend", "通话分钟趋势"},
+	"calls_trend": {"Calls trend", "通话次数趋势"}, "data_trend": {"Data trend", "流量趋势"},
+	"contacts_trend": {"Contacts trend", "联系人趋势"}, "spend_trend": {"Spend trend", "消费趋势"}, "profit": {"Monthly profit", "月利润"},
+	"group": {"Saved group", "已保存客户组"}, "tenure_band": {"Tenure band", "在网时长段"}, "month": {"Month", "月份"},
+	"hour": {"Hour (UTC)", "小时（UTC）"}, "day_type": {"Weekday / weekend", "工作日 / 周末"}, "call_kind": {"Call kind", "通话类型"},
+}
+
 // fieldLabel names a filter parameter for people: "churn_min" →
-// "Churn probability ≥".
+// "Churn probability ≥", "not.plan" → "Plan is not".
 func fieldLabel(d dict, name string) string {
-	base, op := name, ""
-	if b, ok := strings.CutSuffix(name, "_min"); ok {
-		base, op = b, " ≥"
-	} else if b, ok := strings.CutSuffix(name, "_max"); ok {
-		base, op = b, " ≤"
+	zh := d["_lang"] == "zh"
+	if b, ok := strings.CutPrefix(name, "not."); ok {
+		if zh {
+			return fieldLabel(d, b) + " 不是"
+		}
+		return fieldLabel(d, b) + " is not"
 	}
-	key := map[string]string{"churn": "churn", "value": "value", "clv": "clv", "var": "var", "tenure": "tenure",
-		"segment": "segment", "plan": "plan", "region": "region", "status": "status", "lifecycle": "lifecycle", "data": "data",
-		"minutes": "minutes", "age_band": "age_band", "payment_method": "payment_method", "arrears": "arrears",
-		"months_in_arrears": "months_in_arrears", "roaming": "roaming", "care_calls": "care_calls"}[base]
-	if key == "" {
+	base, op := name, ""
+	if _, ok := fieldNames[name]; !ok {
+		if b, ok := strings.CutSuffix(name, "_min"); ok {
+			base, op = b, " ≥"
+		} else if b, ok := strings.CutSuffix(name, "_max"); ok {
+			base, op = b, " ≤"
+		}
+	}
+	n, ok := fieldNames[base]
+	if !ok {
 		return fmt.Sprintf("%s%s", strings.ReplaceAll(base, "_", " "), op)
 	}
-	return d[key] + op
+	if zh {
+		return n[1] + op
+	}
+	return n[0] + op
 }
 
 // orDash is f(), or "–" for a missing number (NaN or ±Inf).

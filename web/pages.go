@@ -16,6 +16,8 @@ import (
 //     "title"); every file there except layout.html is parsed as a page;
 //  2. a handler in its own file, registered with one line in New, that
 //     renders it with c.render(w, r, status, "<name>", c.page(r, &s, data));
+//     Pieces several pages share (the filter builder) are templates in
+//     templates/parts/, parsed with every page;
 //  3. one entry in nav below (path, dictionary key, the API operation the
 //     role needs).
 
@@ -33,6 +35,7 @@ var nav = []navEntry{
 	{Path: "/console/dashboard", Key: "dashboard", Op: api.OpCube},
 	{Path: "/console/search", Key: "search", Op: api.OpCustomers},
 	{Path: "/console/lists", Key: "lists", Op: api.OpLists},
+	{Path: "/console/cube", Key: "cubeNav", Op: api.OpCube},
 	{Path: "/console/segments", Key: "segments", Op: api.OpSegments},
 	{Path: "/console/models", Key: "models", Op: api.OpModels},
 	{Path: "/console/lifecycle", Key: "lifecycleNav", Op: api.OpSurvival},
@@ -67,7 +70,7 @@ func parsePages() (map[string]*template.Template, error) {
 		if name == "layout" {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", file)
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts/*.html", file)
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", name, err)
 		}
