@@ -148,3 +148,22 @@ func (b *Blobs) ReadAt(ctx context.Context, key string, p []byte, off int64) err
 	}
 	return nil
 }
+
+// Delete removes key; a missing key is not an error (S3's DeleteObject
+// answers the same for both).
+func (b *Blobs) Delete(ctx context.Context, key string) error {
+	scheme, bucket, k, err := b.locate(key)
+	if err != nil {
+		return err
+	}
+	if scheme == "file" {
+		if err := os.Remove(filepath.FromSlash("/" + k)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("blobs: %w", err)
+		}
+		return nil
+	}
+	if _, err := b.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)}); err != nil {
+		return fmt.Errorf("blobs: delete %s: %w", b.URI(key), err)
+	}
+	return nil
+}

@@ -198,6 +198,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				return st.StartExecution(ctx, monthlyRun, p)
 			}, "train", fmt.Sprintf(" (state machine %s: features in %d buckets side by side, then train)", monthlyRun, lake.SubscriberBuckets)
 		}
+		if fn == "score" && st.Template.StateMachines[dailyScore] != nil {
+			// The daily state machine: scoring fans out by subscriber
+			// bucket, then one commit (tiers, lists, crm.scores, snapshot).
+			invoke, how = func(ctx context.Context, _ string, p []byte) ([]byte, error) {
+				return st.StartExecution(ctx, dailyScore, p)
+			}, fmt.Sprintf(" (state machine %s: %d buckets side by side, then one commit)", dailyScore, lake.SubscriberBuckets)
+		}
 		out, err := invoke(ctx, fn, payload)
 		if err != nil {
 			failed++
@@ -421,4 +428,7 @@ func relPath(p string) string {
 
 // monthlyRun is the template's monthly state machine (features fan-out,
 // training).
-const monthlyRun = "MonthlyRun"
+const (
+	monthlyRun = "MonthlyRun"
+	dailyScore = "DailyScore"
+)

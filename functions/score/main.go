@@ -1,6 +1,8 @@
 // Command score is the Lambda function of the daily scoring run: every
 // active customer's churn probability, reasons, segment and value into
-// crm.scores and a new serving snapshot for the API (schedule).
+// crm.scores and a new serving snapshot for the API. A plain invocation
+// is a whole run; the DailyScore state machine invokes it once per step
+// (plan, one per subscriber bucket, commit: scoring.Task).
 package main
 
 import (
@@ -25,13 +27,6 @@ func main() {
 	}
 }
 
-// request is the optional payload of a manual invocation; a scheduled
-// event's fields are ignored.
-type request struct {
-	ListSize int                `json:"list_size"`
-	Costs    *serving.CostModel `json:"costs"` // the cost-to-serve rates; nil: the defaults
-}
-
 func run() error {
 	conn, ctx, err := lake.OpenEnv(context.Background())
 	if err != nil {
@@ -46,11 +41,11 @@ func run() error {
 		return err
 	}
 	r := &scoring.Runner{Tables: conn.Catalog, Models: &registry.Registry{Store: models}, Serving: snapshots, Log: lambdacontext.NewLogger()}
-	lambda.StartWithOptions(func(ictx context.Context, ev json.RawMessage) (*scoring.Result, error) {
+	lambda.StartWithOptions(func(ictx context.Context, ev json.RawMessage) (any, error) {
 		costs := serving.DefaultCosts // fields the payload leaves out keep their default
-		req := request{Costs: &costs}
-		_ = json.Unmarshal(ev, &req) // a scheduled event has none of these fields
-		return r.Run(ictx, scoring.Options{ListSize: req.ListSize, Costs: req.Costs})
+		t := scoring.Task{Costs: &costs}
+		_ = json.Unmarshal(ev, &t) // a scheduled event has none of these fields: a whole run
+		return r.Handle(ictx, t)
 	}, lambda.WithContext(ctx))
 	return nil
 }

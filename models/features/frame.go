@@ -75,6 +75,21 @@ type Set struct {
 // Load reads the feature rows of months [from, to] (inclusive) as a frame
 // with the columns of Specs; IDs are subscriber ids.
 func Load(ctx context.Context, tables lake.TableLoader, from, to time.Time) (*Set, error) {
+	return load(ctx, tables, from, to, all)
+}
+
+// LoadBucket is Load of the subscribers of one subscriber-hash bucket
+// (lake.SubscriberBucket), for the fan-out scoring run: crm.features is
+// partitioned by month only, so the month is read whole and the other
+// buckets' rows are dropped as they arrive (memory holds one bucket).
+func LoadBucket(ctx context.Context, tables lake.TableLoader, from, to time.Time, bucket int) (*Set, error) {
+	if bucket < 0 || bucket >= lake.SubscriberBuckets {
+		return nil, fmt.Errorf("features: bucket %d is not in [0, %d)", bucket, lake.SubscriberBuckets)
+	}
+	return load(ctx, tables, from, to, subset(bucket))
+}
+
+func load(ctx context.Context, tables lake.TableLoader, from, to time.Time, keep subset) (*Set, error) {
 	tbl, err := tables.LoadTable(ctx, lake.FeaturesTable.Ident())
 	if err != nil {
 		return nil, fmt.Errorf("features: load features: %w", err)
@@ -99,7 +114,7 @@ func Load(ctx context.Context, tables lake.TableLoader, from, to time.Time) (*Se
 		if err != nil {
 			return nil, fmt.Errorf("features: scan features: %w", err)
 		}
-		err = set.add(rec, intern)
+		err = set.add(rec, intern, keep)
 		rec.Release()
 		if err != nil {
 			return nil, err
@@ -108,8 +123,7 @@ func Load(ctx context.Context, tables lake.TableLoader, from, to time.Time) (*Se
 	return set, nil
 }
 
-func (set *Set) add(r arrow.RecordBatch, intern map[string]string) error {
-	n := int(r.NumRows())
+func (set *Set) add(r arrow.RecordBatch, intern map[string]string, keep subset) error {
 	months, err := typedColumn[*array.Date32](r, "month")
 	if err != nil {
 		return err
@@ -118,7 +132,13 @@ func (set *Set) add(r arrow.RecordBatch, intern map[string]string) error {
 	if err != nil {
 		return err
 	}
-	for i := range n {
+	rows := make([]int, 0, r.NumRows())
+	for i := range int(r.NumRows()) {
+		if keep.has(ids.Value(i)) {
+			rows = append(rows, i)
+		}
+	}
+	for _, i := range rows {
 		set.Months = append(set.Months, dayTime(int32(months.Value(i))))
 		set.IDs = append(set.IDs, strings.Clone(ids.Value(i)))
 	}
@@ -128,7 +148,7 @@ func (set *Set) add(r arrow.RecordBatch, intern map[string]string) error {
 			if err != nil {
 				return err
 			}
-			for i := range n {
+			for _, i := range rows {
 				v := ""
 				if !s.IsNull(i) {
 					v = s.Value(i)
@@ -147,7 +167,7 @@ func (set *Set) add(r arrow.RecordBatch, intern map[string]string) error {
 		if err != nil {
 			return err
 		}
-		for i := range n {
+		for _, i := range rows {
 			c.Num = append(c.Num, num.get(i))
 		}
 	}

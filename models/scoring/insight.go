@@ -89,7 +89,7 @@ func (s sampler) keep(id string) bool {
 
 // insightReport builds the run's report (see above).
 func (r *Runner) insightReport(ctx context.Context, meta *serving.Meta, horizon int, cs []serving.Customer) (*insight.Report, error) {
-	reg, err := loadRegister(ctx, r.Tables)
+	reg, err := loadRegister(ctx, r.Tables, everyone)
 	if err != nil {
 		return nil, err
 	}

@@ -36,13 +36,14 @@ var registerColumns = []string{"export_date", "subscriber_id", "msisdn", "name",
 
 // loadRegister keeps, for every subscriber, the row of the newest snapshot
 // of crm.subscribers that lists them.
-func loadRegister(ctx context.Context, tables lake.TableLoader) (*register, error) {
+// keep says which subscribers to keep (one bucket's, or everyone's).
+func loadRegister(ctx context.Context, tables lake.TableLoader, keep func(id string) bool) (*register, error) {
 	reg := &register{people: map[string]*person{}}
 	for rec, err := range lake.Scan(ctx, tables, lake.SubscribersTable, lake.Select(registerColumns...)) {
 		if err != nil {
 			return nil, fmt.Errorf("scoring: scan subscribers: %w", err)
 		}
-		err = reg.add(rec)
+		err = reg.add(rec, keep)
 		if err != nil {
 			return nil, err
 		}
@@ -50,7 +51,7 @@ func loadRegister(ctx context.Context, tables lake.TableLoader) (*register, erro
 	return reg, nil
 }
 
-func (reg *register) add(rec *lake.Batch) error {
+func (reg *register) add(rec *lake.Batch, keep func(id string) bool) error {
 	export, activation, statusDate := rec.Date("export_date"), rec.Date("activation_date"), rec.Date("status_date")
 	ids, msisdn, name, gender := rec.String("subscriber_id"), rec.String("msisdn"), rec.String("name"), rec.String("gender")
 	region, plan, status, payment := rec.String("region"), rec.String("plan"), rec.String("status"), rec.String("payment_method")
@@ -62,6 +63,9 @@ func (reg *register) add(rec *lake.Batch) error {
 		d := int32(export.Value(i))
 		reg.newest = max(reg.newest, d)
 		id := ids.Value(i)
+		if !keep(id) {
+			continue
+		}
 		if p, ok := reg.people[id]; ok && p.export >= d {
 			continue
 		}
@@ -84,7 +88,7 @@ var historyColumns = []string{"month", "subscriber_id", "voice_minutes", "voice_
 
 // loadHistory reads the feature rows of months [from, to] per subscriber,
 // each subscriber's oldest first.
-func loadHistory(ctx context.Context, tables lake.TableLoader, from, to time.Time) (map[string]history, error) {
+func loadHistory(ctx context.Context, tables lake.TableLoader, from, to time.Time, keep func(id string) bool) (map[string]history, error) {
 	lo, hi := epochDay(from), epochDay(to)
 	filter := iceberg.NewAnd(
 		iceberg.GreaterThanEqual(iceberg.Reference("month"), iceberg.Date(lo)),
@@ -106,6 +110,9 @@ func loadHistory(ctx context.Context, tables lake.TableLoader, from, to time.Tim
 				continue
 			}
 			id := ids.Value(i)
+			if !keep(id) {
+				continue
+			}
 			if _, ok := out[id]; !ok {
 				id = strings.Clone(id)
 			}

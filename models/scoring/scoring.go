@@ -26,11 +26,9 @@ import (
 	"log/slog"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/telcolake/telcolake/lake"
-	"github.com/telcolake/telcolake/models/churn"
 	"github.com/telcolake/telcolake/models/dataset"
 	"github.com/telcolake/telcolake/models/features"
 	"github.com/telcolake/telcolake/models/registry"
@@ -139,55 +137,68 @@ const (
 	lifecycleLost        = "lost"        // deactivated
 )
 
-// Run does one scoring run.
+// Run does one scoring run in one process: the plan, every subscriber
+// in one pass (what a bucket of the fan-out does for its subscribers), and
+// the commit. The DailyScore state machine runs the same three steps with
+// one invocation per bucket (Handle); both give the same rows.
 func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
-	opt, err := opt.withDefaults()
-	if err != nil {
-		return nil, err
-	}
 	t0 := time.Now()
-	now := opt.Now().UTC()
-	res := &Result{Run: registry.NewVersion(now)}
+	p, built, err := r.Plan(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
+	m, err := r.models(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	part, err := r.scorePart(ctx, p, m, -1)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.commit(ctx, p, m, []*partial{part})
+	if err != nil {
+		return nil, err
+	}
+	res.Built = built
+	res.Seconds = time.Since(t0).Seconds()
+	return res, nil
+}
 
-	var cm churn.Model
-	cp, err := r.promoted(ctx, registry.KindChurn, &cm)
-	if err != nil {
-		return nil, err
+// commit computes what needs every customer of the run from the parts
+// (the subscribers of every bucket, each part sorted by id): value tiers
+// by CLV rank, the lists, the segments' figures, the tier migration and
+// the lifecycle report; then writes crm.scores and the serving snapshot.
+func (r *Runner) commit(ctx context.Context, p *Plan, m *models, parts []*partial) (*Result, error) {
+	t0 := time.Now()
+	res := &Result{Run: p.Run, FeatureMonth: p.FeatureMonth, ChurnModel: p.ChurnModel,
+		SegmentModel: p.SegmentModel, Value: p.Value}
+	cs, scored := merge(parts)
+	var sumP float64
+	for i := range cs {
+		if !scored[i] {
+			res.WinBack++
+			continue
+		}
+		res.Scored++
+		sumP += cs[i].Probability
+		res.TotalValueAtRisk += cs[i].ValueAtRisk
+		res.TotalProfit += cs[i].Profit
 	}
-	var sm segment.Model
-	sp, err := r.promoted(ctx, registry.KindSegment, &sm)
-	if err != nil {
-		return nil, err
+	if res.Scored == 0 {
+		return nil, fmt.Errorf("scoring: no active or suspended customers in feature month %s", p.FeatureMonth)
 	}
-	res.ChurnModel, res.SegmentModel = cp.Version, sp.Version
-	n, ok, err := labelHorizon(ctx, r.Tables, cp.Version)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		n = defaultLabelHorizon
-		r.warn(ctx, "churn model's label horizon not in crm.model_runs; assuming the default",
-			"churn_model", cp.Version, "label_horizon_months", n)
-	}
-	r.costs = *opt.Costs
-	res.Value = serving.ValueModel{Costs: *opt.Costs, AnnualDiscountRate: opt.AnnualDiscount,
-		HorizonMonths: opt.HorizonMonths, LabelHorizonMonths: n}
+	res.TotalProfit = cents(res.TotalProfit)
+	res.MeanProbability = sumP / float64(res.Scored)
+	assignTiers(cs, scored)
 
-	month, err := r.featureMonth(ctx, opt, res)
+	month, err := time.Parse("2006-01", p.FeatureMonth)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("scoring: plan's feature month %q: %w", p.FeatureMonth, err)
 	}
-	res.FeatureMonth = month.Format("2006-01")
-	r.info(ctx, "scoring feature month", "month", res.FeatureMonth, "months_built", len(res.Built),
-		"churn_model", cp.Version, "segment_model", sp.Version)
-
-	cs, err := r.customers(ctx, month, &cm, &sm, res)
-	if err != nil {
-		return nil, err
-	}
-	meta := &serving.Meta{Run: res.Run, ScoredAt: now, FeatureMonth: res.FeatureMonth,
-		ChurnModel: cp.Version, SegmentModel: sp.Version, Customers: len(cs), Value: res.Value,
-		Segments: segments(cs, &sm), Lists: lists(cs, &sm, opt.ListSize)}
+	r.costs = p.Value.Costs
+	meta := &serving.Meta{Run: p.Run, ScoredAt: p.ScoredAt, FeatureMonth: p.FeatureMonth,
+		ChurnModel: p.ChurnModel, SegmentModel: p.SegmentModel, Customers: len(cs), Value: p.Value,
+		Segments: segments(cs, m.segment), Lists: lists(cs, m.segment, p.ListSize)}
 	if meta.TierMigration, err = r.tierMigration(ctx, month, cs); err != nil {
 		return nil, err
 	}
@@ -201,7 +212,7 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 	// The report reads this run's rows back; a run without it still
 	// serves (the API then answers its endpoints 503).
 	t1 := time.Now()
-	if rep, err := r.insightReport(ctx, meta, n, cs); err != nil {
+	if rep, err := r.insightReport(ctx, meta, p.Value.LabelHorizonMonths, cs); err != nil {
 		r.warn(ctx, "scoring: no lifecycle and tracking report", "error", err.Error())
 	} else {
 		if meta.Insight, err = json.Marshal(rep); err != nil {
@@ -223,17 +234,6 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 	r.info(ctx, "scoring run done", "run", res.Run, "month", res.FeatureMonth, "scored", res.Scored,
 		"win_back", res.WinBack, "seconds", res.Seconds)
 	return res, nil
-}
-
-func (r *Runner) promoted(ctx context.Context, kind string, model any) (registry.Pointer, error) {
-	p, ok, err := r.Models.LoadPromoted(ctx, kind, model)
-	if err != nil {
-		return p, fmt.Errorf("scoring: %w", err)
-	}
-	if !ok {
-		return p, fmt.Errorf("scoring: no promoted %s model: %w", kind, ErrNoModel)
-	}
-	return p, nil
 }
 
 // featureMonth returns the month to score: the newest feature month, after
@@ -276,30 +276,47 @@ func (r *Runner) featureMonth(ctx context.Context, opt Options, res *Result) (ti
 	return newest, nil
 }
 
-// customers scores the feature month's current customers and adds the
-// recently lost ones; the result is sorted by subscriber id.
-func (r *Runner) customers(ctx context.Context, month time.Time, cm *churn.Model, sm *segment.Model, res *Result) ([]serving.Customer, error) {
+// scorePart scores the feature month's current customers of one
+// subscriber bucket (all of them when bucket < 0) and adds its recently
+// lost ones; the part is sorted by subscriber id. Value tiers are left
+// for the commit (they rank every bucket's customers).
+func (r *Runner) scorePart(ctx context.Context, p *Plan, m *models, bucket int) (*partial, error) {
+	month, err := time.Parse("2006-01", p.FeatureMonth)
+	if err != nil {
+		return nil, fmt.Errorf("scoring: plan's feature month %q: %w", p.FeatureMonth, err)
+	}
+	r.costs = p.Value.Costs
+	keep := func(string) bool { return true }
+	var set *features.Set
+	from := month.AddDate(0, -winBackMonths, 0)
+	if bucket < 0 {
+		set, err = features.Load(ctx, r.Tables, from, month)
+	} else {
+		keep = func(id string) bool { return lake.SubscriberBucket(id) == bucket }
+		set, err = features.LoadBucket(ctx, r.Tables, from, month, bucket)
+	}
+	if err != nil {
+		return nil, err
+	}
 	// The three months before month hold the win-back candidates' last
 	// rows; history goes back six months.
-	set, err := features.Load(ctx, r.Tables, month.AddDate(0, -winBackMonths, 0), month)
+	reg, err := loadRegister(ctx, r.Tables, keep)
 	if err != nil {
 		return nil, err
 	}
-	reg, err := loadRegister(ctx, r.Tables)
-	if err != nil {
-		return nil, err
-	}
-	hist, err := loadHistory(ctx, r.Tables, month.AddDate(0, -5, 0), month)
+	hist, err := loadHistory(ctx, r.Tables, month.AddDate(0, -5, 0), month, keep)
 	if err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	cm, sm := m.churn, m.segment
 
 	// Who: month's rows of customers still active or suspended; the
 	// newest row of each customer deactivated in the last three months
-	// before the newest register snapshot.
+	// before the newest register snapshot (of every bucket: loadRegister
+	// sees every row's export date).
 	last := map[string]int{}
 	seen := map[string]bool{}
 	var current []int
@@ -316,13 +333,10 @@ func (r *Runner) customers(ctx context.Context, month time.Time, cm *churn.Model
 		}
 		current = append(current, i)
 	}
-	if len(current) == 0 {
-		return nil, fmt.Errorf("scoring: no active or suspended customers in feature month %s", month.Format("2006-01"))
-	}
 	cutoff := epochDay(dayTime(reg.newest).AddDate(0, -winBackMonths, 0))
 	var lost []int
-	for id, p := range reg.people {
-		if p.status != "deactivated" || p.statusDate <= cutoff || p.statusDate > reg.newest {
+	for id, ps := range reg.people {
+		if ps.status != "deactivated" || ps.statusDate <= cutoff || ps.statusDate > reg.newest {
 			continue
 		}
 		if i, ok := last[id]; ok {
@@ -330,55 +344,46 @@ func (r *Runner) customers(ctx context.Context, month time.Time, cm *churn.Model
 		}
 	}
 
-	cur := set.Subset(current)
-	probs, reasons, err := cm.Score(cur, reasonsPerCustomer)
-	if err != nil {
-		return nil, fmt.Errorf("scoring: %w", err)
-	}
-	segs, err := sm.Assign(cur)
-	if err != nil {
-		return nil, fmt.Errorf("scoring: %w", err)
-	}
-	var lostSegs []int
-	if len(lost) > 0 {
-		if lostSegs, err = sm.Assign(set.Subset(lost)); err != nil {
+	out := &partial{Bucket: bucket, Customers: make([]serving.Customer, 0, len(current)+len(lost))}
+	if len(current) > 0 {
+		cur := set.Subset(current)
+		probs, reasons, err := cm.Score(cur, reasonsPerCustomer)
+		if err != nil {
 			return nil, fmt.Errorf("scoring: %w", err)
 		}
-	}
-
-	out := make([]serving.Customer, 0, len(current)+len(lost))
-	var sumP float64
-	for k, i := range current {
-		c := r.customer(set, i, reg, hist, sm, segs[k])
-		c.Probability = probs[k]
-		c.Reasons = make([]string, 0, len(reasons[k]))
-		for _, rs := range reasons[k] {
-			c.Reasons = append(c.Reasons, rs.Phrase)
+		segs, err := sm.Assign(cur)
+		if err != nil {
+			return nil, fmt.Errorf("scoring: %w", err)
 		}
-		// Money in whole cents, as the serving contract stores it.
-		c.CLV = cents(CLV(res.Value, c.Profit, c.Probability))
-		c.ValueAtRisk = cents(c.Probability * c.CLV)
-		sumP += c.Probability
-		res.TotalValueAtRisk += c.ValueAtRisk
-		res.TotalProfit += c.Profit
-		out = append(out, c)
+		for k, i := range current {
+			c := r.customer(set, i, reg, hist, sm, segs[k])
+			c.Probability = probs[k]
+			c.Reasons = make([]string, 0, len(reasons[k]))
+			for _, rs := range reasons[k] {
+				c.Reasons = append(c.Reasons, rs.Phrase)
+			}
+			// Money in whole cents, as the serving contract stores it.
+			c.CLV = cents(CLV(p.Value, c.Profit, c.Probability))
+			c.ValueAtRisk = cents(c.Probability * c.CLV)
+			out.Customers = append(out.Customers, c)
+			out.Scored = append(out.Scored, true)
+		}
 	}
-	for k, i := range lost {
-		c := r.customer(set, i, reg, hist, sm, lostSegs[k])
-		c.Reasons = []string{}
-		// Lost: probability, CLV and value at risk stay 0 (no future
-		// value unless won back); the list ranks them by monthly value.
-		out = append(out, c)
+	if len(lost) > 0 {
+		lostSegs, err := sm.Assign(set.Subset(lost))
+		if err != nil {
+			return nil, fmt.Errorf("scoring: %w", err)
+		}
+		for k, i := range lost {
+			c := r.customer(set, i, reg, hist, sm, lostSegs[k])
+			c.Reasons = []string{}
+			// Lost: probability, CLV and value at risk stay 0 (no future
+			// value unless won back); the list ranks them by monthly value.
+			out.Customers = append(out.Customers, c)
+			out.Scored = append(out.Scored, false)
+		}
 	}
-	res.TotalProfit = cents(res.TotalProfit)
-	res.Scored, res.WinBack = len(current), len(lost)
-	res.MeanProbability = sumP / float64(len(current))
-	scored := make([]bool, len(out))
-	for k := range current {
-		scored[k] = true
-	}
-	assignTiers(out, scored)
-	slices.SortFunc(out, func(a, b serving.Customer) int { return strings.Compare(a.SubscriberID, b.SubscriberID) })
+	out.sort()
 	return out, nil
 }
 

@@ -1,0 +1,217 @@
+package scoring_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/models/scoring"
+	"github.com/telcolake/telcolake/models/serving"
+)
+
+// runOutput is what a run leaves behind: its crm.scores rows (as text,
+// sorted) and its snapshot's three files, byte for byte.
+type runOutput struct {
+	rows  []string
+	files map[string][]byte
+}
+
+func captureRun(t *testing.T, l interface{ readRows(string) []string }, st serving.Store, p serving.Pointer) runOutput {
+	t.Helper()
+	out := runOutput{rows: l.readRows(p.Run), files: map[string][]byte{}}
+	for _, k := range []string{p.Columns, p.Detail, p.Meta} {
+		b, err := st.Get(context.Background(), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.files[k] = b
+	}
+	return out
+}
+
+// scoresReader reads one run's crm.scores rows, every column, as text.
+type scoresReader struct {
+	t *testing.T
+	l lake.TableLoader
+}
+
+func (s scoresReader) readRows(run string) []string {
+	s.t.Helper()
+	at, err := lake.ReadTable(context.Background(), s.l, lake.ScoresTable)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer at.Release()
+	var rows []string
+	eachRow(at, func(rec arrow.RecordBatch, i int) {
+		var b strings.Builder
+		for c := range int(rec.NumCols()) {
+			fmt.Fprintf(&b, "%s=%s;", rec.ColumnName(c), rec.Column(c).ValueStr(i))
+		}
+		if strings.HasPrefix(b.String(), "run="+run+";") {
+			rows = append(rows, b.String())
+		}
+	})
+	slices.Sort(rows)
+	return rows
+}
+
+// roundTrip passes v through JSON, as Step Functions passes a state's
+// output to the next.
+func roundTrip[T any](t *testing.T, v any) T {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out T
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestFanOutEqualsRun scores the same lake twice with the same clock: once
+// in one process (Run), once as the DailyScore state machine does it (a
+// plan, one invocation per bucket with its own Runner, every event and
+// answer through JSON, then the commit). The crm.scores rows and the
+// snapshot files must be equal byte for byte, the parts must partition the
+// customers by bucket, and the commit must remove them.
+func TestFanOutEqualsRun(t *testing.T) {
+	l, r := trainedLake(t)
+	ctx := context.Background()
+	clock := time.Date(2026, 7, 3, 5, 0, 0, 0, time.UTC)
+	const listSize = 40
+	single, err := r.Run(ctx, scoring.Options{Now: func() time.Time { return clock }, ListSize: listSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := scoresReader{t, l.Cat}
+	want := captureRun(t, rd, r.Serving, single.Snapshot)
+
+	// A fresh Runner per step, as separate invocations have.
+	runner := func() *scoring.Runner {
+		return &scoring.Runner{Tables: r.Tables, Models: r.Models, Serving: r.Serving}
+	}
+	fixed := func() time.Time { return clock }
+	// The clock of a real run is time.Now; here the plan is made with the
+	// test's clock and then travels as JSON like any other.
+	p, _, err := runner().Plan(ctx, scoring.Options{Now: fixed, ListSize: listSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	planned := roundTrip[scoring.Planned](t, &scoring.Planned{Plan: p, Buckets: bucketTasks(p)})
+	if len(planned.Buckets) != lake.SubscriberBuckets {
+		t.Fatalf("plan has %d bucket tasks, want %d", len(planned.Buckets), lake.SubscriberBuckets)
+	}
+	var parts []scoring.Part
+	total := 0
+	for _, task := range planned.Buckets {
+		task = roundTrip[scoring.Task](t, task)
+		ans, err := runner().Handle(ctx, task)
+		if err != nil {
+			t.Fatalf("bucket %d: %v", task.Bucket, err)
+		}
+		part := roundTrip[scoring.Part](t, ans)
+		if part.Customers == 0 {
+			t.Errorf("bucket %d scored no customers", part.Bucket)
+		}
+		total += part.Customers
+		parts = append(parts, part)
+	}
+	if total != single.Scored+single.WinBack {
+		t.Errorf("buckets hold %d customers, the single run %d", total, single.Scored+single.WinBack)
+	}
+	commit := roundTrip[scoring.Task](t, scoring.Task{Action: "commit", Plan: planned.Plan, Parts: parts})
+	ans, err := runner().Handle(ctx, commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fan := roundTrip[scoring.Result](t, ans)
+	if fan.Run != single.Run || fan.Scored != single.Scored || fan.WinBack != single.WinBack ||
+		!reflect.DeepEqual(fan.Lists, single.Lists) || fan.TotalValueAtRisk != single.TotalValueAtRisk {
+		t.Errorf("fan-out result %+v\nsingle %+v", fan, single)
+	}
+	got := captureRun(t, rd, r.Serving, fan.Snapshot)
+	if len(got.rows) != len(want.rows) || len(want.rows) != single.Scored+single.WinBack {
+		t.Fatalf("crm.scores: fan-out %d rows, single %d, customers %d", len(got.rows), len(want.rows), single.Scored+single.WinBack)
+	}
+	for i := range want.rows {
+		if got.rows[i] != want.rows[i] {
+			t.Fatalf("crm.scores row %d:\nfan-out %s\nsingle  %s", i, got.rows[i], want.rows[i])
+		}
+	}
+	for k, b := range want.files {
+		if !slices.Equal(got.files[k], b) {
+			t.Errorf("snapshot file %s: fan-out %d bytes differs from single %d bytes", k, len(got.files[k]), len(b))
+		}
+	}
+	// The parts are gone and each held only its bucket's customers: the
+	// snapshot's customers, each in the bucket that scored it.
+	_, cs := readSnapshot(t, r.Serving)
+	per := map[int]int{}
+	for _, c := range cs {
+		per[lake.SubscriberBucket(c.SubscriberID)]++
+	}
+	for _, pt := range parts {
+		if per[pt.Bucket] != pt.Customers {
+			t.Errorf("bucket %d: part has %d customers, the snapshot %d of that bucket", pt.Bucket, pt.Customers, per[pt.Bucket])
+		}
+		if _, err := r.Serving.Get(ctx, pt.Key); !errors.Is(err, lake.ErrNotFound) {
+			t.Errorf("part %s after the commit: %v, want not found", pt.Key, err)
+		}
+	}
+}
+
+func bucketTasks(p *scoring.Plan) []scoring.Task {
+	var out []scoring.Task
+	for k := range lake.SubscriberBuckets {
+		out = append(out, scoring.Task{Action: "bucket", Plan: p, Bucket: k})
+	}
+	return out
+}
+
+// TestCommitRefusesIncompleteParts: a missing, repeated or foreign part
+// writes nothing.
+func TestCommitRefusesIncompleteParts(t *testing.T) {
+	r := &scoring.Runner{}
+	p := &scoring.Plan{Run: "20260703T050000Z"}
+	all := func() []scoring.Part {
+		var out []scoring.Part
+		for k := range lake.SubscriberBuckets {
+			out = append(out, scoring.Part{Bucket: k, Key: scoring.PartKey(p.Run, k)})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		parts []scoring.Part
+		want  string
+	}{
+		{"missing", all()[1:], "7 of 8 buckets"},
+		{"twice", append(all(), scoring.Part{Bucket: 3, Key: scoring.PartKey(p.Run, 3)}), "given twice"},
+		{"out of range", append(all()[1:], scoring.Part{Bucket: 8, Key: scoring.PartKey(p.Run, 8)}), "out of range"},
+		{"other run", append(all()[1:], scoring.Part{Bucket: 0, Key: scoring.PartKey("20260702T050000Z", 0)}), "not this run's"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := r.Handle(context.Background(), scoring.Task{Action: "commit", Plan: p, Parts: tc.parts})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("commit of %s parts: %v, want an error saying %q", tc.name, err, tc.want)
+			}
+		})
+	}
+	for _, task := range []scoring.Task{{Action: "bucket"}, {Action: "bucket", Plan: p, Bucket: -1}, {Action: "nope"}} {
+		if _, err := r.Handle(context.Background(), task); err == nil {
+			t.Errorf("Handle(%+v) = nil error", task)
+		}
+	}
+}
