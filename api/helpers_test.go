@@ -177,52 +177,21 @@ func genSnapshot(seed uint64, n int, history bool) (*serving.Meta, []serving.Cus
 	return meta, cs
 }
 
-// fakeSources is an in-memory Sources with a fault hook.
-type fakeSources struct {
-	runs  []ModelRun
-	files []IngestFile
-	facts map[string]*insight.Fact // by FactSpec.Name
-	err   error
-}
-
-func (f *fakeSources) Fact(_ context.Context, spec insight.FactSpec) (*insight.Fact, int64, error) {
-	if x, ok := f.facts[spec.Name]; ok {
-		return x, 42, f.err
-	}
-	return insight.NewFact(spec), 0, f.err
-}
-
-func (f *fakeSources) ModelRuns(context.Context) ([]ModelRun, error) { return f.runs, f.err }
-
-func (f *fakeSources) IngestFiles(_ context.Context, q IngestQuery) ([]IngestFile, error) {
-	var out []IngestFile
-	for _, x := range f.files {
-		day := x.StartedAt.UTC().Truncate(24 * time.Hour)
-		if (q.Status == "" || x.Status == q.Status) && (q.Table == "" || x.Table != nil && *x.Table == q.Table) &&
-			!day.Before(q.From) && !day.After(q.To) && (q.After == nil || compareIngest(x.Key(), *q.After) > 0) {
-			out = append(out, x)
-		}
-	}
-	slices.SortFunc(out, func(a, b IngestFile) int { return compareIngest(a.Key(), b.Key()) })
-	if q.Limit > 0 && len(out) > q.Limit {
-		out = out[:q.Limit]
-	}
-	return out, f.err
-}
-
-func sampleSources() *fakeSources {
+// sampleSources are two promoted model runs, two ingested files of
+// today and the sample cubes.
+func sampleSources() *MemSources {
 	auc := 0.81
 	rk := "reports/exports/cdr/x.csv.errors.json"
-	return &fakeSources{
-		runs: []ModelRun{{Version: "churn-20261101T000000Z", Kind: "churn", Algorithm: "logistic", TrainedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
+	return &MemSources{
+		Runs: []ModelRun{{Version: "churn-20261101T000000Z", Kind: "churn", Algorithm: "logistic", TrainedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
 			TrainRows: 1000, AUC: &auc, Artifact: "s3://lake/models/churn/x/model.json", Promoted: true, Decision: "first model"},
 			{Version: "segment-20261101T000000Z", Kind: "segment", Algorithm: "kmeans++", TrainedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
 				TrainRows: 1000, Artifact: "s3://lake/models/segment/x/model.json", Promoted: true, Decision: "first model"}},
-		files: []IngestFile{{Source: "s3://landing/exports/cdr/x.csv", ETag: "e1", Status: "committed", RowsOK: 10, RowsRejected: 1, ReportKey: &rk,
+		Files: []IngestFile{{Source: "s3://landing/exports/cdr/x.csv", ETag: "e1", Status: "committed", RowsOK: 10, RowsRejected: 1, ReportKey: &rk,
 			StartedAt: time.Now().UTC()},
 			{Source: "s3://landing/exports/cdr/y.csv", ETag: "e2", Status: "quarantined", RowsOK: 0, RowsRejected: 9, ReportKey: &rk,
 				StartedAt: time.Now().UTC()}},
-		facts: sampleFacts(),
+		Facts: sampleFacts(),
 	}
 }
 

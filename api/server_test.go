@@ -283,7 +283,7 @@ func TestSegmentsModelsIngest(t *testing.T) {
 	var logBuf syncBuffer
 	g := newFixture(t, func(c *Config) { c.Log = slog.New(slog.NewJSONHandler(&logBuf, nil)) })
 	g.allow5xx = true
-	g.s.src = &fakeSources{err: errors.New("catalog: connection refused to db.internal")}
+	g.s.src = &MemSources{Err: errors.New("catalog: connection refused to db.internal")}
 	for _, target := range []string{"/v1/models", "/v1/ingest/files"} {
 		resp := g.get(t, RoleAdmin, target)
 		if resp.StatusCode != http.StatusInternalServerError || strings.Contains(resp.Body, "db.internal") {

@@ -9,6 +9,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -122,6 +123,7 @@ func New(cfg Config) (*Console, error) {
 	}
 	m.HandleFunc("GET /console/search", c.search)
 	m.HandleFunc("GET /console/data/customers", c.dataCustomers)
+	m.HandleFunc("POST /console/groups", c.saveGroup)
 	m.HandleFunc("GET /console/lookup", c.lookup)
 	m.HandleFunc("GET /console/customers/{id}", c.customer)
 	m.HandleFunc("GET /console/lists", c.lists)
@@ -453,29 +455,57 @@ type searchPage struct {
 	Query   string // the conditions as a query string
 	Sort    string
 	Sorts   []string
+	Cols    []sortCol // the table's headers
 	Count   int
 	Items   []customerJSON
 	Next    string // the next page's URL, if any
 	Problem string
+	// Groups are the saved groups the user may use (the group filter's
+	// choices); CanSave: the role may save the conditions as one.
+	Groups  []groupJSON
+	CanSave bool
+	Saved   string // the group just saved
 }
 
 type field struct {
 	Name, Value string
 }
 
+// sortCol is a header of the search's table: a sortable one links to
+// the same search sorted by it (descending first, then ascending).
+type sortCol struct {
+	Key   string // dictionary key
+	Field string // the API's sort field; "" not sortable
+	Num   bool
+	URL   string
+	Dir   string // aria-sort: ascending, descending or ""
+}
+
 var sorts = []string{"-churn_probability", "-value_at_risk", "-clv", "-monthly_value", "tenure_months", "-tenure_months"}
+
+// searchCols are the table's columns.
+var searchCols = []sortCol{{Key: "subscriberID"}, {Key: "name"}, {Key: "msisdn"}, {Key: "plan"}, {Key: "segment"},
+	{Key: "tenure", Field: "tenure_months", Num: true}, {Key: "churn", Field: "churn_probability", Num: true},
+	{Key: "value", Field: "monthly_value", Num: true}, {Key: "var", Field: "value_at_risk", Num: true}}
 
 func (c *Console) search(w http.ResponseWriter, r *http.Request) {
 	s, ok := c.signedIn(w, r)
 	if !ok {
 		return
 	}
+	c.searchPage(w, r, s, r.URL.Query(), http.StatusOK, "", r.URL.Query().Get("saved"))
+}
+
+// searchPage renders the search of the query in, with a problem to show
+// (from saving a group) or the id of a group just saved.
+func (c *Console) searchPage(w http.ResponseWriter, r *http.Request, s session, in url.Values, status int, problem, saved string) {
 	if s.Role.Access(api.OpCustomers) == api.Denied {
 		c.fail(w, r, http.StatusForbidden, "forbidden")
 		return
 	}
-	q := conditions(r.URL.Query())
-	data := searchPage{Sort: q.Get("sort"), Sorts: sorts}
+	q := conditions(in)
+	data := searchPage{Sort: q.Get("sort"), Sorts: sorts, Problem: problem, Saved: saved,
+		CanSave: s.Role.Access(api.OpGroupCreate) != api.Denied}
 	for _, name := range append(api.FilterConditions(), "group") {
 		data.Fields = append(data.Fields, field{Name: name, Value: strings.Join(q[name], ",")})
 	}
@@ -486,11 +516,33 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	data.Query = cond.Encode()
+	current := cmp.Or(q.Get("sort"), "-churn_probability")
+	for _, col := range searchCols {
+		if col.Field != "" {
+			next := url.Values{}
+			for k, v := range cond {
+				next[k] = v
+			}
+			switch current {
+			case "-" + col.Field:
+				col.Dir = "descending"
+				next.Set("sort", col.Field)
+			case col.Field:
+				col.Dir = "ascending"
+				next.Set("sort", "-"+col.Field)
+			default:
+				next.Set("sort", "-"+col.Field)
+			}
+			col.URL = "/console/search?" + next.Encode()
+		}
+		data.Cols = append(data.Cols, col)
+	}
+	data.Groups = c.groupChoices(r, s)
 	q.Set("limit", "25")
-	status, _, body := c.apiGet(r, s, "/v1/customers", q)
-	if status != http.StatusOK {
-		data.Problem = problemDetail(body)
-		c.render(w, r, http.StatusOK, "search", c.page(r, &s, data))
+	st, _, body := c.apiGet(r, s, "/v1/customers", q)
+	if st != http.StatusOK {
+		data.Problem = cmp.Or(data.Problem, problemDetail(body))
+		c.render(w, r, status, "search", c.page(r, &s, data))
 		return
 	}
 	var pg struct {
@@ -511,7 +563,7 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request) {
 		next.Set("cursor", *pg.NextCursor)
 		data.Next = "/console/search?" + next.Encode()
 	}
-	c.render(w, r, http.StatusOK, "search", c.page(r, &s, data))
+	c.render(w, r, status, "search", c.page(r, &s, data))
 }
 
 func (c *Console) lookup(w http.ResponseWriter, r *http.Request) {

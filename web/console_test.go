@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/telcolake/telcolake/api"
+	"github.com/telcolake/telcolake/groups"
 	"github.com/telcolake/telcolake/models/serving"
 )
 
@@ -33,7 +34,8 @@ type fixture struct {
 	customers []serving.Customer
 	now       time.Time
 	audit     *syncBuffer
-	src       *fakeSources
+	src       *api.MemSources
+	files     fakeFiles
 	campaigns *memCampaigns
 }
 
@@ -67,6 +69,10 @@ var usersOnce = sync.OnceValues(func() ([]byte, error) {
 	}
 	return os.ReadFile(path)
 })
+
+// apiNow is the API's clock in the fixture: the ingest log's days are
+// around it. (The console's clock, fixture.now, may move.)
+var apiNow = time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
 
 func newFixture(t testing.TB) *fixture { return newFixtureN(t, 300) }
 
@@ -114,10 +120,11 @@ func newFixtureN(t testing.TB, n int) *fixture {
 		t.Fatal(err)
 	}
 	audit := &syncBuffer{}
-	src := newFakeSources(t)
+	src, files := newFakeSources(t)
 	mc := newMemCampaigns()
 	srv, err := api.New(snap, src, api.Config{Keys: []api.Key{{Name: "ops", Role: api.RoleAdmin, Hash: api.HashKey(adminKey)}},
-		Audit: slog.New(slog.NewJSONHandler(audit, nil)), Campaigns: mc})
+		Audit: slog.New(slog.NewJSONHandler(audit, nil)), Campaigns: mc, Groups: &groups.MemStore{},
+		Now: func() time.Time { return apiNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,9 +137,9 @@ func newFixtureN(t testing.TB, n int) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{api: srv, customers: cs, now: time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC), audit: audit}
-	f.src, f.campaigns = src, mc
+	f.src, f.files, f.campaigns = src, files, mc
 	f.console, err = New(Config{API: srv, Users: us, Key: bytes.Repeat([]byte("k"), 32), TTL: time.Hour, Now: func() time.Time { return f.now },
-		Models: src.files, Landing: src.files})
+		Models: files, Landing: files})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -429,6 +429,7 @@ type cubePage struct {
 	Problem   string
 	Examples  []example
 	Search    string // the search of the same customers
+	Groups    []groupJSON
 }
 
 type measureChoice struct {
@@ -470,6 +471,7 @@ func (c *Console) cube(w http.ResponseWriter, r *http.Request) {
 			d.Fields = append(d.Fields, field{Name: name, Value: strings.Join(q.Filter[name], ",")})
 		}
 		d.Search = "/console/search?" + q.Filter.Encode()
+		d.Groups = c.groupChoices(r, s)
 	} else {
 		for _, name := range q.Kind.Dims {
 			d.Fields = append(d.Fields, field{Name: name, Value: strings.Join(q.Filter[name], ",")})

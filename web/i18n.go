@@ -183,6 +183,18 @@ var funcs = template.FuncMap{
 		return key
 	},
 	"label": func(d dict, name string) string { return fieldLabel(d, name) },
+	"sortLabel": func(d dict, sort string) string {
+		field := strings.TrimPrefix(sort, "-")
+		base := map[string]string{"churn_probability": "churn", "value_at_risk": "var", "clv": "clv", "monthly_value": "value",
+			"tenure_months": "tenure"}[field]
+		if base == "" {
+			base = field
+		}
+		if field != sort {
+			return fieldLabel(d, base) + " ↓"
+		}
+		return fieldLabel(d, base) + " ↑"
+	},
 	"withLang": func(path, lang string) string {
 		if strings.HasSuffix(path, "?") {
 			return path + "lang=" + lang

@@ -21,14 +21,9 @@ import (
 	"github.com/telcolake/telcolake/models/evaluate"
 )
 
-// fakeSources answers the lake's tables (model runs, ingest log) and its
-// files (model reports, reject reports) from memory.
-type fakeSources struct {
-	runs  []api.ModelRun
-	files fakeFiles
-	log   []api.IngestFile
-}
-
+// fakeFiles are the lake's and the landing bucket's files (model
+// reports, reject reports) in memory; the lake's tables are the API's
+// shared fake, api.MemSources.
 type fakeFiles map[string][]byte
 
 func (f fakeFiles) Get(_ context.Context, key string) ([]byte, error) {
@@ -39,25 +34,18 @@ func (f fakeFiles) Get(_ context.Context, key string) ([]byte, error) {
 	return b, nil
 }
 
-func (f *fakeSources) ModelRuns(context.Context) ([]api.ModelRun, error) { return f.runs, nil }
-
-// Fact is crm.cube_monthly: seven months of one group, 1,000 customers
-// at each month's end and 10 + month leaving in it.
-func (f *fakeSources) Fact(_ context.Context, spec insight.FactSpec) (*insight.Fact, int64, error) {
-	fa := insight.NewFact(spec)
-	if spec.Name != insight.MonthlyCubeSpec.Name {
-		return fa, 0, nil
-	}
+// monthlyCube is crm.cube_monthly: seven months of one group, 1,000
+// customers at each month's end and 10 + month leaving in it.
+func monthlyCube(t testing.TB) *insight.Fact {
+	t.Helper()
+	fa := insight.NewFact(insight.MonthlyCubeSpec)
 	for m := 5; m <= 11; m++ {
 		if err := fa.Append([]string{fmt.Sprintf("2026-%02d", m), "North", "BASIC10", "0", "loyal", "25-34", "F"},
 			0, []float64{1000, 20, float64(10 + m), 20000, 1e5, 1e6}); err != nil {
-			return nil, 0, err
+			t.Fatal(err)
 		}
 	}
-	return fa, 7, nil
-}
-func (f *fakeSources) IngestFiles(_ context.Context, q api.IngestQuery) ([]api.IngestFile, error) {
-	return f.log, nil
+	return fa
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -65,9 +53,10 @@ func ptr[T any](v T) *T { return &v }
 // newFakeSources has two churn runs (the older promoted) with reports, a
 // segment run, and an ingest log of five files over two days, two of them
 // with rejected rows and reports.
-func newFakeSources(t testing.TB) *fakeSources {
+func newFakeSources(t testing.TB) (*api.MemSources, fakeFiles) {
 	t.Helper()
-	f := &fakeSources{files: fakeFiles{}}
+	f := &api.MemSources{Facts: map[string]*insight.Fact{insight.MonthlyCubeSpec.Name: monthlyCube(t)}}
+	files := fakeFiles{}
 	rng := rand.New(rand.NewPCG(5, 6))
 	for i, v := range []struct {
 		version, month string
@@ -89,13 +78,13 @@ func newFakeSources(t testing.TB) *fakeSources {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.files["churn/"+v.version+"/report.json"] = b
+		files["churn/"+v.version+"/report.json"] = b
 		auc := rep.Validation.AUC
-		f.runs = append(f.runs, api.ModelRun{Version: v.version, Kind: "churn", Algorithm: "logistic", TrainedAt: rep.CreatedAt,
+		f.Runs = append(f.Runs, api.ModelRun{Version: v.version, Kind: "churn", Algorithm: "logistic", TrainedAt: rep.CreatedAt,
 			ValidMonth: ptr(v.month), AUC: &auc, AUCLo: ptr(rep.Validation.AUCCI.Lo), AUCHi: ptr(rep.Validation.AUCCI.Hi),
 			Lift10: ptr(rep.Validation.Lift10), Promoted: v.promoted, Decision: "kept"})
 	}
-	f.runs = append(f.runs, api.ModelRun{Version: "20261101T030500Z", Kind: "segment", Algorithm: "kmeans", K: ptr(int32(2)), Promoted: true})
+	f.Runs = append(f.Runs, api.ModelRun{Version: "20261101T030500Z", Kind: "segment", Algorithm: "kmeans", K: ptr(int32(2)), Promoted: true})
 	today, yesterday := time.Date(2026, 11, 3, 6, 0, 0, 0, time.UTC), time.Date(2026, 11, 2, 6, 0, 0, 0, time.UTC)
 	add := func(key, status string, at time.Time, ok, rejected int64, reasons ...lake.ReasonCount) {
 		fl := api.IngestFile{Source: "landing/" + key, Status: status, StartedAt: at, RowsOK: ok, RowsRejected: rejected}
@@ -109,9 +98,9 @@ func newFakeSources(t testing.TB) *fakeSources {
 				b = fmt.Appendf(b, `{"column":%q,"reason":%q,"rows":%d}`, rc.Column, rc.Reason, rc.Rows)
 			}
 			b = fmt.Appendf(b, `],"errors":[{"line":7,"column":"msisdn","value":"****123","reason":"not a number"}]}`)
-			f.files[lake.ReportKey(key)] = b
+			files[lake.ReportKey(key)] = b
 		}
-		f.log = append(f.log, fl)
+		f.Files = append(f.Files, fl)
 	}
 	add("exports/cdr/2026/11/03/a.csv.gz", lake.StatusCommitted, today, 1000, 3,
 		lake.ReasonCount{Column: "duration", Reason: "negative", Rows: 2}, lake.ReasonCount{Column: "msisdn", Reason: "not a number", Rows: 1})
@@ -119,7 +108,7 @@ func newFakeSources(t testing.TB) *fakeSources {
 	add("exports/bills/2026/11/03/c.csv", lake.StatusCommitted, today, 50, 0)
 	add("exports/cdr/2026/11/02/d.csv.gz", lake.StatusCommitted, yesterday, 900, 0)
 	add("exports/cdr/2026/11/02/e.csv.gz", lake.StatusFailed, yesterday, 0, 0)
-	return f
+	return f, files
 }
 
 var tagRE = regexp.MustCompile(`<[^>]+>`)
@@ -191,7 +180,7 @@ func TestDashboard(t *testing.T) {
 		"active":        grouped(float64(len(f.customers)), 0),
 		"predicted":     fmt.Sprintf("%.1f%%", sum/float64(len(f.customers))*100),
 		"var":           grouped(risk, 2),
-		"auc":           fmt.Sprintf("%.3f", *f.src.runs[0].AUC),
+		"auc":           fmt.Sprintf("%.3f", *f.src.Runs[0].AUC),
 		"files-today":   "3",
 		"rejects-today": "403",
 		"quarantined":   "1",
@@ -252,7 +241,7 @@ func TestModelPages(t *testing.T) {
 	}
 	resp := c.do("GET", "/console/models/20261101T030000Z", nil)
 	rep := text(t, resp)
-	if want := fmt.Sprintf("%.3f", *f.src.runs[0].AUC); textOf(t, rep, "report-auc") != want {
+	if want := fmt.Sprintf("%.3f", *f.src.Runs[0].AUC); textOf(t, rep, "report-auc") != want {
 		t.Errorf("report AUC = %q, want %s", textOf(t, rep, "report-auc"), want)
 	}
 	if strings.Count(rep, "<polyline") != 8 { // ROC, gains, calibration, one segment: each a curve and the diagonal

@@ -27,6 +27,8 @@
         out.dataset.count = res.ok ? String(res.body.count) : "";
         var exp = document.getElementById("export");
         if (exp) exp.href = form.dataset.countUrl + "?format=csv&" + q.toString();
+        var save = document.querySelector("#save-group input[name=conditions]");
+        if (save) save.value = q.toString();
       })
       .catch(function () { if (mine === seq) out.textContent = "?"; });
   }
