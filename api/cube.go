@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"mime"
 	"net/http"
@@ -110,24 +108,20 @@ func (s *Server) cube(r *request) error {
 	if err != nil {
 		return err
 	}
-	preds, err := s.parseConditions(r.q, io.Discard)
+	sel, buf, err := s.selectRows(r)
 	if err != nil {
 		return err
 	}
-	gp, err := s.groupConditions(r, io.Discard)
-	if err != nil {
-		return err
-	}
-	preds = append(preds, gp...)
-	sel, buf := s.ix.match(preds)
 	defer s.ix.release(buf)
 	c, err := insight.Compute(s.snap, insight.Query{Dims: dims, Measures: measures, Rows: sel})
-	if errors.Is(err, insight.ErrTooManyCells) {
-		return badParam(pDims, "the cube has more than %d cells; use fewer dimensions or narrow the filter", insight.DefaultMaxCells)
-	}
 	if err != nil {
-		return HTTPError{Code: http.StatusInternalServerError, Msg: "could not compute the cube", Err: err}
+		return cubeError(err)
 	}
+	return s.writeCube(r, c, csvOut)
+}
+
+// writeCube answers a computed cube as JSON or CSV.
+func (s *Server) writeCube(r *request, c *insight.Cube, csvOut bool) error {
 	if csvOut {
 		body, err := cubeCSV(c)
 		if err != nil {

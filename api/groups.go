@@ -151,8 +151,14 @@ type groupInfo struct {
 	Run       string `json:"run"`
 }
 
-func (s *Server) groupInfo(g groups.Group) groupInfo {
+func (s *Server) groupInfo(r *request, g groups.Group) groupInfo {
 	gi := groupInfo{Group: g, Customers: -1, Run: s.meta.Run}
+	if s.shards != nil {
+		if n, err := s.countSharded(r, g.Conditions); err == nil {
+			gi.Customers = n
+		}
+		return gi
+	}
 	if q, err := parseQuery(g.Conditions); err == nil {
 		if preds, err := s.parseConditions(q, io.Discard); err == nil {
 			sel, buf := s.ix.match(preds)
@@ -166,7 +172,7 @@ func (s *Server) groupInfo(g groups.Group) groupInfo {
 // canonicalConditions validates conditions as GET /v1/customers would and
 // returns them in a canonical form: parameters sorted by name, each once,
 // list values comma-joined in the order given.
-func (s *Server) canonicalConditions(conditions string) (string, error) {
+func (s *Server) canonicalConditions(r *request, conditions string) (string, error) {
 	q, err := parseQuery(conditions)
 	if err != nil {
 		return "", HTTPError{Code: http.StatusBadRequest, Param: "conditions", Msg: "conditions: " + problemOf(err).Detail}
@@ -180,7 +186,11 @@ func (s *Server) canonicalConditions(conditions string) (string, error) {
 	if err := q.check(savedConditionParams()); err != nil {
 		return "", err
 	}
-	if _, err := s.parseConditions(q, io.Discard); err != nil {
+	if s.shards != nil {
+		if _, err := s.countSharded(r, conditions); err != nil { // the shards validate
+			return "", err
+		}
+	} else if _, err := s.parseConditions(q, io.Discard); err != nil {
 		return "", err
 	}
 	names := make([]string, 0, len(q))
@@ -247,7 +257,7 @@ func (s *Server) createGroup(r *request) error {
 		strings.ContainsFunc(name, func(c rune) bool { return c < ' ' || c == 0x7f }) {
 		return badParam("name", "1-100 printable characters")
 	}
-	cond, err := s.canonicalConditions(spec.Conditions)
+	cond, err := s.canonicalConditions(r, spec.Conditions)
 	if err != nil {
 		return err
 	}
@@ -258,7 +268,7 @@ func (s *Server) createGroup(r *request) error {
 		return HTTPError{Code: http.StatusInternalServerError, Msg: "could not save the group", Err: err}
 	}
 	s.forgetGroups()
-	b, err := json.Marshal(s.groupInfo(g))
+	b, err := json.Marshal(s.groupInfo(r, g))
 	if err != nil {
 		return HTTPError{Code: http.StatusInternalServerError, Msg: "internal error", Err: err}
 	}
@@ -279,7 +289,7 @@ func (s *Server) groupIndex(r *request) error {
 	}{Run: s.meta.Run, Groups: []groupInfo{}}
 	for _, g := range list {
 		if visible(g, r.key) {
-			out.Groups = append(out.Groups, s.groupInfo(g))
+			out.Groups = append(out.Groups, s.groupInfo(r, g))
 		}
 	}
 	return s.writeJSON(r, out)
@@ -293,7 +303,7 @@ func (s *Server) group(r *request) error {
 	if !ok {
 		return HTTPError{Code: http.StatusNotFound, Msg: "no group " + quote(r.param) + " (see GET /v1/groups)"}
 	}
-	return s.writeJSON(r, s.groupInfo(g))
+	return s.writeJSON(r, s.groupInfo(r, g))
 }
 
 func (s *Server) deleteGroup(r *request) error {

@@ -221,6 +221,17 @@ func (cw *csvWriter) add(rank int, it *item) bool {
 	return cw.buf.Len() <= cw.limit
 }
 
+// addRecord writes one row of cells already made (csvRow); false once
+// the body is over the limit.
+func (cw *csvWriter) addRecord(rec []string) bool {
+	cw.w.Write(rec)
+	cw.rows++
+	if cw.rows%256 == 0 {
+		cw.w.Flush()
+	}
+	return cw.buf.Len() <= cw.limit
+}
+
 func (cw *csvWriter) bytes() ([]byte, bool) {
 	cw.w.Flush()
 	if cw.gz != nil {

@@ -92,6 +92,7 @@ type Server struct {
 	knownSegs   map[int32]bool
 	lists       map[string]*serving.List
 	listRows    map[string][]int32
+	listPos     map[string]map[int32]int // a member's position in its list's ids
 	filterSpecs []paramSpec
 	routes      []route
 	mux         *http.ServeMux
@@ -100,8 +101,10 @@ type Server struct {
 	// (public routes) only one already loaded, possibly nil, never reading
 	// the store.
 	load func(ctx context.Context, refresh bool) (*Server, error)
-	// shards, set on a sharded front (NewSharded), answer in its place.
-	shards []*Server
+	// shards, set on a sharded front (NewFront), answer in its place.
+	shards []Shard
+	// parts are the shard protocol's routes (shardRoutes).
+	parts []route
 }
 
 // New builds a server over an open snapshot (serving.Open), answering
@@ -142,14 +145,16 @@ func New(snap *serving.Snapshot, src Sources, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("api: snapshot %s: list %s appears twice", meta.Run, l.Name)
 		}
 		rows := make([]int32, 0, len(l.IDs))
-		for _, id := range l.IDs {
+		pos := map[int32]int{}
+		for p, id := range l.IDs {
 			if r, ok := ix.row(id); ok {
 				rows = append(rows, int32(r))
+				pos[int32(r)] = p
 			} else {
 				missing++
 			}
 		}
-		s.lists[l.Name], s.listRows[l.Name] = l, rows
+		s.lists[l.Name], s.listRows[l.Name], s.listPos[l.Name] = l, rows, pos
 	}
 	if missing > 0 {
 		s.cfg.Log.Warn("api: list members not in the snapshot were dropped", "run", meta.Run, "missing", missing)
@@ -195,8 +200,10 @@ func newFront(src Sources, cfg Config) (*Server, error) {
 		knownSegs:   map[int32]bool{},
 		lists:       map[string]*serving.List{},
 		listRows:    map[string][]int32{},
+		listPos:     map[string]map[int32]int{},
 		filterSpecs: filterParams(),
 		routes:      routeTable(),
+		parts:       shardRoutes(),
 	}
 	s.mux = s.newMux()
 	return s, nil
@@ -268,6 +275,9 @@ func (s *Server) newMux() *http.ServeMux {
 			bare[s.routes[i].pattern] = true
 			mux.Handle(s.routes[i].pattern, h)
 		}
+	}
+	for i := range s.parts {
+		mux.Handle(s.parts[i].verb()+" "+s.parts[i].pattern, http.HandlerFunc(func(w http.ResponseWriter, hr *http.Request) { s.handle(w, hr, &s.parts[i]) }))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, hr *http.Request) { s.handle(w, hr, nil) })
 	return mux
@@ -381,11 +391,13 @@ func (s *Server) serve(r *request, rt *route) error {
 		r.param = p
 	}
 	if s.shards != nil {
-		switch rt.op {
-		case OpHealth, OpOpenAPI, OpCustomers, OpCustomersCSV, OpCustomer:
-		default:
-			return errNotSharded
+		if strings.HasPrefix(rt.pattern, shardPrefix+"/") {
+			return HTTPError{Code: http.StatusNotFound, Msg: "no such resource (see /v1/openapi.json)"} // a front is no shard
 		}
+		if h, ok := sharded[r.op]; ok {
+			return h(s, r)
+		}
+		return rt.serve(s, r) // the run's metadata and the lake
 	}
 	if s.load == nil {
 		return rt.serve(s, r)
@@ -455,6 +467,8 @@ const (
 	ctJSON    = "application/json; charset=utf-8"
 	ctProblem = "application/problem+json; charset=utf-8"
 	ctCSV     = "text/csv; charset=utf-8"
+	// ctJSONLines is a shard's streamed export part (shard protocol).
+	ctJSONLines = "application/jsonl"
 )
 
 // write writes an answer: headers, status, body.
@@ -531,9 +545,6 @@ func (s *Server) health(r *request) error {
 	if s.snap != nil {
 		run, n = s.meta.Run, s.snap.Len()
 	}
-	for _, sh := range s.shards {
-		run, n = sh.meta.Run, n+sh.snap.Len()
-	}
 	return s.writeJSON(r, map[string]any{"status": "ok", "run": run, "customers": n})
 }
 
@@ -542,9 +553,6 @@ func (s *Server) openapi(r *request) error {
 }
 
 func (s *Server) customer(r *request) error {
-	if s.shards != nil {
-		return s.shardOf(r.param).customer(r)
-	}
 	row, ok := s.ix.row(r.param)
 	if !ok {
 		return HTTPError{Code: http.StatusNotFound, Msg: "no customer with id " + quote(r.param) + " in run " + s.meta.Run}
@@ -577,9 +585,6 @@ type page[T any] struct {
 }
 
 func (s *Server) filterCustomers(r *request) error {
-	if s.shards != nil {
-		return s.filterSharded(r)
-	}
 	f, err := s.parseFilterWith(r.q, func(h io.Writer) ([]pred, error) { return s.groupConditions(r, h) })
 	if err != nil {
 		return err

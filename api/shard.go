@@ -2,169 +2,651 @@ package api
 
 import (
 	"cmp"
+	"container/heap"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
+	"github.com/telcolake/telcolake/insight"
 	"github.com/telcolake/telcolake/models/serving"
 )
 
 // A snapshot of 10M+ customers is split by subscriber hash
 // (serving.ShardOf) into shards, each served by an api instance of its
-// own; a front fans a request out and merges the answers:
+// own; a front (NewFront) answers the public API by fanning a request out
+// to every shard over the shard protocol (shardpart.go) in parallel and
+// merging the parts exactly:
 //
-//   - the filter (GET /v1/customers): every shard counts its matches and
-//     returns its first limit+1 in the sort order; counts add, and the
-//     pages merge by (sort value, id) — the unsharded order, since a
-//     snapshot's rows are sorted by id and ties break by row. A cursor is
-//     (sort value, id), which every shard resolves against its own rows,
-//     so a cursor from the merged page stays valid on every shard;
-//   - a customer (GET /v1/customers/{id}) goes to the id's shard alone.
+//   - GET /v1/customers: counts add; each shard returns its first limit+1
+//     hits after the cursor in the sort order, which merge by (sort key,
+//     id) — the unsharded order, as a snapshot's rows are sorted by id. A
+//     cursor is (sort value, id), which every shard resolves against its
+//     own rows, so cursors from the merged page stay valid;
+//   - format=csv: each shard streams its hits in order (JSON lines), the
+//     front merges the streams k-way into one CSV, holding one hit per
+//     shard at a time;
+//   - GET /v1/cube and /v1/value/tiers: each shard computes the finest
+//     cells of its customers with exact sums (insight.ComputePartial);
+//     insight.Merge adds them and rolls up subtotals and the grand total,
+//     so every measure, means and rates included, is the unsharded one;
+//   - lists: each shard returns the list positions of its members (after
+//     group=), the front merges them into the ranking and asks each shard
+//     for the items within the page's window of positions;
+//   - group=: every shard applies the group's conditions itself; a
+//     group's size is the sum of the shards' counts;
+//   - GET /v1/customers/{id} goes to the id's shard alone; what the run's
+//     metadata answers (segments, lifecycle, causes, tracking) and what
+//     the lake answers (models, ingest files, the monthly and usage cubes,
+//     groups, campaigns) the front answers itself.
 //
-// Here the shards are in-process Servers (NewSharded), standing in for
-// N instances; the merge is the same over HTTP. Other routes are not
-// sharded yet and answer 501.
+// Creating a campaign and its contacts (customer details joined across
+// shards) are not sharded yet and answer 501.
+//
+// A shard is reached through Shard: LocalShard calls a Server in this
+// process (tests, and a front with shards in one process), RemoteShard an
+// api instance over HTTP; the same protocol and the same merge in both.
 
-// NewSharded builds a front over shard snapshots: snaps[k] holds the
-// customers with serving.ShardOf(id, len(snaps)) == k, all of one run.
+// Shard is one shard as a front reaches it: the method of *http.Client.
+type Shard interface {
+	Do(req *http.Request) (*http.Response, error)
+}
+
+// LocalShard reaches h (a Server over one shard's snapshot) in this
+// process; a streamed answer flows through a pipe, not a buffer.
+func LocalShard(h http.Handler) Shard { return localShard{h} }
+
+type localShard struct{ h http.Handler }
+
+func (l localShard) Do(req *http.Request) (*http.Response, error) {
+	pr, pw := io.Pipe()
+	w := &pipeWriter{header: http.Header{}, pw: pw, ready: make(chan struct{})}
+	go func() {
+		defer func() {
+			w.WriteHeader(http.StatusOK) // a handler that wrote nothing
+			pw.Close()
+		}()
+		l.h.ServeHTTP(w, req)
+	}()
+	select {
+	case <-w.ready:
+	case <-req.Context().Done():
+		pr.CloseWithError(req.Context().Err())
+		return nil, req.Context().Err()
+	}
+	return &http.Response{StatusCode: w.status, Header: w.header, Body: pr}, nil
+}
+
+// pipeWriter is a ResponseWriter whose body goes into a pipe.
+type pipeWriter struct {
+	header http.Header
+	pw     *io.PipeWriter
+	status int
+	once   sync.Once
+	ready  chan struct{}
+}
+
+func (w *pipeWriter) Header() http.Header { return w.header }
+
+func (w *pipeWriter) WriteHeader(code int) {
+	w.once.Do(func() {
+		w.status = code
+		w.header = w.header.Clone()
+		close(w.ready)
+	})
+}
+
+func (w *pipeWriter) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.pw.Write(b)
+}
+
+// RemoteShard reaches the api instance at base (e.g.
+// "http://127.0.0.1:9001") through client.
+func RemoteShard(base string, client *http.Client) (Shard, error) {
+	u, err := url.Parse(base)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, fmt.Errorf("api: shard address %q is not an absolute URL", base)
+	}
+	return remoteShard{base: u, c: client}, nil
+}
+
+type remoteShard struct {
+	base *url.URL
+	c    *http.Client
+}
+
+func (rs remoteShard) Do(req *http.Request) (*http.Response, error) {
+	out := req.Clone(req.Context())
+	u := *rs.base
+	u.Path = strings.TrimSuffix(u.Path, "/") + req.URL.Path
+	u.RawPath, u.RawQuery = "", req.URL.RawQuery
+	out.URL = &u
+	out.Host, out.RequestURI = "", ""
+	return rs.c.Do(out)
+}
+
+// NewSharded builds a front over shard snapshots served in this process:
+// snaps[k] holds the customers with serving.ShardOf(id, len(snaps)) == k,
+// all of one run.
 func NewSharded(snaps []*serving.Snapshot, src Sources, cfg Config) (*Server, error) {
 	if len(snaps) == 0 {
 		return nil, errors.New("api: no shards")
 	}
-	front, err := newFront(src, cfg)
-	if err != nil {
-		return nil, err
+	if cfg.groups == nil {
+		cfg.groups = &groupCache{} // one cache: a group saved through the front is at once the shards'
 	}
+	var shards []Shard
 	for k, snap := range snaps {
 		s, err := New(snap, src, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("api: shard %d: %w", k, err)
 		}
-		if k > 0 && s.meta.Run != front.meta.Run {
-			return nil, fmt.Errorf("api: shard %d has run %s, shard 0 run %s", k, s.meta.Run, front.meta.Run)
+		if s.meta.Run != snaps[0].Meta.Run {
+			return nil, fmt.Errorf("api: shard %d has run %s, shard 0 run %s", k, s.meta.Run, snaps[0].Meta.Run)
 		}
-		if k == 0 {
-			front.meta = s.meta
-		}
-		for id, sg := range s.segments {
-			front.segments[id] = sg
-		}
-		for id := range s.knownSegs {
-			front.knownSegs[id] = true
-		}
-		front.shards = append(front.shards, s)
+		shards = append(shards, LocalShard(s))
 	}
-	return front, nil
+	return NewFront(snaps[0].Meta, shards, src, cfg)
+}
+
+// NewFront builds a front over shards of the run meta describes (the
+// run's metadata, which every shard's snapshot carries): shards[k] serves
+// the customers with serving.ShardOf(id, len(shards)) == k.
+func NewFront(meta *serving.Meta, shards []Shard, src Sources, cfg Config) (*Server, error) {
+	if len(shards) == 0 {
+		return nil, errors.New("api: no shards")
+	}
+	if meta == nil {
+		return nil, errors.New("api: no snapshot meta")
+	}
+	s, err := newFront(src, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.meta, s.shards = meta, shards
+	if s.report, err = loadReport(meta.Insight); err != nil {
+		s.cfg.Log.Warn("api: snapshot's lifecycle report unreadable; its endpoints answer 503", "run", meta.Run, "err", err)
+	}
+	for _, sg := range meta.Segments {
+		s.segments[sg.ID] = sg
+		s.knownSegs[sg.ID] = true
+	}
+	for i := range meta.Lists {
+		l := &meta.Lists[i]
+		if !validID(l.Name) {
+			return nil, fmt.Errorf("api: snapshot %s: invalid list name %q", meta.Run, l.Name)
+		}
+		if _, dup := s.lists[l.Name]; dup {
+			return nil, fmt.Errorf("api: snapshot %s: list %s appears twice", meta.Run, l.Name)
+		}
+		s.lists[l.Name] = l
+	}
+	return s, nil
 }
 
 // errNotSharded answers the routes the sharded layout does not serve yet.
 var errNotSharded = HTTPError{Code: http.StatusNotImplemented, Msg: "not answered by the sharded serving layout yet"}
 
-// shardOf is the shard that holds customer id.
-func (s *Server) shardOf(id string) *Server { return s.shards[serving.ShardOf(id, len(s.shards))] }
-
-// shardHit is one shard's candidate for the merged page.
-type shardHit struct {
-	shard int
-	e     entry
-	id    string
+// sharded are the front's own answers to the routes that need the
+// shards; the other routes the front answers from the run's metadata and
+// the lake, as one instance does.
+var sharded = map[Op]func(*Server, *request) error{
+	OpHealth:              (*Server).healthSharded,
+	OpCustomer:            (*Server).customerSharded,
+	OpCustomers:           (*Server).filterSharded,
+	OpCustomersCSV:        (*Server).filterSharded,
+	OpLists:               (*Server).listIndexSharded,
+	OpList:                (*Server).listSharded,
+	OpListCSV:             (*Server).listSharded,
+	OpCube:                (*Server).cubeSharded,
+	OpValueTiers:          (*Server).tiersSharded,
+	OpCampaignCreate:      func(*Server, *request) error { return errNotSharded },
+	OpCampaignContacts:    func(*Server, *request) error { return errNotSharded },
+	OpCampaignContactsCSV: func(*Server, *request) error { return errNotSharded },
 }
 
-// filterSharded answers the filter from every shard.
-func (s *Server) filterSharded(r *request) error {
-	if _, ok := r.q[pGroup]; ok {
-		return errNotSharded // saved groups live beside a snapshot, not in shards yet
-	}
-	f, err := s.shards[0].parseFilter(r.q) // validation and paging, as one instance does
+// forwarded are the request headers a shard needs: the credentials, which
+// it checks itself.
+var forwarded = []string{"X-Api-Key", "Authorization"}
+
+// call sends one request of the shard protocol (or of the public API) to
+// shard k.
+func (s *Server) call(r *request, k int, path, rawQuery string) (*http.Response, error) {
+	u := &url.URL{Path: path, RawQuery: rawQuery}
+	req, err := http.NewRequestWithContext(r.ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if f.csv {
-		return errNotSharded
-	}
-	var c *filterCursor
-	if f.cursor != "" {
-		dc, err := s.cursors.decodeFilter(f.cursor)
-		if err != nil {
-			return badParam(pCursor, "invalid (pass next_cursor of the previous page unchanged)")
+	for _, h := range forwarded {
+		for _, v := range r.hr.Header.Values(h) {
+			req.Header.Add(h, v)
 		}
-		if dc.field != f.order.field || dc.desc != f.order.desc || dc.query != f.hash {
-			return badParam(pCursor, "belongs to another query (keep the conditions and sort of the first page)")
-		}
-		c = &dc
 	}
-	counts := make([]int, len(s.shards))
-	hits := make([][]shardHit, len(s.shards))
+	resp, err := s.shards[k].Do(req)
+	if err != nil {
+		return nil, HTTPError{Code: http.StatusBadGateway, Msg: "a shard did not answer", Err: fmt.Errorf("shard %d: %w", k, err)}
+	}
+	return resp, nil
+}
+
+// shardError is a shard's answer other than 200 as the front's error: the
+// same problem, so the client sees what one instance would have said.
+func shardError(k int, resp *http.Response) error {
+	defer resp.Body.Close()
+	var p Problem
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err := json.Unmarshal(b, &p); err != nil || p.Status != resp.StatusCode {
+		return HTTPError{Code: http.StatusBadGateway, Msg: "a shard failed", Err: fmt.Errorf("shard %d: status %d: %.200s", k, resp.StatusCode, b)}
+	}
+	return HTTPError{Code: p.Status, Msg: p.Detail, Param: p.Parameter, Err: fmt.Errorf("shard %d answered %d", k, p.Status)}
+}
+
+// fanOut sends the request to every shard in parallel and decodes each
+// 200 answer into into(k); the first shard's failure (by shard number)
+// fails the whole.
+func (s *Server) fanOut(r *request, path, rawQuery string, into func(k int) any) error {
 	errs := make([]error, len(s.shards))
 	var wg sync.WaitGroup
-	for k, sh := range s.shards {
+	for k := range s.shards {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sf, err := sh.parseFilter(r.q) // the conditions in this shard's codes
+			resp, err := s.call(r, k, path, rawQuery)
 			if err != nil {
 				errs[k] = err
 				return
 			}
-			var from *entry
-			if c != nil {
-				from = &entry{k: f.order.sign() * c.value, r: sh.ix.after(c.id)}
+			if resp.StatusCode != http.StatusOK {
+				errs[k] = shardError(k, resp)
+				return
 			}
-			sel, buf := sh.ix.match(sf.preds)
-			defer sh.ix.release(buf)
-			counts[k] = len(sel)
-			for _, e := range sh.ix.top(sel, f.order, from, f.limit+1) {
-				hits[k] = append(hits[k], shardHit{shard: k, e: e, id: sh.ix.id(e.r)})
+			defer resp.Body.Close()
+			if err := json.NewDecoder(resp.Body).Decode(into(k)); err != nil {
+				errs[k] = HTTPError{Code: http.StatusBadGateway, Msg: "a shard's answer is unreadable", Err: fmt.Errorf("shard %d: %w", k, err)}
 			}
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// shardOf is the shard that holds customer id.
+func (s *Server) shardOf(id string) int { return serving.ShardOf(id, len(s.shards)) }
+
+func (s *Server) healthSharded(r *request) error {
+	parts := make([]struct {
+		Run       string `json:"run"`
+		Customers int    `json:"customers"`
+	}, len(s.shards))
+	if err := s.fanOut(r, "/healthz", "", func(k int) any { return &parts[k] }); err != nil {
 		return err
 	}
-	var all []shardHit
-	for _, h := range hits {
-		all = append(all, h...)
+	n := 0
+	for _, p := range parts {
+		n += p.Customers
 	}
-	slices.SortFunc(all, func(a, b shardHit) int {
-		if c := cmp.Compare(a.e.k, b.e.k); c != 0 {
+	return s.writeJSON(r, map[string]any{"status": "ok", "run": s.meta.Run, "customers": n})
+}
+
+// customerSharded passes a look-up to the id's shard and its answer back.
+func (s *Server) customerSharded(r *request) error {
+	resp, err := s.call(r, s.shardOf(r.param), "/v1/customers/"+url.PathEscape(r.param), "")
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return shardError(s.shardOf(r.param), resp)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(s.cfg.MaxBodyBytes)+1))
+	if err != nil {
+		return HTTPError{Code: http.StatusBadGateway, Msg: "a shard's answer is unreadable", Err: err}
+	}
+	r.rows = 1
+	return s.respond(r, http.StatusOK, ctJSON, body)
+}
+
+// mergeHits sorts hits by (key, id): the unsharded order.
+func mergeHits(hits []hit) {
+	slices.SortFunc(hits, func(a, b hit) int {
+		if c := cmp.Compare(a.K, b.K); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.id, b.id)
+		return cmp.Compare(a.ID, b.ID)
 	})
+}
+
+func (s *Server) filterSharded(r *request) error {
+	if f := r.q[pFormat]; len(f) == 1 && f[0] == "csv" {
+		return s.exportSharded(r)
+	}
+	parts := make([]customersPart, len(s.shards))
+	if err := s.fanOut(r, shardCustomers, r.hr.URL.RawQuery, func(k int) any { return &parts[k] }); err != nil {
+		return err
+	}
+	var limit int
+	var cursor string
+	var csvOut bool
+	if err := s.parsePaging(r.q, &limit, &cursor, &csvOut); err != nil { // valid: the shards checked
+		return err
+	}
 	out := page[item]{Items: []item{}, Run: s.meta.Run}
-	for _, n := range counts {
-		out.Count += n
+	var all []hit
+	for _, p := range parts {
+		out.Count += p.Count
+		all = append(all, p.Hits...)
 	}
-	if len(all) > f.limit {
-		last := all[f.limit-1]
-		sh := s.shards[last.shard]
-		cur := s.cursors.encodeFilter(filterCursor{field: f.order.field, desc: f.order.desc, query: f.hash,
-			value: sh.ix.value(f.order, last.e.r), id: last.id})
-		out.NextCursor = &cur
-		all = all[:f.limit]
+	mergeHits(all)
+	if len(all) > limit {
+		last := all[limit-1]
+		p := parts[0]
+		c := s.cursors.encodeFilter(filterCursor{field: p.Field, desc: p.Desc, query: p.Hash, value: last.V, id: last.ID})
+		out.NextCursor = &c
+		all = all[:limit]
 	}
-	// Details from each shard, then back in the merged order.
-	rows := make([][]int32, len(s.shards))
 	for _, h := range all {
-		rows[h.shard] = append(rows[h.shard], h.e.r)
-	}
-	got := make([][]serving.Customer, len(s.shards))
-	for k, rs := range rows {
-		if len(rs) > 0 {
-			if got[k], err = s.shards[k].rows(r, rs); err != nil {
-				return err
-			}
-		}
-	}
-	next := make([]int, len(s.shards))
-	for _, h := range all {
-		cust := &got[h.shard][next[h.shard]]
-		next[h.shard]++
-		out.Items = append(out.Items, newItem(cust, r.access))
+		out.Items = append(out.Items, *h.Item)
 	}
 	r.rows = len(out.Items)
 	return s.writeJSON(r, out)
+}
+
+// stream is one shard's export part being read.
+type stream struct {
+	dec *json.Decoder
+	cur hit
+}
+
+// streams is a heap of streams by their current hit.
+type streams []*stream
+
+func (h streams) Len() int { return len(h) }
+func (h streams) Less(i, j int) bool {
+	a, b := &h[i].cur, &h[j].cur
+	return a.K < b.K || a.K == b.K && a.ID < b.ID
+}
+func (h streams) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *streams) Push(x any)   { *h = append(*h, x.(*stream)) }
+func (h *streams) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// exportSharded merges the shards' streamed export parts into one CSV.
+func (s *Server) exportSharded(r *request) error {
+	resps := make([]*http.Response, len(s.shards))
+	errs := make([]error, len(s.shards))
+	var wg sync.WaitGroup
+	for k := range s.shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resps[k], errs[k] = s.call(r, k, shardCustomers, r.hr.URL.RawQuery)
+		}()
+	}
+	wg.Wait()
+	defer func() {
+		for _, resp := range resps {
+			if resp != nil {
+				resp.Body.Close()
+			}
+		}
+	}()
+	for k, resp := range resps {
+		if errs[k] == nil && resp.StatusCode != http.StatusOK {
+			errs[k] = shardError(k, resp)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		for _, e := range errs {
+			if e != nil {
+				return e
+			}
+		}
+	}
+	total := 0
+	var h streams
+	for k, resp := range resps {
+		st := &stream{dec: json.NewDecoder(resp.Body)}
+		var head customersPart
+		if err := st.dec.Decode(&head); err != nil {
+			return HTTPError{Code: http.StatusBadGateway, Msg: "a shard's answer is unreadable", Err: fmt.Errorf("shard %d: %w", k, err)}
+		}
+		total += head.Count
+		h = append(h, st)
+	}
+	gz := acceptsGzip(r.hr.Header)
+	if minRow := map[bool]int{false: minCSVRow, true: minGzipCSVRow}[gz]; total*minRow > s.cfg.MaxBodyBytes {
+		return tooManyRows(total, s.cfg.MaxBodyBytes)
+	}
+	next := func(st *stream) (bool, error) {
+		st.cur = hit{}
+		err := st.dec.Decode(&st.cur)
+		if err == io.EOF {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	live := h[:0]
+	for k, st := range h {
+		ok, err := next(st)
+		if err != nil {
+			return HTTPError{Code: http.StatusBadGateway, Msg: "a shard's answer is unreadable", Err: fmt.Errorf("shard %d: %w", k, err)}
+		}
+		if ok {
+			live = append(live, st)
+		}
+	}
+	h = live
+	heap.Init(&h)
+	cw := newCSV(s.cfg.MaxBodyBytes, false, gz)
+	for h.Len() > 0 {
+		st := h[0]
+		if !cw.addRecord(st.cur.Rec) {
+			return tooManyRows(total, s.cfg.MaxBodyBytes)
+		}
+		ok, err := next(st)
+		if err != nil {
+			return HTTPError{Code: http.StatusBadGateway, Msg: "a shard's answer is unreadable", Err: err}
+		}
+		if ok {
+			heap.Fix(&h, 0)
+		} else {
+			heap.Pop(&h)
+		}
+	}
+	if cw.rows != total {
+		return HTTPError{Code: http.StatusBadGateway, Msg: "a shard's export ended early", Err: fmt.Errorf("%d of %d rows", cw.rows, total)}
+	}
+	return s.writeCSV(r, "customers", cw)
+}
+
+func (s *Server) cubeSharded(r *request) error {
+	parts := make([]cubePart, len(s.shards))
+	if err := s.fanOut(r, shardCube, r.hr.URL.RawQuery, func(k int) any { return &parts[k] }); err != nil {
+		return err
+	}
+	csvOut, err := wantsCSV(r.q, r.hr.Header) // valid: the shards checked
+	if err != nil {
+		return err
+	}
+	ps := make([]*insight.Partial, len(parts))
+	for k := range parts {
+		ps[k] = parts[k].Partial
+	}
+	c, err := insight.Merge(ps, 0)
+	if err != nil {
+		return cubeError(err)
+	}
+	return s.writeCube(r, c, csvOut)
+}
+
+func (s *Server) tiersSharded(r *request) error {
+	parts := make([]cubePart, len(s.shards))
+	if err := s.fanOut(r, shardTiers, r.hr.URL.RawQuery, func(k int) any { return &parts[k] }); err != nil {
+		return err
+	}
+	ps := make([]*insight.Partial, len(parts))
+	lo, hi := map[string]int64{}, map[string]int64{}
+	for k, p := range parts {
+		ps[k] = p.Partial
+		for t, v := range p.CLVMin {
+			if old, ok := lo[t]; !ok || v < old {
+				lo[t] = v
+			}
+		}
+		for t, v := range p.CLVMax {
+			if old, ok := hi[t]; !ok || v > old {
+				hi[t] = v
+			}
+		}
+	}
+	c, err := insight.Merge(ps, 0)
+	if err != nil {
+		return HTTPError{Code: http.StatusInternalServerError, Msg: "could not compute the tiers", Err: err}
+	}
+	return s.writeTiers(r, c, lo, hi)
+}
+
+func (s *Server) listIndexSharded(r *request) error {
+	parts := make([]map[string]int, len(s.shards))
+	if err := s.fanOut(r, shardLists, "", func(k int) any { return &parts[k] }); err != nil {
+		return err
+	}
+	out := struct {
+		Run   string     `json:"run"`
+		Lists []listInfo `json:"lists"`
+	}{Run: s.meta.Run, Lists: []listInfo{}}
+	for _, l := range s.meta.Lists {
+		n := 0
+		for _, p := range parts {
+			n += p[l.Name]
+		}
+		out.Lists = append(out.Lists, listInfo{Name: l.Name, Title: l.Title, Description: l.Description, Size: n})
+	}
+	return s.writeJSON(r, out)
+}
+
+// listSharded merges the shards' members of a list into its ranking, then
+// reads the items of the page (or, for CSV, all) from the shards.
+func (s *Server) listSharded(r *request) error {
+	l, ok := s.lists[r.param]
+	if !ok {
+		return HTTPError{Code: http.StatusNotFound, Msg: "no list " + quote(r.param) + " in run " + s.meta.Run + " (see /v1/lists)"}
+	}
+	path := strings.Replace(shardList, "{name}", url.PathEscape(l.Name), 1)
+	q := url.Values{}
+	if g, ok := r.q[pGroup]; ok {
+		q[pGroup] = g
+	}
+	parts := make([]listPart, len(s.shards))
+	if err := s.fanOut(r, path, q.Encode(), func(k int) any { return &parts[k] }); err != nil {
+		return err
+	}
+	var positions []int
+	for _, p := range parts {
+		positions = append(positions, p.Positions...)
+	}
+	slices.Sort(positions)
+	var limit int
+	var cursor string
+	var csvOut bool
+	if err := s.parsePaging(r.q, &limit, &cursor, &csvOut); err != nil {
+		return err
+	}
+	offset, end := 0, len(positions)
+	if !csvOut {
+		if cursor != "" {
+			o, err := s.cursors.decodeList(cursor, l.Name)
+			if err != nil {
+				return badParam(pCursor, "invalid (pass next_cursor of the previous page of this list unchanged)")
+			}
+			offset = min(o, len(positions))
+		}
+		end = min(offset+limit, len(positions))
+	}
+	// The items of positions[offset:end], from the shards that hold them.
+	var items []item
+	if end > offset {
+		q.Set(pFrom, strconv.Itoa(positions[offset]))
+		q.Set(pTo, strconv.Itoa(positions[end-1]))
+		if err := s.fanOut(r, path, q.Encode(), func(k int) any { return &parts[k] }); err != nil {
+			return err
+		}
+		byPos := map[int]*item{}
+		for k := range parts {
+			p := &parts[k]
+			inWindow := p.Positions[:0:0]
+			for _, pos := range p.Positions {
+				if pos >= positions[offset] && pos <= positions[end-1] {
+					inWindow = append(inWindow, pos)
+				}
+			}
+			if len(inWindow) != len(p.Items) {
+				return HTTPError{Code: http.StatusBadGateway, Msg: "a shard's list changed between reads", Err: fmt.Errorf("shard %d", k)}
+			}
+			for j := range p.Items {
+				byPos[inWindow[j]] = &p.Items[j]
+			}
+		}
+		for _, pos := range positions[offset:end] {
+			items = append(items, *byPos[pos])
+		}
+	}
+	if csvOut {
+		cw := newCSV(s.cfg.MaxBodyBytes, true, acceptsGzip(r.hr.Header))
+		for j := range items {
+			if !cw.add(j+1, &items[j]) {
+				return tooManyRows(len(items), s.cfg.MaxBodyBytes)
+			}
+		}
+		return s.writeCSV(r, l.Name, cw)
+	}
+	out := struct {
+		Name        string `json:"name"`
+		Title       string `json:"title"`
+		Description string `json:"description"`
+		page[listItem]
+	}{Name: l.Name, Title: l.Title, Description: l.Description,
+		page: page[listItem]{Count: len(positions), Items: make([]listItem, 0, end-offset), Run: s.meta.Run}}
+	for j := range items {
+		out.Items = append(out.Items, listItem{Rank: offset + j + 1, item: items[j]})
+	}
+	if end < len(positions) {
+		c := s.cursors.encodeList(l.Name, end)
+		out.NextCursor = &c
+	}
+	r.rows = len(out.Items)
+	return s.writeJSON(r, out)
+}
+
+// countSharded is how many customers meet conditions (a saved group's),
+// over every shard; a shard's 400 (conditions that do not apply to the
+// run) is the error.
+func (s *Server) countSharded(r *request, conditions string) (int, error) {
+	parts := make([]struct {
+		Count int `json:"count"`
+	}, len(s.shards))
+	if err := s.fanOut(r, shardCount, conditions, func(k int) any { return &parts[k] }); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range parts {
+		n += p.Count
+	}
+	return n, nil
 }

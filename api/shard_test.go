@@ -2,22 +2,30 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/telcolake/telcolake/insight"
 	"github.com/telcolake/telcolake/models/serving"
 )
 
 // shardedFixture serves the fixture's snapshot split into n shards (each
-// written and opened as its own snapshot, as n api instances would).
-func shardedFixture(t *testing.T, n int) (*fixture, *fixture) {
+// written and opened as its own snapshot, as n api instances would),
+// reached in process or, with remote, over HTTP through a test server per
+// shard. Both share the whole fixture's group and campaign stores.
+func shardedFixture(t *testing.T, n int, remote bool) (*fixture, *fixture) {
 	t.Helper()
 	whole := newFixture(t, nil)
 	meta, cs := genSnapshot(7, fixtureSize, true)
+	cfg := Config{Keys: testKeys(), Audit: slog.New(slog.NewJSONHandler(io.Discard, nil)), MaxPageSize: 100,
+		Groups: whole.s.cfg.Groups, Campaigns: whole.s.cfg.Campaigns}
 	var snaps []*serving.Snapshot
 	for k, part := range serving.Split(cs, n) {
 		if len(part) == 0 {
@@ -33,68 +41,225 @@ func shardedFixture(t *testing.T, n int) (*fixture, *fixture) {
 		}
 		snaps = append(snaps, snap)
 	}
-	cfg := Config{Keys: testKeys(), Audit: slog.New(slog.NewJSONHandler(io.Discard, nil)), MaxPageSize: 100}
-	s, err := NewSharded(snaps, sampleSources(), cfg)
+	var s *Server
+	var err error
+	if !remote {
+		s, err = NewSharded(snaps, sampleSources(), cfg)
+	} else {
+		var shards []Shard
+		for _, snap := range snaps {
+			inst, err := New(snap, sampleSources(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(inst)
+			t.Cleanup(srv.Close)
+			sh, err := RemoteShard(srv.URL, srv.Client())
+			if err != nil {
+				t.Fatal(err)
+			}
+			shards = append(shards, sh)
+		}
+		s, err = NewFront(meta, shards, sampleSources(), cfg)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	return whole, &fixture{s: s, meta: meta, customers: whole.customers, audit: &syncBuffer{}}
 }
 
-// TestShardedEqualsUnsharded pages through every filter case on both
-// layouts: every page (count, items, next cursor) is the same answer,
-// byte for byte, and the sharded cursors lead through the same pages.
+// same asserts that the sharded front answers target exactly as the
+// unsharded server does: status, content type and body, byte for byte.
+func same(t *testing.T, whole, sharded *fixture, role Role, target string, hdr ...string) response {
+	t.Helper()
+	if role != "" {
+		hdr = append(hdr, "X-API-Key", secretOf[role])
+	}
+	want := whole.do(t, event("GET", target, hdr...))
+	got := sharded.do(t, event("GET", target, hdr...))
+	if got.StatusCode != want.StatusCode || got.Body != want.Body || got.Headers["Content-Type"] != want.Headers["Content-Type"] ||
+		got.Headers["Content-Disposition"] != want.Headers["Content-Disposition"] {
+		t.Fatalf("%s as %q:\n got %d %s %s\nwant %d %s %s", target, role, got.StatusCode, got.Headers["Content-Type"], head1(got.Body),
+			want.StatusCode, want.Headers["Content-Type"], head1(want.Body))
+	}
+	return got
+}
+
+// TestShardedEqualsUnsharded asks both layouts the same questions, with 2
+// and 5 shards, in process and over HTTP: every filter paged through its
+// cursors, CSV exports (plain and gzip), look-ups, cubes with random
+// dimensions, measures and filters (JSON and CSV), value tiers, lists
+// paged and exported, group=, group sizes, health and the errors — every
+// answer byte-identical.
 func TestShardedEqualsUnsharded(t *testing.T) {
 	for _, n := range []int{2, 5} {
-		whole, sharded := shardedFixture(t, n)
-		for _, fc := range filterCases {
-			for _, role := range []Role{RoleAdmin, RoleAnalyst} {
-				t.Run(fc.query+"/"+string(role), func(t *testing.T) {
-					cursor, pages := "", 0
-					for {
-						q := strings.TrimPrefix(fc.query+"&limit=7", "&")
-						if cursor != "" {
-							q += "&cursor=" + url.QueryEscape(cursor)
-						}
-						want := whole.get(t, role, "/v1/customers?"+q)
-						got := sharded.get(t, role, "/v1/customers?"+q)
-						if got.StatusCode != want.StatusCode || got.Body != want.Body {
-							t.Fatalf("%d shards, page %d of %q:\n got %d %s\nwant %d %s", n, pages, fc.query,
-								got.StatusCode, head1(got.Body), want.StatusCode, head1(want.Body))
-						}
-						p := decodePage(t, got.Body)
-						pages++
-						if p.NextCursor == nil {
-							break
-						}
-						cursor = *p.NextCursor
-						if pages > fixtureSize {
-							t.Fatal("paging does not end")
-						}
-					}
-				})
-			}
+		for _, remote := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%d shards remote=%v", n, remote), func(t *testing.T) {
+				testSharded(t, n, remote)
+			})
 		}
-		for i, c := range whole.customers {
-			if i%37 != 0 {
-				continue
-			}
-			for _, role := range []Role{RoleAgent, RoleAdmin} {
-				path := "/v1/customers/" + url.PathEscape(c.SubscriberID)
-				if got, want := sharded.get(t, role, path), whole.get(t, role, path); got.Body != want.Body {
-					t.Errorf("%s as %s: sharded %s, unsharded %s", path, role, head1(got.Body), head1(want.Body))
+	}
+}
+
+func testSharded(t *testing.T, n int, remote bool) {
+	whole, sharded := shardedFixture(t, n, remote)
+	for _, fc := range filterCases {
+		for _, role := range []Role{RoleAdmin, RoleAnalyst} {
+			cursor, pages := "", 0
+			for {
+				q := strings.TrimPrefix(fc.query+"&limit=7", "&")
+				if cursor != "" {
+					q += "&cursor=" + url.QueryEscape(cursor)
+				}
+				p := decodePage(t, same(t, whole, sharded, role, "/v1/customers?"+q).Body)
+				pages++
+				if p.NextCursor == nil {
+					break
+				}
+				cursor = *p.NextCursor
+				if pages > fixtureSize {
+					t.Fatal("paging does not end")
 				}
 			}
+			csvQ := strings.TrimPrefix(fc.query+"&format=csv", "&")
+			same(t, whole, sharded, role, "/v1/customers?"+csvQ)
 		}
-		if got, want := sharded.get(t, RoleAdmin, "/v1/customers/nobody"), whole.get(t, RoleAdmin, "/v1/customers/nobody"); got.StatusCode != http.StatusNotFound || got.Body != want.Body {
-			t.Errorf("unknown id: sharded %d %s, want %s", got.StatusCode, got.Body, want.Body)
+	}
+	same(t, whole, sharded, RoleAdmin, "/v1/customers?format=csv&status=active", "Accept-Encoding", "gzip")
+	same(t, whole, sharded, RoleAdmin, "/v1/customers?group="+fixtureGroup+"&limit=5&sort=-clv")
+	same(t, whole, sharded, RoleAnalyst, "/v1/customers?group="+fixtureGroup+"&format=csv")
+
+	for i, c := range whole.customers {
+		if i%37 != 0 {
+			continue
 		}
-		if got := sharded.get(t, RoleAdmin, "/v1/customers?limit=7&cursor=garbage"); got.StatusCode != http.StatusBadRequest || !strings.Contains(got.Body, "cursor") {
-			t.Errorf("bad cursor: %d %s, want a 400 naming cursor", got.StatusCode, got.Body)
+		for _, role := range []Role{RoleAgent, RoleAnalyst, RoleAdmin} {
+			same(t, whole, sharded, role, "/v1/customers/"+url.PathEscape(c.SubscriberID))
 		}
-		sharded.allow5xx = true
-		if got := sharded.get(t, RoleAdmin, "/v1/cube?dims=region"); got.StatusCode != http.StatusNotImplemented {
-			t.Errorf("cube on shards: %d, want 501 (not sharded yet)", got.StatusCode)
+	}
+
+	rng := rand.New(rand.NewPCG(uint64(n), 17))
+	for i := range 40 {
+		perm := rng.Perm(len(insight.Dimensions))
+		var dims []string
+		for _, j := range perm[:rng.IntN(insight.MaxDims+1)] {
+			dims = append(dims, insight.Dimensions[j].Name)
+		}
+		q := url.Values{}
+		if len(dims) > 0 {
+			q.Set("dims", strings.Join(dims, ","))
+		}
+		if i%3 > 0 {
+			var ms []string
+			for _, j := range rng.Perm(len(insight.Measures))[:1+rng.IntN(len(insight.Measures))] {
+				ms = append(ms, insight.Measures[j].Name)
+			}
+			q.Set("measures", strings.Join(ms, ","))
+		}
+		target := "/v1/cube?" + q.Encode()
+		if fc := filterCases[rng.IntN(len(filterCases))]; fc.query != "" && !strings.Contains(fc.query, "sort=") {
+			target += "&" + fc.query
+		}
+		if i%4 == 0 {
+			target += "&format=csv"
+		}
+		same(t, whole, sharded, RoleAnalyst, target)
+	}
+	same(t, whole, sharded, RoleAdmin, "/v1/cube?dims=region,plan&group="+fixtureGroup)
+	for _, q := range []string{"", "?status=active", "?group=" + fixtureGroup, "?region=North&churn_min=0.4"} {
+		same(t, whole, sharded, RoleAnalyst, "/v1/value/tiers"+q)
+	}
+
+	same(t, whole, sharded, RoleAnalyst, "/v1/lists")
+	for _, l := range whole.meta.Lists {
+		for _, extra := range []string{"", "&group=" + fixtureGroup} {
+			for _, role := range []Role{RoleAdmin, RoleAnalyst} {
+				cursor, pages := "", 0
+				for {
+					q := "limit=3" + extra
+					if cursor != "" {
+						q += "&cursor=" + url.QueryEscape(cursor)
+					}
+					p := decodePage(t, same(t, whole, sharded, role, "/v1/lists/"+l.Name+"?"+q).Body)
+					pages++
+					if p.NextCursor == nil {
+						break
+					}
+					cursor = *p.NextCursor
+					if pages > fixtureSize {
+						t.Fatal("paging does not end")
+					}
+				}
+				same(t, whole, sharded, role, "/v1/lists/"+l.Name+"?format=csv"+extra)
+			}
+		}
+	}
+
+	same(t, whole, sharded, RoleAnalyst, "/v1/groups")
+	same(t, whole, sharded, RoleAnalyst, "/v1/groups/"+fixtureGroup)
+	same(t, whole, sharded, "", "/healthz")
+	same(t, whole, sharded, RoleAdmin, "/v1/segments")
+
+	// Errors: the shards' problems, as one instance states them.
+	for _, target := range []string{
+		"/v1/customers/nobody",
+		"/v1/customers?limit=7&cursor=garbage",
+		"/v1/customers?segment=99",
+		"/v1/customers?limit=0",
+		"/v1/cube?dims=region,plan,segment,gender,lifecycle",
+		"/v1/cube?dims=nothing",
+		"/v1/cube?dims=region&group=nosuchgroup",
+		"/v1/lists/nosuchlist",
+		"/v1/lists/" + whole.meta.Lists[0].Name + "?cursor=garbage",
+		"/v1/value/tiers?churn_min=2",
+	} {
+		same(t, whole, sharded, RoleAdmin, target)
+	}
+	same(t, whole, sharded, RoleAgent, "/v1/cube?dims=region") // 403 before any shard is asked
+	same(t, whole, sharded, "", "/v1/customers?status=active") // 401
+	// A front is no shard: it does not answer the shard protocol.
+	if got := sharded.get(t, RoleAdmin, shardCustomers+"?status=active"); got.StatusCode != http.StatusNotFound {
+		t.Errorf("the shard protocol on a front: %d, want 404", got.StatusCode)
+	}
+}
+
+// TestShardRoutesFollowTheMatrix: a shard protocol route answers exactly
+// the roles its public route does (no key: 401; a denied role: 403).
+func TestShardRoutesFollowTheMatrix(t *testing.T) {
+	f := newFixture(t, nil)
+	targets := map[string]string{
+		shardCustomers: shardCustomers + "?status=active",
+		shardCube:      shardCube + "?dims=region",
+		shardTiers:     shardTiers,
+		shardLists:     shardLists,
+		shardList:      shardPrefix + "/lists/" + f.meta.Lists[0].Name,
+		shardCount:     shardCount + "?status=active",
+	}
+	for _, rt := range shardRoutes() {
+		target, ok := targets[rt.pattern]
+		if !ok {
+			t.Fatalf("no target for %s", rt.pattern)
+		}
+		perm := permission(rt.op)
+		for _, role := range Roles {
+			got := f.get(t, role, target)
+			want := http.StatusOK
+			if perm.Of(role) == Denied {
+				want = http.StatusForbidden
+			}
+			if got.StatusCode != want {
+				t.Errorf("%s as %s: %d, want %d (%s)", target, role, got.StatusCode, want, head1(got.Body))
+			}
+		}
+		if got := f.get(t, "", target); got.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s without a key: %d, want 401", target, got.StatusCode)
+		}
+	}
+	// Masking follows the caller's access: an analyst's hits are masked.
+	body := f.get(t, RoleAnalyst, shardCustomers+"?limit=3").Body
+	for _, c := range f.customers {
+		if strings.Contains(body, `"`+c.MSISDN+`"`) || strings.Contains(body, `"`+c.Name+`"`) {
+			t.Fatalf("analyst's shard part shows a name or MSISDN in clear: %s", head1(body))
 		}
 	}
 }

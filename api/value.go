@@ -1,10 +1,8 @@
 package api
 
 import (
-	"io"
 	"math"
 	"net/http"
-	"slices"
 
 	"github.com/telcolake/telcolake/insight"
 	"github.com/telcolake/telcolake/models/serving"
@@ -35,33 +33,29 @@ type tierInfo struct {
 }
 
 func (s *Server) valueTiers(r *request) error {
-	preds, err := s.parseConditions(r.q, io.Discard)
+	sel, buf, err := s.selectRows(r)
 	if err != nil {
 		return err
 	}
-	gp, err := s.groupConditions(r, io.Discard)
-	if err != nil {
-		return err
-	}
-	sel, buf := s.ix.match(append(preds, gp...))
 	defer s.ix.release(buf)
-	ms := []string{"count", "churn_rate", "clv_sum", "profit_sum", "monthly_value_sum", "value_at_risk_sum"}
-	c, err := insight.Compute(s.snap, insight.Query{Dims: []string{"value_tier"}, Measures: ms, Rows: sel})
+	c, err := insight.Compute(s.snap, insight.Query{Dims: []string{"value_tier"}, Measures: tierMeasures, Rows: sel})
 	if err != nil {
 		return HTTPError{Code: http.StatusInternalServerError, Msg: "could not compute the tiers", Err: err}
 	}
 	// CLV range per tier: one pass over the selection.
-	tiers := s.snap.Dict("value_tier")
-	clv := s.snap.Cents("clv")
-	lo := make([]int64, len(tiers.Values))
-	hi := make([]int64, len(tiers.Values))
-	for i := range lo {
-		lo[i], hi[i] = math.MaxInt64, math.MinInt64
+	lo, hi := s.clvRanges(sel)
+	loBy, hiBy := map[string]int64{}, map[string]int64{}
+	for code, t := range s.snap.Dict("value_tier").Values {
+		if lo[code] <= hi[code] {
+			loBy[t], hiBy[t] = lo[code], hi[code]
+		}
 	}
-	for _, row := range sel {
-		code := tiers.Codes[row]
-		lo[code], hi[code] = min(lo[code], clv[row]), max(hi[code], clv[row])
-	}
+	return s.writeTiers(r, c, loBy, hiBy)
+}
+
+// writeTiers answers the tiers of cube c (by value_tier, tierMeasures)
+// with each tier's CLV range in cents (lo, hi; absent: no customer).
+func (s *Server) writeTiers(r *request, c *insight.Cube, lo, hi map[string]int64) error {
 	var total, totalCLV, totalProfit float64
 	byTier := map[string]tierInfo{}
 	for _, cell := range c.Cells {
@@ -72,8 +66,8 @@ func (s *Server) valueTiers(r *request) error {
 		}
 		ti := tierInfo{Tier: cell.Keys[0], Customers: cell.Count, CLVSum: v[2], ProfitSum: v[3], MonthlyValueSum: v[4],
 			ValueAtRiskSum: v[5], MeanChurn: v[1]}
-		if code := slices.Index(tiers.Values, ti.Tier); code >= 0 && lo[code] <= hi[code] {
-			ti.CLVMin, ti.CLVMax = serving.FromCents(lo[code]), serving.FromCents(hi[code])
+		if l, ok := lo[ti.Tier]; ok {
+			ti.CLVMin, ti.CLVMax = serving.FromCents(l), serving.FromCents(hi[ti.Tier])
 		}
 		if ti.Customers > 0 {
 			ti.MeanMonthlyProfit = math.Round(ti.ProfitSum/float64(ti.Customers)*100) / 100
@@ -87,7 +81,7 @@ func (s *Server) valueTiers(r *request) error {
 		Tiers      []tierInfo             `json:"tiers"`
 		Migration  *serving.TierMigration `json:"migration"`
 		Definition string                 `json:"definition"`
-	}{Run: s.meta.Run, Customers: len(sel), Value: s.meta.Value, Tiers: []tierInfo{}, Migration: s.meta.TierMigration,
+	}{Run: s.meta.Run, Customers: c.Rows, Value: s.meta.Value, Tiers: []tierInfo{}, Migration: s.meta.TierMigration,
 		Definition: "tiers rank the scored customers by CLV: top1 the first 1% (rounded up), top5 up to 5%, top20 up to 20%, rest the others; none: not ranked (lost)"}
 	for _, t := range serving.Tiers {
 		ti, ok := byTier[t]
