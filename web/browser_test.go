@@ -156,7 +156,7 @@ func TestBrowser(t *testing.T) {
 					t.Errorf("agent reached the search: %.100s", body)
 				}
 				for _, bulk := range []string{"/console/lists/churn-risk", "/console/lists", "/console/dashboard", "/console/models",
-					"/console/models/20261101T030000Z", "/console/ingest"} {
+					"/console/models/20261101T030000Z", "/console/ingest", "/console/cube"} {
 					chromedp.Do(ctx, chromedp.Navigate(srv.URL+bulk), chromedp.WaitVisible("main"))
 					if body := text(ctx, "main"); !strings.Contains(body, "403") {
 						t.Errorf("agent reached %s: %.100s", bulk, body)
@@ -205,6 +205,31 @@ func TestBrowser(t *testing.T) {
 			}
 			if user == "ana" {
 				shot(ctx, "customer")
+				// The cube: two dimensions picked in the form; the grand
+				// total is the API's count; one drill-down narrows it to
+				// the first row's values and the next dimension.
+				err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/console/cube"), chromedp.WaitVisible("#cube-form"),
+					chromedp.SetValue("#dim-0", "region"), chromedp.SetValue("#dim-1", "plan"),
+					chromedp.Click("#cube-show"), chromedp.WaitVisible("#cube-heat"))
+				if err != nil {
+					t.Fatalf("cube: %v", err)
+				}
+				if got := text(ctx, "#cube-total td:nth-child(2)"); got != strconv.Itoa(apiCount("")) {
+					t.Errorf("cube's grand total %q, the API counts %d", got, apiCount(""))
+				}
+				shot(ctx, "cube")
+				region, plan := text(ctx, "#cube-table tbody tr:first-child td:nth-child(1)"), text(ctx, "#cube-table tbody tr:first-child td:nth-child(2)")
+				if err := chromedp.Do(ctx, chromedp.Click("#cube-table a.drill"), chromedp.WaitVisible("#cube-active")); err != nil {
+					t.Fatalf("drill down: %v", err)
+				}
+				want := apiCount("region=" + region + "&plan=" + plan)
+				if got, active := text(ctx, "#cube-total td:nth-child(2)"), text(ctx, "#cube-active"); got != strconv.Itoa(want) ||
+					!strings.Contains(active, "Region = "+region) || !strings.Contains(active, "Plan = "+plan) {
+					t.Errorf("drilled into %s/%s: total %q (want %d), filters %q", region, plan, got, want, active)
+				}
+				if dim, _ := chromedp.Run(ctx, chromedp.Value("#dim-0")); dim != "segment" {
+					t.Errorf("drill-down offers %q, want the next dimension, segment", dim)
+				}
 				// Every other page, reached by keyboard-free navigation and
 				// checked for its main element, then photographed.
 				for _, pg := range []struct{ name, path, sel string }{

@@ -30,7 +30,7 @@ import (
 func init() {
 	en := map[string]string{
 		"cubeNav": "Cube", "cubeTitle": "Data cube", "cubeKind": "Cube", "cube_customers": "Customers (scoring run)",
-		"cube_monthly": "Months (trend)", "cube_usage": "Calls (usage)", "cubeDims": "Dimensions", "cubeMeasures": "Measures",
+		"cube_monthly": "Months (trend)", "cube_usage": "Calls (usage)", "cubeDims": "Dimension", "cubeMeasures": "Measures",
 		"cubeShow": "Show", "cubeTotal": "Grand total", "cubeSubtotal": "subtotal", "cubeAll": "all",
 		"cubeDrill": "Drill down", "cubeNext": "then by", "cubeFilters": "Filters", "cubeActive": "Filtered by", "cubeRemove": "remove",
 		"cubeExamples": "The operator's questions",
@@ -245,7 +245,9 @@ func (q cubeQuery) drill(keys []cellKey) (string, string, bool) {
 		return "", "", false
 	}
 	next := ""
-	if len(n.Dims) == 0 {
+	if len(n.Dims) > 0 {
+		next = n.Dims[0]
+	} else {
 		for _, d := range q.Kind.Dims {
 			if !slices.Contains(q.Dims, d) && !n.filtered(d) {
 				next = d
@@ -598,7 +600,7 @@ func cubeHeat(q cubeQuery, m cubeMeasure, cells []cubeCell) *cubeHeatmap {
 	leaf := map[[2]string]float64{}
 	rowTot, colTot := map[string]float64{}, map[string]float64{}
 	total := math.NaN()
-	top := 0.0
+	lo, top := math.Inf(1), math.Inf(-1)
 	for _, cell := range cells {
 		a, b := cell.Keys[0], cell.Keys[1]
 		v := cell.Values[0]
@@ -612,7 +614,7 @@ func cubeHeat(q cubeQuery, m cubeMeasure, cells []cubeCell) *cubeHeatmap {
 				colKeys = append(colKeys, b.Text)
 			}
 			if !math.IsNaN(v) {
-				top = math.Max(top, math.Abs(v))
+				lo, top = math.Min(lo, v), math.Max(top, v)
 			}
 		case a.Set:
 			rowTot[a.Text] = v
@@ -646,8 +648,8 @@ func cubeHeat(q cubeQuery, m cubeMeasure, cells []cubeCell) *cubeHeatmap {
 			cell := cubeHeatCell{Text: "", Class: ""}
 			if ok {
 				cell.Text = m.format(v)
-				if !math.IsNaN(v) && top > 0 {
-					cell.Class = "h" + strconv.Itoa(min(9, int(math.Abs(v)/top*10)))
+				if !math.IsNaN(v) {
+					cell.Class = "h" + strconv.Itoa(heatClass(v, lo, top))
 				}
 				cell.Drill, _, _ = q.drill([]cellKey{{rk, true}, {ck, true}})
 			}
@@ -656,6 +658,14 @@ func cubeHeat(q cubeQuery, m cubeMeasure, cells []cubeCell) *cubeHeatmap {
 		h.Rows = append(h.Rows, hr)
 	}
 	return h
+}
+
+// heatClass places v between lo and hi in ten steps (0 lightest).
+func heatClass(v, lo, hi float64) int {
+	if hi <= lo {
+		return 5
+	}
+	return min(9, int((v-lo)/(hi-lo)*10))
 }
 
 // cubeExamples are the operator's questions from the README as links;

@@ -27,7 +27,8 @@ import (
 // gateway that does what the local one does per request (lambdahttp.Event →
 // lambdahttp.Handler → lambdahttp.Write; without the local stack's hop to
 // the function process), and the time from navigation to the search page's
-// table and to the 360° page's figures in headless chromium (and the
+// table, to the 360° page's figures and to the cube page's heatmap in
+// headless chromium (and the
 // browser's own first contentful paint). It reports figures, and writes
 // them as JSON to TELCOLAKE_CONSOLE_SPEED_OUT when set (make bench's
 // console part reads them); it asserts only that every answer is right.
@@ -120,6 +121,7 @@ func TestConsoleSpeed(t *testing.T) {
 	for _, pg := range []struct{ what, path, sel string }{
 		{"search page (two conditions, 25 rows)", "/console/search?region=North&churn_min=0.5", "#results"},
 		{"360° page", "/console/customers/" + f.customers[n/2].SubscriberID, "#churn"},
+		{"cube page (two dimensions, a condition)", "/console/cube?dims=region,plan&churn_min=0.5", "#cube-heat"},
 	} {
 		var ds []time.Duration
 		var fcp []float64
