@@ -46,6 +46,9 @@ type GroupForecast struct {
 	Method              string
 	History             []Value
 	Bands               []Band
+	// Quarter is the sum of the first three months ahead, its band from
+	// the same bootstrap paths.
+	Quarter Band
 }
 
 // Result is what Build forecast.
@@ -57,6 +60,26 @@ type Result struct {
 	Seasonal        bool // the model had 24 months for a seasonal index
 	Backtests       []Backtest
 	Forecasts       []GroupForecast
+}
+
+// Find returns the forecast of a group and measure.
+func (r *Result) Find(dim, group, measure string) (GroupForecast, bool) {
+	for _, f := range r.Forecasts {
+		if f.Dim == dim && f.Group == group && f.Measure == measure {
+			return f, true
+		}
+	}
+	return GroupForecast{}, false
+}
+
+// Backtest returns the backtest of a dimension and measure.
+func (r *Result) Backtest(dim, measure string) (Backtest, bool) {
+	for _, b := range r.Backtests {
+		if b.Dim == dim && b.Measure == measure {
+			return b, true
+		}
+	}
+	return Backtest{}, false
 }
 
 // Key names a group.
@@ -127,8 +150,8 @@ func Build(series []Series, attr map[Key]Attrition, opt Options) (*Result, error
 				if len(errs) < 8 {
 					errs = pooled
 				}
-				gf := GroupForecast{Dim: s.Dim, Group: s.Group, Measure: m, Method: method,
-					Bands: bands(pr.Months, pr.Values[m], errs, rng)}
+				gf := GroupForecast{Dim: s.Dim, Group: s.Group, Measure: m, Method: method}
+				gf.Bands, gf.Quarter = bands(pr.Months, pr.Values[m], errs, rng)
 				for _, p := range s.Points {
 					gf.History = append(gf.History, Value{Month: p.Month, Value: p.value(m)})
 				}

@@ -370,19 +370,38 @@ type Band struct {
 
 // bands bootstraps point's intervals from errs (one-step log errors):
 // each path sums k resampled errors by month k. Without errors the bands
-// are the point itself.
-func bands(months []time.Time, point []float64, errs []float64, rng *rand.Rand) []Band {
+// are the point itself. The second band is the sum of the first three
+// months (a quarter) along the same paths; its Month is the first's.
+func bands(months []time.Time, point []float64, errs []float64, rng *rand.Rand) ([]Band, Band) {
 	const paths = 1000
 	out := make([]Band, len(point))
 	sims := make([][]float64, len(point))
+	q3 := min(3, len(point))
+	var quarter []float64
+	qp := 0.0
+	for k := range q3 {
+		qp += point[k]
+	}
 	if len(errs) > 0 {
 		for range paths {
-			cum := 0.0
+			cum, sum := 0.0, 0.0
 			for k := range point {
 				cum += errs[rng.IntN(len(errs))]
 				sims[k] = append(sims[k], cum)
+				if k < q3 {
+					sum += point[k] * math.Exp(cum)
+				}
 			}
+			quarter = append(quarter, sum)
 		}
+	}
+	qb := Band{Point: qp, Lo80: qp, Hi80: qp, Lo95: qp, Hi95: qp}
+	if len(months) > 0 {
+		qb.Month = months[0]
+	}
+	if len(quarter) > 0 {
+		slices.Sort(quarter)
+		qb.Lo80, qb.Hi80, qb.Lo95, qb.Hi95 = quantile(quarter, 0.10), quantile(quarter, 0.90), quantile(quarter, 0.025), quantile(quarter, 0.975)
 	}
 	for k, p := range point {
 		b := Band{Month: months[k], Point: p, Lo80: p, Hi80: p, Lo95: p, Hi95: p}
@@ -394,7 +413,7 @@ func bands(months []time.Time, point []float64, errs []float64, rng *rand.Rand) 
 		}
 		out[k] = b
 	}
-	return out
+	return out, qb
 }
 
 // quantile of sorted s by linear interpolation.

@@ -24,7 +24,8 @@ func (d TableDef) Ident() table.Identifier { return table.Identifier{Namespace, 
 // Tables lists every table EnsureTables creates.
 func Tables() []TableDef {
 	return []TableDef{CDRTable, BillsTable, SubscribersTable, IngestLogTable, FeaturesTable, ModelRunsTable, ScoresTable, MaintenanceLogTable, UsageCubeTable, CubeMonthlyTable,
-		CampaignsTable, CampaignContactsTable, ResponsesTable, ModelTrackingTable, CustomerGroupsTable}
+		CampaignsTable, CampaignContactsTable, ResponsesTable, ModelTrackingTable, CustomerGroupsTable,
+		ForecastsTable}
 }
 
 // Shorthands for the schema files.

@@ -85,6 +85,8 @@ type Report struct {
 	Calibrated *CalibrationSection
 	// Uplift is the uplift model's section of the run; nil: not trained.
 	Uplift *UpliftSection
+	// Forecast is the backtest of the run's forecast; nil without one.
+	Forecast *ForecastSection
 }
 
 // CalibrationSection is how the probabilities were calibrated and how
@@ -263,6 +265,9 @@ func (r *Report) Markdown() []byte {
 		}
 	}
 
+	if r.Forecast != nil {
+		r.Forecast.markdown(&b)
+	}
 	if len(r.Notes) > 0 {
 		b.WriteString("\n## Notes\n\n")
 		for _, n := range r.Notes {

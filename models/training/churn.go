@@ -140,6 +140,7 @@ func (r *Runner) trainChurn(ctx context.Context, train, val *dataset.Frame, seg 
 			return err
 		}
 	}
+	res.report = rep
 	files, err := rep.Files()
 	if err != nil {
 		return fmt.Errorf("training: report: %w", err)

@@ -113,6 +113,10 @@ type Result struct {
 	MonthlyCube features.MonthlyCubeResult `json:"monthly_cube"`
 	// Uplift is the uplift model fitted from past campaigns, or why not.
 	Uplift UpliftResult `json:"uplift"`
+	// Forecast is what was written to crm.forecasts; nil without a cube.
+	Forecast *ForecastResult `json:"forecast,omitempty"`
+
+	report *evaluate.Report // the churn report, which the forecast joins
 }
 
 // ChurnResult is the churn model's part of a run.
@@ -230,6 +234,9 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 		return nil, err
 	}
 	if res.MonthlyCube, err = r.buildMonthlyCube(ctx, reg, segModel, months[0], newest, now); err != nil {
+		return nil, err
+	}
+	if res.Forecast, err = r.buildForecast(ctx, segModel, newest, opt, res, res.report); err != nil {
 		return nil, err
 	}
 	res.Seconds = time.Since(t0).Seconds()

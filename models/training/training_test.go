@@ -68,6 +68,7 @@ func TestRunTrainsReportsAndGates(t *testing.T) {
 	if k := first.Churn.Calibration; k.FitRows+k.JudgedRows != first.ValidRows || k.FitRows == 0 || k.JudgedRows == 0 || k.Method == "" {
 		t.Errorf("calibration %+v over %d validation rows: want two halves", k, first.ValidRows)
 	}
+	checkForecast(t, l, r, first)
 
 	// Same data, a gate no model can pass: kept, not promoted.
 	clock = clock.Add(time.Hour)

@@ -1,0 +1,118 @@
+package forecast_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/iceberg-go"
+
+	"github.com/telcolake/telcolake/forecast"
+	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/lake/laketest"
+)
+
+// writeCube puts monthly cube cells into the lake: per month, two regions
+// of one plan and segment.
+func writeCube(t *testing.T, tables lake.TableLoader, months int) {
+	t.Helper()
+	rb, err := lake.NewRowBuilder(lake.CubeMonthlyTable, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rb.Release()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for m := range months {
+		for r, region := range []string{"North", "South"} {
+			if region == "South" && m == 1 {
+				continue // a month without South customers: zeros, not a gap
+			}
+			subs := int64(100*(r+1) - 5*m)
+			rb.Date("month", start.AddDate(0, m, 0))
+			rb.String("region", region)
+			rb.String("plan", "BASIC")
+			rb.String("segment", "1")
+			rb.String("lifecycle", "loyal")
+			rb.String("age_band", "25-34")
+			rb.String("gender", "unknown")
+			rb.Int64("subscribers", subs)
+			rb.Int64("new", 2)
+			rb.Int64("churned", 7)
+			rb.Money("revenue", subs*1050) // 10.50 per customer
+			rb.Float("minutes", float64(subs)*100)
+			rb.Float("data_mb", float64(subs)*2000)
+			rb.Time("built_at", start)
+		}
+	}
+	rec := rb.Record()
+	defer rec.Release()
+	if _, err := lake.ReplaceRows(context.Background(), tables, lake.CubeMonthlyTable, nil, []arrow.RecordBatch{rec}, iceberg.Properties{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHistoryBuildWriteRead(t *testing.T) {
+	ctx := context.Background()
+	l := laketest.New(t)
+	writeCube(t, l.Cat, 7)
+	series, err := forecast.History(ctx, l.Cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[forecast.Key]forecast.Series{}
+	for _, s := range series {
+		got[forecast.Key{Dim: s.Dim, Group: s.Group}] = s
+	}
+	if len(got) != 5 { // total, 2 regions, 1 plan, 1 segment
+		t.Fatalf("%d series, want 5: %v", len(got), got)
+	}
+	south := got[forecast.Key{Dim: "region", Group: "South"}]
+	if len(south.Points) != 7 || south.Points[1].Subscribers != 0 || south.Points[2].Subscribers != 190 {
+		t.Errorf("South = %+v, want 7 months, 0 in the second, 190 in the third", south.Points)
+	}
+	total := got[forecast.Key{Dim: "total", Group: forecast.TotalGroup}]
+	if p := total.Points[0]; p.Subscribers != 300 || p.Revenue != 3150 || p.Churned != 14 {
+		t.Errorf("total month 1 = %+v, want 300 subscribers, 3150 revenue, 14 churned", p)
+	}
+	res, err := forecast.Build(series, nil, forecast.Options{Horizon: 3, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	built := time.Date(2026, 8, 2, 3, 0, 0, 0, time.UTC)
+	if _, err := forecast.Write(ctx, l.Cat, "20260802T030000Z", built, res); err != nil {
+		t.Fatal(err)
+	}
+	st, err := forecast.LakeStore{Tables: l.Cat}.Forecast(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 5 groups × 4 measures × (7 known + 3 ahead).
+	if st.Run != "20260802T030000Z" || !st.BuiltAt.Equal(built) || len(st.Rows) != 5*4*10 {
+		t.Fatalf("stored run %s at %v with %d rows, want 200", st.Run, st.BuiltAt, len(st.Rows))
+	}
+	var ahead int
+	for _, r := range st.Rows {
+		if r.Kind == "forecast" {
+			ahead++
+			if r.Lo95 == nil || r.Hi95 == nil || r.Lo80 == nil || *r.Lo95 > *r.Lo80 || *r.Hi95 < *r.Hi80 {
+				t.Errorf("forecast row without a band: %+v", r)
+			}
+		} else if r.Lo80 != nil {
+			t.Errorf("actual row with a band: %+v", r)
+		}
+		if r.ModelMAPE == nil || r.Note == "" {
+			t.Errorf("row without its backtest: %+v", r)
+		}
+	}
+	if ahead != 5*4*3 {
+		t.Errorf("%d forecast rows, want 60", ahead)
+	}
+	// A second run replaces the first.
+	if _, err := forecast.Write(ctx, l.Cat, "20260901T030000Z", built, res); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = (forecast.LakeStore{Tables: l.Cat}).Forecast(ctx); err != nil || len(st.Rows) != 200 || st.Run != "20260901T030000Z" {
+		t.Fatalf("after a second run: %d rows of %s (%v), want 200 of the second", len(st.Rows), st.Run, err)
+	}
+}
