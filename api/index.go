@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -228,38 +229,69 @@ func (ix *index) match(preds []pred) ([]int32, *[]int32) {
 		}
 	}
 	sel := (*sp)[:ix.n]
+	// Every CPU matches its share of the rows into its own part of the
+	// buffer; the parts then close up, in row order.
+	w := min(runtime.GOMAXPROCS(0), max(1, ix.n/parallelMatchRows))
+	ks := make([]int, w)
+	var wg sync.WaitGroup
+	for i := 1; i < w; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lo, hi := i*ix.n/w, (i+1)*ix.n/w
+			ks[i] = matchRange(preds, sel[lo:hi], lo, hi)
+		}()
+	}
+	ks[0] = matchRange(preds, sel[:ix.n/w], 0, ix.n/w)
+	wg.Wait()
+	k := ks[0]
+	for i := 1; i < w; i++ {
+		lo := i * ix.n / w
+		k += copy(sel[k:], sel[lo:lo+ks[i]])
+	}
+	sel = sel[:k]
+	*sp = sel[:0]
+	return sel, sp
+}
+
+// parallelMatchRows is the fewest rows per CPU worth a goroutine.
+const parallelMatchRows = 1 << 16
+
+// matchRange writes the rows in [lo, hi) meeting every condition to sel
+// (len hi-lo), in order, and returns how many there are.
+func matchRange(preds []pred, sel []int32, lo, hi int) int {
 	k := 0
 	p := &preds[0]
 	switch {
 	case p.codes != nil && len(p.mask) == 1:
 		m := p.mask[0]
-		for r, c := range p.codes {
-			sel[k] = int32(r)
+		for r, c := range p.codes[lo:hi] {
+			sel[k] = int32(lo + r)
 			k += int(m >> (c & 63) & 1)
 		}
 	case p.codes != nil:
 		mask := p.mask
-		for r, c := range p.codes {
-			sel[k] = int32(r)
+		for r, c := range p.codes[lo:hi] {
+			sel[k] = int32(lo + r)
 			k += int(mask[c>>6] >> (c & 63) & 1)
 		}
 	case p.i != nil:
-		lo, span := p.ilo, uint32(p.ihi-p.ilo)
-		for r, v := range p.i {
-			sel[k] = int32(r)
-			k += b2i(uint32(v-lo) <= span)
+		vlo, span := p.ilo, uint32(p.ihi-p.ilo)
+		for r, v := range p.i[lo:hi] {
+			sel[k] = int32(lo + r)
+			k += b2i(uint32(v-vlo) <= span)
 		}
 	case p.c != nil:
-		lo, span := uint64(p.clo), uint64(p.chi)-uint64(p.clo)
-		for r, v := range p.c {
-			sel[k] = int32(r)
-			k += b2i(uint64(v)-lo <= span)
+		vlo, span := uint64(p.clo), uint64(p.chi)-uint64(p.clo)
+		for r, v := range p.c[lo:hi] {
+			sel[k] = int32(lo + r)
+			k += b2i(uint64(v)-vlo <= span)
 		}
 	default:
-		lo, hi := p.flo, p.fhi
-		for r, v := range p.f {
-			sel[k] = int32(r)
-			k += b2i(v >= lo) & b2i(v <= hi)
+		vlo, vhi := p.flo, p.fhi
+		for r, v := range p.f[lo:hi] {
+			sel[k] = int32(lo + r)
+			k += b2i(v >= vlo) & b2i(v <= vhi)
 		}
 	}
 	sel = sel[:k]
@@ -302,8 +334,7 @@ func (ix *index) match(preds []pred) ([]int32, *[]int32) {
 		}
 		sel = sel[:k]
 	}
-	*sp = sel[:0]
-	return sel, sp
+	return len(sel)
 }
 
 // keep returns the rows of rows (any order, kept) meeting every

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/telcolake/telcolake/models/serving"
 )
@@ -57,7 +59,14 @@ func (f *Fixed) plus(g Fixed) {
 
 // units is the sum in fixed units as a float64 (rounded,
 // deterministically).
-func (f Fixed) units() float64 { return float64(f.Hi)*(1<<64) + float64(f.Lo) }
+func (f Fixed) units() float64 {
+	if f.Hi < 0 { // the magnitude, so a small negative sum converts as exactly as a positive one
+		lo, b := bits.Sub64(0, f.Lo, 0)
+		hi := uint64(-f.Hi) - b
+		return -(float64(hi)*(1<<64) + float64(lo))
+	}
+	return float64(f.Hi)*(1<<64) + float64(f.Lo)
+}
 
 // Float is the sum as a float64.
 func (f Fixed) Float() float64 { return f.units() / fixedScale }
@@ -235,27 +244,29 @@ func ComputePartial(cols Columns, q Query) (*Partial, error) {
 		}
 		space = lo
 	}
-	// The keys, one column at a time (tight loops, no branch per row on
-	// the kind of dimension).
-	key := make([]uint64, len(rows))
-	for i := range dims {
-		d, rx := &dims[i], radix[i]
-		if d.codes16 != nil {
-			codes := d.codes16
-			for k, r := range rows {
-				key[k] = key[k]*rx + uint64(codes[r])
-			}
-			continue
-		}
-		vs, bounds := d.ints, d.bounds
-		for k, r := range rows {
-			v, b := vs[r], 0
-			for _, ub := range bounds {
-				if v >= ub {
-					b++
+	// keysOf computes the keys of rows into key, one column at a time
+	// (tight loops, no branch per row on the kind of dimension).
+	keysOf := func(rows []int32, key []uint64) {
+		clear(key)
+		for i := range dims {
+			d, rx := &dims[i], radix[i]
+			if d.codes16 != nil {
+				codes := d.codes16
+				for k, r := range rows {
+					key[k] = key[k]*rx + uint64(codes[r])
 				}
+				continue
 			}
-			key[k] = key[k]*rx + uint64(b)
+			vs, bounds := d.ints, d.bounds
+			for k, r := range rows {
+				v, b := vs[r], 0
+				for _, ub := range bounds {
+					if v >= ub {
+						b++
+					}
+				}
+				key[k] = key[k]*rx + uint64(b)
+			}
 		}
 	}
 	var keys []uint64
@@ -264,12 +275,74 @@ func ComputePartial(cols Columns, q Query) (*Partial, error) {
 	csum := make([][]int64, len(cdata))
 	if space <= denseKeys {
 		// Few keys: the key is the cell. Counts and sums go straight into
-		// arrays indexed by key, then are compacted to the keys present.
-		cnt := make([]int64, space)
-		for _, kk := range key {
-			cnt[kk]++
+		// arrays indexed by key, block by block of rows (the keys of a
+		// block stay in cache), on every CPU over its share of the rows;
+		// the shares' integer sums then add exactly.
+		type acc struct {
+			cnt []int64
+			f   [][]Fixed
+			c   [][]int64
 		}
-		for kk, c := range cnt {
+		work := func(rows []int32) *acc {
+			a := &acc{cnt: make([]int64, space), f: make([][]Fixed, len(fdata)), c: make([][]int64, len(cdata))}
+			for j := range fdata {
+				a.f[j] = make([]Fixed, space)
+			}
+			for j := range cdata {
+				a.c[j] = make([]int64, space)
+			}
+			var buf [keyBlock]uint64
+			for lo := 0; lo < len(rows); lo += keyBlock {
+				blk := rows[lo:min(lo+keyBlock, len(rows))]
+				key := buf[:len(blk)]
+				keysOf(blk, key)
+				for _, kk := range key {
+					a.cnt[kk]++
+				}
+				for j, col := range fdata {
+					sum := a.f[j]
+					for k, r := range blk {
+						sum[key[k]].add(toFixed(col[r]))
+					}
+				}
+				for j, col := range cdata {
+					sum := a.c[j]
+					for k, r := range blk {
+						sum[key[k]] += col[r]
+					}
+				}
+			}
+			return a
+		}
+		parts := splitRows(rows)
+		accs := make([]*acc, len(parts))
+		var wg sync.WaitGroup
+		for w, part := range parts[1:] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				accs[w+1] = work(part)
+			}()
+		}
+		accs[0] = work(parts[0])
+		wg.Wait()
+		a := accs[0]
+		for _, b := range accs[1:] {
+			for kk := range a.cnt {
+				a.cnt[kk] += b.cnt[kk]
+			}
+			for j := range a.f {
+				for kk := range a.f[j] {
+					a.f[j][kk].plus(b.f[j][kk])
+				}
+			}
+			for j := range a.c {
+				for kk := range a.c[j] {
+					a.c[j][kk] += b.c[j][kk]
+				}
+			}
+		}
+		for kk, c := range a.cnt {
 			if c > 0 {
 				keys, counts = append(keys, uint64(kk)), append(counts, c)
 			}
@@ -277,29 +350,23 @@ func ComputePartial(cols Columns, q Query) (*Partial, error) {
 		if len(keys) > maxCells {
 			return nil, fmt.Errorf("%w: more than %d", ErrTooManyCells, maxCells)
 		}
-		for j, col := range fdata {
-			acc := make([]Fixed, space)
-			for k, r := range rows {
-				acc[key[k]].add(toFixed(col[r]))
-			}
+		for j := range fdata {
 			out := make([]Fixed, len(keys))
 			for c, kk := range keys {
-				out[c] = acc[kk]
+				out[c] = a.f[j][kk]
 			}
 			fsum[j] = out
 		}
-		for j, col := range cdata {
-			acc := make([]int64, space)
-			for k, r := range rows {
-				acc[key[k]] += col[r]
-			}
+		for j := range cdata {
 			out := make([]int64, len(keys))
 			for c, kk := range keys {
-				out[c] = acc[kk]
+				out[c] = a.c[j][kk]
 			}
 			csum[j] = out
 		}
 	} else {
+		key := make([]uint64, len(rows))
+		keysOf(rows, key)
 		ids := map[uint64]int32{}
 		cellOf := make([]int32, len(rows))
 		for k, kk := range key {
@@ -361,6 +428,23 @@ func ComputePartial(cols Columns, q Query) (*Partial, error) {
 		p.Cells[c] = cell
 	}
 	return p, nil
+}
+
+// keyBlock is how many rows' keys the dense pass computes at a time.
+const keyBlock = 2048
+
+// parallelRows is the fewest rows per CPU worth a goroutine.
+const parallelRows = 1 << 15
+
+// splitRows divides rows into one share per CPU (at most), each of at
+// least parallelRows rows.
+func splitRows(rows []int32) [][]int32 {
+	n := min(runtime.GOMAXPROCS(0), max(1, len(rows)/parallelRows))
+	out := make([][]int32, 0, n)
+	for w := range n {
+		out = append(out, rows[w*len(rows)/n:(w+1)*len(rows)/n])
+	}
+	return out
 }
 
 // ErrPartialsDiffer means partials of different queries were merged.
