@@ -194,6 +194,19 @@ func TestBrowser(t *testing.T) {
 				}
 				if user == "ana" {
 					shot(ctx, "search")
+					// Save the search as a group: the search then filters by
+					// it, with the same count.
+					err := chromedp.Do(ctx, chromedp.SendKeys("#group-name", "North at risk"), chromedp.Click("#group-save"),
+						chromedp.WaitVisible("#group-saved"))
+					if err != nil {
+						t.Fatalf("save as group: %v", err)
+					}
+					if got := text(ctx, "#count"); !strings.HasPrefix(got, want+" ") {
+						t.Errorf("search by the saved group counts %q, want %s", got, want)
+					}
+					if sel, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("f-group").selectedOptions[0].text`)); !strings.HasPrefix(sel, "North at risk") {
+						t.Errorf("the group filter shows %q, want the saved group", sel)
+					}
 				}
 				if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/console/customers/"+c0.SubscriberID), chromedp.WaitVisible("#churn")); err != nil {
 					t.Fatal(err)
