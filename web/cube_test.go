@@ -197,6 +197,9 @@ func TestCubePageRolesAndKinds(t *testing.T) {
 		if !strings.Contains(body, `id="cube-chart"`) {
 			t.Errorf("%s: one dimension and no bar chart", user)
 		}
+		if zh := text(t, c.do("GET", "/console/cube?dims=region&lang=zh", nil)); !strings.Contains(zh, "数据立方") || !strings.Contains(zh, "总计") {
+			t.Errorf("%s: the cube page in Simplified Chinese lacks its title or grand total", user)
+		}
 		body = text(t, c.do("GET", "/console/cube?dims=region,nope", nil))
 		if p := textOf(t, body, "cube-problem"); !strings.Contains(p, "nope") {
 			t.Errorf("%s: bad dimension's problem %q", user, p)
