@@ -35,6 +35,8 @@ type batchEntry struct {
 	Rows      int64  `json:"rows,omitempty"`
 	// Files are the data files the version added, relative to the table location.
 	Files []string `json:"files,omitempty"`
+	// Shared says Files hold rows of other files of the batch too.
+	Shared bool `json:"shared,omitempty"`
 }
 
 // sourcedEntry is a ledger entry with the source it is for.
@@ -71,7 +73,7 @@ func snapshotEntries(location string, s table.Snapshot) []sourcedEntry {
 	out := make([]sourcedEntry, 0, len(entries))
 	for _, e := range entries {
 		out = append(out, sourcedEntry{source: e.Source, ledgerEntry: ledgerEntry{etag: e.ETag, status: e.Status, sequencer: e.Sequencer,
-			snapshotID: s.SnapshotID, files: unpackFiles(location, strings.Join(e.Files, "\n")), found: true}})
+			snapshotID: s.SnapshotID, files: unpackFiles(location, strings.Join(e.Files, "\n")), shared: e.Shared, found: true}})
 	}
 	return out
 }
@@ -119,6 +121,21 @@ type prepared struct {
 	tbl    *table.Table
 	step   prepStep
 	err    error
+	// bufs, for a file whose rows go into the batch's shared data files,
+	// are its parsed rows (files is then empty); inShared are the shared
+	// files holding them once written.
+	bufs     []PartBatch
+	buffered bool
+	inShared []iceberg.DataFile
+}
+
+// dataFiles are the data files holding the rows of p: its own, or the
+// shared ones.
+func (p *prepared) dataFiles() []iceberg.DataFile {
+	if p.buffered {
+		return p.inShared
+	}
+	return p.files
 }
 
 // IngestBatch ingests many file versions, possibly of several tables, and
@@ -300,6 +317,7 @@ func (in *Ingester) prepareAll(ctx context.Context, objs []Object, idx []int) ([
 		shared[name] = newDayKeys()
 	}
 	preps := make([]*prepared, len(idx))
+	budget := in.newSharedBudget()
 	workers := in.BatchWorkers
 	if workers <= 0 {
 		workers = DefaultBatchWorkers
@@ -311,7 +329,7 @@ func (in *Ingester) prepareAll(ctx context.Context, objs []Object, idx []int) ([
 		go func() {
 			defer wg.Done()
 			for k := range work {
-				preps[k] = in.prepare(ctx, logTbl, tables, shared, idx[k], objs[idx[k]])
+				preps[k] = in.prepare(ctx, logTbl, tables, shared, budget, idx[k], objs[idx[k]])
 			}
 		}()
 	}
@@ -326,7 +344,7 @@ func (in *Ingester) prepareAll(ctx context.Context, objs []Object, idx []int) ([
 // prepare is the part of ingestOnce before the commit, for the cases a
 // batch handles: a first version of a source, or a redelivery of one
 // fully done. Every other case is left to the single-file path.
-func (in *Ingester) prepare(ctx context.Context, logTbl *table.Table, tables map[string]*table.Table, shared map[string]*dayKeys, idx int, obj Object) *prepared {
+func (in *Ingester) prepare(ctx context.Context, logTbl *table.Table, tables map[string]*table.Table, shared map[string]*dayKeys, budget *sharedBudget, idx int, obj Object) *prepared {
 	p := &prepared{idx: idx, obj: obj, start: in.now(), res: Result{Source: obj.Source(), ETag: obj.ETag}}
 	fail := func(err error) *prepared {
 		p.step, p.err = stepErr, fmt.Errorf("ingest %s: %w", obj.Source(), err)
@@ -398,8 +416,17 @@ func (in *Ingester) prepare(ctx context.Context, logTbl *table.Table, tables map
 		p.recs.shared = shared[format.Table.Name]
 		parser.records = p.recs
 	}
-	files, werr := in.writeFile(ctx, p.tbl, format, parser, body, obj.Key)
-	p.files, p.st = files, &parser.Stats
+	var werr error
+	if budget.take(obj) {
+		p.buffered = true
+		if p.recs != nil {
+			p.recs.byPart = map[int64][]recordKey{}
+		}
+		p.bufs, werr = in.bufferFile(parser, body, obj.Key)
+	} else {
+		p.files, werr = in.writeFile(ctx, p.tbl, format, parser, body, obj.Key)
+	}
+	p.st = &parser.Stats
 	st := p.st
 	res := &p.res
 	res.RowsOK, res.RowsRejected, res.RowsDuplicate = st.RowsOK, st.RowsRejected, st.RowsDuplicate
@@ -447,6 +474,13 @@ func (in *Ingester) discard(ctx context.Context, p *prepared) {
 		in.Log.WarnContext(ctx, "data files of an abandoned attempt not removed: they are orphans now", "source", p.res.Source, "error", err)
 	}
 	p.files = nil
+	p.release()
+}
+
+// release lets go of p's buffered rows.
+func (p *prepared) release() {
+	releaseAll(p.bufs)
+	p.bufs = nil
 }
 
 // lookupVersions is lookupVersion for many sources: one pass over the
@@ -489,23 +523,47 @@ func (in *Ingester) commitBatch(ctx context.Context, ps []*prepared) error {
 	var committed *table.Table
 	ident := ps[0].format.Table.Ident()
 	name := ps[0].res.Table
+	sc, err := ps[0].format.ArrowSchema()
+	if err != nil {
+		return err
+	}
 	sources := map[string]bool{}
 	for _, p := range ps {
 		sources[p.res.Source] = true
 	}
-	err := in.retry.retryCommit(ctx, func(ctx context.Context) error {
-		committed, decided = nil, make([]decision, len(ps))
+	// The shared data files written, for which members (indexes in ps):
+	// kept across attempts while the members stay the same.
+	var written []sharedFile
+	var writtenFor []int
+	var members []*prepared
+	var lastTbl *table.Table
+	dropWritten := func() {
+		if len(written) > 0 && lastTbl != nil {
+			if err := removeFiles(ctx, lastTbl, sharedDataFiles(written)); err != nil {
+				in.Log.WarnContext(ctx, "shared data files of an abandoned attempt not removed: they are orphans now", "table", name, "error", err)
+			}
+		}
+		written, writtenFor = nil, nil
+	}
+	defer func() {
+		for _, p := range ps {
+			p.release()
+		}
+	}()
+	err = in.retry.retryCommit(ctx, func(ctx context.Context) error {
+		committed, decided, members = nil, make([]decision, len(ps)), nil
 		tbl, err := in.Tables.LoadTable(ctx, ident)
 		if err != nil {
 			return fmt.Errorf("reload %s: %w", name, err)
 		}
+		lastTbl = tbl
 		prevs, err := lookupVersions(ctx, tbl, sources)
 		if err != nil {
 			return err
 		}
 		var files []iceberg.DataFile
-		var entries []batchEntry
 		var adding []*prepared
+		var memberIdx []int
 		var plan func(ctx context.Context, tbl *table.Table, day int64) ([]iceberg.DataFile, error)
 		for i, p := range ps {
 			prev := prevs[p.res.Source]
@@ -533,17 +591,32 @@ func (in *Ingester) commitBatch(ctx context.Context, ps []*prepared) error {
 				}
 			}
 			decided[i] = decision{status: StatusCommitted}
-			if len(p.files) == 0 {
-				continue // every record was a duplicate: nothing to add
+			switch {
+			case p.buffered && p.bufferedRows() > 0:
+				members = append(members, p)
+				memberIdx = append(memberIdx, i)
+				adding = append(adding, p)
+			case !p.buffered && len(p.files) > 0:
+				files = append(files, p.files...)
+				adding = append(adding, p)
 			}
-			files = append(files, p.files...)
-			adding = append(adding, p)
-			e := batchEntry{Source: p.res.Source, ETag: p.obj.ETag, Sequencer: p.obj.Sequencer, Status: StatusCommitted, Rows: p.st.RowsOK}
-			for _, rel := range strings.Split(packFiles(tbl.Location(), p.files), "\n") {
-				e.Files = append(e.Files, rel)
-			}
-			entries = append(entries, e)
+			// Otherwise every record was a duplicate: nothing to add.
 		}
+		if !slices.Equal(memberIdx, writtenFor) {
+			dropWritten()
+			if len(members) > 0 {
+				sf, err := writeShared(ctx, tbl, sc, members)
+				written, writtenFor = sf, memberIdx
+				if err != nil {
+					dropWritten()
+					return fmt.Errorf("write shared data files of %s: %w", name, err)
+				}
+			}
+		}
+		for _, p := range members {
+			p.inShared = memberFiles(p, written)
+		}
+		files = append(files, sharedDataFiles(written)...)
 		if len(adding) == 0 {
 			return nil
 		}
@@ -552,13 +625,22 @@ func (in *Ingester) commitBatch(ctx context.Context, ps []*prepared) error {
 			p := adding[0]
 			props = iceberg.Properties{
 				propSource: p.res.Source, propETag: p.obj.ETag, propRows: strconv.FormatInt(p.st.RowsOK, 10),
-				propFiles: packFiles(tbl.Location(), p.files), propStatus: StatusCommitted,
+				propFiles: packFiles(tbl.Location(), p.dataFiles()), propStatus: StatusCommitted,
 			}
 			if p.obj.Sequencer != "" {
 				props[propSequencer] = p.obj.Sequencer
 			}
-		} else if props, err = batchProps(entries); err != nil {
-			return err
+		} else {
+			entries := make([]batchEntry, 0, len(adding))
+			for _, p := range adding {
+				e := batchEntry{Source: p.res.Source, ETag: p.obj.ETag, Sequencer: p.obj.Sequencer, Status: StatusCommitted,
+					Rows: p.st.RowsOK, Shared: p.buffered && len(members) > 1}
+				e.Files = strings.Split(packFiles(tbl.Location(), p.dataFiles()), "\n")
+				entries = append(entries, e)
+			}
+			if props, err = batchProps(entries); err != nil {
+				return err
+			}
 		}
 		tx := tbl.NewTransaction()
 		if err := tx.AddDataFiles(ctx, files, props, table.WithoutDuplicateCheck()); err != nil {
@@ -574,6 +656,7 @@ func (in *Ingester) commitBatch(ctx context.Context, ps []*prepared) error {
 			for _, p := range ps {
 				in.discard(ctx, p) // nothing committed: safe to remove
 			}
+			dropWritten()
 		}
 		// Otherwise the commit's state is unknown: the files stay, and the
 		// retry of these messages finds the ledger entries if it landed.
@@ -582,9 +665,13 @@ func (in *Ingester) commitBatch(ctx context.Context, ps []*prepared) error {
 		}
 		return fmt.Errorf("ingest batch of %d files: %w", len(ps), err)
 	}
+	if committed == nil {
+		dropWritten() // nothing was added: written files of an earlier attempt are not needed
+	}
 	var snap int64
 	if committed != nil {
 		snap = committed.CurrentSnapshot().SnapshotID
+		seedKeys(in.keys, written, members)
 	}
 	for i, p := range ps {
 		d := decided[i]
@@ -603,7 +690,7 @@ func (in *Ingester) commitBatch(ctx context.Context, ps []*prepared) error {
 			p.step = stepLog
 		default:
 			p.res.Status = StatusCommitted
-			if len(p.files) > 0 {
+			if len(p.dataFiles()) > 0 {
 				p.res.SnapshotID = snap
 			}
 		}
@@ -616,15 +703,16 @@ func (in *Ingester) commitBatch(ctx context.Context, ps []*prepared) error {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
 	for i, p := range ps {
-		if decided[i].redo || decided[i].status != StatusCommitted || len(p.files) == 0 {
+		if decided[i].redo || decided[i].status != StatusCommitted || len(p.dataFiles()) == 0 {
 			continue
 		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			e := ledgerEntry{etag: p.obj.ETag, status: StatusCommitted, sequencer: p.obj.Sequencer, snapshotID: snap, found: true}
-			for _, df := range p.files {
+			e := ledgerEntry{etag: p.obj.ETag, status: StatusCommitted, sequencer: p.obj.Sequencer, snapshotID: snap,
+				shared: p.buffered && len(members) > 1, found: true}
+			for _, df := range p.dataFiles() {
 				e.files = append(e.files, df.FilePath())
 			}
 			if err := writeLedgerObject(ctx, committed, p.res.Source, e); err != nil {

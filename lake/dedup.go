@@ -138,6 +138,19 @@ type recordSet struct {
 	shared *dayKeys
 	// live, when set, replaces liveFiles (a plan memo of one commit attempt).
 	live func(ctx context.Context, tbl *table.Table, day int64) ([]iceberg.DataFile, error)
+	// byPart, when set, collects the kept keys by the parser's partition
+	// key (for a file whose rows go into a batch's shared data files, so
+	// the key cache learns the keys of each shared file); last is the key
+	// duplicate kept last.
+	byPart map[int64][]recordKey
+	last   recordKey
+}
+
+// keptIn notes that the key kept last went into partition part.
+func (r *recordSet) keptIn(part int64) {
+	if r.byPart != nil {
+		r.byPart[part] = append(r.byPart[part], r.last)
+	}
 }
 
 // dayKeys is what the files of one batch share of the table version they
@@ -248,6 +261,7 @@ func (r *recordSet) duplicate(day int64, id string) (bool, error) {
 		return true, nil
 	}
 	r.kept[k] = struct{}{}
+	r.last = k
 	return false, nil
 }
 

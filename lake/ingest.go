@@ -81,7 +81,13 @@ type Ingester struct {
 	// BatchWorkers is how many files of a batch are read and parsed at
 	// once (zero: DefaultBatchWorkers).
 	BatchWorkers int
-	retry        retryPolicy
+	// SharedFileBytes is the largest file (expected size decompressed) a
+	// batch writes into shared data files, and SharedBatchBytes the most
+	// bytes of such files a batch holds (zero: the defaults; a negative
+	// SharedFileBytes: every file writes its own data files).
+	SharedFileBytes  int64
+	SharedBatchBytes int64
+	retry            retryPolicy
 
 	keysOnce sync.Once
 	keys     *keyCache // record keys of data files, for the duplicate check

@@ -40,7 +40,10 @@ type ledgerEntry struct {
 	snapshotID int64
 	// files are the data files (full paths) the version added.
 	files []string
-	found bool
+	// shared says files hold rows of other sources too (a batch's shared
+	// data files): a replacement rewrites them without this source's rows.
+	shared bool
+	found  bool
 }
 
 // ledgerLookup returns the newest snapshot of t that carries source, as a
@@ -195,10 +198,13 @@ func (in *Ingester) commitFile(ctx context.Context, f *Format, obj Object, files
 		}
 		tx := tbl.NewTransaction()
 		res.Status = StatusCommitted
+		var rewritten []iceberg.DataFile
 		if prev.found {
 			res.Status = StatusReplaced
 			props[propStatus] = res.Status
-			if err := stageReplace(ctx, tx, prev, res.Source, files, props); err != nil {
+			rewritten, err = stageReplace(ctx, tx, tbl, prev, res.Source, files, props)
+			if err != nil {
+				_ = removeFiles(ctx, tbl, rewritten)
 				return err
 			}
 		} else {
@@ -208,6 +214,9 @@ func (in *Ingester) commitFile(ctx context.Context, f *Format, obj Object, files
 			}
 		}
 		if committed, err = tx.Commit(ctx); err != nil {
+			if isConflict(err) {
+				_ = removeFiles(ctx, tbl, rewritten) // not committed: this attempt's rewrite of shared files
+			}
 			return fmt.Errorf("commit %s: %w", res.Table, err)
 		}
 		res.SnapshotID = committed.CurrentSnapshot().SnapshotID
@@ -233,29 +242,38 @@ func (in *Ingester) commitFile(ctx context.Context, f *Format, obj Object, files
 // other files are not touched. When those files are no longer all live
 // (maintenance compacted them into files shared with other sources), or
 // the ledger entry predates file lists, it falls back to deleting the
-// earlier version's rows by source_file.
-func stageReplace(ctx context.Context, tx *table.Transaction, prev ledgerEntry, source string, files []iceberg.DataFile, props iceberg.Properties) error {
-	if len(prev.files) > 0 {
+// earlier version's rows by source_file. Files shared with other sources
+// (a batch's) are rewritten without the earlier version's rows
+// (replaceShared); rewritten lists the files that rewrite wrote, for the
+// caller to remove if the commit does not land.
+func stageReplace(ctx context.Context, tx *table.Transaction, tbl *table.Table, prev ledgerEntry, source string, files []iceberg.DataFile, props iceberg.Properties) (rewritten []iceberg.DataFile, err error) {
+	if len(prev.files) > 0 && prev.shared {
+		ok, rewritten, err := replaceShared(ctx, tx, tbl, prev, source, files, props)
+		if ok || err != nil {
+			return rewritten, err
+		}
+		// Rewritten since: delete by source_file below.
+	} else if len(prev.files) > 0 {
 		del := make([]iceberg.DataFile, len(prev.files))
 		for i, p := range prev.files {
 			del[i] = pathOnly{path: p}
 		}
 		err := tx.ReplaceDataFilesWithDataFiles(ctx, del, files, props)
 		if err == nil {
-			return nil
+			return nil, nil
 		}
 		if !strings.Contains(err.Error(), "do not belong to the table") {
-			return fmt.Errorf("stage replace of the earlier version's %d files: %w", len(del), err)
+			return nil, fmt.Errorf("stage replace of the earlier version's %d files: %w", len(del), err)
 		}
 		// Compacted away: fall through (nothing was staged).
 	}
 	if err := tx.Delete(ctx, iceberg.EqualTo(iceberg.Reference("source_file"), source), props); err != nil {
-		return fmt.Errorf("delete rows of the earlier version: %w", err)
+		return nil, fmt.Errorf("delete rows of the earlier version: %w", err)
 	}
 	if err := tx.AddDataFiles(ctx, files, props, table.WithoutDuplicateCheck()); err != nil {
-		return fmt.Errorf("stage append: %w", err)
+		return nil, fmt.Errorf("stage append: %w", err)
 	}
-	return nil
+	return nil, nil
 }
 
 // pathOnly names a data file to delete. ReplaceDataFilesWithDataFiles only
@@ -284,6 +302,7 @@ type ledgerObject struct {
 	Status     string   `json:"status"`
 	SnapshotID int64    `json:"snapshot_id"`
 	Files      []string `json:"files"`
+	Shared     bool     `json:"shared,omitempty"`
 }
 
 // ledgerObjectPath is where the ledger object of source in tbl lives.
@@ -316,7 +335,7 @@ func lookupVersion(ctx context.Context, tbl *table.Table, source string) (e ledg
 		return e, false, nil
 	}
 	return ledgerEntry{etag: obj.ETag, status: obj.Status, sequencer: obj.Sequencer, snapshotID: obj.SnapshotID,
-		files: obj.Files, found: true}, false, nil
+		files: obj.Files, shared: obj.Shared, found: true}, false, nil
 }
 
 // readLedgerObject reads the ledger object of source; ok is false when it
@@ -351,7 +370,7 @@ func readLedgerObject(ctx context.Context, tbl *table.Table, source string) (led
 func writeLedgerObject(ctx context.Context, tbl *table.Table, source string, e ledgerEntry) error {
 	ident := tbl.Identifier()
 	body, err := json.Marshal(ledgerObject{Source: source, Table: strings.Join(ident, "."), ETag: e.etag,
-		Sequencer: e.sequencer, Status: e.status, SnapshotID: e.snapshotID, Files: e.files})
+		Sequencer: e.sequencer, Status: e.status, SnapshotID: e.snapshotID, Files: e.files, Shared: e.shared})
 	if err != nil {
 		return err
 	}
@@ -393,5 +412,5 @@ func logLookup(ctx context.Context, logTbl *table.Table, source string) (ledgerE
 		return ledgerEntry{}, err
 	}
 	return ledgerEntry{etag: obj.ETag, status: obj.Status, sequencer: obj.Sequencer, snapshotID: obj.SnapshotID,
-		files: obj.Files, found: true}, nil
+		files: obj.Files, shared: obj.Shared, found: true}, nil
 }

@@ -126,6 +126,8 @@ type Parser struct {
 // or the table) from a new one, which it then counts as kept.
 type recordFilter interface {
 	duplicate(day int64, id string) (bool, error)
+	// keptIn tells that the record kept last went into partition part.
+	keptIn(part int64)
 }
 
 // newParser returns a parser for one file of format f.
@@ -357,6 +359,7 @@ func (p *Parser) Batches(r io.Reader) iter.Seq2[PartBatch, error] {
 					st.RowsDuplicate++
 					continue
 				}
+				p.records.keptIn(part)
 			}
 			pb := parts[part]
 			if pb == nil {

@@ -1,0 +1,432 @@
+package lake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+)
+
+// Shared data files. The small whole files of a batch for one table are
+// not written into data files of their own: each is parsed and checked
+// alone (validation, threshold, duplicates), its good rows are kept in
+// memory, and the rows of every file that is to commit are written
+// together, one Parquet file per partition, just before the commit. The
+// rows of a file are still all in the batch's snapshot or in none. A file
+// that turns out, inside the commit retry, not to commit after all (a
+// duplicate, superseded, to be parsed again) makes the shared files be
+// written again without it.
+//
+// Each file's ledger entry lists the shared files holding its rows and
+// says they are shared; a later version of the file replaces exactly its
+// rows by rewriting those files without them (replaceShared).
+//
+// What the shared files cost in memory is bounded: a file is buffered only
+// when its expected size is at most SharedFileBytes, and a batch buffers at
+// most SharedBatchBytes; other files write their own data files, as a file
+// ingested alone does.
+const (
+	// DefaultSharedFileBytes is the largest file (its expected size once
+	// decompressed) whose rows a batch writes into shared data files.
+	DefaultSharedFileBytes = 16 << 20
+	// DefaultSharedBatchBytes bounds the bytes of the files one batch holds
+	// in memory for shared data files.
+	DefaultSharedBatchBytes = 256 << 20
+	// gzipGuess is the decompression ratio assumed for a .gz file's size.
+	gzipGuess = 10
+)
+
+// sharedBudget hands out the batch's memory for buffered files.
+type sharedBudget struct {
+	mu        sync.Mutex
+	left      int64
+	fileBytes int64
+}
+
+func (in *Ingester) newSharedBudget() *sharedBudget {
+	file, batch := in.SharedFileBytes, in.SharedBatchBytes
+	if file == 0 {
+		file = DefaultSharedFileBytes
+	}
+	if batch == 0 {
+		batch = DefaultSharedBatchBytes
+	}
+	return &sharedBudget{left: batch, fileBytes: file}
+}
+
+// take reserves room for obj and reports whether it is to be buffered.
+func (b *sharedBudget) take(obj Object) bool {
+	if b == nil || b.fileBytes < 0 {
+		return false
+	}
+	need := obj.Size
+	if strings.HasSuffix(strings.ToLower(obj.Key), ".gz") {
+		need *= gzipGuess
+	}
+	if need <= 0 || need > b.fileBytes {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if need > b.left {
+		return false
+	}
+	b.left -= need
+	return true
+}
+
+// bufferFile streams the file through the parser and keeps its batches of
+// good rows in memory. As writeFile, a FileError stops it and is left in
+// the parser's stats.
+func (in *Ingester) bufferFile(p *Parser, body io.Reader, key string) ([]PartBatch, error) {
+	r, err := openReader(body, key, p.Limits)
+	if err != nil {
+		var fe *FileError
+		if errors.As(err, &fe) {
+			p.Stats.FileErr = fe
+			return nil, nil
+		}
+		return nil, err
+	}
+	var bufs []PartBatch
+	for b, err := range p.Batches(r) {
+		if err != nil {
+			releaseAll(bufs)
+			var fe *FileError
+			if errors.As(err, &fe) {
+				return nil, nil
+			}
+			return nil, err
+		}
+		bufs = append(bufs, b)
+	}
+	return bufs, nil
+}
+
+func releaseAll(bufs []PartBatch) {
+	for _, b := range bufs {
+		if b.Rec != nil {
+			b.Rec.Release()
+		}
+	}
+}
+
+// sharedFile is a data file of a batch and the partition key (as the
+// parser gives it) of its rows.
+type sharedFile struct {
+	df   iceberg.DataFile
+	part int64
+}
+
+// writeShared writes the buffered rows of members into data files of tbl,
+// one per partition (more when a partition exceeds the table's target
+// file size), two partitions at a time. It returns the files written, also
+// on failure, so the caller can remove them.
+func writeShared(ctx context.Context, tbl *table.Table, sc *arrow.Schema, members []*prepared) ([]sharedFile, error) {
+	byPart := map[int64][]arrow.RecordBatch{}
+	for _, p := range members {
+		for _, b := range p.bufs {
+			byPart[b.Part] = append(byPart[b.Part], b.Rec)
+		}
+	}
+	parts := make([]int64, 0, len(byPart))
+	for k := range byPart {
+		parts = append(parts, k)
+	}
+	slices.Sort(parts)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	var out []sharedFile
+	var errs []error
+	work := make(chan int64)
+	var wg sync.WaitGroup
+	for range min(writeLanes, len(parts)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for part := range work {
+				recs, err := concatRecords(sc, byPart[part])
+				if err == nil {
+					seq := func(yield func(arrow.RecordBatch, error) bool) {
+						for _, r := range recs {
+							if !yield(r, nil) {
+								return
+							}
+						}
+					}
+					for df, werr := range table.WriteRecords(ctx, tbl, sc, seq,
+						table.WithMaxWriteWorkers(1), table.WithParquetRowGroupLimit(rowGroupRows)) {
+						if werr != nil {
+							err = werr
+							break
+						}
+						mu.Lock()
+						out = append(out, sharedFile{df: df, part: part})
+						mu.Unlock()
+					}
+				}
+				for _, r := range recs {
+					r.Release()
+				}
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("write partition %d: %w", part, err))
+					mu.Unlock()
+					cancel()
+				}
+			}
+		}()
+	}
+	for _, part := range parts {
+		select {
+		case work <- part:
+		case <-ctx.Done():
+		}
+	}
+	close(work)
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+// concatRecords joins the small batches of one partition into batches of
+// up to rowGroupRows rows, so the writer encodes long runs (the batches of
+// one 1,000-row file spread over 8 buckets are about 125 rows each). The
+// returned batches are new references the caller releases.
+func concatRecords(sc *arrow.Schema, recs []arrow.RecordBatch) ([]arrow.RecordBatch, error) {
+	var out []arrow.RecordBatch
+	var group []arrow.RecordBatch
+	rows := int64(0)
+	flush := func() error {
+		switch len(group) {
+		case 0:
+			return nil
+		case 1:
+			group[0].Retain()
+			out = append(out, group[0])
+		default:
+			cols := make([]arrow.Array, sc.NumFields())
+			for c := range cols {
+				parts := make([]arrow.Array, len(group))
+				for i, r := range group {
+					parts[i] = r.Column(c)
+				}
+				a, err := array.Concatenate(parts, compute.GetAllocator(context.Background()))
+				if err != nil {
+					for _, done := range cols[:c] {
+						done.Release()
+					}
+					return err
+				}
+				cols[c] = a
+			}
+			rec := array.NewRecordBatch(sc, cols, rows)
+			for _, a := range cols {
+				a.Release()
+			}
+			out = append(out, rec)
+		}
+		group, rows = group[:0], 0
+		return nil
+	}
+	for _, r := range recs {
+		if rows+r.NumRows() > rowGroupRows {
+			if err := flush(); err != nil {
+				releaseRecs(out)
+				return nil, err
+			}
+		}
+		group = append(group, r)
+		rows += r.NumRows()
+	}
+	if err := flush(); err != nil {
+		releaseRecs(out)
+		return nil, err
+	}
+	return out, nil
+}
+
+func releaseRecs(recs []arrow.RecordBatch) {
+	for _, r := range recs {
+		r.Release()
+	}
+}
+
+// sharedDataFiles returns the data files of shared files.
+func sharedDataFiles(files []sharedFile) []iceberg.DataFile {
+	out := make([]iceberg.DataFile, len(files))
+	for i, f := range files {
+		out[i] = f.df
+	}
+	return out
+}
+
+// memberFiles returns the shared files that hold rows of p.
+func memberFiles(p *prepared, files []sharedFile) []iceberg.DataFile {
+	has := map[int64]bool{}
+	for _, b := range p.bufs {
+		has[b.Part] = true
+	}
+	var out []iceberg.DataFile
+	for _, f := range files {
+		if has[f.part] {
+			out = append(out, f.df)
+		}
+	}
+	return out
+}
+
+// seedKeys tells the key cache the record keys of shared files just
+// committed, per source, so the duplicate check of later batches in this
+// process does not read them back.
+func seedKeys(cache *keyCache, files []sharedFile, members []*prepared) {
+	if cache == nil {
+		return
+	}
+	for _, f := range files {
+		fk := &fileKeys{bySource: map[string][]recordKey{}}
+		for _, p := range members {
+			if p.recs == nil || p.recs.byPart == nil {
+				return // no keys tracked (a table without a natural key)
+			}
+			if ks := p.recs.byPart[f.part]; len(ks) > 0 {
+				fk.bySource[p.res.Source] = ks
+				fk.n += len(ks)
+			}
+		}
+		cache.put(f.df.FilePath(), fk)
+	}
+}
+
+// countRows is the number of buffered rows of p.
+func (p *prepared) bufferedRows() int64 {
+	var n int64
+	for _, b := range p.bufs {
+		n += b.Rec.NumRows()
+	}
+	return n
+}
+
+// replaceShared stages a new version's files in place of the earlier
+// version's rows when those live in data files shared with other sources:
+// each shared file is rewritten without the rows of source, and the
+// rewritten files and the new version's files replace the shared ones in
+// one overwrite. It reports ok=false, with nothing staged, when the files
+// are not all live any more (rewritten by maintenance or another
+// replacement); the caller then deletes the rows by source_file.
+func replaceShared(ctx context.Context, tx *table.Transaction, tbl *table.Table, prev ledgerEntry, source string, files []iceberg.DataFile, props iceberg.Properties) (ok bool, rewritten []iceberg.DataFile, err error) {
+	live, err := liveFileSet(ctx, tbl)
+	if err != nil {
+		return false, nil, err
+	}
+	for _, p := range prev.files {
+		if !live[p] {
+			return false, nil, nil
+		}
+	}
+	sc, err := table.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
+	if err != nil {
+		return false, nil, err
+	}
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return false, nil, err
+	}
+	var keep []arrow.RecordBatch
+	defer func() { releaseRecs(keep) }()
+	for _, path := range prev.files {
+		err := readFile(ctx, fs, path, func(rec arrow.RecordBatch) error {
+			kept, err := withoutSource(rec, source)
+			if err != nil {
+				return err
+			}
+			if kept != nil {
+				keep = append(keep, kept)
+			}
+			return nil
+		})
+		if err != nil {
+			return false, nil, fmt.Errorf("read shared file %s: %w", path, err)
+		}
+	}
+	if len(keep) > 0 {
+		rewritten, err = writeDataFiles(ctx, tbl, sc, func(yield func(PartBatch, error) bool) {
+			for _, r := range keep {
+				if !yield(PartBatch{Rec: r}, nil) {
+					return
+				}
+			}
+		})
+		if err != nil {
+			return false, rewritten, fmt.Errorf("rewrite shared files: %w", err)
+		}
+	}
+	del := make([]iceberg.DataFile, len(prev.files))
+	for i, p := range prev.files {
+		del[i] = pathOnly{path: p}
+	}
+	add := append(slices.Clone(rewritten), files...)
+	if err := tx.ReplaceDataFilesWithDataFiles(ctx, del, add, props); err != nil {
+		return false, rewritten, fmt.Errorf("stage replace of %d shared files: %w", len(del), err)
+	}
+	return true, rewritten, nil
+}
+
+// withoutSource returns the rows of rec whose source_file is not source,
+// as a new batch (nil when none is left).
+func withoutSource(rec arrow.RecordBatch, source string) (arrow.RecordBatch, error) {
+	idx := rec.Schema().FieldIndices("source_file")
+	if len(idx) != 1 {
+		return nil, errors.New("data file has no source_file column")
+	}
+	col := stringValues(rec.Column(idx[0]))
+	if col == nil {
+		return nil, errors.New("source_file is not a string column")
+	}
+	mask := array.NewBooleanBuilder(compute.GetAllocator(context.Background()))
+	defer mask.Release()
+	n := 0
+	for i := 0; i < int(rec.NumRows()); i++ {
+		k := col(i) != source
+		mask.Append(k)
+		if k {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	m := mask.NewBooleanArray()
+	defer m.Release()
+	out, err := compute.FilterRecordBatch(context.Background(), rec, m, compute.DefaultFilterOptions())
+	if err != nil {
+		return nil, fmt.Errorf("filter rows of %s: %w", source, err)
+	}
+	return out, nil
+}
+
+// liveFileSet is the paths of the live data files of tbl's current snapshot.
+func liveFileSet(ctx context.Context, tbl *table.Table) (map[string]bool, error) {
+	live := map[string]bool{}
+	if tbl.CurrentSnapshot() == nil {
+		return live, nil
+	}
+	tasks, err := tbl.Scan().PlanFiles(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("plan the files of %s: %w", tbl.Identifier(), err)
+	}
+	for _, t := range tasks {
+		live[t.File.FilePath()] = true
+	}
+	return live, nil
+}
