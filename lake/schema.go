@@ -82,7 +82,7 @@ func partitionByFields(sc *iceberg.Schema, fields ...partField) iceberg.Partitio
 var tableProperties = iceberg.Properties{
 	"format-version":                             "2",
 	"write.parquet.compression-codec":            "zstd",
-	"write.parquet.compression-level":            "3",
+	"write.parquet.compression-level":            "1",
 	"commit.retry.num-retries":                   "0", // telcolake runs its own loop (see commit.go)
 	"write.metadata.delete-after-commit.enabled": "true",
 	"write.metadata.previous-versions-max":       "50",

@@ -40,6 +40,7 @@ type poller struct {
 	log        func(format string, a ...any)
 
 	batches, messages atomic.Int64 // invocations made, messages handed over
+	busy              atomic.Int64 // nanoseconds spent in the function's invocations
 }
 
 // QueueStats counts what a function's event source mappings delivered.
@@ -48,6 +49,8 @@ type QueueStats struct {
 	Batches, Messages int64
 	BatchSize         int
 	Window            time.Duration
+	// Busy is the time the mapping's invocations took, added up.
+	Busy time.Duration
 }
 
 // QueueStats reports every event source mapping's batches and messages so far.
@@ -55,7 +58,7 @@ func (s *Stack) QueueStats() []QueueStats {
 	var out []QueueStats
 	for _, p := range s.pollers {
 		out = append(out, QueueStats{Function: p.function, Queue: p.queue, Batches: p.batches.Load(), Messages: p.messages.Load(),
-			BatchSize: p.batchSize, Window: p.window})
+			BatchSize: p.batchSize, Window: p.window, Busy: time.Duration(p.busy.Load())})
 	}
 	return out
 }
@@ -127,7 +130,9 @@ func (p *poller) deliver(ctx context.Context, msgs []Received) {
 	}
 	p.batches.Add(1)
 	p.messages.Add(int64(len(msgs)))
+	began := time.Now()
 	out, err := p.invoke(ctx, p.function, payload)
+	p.busy.Add(int64(time.Since(began)))
 	if ctx.Err() != nil {
 		return // shutting down: the messages come back in the next stack
 	}

@@ -142,6 +142,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	t1 := time.Now()
 	got := 0
+	var firstDone time.Duration // first delivery, since t1
 	for _, key := range uploads {
 		if err := upload(ctx, s3c, landing, gen, key); err != nil {
 			return fmt.Errorf("demo: %w", err)
@@ -151,11 +152,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			case d := <-delivered:
 				collect(d)
 				got++
+				if got == 1 {
+					firstDone = time.Since(t1)
+				}
 			default:
 				drained = true
 			}
 		}
 	}
+	uploaded := time.Since(t1)
 	tick := time.NewTicker(3 * time.Second)
 	defer tick.Stop()
 	timeout := time.After(10 * time.Minute)
@@ -164,6 +169,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		case d := <-delivered:
 			collect(d)
 			got++
+			if got == 1 {
+				firstDone = time.Since(t1)
+			}
 		case <-tick.C:
 			say("    %d/%d files ingested, %.0fs", got, len(uploads), time.Since(t1).Seconds())
 		case <-timeout:
@@ -172,7 +180,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return ctx.Err()
 		}
 	}
-	say("    %d/%d files ingested in %.1fs", got, len(uploads), time.Since(t1).Seconds())
+	say("    %d/%d files ingested in %.1fs (uploads done at %.1fs, first file committed at %.1fs)",
+		got, len(uploads), time.Since(t1).Seconds(), uploaded.Seconds(), firstDone.Seconds())
 	demoQueue(say, st)
 	failed += checkNothingLost(ctx, say, st)
 	failed += demoMaintain(ctx, say, st)
