@@ -49,6 +49,9 @@ type GroupForecast struct {
 	// Quarter is the sum of the first three months ahead, its band from
 	// the same bootstrap paths.
 	Quarter Band
+	// Hazard is the group's monthly attrition hazard the cohort model
+	// used (the churn model's or the observed one).
+	Hazard float64
 }
 
 // Result is what Build forecast.
@@ -136,6 +139,10 @@ func Build(series []Series, attr map[Key]Attrition, opt Options) (*Result, error
 			for i, s := range ss {
 				var pr Projection
 				method := bt.Served
+				hazard := observedAttrition(s.Points).Hazard
+				if v, ok := attr[Key{s.Dim, s.Group}]; ok && v.Customers > 0 {
+					hazard = v.Hazard
+				}
 				switch bt.Served {
 				case MethodCohort:
 					var a *Attrition
@@ -150,7 +157,7 @@ func Build(series []Series, attr map[Key]Attrition, opt Options) (*Result, error
 				if len(errs) < 8 {
 					errs = pooled
 				}
-				gf := GroupForecast{Dim: s.Dim, Group: s.Group, Measure: m, Method: method}
+				gf := GroupForecast{Dim: s.Dim, Group: s.Group, Measure: m, Method: method, Hazard: hazard}
 				gf.Bands, gf.Quarter = bands(pr.Months, pr.Values[m], errs, rng)
 				for _, p := range s.Points {
 					gf.History = append(gf.History, Value{Month: p.Month, Value: p.value(m)})

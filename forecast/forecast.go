@@ -65,8 +65,13 @@ const (
 	MethodNaive         = "naive"
 )
 
-// MaxHorizon is the longest forecast, in months.
-const MaxHorizon = 6
+// MaxHorizon is the longest forecast, in months: scenarios run twelve
+// months; the API serves at most ServedHorizon of them as the forecast.
+const MaxHorizon = 12
+
+// ServedHorizon is the longest forecast /v1/forecast answers: the bands
+// beyond half a year rest on too few errors to be served as a forecast.
+const ServedHorizon = 6
 
 // BacktestMonths is how many known months the backtest forecasts.
 const BacktestMonths = 3

@@ -140,6 +140,7 @@ func Write(ctx context.Context, tables lake.TableLoader, run string, built time.
 		rb.Bool("beat_baseline", bt.BeatBaseline)
 		rb.String("attrition", res.AttritionSource)
 		rb.String("note", bt.Note)
+		rb.Float("hazard", finite(f.Hazard))
 	}
 	for _, f := range res.Forecasts {
 		bt := bts[[2]string{f.Dim, f.Measure}]
@@ -185,6 +186,7 @@ type Row struct {
 	Baseline                          string
 	BeatBaseline                      bool
 	Note                              string
+	Hazard                            float64
 }
 
 // LakeStore reads the stored forecast from the lake.
@@ -201,7 +203,7 @@ func (s LakeStore) Forecast(ctx context.Context) (*Stored, error) {
 		month, kind, method, val := b.Date("month"), b.String("kind"), b.String("method"), b.Float("value")
 		lo80, hi80, lo95, hi95 := b.Float("lo80"), b.Float("hi80"), b.Float("lo95"), b.Float("hi95")
 		mm, bm, base, beat := b.Float("model_mape"), b.Float("baseline_mape"), b.String("baseline"), b.Bool("beat_baseline")
-		attr, note := b.String("attrition"), b.String("note")
+		attr, note, hazard := b.String("attrition"), b.String("note"), b.Float("hazard")
 		if err := b.Err(); err != nil {
 			return nil, fmt.Errorf("forecast: read crm.forecasts: %w", err)
 		}
@@ -217,7 +219,7 @@ func (s LakeStore) Forecast(ctx context.Context) (*Stored, error) {
 			st.Rows = append(st.Rows, Row{Dim: strings.Clone(dim.Value(i)), Group: strings.Clone(grp.Value(i)), Measure: strings.Clone(meas.Value(i)), Kind: strings.Clone(kind.Value(i)),
 				Method: strings.Clone(method.Value(i)), Month: month.Time(i), Value: val.Value(i),
 				Lo80: f(lo80, i), Hi80: f(hi80, i), Lo95: f(lo95, i), Hi95: f(hi95, i),
-				ModelMAPE: f(mm, i), BaselineMAPE: f(bm, i), Baseline: strings.Clone(base.Value(i)), BeatBaseline: beat.Value(i), Note: strings.Clone(note.Value(i))})
+				ModelMAPE: f(mm, i), BaselineMAPE: f(bm, i), Baseline: strings.Clone(base.Value(i)), BeatBaseline: beat.Value(i), Note: strings.Clone(note.Value(i)), Hazard: hazard.Value(i)})
 		}
 	}
 	slices.SortFunc(st.Rows, func(a, b Row) int {

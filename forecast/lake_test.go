@@ -116,3 +116,29 @@ func TestHistoryBuildWriteRead(t *testing.T) {
 		t.Fatalf("after a second run: %d rows of %s (%v), want 200 of the second", len(st.Rows), st.Run, err)
 	}
 }
+
+func TestScenarioStoreRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	l := laketest.New(t)
+	st := forecast.ScenarioStore{Tables: l.Cat}
+	u := 0.05
+	at := time.Date(2026, 8, 2, 3, 0, 0, 0, time.UTC)
+	a := forecast.Scenario{ID: "scn-a", Owner: "analyst", CreatedAt: at, ForecastRun: "r1",
+		Spec:    forecast.Spec{Name: "offer", Kind: forecast.KindRetention, By: "total", Group: "all", Uplift: &u, UpliftLo: &u, UpliftHi: &u},
+		Outcome: forecast.Outcome{Cost: 12.5, Profit: forecast.Band{Point: 3, Lo95: 1, Hi95: 5}, Assumptions: []string{"x"}}}
+	b := a
+	b.ID, b.CreatedAt, b.Spec.Name = "scn-b", at.Add(time.Minute), "second"
+	for _, sc := range []forecast.Scenario{b, a, a} { // a saved twice: replaced, not doubled
+		if err := st.Save(ctx, sc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := st.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != "scn-a" || got[1].Spec.Name != "second" || got[0].Outcome.Profit.Hi95 != 5 ||
+		*got[0].Spec.Uplift != 0.05 || !got[0].CreatedAt.Equal(at) {
+		t.Errorf("List = %+v, want a then b as saved", got)
+	}
+}

@@ -25,7 +25,7 @@ func (d TableDef) Ident() table.Identifier { return table.Identifier{Namespace, 
 func Tables() []TableDef {
 	return []TableDef{CDRTable, BillsTable, SubscribersTable, IngestLogTable, FeaturesTable, ModelRunsTable, ScoresTable, MaintenanceLogTable, UsageCubeTable, CubeMonthlyTable,
 		CampaignsTable, CampaignContactsTable, ResponsesTable, ModelTrackingTable, CustomerGroupsTable,
-		ForecastsTable}
+		ForecastsTable, ScenariosTable}
 }
 
 // Shorthands for the schema files.

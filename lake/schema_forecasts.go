@@ -26,6 +26,7 @@ var forecastsSchema = iceberg.NewSchema(0,
 	field(17, "beat_baseline", tBool, required, "the model beat the baseline in the backtest, so it is served"),
 	field(18, "attrition", tString, required, "where the model's attrition came from"),
 	field(19, "note", tString, required, "the backtest's decision in words"),
+	field(20, "hazard", tFloat, required, "the group's monthly attrition hazard in the cohort model"),
 )
 
 // ForecastsTable holds the newest forecast (every training run replaces
