@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin
 export CGO_ENABLED := 1
 
-.PHONY: all cli build demo local test vet fmt-check fuzz chaos bench package deploy localstack-up localstack-deploy localstack-down clean
+.PHONY: all cli build demo local test vet fmt-check fuzz chaos bench scale package deploy localstack-up localstack-deploy localstack-down clean
 
 all: build
 
@@ -54,6 +54,14 @@ chaos:
 BENCH_FLAGS ?=
 bench:
 	cd bench && $(GO) run . $(BENCH_FLAGS)
+
+## scale: the whole path (gen, ingest in batches, MonthlyRun and DailyScore fanned out, api burst) at
+## 1M subscribers, every invocation a child process (wall, peak RSS against its MemorySize); writes the
+## scale section of BENCHMARKS.md with a projection to 100M. Not part of test. SCALE_FLAGS='-subs 100000'
+## runs a smaller size.
+SCALE_FLAGS ?=
+scale:
+	cd bench && $(GO) run ./scale $(SCALE_FLAGS)
 
 ## package: one Lambda zip per function in dist/ (bootstrap for provided.al2023 on linux/arm64;
 ## train, which links liblinear, cross-compiled with cgo by aarch64-linux-gnu-gcc and linked static)

@@ -137,6 +137,7 @@ type featureReport struct {
 	DuckDB    []runResult
 	DuckRows  []int64 // rows DuckDB wrote, per run
 	Check     featureCheck
+	SQL       sqlCheck // models/features/features.sql against the builder
 	PprofTop  string
 	PprofCum  string
 }
@@ -210,6 +211,14 @@ func (b *bench) measureFeatures(ctx context.Context, d *featureData) (*featureRe
 		log.Printf("features check: %d rows agree", rep.Check.Joined)
 	} else {
 		log.Printf("FEATURES CHECK FAILED: %s", rep.Check.Problem())
+	}
+	if rep.SQL, err = checkFeatureSQL(ctx, files, ff["features"]); err != nil {
+		return nil, err
+	}
+	if rep.SQL.OK() {
+		log.Printf("features.sql check: %d rows agree in every column (%.2f s in DuckDB)", rep.SQL.SQLRows, rep.SQL.Seconds)
+	} else {
+		log.Printf("FEATURES.SQL CHECK FAILED: %d vs %d rows, %d on one side; differ %v", rep.SQL.TelcolakeRows, rep.SQL.SQLRows, rep.SQL.OnlyOneSide, rep.SQL.Differ)
 	}
 	if err := b.dropUnlessKept(spec.Out); err != nil {
 		return nil, err

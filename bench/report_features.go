@@ -43,6 +43,7 @@ func writeFeatures(b *strings.Builder, rep *report) {
 	fmt.Fprintf(b, "| target | measured | met |\n|---|---:|---|\n")
 	fmt.Fprintf(b, "| feature build wall time ≤ %.1f× DuckDB's | %.2f× | %s |\n\n", targetTimeRatio, v.Ratio, yesNo(v.TimeMet))
 	writeFeatureCheck(b, r.Check)
+	writeFeatureSQLCheck(b, r.SQL)
 	writeFeatureRuns(b, r)
 	fmt.Fprintf(b, "### Where the time goes\n\n")
 	fmt.Fprintf(b, "CPU profile of one extra feature build (`featurebuild build -cpuprofile`, not counted above),\n"+

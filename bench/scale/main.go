@@ -1,0 +1,375 @@
+// Command scale is `make scale`: the whole path at operator size on this
+// machine, stage by stage, every function invocation a child process so
+// that its wall time and peak RSS (wait4) are its own, each checked
+// against the function's MemorySize in infra/template.yaml:
+//
+//  1. gen: 'telcolake gen' writes the exports (CDR one file per day).
+//  2. ingest: the files in delivery order, in batches as the ingest queue
+//     hands them to the function (lake.Ingester.IngestBatch, one child per
+//     batch, in sequence: the queue's batches commit one after another).
+//  3. monthly: the template's MonthlyRun state machine run by the local
+//     stack's interpreter (localstack.Execution): the features plan, one
+//     invocation per subscriber bucket (MaxConcurrency of them at once),
+//     the commit, then train.
+//  4. score: the template's DailyScore state machine the same way.
+//  5. api: one api instance (api.Live) cold-started on the newest snapshot,
+//     then a burst of look-ups, filtered pages and cube queries.
+//
+// It writes its section of BENCHMARKS.md between markers, with the
+// figures per stage and per invocation and a projection to 100M
+// subscribers from the per-bucket figures. Not part of `make test`.
+//
+// Usage (from bench/): go run ./scale [-subs 1000000] [-months 4] [-batch 30] [-work DIR] [-keep] [-out ../BENCHMARKS.md]
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/telcolake/telcolake/localstack"
+)
+
+func main() {
+	log.SetFlags(log.Ltime)
+	log.SetPrefix("scale: ")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(os.Args) > 2 && os.Args[1] == stepMode {
+		if err := runStep(ctx, os.Args[2], os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "scale step", os.Args[2]+":", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(ctx, os.Args[1:]); err != nil {
+		log.Fatal(err)
+	}
+}
+
+type options struct {
+	subs, months, batch     int
+	start                   string
+	work, out               string
+	keep                    bool
+	lookups, filters, cubes int
+	lambdaConcur            int
+}
+
+// invocation is one child process: a function invocation (or gen).
+type invocation struct {
+	Stage, Function, Action string
+	Bucket                  int // -1: not a bucket task
+	Wall                    time.Duration
+	CPU                     time.Duration // user + system
+	RSSMiB                  float64
+	MemoryMB                int // the template's MemorySize; 0 for gen
+	Err                     string
+}
+
+// Within reports whether the invocation stayed within its MemorySize.
+func (v invocation) Within() bool { return v.MemoryMB == 0 || v.RSSMiB*1.048576 <= float64(v.MemoryMB) }
+
+type stage struct {
+	Name  string
+	Wall  time.Duration
+	Note  string
+	Calls []invocation
+}
+
+type runner struct {
+	o        options
+	self     string
+	env      []string
+	tpl      *localstack.Template
+	mu       sync.Mutex
+	calls    []invocation
+	stageNow string
+}
+
+func run(ctx context.Context, args []string) error {
+	var o options
+	fs := flag.NewFlagSet("scale", flag.ContinueOnError)
+	fs.IntVar(&o.subs, "subs", 1_000_000, "synthetic `subscribers`")
+	fs.IntVar(&o.months, "months", 4, "`months` of exports (training needs 4 with its 2-month label horizon)")
+	fs.StringVar(&o.start, "start", "2025-06", "first `month` of the exports, YYYY-MM")
+	fs.IntVar(&o.batch, "batch", 30, "files per ingest invocation (the queue's batch size)")
+	fs.StringVar(&o.work, "work", "", "work `dir`ectory (default: a new temporary directory, removed unless -keep)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the work directory")
+	fs.StringVar(&o.out, "out", "../BENCHMARKS.md", "`path` of the report whose scale section is replaced")
+	fs.IntVar(&o.lookups, "lookups", 2000, "look-ups by id in the api burst")
+	fs.IntVar(&o.filters, "filters", 300, "filtered pages in the api burst")
+	fs.IntVar(&o.cubes, "cubes", 60, "cube queries in the api burst")
+	fs.IntVar(&o.lambdaConcur, "lambda-concurrency", 1000, "Lambda concurrency the 100M projection assumes")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	work := o.work
+	if work == "" {
+		d, err := os.MkdirTemp("", "telcolake-scale-")
+		if err != nil {
+			return err
+		}
+		work = d
+		if !o.keep {
+			defer os.RemoveAll(d)
+		}
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	tpl, err := localstack.LoadTemplate(filepath.Join(root, "infra", "template.yaml"))
+	if err != nil {
+		return err
+	}
+	lakeDir := filepath.Join(work, "lake")
+	if err := os.MkdirAll(filepath.Join(lakeDir, "warehouse"), 0o755); err != nil {
+		return err
+	}
+	r := &runner{o: o, self: self, tpl: tpl, env: append(os.Environ(),
+		"TELCOLAKE_WAREHOUSE=file://"+filepath.Join(lakeDir, "warehouse"),
+		"TELCOLAKE_CATALOG=sqlite://"+filepath.Join(lakeDir, "catalog.db"),
+		"TELCOLAKE_LANDING_BUCKET=landing", "AWS_REGION=us-east-1",
+		"TELCOLAKE_PSEUDONYM_KEY=scale-key-0123456789", "TELCOLAKE_REJECT_THRESHOLD=0.05")}
+	rep := &report{Opts: o, Start: time.Now().UTC(), LoadStart: loadAvg()}
+	cli := filepath.Join(work, "telcolake")
+	log.Printf("building %s", cli)
+	build := exec.CommandContext(ctx, "go", "build", "-o", cli, "./cmd/telcolake")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	t0 := time.Now()
+
+	// 1. gen
+	landing := filepath.Join(work, "landing")
+	r.stageNow = "gen"
+	ts := time.Now()
+	gen := exec.CommandContext(ctx, cli, "gen", "-subs", strconv.Itoa(o.subs), "-months", strconv.Itoa(o.months),
+		"-start", o.start, "-cdr-span", "day", "-mess=false", "-truth=false", "-out", landing)
+	if _, err := r.child(gen, "gen", "", -1, 0); err != nil {
+		return err
+	}
+	man, err := readManifest(landing)
+	if err != nil {
+		return err
+	}
+	rep.CDRRows, rep.Files, rep.CSVBytes = man.cdrRows(), len(man.Files), man.bytes()
+	rep.Stages = append(rep.Stages, r.stage("gen", time.Since(ts), fmt.Sprintf("%d files, %.1f GB of CSV", len(man.Files), float64(rep.CSVBytes)/1e9)))
+	log.Printf("gen: %d files, %d CDR rows in %s", len(man.Files), rep.CDRRows, time.Since(ts).Round(time.Second))
+
+	// 2. ingest
+	r.stageNow = "ingest"
+	ts = time.Now()
+	var rows int64
+	keys := man.Deliveries
+	for i := 0; i < len(keys); i += o.batch {
+		batch := keys[i:min(len(keys), i+o.batch)]
+		ev, _ := json.Marshal(ingestEvent{Landing: landing, Keys: batch})
+		out, err := r.invoke(ctx, "ingest", ev)
+		if err != nil {
+			return fmt.Errorf("ingest batch %d: %w", i/o.batch, err)
+		}
+		var a ingestAnswer
+		if err := json.Unmarshal(out, &a); err != nil || a.Failed > 0 {
+			return fmt.Errorf("ingest batch %d: %s (%v)", i/o.batch, out, err)
+		}
+		rows += a.Rows
+	}
+	rep.Stages = append(rep.Stages, r.stage("ingest", time.Since(ts), fmt.Sprintf("%d files in batches of %d, %d rows committed", len(keys), o.batch, rows)))
+	log.Printf("ingest: %d rows in %s", rows, time.Since(ts).Round(time.Second))
+
+	// 3. MonthlyRun, 4. DailyScore
+	for _, sm := range []struct{ stage, machine, input string }{
+		{"monthly run (features fan-out, train)", "MonthlyRun", `{"truth":""}`},
+		{"daily score (fan-out)", "DailyScore", `{}`},
+	} {
+		def := tpl.StateMachines[sm.machine]
+		if def == nil {
+			return fmt.Errorf("no %s state machine in the template", sm.machine)
+		}
+		r.stageNow = sm.stage
+		ts = time.Now()
+		x := &localstack.Execution{Invoker: r}
+		if _, err := x.Run(ctx, def.Machine, []byte(sm.input)); err != nil {
+			return fmt.Errorf("%s: %w", sm.machine, err)
+		}
+		k := def.Machine.States["Buckets"].MaxConcurrency
+		rep.Stages = append(rep.Stages, r.stage(sm.stage, time.Since(ts), fmt.Sprintf("state machine %s, Map MaxConcurrency %d", sm.machine, k)))
+		rep.Concurrency = k
+		log.Printf("%s: %s", sm.machine, time.Since(ts).Round(time.Second))
+	}
+
+	// 5. api
+	r.stageNow = "api"
+	ts = time.Now()
+	ev, _ := json.Marshal(apiEvent{Lookups: o.lookups, Filters: o.filters, Cubes: o.cubes, Seed: 1})
+	out, err := r.invoke(ctx, "api", ev)
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	if err := json.Unmarshal(out, &rep.API); err != nil {
+		return fmt.Errorf("api answer %s: %w", out, err)
+	}
+	rep.Stages = append(rep.Stages, r.stage("api", time.Since(ts), fmt.Sprintf("%d customers served", rep.API.Customers)))
+	rep.Total = time.Since(t0)
+	rep.LoadEnd = loadAvg()
+	log.Printf("end to end %s", rep.Total.Round(time.Second))
+	section := rep.section()
+	fmt.Println(section)
+	return mergeSection(o.out, section)
+}
+
+// stage collects the invocations made since the last stage.
+func (r *runner) stage(name string, wall time.Duration, note string) stage {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := stage{Name: name, Wall: wall, Note: note, Calls: r.calls}
+	r.calls = nil
+	return s
+}
+
+// Invoke runs one invocation of function as a child process (the
+// localstack.Invoker of the state machines); a crash is Runtime.ExitError,
+// which the template's Retry lists.
+func (r *runner) Invoke(ctx context.Context, function string, payload []byte) ([]byte, error) {
+	out, err := r.invoke(ctx, function, payload)
+	if err != nil {
+		return nil, &localstack.FunctionError{ErrorType: "Runtime.ExitError", ErrorMessage: err.Error()}
+	}
+	return out, nil
+}
+
+func (r *runner) invoke(ctx context.Context, function string, payload []byte) ([]byte, error) {
+	mem := 0
+	var timeout time.Duration
+	for _, f := range r.tpl.Functions {
+		if f.Name == function {
+			mem, timeout = f.Memory, f.Timeout
+		}
+	}
+	if mem == 0 {
+		return nil, fmt.Errorf("function %s is not in the template", function)
+	}
+	var task struct {
+		Action string `json:"action"`
+		Bucket *int   `json:"bucket"`
+	}
+	_ = json.Unmarshal(payload, &task)
+	bucket := -1
+	if task.Action == "bucket" && task.Bucket != nil {
+		bucket = *task.Bucket
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, r.self, stepMode, function)
+	cmd.Stdin = bytes.NewReader(payload)
+	return r.child(cmd, function, task.Action, bucket, mem)
+}
+
+// child runs cmd and records it.
+func (r *runner) child(cmd *exec.Cmd, function, action string, bucket, mem int) ([]byte, error) {
+	var stdout, stderr bytes.Buffer
+	cmd.Env, cmd.Stdout, cmd.Stderr = r.env, &stdout, &stderr
+	t0 := time.Now()
+	err := cmd.Run()
+	v := invocation{Stage: r.stageNow, Function: function, Action: action, Bucket: bucket, Wall: time.Since(t0), MemoryMB: mem}
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			v.RSSMiB = float64(ru.Maxrss) / 1024
+			v.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+	}
+	if err != nil {
+		v.Err = err.Error()
+		err = fmt.Errorf("%s %s: %w\n%s", function, action, err, tail(stderr.String(), 3000))
+	}
+	r.mu.Lock()
+	r.calls = append(r.calls, v)
+	r.mu.Unlock()
+	log.Printf("  %s %s%s: %.1f s, %.0f MiB%s", function, action, bucketLabel(bucket), v.Wall.Seconds(), v.RSSMiB, map[bool]string{true: "", false: " OVER MemorySize"}[v.Within()])
+	return stdout.Bytes(), err
+}
+
+func bucketLabel(b int) string {
+	if b < 0 {
+		return ""
+	}
+	return " " + strconv.Itoa(b)
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}
+
+// loadAvg is /proc/loadavg's 1-minute figure ("" when unreadable).
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	return strings.Fields(string(b))[0]
+}
+
+type manifest struct {
+	Files []struct {
+		Key   string `json:"key"`
+		Table string `json:"table"`
+		Rows  int64  `json:"rows"`
+		Bytes int64  `json:"bytes"`
+	} `json:"files"`
+	Deliveries []string `json:"deliveries"`
+}
+
+func readManifest(landing string) (*manifest, error) {
+	raw, err := os.ReadFile(filepath.Join(landing, "manifest.json"))
+	if err != nil {
+		return nil, err
+	}
+	m := &manifest{}
+	if err := json.Unmarshal(raw, m); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	return m, nil
+}
+
+func (m *manifest) cdrRows() int64 {
+	var n int64
+	for _, f := range m.Files {
+		if f.Table == "cdr" {
+			n += f.Rows
+		}
+	}
+	return n
+}
+
+func (m *manifest) bytes() int64 {
+	var n int64
+	for _, f := range m.Files {
+		n += f.Bytes
+	}
+	return n
+}
