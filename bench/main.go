@@ -284,6 +284,9 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 	if rep.Features != nil && !rep.Features.Check.OK() {
 		return fmt.Errorf("feature build and DuckDB disagree: %s", rep.Features.Check.Problem())
 	}
+	if rep.Features != nil && !rep.Features.SQL.OK() {
+		return fmt.Errorf("models/features/features.sql and the feature build disagree: %v", rep.Features.SQL.Differ)
+	}
 	return nil
 }
 
