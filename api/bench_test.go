@@ -79,6 +79,8 @@ func BenchmarkFilter(b *testing.B) {
 		"status=active&region=North,South&churn_min=0.3&value_min=20&tenure_max=60",
 		"segment=1,2&plan=PLUS20,MAX40&lifecycle=established,loyal&arrears_min=0.01&sort=-value_at_risk",
 		"churn_min=0.5&care_calls_min=1&roaming_min=1&minutes_max=400&sort=-clv",
+		// Six conditions: three OR lists, a negation, two ranges (bench's api part's case).
+		"region=North,South,Central&not.plan=PLUS20&occupation=teacher,engineer,retired&income_band=C,D&churn_min=0.02&tenure_max=36",
 		"", // no condition: top-k over every customer
 	} {
 		name := q

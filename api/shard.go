@@ -1,8 +1,10 @@
 package api
 
 import (
+	"bytes"
 	"cmp"
 	"container/heap"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +16,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/telcolake/telcolake/insight"
+	"github.com/telcolake/telcolake/lambdahttp"
 	"github.com/telcolake/telcolake/models/serving"
 )
 
@@ -51,7 +56,8 @@ import (
 //
 // A shard is reached through Shard: LocalShard calls a Server in this
 // process (tests, and a front with shards in one process), RemoteShard an
-// api instance over HTTP; the same protocol and the same merge in both.
+// api instance over HTTP, InvokeShard a shard's api function through the
+// Lambda Invoke API; the same protocol and the same merge in all three.
 
 // Shard is one shard as a front reaches it: the method of *http.Client.
 type Shard interface {
@@ -130,6 +136,61 @@ func (rs remoteShard) Do(req *http.Request) (*http.Response, error) {
 	out.URL = &u
 	out.Host, out.RequestURI = "", ""
 	return rs.c.Do(out)
+}
+
+// Invoker invokes a shard's api function with an event payload and
+// returns its answer: the Lambda Invoke API (the AWS SDK's lambda client,
+// or the local stack's Invoke) with the function's name bound.
+type Invoker func(ctx context.Context, payload []byte) ([]byte, error)
+
+// InvokeShard reaches a shard's api function by invoking it with the API
+// Gateway v2 event the gateway would send (the function's lambdahttp
+// handler serves it as any request): the AWS form of a shard, where the
+// front's IAM role alone may invoke the shard functions. A function's
+// answer is buffered (at most 6 MB in Lambda), so a streamed export part
+// is bounded by it.
+func InvokeShard(invoke Invoker) Shard { return invokeShard{invoke} }
+
+type invokeShard struct{ invoke Invoker }
+
+func (is invokeShard) Do(req *http.Request) (*http.Response, error) {
+	ev, err := lambdahttp.Event(req, "$default", nil, 6<<20)
+	if err != nil {
+		return nil, err
+	}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return nil, err
+	}
+	out, err := is.invoke(req.Context(), payload)
+	if err != nil {
+		return nil, err
+	}
+	var resp events.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		return nil, fmt.Errorf("shard function's answer: %w", err)
+	}
+	w := &bufferWriter{header: http.Header{}}
+	lambdahttp.Write(w, resp)
+	return &http.Response{StatusCode: w.status, Header: w.header, Body: io.NopCloser(&w.body)}, nil
+}
+
+// bufferWriter is a ResponseWriter into a buffer.
+type bufferWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *bufferWriter) Header() http.Header { return w.header }
+func (w *bufferWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+func (w *bufferWriter) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(b)
 }
 
 // NewSharded builds a front over shard snapshots served in this process:

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,15 +13,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/telcolake/telcolake/insight"
+	"github.com/telcolake/telcolake/lambdahttp"
 	"github.com/telcolake/telcolake/models/serving"
 )
 
 // shardedFixture serves the fixture's snapshot split into n shards (each
 // written and opened as its own snapshot, as n api instances would),
-// reached in process or, with remote, over HTTP through a test server per
-// shard. Both share the whole fixture's group and campaign stores.
-func shardedFixture(t *testing.T, n int, remote bool) (*fixture, *fixture) {
+// reached in process ("local"), over HTTP through a test server per
+// shard ("http") or by invoking a function per shard ("invoke"). Both share the whole fixture's group and campaign stores.
+func shardedFixture(t *testing.T, n int, transport string) (*fixture, *fixture) {
 	t.Helper()
 	whole := newFixture(t, nil)
 	meta, cs := genSnapshot(7, fixtureSize, true)
@@ -43,9 +47,31 @@ func shardedFixture(t *testing.T, n int, remote bool) (*fixture, *fixture) {
 	}
 	var s *Server
 	var err error
-	if !remote {
+	switch transport {
+	case "local":
 		s, err = NewSharded(snaps, sampleSources(), cfg)
-	} else {
+	case "invoke": // each shard a function behind the Lambda Invoke API
+		var shards []Shard
+		for _, snap := range snaps {
+			inst, err := New(snap, sampleSources(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fn := lambdahttp.Handler(inst)
+			shards = append(shards, InvokeShard(func(ctx context.Context, payload []byte) ([]byte, error) {
+				var ev events.APIGatewayV2HTTPRequest
+				if err := json.Unmarshal(payload, &ev); err != nil {
+					return nil, err
+				}
+				resp, err := fn(ctx, ev)
+				if err != nil {
+					return nil, err
+				}
+				return json.Marshal(resp)
+			}))
+		}
+		s, err = NewFront(meta, shards, sampleSources(), cfg)
+	default: // http
 		var shards []Shard
 		for _, snap := range snaps {
 			inst, err := New(snap, sampleSources(), cfg)
@@ -86,28 +112,29 @@ func same(t *testing.T, whole, sharded *fixture, role Role, target string, hdr .
 }
 
 // TestShardedEqualsUnsharded asks both layouts the same questions, with 2
-// and 5 shards, in process and over HTTP: every filter paged through its
+// and 5 shards, in process, over HTTP and through function invocations: every filter paged through its
 // cursors, CSV exports (plain and gzip), look-ups, cubes with random
 // dimensions, measures and filters (JSON and CSV), value tiers, lists
 // paged and exported, group=, group sizes, health and the errors — every
 // answer byte-identical.
 func TestShardedEqualsUnsharded(t *testing.T) {
-	for _, n := range []int{2, 5} {
-		for _, remote := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%d shards remote=%v", n, remote), func(t *testing.T) {
-				testSharded(t, n, remote)
-			})
-		}
+	for _, tc := range []struct {
+		n         int
+		transport string
+	}{{2, "local"}, {5, "local"}, {5, "http"}, {2, "invoke"}} {
+		t.Run(fmt.Sprintf("%d shards %s", tc.n, tc.transport), func(t *testing.T) {
+			testSharded(t, tc.n, tc.transport)
+		})
 	}
 }
 
-func testSharded(t *testing.T, n int, remote bool) {
-	whole, sharded := shardedFixture(t, n, remote)
+func testSharded(t *testing.T, n int, transport string) {
+	whole, sharded := shardedFixture(t, n, transport)
 	for _, fc := range filterCases {
 		for _, role := range []Role{RoleAdmin, RoleAnalyst} {
 			cursor, pages := "", 0
 			for {
-				q := strings.TrimPrefix(fc.query+"&limit=7", "&")
+				q := strings.TrimPrefix(fc.query+"&limit=23", "&")
 				if cursor != "" {
 					q += "&cursor=" + url.QueryEscape(cursor)
 				}

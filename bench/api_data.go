@@ -63,12 +63,19 @@ func lognormal(rng *rand.Rand, median, sigma float64) float64 {
 
 func round2(v float64) float64 { return math.Round(v*100) / 100 }
 
-// genCustomers generates n scored customers, sorted by id, and a meta.
-func genCustomers(n int, seed uint64) (*serving.Meta, []serving.Customer) {
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	rx := rand.New(rand.NewPCG(seed+1, seed^0x51ed27)) // the attributes added later, so the others stay as they were
+// customerGen generates scored customers.
+type customerGen struct {
+	vm           serving.ValueModel
+	d            float64 // monthly discount rate
+	featureMonth time.Time
+	months       []string
+	segW         []weighted
+}
+
+const margin = 0.6 // profit as a share of the monthly value, for the generated CLV
+
+func newCustomerGen() *customerGen {
 	vm := serving.ValueModel{Costs: serving.DefaultCosts, AnnualDiscountRate: 0.1, HorizonMonths: 36, LabelHorizonMonths: 2}
-	const margin = 0.6 // profit as a share of the monthly value, for the generated CLV
 	d := math.Pow(1+vm.AnnualDiscountRate, 1.0/12) - 1
 	featureMonth := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
 	months := make([]string, 6)
@@ -79,98 +86,141 @@ func genCustomers(n int, seed uint64) (*serving.Meta, []serving.Customer) {
 	for i, s := range genSegments {
 		segW[i] = weighted{strconv.Itoa(i), s.w}
 	}
+	return &customerGen{vm: vm, d: d, featureMonth: featureMonth, months: months, segW: segW}
+}
+
+// fill generates customer i (1-based) into c from rng and rx (the
+// attributes added later, from their own stream).
+func (g *customerGen) fill(rng, rx *rand.Rand, c *serving.Customer, i int) {
+	vm, d, featureMonth, months, segW := g.vm, g.d, g.featureMonth, g.months, g.segW
+	c.SubscriberID = subscriberID(i)
+	c.MSISDN = fmt.Sprintf("2547%08d", rng.IntN(1e8))
+	c.Name = fmt.Sprintf("Customer %d", i)
+	c.Gender = []string{"F", "M"}[rng.IntN(2)]
+	c.AgeBand = pick(rng, genAgeBands)
+	c.Region = pick(rng, genRegions)
+	c.Plan = pick(rng, genPlans)
+	c.PaymentMethod = pick(rng, genPayment)
+	seg, _ := strconv.Atoi(pick(rng, segW))
+	c.SegmentID, c.SegmentName = int32(seg), genSegments[seg].name
+	c.TenureMonths = int32(min(240, rng.ExpFloat64()*30))
+	act := featureMonth.AddDate(0, -int(c.TenureMonths), rng.IntN(28))
+	c.ActivationDate = act.Format("2006-01-02")
+	switch u := rng.Float64(); {
+	case u < 0.88:
+		c.Status = "active"
+	case u < 0.93:
+		c.Status = "suspended"
+	default:
+		c.Status = "deactivated"
+	}
+	c.StatusDate = c.ActivationDate
+	switch {
+	case c.Status == "suspended":
+		c.Lifecycle = "suspended"
+		c.StatusDate = featureMonth.AddDate(0, 0, -rng.IntN(60)).Format("2006-01-02")
+	case c.Status == "deactivated":
+		c.Lifecycle = "lost"
+		c.StatusDate = featureMonth.AddDate(0, 0, -rng.IntN(60)).Format("2006-01-02")
+	case c.TenureMonths <= 6:
+		c.Lifecycle = "new"
+	case c.TenureMonths <= 24:
+		c.Lifecycle = "established"
+	default:
+		c.Lifecycle = "loyal"
+	}
+	// Skewed churn probability, mean ≈ 5%: most customers low, a tail
+	// of risky ones.
+	if c.Status != "deactivated" {
+		p := rng.ExpFloat64() * 0.025
+		if rng.Float64() < 0.07 {
+			u := rng.Float64()
+			p = 0.95 * u * u
+		}
+		c.Probability = min(0.99, p)
+		if c.Probability > 0.1 {
+			k := 1 + rng.IntN(3)
+			c.Reasons = make([]string, 0, k)
+			for _, j := range rng.Perm(len(genReasons))[:k] {
+				c.Reasons = append(c.Reasons, genReasons[j])
+			}
+		}
+	}
+	c.MonthlyValue = round2(lognormal(rng, planValue[c.Plan], 0.45))
+	hz := 1 - math.Pow(1-c.Probability, 1/float64(vm.LabelHorizonMonths))
+	sum := 0.0
+	for t := 1; t <= vm.HorizonMonths; t++ {
+		sum += math.Pow(1-hz, float64(t)) / math.Pow(1+d, float64(t))
+	}
+	c.CLV = round2(c.MonthlyValue * margin * sum)
+	c.ValueAtRisk = round2(c.Probability * c.CLV)
+
+	c.VoiceMinutes = round2(lognormal(rng, 150, 0.9))
+	c.VoiceCalls = int32(c.VoiceMinutes/2.5 + rng.Float64()*10)
+	c.SMS = int32(rng.ExpFloat64() * 40)
+	c.DataMB = round2(lognormal(rng, 3000, 1.0))
+	if rng.Float64() < 0.1 {
+		c.RoamingCalls = int32(1 + rng.ExpFloat64()*6)
+	}
+	c.IntlCalls = int32(rng.ExpFloat64() * 2)
+	c.CareCalls = int32(rng.ExpFloat64() * 0.7)
+	c.DistinctContact = int32(5 + rng.ExpFloat64()*25)
+	c.AmountDue = round2(c.MonthlyValue * (0.8 + 0.4*rng.Float64()))
+	if rng.Float64() < 0.15 {
+		c.Arrears = round2(lognormal(rng, 30, 0.8))
+		c.MonthsInArrears = int32(1 + rng.IntN(6))
+	}
+	c.History = make([]serving.Month, len(months))
+	for m, ym := range months {
+		f := 0.7 + 0.6*rng.Float64()
+		due := round2(c.MonthlyValue * f)
+		c.History[m] = serving.Month{Month: ym, VoiceMinutes: round2(c.VoiceMinutes * f), VoiceCalls: int32(float64(c.VoiceCalls) * f),
+			SMS: int32(float64(c.SMS) * f), DataMB: round2(c.DataMB * f), CareCalls: int32(rng.ExpFloat64() * 0.5),
+			AmountDue: due, AmountPaid: due, Arrears: 0}
+	}
+	last := &c.History[len(months)-1]
+	last.VoiceMinutes, last.DataMB, last.Arrears, last.AmountDue = c.VoiceMinutes, c.DataMB, c.Arrears, c.AmountDue
+	genAttributes(rx, c, margin)
+}
+
+// genCustomers generates n scored customers, sorted by id, and a meta.
+func genCustomers(n int, seed uint64) (*serving.Meta, []serving.Customer) {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	rx := rand.New(rand.NewPCG(seed+1, seed^0x51ed27)) // the attributes added later, so the others stay as they were
+	g := newCustomerGen()
 	out := make([]serving.Customer, n)
 	for i := range out {
-		c := &out[i]
-		c.SubscriberID = subscriberID(i + 1)
-		c.MSISDN = fmt.Sprintf("2547%08d", rng.IntN(1e8))
-		c.Name = fmt.Sprintf("Customer %d", i+1)
-		c.Gender = []string{"F", "M"}[rng.IntN(2)]
-		c.AgeBand = pick(rng, genAgeBands)
-		c.Region = pick(rng, genRegions)
-		c.Plan = pick(rng, genPlans)
-		c.PaymentMethod = pick(rng, genPayment)
-		seg, _ := strconv.Atoi(pick(rng, segW))
-		c.SegmentID, c.SegmentName = int32(seg), genSegments[seg].name
-		c.TenureMonths = int32(min(240, rng.ExpFloat64()*30))
-		act := featureMonth.AddDate(0, -int(c.TenureMonths), rng.IntN(28))
-		c.ActivationDate = act.Format("2006-01-02")
-		switch u := rng.Float64(); {
-		case u < 0.88:
-			c.Status = "active"
-		case u < 0.93:
-			c.Status = "suspended"
-		default:
-			c.Status = "deactivated"
-		}
-		c.StatusDate = c.ActivationDate
-		switch {
-		case c.Status == "suspended":
-			c.Lifecycle = "suspended"
-			c.StatusDate = featureMonth.AddDate(0, 0, -rng.IntN(60)).Format("2006-01-02")
-		case c.Status == "deactivated":
-			c.Lifecycle = "lost"
-			c.StatusDate = featureMonth.AddDate(0, 0, -rng.IntN(60)).Format("2006-01-02")
-		case c.TenureMonths <= 6:
-			c.Lifecycle = "new"
-		case c.TenureMonths <= 24:
-			c.Lifecycle = "established"
-		default:
-			c.Lifecycle = "loyal"
-		}
-		// Skewed churn probability, mean ≈ 5%: most customers low, a tail
-		// of risky ones.
-		if c.Status != "deactivated" {
-			p := rng.ExpFloat64() * 0.025
-			if rng.Float64() < 0.07 {
-				u := rng.Float64()
-				p = 0.95 * u * u
-			}
-			c.Probability = min(0.99, p)
-			if c.Probability > 0.1 {
-				k := 1 + rng.IntN(3)
-				c.Reasons = make([]string, 0, k)
-				for _, j := range rng.Perm(len(genReasons))[:k] {
-					c.Reasons = append(c.Reasons, genReasons[j])
-				}
-			}
-		}
-		c.MonthlyValue = round2(lognormal(rng, planValue[c.Plan], 0.45))
-		hz := 1 - math.Pow(1-c.Probability, 1/float64(vm.LabelHorizonMonths))
-		sum := 0.0
-		for t := 1; t <= vm.HorizonMonths; t++ {
-			sum += math.Pow(1-hz, float64(t)) / math.Pow(1+d, float64(t))
-		}
-		c.CLV = round2(c.MonthlyValue * margin * sum)
-		c.ValueAtRisk = round2(c.Probability * c.CLV)
-
-		c.VoiceMinutes = round2(lognormal(rng, 150, 0.9))
-		c.VoiceCalls = int32(c.VoiceMinutes/2.5 + rng.Float64()*10)
-		c.SMS = int32(rng.ExpFloat64() * 40)
-		c.DataMB = round2(lognormal(rng, 3000, 1.0))
-		if rng.Float64() < 0.1 {
-			c.RoamingCalls = int32(1 + rng.ExpFloat64()*6)
-		}
-		c.IntlCalls = int32(rng.ExpFloat64() * 2)
-		c.CareCalls = int32(rng.ExpFloat64() * 0.7)
-		c.DistinctContact = int32(5 + rng.ExpFloat64()*25)
-		c.AmountDue = round2(c.MonthlyValue * (0.8 + 0.4*rng.Float64()))
-		if rng.Float64() < 0.15 {
-			c.Arrears = round2(lognormal(rng, 30, 0.8))
-			c.MonthsInArrears = int32(1 + rng.IntN(6))
-		}
-		c.History = make([]serving.Month, len(months))
-		for m, ym := range months {
-			f := 0.7 + 0.6*rng.Float64()
-			due := round2(c.MonthlyValue * f)
-			c.History[m] = serving.Month{Month: ym, VoiceMinutes: round2(c.VoiceMinutes * f), VoiceCalls: int32(float64(c.VoiceCalls) * f),
-				SMS: int32(float64(c.SMS) * f), DataMB: round2(c.DataMB * f), CareCalls: int32(rng.ExpFloat64() * 0.5),
-				AmountDue: due, AmountPaid: due, Arrears: 0}
-		}
-		last := &c.History[len(months)-1]
-		last.VoiceMinutes, last.DataMB, last.Arrears, last.AmountDue = c.VoiceMinutes, c.DataMB, c.Arrears, c.AmountDue
-		genAttributes(rx, c, margin)
+		g.fill(rng, rx, &out[i], i+1)
 	}
+	return g.meta(out), out
+}
+
+// genShard generates the customers of shard k of n among total (ids 1 to
+// total with serving.ShardOf(id, n) == k), each from generators seeded by
+// its id, so a shard is generated without the others; tiers are ranked
+// within the shard.
+func genShard(total, n, k int, seed uint64) (*serving.Meta, []serving.Customer) {
+	g := newCustomerGen()
+	pa, pb := rand.NewPCG(0, 0), rand.NewPCG(0, 0)
+	rng, rx := rand.New(pa), rand.New(pb)
+	out := make([]serving.Customer, 0, total/n+total/(10*n)+16)
+	for i := 1; i <= total; i++ {
+		id := subscriberID(i)
+		if serving.ShardOf(id, n) != k {
+			continue
+		}
+		pa.Seed(seed, uint64(i))
+		pb.Seed(seed+1, uint64(i))
+		out = append(out, serving.Customer{})
+		g.fill(rng, rx, &out[len(out)-1], i)
+	}
+	return g.meta(out), out
+}
+
+// meta ranks the tiers of out and describes it.
+func (g *customerGen) meta(out []serving.Customer) *serving.Meta {
+	n := len(out)
+	vm, featureMonth := g.vm, g.featureMonth
 	assignBenchTiers(out)
 	meta := &serving.Meta{Run: "bench-" + featureMonth.Format("2006-01"), ScoredAt: featureMonth.AddDate(0, 1, 2),
 		FeatureMonth: featureMonth.Format("2006-01"), ChurnModel: "bench-churn", SegmentModel: "bench-segments",
@@ -183,7 +233,7 @@ func genCustomers(n int, seed uint64) (*serving.Meta, []serving.Customer) {
 		meta.Segments = append(meta.Segments, serving.Segment{ID: int32(i), Name: s.name, Profile: s.profile,
 			Customers: counts[i], Share: float64(counts[i]) / float64(max(1, n))})
 	}
-	return meta, out
+	return meta
 }
 
 var (

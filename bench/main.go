@@ -36,7 +36,7 @@
 //
 // Usage, from the bench directory:
 //
-//	go run . [-parts ingest,features,train,api,cube,console,queue] [-subs 100000] [-months 3] [-runs 3]
+//	go run . [-parts ingest,features,train,api,cube,console,queue,shards] [-subs 100000] [-months 3] [-runs 3]
 //	         [-feature-months 4] [-feature-start 2025-06] [-work DIR] [-out ../BENCHMARKS.md] [-keep]
 //
 // The DuckDB side re-executes this binary in hidden modes
@@ -77,7 +77,7 @@ const (
 	partAPI      = "api"
 )
 
-var allParts = []string{partIngest, partFeatures, partTrain, partAPI, partCube, partConsole, partQueue}
+var allParts = []string{partIngest, partFeatures, partTrain, partAPI, partCube, partConsole, partQueue, partShards}
 
 // options are the command-line flags of a benchmark run.
 type options struct {
@@ -98,6 +98,8 @@ type options struct {
 	apiDuckReps    int
 
 	queueFiles, queueRows, queueBatch, queueWindow int
+
+	shards, shardCustomers int
 }
 
 // has reports whether part is selected.
@@ -109,6 +111,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	localstack.RunS3ChildIfRequested() // the embedded S3 of the api part runs as a child of this binary
+	if len(os.Args) > 1 && os.Args[1] == serveShardMode {
+		if err := serveShard(ctx, os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench", serveShardMode+":", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) > 1 && (os.Args[1] == convertMode || os.Args[1] == featuresMode) {
 		child := runConvert
 		if os.Args[1] == featuresMode {
@@ -137,7 +146,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	parts := fs.String("parts", strings.Join(allParts, ","), "comma-separated `parts` to run: ingest, features, train, api, cube, console, queue")
+	parts := fs.String("parts", strings.Join(allParts, ","), "comma-separated `parts` to run: ingest, features, train, api, cube, console, queue, shards")
 	fs.IntVar(&o.subs, "subs", 100000, "number of synthetic `subscribers` (both data sets)")
 	fs.IntVar(&o.months, "months", 3, "`months` of CDR history for the ingest part")
 	fs.IntVar(&o.runs, "runs", 3, "timed `runs` per tool; the table reports the median")
@@ -159,6 +168,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.queueRows, "queue-rows", 1000, "`rows` per file of the queue part")
 	fs.IntVar(&o.queueBatch, "queue-batch", 100, "the ingest queue's batch `size` (template parameter IngestBatchSize)")
 	fs.IntVar(&o.queueWindow, "queue-window", 5, "the ingest queue's batching window in `seconds` (IngestBatchWindow)")
+	fs.IntVar(&o.shards, "shards", 8, "`shards` (api instances) of the shards part")
+	fs.IntVar(&o.shardCustomers, "shard-customers", 10_000_000, "scored `customers` across the shards of the shards part")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -180,6 +191,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-api-customers, -api-lookups, -api-reps, -api-duck-lookups and -api-duck-reps must be at least 1")
 	case o.queueFiles < 1 || o.queueRows < 1 || o.queueBatch < 1 || o.queueBatch > 10000 || o.queueWindow < 0 || o.queueWindow > 300:
 		return o, fmt.Errorf("-queue-files and -queue-rows must be at least 1, -queue-batch 1 to 10000, -queue-window 0 to 300")
+	case o.shards < 1 || o.shards > 64 || o.shardCustomers < o.shards:
+		return o, fmt.Errorf("-shards must be 1 to 64 and -shard-customers at least -shards")
 	case o.runs < 1:
 		return o, fmt.Errorf("-runs must be at least 1, got %d", o.runs)
 	case o.featureMonths < 1:
@@ -264,6 +277,19 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 		for _, p := range cr.Pages {
 			fmt.Fprintf(stdout, "  %s: visible p50 %.1f ms, max %.1f ms\n", p.Page, p.VisibleP50, p.VisibleMax)
 		}
+	}
+	if o.has(partShards) {
+		sr, err := b.measureShards(ctx)
+		if err != nil {
+			return err
+		}
+		if err := mergeShardsSection(o.out, shardsSection(sr, rep.Machine)); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		for i, c := range shardCases {
+			fmt.Fprintf(stdout, "\nshards %s: p50 %s p99 %s", c.Name, ms(sr.Results[i].P50), ms(sr.Results[i].P99))
+		}
+		fmt.Fprintf(stdout, "\nshards look-up: p50 %s p99 %s\n", ms(sr.Lookup.P50), ms(sr.Lookup.P99))
 	}
 	if o.has(partQueue) {
 		qr, err := b.measureQueue(ctx)
