@@ -91,14 +91,8 @@ func (s *Server) createCampaign(r *request) error {
 	if !ok {
 		return badParam("list", "no list %s in run %s (see /v1/lists)", quote(spec.List), s.meta.Run)
 	}
-	rows := s.listRows[l.Name]
-	rows = rows[:min(len(rows), spec.Size)]
-	cands := make([]campaign.Contact, 0, len(rows))
-	if err := s.eachRow(r, rows, func(_ int, c *serving.Customer) bool {
-		cands = append(cands, campaign.Contact{SubscriberID: c.SubscriberID, Probability: c.Probability, Reasons: c.Reasons,
-			Segment: c.SegmentName, MonthlyValue: c.MonthlyValue, CLV: c.CLV, ValueAtRisk: c.ValueAtRisk})
-		return true
-	}); err != nil {
+	cands, err := s.listContacts(r, l.Name, spec.Size)
+	if err != nil {
 		return err
 	}
 	now := s.now()
@@ -119,6 +113,30 @@ func (s *Server) createCampaign(r *request) error {
 	}
 	r.w.Header().Set("Location", "/v1/campaigns/"+c.ID)
 	return s.respond(r, http.StatusCreated, ctJSON, b)
+}
+
+// listContacts are the first size members of list name as campaign
+// candidates (on a sharded front, from the shards).
+func (s *Server) listContacts(r *request, name string, size int) ([]campaign.Contact, error) {
+	if s.shards != nil {
+		return s.listContactsSharded(r, name, size)
+	}
+	rows := s.listRows[name]
+	rows = rows[:min(len(rows), size)]
+	cands := make([]campaign.Contact, 0, len(rows))
+	if err := s.eachRow(r, rows, func(_ int, c *serving.Customer) bool {
+		cands = append(cands, contactOf(c))
+		return true
+	}); err != nil {
+		return nil, err
+	}
+	return cands, nil
+}
+
+// contactOf is customer c as a campaign candidate.
+func contactOf(c *serving.Customer) campaign.Contact {
+	return campaign.Contact{SubscriberID: c.SubscriberID, Probability: c.Probability, Reasons: c.Reasons,
+		Segment: c.SegmentName, MonthlyValue: c.MonthlyValue, CLV: c.CLV, ValueAtRisk: c.ValueAtRisk}
 }
 
 // bodyError turns a JSON decoding error into a 400 naming the field.
@@ -306,6 +324,9 @@ func (s *Server) campaignContacts(r *request) error {
 
 // contactItems joins contacts with the snapshot's names and MSISDNs.
 func (s *Server) contactItems(r *request, cs []campaign.Contact) ([]contactItem, error) {
+	if s.shards != nil {
+		return s.contactItemsSharded(r, cs)
+	}
 	rows := make([]int32, 0, len(cs))
 	at := make([]int, len(cs))
 	for i, ct := range cs {

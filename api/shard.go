@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/telcolake/telcolake/campaign"
 	"github.com/telcolake/telcolake/insight"
 	"github.com/telcolake/telcolake/lambdahttp"
 	"github.com/telcolake/telcolake/models/serving"
@@ -51,8 +52,9 @@ import (
 //     the lake answers (models, ingest files, the monthly and usage cubes,
 //     groups, campaigns) the front answers itself.
 //
-// Creating a campaign and its contacts (customer details joined across
-// shards) are not sharded yet and answer 501.
+//   - a campaign: its candidates are the list's first members, read from
+//     the shards as above; its contacts' names and MSISDNs come from each
+//     contact's shard (masked there as the caller's access requires).
 //
 // A shard is reached through Shard: LocalShard calls a Server in this
 // process (tests, and a front with shards in one process), RemoteShard an
@@ -252,25 +254,19 @@ func NewFront(meta *serving.Meta, shards []Shard, src Sources, cfg Config) (*Ser
 	return s, nil
 }
 
-// errNotSharded answers the routes the sharded layout does not serve yet.
-var errNotSharded = HTTPError{Code: http.StatusNotImplemented, Msg: "not answered by the sharded serving layout yet"}
-
 // sharded are the front's own answers to the routes that need the
 // shards; the other routes the front answers from the run's metadata and
 // the lake, as one instance does.
 var sharded = map[Op]func(*Server, *request) error{
-	OpHealth:              (*Server).healthSharded,
-	OpCustomer:            (*Server).customerSharded,
-	OpCustomers:           (*Server).filterSharded,
-	OpCustomersCSV:        (*Server).filterSharded,
-	OpLists:               (*Server).listIndexSharded,
-	OpList:                (*Server).listSharded,
-	OpListCSV:             (*Server).listSharded,
-	OpCube:                (*Server).cubeSharded,
-	OpValueTiers:          (*Server).tiersSharded,
-	OpCampaignCreate:      func(*Server, *request) error { return errNotSharded },
-	OpCampaignContacts:    func(*Server, *request) error { return errNotSharded },
-	OpCampaignContactsCSV: func(*Server, *request) error { return errNotSharded },
+	OpHealth:       (*Server).healthSharded,
+	OpCustomer:     (*Server).customerSharded,
+	OpCustomers:    (*Server).filterSharded,
+	OpCustomersCSV: (*Server).filterSharded,
+	OpLists:        (*Server).listIndexSharded,
+	OpList:         (*Server).listSharded,
+	OpListCSV:      (*Server).listSharded,
+	OpCube:         (*Server).cubeSharded,
+	OpValueTiers:   (*Server).tiersSharded,
 }
 
 // forwarded are the request headers a shard needs: the credentials, which
@@ -609,20 +605,10 @@ func (s *Server) listSharded(r *request) error {
 	if !ok {
 		return HTTPError{Code: http.StatusNotFound, Msg: "no list " + quote(r.param) + " in run " + s.meta.Run + " (see /v1/lists)"}
 	}
-	path := strings.Replace(shardList, "{name}", url.PathEscape(l.Name), 1)
-	q := url.Values{}
-	if g, ok := r.q[pGroup]; ok {
-		q[pGroup] = g
-	}
-	parts := make([]listPart, len(s.shards))
-	if err := s.fanOut(r, path, q.Encode(), func(k int) any { return &parts[k] }); err != nil {
+	positions, q, _, err := s.listMembers(r, l.Name, true)
+	if err != nil {
 		return err
 	}
-	var positions []int
-	for _, p := range parts {
-		positions = append(positions, p.Positions...)
-	}
-	slices.Sort(positions)
 	var limit int
 	var cursor string
 	var csvOut bool
@@ -640,33 +626,9 @@ func (s *Server) listSharded(r *request) error {
 		}
 		end = min(offset+limit, len(positions))
 	}
-	// The items of positions[offset:end], from the shards that hold them.
-	var items []item
-	if end > offset {
-		q.Set(pFrom, strconv.Itoa(positions[offset]))
-		q.Set(pTo, strconv.Itoa(positions[end-1]))
-		if err := s.fanOut(r, path, q.Encode(), func(k int) any { return &parts[k] }); err != nil {
-			return err
-		}
-		byPos := map[int]*item{}
-		for k := range parts {
-			p := &parts[k]
-			inWindow := p.Positions[:0:0]
-			for _, pos := range p.Positions {
-				if pos >= positions[offset] && pos <= positions[end-1] {
-					inWindow = append(inWindow, pos)
-				}
-			}
-			if len(inWindow) != len(p.Items) {
-				return HTTPError{Code: http.StatusBadGateway, Msg: "a shard's list changed between reads", Err: fmt.Errorf("shard %d", k)}
-			}
-			for j := range p.Items {
-				byPos[inWindow[j]] = &p.Items[j]
-			}
-		}
-		for _, pos := range positions[offset:end] {
-			items = append(items, *byPos[pos])
-		}
+	items, _, err := s.listWindow(r, l.Name, q, positions[offset:end], false)
+	if err != nil {
+		return err
 	}
 	if csvOut {
 		cw := newCSV(s.cfg.MaxBodyBytes, true, acceptsGzip(r.hr.Header))
@@ -710,4 +672,160 @@ func (s *Server) countSharded(r *request, conditions string) (int, error) {
 		n += p.Count
 	}
 	return n, nil
+}
+
+// listMembers merges the shards' members of list name (after the
+// request's group=, if withGroup) into the ranking: their positions,
+// sorted.
+func (s *Server) listMembers(r *request, name string, withGroup bool) ([]int, url.Values, []listPart, error) {
+	path := strings.Replace(shardList, "{name}", url.PathEscape(name), 1)
+	q := url.Values{}
+	if g, ok := r.q[pGroup]; ok && withGroup {
+		q[pGroup] = g
+	}
+	parts := make([]listPart, len(s.shards))
+	if err := s.fanOut(r, path, q.Encode(), func(k int) any { return &parts[k] }); err != nil {
+		return nil, nil, nil, err
+	}
+	var positions []int
+	for _, p := range parts {
+		positions = append(positions, p.Positions...)
+	}
+	slices.Sort(positions)
+	return positions, q, parts, nil
+}
+
+// listWindow reads from the shards the members of list name at
+// positions (consecutive members of the ranking), in that order: their
+// items, or with contacts their campaign candidates.
+func (s *Server) listWindow(r *request, name string, q url.Values, positions []int, contacts bool) ([]item, []campaign.Contact, error) {
+	if len(positions) == 0 {
+		return nil, nil, nil
+	}
+	path := strings.Replace(shardList, "{name}", url.PathEscape(name), 1)
+	lo, hi := positions[0], positions[len(positions)-1]
+	q.Set(pFrom, strconv.Itoa(lo))
+	q.Set(pTo, strconv.Itoa(hi))
+	if contacts {
+		q.Set(pContacts, "1")
+	}
+	parts := make([]listPart, len(s.shards))
+	if err := s.fanOut(r, path, q.Encode(), func(k int) any { return &parts[k] }); err != nil {
+		return nil, nil, err
+	}
+	itemAt, contactAt := map[int]*item{}, map[int]*campaign.Contact{}
+	for k := range parts {
+		p := &parts[k]
+		var inWindow []int
+		for _, pos := range p.Positions {
+			if pos >= lo && pos <= hi {
+				inWindow = append(inWindow, pos)
+			}
+		}
+		if len(inWindow) != len(p.Items)+len(p.Contacts) {
+			return nil, nil, HTTPError{Code: http.StatusBadGateway, Msg: "a shard's list changed between reads", Err: fmt.Errorf("shard %d", k)}
+		}
+		for j, pos := range inWindow {
+			if contacts {
+				contactAt[pos] = &p.Contacts[j]
+			} else {
+				itemAt[pos] = &p.Items[j]
+			}
+		}
+	}
+	var items []item
+	var cands []campaign.Contact
+	for _, pos := range positions {
+		if contacts {
+			cands = append(cands, *contactAt[pos])
+		} else {
+			items = append(items, *itemAt[pos])
+		}
+	}
+	return items, cands, nil
+}
+
+// listContactsSharded is listContacts over the shards.
+func (s *Server) listContactsSharded(r *request, name string, size int) ([]campaign.Contact, error) {
+	positions, q, _, err := s.listMembers(r, name, false)
+	if err != nil {
+		return nil, err
+	}
+	_, cands, err := s.listWindow(r, name, q, positions[:min(len(positions), size)], true)
+	if cands == nil {
+		cands = []campaign.Contact{}
+	}
+	return cands, err
+}
+
+// namesBatch is how many ids a names request to a shard carries.
+const namesBatch = 200
+
+// contactItemsSharded is contactItems with the names and MSISDNs read
+// from each contact's shard, which masks them as the caller's access
+// requires.
+func (s *Server) contactItemsSharded(r *request, cs []campaign.Contact) ([]contactItem, error) {
+	byShard := make([][]string, len(s.shards))
+	for _, ct := range cs {
+		k := s.shardOf(ct.SubscriberID)
+		byShard[k] = append(byShard[k], ct.SubscriberID)
+	}
+	names := map[string][2]string{}
+	var mu sync.Mutex
+	errs := make([]error, len(s.shards))
+	var wg sync.WaitGroup
+	for k, ids := range byShard {
+		if len(ids) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for start := 0; start < len(ids); start += namesBatch {
+				q := url.Values{pIDs: {strings.Join(ids[start:min(start+namesBatch, len(ids))], ",")}}
+				resp, err := s.call(r, k, shardNames, q.Encode())
+				if err != nil {
+					errs[k] = err
+					return
+				}
+				if resp.StatusCode != http.StatusOK {
+					errs[k] = shardError(k, resp)
+					return
+				}
+				var part map[string][2]string
+				err = json.NewDecoder(resp.Body).Decode(&part)
+				resp.Body.Close()
+				if err != nil {
+					errs[k] = HTTPError{Code: http.StatusBadGateway, Msg: "a shard's answer is unreadable", Err: err}
+					return
+				}
+				mu.Lock()
+				for id, v := range part {
+					names[id] = v
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := make([]contactItem, len(cs))
+	for i, ct := range cs {
+		it := contactItem{Rank: ct.Rank, Arm: ct.Arm, SubscriberID: ct.SubscriberID, Probability: ct.Probability,
+			Reasons: ct.Reasons, Segment: ct.Segment, MonthlyValue: ct.MonthlyValue, CLV: ct.CLV, ValueAtRisk: ct.ValueAtRisk}
+		if it.Reasons == nil {
+			it.Reasons = []string{}
+		}
+		if v, ok := names[ct.SubscriberID]; ok {
+			it.Name, it.MSISDN = v[0], v[1] // as the shard masked them
+		} else if r.access != Clear {
+			it.Name, it.MSISDN = maskName(""), maskMSISDN("")
+		}
+		out[i] = it
+	}
+	return out, nil
 }

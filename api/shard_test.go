@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -222,6 +223,37 @@ func testSharded(t *testing.T, n int, transport string) {
 		}
 	}
 
+	// A campaign created through the front freezes the list's members as
+	// one instance would; its contacts read the same through both.
+	viaFront := sharded.post(t, RoleAnalyst, "/v1/campaigns", createBody)
+	viaWhole := whole.post(t, RoleAnalyst, "/v1/campaigns", createBody)
+	if viaFront.StatusCode != http.StatusCreated || viaWhole.StatusCode != http.StatusCreated {
+		t.Fatalf("create campaign: front %d %s, whole %d", viaFront.StatusCode, head1(viaFront.Body), viaWhole.StatusCode)
+	}
+	var a, b campaignInfo
+	if err := json.Unmarshal([]byte(viaFront.Body), &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(viaWhole.Body), &b); err != nil {
+		t.Fatal(err)
+	}
+	m := whole.s.cfg.Campaigns.(*memCampaigns)
+	ca, cb := m.contacts[a.ID], m.contacts[b.ID]
+	if len(ca) != len(cb) || len(ca) == 0 {
+		t.Fatalf("campaign contacts: front %d, whole %d", len(ca), len(cb))
+	}
+	for i := range ca {
+		x, y := ca[i], cb[i]
+		x.Arm, y.Arm = "", "" // drawn from each campaign's own id
+		if !reflect.DeepEqual(x, y) {
+			t.Fatalf("contact %d: front %+v, whole %+v", i, x, y)
+		}
+	}
+	for _, role := range []Role{RoleAnalyst, RoleAdmin} {
+		for _, q := range []string{"?arm=all&limit=7", "?arm=all&format=csv", "?arm=control"} {
+			same(t, whole, sharded, role, "/v1/campaigns/"+a.ID+"/contacts"+q)
+		}
+	}
 	same(t, whole, sharded, RoleAnalyst, "/v1/groups")
 	same(t, whole, sharded, RoleAnalyst, "/v1/groups/"+fixtureGroup)
 	same(t, whole, sharded, "", "/healthz")
@@ -261,6 +293,7 @@ func TestShardRoutesFollowTheMatrix(t *testing.T) {
 		shardLists:     shardLists,
 		shardList:      shardPrefix + "/lists/" + f.meta.Lists[0].Name,
 		shardCount:     shardCount + "?status=active",
+		shardNames:     shardNames + "?ids=" + f.customers[0].SubscriberID + "," + f.customers[1].SubscriberID,
 	}
 	for _, rt := range shardRoutes() {
 		target, ok := targets[rt.pattern]
@@ -282,12 +315,18 @@ func TestShardRoutesFollowTheMatrix(t *testing.T) {
 			t.Errorf("%s without a key: %d, want 401", target, got.StatusCode)
 		}
 	}
-	// Masking follows the caller's access: an analyst's hits are masked.
-	body := f.get(t, RoleAnalyst, shardCustomers+"?limit=3").Body
-	for _, c := range f.customers {
-		if strings.Contains(body, `"`+c.MSISDN+`"`) || strings.Contains(body, `"`+c.Name+`"`) {
-			t.Fatalf("analyst's shard part shows a name or MSISDN in clear: %s", head1(body))
+	// Masking follows the caller's access: an analyst's hits and names
+	// are masked, an admin's clear.
+	for _, target := range []string{shardCustomers + "?limit=3", targets[shardNames]} {
+		body := f.get(t, RoleAnalyst, target).Body
+		for _, c := range f.customers {
+			if strings.Contains(body, `"`+c.MSISDN+`"`) || strings.Contains(body, `"`+c.Name+`"`) {
+				t.Fatalf("analyst's %s shows a name or MSISDN in clear: %s", target, head1(body))
+			}
 		}
+	}
+	if body := f.get(t, RoleAdmin, targets[shardNames]).Body; !strings.Contains(body, `"`+f.customers[0].MSISDN+`"`) {
+		t.Errorf("admin's names are not clear: %s", head1(body))
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 
+	"github.com/telcolake/telcolake/campaign"
 	"github.com/telcolake/telcolake/insight"
 	"github.com/telcolake/telcolake/models/serving"
 )
@@ -32,6 +33,13 @@ const (
 	shardLists     = shardPrefix + "/lists"
 	shardList      = shardPrefix + "/lists/{name}"
 	shardCount     = shardPrefix + "/count"
+	shardNames     = shardPrefix + "/names"
+)
+
+// The shard protocol's own parameters.
+const (
+	pContacts = "contacts" // a list window as campaign candidates
+	pIDs      = "ids"      // subscriber ids, comma-separated
 )
 
 // shardRoutes are the shard protocol's routes; each op is the public
@@ -43,7 +51,8 @@ func shardRoutes() []route {
 		{pattern: shardTiers, op: OpValueTiers, params: conditionParams(), serve: (*Server).partTiers},
 		{pattern: shardLists, op: OpLists, serve: (*Server).partLists},
 		// from= and to= (ingestfiles.go's names): a window of positions.
-		{pattern: shardList, op: OpList, params: []paramSpec{{name: pGroup}, {name: pFrom}, {name: pTo}}, serve: (*Server).partList},
+		{pattern: shardList, op: OpList, params: []paramSpec{{name: pGroup}, {name: pFrom}, {name: pTo}, {name: pContacts}}, serve: (*Server).partList},
+		{pattern: shardNames, op: OpCampaignContacts, params: []paramSpec{{name: pIDs, multi: true}}, serve: (*Server).partNames},
 		{pattern: shardCount, op: OpGroups, params: savedConditionParams(), serve: (*Server).partCount},
 	}
 }
@@ -258,8 +267,9 @@ func (s *Server) partLists(r *request) error {
 // ranked ids) of its members that meet group=, and the items of those
 // within [from, to].
 type listPart struct {
-	Positions []int  `json:"positions"`
-	Items     []item `json:"items"`
+	Positions []int              `json:"positions"`
+	Items     []item             `json:"items"`
+	Contacts  []campaign.Contact `json:"contacts,omitempty"`
 }
 
 func (s *Server) partList(r *request) error {
@@ -300,10 +310,44 @@ func (s *Server) partList(r *request) error {
 	if err != nil {
 		return err
 	}
+	_, contacts := r.q[pContacts]
 	for j := range cs {
-		out.Items = append(out.Items, newItem(&cs[j], r.access))
+		if contacts {
+			out.Contacts = append(out.Contacts, contactOf(&cs[j]))
+		} else {
+			out.Items = append(out.Items, newItem(&cs[j], r.access))
+		}
 	}
 	r.rows = len(out.Items)
+	return s.writePart(r, out)
+}
+
+// partNames answers the names and MSISDNs of the shard's customers among
+// ids=, masked unless the caller's access is clear.
+func (s *Server) partNames(r *request) error {
+	ids, _, err := r.q.list(pIDs)
+	if err != nil {
+		return err
+	}
+	var rows []int32
+	for _, id := range ids {
+		if row, ok := s.ix.row(id); ok {
+			rows = append(rows, int32(row))
+		}
+	}
+	cs, err := s.rows(r, rows)
+	if err != nil {
+		return err
+	}
+	out := make(map[string][2]string, len(cs))
+	for i := range cs {
+		name, msisdn := cs[i].Name, cs[i].MSISDN
+		if r.access != Clear {
+			name, msisdn = maskName(name), maskMSISDN(msisdn)
+		}
+		out[cs[i].SubscriberID] = [2]string{name, msisdn}
+	}
+	r.rows = len(out)
 	return s.writePart(r, out)
 }
 
