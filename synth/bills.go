@@ -33,6 +33,13 @@ func (g *generator) buildBills() [][]byte {
 				paid = due
 			case s.suspDay != 0 && s.suspDay < me:
 				paid = 0
+			case s.debtStop != 0 && s.debtFrom < me:
+				// A deliberate non-payer's run-up and stop (baddebt.go).
+				if pd, ok := s.debtPaid(r, due, ms, me); ok {
+					paid = pd
+				} else {
+					paid = due
+				}
 			default:
 				si := s.signs(min(me-1, s.signEnd-1))
 				if s.signEnd == 0 || s.signStart >= me || s.signEnd <= ms {

@@ -370,6 +370,7 @@ func (w *dayWorker) subDay(i int, s *subscriber, day int32, dow time.Weekday) {
 		rec.charge = min(999_999_999, rate*int64(rec.dataKB)/1024)
 		w.recs = append(w.recs, rec)
 	}
+	w.debtCalls(s, day, base, place)
 }
 
 // pickContact chooses the other party of a call or SMS: mostly from the

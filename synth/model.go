@@ -145,6 +145,8 @@ type subscriber struct {
 	birthDay   int32
 	signStart  int32 // pre-churn signs window [signStart, signEnd), 0 = none
 	signEnd    int32
+	debtFrom   int32 // deliberate non-payer: run-up's first day (drawNonPayers)
+	debtStop   int32 // first day nothing is paid, 0 = not a non-payer
 	signStr    float64
 	activity   float64 // mean events per day
 	voice      float64 // shares of voice and SMS events; data is the rest

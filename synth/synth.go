@@ -115,6 +115,9 @@ type Manifest struct {
 	Churners int `json:"churners"`
 	// Truth is the key of the ground-truth file, "" if not written.
 	Truth string `json:"truth,omitempty"`
+	// BadDebtTruth is the key of the deliberate non-payers' ground truth,
+	// "" if not written.
+	BadDebtTruth string `json:"bad_debt_truth,omitempty"`
 }
 
 // File describes one written object.
@@ -192,6 +195,7 @@ func Generate(ctx context.Context, cfg Config, sink Sink) (*Manifest, error) {
 		return nil, fmt.Errorf("gen: %w", err)
 	}
 	intercept := g.calibrateChurn()
+	g.drawNonPayers()
 
 	cdr, bills, snaps := g.planFiles()
 	if err := g.runCDR(ctx, sink, cdr); err != nil {
@@ -208,6 +212,10 @@ func Generate(ctx context.Context, cfg Config, sink Sink) (*Manifest, error) {
 			return nil, err
 		}
 		m.Truth = TruthKey
+		if err := g.writeBadDebtTruth(ctx, sink); err != nil {
+			return nil, err
+		}
+		m.BadDebtTruth = BadDebtTruthKey
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {

@@ -87,6 +87,55 @@ type Report struct {
 	Uplift *UpliftSection
 	// Forecast is the backtest of the run's forecast; nil without one.
 	Forecast *ForecastSection
+
+	// Target names what the model predicts when it is not churn (a
+	// second classifier through the same machinery): its label in words
+	// and what a positive row is called; nil for churn.
+	Target *Target
+	// Baseline compares the model with a trivial ranking on the same
+	// validation rows; nil when there is none.
+	Baseline *BaselineSection
+	// Planted is how well the model finds the rows the generator planted
+	// as positives (synthetic data only); nil otherwise.
+	Planted *PlantedSection
+}
+
+// Target describes a non-churn target in words.
+type Target struct {
+	// Label defines the label, e.g. "bad debt = 2+ consecutive bills in
+	// arrears within 3 months after the snapshot".
+	Label string
+	// Positive and Positives name one and several positive rows
+	// ("non-payer", "non-payers"); the report's churn wording ("churner",
+	// "churned", "churn rate") reads in these words instead.
+	Positive, Positives string
+}
+
+// BaselineSection is the model against a trivial ranking (e.g. current
+// arrears) on the same rows: the baseline's AUC with its bootstrap
+// interval, and the model's AUC gain with a paired bootstrap interval.
+type BaselineSection struct {
+	Name        string // e.g. "months in arrears, then arrears amount"
+	AUC         float64
+	AUCCI       Interval
+	Gain        float64 // model AUC − baseline AUC
+	GainCI      Interval
+	Beats       bool // the promotion rule's verdict
+	Description string
+}
+
+// PlantedSection measures recovery of the generator's planted positives
+// among the validation rows: precision of the top decile by score against
+// the planted rows' base rate, for the model and for the baseline.
+type PlantedSection struct {
+	What                   string // e.g. "deliberate non-payers who stop paying in the label's horizon"
+	Rows, Planted, TopRows int
+	BaseRate               float64
+	TopPrecision, TopLift  float64
+	TopRecall              float64
+	BaselinePrecision      float64
+	BaselineLift           float64
+	BaselineRecall         float64
 }
 
 // CalibrationSection is how the probabilities were calibrated and how
@@ -184,7 +233,7 @@ func (r *Report) Markdown() []byte {
 		{"Training rows", rowsAndPositives(r.TrainRows, r.TrainPositives)},
 		{"Validation month", orDash(r.ValidWindow)},
 		{"Validation rows", rowsAndPositives(v.Rows, v.Positives)},
-		{"Label", labelDefinition(r.Horizon)},
+		{"Label", r.labelText()},
 	})
 	b.WriteString("\nThe model is trained on the training window and judged only on the validation month, which it never saw.\n\n")
 
@@ -212,7 +261,10 @@ func (r *Report) Markdown() []byte {
 	})
 	fmt.Fprintf(&b, "\nIntervals are 2.5–97.5%% percentiles over %d bootstrap resamples of the validation rows.\n\n", BootstrapResamples)
 
-	r.writeTruth(&b)
+	r.writeBaseline(&b)
+	if r.Target == nil {
+		r.writeTruth(&b)
+	}
 	r.writeConfusion(&b)
 	r.writeCalibration(&b)
 	r.writeCalibrated(&b)
@@ -274,7 +326,64 @@ func (r *Report) Markdown() []byte {
 			fmt.Fprintf(&b, "- %s\n", n)
 		}
 	}
+	if t := r.Target; t != nil {
+		return []byte(t.reword(b.String()))
+	}
 	return b.Bytes()
+}
+
+// labelText defines the label in words.
+func (r *Report) labelText() string {
+	if r.Target != nil && r.Target.Label != "" {
+		return r.Target.Label
+	}
+	return labelDefinition(r.Horizon)
+}
+
+// reword puts the report's churn wording into t's words.
+func (t *Target) reword(s string) string {
+	p, ps := t.Positive, t.Positives
+	if p == "" || ps == "" {
+		return s
+	}
+	return strings.NewReplacer(
+		"churners", ps, "Churners", capitalise(ps), "churner", p, "Churner", capitalise(p),
+		"Churned", capitalise(ps), "churned", "became "+ps, "Churn rate", capitalise(p)+" rate",
+		"churn rate", p+" rate", "% churn", "% "+ps, " churn ", " "+p+" risk ", "of churn", "of becoming a "+p,
+	).Replace(s)
+}
+
+// writeBaseline writes the comparison with the trivial ranking and the
+// recovery of planted positives.
+func (r *Report) writeBaseline(b *bytes.Buffer) {
+	if c := r.Baseline; c != nil {
+		b.WriteString("## Against the baseline\n\n")
+		verdict := "does not beat"
+		if c.Beats {
+			verdict = "beats"
+		}
+		fmt.Fprintf(b, "Baseline: %s. The model %s it on the validation month.\n\n", c.Name, verdict)
+		table(b, []string{"", "ROC AUC", "95% CI"}, "lrr", [][]string{
+			{"Model", fixed(r.Validation.AUC, 3), interval(r.Validation.AUCCI, 3)},
+			{"Baseline", fixed(c.AUC, 3), interval(c.AUCCI, 3)},
+			{"Gain (model − baseline)", fixed(c.Gain, 3), interval(c.GainCI, 3)},
+		})
+		fmt.Fprintf(b, "\nThe gain's interval is a paired bootstrap (%d resamples, both scored on each).", BootstrapResamples)
+		if c.Description != "" {
+			b.WriteString(" " + c.Description)
+		}
+		b.WriteString("\n\n")
+	}
+	if p := r.Planted; p != nil {
+		b.WriteString("## Planted positives recovered\n\n")
+		fmt.Fprintf(b, "The generator planted %s; %s of the %s validation rows are such (base rate %s). In the top 10%% by score (%s rows):\n\n",
+			p.What, thousands(p.Planted), thousands(p.Rows), percent(p.BaseRate, 2), thousands(p.TopRows))
+		table(b, []string{"Ranking", "Precision", "× base rate", "Recall"}, "lrrr", [][]string{
+			{"Model", percent(p.TopPrecision, 1), times(p.TopLift), percent(p.TopRecall, 1)},
+			{"Baseline", percent(p.BaselinePrecision, 1), times(p.BaselineLift), percent(p.BaselineRecall, 1)},
+		})
+		b.WriteString("\n")
+	}
 }
 
 // chartSubtitle says which model and rows a chart shows.

@@ -19,6 +19,8 @@ const (
 	KindChurn   = "churn"
 	KindSegment = "segment"
 	KindUplift  = "uplift"
+	// KindBadDebt is the bad-debt classifier (training.trainBadDebt).
+	KindBadDebt = "bad-debt"
 )
 
 // ModelFile is the artifact's file name inside a version's directory.

@@ -36,6 +36,13 @@ import (
 type Options struct {
 	// Horizon is N, the label's months (default 2).
 	Horizon int
+	// BadDebtHorizon is the bad-debt label's months (default
+	// DefaultBadDebtHorizon): 2+ consecutive bills in arrears within them.
+	BadDebtHorizon int
+	// BadDebtBaselineMargin is how much higher than the baseline's
+	// (current arrears) the bad-debt model's validation AUC must be for
+	// it to be promoted (default 0: strictly higher).
+	BadDebtBaselineMargin float64
 	// Margin is how much lower (in validation AUC) a new churn model may
 	// be than the promoted one and still be promoted (default 0.01).
 	Margin float64
@@ -67,6 +74,9 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.Horizon <= 0 {
 		o.Horizon = 2
+	}
+	if o.BadDebtHorizon <= 0 {
+		o.BadDebtHorizon = DefaultBadDebtHorizon
 	}
 	if o.TrainMonths <= 0 {
 		o.TrainMonths = 12
@@ -105,6 +115,7 @@ type Result struct {
 	TrainRows   int                    `json:"train_rows"`
 	ValidRows   int                    `json:"valid_rows"`
 	Churn       ChurnResult            `json:"churn"`
+	BadDebt     BadDebtResult          `json:"bad_debt"`
 	Segments    []SegmentResult        `json:"segments"`
 	K           int                    `json:"k"`
 	Silhouette  float64                `json:"silhouette"`
@@ -180,42 +191,21 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 	}
 
 	newest := months[len(months)-1]
-	valid := newest.AddDate(0, -opt.Horizon, 0)
-	if !slices.ContainsFunc(months, func(m time.Time) bool { return m.Before(valid) }) {
-		return nil, fmt.Errorf("%w: %d month(s) of bills (%s … %s); a %d-month horizon needs at least %d",
-			ErrNotEnoughHistory, len(months), months[0].Format("2006-01"), newest.Format("2006-01"), opt.Horizon, opt.Horizon+2)
-	}
-	first := months[0]
-	if earliest := valid.AddDate(0, -opt.TrainMonths, 0); first.Before(earliest) {
-		first = earliest
-	}
-	set, err := features.Load(ctx, r.Tables, first, valid)
-	if err != nil {
-		return nil, err
-	}
 	reg, err := features.LoadRegister(ctx, r.Tables)
 	if err != nil {
 		return nil, err
 	}
-	label, known := reg.Labels(set, opt.Horizon)
-	var trainRows, validRows []int
-	for i, m := range set.Months {
-		switch {
-		case !known[i]:
-		case m.Equal(valid):
-			validRows = append(validRows, i)
-		case m.Before(valid):
-			trainRows = append(trainRows, i)
-		}
+	churnTarget := target{kind: registry.KindChurn, horizon: opt.Horizon, what: "the register's newest snapshot (" + reg.LastExportDate().Format("2006-01-02") + ")",
+		labels: func(_ context.Context, set *features.Set) ([]bool, []bool, error) {
+			l, k := reg.Labels(set, opt.Horizon)
+			return l, k, nil
+		}}
+	sp, err := r.split(ctx, months, churnTarget, opt.TrainMonths)
+	if err != nil {
+		return nil, err
 	}
-	set.Label = label
-	train, val := set.Subset(trainRows), set.Subset(validRows)
-	if len(validRows) == 0 || len(trainRows) == 0 {
-		return nil, fmt.Errorf("%w: the register's newest snapshot (%s) does not cover the %d-month outcome of %s",
-			ErrNotEnoughHistory, reg.LastExportDate().Format("2006-01-02"), opt.Horizon, valid.Format("2006-01"))
-	}
-	res.TrainWindow = first.Format("2006-01") + " … " + valid.AddDate(0, -1, 0).Format("2006-01")
-	res.ValidMonth = valid.Format("2006-01")
+	train, val, first, valid := sp.train, sp.val, sp.first, sp.valid
+	res.TrainWindow, res.ValidMonth = sp.trainWindow(), sp.validMonth()
 	res.TrainRows, res.ValidRows = train.Rows(), val.Rows()
 
 	segModel, err := r.trainSegments(ctx, val, opt, res, valid)
@@ -231,6 +221,9 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 			Section: &evaluate.UpliftSection{Method: campaign.UpliftMethod, Skipped: why}}
 	}
 	if err := r.trainChurn(ctx, train, val, segModel, opt, res, first, valid, now); err != nil {
+		return nil, err
+	}
+	if err := r.trainBadDebt(ctx, months, opt, res, now); err != nil {
 		return nil, err
 	}
 	if res.MonthlyCube, err = r.buildMonthlyCube(ctx, reg, segModel, months[0], newest, now); err != nil {
@@ -306,4 +299,70 @@ func nanToZero(v float64) float64 {
 		return 0
 	}
 	return v
+}
+
+// target is one outcome a classifier of the run predicts: its registry
+// kind, label horizon in months and how rows are labelled. Churn and bad
+// debt are two targets through the same split, training, evaluation and
+// promotion.
+type target struct {
+	kind    string
+	horizon int
+	// what names the source whose coverage decides whether an outcome
+	// is known, for the not-enough-history error.
+	what   string
+	labels func(ctx context.Context, set *features.Set) (label, known []bool, err error)
+}
+
+// split is a target's out-of-time split: train on the months first …
+// valid−1, validate on valid, the newest month whose outcome is known.
+type split struct {
+	train, val   *dataset.Frame
+	first, valid time.Time
+}
+
+func (s *split) trainWindow() string {
+	return s.first.Format("2006-01") + " … " + s.valid.AddDate(0, -1, 0).Format("2006-01")
+}
+
+func (s *split) validMonth() string { return s.valid.Format("2006-01") }
+
+// split loads and labels the feature months of t's out-of-time split: the
+// validation month is the newest bill month minus t's horizon, training
+// the trainMonths before it (fewer when history is shorter).
+func (r *Runner) split(ctx context.Context, months []time.Time, t target, trainMonths int) (*split, error) {
+	newest := months[len(months)-1]
+	valid := newest.AddDate(0, -t.horizon, 0)
+	if !slices.ContainsFunc(months, func(m time.Time) bool { return m.Before(valid) }) {
+		return nil, fmt.Errorf("%w: %s: %d month(s) of bills (%s … %s); a %d-month horizon needs at least %d",
+			ErrNotEnoughHistory, t.kind, len(months), months[0].Format("2006-01"), newest.Format("2006-01"), t.horizon, t.horizon+2)
+	}
+	first := months[0]
+	if earliest := valid.AddDate(0, -trainMonths, 0); first.Before(earliest) {
+		first = earliest
+	}
+	set, err := features.Load(ctx, r.Tables, first, valid)
+	if err != nil {
+		return nil, err
+	}
+	label, known, err := t.labels(ctx, set)
+	if err != nil {
+		return nil, fmt.Errorf("training: %s labels: %w", t.kind, err)
+	}
+	var trainRows, validRows []int
+	for i, m := range set.Months {
+		switch {
+		case !known[i]:
+		case m.Equal(valid):
+			validRows = append(validRows, i)
+		case m.Before(valid):
+			trainRows = append(trainRows, i)
+		}
+	}
+	if len(validRows) == 0 || len(trainRows) == 0 {
+		return nil, fmt.Errorf("%w: %s: %s does not cover the %d-month outcome of %s",
+			ErrNotEnoughHistory, t.kind, t.what, t.horizon, valid.Format("2006-01"))
+	}
+	set.Label = label
+	return &split{train: set.Subset(trainRows), val: set.Subset(validRows), first: first, valid: valid}, nil
 }

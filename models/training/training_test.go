@@ -105,7 +105,7 @@ func TestRunTrainsReportsAndGates(t *testing.T) {
 		refusal  string
 		promoted bool
 	}{
-		{"ECE gate", training.Options{ECEMargin: -1}, "calibration error", false},
+		{"ECE gate", training.Options{ECEMargin: -1, BadDebtBaselineMargin: 1}, "calibration error", false},
 		{"recall gate", training.Options{RecallMargin: -1}, "reason recall", false},
 		{"default gates", training.Options{}, "", true},
 	} {
@@ -125,6 +125,14 @@ func TestRunTrainsReportsAndGates(t *testing.T) {
 		if res.Churn.Promoted != tc.promoted || !strings.Contains(res.Churn.Decision, tc.refusal) {
 			t.Errorf("%s: promoted %v (%s)", tc.name, res.Churn.Promoted, res.Churn.Decision)
 		}
+		switch tc.name {
+		case "ECE gate":
+			if b := res.BadDebt; b.Promoted || !strings.Contains(b.Decision, "does not beat the baseline") {
+				t.Errorf("%s: bad debt promoted %v (%s); want refused by a baseline margin no model can pass", tc.name, b.Promoted, b.Decision)
+			}
+		case "default gates":
+			checkBadDebt(t, r, res)
+		}
 		t.Logf("%s: model AUC %.3f, oracle %.3f, gap %.3f %v; reason recall %.2f; ECE %.4f → %.4f", tc.name, tr.ModelAUC, tr.OracleAUC,
 			tr.AUCGap, tr.AUCGapCI, tr.Reasons[0].Recall, res.Churn.Calibration.Before.ECE, res.Churn.Calibration.After.ECE)
 	}
@@ -133,8 +141,8 @@ func TestRunTrainsReportsAndGates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if runs.NumRows() != 10 {
-		t.Errorf("model_runs has %d rows, want 10 (churn and segment, five times)", runs.NumRows())
+	if runs.NumRows() != 15 {
+		t.Errorf("model_runs has %d rows, want 15 (churn, bad debt and segment, five times)", runs.NumRows())
 	}
 }
 
