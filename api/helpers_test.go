@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"github.com/telcolake/telcolake/forecast"
 	"github.com/telcolake/telcolake/groups"
 	"log/slog"
 	"math"
@@ -293,7 +294,7 @@ func newFixture(t testing.TB, mod func(*Config)) *fixture {
 	meta, cs := genSnapshot(7, fixtureSize, true)
 	audit := &syncBuffer{}
 	cfg := Config{Keys: testKeys(), Audit: slog.New(slog.NewJSONHandler(audit, nil)), MaxPageSize: 100, Campaigns: newMemCampaigns(),
-		Groups: &groups.MemStore{}}
+		Groups: &groups.MemStore{}, Forecasts: fixtureForecast(t), Scenarios: &forecast.MemScenarios{}}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -304,6 +305,7 @@ func newFixture(t testing.TB, mod func(*Config)) *fixture {
 	f := &fixture{s: s, meta: meta, customers: stored(t, s), audit: audit}
 	seedCampaign(t, f)
 	seedGroup(t, f)
+	seedScenario(t, f)
 	return f
 }
 

@@ -40,6 +40,10 @@ var wantMatrix = map[Op][3]Access{ // agent, analyst, admin
 	OpGroup:               {Denied, Allowed, Allowed},
 	OpGroupDelete:         {Denied, Allowed, Allowed},
 	OpValueTiers:          {Denied, Allowed, Allowed},
+	OpForecast:            {Denied, Allowed, Allowed},
+	OpScenarioCreate:      {Denied, Allowed, Allowed},
+	OpScenarios:           {Denied, Allowed, Allowed},
+	OpScenario:            {Denied, Allowed, Allowed},
 }
 
 var publicOps = []Op{OpHealth, OpOpenAPI}
@@ -122,8 +126,12 @@ func TestMatrixEnforced(t *testing.T) {
 		OpGroup:               "/v1/groups/" + fixtureGroup,
 		OpGroupDelete:         "/v1/groups/", // + a group of the caller's, made per cell
 		OpValueTiers:          "/v1/value/tiers?group=" + fixtureGroup,
+		OpForecast:            "/v1/forecast?by=region&measure=subscribers&months=6",
+		OpScenarioCreate:      "/v1/scenarios",
+		OpScenarios:           "/v1/scenarios?ids=" + fixtureScenario,
+		OpScenario:            "/v1/scenarios/" + fixtureScenario,
 	}
-	bodies := map[Op]string{OpCampaignCreate: createBody, OpGroupCreate: groupBody}
+	bodies := map[Op]string{OpCampaignCreate: createBody, OpGroupCreate: groupBody, OpScenarioCreate: scenarioBody}
 	for _, p := range Matrix {
 		target, ok := targets[p.Op]
 		if !ok {

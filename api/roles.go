@@ -97,6 +97,10 @@ const (
 	OpGroup          Op = "GET /v1/groups/{id}"
 	OpGroupDelete    Op = "DELETE /v1/groups/{id}"
 	OpValueTiers     Op = "GET /v1/value/tiers"
+	OpForecast       Op = "GET /v1/forecast"
+	OpScenarioCreate Op = "POST /v1/scenarios"
+	OpScenarios      Op = "GET /v1/scenarios"
+	OpScenario       Op = "GET /v1/scenarios/{id}"
 	publicAccessNote    = "public (no key)"
 )
 
@@ -140,7 +144,9 @@ func (p Permission) Of(r Role) Access {
 // Saved customer groups are conditions, not customer rows: analysts and
 // admins save, list and use them (the owner or an admin deletes one;
 // private groups are the owner's and admins'; see groups.go). Value tiers
-// are aggregates: analysts and admins.
+// are aggregates: analysts and admins. The forecast and what-if scenarios
+// are aggregates over groups of customers: analysts and admins (a
+// scenario is its owner's and admins' unless shared, see forecast.go).
 var Matrix = []Permission{
 	{Op: OpHealth, Public: true},
 	{Op: OpOpenAPI, Public: true},
@@ -171,6 +177,10 @@ var Matrix = []Permission{
 	{Op: OpTransitions, Agent: Denied, Analyst: Allowed, Admin: Allowed},
 	{Op: OpCauses, Agent: Denied, Analyst: Allowed, Admin: Allowed},
 	{Op: OpTracking, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpForecast, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpScenarioCreate, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpScenarios, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpScenario, Agent: Denied, Analyst: Allowed, Admin: Allowed},
 }
 
 func permission(op Op) Permission {

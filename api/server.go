@@ -71,6 +71,11 @@ type Config struct {
 	// Groups keeps saved customer groups; nil: /v1/groups and group=
 	// answer 503.
 	Groups Groups
+	// Forecasts gives the stored forecast; nil: /v1/forecast and
+	// /v1/scenarios answer 503.
+	Forecasts Forecasts
+	// Scenarios keeps what-if scenarios; nil: /v1/scenarios answers 503.
+	Scenarios Scenarios
 
 	groups *groupCache // the groups read last, shared by a Live's servers
 	// Now is the clock (time.Now by default).
@@ -251,6 +256,10 @@ func routeTable() []route {
 		{pattern: "/v1/campaigns/{id}", op: OpCampaign, serve: (*Server).campaign},
 		{pattern: "/v1/campaigns/{id}/contacts", op: OpCampaignContacts, csvOp: OpCampaignContactsCSV, params: append(paging, paramSpec{name: "arm"}), serve: (*Server).campaignContacts},
 		{pattern: "/v1/campaigns/{id}/results", op: OpCampaignResults, serve: (*Server).campaignResults},
+		{pattern: "/v1/forecast", op: OpForecast, params: forecastParams(), serve: (*Server).forecast},
+		{method: http.MethodPost, pattern: "/v1/scenarios", op: OpScenarioCreate, serve: (*Server).createScenario},
+		{pattern: "/v1/scenarios", op: OpScenarios, params: []paramSpec{{name: "ids"}}, serve: (*Server).scenarios},
+		{pattern: "/v1/scenarios/{id}", op: OpScenario, serve: (*Server).scenario},
 	}
 }
 

@@ -96,6 +96,39 @@ func monthsBetween(a, b time.Time) int {
 	return (b.Year()-a.Year())*12 + int(b.Month()) - int(a.Month())
 }
 
+// Stored is res as crm.forecasts holds it, built by run.
+func (res *Result) Stored(run string, built time.Time) *Stored {
+	st := &Stored{Run: run, BuiltAt: built, Attrition: res.AttritionSource}
+	bts := map[[2]string]Backtest{}
+	for _, bt := range res.Backtests {
+		bts[[2]string{bt.Dim, bt.Measure}] = bt
+	}
+	opt := func(v float64) *float64 {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+		return &v
+	}
+	for _, f := range res.Forecasts {
+		bt := bts[[2]string{f.Dim, f.Measure}]
+		row := Row{Dim: f.Dim, Group: f.Group, Measure: f.Measure, Method: f.Method, ModelMAPE: opt(bt.ModelMAPE),
+			BaselineMAPE: opt(bt.BaselineMAPE), Baseline: cmp.Or(bt.Baseline, bt.Served), BeatBaseline: bt.BeatBaseline,
+			Note: bt.Note, Hazard: finite(f.Hazard)}
+		for _, h := range f.History {
+			r := row
+			r.Kind, r.Month, r.Value = "actual", h.Month, finite(h.Value)
+			st.Rows = append(st.Rows, r)
+		}
+		for _, b := range f.Bands {
+			r := row
+			r.Kind, r.Month, r.Value = "forecast", b.Month, finite(b.Point)
+			r.Lo80, r.Hi80, r.Lo95, r.Hi95 = opt(b.Lo80), opt(b.Hi80), opt(b.Lo95), opt(b.Hi95)
+			st.Rows = append(st.Rows, r)
+		}
+	}
+	return st
+}
+
 // Write replaces crm.forecasts with res, built by run.
 func Write(ctx context.Context, tables lake.TableLoader, run string, built time.Time, res *Result) (int64, error) {
 	rb, err := lake.NewRowBuilder(lake.ForecastsTable, 0)
@@ -103,53 +136,35 @@ func Write(ctx context.Context, tables lake.TableLoader, run string, built time.
 		return 0, err
 	}
 	defer rb.Release()
-	bts := map[[2]string]Backtest{}
-	for _, bt := range res.Backtests {
-		bts[[2]string{bt.Dim, bt.Measure}] = bt
-	}
-	opt := func(name string, v float64, ok bool) {
-		if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+	opt := func(name string, v *float64) {
+		if v == nil {
 			rb.Null(name)
 			return
 		}
-		rb.Float(name, v)
+		rb.Float(name, *v)
 	}
-	row := func(f GroupForecast, bt Backtest, month time.Time, kind string, v float64, b *Band) {
+	st := res.Stored(run, built)
+	for _, r := range st.Rows {
 		rb.String("run", run)
 		rb.Time("built_at", built)
-		rb.String("dim", f.Dim)
-		rb.String("group_value", f.Group)
-		rb.String("measure", f.Measure)
-		rb.Date("month", month)
-		rb.String("kind", kind)
-		rb.String("method", f.Method)
-		rb.Float("value", finite(v))
-		if b != nil {
-			opt("lo80", b.Lo80, true)
-			opt("hi80", b.Hi80, true)
-			opt("lo95", b.Lo95, true)
-			opt("hi95", b.Hi95, true)
-		} else {
-			for _, n := range []string{"lo80", "hi80", "lo95", "hi95"} {
-				rb.Null(n)
-			}
-		}
-		opt("model_mape", bt.ModelMAPE, true)
-		opt("baseline_mape", bt.BaselineMAPE, true)
-		rb.String("baseline", cmp.Or(bt.Baseline, bt.Served))
-		rb.Bool("beat_baseline", bt.BeatBaseline)
-		rb.String("attrition", res.AttritionSource)
-		rb.String("note", bt.Note)
-		rb.Float("hazard", finite(f.Hazard))
-	}
-	for _, f := range res.Forecasts {
-		bt := bts[[2]string{f.Dim, f.Measure}]
-		for _, h := range f.History {
-			row(f, bt, h.Month, "actual", h.Value, nil)
-		}
-		for i := range f.Bands {
-			row(f, bt, f.Bands[i].Month, "forecast", f.Bands[i].Point, &f.Bands[i])
-		}
+		rb.String("dim", r.Dim)
+		rb.String("group_value", r.Group)
+		rb.String("measure", r.Measure)
+		rb.Date("month", r.Month)
+		rb.String("kind", r.Kind)
+		rb.String("method", r.Method)
+		rb.Float("value", r.Value)
+		opt("lo80", r.Lo80)
+		opt("hi80", r.Hi80)
+		opt("lo95", r.Lo95)
+		opt("hi95", r.Hi95)
+		opt("model_mape", r.ModelMAPE)
+		opt("baseline_mape", r.BaselineMAPE)
+		rb.String("baseline", r.Baseline)
+		rb.Bool("beat_baseline", r.BeatBaseline)
+		rb.String("attrition", st.Attrition)
+		rb.String("note", r.Note)
+		rb.Float("hazard", r.Hazard)
 	}
 	rec := rb.Record()
 	defer rec.Release()

@@ -232,10 +232,10 @@ type Outcome struct {
 	Revenue         Band    `json:"revenue_total"`
 	Cost            float64 `json:"cost_total"`
 	// Profit is the extra revenue minus the cost, against the baseline.
-	Profit      Band       `json:"profit"`
-	Effect      Estimate   `json:"effect"`
-	Assumptions []string   `json:"assumptions"`
-	Baseline    string     `json:"baseline"` // e.g. "total=all of forecast run …"
+	Profit      Band     `json:"profit"`
+	Effect      Estimate `json:"effect"`
+	Assumptions []string `json:"assumptions"`
+	Baseline    string   `json:"baseline"` // e.g. "total=all of forecast run …"
 }
 
 // effectBand maps a linear-in-effect quantity f(e) through the effect's

@@ -229,6 +229,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				continue
 			}
 			res.WriteSummary(stdout, "    ")
+			writeForecastSummary(stdout, &res)
 			// The local S3 keeps objects as files: show where to open the report.
 			if key, ok := strings.CutPrefix(res.Churn.Report, "s3://"); ok {
 				if p := filepath.Join(dir, "s3", "data", filepath.FromSlash(key)); fileExists(p) {
@@ -264,6 +265,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err := tryLifecycle(ctx, stdout, st.HTTPURL); err != nil {
 			failed++
 			say("lifecycle check failed: %v", err)
+		}
+		if err := tryScenario(ctx, stdout, st.HTTPURL); err != nil {
+			failed++
+			say("scenario failed: %v", err)
 		}
 		if err := tryConsole(ctx, stdout, st.HTTPURL); err != nil {
 			failed++

@@ -14,6 +14,7 @@ import (
 
 	"github.com/telcolake/telcolake/api"
 	"github.com/telcolake/telcolake/campaign"
+	"github.com/telcolake/telcolake/forecast"
 	"github.com/telcolake/telcolake/groups"
 	"github.com/telcolake/telcolake/lake"
 	"github.com/telcolake/telcolake/lambdahttp"
@@ -47,7 +48,8 @@ func run() error {
 	log := lambdacontext.NewLogger()
 	live, err := api.NewLive(api.LiveConfig{Store: store, NotFound: func(err error) bool { return errors.Is(err, lake.ErrNotFound) },
 		Sources: api.LakeSources{Tables: conn.Catalog}, Config: api.Config{Keys: keys, Log: log, Audit: log.With("audit", true),
-			Campaigns: campaign.LakeStore{Tables: conn.Catalog}, Groups: groups.LakeStore{Tables: conn.Catalog}}})
+			Campaigns: campaign.LakeStore{Tables: conn.Catalog}, Groups: groups.LakeStore{Tables: conn.Catalog},
+			Forecasts: forecast.LakeStore{Tables: conn.Catalog}, Scenarios: forecast.ScenarioStore{Tables: conn.Catalog}}})
 	if err != nil {
 		return err
 	}
