@@ -50,7 +50,8 @@ chaos:
 	.ci/with-postgres $(GO) test -count=1 -v -timeout 60m -run . ./chaos -chaos.long $(CHAOS_FLAGS)
 
 ## bench: ingest, feature build and training at 100,000 subscribers, each against DuckDB where it
-## applies; writes BENCHMARKS.md. BENCH_FLAGS passes flags on, e.g. BENCH_FLAGS='-parts features'.
+## applies; writes BENCHMARKS.md. BENCH_FLAGS passes flags on, e.g. BENCH_FLAGS='-parts features';
+## BENCH_FLAGS='-parts shards' serves 10M customers from 8 shard processes (not in the default run).
 BENCH_FLAGS ?=
 bench:
 	cd bench && $(GO) run . $(BENCH_FLAGS)
