@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/telcolake/telcolake/api"
+	"github.com/telcolake/telcolake/forecast"
 	"github.com/telcolake/telcolake/groups"
 	"github.com/telcolake/telcolake/models/serving"
 )
@@ -123,7 +124,7 @@ func newFixtureN(t testing.TB, n int) *fixture {
 	src, files := newFakeSources(t)
 	mc := newMemCampaigns()
 	srv, err := api.New(snap, src, api.Config{Keys: []api.Key{{Name: "ops", Role: api.RoleAdmin, Hash: api.HashKey(adminKey)}},
-		Audit: slog.New(slog.NewJSONHandler(audit, nil)), Campaigns: mc, Groups: &groups.MemStore{},
+		Audit: slog.New(slog.NewJSONHandler(audit, nil)), Campaigns: mc, Groups: &groups.MemStore{}, Forecasts: testForecast(t), Scenarios: &forecast.MemScenarios{},
 		Now: func() time.Time { return apiNow }})
 	if err != nil {
 		t.Fatal(err)

@@ -44,6 +44,8 @@ var nav = []navEntry{
 	{Path: "/console/value", Key: "valueNav", Op: api.OpValueTiers},
 	{Path: "/console/ingest", Key: "ingest", Op: api.OpIngestFiles},
 	{Path: "/console/campaigns", Key: "campaigns", Op: api.OpCampaigns},
+	{Path: "/console/forecast", Key: "forecastNav", Op: api.OpForecast},
+	{Path: "/console/scenarios", Key: "scenariosNav", Op: api.OpScenarios},
 	{Path: "/console/lookup", Key: "lookup"},
 }
 

@@ -1,0 +1,277 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/telcolake/telcolake/forecast"
+)
+
+// The forecast page (/console/forecast): per group of the chosen
+// dimension, the known months and the next six with their 80% and 95%
+// bands, from the API's /v1/forecast, and which method is served and why.
+// The scenarios page (/console/scenarios): the caller's scenarios, a form
+// for a retention offer or a price change (POST /v1/scenarios), and the
+// chosen ones side by side (/v1/scenarios?ids=).
+
+func init() {
+	for k, v := range map[string]string{
+		"forecastNav": "Forecast", "forecastTitle": "Forecast with 80% and 95% bands", "by": "By", "measure": "Measure",
+		"served": "Served", "backtestNote": "Backtest", "attrition": "Attrition", "show": "Show",
+		"scenariosNav": "Scenarios", "scenariosTitle": "What-if scenarios", "newScenario": "New scenario", "compare": "Compare",
+		"scenarioProfit": "Profit vs baseline", "churnedExp": "Churned", "revenueTotal": "Revenue", "costTotal": "Cost", "noScenarios": "No scenarios yet.",
+		"scenarioHint": "Retention: the offer's uplift per contacted customer with its 95% interval (or a campaign id, whose measured uplift is used). Price: the change in % and the churn elasticity with its standard error.",
+	} {
+		dicts["en"][k] = v
+	}
+	for k, v := range map[string]string{
+		"forecastNav": "预测", "forecastTitle": "预测（80% 与 95% 区间）", "by": "分组", "measure": "指标",
+		"served": "采用", "backtestNote": "回测", "attrition": "流失", "show": "显示",
+		"scenariosNav": "情景分析", "scenariosTitle": "假设情景", "newScenario": "新建情景", "compare": "对比",
+		"scenarioProfit": "相对基线的利润", "churnedExp": "流失", "revenueTotal": "收入", "costTotal": "成本", "noScenarios": "尚无情景。",
+		"scenarioHint": "挽留：每位被联系客户的提升及其 95% 区间（或填写活动编号，使用其实测提升）。价格：变动百分比与流失弹性及其标准误。",
+	} {
+		dicts["zh"][k] = v
+	}
+}
+
+type forecastAPI struct {
+	Run      string `json:"run"`
+	By       string `json:"by"`
+	Measure  string `json:"measure"`
+	Method   string `json:"method"`
+	Served   string `json:"served"`
+	Backtest struct {
+		ModelMAPE    *float64 `json:"model_mape"`
+		BaselineMAPE *float64 `json:"baseline_mape"`
+		Baseline     string   `json:"baseline"`
+		Note         string   `json:"note"`
+	} `json:"backtest"`
+	Attrition string `json:"attrition"`
+	Groups    []struct {
+		Group   string `json:"group"`
+		History []struct {
+			Month string  `json:"month"`
+			Value float64 `json:"value"`
+		} `json:"history"`
+		Bands []forecastBand `json:"forecast"`
+	} `json:"groups"`
+}
+
+type forecastBand struct {
+	Month string  `json:"month"`
+	Value float64 `json:"value"`
+	Lo80  float64 `json:"lo80"`
+	Hi80  float64 `json:"hi80"`
+	Lo95  float64 `json:"lo95"`
+	Hi95  float64 `json:"hi95"`
+}
+
+type forecastGroupView struct {
+	Group string
+	Chart template.HTML
+	Bands []forecastBand
+}
+
+type forecastView struct {
+	A        forecastAPI
+	Dims     []string
+	Measures []string
+	Groups   []forecastGroupView
+}
+
+func (c *Console) forecastPage(w http.ResponseWriter, r *http.Request) {
+	s, ok := c.signedIn(w, r)
+	if !ok {
+		return
+	}
+	q := url.Values{"months": {strconv.Itoa(forecast.ServedHorizon)}}
+	for _, k := range []string{"by", "measure"} {
+		if v := r.URL.Query().Get(k); v != "" {
+			q.Set(k, v)
+		}
+	}
+	var a forecastAPI
+	if !c.apiPage(w, r, s, "/v1/forecast", q, &a) {
+		return
+	}
+	d := forecastView{A: a, Dims: forecast.Dimensions, Measures: forecast.Measures}
+	for _, g := range a.Groups {
+		var hist []float64
+		for _, h := range g.History {
+			hist = append(hist, h.Value)
+		}
+		d.Groups = append(d.Groups, forecastGroupView{Group: g.Group, Bands: g.Bands,
+			Chart: bandChart(a.Measure+" of "+g.Group, hist, g.Bands)})
+	}
+	c.render(w, r, http.StatusOK, "forecast", c.page(r, &s, d))
+}
+
+// bandChart draws the known months as a line, then the forecast's point
+// line inside its 80% and 95% bands, on a scale from zero (or the lowest
+// band) to the highest value.
+func bandChart(label string, hist []float64, bands []forecastBand) template.HTML {
+	const w, h, pad = 320.0, 160.0, 8.0
+	n := len(hist) + len(bands)
+	if n < 2 {
+		return ""
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range hist {
+		lo, hi = math.Min(lo, v), math.Max(hi, v)
+	}
+	for _, b := range bands {
+		lo, hi = math.Min(lo, b.Lo95), math.Max(hi, b.Hi95)
+	}
+	lo = math.Min(lo, 0.9*lo)
+	if hi <= lo {
+		hi = lo + 1
+	}
+	px := func(i int) float64 { return pad + float64(i)*(w-2*pad)/float64(n-1) }
+	py := func(v float64) float64 { return h - pad - (v-lo)/(hi-lo)*(h-2*pad) }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="line band" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s">`, w, h, template.HTMLEscapeString(label))
+	poly := func(class string, lower, upper func(forecastBand) float64) {
+		var pts strings.Builder
+		start := len(hist) - 1
+		if start >= 0 {
+			fmt.Fprintf(&pts, "%.1f,%.1f ", px(start), py(hist[start]))
+		}
+		for i, bd := range bands {
+			fmt.Fprintf(&pts, "%.1f,%.1f ", px(len(hist)+i), py(upper(bd)))
+		}
+		for i := len(bands) - 1; i >= 0; i-- {
+			fmt.Fprintf(&pts, "%.1f,%.1f ", px(len(hist)+i), py(lower(bands[i])))
+		}
+		fmt.Fprintf(&b, `<polygon class="%s" points="%s"/>`, class, strings.TrimSpace(pts.String()))
+	}
+	poly("b95", func(x forecastBand) float64 { return x.Lo95 }, func(x forecastBand) float64 { return x.Hi95 })
+	poly("b80", func(x forecastBand) float64 { return x.Lo80 }, func(x forecastBand) float64 { return x.Hi80 })
+	var hp, fp strings.Builder
+	for i, v := range hist {
+		fmt.Fprintf(&hp, "%.1f,%.1f ", px(i), py(v))
+	}
+	if len(hist) > 0 {
+		fmt.Fprintf(&fp, "%.1f,%.1f ", px(len(hist)-1), py(hist[len(hist)-1]))
+	}
+	for i, bd := range bands {
+		fmt.Fprintf(&fp, "%.1f,%.1f ", px(len(hist)+i), py(bd.Value))
+	}
+	fmt.Fprintf(&b, `<polyline class="a" points="%s"/><polyline class="b" points="%s"/></svg>`, strings.TrimSpace(hp.String()), strings.TrimSpace(fp.String()))
+	return template.HTML(b.String())
+}
+
+type scenariosView struct {
+	Scenarios []forecast.Scenario
+	Compare   []struct {
+		ID              string        `json:"id"`
+		Name            string        `json:"name"`
+		Kind            string        `json:"kind"`
+		Baseline        string        `json:"baseline"`
+		BaselineRevenue float64       `json:"baseline_revenue_total"`
+		Revenue         forecast.Band `json:"revenue_total"`
+		BaselineChurned float64       `json:"baseline_churned"`
+		Churned         forecast.Band `json:"churned"`
+		Cost            float64       `json:"cost_total"`
+		Profit          forecast.Band `json:"profit"`
+	}
+	Form  url.Values
+	Error string
+}
+
+func (c *Console) scenarios(w http.ResponseWriter, r *http.Request) {
+	s, ok := c.signedIn(w, r)
+	if !ok {
+		return
+	}
+	c.scenariosPage(w, r, s, http.StatusOK, url.Values{}, "")
+}
+
+func (c *Console) scenariosPage(w http.ResponseWriter, r *http.Request, s session, status int, form url.Values, msg string) {
+	var all struct {
+		Scenarios []forecast.Scenario `json:"scenarios"`
+	}
+	if !c.apiPage(w, r, s, "/v1/scenarios", url.Values{}, &all) {
+		return
+	}
+	d := scenariosView{Scenarios: all.Scenarios, Form: form, Error: msg}
+	if ids := r.URL.Query()["id"]; len(ids) > 0 {
+		if !c.apiPage(w, r, s, "/v1/scenarios", url.Values{"ids": {strings.Join(ids, ",")}}, &d) {
+			return
+		}
+	}
+	c.render(w, r, status, "scenarios", c.page(r, &s, d))
+}
+
+// createScenario turns the form into a POST /v1/scenarios body: empty
+// fields are left out, numbers parsed.
+func (c *Console) createScenario(w http.ResponseWriter, r *http.Request) {
+	s, ok := c.signedIn(w, r)
+	if !ok {
+		return
+	}
+	if r.ParseForm() != nil {
+		c.fail(w, r, http.StatusBadRequest, "badForm")
+		return
+	}
+	if !c.ss.validCSRF(s.ID, r.PostForm.Get("csrf")) {
+		c.fail(w, r, http.StatusForbidden, "csrf")
+		return
+	}
+	f := r.PostForm
+	body := map[string]any{}
+	var bad []string
+	for _, k := range []string{"name", "kind", "by", "group", "plan", "campaign"} {
+		if v := strings.TrimSpace(f.Get(k)); v != "" {
+			body[k] = v
+		}
+	}
+	for _, k := range []string{"months", "contacts", "effect_months"} {
+		if v := strings.TrimSpace(f.Get(k)); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				bad = append(bad, k)
+			}
+			body[k] = n
+		}
+	}
+	for _, k := range []string{"price_change_pct", "elasticity", "elasticity_se", "cost_per_contact", "offer_cost", "acceptance_rate", "uplift", "uplift_lo", "uplift_hi"} {
+		if v := strings.TrimSpace(f.Get(k)); v != "" {
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+				bad = append(bad, k)
+			}
+			body[k] = x
+		}
+	}
+	if f.Get("shared") != "" {
+		body["shared"] = true
+	}
+	if len(bad) > 0 {
+		c.scenariosPage(w, r, s, http.StatusBadRequest, f, "not a number: "+strings.Join(bad, ", "))
+		return
+	}
+	b, _ := json.Marshal(body)
+	status, _, ans := c.apiCall(r, s, http.MethodPost, "/v1/scenarios", b)
+	switch status {
+	case http.StatusCreated:
+		var sc forecast.Scenario
+		if json.Unmarshal(ans, &sc) != nil || sc.ID == "" {
+			c.fail(w, r, http.StatusBadGateway, "internal")
+			return
+		}
+		http.Redirect(w, r, "/console/scenarios?id="+url.QueryEscape(sc.ID)+"&lang="+language(r), http.StatusSeeOther)
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+		c.scenariosPage(w, r, s, http.StatusBadRequest, f, problemDetail(ans))
+	case http.StatusForbidden:
+		c.fail(w, r, http.StatusForbidden, "forbidden")
+	default:
+		c.fail(w, r, http.StatusBadGateway, "internal")
+	}
+}
