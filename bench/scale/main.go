@@ -274,8 +274,11 @@ func (r *runner) invoke(ctx context.Context, function string, payload []byte) ([
 	}
 	_ = json.Unmarshal(payload, &task)
 	bucket := -1
-	if task.Action == "bucket" && task.Bucket != nil {
-		bucket = *task.Bucket
+	if task.Action == "bucket" {
+		bucket = 0 // features.Task omits a zero bucket
+		if task.Bucket != nil {
+			bucket = *task.Bucket
+		}
 	}
 	if timeout > 0 {
 		var cancel context.CancelFunc
