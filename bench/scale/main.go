@@ -303,6 +303,12 @@ func (r *runner) child(cmd *exec.Cmd, function, action string, bucket, mem int) 
 			v.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		}
 	}
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == exitNotJSON {
+		v.Err = "answer not encodable as JSON: " + strings.TrimSpace(tail(stderr.String(), 200))
+		stdout.Reset()
+		stdout.WriteString("{}")
+		err = nil
+	}
 	if err != nil {
 		v.Err = err.Error()
 		err = fmt.Errorf("%s %s: %w\n%s", function, action, err, tail(stderr.String(), 3000))

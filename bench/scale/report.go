@@ -85,6 +85,9 @@ func (r *report) section() string {
 			if act == "" {
 				act = "–"
 			}
+			if c.Err != "" {
+				act += " (**" + c.Err + "**)"
+			}
 			p("| %s | %s | %s | %s | %.1f | %.1f | %.0f | %d | %s |\n", s.Name, c.Function, act, bk, c.Wall.Seconds(), c.CPU.Seconds(), c.RSSMiB, c.MemoryMB, yesNo(c.Within()))
 		}
 	}

@@ -124,8 +124,20 @@ func runStep(ctx context.Context, fn string, stdin io.Reader, stdout io.Writer) 
 	if err != nil {
 		return err
 	}
-	return json.NewEncoder(stdout).Encode(out)
+	b, err := json.Marshal(out)
+	if err != nil {
+		// The function's lambda.Start would fail the same way; the work is
+		// done (committed), so the run goes on and the report says so.
+		fmt.Fprintln(os.Stderr, "answer not JSON:", err)
+		os.Exit(exitNotJSON)
+	}
+	_, err = stdout.Write(b)
+	return err
 }
+
+// exitNotJSON is the step's exit code when its work is done but its
+// answer cannot be encoded as JSON (as lambda.Start would encode it).
+const exitNotJSON = 3
 
 func stepIngest(ctx context.Context, conn *lake.Conn, log *slog.Logger, raw []byte) (*ingestAnswer, error) {
 	var ev ingestEvent
