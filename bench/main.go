@@ -25,7 +25,10 @@
 //   - queue: uploads -queue-files CDR files of -queue-rows rows to the
 //     local stack, whose ingest queue hands them to the real ingest
 //     function in batches; files/s, rows/s, commits made and the time from
-//     upload to committed, in its own section.
+//     upload to committed, then one maintenance run: metadata, manifests,
+//     data files before and after, crm.cdr's scan time before and after.
+//   - ledger: builds -ledger-history files of history in-process and times
+//     the exactly-once decision of redelivered files at each size.
 //   - console: runs web's TestConsoleSpeed over -api-customers generated
 //     customers (the live count's round trip over HTTP, the search and 360°
 //     pages in headless chromium) and writes its own section the same way.
@@ -54,6 +57,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -77,7 +81,7 @@ const (
 	partAPI      = "api"
 )
 
-var allParts = []string{partIngest, partFeatures, partTrain, partAPI, partCube, partConsole, partQueue, partShards}
+var allParts = []string{partIngest, partFeatures, partTrain, partAPI, partCube, partConsole, partQueue, partShards, partLedger}
 
 // options are the command-line flags of a benchmark run.
 type options struct {
@@ -100,6 +104,7 @@ type options struct {
 	queueFiles, queueRows, queueBatch, queueWindow int
 
 	shards, shardCustomers int
+	ledgerHistory          []int
 }
 
 // has reports whether part is selected.
@@ -152,7 +157,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	parts := fs.String("parts", strings.Join(defaultParts(), ","), "comma-separated `parts` to run: ingest, features, train, api, cube, console, queue, shards (shards only when named: 10M customers, ~20 min)")
+	parts := fs.String("parts", strings.Join(defaultParts(), ","), "comma-separated `parts` to run: ingest, features, train, api, cube, console, queue, ledger, shards (shards only when named: 10M customers, ~20 min)")
 	fs.IntVar(&o.subs, "subs", 100000, "number of synthetic `subscribers` (both data sets)")
 	fs.IntVar(&o.months, "months", 3, "`months` of CDR history for the ingest part")
 	fs.IntVar(&o.runs, "runs", 3, "timed `runs` per tool; the table reports the median")
@@ -176,8 +181,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.queueWindow, "queue-window", 5, "the ingest queue's batching window in `seconds` (IngestBatchWindow)")
 	fs.IntVar(&o.shards, "shards", 8, "`shards` (api instances) of the shards part")
 	fs.IntVar(&o.shardCustomers, "shard-customers", 10_000_000, "scored `customers` across the shards of the shards part")
+	history := fs.String("ledger-history", "1000,10000", "comma-separated `sizes` of history (files) the ledger part measures at (the full run: 1000,10000,100000)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	for _, v := range strings.Split(*history, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 || (len(o.ledgerHistory) > 0 && n <= o.ledgerHistory[len(o.ledgerHistory)-1]) {
+			return o, fmt.Errorf("-ledger-history: want increasing counts ≥ 1, got %q", *history)
+		}
+		o.ledgerHistory = append(o.ledgerHistory, n)
 	}
 	var err error
 	if o.parts, err = parseParts(*parts); err != nil {
@@ -307,6 +320,18 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 		}
 		fmt.Fprintf(stdout, "\nqueue: %d files of %d rows in %.1f s: %.1f files/s, %.0f rows/s, %d+%d commits, upload→committed p50 %.2f s p99 %.2f s\n",
 			qr.Files-qr.Failed, qr.RowsPerFile, qr.Seconds, qr.filesPerSec(), qr.rowsPerSec(), qr.CDRCommits, qr.LogCommits, qr.P50, qr.P99)
+	}
+	if o.has(partLedger) {
+		lr, err := b.measureLedger(ctx)
+		if err != nil {
+			return err
+		}
+		if err := mergeLedgerSection(o.out, ledgerSection(lr, rep.Machine)); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		for _, p := range lr.Points {
+			fmt.Fprintf(stdout, "ledger: %d files of history: decision p50 %.2f ms p99 %.2f ms\n", p.History, p.P50, p.P99)
+		}
 	}
 	printSummary(stdout, rep)
 	if rep.API != nil {

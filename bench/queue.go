@@ -44,6 +44,7 @@ type queueReport struct {
 	P50, P99, Max      float64 // seconds from upload to committed
 	Date               time.Time
 	Commit             string
+	Metadata           *queueMetadata // one maintenance run after the files
 }
 
 func (r *queueReport) filesPerSec() float64 { return float64(r.Files-r.Failed) / r.Seconds }
@@ -216,6 +217,9 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 	}
 	rep.CDRCommits, rep.LogCommits = cdr1-cdr0, log1-log0
 	rep.Date, rep.Commit = time.Now().UTC(), gitCommit(ctx, b.root)
+	if rep.Metadata, err = measureQueueMetadata(ctx, st, catalog); err != nil {
+		return nil, err
+	}
 	return rep, nil
 }
 
@@ -275,6 +279,9 @@ func queueSection(r *queueReport, m machine) string {
 	fmt.Fprintf(&b, "| commits: crm.cdr / crm.ingest_log snapshots | %d / %d (%.1f files per data commit) | |\n",
 		r.CDRCommits, r.LogCommits, float64(r.Files-r.Failed)/float64(max(r.CDRCommits, 1)))
 	fmt.Fprintf(&b, "| upload → committed, p50 / p99 / max | %.2f / %.2f / %.2f s | |\n", r.P50, r.P99, r.Max)
+	if r.Metadata != nil {
+		b.WriteString(metadataSection(r.Metadata, r.Files))
+	}
 	b.WriteString(queueEnd + "\n")
 	return b.String()
 }
