@@ -156,7 +156,7 @@ func TestBrowser(t *testing.T) {
 					t.Errorf("agent reached the search: %.100s", body)
 				}
 				for _, bulk := range []string{"/console/lists/churn-risk", "/console/lists", "/console/dashboard", "/console/models",
-					"/console/models/20261101T030000Z", "/console/ingest", "/console/cube"} {
+					"/console/models/20261101T030000Z", "/console/ingest", "/console/cube", "/console/forecast", "/console/scenarios"} {
 					chromedp.Do(ctx, chromedp.Navigate(srv.URL+bulk), chromedp.WaitVisible("main"))
 					if body := text(ctx, "main"); !strings.Contains(body, "403") {
 						t.Errorf("agent reached %s: %.100s", bulk, body)
@@ -257,6 +257,8 @@ func TestBrowser(t *testing.T) {
 					{"lifecycle", "/console/lifecycle", "#survival"},
 					{"causes", "/console/causes", "#causes-chart"},
 					{"tracking", "/console/tracking", "#deciles"},
+					{"forecast", "/console/forecast?by=region&measure=revenue", ".forecast-group svg"},
+					{"scenarios", "/console/scenarios", "#new-scenario"},
 					{"lookup", "/console/lookup", "input[name=id]"}, // last: the keyboard steps below start here
 				} {
 					if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+pg.path), chromedp.WaitVisible(pg.sel)); err != nil {
