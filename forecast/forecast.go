@@ -27,7 +27,7 @@
 //
 // Intervals are a residual bootstrap: the one-step log errors of the same
 // forecaster on every origin of the group's own history (pooled over the
-// groups of its dimension when a group has fewer than 8), resampled and
+// groups of its dimension when a group has fewer than 8), centred, resampled and
 // summed along the horizon (errors accumulate like a random walk, which is
 // right for a drifting level and conservative for noise around a steady
 // one), 1,000 paths, seeded.
@@ -388,6 +388,18 @@ func bands(months []time.Time, point []float64, errs []float64, rng *rand.Rand) 
 		qp += point[k]
 	}
 	if len(errs) > 0 {
+		// Centred: the bands are the spread around the point, not a
+		// second forecast of its bias.
+		mean := 0.0
+		for _, e := range errs {
+			mean += e
+		}
+		mean /= float64(len(errs))
+		centred := make([]float64, len(errs))
+		for i, e := range errs {
+			centred[i] = e - mean
+		}
+		errs = centred
 		for range paths {
 			cum, sum := 0.0, 0.0
 			for k := range point {

@@ -195,7 +195,7 @@ func TestIntervalCoverage(t *testing.T) {
 		}
 		for k, b := range f.Bands {
 			a := future[i][k]
-			if b.Lo95 > b.Lo80 || b.Hi95 < b.Hi80 || b.Lo80 > b.Hi80 {
+			if b.Lo95 > b.Lo80 || b.Hi95 < b.Hi80 || b.Lo80 > b.Point || b.Point > b.Hi80 {
 				t.Fatalf("bands out of order: %+v", b)
 			}
 			if a >= b.Lo80 && a <= b.Hi80 {
