@@ -113,8 +113,8 @@ func (r *report) projection(b *strings.Builder) {
 		"spec would evolve from bucket(8) to bucket(%d) — an Iceberg partition evolution, not done); %d invocations at\n"+
 		"once (the account's Lambda concurrency), so %d wave(s); a bucket's time in Lambda is its CPU time here\n"+
 		"divided by the vCPUs its MemorySize gives (1 vCPU per 1,769 MB), not its wall time here, which 8 buckets\n"+
-		"sharing 2 loaded cores inflate; commits' time and memory grow in proportion to the subscribers (measured\n"+
-		"here at %s). Prices: Lambda arm64 $%.10f per GB-s, $0.20 per million requests, Step Functions $0.025 per\n"+
+		"sharing 2 loaded cores inflate; a commit's CPU time and memory above a plan invocation's (a process that\n"+
+		"opens the lake) grow in proportion to the subscribers (measured here at %s). Prices: Lambda arm64 $%.10f per GB-s, $0.20 per million requests, Step Functions $0.025 per\n"+
 		"1,000 state transitions (about 3 per bucket: the child execution's start, task, end).\n\n",
 		thousands(int64(perBucketSubs)), thousands(int64(buckets)), buckets, r.Opts.lambdaConcur, waves, thousands(int64(r.Opts.subs)), pricePerGBs)
 	p("| stage | per bucket: CPU s (max) | per bucket: peak RSS MiB (max) | MemorySize MB | buckets at 100M | time at 100M (min) | commit at 100M: s / RSS MiB | fits in Lambda | cost per run $ |\n")
