@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/telcolake/telcolake/campaign"
 	"github.com/telcolake/telcolake/lake"
 	"github.com/telcolake/telcolake/models/churn"
 	"github.com/telcolake/telcolake/models/features"
@@ -47,13 +48,15 @@ import (
 
 // Plan is what every step of a run shares.
 type Plan struct {
-	Run          string             `json:"run"`
-	ScoredAt     time.Time          `json:"scored_at"`
-	FeatureMonth string             `json:"feature_month"`
-	ChurnModel   string             `json:"churn_model"`
-	SegmentModel string             `json:"segment_model"`
-	Value        serving.ValueModel `json:"value_model"`
-	ListSize     int                `json:"list_size"`
+	Run          string    `json:"run"`
+	ScoredAt     time.Time `json:"scored_at"`
+	FeatureMonth string    `json:"feature_month"`
+	ChurnModel   string    `json:"churn_model"`
+	SegmentModel string    `json:"segment_model"`
+	// UpliftModel is the promoted uplift model's version, "" without one.
+	UpliftModel string             `json:"uplift_model,omitempty"`
+	Value       serving.ValueModel `json:"value_model"`
+	ListSize    int                `json:"list_size"`
 }
 
 // Task is the score function's event. Action "" is a whole run in one
@@ -142,6 +145,11 @@ func (r *Runner) Plan(ctx context.Context, opt Options) (*Plan, []features.Month
 		return nil, nil, fmt.Errorf("scoring: no promoted %s model: %w", registry.KindSegment, ErrNoModel)
 	}
 	p.ChurnModel, p.SegmentModel = cp.Version, sp.Version
+	if up, ok, err := r.Models.Promoted(ctx, registry.KindUplift); err != nil {
+		return nil, nil, fmt.Errorf("scoring: %w", err)
+	} else if ok {
+		p.UpliftModel = up.Version
+	}
 	n, ok, err := labelHorizon(ctx, r.Tables, cp.Version)
 	if err != nil {
 		return nil, nil, err
@@ -164,10 +172,13 @@ func (r *Runner) Plan(ctx context.Context, opt Options) (*Plan, []features.Month
 	return p, res.Built, nil
 }
 
-// models are a run's churn model and segmentation.
+// models are a run's churn model and segmentation, and its uplift model
+// with the offers it scores (nil without one).
 type models struct {
-	churn   *churn.Model
-	segment *segment.Model
+	churn      *churn.Model
+	segment    *segment.Model
+	uplift     *campaign.Model
+	upliftMeta *serving.UpliftMeta
 }
 
 // models loads the plan's model versions (not whatever is promoted by
@@ -179,6 +190,12 @@ func (r *Runner) models(ctx context.Context, p *Plan) (*models, error) {
 	}
 	if err := r.Models.Load(ctx, registry.KindSegment, p.SegmentModel, m.segment); err != nil {
 		return nil, fmt.Errorf("scoring: %w", err)
+	}
+	if p.UpliftModel != "" {
+		var err error
+		if m.uplift, m.upliftMeta, err = r.loadUplift(ctx, p.UpliftModel); err != nil {
+			return nil, err
+		}
 	}
 	return m, nil
 }

@@ -98,6 +98,19 @@ func lists(cs []serving.Customer, seg *segment.Model, size int) []serving.List {
 			Description: "Customers deactivated in the three months before the newest register snapshot, by their last monthly value, highest first.",
 			IDs:         rank(lost, func(i int) float64 { return cs[i].MonthlyValue })},
 	}
+	var worth []int
+	hasUplift := false
+	for _, i := range scored {
+		hasUplift = hasUplift || cs[i].BestOffer != ""
+		if cs[i].ContactValue > 0 {
+			worth = append(worth, i)
+		}
+	}
+	if hasUplift {
+		out = append(out, serving.List{Name: ListBestToContact, Title: "Best to contact",
+			Description: "Active and suspended customers whose best offer's expected net value (uplift × CLV − cost per contact, from the uplift model) is above zero, highest first.",
+			IDs:         rank(worth, func(i int) float64 { return cs[i].ContactValue })})
+	}
 	if seg != nil {
 		for _, s := range seg.Segments {
 			var rows []int

@@ -198,7 +198,7 @@ func (r *Runner) commit(ctx context.Context, p *Plan, m *models, parts []*partia
 	r.costs = p.Value.Costs
 	meta := &serving.Meta{Run: p.Run, ScoredAt: p.ScoredAt, FeatureMonth: p.FeatureMonth,
 		ChurnModel: p.ChurnModel, SegmentModel: p.SegmentModel, Customers: len(cs), Value: p.Value,
-		Segments: segments(cs, m.segment), Lists: lists(cs, m.segment, p.ListSize)}
+		Segments: segments(cs, m.segment), Lists: lists(cs, m.segment, p.ListSize), Uplift: m.upliftMeta}
 	if meta.TierMigration, err = r.tierMigration(ctx, month, cs); err != nil {
 		return nil, err
 	}
@@ -367,6 +367,11 @@ func (r *Runner) scorePart(ctx context.Context, p *Plan, m *models, bucket int) 
 			c.ValueAtRisk = cents(c.Probability * c.CLV)
 			out.Customers = append(out.Customers, c)
 			out.Scored = append(out.Scored, true)
+		}
+		if m.uplift != nil {
+			if err := scoreUplift(m.uplift, m.upliftMeta, cur, out.Customers); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if len(lost) > 0 {

@@ -88,6 +88,7 @@ func TestRun(t *testing.T) {
 	clock := time.Date(2026, 7, 3, 5, 0, 0, 0, time.UTC)
 	const listSize = 40
 	opt := scoring.Options{Now: func() time.Time { return clock }, ListSize: listSize}
+	promoteUplift(t, r.Models)
 	res, err := r.Run(ctx, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -205,6 +206,7 @@ func TestRun(t *testing.T) {
 	}
 
 	checkLists(t, meta, byID, listSize)
+	checkUplift(t, meta, cs)
 
 	// crm.scores: one row per snapshot customer, replaced on rerun.
 	if n := scoreRows(t, l, res.Run); n != len(cs) {
@@ -331,6 +333,7 @@ func checkLists(t *testing.T, meta *serving.Meta, byID map[string]*serving.Custo
 		scoring.ListValueAtRisk:     func(c *serving.Customer) float64 { return c.ValueAtRisk },
 		scoring.ListHighValueAtRisk: prob,
 		scoring.ListWinBack:         func(c *serving.Customer) float64 { return c.MonthlyValue },
+		scoring.ListBestToContact:   func(c *serving.Customer) float64 { return c.ContactValue },
 	}
 	seen := map[string]bool{}
 	for _, l := range meta.Lists {
@@ -367,7 +370,7 @@ func checkLists(t *testing.T, meta *serving.Meta, byID map[string]*serving.Custo
 			checkHighValue(t, l, byID, scored)
 		}
 	}
-	for _, name := range []string{scoring.ListChurnRisk, scoring.ListValueAtRisk, scoring.ListHighValueAtRisk, scoring.ListWinBack} {
+	for _, name := range []string{scoring.ListChurnRisk, scoring.ListValueAtRisk, scoring.ListHighValueAtRisk, scoring.ListWinBack, scoring.ListBestToContact} {
 		if !seen[name] {
 			t.Errorf("no list %s", name)
 		}

@@ -153,6 +153,13 @@ var Columns = []Column{
 	opt(f64("spend_trend", Float64, func(c *Customer) *float64 { return &c.SpendTrend })),
 	opt(f64("cost_to_serve", Cents, func(c *Customer) *float64 { return &c.CostToServe })),
 	opt(f64("profit", Cents, func(c *Customer) *float64 { return &c.Profit })),
+	opt(f64("uplift", Float64, func(c *Customer) *float64 { return &c.Uplift })),
+	opt(f64("contact_value", Cents, func(c *Customer) *float64 { return &c.ContactValue })),
+	opt(dict("best_offer", nil, func(c *Customer) *string { return &c.BestOffer })),
+	opt(f64("offer_uplift_1", Float64, func(c *Customer) *float64 { return &c.OfferUplift[0] })),
+	opt(f64("offer_uplift_2", Float64, func(c *Customer) *float64 { return &c.OfferUplift[1] })),
+	opt(f64("offer_uplift_3", Float64, func(c *Customer) *float64 { return &c.OfferUplift[2] })),
+	opt(f64("offer_uplift_4", Float64, func(c *Customer) *float64 { return &c.OfferUplift[3] })),
 }
 
 func opt(c Column) Column { c.Optional = true; return c }

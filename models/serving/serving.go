@@ -91,6 +91,15 @@ type Customer struct {
 	CostToServe float64 `parquet:"cost_to_serve" json:"cost_to_serve"`
 	Profit      float64 `parquet:"profit" json:"profit"`
 	ValueTier   string  `parquet:"value_tier" json:"value_tier"`
+	// Who to contact (Meta.Uplift; zero without a promoted uplift model):
+	// Uplift is the expected incremental retention (the drop in churn
+	// probability) a contact with BestOffer brings, ContactValue
+	// Uplift × CLV − the offer's cost per contact, the best over the
+	// offers; OfferUplift the uplift under each of Meta.Uplift.Offers.
+	Uplift       float64            `parquet:"uplift" json:"uplift"`
+	ContactValue float64            `parquet:"contact_value" json:"contact_value"`
+	BestOffer    string             `parquet:"best_offer" json:"best_offer"`
+	OfferUplift  [MaxOffers]float64 `parquet:"-" json:"offer_uplift"`
 
 	// History is up to the last six feature months, oldest first.
 	History []Month `parquet:"history,list" json:"history"`
@@ -127,6 +136,33 @@ type Meta struct {
 	// report (insight.Report as JSON, aggregates only); empty when the run
 	// could not build it.
 	Insight json.RawMessage `json:"insight,omitempty"`
+	// Uplift describes the uplift model the run scored with; nil without
+	// a promoted one.
+	Uplift *UpliftMeta `json:"uplift,omitempty"`
+}
+
+// MaxOffers is how many offers a run scores each customer for (the
+// offer_uplift_<k> columns); further offers are left out (UpliftMeta.Dropped).
+const MaxOffers = 4
+
+// UpliftMeta is the uplift model of a run and the offers it scored.
+type UpliftMeta struct {
+	Model  string `json:"model"` // version
+	Method string `json:"method"`
+	// Offers are the offers past campaigns tried, at most MaxOffers:
+	// offer k's uplift is column offer_uplift_<k+1>.
+	Offers  []OfferInfo `json:"offers"`
+	Dropped []string    `json:"dropped_offers,omitempty"`
+}
+
+// OfferInfo is one offer a run scored.
+type OfferInfo struct {
+	Offer   string  `json:"offer"`
+	Cost    float64 `json:"cost_per_contact"`
+	Channel string  `json:"channel"` // of its newest campaign
+	// Model is "own" when the offer has its own uplift model, otherwise
+	// what stands in (the pooled model).
+	Model string `json:"model"`
 }
 
 // ValueModel holds the parameters of the value system:
