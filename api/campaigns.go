@@ -84,16 +84,19 @@ func (s *Server) createCampaign(r *request) error {
 		}
 		return HTTPError{Code: http.StatusBadRequest, Msg: err.Error()}
 	}
+	var cands []campaign.Contact
 	if spec.Group != "" {
-		return badParam("group", "campaigns from saved customer groups are not supported yet: create the campaign from a list")
-	}
-	l, ok := s.lists[spec.List]
-	if !ok {
-		return badParam("list", "no list %s in run %s (see /v1/lists)", quote(spec.List), s.meta.Run)
-	}
-	cands, err := s.listContacts(r, l.Name, spec.Size)
-	if err != nil {
-		return err
+		if cands, err = s.groupCandidates(r, spec.Group, spec.Size); err != nil {
+			return err
+		}
+	} else {
+		l, ok := s.lists[spec.List]
+		if !ok {
+			return badParam("list", "no list %s in run %s (see /v1/lists)", quote(spec.List), s.meta.Run)
+		}
+		if cands, err = s.listContacts(r, l.Name, spec.Size); err != nil {
+			return err
+		}
 	}
 	now := s.now()
 	c, contacts, err := campaign.Freeze(campaign.NewID(now), spec, s.meta.Run, now, r.key.Name, cands)

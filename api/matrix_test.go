@@ -44,6 +44,8 @@ var wantMatrix = map[Op][3]Access{ // agent, analyst, admin
 	OpScenarioCreate:      {Denied, Allowed, Allowed},
 	OpScenarios:           {Denied, Allowed, Allowed},
 	OpScenario:            {Denied, Allowed, Allowed},
+	OpCampaignsResults:    {Denied, Allowed, Allowed},
+	OpCustomerOffers:      {Clear, Masked, Clear},
 }
 
 var publicOps = []Op{OpHealth, OpOpenAPI}
@@ -130,6 +132,8 @@ func TestMatrixEnforced(t *testing.T) {
 		OpScenarioCreate:      "/v1/scenarios",
 		OpScenarios:           "/v1/scenarios?ids=" + fixtureScenario,
 		OpScenario:            "/v1/scenarios/" + fixtureScenario,
+		OpCampaignsResults:    "/v1/campaign-results?by=channel",
+		OpCustomerOffers:      "/v1/customers/" + id + "/offers",
 	}
 	bodies := map[Op]string{OpCampaignCreate: createBody, OpGroupCreate: groupBody, OpScenarioCreate: scenarioBody}
 	for _, p := range Matrix {
@@ -201,6 +205,16 @@ func (f *fixture) checkPersonalData(t *testing.T, op Op, access Access, body str
 	type row struct{ id, name, msisdn string }
 	var rows []row
 	switch op {
+	case OpCustomerOffers:
+		var d struct {
+			ID     string `json:"subscriber_id"`
+			Name   string `json:"name"`
+			MSISDN string `json:"msisdn"`
+		}
+		if err := json.Unmarshal([]byte(body), &d); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, row{d.ID, d.Name, d.MSISDN})
 	case OpCustomer:
 		var d struct {
 			Customer map[string]any `json:"customer"`

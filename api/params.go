@@ -208,6 +208,8 @@ var rangeParams = []rangeParam{
 	{prefix: "contacts_trend", field: "contacts_trend", lo: -1, max: 1e6},
 	{prefix: "spend_trend", field: "spend_trend", lo: -1, max: 1e6},
 	{prefix: "profit", field: "profit", lo: -1e12, max: 1e12},
+	{prefix: "uplift", field: "uplift", lo: -1, max: 1},
+	{prefix: "contact_value", field: "contact_value", lo: -1e12, max: 1e12},
 }
 
 // notPrefix negates a categorical condition: not.region=North,South keeps

@@ -68,6 +68,11 @@ type item struct {
 	DataTrend         float64 `json:"data_trend"`
 	ContactsTrend     float64 `json:"contacts_trend"`
 	SpendTrend        float64 `json:"spend_trend"`
+	// Who to contact (zero without an uplift model in the run): the best
+	// offer's uplift and expected net value of a contact.
+	Uplift       float64 `json:"uplift"`
+	ContactValue float64 `json:"contact_value"`
+	BestOffer    string  `json:"best_offer"`
 }
 
 func newItem(c *serving.Customer, a Access) item {
@@ -84,6 +89,7 @@ func newItem(c *serving.Customer, a Access) item {
 		ValueTier: c.ValueTier, Profit: money(c.Profit), CostToServe: money(c.CostToServe), Discount: money(c.Discount),
 		CreditUse: probability(c.CreditUse), VoiceMinutesTrend: probability(c.VoiceMinutesTrend), CallsTrend: probability(c.CallsTrend),
 		DataTrend: probability(c.DataTrend), ContactsTrend: probability(c.ContactsTrend), SpendTrend: probability(c.SpendTrend),
+		Uplift: probability(c.Uplift), ContactValue: money(c.ContactValue), BestOffer: c.BestOffer,
 	}
 	if it.Reasons == nil {
 		it.Reasons = []string{}
@@ -146,6 +152,7 @@ var csvHeader = []string{
 	"amount_due", "arrears", "months_in_arrears",
 	"gender", "income_band", "occupation", "education", "district", "value_tier", "profit", "cost_to_serve", "discount",
 	"credit_use", "voice_minutes_trend", "calls_trend", "data_trend", "contacts_trend", "spend_trend",
+	"uplift", "contact_value", "best_offer",
 }
 
 // csvText guards a text cell against formula injection in spreadsheets: a
@@ -172,7 +179,8 @@ func csvRow(rec []string, it *item) []string {
 		inum(it.MonthsInArrears),
 		csvText(it.Gender), csvText(it.IncomeBand), csvText(it.Occupation), csvText(it.Education), csvText(it.District),
 		csvText(it.ValueTier), fnum(it.Profit), fnum(it.CostToServe), fnum(it.Discount), fnum(it.CreditUse),
-		fnum(it.VoiceMinutesTrend), fnum(it.CallsTrend), fnum(it.DataTrend), fnum(it.ContactsTrend), fnum(it.SpendTrend))
+		fnum(it.VoiceMinutesTrend), fnum(it.CallsTrend), fnum(it.DataTrend), fnum(it.ContactsTrend), fnum(it.SpendTrend),
+		fnum(it.Uplift), fnum(it.ContactValue), csvText(it.BestOffer))
 }
 
 // csvWriter writes an export, failing once it grows past a limit.

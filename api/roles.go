@@ -87,6 +87,8 @@ const (
 	OpCampaignContacts    Op = "GET /v1/campaigns/{id}/contacts"
 	OpCampaignContactsCSV Op = "GET /v1/campaigns/{id}/contacts?format=csv"
 	OpCampaignResults     Op = "GET /v1/campaigns/{id}/results"
+	OpCampaignsResults    Op = "GET /v1/campaign-results"
+	OpCustomerOffers      Op = "GET /v1/customers/{id}/offers"
 
 	OpSurvival       Op = "GET /v1/lifecycle/survival"
 	OpTransitions    Op = "GET /v1/lifecycle/transitions"
@@ -147,6 +149,9 @@ func (p Permission) Of(r Role) Access {
 // are aggregates: analysts and admins. The forecast and what-if scenarios
 // are aggregates over groups of customers: analysts and admins (a
 // scenario is its owner's and admins' unless shared, see forecast.go).
+// Campaign results by channel or offer are aggregates, as one
+// campaign's. A customer's next-best offers
+// are part of the 360° view: its roles and masking.
 var Matrix = []Permission{
 	{Op: OpHealth, Public: true},
 	{Op: OpOpenAPI, Public: true},
@@ -181,6 +186,8 @@ var Matrix = []Permission{
 	{Op: OpScenarioCreate, Agent: Denied, Analyst: Allowed, Admin: Allowed},
 	{Op: OpScenarios, Agent: Denied, Analyst: Allowed, Admin: Allowed},
 	{Op: OpScenario, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpCampaignsResults, Agent: Denied, Analyst: Allowed, Admin: Allowed},
+	{Op: OpCustomerOffers, Agent: Clear, Analyst: Masked, Admin: Clear},
 }
 
 func permission(op Op) Permission {

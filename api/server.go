@@ -234,6 +234,7 @@ func routeTable() []route {
 		{pattern: "/v1/openapi.json", op: OpOpenAPI, serve: (*Server).openapi},
 		{pattern: "/v1/customers", op: OpCustomers, csvOp: OpCustomersCSV, params: filterParams(), serve: (*Server).filterCustomers},
 		{pattern: "/v1/customers/{id}", op: OpCustomer, serve: (*Server).customer},
+		{pattern: "/v1/customers/{id}/offers", op: OpCustomerOffers, serve: (*Server).customerOffers},
 		{pattern: "/v1/lists", op: OpLists, serve: (*Server).listIndex},
 		{pattern: "/v1/lists/{name}", op: OpList, csvOp: OpListCSV, params: append(paging, paramSpec{name: pGroup}), serve: (*Server).list},
 		{pattern: "/v1/segments", op: OpSegments, serve: (*Server).segmentsList},
@@ -260,6 +261,7 @@ func routeTable() []route {
 		{method: http.MethodPost, pattern: "/v1/scenarios", op: OpScenarioCreate, serve: (*Server).createScenario},
 		{pattern: "/v1/scenarios", op: OpScenarios, params: []paramSpec{{name: "ids"}}, serve: (*Server).scenarios},
 		{pattern: "/v1/scenarios/{id}", op: OpScenario, serve: (*Server).scenario},
+		{pattern: "/v1/campaign-results", op: OpCampaignsResults, params: []paramSpec{{name: pBy}}, serve: (*Server).campaignsResults},
 	}
 }
 

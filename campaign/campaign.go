@@ -112,7 +112,7 @@ func (s *Spec) Validate() error {
 		return bad("group", "and list are exclusive: name one source")
 	case s.List != "" && !validToken(s.List, 64):
 		return bad("list", "must be a list name (see /v1/lists)")
-	case s.Group != "" && !validToken(s.Group, 64):
+	case s.Group != "" && !validToken(strings.ToLower(s.Group), 64):
 		return bad("group", "must be a group id")
 	}
 	if s.HorizonDays == 0 {

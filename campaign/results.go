@@ -59,6 +59,8 @@ type Results struct {
 	// treated customers' CLV at the time (frozen in the contact list).
 	Retained    Interval `json:"retained"`
 	RetainedCLV Interval `json:"retained_clv"`
+	// TreatedCLV is the treated customers' CLV at the time, summed.
+	TreatedCLV float64 `json:"treated_clv"`
 	// Cost is cost_per_contact × attempts.
 	Cost float64 `json:"cost"`
 	// ROI is (RetainedCLV − Cost) / Cost; null when nothing was spent.
@@ -115,6 +117,7 @@ func Measure(c Campaign, contacts []Contact, responses []Response, churned func(
 	r.Uplift = DiffInterval(r.ControlChurned, r.Control, r.TreatedChurned, r.Treated)
 	r.Retained = r.Uplift.scale(float64(r.Treated))
 	r.RetainedCLV = r.Uplift.scale(clvTreated)
+	r.TreatedCLV = clvTreated
 	r.Cost = math.Round(c.CostPerContact*float64(r.Attempts)*100) / 100
 	if r.Cost > 0 {
 		roi := Interval{

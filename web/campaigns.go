@@ -62,6 +62,13 @@ type campaignsPage struct {
 	Channels []string
 	Form     url.Values
 	Error    string
+	// ByChannel sums every campaign's results per channel; Groups are
+	// the saved groups a campaign may be drawn from.
+	ByChannel []campaign.Summary
+	Groups    []struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	}
 }
 
 func (c *Console) campaigns(w http.ResponseWriter, r *http.Request) {
@@ -89,6 +96,7 @@ func (c *Console) campaignsPage(w http.ResponseWriter, r *http.Request, s sessio
 			json.Unmarshal(l.Lists, &p.Lists)
 		}
 	}
+	p.ByChannel, p.Groups = c.channelResults(r, s), c.groupOptions(r, s)
 	c.render(w, r, status, "campaigns", c.page(r, &s, p))
 }
 
@@ -109,6 +117,9 @@ func (c *Console) createCampaign(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	spec := campaign.Spec{Name: f.Get("name"), Offer: f.Get("offer"), Channel: f.Get("channel"), List: f.Get("list")}
+	if g := f.Get("group"); g != "" {
+		spec.List, spec.Group = "", g
+	}
 	var bad []string
 	num := func(field string, v *float64) {
 		x, err := strconv.ParseFloat(strings.TrimSpace(f.Get(field)), 64)

@@ -646,8 +646,10 @@ func (c *Console) customer(w http.ResponseWriter, r *http.Request) {
 		C       customerJSON
 		Charts  []chart
 		Reasons []string
+		Offers  customerOffers
 	}{Run: d.Run, C: cu}
 	data.Charts = charts(cu.History)
+	data.Offers = c.customerOffers(r, s, cu.SubscriberID)
 	c.render(w, r, http.StatusOK, "customer", c.page(r, &s, data))
 }
 
