@@ -258,15 +258,16 @@ func NewFront(meta *serving.Meta, shards []Shard, src Sources, cfg Config) (*Ser
 // shards; the other routes the front answers from the run's metadata and
 // the lake, as one instance does.
 var sharded = map[Op]func(*Server, *request) error{
-	OpHealth:       (*Server).healthSharded,
-	OpCustomer:     (*Server).customerSharded,
-	OpCustomers:    (*Server).filterSharded,
-	OpCustomersCSV: (*Server).filterSharded,
-	OpLists:        (*Server).listIndexSharded,
-	OpList:         (*Server).listSharded,
-	OpListCSV:      (*Server).listSharded,
-	OpCube:         (*Server).cubeSharded,
-	OpValueTiers:   (*Server).tiersSharded,
+	OpHealth:         (*Server).healthSharded,
+	OpCustomer:       (*Server).customerSharded,
+	OpCustomerOffers: (*Server).customerOffersSharded,
+	OpCustomers:      (*Server).filterSharded,
+	OpCustomersCSV:   (*Server).filterSharded,
+	OpLists:          (*Server).listIndexSharded,
+	OpList:           (*Server).listSharded,
+	OpListCSV:        (*Server).listSharded,
+	OpCube:           (*Server).cubeSharded,
+	OpValueTiers:     (*Server).tiersSharded,
 }
 
 // forwarded are the request headers a shard needs: the credentials, which

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 
 	"github.com/telcolake/telcolake/campaign"
@@ -35,9 +36,6 @@ type offerItem struct {
 // run's offers, best expected net value first. Roles and masking are the
 // 360° view's.
 func (s *Server) customerOffers(r *request) error {
-	if s.shards != nil {
-		return s.shardOf(r.param).customerOffers(r)
-	}
 	row, ok := s.ix.row(r.param)
 	if !ok {
 		return HTTPError{Code: http.StatusNotFound, Msg: "no customer with id " + quote(r.param) + " in run " + s.meta.Run}
@@ -88,6 +86,26 @@ func (s *Server) customerOffers(r *request) error {
 	}
 	r.rows = 1
 	return s.writeJSON(r, out)
+}
+
+// customerOffersSharded passes the look-up to the id's shard, as the 360°
+// view's.
+func (s *Server) customerOffersSharded(r *request) error {
+	k := s.shardOf(r.param)
+	resp, err := s.call(r, k, "/v1/customers/"+url.PathEscape(r.param)+"/offers", "")
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return shardError(k, resp)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(s.cfg.MaxBodyBytes)+1))
+	if err != nil {
+		return HTTPError{Code: http.StatusBadGateway, Msg: "a shard's answer is unreadable", Err: err}
+	}
+	r.rows = 1
+	return s.respond(r, http.StatusOK, ctJSON, body)
 }
 
 func itoa(n int) string { return inum(int32(n)) }
