@@ -1,32 +1,38 @@
 package lake
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/url"
-	"os"
 	"path"
-	"path/filepath"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go"
 )
-
-// ErrNotFound means a blob does not exist.
-var ErrNotFound = errors.New("lake: not found")
 
 // Blobs stores files next to the warehouse, such as model artifacts and
 // serving snapshots: s3://bucket/<name>/… beside s3://bucket/warehouse, or
-// the same under a file:// warehouse's parent directory.
+// the same under a file:// warehouse's parent directory. It is a Bucket
+// rooted at a prefix.
 type Blobs struct {
-	root string // URI prefix without trailing slash, e.g. s3://lake/models
-	s3   *s3.Client
+	bucket Bucket
+	prefix string // key prefix inside bucket, "" or ending in "/"
+	root   string // URI of the prefix without trailing slash, e.g. s3://lake/models
+}
+
+// NewBlobs roots bucket at prefix; uri names the root in URIs (e.g.
+// s3://lake/models) and may be empty.
+func NewBlobs(bucket Bucket, prefix, uri string) *Blobs {
+	prefix = strings.Trim(prefix, "/")
+	if prefix != "" {
+		prefix += "/"
+	}
+	if uri == "" {
+		uri = "blob:" + strings.TrimSuffix(prefix, "/")
+	}
+	return &Blobs{bucket: bucket, prefix: prefix, root: strings.TrimRight(uri, "/")}
 }
 
 // OpenBlobs returns the store rooted at <warehouse's parent>/<name>. client
@@ -37,72 +43,44 @@ func OpenBlobs(cfg Config, client *s3.Client, name string) (*Blobs, error) {
 		return nil, fmt.Errorf("blobs: warehouse %q: %w", cfg.Warehouse, err)
 	}
 	u.Path = path.Join(path.Dir(strings.TrimRight(u.Path, "/")), name)
-	b := &Blobs{root: strings.TrimRight(u.String(), "/"), s3: client}
-	if u.Scheme == "s3" && client == nil {
-		return nil, errors.New("blobs: an s3:// warehouse needs an S3 client")
+	uri := strings.TrimRight(u.String(), "/")
+	switch u.Scheme {
+	case "s3":
+		if client == nil {
+			return nil, errors.New("blobs: an s3:// warehouse needs an S3 client")
+		}
+		return NewBlobs(S3Bucket{Client: client, Name: u.Host}, u.Path, uri), nil
+	case "file":
+		return NewBlobs(DirBucket{Root: u.Path}, "", uri), nil
 	}
-	return b, nil
+	return nil, fmt.Errorf("blobs: warehouse %q is neither s3:// nor file://", cfg.Warehouse)
 }
 
 // URI is the full location of key.
 func (b *Blobs) URI(key string) string { return b.root + "/" + strings.TrimLeft(key, "/") }
 
-func (b *Blobs) locate(key string) (scheme, bucket, objKey string, err error) {
-	u, err := url.Parse(b.URI(key))
-	if err != nil {
-		return "", "", "", err
+func (b *Blobs) key(key string) string { return b.prefix + strings.TrimLeft(key, "/") }
+
+// Put writes key (whole, replacing any earlier version; readers never see
+// half of it).
+func (b *Blobs) Put(ctx context.Context, key string, body []byte) error {
+	if err := b.bucket.Put(ctx, b.key(key), body, PutOptions{}); err != nil {
+		return fmt.Errorf("blobs: %w", err)
 	}
-	return u.Scheme, u.Host, strings.TrimLeft(u.Path, "/"), nil
+	return nil
 }
 
-// Put writes key (whole, replacing any earlier version).
-func (b *Blobs) Put(ctx context.Context, key string, body []byte) error {
-	scheme, bucket, k, err := b.locate(key)
-	if err != nil {
-		return err
-	}
-	if scheme == "file" {
-		p := filepath.FromSlash("/" + k)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return fmt.Errorf("blobs: %w", err)
-		}
-		// Write then rename: a reader never sees half a file.
-		tmp := p + ".tmp"
-		if err := os.WriteFile(tmp, body, 0o644); err != nil {
-			return fmt.Errorf("blobs: %w", err)
-		}
-		return os.Rename(tmp, p)
-	}
-	_, err = b.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(k), Body: bytes.NewReader(body)})
-	if err != nil {
-		return fmt.Errorf("blobs: put %s: %w", b.URI(key), err)
+// Create writes key only if it does not exist yet (ErrExists otherwise).
+func (b *Blobs) Create(ctx context.Context, key string, body []byte) error {
+	if err := b.bucket.Put(ctx, b.key(key), body, PutOptions{IfAbsent: true}); err != nil {
+		return fmt.Errorf("blobs: %w", err)
 	}
 	return nil
 }
 
 // Get reads key; a missing key is ErrNotFound.
 func (b *Blobs) Get(ctx context.Context, key string) ([]byte, error) {
-	scheme, bucket, k, err := b.locate(key)
-	if err != nil {
-		return nil, err
-	}
-	if scheme == "file" {
-		body, err := os.ReadFile(filepath.FromSlash("/" + k))
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%w: %s", ErrNotFound, b.URI(key))
-		}
-		return body, err
-	}
-	out, err := b.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)})
-	if err != nil {
-		var ae smithy.APIError
-		if errors.As(err, &ae) && (ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NotFound") {
-			return nil, fmt.Errorf("%w: %s", ErrNotFound, b.URI(key))
-		}
-		return nil, fmt.Errorf("blobs: get %s: %w", b.URI(key), err)
-	}
-	defer out.Body.Close()
-	body, err := io.ReadAll(out.Body)
+	body, err := ReadAll(ctx, b.bucket, b.key(key))
 	if err != nil {
 		return nil, fmt.Errorf("blobs: read %s: %w", b.URI(key), err)
 	}
@@ -110,60 +88,46 @@ func (b *Blobs) Get(ctx context.Context, key string) ([]byte, error) {
 }
 
 // ReadAt fills p with key's bytes from off on (one ranged GET on S3, a
-// pread on a file); a missing key is ErrNotFound.
+// pread on a file); a missing key is ErrNotFound, a range past the end an
+// error.
 func (b *Blobs) ReadAt(ctx context.Context, key string, p []byte, off int64) error {
-	scheme, bucket, k, err := b.locate(key)
-	if err != nil {
-		return err
-	}
 	if len(p) == 0 {
 		return nil
 	}
-	if scheme == "file" {
-		f, err := os.Open(filepath.FromSlash("/" + k))
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%w: %s", ErrNotFound, b.URI(key))
-		}
-		if err != nil {
-			return fmt.Errorf("blobs: %w", err)
-		}
-		defer f.Close()
-		if _, err := f.ReadAt(p, off); err != nil {
-			return fmt.Errorf("blobs: read %s at %d: %w", b.URI(key), off, err)
-		}
-		return nil
-	}
-	rng := fmt.Sprintf("bytes=%d-%d", off, off+int64(len(p))-1)
-	out, err := b.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(k), Range: aws.String(rng)})
+	rc, _, err := b.bucket.Get(ctx, b.key(key), GetOptions{Offset: off, Length: int64(len(p))})
 	if err != nil {
-		var ae smithy.APIError
-		if errors.As(err, &ae) && (ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NotFound") {
-			return fmt.Errorf("%w: %s", ErrNotFound, b.URI(key))
-		}
-		return fmt.Errorf("blobs: get %s %s: %w", b.URI(key), rng, err)
+		return fmt.Errorf("blobs: read %s at %d: %w", b.URI(key), off, err)
 	}
-	defer out.Body.Close()
-	if _, err := io.ReadFull(out.Body, p); err != nil {
-		return fmt.Errorf("blobs: read %s %s: %w", b.URI(key), rng, err)
+	defer rc.Close()
+	if _, err := io.ReadFull(rc, p); err != nil {
+		return fmt.Errorf("blobs: read %s [%d, +%d): %w", b.URI(key), off, len(p), err)
 	}
 	return nil
 }
 
-// Delete removes key; a missing key is not an error (S3's DeleteObject
-// answers the same for both).
-func (b *Blobs) Delete(ctx context.Context, key string) error {
-	scheme, bucket, k, err := b.locate(key)
+// Head returns key's attributes (Key relative to the store).
+func (b *Blobs) Head(ctx context.Context, key string) (ObjectAttrs, error) {
+	a, err := b.bucket.Head(ctx, b.key(key))
 	if err != nil {
-		return err
+		return a, fmt.Errorf("blobs: %w", err)
 	}
-	if scheme == "file" {
-		if err := os.Remove(filepath.FromSlash("/" + k)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("blobs: %w", err)
-		}
-		return nil
-	}
-	if _, err := b.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)}); err != nil {
-		return fmt.Errorf("blobs: delete %s: %w", b.URI(key), err)
+	a.Key = strings.TrimPrefix(a.Key, b.prefix)
+	return a, nil
+}
+
+// Delete removes key; a missing key is not an error.
+func (b *Blobs) Delete(ctx context.Context, key string) error {
+	if err := b.bucket.Delete(ctx, b.key(key)); err != nil {
+		return fmt.Errorf("blobs: %w", err)
 	}
 	return nil
+}
+
+// List calls fn for every key under prefix (relative to the store), in
+// key order, a page at a time.
+func (b *Blobs) List(ctx context.Context, prefix string, fn func(ObjectAttrs) error) error {
+	return ListAll(ctx, b.bucket, b.key(prefix), func(a ObjectAttrs) error {
+		a.Key = strings.TrimPrefix(a.Key, b.prefix)
+		return fn(a)
+	})
 }

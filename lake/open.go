@@ -3,6 +3,7 @@ package lake
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -10,13 +11,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-// Conn is an open lake: the catalog with every table created, and the AWS
-// configuration its IO uses.
+// Conn is an open lake: the catalog with every table created, the AWS
+// configuration its IO uses, and the object stores beside the warehouse
+// (models, serving snapshots, the console's records). It is the one
+// thing a function's main opens.
 type Conn struct {
 	Cfg     Config
 	AWS     aws.Config
 	S3      *s3.Client
 	Catalog Catalog
+
+	models, serving, console *Blobs
 }
 
 // Open connects to the lake described by cfg, creating the namespace and
@@ -57,7 +62,50 @@ func Connect(ctx context.Context, cfg Config) (*Conn, context.Context, error) {
 	if err != nil {
 		return nil, ctx, err
 	}
-	return &Conn{Cfg: cfg, AWS: awsCfg, S3: NewS3Client(awsCfg, cfg), Catalog: cat}, ctx, nil
+	c := &Conn{Cfg: cfg, AWS: awsCfg, S3: NewS3Client(awsCfg, cfg), Catalog: cat}
+	for name, b := range map[string]**Blobs{"models": &c.models, "serving": &c.serving, "console": &c.console} {
+		if *b, err = c.Blobs(name); err != nil {
+			cat.Close()
+			return nil, ctx, err
+		}
+	}
+	return c, ctx, nil
+}
+
+// ConnectEnv is Connect to the lake the environment describes: the
+// wiring of a function that only reads the catalog (the api).
+func ConnectEnv(ctx context.Context) (*Conn, context.Context, error) {
+	cfg, err := FromEnv(os.LookupEnv)
+	if err != nil {
+		return nil, ctx, err
+	}
+	return Connect(ctx, cfg)
+}
+
+// Context returns ctx with the connection's AWS configuration, which the
+// tables' IO then uses (WithAWS).
+func (c *Conn) Context(ctx context.Context) context.Context { return WithAWS(ctx, &c.AWS) }
+
+// Models is the model store (models/ beside the warehouse), which
+// models/registry keeps versions in.
+func (c *Conn) Models() *Blobs { return c.models }
+
+// Serving is the serving snapshots' store (serving/ beside the warehouse).
+func (c *Conn) Serving() *Blobs { return c.serving }
+
+// Console is the staff console's store (console/ beside the warehouse:
+// sign-out records).
+func (c *Conn) Console() *Blobs { return c.console }
+
+// Landing is the landing bucket's object store (S3).
+func (c *Conn) Landing() S3Store { return S3Store{Client: c.S3} }
+
+// Ingester returns an ingester of the landing bucket into the
+// connection's tables, logging to log.
+func (c *Conn) Ingester(log *slog.Logger) *Ingester {
+	in := NewIngester(c.Cfg, c.Catalog, c.Landing(), log)
+	in.AWS = &c.AWS
+	return in
 }
 
 // Close closes the catalog.

@@ -1,14 +1,12 @@
 package lake
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/apache/iceberg-go/utils"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -93,77 +91,29 @@ func goneReason(err error) (reason string, ok bool) {
 	return "", false
 }
 
-// S3Store is the ObjectStore of the landing bucket.
+// S3Store is the ObjectStore of the landing bucket: an S3Bucket per
+// bucket name.
 type S3Store struct {
 	Client *s3.Client
 }
 
+func (s S3Store) bucket(name string) S3Bucket { return S3Bucket{Client: s.Client, Name: name} }
+
 // Get streams an object, asking S3 to refuse if its ETag changed.
 func (s S3Store) Get(ctx context.Context, bucket, key, etag string) (io.ReadCloser, error) {
-	in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
-	if etag != "" {
-		in.IfMatch = aws.String(quoteETag(etag))
-	}
-	out, err := s.Client.GetObject(ctx, in)
-	if err != nil {
-		var re interface{ HTTPStatusCode() int }
-		if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusPreconditionFailed {
-			return nil, ErrObjectChanged
-		}
-		var ae smithy.APIError
-		if errors.As(err, &ae) && ae.ErrorCode() == "PreconditionFailed" {
-			return nil, ErrObjectChanged
-		}
-		if reason, ok := goneReason(err); ok {
-			return nil, &GoneError{Reason: reason, Err: fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)}
-		}
-		return nil, fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
-	}
-	if etag != "" && out.ETag != nil && strings.Trim(*out.ETag, `"`) != strings.Trim(etag, `"`) {
-		out.Body.Close() // a server that ignores If-Match
-		return nil, ErrObjectChanged
-	}
-	return out.Body, nil
-}
-
-// Listed is one object of a listing.
-type Listed struct {
-	Key          string
-	ETag         string
-	Size         int64
-	LastModified time.Time
+	rc, _, err := s.bucket(bucket).Get(ctx, key, GetOptions{IfMatch: etag})
+	return rc, err
 }
 
 // List calls fn for every object under prefix, in key order, a page at a
 // time (memory stays bounded by the page).
 func (s S3Store) List(ctx context.Context, bucket, prefix string, fn func(Listed) error) error {
-	p := s3.NewListObjectsV2Paginator(s.Client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("list s3://%s/%s: %w", bucket, prefix, err)
-		}
-		for _, o := range page.Contents {
-			err := fn(Listed{Key: aws.ToString(o.Key), ETag: strings.Trim(aws.ToString(o.ETag), `"`),
-				Size: aws.ToInt64(o.Size), LastModified: aws.ToTime(o.LastModified)})
-			if err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return ListAll(ctx, s.bucket(bucket), prefix, fn)
 }
 
 // Put writes a small object (a report).
 func (s S3Store) Put(ctx context.Context, bucket, key string, body []byte) error {
-	_, err := s.Client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body),
-		ContentType: aws.String("application/json"),
-	})
-	if err != nil {
-		return fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)
-	}
-	return nil
+	return s.bucket(bucket).Put(ctx, key, body, PutOptions{ContentType: "application/json"})
 }
 
 func quoteETag(e string) string {

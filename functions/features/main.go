@@ -5,29 +5,16 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
+	"log/slog"
 
 	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/lambdamain"
 	"github.com/telcolake/telcolake/models/features"
 )
 
 func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "features:", err)
-		os.Exit(1)
-	}
-}
-
-func run() error {
-	conn, ctx, err := lake.OpenEnv(context.Background())
-	if err != nil {
-		return err
-	}
-	b := &features.Builder{Tables: conn.Catalog, Log: lambdacontext.NewLogger()}
-	lambda.StartWithOptions(b.Handle, lambda.WithContext(ctx))
-	return nil
+	lambdamain.Start("features", func(_ context.Context, conn *lake.Conn, log *slog.Logger) (any, error) {
+		b := &features.Builder{Tables: conn.Catalog, Log: log}
+		return b.Handle, nil
+	})
 }

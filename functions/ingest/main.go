@@ -6,31 +6,17 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
+	"log/slog"
 
 	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/lambdamain"
 )
 
 func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "ingest:", err)
-		os.Exit(1)
-	}
-}
-
-func run() error {
-	conn, _, err := lake.OpenEnv(context.Background()) // catalog (SQL or Glue) and every table
-	if err != nil {
-		return err
-	}
-	in := lake.NewIngester(conn.Cfg, conn.Catalog, lake.S3Store{Client: conn.S3}, lambdacontext.NewLogger())
-	in.AWS = &conn.AWS
-	lambda.Start(func(ctx context.Context, ev json.RawMessage) (any, error) {
-		return in.HandleEvent(ctx, conn.Cfg.LandingBucket, ev)
+	lambdamain.Start("ingest", func(_ context.Context, conn *lake.Conn, log *slog.Logger) (any, error) {
+		in := conn.Ingester(log)
+		return func(ctx context.Context, ev json.RawMessage) (any, error) {
+			return in.HandleEvent(ctx, conn.Cfg.LandingBucket, ev)
+		}, nil
 	})
-	return nil
 }

@@ -5,37 +5,21 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"log/slog"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
-
 	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/lambdamain"
 )
 
 func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "maintain:", err)
-		os.Exit(1)
-	}
-}
-
-func run() error {
-	cfg, err := lake.FromEnv(os.LookupEnv)
-	if err != nil {
-		return err
-	}
-	mcfg, err := lake.MaintainConfigFromEnv(os.LookupEnv)
-	if err != nil {
-		return err
-	}
-	conn, _, err := lake.Open(context.Background(), cfg)
-	if err != nil {
-		return err
-	}
-	m := lake.NewMaintainer(mcfg, conn.Catalog, lambdacontext.NewLogger())
-	m.AWS = &conn.AWS
-	lambda.Start(func(ctx context.Context) (lake.MaintainReport, error) { return m.Run(ctx) })
-	return nil
+	lambdamain.Start("maintain", func(_ context.Context, conn *lake.Conn, log *slog.Logger) (any, error) {
+		mcfg, err := lake.MaintainConfigFromEnv(os.LookupEnv)
+		if err != nil {
+			return nil, err
+		}
+		m := lake.NewMaintainer(mcfg, conn.Catalog, log)
+		m.AWS = &conn.AWS
+		return func(ctx context.Context) (lake.MaintainReport, error) { return m.Run(ctx) }, nil
+	})
 }

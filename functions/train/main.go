@@ -5,58 +5,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
+	"log/slog"
 
 	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/lambdamain"
 	"github.com/telcolake/telcolake/models/churn/liblinear"
 	"github.com/telcolake/telcolake/models/registry"
 	"github.com/telcolake/telcolake/models/training"
 )
 
 func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "train:", err)
-		os.Exit(1)
-	}
-}
-
-// request is the optional payload of a manual invocation; a scheduled
-// event's fields are ignored.
-type request struct {
-	Horizon int     `json:"horizon"`
-	Margin  float64 `json:"margin"`
-	// ECEMargin and RecallMargin are the calibration and reason-recall
-	// promotion margins (0: the defaults, 0.01 and 0.05).
-	ECEMargin    float64 `json:"ece_margin"`
-	RecallMargin float64 `json:"recall_margin"`
-	Rebuild      bool    `json:"rebuild"`
-	// FeaturesBuilt: the monthly state machine built the feature months.
-	FeaturesBuilt bool `json:"features_built"`
-	// Truth is the path of a ground-truth file (synthetic data only).
-	Truth string `json:"truth"`
-}
-
-func run() error {
-	conn, ctx, err := lake.OpenEnv(context.Background())
-	if err != nil {
-		return err
-	}
-	blobs, err := conn.Blobs("models")
-	if err != nil {
-		return err
-	}
-	r := &training.Runner{Tables: conn.Catalog, Registry: &registry.Registry{Store: blobs},
-		Log: lambdacontext.NewLogger(), Logistic: liblinear.Fit}
-	lambda.StartWithOptions(func(ictx context.Context, ev json.RawMessage) (*training.Result, error) {
-		var req request
-		_ = json.Unmarshal(ev, &req) // a scheduled event has none of these fields
-		return r.Run(ictx, training.Options{Horizon: req.Horizon, Margin: req.Margin,
-			ECEMargin: req.ECEMargin, RecallMargin: req.RecallMargin, RebuildAll: req.Rebuild, FeaturesBuilt: req.FeaturesBuilt, Truth: req.Truth, Seed: 1})
-	}, lambda.WithContext(ctx))
-	return nil
+	lambdamain.Start("train", func(_ context.Context, conn *lake.Conn, log *slog.Logger) (any, error) {
+		r := &training.Runner{Tables: conn.Catalog, Registry: &registry.Registry{Store: conn.Models()}, Log: log, Logistic: liblinear.Fit}
+		return r.Handle, nil
+	})
 }
