@@ -40,7 +40,9 @@ type LiveConfig struct {
 // most once per Every, and load a run only if its id differs from the one
 // in memory. The old snapshot is dropped before the new one loads, so an
 // instance never holds two (a request still answering from the old one
-// keeps it alive until it finishes). Live is safe for concurrent use;
+// keeps it alive until it finishes). A new run that fails to load leaves
+// the previous one answering: it is read again, and the broken run is
+// retried only after retryBroken intervals. Live is safe for concurrent use;
 // requests wait while a snapshot loads.
 type Live struct {
 	cfg   LiveConfig
@@ -50,7 +52,31 @@ type Live struct {
 	srv     *Server
 	checked time.Time // last look at latest.json
 	failed  error     // the last failed load's error, retried after Every
+	badRun  string    // a run that failed to load while an older one was loaded
+	badAt   time.Time // when it failed
 	loads   int
+}
+
+// retryBroken is how many intervals (Every) a run that failed to load is
+// left alone while the previous one answers.
+const retryBroken = 10
+
+// open opens the snapshot p points to and makes it the loaded one.
+func (l *Live) open(ctx context.Context, p serving.Pointer) error {
+	t := time.Now()
+	snap, err := serving.Open(ctx, l.cfg.Store, p, serving.Options{CacheBytes: l.cfg.CacheBytes})
+	if err != nil {
+		return err
+	}
+	srv, err := New(snap, l.cfg.Sources, l.cfg.Config)
+	if err != nil {
+		return err
+	}
+	l.srv = srv
+	l.loads++
+	l.cfg.Config.Log.InfoContext(ctx, "api: snapshot loaded", "run", p.Run, "customers", snap.Len(),
+		"columns_bytes", p.ColumnsBytes, "seconds", time.Since(t).Seconds())
+	return nil
 }
 
 // NewLive checks the configuration (keys first) and returns a Live with
@@ -110,17 +136,29 @@ func (l *Live) server(ctx context.Context, refresh bool) (*Server, error) {
 	if l.srv != nil && p.Run == l.srv.meta.Run {
 		return l.srv, nil
 	}
+	if l.srv != nil && p.Run == l.badRun && now.Sub(l.badAt) < retryBroken*l.cfg.Every {
+		return l.srv, nil // that run failed to load; the loaded one answers until it is retried
+	}
+	var prev *serving.Pointer
 	if l.srv != nil {
 		// Never two snapshots: let the old one go before reading the new.
 		log.InfoContext(ctx, "api: new run, dropping the loaded snapshot", "run", l.srv.meta.Run, "new_run", p.Run)
+		pv := l.srv.snap.Pointer // a copy: the old Snapshot must not stay reachable
+		prev = &pv
 		l.srv = nil
 		runtime.GC()
 		debug.FreeOSMemory()
 	}
-	t := time.Now()
-	snap, err := serving.Open(ctx, l.cfg.Store, p, serving.Options{CacheBytes: l.cfg.CacheBytes})
-	if err == nil {
-		l.srv, err = New(snap, l.cfg.Sources, l.cfg.Config)
+	err = l.open(ctx, p)
+	if err != nil && prev != nil && ctx.Err() == nil {
+		// The new run is broken: answer from the previous one again (read
+		// once more, not held beside the new), and retry the new one only
+		// after retryBroken intervals.
+		log.WarnContext(ctx, "api: new run could not be loaded, reloading the previous one", "run", p.Run, "previous_run", prev.Run, "err", err)
+		l.badRun, l.badAt = p.Run, now
+		if err = l.open(ctx, *prev); err == nil {
+			return l.srv, nil
+		}
 	}
 	if err != nil {
 		if ctx.Err() == nil {
@@ -128,9 +166,6 @@ func (l *Live) server(ctx context.Context, refresh bool) (*Server, error) {
 		}
 		return nil, err
 	}
-	l.failed = nil
-	l.loads++
-	log.InfoContext(ctx, "api: snapshot loaded", "run", p.Run, "customers", snap.Len(),
-		"columns_bytes", p.ColumnsBytes, "seconds", time.Since(t).Seconds())
+	l.failed, l.badRun = nil, ""
 	return l.srv, nil
 }

@@ -139,3 +139,57 @@ func TestLiveBrokenRun(t *testing.T) {
 		t.Errorf("good run after a broken one: %d %s", code, body)
 	}
 }
+
+// TestLiveReloadSwaps: a new run is loaded once and answers; the same run
+// is not read again; a broken newer run leaves the previous one answering
+// (reloaded once, never held beside the broken one) and is not retried
+// every interval; a good run after it loads.
+func TestLiveReloadSwaps(t *testing.T) {
+	lf := newLiveFixture(t)
+	admin := []string{"X-API-Key", adminSecret}
+	page := func(step string) (int, string) {
+		t.Helper()
+		code, body, _ := lf.get(t, "/v1/customers?limit=1", admin...)
+		if code != 200 {
+			t.Fatalf("%s: %d %s", step, code, body)
+		}
+		p := decodePage(t, body)
+		return p.Count, p.Run
+	}
+	lf.write(t, "run-1", 20)
+	if n, run := page("first run"); n != 20 || run != "run-1" || lf.live.Loads() != 1 {
+		t.Fatalf("first run: %d customers of %s, %d loads", n, run, lf.live.Loads())
+	}
+	lf.write(t, "run-2", 25)
+	lf.now = lf.now.Add(2 * time.Minute)
+	if n, run := page("new run"); n != 25 || run != "run-2" || lf.live.Loads() != 2 {
+		t.Fatalf("new run: %d customers of %s, %d loads; want 25 of run-2, 2 loads", n, run, lf.live.Loads())
+	}
+	lf.now = lf.now.Add(2 * time.Minute)
+	if _, _, reads := lf.get(t, "/v1/customers?limit=1", admin...); reads != 1 || lf.live.Loads() != 2 {
+		t.Errorf("current run: %d reads, %d loads; want latest.json alone, no load", reads, lf.live.Loads())
+	}
+	// A broken run-3: run-2 answers again.
+	lf.write(t, "run-3", 30)
+	p, err := serving.Latest(context.Background(), lf.st, serving.IsNotFound)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := lf.st.Bytes(p.Columns)
+	cols[len(cols)/2] ^= 0x55
+	lf.now = lf.now.Add(2 * time.Minute)
+	if n, run := page("broken run"); n != 25 || run != "run-2" || lf.live.Loads() != 3 {
+		t.Errorf("broken new run: %d customers of %s, %d loads; want run-2's 25 (reloaded: 3 loads)", n, run, lf.live.Loads())
+	}
+	for i := range 3 {
+		lf.now = lf.now.Add(2 * time.Minute)
+		if _, _, reads := lf.get(t, "/v1/customers?limit=1", admin...); reads != 1 || lf.live.Loads() != 3 {
+			t.Errorf("broken run, check %d: %d reads, %d loads; want latest.json alone", i, reads, lf.live.Loads())
+		}
+	}
+	lf.write(t, "run-4", 35)
+	lf.now = lf.now.Add(2 * time.Minute)
+	if n, run := page("good run"); n != 35 || run != "run-4" || lf.live.Loads() != 4 {
+		t.Errorf("good run after the broken one: %d customers of %s, %d loads", n, run, lf.live.Loads())
+	}
+}
