@@ -31,6 +31,7 @@ type scanConfig struct {
 	filter   iceberg.BooleanExpression
 	parallel int
 	cost     *ScanCost
+	bucket   int // subscriber bucket whose files alone are read; -1: all
 }
 
 // Select projects the scan onto the named columns (all when never used).
@@ -54,6 +55,12 @@ func Where(expr iceberg.BooleanExpression) ScanOption {
 
 // Parallel decodes up to n data files at a time (default 2).
 func Parallel(n int) ScanOption { return func(c *scanConfig) { c.parallel = n } }
+
+// InBucket reads only the data files that can hold rows of subscriber
+// bucket b (BucketTasks): one bucket of crm.cdr for the fan-out. Rows of
+// other buckets in files written without the bucket partition still
+// arrive; the caller filters them.
+func InBucket(b int) ScanOption { return func(c *scanConfig) { c.bucket = b } }
 
 // CountInto adds what the scan read to *cost when it ends. Tests and
 // benchmarks use it to show a read's cost in files and rows, not time.
@@ -132,7 +139,7 @@ func ScanTable(ctx context.Context, tbl *table.Table, name string, opts ...ScanO
 }
 
 func scan(ctx context.Context, opts []ScanOption, load func(yield func(*Batch, error) bool) (*table.Table, string, bool)) iter.Seq2[*Batch, error] {
-	cfg := scanConfig{parallel: 2}
+	cfg := scanConfig{parallel: 2, bucket: -1}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -160,7 +167,16 @@ func scan(ctx context.Context, opts []ScanOption, load func(yield func(*Batch, e
 		if cfg.cost != nil {
 			so = append(so, table.WithReporter(rep))
 		}
-		_, recs, err := tbl.Scan(so...).ToArrowRecords(ctx)
+		var recs iter.Seq2[arrow.RecordBatch, error]
+		var err error
+		if sc := tbl.Scan(so...); cfg.bucket < 0 {
+			_, recs, err = sc.ToArrowRecords(ctx)
+		} else {
+			var tasks []table.FileScanTask
+			if tasks, err = sc.PlanFiles(ctx); err == nil {
+				_, recs, err = sc.ReadTasks(ctx, BucketTasks(tbl.Metadata(), tasks, cfg.bucket))
+			}
+		}
 		if err != nil {
 			yield(nil, fmt.Errorf("scan %s: %w", name, err))
 			return

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go"
 
 	"github.com/telcolake/telcolake/lake"
@@ -25,57 +24,41 @@ var billColumns = []string{"subscriber_id", "bill_month", "amount_due", "amount_
 // loadBills reads the bills of months [from, to] per subscriber, newest
 // last.
 func loadBills(ctx context.Context, tables lake.TableLoader, from, to time.Time, keep subset) (map[string][]bill, error) {
-	tbl, err := tables.LoadTable(ctx, lake.BillsTable.Ident())
-	if err != nil {
-		return nil, fmt.Errorf("features: load bills: %w", err)
-	}
 	filter := iceberg.NewAnd(
 		iceberg.GreaterThanEqual(iceberg.Reference("bill_month"), iceberg.Date(epochDay(from))),
 		iceberg.LessThanEqual(iceberg.Reference("bill_month"), iceberg.Date(epochDay(to))))
-	_, recs, err := tbl.Scan(append(tableSelect(billColumns), tableFilter(filter))...).ToArrowRecords(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("features: scan bills: %w", err)
-	}
 	out := map[string][]bill{}
-	for rec, err := range recs {
+	for b, err := range lake.Scan(ctx, tables, lake.BillsTable, lake.Select(billColumns...), lake.Where(filter)) {
 		if err != nil {
-			return nil, fmt.Errorf("features: scan bills: %w", err)
+			return nil, fmt.Errorf("features: %w", err)
 		}
-		ids, err1 := strColumn(rec, "subscriber_id")
-		pay, err2 := strColumn(rec, "payment_method")
-		months, err3 := typedColumn[*array.Date32](rec, "bill_month")
-		if err := firstErr(err1, err2, err3); err != nil {
-			rec.Release()
-			return nil, err
+		ids, pay, months := b.String("subscriber_id"), b.String("payment_method"), b.Date("bill_month")
+		due, paid, arrears := b.Money("amount_due", 2), b.Money("amount_paid", 2), b.Money("arrears", 2)
+		discount, limit := b.Money("discount", 2), b.Money("credit_limit", 2)
+		if err := b.Err(); err != nil {
+			return nil, fmt.Errorf("features: %w", err)
 		}
-		cols := map[string]func(int) (int64, bool){}
-		for _, n := range []string{"amount_due", "amount_paid", "arrears", "discount", "credit_limit"} {
-			c, err := decimalUnits(rec, n, 2)
-			if err != nil {
-				rec.Release()
-				return nil, err
+		units := func(c lake.Moneys, i int) int64 {
+			if c.IsNull(i) {
+				return 0
 			}
-			cols[n] = c
+			return c.Value(i)
 		}
-		for i := range int(rec.NumRows()) {
+		for i := range b.Len() {
 			if !keep.has(ids.Value(i)) {
 				continue
 			}
-			b := bill{month: monthIndex(dayTime(int32(months.Value(i)))), limit: -1}
-			b.due, _ = cols["amount_due"](i)
-			b.paid, _ = cols["amount_paid"](i)
-			b.arrears, _ = cols["arrears"](i)
-			b.discount, _ = cols["discount"](i)
-			if v, ok := cols["credit_limit"](i); ok {
-				b.limit = v
+			bl := bill{month: monthIndex(months.Time(i)), limit: -1,
+				due: units(due, i), paid: units(paid, i), arrears: units(arrears, i), discount: units(discount, i)}
+			if !limit.IsNull(i) {
+				bl.limit = limit.Value(i)
 			}
 			if !pay.IsNull(i) {
-				b.payment = strings.Clone(pay.Value(i))
+				bl.payment = strings.Clone(pay.Value(i))
 			}
 			id := strings.Clone(ids.Value(i))
-			out[id] = append(out[id], b)
+			out[id] = append(out[id], bl)
 		}
-		rec.Release()
 	}
 	for id, bs := range out {
 		sortBills(bs)
@@ -111,13 +94,4 @@ func monthsInArrears(bs []bill, month int32) int32 {
 		want--
 	}
 	return n
-}
-
-func firstErr(errs ...error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
-	}
-	return nil
 }

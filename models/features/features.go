@@ -20,9 +20,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go"
-	"github.com/apache/iceberg-go/table"
 
 	"github.com/telcolake/telcolake/lake"
 )
@@ -67,28 +65,18 @@ func (b *Builder) Build(ctx context.Context, months []time.Time) ([]MonthResult,
 // BillMonths lists the months that have bills: a month is complete, and
 // worth building, once its bill run has arrived.
 func BillMonths(ctx context.Context, tables lake.TableLoader) ([]time.Time, error) {
-	tbl, err := tables.LoadTable(ctx, lake.BillsTable.Ident())
-	if err != nil {
-		return nil, fmt.Errorf("features: load bills: %w", err)
-	}
-	_, recs, err := tbl.Scan(tableSelect([]string{"bill_month"})...).ToArrowRecords(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("features: scan bills: %w", err)
-	}
 	seen := map[int32]bool{}
-	for rec, err := range recs {
+	for b, err := range lake.Scan(ctx, tables, lake.BillsTable, lake.Select("bill_month")) {
 		if err != nil {
-			return nil, fmt.Errorf("features: scan bills: %w", err)
+			return nil, fmt.Errorf("features: %w", err)
 		}
-		c, err := typedColumn[*array.Date32](rec, "bill_month")
-		if err != nil {
-			rec.Release()
-			return nil, err
+		c := b.Date("bill_month")
+		if err := b.Err(); err != nil {
+			return nil, fmt.Errorf("features: %w", err)
 		}
-		for i := range c.Len() {
-			seen[int32(c.Value(i))] = true
+		for i := range b.Len() {
+			seen[c.Value(i)] = true
 		}
-		rec.Release()
 	}
 	var out []time.Time
 	for d := range seen {
@@ -197,7 +185,7 @@ func (b *Builder) monthRecord(ctx context.Context, reg *Register, month time.Tim
 	}
 	for m, rec := range built {
 		if m >= epochDay(from) && m <= epochDay(to) {
-			if err := addHistory(prev, rec, keep, nil); err != nil {
+			if err := addHistory(prev, lake.NewBatch(rec, "crm.features"), keep, nil); err != nil {
 				return nil, err
 			}
 		}
@@ -378,14 +366,6 @@ func dayTime(d int32) time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
 
 // monthIndex counts months since 1970-01.
 func monthIndex(t time.Time) int32 { return int32(t.Year()-1970)*12 + int32(t.Month()-1) }
-
-func tableSelect(cols []string) []table.ScanOption {
-	return []table.ScanOption{table.WithSelectedFields(cols...)}
-}
-
-func tableFilter(e iceberg.BooleanExpression) table.ScanOption { return table.WithRowFilter(e) }
-
-func tableConcurrency() table.ScanOption { return table.WithMaxConcurrency(2) }
 
 // BuiltMonths lists the months crm.features has rows for, from the data
 // files' partition values (no data is read).

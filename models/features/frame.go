@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go"
 
 	"github.com/telcolake/telcolake/lake"
@@ -90,10 +88,6 @@ func LoadBucket(ctx context.Context, tables lake.TableLoader, from, to time.Time
 }
 
 func load(ctx context.Context, tables lake.TableLoader, from, to time.Time, keep subset) (*Set, error) {
-	tbl, err := tables.LoadTable(ctx, lake.FeaturesTable.Ident())
-	if err != nil {
-		return nil, fmt.Errorf("features: load features: %w", err)
-	}
 	cols := []string{"month", "subscriber_id"}
 	for _, s := range Specs {
 		cols = append(cols, s.Name)
@@ -101,52 +95,42 @@ func load(ctx context.Context, tables lake.TableLoader, from, to time.Time, keep
 	filter := iceberg.NewAnd(
 		iceberg.GreaterThanEqual(iceberg.Reference("month"), iceberg.Date(epochDay(MonthStart(from)))),
 		iceberg.LessThanEqual(iceberg.Reference("month"), iceberg.Date(epochDay(MonthStart(to)))))
-	_, recs, err := tbl.Scan(append(tableSelect(cols), tableFilter(filter), tableConcurrency())...).ToArrowRecords(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("features: scan features: %w", err)
-	}
 	set := &Set{Frame: &dataset.Frame{}}
 	for _, s := range Specs {
 		set.Cols = append(set.Cols, &dataset.Column{Name: s.Name, Kind: s.Kind, High: s.High, Low: s.Low, Unit: s.Unit, Behaviour: s.Behaviour})
 	}
 	intern := map[string]string{}
-	for rec, err := range recs {
+	for b, err := range lake.Scan(ctx, tables, lake.FeaturesTable, lake.Select(cols...), lake.Where(filter)) {
 		if err != nil {
-			return nil, fmt.Errorf("features: scan features: %w", err)
+			return nil, fmt.Errorf("features: %w", err)
 		}
-		err = set.add(rec, intern, keep)
-		rec.Release()
-		if err != nil {
+		if err := set.add(b, intern, keep); err != nil {
 			return nil, err
 		}
 	}
 	return set, nil
 }
 
-func (set *Set) add(r arrow.RecordBatch, intern map[string]string, keep subset) error {
-	months, err := typedColumn[*array.Date32](r, "month")
-	if err != nil {
-		return err
+func (set *Set) add(b *lake.Batch, intern map[string]string, keep subset) error {
+	months, ids := b.Date("month"), b.String("subscriber_id")
+	if err := b.Err(); err != nil {
+		return fmt.Errorf("features: %w", err)
 	}
-	ids, err := strColumn(r, "subscriber_id")
-	if err != nil {
-		return err
-	}
-	rows := make([]int, 0, r.NumRows())
-	for i := range int(r.NumRows()) {
+	rows := make([]int, 0, b.Len())
+	for i := range b.Len() {
 		if keep.has(ids.Value(i)) {
 			rows = append(rows, i)
 		}
 	}
 	for _, i := range rows {
-		set.Months = append(set.Months, dayTime(int32(months.Value(i))))
+		set.Months = append(set.Months, months.Time(i))
 		set.IDs = append(set.IDs, strings.Clone(ids.Value(i)))
 	}
 	for _, c := range set.Cols {
 		if c.Kind == dataset.Categorical {
-			s, err := strColumn(r, c.Name)
-			if err != nil {
-				return err
+			s := b.String(c.Name)
+			if err := b.Err(); err != nil {
+				return fmt.Errorf("features: %w", err)
 			}
 			for _, i := range rows {
 				v := ""
@@ -163,12 +147,12 @@ func (set *Set) add(r arrow.RecordBatch, intern map[string]string, keep subset) 
 			}
 			continue
 		}
-		num, err := numericColumn(r, c.Name)
-		if err != nil {
-			return err
+		num := b.Number(c.Name)
+		if err := b.Err(); err != nil {
+			return fmt.Errorf("features: %w", err)
 		}
 		for _, i := range rows {
-			c.Num = append(c.Num, num.get(i))
+			c.Num = append(c.Num, num.Value(i))
 		}
 	}
 	return nil

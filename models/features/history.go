@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go"
 
 	"github.com/telcolake/telcolake/lake"
@@ -48,25 +46,15 @@ var historyColumns = []string{"month", "subscriber_id", "voice_minutes", "voice_
 // subset keep, in month order; months in skip are left out (the caller has
 // them already, built in this run).
 func loadHistory(ctx context.Context, tables lake.TableLoader, from, to time.Time, keep subset, skip map[int32]bool) (map[string]histories, error) {
-	tbl, err := tables.LoadTable(ctx, lake.FeaturesTable.Ident())
-	if err != nil {
-		return nil, fmt.Errorf("features: load features: %w", err)
-	}
 	filter := iceberg.NewAnd(
 		iceberg.GreaterThanEqual(iceberg.Reference("month"), iceberg.Date(epochDay(from))),
 		iceberg.LessThanEqual(iceberg.Reference("month"), iceberg.Date(epochDay(to))))
-	_, recs, err := tbl.Scan(append(tableSelect(historyColumns), tableFilter(filter))...).ToArrowRecords(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("features: scan earlier months: %w", err)
-	}
 	out := map[string]histories{}
-	for rec, err := range recs {
+	for b, err := range lake.Scan(ctx, tables, lake.FeaturesTable, lake.Select(historyColumns...), lake.Where(filter)) {
 		if err != nil {
-			return nil, fmt.Errorf("features: scan earlier months: %w", err)
+			return nil, fmt.Errorf("features: earlier months: %w", err)
 		}
-		err = addHistory(out, rec, keep, skip)
-		rec.Release()
-		if err != nil {
+		if err := addHistory(out, b, keep, skip); err != nil {
 			return nil, err
 		}
 	}
@@ -74,24 +62,18 @@ func loadHistory(ctx context.Context, tables lake.TableLoader, from, to time.Tim
 	return out, nil
 }
 
-// addHistory adds the rows of rec (feature rows) to out.
-func addHistory(out map[string]histories, rec arrow.RecordBatch, keep subset, skip map[int32]bool) error {
-	ids, err := strColumn(rec, "subscriber_id")
-	if err != nil {
-		return err
-	}
-	months, err := typedColumn[*array.Date32](rec, "month")
-	if err != nil {
-		return err
-	}
-	var num [5]numColumn
+// addHistory adds the rows of b (feature rows) to out.
+func addHistory(out map[string]histories, b *lake.Batch, keep subset, skip map[int32]bool) error {
+	ids, months := b.String("subscriber_id"), b.Date("month")
+	var num [5]lake.Numbers
 	for j, n := range historyColumns[2:] {
-		if num[j], err = numericColumn(rec, n); err != nil {
-			return err
-		}
+		num[j] = b.Number(n)
 	}
-	for i := range int(rec.NumRows()) {
-		m := int32(months.Value(i))
+	if err := b.Err(); err != nil {
+		return fmt.Errorf("features: %w", err)
+	}
+	for i := range b.Len() {
+		m := months.Value(i)
 		id := ids.Value(i)
 		if skip[m] || !keep.has(id) {
 			continue
@@ -100,8 +82,8 @@ func addHistory(out map[string]histories, rec arrow.RecordBatch, keep subset, sk
 			id = strings.Clone(id)
 		}
 		out[id] = append(out[id], history{month: m,
-			minutes: num[0].get(i), calls: num[1].get(i), dataMB: num[2].get(i),
-			contacts: num[3].get(i), spend: num[4].get(i),
+			minutes: num[0].Value(i), calls: num[1].Value(i), dataMB: num[2].Value(i),
+			contacts: num[3].Value(i), spend: num[4].Value(i),
 		})
 	}
 	return nil

@@ -4,10 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strings"
-
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/telcolake/telcolake/lake"
 )
@@ -38,36 +34,32 @@ type profile struct {
 	creditLimit                                   int64 // cents; -1 none
 }
 
-var registerColumns = []string{"export_date", "subscriber_id", "gender", "birth_date", "income_band", "region",
-	"plan", "activation_date", "status", "status_date", "payment_method", "credit_limit"}
-
 // LoadRegister reads every snapshot of crm.subscribers.
 func LoadRegister(ctx context.Context, tables lake.TableLoader) (*Register, error) {
 	return loadRegister(ctx, tables, all)
 }
 
-// loadRegister reads every snapshot of crm.subscribers, keeping the
+// loadRegister reads every snapshot of crm.subscribers
+// (lake.ScanSubscribers, without the personal columns), keeping the
 // subscribers of subset keep.
 func loadRegister(ctx context.Context, tables lake.TableLoader, keep subset) (*Register, error) {
-	tbl, err := tables.LoadTable(ctx, lake.SubscribersTable.Ident())
-	if err != nil {
-		return nil, fmt.Errorf("features: load subscribers: %w", err)
-	}
-	_, recs, err := tbl.Scan(tableSelect(registerColumns)...).ToArrowRecords(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("features: scan subscribers: %w", err)
-	}
 	reg := &Register{Deactivated: map[string]int32{}}
 	byDate := map[int32]*snapshot{}
-	for rec, err := range recs {
-		if err != nil {
-			return nil, fmt.Errorf("features: scan subscribers: %w", err)
+	_, err := lake.ScanSubscribers(ctx, tables, lake.SubscriberScan{Keep: keep.has}, func(r *lake.SubscriberRow) error {
+		s := byDate[r.ExportDate]
+		if s == nil {
+			s = &snapshot{date: r.ExportDate, rows: map[string]*profile{}}
+			byDate[r.ExportDate] = s
 		}
-		err = reg.add(rec, byDate, keep)
-		rec.Release()
-		if err != nil {
-			return nil, err
+		s.rows[r.ID] = &profile{
+			gender: r.Gender, income: r.IncomeBand, region: r.Region, plan: r.Plan, status: r.Status, payment: r.Payment,
+			birth: r.BirthDate, hasBirth: r.HasBirth, activation: r.Activation, statusDate: r.StatusDate,
+			creditLimit: r.CreditLimit,
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("features: %w", err)
 	}
 	for _, s := range byDate {
 		reg.snaps = append(reg.snaps, *s)
@@ -93,69 +85,6 @@ func sortSnaps(s []snapshot) {
 			s[j], s[j-1] = s[j-1], s[j]
 		}
 	}
-}
-
-func (reg *Register) add(rec arrow.RecordBatch, byDate map[int32]*snapshot, keep subset) error {
-	var errs error
-	must := func(c strCol, err error) strCol {
-		if err != nil && errs == nil {
-			errs = err
-		}
-		return c
-	}
-	ids := must(strColumn(rec, "subscriber_id"))
-	gender := must(strColumn(rec, "gender"))
-	income := must(strColumn(rec, "income_band"))
-	region := must(strColumn(rec, "region"))
-	plan := must(strColumn(rec, "plan"))
-	status := must(strColumn(rec, "status"))
-	payment := must(strColumn(rec, "payment_method"))
-	dates := map[string]*array.Date32{}
-	for _, n := range []string{"export_date", "birth_date", "activation_date", "status_date"} {
-		c, err := typedColumn[*array.Date32](rec, n)
-		if err != nil {
-			return err
-		}
-		dates[n] = c
-	}
-	credit, err := decimalUnits(rec, "credit_limit", 2)
-	if err != nil {
-		return err
-	}
-	if errs != nil {
-		return errs
-	}
-	str := func(c strCol, i int) string {
-		if c.IsNull(i) {
-			return ""
-		}
-		return strings.Clone(c.Value(i))
-	}
-	for i := range int(rec.NumRows()) {
-		if !keep.has(ids.Value(i)) {
-			continue
-		}
-		d := int32(dates["export_date"].Value(i))
-		s := byDate[d]
-		if s == nil {
-			s = &snapshot{date: d, rows: map[string]*profile{}}
-			byDate[d] = s
-		}
-		p := &profile{
-			gender: str(gender, i), income: str(income, i), region: str(region, i), plan: str(plan, i),
-			status: str(status, i), payment: str(payment, i),
-			activation: int32(dates["activation_date"].Value(i)), statusDate: int32(dates["status_date"].Value(i)),
-			creditLimit: -1,
-		}
-		if b := dates["birth_date"]; !b.IsNull(i) {
-			p.birth, p.hasBirth = int32(b.Value(i)), true
-		}
-		if v, ok := credit(i); ok {
-			p.creditLimit = v
-		}
-		s.rows[strings.Clone(ids.Value(i))] = p
-	}
-	return nil
 }
 
 // asOf returns each subscriber's profile as of day end: from the newest

@@ -4,15 +4,11 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
-	"iter"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go"
-	"github.com/apache/iceberg-go/table"
 
 	"github.com/telcolake/telcolake/lake"
 )
@@ -49,22 +45,17 @@ const aggregateWorkers = 2
 // rows read. For one bucket (keep ≥ 0) it reads only that bucket's data
 // files.
 func aggregateUsage(ctx context.Context, tables lake.TableLoader, month time.Time, index map[string]int32, home []string, demo demographics, keep subset) ([]usage, *usageCubeAcc, int64, error) {
-	tbl, err := tables.LoadTable(ctx, lake.CDRTable.Ident())
-	if err != nil {
-		return nil, nil, 0, fmt.Errorf("features: load cdr: %w", err)
-	}
 	from, to := month.UnixMicro(), month.AddDate(0, 1, 0).UnixMicro()
 	filter := iceberg.NewAnd(
 		iceberg.GreaterThanEqual(iceberg.Reference("start_time"), iceberg.Timestamp(from)),
 		iceberg.LessThan(iceberg.Reference("start_time"), iceberg.Timestamp(to)))
-	opts := append(tableSelect(cdrColumns), tableFilter(filter), tableConcurrency())
-	recs, err := scanBucket(ctx, tbl, opts, keep)
-	if err != nil {
-		return nil, nil, 0, fmt.Errorf("features: scan cdr %s: %w", month.Format("2006-01"), err)
+	opts := []lake.ScanOption{lake.Select(cdrColumns...), lake.Where(filter)}
+	if keep >= 0 {
+		opts = append(opts, lake.InBucket(int(keep))) // the bucket's data files alone
 	}
 	seed := maphash.MakeSeed() // one seed: workers' contact hashes must agree
 	accs := make([]*usageAcc, aggregateWorkers)
-	batches := make(chan arrow.RecordBatch, 2*aggregateWorkers)
+	batches := make(chan *lake.Batch, 2*aggregateWorkers)
 	errs := make(chan error, aggregateWorkers)
 	var wg sync.WaitGroup
 	for w := range accs {
@@ -85,13 +76,14 @@ func aggregateUsage(ctx context.Context, tables lake.TableLoader, month time.Tim
 	}
 	var rows int64
 	var scanErr error
-	for rec, err := range recs {
+	for b, err := range lake.Scan(ctx, tables, lake.CDRTable, opts...) {
 		if err != nil {
-			scanErr = fmt.Errorf("features: scan cdr %s: %w", month.Format("2006-01"), err)
+			scanErr = fmt.Errorf("features: cdr %s: %w", month.Format("2006-01"), err)
 			break
 		}
-		rows += rec.NumRows()
-		batches <- rec
+		rows += int64(b.Len())
+		b.Retain() // a worker releases it
+		batches <- b
 	}
 	close(batches)
 	wg.Wait()
@@ -161,71 +153,30 @@ type usageAcc struct {
 	cube    *usageCubeAcc
 }
 
-func (a *usageAcc) add(rec arrow.RecordBatch) error {
-	ids, err := strColumn(rec, "subscriber_id")
-	if err != nil {
-		return err
-	}
-	party, err := strColumn(rec, "other_party_hash")
-	if err != nil {
-		return err
-	}
-	network, err := strColumn(rec, "other_network")
-	if err != nil {
-		return err
-	}
-	kind, err := strColumn(rec, "call_type")
-	if err != nil {
-		return err
-	}
-	dir, err := strColumn(rec, "direction")
-	if err != nil {
-		return err
-	}
-	start, err := typedColumn[*array.Timestamp](rec, "start_time")
-	if err != nil {
-		return err
-	}
-	dur, err := typedColumn[*array.Int32](rec, "duration_s")
-	if err != nil {
-		return err
-	}
-	roam, err := typedColumn[*array.Boolean](rec, "roaming")
-	if err != nil {
-		return err
-	}
-	intl, err := typedColumn[*array.Boolean](rec, "international")
-	if err != nil {
-		return err
-	}
-	dataKB, err := typedColumn[*array.Int64](rec, "data_kb")
-	if err != nil {
-		return err
-	}
-	charge, err := decimalUnits(rec, "charge", 4)
-	if err != nil {
-		return err
-	}
-	cellRegion, err := strColumn(rec, "region")
-	if err != nil {
-		return err
-	}
+func (a *usageAcc) add(b *lake.Batch) error {
+	ids, party, network := b.String("subscriber_id"), b.String("other_party_hash"), b.String("other_network")
+	kind, dir, start := b.String("call_type"), b.String("direction"), b.Time("start_time")
+	dur, roam, intl, dataKB := b.Int32("duration_s"), b.Bool("roaming"), b.Bool("international"), b.Int64("data_kb")
+	charge, cellRegion := b.Money("charge", 4), b.String("region")
 	// other_area is null in rows written before the column existed.
-	area, err := strColumn(rec, "other_area")
-	if err != nil {
-		return err
+	area := b.String("other_area")
+	if err := b.Err(); err != nil {
+		return fmt.Errorf("features: %w", err)
 	}
-	for i := range int(rec.NumRows()) {
+	for i := range b.Len() {
 		si, ok := a.index[ids.Value(i)]
 		if !ok {
 			continue
 		}
 		u := &a.u[si]
-		us := int64(start.Value(i))
+		us := start.Micros(i)
 		sec := us / 1e6
 		day := sec / 86400
 		u.days |= 1 << uint((us-a.from)/86400e6)
-		c, _ := charge(i)
+		var c int64
+		if !charge.IsNull(i) {
+			c = charge.Value(i)
+		}
 		u.charge += c
 		net := network.Value(i)
 		switch kind.Value(i) {
@@ -285,20 +236,4 @@ func (a *usageAcc) add(rec arrow.RecordBatch) error {
 		a.parties[si] = append(a.parties[si], uint32(maphash.String(a.seed, party.Value(i))))
 	}
 	return nil
-}
-
-// scanBucket reads a scan whole, or (keep ≥ 0) only the tasks of keep's
-// bucket.
-func scanBucket(ctx context.Context, tbl *table.Table, opts []table.ScanOption, keep subset) (iter.Seq2[arrow.RecordBatch, error], error) {
-	scan := tbl.Scan(opts...)
-	if keep < 0 {
-		_, recs, err := scan.ToArrowRecords(ctx)
-		return recs, err
-	}
-	tasks, err := scan.PlanFiles(ctx)
-	if err != nil {
-		return nil, err
-	}
-	_, recs, err := scan.ReadTasks(ctx, lake.BucketTasks(tbl.Metadata(), tasks, int(keep)))
-	return recs, err
 }

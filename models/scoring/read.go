@@ -31,52 +31,29 @@ type register struct {
 	newest int32 // the newest export date
 }
 
-var registerColumns = []string{"export_date", "subscriber_id", "msisdn", "name", "gender", "region", "plan",
-	"activation_date", "status", "status_date", "payment_method", "occupation", "education", "income_band", "district"}
-
 // loadRegister keeps, for every subscriber, the row of the newest snapshot
-// of crm.subscribers that lists them.
+// of crm.subscribers that lists them (lake.ScanSubscribers, with the
+// personal columns the serving snapshot shows).
 // keep says which subscribers to keep (one bucket's, or everyone's).
 func loadRegister(ctx context.Context, tables lake.TableLoader, keep func(id string) bool) (*register, error) {
 	reg := &register{people: map[string]*person{}}
-	for rec, err := range lake.Scan(ctx, tables, lake.SubscribersTable, lake.Select(registerColumns...)) {
-		if err != nil {
-			return nil, fmt.Errorf("scoring: scan subscribers: %w", err)
+	newest, err := lake.ScanSubscribers(ctx, tables, lake.SubscriberScan{Keep: keep, Personal: true}, func(r *lake.SubscriberRow) error {
+		if p, ok := reg.people[r.ID]; ok && p.export >= r.ExportDate {
+			return nil
 		}
-		err = reg.add(rec, keep)
-		if err != nil {
-			return nil, err
+		reg.people[r.ID] = &person{
+			export: r.ExportDate, msisdn: r.MSISDN, name: r.Name, gender: r.Gender,
+			region: r.Region, plan: r.Plan, status: r.Status, payment: r.Payment,
+			activation: r.Activation, statusDate: r.StatusDate,
+			occupation: r.Occupation, education: r.Education, income: r.IncomeBand, district: r.District,
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scoring: %w", err)
 	}
+	reg.newest = newest
 	return reg, nil
-}
-
-func (reg *register) add(rec *lake.Batch, keep func(id string) bool) error {
-	export, activation, statusDate := rec.Date("export_date"), rec.Date("activation_date"), rec.Date("status_date")
-	ids, msisdn, name, gender := rec.String("subscriber_id"), rec.String("msisdn"), rec.String("name"), rec.String("gender")
-	region, plan, status, payment := rec.String("region"), rec.String("plan"), rec.String("status"), rec.String("payment_method")
-	occ, edu, inc, dist := rec.String("occupation"), rec.String("education"), rec.String("income_band"), rec.String("district")
-	if err := rec.Err(); err != nil {
-		return fmt.Errorf("scoring: %w", err)
-	}
-	for i := range rec.Len() {
-		d := int32(export.Value(i))
-		reg.newest = max(reg.newest, d)
-		id := ids.Value(i)
-		if !keep(id) {
-			continue
-		}
-		if p, ok := reg.people[id]; ok && p.export >= d {
-			continue
-		}
-		reg.people[strings.Clone(id)] = &person{
-			export: d, msisdn: value(msisdn, i), name: value(name, i), gender: value(gender, i),
-			region: value(region, i), plan: value(plan, i), status: value(status, i), payment: value(payment, i),
-			activation: int32(activation.Value(i)), statusDate: int32(statusDate.Value(i)),
-			occupation: value(occ, i), education: value(edu, i), income: value(inc, i), district: value(dist, i),
-		}
-	}
-	return nil
 }
 
 // history is a subscriber's feature months, oldest first, with the bill

@@ -1,0 +1,100 @@
+package lake
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// SubscriberRow is one row of crm.subscribers: one subscriber in one
+// register export. Dates are days since 1970-01-01; strings are copies
+// (safe to keep); a null string is "".
+type SubscriberRow struct {
+	ExportDate int32
+	ID         string
+	// MSISDN and Name are read only with SubscriberScan.Personal.
+	MSISDN, Name string
+	Gender       string
+	// BirthDate is valid when HasBirth (personal data, read by every scan
+	// because age bands are features).
+	BirthDate                               int32
+	HasBirth                                bool
+	Occupation, Education, IncomeBand       string
+	Region, District, Plan, Status, Payment string
+	Activation, StatusDate                  int32
+	// CreditLimit is in cents, -1 when none.
+	CreditLimit int64
+}
+
+// SubscriberScan shapes ScanSubscribers.
+type SubscriberScan struct {
+	// Keep, when set, says which subscribers to read (one bucket's).
+	Keep func(id string) bool
+	// Personal also reads the MSISDN and the name, which only the serving
+	// snapshot needs.
+	Personal bool
+}
+
+var subscriberColumns = []string{"export_date", "subscriber_id", "gender", "birth_date", "occupation", "education",
+	"income_band", "region", "district", "plan", "activation_date", "status", "status_date", "payment_method", "credit_limit"}
+
+// ScanSubscribers is the one reader of crm.subscribers (features and
+// scoring both read the register through it): fn gets every row of every
+// register export, in no particular order, that o keeps. The row is
+// reused: fn copies what it keeps. newest is the newest export date of all
+// rows read, kept or not.
+func ScanSubscribers(ctx context.Context, tables TableLoader, o SubscriberScan, fn func(*SubscriberRow) error) (newest int32, err error) {
+	cols := subscriberColumns
+	if o.Personal {
+		cols = append([]string{"msisdn", "name"}, cols...)
+	}
+	var r SubscriberRow
+	for b, err := range Scan(ctx, tables, SubscribersTable, Select(cols...)) {
+		if err != nil {
+			return newest, fmt.Errorf("scan subscribers: %w", err)
+		}
+		export, birth, act, sd := b.Date("export_date"), b.Date("birth_date"), b.Date("activation_date"), b.Date("status_date")
+		ids, gender, occ, edu := b.String("subscriber_id"), b.String("gender"), b.String("occupation"), b.String("education")
+		inc, region, dist, plan := b.String("income_band"), b.String("region"), b.String("district"), b.String("plan")
+		status, pay, credit := b.String("status"), b.String("payment_method"), b.Money("credit_limit", 2)
+		var msisdn, name Strings
+		if o.Personal {
+			msisdn, name = b.String("msisdn"), b.String("name")
+		}
+		if err := b.Err(); err != nil {
+			return newest, fmt.Errorf("scan subscribers: %w", err)
+		}
+		for i := range b.Len() {
+			newest = max(newest, export.Value(i))
+			id := ids.Value(i)
+			if o.Keep != nil && !o.Keep(id) {
+				continue
+			}
+			r = SubscriberRow{ExportDate: export.Value(i), ID: strings.Clone(id), Gender: cloneStr(gender, i),
+				Occupation: cloneStr(occ, i), Education: cloneStr(edu, i), IncomeBand: cloneStr(inc, i), Region: cloneStr(region, i),
+				District: cloneStr(dist, i), Plan: cloneStr(plan, i), Status: cloneStr(status, i), Payment: cloneStr(pay, i),
+				Activation: act.Value(i), StatusDate: sd.Value(i), CreditLimit: -1}
+			if !birth.IsNull(i) {
+				r.BirthDate, r.HasBirth = birth.Value(i), true
+			}
+			if !credit.IsNull(i) {
+				r.CreditLimit = credit.Value(i)
+			}
+			if o.Personal {
+				r.MSISDN, r.Name = cloneStr(msisdn, i), cloneStr(name, i)
+			}
+			if err := fn(&r); err != nil {
+				return newest, err
+			}
+		}
+	}
+	return newest, nil
+}
+
+// cloneStr is row i of c as a copy, "" when null.
+func cloneStr(c Strings, i int) string {
+	if c.IsNull(i) {
+		return ""
+	}
+	return strings.Clone(c.Value(i))
+}
