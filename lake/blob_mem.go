@@ -36,6 +36,14 @@ func (m *MemBucket) Gets() int {
 	return m.gets
 }
 
+// Bytes returns key's stored bytes themselves (nil when missing), not a
+// copy: tests change them in place to corrupt an object.
+func (m *MemBucket) Bytes(key string) []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.objects[key].body
+}
+
 // Get returns key's bytes, or a range of them.
 func (m *MemBucket) Get(ctx context.Context, key string, o GetOptions) (io.ReadCloser, ObjectAttrs, error) {
 	m.mu.Lock()
