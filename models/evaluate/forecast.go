@@ -2,6 +2,7 @@ package evaluate
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 )
@@ -29,6 +30,24 @@ type ForecastBacktest struct {
 	BeatBaseline bool
 	Served       string
 	Note         string
+}
+
+// MarshalJSON writes a MAPE that could not be computed (NaN: no nonzero
+// actual month to compare) as null. The training run's answer carries the
+// section, and a Lambda answer with NaN in it cannot be encoded at all.
+func (b ForecastBacktest) MarshalJSON() ([]byte, error) {
+	type plainBacktest ForecastBacktest // without this method
+	finite := func(v float64) *float64 {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+		return &v
+	}
+	return json.Marshal(struct {
+		plainBacktest
+		ModelMAPE    *float64
+		BaselineMAPE *float64
+	}{plainBacktest(b), finite(b.ModelMAPE), finite(b.BaselineMAPE)})
 }
 
 func (f *ForecastSection) markdown(b *bytes.Buffer) {
