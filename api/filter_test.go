@@ -29,6 +29,8 @@ func in(v string, set ...string) bool { return slices.Contains(set, v) }
 var filterCases = []filterCase{
 	{query: "", keep: func(c *serving.Customer) bool { return true }},
 	{query: "status=active&churn_min=0.5", keep: func(c *serving.Customer) bool { return c.Status == "active" && c.Probability >= 0.5 }},
+	{query: "bad_debt_min=0.4&bad_debt_max=0.8&sort=-bad_debt_probability", sort: "-bad_debt_probability",
+		keep: func(c *serving.Customer) bool { return c.BadDebtProbability >= 0.4 && c.BadDebtProbability <= 0.8 }},
 	{query: "segment=1,3&region=North,South&sort=-clv", sort: "-clv",
 		keep: func(c *serving.Customer) bool {
 			return (c.SegmentID == 1 || c.SegmentID == 3) && in(c.Region, "North", "South")
@@ -89,6 +91,8 @@ func bruteForce(cs []serving.Customer, fc filterCase) []string {
 			return c.MonthlyValue
 		case "sms":
 			return float64(c.SMS)
+		case "bad_debt_probability":
+			return c.BadDebtProbability
 		}
 		panic("bruteForce: sort " + sortBy)
 	}

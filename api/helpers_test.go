@@ -123,6 +123,14 @@ func genSnapshot(seed uint64, n int, history bool) (*serving.Meta, []serving.Cus
 		c.DataTrend, c.ContactsTrend, c.SpendTrend = math.Round(rng.NormFloat64()*10)/20, math.Round(rng.NormFloat64()*10)/20, math.Round(rng.NormFloat64()*10)/20
 		c.Profit = math.Round(c.MonthlyValue*60) / 100
 		c.CostToServe = math.Round((c.MonthlyValue+c.Discount-c.Profit)*100) / 100
+		// No draw (it would shift every later customer): a spread of
+		// bad-debt probabilities from figures already drawn.
+		if c.Status != "deactivated" {
+			c.BadDebtProbability = math.Round(math.Mod(c.CreditUse*7+float64(c.MonthsInArrears)*0.13+c.VoiceMinutes/997, 1)*100) / 100
+			if c.BadDebtProbability >= 0.5 {
+				c.BadDebtReasons = []string{"many international calls (12 calls)", "bill near the credit limit (95%)"}
+			}
+		}
 		c.ValueTier = pick(serving.Tiers[:4])
 		if c.Status == "deactivated" {
 			c.ValueTier = serving.TierNone

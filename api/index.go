@@ -28,7 +28,7 @@ var numFields = contractNums(
 	"tenure_months", "churn_probability", "monthly_value", "clv", "value_at_risk", "voice_minutes", "voice_calls",
 	"sms", "data_mb", "roaming_calls", "intl_calls", "care_calls", "distinct_contacts", "amount_due", "arrears",
 	"months_in_arrears", "discount", "credit_use", "voice_minutes_trend", "calls_trend", "data_trend", "contacts_trend",
-	"spend_trend", "cost_to_serve", "profit", "uplift", "contact_value")
+	"spend_trend", "cost_to_serve", "profit", "uplift", "contact_value", "bad_debt_probability")
 
 func contractNums(names ...string) []numField {
 	out := make([]numField, len(names))

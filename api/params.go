@@ -188,6 +188,7 @@ type rangeParam struct {
 var rangeParams = []rangeParam{
 	{prefix: "tenure", field: "tenure_months", max: 1200},
 	{prefix: "churn", field: "churn_probability", max: 1},
+	{prefix: "bad_debt", field: "bad_debt_probability", max: 1},
 	{prefix: "value", field: "monthly_value", max: 1e12},
 	{prefix: "clv", field: "clv", lo: -1e12, max: 1e12},
 	{prefix: "var", field: "value_at_risk", lo: -1e12, max: 1e12},

@@ -73,6 +73,10 @@ type item struct {
 	Uplift       float64 `json:"uplift"`
 	ContactValue float64 `json:"contact_value"`
 	BestOffer    string  `json:"best_offer"`
+	// Bad debt: the probability of 2+ consecutive bills in arrears within
+	// the bad-debt model's horizon, and why.
+	BadDebtProbability float64  `json:"bad_debt_probability"`
+	BadDebtReasons     []string `json:"bad_debt_reasons"`
 }
 
 func newItem(c *serving.Customer, a Access) item {
@@ -93,6 +97,10 @@ func newItem(c *serving.Customer, a Access) item {
 	}
 	if it.Reasons == nil {
 		it.Reasons = []string{}
+	}
+	it.BadDebtProbability, it.BadDebtReasons = probability(c.BadDebtProbability), c.BadDebtReasons
+	if it.BadDebtReasons == nil {
+		it.BadDebtReasons = []string{}
 	}
 	if a != Clear {
 		it.Name, it.MSISDN, it.District = maskName(it.Name), maskMSISDN(it.MSISDN), maskName(it.District)
@@ -153,6 +161,7 @@ var csvHeader = []string{
 	"gender", "income_band", "occupation", "education", "district", "value_tier", "profit", "cost_to_serve", "discount",
 	"credit_use", "voice_minutes_trend", "calls_trend", "data_trend", "contacts_trend", "spend_trend",
 	"uplift", "contact_value", "best_offer",
+	"bad_debt_probability", "bad_debt_reasons",
 }
 
 // csvText guards a text cell against formula injection in spreadsheets: a
@@ -180,7 +189,8 @@ func csvRow(rec []string, it *item) []string {
 		csvText(it.Gender), csvText(it.IncomeBand), csvText(it.Occupation), csvText(it.Education), csvText(it.District),
 		csvText(it.ValueTier), fnum(it.Profit), fnum(it.CostToServe), fnum(it.Discount), fnum(it.CreditUse),
 		fnum(it.VoiceMinutesTrend), fnum(it.CallsTrend), fnum(it.DataTrend), fnum(it.ContactsTrend), fnum(it.SpendTrend),
-		fnum(it.Uplift), fnum(it.ContactValue), csvText(it.BestOffer))
+		fnum(it.Uplift), fnum(it.ContactValue), csvText(it.BestOffer),
+		fnum(it.BadDebtProbability), csvText(strings.Join(it.BadDebtReasons, "; ")))
 }
 
 // csvWriter writes an export, failing once it grows past a limit.

@@ -25,6 +25,11 @@ var scoresSchema = iceberg.NewSchema(0,
 	field(17, "value_tier", tString, optional, "top1, top5, top20, rest by CLV among the run's scored customers; none: not ranked"),
 	field(18, "profit", tMoney2, optional, "monthly profit: revenue - cost to serve (value_model.costs)"),
 	field(19, "cost_to_serve", tMoney2, optional, "monthly cost to serve"),
+	field(20, "bad_debt_probability", tFloat, optional, "2+ consecutive bills in arrears within the bad-debt model's horizon; empty without a promoted bad-debt model, 0 for lost customers"),
+	field(21, "bad_debt_reason_1", tString, optional, "strongest reason for the bad-debt risk, readable"),
+	field(22, "bad_debt_reason_2", tString, optional, ""),
+	field(23, "bad_debt_reason_3", tString, optional, ""),
+	field(24, "bad_debt_model", tString, optional, "version of the bad-debt model; empty without one"),
 )
 
 // ScoresTable holds the scoring runs; rerunning a run replaces its

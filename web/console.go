@@ -598,12 +598,15 @@ type customerJSON struct {
 	SegmentProfile   string   `json:"segment_profile"`
 	ChurnProbability float64  `json:"churn_probability"`
 	Reasons          []string `json:"reasons"`
-	MonthlyValue     float64  `json:"monthly_value"`
-	CLV              float64  `json:"clv"`
-	ValueAtRisk      float64  `json:"value_at_risk"`
-	Gender           string   `json:"gender"`
-	ActivationDate   string   `json:"activation_date"`
-	History          []month  `json:"history"`
+	// BadDebtProbability and BadDebtReasons: the bad-debt model's score.
+	BadDebtProbability float64  `json:"bad_debt_probability"`
+	BadDebtReasons     []string `json:"bad_debt_reasons"`
+	MonthlyValue       float64  `json:"monthly_value"`
+	CLV                float64  `json:"clv"`
+	ValueAtRisk        float64  `json:"value_at_risk"`
+	Gender             string   `json:"gender"`
+	ActivationDate     string   `json:"activation_date"`
+	History            []month  `json:"history"`
 }
 
 type month struct {

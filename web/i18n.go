@@ -21,6 +21,7 @@ var dicts = map[string]dict{
 		"conditions": "Conditions", "apply": "Search", "clear": "Clear", "sort": "Sort", "export": "Export CSV", "next": "Next page",
 		"name": "Name", "msisdn": "MSISDN", "plan": "Plan", "region": "Region", "segment": "Segment", "tenure": "Tenure",
 		"months": "months", "churn": "Churn probability", "value": "Monthly value", "clv": "Lifetime value (CLV)",
+		"badDebt": "Bad-debt probability", "badDebtReasons": "Why bad-debt risk",
 		"var": "Value at risk", "status": "Status", "lifecycle": "Lifecycle", "reasons": "Why", "profile": "Profile",
 		"activation": "Customer since", "usage": "Usage and bills, last six months", "minutes": "Voice minutes",
 		"data": "Data (MB)", "bills": "Amount billed", "run": "Scoring run", "forbidden": "Your role may not open this page.",
@@ -65,6 +66,7 @@ var dicts = map[string]dict{
 		"conditions": "查询条件", "apply": "查询", "clear": "清除", "sort": "排序", "export": "导出 CSV", "next": "下一页",
 		"name": "姓名", "msisdn": "手机号码", "plan": "套餐", "region": "地区", "segment": "客户群", "tenure": "在网时长",
 		"months": "个月", "churn": "流失概率", "value": "月价值", "clv": "客户终身价值",
+		"badDebt": "坏账概率", "badDebtReasons": "坏账风险原因",
 		"var": "风险价值", "status": "状态", "lifecycle": "生命周期", "reasons": "原因", "profile": "群体画像",
 		"activation": "入网日期", "usage": "近六个月用量与账单", "minutes": "通话分钟",
 		"data": "流量 (MB)", "bills": "账单金额", "run": "评分批次", "forbidden": "您的角色无权打开此页面。",
@@ -208,6 +210,7 @@ var funcs = template.FuncMap{
 // (ranges by their prefix: churn_min and churn_max are "churn").
 var fieldNames = map[string][2]string{
 	"churn": {"Churn probability", "流失概率"}, "value": {"Monthly value", "月价值"}, "clv": {"Lifetime value (CLV)", "客户终身价值"},
+	"bad_debt": {"Bad-debt probability", "坏账概率"}, "bad_debt_probability": {"Bad-debt probability", "坏账概率"},
 	"var": {"Value at risk", "风险价值"}, "tenure": {"Tenure (months)", "在网时长（月）"}, "segment": {"Segment", "客户群"},
 	"plan": {"Plan", "套餐"}, "region": {"Region", "地区"}, "status": {"Status", "状态"}, "lifecycle": {"Lifecycle", "生命周期"},
 	"data": {"Data (MB)", "流量 (MB)"}, "minutes": {"Voice minutes", "通话分钟"}, "age_band": {"Age band", "年龄段"},

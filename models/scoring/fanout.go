@@ -54,9 +54,13 @@ type Plan struct {
 	ChurnModel   string    `json:"churn_model"`
 	SegmentModel string    `json:"segment_model"`
 	// UpliftModel is the promoted uplift model's version, "" without one.
-	UpliftModel string             `json:"uplift_model,omitempty"`
-	Value       serving.ValueModel `json:"value_model"`
-	ListSize    int                `json:"list_size"`
+	UpliftModel string `json:"uplift_model,omitempty"`
+	// BadDebtModel is the promoted bad-debt model, "" without one (then
+	// every bad-debt probability is 0); BadDebtHorizon its label's months.
+	BadDebtModel   string             `json:"bad_debt_model,omitempty"`
+	BadDebtHorizon int                `json:"bad_debt_horizon_months,omitempty"`
+	Value          serving.ValueModel `json:"value_model"`
+	ListSize       int                `json:"list_size"`
 }
 
 // Task is the score function's event. Action "" is a whole run in one
@@ -150,6 +154,16 @@ func (r *Runner) Plan(ctx context.Context, opt Options) (*Plan, []features.Month
 	} else if ok {
 		p.UpliftModel = up.Version
 	}
+	// The bad-debt model is optional: none is promoted while history is
+	// too short or no model has beaten the arrears baseline.
+	if bp, ok, err := r.Models.Promoted(ctx, registry.KindBadDebt); err != nil {
+		r.warn(ctx, "promoted bad-debt model unreadable; scoring without it", "error", err.Error())
+	} else if ok {
+		p.BadDebtModel = bp.Version
+		if p.BadDebtHorizon, ok, err = labelHorizon(ctx, r.Tables, bp.Version); err != nil || !ok {
+			p.BadDebtHorizon = badDebtDefaultHorizon
+		}
+	}
 	n, ok, err := labelHorizon(ctx, r.Tables, cp.Version)
 	if err != nil {
 		return nil, nil, err
@@ -172,13 +186,14 @@ func (r *Runner) Plan(ctx context.Context, opt Options) (*Plan, []features.Month
 	return p, res.Built, nil
 }
 
-// models are a run's churn model and segmentation, and its uplift model
-// with the offers it scores (nil without one).
+// models are a run's churn model and segmentation, its uplift model with
+// the offers it scores, and the bad-debt model (each nil without one).
 type models struct {
 	churn      *churn.Model
 	segment    *segment.Model
 	uplift     *campaign.Model
 	upliftMeta *serving.UpliftMeta
+	badDebt    *churn.Model
 }
 
 // models loads the plan's model versions (not whatever is promoted by
@@ -195,6 +210,12 @@ func (r *Runner) models(ctx context.Context, p *Plan) (*models, error) {
 		var err error
 		if m.uplift, m.upliftMeta, err = r.loadUplift(ctx, p.UpliftModel); err != nil {
 			return nil, err
+		}
+	}
+	if p.BadDebtModel != "" {
+		m.badDebt = &churn.Model{}
+		if err := r.Models.Load(ctx, registry.KindBadDebt, p.BadDebtModel, m.badDebt); err != nil {
+			return nil, fmt.Errorf("scoring: %w", err)
 		}
 	}
 	return m, nil

@@ -18,6 +18,7 @@ const (
 	ListValueAtRisk       = "value-at-risk"
 	ListHighValueAtRisk   = "high-value-at-risk"
 	ListWinBack           = "win-back-candidates"
+	ListBadDebtRisk       = "bad-debt-risk"
 	SegmentListPrefix     = "segment-"
 	highValueQuantile     = 0.8 // high value: monthly value at or above this quantile
 	highValueRiskQuantile = 0.5 // at risk: probability above this quantile (the median)
@@ -44,9 +45,12 @@ type ListSummary struct {
 //     by churn probability, highest first.
 //   - win-back-candidates: customers deactivated in the three months before
 //     the newest register snapshot, by monthly value, highest first.
+//   - bad-debt-risk: scored customers by bad-debt probability (2+
+//     consecutive bills in arrears within the bad-debt model's horizon),
+//     highest first; empty without a bad-debt model (badDebt false).
 //   - segment-<id>: one per segment of the segmentation, its scored
 //     customers by churn probability, highest first.
-func lists(cs []serving.Customer, seg *segment.Model, size int) []serving.List {
+func lists(cs []serving.Customer, seg *segment.Model, size int, badDebt bool) []serving.List {
 	var scored, lost []int
 	for i := range cs {
 		if cs[i].Lifecycle == lifecycleLost {
@@ -111,6 +115,13 @@ func lists(cs []serving.Customer, seg *segment.Model, size int) []serving.List {
 			Description: "Active and suspended customers whose best offer's expected net value (uplift × CLV − cost per contact, from the uplift model) is above zero, highest first.",
 			IDs:         rank(worth, func(i int) float64 { return cs[i].ContactValue })})
 	}
+	debt := []int{}
+	if badDebt {
+		debt = scored
+	}
+	out = append(out, serving.List{Name: ListBadDebtRisk, Title: "Highest bad-debt risk",
+		Description: "Active and suspended customers by predicted bad-debt probability (two or more consecutive bills in arrears within the bad-debt model's horizon), highest first; empty while no bad-debt model is promoted.",
+		IDs:         rank(debt, func(i int) float64 { return cs[i].BadDebtProbability })})
 	if seg != nil {
 		for _, s := range seg.Segments {
 			var rows []int

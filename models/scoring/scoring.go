@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/models/churn"
 	"github.com/telcolake/telcolake/models/dataset"
 	"github.com/telcolake/telcolake/models/features"
 	"github.com/telcolake/telcolake/models/registry"
@@ -67,6 +68,7 @@ const (
 	DefaultAnnualDiscount = 0.10
 	DefaultHorizonMonths  = 60
 	defaultLabelHorizon   = 2 // when the churn model's run does not say
+	badDebtDefaultHorizon = 3 // when the bad-debt model's run does not say
 	reasonsPerCustomer    = 3
 	winBackMonths         = 3
 )
@@ -107,18 +109,22 @@ type Result struct {
 	Run          string `json:"run"`
 	FeatureMonth string `json:"feature_month"`
 	// Built are the feature months this run had to build first.
-	Built            []features.MonthResult `json:"feature_months_built,omitempty"`
-	Scored           int                    `json:"scored"`
-	WinBack          int                    `json:"win_back"`
-	ChurnModel       string                 `json:"churn_model"`
-	SegmentModel     string                 `json:"segment_model"`
-	MeanProbability  float64                `json:"mean_probability"`
-	TotalValueAtRisk float64                `json:"total_value_at_risk"`
-	TotalProfit      float64                `json:"total_monthly_profit"` // of the scored customers
-	Value            serving.ValueModel     `json:"value_model"`
-	Lists            []ListSummary          `json:"lists"`
-	Seconds          float64                `json:"seconds"`
-	Snapshot         serving.Pointer        `json:"snapshot"`
+	Built        []features.MonthResult `json:"feature_months_built,omitempty"`
+	Scored       int                    `json:"scored"`
+	WinBack      int                    `json:"win_back"`
+	ChurnModel   string                 `json:"churn_model"`
+	SegmentModel string                 `json:"segment_model"`
+	// BadDebtModel is the bad-debt model's version, "" without one;
+	// MeanBadDebt the scored customers' mean bad-debt probability.
+	BadDebtModel     string             `json:"bad_debt_model,omitempty"`
+	MeanBadDebt      float64            `json:"mean_bad_debt_probability"`
+	MeanProbability  float64            `json:"mean_probability"`
+	TotalValueAtRisk float64            `json:"total_value_at_risk"`
+	TotalProfit      float64            `json:"total_monthly_profit"` // of the scored customers
+	Value            serving.ValueModel `json:"value_model"`
+	Lists            []ListSummary      `json:"lists"`
+	Seconds          float64            `json:"seconds"`
+	Snapshot         serving.Pointer    `json:"snapshot"`
 }
 
 // ErrNoModel means train has not promoted a model of a kind yet.
@@ -171,9 +177,14 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 func (r *Runner) commit(ctx context.Context, p *Plan, m *models, parts []*partial) (*Result, error) {
 	t0 := time.Now()
 	res := &Result{Run: p.Run, FeatureMonth: p.FeatureMonth, ChurnModel: p.ChurnModel,
-		SegmentModel: p.SegmentModel, Value: p.Value}
+		SegmentModel: p.SegmentModel, BadDebtModel: p.BadDebtModel, Value: p.Value}
 	cs, scored := merge(parts)
 	var sumP float64
+	for i := range cs {
+		if scored[i] {
+			res.MeanBadDebt += cs[i].BadDebtProbability
+		}
+	}
 	for i := range cs {
 		if !scored[i] {
 			res.WinBack++
@@ -189,6 +200,7 @@ func (r *Runner) commit(ctx context.Context, p *Plan, m *models, parts []*partia
 	}
 	res.TotalProfit = cents(res.TotalProfit)
 	res.MeanProbability = sumP / float64(res.Scored)
+	res.MeanBadDebt /= float64(res.Scored)
 	assignTiers(cs, scored)
 
 	month, err := time.Parse("2006-01", p.FeatureMonth)
@@ -197,8 +209,9 @@ func (r *Runner) commit(ctx context.Context, p *Plan, m *models, parts []*partia
 	}
 	r.costs = p.Value.Costs
 	meta := &serving.Meta{Run: p.Run, ScoredAt: p.ScoredAt, FeatureMonth: p.FeatureMonth,
-		ChurnModel: p.ChurnModel, SegmentModel: p.SegmentModel, Customers: len(cs), Value: p.Value,
-		Segments: segments(cs, m.segment), Lists: lists(cs, m.segment, p.ListSize), Uplift: m.upliftMeta}
+		ChurnModel: p.ChurnModel, SegmentModel: p.SegmentModel, BadDebtModel: p.BadDebtModel, BadDebtHorizonMonths: p.BadDebtHorizon,
+		Customers: len(cs), Value: p.Value,
+		Segments: segments(cs, m.segment), Lists: lists(cs, m.segment, p.ListSize, p.BadDebtModel != ""), Uplift: m.upliftMeta}
 	if meta.TierMigration, err = r.tierMigration(ctx, month, cs); err != nil {
 		return nil, err
 	}
@@ -355,8 +368,24 @@ func (r *Runner) scorePart(ctx context.Context, p *Plan, m *models, bucket int) 
 		if err != nil {
 			return nil, fmt.Errorf("scoring: %w", err)
 		}
+		// Bad debt beside churn, on the same rows, with its own reasons.
+		var debt []float64
+		var debtReasons [][]churn.Reason
+		if m.badDebt != nil {
+			if debt, debtReasons, err = m.badDebt.Score(cur, reasonsPerCustomer); err != nil {
+				return nil, fmt.Errorf("scoring: bad debt: %w", err)
+			}
+		}
 		for k, i := range current {
-			c := r.customer(set, i, reg, hist, sm, segs[k])
+			bd, bdReasons := 0.0, []string{}
+			if debt != nil {
+				bd = debt[k]
+				for _, rs := range debtReasons[k] {
+					bdReasons = append(bdReasons, rs.Phrase)
+				}
+			}
+			c := r.customer(set, i, reg, hist, sm, segs[k], bd)
+			c.BadDebtProbability, c.BadDebtReasons = bd, bdReasons
 			c.Probability = probs[k]
 			c.Reasons = make([]string, 0, len(reasons[k]))
 			for _, rs := range reasons[k] {
@@ -380,8 +409,8 @@ func (r *Runner) scorePart(ctx context.Context, p *Plan, m *models, bucket int) 
 			return nil, fmt.Errorf("scoring: %w", err)
 		}
 		for k, i := range lost {
-			c := r.customer(set, i, reg, hist, sm, lostSegs[k])
-			c.Reasons = []string{}
+			c := r.customer(set, i, reg, hist, sm, lostSegs[k], 0)
+			c.Reasons, c.BadDebtReasons = []string{}, []string{}
 			// Lost: probability, CLV and value at risk stay 0 (no future
 			// value unless won back); the list ranks them by monthly value.
 			out.Customers = append(out.Customers, c)
@@ -394,7 +423,7 @@ func (r *Runner) scorePart(ctx context.Context, p *Plan, m *models, bucket int) 
 
 // customer fills the profile, the feature month's figures, the segment,
 // the monthly value and the history of the customer of row i of set.
-func (r *Runner) customer(set *features.Set, i int, reg *register, hist map[string]history, sm *segment.Model, segID int) serving.Customer {
+func (r *Runner) customer(set *features.Set, i int, reg *register, hist map[string]history, sm *segment.Model, segID int, badDebt float64) serving.Customer {
 	id := set.IDs[i]
 	// Columns the models do not use (gender) are not in the frame: the
 	// register has them.
@@ -458,7 +487,7 @@ func (r *Runner) customer(set *features.Set, i int, reg *register, hist map[stri
 	c.MonthlyValue = monthlyValue(h)
 	c.CostToServe, c.Profit = Profit(r.costs, Usage{MonthlyValue: c.MonthlyValue, Discount: c.Discount,
 		VoiceMinutes: c.VoiceMinutes, OffnetShare: num("offnet_share"), IntlCalls: float64(c.IntlCalls),
-		AvgCallS: num("avg_call_s"), CareCalls: float64(c.CareCalls), Arrears: c.Arrears})
+		AvgCallS: num("avg_call_s"), CareCalls: float64(c.CareCalls), Arrears: c.Arrears, BadDebtProbability: badDebt})
 	c.History = make([]serving.Month, len(h))
 	for k, m := range h {
 		m.VoiceMinutes, m.DataMB = zeroNaN(m.VoiceMinutes), zeroNaN(m.DataMB)

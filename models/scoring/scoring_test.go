@@ -334,6 +334,7 @@ func checkLists(t *testing.T, meta *serving.Meta, byID map[string]*serving.Custo
 		scoring.ListHighValueAtRisk: prob,
 		scoring.ListWinBack:         func(c *serving.Customer) float64 { return c.MonthlyValue },
 		scoring.ListBestToContact:   func(c *serving.Customer) float64 { return c.ContactValue },
+		scoring.ListBadDebtRisk:     func(c *serving.Customer) float64 { return c.BadDebtProbability },
 	}
 	seen := map[string]bool{}
 	for _, l := range meta.Lists {
@@ -370,7 +371,23 @@ func checkLists(t *testing.T, meta *serving.Meta, byID map[string]*serving.Custo
 			checkHighValue(t, l, byID, scored)
 		}
 	}
-	for _, name := range []string{scoring.ListChurnRisk, scoring.ListValueAtRisk, scoring.ListHighValueAtRisk, scoring.ListWinBack, scoring.ListBestToContact} {
+	// The training run promoted a bad-debt model: its list is full and
+	// scored customers carry a probability with reasons.
+	if meta.BadDebtModel == "" || meta.BadDebtHorizonMonths != 3 {
+		t.Errorf("snapshot's bad-debt model %q, horizon %d; want the promoted one, 3 months", meta.BadDebtModel, meta.BadDebtHorizonMonths)
+	}
+	for _, l := range meta.Lists {
+		if l.Name != scoring.ListBadDebtRisk {
+			continue
+		}
+		if len(l.IDs) != min(size, len(scored)) {
+			t.Errorf("list %s has %d ids, want %d", l.Name, len(l.IDs), min(size, len(scored)))
+		}
+		if top := byID[l.IDs[0]]; top.BadDebtProbability <= 0 || len(top.BadDebtReasons) == 0 {
+			t.Errorf("top of %s: bad-debt probability %v, reasons %v", l.Name, top.BadDebtProbability, top.BadDebtReasons)
+		}
+	}
+	for _, name := range []string{scoring.ListChurnRisk, scoring.ListValueAtRisk, scoring.ListHighValueAtRisk, scoring.ListWinBack, scoring.ListBestToContact, scoring.ListBadDebtRisk} {
 		if !seen[name] {
 			t.Errorf("no list %s", name)
 		}

@@ -48,6 +48,9 @@ type Usage struct {
 	AvgCallS     float64 // mean voice call length, seconds
 	CareCalls    float64
 	Arrears      float64
+	// BadDebtProbability is the bad-debt model's probability (0 without
+	// one): expected arrears = it × 2 × MonthlyValue.
+	BadDebtProbability float64
 }
 
 // Cost is a customer's monthly cost to serve under m, item by item
@@ -71,7 +74,7 @@ func CostToServe(m serving.CostModel, u Usage) Cost {
 		International: cents(m.IntlPerMinute * nz(u.IntlCalls) * nz(u.AvgCallS) / 60),
 		Care:          cents(m.CarePerCall * nz(u.CareCalls)),
 		Discount:      cents(nz(u.Discount)),
-		BadDebt:       cents(m.BadDebtRate * nz(u.Arrears)),
+		BadDebt:       cents(m.BadDebtRate * max(nz(u.Arrears), min(1, nz(u.BadDebtProbability))*2*nz(u.MonthlyValue))),
 	}
 }
 

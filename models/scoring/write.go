@@ -49,6 +49,19 @@ func (r *Runner) writeScores(ctx context.Context, meta *serving.Meta, month time
 		b.String("value_tier", c.ValueTier)
 		b.Money("profit", int64(math.Round(zeroNaN(c.Profit)*100)))
 		b.Money("cost_to_serve", int64(math.Round(zeroNaN(c.CostToServe)*100)))
+		if meta.BadDebtModel == "" {
+			b.Null("bad_debt_probability")
+		} else {
+			b.Float("bad_debt_probability", zeroNaN(c.BadDebtProbability))
+		}
+		for k, name := range []string{"bad_debt_reason_1", "bad_debt_reason_2", "bad_debt_reason_3"} {
+			if k < len(c.BadDebtReasons) {
+				b.String(name, c.BadDebtReasons[k])
+			} else {
+				b.Null(name)
+			}
+		}
+		b.String("bad_debt_model", meta.BadDebtModel)
 	}
 	rec := b.Record()
 	defer rec.Release()

@@ -160,6 +160,7 @@ var Columns = []Column{
 	opt(f64("offer_uplift_2", Float64, func(c *Customer) *float64 { return &c.OfferUplift[1] })),
 	opt(f64("offer_uplift_3", Float64, func(c *Customer) *float64 { return &c.OfferUplift[2] })),
 	opt(f64("offer_uplift_4", Float64, func(c *Customer) *float64 { return &c.OfferUplift[3] })),
+	opt(f64("bad_debt_probability", Float64, func(c *Customer) *float64 { return &c.BadDebtProbability })),
 }
 
 func opt(c Column) Column { c.Optional = true; return c }

@@ -22,6 +22,8 @@ import (
 //	uvarint count, then per month: month string, voice_minutes (float64
 //	bits), voice_calls, sms (varint), data_mb (float64 bits), care_calls
 //	(varint), amount_due, amount_paid, arrears (varint cents)
+//	uvarint count, then that many bad-debt reason strings (added later:
+//	a record that ends before it has none)
 //	CRC-32C of the bytes above (uint32)
 //
 // The API reads records by byte range when it first needs them and keeps
@@ -63,6 +65,10 @@ func appendDetail(b []byte, c *Customer) ([]byte, error) {
 		b = binary.AppendVarint(b, ToCents(m.AmountPaid))
 		b = binary.AppendVarint(b, ToCents(m.Arrears))
 	}
+	b = binary.AppendUvarint(b, uint64(len(c.BadDebtReasons)))
+	for _, r := range c.BadDebtReasons {
+		str(r)
+	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], castagnoli)), nil
 }
 
@@ -94,6 +100,15 @@ func decodeDetail(rec []byte, c *Customer) error {
 		m.DataMB = d.float()
 		m.CareCalls = d.int32()
 		m.AmountDue, m.AmountPaid, m.Arrears = FromCents(d.varint()), FromCents(d.varint()), FromCents(d.varint())
+	}
+	c.BadDebtReasons = nil // none, or a record written before them
+	if len(d.b) > 0 && !d.bad {
+		if n := d.count(); n > 0 {
+			c.BadDebtReasons = make([]string, n)
+			for i := range c.BadDebtReasons {
+				c.BadDebtReasons[i] = d.str()
+			}
+		}
 	}
 	if d.bad || len(d.b) != 0 {
 		return corrupt("detail record does not parse")

@@ -101,6 +101,13 @@ type Customer struct {
 	BestOffer    string             `parquet:"best_offer" json:"best_offer"`
 	OfferUplift  [MaxOffers]float64 `parquet:"-" json:"offer_uplift"`
 
+	// BadDebtProbability is the chance of 2+ consecutive bills in
+	// arrears within the bad-debt model's horizon (Meta.BadDebtModel); 0
+	// without that model and for lost customers. BadDebtReasons say why,
+	// in words (detail).
+	BadDebtProbability float64  `parquet:"bad_debt_probability" json:"bad_debt_probability"`
+	BadDebtReasons     []string `parquet:"bad_debt_reasons,list" json:"bad_debt_reasons"`
+
 	// History is up to the last six feature months, oldest first.
 	History []Month `parquet:"history,list" json:"history"`
 }
@@ -120,13 +127,18 @@ type Month struct {
 
 // Meta describes a run.
 type Meta struct {
-	Run          string     `json:"run"`
-	ScoredAt     time.Time  `json:"scored_at"`
-	FeatureMonth string     `json:"feature_month"`
-	ChurnModel   string     `json:"churn_model"`
-	SegmentModel string     `json:"segment_model"`
-	Customers    int        `json:"customers"`
-	Value        ValueModel `json:"value_model"`
+	Run          string    `json:"run"`
+	ScoredAt     time.Time `json:"scored_at"`
+	FeatureMonth string    `json:"feature_month"`
+	ChurnModel   string    `json:"churn_model"`
+	SegmentModel string    `json:"segment_model"`
+	// BadDebtModel is the bad-debt model's version, "" when none was
+	// promoted (then every bad_debt_probability is 0);
+	// BadDebtHorizonMonths its label's horizon.
+	BadDebtModel         string     `json:"bad_debt_model,omitempty"`
+	BadDebtHorizonMonths int        `json:"bad_debt_horizon_months,omitempty"`
+	Customers            int        `json:"customers"`
+	Value                ValueModel `json:"value_model"`
 	// TierMigration compares this run's value tiers with those of the
 	// newest earlier run of the previous feature month; nil without one.
 	TierMigration *TierMigration `json:"tier_migration,omitempty"`
@@ -190,7 +202,10 @@ type ValueModel struct {
 //	              + IntlPerMinute × international calls × mean call length
 //	              + CarePerCall × calls to customer care
 //	              + the discount
-//	              + BadDebtRate × arrears
+//	              + BadDebtRate × max(arrears, expected arrears)
+//
+// where expected arrears = bad-debt probability × 2 × monthly value (the
+// two unpaid bills the bad-debt label means), 0 without a bad-debt model.
 //
 // Off-net minutes are estimated from the share of outgoing calls to other
 // networks (the features hold no off-net minutes); international minutes

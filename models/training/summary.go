@@ -20,6 +20,7 @@ func (res *Result) WriteSummary(w io.Writer, indent string) {
 			res.Months[0].Month.Format("2006-01"), res.Months[len(res.Months)-1].Month.Format("2006-01"), rows)
 	}
 	c := res.Churn
+	defer res.BadDebt.writeSummary(p)
 	p("churn model %s: %s, trained on %s (%d rows), validated out-of-time on %s (%d rows)",
 		res.Version, c.Kind, res.TrainWindow, res.TrainRows, res.ValidMonth, res.ValidRows)
 	p("  AUC %.3f (95%% CI %.3f–%.3f), PR-AUC %.3f, lift@10%% %.1f×", c.AUC, c.AUCCI[0], c.AUCCI[1], c.PRAUC, c.Lift10)
@@ -70,4 +71,18 @@ func (res *Result) WriteSummary(w io.Writer, indent string) {
 		}
 		p("  %d  %-40s %5.1f%% of customers, churn %s, mean bill %.2f", s.ID, s.Profile, 100*s.Share, churn, s.MeanValue)
 	}
+}
+
+// writeSummary is the bad-debt model's line.
+func (b *BadDebtResult) writeSummary(p func(string, ...any)) {
+	if !b.Trained {
+		p("bad-debt model: %s", b.Decision)
+		return
+	}
+	promoted := "promoted"
+	if !b.Promoted {
+		promoted = "not promoted"
+	}
+	p("bad-debt model (2+ bills in arrears within %d months): AUC %.3f (95%% CI %.3f–%.3f) vs %.3f for current arrears, validated on %s; %s",
+		b.Horizon, b.AUC, b.AUCCI[0], b.AUCCI[1], b.BaselineAUC, b.ValidMonth, promoted)
 }

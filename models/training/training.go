@@ -224,7 +224,10 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 		return nil, err
 	}
 	if err := r.trainBadDebt(ctx, months, opt, res, now); err != nil {
-		return nil, err
+		// Like uplift, a side of the run: reported, not fatal to churn.
+		r.warn(ctx, "bad-debt model not trained", err)
+		res.BadDebt.Trained, res.BadDebt.Promoted = false, false
+		res.BadDebt.Decision = "training failed: " + err.Error()
 	}
 	if res.MonthlyCube, err = r.buildMonthlyCube(ctx, reg, segModel, months[0], newest, now); err != nil {
 		return nil, err
