@@ -160,11 +160,11 @@ func (r *Runner) Plan(ctx context.Context, opt Options) (*Plan, []features.Month
 		r.warn(ctx, "promoted bad-debt model unreadable; scoring without it", "error", err.Error())
 	} else if ok {
 		p.BadDebtModel = bp.Version
-		if p.BadDebtHorizon, ok, err = labelHorizon(ctx, r.Tables, bp.Version); err != nil || !ok {
+		if p.BadDebtHorizon, ok, err = labelHorizon(ctx, r.Tables, registry.KindBadDebt, bp.Version); err != nil || !ok {
 			p.BadDebtHorizon = badDebtDefaultHorizon
 		}
 	}
-	n, ok, err := labelHorizon(ctx, r.Tables, cp.Version)
+	n, ok, err := labelHorizon(ctx, r.Tables, registry.KindChurn, cp.Version)
 	if err != nil {
 		return nil, nil, err
 	}

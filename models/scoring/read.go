@@ -107,13 +107,14 @@ func loadHistory(ctx context.Context, tables lake.TableLoader, from, to time.Tim
 	return out, nil
 }
 
-// labelHorizon is the churn label's horizon (months) recorded in
-// crm.model_runs for a churn model version; ok is false when the run or
+// labelHorizon is a model's label horizon (months) recorded in
+// crm.model_runs for a version of kind (churn, bad-debt: one training
+// run writes both under the same version); ok is false when the run or
 // its horizon is not there.
-func labelHorizon(ctx context.Context, tables lake.TableLoader, version string) (n int, ok bool, err error) {
+func labelHorizon(ctx context.Context, tables lake.TableLoader, kind, version string) (n int, ok bool, err error) {
 	filter := iceberg.NewAnd(
 		iceberg.EqualTo(iceberg.Reference("version"), version),
-		iceberg.EqualTo(iceberg.Reference("kind"), "churn"))
+		iceberg.EqualTo(iceberg.Reference("kind"), kind))
 	for rec, err := range lake.Scan(ctx, tables, lake.ModelRunsTable, lake.Select("version", "kind", "horizon_months"), lake.Where(filter)) {
 		if err != nil {
 			return 0, false, fmt.Errorf("scoring: scan model runs: %w", err)
@@ -123,7 +124,7 @@ func labelHorizon(ctx context.Context, tables lake.TableLoader, version string) 
 			return 0, false, fmt.Errorf("scoring: %w", err)
 		}
 		for i := range rec.Len() {
-			if versions.Value(i) == version && kinds.Value(i) == "churn" && !math.IsNaN(horizon(i)) && horizon(i) > 0 {
+			if versions.Value(i) == version && kinds.Value(i) == kind && !math.IsNaN(horizon(i)) && horizon(i) > 0 {
 				n, ok = int(horizon(i)), true
 			}
 		}

@@ -309,6 +309,9 @@ func writePastScores(t *testing.T, l *laketest.Lake, run string, month time.Time
 		b.String("value_tier", tiers[i])
 		b.Money("profit", 100)
 		b.Money("cost_to_serve", 900)
+		for _, n := range []string{"bad_debt_probability", "bad_debt_reason_1", "bad_debt_reason_2", "bad_debt_reason_3", "bad_debt_model"} {
+			b.Null(n)
+		}
 	}
 	rec := b.Record()
 	defer rec.Release()

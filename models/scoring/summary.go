@@ -19,7 +19,7 @@ func (res *Result) WriteSummary(w io.Writer, indent string) {
 		res.Scored, 100*res.MeanProbability, res.WinBack)
 	v := res.Value
 	c := v.Costs
-	p("  value: profit = revenue - cost to serve (network %.0f%%, off-net %.3f/min, international %.3f/min, care %.2f/call, discounts, bad debt %.0f%% of arrears);",
+	p("  value: profit = revenue - cost to serve (network %.0f%%, off-net %.3f/min, international %.3f/min, care %.2f/call, discounts, bad debt %.0f%% of arrears or expected arrears);",
 		100*c.NetworkShare, c.OffnetPerMinute, c.IntlPerMinute, c.CarePerCall, 100*c.BadDebtRate)
 	p("    CLV over %d months at %.0f%% a year, churn over %d months; monthly profit %.2f, total value at risk %.2f",
 		v.HorizonMonths, 100*v.AnnualDiscountRate, v.LabelHorizonMonths, res.TotalProfit, res.TotalValueAtRisk)
