@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -56,26 +54,9 @@ func (s *Server) createCampaign(r *request) error {
 	if s.cfg.Campaigns == nil {
 		return errNoCampaigns
 	}
-	if ct := r.hr.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			return HTTPError{Code: http.StatusBadRequest, Msg: "the body must be application/json"}
-		}
-	}
-	body, err := io.ReadAll(io.LimitReader(r.hr.Body, maxCampaignBody+1))
-	if err != nil {
-		return HTTPError{Code: http.StatusBadRequest, Msg: "could not read the body", Err: err}
-	}
-	if len(body) > maxCampaignBody {
-		return HTTPError{Code: http.StatusRequestEntityTooLarge, Msg: fmt.Sprintf("the body is larger than %d bytes", maxCampaignBody)}
-	}
 	var spec campaign.Spec
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&spec); err != nil {
-		return bodyError(err)
-	}
-	if dec.More() {
-		return HTTPError{Code: http.StatusBadRequest, Msg: "the body must hold one JSON object"}
+	if err := readJSONBody(r, maxCampaignBody, &spec); err != nil {
+		return err
 	}
 	if err := spec.Validate(); err != nil {
 		var fe *campaign.FieldError
@@ -85,6 +66,7 @@ func (s *Server) createCampaign(r *request) error {
 		return HTTPError{Code: http.StatusBadRequest, Msg: err.Error()}
 	}
 	var cands []campaign.Contact
+	var err error
 	if spec.Group != "" {
 		if cands, err = s.groupCandidates(r, spec.Group, spec.Size); err != nil {
 			return err

@@ -1,14 +1,11 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -191,26 +188,9 @@ func (s *Server) createScenario(r *request) error {
 	if s.cfg.Scenarios == nil {
 		return errNoScenarios
 	}
-	if ct := r.hr.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			return HTTPError{Code: http.StatusBadRequest, Msg: "the body must be application/json"}
-		}
-	}
-	body, err := io.ReadAll(io.LimitReader(r.hr.Body, maxScenarioBody+1))
-	if err != nil {
-		return HTTPError{Code: http.StatusBadRequest, Msg: "could not read the body", Err: err}
-	}
-	if len(body) > maxScenarioBody {
-		return HTTPError{Code: http.StatusRequestEntityTooLarge, Msg: fmt.Sprintf("the body is larger than %d bytes", maxScenarioBody)}
-	}
 	var spec forecast.Spec
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&spec); err != nil {
-		return bodyError(err)
-	}
-	if dec.More() {
-		return HTTPError{Code: http.StatusBadRequest, Msg: "the body must hold one JSON object"}
+	if err := readJSONBody(r, maxScenarioBody, &spec); err != nil {
+		return err
 	}
 	if err := spec.Validate(); err != nil {
 		var fe *forecast.FieldError
