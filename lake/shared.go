@@ -158,8 +158,11 @@ func writeShared(ctx context.Context, tbl *table.Table, sc *arrow.Schema, member
 			for part := range work {
 				recs, err := concatRecords(sc, byPart[part])
 				if err == nil {
+					// WriteRecords releases each batch it is given; recs
+					// keep their own reference, released below.
 					seq := func(yield func(arrow.RecordBatch, error) bool) {
 						for _, r := range recs {
+							r.Retain()
 							if !yield(r, nil) {
 								return
 							}
