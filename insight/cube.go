@@ -95,6 +95,10 @@ type Measure struct {
 var Measures = []Measure{
 	{Name: "count", agg: aggCount},
 	{Name: "churn_rate", column: "churn_probability", agg: aggMean},
+	// bad_debt_rate is the mean predicted bad-debt probability (0 in a
+	// snapshot written before bad debt was scored, or with no promoted
+	// bad-debt model).
+	{Name: "bad_debt_rate", column: "bad_debt_probability", agg: aggMean},
 	{Name: "monthly_value_sum", column: "monthly_value", agg: aggSum, Money: true},
 	{Name: "monthly_value_mean", column: "monthly_value", agg: aggMean, Money: true},
 	{Name: "clv_sum", column: "clv", agg: aggSum, Money: true},

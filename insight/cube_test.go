@@ -142,6 +142,7 @@ func TestComputeMatchesBruteForce(t *testing.T) {
 		c.ValueTier, c.IncomeBand = pick(serving.Tiers), pick([]string{"A", "B", "C", ""})
 		c.Occupation, c.Education = pick([]string{"teacher", "clerk", "retired"}), pick([]string{"secondary", "university"})
 		c.District = c.Region + "-" + fmt.Sprint(rng.IntN(3))
+		c.BadDebtProbability = rng.Float64() / 4
 		cs[i] = c
 	}
 	snap := open(t, cs)
@@ -211,7 +212,7 @@ func TestComputeMatchesBruteForce(t *testing.T) {
 			type acc struct {
 				n                       int64
 				value, clv, vr, arrears int64
-				p, minutes, data        float64
+				p, bd, minutes, data    float64
 			}
 			brute := map[string]*acc{}
 			for _, r := range rows {
@@ -236,6 +237,7 @@ func TestComputeMatchesBruteForce(t *testing.T) {
 					a.vr += serving.ToCents(c.ValueAtRisk)
 					a.arrears += serving.ToCents(c.Arrears)
 					a.p += c.Probability
+					a.bd += c.BadDebtProbability
 					a.minutes += c.VoiceMinutes
 					a.data += c.DataMB
 				}
@@ -261,7 +263,7 @@ func TestComputeMatchesBruteForce(t *testing.T) {
 						t.Errorf("cell %s: %s = %v, want %v", cellName(c), m, got, w)
 					}
 				}
-				near := map[string]float64{"churn_rate": a.p / n, "monthly_value_mean": float64(a.value) / 100 / n,
+				near := map[string]float64{"churn_rate": a.p / n, "bad_debt_rate": a.bd / n, "monthly_value_mean": float64(a.value) / 100 / n,
 					"voice_minutes_mean": a.minutes / n, "data_mb_mean": a.data / n, "arrears_mean": float64(a.arrears) / 100 / n}
 				for m, w := range near {
 					if got := get(m); math.Abs(got-w) > 1e-9*max(1, math.Abs(w)) {

@@ -38,7 +38,7 @@ func init() {
 		"exWeekend": "Weekend against weekday: long-distance and roaming calls", "exTrend": "Customers, new, churned, revenue and ARPU by month and segment",
 		"cubeList": "List these customers", "cubeTruncated": "rows shown; export CSV for all", "cubeHeat": "Heatmap",
 		"cubeNote": "Aggregates only; subtotals and the grand total follow GROUP BY CUBE.", "cubeCounted": "rows counted",
-		"m_count": "Customers", "m_churn_rate": "Churn rate (mean predicted)", "m_monthly_value_sum": "Monthly value, sum",
+		"m_count": "Customers", "m_churn_rate": "Churn rate (mean predicted)", "m_bad_debt_rate": "Bad-debt rate (mean predicted)", "m_monthly_value_sum": "Monthly value, sum",
 		"m_monthly_value_mean": "Monthly value, mean", "m_clv_sum": "CLV, sum", "m_value_at_risk_sum": "Value at risk, sum",
 		"m_voice_minutes_mean": "Voice minutes, mean", "m_data_mb_mean": "Data MB, mean", "m_arrears_mean": "Arrears, mean",
 		"m_profit_sum": "Profit, sum", "m_profit_mean": "Profit, mean",
@@ -57,7 +57,7 @@ func init() {
 		"exWeekend": "周末与工作日：长途与漫游通话", "exTrend": "按月份与客户群：客户数、新增、流失、收入与 ARPU",
 		"cubeList": "列出这些客户", "cubeTruncated": "行已显示；全部数据请导出 CSV", "cubeHeat": "热力图",
 		"cubeNote": "仅含汇总数据；小计与总计遵循 GROUP BY CUBE。", "cubeCounted": "行计入",
-		"m_count": "客户数", "m_churn_rate": "流失率（预测均值）", "m_monthly_value_sum": "月价值合计",
+		"m_count": "客户数", "m_churn_rate": "流失率（预测均值）", "m_bad_debt_rate": "坏账率（预测均值）", "m_monthly_value_sum": "月价值合计",
 		"m_monthly_value_mean": "月价值均值", "m_clv_sum": "CLV 合计", "m_value_at_risk_sum": "风险价值合计",
 		"m_voice_minutes_mean": "通话分钟均值", "m_data_mb_mean": "流量 MB 均值", "m_arrears_mean": "欠费均值",
 		"m_profit_sum": "利润合计", "m_profit_mean": "利润均值",
@@ -123,7 +123,7 @@ var cubeKinds = func() []*cubeKind {
 		cust.Dims = append(cust.Dims, d.Name)
 	}
 	for _, m := range insight.Measures {
-		cust.Measures = append(cust.Measures, cubeMeasure{Name: m.Name, Money: m.Money, Rate: m.Name == "churn_rate", Whole: m.Name == "count"})
+		cust.Measures = append(cust.Measures, cubeMeasure{Name: m.Name, Money: m.Money, Rate: m.Name == "churn_rate" || m.Name == "bad_debt_rate", Whole: m.Name == "count"})
 	}
 	fact := func(name, path string, spec insight.FactSpec, def []string) *cubeKind {
 		k := &cubeKind{Name: name, Path: path, Dims: spec.Dims, Default: def}
