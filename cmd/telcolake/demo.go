@@ -96,7 +96,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *verbose {
 		logw = stderr
 	}
-	say("1/5 starting the local stack in %s", l.dir)
+	say("1/6 starting the local stack in %s", l.dir)
 	delivered := make(chan localstack.Delivery, 1024)
 	st, catalog, err := startLocal(ctx, l, stdout, logw, func(d localstack.Delivery) { delivered <- d })
 	if err != nil {
@@ -104,7 +104,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer st.Close()
 
-	say("2/5 generating exports for %d subscribers over %d months ...", *subs, *months)
+	say("2/6 generating exports for %d subscribers over %d months ...", *subs, *months)
 	gen := filepath.Join(dir, "generated")
 	// The window ends with the last complete month: ingest refuses
 	// timestamps from the future.
@@ -127,7 +127,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		len(man.Files)+1, planted)
 
 	landing := st.Buckets["LandingBucket"]
-	say("3/5 dropping %d deliveries into s3://%s/exports/ and waiting for the ingest function ...", len(uploads), landing)
+	say("3/6 dropping %d deliveries into s3://%s/exports/ and waiting for the ingest function ...", len(uploads), landing)
 	s3c := st.S3.Client()
 	var results []lake.Result
 	failed := 0
@@ -164,6 +164,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	tick := time.NewTicker(3 * time.Second)
 	defer tick.Stop()
 	timeout := time.After(10 * time.Minute)
+	shown := -1
 	for got < len(uploads) {
 		select {
 		case d := <-delivered:
@@ -173,7 +174,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				firstDone = time.Since(t1)
 			}
 		case <-tick.C:
-			say("    %d/%d files ingested, %.0fs", got, len(uploads), time.Since(t1).Seconds())
+			// A line when the count moved (the queue hands ingest whole
+			// batches), not one every tick.
+			if got != shown {
+				say("    %d/%d files ingested, %.0fs", got, len(uploads), time.Since(t1).Seconds())
+				shown = got
+			}
 		case <-timeout:
 			return fmt.Errorf("demo: only %d of %d uploads were delivered within 10 minutes", got, len(uploads))
 		case <-ctx.Done():
@@ -186,7 +192,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	failed += checkNothingLost(ctx, say, st)
 	failed += demoMaintain(ctx, say, st)
 
-	say("4/5 training and scoring")
+	say("4/6 training and scoring")
 	for _, fn := range []string{"train", "score"} {
 		if !contains(st.Functions(), fn) {
 			say("    %s: not part of the stack yet (infra/template.yaml has no %s function)", fn, fn)
@@ -248,12 +254,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 
-	say("5/5 summary")
-	if err := summarize(ctx, stdout, st, catalog, results, failed); err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	printEndpoints(stdout, st)
 	if contains(st.Functions(), "api") {
+		say("\n5/6 using it: the HTTP API, the operator's questions, a what-if, the staff console and retention campaigns")
 		if err := tryAPI(ctx, stdout, st.HTTPURL); err != nil {
 			failed++
 			say("API check failed: %v", err)
@@ -276,6 +278,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		failed += demoCampaign(ctx, stdout, st, gen, man, delivered)
 	}
+	// The summary comes last, so the tables the campaign and scenario
+	// steps write show their rows too.
+	say("\n6/6 summary")
+	if err := summarize(ctx, stdout, st, catalog, results, failed); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	printEndpoints(stdout, st)
 	say("Demo took %.0fs. Each 'make demo' starts from a clean %s (built binaries are kept).", time.Since(t0).Seconds(), l.dir)
 	if failed > 0 {
 		return fmt.Errorf("demo: %d step(s) failed", failed)
