@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/telcolake/telcolake/models/serving"
 )
@@ -102,6 +103,12 @@ type index struct {
 	cats []catColumn
 	all  []int32 // 0..n-1, the selection of a query without conditions
 	sels sync.Pool
+	// catPost and numPost are the postings of catFields and numFields
+	// (see postings), posted how many have started building, bitmaps
+	// pooled bitmaps of the rows (all clear).
+	catPost, numPost []postings
+	posted           atomic.Int32
+	bitmaps          sync.Pool
 }
 
 func buildIndex(snap *serving.Snapshot) (*index, error) {
@@ -135,6 +142,13 @@ func buildIndex(snap *serving.Snapshot) (*index, error) {
 	for r := range ix.all {
 		ix.all[r] = int32(r)
 	}
+	ix.catPost, ix.numPost = make([]postings, len(catFields)), make([]postings, len(numFields))
+	for j := range ix.catPost {
+		ix.catPost[j] = postings{ix: ix, codes: ix.cats[j].codes}
+	}
+	for j := range ix.numPost {
+		ix.numPost[j] = postings{ix: ix, num: &ix.nums[j]}
+	}
 	ix.sels.New = func() any { s := make([]int32, 0, n); return &s }
 	return ix, nil
 }
@@ -159,7 +173,8 @@ type pred struct {
 	ilo, ihi int32
 	c        []int64
 	clo, chi int64
-	kept     float64 // estimated share of rows kept
+	kept     float64   // estimated share of rows kept
+	post     *postings // the field's postings; nil: none
 }
 
 // empty reports whether a range condition can hold for no value.
@@ -176,7 +191,15 @@ func (ix *index) catPred(j int, values []string) pred {
 			mask[code>>6] |= 1 << (code & 63)
 		}
 	}
-	return pred{codes: cc.codes, mask: mask, counts: cc.counts}
+	return pred{codes: cc.codes, mask: mask, counts: cc.counts, post: ix.postingsOf(ix.catPost, j)}
+}
+
+// postingsOf is &list[j], or nil for an index without postings.
+func (ix *index) postingsOf(list []postings, j int) *postings {
+	if j < len(list) {
+		return &list[j]
+	}
+	return nil
 }
 
 // negate turns p, a categorical condition on field j, into its opposite:
@@ -202,12 +225,12 @@ func (ix *index) rangePred(j int, lo, hi float64) pred {
 			}
 			return int32(v)
 		}
-		return pred{i: c.i, ilo: clamp(math.Ceil(lo)), ihi: clamp(math.Floor(hi))}
+		return pred{i: c.i, ilo: clamp(math.Ceil(lo)), ihi: clamp(math.Floor(hi)), post: ix.postingsOf(ix.numPost, j)}
 	}
 	if c.c != nil {
-		return pred{c: c.c, clo: centsAtLeast(lo), chi: centsAtMost(hi)}
+		return pred{c: c.c, clo: centsAtLeast(lo), chi: centsAtMost(hi), post: ix.postingsOf(ix.numPost, j)}
 	}
-	return pred{f: c.f, flo: lo, fhi: hi}
+	return pred{f: c.f, flo: lo, fhi: hi, post: ix.postingsOf(ix.numPost, j)}
 }
 
 // match returns the rows meeting every condition, in row order, and the
@@ -229,6 +252,10 @@ func (ix *index) match(preds []pred) ([]int32, *[]int32) {
 		}
 	}
 	sel := (*sp)[:ix.n]
+	if k, ok := ix.matchPosted(preds, sel, ix.n/postedShare); ok {
+		*sp = sel[:0]
+		return sel[:k], sp
+	}
 	// Every CPU matches its share of the rows into its own part of the
 	// buffer; the parts then close up, in row order.
 	w := min(runtime.GOMAXPROCS(0), max(1, ix.n/parallelMatchRows))
@@ -294,8 +321,13 @@ func matchRange(preds []pred, sel []int32, lo, hi int) int {
 			k += b2i(v >= vlo) & b2i(v <= vhi)
 		}
 	}
-	sel = sel[:k]
-	for j := 1; j < len(preds) && len(sel) > 0; j++ {
+	return len(compact(preds[1:], sel[:k]))
+}
+
+// compact keeps the rows of sel meeting every condition of preds, in
+// place and in order.
+func compact(preds []pred, sel []int32) []int32 {
+	for j := 0; j < len(preds) && len(sel) > 0; j++ {
 		p := &preds[j]
 		k := 0
 		switch {
@@ -334,7 +366,7 @@ func matchRange(preds []pred, sel []int32, lo, hi int) int {
 		}
 		sel = sel[:k]
 	}
-	return len(sel)
+	return sel
 }
 
 // keep returns the rows of rows (any order, kept) meeting every

@@ -9,10 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/telcolake/telcolake/api"
 	"github.com/telcolake/telcolake/lake"
 	"github.com/telcolake/telcolake/lambdahttp"
@@ -164,6 +166,11 @@ func (b *bench) measureCube(ctx context.Context) (*cubeReport, error) {
 	}
 	fn := lambdahttp.Handler(srv)
 	log.Printf("cube: telcolake in-process, %d requests per case", o.apiReps)
+	if o.cubeProfile != "" {
+		if err := profileCube(ctx, o.cubeProfile, fn, o.apiReps); err != nil {
+			return nil, err
+		}
+	}
 	for i := range rep.Results {
 		r := &rep.Results[i]
 		q := r.Case.query()
@@ -240,6 +247,32 @@ func (b *bench) measureCube(ctx context.Context) (*cubeReport, error) {
 	rep.LoadAvgEnd = loadAvg()
 	rep.Date, rep.Commit = time.Now().UTC(), gitCommit(ctx, b.root)
 	return rep, nil
+}
+
+// profileCube writes a CPU profile of reps requests of each cube case
+// with a filter (untimed, before the timed requests) to path.
+func profileCube(ctx context.Context, path string, fn func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error), reps int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	defer pprof.StopCPUProfile()
+	for _, c := range cubeCases {
+		if !c.Filter {
+			continue
+		}
+		for range reps {
+			if resp, _ := fn(ctx, apiEvent("/v1/cube", c.query(), map[string]string{"x-api-key": benchSecret})); resp.StatusCode != 200 {
+				return fmt.Errorf("GET /v1/cube?%s: status %d", c.query(), resp.StatusCode)
+			}
+		}
+	}
+	log.Printf("cube: CPU profile of the filtered requests in %s", path)
+	return nil
 }
 
 const (

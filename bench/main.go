@@ -100,6 +100,7 @@ type options struct {
 	apiReps        int
 	apiDuckLookups int
 	apiDuckReps    int
+	cubeProfile    string
 
 	queueFiles, queueRows, queueBatch, queueWindow int
 
@@ -175,6 +176,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.apiReps, "api-reps", 200, "timed repetitions of each filter, telcolake (api part)")
 	fs.IntVar(&o.apiDuckLookups, "api-duck-lookups", 2000, "timed look-ups by id, DuckDB (api part)")
 	fs.IntVar(&o.apiDuckReps, "api-duck-reps", 50, "timed repetitions of each filter, DuckDB (api part)")
+	fs.StringVar(&o.cubeProfile, "cube-cpuprofile", "", "write a CPU profile of the cube part's telcolake requests with a filter to `file`")
 	fs.IntVar(&o.queueFiles, "queue-files", 10000, "CDR `files` uploaded through the ingest queue (queue part)")
 	fs.IntVar(&o.queueRows, "queue-rows", 1000, "`rows` per file of the queue part")
 	fs.IntVar(&o.queueBatch, "queue-batch", 100, "the ingest queue's batch `size` (template parameter IngestBatchSize)")

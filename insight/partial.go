@@ -314,7 +314,7 @@ func ComputePartial(cols Columns, q Query) (*Partial, error) {
 			}
 			return a
 		}
-		parts := splitRows(rows)
+		parts := splitRows(rows, int(space))
 		accs := make([]*acc, len(parts))
 		var wg sync.WaitGroup
 		for w, part := range parts[1:] {
@@ -433,13 +433,17 @@ func ComputePartial(cols Columns, q Query) (*Partial, error) {
 // keyBlock is how many rows' keys the dense pass computes at a time.
 const keyBlock = 2048
 
-// parallelRows is the fewest rows per CPU worth a goroutine.
-const parallelRows = 1 << 15
+// parallelRows is the fewest rows per CPU worth a goroutine: a
+// filter's selection of a few thousand rows is read at random places of
+// the columns, where waiting on memory, not arithmetic, is the cost, and
+// two CPUs wait in parallel.
+const parallelRows = 1 << 12
 
 // splitRows divides rows into one share per CPU (at most), each of at
-// least parallelRows rows.
-func splitRows(rows []int32) [][]int32 {
-	n := min(runtime.GOMAXPROCS(0), max(1, len(rows)/parallelRows))
+// least parallelRows rows and at least 4·space, so that each CPU's own
+// accumulators (space cells) and their merge stay small against its rows.
+func splitRows(rows []int32, space int) [][]int32 {
+	n := min(runtime.GOMAXPROCS(0), max(1, len(rows)/max(parallelRows, 4*space)))
 	out := make([][]int32, 0, n)
 	for w := range n {
 		out = append(out, rows[w*len(rows)/n:(w+1)*len(rows)/n])
