@@ -31,15 +31,23 @@ import (
 //     their feature rows, register rows and history (features.LoadBucket
 //     and the same filters on the register and history), churn
 //     probability, reasons, segment, monthly value, cost, profit, CLV and
-//     value at risk. The part is written to the serving store as one
-//     gzipped gob under parts/<run>/ (Step Functions passes at most 256 KB
-//     between states, so only its key and counts travel).
+//     value at risk. The bucket encodes its customers' records of the
+//     snapshot's detail.bin (serving.EncodeDetail: MSISDN, name, dates,
+//     reasons, history), which need nothing computed over the whole run,
+//     and stores them as its detail piece; the rows, stripped of those
+//     fields (serving.StripDetail), are its part, one gzipped gob. Both
+//     go to the serving store under parts/<run>/ (Step Functions passes
+//     at most 256 KB between states, so only their keys and counts
+//     travel).
 //   - commit: reads the parts (not the tables), merges them by id and
 //     computes what needs every customer: value tiers by CLV rank, the
 //     lists' top k, the segments' figures, the tier migration; the
 //     lifecycle report reads the register and the score history as in
-//     Run; then one crm.scores commit and one serving snapshot, and the
-//     parts are removed.
+//     Run; then one crm.scores commit and one serving snapshot, whose
+//     detail.bin is the pieces copied into place one at a time
+//     (serving.DetailAssembly) and whose columns.bin is encoded from the
+//     stripped rows; then the parts are removed. So the commit holds the
+//     stripped rows and the snapshot's bytes, never a full row.
 //
 // Run is the same three steps in one process with one part of every
 // subscriber, so the rows, lists and snapshot of the two are equal (the
@@ -84,11 +92,13 @@ type Planned struct {
 
 // Part is a bucket action's answer: where its customers are.
 type Part struct {
-	Bucket    int     `json:"bucket"`
-	Key       string  `json:"key"` // in the serving store
-	Customers int     `json:"customers"`
-	Scored    int     `json:"scored"`
-	Seconds   float64 `json:"seconds"`
+	Bucket    int    `json:"bucket"`
+	Key       string `json:"key"` // in the serving store
+	Customers int    `json:"customers"`
+	Scored    int    `json:"scored"`
+	// DetailBytes is the size of its piece of detail.bin (DetailKey).
+	DetailBytes int64   `json:"detail_bytes"`
+	Seconds     float64 `json:"seconds"`
 }
 
 // Handle runs one task: a *Result (whole run, commit), a *Planned (plan)
@@ -222,11 +232,15 @@ func (r *Runner) models(ctx context.Context, p *Plan) (*models, error) {
 }
 
 // partial is one bucket's customers, sorted by id, with whether each was
-// scored (active or suspended) or is a win-back row.
+// scored (active or suspended) or is a win-back row. Once its detail is
+// encoded (detach) the rows are stripped of the fields only detail.bin
+// holds (serving.StripDetail) and DetailLens are their records' lengths:
+// what the commit keeps of a customer.
 type partial struct {
-	Bucket    int
-	Customers []serving.Customer
-	Scored    []bool
+	Bucket     int
+	Customers  []serving.Customer
+	Scored     []bool
+	DetailLens []uint32
 }
 
 func (p *partial) sort() {
@@ -244,28 +258,101 @@ func (p *partial) sort() {
 	p.Customers, p.Scored = cs, sc
 }
 
-// merge joins the parts into one id-sorted run (a subscriber is in one
-// bucket, so ids do not repeat).
-func merge(parts []*partial) ([]serving.Customer, []bool) {
-	if len(parts) == 1 {
-		return parts[0].Customers, parts[0].Scored
+// detach encodes the part's detail records (its piece of detail.bin) and
+// strips them from its rows.
+func (p *partial) detach() (*serving.DetailPiece, error) {
+	piece, err := serving.EncodeDetail(p.Customers)
+	if err != nil {
+		return nil, fmt.Errorf("scoring: bucket %d: %w", p.Bucket, err)
 	}
+	for i := range p.Customers {
+		serving.StripDetail(&p.Customers[i])
+	}
+	p.DetailLens = piece.Lens
+	return piece, nil
+}
+
+// merged is the run's stripped rows in id order, and where each part's
+// rows went.
+type merged struct {
+	cs     []serving.Customer
+	scored []bool
+	lens   []uint32
+	rowsOf [][]int // rowsOf[k][j]: the row of parts[k]'s customer j
+}
+
+// merge joins the parts (each sorted by id; a subscriber is in one
+// bucket) into one id-sorted run: the rows are gathered once, each part's
+// released as it is taken, ordered by a k-way merge of the parts and
+// permuted in place, so the commit holds the stripped rows once.
+func merge(parts []*partial) (*merged, error) {
 	n := 0
 	for _, p := range parts {
 		n += len(p.Customers)
 	}
-	all := &partial{Customers: make([]serving.Customer, 0, n), Scored: make([]bool, 0, n)}
-	for _, p := range parts {
-		all.Customers = append(all.Customers, p.Customers...)
-		all.Scored = append(all.Scored, p.Scored...)
+	m := &merged{cs: make([]serving.Customer, 0, n), scored: make([]bool, 0, n), lens: make([]uint32, 0, n),
+		rowsOf: make([][]int, len(parts))}
+	base := make([]int, len(parts)+1)
+	for k, p := range parts {
+		if len(p.DetailLens) != len(p.Customers) || len(p.Scored) != len(p.Customers) {
+			return nil, fmt.Errorf("scoring: bucket %d's part: %d customers, %d scored flags, %d detail records",
+				p.Bucket, len(p.Customers), len(p.Scored), len(p.DetailLens))
+		}
+		m.cs = append(m.cs, p.Customers...)
+		m.scored = append(m.scored, p.Scored...)
+		m.lens = append(m.lens, p.DetailLens...)
+		base[k+1] = len(m.cs)
+		p.Customers, p.Scored, p.DetailLens = nil, nil, nil
 	}
-	all.sort()
-	return all.Customers, all.Scored
+	// order[r] is the gathered index of row r.
+	order := make([]int, 0, n)
+	head := slices.Clone(base[:len(parts)])
+	for len(order) < n {
+		best := -1
+		for k := range parts {
+			if head[k] < base[k+1] && (best < 0 || m.cs[head[k]].SubscriberID < m.cs[head[best]].SubscriberID) {
+				best = k
+			}
+		}
+		i := head[best]
+		if len(order) > 0 && m.cs[order[len(order)-1]].SubscriberID >= m.cs[i].SubscriberID {
+			return nil, fmt.Errorf("scoring: subscriber %s is in two buckets or a part is not sorted", m.cs[i].SubscriberID)
+		}
+		m.rowsOf[best] = append(m.rowsOf[best], len(order))
+		order = append(order, i)
+		head[best]++
+	}
+	// Permute in place along the cycles of order.
+	done := make([]bool, n)
+	for r := range order {
+		if done[r] {
+			continue
+		}
+		c, sc, ln := m.cs[r], m.scored[r], m.lens[r]
+		cur := r
+		for {
+			done[cur] = true
+			src := order[cur]
+			if src == r {
+				m.cs[cur], m.scored[cur], m.lens[cur] = c, sc, ln
+				break
+			}
+			m.cs[cur], m.scored[cur], m.lens[cur] = m.cs[src], m.scored[src], m.lens[src]
+			cur = src
+		}
+	}
+	return m, nil
 }
 
 // PartKey is where a bucket's part of a run is kept until the commit.
 func PartKey(run string, bucket int) string {
 	return path.Join("parts", run, fmt.Sprintf("bucket-%02d.gob.gz", bucket))
+}
+
+// DetailKey is where a bucket's piece of the run's detail.bin is kept
+// until the commit.
+func DetailKey(run string, bucket int) string {
+	return path.Join("parts", run, fmt.Sprintf("bucket-%02d.detail", bucket))
 }
 
 // ScoreBucket scores one bucket of the plan and stores its part.
@@ -279,6 +366,13 @@ func (r *Runner) ScoreBucket(ctx context.Context, p *Plan, bucket int) (*Part, e
 	if err != nil {
 		return nil, err
 	}
+	piece, err := part.detach()
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Serving.Put(ctx, DetailKey(p.Run, bucket), piece.Body); err != nil {
+		return nil, fmt.Errorf("scoring: store bucket %d's detail: %w", bucket, err)
+	}
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	if err := gob.NewEncoder(zw).Encode(part); err != nil {
@@ -291,7 +385,8 @@ func (r *Runner) ScoreBucket(ctx context.Context, p *Plan, bucket int) (*Part, e
 	if err := r.Serving.Put(ctx, key, buf.Bytes()); err != nil {
 		return nil, fmt.Errorf("scoring: store bucket %d: %w", bucket, err)
 	}
-	out := &Part{Bucket: bucket, Key: key, Customers: len(part.Customers), Seconds: time.Since(t0).Seconds()}
+	out := &Part{Bucket: bucket, Key: key, Customers: len(part.Customers), DetailBytes: int64(len(piece.Body)),
+		Seconds: time.Since(t0).Seconds()}
 	for _, s := range part.Scored {
 		if s {
 			out.Scored++
@@ -342,16 +437,38 @@ func (r *Runner) Commit(ctx context.Context, p *Plan, parts []Part) (*Result, er
 			return nil, fmt.Errorf("scoring: commit: bucket %d's part holds %d customers, the task says %d",
 				pt.Bucket, len(part.Customers), pt.Customers)
 		}
+		var det int64
+		for _, n := range part.DetailLens {
+			det += int64(n)
+		}
+		if len(part.DetailLens) != len(part.Customers) || det != pt.DetailBytes {
+			return nil, fmt.Errorf("scoring: commit: bucket %d's part has %d detail records of %d bytes, the task says %d customers, %d bytes",
+				pt.Bucket, len(part.DetailLens), det, pt.Customers, pt.DetailBytes)
+		}
 		ps = append(ps, part)
 	}
-	res, err := r.commit(ctx, p, m, ps)
+	// The detail pieces are read one at a time, as the commit places them.
+	piece := func(k int) ([]byte, error) {
+		pt := parts[k]
+		body, err := r.Serving.Get(ctx, DetailKey(p.Run, pt.Bucket))
+		if err != nil {
+			return nil, fmt.Errorf("scoring: commit: read bucket %d's detail: %w", pt.Bucket, err)
+		}
+		if int64(len(body)) != pt.DetailBytes {
+			return nil, fmt.Errorf("scoring: commit: bucket %d's detail is %d bytes, the task says %d", pt.Bucket, len(body), pt.DetailBytes)
+		}
+		return body, nil
+	}
+	res, err := r.commit(ctx, p, m, ps, piece)
 	if err != nil {
 		return nil, err
 	}
 	if d, ok := r.Serving.(deleter); ok {
 		for _, pt := range parts {
-			if err := d.Delete(ctx, pt.Key); err != nil {
-				r.warn(ctx, "scoring: part left in the serving store", "key", pt.Key, "error", err.Error())
+			for _, key := range []string{pt.Key, DetailKey(p.Run, pt.Bucket)} {
+				if err := d.Delete(ctx, key); err != nil {
+					r.warn(ctx, "scoring: part left in the serving store", "key", key, "error", err.Error())
+				}
 			}
 		}
 	}

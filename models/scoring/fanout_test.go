@@ -131,6 +131,14 @@ func TestFanOutEqualsRun(t *testing.T) {
 	if total != single.Scored+single.WinBack {
 		t.Errorf("buckets hold %d customers, the single run %d", total, single.Scored+single.WinBack)
 	}
+	// A part whose detail piece is not the size its answer says is
+	// refused, and the parts stay for a retry (the commit below).
+	bad := slices.Clone(parts)
+	bad[3].DetailBytes++
+	if _, err := runner().Handle(ctx, scoring.Task{Action: "commit", Plan: planned.Plan, Parts: bad}); err == nil ||
+		!strings.Contains(err.Error(), "detail") {
+		t.Errorf("commit with a detail piece of the wrong size: %v, want an error naming the detail", err)
+	}
 	commit := roundTrip[scoring.Task](t, scoring.Task{Action: "commit", Plan: planned.Plan, Parts: parts})
 	ans, err := runner().Handle(ctx, commit)
 	if err != nil {
@@ -166,8 +174,13 @@ func TestFanOutEqualsRun(t *testing.T) {
 		if per[pt.Bucket] != pt.Customers {
 			t.Errorf("bucket %d: part has %d customers, the snapshot %d of that bucket", pt.Bucket, pt.Customers, per[pt.Bucket])
 		}
-		if _, err := r.Serving.Get(ctx, pt.Key); !errors.Is(err, lake.ErrNotFound) {
-			t.Errorf("part %s after the commit: %v, want not found", pt.Key, err)
+		for _, key := range []string{pt.Key, scoring.DetailKey(planned.Plan.Run, pt.Bucket)} {
+			if _, err := r.Serving.Get(ctx, key); !errors.Is(err, lake.ErrNotFound) {
+				t.Errorf("part %s after the commit: %v, want not found", key, err)
+			}
+		}
+		if pt.DetailBytes == 0 {
+			t.Errorf("bucket %d: no detail piece", pt.Bucket)
 		}
 	}
 }

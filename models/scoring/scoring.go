@@ -161,7 +161,11 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.commit(ctx, p, m, []*partial{part})
+	piece, err := part.detach()
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.commit(ctx, p, m, []*partial{part}, func(int) ([]byte, error) { return piece.Body, nil })
 	if err != nil {
 		return nil, err
 	}
@@ -171,14 +175,42 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 }
 
 // commit computes what needs every customer of the run from the parts
-// (the subscribers of every bucket, each part sorted by id): value tiers
-// by CLV rank, the lists, the segments' figures, the tier migration and
-// the lifecycle report; then writes crm.scores and the serving snapshot.
-func (r *Runner) commit(ctx context.Context, p *Plan, m *models, parts []*partial) (*Result, error) {
+// (the subscribers of every bucket, each part sorted by id and stripped
+// of its detail): value tiers by CLV rank, the lists, the segments'
+// figures, the tier migration and the lifecycle report; then writes
+// crm.scores and the serving snapshot, whose detail.bin it assembles from
+// the parts' pieces (piece(k) is parts[k]'s, read when it is placed), so
+// no full row of a customer is held here.
+func (r *Runner) commit(ctx context.Context, p *Plan, m *models, parts []*partial, piece func(k int) ([]byte, error)) (*Result, error) {
 	t0 := time.Now()
 	res := &Result{Run: p.Run, FeatureMonth: p.FeatureMonth, ChurnModel: p.ChurnModel,
 		SegmentModel: p.SegmentModel, BadDebtModel: p.BadDebtModel, Value: p.Value}
-	cs, scored := merge(parts)
+	buckets := make([]int, len(parts))
+	for k, pt := range parts {
+		buckets[k] = pt.Bucket
+	}
+	mg, err := merge(parts)
+	if err != nil {
+		return nil, err
+	}
+	cs, scored := mg.cs, mg.scored
+	// detail.bin first: a piece that is missing or wrong stops the run
+	// before anything is written.
+	det := serving.NewDetailAssembly(mg.lens)
+	for k, rows := range mg.rowsOf {
+		body, err := piece(k)
+		if err != nil {
+			return nil, err
+		}
+		lens := make([]uint32, len(rows))
+		for j, row := range rows {
+			lens[j] = mg.lens[row]
+		}
+		if err := det.Place(&serving.DetailPiece{Body: body, Lens: lens}, rows); err != nil {
+			return nil, fmt.Errorf("scoring: bucket %d's detail: %w", buckets[k], err)
+		}
+	}
+
 	var sumP float64
 	for i := range cs {
 		if scored[i] {
@@ -240,7 +272,11 @@ func (r *Runner) commit(ctx context.Context, p *Plan, m *models, parts []*partia
 		r.info(ctx, "lifecycle report built", "run", res.Run, "bytes", len(meta.Insight),
 			"tracked_runs", len(rep.Tracking.Runs), "seconds", time.Since(t1).Seconds())
 	}
-	if res.Snapshot, err = serving.Write(ctx, r.Serving, meta, cs); err != nil {
+	files, err := serving.EncodeAssembled(meta, cs, det)
+	if err != nil {
+		return nil, fmt.Errorf("scoring: %w", err)
+	}
+	if res.Snapshot, err = serving.WriteFiles(ctx, r.Serving, meta.Run, files); err != nil {
 		return nil, fmt.Errorf("scoring: %w", err)
 	}
 	res.Seconds = time.Since(t0).Seconds()

@@ -1,0 +1,147 @@
+package serving
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+)
+
+// A snapshot can be built from pieces, so that no process holds every
+// customer's full row: a scoring bucket encodes the detail records of its
+// customers (EncodeDetail: the bytes detail.bin holds per customer, which
+// need nothing computed over the whole run), and the commit assembles
+// detail.bin from the pieces in id order (DetailAssembly) and encodes
+// columns.bin from rows without their detail fields (EncodeAssembled,
+// StripDetail). The files are byte for byte what Encode writes for the
+// same customers (TestAssembledEqualsEncode).
+
+// DetailPiece is the detail records of some customers, in their order:
+// Body holds the records back to back, Lens each one's length.
+type DetailPiece struct {
+	Body []byte
+	Lens []uint32
+}
+
+// EncodeDetail encodes the detail records of customers (as Encode does
+// for each of them).
+func EncodeDetail(customers []Customer) (*DetailPiece, error) {
+	p := &DetailPiece{Body: make([]byte, 0, len(customers)*detailGuess), Lens: make([]uint32, len(customers))}
+	for i := range customers {
+		n := len(p.Body)
+		var err error
+		if p.Body, err = appendDetail(p.Body, &customers[i]); err != nil {
+			return nil, fmt.Errorf("serving: %w", err)
+		}
+		p.Lens[i] = uint32(len(p.Body) - n)
+	}
+	return p, nil
+}
+
+// StripDetail clears the fields only detail.bin holds (MSISDN, name, the
+// dates, the history), keeping those the run's figures and crm.scores read
+// (the reasons). columns.bin is encoded from such rows exactly as from the
+// full ones.
+func StripDetail(c *Customer) {
+	c.MSISDN, c.Name, c.ActivationDate, c.StatusDate, c.History = "", "", "", "", nil
+}
+
+// DetailAssembly is detail.bin being built from pieces: the record ends
+// are fixed first (Len of every row in id order), then each piece's
+// records are copied to their rows (Place), one piece at a time.
+type DetailAssembly struct {
+	buf  []byte
+	ends []uint64
+}
+
+// NewDetailAssembly lays out detail.bin for records of lens, in row
+// order.
+func NewDetailAssembly(lens []uint32) *DetailAssembly {
+	ends := make([]uint64, len(lens))
+	end := uint64(detailHeader)
+	for i, n := range lens {
+		end += uint64(n)
+		ends[i] = end
+	}
+	buf := make([]byte, end)
+	copy(buf, detailMagic)
+	return &DetailAssembly{buf: buf, ends: ends}
+}
+
+// Place copies piece's records to their rows: record j of the piece is
+// row rows[j]'s.
+func (a *DetailAssembly) Place(piece *DetailPiece, rows []int) error {
+	if len(rows) != len(piece.Lens) {
+		return fmt.Errorf("serving: a detail piece of %d records placed on %d rows", len(piece.Lens), len(rows))
+	}
+	off := 0
+	for j, r := range rows {
+		n := int(piece.Lens[j])
+		if r < 0 || r >= len(a.ends) || off+n > len(piece.Body) {
+			return corrupt("detail piece record %d (row %d, %d bytes) out of range", j, r, n)
+		}
+		start := uint64(detailHeader)
+		if r > 0 {
+			start = a.ends[r-1]
+		}
+		if a.ends[r]-start != uint64(n) {
+			return corrupt("detail piece record %d is %d bytes, row %d was laid out for %d", j, n, r, a.ends[r]-start)
+		}
+		copy(a.buf[start:a.ends[r]], piece.Body[off:off+n])
+		off += n
+	}
+	if off != len(piece.Body) {
+		return corrupt("detail piece holds %d bytes past its records", len(piece.Body)-off)
+	}
+	return nil
+}
+
+// EncodeAssembled builds a run's files from rows sorted by id (their
+// detail fields are not read: StripDetail) and the assembled detail.bin,
+// every row's record placed.
+func EncodeAssembled(meta *Meta, rows []Customer, det *DetailAssembly) (*Files, error) {
+	if meta == nil {
+		return nil, errors.New("serving: no meta")
+	}
+	if len(rows) != len(det.ends) {
+		return nil, fmt.Errorf("serving: %d rows, detail laid out for %d", len(rows), len(det.ends))
+	}
+	for i := range rows {
+		if !ValidID(rows[i].SubscriberID) {
+			return nil, fmt.Errorf("serving: row %d: invalid subscriber id %q", i, rows[i].SubscriberID)
+		}
+		if i > 0 && rows[i-1].SubscriberID >= rows[i].SubscriberID {
+			return nil, fmt.Errorf("serving: customers not sorted by id at %d (%s, %s)", i, rows[i-1].SubscriberID, rows[i].SubscriberID)
+		}
+	}
+	cols, err := encodeColumns(rows, det.ends)
+	if err != nil {
+		return nil, fmt.Errorf("serving: %w", err)
+	}
+	mb, err := json.Marshal(meta)
+	if err != nil {
+		return nil, fmt.Errorf("serving: encode meta: %w", err)
+	}
+	return &Files{Columns: cols, Detail: det.buf, Meta: mb}, nil
+}
+
+// WriteFiles stores a run's encoded files and then points latest.json at
+// them, as Write does.
+func WriteFiles(ctx context.Context, st Store, run string, f *Files) (Pointer, error) {
+	dir := path.Join("runs", run)
+	p := Pointer{Format: FormatColumns, Run: run,
+		Columns: path.Join(dir, "columns.bin"), ColumnsBytes: int64(len(f.Columns)),
+		Detail: path.Join(dir, "detail.bin"), DetailBytes: int64(len(f.Detail)),
+		Meta: path.Join(dir, "meta.json")}
+	pb, _ := json.Marshal(p)
+	for _, part := range []struct {
+		key  string
+		body []byte
+	}{{p.Detail, f.Detail}, {p.Columns, f.Columns}, {p.Meta, f.Meta}, {LatestKey, pb}} {
+		if err := st.Put(ctx, part.key, part.body); err != nil {
+			return Pointer{}, fmt.Errorf("serving: write %s: %w", part.key, err)
+		}
+	}
+	return p, nil
+}

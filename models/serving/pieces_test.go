@@ -1,0 +1,95 @@
+package serving_test
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/telcolake/telcolake/models/serving"
+)
+
+// TestAssembledEqualsEncode: a snapshot assembled from pieces (each
+// piece's detail encoded alone, the columns from stripped rows) is byte
+// for byte Encode's for the same customers, however they are split.
+func TestAssembledEqualsEncode(t *testing.T) {
+	cs := sample(700)
+	meta := &serving.Meta{Run: "run-1", Customers: len(cs)}
+	want, err := serving.Encode(meta, cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 3, 8} {
+		// Pieces by ShardOf: each keeps id order, rows interleave.
+		var rowsOf [][]int
+		var pieces []*serving.DetailPiece
+		for k, part := range serving.Split(cs, n) {
+			p, err := serving.EncodeDetail(part)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pieces = append(pieces, p)
+			var rows []int
+			for i := range cs {
+				if serving.ShardOf(cs[i].SubscriberID, n) == k {
+					rows = append(rows, i)
+				}
+			}
+			rowsOf = append(rowsOf, rows)
+		}
+		lens := make([]uint32, len(cs))
+		for k, rows := range rowsOf {
+			for j, r := range rows {
+				lens[r] = pieces[k].Lens[j]
+			}
+		}
+		asm := serving.NewDetailAssembly(lens)
+		for k := range pieces {
+			if err := asm.Place(pieces[k], rowsOf[k]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stripped := make([]serving.Customer, len(cs))
+		copy(stripped, cs)
+		for i := range stripped {
+			serving.StripDetail(&stripped[i])
+		}
+		got, err := serving.EncodeAssembled(meta, stripped, asm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []struct {
+			name      string
+			got, want []byte
+		}{{"columns", got.Columns, want.Columns}, {"detail", got.Detail, want.Detail}, {"meta", got.Meta, want.Meta}} {
+			if !bytes.Equal(f.got, f.want) {
+				t.Errorf("%d pieces: %s.bin differs from Encode's (%d bytes, want %d)", n, f.name, len(f.got), len(f.want))
+			}
+		}
+	}
+}
+
+// TestDetailAssemblyRefusesMismatch: a piece placed on rows laid out for
+// other lengths, or on too few rows, is an error, not a corrupt file.
+func TestDetailAssemblyRefusesMismatch(t *testing.T) {
+	cs := sample(4)
+	p, err := serving.EncodeDetail(cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		lens []uint32
+		rows []int
+	}{
+		{"too few rows", p.Lens, []int{0, 1, 2}},
+		{"other lengths", []uint32{p.Lens[1], p.Lens[0] + 1, p.Lens[2], p.Lens[3]}, []int{0, 1, 2, 3}},
+		{"row out of range", p.Lens, []int{0, 1, 2, 4}},
+	} {
+		a := serving.NewDetailAssembly(tc.lens)
+		if err := a.Place(p, tc.rows); err == nil {
+			t.Errorf("%s: Place accepted it", tc.name)
+		} else if tc.name != "too few rows" && !errors.Is(err, serving.ErrCorrupt) {
+			t.Errorf("%s: %v, want ErrCorrupt", tc.name, err)
+		}
+	}
+}
