@@ -1,33 +1,24 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
-	"syscall"
-	"time"
+
+	"github.com/telcolake/telcolake/bench/proc"
 )
 
 // runChild runs cmd to completion and returns its wall time, its peak RSS
-// (from the rusage wait4 reports for that child alone) and its stdout.
+// and its stdout (proc.Run); a failure carries the command and the tail
+// of its stderr.
 func runChild(cmd *exec.Cmd) (runResult, []byte, error) {
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return runResult{}, nil, fmt.Errorf("start %s: %w", cmd.Path, err)
-	}
-	err := cmd.Wait()
-	res := runResult{Wall: time.Since(start)}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.MaxRSSKiB = ru.Maxrss // KiB on Linux
-	}
+	res, stdout, stderr, err := proc.Run(cmd)
+	out := runResult{Wall: res.Wall, MaxRSSKiB: res.MaxRSSKiB}
 	if err != nil {
-		return res, stdout.Bytes(), fmt.Errorf("%s: %w\nstderr:\n%s", strings.Join(cmd.Args, " "), err, tail(stderr.String(), 4000))
+		return out, stdout, fmt.Errorf("%s: %w\nstderr:\n%s", strings.Join(cmd.Args, " "), err, tail(string(stderr), 4000))
 	}
-	return res, stdout.Bytes(), nil
+	return out, stdout, nil
 }
 
 // exitDetail adds the stderr an exec.ExitError carries to its message.
@@ -40,9 +31,4 @@ func exitDetail(err error) error {
 }
 
 // tail returns at most the last n bytes of s.
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "…" + s[len(s)-n:]
-}
+func tail(s string, n int) string { return proc.Tail(s, n) }

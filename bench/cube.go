@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/telcolake/telcolake/api"
+	"github.com/telcolake/telcolake/bench/proc"
 	"github.com/telcolake/telcolake/lake"
 	"github.com/telcolake/telcolake/lambdahttp"
 	"github.com/telcolake/telcolake/models/serving"
@@ -111,13 +112,8 @@ type cubeReport struct {
 	Commit        string
 }
 
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
-}
+// loadAvg is the machine's load average (proc.LoadAvg).
+func loadAvg() string { return proc.LoadAvg() }
 
 // measureCube is the cube part.
 func (b *bench) measureCube(ctx context.Context) (*cubeReport, error) {

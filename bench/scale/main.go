@@ -33,12 +33,14 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/telcolake/telcolake/bench/proc"
 	"github.com/telcolake/telcolake/localstack"
 )
 
@@ -66,7 +68,13 @@ type options struct {
 	keep                    bool
 	lookups, filters, cubes int
 	lambdaConcur            int
+	concurrency             int  // the Map states' MaxConcurrency here; 0: the template's
+	gzip                    bool // exports as .csv.gz (a quarter of the disk at 1M)
+	from                    string
 }
+
+// stages are the -from names, in order.
+var stages = []string{"gen", "ingest", "monthly", "score", "api"}
 
 // invocation is one child process: a function invocation (or gen).
 type invocation struct {
@@ -75,9 +83,15 @@ type invocation struct {
 	Wall                    time.Duration
 	CPU                     time.Duration // user + system
 	RSSMiB                  float64
-	MemoryMB                int // the template's MemorySize; 0 for gen
+	MemoryMB                int           // the template's MemorySize; 0 for gen
+	Timeout                 time.Duration // the template's Timeout; 0 for gen
 	Err                     string
 }
+
+// OverTimeout reports whether the invocation took longer than its
+// function's Timeout here (it is not killed: on a loaded 2-core machine the
+// wall time is an upper bound of Lambda's, so the figure is reported).
+func (v invocation) OverTimeout() bool { return v.Timeout > 0 && v.Wall > v.Timeout }
 
 // Within reports whether the invocation stayed within its MemorySize.
 func (v invocation) Within() bool { return v.MemoryMB == 0 || v.RSSMiB*1.048576 <= float64(v.MemoryMB) }
@@ -113,9 +127,20 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&o.filters, "filters", 300, "filtered pages in the api burst")
 	fs.IntVar(&o.cubes, "cubes", 60, "cube queries in the api burst")
 	fs.IntVar(&o.lambdaConcur, "lambda-concurrency", 1000, "Lambda concurrency the 100M projection assumes")
+	fs.IntVar(&o.concurrency, "concurrency", 0, "the Map states' MaxConcurrency on this machine (0: the template's); fewer keeps the buckets' memory within the machine's")
+	fs.BoolVar(&o.gzip, "gzip", true, "write the exports as .csv.gz")
+	fs.StringVar(&o.from, "from", "gen", "first `stage` to run ("+strings.Join(stages, ", ")+"); later than gen needs the -work directory of a kept run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	from := slices.Index(stages, o.from)
+	if from < 0 {
+		return fmt.Errorf("-from %q: not one of %s", o.from, strings.Join(stages, ", "))
+	}
+	if from > 0 && o.work == "" {
+		return fmt.Errorf("-from %s needs -work, the directory of a kept run", o.from)
+	}
+	runs := func(stage string) bool { return slices.Index(stages, stage) >= from }
 	work := o.work
 	if work == "" {
 		d, err := os.MkdirTemp("", "telcolake-scale-")
@@ -148,7 +173,12 @@ func run(ctx context.Context, args []string) error {
 		"TELCOLAKE_CATALOG=sqlite://"+filepath.Join(lakeDir, "catalog.db"),
 		"TELCOLAKE_LANDING_BUCKET=landing", "AWS_REGION=us-east-1",
 		"TELCOLAKE_PSEUDONYM_KEY=scale-key-0123456789", "TELCOLAKE_REJECT_THRESHOLD=0.05")}
-	rep := &report{Opts: o, Start: time.Now().UTC(), LoadStart: loadAvg()}
+	rep := &report{Opts: o, Start: time.Now().UTC(), LoadStart: proc.LoadAvg1(), Work: work}
+	if from > 0 {
+		if rep.Stages, err = earlierStages(work, from); err != nil {
+			return err
+		}
+	}
 	cli := filepath.Join(work, "telcolake")
 	log.Printf("building %s", cli)
 	build := exec.CommandContext(ctx, "go", "build", "-o", cli, "./cmd/telcolake")
@@ -162,17 +192,22 @@ func run(ctx context.Context, args []string) error {
 	landing := filepath.Join(work, "landing")
 	r.stageNow = "gen"
 	ts := time.Now()
-	gen := exec.CommandContext(ctx, cli, "gen", "-subs", strconv.Itoa(o.subs), "-months", strconv.Itoa(o.months),
-		"-start", o.start, "-cdr-span", "day", "-mess=false", "-truth=false", "-out", landing)
-	if _, err := r.child(gen, "gen", "", -1, 0); err != nil {
-		return err
+	if runs("gen") {
+		gen := exec.CommandContext(ctx, cli, "gen", "-subs", strconv.Itoa(o.subs), "-months", strconv.Itoa(o.months),
+			"-start", o.start, "-cdr-span", "day", "-mess=false", "-truth=false", "-gzip="+strconv.FormatBool(o.gzip), "-out", landing)
+		if _, err := r.child(gen, "gen", "", -1, 0, 0); err != nil {
+			return err
+		}
 	}
 	man, err := readManifest(landing)
 	if err != nil {
 		return err
 	}
 	rep.CDRRows, rep.Files, rep.CSVBytes = man.cdrRows(), len(man.Files), man.bytes()
-	rep.Stages = append(rep.Stages, r.stage("gen", time.Since(ts), fmt.Sprintf("%d files, %.1f GB of CSV", len(man.Files), float64(rep.CSVBytes)/1e9)))
+	if runs("gen") {
+		rep.Stages = append(rep.Stages, r.stage("gen", time.Since(ts), fmt.Sprintf("%d files, %.1f GB of %s", len(man.Files), float64(rep.CSVBytes)/1e9, map[bool]string{true: "gzip CSV", false: "CSV"}[o.gzip])))
+		rep.flush(o.out, t0)
+	}
 	log.Printf("gen: %d files, %d CDR rows in %s", len(man.Files), rep.CDRRows, time.Since(ts).Round(time.Second))
 
 	// 2. ingest
@@ -180,7 +215,7 @@ func run(ctx context.Context, args []string) error {
 	ts = time.Now()
 	var rows int64
 	keys := man.Deliveries
-	for i := 0; i < len(keys); i += o.batch {
+	for i := 0; i < len(keys) && runs("ingest"); i += o.batch {
 		batch := keys[i:min(len(keys), i+o.batch)]
 		ev, _ := json.Marshal(ingestEvent{Landing: landing, Keys: batch})
 		out, err := r.invoke(ctx, "ingest", ev)
@@ -193,27 +228,42 @@ func run(ctx context.Context, args []string) error {
 		}
 		rows += a.Rows
 	}
-	rep.Stages = append(rep.Stages, r.stage("ingest", time.Since(ts), fmt.Sprintf("%d files in batches of %d, %d rows committed", len(keys), o.batch, rows)))
-	log.Printf("ingest: %d rows in %s", rows, time.Since(ts).Round(time.Second))
+	if runs("ingest") {
+		rep.Stages = append(rep.Stages, r.stage("ingest", time.Since(ts), fmt.Sprintf("%d files in batches of %d, %d rows committed", len(keys), o.batch, rows)))
+		rep.flush(o.out, t0)
+		log.Printf("ingest: %d rows in %s", rows, time.Since(ts).Round(time.Second))
+	}
 
 	// 3. MonthlyRun, 4. DailyScore
-	for _, sm := range []struct{ stage, machine, input string }{
-		{"monthly run (features fan-out, train)", "MonthlyRun", `{"truth":""}`},
-		{"daily score (fan-out)", "DailyScore", `{}`},
+	for _, sm := range []struct{ from, stage, machine, input string }{
+		{"monthly", "monthly run (features fan-out, train)", "MonthlyRun", `{"truth":""}`},
+		{"score", "daily score (fan-out)", "DailyScore", `{}`},
 	} {
+		if !runs(sm.from) {
+			continue
+		}
 		def := tpl.StateMachines[sm.machine]
 		if def == nil {
 			return fmt.Errorf("no %s state machine in the template", sm.machine)
 		}
 		r.stageNow = sm.stage
 		ts = time.Now()
+		m := def.Machine
+		k := m.States["Buckets"].MaxConcurrency
+		rep.TemplateConcurrency = k
+		if o.concurrency > 0 {
+			m = withMaxConcurrency(m, o.concurrency)
+			k = o.concurrency
+		}
 		x := &localstack.Execution{Invoker: r}
-		if _, err := x.Run(ctx, def.Machine, []byte(sm.input)); err != nil {
+		if _, err := x.Run(ctx, m, []byte(sm.input)); err != nil {
+			rep.Stages = append(rep.Stages, r.stage(sm.stage, time.Since(ts), "**failed**: "+firstLine(err.Error())))
+			rep.flush(o.out, t0)
 			return fmt.Errorf("%s: %w", sm.machine, err)
 		}
-		k := def.Machine.States["Buckets"].MaxConcurrency
 		rep.Stages = append(rep.Stages, r.stage(sm.stage, time.Since(ts), fmt.Sprintf("state machine %s, Map MaxConcurrency %d", sm.machine, k)))
 		rep.Concurrency = k
+		rep.flush(o.out, t0)
 		log.Printf("%s: %s", sm.machine, time.Since(ts).Round(time.Second))
 	}
 
@@ -230,7 +280,8 @@ func run(ctx context.Context, args []string) error {
 	}
 	rep.Stages = append(rep.Stages, r.stage("api", time.Since(ts), fmt.Sprintf("%d customers served", rep.API.Customers)))
 	rep.Total = time.Since(t0)
-	rep.LoadEnd = loadAvg()
+	rep.LoadEnd = proc.LoadAvg1()
+	rep.Done = true
 	log.Printf("end to end %s", rep.Total.Round(time.Second))
 	section := rep.section()
 	fmt.Println(section)
@@ -280,44 +331,32 @@ func (r *runner) invoke(ctx context.Context, function string, payload []byte) ([
 			bucket = *task.Bucket
 		}
 	}
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
 	cmd := exec.CommandContext(ctx, r.self, stepMode, function)
 	cmd.Stdin = bytes.NewReader(payload)
-	return r.child(cmd, function, task.Action, bucket, mem)
+	return r.child(cmd, function, task.Action, bucket, mem, timeout)
 }
 
 // child runs cmd and records it.
-func (r *runner) child(cmd *exec.Cmd, function, action string, bucket, mem int) ([]byte, error) {
-	var stdout, stderr bytes.Buffer
-	cmd.Env, cmd.Stdout, cmd.Stderr = r.env, &stdout, &stderr
-	t0 := time.Now()
-	err := cmd.Run()
-	v := invocation{Stage: r.stageNow, Function: function, Action: action, Bucket: bucket, Wall: time.Since(t0), MemoryMB: mem}
-	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			v.RSSMiB = float64(ru.Maxrss) / 1024
-			v.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		}
-	}
+func (r *runner) child(cmd *exec.Cmd, function, action string, bucket, mem int, timeout time.Duration) ([]byte, error) {
+	cmd.Env = r.env
+	res, stdout, stderr, err := proc.Run(cmd)
+	v := invocation{Stage: r.stageNow, Function: function, Action: action, Bucket: bucket, Wall: res.Wall,
+		CPU: res.CPU, RSSMiB: res.RSSMiB(), MemoryMB: mem, Timeout: timeout}
 	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == exitNotJSON {
-		v.Err = "answer not encodable as JSON: " + strings.TrimSpace(tail(stderr.String(), 200))
-		stdout.Reset()
-		stdout.WriteString("{}")
+		v.Err = "answer not encodable as JSON: " + strings.TrimSpace(proc.Tail(string(stderr), 200))
+		stdout = []byte("{}")
 		err = nil
 	}
 	if err != nil {
 		v.Err = err.Error()
-		err = fmt.Errorf("%s %s: %w\n%s", function, action, err, tail(stderr.String(), 3000))
+		err = fmt.Errorf("%s %s: %w\n%s", function, action, err, proc.Tail(string(stderr), 3000))
 	}
 	r.mu.Lock()
 	r.calls = append(r.calls, v)
 	r.mu.Unlock()
-	log.Printf("  %s %s%s: %.1f s, %.0f MiB%s", function, action, bucketLabel(bucket), v.Wall.Seconds(), v.RSSMiB, map[bool]string{true: "", false: " OVER MemorySize"}[v.Within()])
-	return stdout.Bytes(), err
+	log.Printf("  %s %s%s: %.1f s, CPU %.1f s, %.0f MiB%s%s", function, action, bucketLabel(bucket), v.Wall.Seconds(), v.CPU.Seconds(), v.RSSMiB,
+		map[bool]string{true: "", false: " OVER MemorySize"}[v.Within()], map[bool]string{true: " OVER Timeout", false: ""}[v.OverTimeout()])
+	return stdout, err
 }
 
 func bucketLabel(b int) string {
@@ -327,20 +366,25 @@ func bucketLabel(b int) string {
 	return " " + strconv.Itoa(b)
 }
 
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
+// withMaxConcurrency is a copy of m whose Map states run at most k
+// iterations at once.
+func withMaxConcurrency(m *localstack.Machine, k int) *localstack.Machine {
+	c := &localstack.Machine{StartAt: m.StartAt, States: make(map[string]*localstack.State, len(m.States))}
+	for name, st := range m.States {
+		cp := *st
+		if cp.Type == "Map" {
+			cp.MaxConcurrency = k
+		}
+		c.States[name] = &cp
 	}
-	return "…" + s[len(s)-n:]
+	return c
 }
 
-// loadAvg is /proc/loadavg's 1-minute figure ("" when unreadable).
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
 	}
-	return strings.Fields(string(b))[0]
+	return s
 }
 
 type manifest struct {

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/telcolake/telcolake/bench/proc"
 )
 
 // The scale section sits between these markers in BENCHMARKS.md.
@@ -28,16 +32,49 @@ const (
 )
 
 type report struct {
-	Opts               options
-	Start              time.Time
-	LoadStart, LoadEnd string
-	CDRRows            int64
-	Files              int
-	CSVBytes           int64
-	Stages             []stage
-	Total              time.Duration
-	API                apiAnswer
-	Concurrency        int
+	Opts                options
+	Start               time.Time
+	LoadStart, LoadEnd  string
+	CDRRows             int64
+	Files               int
+	CSVBytes            int64
+	Stages              []stage
+	Total               time.Duration
+	API                 apiAnswer
+	Concurrency         int    // the Map states' MaxConcurrency in this run
+	TemplateConcurrency int    // the template's
+	Work                string // the work directory
+	Done                bool   // false: the run stopped (or is still going) after the stages listed
+}
+
+// flush writes the section with the stages done so far, so that a run
+// cut short still leaves its figures.
+// The stages are also kept in the work directory (stagesFile), for a
+// later run with -from.
+func (r *report) flush(path string, t0 time.Time) {
+	r.Total, r.LoadEnd = time.Since(t0), proc.LoadAvg1()
+	if err := mergeSection(path, r.section()); err != nil {
+		fmt.Fprintln(os.Stderr, "scale: write report:", err)
+	}
+	if raw, err := json.Marshal(r.Stages); err == nil {
+		_ = os.WriteFile(filepath.Join(r.Work, stagesFile), raw, 0o644)
+	}
+}
+
+// stagesFile holds a run's stages in its work directory.
+const stagesFile = "stages.json"
+
+// earlierStages are the first n stages of the run kept in work.
+func earlierStages(work string, n int) ([]stage, error) {
+	raw, err := os.ReadFile(filepath.Join(work, stagesFile))
+	if err != nil {
+		return nil, fmt.Errorf("the earlier stages: %w", err)
+	}
+	var st []stage
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return nil, fmt.Errorf("the earlier stages: %w", err)
+	}
+	return st[:min(n, len(st))], nil
 }
 
 func (r *report) section() string {
@@ -53,7 +90,15 @@ func (r *report) section() string {
 		"MemorySize is the function's in `infra/template.yaml`.\n\n",
 		r.Start.Format("2006-01-02 15:04"), runtime.NumCPU(), r.LoadStart, r.LoadEnd, r.Opts.subs, r.Opts.months, r.Opts.start,
 		thousands(r.CDRRows), r.Files, float64(r.CSVBytes)/1e9, r.Concurrency)
-	p("End to end (gen to the last api request): **%.1f s** (%.1f min; target < 15 min at 1M subscribers).\n\n", r.Total.Seconds(), r.Total.Minutes())
+	if r.Done {
+		p("End to end (gen to the last api request): **%.1f s** (%.1f min; target < 15 min at 1M subscribers).\n\n", r.Total.Seconds(), r.Total.Minutes())
+	} else {
+		p("**Partial run**: only the stages below ran (%.1f s so far); the run stopped or was still going when this was written.\n\n", r.Total.Seconds())
+	}
+	if r.Concurrency > 0 && r.TemplateConcurrency > 0 && r.Concurrency != r.TemplateConcurrency {
+		p("The Map states ran at MaxConcurrency %d here (the template's is %d), so that the buckets' memory fits this\n"+
+			"shared machine's; the per-bucket figures are what the projection uses.\n\n", r.Concurrency, r.TemplateConcurrency)
+	}
 	p("| stage | wall s | invocations | slowest invocation s | CPU s (all invocations) | peak RSS MiB (largest) | MemorySize MB | all within | note |\n")
 	p("|---|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, s := range r.Stages {
@@ -88,14 +133,18 @@ func (r *report) section() string {
 			if c.Err != "" {
 				act += " (**" + c.Err + "**)"
 			}
+			if c.OverTimeout() {
+				act += fmt.Sprintf(" (**wall over the %.0f s Timeout**)", c.Timeout.Seconds())
+			}
 			p("| %s | %s | %s | %s | %.1f | %.1f | %.0f | %d | %s |\n", s.Name, c.Function, act, bk, c.Wall.Seconds(), c.CPU.Seconds(), c.RSSMiB, c.MemoryMB, yesNo(c.Within()))
 		}
 	}
-	a := r.API
-	p("\nThe api burst (one instance, `api.Live` in one child process; milliseconds): first request (key check,\n"+
-		"snapshot load, a page of 500) **%.0f ms**; %d look-ups p50 %.2f p99 %.2f; %d filtered pages p50 %.2f p99 %.2f;\n"+
-		"%d cube queries p50 %.2f p99 %.2f; %d errors; %s customers.\n\n",
-		a.ColdMS, a.Lookups, a.LookupP50, a.LookupP99, a.Filters, a.FilterP50, a.FilterP99, a.Cubes, a.CubeP50, a.CubeP99, a.Errs, thousands(int64(a.Customers)))
+	if a := r.API; a.Customers > 0 {
+		p("\nThe api burst (one instance, `api.Live` in one child process; milliseconds): first request (key check,\n"+
+			"snapshot load, a page of 500) **%.0f ms**; %d look-ups p50 %.2f p99 %.2f; %d filtered pages p50 %.2f p99 %.2f;\n"+
+			"%d cube queries p50 %.2f p99 %.2f; %d errors; %s customers.\n\n",
+			a.ColdMS, a.Lookups, a.LookupP50, a.LookupP99, a.Filters, a.FilterP50, a.FilterP99, a.Cubes, a.CubeP50, a.CubeP99, a.Errs, thousands(int64(a.Customers)))
+	}
 	r.projection(&b)
 	p("%s\n", scaleEnd)
 	return b.String()
