@@ -25,12 +25,21 @@
 // estimated only with two full years (24 months) of history; with less
 // the model is non-seasonal and says so.
 //
-// Intervals are a residual bootstrap: the one-step log errors of the same
-// forecaster on every origin of the group's own history (pooled over the
-// groups of its dimension when a group has fewer than 8), centred, resampled and
-// summed along the horizon (errors accumulate like a random walk, which is
+// Intervals treat the log error as a random walk with an unknown scale:
+// the one-step log errors of the same forecaster on every origin of the
+// group's own history (pooled over the groups of its dimension when a group
+// has fewer than 8), centred, give the scale s with n−1 degrees of freedom,
+// and month k's band is point·exp(±t·s·√k), t the Student-t quantile with
+// n−1 degrees of freedom (errors accumulate like a random walk, which is
 // right for a drifting level and conservative for noise around a steady
-// one), 1,000 paths, seeded.
+// one). The bands therefore widen with every month of the horizon, and with
+// few errors the 95% band is honestly wider than the 80% one (t's tails,
+// not the largest of four resampled errors). An earlier residual bootstrap
+// (resampled error paths) gave lumpy quantiles with a short history: a band
+// narrower in a later month, a 95% band hardly wider than the 80%. The
+// quarter's band (the sum of the first three months) comes from 1,000
+// seeded paths of the same walk, each with its own scale drawn from s's
+// sampling distribution, so its quantiles match the months' t bands.
 package forecast
 
 import (
@@ -39,6 +48,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // Measures a forecast covers.
@@ -373,63 +384,68 @@ type Band struct {
 	Lo95, Hi95 float64
 }
 
-// bands bootstraps point's intervals from errs (one-step log errors):
-// each path sums k resampled errors by month k. Without errors the bands
-// are the point itself. The second band is the sum of the first three
-// months (a quarter) along the same paths; its Month is the first's.
+// bands gives point's intervals from errs (one-step log errors, see the
+// package comment): month k (1-based) is point·exp(±t·s·√k). With fewer
+// than two errors there is no scale and the bands are the point itself.
+// The second band is the sum of the first three months (a quarter) along
+// 1,000 simulated paths; its Month is the first's.
 func bands(months []time.Time, point []float64, errs []float64, rng *rand.Rand) ([]Band, Band) {
 	const paths = 1000
 	out := make([]Band, len(point))
-	sims := make([][]float64, len(point))
 	q3 := min(3, len(point))
-	var quarter []float64
 	qp := 0.0
 	for k := range q3 {
 		qp += point[k]
-	}
-	if len(errs) > 0 {
-		// Centred: the bands are the spread around the point, not a
-		// second forecast of its bias.
-		mean := 0.0
-		for _, e := range errs {
-			mean += e
-		}
-		mean /= float64(len(errs))
-		centred := make([]float64, len(errs))
-		for i, e := range errs {
-			centred[i] = e - mean
-		}
-		errs = centred
-		for range paths {
-			cum, sum := 0.0, 0.0
-			for k := range point {
-				cum += errs[rng.IntN(len(errs))]
-				sims[k] = append(sims[k], cum)
-				if k < q3 {
-					sum += point[k] * math.Exp(cum)
-				}
-			}
-			quarter = append(quarter, sum)
-		}
 	}
 	qb := Band{Point: qp, Lo80: qp, Hi80: qp, Lo95: qp, Hi95: qp}
 	if len(months) > 0 {
 		qb.Month = months[0]
 	}
-	if len(quarter) > 0 {
-		slices.Sort(quarter)
-		qb.Lo80, qb.Hi80, qb.Lo95, qb.Hi95 = quantile(quarter, 0.10), quantile(quarter, 0.90), quantile(quarter, 0.025), quantile(quarter, 0.975)
-	}
 	for k, p := range point {
-		b := Band{Month: months[k], Point: p, Lo80: p, Hi80: p, Lo95: p, Hi95: p}
-		if len(sims[k]) > 0 {
-			s := sims[k]
-			slices.Sort(s)
-			q := func(f float64) float64 { return p * math.Exp(quantile(s, f)) }
-			b.Lo80, b.Hi80, b.Lo95, b.Hi95 = q(0.10), q(0.90), q(0.025), q(0.975)
-		}
-		out[k] = b
+		out[k] = Band{Month: months[k], Point: p, Lo80: p, Hi80: p, Lo95: p, Hi95: p}
 	}
+	n := len(errs)
+	if n < 2 {
+		return out, qb
+	}
+	// Centred: the bands are the spread around the point, not a second
+	// forecast of its bias.
+	mean := 0.0
+	for _, e := range errs {
+		mean += e
+	}
+	mean /= float64(n)
+	ss := 0.0
+	for _, e := range errs {
+		ss += (e - mean) * (e - mean)
+	}
+	nu := float64(n - 1)
+	s := math.Sqrt(ss / nu)
+	if s == 0 {
+		return out, qb
+	}
+	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: nu}
+	t80, t95 := t.Quantile(0.90), t.Quantile(0.975)
+	for k, p := range point {
+		r := s * math.Sqrt(float64(k+1))
+		out[k].Lo80, out[k].Hi80 = p*math.Exp(-t80*r), p*math.Exp(t80*r)
+		out[k].Lo95, out[k].Hi95 = p*math.Exp(-t95*r), p*math.Exp(t95*r)
+	}
+	// The quarter: each path a normal walk with its own scale
+	// s·√(ν/χ²_ν), so that every month's marginal is the t band above.
+	chi := distuv.ChiSquared{K: nu, Src: rng}
+	quarter := make([]float64, paths)
+	for i := range quarter {
+		sigma := s * math.Sqrt(nu/chi.Rand())
+		cum, sum := 0.0, 0.0
+		for k := range q3 {
+			cum += sigma * rng.NormFloat64()
+			sum += point[k] * math.Exp(cum)
+		}
+		quarter[i] = sum
+	}
+	slices.Sort(quarter)
+	qb.Lo80, qb.Hi80, qb.Lo95, qb.Hi95 = quantile(quarter, 0.10), quantile(quarter, 0.90), quantile(quarter, 0.025), quantile(quarter, 0.975)
 	return out, qb
 }
 

@@ -220,3 +220,50 @@ func TestIntervalCoverage(t *testing.T) {
 		t.Errorf("95%% band covers %.3f, want 0.91…0.98", c95)
 	}
 }
+
+// TestBandsWidenWithShortHistory: with six months of noisy history (four
+// one-step errors) every month's band is wider than the month before's, in
+// the log (relative) scale and, for a steady point, in absolute terms; the
+// 95% band is wider than the 80% one by t's ratio with 3 degrees of
+// freedom, not by the normal's; and month k's band is point·exp(±t·s·√k).
+func TestBandsWidenWithShortHistory(t *testing.T) {
+	months := []time.Time{month(6), month(7), month(8), month(9), month(10), month(11)}
+	point := []float64{1000, 1000, 1000, 1000, 1000, 1000}
+	errs := []float64{0.03, -0.05, 0.01, 0.06}
+	bs, quarter := bands(months, point, errs, rand.New(rand.NewPCG(1, 2)))
+	// s of the centred errors (mean 0.0125), 3 degrees of freedom;
+	// t(3) quantiles 1.637744 (0.90) and 3.182446 (0.975).
+	s := math.Sqrt((0.0175*0.0175 + 0.0625*0.0625 + 0.0025*0.0025 + 0.0475*0.0475) / 3)
+	for k, b := range bs {
+		r := s * math.Sqrt(float64(k+1))
+		for _, c := range []struct {
+			name      string
+			got, want float64
+		}{
+			{"lo80", b.Lo80, 1000 * math.Exp(-1.637744*r)}, {"hi80", b.Hi80, 1000 * math.Exp(1.637744*r)},
+			{"lo95", b.Lo95, 1000 * math.Exp(-3.182446*r)}, {"hi95", b.Hi95, 1000 * math.Exp(3.182446*r)},
+		} {
+			if math.Abs(c.got-c.want) > 1e-3 {
+				t.Errorf("month %d: %s = %v, want %v", k+1, c.name, c.got, c.want)
+			}
+		}
+		if k == 0 {
+			continue
+		}
+		p := bs[k-1]
+		if b.Hi80-b.Lo80 <= p.Hi80-p.Lo80 || b.Hi95-b.Lo95 <= p.Hi95-p.Lo95 ||
+			math.Log(b.Hi80/b.Lo80) <= math.Log(p.Hi80/p.Lo80) {
+			t.Errorf("month %d's band %+v is not wider than month %d's %+v", k+1, b, k, p)
+		}
+		if ratio := math.Log(b.Hi95/b.Lo95) / math.Log(b.Hi80/b.Lo80); ratio < 1.9 {
+			t.Errorf("month %d: 95%% band only %.2f× the 80%% band's log width, want t(3)'s 1.94", k+1, ratio)
+		}
+	}
+	if !(quarter.Lo95 < quarter.Lo80 && quarter.Lo80 < quarter.Point && quarter.Point < quarter.Hi80 && quarter.Hi80 < quarter.Hi95) {
+		t.Errorf("quarter band out of order: %+v", quarter)
+	}
+	one, none := bands(months[:2], point[:2], errs[:1], rand.New(rand.NewPCG(1, 2)))
+	if one[1].Lo95 != 1000 || one[1].Hi95 != 1000 || none.Hi95 != 2000 {
+		t.Errorf("one error gave bands %+v, quarter %+v; want the point itself", one, none)
+	}
+}
