@@ -104,20 +104,25 @@ func (c *Console) forecastPage(w http.ResponseWriter, r *http.Request) {
 	d := forecastView{A: a, Dims: forecast.Dimensions, Measures: forecast.Measures}
 	for _, g := range a.Groups {
 		var hist []float64
+		var months []string
 		for _, h := range g.History {
-			hist = append(hist, h.Value)
+			hist, months = append(hist, h.Value), append(months, h.Month)
 		}
 		d.Groups = append(d.Groups, forecastGroupView{Group: g.Group, Bands: g.Bands,
-			Chart: bandChart(a.Measure+" of "+g.Group, hist, g.Bands)})
+			Chart: bandChart(a.Measure+" of "+g.Group, months, hist, g.Bands)})
 	}
 	c.render(w, r, http.StatusOK, "forecast", c.page(r, &s, d))
 }
 
 // bandChart draws the known months as a line, then the forecast's point
-// line inside its 80% and 95% bands, on a scale from zero (or the lowest
-// band) to the highest value.
-func bandChart(label string, hist []float64, bands []forecastBand) template.HTML {
-	const w, h, pad = 320.0, 160.0, 8.0
+// line inside its 80% and 95% bands, with a value axis (round ticks from
+// zero or below the lowest band to the highest value, gridlines) and a
+// month axis (MM under every month, or every other one when there are
+// many, the year under the first month and each January), and a dashed
+// line where the forecast starts. months are the known months' YYYY-MM
+// labels, one per hist value. Only numbers and month labels enter it.
+func bandChart(label string, months []string, hist []float64, bands []forecastBand) template.HTML {
+	const w, h, left, right, top, bottom = 560.0, 220.0, 52.0, 10.0, 10.0, 30.0
 	n := len(hist) + len(bands)
 	if n < 2 {
 		return ""
@@ -133,10 +138,39 @@ func bandChart(label string, hist []float64, bands []forecastBand) template.HTML
 	if hi <= lo {
 		hi = lo + 1
 	}
-	px := func(i int) float64 { return pad + float64(i)*(w-2*pad)/float64(n-1) }
-	py := func(v float64) float64 { return h - pad - (v-lo)/(hi-lo)*(h-2*pad) }
+	ticks := axisTicks(lo, hi, 4)
+	lo, hi = math.Min(lo, ticks[0]), math.Max(hi, ticks[len(ticks)-1])
+	px := func(i int) float64 { return left + float64(i)*(w-left-right)/float64(n-1) }
+	py := func(v float64) float64 { return h - bottom - (v-lo)/(hi-lo)*(h-top-bottom) }
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="line band" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s">`, w, h, template.HTMLEscapeString(label))
+	for _, t := range ticks {
+		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>`, left, py(t), w-right, py(t))
+		fmt.Fprintf(&b, `<text class="yl" x="%.1f" y="%.1f">%s</text>`, left-4, py(t)+3, compact(t))
+	}
+	fmt.Fprintf(&b, `<line class="axis" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>`, left, top, left, h-bottom)
+	fmt.Fprintf(&b, `<line class="axis" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>`, left, h-bottom, w-right, h-bottom)
+	labels := append([]string(nil), months...)
+	for _, bd := range bands {
+		labels = append(labels, bd.Month)
+	}
+	every := 1
+	if n > 16 {
+		every = 2
+	}
+	for i, m := range labels {
+		if len(m) < 7 || (i%every != 0 && m[5:7] != "01") {
+			continue
+		}
+		fmt.Fprintf(&b, `<line class="axis" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>`, px(i), h-bottom, px(i), h-bottom+3)
+		fmt.Fprintf(&b, `<text class="xl" x="%.1f" y="%.1f">%s</text>`, px(i), h-bottom+12, template.HTMLEscapeString(m[5:7]))
+		if i == 0 || m[5:7] == "01" {
+			fmt.Fprintf(&b, `<text class="xl" x="%.1f" y="%.1f">%s</text>`, px(i), h-bottom+23, template.HTMLEscapeString(m[:4]))
+		}
+	}
+	if len(hist) > 0 && len(bands) > 0 {
+		fmt.Fprintf(&b, `<line class="ref" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>`, px(len(hist)-1), top, px(len(hist)-1), h-bottom)
+	}
 	poly := func(class string, lower, upper func(forecastBand) float64) {
 		var pts strings.Builder
 		start := len(hist) - 1
@@ -165,6 +199,52 @@ func bandChart(label string, hist []float64, bands []forecastBand) template.HTML
 	}
 	fmt.Fprintf(&b, `<polyline class="a" points="%s"/><polyline class="b" points="%s"/></svg>`, strings.TrimSpace(hp.String()), strings.TrimSpace(fp.String()))
 	return template.HTML(b.String())
+}
+
+// axisTicks are round values (1, 2, 2.5 or 5 × a power of ten apart) from
+// the first at or below lo to the first at or above hi, about n steps.
+func axisTicks(lo, hi float64, n int) []float64 {
+	raw := (hi - lo) / float64(n)
+	if !(raw > 0) || math.IsInf(raw, 0) {
+		return []float64{lo}
+	}
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := 10 * mag
+	for _, m := range []float64{1, 2, 2.5, 5} {
+		if m*mag >= raw {
+			step = m * mag
+			break
+		}
+	}
+	var out []float64
+	for i := math.Floor(lo / step); ; i++ {
+		out = append(out, i*step)
+		if i*step >= hi-1e-9*step {
+			return out
+		}
+	}
+}
+
+// compact writes an axis value short: 1.2M, 350k, 12, 0.5.
+func compact(v float64) string {
+	a := math.Abs(v)
+	trim := func(s string) string {
+		if strings.Contains(s, ".") {
+			s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+		}
+		return s
+	}
+	switch {
+	case a >= 1e9:
+		return trim(strconv.FormatFloat(v/1e9, 'f', 2, 64)) + "G"
+	case a >= 1e6:
+		return trim(strconv.FormatFloat(v/1e6, 'f', 2, 64)) + "M"
+	case a >= 1e3:
+		return trim(strconv.FormatFloat(v/1e3, 'f', 1, 64)) + "k"
+	case a >= 1 || a == 0:
+		return trim(strconv.FormatFloat(v, 'f', 1, 64))
+	}
+	return trim(strconv.FormatFloat(v, 'f', 3, 64))
 }
 
 type scenariosView struct {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -59,6 +60,45 @@ func TestForecastPage(t *testing.T) {
 		}
 		if strings.Contains(body, "NaN") {
 			t.Errorf("%s: page shows NaN", tt.user)
+		}
+		// Axes: the history's first month (2026-01) and the forecast's
+		// months (2026-11 …) labelled, the years under the first month and
+		// January, value ticks on the left.
+		for _, want := range []string{`class="xl" x="52.0" y="202.0">01</text>`, `>2026</text>`, `>11</text>`, `>2027</text>`, `class="yl"`, `class="axis"`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s: chart lacks %s", tt.user, want)
+			}
+		}
+	}
+}
+
+// TestAxisTicks: round ticks that cover the range, and short labels.
+func TestAxisTicks(t *testing.T) {
+	for _, tt := range []struct {
+		lo, hi float64
+		want   []float64
+	}{
+		{0, 1000, []float64{0, 250, 500, 750, 1000}},
+		{0, 900, []float64{0, 250, 500, 750, 1000}},
+		{430, 980, []float64{400, 600, 800, 1000}},
+		{0.12, 0.31, []float64{0.1, 0.15, 0.2, 0.25, 0.3, 0.35}},
+		{5, 5, []float64{5}},
+	} {
+		got := axisTicks(tt.lo, tt.hi, 4)
+		if len(got) != len(tt.want) {
+			t.Errorf("axisTicks(%v, %v) = %v, want %v", tt.lo, tt.hi, got, tt.want)
+			continue
+		}
+		for i := range got {
+			if math.Abs(got[i]-tt.want[i]) > 1e-9 {
+				t.Errorf("axisTicks(%v, %v) = %v, want %v", tt.lo, tt.hi, got, tt.want)
+				break
+			}
+		}
+	}
+	for v, want := range map[float64]string{0: "0", 12: "12", 0.25: "0.25", 350000: "350k", 1250000: "1.25M", 2500: "2.5k", -4000: "-4k"} {
+		if got := compact(v); got != want {
+			t.Errorf("compact(%v) = %q, want %q", v, got, want)
 		}
 	}
 }
