@@ -836,13 +836,16 @@ func (s *Server) segmentsList(r *request) error {
 
 var errNoSources = HTTPError{Code: http.StatusServiceUnavailable, Msg: "the lake is not configured for this API"}
 
+// modelKinds are the kinds of crm.model_runs (registry.Kind*).
+var modelKinds = []string{"churn", "segment", "bad-debt", "uplift"}
+
 func (s *Server) models(r *request) error {
 	kind, ok, err := r.q.one("kind")
 	if err != nil {
 		return err
 	}
-	if ok && kind != "churn" && kind != "segment" {
-		return badParam("kind", "must be churn or segment")
+	if ok && !slices.Contains(modelKinds, kind) {
+		return badParam("kind", "must be churn, segment, bad-debt or uplift")
 	}
 	if s.src == nil {
 		return errNoSources

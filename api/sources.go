@@ -42,10 +42,16 @@ type ModelRun struct {
 	Lift10        *float64  `json:"lift10"`
 	K             *int32    `json:"k"`
 	Silhouette    *float64  `json:"silhouette"`
-	Artifact      string    `json:"artifact"`
-	Report        *string   `json:"report"`
-	Promoted      bool      `json:"promoted"`
-	Decision      string    `json:"decision"`
+	// AUUC, its interval and the churn-risk ranking's AUUC on the same
+	// held-out campaign: kind uplift only (its auc is null).
+	AUUC     *float64 `json:"auuc"`
+	AUUCLo   *float64 `json:"auuc_lo"`
+	AUUCHi   *float64 `json:"auuc_hi"`
+	AUUCRisk *float64 `json:"auuc_risk"`
+	Artifact string   `json:"artifact"`
+	Report   *string  `json:"report"`
+	Promoted bool     `json:"promoted"`
+	Decision string   `json:"decision"`
 }
 
 // IngestQuery selects ingest log rows: the days From to To (UTC, both
@@ -126,6 +132,7 @@ func (ls LakeSources) ModelRuns(ctx context.Context) ([]ModelRun, error) {
 		horizon, k, trainRows, validRows := b.Int32("horizon_months"), b.Int32("k"), b.Int64("train_rows"), b.Int64("valid_rows")
 		auc, aucLo, aucHi, prAUC := b.Float("auc"), b.Float("auc_lo"), b.Float("auc_hi"), b.Float("pr_auc")
 		lift, silhouette := b.Float("lift10"), b.Float("silhouette")
+		auuc, auucLo, auucHi, auucRisk := b.Float("auuc"), b.Float("auuc_lo"), b.Float("auuc_hi"), b.Float("auuc_risk")
 		if err := b.Err(); err != nil {
 			return nil, fmt.Errorf("model runs: %w", err)
 		}
@@ -139,7 +146,13 @@ func (ls LakeSources) ModelRuns(ctx context.Context) ([]ModelRun, error) {
 				Lift10: lake.Opt(lift, i), K: lake.Opt(k, i), Silhouette: lake.Opt(silhouette, i),
 				Artifact: strings.Clone(artifact.Value(i)), Report: optString(report, i), Promoted: promoted.Value(i),
 				Decision: strings.Clone(decision.Value(i)),
+				AUUC:     lake.Opt(auuc, i), AUUCLo: lake.Opt(auucLo, i), AUUCHi: lake.Opt(auucHi, i), AUUCRisk: lake.Opt(auucRisk, i),
 			})
+			if m := &out[len(out)-1]; m.Kind == "uplift" && m.AUUC == nil {
+				// Written before crm.model_runs had auuc: the AUUC is in auc.
+				m.AUUC, m.AUUCLo, m.AUUCHi = m.AUC, m.AUCLo, m.AUCHi
+				m.AUC, m.AUCLo, m.AUCHi = nil, nil, nil
+			}
 		}
 	}
 	slices.SortStableFunc(out, func(a, b ModelRun) int { return b.TrainedAt.Compare(a.TrainedAt) })

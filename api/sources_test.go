@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,6 +126,94 @@ func TestLakeSources(t *testing.T) {
 		m.TrainFrom == nil || *m.TrainFrom != "2026-01-01" || m.HorizonMonths == nil || *m.HorizonMonths != 2 || m.TrainRows != 1234 ||
 		!m.TrainedAt.Equal(time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC)) || m.Silhouette != nil {
 		t.Errorf("model run = %+v", m)
+	}
+}
+
+// TestModelRunsAUUC: an uplift run's AUUC is read from crm.model_runs'
+// auuc columns, and from auc for a row written before those columns
+// existed (its auuc null); either way the API answers it as auuc, with a
+// null auc. kind=uplift selects them; an unknown kind is a 400.
+func TestModelRunsAUUC(t *testing.T) {
+	l := laketest.New(t)
+	writeModelRows(t, l, []map[string]any{
+		{"version": "20261001T030000Z", "auc": 0.011, "auc_lo": 0.004, "auc_hi": 0.019},
+		{"version": "20261101T030000Z", "auuc": 0.021, "auuc_lo": 0.012, "auuc_hi": 0.03, "auuc_risk": -0.004},
+	})
+	meta, cs := genSnapshot(5, 30, false)
+	s, err := newServer(meta, cs, LakeSources{Tables: l.Cat}, Config{Keys: testKeys()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{s: s}
+	var models struct {
+		Runs []ModelRun `json:"runs"`
+	}
+	resp := f.get(t, RoleAnalyst, "/v1/models?kind=uplift")
+	if err := json.Unmarshal([]byte(resp.Body), &models); err != nil || len(models.Runs) != 2 {
+		t.Fatalf("models: %d %s", resp.StatusCode, resp.Body)
+	}
+	for _, tt := range []struct {
+		version            string
+		auuc, lo, hi, risk any
+	}{{"20261101T030000Z", 0.021, 0.012, 0.03, -0.004}, {"20261001T030000Z", 0.011, 0.004, 0.019, nil}} {
+		var m *ModelRun
+		for i := range models.Runs {
+			if models.Runs[i].Version == tt.version {
+				m = &models.Runs[i]
+			}
+		}
+		if m == nil {
+			t.Fatalf("run %s missing", tt.version)
+		}
+		if m.AUC != nil || m.AUCLo != nil || m.AUCHi != nil || deref(m.AUUC) != tt.auuc || deref(m.AUUCLo) != tt.lo ||
+			deref(m.AUUCHi) != tt.hi || deref(m.AUUCRisk) != tt.risk {
+			t.Errorf("%s: auc %v, auuc %v (%v…%v), risk %v; want auc null, auuc %v (%v…%v), risk %v", tt.version, deref(m.AUC),
+				deref(m.AUUC), deref(m.AUUCLo), deref(m.AUUCHi), deref(m.AUUCRisk), tt.auuc, tt.lo, tt.hi, tt.risk)
+		}
+	}
+	if resp := f.get(t, RoleAnalyst, "/v1/models?kind=propensity"); resp.StatusCode != 400 || !strings.Contains(resp.Body, `"parameter":"kind"`) {
+		t.Errorf("kind=propensity: %d %s, want 400 naming kind", resp.StatusCode, resp.Body)
+	}
+}
+
+// writeModelRows writes uplift rows of crm.model_runs: each row's columns
+// as given, the required ones filled.
+func writeModelRows(t *testing.T, l *laketest.Lake, rows []map[string]any) {
+	t.Helper()
+	sc, err := lake.ModelRunsTable.ArrowSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb := array.NewRecordBuilder(memory.DefaultAllocator, sc)
+	defer rb.Release()
+	for _, row := range rows {
+		for i, fd := range sc.Fields() {
+			b := rb.Field(i)
+			v, ok := row[fd.Name]
+			switch {
+			case fd.Name == "version":
+				b.(*array.StringBuilder).Append(v.(string))
+			case ok:
+				b.(*array.Float64Builder).Append(v.(float64))
+			case fd.Name == "kind":
+				b.(*array.StringBuilder).Append("uplift")
+			case fd.Name == "algorithm" || fd.Name == "artifact" || fd.Name == "decision":
+				b.(*array.StringBuilder).Append("x")
+			case fd.Name == "trained_at":
+				b.(*array.TimestampBuilder).Append(arrow.Timestamp(time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC).UnixMicro()))
+			case fd.Name == "train_rows":
+				b.(*array.Int64Builder).Append(100)
+			case fd.Name == "promoted":
+				b.(*array.BooleanBuilder).Append(false)
+			default:
+				b.AppendNull()
+			}
+		}
+	}
+	rec := rb.NewRecordBatch()
+	defer rec.Release()
+	if _, err := lake.ReplaceRows(context.Background(), l.Cat, lake.ModelRunsTable, nil, []arrow.RecordBatch{rec}, nil); err != nil {
+		t.Fatal(err)
 	}
 }
 

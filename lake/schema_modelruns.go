@@ -4,7 +4,7 @@ import "github.com/apache/iceberg-go"
 
 var modelRunsSchema = iceberg.NewSchema(0,
 	field(1, "version", tString, required, "model version, e.g. churn-20261123T101500Z"),
-	field(2, "kind", tString, required, "churn or segment"),
+	field(2, "kind", tString, required, "churn, segment, bad-debt or uplift"),
 	field(3, "algorithm", tString, required, "e.g. logistic, gbm, kmeans++"),
 	field(4, "trained_at", tTime, required, ""),
 	field(5, "train_from", tDate, optional, "first feature month trained on"),
@@ -13,7 +13,7 @@ var modelRunsSchema = iceberg.NewSchema(0,
 	field(8, "horizon_months", tInt32, optional, "label: deactivated within this many months"),
 	field(9, "train_rows", tInt64, required, ""),
 	field(10, "valid_rows", tInt64, optional, ""),
-	field(11, "auc", tFloat, optional, "validation ROC AUC"),
+	field(11, "auc", tFloat, optional, "validation ROC AUC (churn, bad-debt); null for uplift, whose metric is auuc"),
 	field(12, "auc_lo", tFloat, optional, "95% bootstrap interval"),
 	field(13, "auc_hi", tFloat, optional, ""),
 	field(14, "pr_auc", tFloat, optional, ""),
@@ -24,6 +24,13 @@ var modelRunsSchema = iceberg.NewSchema(0,
 	field(19, "report", tString, optional, "URI of the model report (Markdown)"),
 	field(20, "promoted", tBool, required, "whether this version became the one scoring uses"),
 	field(21, "decision", tString, required, "why it was or was not promoted"),
+	// Added for the uplift model, whose held-out metric is no ROC AUC.
+	// Uplift rows written before these columns held the model's AUUC in
+	// auc, auc_lo and auc_hi; readers take it from there when auuc is null.
+	field(22, "auuc", tFloat, optional, "uplift: area under the uplift (Qini) curve on the held-out campaign"),
+	field(23, "auuc_lo", tFloat, optional, "95% percentile bootstrap interval"),
+	field(24, "auuc_hi", tFloat, optional, ""),
+	field(25, "auuc_risk", tFloat, optional, "uplift: AUUC of ranking by churn risk on the same campaign"),
 )
 
 // ModelRunsTable holds one row per trained model version.

@@ -42,6 +42,7 @@ func TestBrowser(t *testing.T) {
 		t.Skip("browser test: no chromium on PATH (apt-get install chromium; .ci/run installs it)")
 	}
 	f := newFixture(t)
+	addBadDebtAndUplift(t, f)
 	f.now = time.Now()
 	f.console.cfg.Now = time.Now
 	f.console.ss.now = time.Now
@@ -156,7 +157,7 @@ func TestBrowser(t *testing.T) {
 					t.Errorf("agent reached the search: %.100s", body)
 				}
 				for _, bulk := range []string{"/console/lists/churn-risk", "/console/lists", "/console/dashboard", "/console/models",
-					"/console/models/20261101T030000Z", "/console/ingest", "/console/cube", "/console/forecast", "/console/scenarios"} {
+					"/console/models/20261101T030000Z", "/console/models/20261101T030000Z?kind=uplift", "/console/ingest", "/console/cube", "/console/forecast", "/console/scenarios"} {
 					chromedp.Do(ctx, chromedp.Navigate(srv.URL+bulk), chromedp.WaitVisible("main"))
 					if body := text(ctx, "main"); !strings.Contains(body, "403") {
 						t.Errorf("agent reached %s: %.100s", bulk, body)
@@ -252,6 +253,8 @@ func TestBrowser(t *testing.T) {
 					{"list", "/console/lists/churn-risk", "main table"},
 					{"models", "/console/models", "#runs"},
 					{"model", "/console/models/20261101T030000Z", "#candidates"},
+					{"model-bad-debt", "/console/models/20261101T030000Z?kind=bad-debt", "#baseline"},
+					{"model-uplift", "/console/models/20261101T030000Z?kind=uplift", "#qini"},
 					{"ingest", "/console/ingest", "#by-day"},
 					{"ingest-file", "/console/ingest/report?source=landing/exports/cdr/2026/11/03/a.csv.gz", "#file-errors"},
 					{"lifecycle", "/console/lifecycle", "#survival"},

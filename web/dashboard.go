@@ -179,7 +179,7 @@ func (c *Console) churnByMonth(r *http.Request, runs []modelRun) ([]churnMonth, 
 			continue // the newest run of a month speaks for it
 		}
 		reads++
-		rep, err := c.report(r, m.Version)
+		rep, err := c.report(r, "churn", m.Version)
 		if err != nil || rep.Validation.Rows == 0 {
 			continue
 		}
@@ -237,7 +237,46 @@ type modelReportJSON struct {
 		PreviousAUC *float64
 	}
 	Notes []string
+	// Target, Baseline and Planted are a second classifier's (bad debt):
+	// what it predicts, the trivial ranking it must beat, and how it finds
+	// the generator's planted positives; nil for churn.
+	Target *struct {
+		Label, Positive, Positives string
+	}
+	Baseline *struct {
+		Name, Description string
+		AUC, Gain         *float64
+		AUCCI, GainCI     struct{ Lo, Hi *float64 }
+		Beats             bool
+	}
+	Planted *struct {
+		What                            string
+		Rows, Planted, TopRows          int
+		BaseRate, TopPrecision, TopLift *float64
+		TopRecall, BaselinePrecision    *float64
+		BaselineLift, BaselineRecall    *float64
+	}
+	// Uplift is the uplift model's section: in its own report, and in the
+	// churn report of the same run (trained or why not).
+	Uplift *upliftJSON
 }
+
+// upliftJSON is evaluate.UpliftSection as the console reads it.
+type upliftJSON struct {
+	Version, Method, Skipped     string
+	Campaigns, Running           int
+	HeldOut                      string
+	TrainRows, HeldRows, Treated int
+	Missing, Reps                int
+	AUUCModel, AUUCRisk          estimateJSON
+	AUUCDiff                     estimateJSON
+	QiniModel, QiniRisk          []struct{ Share, Gain *float64 }
+	Promoted                     bool
+	Decision                     string
+	Notes                        []string
+}
+
+type estimateJSON struct{ Estimate, Lo, Hi *float64 }
 
 type summaryJSON struct {
 	Rows, Positives int
@@ -274,17 +313,19 @@ func (m *modelReportJSON) meanPredicted() float64 {
 // run: years of monthly runs fit many times over).
 const maxCachedReports = 512
 
-// report reads a churn version's report.json from the registry, once per
-// version (failures are not kept: a report may appear later). Callers
-// must not change the report.
-func (c *Console) report(r *http.Request, version string) (*modelReportJSON, error) {
+// report reads a model version's report.json (kind churn, bad-debt or
+// uplift: one training run's versions share their name) from the
+// registry, once per kind and version (failures are not kept: a report
+// may appear later). Callers must not change the report.
+func (c *Console) report(r *http.Request, kind, version string) (*modelReportJSON, error) {
+	key := kind + "/" + version + "/report.json"
 	c.reportsMu.Lock()
-	m, ok := c.reports[version]
+	m, ok := c.reports[key]
 	c.reportsMu.Unlock()
 	if ok {
 		return m, nil
 	}
-	b, err := c.cfg.Models.Get(r.Context(), "churn/"+version+"/report.json")
+	b, err := c.cfg.Models.Get(r.Context(), key)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +338,7 @@ func (c *Console) report(r *http.Request, version string) (*modelReportJSON, err
 		c.reports = map[string]*modelReportJSON{}
 	}
 	if len(c.reports) < maxCachedReports {
-		c.reports[version] = m
+		c.reports[key] = m
 	}
 	c.reportsMu.Unlock()
 	return m, nil

@@ -164,6 +164,7 @@ var funcs = template.FuncMap{
 	"one":   func(v float64) string { return orDash(v, func() string { return grouped(v, 1) }) },
 	"dec2":  func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
 	"dec3":  func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) },
+	"dec4":  func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) },
 	"grouped": func(v any) string {
 		switch n := v.(type) {
 		case int:

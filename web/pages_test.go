@@ -392,16 +392,16 @@ func TestReportReadOncePerVersion(t *testing.T) {
 	files := &countingFiles{Files: fakeFiles{"churn/v1/report.json": []byte(`{"horizon":2}`)}, gets: map[string]int{}}
 	c := &Console{cfg: Config{Models: files}}
 	r := httptest.NewRequest("GET", "/console/dashboard", nil)
-	a, err := c.report(r, "v1")
+	a, err := c.report(r, "churn", "v1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := c.report(r, "v1")
+	b, err := c.report(r, "churn", "v1")
 	if err != nil || a != b || a.Horizon != 2 {
 		t.Fatalf("second read: %v, %v (same report: %v)", b, err, a == b)
 	}
 	for range 2 {
-		if _, err := c.report(r, "v2"); err == nil {
+		if _, err := c.report(r, "churn", "v2"); err == nil {
 			t.Fatal("a missing report was found")
 		}
 	}

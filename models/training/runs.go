@@ -9,6 +9,7 @@ import (
 	"github.com/apache/iceberg-go"
 
 	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/models/registry"
 )
 
 // modelRun is one row of crm.model_runs.
@@ -21,6 +22,8 @@ type modelRun struct {
 	horizon                  int
 	trainRows, validRows     int64
 	auc, aucLo, aucHi        float64
+	auuc, auucLo, auucHi     float64 // kind uplift: its AUUC, not auc
+	auucRisk                 float64
 	prAUC, lift10            float64
 	k                        int
 	silhouette               float64
@@ -36,6 +39,7 @@ func (r *Runner) recordRun(ctx context.Context, run modelRun) error {
 	}
 	defer b.Release()
 	churnRun := run.kind != "segment"
+	upliftRun := run.kind == registry.KindUplift
 	onlyIf := func(ok bool, v float64) float64 {
 		if ok {
 			return v
@@ -63,11 +67,16 @@ func (r *Runner) recordRun(ctx context.Context, run modelRun) error {
 		b.Int32("k", int64(run.k))
 	}
 	b.Int64("train_rows", run.trainRows)
-	b.Float("auc", onlyIf(churnRun, run.auc))
-	b.Float("auc_lo", onlyIf(churnRun, run.aucLo))
-	b.Float("auc_hi", onlyIf(churnRun, run.aucHi))
-	b.Float("pr_auc", onlyIf(churnRun, run.prAUC))
-	b.Float("lift10", onlyIf(churnRun, run.lift10))
+	classifier := churnRun && !upliftRun
+	b.Float("auc", onlyIf(classifier, run.auc))
+	b.Float("auc_lo", onlyIf(classifier, run.aucLo))
+	b.Float("auc_hi", onlyIf(classifier, run.aucHi))
+	b.Float("pr_auc", onlyIf(classifier, run.prAUC))
+	b.Float("lift10", onlyIf(classifier, run.lift10))
+	b.Float("auuc", onlyIf(upliftRun, run.auuc))
+	b.Float("auuc_lo", onlyIf(upliftRun, run.auucLo))
+	b.Float("auuc_hi", onlyIf(upliftRun, run.auucHi))
+	b.Float("auuc_risk", onlyIf(upliftRun, run.auucRisk))
 	b.Float("silhouette", onlyIf(!churnRun, run.silhouette))
 	b.String("artifact", run.artifact)
 	b.String("report", run.report)

@@ -158,7 +158,7 @@ func (r *Runner) trainUplift(ctx context.Context, opt Options, res *Result, know
 	return r.recordRun(ctx, modelRun{version: version, kind: registry.KindUplift, algorithm: "two-model boosted trees",
 		trainedAt: now, trainFrom: first, trainTo: pasts[len(pasts)-1].Campaign.CreatedAt,
 		trainRows: int64(tr.TrainRows), validRows: int64(tr.HeldRows),
-		auc: c.AUUCModel.Estimate, aucLo: c.AUUCModel.Lo, aucHi: c.AUUCModel.Hi,
+		auuc: c.AUUCModel.Estimate, auucLo: c.AUUCModel.Lo, auucHi: c.AUUCModel.Hi, auucRisk: c.AUUCRisk.Estimate,
 		artifact: uri, report: r.Registry.Store.URI(registry.Key(registry.KindUplift, version, evaluate.FileMarkdown)),
 		promoted: c.Promoted, decision: c.Decision})
 }

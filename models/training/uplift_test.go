@@ -158,6 +158,30 @@ func TestUpliftFromLake(t *testing.T) {
 	if math.IsNaN(res.AUUC) {
 		t.Error("AUUC is NaN")
 	}
+	// crm.model_runs holds the AUUC in its own columns, auc null.
+	rows := 0
+	for b, err := range lake.Scan(ctx, u.l.Cat, lake.ModelRunsTable, lake.Select("kind", "auc", "auuc", "auuc_lo", "auuc_hi", "auuc_risk")) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		kind, auc, auuc, lo, hi, risk := b.String("kind"), b.Float("auc"), b.Float("auuc"), b.Float("auuc_lo"), b.Float("auuc_hi"), b.Float("auuc_risk")
+		if err := b.Err(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range b.Len() {
+			if kind.Value(i) != registry.KindUplift {
+				continue
+			}
+			rows++
+			if !auc.IsNull(i) || auuc.Value(i) != res.AUUC || lo.Value(i) != res.Section.AUUCModel.Lo || hi.Value(i) != res.Section.AUUCModel.Hi || risk.Value(i) != res.AUUCRisk {
+				t.Errorf("model_runs uplift row: auc null %v, auuc %v (%v…%v), risk %v; want auc null, auuc %v, risk %v",
+					auc.IsNull(i), auuc.Value(i), lo.Value(i), hi.Value(i), risk.Value(i), res.AUUC, res.AUUCRisk)
+			}
+		}
+	}
+	if rows != 1 {
+		t.Errorf("model_runs has %d uplift rows, want 1", rows)
+	}
 }
 
 // TestUpliftSkipped: with no campaign, or only one whose outcome the
