@@ -46,6 +46,9 @@ func TestBatchMirrorsRowBuilder(t *testing.T) {
 		rb.Null("lift10")
 		rb.Int32("k", 7)
 		rb.Null("silhouette")
+		for _, c := range []string{"auuc", "auuc_lo", "auuc_hi", "auuc_risk"} {
+			rb.Null(c)
+		}
 		rb.String("artifact", "s3://lake/models/x.json")
 		rb.String("report", "")
 		rb.Bool("promoted", i == 0)

@@ -26,6 +26,8 @@ func init() {
 		"targetLabel": "Label", "baseline": "Baseline", "aucGain": "AUC gain over the baseline", "beatsBaseline": "Beats the baseline",
 		"planted": "Planted positives (synthetic data)", "topPrecision": "Top-decile precision", "topRecall": "Top-decile recall",
 		"model": "Model", "whoToContact": "Who to contact: uplift model",
+		"bdGainsNote": "Share of bad debtors found against the share of customers checked, most likely first.",
+		"bdCalNote":   "Observed bad-debt rate against the predicted probability; the dashed line is perfect.",
 	} {
 		dicts["en"][k] = v
 	}
@@ -39,6 +41,8 @@ func init() {
 		"targetLabel": "标签", "baseline": "基线", "aucGain": "相对基线的 AUC 提升", "beatsBaseline": "优于基线",
 		"planted": "植入的正例（合成数据）", "topPrecision": "前10%精确率", "topRecall": "前10%召回率",
 		"model": "模型", "whoToContact": "联系谁：增益模型",
+		"bdGainsNote": "按坏账可能性从高到低核查客户时，找到的坏账客户占比。",
+		"bdCalNote":   "实际坏账率对预测概率；虚线为完全校准。",
 	} {
 		dicts["zh"][k] = v
 	}

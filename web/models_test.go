@@ -49,7 +49,8 @@ func addBadDebtAndUplift(t *testing.T, f *fixture) (bd *evaluate.Report, up *eva
 	for k := 1; k <= 10; k++ {
 		s := float64(k) / 10
 		up.QiniModel = append(up.QiniModel, evaluate.QiniPoint{Share: s, Gain: 0.02 * s * (1.2 - s)})
-		up.QiniRisk = append(up.QiniRisk, evaluate.QiniPoint{Share: s, Gain: -0.005 * s})
+		// Both rankings contact everyone at 100%: the same end point.
+		up.QiniRisk = append(up.QiniRisk, evaluate.QiniPoint{Share: s, Gain: 0.004*s - 0.01*s*(1-s)})
 	}
 	if b, err = (&evaluate.Report{Version: v, Uplift: up}).JSON(); err != nil {
 		t.Fatal(err)
@@ -107,6 +108,9 @@ func TestModelReportsBadDebtAndUplift(t *testing.T) {
 	}
 	if n := strings.Count(rep, "<polyline"); n != 6 { // ROC, gains, calibration: each a curve and the diagonal
 		t.Errorf("bad-debt report has %d curves, want 6", n)
+	}
+	if !strings.Contains(rep, "bad debtors found") || strings.Contains(rep, `id="segcal"`) {
+		t.Error("bad-debt report speaks of churners, or shows an empty calibration per segment")
 	}
 
 	up := text(t, ana.do("GET", "/console/models/20261101T030000Z?kind=uplift", nil))
