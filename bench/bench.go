@@ -50,6 +50,8 @@ type report struct {
 	Features      *featureReport
 	Train         *trainReport
 	API           *apiReport
+	// Load is the load average when the measurement began.
+	Load string
 }
 
 // ingestReport is the ingest part's measurements.
@@ -59,6 +61,8 @@ type ingestReport struct {
 	DuckDB    []runResult
 	PprofTop  string // pprof -top by flat time
 	PprofCum  string // pprof -top -cum
+	// Load and LoadEnd are the load average when the part began and ended.
+	Load, LoadEnd string
 }
 
 // runResult is one measured child process.
@@ -81,7 +85,7 @@ type ingestResult struct {
 
 // measure runs the selected parts of the benchmark and returns the numbers.
 func (b *bench) measure(ctx context.Context) (*report, error) {
-	rep := &report{Date: time.Now().UTC(), Opts: b.opts}
+	rep := &report{Date: time.Now().UTC(), Opts: b.opts, Load: loadAverage()}
 	var err error
 	if rep.Machine, err = readMachine(); err != nil {
 		return nil, err
@@ -128,7 +132,8 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 // measureIngest is the ingest part: telcolake ingest against DuckDB's CSV
 // to Parquet conversion of the same big CSV, then one profiled ingest.
 func (b *bench) measureIngest(ctx context.Context) (*ingestReport, error) {
-	rep := &ingestReport{}
+	rep := &ingestReport{Load: loadAverage()}
+	defer func() { rep.LoadEnd = loadAverage() }()
 	var err error
 	if rep.Data, err = b.prepareData(ctx); err != nil {
 		return nil, err

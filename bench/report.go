@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -79,51 +80,113 @@ func median(runs []runResult, f func(runResult) float64) float64 {
 	return (xs[mid-1] + xs[mid]) / 2
 }
 
-// writeReport renders the markdown report to path.
+// writeReport merges the sections of the parts that ran (ingest,
+// features, train) into the report at path, each between its own
+// markers, and leaves every other section of the file as it was; the
+// head (title and machine) is rewritten with them.
 func writeReport(path string, rep *report) error {
-	var b strings.Builder
-	writeHeader(&b, rep)
-	writeMachine(&b, rep)
+	var head strings.Builder
+	writeHeader(&head, rep)
+	writeMachine(&head, rep)
+	sections := []struct{ name, text string }{{sectionHead, head.String()}}
 	if r := rep.Ingest; r != nil {
+		var b strings.Builder
 		v := judge(r)
 		fmt.Fprintf(&b, "## Ingest: CSV → crm.cdr\n\n")
 		fmt.Fprintf(&b, "`telcolake ingest` of one large CDR export (CSV → Iceberg table `crm.cdr`) against DuckDB\n"+
-			"converting the same CSV to one zstd Parquet file.\n\n")
+			"converting the same CSV to one zstd Parquet file. %s\n\n", measuredLine(rep, r.Load+" at the start, "+r.LoadEnd+" at the end"))
 		writeData(&b, r)
 		writeResults(&b, r, v)
 		writeTargets(&b, v)
 		writeRuns(&b, r)
 		writeProfile(&b, r)
 		writeNotes(&b, rep)
+		sections = append(sections, struct{ name, text string }{sectionIngest, b.String()})
 	}
 	if rep.Features != nil {
+		var b strings.Builder
 		writeFeatures(&b, rep)
+		sections = append(sections, struct{ name, text string }{sectionFeatures, afterHeading(b.String(), measuredLine(rep, rep.Load))})
 	}
 	if rep.Train != nil {
+		var b strings.Builder
 		writeTrain(&b, rep)
+		sections = append(sections, struct{ name, text string }{sectionTrain, afterHeading(b.String(), measuredLine(rep, rep.Load))})
 	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		return fmt.Errorf("write report: %w", err)
+	for _, sec := range sections {
+		if err := mergeSection(path, sec.name, sec.text); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
 	}
 	return nil
 }
 
+// Names of the report's sections written by writeReport.
+const (
+	sectionHead     = "bench:head"
+	sectionIngest   = "bench:ingest"
+	sectionFeatures = "bench:features"
+	sectionTrain    = "bench:train"
+)
+
+// mergeSection puts text between the markers <!-- name:begin --> and
+// <!-- name:end --> of the markdown file at path: in place of what was
+// between them, or at the end of the file (the head at its start) when
+// the markers are not there yet. The rest of the file is kept byte for byte.
+func mergeSection(path, name, text string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	begin, end := "<!-- "+name+":begin -->", "<!-- "+name+":end -->"
+	block := begin + "\n" + strings.TrimRight(text, "\n") + "\n" + end
+	s := string(old)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	switch {
+	case i >= 0 && j > i:
+		s = s[:i] + block + s[j+len(end):]
+	case name == sectionHead:
+		s = block + "\n\n" + s
+	case strings.TrimSpace(s) == "":
+		s = block + "\n"
+	default:
+		s = strings.TrimRight(s, "\n") + "\n\n" + block + "\n"
+	}
+	return os.WriteFile(path, []byte(s), 0o644)
+}
+
+// measuredLine says when, at which commit and at what load a section's
+// figures were measured (sections of other runs may be older).
+func measuredLine(rep *report, load string) string {
+	return fmt.Sprintf("Measured %s at commit `%s`, load average %s (1, 5, 15 min; the machine is shared).",
+		rep.Date.Format("2006-01-02 15:04 UTC"), rep.Commit, load)
+}
+
+// afterHeading inserts the paragraph p after the first line (a heading) of text.
+func afterHeading(text, p string) string {
+	h, rest, _ := strings.Cut(text, "\n")
+	return h + "\n\n" + p + "\n" + rest
+}
+
+// loadAverage is the machine's load average now, as /proc/loadavg gives it.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
 func writeHeader(b *strings.Builder, rep *report) {
 	fmt.Fprintf(b, "# Benchmarks\n\n")
-	var parts []string
-	if rep.Ingest != nil {
-		parts = append(parts, "[ingest](#ingest-csv--crmcdr) of one large CDR export")
-	}
-	if rep.Features != nil {
-		parts = append(parts, "the [feature build](#feature-build-crmfeatures) of crm.features")
-	}
-	if rep.Train != nil {
-		parts = append(parts, "the monthly [training run](#training-run)")
-	}
-	fmt.Fprintf(b, "telcolake against DuckDB on the same data: %s. Written by the bench program (`bench/`)\n"+
-		"on %s; every number below comes from that run. Do not edit by hand: rerun it.\n\n",
-		joinAnd(parts), rep.Date.Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(b, "Reproduce from the repository root:\n\n```sh\n%s\n```\n\n", reproduceCommand(rep.Opts))
+	fmt.Fprintf(b, "telcolake against DuckDB on the same data. Written by the bench program (`bench/`): each part\n"+
+		"(`-parts ingest,features,train,api,cube,console,queue,ledger,shards`) replaces only its own section, which\n"+
+		"says when and at which commit it was measured. Do not edit by hand: rerun it.\n\n")
+	fmt.Fprintf(b, "Reproduce the last run of the ingest, feature and training parts from the repository root:\n\n```sh\n%s\n```\n\n", reproduceCommand(rep.Opts))
 }
 
 // joinAnd joins words as "a, b and c".
