@@ -30,7 +30,7 @@ import (
 // other trait, so planting them changed no other subscriber's draws. The
 // ground truth (BadDebtTruthKey) lists them with their stop and run-up
 // days; the prepaid → postpaid switch some real non-payers make is not
-// planted (plans are fixed per subscriber in this generator).
+// planted (plan changes, planchange.go, are between postpaid plans).
 const (
 	debtBaseProb   = 0.025 // per postpaid subscriber, before the multipliers
 	debtNewMult    = 3.0   // account under six months old at the window's start, or opened in it
@@ -106,7 +106,7 @@ func (w *dayWorker) debtCalls(s *subscriber, day int32, base cdrRec, place func(
 		return
 	}
 	r := w.r
-	p := &plans[s.plan]
+	p := &plans[s.planOn(day)]
 	for range poisson(r, debtIntlPerDay) {
 		rec := base
 		rec.typ = typeVoice

@@ -9,7 +9,6 @@ func (g *generator) buildBills() [][]byte {
 	}
 	for i := range g.subs {
 		s := &g.subs[i]
-		p := &plans[s.plan]
 		r := newRand(g.cfg.Seed, streamBill, uint64(i), 0)
 		arrears := s.arrears0
 		if s.plan == planPrepaid {
@@ -20,6 +19,7 @@ func (g *generator) buildBills() [][]byte {
 			if s.actDay >= me || (s.churnDay != 0 && s.churnDay < ms) {
 				continue
 			}
+			p := &plans[s.planOn(ms)] // a plan change takes effect on the month's first day
 			fee := p.fee
 			if s.actDay > ms {
 				fee = fee * int64(me-s.actDay) / int64(me-ms)
@@ -124,7 +124,7 @@ func (g *generator) buildSnapshot(m int) []byte {
 		b = append(b, ',')
 		b = append(b, regions[s.region]...)
 		b = append(b, ',')
-		b = append(b, plans[s.plan].code...)
+		b = append(b, plans[s.planOn(export)].code...)
 		b = append(b, ',')
 		b = appendDate(b, s.actDay)
 		b = append(b, ',')

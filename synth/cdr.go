@@ -282,7 +282,7 @@ func (w *dayWorker) subDay(i int, s *subscriber, day int32, dow time.Weekday) {
 		counts[k]++
 	}
 	nOut, nIn, nSMS, nData, nCare := counts[0], counts[1], counts[2], counts[3], counts[4]
-	p := &plans[s.plan]
+	p := &plans[s.planOn(day)]
 	hours := &hoursWeekday
 	if weekend {
 		hours = &hoursWeekend

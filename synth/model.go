@@ -147,6 +147,7 @@ type subscriber struct {
 	signEnd    int32
 	debtFrom   int32 // deliberate non-payer: run-up's first day (drawNonPayers)
 	debtStop   int32 // first day nothing is paid, 0 = not a non-payer
+	chDay      int32 // plan change (planchange.go): first day on chPlan, 0 = none
 	signStr    float64
 	activity   float64 // mean events per day
 	voice      float64 // shares of voice and SMS events; data is the rest
@@ -171,6 +172,8 @@ type subscriber struct {
 	education  uint8
 	payMethod  uint8
 	payer      uint8
+	chMonth    uint8 // plan change: first month (index) on chPlan, 0 = none
+	chPlan     uint8
 	first      uint8
 	last       uint8
 }
@@ -465,7 +468,7 @@ func (g *generator) drawChurn(i int, intercept float64) {
 		if first >= me {
 			continue
 		}
-		if r.Float64() < h {
+		if r.Float64() < min(1, h*s.hazardFactor(m)) {
 			s.churnDay = first + int32(r.IntN(int(me-first)))
 			break
 		}
@@ -496,6 +499,7 @@ func (g *generator) drawChurn(i int, intercept float64) {
 			s.suspDay = g.startDay - 1 - int32(r.IntN(60))
 		}
 	}
+	g.dropLostChange(s)
 	s.endDay = math.MaxInt32
 	if s.churnDay != 0 {
 		s.endDay = s.churnDay

@@ -60,6 +60,10 @@ type Config struct {
 	// Mess plants real-world mess: malformed CDR rows, a duplicate delivery
 	// and late files.
 	Mess bool
+	// PlanChangeRate is the yearly share of postpaid subscribers who move
+	// to another postpaid plan (planchange.go); 0 means
+	// DefaultPlanChangeRate, a negative value none.
+	PlanChangeRate float64
 	// Truth also writes the generator's ground truth to TruthKey (per
 	// subscriber and month: hazard, driver contributions, churn, the exact
 	// churn probability given what shows by the month's end).
@@ -118,6 +122,9 @@ type Manifest struct {
 	// BadDebtTruth is the key of the deliberate non-payers' ground truth,
 	// "" if not written.
 	BadDebtTruth string `json:"bad_debt_truth,omitempty"`
+	// PlanChangeTruth is the key of the plan changes' ground truth (with
+	// the planted elasticity), "" if not written.
+	PlanChangeTruth string `json:"plan_change_truth,omitempty"`
 }
 
 // File describes one written object.
@@ -194,6 +201,7 @@ func Generate(ctx context.Context, cfg Config, sink Sink) (*Manifest, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("gen: %w", err)
 	}
+	g.drawPlanChanges()
 	intercept := g.calibrateChurn()
 	g.drawNonPayers()
 
@@ -216,6 +224,10 @@ func Generate(ctx context.Context, cfg Config, sink Sink) (*Manifest, error) {
 			return nil, err
 		}
 		m.BadDebtTruth = BadDebtTruthKey
+		if err := g.writePlanChangeTruth(ctx, sink); err != nil {
+			return nil, err
+		}
+		m.PlanChangeTruth = PlanChangeTruthKey
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {

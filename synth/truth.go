@@ -186,7 +186,7 @@ func (tg *truthGen) appendRow(b []byte, i, m int) []byte {
 	b = append(b, ',')
 	b = append(b, status...)
 	b = append(b, ',')
-	b = appendFloat(b, h)
+	b = appendFloat(b, min(1, h*s.hazardFactor(m)))
 	b = append(b, ',')
 	if s.churnDay != 0 {
 		b = append(b, dayTime(s.churnDay).Format("2006-01")...)
@@ -234,7 +234,7 @@ func (tg *truthGen) appendRow(b []byte, i, m int) []byte {
 // posterior returns, for a subscriber who is a customer at the end of
 // month m, the exact probability that the generator deactivates them in
 // the next 1, 2 and 3 months given everything it decided that shows by
-// that month's end: the hazard h, survival so far, whether they are
+// that month's end: the hazard h (before a plan change's price effect), survival so far, whether they are
 // suspended, and the pre-churn sign curve up to the month's last day
 // (when it started, its slope, whether it has ended). With withSigns
 // false the sign curve is ignored: the hazard-only probability.
@@ -320,12 +320,13 @@ func (tg *truthGen) posterior(s *subscriber, m int, h float64, withSigns bool) [
 		default:
 			l = 1
 		}
-		p := surv * h * l
+		hc := min(1, h*s.hazardFactor(c)) // after a plan change, the price effect
+		p := surv * hc * l
 		total += p
 		for k := c - m - 1; k < len(churnBy); k++ {
 			churnBy[k] += p
 		}
-		surv *= 1 - h
+		surv *= 1 - hc
 	}
 	total += surv * nc
 	var out [3]float64
