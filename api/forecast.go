@@ -210,12 +210,19 @@ func (s *Server) createScenario(r *request) error {
 		if err != nil {
 			return badParam("plan", "%s", strings.TrimPrefix(err.Error(), "forecast: "))
 		}
-		if spec.Elasticity == nil {
-			return badParam("elasticity", "required with elasticity_se: telcolake does not yet estimate it from the lake's plan changes")
+		est, ok := forecast.ElasticityFor(st, spec.Plan)
+		switch {
+		case spec.Elasticity != nil:
+			e, se := *spec.Elasticity, *spec.ElasticitySE
+			src := "given by the analyst; forecast run " + st.Run + " has no estimate from the lake"
+			if ok {
+				src = fmt.Sprintf("given by the analyst, overriding the lake's estimate %.3f (95%% %.3f … %.3f)", est.Value, est.Lo, est.Hi)
+			}
+			est = forecast.Estimate{Value: e, Lo: e - 1.959963984540054*se, Hi: e + 1.959963984540054*se, Source: src}
+		case !ok:
+			return badParam("elasticity", "required with elasticity_se: forecast run %s has no elasticity estimated from plan changes (see its report)", st.Run)
 		}
-		e, se := *spec.Elasticity, *spec.ElasticitySE
-		out = forecast.Price(spec, base, forecast.Estimate{Value: e, Lo: e - 1.959963984540054*se, Hi: e + 1.959963984540054*se,
-			Source: "given by the analyst, not estimated from the lake"})
+		out = forecast.Price(spec, base, est)
 	case forecast.KindRetention:
 		base, err := forecast.BaseCaseFrom(st, spec.By, spec.Group, spec.Months)
 		if err != nil {

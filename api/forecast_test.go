@@ -20,7 +20,11 @@ const scenarioBody = `{"name":"North offer","kind":"retention","by":"region","gr
 
 // fixtureForecast is a forecast built from 14 seeded months of two
 // regions and one plan.
-func fixtureForecast(t testing.TB) Forecasts {
+func fixtureForecast(t testing.TB) Forecasts { return fixtureForecastWith(t, nil) }
+
+// fixtureForecastWith is fixtureForecast with elasticities stored beside
+// it, as the training run stores them.
+func fixtureForecastWith(t testing.TB, es []forecast.PlanElasticity) Forecasts {
 	t.Helper()
 	var series []forecast.Series
 	start := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
@@ -39,6 +43,7 @@ func fixtureForecast(t testing.TB) Forecasts {
 	if err != nil {
 		t.Fatal(err)
 	}
+	res.Elasticities = es
 	return forecast.MemForecast{Stored: res.Stored("20261101T030000Z", start.AddDate(0, 14, 1))}
 }
 
@@ -161,6 +166,71 @@ func TestScenarioCreateAndCompare(t *testing.T) {
 	if resp := f.get(t, RoleAnalyst, "/v1/scenarios?ids=nope"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown id: %d, want 404", resp.StatusCode)
 	}
+}
+
+// TestPriceScenarioUsesEstimate: a price scenario without an elasticity
+// takes the one stored with the forecast (the plan's own, else the
+// overall) and says where it came from; an analyst's elasticity overrides
+// it, and the answer says that too.
+func TestPriceScenarioUsesEstimate(t *testing.T) {
+	own := forecast.PlanElasticity{Plan: "BASIC10", SE: 0.25, Changes: 140, Own: true,
+		Estimate: forecast.Estimate{Value: 1.2, Lo: 1.2 - 1.959963984540054*0.25, Hi: 1.2 + 1.959963984540054*0.25, Source: "estimated from 140 plan changes away from BASIC10"}}
+	all := forecast.PlanElasticity{Plan: forecast.OverallPlan, SE: 0.2, Changes: 300,
+		Estimate: forecast.Estimate{Value: 0.9, Lo: 0.9 - 1.959963984540054*0.2, Hi: 0.9 + 1.959963984540054*0.2, Source: "estimated from 300 plan changes, all plans"}}
+	f := newFixture(t, func(c *Config) { c.Forecasts = fixtureForecastWith(t, []forecast.PlanElasticity{all, own}) })
+	post := func(body string) forecast.Outcome {
+		t.Helper()
+		resp := f.postScenario(t, RoleAnalyst, body)
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST %s: %d %s", body, resp.StatusCode, cut(resp.Body, 300))
+		}
+		var sc scenarioInfo
+		if err := json.Unmarshal([]byte(resp.Body), &sc); err != nil {
+			t.Fatal(err)
+		}
+		return sc.Outcome
+	}
+	tests := []struct {
+		name, body string
+		value      float64
+		source     []string
+	}{
+		{"estimated", `{"name":"dearer","kind":"price","plan":"BASIC10","price_change_pct":10}`, 1.2,
+			[]string{"estimated from 140 plan changes away from BASIC10", "95% 0.710 … 1.690"}},
+		{"given", `{"name":"dearer","kind":"price","plan":"BASIC10","price_change_pct":10,"elasticity":2,"elasticity_se":0.5}`, 2,
+			[]string{"given by the analyst, overriding the lake's estimate 1.200 (95% 0.710 … 1.690)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := post(tt.body)
+			if o.Effect.Value != tt.value || len(o.Assumptions) == 0 {
+				t.Fatalf("effect %+v, want %v", o.Effect, tt.value)
+			}
+			for _, w := range tt.source {
+				if !strings.Contains(o.Assumptions[0], w) {
+					t.Errorf("assumption %q, want %q", o.Assumptions[0], w)
+				}
+			}
+			// Dearer: fewer customers than the baseline at the end.
+			last := o.Months[len(o.Months)-1]
+			if last.ExtraSubscribers.Point >= 0 || last.ExtraSubscribers.Lo95 >= last.ExtraSubscribers.Hi95 {
+				t.Errorf("extra customers at the end %+v, want fewer, with a band", last.ExtraSubscribers)
+			}
+		})
+	}
+	// A plan without an estimate of its own in the run: the overall one.
+	if got, ok := forecast.ElasticityFor(mustStored(t, f), "PLUS20"); !ok || got.Value != 0.9 || !strings.Contains(got.Source, "plan PLUS20 has no estimate of its own") {
+		t.Errorf("ElasticityFor(PLUS20) = %+v, want the overall", got)
+	}
+}
+
+func mustStored(t *testing.T, f *fixture) *forecast.Stored {
+	t.Helper()
+	st, err := f.s.cfg.Forecasts.Forecast(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 func TestScenarioPrivate(t *testing.T) {

@@ -63,6 +63,10 @@ type Result struct {
 	Seasonal        bool // the model had 24 months for a seasonal index
 	Backtests       []Backtest
 	Forecasts       []GroupForecast
+	// Elasticities are the churn elasticities of price a price scenario
+	// uses (Elasticities of the register's plan changes), stored with the
+	// forecast; set by the caller, nil when none could be estimated.
+	Elasticities []PlanElasticity
 }
 
 // Find returns the forecast of a group and measure.

@@ -126,6 +126,7 @@ func (res *Result) Stored(run string, built time.Time) *Stored {
 			st.Rows = append(st.Rows, r)
 		}
 	}
+	st.Rows = append(st.Rows, res.elasticityRows()...)
 	return st
 }
 

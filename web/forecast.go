@@ -26,7 +26,7 @@ func init() {
 		"served": "Served", "backtestNote": "Backtest", "attrition": "Attrition", "show": "Show",
 		"scenariosNav": "Scenarios", "scenariosTitle": "What-if scenarios", "newScenario": "New scenario", "compare": "Compare",
 		"scenarioProfit": "Profit vs baseline", "churnedExp": "Churned", "revenueTotal": "Revenue", "costTotal": "Cost", "noScenarios": "No scenarios yet.",
-		"scenarioHint": "Retention: the offer's uplift per contacted customer with its 95% interval (or a campaign id, whose measured uplift is used). Price: the change in % and the churn elasticity with its standard error.",
+		"scenarioHint": "Retention: the offer's uplift per contacted customer with its 95% interval (or a campaign id, whose measured uplift is used). Price: the change in %; the churn elasticity comes from the plan changes in the register unless given here with its standard error.",
 	} {
 		dicts["en"][k] = v
 	}

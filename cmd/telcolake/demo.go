@@ -272,6 +272,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			failed++
 			say("scenario failed: %v", err)
 		}
+		if err := tryPriceScenario(ctx, stdout, st.HTTPURL); err != nil {
+			failed++
+			say("price scenario failed: %v", err)
+		}
 		if err := tryConsole(ctx, stdout, st.HTTPURL); err != nil {
 			failed++
 			say("console check failed: %v", err)

@@ -18,6 +18,9 @@ type ForecastSection struct {
 	Attrition     string
 	Seasonal      bool
 	Backtests     []ForecastBacktest
+	// Elasticity is the run's churn elasticity of price; nil when the
+	// plan changes could not be read.
+	Elasticity *ElasticitySection `json:",omitempty"`
 }
 
 // ForecastBacktest is one dimension and measure of the backtest.
@@ -67,5 +70,8 @@ func (f *ForecastSection) markdown(b *bytes.Buffer) {
 	}
 	for _, bt := range f.Backtests {
 		fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %s | %s |\n", bt.Dim, bt.Measure, bt.Groups, pct(bt.ModelMAPE), bt.Baseline, pct(bt.BaselineMAPE), bt.Served)
+	}
+	if f.Elasticity != nil {
+		f.Elasticity.markdown(b)
 	}
 }

@@ -57,9 +57,11 @@ func (r *Runner) buildForecast(ctx context.Context, seg *segment.Model, newest t
 	if f, ok := fr.Find("total", forecast.TotalGroup, forecast.Revenue); ok {
 		out.NextQuarterRevenue, out.RevenueMethod = f.Quarter, f.Method
 	}
+	out.Section.Elasticity = r.elasticity(ctx, opt.Horizon, fr)
 	for _, f := range fr.Forecasts {
 		out.Rows += len(f.History) + len(f.Bands)
 	}
+	out.Rows += len(fr.Elasticities)
 	if out.SnapshotID, err = forecast.Write(ctx, r.Tables, res.Version, opt.Now().UTC(), fr); err != nil {
 		return nil, fmt.Errorf("training: %w", err)
 	}
@@ -76,6 +78,29 @@ func (r *Runner) buildForecast(ctx context.Context, seg *segment.Model, newest t
 		}
 	}
 	return out, nil
+}
+
+// elasticity estimates the churn elasticity of price from the register's
+// plan changes, followed over the churn label's horizon, into fr (stored
+// with the forecast, for price scenarios) and returns its report section;
+// nil, with a warning, when the register or the bills cannot be read.
+func (r *Runner) elasticity(ctx context.Context, horizon int, fr *forecast.Result) *evaluate.ElasticitySection {
+	study, err := forecast.StudyPlanChanges(ctx, r.Tables, horizon)
+	if err != nil {
+		r.warn(ctx, "forecast: plan changes unreadable; no elasticity", err)
+		return nil
+	}
+	var notes []string
+	fr.Elasticities, notes = forecast.Elasticities(study)
+	sec := &evaluate.ElasticitySection{Horizon: horizon, Changes: len(study.Changes), Unpriced: study.Unpriced, Prices: study.Prices, Notes: notes}
+	if !study.From.IsZero() {
+		sec.From, sec.To = study.From.Format("2006-01"), study.To.Format("2006-01")
+	}
+	for _, e := range fr.Elasticities {
+		sec.Rows = append(sec.Rows, evaluate.ElasticityRow{Plan: e.Plan, Value: e.Estimate.Value, Lo: e.Estimate.Lo, Hi: e.Estimate.Hi,
+			SE: e.SE, Changes: e.Changes, Own: e.Own})
+	}
+	return sec
 }
 
 // attrition scores the newest feature month's customers (not deactivated)

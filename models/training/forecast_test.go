@@ -59,9 +59,26 @@ func checkForecast(t *testing.T, l *laketest.Lake, r *training.Runner, res *trai
 		t.Errorf("report.json's forecast section: %+v (%v)", rep.Forecast, err)
 	}
 	md, err := r.Registry.Store.Get(ctx, registry.Key(registry.KindChurn, res.Version, "report.md"))
-	if err != nil || !strings.Contains(string(md), "## Forecast backtest") {
-		t.Errorf("report.md without the forecast backtest (%v)", err)
+	if err != nil || !strings.Contains(string(md), "## Forecast backtest") || !strings.Contains(string(md), "## Churn elasticity of price") {
+		t.Errorf("report.md without the forecast backtest or the elasticity (%v)", err)
 	}
+	// The elasticity part: the register's plan changes (a few % a year of
+	// 1,500 subscribers) are found and the plans priced from the bills;
+	// whatever could be estimated is stored with the forecast.
+	el := f.Section.Elasticity
+	if el == nil || el.Changes == 0 || el.Horizon != 2 || el.Prices["PLUS20"] != 19.99 || (len(el.Rows) == 0) == (len(el.Notes) == 0) && len(el.Rows) == 0 {
+		t.Fatalf("elasticity section %+v: want plan changes, plan prices, and rows or a note", el)
+	}
+	stored := 0
+	for _, row := range st.Rows {
+		if row.Measure == forecast.MeasureElasticity {
+			stored++
+		}
+	}
+	if stored != len(el.Rows) {
+		t.Errorf("%d elasticity rows stored, %d in the section", stored, len(el.Rows))
+	}
+	t.Logf("elasticity: %d plan changes, rows %+v, notes %q", el.Changes, el.Rows, el.Notes)
 	for _, bt := range f.Section.Backtests {
 		if bt.Dim == "total" {
 			t.Logf("backtest total %s: model MAPE %.2f%%, %s %.2f%%, served %s", bt.Measure, bt.ModelMAPE, bt.Baseline, bt.BaselineMAPE, bt.Served)
