@@ -104,9 +104,10 @@ type index struct {
 	all  []int32 // 0..n-1, the selection of a query without conditions
 	sels sync.Pool
 	// catPost and numPost are the postings of catFields and numFields
-	// (see postings), posted how many have started building, bitmaps
-	// pooled bitmaps of the rows (all clear).
+	// (see postings), catBits their code bitmaps, posted how many postings
+	// have started building, bitmaps pooled bitmaps of the rows (clear).
 	catPost, numPost []postings
+	catBits          []codeBits // of catFields; codes nil: too many codes for bitmaps
 	posted           atomic.Int32
 	bitmaps          sync.Pool
 }
@@ -149,6 +150,12 @@ func buildIndex(snap *serving.Snapshot) (*index, error) {
 	for j := range ix.numPost {
 		ix.numPost[j] = postings{ix: ix, num: &ix.nums[j]}
 	}
+	ix.catBits = make([]codeBits, len(catFields))
+	for j := range ix.catBits {
+		if len(ix.cats[j].dict) <= maxBitmapCodes {
+			ix.catBits[j].codes = ix.cats[j].codes
+		}
+	}
 	ix.sels.New = func() any { s := make([]int32, 0, n); return &s }
 	return ix, nil
 }
@@ -175,6 +182,7 @@ type pred struct {
 	clo, chi int64
 	kept     float64   // estimated share of rows kept
 	post     *postings // the field's postings; nil: none
+	bits     *codeBits // a categorical field's code bitmaps; nil: none
 }
 
 // empty reports whether a range condition can hold for no value.
@@ -191,7 +199,11 @@ func (ix *index) catPred(j int, values []string) pred {
 			mask[code>>6] |= 1 << (code & 63)
 		}
 	}
-	return pred{codes: cc.codes, mask: mask, counts: cc.counts, post: ix.postingsOf(ix.catPost, j)}
+	p := pred{codes: cc.codes, mask: mask, counts: cc.counts, post: ix.postingsOf(ix.catPost, j)}
+	if j < len(ix.catBits) && ix.catBits[j].codes != nil {
+		p.bits = &ix.catBits[j]
+	}
+	return p
 }
 
 // postingsOf is &list[j], or nil for an index without postings.
@@ -454,11 +466,9 @@ const sampleSize = 1024
 
 // orderBySelectivity sorts conditions by the share of rows they keep:
 // exact for categories (from the value counts), from a fixed sample of
-// rows for ranges. An empty range sorts first.
+// rows for ranges. An empty range sorts first. A lone condition gets its
+// share too (it decides whether postings answer it).
 func (ix *index) orderBySelectivity(preds []pred) {
-	if len(preds) < 2 {
-		return
-	}
 	step := max(ix.n/sampleSize, 1)
 	for j := range preds {
 		p := &preds[j]

@@ -13,8 +13,10 @@ import (
 // numeric column every row in value order, NaN last (a radix sort). A
 // categorical condition's rows are then the lists of its codes, a range's
 // one slice found by two binary searches; the lists are marked in a bitmap
-// of the rows, read back in row order, and the other conditions compact
-// that selection as before.
+// of the rows, the other categorical conditions of few codes are
+// intersected with it word by word (each code's rows are a bitmap too),
+// it is read back in row order, and the remaining conditions compact that
+// selection as before.
 //
 // A field's postings are built the first time a selective condition on it
 // is asked, in the background: no request waits, and until they are ready
@@ -236,25 +238,42 @@ func search(rows []int32, above func(int32) bool) int {
 
 // matchPosted writes the rows meeting every condition to sel, in row
 // order, when the first condition is answered from its postings: it keeps
-// at most most rows and its postings are ready. ok false: scan instead.
+// at most most rows and its postings are ready. The other categorical
+// conditions whose code bitmaps are ready are intersected with the
+// first's rows in the bitmap, word by word; the rest compact the
+// selection. ok false: scan instead.
 func (ix *index) matchPosted(preds []pred, sel []int32, most int) (k int, ok bool) {
+	if preds[0].kept*float64(ix.n) > 2*float64(most) {
+		return 0, false // not selective (the estimate, with room for its error): no postings built for it
+	}
 	lists, count, ok := preds[0].postedLists()
 	if !ok || count > most {
 		return 0, false
 	}
-	switch {
-	case count == 0:
-	case len(lists) == 1 && preds[0].codes != nil: // one code: already in row order
-		k = copy(sel, lists[0])
-	default:
-		k = ix.unionInOrder(lists, sel)
+	if count == 0 {
+		return 0, true
 	}
-	return len(compact(preds[1:], sel[:k])), true
+	var anded []*pred
+	others := make([]pred, 0, len(preds)-1)
+	for j := 1; j < len(preds); j++ {
+		if p := &preds[j]; p.bits != nil && p.bits.available() {
+			anded = append(anded, p)
+		} else {
+			others = append(others, *p)
+		}
+	}
+	if len(anded) == 0 && len(lists) == 1 && preds[0].codes != nil { // one code: already in row order
+		k = copy(sel, lists[0])
+	} else {
+		k = ix.intersectInOrder(lists, anded, sel)
+	}
+	return len(compact(others, sel[:k])), true
 }
 
-// unionInOrder writes the rows of lists (disjoint) to sel in row order
+// intersectInOrder writes the rows of lists (disjoint) that meet every
+// condition of anded (categorical, code bitmaps ready) to sel in row order
 // through a bitmap of the rows, and returns how many there are.
-func (ix *index) unionInOrder(lists [][]int32, sel []int32) int {
+func (ix *index) intersectInOrder(lists [][]int32, anded []*pred, sel []int32) int {
 	words := (ix.n + 63) / 64
 	bp, _ := ix.bitmaps.Get().(*[]uint64)
 	if bp == nil || len(*bp) != words {
@@ -266,6 +285,9 @@ func (ix *index) unionInOrder(lists [][]int32, sel []int32) int {
 		for _, r := range l {
 			bm[r>>6] |= 1 << (r & 63)
 		}
+	}
+	for _, p := range anded {
+		p.andInto(bm)
 	}
 	k := 0
 	for w, m := range bm {
@@ -281,4 +303,97 @@ func (ix *index) unionInOrder(lists [][]int32, sel []int32) int {
 	}
 	ix.bitmaps.Put(bp)
 	return k
+}
+
+// andInto clears the bits of bm whose rows do not meet p, a categorical
+// condition with code bitmaps: bm AND (the OR of its codes' bitmaps), or
+// bm AND NOT (the OR of the other codes') when those are fewer.
+func (p *pred) andInto(bm []uint64) {
+	cb := p.bits.bits
+	var in, out [][]uint64
+	for c := range cb {
+		if c>>6 < len(p.mask) && p.mask[c>>6]>>(c&63)&1 == 1 {
+			in = append(in, cb[c])
+		} else {
+			out = append(out, cb[c])
+		}
+	}
+	switch {
+	case len(in) == 0:
+		clear(bm)
+	case len(out) == 0:
+	case len(in) == 1:
+		b := in[0][:len(bm)]
+		for w := range bm {
+			bm[w] &= b[w]
+		}
+	case len(out) == 1:
+		b := out[0][:len(bm)]
+		for w := range bm {
+			bm[w] &^= b[w]
+		}
+	case len(in) <= len(out):
+		for w := range bm {
+			var m uint64
+			for _, b := range in {
+				m |= b[w]
+			}
+			bm[w] &= m
+		}
+	default:
+		for w := range bm {
+			var m uint64
+			for _, b := range out {
+				m |= b[w]
+			}
+			bm[w] &^= m
+		}
+	}
+}
+
+// maxBitmapCodes is the most codes a dictionary field may have for code
+// bitmaps (n/8 bytes per code: at most 2 bytes per customer per field).
+const maxBitmapCodes = 16
+
+// codeBits are a dictionary field's rows as one bitmap per code, built
+// in the background the first time a condition on the field follows a
+// first condition answered from postings (the same rule as postings: no
+// request waits).
+type codeBits struct {
+	codes   []uint16
+	started atomic.Bool
+	ready   atomic.Bool
+	once    sync.Once
+	bits    [][]uint64 // per code, one bit per row
+}
+
+// available reports whether b's bitmaps are built, starting their build in
+// the background the first time it is asked.
+func (b *codeBits) available() bool {
+	if b.ready.Load() {
+		return true
+	}
+	if b.started.CompareAndSwap(false, true) {
+		go b.build()
+	}
+	return false
+}
+
+// build builds b's bitmaps once.
+func (b *codeBits) build() {
+	b.once.Do(func() {
+		nc := 0
+		for _, c := range b.codes {
+			nc = max(nc, int(c)+1)
+		}
+		words := (len(b.codes) + 63) / 64
+		b.bits = make([][]uint64, nc)
+		for c := range b.bits {
+			b.bits[c] = make([]uint64, words)
+		}
+		for r, c := range b.codes {
+			b.bits[c][r>>6] |= 1 << (r & 63)
+		}
+		b.ready.Store(true)
+	})
 }

@@ -12,8 +12,9 @@ import (
 // conditions of every kind as the first one — one code, several codes,
 // a negation, ranges on int32, cents and float64 columns with bounds on,
 // between and beyond the values, empty and infinite — the rows the
-// postings give, after the other conditions, are exactly the scan's and a
-// plain loop's, in row order.
+// postings give, after the other conditions (categorical ones through
+// code bitmaps or not), are exactly the scan's and a plain loop's, in row
+// order.
 func TestPostingsMatchTheScan(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, n := range []int{1, 64, 1000, 3*parallelMatchRows + 5} {
@@ -63,6 +64,9 @@ func TestPostingsMatchTheScan(t *testing.T) {
 			catP[j].build()
 			catP[j].started.Store(true)
 		}
+		narrow := codeBits{codes: codes} // wide has too many codes for bitmaps
+		narrow.build()
+		narrow.started.Store(true)
 		for j := range numP {
 			numP[j].build()
 			numP[j].started.Store(true)
@@ -110,7 +114,11 @@ func TestPostingsMatchTheScan(t *testing.T) {
 						mask[c>>6] ^= 1 << (c & 63)
 					}
 				}
-				return pred{codes: col, mask: mask, counts: cnt, post: pp}
+				p := pred{codes: col, mask: mask, counts: cnt, post: pp}
+				if k == 0 && rng.IntN(4) > 0 {
+					p.bits = &narrow
+				}
+				return p
 			default:
 				j := k - 2
 				vals := asFloats(j)
@@ -177,7 +185,7 @@ func TestPostingsMatchTheScan(t *testing.T) {
 			ix.release(buf)
 			plain := slices.Clone(preds)
 			for i := range plain {
-				plain[i].post = nil
+				plain[i].post, plain[i].bits = nil, nil
 			}
 			got, buf = ix.match(plain)
 			if !slices.Equal(got, want) {
@@ -201,5 +209,22 @@ func TestPostingsBudget(t *testing.T) {
 	}
 	if p.rows != nil {
 		t.Fatal("postings built past the budget")
+	}
+}
+
+// buildAllPostings builds every postings and code bitmap of ix now, so that
+// the conditions that may are answered from them.
+func buildAllPostings(ix *index) {
+	for _, list := range [][]postings{ix.catPost, ix.numPost} {
+		for j := range list {
+			list[j].started.Store(true)
+			list[j].build()
+		}
+	}
+	for j := range ix.catBits {
+		if ix.catBits[j].codes != nil {
+			ix.catBits[j].started.Store(true)
+			ix.catBits[j].build()
+		}
 	}
 }
