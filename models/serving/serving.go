@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"strconv"
 	"time"
 )
 
@@ -311,6 +312,19 @@ type Pointer struct {
 	Detail       string `json:"detail"`        // key of detail.bin
 	DetailBytes  int64  `json:"detail_bytes"`
 	Meta         string `json:"meta"` // key of meta.json
+	// Shards, when the run was written split into shards (WriteSharded),
+	// are the files of each: Shards[k] holds the customers with
+	// ShardOf(id, len(Shards)) == k. Columns and Detail are then empty: a
+	// sharded run is read shard by shard (OpenShard).
+	Shards []ShardFiles `json:"shards,omitempty"`
+}
+
+// ShardFiles are one shard's columns.bin and detail.bin.
+type ShardFiles struct {
+	Columns      string `json:"columns"`
+	ColumnsBytes int64  `json:"columns_bytes"`
+	Detail       string `json:"detail"`
+	DetailBytes  int64  `json:"detail_bytes"`
 }
 
 // LatestKey is the pointer's key.
@@ -328,13 +342,8 @@ func Encode(meta *Meta, customers []Customer) (*Files, error) {
 	if meta == nil {
 		return nil, errors.New("serving: no meta")
 	}
-	for i := range customers {
-		if !ValidID(customers[i].SubscriberID) {
-			return nil, fmt.Errorf("serving: row %d: invalid subscriber id %q", i, customers[i].SubscriberID)
-		}
-		if i > 0 && customers[i-1].SubscriberID >= customers[i].SubscriberID {
-			return nil, fmt.Errorf("serving: customers not sorted by id at %d (%s, %s)", i, customers[i-1].SubscriberID, customers[i].SubscriberID)
-		}
+	if err := sortedIDs(customers); err != nil {
+		return nil, err
 	}
 	det := make([]byte, 0, detailHeader+len(customers)*detailGuess)
 	det = append(det, detailMagic...)
@@ -360,28 +369,85 @@ func Encode(meta *Meta, customers []Customer) (*Files, error) {
 // Write stores a run's snapshot (Encode) and then points latest.json at
 // it.
 func Write(ctx context.Context, st Store, meta *Meta, customers []Customer) (Pointer, error) {
-	f, err := Encode(meta, customers)
-	if err != nil {
-		return Pointer{}, err
+	return WriteSharded(ctx, st, meta, customers, 1)
+}
+
+// WriteSharded stores a run's snapshot split into shards by ShardOf, and
+// then points latest.json at it. Each shard's customers are encoded alone
+// (columns.bin and detail.bin under runs/<run>/shards-<n>/<k>/, keyed by
+// the shard count), so an instance serving shard k reads only its bytes;
+// meta.json is the run's, shared. shards 1 writes the unsharded layout
+// (Write). customers must be as Encode wants them.
+func WriteSharded(ctx context.Context, st Store, meta *Meta, customers []Customer, shards int) (Pointer, error) {
+	if shards < 1 || shards > MaxShards {
+		return Pointer{}, fmt.Errorf("serving: %d shards, want 1 to %d", shards, MaxShards)
+	}
+	if meta == nil {
+		return Pointer{}, errors.New("serving: no meta")
 	}
 	dir := path.Join("runs", meta.Run)
-	p := Pointer{Format: FormatColumns, Run: meta.Run,
-		Columns: path.Join(dir, "columns.bin"), ColumnsBytes: int64(len(f.Columns)),
-		Detail: path.Join(dir, "detail.bin"), DetailBytes: int64(len(f.Detail)),
-		Meta: path.Join(dir, "meta.json")}
-	for _, part := range []struct {
-		key  string
-		body []byte
-	}{{p.Detail, f.Detail}, {p.Columns, f.Columns}, {p.Meta, f.Meta}} {
-		if err := st.Put(ctx, part.key, part.body); err != nil {
-			return Pointer{}, fmt.Errorf("serving: write %s: %w", part.key, err)
+	p := Pointer{Format: FormatColumns, Run: meta.Run, Meta: path.Join(dir, "meta.json")}
+	parts := [][]Customer{customers}
+	if shards > 1 {
+		if err := sortedIDs(customers); err != nil { // before splitting: a split hides an unsorted whole
+			return Pointer{}, err
+		}
+		parts = Split(customers, shards)
+	}
+	var mb []byte
+	for k, part := range parts {
+		f, err := Encode(meta, part)
+		if err != nil {
+			return Pointer{}, err
+		}
+		mb = f.Meta
+		files := ShardFiles{Columns: path.Join(dir, "columns.bin"), Detail: path.Join(dir, "detail.bin")}
+		if shards > 1 {
+			sd := path.Join(dir, fmt.Sprintf("shards-%d", shards), strconv.Itoa(k))
+			files = ShardFiles{Columns: path.Join(sd, "columns.bin"), Detail: path.Join(sd, "detail.bin")}
+		}
+		files.ColumnsBytes, files.DetailBytes = int64(len(f.Columns)), int64(len(f.Detail))
+		if err := putAll(ctx, st, files.Detail, f.Detail, files.Columns, f.Columns); err != nil {
+			return Pointer{}, err
+		}
+		if shards == 1 {
+			p.Columns, p.ColumnsBytes, p.Detail, p.DetailBytes = files.Columns, files.ColumnsBytes, files.Detail, files.DetailBytes
+		} else {
+			p.Shards = append(p.Shards, files)
 		}
 	}
 	pb, _ := json.Marshal(p)
-	if err := st.Put(ctx, LatestKey, pb); err != nil {
-		return Pointer{}, fmt.Errorf("serving: write %s: %w", LatestKey, err)
+	if err := putAll(ctx, st, p.Meta, mb, LatestKey, pb); err != nil {
+		return Pointer{}, err
 	}
 	return p, nil
+}
+
+// MaxShards is the most shards a run may be split into.
+const MaxShards = 256
+
+// putAll stores key, body pairs in order.
+func putAll(ctx context.Context, st Store, kv ...any) error {
+	for i := 0; i < len(kv); i += 2 {
+		key, body := kv[i].(string), kv[i+1].([]byte)
+		if err := st.Put(ctx, key, body); err != nil {
+			return fmt.Errorf("serving: write %s: %w", key, err)
+		}
+	}
+	return nil
+}
+
+// sortedIDs checks that customers are sorted by valid, distinct ids.
+func sortedIDs(customers []Customer) error {
+	for i := range customers {
+		if !ValidID(customers[i].SubscriberID) {
+			return fmt.Errorf("serving: row %d: invalid subscriber id %q", i, customers[i].SubscriberID)
+		}
+		if i > 0 && customers[i-1].SubscriberID >= customers[i].SubscriberID {
+			return fmt.Errorf("serving: customers not sorted by id at %d (%s, %s)", i, customers[i-1].SubscriberID, customers[i].SubscriberID)
+		}
+	}
+	return nil
 }
 
 // ErrNoSnapshot means no scoring run has written a snapshot yet.

@@ -3,6 +3,7 @@ package serving
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -32,14 +33,35 @@ const chunk = 8 << 20
 
 // Open reads the snapshot p points to from src: meta.json, columns.bin in
 // ranges read in parallel into one buffer, validated (ErrCorrupt), and the
-// header of detail.bin.
+// header of detail.bin. A run written in shards is opened by OpenShard.
 func Open(ctx context.Context, src Source, p Pointer, opt Options) (*Snapshot, error) {
-	if p.Format != FormatColumns {
-		return nil, fmt.Errorf("serving: run %s: snapshot format %d, want %d", p.Run, p.Format, FormatColumns)
+	if len(p.Shards) > 0 {
+		return nil, fmt.Errorf("serving: run %s is written in %d shards: open one (OpenShard)", p.Run, len(p.Shards))
 	}
-	if p.ColumnsBytes <= 0 || p.DetailBytes < detailHeader {
-		return nil, corrupt("run %s: pointer with columns of %d bytes, detail of %d", p.Run, p.ColumnsBytes, p.DetailBytes)
+	return open(ctx, src, p, ShardFiles{Columns: p.Columns, ColumnsBytes: p.ColumnsBytes, Detail: p.Detail, DetailBytes: p.DetailBytes}, opt)
+}
+
+// OpenShard reads shard k of n of the run p points to: its own
+// columns.bin and detail.bin only (and the run's meta.json), as Open does
+// the whole. The run must have been written in n shards (WriteSharded);
+// ErrShardCount otherwise.
+func OpenShard(ctx context.Context, src Source, p Pointer, k, n int, opt Options) (*Snapshot, error) {
+	if n < 2 || k < 0 || k >= n {
+		return nil, fmt.Errorf("serving: shard %d of %d: want 0 <= shard < shards, 2 or more shards", k, n)
 	}
+	if len(p.Shards) != n {
+		return nil, fmt.Errorf("%w: run %s is written in %d shard(s), this instance serves shard %d of %d", ErrShardCount, p.Run, max(1, len(p.Shards)), k, n)
+	}
+	return open(ctx, src, p, p.Shards[k], opt)
+}
+
+// ErrShardCount means a run was not written in the shards its reader
+// serves: the score function and the api's shards disagree on the count.
+var ErrShardCount = errors.New("serving: shard count differs")
+
+// ReadMeta reads the metadata of the run p points to: what a sharded front
+// needs, without any customer's bytes.
+func ReadMeta(ctx context.Context, src Getter, p Pointer) (*Meta, error) {
 	mb, err := src.Get(ctx, p.Meta)
 	if err != nil {
 		return nil, fmt.Errorf("serving: read meta of run %s: %w", p.Run, err)
@@ -48,22 +70,37 @@ func Open(ctx context.Context, src Source, p Pointer, opt Options) (*Snapshot, e
 	if err := json.Unmarshal(mb, meta); err != nil {
 		return nil, fmt.Errorf("serving: read meta of run %s: %w", p.Run, err)
 	}
-	buf := alignedBuffer(p.ColumnsBytes)
+	return meta, nil
+}
+
+// open reads the run's meta.json and the columns and detail files f.
+func open(ctx context.Context, src Source, p Pointer, f ShardFiles, opt Options) (*Snapshot, error) {
+	if p.Format != FormatColumns {
+		return nil, fmt.Errorf("serving: run %s: snapshot format %d, want %d", p.Run, p.Format, FormatColumns)
+	}
+	if f.ColumnsBytes <= 0 || f.DetailBytes < detailHeader {
+		return nil, corrupt("run %s: pointer with columns of %d bytes, detail of %d", p.Run, f.ColumnsBytes, f.DetailBytes)
+	}
+	meta, err := ReadMeta(ctx, src, p)
+	if err != nil {
+		return nil, err
+	}
+	buf := alignedBuffer(f.ColumnsBytes)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(maxParallelReads)
-	for off := int64(0); off < p.ColumnsBytes; off += chunk {
-		part := buf[off:min(off+chunk, p.ColumnsBytes)]
-		g.Go(func() error { return src.ReadAt(gctx, p.Columns, part, off) })
+	for off := int64(0); off < f.ColumnsBytes; off += chunk {
+		part := buf[off:min(off+chunk, f.ColumnsBytes)]
+		g.Go(func() error { return src.ReadAt(gctx, f.Columns, part, off) })
 	}
 	head := make([]byte, detailHeader)
-	g.Go(func() error { return src.ReadAt(gctx, p.Detail, head, 0) })
+	g.Go(func() error { return src.ReadAt(gctx, f.Detail, head, 0) })
 	if err := g.Wait(); err != nil {
 		return nil, fmt.Errorf("serving: read run %s: %w", p.Run, err)
 	}
 	if string(head) != detailMagic {
-		return nil, corrupt("run %s: detail.bin has no header", p.Run)
+		return nil, corrupt("run %s: %s has no header", p.Run, f.Detail)
 	}
-	cols, err := openColumns(buf, p.DetailBytes)
+	cols, err := openColumns(buf, f.DetailBytes)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", p.Run, err)
 	}
@@ -72,7 +109,7 @@ func Open(ctx context.Context, src Source, p Pointer, opt Options) (*Snapshot, e
 		limit = DefaultCacheBytes
 	}
 	return &Snapshot{Meta: meta, Pointer: p, cols: cols,
-		detail: &detailFile{st: src, key: p.Detail, ends: cols.detEnds, cache: map[int32][]byte{}, limit: limit}}, nil
+		detail: &detailFile{st: src, key: f.Detail, ends: cols.detEnds, cache: map[int32][]byte{}, limit: limit}}, nil
 }
 
 // Load opens the newest snapshot (Latest, then Open).
