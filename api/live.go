@@ -30,6 +30,14 @@ type LiveConfig struct {
 	CacheBytes int
 	// Now is the clock (time.Now by default).
 	Now func() time.Time
+	// Shard and Shards, with Shards 2 or more: this instance serves shard
+	// Shard of Shards of runs written in that many shards
+	// (serving.WriteSharded) and reads only that shard's files.
+	Shard, Shards int
+	// Front, when set, makes this instance a sharded front: it reads a
+	// run's metadata only and answers by fanning out to Front[k], which
+	// serves shard k of len(Front) (NewFront).
+	Front []Shard
 }
 
 // Live answers the API from the newest snapshot in a store, for the api
@@ -50,10 +58,11 @@ type Live struct {
 
 	mu      sync.Mutex
 	srv     *Server
-	checked time.Time // last look at latest.json
-	failed  error     // the last failed load's error, retried after Every
-	badRun  string    // a run that failed to load while an older one was loaded
-	badAt   time.Time // when it failed
+	ptr     serving.Pointer // srv's run
+	checked time.Time       // last look at latest.json
+	failed  error           // the last failed load's error, retried after Every
+	badRun  string          // a run that failed to load while an older one was loaded
+	badAt   time.Time       // when it failed
 	loads   int
 }
 
@@ -61,21 +70,48 @@ type Live struct {
 // left alone while the previous one answers.
 const retryBroken = 10
 
-// open opens the snapshot p points to and makes it the loaded one.
+// open opens the snapshot p points to and makes it the loaded one: the
+// whole, this instance's shard, or on a front the run's metadata.
 func (l *Live) open(ctx context.Context, p serving.Pointer) error {
 	t := time.Now()
-	snap, err := serving.Open(ctx, l.cfg.Store, p, serving.Options{CacheBytes: l.cfg.CacheBytes})
+	opt := serving.Options{CacheBytes: l.cfg.CacheBytes}
+	var srv *Server
+	var err error
+	customers := 0
+	switch {
+	case len(l.cfg.Front) > 0:
+		var meta *serving.Meta
+		if meta, err = serving.ReadMeta(ctx, l.cfg.Store, p); err != nil {
+			return err
+		}
+		srv, err = NewFront(meta, l.cfg.Front, l.cfg.Sources, l.cfg.Config)
+		customers = meta.Customers
+	default:
+		var snap *serving.Snapshot
+		if l.cfg.Shards > 1 {
+			snap, err = serving.OpenShard(ctx, l.cfg.Store, p, l.cfg.Shard, l.cfg.Shards, opt)
+		} else {
+			snap, err = serving.Open(ctx, l.cfg.Store, p, opt)
+		}
+		if err != nil {
+			return err
+		}
+		srv, err = New(snap, l.cfg.Sources, l.cfg.Config)
+		customers = snap.Len()
+	}
 	if err != nil {
 		return err
 	}
-	srv, err := New(snap, l.cfg.Sources, l.cfg.Config)
-	if err != nil {
-		return err
-	}
-	l.srv = srv
+	l.srv, l.ptr = srv, p
 	l.loads++
-	l.cfg.Config.Log.InfoContext(ctx, "api: snapshot loaded", "run", p.Run, "customers", snap.Len(),
-		"columns_bytes", p.ColumnsBytes, "seconds", time.Since(t).Seconds())
+	attrs := []any{"run", p.Run, "customers", customers, "seconds", time.Since(t).Seconds()}
+	switch {
+	case len(l.cfg.Front) > 0:
+		attrs = append(attrs, "front", true, "shards", len(l.cfg.Front))
+	case l.cfg.Shards > 1:
+		attrs = append(attrs, "shard", l.cfg.Shard, "shards", l.cfg.Shards)
+	}
+	l.cfg.Config.Log.InfoContext(ctx, "api: snapshot loaded", attrs...)
 	return nil
 }
 
@@ -91,6 +127,12 @@ func NewLive(cfg LiveConfig) (*Live, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Shards < 0 || cfg.Shards > serving.MaxShards || cfg.Shards > 1 && (cfg.Shard < 0 || cfg.Shard >= cfg.Shards) {
+		return nil, fmt.Errorf("api: live: shard %d of %d: want 0 <= shard < shards, 2 to %d shards", cfg.Shard, cfg.Shards, serving.MaxShards)
+	}
+	if len(cfg.Front) > 0 && cfg.Shards > 1 {
+		return nil, fmt.Errorf("api: live: an instance is a front or a shard, not both")
+	}
 	front, err := newFront(cfg.Sources, cfg.Config)
 	if err != nil {
 		return nil, err
@@ -98,6 +140,12 @@ func NewLive(cfg LiveConfig) (*Live, error) {
 	cfg.Config = front.cfg // with defaults and the cursor key, shared by every snapshot's server
 	l := &Live{cfg: cfg, front: front}
 	front.load = l.server
+	front.reload = func(ctx context.Context) (*Server, error) {
+		l.mu.Lock()
+		l.checked = time.Time{}
+		l.mu.Unlock()
+		return l.server(ctx, true)
+	}
 	return l, nil
 }
 
@@ -143,7 +191,7 @@ func (l *Live) server(ctx context.Context, refresh bool) (*Server, error) {
 	if l.srv != nil {
 		// Never two snapshots: let the old one go before reading the new.
 		log.InfoContext(ctx, "api: new run, dropping the loaded snapshot", "run", l.srv.meta.Run, "new_run", p.Run)
-		pv := l.srv.snap.Pointer // a copy: the old Snapshot must not stay reachable
+		pv := l.ptr // a copy: the old Snapshot must not stay reachable
 		prev = &pv
 		l.srv = nil
 		runtime.GC()

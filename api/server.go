@@ -66,6 +66,12 @@ type Config struct {
 	// CursorKey signs cursors. Default: derived from the key hashes, so
 	// every instance with the same keys accepts the others' cursors.
 	CursorKey []byte
+	// ForwardKey signs the signed-in console user a sharded front
+	// forwards to its shards (forward.go). Default: derived from the key
+	// hashes (apart from CursorKey), so a front and its shards configured
+	// with the same keys agree, and a caller holding one API key cannot
+	// forge it.
+	ForwardKey []byte
 	// Campaigns keeps retention campaigns; nil: /v1/campaigns answers 503.
 	Campaigns Campaigns
 	// Groups keeps saved customer groups; nil: /v1/groups and group=
@@ -106,6 +112,9 @@ type Server struct {
 	// (public routes) only one already loaded, possibly nil, never reading
 	// the store.
 	load func(ctx context.Context, refresh bool) (*Server, error)
+	// reload, set with load, looks for a newer run at once (not waiting
+	// for the interval): a shard asked for a run it has not loaded.
+	reload func(ctx context.Context) (*Server, error)
 	// shards, set on a sharded front (NewFront), answer in its place.
 	shards []Shard
 	// parts are the shard protocol's routes (shardRoutes).
@@ -197,6 +206,14 @@ func newFront(src Sources, cfg Config) (*Server, error) {
 		slices.Sort(hashes)
 		sum := sha256.Sum256([]byte("telcolake api cursor v1\x00" + strings.Join(hashes, ",")))
 		cfg.CursorKey = sum[:]
+		if len(cfg.ForwardKey) == 0 {
+			fwd := sha256.Sum256([]byte("telcolake api forwarded user v1\x00" + strings.Join(hashes, ",")))
+			cfg.ForwardKey = fwd[:]
+		}
+	}
+	if len(cfg.ForwardKey) == 0 {
+		fwd := sha256.Sum256(append([]byte("telcolake api forwarded user v1\x00"), cfg.CursorKey...))
+		cfg.ForwardKey = fwd[:]
 	}
 	s := &Server{
 		src: src, cfg: cfg, keys: kr,
@@ -376,6 +393,9 @@ func (s *Server) serve(r *request, rt *route) error {
 	if !perm.Public {
 		key, ok := userOf(r.ctx)
 		if !ok {
+			key, ok = s.forwardedUser(r.hr.Header)
+		}
+		if !ok {
 			key, ok = s.authenticate(r.hr.Header)
 		}
 		if !ok {
@@ -401,17 +421,8 @@ func (s *Server) serve(r *request, rt *route) error {
 		}
 		r.param = p
 	}
-	if s.shards != nil {
-		if strings.HasPrefix(rt.pattern, shardPrefix+"/") {
-			return HTTPError{Code: http.StatusNotFound, Msg: "no such resource (see /v1/openapi.json)"} // a front is no shard
-		}
-		if h, ok := sharded[r.op]; ok {
-			return h(s, r)
-		}
-		return rt.serve(s, r) // the run's metadata and the lake
-	}
 	if s.load == nil {
-		return rt.serve(s, r)
+		return s.route(r, rt)
 	}
 	// A Live's front: only now, admitted, does the request reach the store.
 	switch rt.op {
@@ -422,16 +433,36 @@ func (s *Server) serve(r *request, rt *route) error {
 		if srv == nil {
 			srv = s
 		}
-		return rt.serve(srv, r)
+		return srv.route(r, rt)
 	}
 	srv, err := s.load(r.ctx, true)
+	if want := r.hr.Header.Get(runHeader); err == nil && want != "" && want != srv.meta.Run && s.reload != nil {
+		srv, err = s.reload(r.ctx) // the front has a run this shard has not seen yet
+	}
 	if err != nil {
 		if errors.Is(err, serving.ErrNoSnapshot) {
 			return HTTPError{Code: http.StatusServiceUnavailable, Msg: "no scores yet: the score function has not run", Err: err}
 		}
 		return HTTPError{Code: http.StatusServiceUnavailable, Msg: "the serving snapshot could not be loaded", Err: err}
 	}
-	return rt.serve(srv, r)
+	return srv.route(r, rt)
+}
+
+// route serves an admitted request on rt from s's snapshot, or on a
+// sharded front from its shards.
+func (s *Server) route(r *request, rt *route) error {
+	if want := r.hr.Header.Get(runHeader); want != "" && s.meta != nil && want != s.meta.Run {
+		return HTTPError{Code: http.StatusServiceUnavailable, Msg: "this shard serves run " + s.meta.Run + ", the front run " + want + ": try again shortly"}
+	}
+	if s.shards != nil {
+		if strings.HasPrefix(rt.pattern, shardPrefix+"/") {
+			return HTTPError{Code: http.StatusNotFound, Msg: "no such resource (see /v1/openapi.json)"} // a front is no shard
+		}
+		if h, ok := sharded[r.op]; ok {
+			return h(s, r)
+		}
+	}
+	return rt.serve(s, r) // one instance; on a front the run's metadata and the lake
 }
 
 // allowed lists the methods routes answer on pattern, e.g. "GET, POST".

@@ -271,7 +271,7 @@ var sharded = map[Op]func(*Server, *request) error{
 }
 
 // forwarded are the request headers a shard needs: the credentials, which
-// it checks itself.
+// it checks itself (a console user's are forwarded signed: forward.go).
 var forwarded = []string{"X-Api-Key", "Authorization"}
 
 // call sends one request of the shard protocol (or of the public API) to
@@ -282,11 +282,16 @@ func (s *Server) call(r *request, k int, path, rawQuery string) (*http.Response,
 	if err != nil {
 		return nil, err
 	}
-	for _, h := range forwarded {
-		for _, v := range r.hr.Header.Values(h) {
-			req.Header.Add(h, v)
+	if strings.HasPrefix(r.key.Name, "user:") {
+		req.Header.Set(userHeader, s.signUser(r.key)) // a console user: no key to pass on
+	} else {
+		for _, h := range forwarded {
+			for _, v := range r.hr.Header.Values(h) {
+				req.Header.Add(h, v)
+			}
 		}
 	}
+	req.Header.Set(runHeader, s.meta.Run)
 	resp, err := s.shards[k].Do(req)
 	if err != nil {
 		return nil, HTTPError{Code: http.StatusBadGateway, Msg: "a shard did not answer", Err: fmt.Errorf("shard %d: %w", k, err)}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/telcolake/telcolake/infra/langext"
 )
 
 // DistDir is where make package writes the zips, relative to
@@ -66,6 +68,8 @@ type checker struct {
 	// typesOnly: shapes only, intrinsic functions are resolved by the
 	// caller (a choice among types is checked by such a checker).
 	typesOnly bool
+	// looped are the logical ids Fn::ForEach made, with their loop.
+	looped map[string]string
 }
 
 func (c *checker) addf(n *yaml.Node, path, format string, args ...any) {
@@ -93,6 +97,13 @@ func CheckTemplate(data []byte, opt CheckOptions) error {
 	}
 	root := doc.Content[0]
 	c := &checker{spec: spec, params: map[string]bool{}, res: map[string]string{}, conds: map[string]bool{}}
+	// Fn::ForEach loops, expanded with the parameters' defaults: the
+	// resources a deployment with them gets.
+	looped, err := langext.Expand(root, nil)
+	if err != nil {
+		return &TemplateError{Problems: []string{err.Error()}}
+	}
+	c.looped = looped
 	for _, kv := range pairs(root) {
 		if !slices.Contains(topLevel, kv.key.Value) {
 			c.addf(kv.key, kv.key.Value, "unknown top-level section")
@@ -594,6 +605,8 @@ func (c *checker) functions(resources, globals *yaml.Node, opt CheckOptions) {
 		case scalarOf(code) != DistDir+"/"+name+".zip" || !slices.Contains(opt.Functions, name):
 			bad = true
 			c.addf(code, path+".CodeUri", "%q is not a package make package builds (%s/{%s}.zip)", code.Value, DistDir, strings.Join(opt.Functions, ","))
+		case c.looped[id] != "":
+			// A loop's copies deploy one package several times, as meant.
 		default:
 			if other, dup := seen[name]; dup {
 				c.addf(code, path+".CodeUri", "package %s is also %s's", name, other)

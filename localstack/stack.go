@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,6 +49,10 @@ type Config struct {
 	OnDelivery func(Delivery)
 	// SQSAddr is the listen address of the SQS service (127.0.0.1:0 by default).
 	SQSAddr string
+	// Functions, when set, are the only functions that run (by local
+	// name): the others need no binary and get no events. For a test of
+	// one part of the stack.
+	Functions []string
 	// RetryDelay is when a message whose batch item failed comes back
 	// locally (1 s by default): the template's visibility timeout is sized
 	// for Lambda's timeouts, far too long for a local run.
@@ -67,6 +72,7 @@ type Stack struct {
 	S3        *S3Server
 	Buckets   map[string]string // logical id → bucket name
 	functions map[string]*Function
+	aliases   map[string]string // a function's FunctionName, resolved → its local name
 	configs   map[string]FunctionConfig
 	pool      *functionPool
 	notifier  *notifier
@@ -82,12 +88,16 @@ type Stack struct {
 	wg         sync.WaitGroup
 }
 
-// Build compiles each function of the template into dir/bin/<name>/bootstrap,
-// the same binary 'make package' zips for Lambda.
+// Build compiles each package of the template's functions into
+// dir/bin/<package>/bootstrap, the same binary 'make package' zips for
+// Lambda, and returns them by package.
 func Build(ctx context.Context, repo, dir string, tpl *Template) (map[string]string, error) {
 	out := map[string]string{}
 	for _, f := range tpl.Functions {
-		bin, err := filepath.Abs(filepath.Join(dir, "bin", f.Name, "bootstrap"))
+		if _, built := out[f.Package]; built {
+			continue // a package several functions deploy
+		}
+		bin, err := filepath.Abs(filepath.Join(dir, "bin", f.Package, "bootstrap"))
 		if err != nil {
 			return nil, err
 		}
@@ -95,9 +105,9 @@ func Build(ctx context.Context, repo, dir string, tpl *Template) (map[string]str
 		cmd.Dir = repo
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 		if b, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("build %s: %v\n%s", f.Name, err, b)
+			return nil, fmt.Errorf("build %s: %v\n%s", f.Package, err, b)
 		}
-		out[f.Name] = bin
+		out[f.Package] = bin
 	}
 	return out, nil
 }
@@ -112,14 +122,26 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	cfg.Dir = dir
-	tpl, err := LoadTemplate(filepath.Join(cfg.Repo, "infra", "template.yaml"))
+	tpl, err := LoadTemplateWith(filepath.Join(cfg.Repo, "infra", "template.yaml"), cfg.Params)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Functions != nil {
+		var only []FunctionDef
+		for _, f := range tpl.Functions {
+			if slices.Contains(cfg.Functions, f.Name) {
+				only = append(only, f)
+			}
+		}
+		if len(only) != len(cfg.Functions) {
+			return nil, fmt.Errorf("local stack: functions %v, of which the template has %d", cfg.Functions, len(only))
+		}
+		tpl.Functions = only
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Stack{cfg: cfg, Template: tpl, functions: map[string]*Function{}, configs: map[string]FunctionConfig{},
 		Buckets: map[string]string{}, cancel: cancel,
-		queueNames: map[string]string{}}
+		queueNames: map[string]string{}, aliases: map[string]string{}}
 	s.pool = &functionPool{start: func(name string) (*Function, error) {
 		fc, ok := s.configs[name]
 		if !ok {
@@ -187,10 +209,20 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		sweep()
 	}()
 
+	// The Lambda Invoke API listens before the functions start: a function
+	// may invoke another (the api function its shards).
+	if s.LambdaURL, err = s.serve(orDefault(cfg.LambdaAddr, "127.0.0.1:9001"), http.HandlerFunc(s.serveInvoke)); err != nil {
+		return fail(fmt.Errorf("Lambda API: %w", err))
+	}
 	for _, f := range tpl.Functions {
-		bin := cfg.Binaries[f.Name]
+		if n, err := f.FunctionName.Resolve(s.lookup); err == nil && n != "" && n != f.Name {
+			s.aliases[n] = f.Name
+		}
+	}
+	for _, f := range tpl.Functions {
+		bin := cfg.Binaries[f.Package]
 		if bin == "" {
-			return fail(fmt.Errorf("function %s is not built", f.Name))
+			return fail(fmt.Errorf("function %s (package %s) is not built", f.Name, f.Package))
 		}
 		env, err := s.functionEnv(f)
 		if err != nil {
@@ -212,9 +244,6 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	if s.HTTPURL, err = s.serve(orDefault(cfg.HTTPAddr, "127.0.0.1:8080"), gw); err != nil {
 		return fail(fmt.Errorf("HTTP gateway: %w", err))
-	}
-	if s.LambdaURL, err = s.serve(orDefault(cfg.LambdaAddr, "127.0.0.1:9001"), http.HandlerFunc(s.serveInvoke)); err != nil {
-		return fail(fmt.Errorf("Lambda API: %w", err))
 	}
 	if cfg.Schedules {
 		s.startSchedules(runCtx)
@@ -373,6 +402,7 @@ func (s *Stack) functionEnv(f FunctionDef) ([]string, error) {
 	}
 	return append(env,
 		"AWS_ENDPOINT_URL="+s.S3.Endpoint(),
+		"AWS_ENDPOINT_URL_LAMBDA="+s.LambdaURL,
 		"AWS_ACCESS_KEY_ID="+LocalAccessKey,
 		"AWS_SECRET_ACCESS_KEY="+LocalSecretKey,
 		"AWS_SESSION_TOKEN=",
@@ -390,8 +420,12 @@ func (s *Stack) serve(addr string, h http.Handler) (string, error) {
 	return "http://" + ln.Addr().String(), nil
 }
 
-// Invoke runs a function synchronously.
+// Invoke runs a function synchronously; name is its local name or its
+// FunctionName.
 func (s *Stack) Invoke(ctx context.Context, name string, payload []byte) ([]byte, error) {
+	if local, ok := s.aliases[name]; ok {
+		name = local
+	}
 	f, ok := s.functions[name]
 	if !ok {
 		return nil, fmt.Errorf("no function %q in the template", name)
@@ -418,6 +452,9 @@ func (s *Stack) serveInvoke(w http.ResponseWriter, r *http.Request) {
 	}
 	if i := strings.LastIndex(name, ":function:"); i >= 0 { // an ARN
 		name = name[i+len(":function:"):]
+	}
+	if local, ok := s.aliases[name]; ok {
+		name = local
 	}
 	if _, known := s.functions[name]; !known {
 		w.Header().Set("Content-Type", "application/json")

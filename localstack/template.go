@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/telcolake/telcolake/infra/langext"
 )
 
 // Template is what the local stack needs from infra/template.yaml: the
@@ -41,20 +43,27 @@ type Template struct {
 // FunctionDef is one AWS::Serverless::Function.
 type FunctionDef struct {
 	LogicalID string
-	// Name is the function's name: CodeUri is the package make package
-	// builds, ../dist/<name>.zip, from the main package in Source.
-	Name    string
-	CodeURI string // as written, relative to the template
-	Source  string // functions/<name>, relative to the repository
-	Handler string
-	Runtime string
-	Timeout time.Duration
-	Memory  int
-	Env     map[string]Value
-	S3      []S3Trigger
-	Sched   []ScheduleTrigger
-	HTTP    []HTTPRoute
-	SQS     []SQSTrigger
+	// Name is the function's name locally: its Package, or for a copy
+	// of an Fn::ForEach loop (which deploys one package several times)
+	// its logical id in lower case without "Function" (apishard3).
+	Name string
+	// Package is the package make package builds, CodeUri
+	// ../dist/<package>.zip, from the main package in Source.
+	Package string
+	// FunctionName is the FunctionName as written; the local stack
+	// invokes the function by it too.
+	FunctionName Value
+	CodeURI      string // as written, relative to the template
+	Source       string // functions/<name>, relative to the repository
+	Handler      string
+	Runtime      string
+	Timeout      time.Duration
+	Memory       int
+	Env          map[string]Value
+	S3           []S3Trigger
+	Sched        []ScheduleTrigger
+	HTTP         []HTTPRoute
+	SQS          []SQSTrigger
 	// Async is how Lambda handles the function's asynchronous invocations
 	// (S3 events, schedules): EventInvokeConfig, or Lambda's defaults.
 	Async AsyncConfig
@@ -128,11 +137,15 @@ type HTTPRoute struct {
 	Path   string // /customers/{id}
 }
 
-// Value is a template value: a literal, !Ref or !Sub.
+// Value is a template value: a literal, !Ref, !Sub or !Join.
 type Value struct {
 	Literal string
 	Ref     string
 	Sub     string
+	// Join, when set, is !Join [Literal, Join]: the separator in Literal;
+	// a !Ref among the parts names a list parameter (or a value), whose
+	// comma-separated items are joined too.
+	Join []Value
 }
 
 var subVar = regexp.MustCompile(`\$\{([^}]+)\}`)
@@ -141,6 +154,20 @@ var subVar = regexp.MustCompile(`\$\{([^}]+)\}`)
 // (including pseudo parameters like AWS::AccountId and Name.Attr forms).
 func (v Value) Resolve(lookup func(string) (string, bool)) (string, error) {
 	switch {
+	case v.Join != nil:
+		var items []string
+		for _, p := range v.Join {
+			s, err := p.Resolve(lookup)
+			if err != nil {
+				return "", fmt.Errorf("!Join: %w", err)
+			}
+			if p.Ref != "" {
+				items = append(items, strings.Split(s, ",")...)
+			} else {
+				items = append(items, s)
+			}
+		}
+		return strings.Join(items, v.Literal), nil
 	case v.Ref != "":
 		s, ok := lookup(v.Ref)
 		if !ok {
@@ -176,8 +203,27 @@ func LoadTemplate(path string) (*Template, error) {
 	return t, nil
 }
 
-// ParseTemplate parses a SAM template.
-func ParseTemplate(r io.Reader) (*Template, error) {
+// LoadTemplateWith reads and parses a SAM template file with parameter
+// values (params over the Defaults), which decide its Fn::ForEach loops.
+func LoadTemplateWith(path string, params map[string]string) (*Template, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("template: %w", err)
+	}
+	defer f.Close()
+	t, err := ParseTemplateWith(f, params)
+	if err != nil {
+		return nil, fmt.Errorf("template %s: %w", path, err)
+	}
+	return t, nil
+}
+
+// ParseTemplate parses a SAM template with its parameters' defaults.
+func ParseTemplate(r io.Reader) (*Template, error) { return ParseTemplateWith(r, nil) }
+
+// ParseTemplateWith parses a SAM template; params (over the Defaults)
+// decide its Fn::ForEach loops.
+func ParseTemplateWith(r io.Reader, params map[string]string) (*Template, error) {
 	var doc yaml.Node
 	if err := yaml.NewDecoder(r).Decode(&doc); err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
@@ -186,6 +232,10 @@ func ParseTemplate(r io.Reader) (*Template, error) {
 		return nil, fmt.Errorf("not a template: top level is not a mapping")
 	}
 	root := doc.Content[0]
+	looped, err := langext.Expand(root, params)
+	if err != nil {
+		return nil, err
+	}
 	t := &Template{Parameters: map[string]string{}, Buckets: map[string]Value{}, Types: map[string]string{}, resources: map[string]*yaml.Node{},
 		Queues: map[string]QueueDef{}}
 	for name, p := range mapOf(get(root, "Parameters")) {
@@ -222,6 +272,9 @@ func ParseTemplate(r io.Reader) (*Template, error) {
 			fd, err := parseFunction(id, get(res, "Properties"), globals)
 			if err != nil {
 				return nil, fmt.Errorf("resource %s: %w", id, err)
+			}
+			if looped[id] != "" {
+				fd.Name = strings.ToLower(strings.TrimSuffix(id, "Function"))
 			}
 			t.Functions = append(t.Functions, fd)
 		}
@@ -302,8 +355,9 @@ func parseFunction(id string, props, globals *yaml.Node) (FunctionDef, error) {
 	if fd.CodeURI == "" {
 		return fd, fmt.Errorf("no CodeUri")
 	}
-	fd.Name = strings.TrimSuffix(filepath.Base(filepath.Clean(fd.CodeURI)), ".zip")
-	fd.Source = "functions/" + fd.Name
+	fd.Package = strings.TrimSuffix(filepath.Base(filepath.Clean(fd.CodeURI)), ".zip")
+	fd.Name, fd.Source = fd.Package, "functions/"+fd.Package
+	fd.FunctionName = valueOf(get(props, "FunctionName"))
 	if s := scalar(prop("Timeout")); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
@@ -504,6 +558,19 @@ func valueOf(n *yaml.Node) Value {
 		return Value{Ref: n.Value}
 	case "!Sub":
 		return Value{Sub: n.Value}
+	case "!Join":
+		if n.Kind == yaml.SequenceNode && len(n.Content) == 2 {
+			parts := n.Content[1]
+			v := Value{Literal: n.Content[0].Value, Join: []Value{}}
+			if parts.Kind == yaml.SequenceNode && parts.Tag != "!Ref" {
+				for _, e := range parts.Content {
+					v.Join = append(v.Join, valueOf(e))
+				}
+			} else {
+				v.Join = append(v.Join, valueOf(parts))
+			}
+			return v
+		}
 	}
 	if n.Kind == yaml.MappingNode {
 		if r := get(n, "Ref"); r != nil {

@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,7 +37,9 @@ func TestTemplateMatchesFunctions(t *testing.T) {
 		}
 	}
 	for _, f := range tpl.Functions {
-		inTemplate = append(inTemplate, f.Name)
+		if !slices.Contains(inTemplate, f.Package) {
+			inTemplate = append(inTemplate, f.Package) // a loop deploys one package several times
+		}
 		if f.Handler != "bootstrap" || f.Runtime != "provided.al2023" {
 			t.Errorf("%s: handler %q runtime %q, want bootstrap on provided.al2023", f.LogicalID, f.Handler, f.Runtime)
 		}
@@ -54,6 +57,7 @@ func TestTemplateMatchesFunctions(t *testing.T) {
 		}
 	}
 	sort.Strings(onDisk)
+	sort.Strings(inTemplate)
 	if strings.Join(onDisk, ",") != strings.Join(inTemplate, ",") {
 		t.Errorf("functions/ has %v, the template %v", onDisk, inTemplate)
 	}
@@ -262,7 +266,7 @@ func TestTemplateLosesNoEvents(t *testing.T) {
 		fns[f.Name] = f
 	}
 	in := fns["ingest"]
-	if in.ReservedConcurrency == (Value{}) {
+	if in.ReservedConcurrency.Literal == "" && in.ReservedConcurrency.Ref == "" {
 		t.Error("ingest has no ReservedConcurrentExecutions")
 	}
 	if in.Async.Retries != 2 || in.Async.MaxAge <= 0 || in.Async.MaxAge > 6*time.Hour {
