@@ -3,7 +3,9 @@
 // segment and in total, with 80% and 95% intervals, backtested against a
 // seasonal-naive (or, with under a year of history, a naive) baseline; and
 // what-if scenarios (a price change per plan, a retention offer) as
-// differences against that baseline forecast. Scenarios live here because
+// differences against that baseline forecast, a price change through the
+// churn elasticity of price estimated from the register's plan changes
+// (planchange.go) or given by the analyst. Scenarios live here because
 // a scenario is a forecast under changed assumptions: the same cohort
 // arithmetic, the same bands.
 //

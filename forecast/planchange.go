@@ -192,10 +192,6 @@ func StudyPlanChanges(ctx context.Context, tables lake.TableLoader, horizon int)
 			break // the first change only: afterwards the customer is on a changed price
 		}
 	}
-	for plan, c := range study.Stayers {
-		c.ChangePct = 0
-		study.Stayers[plan] = c
-	}
 	if first <= last {
 		study.From, study.To = monthTime(first), monthTime(last)
 	}
