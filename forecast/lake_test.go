@@ -2,6 +2,7 @@ package forecast_test
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 
@@ -114,6 +115,39 @@ func TestHistoryBuildWriteRead(t *testing.T) {
 	}
 	if st, err = (forecast.LakeStore{Tables: l.Cat}).Forecast(ctx); err != nil || len(st.Rows) != 200 || st.Run != "20260901T030000Z" {
 		t.Fatalf("after a second run: %d rows of %s (%v), want 200 of the second", len(st.Rows), st.Run, err)
+	}
+	// Elasticities are stored with the run and read back for scenarios:
+	// the plan's own, the overall one for a plan without its own.
+	est := func(v, se float64, src string) forecast.Estimate {
+		return forecast.Estimate{Value: v, Lo: v - 1.959963984540054*se, Hi: v + 1.959963984540054*se, Source: src}
+	}
+	res.Elasticities = []forecast.PlanElasticity{
+		{Plan: forecast.OverallPlan, SE: 0.3, Changes: 200, Estimate: est(0.9, 0.3, "estimated from 200 plan changes, all plans")},
+		{Plan: "BASIC", SE: 0.4, Changes: 120, Own: true, Estimate: est(1.3, 0.4, "estimated from 120 plan changes away from BASIC")},
+	}
+	if _, err := forecast.Write(ctx, l.Cat, "20261001T030000Z", built, res); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = (forecast.LakeStore{Tables: l.Cat}).Forecast(ctx); err != nil || len(st.Rows) != 202 {
+		t.Fatalf("with elasticities: %d rows (%v), want 202", len(st.Rows), err)
+	}
+	for _, tt := range []struct {
+		plan   string
+		want   forecast.Estimate
+		suffix string
+	}{
+		{"BASIC", res.Elasticities[1].Estimate, ""},
+		{"PLUS", res.Elasticities[0].Estimate, "; plan PLUS has no estimate of its own"},
+	} {
+		got, ok := forecast.ElasticityFor(st, tt.plan)
+		w := tt.want
+		w.Source += tt.suffix
+		if !ok || math.Abs(got.Value-w.Value) > 1e-12 || math.Abs(got.Lo-w.Lo) > 1e-12 || math.Abs(got.Hi-w.Hi) > 1e-12 || got.Source != w.Source {
+			t.Errorf("ElasticityFor(%s) = %+v, %v; want %+v", tt.plan, got, ok, w)
+		}
+	}
+	if _, err := forecast.BaseCaseFrom(st, "plan", "BASIC", 3); err != nil {
+		t.Errorf("the baseline beside the elasticity rows: %v", err)
 	}
 }
 

@@ -224,7 +224,7 @@ type PlanElasticity struct {
 	Plan     string   `json:"plan"`
 	Estimate Estimate `json:"estimate"`
 	SE       float64  `json:"se"`
-	Changes  int      `json:"changes"` // plan changes behind the estimate
+	Changes  int      `json:"changes"` // plan changes behind the estimate; the plan's own for a plan on the overall one
 	Own      bool     `json:"own"`     // the plan's own estimate, not the overall one
 }
 
@@ -318,7 +318,7 @@ func Elasticities(s *PriceStudy) ([]PlanElasticity, []string) {
 			continue
 		}
 		e := overall
-		e.Plan, e.Own = p, false
+		e.Plan, e.Own, e.Changes = p, false, changes[p]
 		e.Estimate.Source = fmt.Sprintf("%s; plan %s has %d plan changes (under %d), so the overall estimate is used", overall.Estimate.Source, p, changes[p], MinPlanChanges)
 		out = append(out, e)
 	}
