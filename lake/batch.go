@@ -2,6 +2,9 @@ package lake
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,17 +19,39 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
+	"github.com/google/uuid"
 )
 
-// Batches: many file versions, one snapshot per table. A batch commit's
-// summary carries the ledger entries of all its file versions under
-// propBatch (a JSON list) instead of propSource & co.; a batch of one is
-// written as a single-file commit. Every decision is the single-file one,
-// made per file inside the table's commit retry, so a file version is in
-// exactly one snapshot or none, whatever batches and redeliveries race.
-const propBatch = "telcolake.batch"
+// Batches: many file versions, one snapshot per table. Every decision is
+// the single-file one, made per file inside the table's commit retry, so a
+// file version is in exactly one snapshot or none, whatever batches and
+// redeliveries race. A batch of one is written as a single-file commit.
+//
+// A batch's ledger entries (source, ETag, sequencer, status, rows, data
+// files: about 150 bytes a file) do not go in its snapshot summary, which
+// every commit rewrites into the table's metadata for as long as the
+// snapshot is kept: they go in a side file written just before the commit
+// (<warehouse>/_ledger/<table>/batches/<uuid>.json, immutable, one per
+// commit attempt), and the summary carries its name and the sorted 32-bit
+// hashes of the batch's sources (5.3 bytes a file in base64). A lookup of
+// a source reads the side file only of a snapshot whose hashes hold the
+// source's (a 32-bit collision costs one read more, never a wrong answer:
+// the side file decides). A side file written by an attempt whose commit
+// failed names no snapshot and is deleted; maintenance deletes the side
+// files of the snapshots it expires, after writing their sources' ledger
+// objects, so a side file missing for a snapshot still in a reader's view
+// means it was just expired: its entries are in the ledger objects.
+//
+// Summaries written before this carry the entries themselves, as a JSON
+// list under propBatch; they are still read.
+const (
+	propBatch      = "telcolake.batch"
+	propBatchFile  = "telcolake.batch-file"
+	propBatchKeys  = "telcolake.batch-keys"
+	propBatchFiles = "telcolake.batch-count"
+)
 
-// batchEntry is one file version of a batch snapshot's summary.
+// batchEntry is one file version of a batch's ledger.
 type batchEntry struct {
 	Source    string `json:"source"`
 	ETag      string `json:"etag"`
@@ -51,40 +76,141 @@ func quoteSource(source string) string {
 	return string(b)
 }
 
-// snapshotEntries returns the ledger entries a snapshot's summary carries:
-// none, one (a single-file commit) or a batch's.
-func snapshotEntries(location string, s table.Snapshot) []sourcedEntry {
-	if s.Summary == nil {
-		return nil
+// sourceHash is the 32-bit hash of a source in a batch summary's key set.
+func sourceHash(source string) uint32 {
+	sum := sha256.Sum256([]byte(source))
+	return binary.BigEndian.Uint32(sum[:4])
+}
+
+// encodeKeys is the key set of a batch: its sources' hashes, sorted,
+// 4 bytes each, in base64.
+func encodeKeys(entries []batchEntry) string {
+	hs := make([]uint32, len(entries))
+	for i, e := range entries {
+		hs[i] = sourceHash(e.Source)
 	}
+	slices.Sort(hs)
+	hs = slices.Compact(hs)
+	b := make([]byte, 4*len(hs))
+	for i, h := range hs {
+		binary.BigEndian.PutUint32(b[4*i:], h)
+	}
+	return base64.RawStdEncoding.EncodeToString(b)
+}
+
+// keysHold reports whether an encoded key set may hold one of hashes; a
+// set that does not decode may hold anything.
+func keysHold(encoded string, hashes []uint32) bool {
+	b, err := base64.RawStdEncoding.DecodeString(encoded)
+	if err != nil || len(b)%4 != 0 {
+		return true
+	}
+	n := len(b) / 4
+	for _, h := range hashes {
+		lo, hi := 0, n
+		for lo < hi {
+			m := (lo + hi) / 2
+			if binary.BigEndian.Uint32(b[4*m:]) < h {
+				lo = m + 1
+			} else {
+				hi = m
+			}
+		}
+		if lo < n && binary.BigEndian.Uint32(b[4*lo:]) == h {
+			return true
+		}
+	}
+	return false
+}
+
+// wanted are the sources a ledger read looks for, with their hashes; nil
+// wants every source.
+type wanted map[string]uint32
+
+func wantSources(sources map[string]bool) wanted {
+	w := make(wanted, len(sources))
+	for s := range sources {
+		w[s] = sourceHash(s)
+	}
+	return w
+}
+
+// mayHold reports whether the batch summary p may name one of w's sources.
+func (w wanted) mayHold(p iceberg.Properties) bool {
+	if w == nil {
+		return true
+	}
+	if keys, ok := p[propBatchKeys]; ok {
+		hs := make([]uint32, 0, len(w))
+		for _, h := range w {
+			hs = append(hs, h)
+		}
+		return keysHold(keys, hs)
+	}
+	raw := p[propBatch]
+	for src := range w {
+		if strings.Contains(raw, quoteSource(src)) {
+			return true
+		}
+	}
+	return false
+}
+
+// snapshotEntries returns the ledger entries a snapshot carries: none, one
+// (a single-file commit) or a batch's, read from its side file only when
+// its summary may name one of w's sources. The caller filters by source.
+func snapshotEntries(ctx context.Context, tbl *table.Table, s table.Snapshot, w wanted) ([]sourcedEntry, error) {
+	if s.Summary == nil {
+		return nil, nil
+	}
+	location := tbl.Location()
 	p := s.Summary.Properties
 	if src := p[propSource]; src != "" {
 		return []sourcedEntry{{source: src, ledgerEntry: ledgerEntry{etag: p[propETag], status: p[propStatus], sequencer: p[propSequencer],
-			snapshotID: s.SnapshotID, files: unpackFiles(location, p[propFiles]), found: true}}}
-	}
-	raw := p[propBatch]
-	if raw == "" {
-		return nil
+			snapshotID: s.SnapshotID, files: unpackFiles(location, p[propFiles]), found: true}}}, nil
 	}
 	var entries []batchEntry
-	if err := json.Unmarshal([]byte(raw), &entries); err != nil {
-		return nil // not ours
+	switch {
+	case p[propBatchFile] != "":
+		if !w.mayHold(p) {
+			return nil, nil
+		}
+		var err error
+		if entries, err = readBatchFile(ctx, tbl, p[propBatchFile]); err != nil {
+			return nil, err
+		}
+	case p[propBatch] != "":
+		if !w.mayHold(p) {
+			return nil, nil
+		}
+		if err := json.Unmarshal([]byte(p[propBatch]), &entries); err != nil {
+			return nil, nil // not ours
+		}
+	default:
+		return nil, nil
 	}
 	out := make([]sourcedEntry, 0, len(entries))
 	for _, e := range entries {
 		out = append(out, sourcedEntry{source: e.Source, ledgerEntry: ledgerEntry{etag: e.ETag, status: e.Status, sequencer: e.Sequencer,
 			snapshotID: s.SnapshotID, files: unpackFiles(location, strings.Join(e.Files, "\n")), shared: e.Shared, found: true}})
 	}
-	return out
+	return out, nil
 }
 
-// batchProps is the summary of a batch snapshot.
-func batchProps(entries []batchEntry) (iceberg.Properties, error) {
+// batchProps writes the side file of a batch's entries for tbl and
+// returns the summary naming it, and the side file's path (for the caller
+// to remove when the commit does not land).
+func batchProps(ctx context.Context, tbl *table.Table, entries []batchEntry) (iceberg.Properties, string, error) {
 	b, err := json.Marshal(entries)
 	if err != nil {
-		return nil, fmt.Errorf("encode batch ledger: %w", err)
+		return nil, "", fmt.Errorf("encode batch ledger: %w", err)
 	}
-	return iceberg.Properties{propBatch: string(b)}, nil
+	name := uuid.NewString() + ".json"
+	path := batchFilePath(tbl, name)
+	if err := writeLedgerBlob(ctx, tbl, path, b); err != nil {
+		return nil, "", fmt.Errorf("write batch ledger: %w", err)
+	}
+	return iceberg.Properties{propBatchFile: name, propBatchKeys: encodeKeys(entries), propBatchFiles: strconv.Itoa(len(entries))}, path, nil
 }
 
 // Outcome is what became of one file of a batch: its Result, or Err when
@@ -127,6 +253,9 @@ type prepared struct {
 	bufs     []PartBatch
 	buffered bool
 	inShared []iceberg.DataFile
+	// charged is what bufs hold of budget, the batch's bound on them.
+	charged int64
+	budget  *sharedBudget
 }
 
 // dataFiles are the data files holding the rows of p: its own, or the
@@ -418,11 +547,15 @@ func (in *Ingester) prepare(ctx context.Context, logTbl *table.Table, tables map
 	}
 	var werr error
 	if budget.take(obj) {
-		p.buffered = true
 		if p.recs != nil {
 			p.recs.byPart = map[int64][]recordKey{}
 		}
-		p.bufs, werr = in.bufferFile(parser, body, obj.Key)
+		p.budget = budget
+		p.bufs, p.charged, p.files, werr = in.bufferFile(ctx, p.tbl, format, parser, body, obj.Key, budget)
+		p.buffered = len(p.files) == 0
+		if !p.buffered && p.recs != nil {
+			p.recs.byPart = nil // its own data files: no keys to seed
+		}
 	} else {
 		p.files, werr = in.writeFile(ctx, p.tbl, format, parser, body, obj.Key)
 	}
@@ -481,12 +614,17 @@ func (in *Ingester) discard(ctx context.Context, p *prepared) {
 func (p *prepared) release() {
 	releaseAll(p.bufs)
 	p.bufs = nil
+	p.budget.refund(p.charged)
+	p.charged = 0
 }
 
 // lookupVersions is lookupVersion for many sources: one pass over the
 // snapshots, then the ledger objects of the sources they do not name.
 func lookupVersions(ctx context.Context, tbl *table.Table, sources map[string]bool) (map[string]ledgerEntry, error) {
-	found := newestEntries(tbl, sources)
+	found, err := newestEntries(ctx, tbl, sources)
+	if err != nil {
+		return nil, err
+	}
 	for src := range sources {
 		if _, ok := found[src]; ok {
 			continue
@@ -621,6 +759,7 @@ func (in *Ingester) commitBatch(ctx context.Context, ps []*prepared) error {
 			return nil
 		}
 		var props iceberg.Properties
+		var side string
 		if len(adding) == 1 {
 			p := adding[0]
 			props = iceberg.Properties{
@@ -638,15 +777,19 @@ func (in *Ingester) commitBatch(ctx context.Context, ps []*prepared) error {
 				e.Files = strings.Split(packFiles(tbl.Location(), p.dataFiles()), "\n")
 				entries = append(entries, e)
 			}
-			if props, err = batchProps(entries); err != nil {
+			if props, side, err = batchProps(ctx, tbl, entries); err != nil {
 				return err
 			}
 		}
 		tx := tbl.NewTransaction()
 		if err := tx.AddDataFiles(ctx, files, props, table.WithoutDuplicateCheck()); err != nil {
+			removeLedgerBlob(ctx, tbl, side)
 			return fmt.Errorf("stage append of %d files: %w", len(adding), err)
 		}
 		if committed, err = tx.Commit(ctx); err != nil {
+			if isConflict(err) {
+				removeLedgerBlob(ctx, tbl, side) // names no snapshot
+			}
 			return fmt.Errorf("commit %s: %w", name, err)
 		}
 		return nil
@@ -822,6 +965,7 @@ func (in *Ingester) appendLogs(ctx context.Context, rows []logRow) error {
 			written, writtenFor = files, todo
 		}
 		var props iceberg.Properties
+		var side string
 		if len(todo) == 1 {
 			r := rows[todo[0]]
 			props = iceberg.Properties{propSource: r.res.Source, propETag: r.obj.ETag, propStatus: r.res.Status}
@@ -830,15 +974,19 @@ func (in *Ingester) appendLogs(ctx context.Context, rows []logRow) error {
 			for k, i := range todo {
 				entries[k] = batchEntry{Source: rows[i].res.Source, ETag: rows[i].obj.ETag, Status: rows[i].res.Status}
 			}
-			if props, err = batchProps(entries); err != nil {
+			if props, side, err = batchProps(ctx, tbl, entries); err != nil {
 				return err
 			}
 		}
 		tx := tbl.NewTransaction()
 		if err := tx.AddDataFiles(ctx, written, props, table.WithoutDuplicateCheck()); err != nil {
+			removeLedgerBlob(ctx, tbl, side)
 			return err
 		}
 		if _, err := tx.Commit(ctx); err != nil {
+			if isConflict(err) {
+				removeLedgerBlob(ctx, tbl, side) // names no snapshot
+			}
 			return err
 		}
 		written = nil // committed: keep

@@ -10,9 +10,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/apache/iceberg-go"
 	iceio "github.com/apache/iceberg-go/io"
@@ -48,28 +51,32 @@ type ledgerEntry struct {
 
 // ledgerLookup returns the newest snapshot of t that carries source, as a
 // single-file commit's summary or one entry of a batch's.
-func ledgerLookup(t *table.Table, source string) ledgerEntry {
+func ledgerLookup(ctx context.Context, t *table.Table, source string) (ledgerEntry, error) {
 	var best ledgerEntry
 	var bestSeq int64 = -1
-	quoted := quoteSource(source)
+	w := wanted{source: sourceHash(source)}
 	for _, s := range t.Metadata().Snapshots() {
 		if s.Summary == nil {
 			continue
 		}
 		p := s.Summary.Properties
-		if p[propSource] != source && !strings.Contains(p[propBatch], quoted) {
+		if p[propSource] != source && !(p[propSource] == "" && w.mayHold(p)) {
 			continue
 		}
 		if s.SequenceNumber < bestSeq || (s.SequenceNumber == bestSeq && s.SnapshotID < best.snapshotID) {
 			continue
 		}
-		for _, e := range snapshotEntries(t.Location(), s) {
+		entries, err := snapshotEntries(ctx, t, s, w)
+		if err != nil {
+			return best, err
+		}
+		for _, e := range entries {
 			if e.source == source {
 				bestSeq, best = s.SequenceNumber, e.ledgerEntry
 			}
 		}
 	}
-	return best
+	return best, nil
 }
 
 // packFiles lists data file paths for the summary, relative to the table
@@ -305,8 +312,9 @@ type ledgerObject struct {
 	Shared     bool     `json:"shared,omitempty"`
 }
 
-// ledgerObjectPath is where the ledger object of source in tbl lives.
-func ledgerObjectPath(tbl *table.Table, source string) string {
+// ledgerDir is <warehouse>/_ledger/<table>, where tbl's ledger objects
+// and batch ledgers live.
+func ledgerDir(tbl *table.Table) string {
 	loc := strings.TrimRight(tbl.Location(), "/") // <warehouse>/<namespace>/<table>
 	warehouse := loc
 	for range 2 {
@@ -315,15 +323,94 @@ func ledgerObjectPath(tbl *table.Table, source string) string {
 		}
 	}
 	ident := tbl.Identifier()
+	return warehouse + "/_ledger/" + ident[len(ident)-1]
+}
+
+// ledgerObjectPath is where the ledger object of source in tbl lives.
+func ledgerObjectPath(tbl *table.Table, source string) string {
 	sum := sha256.Sum256([]byte(source))
-	return warehouse + "/_ledger/" + ident[len(ident)-1] + "/" + hex.EncodeToString(sum[:]) + ".json"
+	return ledgerDir(tbl) + "/" + hex.EncodeToString(sum[:]) + ".json"
+}
+
+// batchFilePath is where the batch ledger (side file) name of tbl lives.
+func batchFilePath(tbl *table.Table, name string) string {
+	return ledgerDir(tbl) + "/batches/" + path.Base(name)
+}
+
+// batchFiles caches batch ledgers by path: they never change once written.
+var batchFiles = struct {
+	sync.Mutex
+	entries map[string][]batchEntry
+	n       int
+}{entries: map[string][]batchEntry{}}
+
+// batchFileCacheEntries bounds the entries the cache holds (about 200
+// bytes each); past it the cache starts again empty.
+const batchFileCacheEntries = 200_000
+
+// readBatchFile returns the entries of the batch ledger name of tbl. A
+// missing one belongs to a snapshot expired since the caller loaded tbl
+// (maintenance deletes it after writing its sources' ledger objects): it
+// gives no entries, and the caller's look-up falls to the ledger objects.
+func readBatchFile(ctx context.Context, tbl *table.Table, name string) ([]batchEntry, error) {
+	p := batchFilePath(tbl, name)
+	batchFiles.Lock()
+	e, ok := batchFiles.entries[p]
+	batchFiles.Unlock()
+	if ok {
+		return e, nil
+	}
+	fsys, err := tbl.FS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f, err := fsys.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read batch ledger %s: %w", p, err)
+	}
+	defer f.Close()
+	body, err := io.ReadAll(io.LimitReader(f, 256<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read batch ledger %s: %w", p, err)
+	}
+	if err := json.Unmarshal(body, &e); err != nil {
+		return nil, fmt.Errorf("read batch ledger %s: %w", p, err)
+	}
+	batchFiles.Lock()
+	if batchFiles.n+len(e) > batchFileCacheEntries {
+		batchFiles.entries, batchFiles.n = map[string][]batchEntry{}, 0
+	}
+	batchFiles.entries[p] = e
+	batchFiles.n += len(e)
+	batchFiles.Unlock()
+	return e, nil
+}
+
+// removeLedgerBlob deletes a batch ledger that names no snapshot (best
+// effort: one left behind is never read) and reports whether it did.
+func removeLedgerBlob(ctx context.Context, tbl *table.Table, p string) bool {
+	if p == "" {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	fsys, err := tbl.FS(ctx)
+	if err != nil {
+		return false
+	}
+	return fsys.Remove(p) == nil
 }
 
 // lookupVersion returns the newest ledger entry of source: from the
 // snapshot summaries of tbl, else from the ledger object. repair says the
 // object should be (re)written from the summaries.
 func lookupVersion(ctx context.Context, tbl *table.Table, source string) (e ledgerEntry, repair bool, err error) {
-	e = ledgerLookup(tbl, source)
+	if e, err = ledgerLookup(ctx, tbl, source); err != nil {
+		return e, false, err
+	}
 	obj, ok, err := readLedgerObject(ctx, tbl, source)
 	if err != nil {
 		return e, false, err
@@ -374,7 +461,12 @@ func writeLedgerObject(ctx context.Context, tbl *table.Table, source string, e l
 	if err != nil {
 		return err
 	}
-	p := ledgerObjectPath(tbl, source)
+	return writeLedgerBlob(ctx, tbl, ledgerObjectPath(tbl, source), body)
+}
+
+// writeLedgerBlob writes body at p beside tbl's warehouse (on S3 a plain
+// put; locally write then rename, so no reader sees half).
+func writeLedgerBlob(ctx context.Context, tbl *table.Table, p string, body []byte) error {
 	if local, ok := strings.CutPrefix(p, "file://"); ok {
 		if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
 			return fmt.Errorf("write ledger %s: %w", p, err)
@@ -404,8 +496,8 @@ func writeLedgerObject(ctx context.Context, tbl *table.Table, source string, e l
 // which maintenance writes before it expires the summaries (so a file
 // logged long ago is still recognised and not logged twice).
 func logLookup(ctx context.Context, logTbl *table.Table, source string) (ledgerEntry, error) {
-	if e := ledgerLookup(logTbl, source); e.found {
-		return e, nil
+	if e, err := ledgerLookup(ctx, logTbl, source); err != nil || e.found {
+		return e, err
 	}
 	obj, ok, err := readLedgerObject(ctx, logTbl, source)
 	if err != nil || !ok {

@@ -635,6 +635,15 @@ func (m *Maintainer) expire(ctx context.Context, def TableDef, tm *TableMaintena
 	}
 	tm.SnapshotsExpired = int64(len(expired))
 	n, err := deleteExpiredFiles(ctx, committed, expired)
+	// The batch ledgers of the expired snapshots: their sources' ledger
+	// objects were written above, before the expiry landed.
+	for _, s := range expired {
+		if s.Summary != nil && s.Summary.Properties[propBatchFile] != "" {
+			if removeLedgerBlob(ctx, committed, batchFilePath(committed, s.Summary.Properties[propBatchFile])) {
+				n++
+			}
+		}
+	}
 	tm.ExpiredFilesRemoved = int64(n)
 	if err != nil {
 		// The expiry landed; what is left is found as orphans next run.
@@ -649,14 +658,21 @@ func (m *Maintainer) expire(ctx context.Context, def TableDef, tm *TableMaintena
 func repairLedger(ctx context.Context, tbl *table.Table, expiring []table.Snapshot) (int, error) {
 	sources := map[string]bool{}
 	for _, s := range expiring {
-		for _, e := range snapshotEntries(tbl.Location(), s) {
+		entries, err := snapshotEntries(ctx, tbl, s, nil)
+		if err != nil {
+			return 0, err
+		}
+		for _, e := range entries {
 			sources[e.source] = true
 		}
 	}
 	if len(sources) == 0 {
 		return 0, nil
 	}
-	newest := newestEntries(tbl, sources)
+	newest, err := newestEntries(ctx, tbl, sources)
+	if err != nil {
+		return 0, err
+	}
 	written := 0
 	for src, e := range newest {
 		obj, ok, err := readLedgerObject(ctx, tbl, src)
@@ -676,11 +692,16 @@ func repairLedger(ctx context.Context, tbl *table.Table, expiring []table.Snapsh
 
 // newestEntries is ledgerLookup for many sources in one pass over the
 // snapshots: the newest entry of each of sources.
-func newestEntries(tbl *table.Table, sources map[string]bool) map[string]ledgerEntry {
+func newestEntries(ctx context.Context, tbl *table.Table, sources map[string]bool) (map[string]ledgerEntry, error) {
 	out := make(map[string]ledgerEntry, len(sources))
 	seq := make(map[string]int64, len(sources))
+	w := wantSources(sources)
 	for _, s := range tbl.Metadata().Snapshots() {
-		for _, e := range snapshotEntries(tbl.Location(), s) {
+		entries, err := snapshotEntries(ctx, tbl, s, w)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
 			if !sources[e.source] {
 				continue
 			}
@@ -692,7 +713,7 @@ func newestEntries(tbl *table.Table, sources map[string]bool) map[string]ledgerE
 			out[e.source] = e.ledgerEntry
 		}
 	}
-	return out
+	return out, nil
 }
 
 // deleteExpiredFiles deletes the manifest lists, manifests and data or

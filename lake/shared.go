@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 )
@@ -30,25 +32,32 @@ import (
 // says they are shared; a later version of the file replaces exactly its
 // rows by rewriting those files without them (replaceShared).
 //
-// What the shared files cost in memory is bounded: a file is buffered only
-// when its expected size is at most SharedFileBytes, and a batch buffers at
-// most SharedBatchBytes; other files write their own data files, as a file
-// ingested alone does.
+// What the shared files hold in memory is bounded by what is actually
+// held: a file is buffered only when its expected size is at most
+// SharedFileBytes, and every batch of rows it builds is charged, by the
+// bytes its Arrow buffers allocate, to the batch's SharedBatchBytes. A file
+// whose next batch would take the batch past that bound stops buffering:
+// what it holds and the rest of it are written to data files of its own,
+// as a file ingested alone is (CDR rows take about three times their CSV
+// bytes as Arrow columns, so counting input bytes, as before, let a batch
+// of small files hold several times the bound).
 const (
 	// DefaultSharedFileBytes is the largest file (its expected size once
 	// decompressed) whose rows a batch writes into shared data files.
 	DefaultSharedFileBytes = 16 << 20
-	// DefaultSharedBatchBytes bounds the bytes of the files one batch holds
-	// in memory for shared data files.
-	DefaultSharedBatchBytes = 256 << 20
+	// DefaultSharedBatchBytes bounds the Arrow memory of the rows one batch
+	// holds for shared data files.
+	DefaultSharedBatchBytes = 128 << 20
 	// gzipGuess is the decompression ratio assumed for a .gz file's size.
 	gzipGuess = 10
 )
 
-// sharedBudget hands out the batch's memory for buffered files.
+// sharedBudget hands out the batch's memory for buffered rows.
 type sharedBudget struct {
 	mu        sync.Mutex
-	left      int64
+	limit     int64
+	used      int64
+	peak      int64 // the most ever held at once
 	fileBytes int64
 }
 
@@ -60,10 +69,10 @@ func (in *Ingester) newSharedBudget() *sharedBudget {
 	if batch == 0 {
 		batch = DefaultSharedBatchBytes
 	}
-	return &sharedBudget{left: batch, fileBytes: file}
+	return &sharedBudget{limit: batch, fileBytes: file}
 }
 
-// take reserves room for obj and reports whether it is to be buffered.
+// take reports whether obj is to be buffered: small enough, and room left.
 func (b *sharedBudget) take(obj Object) bool {
 	if b == nil || b.fileBytes < 0 {
 		return false
@@ -77,39 +86,132 @@ func (b *sharedBudget) take(obj Object) bool {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if need > b.left {
+	return b.used < b.limit
+}
+
+// charge reserves n bytes of buffered rows; false, with nothing reserved,
+// when that would pass the bound.
+func (b *sharedBudget) charge(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.limit {
 		return false
 	}
-	b.left -= need
+	b.used += n
+	b.peak = max(b.peak, b.used)
 	return true
 }
 
+// refund gives back n bytes of rows no longer held.
+func (b *sharedBudget) refund(n int64) {
+	if b == nil || n == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.used -= n
+}
+
+// recordBytes is the memory a batch's buffers allocate (their capacity,
+// children and dictionaries included, each buffer once).
+func recordBytes(rec arrow.RecordBatch) int64 {
+	seen := map[*memory.Buffer]bool{}
+	var walk func(d arrow.ArrayData) int64
+	walk = func(d arrow.ArrayData) int64 {
+		if d == nil {
+			return 0
+		}
+		if ad, ok := d.(*array.Data); ok && ad == nil {
+			return 0
+		}
+		var n int64
+		for _, buf := range d.Buffers() {
+			if buf != nil && !seen[buf] {
+				seen[buf] = true
+				n += int64(buf.Cap())
+			}
+		}
+		for _, c := range d.Children() {
+			n += walk(c)
+		}
+		return n + walk(d.Dictionary())
+	}
+	var n int64
+	for _, c := range rec.Columns() {
+		n += walk(c.Data())
+	}
+	return n
+}
+
 // bufferFile streams the file through the parser and keeps its batches of
-// good rows in memory. As writeFile, a FileError stops it and is left in
-// the parser's stats.
-func (in *Ingester) bufferFile(p *Parser, body io.Reader, key string) ([]PartBatch, error) {
+// good rows in memory, each charged to budget; charged is what it holds.
+// When a batch does not fit, the file stops buffering: the batches held
+// and the rest of the file are written to data files of its own (files;
+// bufs is then nil). As writeFile, a FileError stops it and is left in the
+// parser's stats.
+func (in *Ingester) bufferFile(ctx context.Context, tbl *table.Table, f *Format, p *Parser, body io.Reader, key string, budget *sharedBudget) (bufs []PartBatch, charged int64, files []iceberg.DataFile, err error) {
 	r, err := openReader(body, key, p.Limits)
 	if err != nil {
 		var fe *FileError
 		if errors.As(err, &fe) {
 			p.Stats.FileErr = fe
-			return nil, nil
+			return nil, 0, nil, nil
 		}
-		return nil, err
+		return nil, 0, nil, err
 	}
-	var bufs []PartBatch
-	for b, err := range p.Batches(r) {
+	next, stop := iter.Pull2(p.Batches(r))
+	defer stop()
+	fail := func(err error) ([]PartBatch, int64, []iceberg.DataFile, error) {
+		releaseAll(bufs)
+		budget.refund(charged)
+		var fe *FileError
+		if errors.As(err, &fe) {
+			return nil, 0, nil, nil
+		}
+		return nil, 0, nil, err
+	}
+	for {
+		b, err, ok := next()
+		if !ok {
+			return bufs, charged, nil, nil
+		}
 		if err != nil {
-			releaseAll(bufs)
-			var fe *FileError
-			if errors.As(err, &fe) {
-				return nil, nil
-			}
-			return nil, err
+			return fail(err)
 		}
-		bufs = append(bufs, b)
+		n := recordBytes(b.Rec)
+		if budget.charge(n) {
+			bufs = append(bufs, b)
+			charged += n
+			continue
+		}
+		// Over the bound: this file writes its own data files.
+		held := append(bufs, b)
+		bufs = nil
+		budget.refund(charged)
+		charged = 0
+		sc, err := f.ArrowSchema()
+		if err != nil {
+			releaseAll(held)
+			return nil, 0, nil, err
+		}
+		rest := func(yield func(PartBatch, error) bool) {
+			for i, h := range held {
+				held[i].Rec = nil // the writer owns it now
+				if !yield(h, nil) {
+					releaseAll(held[i+1:])
+					return
+				}
+			}
+			for {
+				b, err, ok := next()
+				if !ok || !yield(b, err) || err != nil {
+					return
+				}
+			}
+		}
+		files, err = writeDataFiles(ctx, tbl, sc, rest)
+		return nil, 0, files, err
 	}
-	return bufs, nil
 }
 
 func releaseAll(bufs []PartBatch) {
@@ -156,31 +258,33 @@ func writeShared(ctx context.Context, tbl *table.Table, sc *arrow.Schema, member
 		go func() {
 			defer wg.Done()
 			for part := range work {
-				recs, err := concatRecords(sc, byPart[part])
-				if err == nil {
-					// WriteRecords releases each batch it is given; recs
-					// keep their own reference, released below.
-					seq := func(yield func(arrow.RecordBatch, error) bool) {
-						for _, r := range recs {
-							r.Retain()
-							if !yield(r, nil) {
-								return
-							}
+				// One joined batch at a time: the copies made for the
+				// writer never add more than a row group per lane to
+				// what the members hold.
+				seq := func(yield func(arrow.RecordBatch, error) bool) {
+					for _, g := range groupRecords(byPart[part]) {
+						rec, err := concatGroup(sc, g)
+						if err != nil {
+							yield(nil, err)
+							return
 						}
-					}
-					for df, werr := range table.WriteRecords(ctx, tbl, sc, seq,
-						table.WithMaxWriteWorkers(1), table.WithParquetRowGroupLimit(rowGroupRows)) {
-						if werr != nil {
-							err = werr
-							break
+						// WriteRecords releases each batch it is given;
+						// the members keep their own references.
+						if !yield(rec, nil) {
+							return
 						}
-						mu.Lock()
-						out = append(out, sharedFile{df: df, part: part})
-						mu.Unlock()
 					}
 				}
-				for _, r := range recs {
-					r.Release()
+				var err error
+				for df, werr := range table.WriteRecords(ctx, tbl, sc, seq,
+					table.WithMaxWriteWorkers(1), table.WithParquetRowGroupLimit(rowGroupRows)) {
+					if werr != nil {
+						err = werr
+						break
+					}
+					mu.Lock()
+					out = append(out, sharedFile{df: df, part: part})
+					mu.Unlock()
 				}
 				if err != nil {
 					mu.Lock()
@@ -202,61 +306,58 @@ func writeShared(ctx context.Context, tbl *table.Table, sc *arrow.Schema, member
 	return out, errors.Join(errs...)
 }
 
-// concatRecords joins the small batches of one partition into batches of
+// groupRecords splits the small batches of one partition into groups of
 // up to rowGroupRows rows, so the writer encodes long runs (the batches of
-// one 1,000-row file spread over 8 buckets are about 125 rows each). The
-// returned batches are new references the caller releases.
-func concatRecords(sc *arrow.Schema, recs []arrow.RecordBatch) ([]arrow.RecordBatch, error) {
-	var out []arrow.RecordBatch
+// one 1,000-row file spread over 8 buckets are about 125 rows each).
+func groupRecords(recs []arrow.RecordBatch) [][]arrow.RecordBatch {
+	var out [][]arrow.RecordBatch
 	var group []arrow.RecordBatch
 	rows := int64(0)
-	flush := func() error {
-		switch len(group) {
-		case 0:
-			return nil
-		case 1:
-			group[0].Retain()
-			out = append(out, group[0])
-		default:
-			cols := make([]arrow.Array, sc.NumFields())
-			for c := range cols {
-				parts := make([]arrow.Array, len(group))
-				for i, r := range group {
-					parts[i] = r.Column(c)
-				}
-				a, err := array.Concatenate(parts, compute.GetAllocator(context.Background()))
-				if err != nil {
-					for _, done := range cols[:c] {
-						done.Release()
-					}
-					return err
-				}
-				cols[c] = a
-			}
-			rec := array.NewRecordBatch(sc, cols, rows)
-			for _, a := range cols {
-				a.Release()
-			}
-			out = append(out, rec)
-		}
-		group, rows = group[:0], 0
-		return nil
-	}
 	for _, r := range recs {
-		if rows+r.NumRows() > rowGroupRows {
-			if err := flush(); err != nil {
-				releaseRecs(out)
-				return nil, err
-			}
+		if len(group) > 0 && rows+r.NumRows() > rowGroupRows {
+			out = append(out, group)
+			group, rows = nil, 0
 		}
 		group = append(group, r)
 		rows += r.NumRows()
 	}
-	if err := flush(); err != nil {
-		releaseRecs(out)
-		return nil, err
+	if len(group) > 0 {
+		out = append(out, group)
 	}
-	return out, nil
+	return out
+}
+
+// concatGroup joins a group of batches into one, a new reference the
+// caller releases (a group of one is that batch, retained).
+func concatGroup(sc *arrow.Schema, group []arrow.RecordBatch) (arrow.RecordBatch, error) {
+	if len(group) == 1 {
+		group[0].Retain()
+		return group[0], nil
+	}
+	rows := int64(0)
+	for _, r := range group {
+		rows += r.NumRows()
+	}
+	cols := make([]arrow.Array, sc.NumFields())
+	for c := range cols {
+		parts := make([]arrow.Array, len(group))
+		for i, r := range group {
+			parts[i] = r.Column(c)
+		}
+		a, err := array.Concatenate(parts, compute.GetAllocator(context.Background()))
+		if err != nil {
+			for _, done := range cols[:c] {
+				done.Release()
+			}
+			return nil, err
+		}
+		cols[c] = a
+	}
+	rec := array.NewRecordBatch(sc, cols, rows)
+	for _, a := range cols {
+		a.Release()
+	}
+	return rec, nil
 }
 
 func releaseRecs(recs []arrow.RecordBatch) {
