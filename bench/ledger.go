@@ -32,6 +32,8 @@ type ledgerPoint struct {
 	P50, P99, Max float64 // ms per redelivered file
 	CPU           float64 // ms of process CPU per redelivered file (mean)
 	Snapshots     int     // crm.cdr snapshots in its metadata when measured
+	MetadataBytes int64   // crm.cdr's metadata file before maintenance (every batch kept)
+	LogMetaBytes  int64   // crm.ingest_log's, likewise
 	BuildSeconds  float64 // ingesting the files since the previous point
 }
 
@@ -122,6 +124,18 @@ func (b *bench) measureLedger(ctx context.Context) (*ledgerReport, error) {
 				log.Printf("ledger: %s files of history", thousands(int64(done)))
 			}
 		}
+		var metaBytes [2]int64
+		for i, def := range []lake.TableDef{lake.CDRTable, lake.IngestLogTable} {
+			t, err := conn.Catalog.LoadTable(ctx, def.Ident())
+			if err != nil {
+				return nil, err
+			}
+			fi, err := os.Stat(strings.TrimPrefix(t.MetadataLocation(), "file://"))
+			if err != nil {
+				return nil, fmt.Errorf("ledger: metadata of %s: %w", def.Name, err)
+			}
+			metaBytes[i] = fi.Size()
+		}
 		if _, err := maint.Run(ctx); err != nil {
 			return nil, fmt.Errorf("ledger: maintenance at %d files: %w", n, err)
 		}
@@ -151,7 +165,7 @@ func (b *bench) measureLedger(ctx context.Context) (*ledgerReport, error) {
 		cpu := (processCPU() - cpu0).Seconds() * 1e3 / float64(len(ms))
 		slices.Sort(ms)
 		pt := ledgerPoint{History: n, CPU: cpu, P50: ms[len(ms)/2], P99: ms[min(len(ms)-1, len(ms)*99/100)], Max: ms[len(ms)-1],
-			Snapshots: len(tbl.Metadata().Snapshots()), BuildSeconds: build}
+			Snapshots: len(tbl.Metadata().Snapshots()), BuildSeconds: build, MetadataBytes: metaBytes[0], LogMetaBytes: metaBytes[1]}
 		log.Printf("ledger: %s files of history: decision p50 %.2f ms, p99 %.2f ms (%d snapshots)", thousands(int64(n)), pt.P50, pt.P99, pt.Snapshots)
 		rep.Points = append(rep.Points, pt)
 	}
@@ -181,9 +195,10 @@ func ledgerSection(r *ledgerReport, m machine) string {
 		"delivered again one by one (`Ingester.Ingest`), each answered `duplicate`: its time is the ledger's decision (the snapshot summaries "+
 		"still held, then the file's ledger object, and the ingest log's).\n\n",
 		r.Date.Format("2006-01-02 15:04 UTC"), r.Commit, m.CPUs, m.CPUModel, r.Load, strings.Join(sizes, ","), thousands(int64(r.Batch)), ledgerSample)
-	b.WriteString("| files of history | decision p50 | p99 | max | CPU per decision | crm.cdr snapshots kept | building that history |\n|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| files of history | decision p50 | p99 | max | CPU per decision | crm.cdr snapshots kept | metadata before maintenance: crm.cdr, crm.ingest_log | building that history |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, p := range r.Points {
-		fmt.Fprintf(&b, "| %s | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %d | %.1f s |\n", thousands(int64(p.History)), p.P50, p.P99, p.Max, p.CPU, p.Snapshots, p.BuildSeconds)
+		fmt.Fprintf(&b, "| %s | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %d | %.0f KB, %.0f KB | %.1f s |\n", thousands(int64(p.History)), p.P50, p.P99, p.Max, p.CPU, p.Snapshots,
+			float64(p.MetadataBytes)/1e3, float64(p.LogMetaBytes)/1e3, p.BuildSeconds)
 	}
 	b.WriteString("\nWall times include waiting for a core at that load; CPU per decision is the process's user+system time over the sample, divided by its size.\n")
 	b.WriteString(ledgerEnd + "\n")

@@ -29,6 +29,9 @@
 //     data files before and after, crm.cdr's scan time before and after.
 //   - ledger: builds -ledger-history files of history in-process and times
 //     the exactly-once decision of redelivered files at each size.
+//   - ingestmem: one ingest batch of -ingestmem-files daily CDR files of
+//     -ingestmem-rows rows in a child process: its peak RSS against the
+//     ingest function's MemorySize.
 //   - console: runs web's TestConsoleSpeed over -api-customers generated
 //     customers (the live count's round trip over HTTP, the search and 360°
 //     pages in headless chromium) and writes its own section the same way.
@@ -81,7 +84,7 @@ const (
 	partAPI      = "api"
 )
 
-var allParts = []string{partIngest, partFeatures, partTrain, partAPI, partCube, partConsole, partQueue, partShards, partLedger}
+var allParts = []string{partIngest, partFeatures, partTrain, partAPI, partCube, partConsole, partQueue, partShards, partLedger, partIngestMem}
 
 // options are the command-line flags of a benchmark run.
 type options struct {
@@ -106,6 +109,9 @@ type options struct {
 
 	shards, shardCustomers int
 	ledgerHistory          []int
+
+	ingestMemFiles, ingestMemRows        int
+	ingestMemSharedMiB, ingestMemWorkers int
 }
 
 // has reports whether part is selected.
@@ -126,6 +132,13 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == serveShardMode {
 		if err := serveShard(ctx, os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "bench", serveShardMode+":", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == ingestMemMode {
+		if err := runIngestMem(ctx, os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench", ingestMemMode+":", err)
 			os.Exit(1)
 		}
 		return
@@ -158,7 +171,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	parts := fs.String("parts", strings.Join(defaultParts(), ","), "comma-separated `parts` to run: ingest, features, train, api, cube, console, queue, ledger, shards (shards only when named: 10M customers, ~20 min)")
+	parts := fs.String("parts", strings.Join(defaultParts(), ","), "comma-separated `parts` to run: ingest, features, train, api, cube, console, queue, ledger, ingestmem, shards (shards only when named: 10M customers, ~20 min)")
 	fs.IntVar(&o.subs, "subs", 100000, "number of synthetic `subscribers` (both data sets)")
 	fs.IntVar(&o.months, "months", 3, "`months` of CDR history for the ingest part")
 	fs.IntVar(&o.runs, "runs", 3, "timed `runs` per tool; the table reports the median")
@@ -184,6 +197,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.shards, "shards", 8, "`shards` (api instances) of the shards part")
 	fs.IntVar(&o.shardCustomers, "shard-customers", 10_000_000, "scored `customers` across the shards of the shards part")
 	history := fs.String("ledger-history", "1000,10000", "comma-separated `sizes` of history (files) the ledger part measures at (the full run: 1000,10000,100000)")
+	fs.IntVar(&o.ingestMemFiles, "ingestmem-files", 30, "daily CDR `files` in the ingestmem part's one batch")
+	fs.IntVar(&o.ingestMemRows, "ingestmem-rows", 100000, "`rows` per file of the ingestmem part")
+	fs.IntVar(&o.ingestMemSharedMiB, "ingestmem-shared-mib", 0, "the batch's bound on buffered rows in `MiB` (0: lake's default)")
+	fs.IntVar(&o.ingestMemWorkers, "ingestmem-workers", 0, "files read at once (0: lake's default)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -334,6 +351,16 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 		for _, p := range lr.Points {
 			fmt.Fprintf(stdout, "ledger: %d files of history: decision p50 %.2f ms p99 %.2f ms\n", p.History, p.P50, p.P99)
 		}
+	}
+	if o.has(partIngestMem) {
+		mr, err := b.measureIngestMem(ctx)
+		if err != nil {
+			return err
+		}
+		if err := mergeIngestMemSection(o.out, ingestMemSection(mr, rep.Machine)); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		fmt.Fprintf(stdout, "ingestmem: %d files of %d rows in one batch: %.1f s, peak RSS %.0f MiB\n", mr.Files, mr.RowsPerFile, mr.Wall.Seconds(), mr.MaxRSSMiB)
 	}
 	printSummary(stdout, rep)
 	if rep.API != nil {

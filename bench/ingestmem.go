@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/telcolake/telcolake/lake"
+)
+
+// partIngestMem measures the peak memory of one ingest batch of daily CDR
+// files (the shape that peaked at about 2 GB in make scale at 100k
+// subscribers): -ingestmem-files files of -ingestmem-rows rows, one day
+// each, ingested by one IngestBatch in a child process, whose peak RSS
+// (wait4) is set against the ingest function's MemorySize.
+const partIngestMem = "ingestmem"
+
+// ingestMemMode is the hidden first argument of the child that ingests.
+const ingestMemMode = "-ingestmem-child"
+
+type ingestMemReport struct {
+	Files, RowsPerFile int
+	CSVBytes           int64
+	Rows               int64
+	Wall               time.Duration
+	MaxRSSMiB          float64
+	SharedBatchMiB     int
+	Workers            int
+	GoMemLimit         string // the child's GOMEMLIMIT, if set
+	Date               time.Time
+	Commit, Load       string
+}
+
+// ingestMemAnswer is what the child prints.
+type ingestMemAnswer struct {
+	Rows   int64 `json:"rows"`
+	Failed int   `json:"failed"`
+}
+
+// memCSV is one day of CDR rows from many subscribers, hours and cells.
+func memCSV(day, rows int) []byte {
+	var b bytes.Buffer
+	b.Grow(rows * 120)
+	b.WriteString("call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge\n")
+	for r := range rows {
+		sub := (day*7919 + r*104729) % 100000
+		fmt.Fprintf(&b, "M%02d-%07d,S%07d,4917%08d,4930%06d,offnet,2026-10-%02dT%02d:%02d:%02dZ,%d,voice,out,false,false,CELL%04d,North,0,0.%04d\n",
+			day, r, sub, sub, (day+r*31)%999983, day, (r/3600)%24, (r/60)%60, r%60, 1+r%900, r%2000, r%10000)
+	}
+	return b.Bytes()
+}
+
+func ingestMemEnv(dir string) map[string]string {
+	return map[string]string{
+		lake.EnvWarehouse: "file://" + filepath.Join(dir, "warehouse"), lake.EnvCatalog: "sqlite://" + filepath.Join(dir, "catalog.db"),
+		lake.EnvLandingBucket: "landing", lake.EnvPseudonymKey: "bench-pseudonym-key-0123456789", lake.EnvRegion: "us-east-1",
+	}
+}
+
+func (b *bench) measureIngestMem(ctx context.Context) (*ingestMemReport, error) {
+	o := b.opts
+	dir := filepath.Join(b.work, "ingestmem")
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	rep := &ingestMemReport{Files: o.ingestMemFiles, RowsPerFile: o.ingestMemRows, SharedBatchMiB: lake.DefaultSharedBatchBytes >> 20,
+		Workers: lake.DefaultBatchWorkers, GoMemLimit: os.Getenv("GOMEMLIMIT")}
+	if o.ingestMemSharedMiB > 0 {
+		rep.SharedBatchMiB = o.ingestMemSharedMiB
+	}
+	if o.ingestMemWorkers > 0 {
+		rep.Workers = o.ingestMemWorkers
+	}
+	for d := 1; d <= o.ingestMemFiles; d++ {
+		p := filepath.Join(dir, "landing", "landing", "exports", "cdr", "2026", "10", fmt.Sprintf("%02d", 1+(d-1)%31), fmt.Sprintf("switch-%03d.csv", d))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return nil, err
+		}
+		body := memCSV(1+(d-1)%31, o.ingestMemRows)
+		rep.CSVBytes += int64(len(body))
+		if err := os.WriteFile(p, body, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	log.Printf("ingestmem: one batch of %d files of %d rows (%.0f MB of CSV) in a child process", o.ingestMemFiles, o.ingestMemRows, float64(rep.CSVBytes)/1e6)
+	res, out, err := runChild(exec.CommandContext(ctx, self, ingestMemMode, dir, strconv.Itoa(o.ingestMemSharedMiB), strconv.Itoa(o.ingestMemWorkers)))
+	if err != nil {
+		return nil, fmt.Errorf("ingestmem: %w", err)
+	}
+	var a ingestMemAnswer
+	if err := json.Unmarshal(out, &a); err != nil || a.Failed > 0 {
+		return nil, fmt.Errorf("ingestmem: child answered %q (%v)", out, err)
+	}
+	rep.Rows, rep.Wall, rep.MaxRSSMiB = a.Rows, res.Wall, float64(res.MaxRSSKiB)/1024
+	rep.Date, rep.Commit = time.Now().UTC(), gitCommit(ctx, b.root)
+	rep.Load = "unknown"
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		rep.Load = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	return rep, nil
+}
+
+// runIngestMem is the child: one IngestBatch of every file under dir's
+// landing bucket, into a lake in dir; it prints an ingestMemAnswer.
+func runIngestMem(ctx context.Context, args []string) error {
+	if len(args) != 3 {
+		return errors.New("usage: bench " + ingestMemMode + " DIR SHARED-MIB WORKERS")
+	}
+	dir := args[0]
+	sharedMiB, err := strconv.Atoi(args[1])
+	if err != nil {
+		return err
+	}
+	workers, err := strconv.Atoi(args[2])
+	if err != nil {
+		return err
+	}
+	env := ingestMemEnv(dir)
+	cfg, err := lake.FromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		return err
+	}
+	conn, ctx, err := lake.Open(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("open the lake: %w", err)
+	}
+	defer conn.Close()
+	store := lake.DirStore{Root: filepath.Join(dir, "landing")}
+	var objs []lake.Object
+	err = store.List(ctx, "landing", "exports/", func(l lake.Listed) error {
+		objs = append(objs, lake.Object{Bucket: "landing", Key: l.Key, ETag: l.ETag, Size: l.Size})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	in := lake.NewIngester(cfg, conn.Catalog, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	in.SharedBatchBytes, in.BatchWorkers = int64(sharedMiB)<<20, workers
+	var a ingestMemAnswer
+	for _, out := range in.IngestBatch(ctx, objs) {
+		if out.Err != nil || out.Status != lake.StatusCommitted {
+			a.Failed++
+			fmt.Fprintf(os.Stderr, "%s: %s %v\n", out.Source, out.Status, out.Err)
+		}
+		a.Rows += out.RowsOK
+	}
+	return json.NewEncoder(os.Stdout).Encode(a)
+}
+
+const (
+	ingestMemBegin = "<!-- ingestmem:begin -->"
+	ingestMemEnd   = "<!-- ingestmem:end -->"
+)
+
+func ingestMemSection(r *ingestMemReport, m machine) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n## Memory of one ingest batch\n\n", ingestMemBegin)
+	fmt.Fprintf(&b, "Measured %s at commit `%s` on %d CPUs (%s), load average %s at the end, by `make bench BENCH_FLAGS='-parts=%s -ingestmem-files %d -ingestmem-rows %d'`: "+
+		"%d daily CDR files of %s rows (%.0f MB of CSV) ingested by one `Ingester.IngestBatch` in a child process (file warehouse, SQLite catalog), "+
+		"its peak RSS from wait4, %d files read at once. The batch holds at most %d MiB of Arrow rows for shared data files; GOMEMLIMIT %s. The ingest function has `MemorySize: 1024`.\n\n",
+		r.Date.Format("2006-01-02 15:04 UTC"), r.Commit, m.CPUs, m.CPUModel, r.Load, partIngestMem, r.Files, r.RowsPerFile,
+		r.Files, thousands(int64(r.RowsPerFile)), float64(r.CSVBytes)/1e6, r.Workers, r.SharedBatchMiB, cmp.Or(r.GoMemLimit, "unset"))
+	b.WriteString("| files | rows committed | wall | peak RSS |\n|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| %d | %s | %.1f s | %.0f MiB |\n", r.Files, thousands(r.Rows), r.Wall.Seconds(), r.MaxRSSMiB)
+	b.WriteString(ingestMemEnd + "\n")
+	return b.String()
+}
+
+// mergeIngestMemSection replaces the section between its markers, or appends it.
+func mergeIngestMemSection(path, section string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	s := string(old)
+	i, j := strings.Index(s, ingestMemBegin), strings.Index(s, ingestMemEnd)
+	switch {
+	case i >= 0 && j > i:
+		s = s[:i] + strings.TrimSuffix(section, "\n") + s[j+len(ingestMemEnd):]
+	case s == "":
+		s = "# Benchmarks\n\n" + section
+	default:
+		s = strings.TrimRight(s, "\n") + "\n\n" + section
+	}
+	return os.WriteFile(path, []byte(s), 0o644)
+}
