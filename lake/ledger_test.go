@@ -68,14 +68,26 @@ func cdrParts(parts map[string]bool, bodies ...[]byte) int {
 func TestReplaceRemovesOnlyThatSourcesFiles(t *testing.T) {
 	tl := newTestLake(t, false)
 	const sources, rows = 50, 20
+	// One batch commit of the 50 sources (cheaper than 50 commits), each
+	// writing data files of its own, as a file ingested alone does.
+	tl.in.SharedFileBytes = -1
 	added := map[string]int{}
+	var objs []lake.Object
 	for s := 0; s < sources; s++ {
 		key := fmt.Sprintf("exports/cdr/2026/10/src-%02d.csv", s)
-		res := tl.mustIngest(tl.put(key, cdrDays(fmt.Sprintf("C%02d-", s), rows, 1+s%20, 2+s%20)))
-		if res.Status != lake.StatusCommitted {
-			t.Fatalf("source %d: %+v", s, res)
+		body := cdrDays(fmt.Sprintf("C%02d-", s), rows, 1+s%20, 2+s%20)
+		objs = append(objs, objectOf(tl.put(key, body)))
+		added[key] = cdrParts(map[string]bool{}, body)
+	}
+	files := 0
+	for s, o := range tl.in.IngestBatch(context.Background(), objs) {
+		if o.Err != nil || o.Status != lake.StatusCommitted {
+			t.Fatalf("source %d: %+v", s, o)
 		}
-		added[key] = summaryInt(t, tl.summary(lake.CDRTable, res.SnapshotID), "added-data-files")
+		files += added[objs[s].Key]
+	}
+	if got := tl.liveFiles(lake.CDRTable); got != files {
+		t.Fatalf("crm.cdr has %d data files for %d sources, want %d (each source's own)", got, sources, files)
 	}
 	key := "exports/cdr/2026/10/src-07.csv"
 	v2 := cdrDays("V2-", 30, 3, 4, 5)
