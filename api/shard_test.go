@@ -254,6 +254,36 @@ func testSharded(t *testing.T, n int, transport string) {
 			same(t, whole, sharded, role, "/v1/campaigns/"+a.ID+"/contacts"+q)
 		}
 	}
+	// A campaign from a saved group: its members' best, merged from the
+	// shards, are the contacts one instance freezes.
+	groupBody := strings.Replace(strings.Replace(createBody, `"list":"value-at-risk"`, `"group":"`+fixtureGroup+`"`, 1), `"size":50`, `"size":30`, 1)
+	gFront := sharded.post(t, RoleAnalyst, "/v1/campaigns", groupBody)
+	gWhole := whole.post(t, RoleAnalyst, "/v1/campaigns", groupBody)
+	if gFront.StatusCode != http.StatusCreated || gWhole.StatusCode != http.StatusCreated {
+		t.Fatalf("create group campaign: front %d %s, whole %d %s", gFront.StatusCode, head1(gFront.Body), gWhole.StatusCode, head1(gWhole.Body))
+	}
+	var ga, gb campaignInfo
+	if err := json.Unmarshal([]byte(gFront.Body), &ga); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(gWhole.Body), &gb); err != nil {
+		t.Fatal(err)
+	}
+	ga0, gb0 := m.contacts[ga.ID], m.contacts[gb.ID]
+	if len(ga0) != 30 || len(gb0) != 30 || ga.SourceKind != "group" {
+		t.Fatalf("group campaign contacts: front %d, whole %d (source %s)", len(ga0), len(gb0), ga.SourceKind)
+	}
+	for i := range ga0 {
+		x, y := ga0[i], gb0[i]
+		x.Arm, y.Arm = "", ""
+		if !reflect.DeepEqual(x, y) {
+			t.Fatalf("group contact %d: front %+v, whole %+v", i, x, y)
+		}
+	}
+	nope := strings.Replace(groupBody, fixtureGroup, "nosuchgroup", 1)
+	if a, b := sharded.post(t, RoleAnalyst, "/v1/campaigns", nope), whole.post(t, RoleAnalyst, "/v1/campaigns", nope); a.StatusCode != b.StatusCode || a.Body != b.Body {
+		t.Errorf("campaign from a missing group: front %d %s, whole %d %s", a.StatusCode, head1(a.Body), b.StatusCode, head1(b.Body))
+	}
 	same(t, whole, sharded, RoleAnalyst, "/v1/groups")
 	same(t, whole, sharded, RoleAnalyst, "/v1/groups/"+fixtureGroup)
 	same(t, whole, sharded, "", "/healthz")
@@ -287,13 +317,14 @@ func testSharded(t *testing.T, n int, transport string) {
 func TestShardRoutesFollowTheMatrix(t *testing.T) {
 	f := newFixture(t, nil)
 	targets := map[string]string{
-		shardCustomers: shardCustomers + "?status=active",
-		shardCube:      shardCube + "?dims=region",
-		shardTiers:     shardTiers,
-		shardLists:     shardLists,
-		shardList:      shardPrefix + "/lists/" + f.meta.Lists[0].Name,
-		shardCount:     shardCount + "?status=active",
-		shardNames:     shardNames + "?ids=" + f.customers[0].SubscriberID + "," + f.customers[1].SubscriberID,
+		shardCustomers:  shardCustomers + "?status=active",
+		shardCube:       shardCube + "?dims=region",
+		shardTiers:      shardTiers,
+		shardLists:      shardLists,
+		shardList:       shardPrefix + "/lists/" + f.meta.Lists[0].Name,
+		shardCount:      shardCount + "?status=active",
+		shardNames:      shardNames + "?ids=" + f.customers[0].SubscriberID + "," + f.customers[1].SubscriberID,
+		shardCandidates: shardCandidates + "?group=" + fixtureGroup + "&size=5",
 	}
 	for _, rt := range shardRoutes() {
 		target, ok := targets[rt.pattern]

@@ -26,20 +26,22 @@ import (
 
 // Shard protocol paths.
 const (
-	shardPrefix    = "/shard/v1"
-	shardCustomers = shardPrefix + "/customers"
-	shardCube      = shardPrefix + "/cube"
-	shardTiers     = shardPrefix + "/tiers"
-	shardLists     = shardPrefix + "/lists"
-	shardList      = shardPrefix + "/lists/{name}"
-	shardCount     = shardPrefix + "/count"
-	shardNames     = shardPrefix + "/names"
+	shardPrefix     = "/shard/v1"
+	shardCustomers  = shardPrefix + "/customers"
+	shardCube       = shardPrefix + "/cube"
+	shardTiers      = shardPrefix + "/tiers"
+	shardLists      = shardPrefix + "/lists"
+	shardList       = shardPrefix + "/lists/{name}"
+	shardCount      = shardPrefix + "/count"
+	shardNames      = shardPrefix + "/names"
+	shardCandidates = shardPrefix + "/candidates"
 )
 
 // The shard protocol's own parameters.
 const (
 	pContacts = "contacts" // a list window as campaign candidates
 	pIDs      = "ids"      // subscriber ids, comma-separated
+	pSize     = "size"     // how many campaign candidates
 )
 
 // shardRoutes are the shard protocol's routes; each op is the public
@@ -54,6 +56,8 @@ func shardRoutes() []route {
 		{pattern: shardList, op: OpList, params: []paramSpec{{name: pGroup}, {name: pFrom}, {name: pTo}, {name: pContacts}}, serve: (*Server).partList},
 		{pattern: shardNames, op: OpCampaignContacts, params: []paramSpec{{name: pIDs, multi: true}}, serve: (*Server).partNames},
 		{pattern: shardCount, op: OpGroups, params: savedConditionParams(), serve: (*Server).partCount},
+		// A campaign from a saved group: the shard's best candidates.
+		{pattern: shardCandidates, op: OpCampaignCreate, params: []paramSpec{{name: pGroup}, {name: pSize}}, serve: (*Server).partCandidates},
 	}
 }
 
@@ -361,4 +365,29 @@ func (s *Server) partCount(r *request) error {
 	sel, buf := s.ix.match(preds)
 	defer s.ix.release(buf)
 	return s.writePart(r, map[string]int{"count": len(sel)})
+}
+
+// partCandidates answers the shard's first size= campaign candidates of
+// saved group group=, in order, with their sort keys.
+func (s *Server) partCandidates(r *request) error {
+	size, ok, err := r.q.intParam(pSize, 1, math.MaxInt32)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return badParam(pSize, "is required")
+	}
+	id, _, err := r.q.one(pGroup)
+	if err != nil {
+		return err
+	}
+	if !validID(id) {
+		return badParam("group", "must be a group id (see GET /v1/groups)")
+	}
+	hits, err := s.groupHits(r, id, size)
+	if err != nil {
+		return err
+	}
+	r.rows = len(hits)
+	return s.writePart(r, hits)
 }

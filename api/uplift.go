@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 
 	"github.com/telcolake/telcolake/campaign"
 	"github.com/telcolake/telcolake/models/serving"
@@ -154,14 +155,39 @@ func (s *Server) campaignsResults(r *request) error {
 
 // groupCandidates are the campaign candidates of a saved group: its
 // active and suspended customers, best first by the expected net value of
-// a contact when the run has an uplift model, else by value at risk.
+// a contact when the run has an uplift model, else by value at risk (on a
+// sharded front, the shards' best merged).
 func (s *Server) groupCandidates(r *request, id string, size int) ([]campaign.Contact, error) {
-	if s.shards != nil {
-		return nil, HTTPError{Code: http.StatusNotImplemented, Msg: "campaigns from a saved group are not drawn on the sharded serving layout yet: use a list"}
-	}
 	if !validID(id) {
 		return nil, badParam("group", "must be a group id (see GET /v1/groups)")
 	}
+	var hits []candidate
+	var err error
+	if s.shards != nil {
+		hits, err = s.groupCandidatesSharded(r, id, size)
+	} else {
+		hits, err = s.groupHits(r, id, size)
+	}
+	if err != nil {
+		return nil, err
+	}
+	cands := make([]campaign.Contact, len(hits))
+	for i := range hits {
+		cands[i] = hits[i].Contact
+	}
+	return cands, nil
+}
+
+// candidate is a campaign candidate with its sort key (ascending, as a
+// hit's): how the shards' best merge into the unsharded order.
+type candidate struct {
+	K       float64          `json:"k"`
+	Contact campaign.Contact `json:"contact"`
+}
+
+// groupHits are the first size candidates of saved group id among this
+// instance's customers, in order.
+func (s *Server) groupHits(r *request, id string, size int) ([]candidate, error) {
 	g, ok, err := s.findGroup(r, id)
 	if err != nil {
 		return nil, err
@@ -189,7 +215,7 @@ func (s *Server) groupCandidates(r *request, id string, size int) ([]campaign.Co
 	// Lost customers are not contacted: read down the ranking in batches,
 	// dropping them, until size are taken.
 	top := s.ix.top(sel, order{field: numFieldIndex(field), desc: true}, nil, len(sel))
-	cands := make([]campaign.Contact, 0, min(len(top), size))
+	cands := make([]candidate, 0, min(len(top), size))
 	for start := 0; start < len(top) && len(cands) < size; start += exportBatch {
 		batch := top[start:min(start+exportBatch, len(top))]
 		rows := make([]int32, len(batch))
@@ -202,10 +228,30 @@ func (s *Server) groupCandidates(r *request, id string, size int) ([]campaign.Co
 		}
 		for i := range cs {
 			if c := &cs[i]; c.Status != "deactivated" && len(cands) < size {
-				cands = append(cands, campaign.Contact{SubscriberID: c.SubscriberID, Probability: c.Probability, Reasons: c.Reasons,
-					Segment: c.SegmentName, MonthlyValue: c.MonthlyValue, CLV: c.CLV, ValueAtRisk: c.ValueAtRisk})
+				cands = append(cands, candidate{K: batch[i].k, Contact: contactOf(c)})
 			}
 		}
 	}
 	return cands, nil
+}
+
+// groupCandidatesSharded merges the shards' first size candidates of a
+// saved group by (sort key, id), the unsharded order, and keeps size.
+func (s *Server) groupCandidatesSharded(r *request, id string, size int) ([]candidate, error) {
+	q := url.Values{pGroup: {id}, pSize: {strconv.Itoa(size)}}
+	parts := make([][]candidate, len(s.shards))
+	if err := s.fanOut(r, shardCandidates, q.Encode(), func(k int) any { return &parts[k] }); err != nil {
+		return nil, err
+	}
+	var all []candidate
+	for _, p := range parts {
+		all = append(all, p...)
+	}
+	slices.SortFunc(all, func(a, b candidate) int {
+		if c := cmp.Compare(a.K, b.K); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Contact.SubscriberID, b.Contact.SubscriberID)
+	})
+	return all[:min(len(all), size)], nil
 }

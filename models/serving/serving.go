@@ -373,11 +373,10 @@ func Write(ctx context.Context, st Store, meta *Meta, customers []Customer) (Poi
 }
 
 // WriteSharded stores a run's snapshot split into shards by ShardOf, and
-// then points latest.json at it. Each shard's customers are encoded alone
-// (columns.bin and detail.bin under runs/<run>/shards-<n>/<k>/, keyed by
-// the shard count), so an instance serving shard k reads only its bytes;
-// meta.json is the run's, shared. shards 1 writes the unsharded layout
-// (Write). customers must be as Encode wants them.
+// then points latest.json at it (WriteShards). Each shard's customers are
+// encoded alone, so an instance serving shard k reads only its bytes.
+// shards 1 writes the unsharded layout (Write). customers must be as
+// Encode wants them.
 func WriteSharded(ctx context.Context, st Store, meta *Meta, customers []Customer, shards int) (Pointer, error) {
 	if shards < 1 || shards > MaxShards {
 		return Pointer{}, fmt.Errorf("serving: %d shards, want 1 to %d", shards, MaxShards)
@@ -385,39 +384,49 @@ func WriteSharded(ctx context.Context, st Store, meta *Meta, customers []Custome
 	if meta == nil {
 		return Pointer{}, errors.New("serving: no meta")
 	}
-	dir := path.Join("runs", meta.Run)
-	p := Pointer{Format: FormatColumns, Run: meta.Run, Meta: path.Join(dir, "meta.json")}
-	parts := [][]Customer{customers}
+	if err := sortedIDs(customers); err != nil { // before splitting: a split hides an unsorted whole
+		return Pointer{}, err
+	}
+	parts := [][]Customer{customers} // one shard: the rows as they are, not a copy
 	if shards > 1 {
-		if err := sortedIDs(customers); err != nil { // before splitting: a split hides an unsorted whole
-			return Pointer{}, err
-		}
 		parts = Split(customers, shards)
 	}
-	var mb []byte
-	for k, part := range parts {
+	var files []*Files
+	for _, part := range parts {
 		f, err := Encode(meta, part)
 		if err != nil {
 			return Pointer{}, err
 		}
-		mb = f.Meta
-		files := ShardFiles{Columns: path.Join(dir, "columns.bin"), Detail: path.Join(dir, "detail.bin")}
-		if shards > 1 {
-			sd := path.Join(dir, fmt.Sprintf("shards-%d", shards), strconv.Itoa(k))
-			files = ShardFiles{Columns: path.Join(sd, "columns.bin"), Detail: path.Join(sd, "detail.bin")}
-		}
-		files.ColumnsBytes, files.DetailBytes = int64(len(f.Columns)), int64(len(f.Detail))
+		files = append(files, f)
+	}
+	return WriteShards(ctx, st, meta.Run, files)
+}
+
+// WriteShards stores a run encoded in len(shards) shards (shards[k] the
+// files of the customers with ShardOf(id, len(shards)) == k, each encoded
+// alone, all with the run's meta) and then points latest.json at them:
+// columns.bin and detail.bin of shard k under runs/<run>/shards-<n>/<k>/,
+// keyed by the shard count, and one meta.json. One shard is WriteFiles.
+func WriteShards(ctx context.Context, st Store, run string, shards []*Files) (Pointer, error) {
+	switch {
+	case len(shards) == 1:
+		return WriteFiles(ctx, st, run, shards[0])
+	case len(shards) == 0 || len(shards) > MaxShards:
+		return Pointer{}, fmt.Errorf("serving: %d shards, want 1 to %d", len(shards), MaxShards)
+	}
+	dir := path.Join("runs", run)
+	p := Pointer{Format: FormatColumns, Run: run, Meta: path.Join(dir, "meta.json")}
+	for k, f := range shards {
+		sd := path.Join(dir, fmt.Sprintf("shards-%d", len(shards)), strconv.Itoa(k))
+		files := ShardFiles{Columns: path.Join(sd, "columns.bin"), ColumnsBytes: int64(len(f.Columns)),
+			Detail: path.Join(sd, "detail.bin"), DetailBytes: int64(len(f.Detail))}
 		if err := putAll(ctx, st, files.Detail, f.Detail, files.Columns, f.Columns); err != nil {
 			return Pointer{}, err
 		}
-		if shards == 1 {
-			p.Columns, p.ColumnsBytes, p.Detail, p.DetailBytes = files.Columns, files.ColumnsBytes, files.Detail, files.DetailBytes
-		} else {
-			p.Shards = append(p.Shards, files)
-		}
+		p.Shards = append(p.Shards, files)
 	}
 	pb, _ := json.Marshal(p)
-	if err := putAll(ctx, st, p.Meta, mb, LatestKey, pb); err != nil {
+	if err := putAll(ctx, st, p.Meta, shards[0].Meta, LatestKey, pb); err != nil {
 		return Pointer{}, err
 	}
 	return p, nil
