@@ -626,21 +626,32 @@ type page[T any] struct {
 	Run        string  `json:"run"`
 }
 
-func (s *Server) filterCustomers(r *request) error {
+// filterStart parses a customer filter request (its conditions, group=,
+// sort, paging) and resolves its cursor against this instance's rows:
+// where a page starts (nil: the first page). The start of GET
+// /v1/customers and of a shard's part of it.
+func (s *Server) filterStart(r *request) (*filter, *entry, error) {
 	f, err := s.parseFilterWith(r.q, func(h io.Writer) ([]pred, error) { return s.groupConditions(r, h) })
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	var from *entry
-	if f.cursor != "" {
-		c, err := s.cursors.decodeFilter(f.cursor)
-		if err != nil {
-			return badParam(pCursor, "invalid (pass next_cursor of the previous page unchanged)")
-		}
-		if c.field != f.order.field || c.desc != f.order.desc || c.query != f.hash {
-			return badParam(pCursor, "belongs to another query (keep the conditions and sort of the first page)")
-		}
-		from = &entry{k: f.order.sign() * c.value, r: s.ix.after(c.id)}
+	if f.cursor == "" {
+		return f, nil, nil
+	}
+	c, err := s.cursors.decodeFilter(f.cursor)
+	if err != nil {
+		return nil, nil, badParam(pCursor, "invalid (pass next_cursor of the previous page unchanged)")
+	}
+	if c.field != f.order.field || c.desc != f.order.desc || c.query != f.hash {
+		return nil, nil, badParam(pCursor, "belongs to another query (keep the conditions and sort of the first page)")
+	}
+	return f, &entry{k: f.order.sign() * c.value, r: s.ix.after(c.id)}, nil
+}
+
+func (s *Server) filterCustomers(r *request) error {
+	f, from, err := s.filterStart(r)
+	if err != nil {
+		return err
 	}
 	sel, buf := s.ix.match(f.preds)
 	defer s.ix.release(buf)

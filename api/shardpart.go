@@ -95,20 +95,9 @@ func (s *Server) writePart(r *request, v any) error {
 // order as JSON lines after a first line with the count (no hits when even
 // this shard's part could not fit an answer).
 func (s *Server) partCustomers(r *request) error {
-	f, err := s.parseFilterWith(r.q, func(h io.Writer) ([]pred, error) { return s.groupConditions(r, h) })
+	f, from, err := s.filterStart(r)
 	if err != nil {
 		return err
-	}
-	var from *entry
-	if f.cursor != "" {
-		c, err := s.cursors.decodeFilter(f.cursor)
-		if err != nil {
-			return badParam(pCursor, "invalid (pass next_cursor of the previous page unchanged)")
-		}
-		if c.field != f.order.field || c.desc != f.order.desc || c.query != f.hash {
-			return badParam(pCursor, "belongs to another query (keep the conditions and sort of the first page)")
-		}
-		from = &entry{k: f.order.sign() * c.value, r: s.ix.after(c.id)}
 	}
 	sel, buf := s.ix.match(f.preds)
 	defer s.ix.release(buf)
