@@ -97,7 +97,11 @@ func startLocal(ctx context.Context, l localFlags, out io.Writer, logw io.Writer
 		return nil, "", err
 	}
 	t0 := time.Now()
-	fmt.Fprintf(out, "    building %d function(s) from infra/template.yaml (the first build takes a minute) ...\n", len(tpl.Functions))
+	pkgs := map[string]bool{}
+	for _, f := range tpl.Functions {
+		pkgs[f.Package] = true // the api shard functions run the api package
+	}
+	fmt.Fprintf(out, "    building %d function(s) from infra/template.yaml (the first build takes a minute) ...\n", len(pkgs))
 	bins, err := localstack.Build(ctx, repo, dir, tpl)
 	if err != nil {
 		return nil, "", err
