@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,6 +39,7 @@ type report struct {
 	CDRRows             int64
 	Files               int
 	CSVBytes            int64
+	IngestedCDRRows     int64 // with -cdr-every, fewer than CDRRows
 	Stages              []stage
 	Total               time.Duration
 	API                 apiAnswer
@@ -52,11 +54,20 @@ type report struct {
 // The stages are also kept in the work directory (stagesFile), for a
 // later run with -from.
 func (r *report) flush(path string, t0 time.Time) {
+	r.flushWith(path, t0)
+}
+
+// flushWith writes the section with extra, unfinished stages after the
+// finished ones (the stages file keeps the finished only).
+func (r *report) flushWith(path string, t0 time.Time, extra ...stage) {
+	done := r.Stages
+	r.Stages = append(slices.Clone(done), extra...)
+	defer func() { r.Stages = done }()
 	r.Total, r.LoadEnd = time.Since(t0), proc.LoadAvg1()
 	if err := mergeSection(path, r.section()); err != nil {
 		fmt.Fprintln(os.Stderr, "scale: write report:", err)
 	}
-	if raw, err := json.Marshal(r.Stages); err == nil {
+	if raw, err := json.Marshal(done); err == nil {
 		_ = os.WriteFile(filepath.Join(r.Work, stagesFile), raw, 0o644)
 	}
 }
@@ -90,6 +101,16 @@ func (r *report) section() string {
 		"MemorySize is the function's in `infra/template.yaml`.\n\n",
 		r.Start.Format("2006-01-02 15:04"), runtime.NumCPU(), r.LoadStart, r.LoadEnd, r.Opts.subs, r.Opts.months, r.Opts.start,
 		thousands(r.CDRRows), r.Files, float64(r.CSVBytes)/1e9, r.Concurrency)
+	if r.Opts.cdrEvery > 1 {
+		p("To fit the session's time, the ingest took every bill and register file but only every %d%s daily CDR file\n"+
+			"(`-cdr-every %d`): %s of the %s CDR rows, so every later stage runs over the whole subscriber base with\n"+
+			"about 1/%d of the usage.\n\n", r.Opts.cdrEvery, ordinalSuffix(r.Opts.cdrEvery), r.Opts.cdrEvery,
+			thousands(r.IngestedCDRRows), thousands(r.CDRRows), r.Opts.cdrEvery)
+	}
+	if r.Opts.from != "" && r.Opts.from != "gen" {
+		p("This run began at stage %s on the work directory of an earlier one (`-from %s`); the earlier stages' figures\n"+
+			"are that run's.\n\n", r.Opts.from, r.Opts.from)
+	}
 	if r.Done {
 		p("End to end (gen to the last api request): **%.1f s** (%.1f min; target < 15 min at 1M subscribers).\n\n", r.Total.Seconds(), r.Total.Minutes())
 	} else {
@@ -213,6 +234,20 @@ func (r *report) projection(b *strings.Builder) {
 // vcpus is the vCPUs Lambda gives a function of mem MB (1 per 1,769 MB,
 // at most 6).
 func vcpus(mem int) float64 { return min(6, max(float64(mem)/1769, 0.1)) }
+
+func ordinalSuffix(n int) string {
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+		return "th"
+	case n%10 == 1:
+		return "st"
+	case n%10 == 2:
+		return "nd"
+	case n%10 == 3:
+		return "rd"
+	}
+	return "th"
+}
 
 func yesNo(v bool) string {
 	if v {
