@@ -94,13 +94,13 @@ func (r *report) section() string {
 	p("%s\n## `make scale`: the whole path at %s subscribers\n\n", scaleBegin, thousands(int64(r.Opts.subs)))
 	p("Run %s UTC on %d cores (load average %s at the start, %s at the end: the machine is shared with\n"+
 		"other work, so times are upper bounds). `telcolake gen -subs %d -months %d -start %s -cdr-span day`:\n"+
-		"%s CDR rows in %d files (%.1f GB of CSV). Every function invocation is a child process running the\n"+
+		"%s CDR rows in %d files (%.1f GB of %s). Every function invocation is a child process running the\n"+
 		"handler its `main` hands to `lambda.Start` (`bench/scale`, hidden `-step` mode), with the file warehouse\n"+
 		"and the SQLite catalog; the state machines are the template's definitions run by the local stack's\n"+
 		"interpreter (`localstack.Execution`), Map at MaxConcurrency %d. Peak RSS is wait4's for that child alone;\n"+
 		"MemorySize is the function's in `infra/template.yaml`.\n\n",
 		r.Start.Format("2006-01-02 15:04"), runtime.NumCPU(), r.LoadStart, r.LoadEnd, r.Opts.subs, r.Opts.months, r.Opts.start,
-		thousands(r.CDRRows), r.Files, float64(r.CSVBytes)/1e9, r.Concurrency)
+		thousands(r.CDRRows), r.Files, float64(r.CSVBytes)/1e9, map[bool]string{true: "gzip CSV", false: "CSV"}[r.Opts.gzip], r.Concurrency)
 	if r.Opts.cdrEvery > 1 {
 		p("To fit the session's time, the ingest took every bill and register file but only every %d%s daily CDR file\n"+
 			"(`-cdr-every %d`): %s of the %s CDR rows, so every later stage runs over the whole subscriber base with\n"+
@@ -111,9 +111,17 @@ func (r *report) section() string {
 		p("This run began at stage %s on the work directory of an earlier one (`-from %s`); the earlier stages' figures\n"+
 			"are that run's.\n\n", r.Opts.from, r.Opts.from)
 	}
-	if r.Done {
+	switch {
+	case r.Done && r.Opts.from != "" && r.Opts.from != "gen":
+		var before time.Duration
+		for _, s := range r.Stages[:slices.Index(stages, r.Opts.from)] {
+			before += s.Wall
+		}
+		p("From the %s stage to the last api request: **%.1f s** (%.1f min); with the earlier run's stages, %.1f min\n"+
+			"(target < 15 min at 1M subscribers).\n\n", r.Opts.from, r.Total.Seconds(), r.Total.Minutes(), (r.Total + before).Minutes())
+	case r.Done:
 		p("End to end (gen to the last api request): **%.1f s** (%.1f min; target < 15 min at 1M subscribers).\n\n", r.Total.Seconds(), r.Total.Minutes())
-	} else {
+	default:
 		p("**Partial run**: only the stages below ran (%.1f s so far); the run stopped or was still going when this was written.\n\n", r.Total.Seconds())
 	}
 	if r.Concurrency > 0 && r.TemplateConcurrency > 0 && r.Concurrency != r.TemplateConcurrency {
