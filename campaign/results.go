@@ -46,6 +46,8 @@ type Results struct {
 	AcceptanceRate float64 `json:"acceptance_rate"` // accepted / reached
 	// Responses for customers not in the treated arm (control customers
 	// contacted by mistake, or unknown ones) are counted, not used.
+	// Responses naming a campaign that does not exist never get here:
+	// the ingest rejects them (lake.ResponsesFormat).
 	Unmatched      int      `json:"unmatched_responses"`
 	TreatedChurned int      `json:"treated_churned"`
 	ControlChurned int      `json:"control_churned"`

@@ -538,7 +538,10 @@ func (in *Ingester) prepare(ctx context.Context, logTbl *table.Table, tables map
 	}
 	defer body.Close()
 
-	fc := fileContext{source: p.res.Source, ingestedAt: p.start.UnixMicro(), now: in.now(), pseudonym: in.PseudonymKey}
+	fc, err := withCampaigns(ctx, in.Tables, format, fileContext{source: p.res.Source, ingestedAt: p.start.UnixMicro(), now: in.now(), pseudonym: in.PseudonymKey})
+	if err != nil {
+		return fail(err)
+	}
 	parser := in.newParser(ctx, format, fc, obj)
 	p.recs = newRecordSet(ctx, format, p.tbl, p.res.Source, false, in.keys)
 	if p.recs != nil {

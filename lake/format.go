@@ -37,6 +37,9 @@ type fileContext struct {
 	ingestedAt int64  // UTC micros
 	now        time.Time
 	pseudonym  []byte
+	// campaigns are the ids of crm.campaigns when the responses export is
+	// parsed (a response to another campaign is rejected); nil otherwise.
+	campaigns map[string]bool
 }
 
 // rowParser validates one CSV record (fields looked up by column position

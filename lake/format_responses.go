@@ -1,7 +1,10 @@
 package lake
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -61,6 +64,9 @@ func (r *respRows) parse(get func(int) string) (int64, int, error) {
 	if r.campaign, err = parseID(get(respCampaignID)); err != nil {
 		return 0, respCampaignID, err
 	}
+	if r.fc.campaigns != nil && !r.fc.campaigns[r.campaign] {
+		return 0, respCampaignID, fmt.Errorf("unknown campaign %s: telcolake created no campaign with this id (crm.campaigns); the response is not committed", r.campaign)
+	}
 	if r.sub, err = parseID(get(respSubscriberID)); err != nil {
 		return 0, respSubscriberID, err
 	}
@@ -103,4 +109,32 @@ func (r *respRows) appendTo(rb *array.RecordBuilder) {
 	}
 	strB(rb, 6).Append(r.fc.source)
 	tsB(rb, 7).Append(arrow.Timestamp(r.fc.ingestedAt))
+}
+
+// withCampaigns gives fc the ids of crm.campaigns when f is the responses
+// export: every line of it then names a campaign telcolake created, or is
+// rejected with the unknown id as its reason (in the reject report, the
+// ingest monitor and GET /v1/ingest/files), rather than committed where no
+// campaign's results would ever count it. The campaign row is written
+// after its frozen contacts and before its list is exported, so its
+// responses always find it. An error here is transient: the file is
+// retried.
+func withCampaigns(ctx context.Context, tables TableLoader, f *Format, fc fileContext) (fileContext, error) {
+	if f != ResponsesFormat {
+		return fc, nil
+	}
+	fc.campaigns = map[string]bool{}
+	for b, err := range Scan(ctx, tables, CampaignsTable, Select("campaign_id")) {
+		if err != nil {
+			return fc, fmt.Errorf("read campaign ids for %s: %w", fc.source, err)
+		}
+		ids := b.String("campaign_id")
+		if err := b.Err(); err != nil {
+			return fc, fmt.Errorf("read campaign ids for %s: %w", fc.source, err)
+		}
+		for i := range b.Len() {
+			fc.campaigns[strings.Clone(ids.Value(i))] = true
+		}
+	}
+	return fc, nil
 }

@@ -258,7 +258,10 @@ func (in *Ingester) ingestOnce(ctx context.Context, obj Object) (Result, error) 
 	}
 	defer body.Close()
 
-	fc := fileContext{source: res.Source, ingestedAt: start.UnixMicro(), now: in.now(), pseudonym: in.PseudonymKey}
+	fc, err := withCampaigns(ctx, in.Tables, format, fileContext{source: res.Source, ingestedAt: start.UnixMicro(), now: in.now(), pseudonym: in.PseudonymKey})
+	if err != nil {
+		return finish(res, err)
+	}
 	parser := in.newParser(ctx, format, fc, obj)
 	in.keysOnce.Do(func() {
 		if in.keys == nil {
