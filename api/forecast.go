@@ -292,7 +292,7 @@ func (s *Server) visibleScenarios(r *request) ([]forecast.Scenario, error) {
 	}
 	out := make([]forecast.Scenario, 0, len(all))
 	for _, sc := range all {
-		if sc.Owner == r.key.Name || sc.Spec.Shared || r.key.Role == RoleAdmin {
+		if canSee(sc.Owner, sc.Spec.Shared, r.key) {
 			out = append(out, sc)
 		}
 	}

@@ -86,10 +86,8 @@ func (s *Server) forgetGroups() {
 	gc.mu.Unlock()
 }
 
-// visible reports whether key may see (and use) g.
-func visible(g groups.Group, key Key) bool {
-	return g.Shared || g.Owner == key.Name || key.Role == RoleAdmin
-}
+// visible reports whether key may see (and use) g (see canSee).
+func visible(g groups.Group, key Key) bool { return canSee(g.Owner, g.Shared, key) }
 
 // findGroup returns the group id names if the caller may see it.
 func (s *Server) findGroup(r *request, id string) (groups.Group, bool, error) {
@@ -315,7 +313,7 @@ func (s *Server) deleteGroup(r *request) error {
 	if !ok {
 		return HTTPError{Code: http.StatusNotFound, Msg: "no group " + quote(r.param) + " (see GET /v1/groups)"}
 	}
-	if g.Owner != r.key.Name && r.key.Role != RoleAdmin {
+	if !canChange(g.Owner, r.key) {
 		return HTTPError{Code: http.StatusForbidden, Msg: "only the group's owner or an admin may delete it"}
 	}
 	if err := s.cfg.Groups.Delete(r.ctx, g.ID); err != nil && !errors.Is(err, groups.ErrNotFound) {

@@ -107,12 +107,7 @@ func (c *Console) createCampaign(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if r.ParseForm() != nil {
-		c.fail(w, r, http.StatusBadRequest, "badForm")
-		return
-	}
-	if !c.ss.validCSRF(s.ID, r.PostForm.Get("csrf")) {
-		c.fail(w, r, http.StatusForbidden, "csrf")
+	if !c.formPost(w, r, s) {
 		return
 	}
 	f := r.PostForm
@@ -140,22 +135,9 @@ func (c *Console) createCampaign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, _ := json.Marshal(spec)
-	status, _, ans := c.apiCall(r, s, http.MethodPost, "/v1/campaigns", body)
-	switch status {
-	case http.StatusCreated:
-		var cj campaignJSON
-		if json.Unmarshal(ans, &cj) != nil || cj.ID == "" {
-			c.fail(w, r, http.StatusBadGateway, "internal")
-			return
-		}
-		http.Redirect(w, r, "/console/campaigns/"+url.PathEscape(cj.ID)+"?lang="+language(r), http.StatusSeeOther)
-	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
-		c.campaignsPage(w, r, s, http.StatusBadRequest, f, problemDetail(ans))
-	case http.StatusForbidden:
-		c.fail(w, r, http.StatusForbidden, "forbidden")
-	default:
-		c.fail(w, r, http.StatusBadGateway, "internal")
-	}
+	c.createThrough(w, r, s, "/v1/campaigns", body,
+		func(id string) string { return "/console/campaigns/" + url.PathEscape(id) + "?lang=" + language(r) },
+		func(detail string) { c.campaignsPage(w, r, s, http.StatusBadRequest, f, detail) })
 }
 
 // apiCall sends method path with a JSON body to the API as the session's

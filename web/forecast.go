@@ -296,12 +296,7 @@ func (c *Console) createScenario(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if r.ParseForm() != nil {
-		c.fail(w, r, http.StatusBadRequest, "badForm")
-		return
-	}
-	if !c.ss.validCSRF(s.ID, r.PostForm.Get("csrf")) {
-		c.fail(w, r, http.StatusForbidden, "csrf")
+	if !c.formPost(w, r, s) {
 		return
 	}
 	f := r.PostForm
@@ -338,20 +333,7 @@ func (c *Console) createScenario(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, _ := json.Marshal(body)
-	status, _, ans := c.apiCall(r, s, http.MethodPost, "/v1/scenarios", b)
-	switch status {
-	case http.StatusCreated:
-		var sc forecast.Scenario
-		if json.Unmarshal(ans, &sc) != nil || sc.ID == "" {
-			c.fail(w, r, http.StatusBadGateway, "internal")
-			return
-		}
-		http.Redirect(w, r, "/console/scenarios?id="+url.QueryEscape(sc.ID)+"&lang="+language(r), http.StatusSeeOther)
-	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
-		c.scenariosPage(w, r, s, http.StatusBadRequest, f, problemDetail(ans))
-	case http.StatusForbidden:
-		c.fail(w, r, http.StatusForbidden, "forbidden")
-	default:
-		c.fail(w, r, http.StatusBadGateway, "internal")
-	}
+	c.createThrough(w, r, s, "/v1/scenarios", b,
+		func(id string) string { return "/console/scenarios?id=" + url.QueryEscape(id) + "&lang=" + language(r) },
+		func(detail string) { c.scenariosPage(w, r, s, http.StatusBadRequest, f, detail) })
 }

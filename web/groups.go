@@ -65,12 +65,7 @@ func (c *Console) saveGroup(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
 		return
 	}
-	if r.ParseForm() != nil {
-		c.fail(w, r, http.StatusBadRequest, "badForm")
-		return
-	}
-	if !c.ss.validCSRF(s.ID, r.PostForm.Get("csrf")) {
-		c.fail(w, r, http.StatusForbidden, "csrf")
+	if !c.formPost(w, r, s) {
 		return
 	}
 	in, err := url.ParseQuery(r.PostForm.Get("conditions"))
@@ -87,20 +82,9 @@ func (c *Console) saveGroup(w http.ResponseWriter, r *http.Request) {
 		Shared     bool   `json:"shared"`
 		Conditions string `json:"conditions"`
 	}{strings.TrimSpace(r.PostForm.Get("name")), r.PostForm.Get("shared") != "", cond.Encode()})
-	status, _, ans := c.apiCall(r, s, http.MethodPost, "/v1/groups", body)
-	switch status {
-	case http.StatusCreated:
-		var g groupJSON
-		if json.Unmarshal(ans, &g) != nil || g.ID == "" {
-			c.fail(w, r, http.StatusBadGateway, "internal")
-			return
-		}
-		http.Redirect(w, r, "/console/search?"+url.Values{"group": {g.ID}, "saved": {g.ID}, "lang": {language(r)}}.Encode(), http.StatusSeeOther)
-	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
-		c.searchPage(w, r, s, in, http.StatusBadRequest, problemDetail(ans), "")
-	case http.StatusForbidden:
-		c.fail(w, r, http.StatusForbidden, "forbidden")
-	default:
-		c.fail(w, r, http.StatusBadGateway, "internal")
-	}
+	c.createThrough(w, r, s, "/v1/groups", body,
+		func(id string) string {
+			return "/console/search?" + url.Values{"group": {id}, "saved": {id}, "lang": {language(r)}}.Encode()
+		},
+		func(detail string) { c.searchPage(w, r, s, in, http.StatusBadRequest, detail, "") })
 }
