@@ -160,6 +160,9 @@ var funcs = template.FuncMap{
 	"pct": func(p float64) string {
 		return orDash(p, func() string { return strconv.FormatFloat(p*100, 'f', 1, 64) + "%" })
 	},
+	"pct2": func(p float64) string {
+		return orDash(p, func() string { return strconv.FormatFloat(p*100, 'f', 2, 64) + "%" })
+	},
 	"money": func(v float64) string { return orDash(v, func() string { return grouped(v, 2) }) },
 	"one":   func(v float64) string { return orDash(v, func() string { return grouped(v, 1) }) },
 	"dec2":  func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
