@@ -67,6 +67,45 @@ type CampaignTarget struct {
 	ID      string
 	Treated bool
 	Risk    float64
+	// Traits, when set, decide the customer's uplift kind from its
+	// features (kindOf); nil draws it from the risk alone (kindFor).
+	Traits *Traits
+}
+
+// Traits are the features of a customer's month before a campaign (as in
+// crm.features) that its planted uplift kind follows, so that a model on
+// those features can find who a contact changes and ranking by churn risk
+// cannot: care calls and tenure mark the riskier sleeping dogs, arrears
+// the lost causes, a dearer plan with falling usage the persuadables.
+type Traits struct {
+	Plan              string  // the plan's code (its fee is the generator's)
+	TenureMonths      float64 // tenure_months
+	CareCalls         float64 // care_calls
+	MonthsInArrears   float64 // months_in_arrears
+	VoiceMinutesTrend float64 // voice_minutes_trend: this month against the 3 before, -0.2 = 20% less
+}
+
+// kindOf is the uplift kind that t's features plant: long-standing
+// customers who called customer care are sleeping dogs (reminded of the
+// contract they meant to leave), customers two or more months in arrears
+// lost causes, customers on a plan of 19.99 or more whose voice usage
+// fell persuadables, the rest sure things.
+func kindOf(t *Traits) string {
+	fee := int64(0)
+	for _, p := range plans {
+		if p.code == t.Plan {
+			fee = p.fee
+		}
+	}
+	switch {
+	case t.CareCalls >= 1 && t.TenureMonths >= 24:
+		return SleepingDog
+	case t.MonthsInArrears >= 2:
+		return LostCause
+	case fee >= 1999 && t.VoiceMinutesTrend < -0.05:
+		return Persuadable
+	}
+	return SureThing
 }
 
 // CampaignOutcome is what happened to one customer of a campaign, with the
@@ -105,15 +144,20 @@ func kindFor(risk float64, r *rand.Rand) string {
 }
 
 // SimulateCampaign plays a campaign started at start: treated customers
-// are contacted within a day, each answers as its planted kind does, and
-// every customer churns (or not) within horizonDays. The same seed and
-// targets give the same outcomes.
+// are contacted within a day, each answers as its planted kind does (from
+// its Traits when given, else drawn from its risk), and every customer
+// churns (or not) within horizonDays. The same seed and targets give the
+// same outcomes.
 func SimulateCampaign(targets []CampaignTarget, start time.Time, horizonDays int, seed int64) []CampaignOutcome {
 	out := make([]CampaignOutcome, len(targets))
 	for i, t := range targets {
 		r := newRand(seed, 0xca3a, uint64(i), 0)
 		p0 := min(maxChurnOverRange, max(0, t.Risk))
-		o := CampaignOutcome{ID: t.ID, Kind: kindFor(p0, r), Treated: t.Treated, PChurnControl: p0, PChurnTreated: p0}
+		kind := kindFor(p0, r)
+		if t.Traits != nil {
+			kind = kindOf(t.Traits)
+		}
+		o := CampaignOutcome{ID: t.ID, Kind: kind, Treated: t.Treated, PChurnControl: p0, PChurnTreated: p0}
 		p := p0
 		if t.Treated {
 			o.ContactedAt = start.Add(time.Duration(10+r.IntN(20*60)) * time.Minute).Truncate(time.Second)

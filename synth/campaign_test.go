@@ -100,3 +100,58 @@ func TestUpliftCampaignPlanted(t *testing.T) {
 		t.Errorf("risk ranking would not put sleeping dogs and lost causes first: %v", risk)
 	}
 }
+
+// TestSimulateCampaignTraits: with features, the planted kind follows
+// them (not the risk), and the realised effect has the kind's sign:
+// contacts keep persuadables, drive sleeping dogs away and change nothing
+// for lost causes.
+func TestSimulateCampaignTraits(t *testing.T) {
+	start := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	cases := []struct {
+		kind   string
+		traits Traits
+	}{
+		{SleepingDog, Traits{Plan: "PLUS20", TenureMonths: 40, CareCalls: 2, VoiceMinutesTrend: -0.5}},
+		{LostCause, Traits{Plan: "BASIC10", TenureMonths: 6, MonthsInArrears: 3}},
+		{Persuadable, Traits{Plan: "PREMIUM40", TenureMonths: 12, VoiceMinutesTrend: -0.3}},
+		{SureThing, Traits{Plan: "PREPAID_S", TenureMonths: 12, VoiceMinutesTrend: -0.3}},
+		{SureThing, Traits{Plan: "FAMILY", TenureMonths: 12, VoiceMinutesTrend: 0.2}},
+	}
+	for _, c := range cases {
+		t.Run(c.kind+"/"+c.traits.Plan, func(t *testing.T) {
+			var ts []CampaignTarget
+			for i := range 6000 {
+				tr := c.traits
+				ts = append(ts, CampaignTarget{ID: fmt.Sprintf("S%05d", i), Treated: i%2 == 0, Risk: 0.3, Traits: &tr})
+			}
+			var churn, n [2]float64 // control, treated
+			for _, o := range SimulateCampaign(ts, start, 60, 3) {
+				if o.Kind != c.kind {
+					t.Fatalf("%s: kind %s, want %s", o.ID, o.Kind, c.kind)
+				}
+				k := 0
+				if o.Treated {
+					k = 1
+				}
+				n[k]++
+				if o.Churned {
+					churn[k]++
+				}
+			}
+			// uplift = control churn − treated churn; sd ≈ 0.012 here.
+			uplift := churn[0]/n[0] - churn[1]/n[1]
+			var lo, hi float64
+			switch c.kind {
+			case Persuadable:
+				lo, hi = 0.06, 0.16 // planted 0.3 × 0.356 ≈ 0.107
+			case SleepingDog:
+				lo, hi = -0.31, -0.21 // planted −0.35 × 0.75 ≈ −0.26
+			default:
+				lo, hi = -0.04, 0.04
+			}
+			if uplift < lo || uplift > hi {
+				t.Errorf("realised uplift %.3f, want in [%.2f, %.2f]", uplift, lo, hi)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package training
 import (
 	"context"
 	"encoding/json"
+	"time"
 )
 
 // Request is the optional payload of a manual invocation of the train
@@ -19,6 +20,10 @@ type Request struct {
 	FeaturesBuilt bool `json:"features_built"`
 	// Truth is the path of a ground-truth file (synthetic data only).
 	Truth string `json:"truth"`
+	// UpliftOnly fits the uplift model alone (RunUplift), for when
+	// campaigns have come back between monthly runs; the answer then has
+	// only its version and the uplift part.
+	UpliftOnly bool `json:"uplift_only"`
 }
 
 // Options of a request, with the function's fixed seed 1.
@@ -33,6 +38,14 @@ func (r *Runner) Handle(ctx context.Context, ev json.RawMessage) (*Result, error
 	var req Request
 	if json.Unmarshal(ev, &req) != nil {
 		req = Request{} // not a Request: a scheduled event
+	}
+	if req.UpliftOnly {
+		t0 := time.Now()
+		u, err := r.RunUplift(ctx, req.Options())
+		if err != nil {
+			return nil, err
+		}
+		return &Result{Version: u.Version, Uplift: u, Seconds: time.Since(t0).Seconds()}, nil
 	}
 	return r.Run(ctx, req.Options())
 }

@@ -20,6 +20,7 @@ func (res *Result) WriteSummary(w io.Writer, indent string) {
 			res.Months[0].Month.Format("2006-01"), res.Months[len(res.Months)-1].Month.Format("2006-01"), rows)
 	}
 	c := res.Churn
+	defer res.Uplift.writeSummary(p)
 	defer res.BadDebt.writeSummary(p)
 	p("churn model %s: %s, trained on %s (%d rows), validated out-of-time on %s (%d rows)",
 		res.Version, c.Kind, res.TrainWindow, res.TrainRows, res.ValidMonth, res.ValidRows)
@@ -85,4 +86,25 @@ func (b *BadDebtResult) writeSummary(p func(string, ...any)) {
 	}
 	p("bad-debt model (2+ bills in arrears within %d months): AUC %.3f (95%% CI %.3f–%.3f) vs %.3f for current arrears, validated on %s; %s",
 		b.Horizon, b.AUC, b.AUCCI[0], b.AUCCI[1], b.BaselineAUC, b.ValidMonth, promoted)
+}
+
+// WriteSummary prints the uplift model's line: the held-out campaign, its
+// AUUC against ranking by churn risk, and the decision (or why no model
+// was fitted).
+func (u *UpliftResult) WriteSummary(w io.Writer, indent string) {
+	u.writeSummary(func(format string, a ...any) { fmt.Fprintf(w, indent+format+"\n", a...) })
+}
+
+func (u *UpliftResult) writeSummary(p func(string, ...any)) {
+	if u.Skipped != "" || u.HeldOut == "" {
+		p("uplift model (who to contact): %s", u.Decision)
+		return
+	}
+	p("uplift model (who to contact) %s, held out on campaign %s: AUUC %.4f against %.4f for ranking by churn risk (difference 95%% CI %.4f to %.4f)",
+		u.Version, u.HeldOut, u.AUUC, u.AUUCRisk, u.DiffLo, u.DiffHi)
+	verdict := "promoted: the next lists rank by what a contact changes (best-to-contact)"
+	if !u.Promoted {
+		verdict = "not promoted: the difference's interval is not above 0, so lists keep ranking by risk"
+	}
+	p("  %s", verdict)
 }

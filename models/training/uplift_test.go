@@ -208,3 +208,27 @@ func TestUpliftSkipped(t *testing.T) {
 		t.Errorf("RunUplift on a lake without campaigns = %+v, %v", res, err)
 	}
 }
+
+// TestHandleUpliftOnly: the train function's uplift_only request fits the
+// uplift model alone (no churn model, no feature build) and its summary
+// line names the held-out campaign and the comparison with risk ranking.
+func TestHandleUpliftOnly(t *testing.T) {
+	ctx := context.Background()
+	u := newUpliftLake(t, 400, time.Date(2027, 1, 5, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 8, 3, 9, 0, 0, 0, time.UTC), time.Date(2026, 10, 5, 9, 0, 0, 0, time.UTC))
+	res, err := u.r.Handle(ctx, []byte(`{"uplift_only":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Uplift.HeldOut != u.camps[1].ID || res.Uplift.Version == "" || res.Version != res.Uplift.Version {
+		t.Fatalf("Handle(uplift_only) = %+v, want an uplift model held out on %s", res.Uplift, u.camps[1].ID)
+	}
+	if res.Churn.Kind != "" || len(res.Months) != 0 {
+		t.Errorf("Handle(uplift_only) trained churn (%q) or built %d feature months", res.Churn.Kind, len(res.Months))
+	}
+	var sum strings.Builder
+	res.Uplift.WriteSummary(&sum, "")
+	if want := "held out on campaign " + u.camps[1].ID; !strings.Contains(sum.String(), want) || !strings.Contains(sum.String(), "ranking by churn risk") {
+		t.Errorf("summary %q lacks %q", sum.String(), want)
+	}
+}
