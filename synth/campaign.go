@@ -85,9 +85,11 @@ type Traits struct {
 	VoiceMinutesTrend float64 // voice_minutes_trend: this month against the 3 before, -0.2 = 20% less
 }
 
-// kindOf is the uplift kind that t's features plant: long-standing
-// customers who called customer care are sleeping dogs (reminded of the
-// contract they meant to leave), customers two or more months in arrears
+// kindOf is the uplift kind that t's features plant: customers of two
+// years or more who called customer care at least twice in the month are
+// sleeping dogs (reminded of the contract they meant to leave; rare
+// overall, commoner among the riskiest), customers two or
+// more months in arrears
 // lost causes, customers on a plan of 19.99 or more whose voice usage
 // fell persuadables, the rest sure things.
 func kindOf(t *Traits) string {
@@ -98,7 +100,7 @@ func kindOf(t *Traits) string {
 		}
 	}
 	switch {
-	case t.CareCalls >= 1 && t.TenureMonths >= 24:
+	case t.CareCalls >= 2 && t.TenureMonths >= 24:
 		return SleepingDog
 	case t.MonthsInArrears >= 2:
 		return LostCause

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	sqlcat "github.com/apache/iceberg-go/catalog/sql"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sys/unix"
@@ -103,6 +104,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("demo: %w", err)
 	}
 	defer st.Close()
+	cat, err := openStackCatalog(ctx, st, catalog)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer cat.Close()
 
 	say("2/6 generating exports for %d subscribers over %d months ...", *subs, *months)
 	gen := filepath.Join(dir, "generated")
@@ -213,12 +219,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				return st.StartExecution(ctx, monthlyRun, p)
 			}, "train", fmt.Sprintf(" (state machine %s: features in %d buckets side by side, then train)", monthlyRun, lake.SubscriberBuckets)
 		}
-		if fn == "score" && st.Template.StateMachines[dailyScore] != nil {
-			// The daily state machine: scoring fans out by subscriber
-			// bucket, then one commit (tiers, lists, crm.scores, snapshot).
-			invoke, how = func(ctx context.Context, _ string, p []byte) ([]byte, error) {
-				return st.StartExecution(ctx, dailyScore, p)
-			}, fmt.Sprintf(" (state machine %s: %d buckets side by side, then one commit)", dailyScore, lake.SubscriberBuckets)
+		if fn == "score" {
+			invoke, how = scoreInvoker(st)
 		}
 		out, err := invoke(ctx, fn, payload)
 		if err != nil {
@@ -280,12 +282,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			failed++
 			say("console check failed: %v", err)
 		}
-		failed += demoCampaign(ctx, stdout, st, gen, man, delivered)
+		camps, f := demoCampaign(ctx, stdout, st, cat, gen, man, delivered)
+		failed += f
+		if f == 0 {
+			failed += demoUplift(ctx, stdout, st, camps)
+		}
 	}
 	// The summary comes last, so the tables the campaign and scenario
 	// steps write show their rows too.
 	say("\n6/6 summary")
-	if err := summarize(ctx, stdout, st, catalog, results, failed); err != nil {
+	if err := summarize(ctx, stdout, st, cat, results, failed); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	printEndpoints(stdout, st)
@@ -299,6 +305,18 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		say("\nstopping ...")
 	}
 	return nil
+}
+
+// scoreInvoker runs a scoring run: through the daily state machine when
+// the template has it (scoring fans out by subscriber bucket, then one
+// commit: tiers, lists, crm.scores, snapshot), else one invocation.
+func scoreInvoker(st *localstack.Stack) (func(ctx context.Context, fn string, payload []byte) ([]byte, error), string) {
+	if st.Template.StateMachines[dailyScore] == nil {
+		return st.Invoke, ""
+	}
+	return func(ctx context.Context, _ string, p []byte) ([]byte, error) {
+		return st.StartExecution(ctx, dailyScore, p)
+	}, fmt.Sprintf(" (state machine %s: %d buckets side by side, then one commit)", dailyScore, lake.SubscriberBuckets)
 }
 
 // cleanStackDir empties the stack directory but keeps built binaries.
@@ -343,7 +361,7 @@ func contains(list []string, s string) bool {
 }
 
 // summarize prints files by status, rows per table and rejects by reason.
-func summarize(ctx context.Context, w io.Writer, st *localstack.Stack, catalog string, results []lake.Result, failed int) error {
+func summarize(ctx context.Context, w io.Writer, st *localstack.Stack, cat lake.TableLoader, results []lake.Result, failed int) error {
 	byStatus := map[string]int{}
 	for _, r := range results {
 		byStatus[r.Status]++
@@ -352,18 +370,6 @@ func summarize(ctx context.Context, w io.Writer, st *localstack.Stack, catalog s
 		byStatus[lake.StatusCommitted]+byStatus[lake.StatusReplaced], byStatus[lake.StatusRejected],
 		byStatus[lake.StatusQuarantined], failed, byStatus[lake.StatusDuplicate])
 
-	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": localstack.LocalAccessKey, "AWS_SECRET_ACCESS_KEY": localstack.LocalSecretKey} {
-		os.Setenv(k, v)
-	}
-	cfg := lake.Config{
-		Warehouse: "s3://" + st.Buckets["LakeBucket"] + "/warehouse", Catalog: catalog,
-		Region: localstack.Region, EndpointURL: st.S3.Endpoint(),
-	}
-	cat, err := lake.OpenCatalog(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer cat.Close()
 	fmt.Fprintln(w, "\nRows per table (Iceberg, read back from the lake bucket):")
 	for _, def := range lake.Tables() {
 		at, err := lake.ReadTable(ctx, cat, def, def.Schema.Fields()[0].Name)
@@ -419,6 +425,19 @@ func summarize(ctx context.Context, w io.Writer, st *localstack.Stack, catalog s
 		}
 	}
 	return nil
+}
+
+// openStackCatalog opens the stack's Iceberg catalog for the demo's own
+// reads (rows per table, the campaigns' customer features).
+func openStackCatalog(ctx context.Context, st *localstack.Stack, catalog string) (*sqlcat.Catalog, error) {
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": localstack.LocalAccessKey, "AWS_SECRET_ACCESS_KEY": localstack.LocalSecretKey} {
+		os.Setenv(k, v)
+	}
+	cfg := lake.Config{
+		Warehouse: "s3://" + st.Buckets["LakeBucket"] + "/warehouse", Catalog: catalog,
+		Region: localstack.Region, EndpointURL: st.S3.Endpoint(),
+	}
+	return lake.OpenCatalog(ctx, cfg)
 }
 
 // plantBrokenExport writes a CDR file whose header a misconfigured

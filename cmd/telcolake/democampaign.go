@@ -22,149 +22,296 @@ import (
 	"github.com/telcolake/telcolake/synth"
 )
 
-// demoCampaign runs one retention campaign end to end through the local
-// API and ingest: created from the value-at-risk list, its treated arm
-// exported for the call centre, the call centre's responses and the
-// register after the horizon (both played forward by the generator, with
-// its planted effect) dropped into the landing bucket, and the measured
-// results. It returns the number of steps that failed.
-func demoCampaign(ctx context.Context, w io.Writer, st *localstack.Stack, gen string, man *synth.Manifest, delivered <-chan localstack.Delivery) int {
-	say := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
-	if err := runDemoCampaign(ctx, say, st, gen, man, delivered); err != nil {
-		say("campaign check failed: %v", err)
-		return 1
-	}
-	return 0
+// demoClient calls the local HTTP API with the demo keys.
+type demoClient struct {
+	ctx  context.Context
+	base string
 }
 
-func runDemoCampaign(ctx context.Context, say func(string, ...any), st *localstack.Stack, gen string, man *synth.Manifest, delivered <-chan localstack.Delivery) error {
-	secret := func(role string) string {
-		for _, k := range demoAPIKeys {
-			if k.role == role {
-				return k.secret
+func demoSecret(role string) string {
+	for _, k := range demoAPIKeys {
+		if k.role == role {
+			return k.secret
+		}
+	}
+	return ""
+}
+
+// call sends one request as role and wants status want.
+func (a demoClient) call(method, path, role string, body []byte, want int) ([]byte, error) {
+	req, err := http.NewRequestWithContext(a.ctx, method, a.base+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("X-API-Key", demoSecret(role))
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != want {
+		return nil, fmt.Errorf("%s %s as %s: %s: %.300s", method, path, role, resp.Status, b)
+	}
+	return b, nil
+}
+
+// demoCampaign runs two retention campaigns end to end through the local
+// API and ingest: an SMS test on the customers just below the
+// value-at-risk list (half held back as control), then a call campaign
+// from the value-at-risk list, its treated arm exported for the call
+// centre; the responses and the register after the horizon (played
+// forward by the generator, whose planted effect follows each customer's
+// features) dropped into the landing bucket; and the measured results of
+// each. It returns the campaigns (oldest first) and the number of steps
+// that failed.
+func demoCampaign(ctx context.Context, w io.Writer, st *localstack.Stack, tables lake.TableLoader, gen string, man *synth.Manifest, delivered <-chan localstack.Delivery) ([]campaign.Campaign, int) {
+	say := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	cs, err := runDemoCampaign(ctx, say, st, tables, gen, man, delivered)
+	if err != nil {
+		say("campaign check failed: %v", err)
+		return cs, 1
+	}
+	return cs, 0
+}
+
+func runDemoCampaign(ctx context.Context, say func(string, ...any), st *localstack.Stack, tables lake.TableLoader, gen string, man *synth.Manifest, delivered <-chan localstack.Delivery) ([]campaign.Campaign, error) {
+	api := demoClient{ctx: ctx, base: st.HTTPURL}
+	create := func(spec campaign.Spec) (campaign.Campaign, error) {
+		body, _ := json.Marshal(spec)
+		b, err := api.call(http.MethodPost, "/v1/campaigns", "analyst", body, http.StatusCreated)
+		var c campaign.Campaign
+		if err == nil {
+			err = json.Unmarshal(b, &c)
+		}
+		return c, err
+	}
+	// The SMS test takes the customers just below the value-at-risk list
+	// (a saved group: active, value at risk under the list's lowest), so
+	// the two campaigns do not share customers.
+	floor, err := listFloor(api, "value-at-risk")
+	if err != nil {
+		return nil, err
+	}
+	gbody, _ := json.Marshal(map[string]any{"name": "Below the value-at-risk list",
+		"conditions": fmt.Sprintf("status=active&var_max=%.2f", floor-0.01)})
+	b, err := api.call(http.MethodPost, "/v1/groups", "analyst", gbody, http.StatusCreated)
+	if err != nil {
+		return nil, err
+	}
+	var g struct {
+		ID        string `json:"id"`
+		Customers int    `json:"customers"`
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		return nil, fmt.Errorf("group: %w", err)
+	}
+	test, err := create(campaign.Spec{Name: "Demo SMS data bonus test", Offer: "data-bonus", Channel: campaign.ChannelSMS,
+		CostPerContact: 0.2, Size: 3000, ControlShare: 0.5, Group: g.ID})
+	if err != nil {
+		return nil, err
+	}
+	call, err := create(campaign.Spec{Name: "Demo retention call", Offer: "discount-10", Channel: campaign.ChannelCall,
+		CostPerContact: 3.5, Size: 1000, ControlShare: 0.3, List: "value-at-risk"})
+	if err != nil {
+		return nil, err
+	}
+	camps := []campaign.Campaign{test, call}
+	say("\nRetention campaigns (POST /v1/campaigns as analyst; control groups drawn at random, seeded by the campaign id):")
+	say("  %s  SMS, data bonus at 0.20 a contact: %d treated, %d control, from a saved group of the %d active customers just below the value-at-risk list",
+		test.ID, test.Treated, test.Control, g.Customers)
+	say("  %s  call, 10%% discount at 3.50 a contact: %d treated, %d control, from the value-at-risk list", call.ID, call.Treated, call.Control)
+	export, err := api.call(http.MethodGet, "/v1/campaigns/"+call.ID+"/contacts?format=csv", "admin", nil, http.StatusOK)
+	if err != nil {
+		return camps, err
+	}
+	say("  export for the call centre (treated arm only, names and numbers in clear for admin): %d rows;\n    curl -s -H 'X-API-Key: %s' '%s/v1/campaigns/%s/contacts?format=csv'",
+		bytes.Count(export, []byte("\n"))-1, demoSecret("admin"), st.HTTPURL, call.ID)
+
+	// The generator plays both campaigns forward: responses, and who left
+	// within the horizon, from each customer's features of the month scored.
+	left := map[string]time.Time{}
+	planted := make([]float64, len(camps))
+	var files []demoFile
+	horizon := time.Time{}
+	for k, c := range camps {
+		all, err := api.call(http.MethodGet, "/v1/campaigns/"+c.ID+"/contacts?format=csv&arm=all", "analyst", nil, http.StatusOK)
+		if err != nil {
+			return camps, err
+		}
+		targets, err := demoTargets(all)
+		if err != nil {
+			return camps, err
+		}
+		if err := addTraits(ctx, tables, c.Run, targets); err != nil {
+			return camps, err
+		}
+		outs := synth.SimulateCampaign(targets, c.CreatedAt, c.HorizonDays, int64(16+k))
+		var rb bytes.Buffer
+		if err := synth.WriteResponses(&rb, c.ID, outs); err != nil {
+			return camps, err
+		}
+		for _, o := range outs {
+			if _, seen := left[o.ID]; o.Churned && !seen {
+				left[o.ID] = o.ChurnDate
+			}
+			if o.Treated {
+				planted[k] += (o.PChurnControl - o.PChurnTreated) / float64(c.Treated)
 			}
 		}
-		return ""
+		files = append(files, demoFile{fmt.Sprintf("exports/responses/%s/%s-responses.csv", c.CreatedAt.Format("2006/01/02"), c.ID), rb.Bytes()})
+		if e := c.HorizonEnd(); e.After(horizon) {
+			horizon = e
+		}
 	}
-	call := func(method, path, role string, body []byte, want int) ([]byte, error) {
-		req, err := http.NewRequestWithContext(ctx, method, st.HTTPURL+path, bytes.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("X-API-Key", secret(role))
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode != want {
-			return nil, fmt.Errorf("%s %s as %s: %s: %.300s", method, path, role, resp.Status, b)
-		}
-		return b, nil
-	}
-	spec := campaign.Spec{Name: "Demo retention call", Offer: "discount-10", Channel: campaign.ChannelCall,
-		CostPerContact: 3.5, Size: 1000, ControlShare: 0.2, List: "value-at-risk"}
-	body, _ := json.Marshal(spec)
-	b, err := call(http.MethodPost, "/v1/campaigns", "analyst", body, http.StatusCreated)
+	regKey, reg, err := laterRegister(gen, man, horizon, left)
 	if err != nil {
-		return err
+		return camps, err
 	}
-	var c campaign.Campaign
-	if err := json.Unmarshal(b, &c); err != nil {
-		return fmt.Errorf("campaign: %w", err)
+	files = append(files, demoFile{regKey, reg})
+	if err := dropFiles(ctx, st, gen, files); err != nil {
+		return camps, err
 	}
-	say("\nRetention campaign (POST /v1/campaigns as analyst): %s from the value-at-risk list: %d treated, %d control (%.0f%%, drawn with seed %d from the id)",
-		c.ID, c.Treated, c.Control, 100*c.ControlShare, c.Seed)
-	export, err := call(http.MethodGet, "/v1/campaigns/"+c.ID+"/contacts?format=csv", "admin", nil, http.StatusOK)
-	if err != nil {
-		return err
-	}
-	say("  export for the call centre (treated arm, admin in clear): %d rows; curl -s -H 'X-API-Key: %s' '%s/v1/campaigns/%s/contacts?format=csv'",
-		bytes.Count(export, []byte("\n"))-1, secret("admin"), st.HTTPURL, c.ID)
-	all, err := call(http.MethodGet, "/v1/campaigns/"+c.ID+"/contacts?format=csv&arm=all", "analyst", nil, http.StatusOK)
-	if err != nil {
-		return err
-	}
-	targets, err := demoTargets(all)
-	if err != nil {
-		return err
-	}
-	outs := synth.SimulateCampaign(targets, c.CreatedAt, c.HorizonDays, 16)
-	day := c.CreatedAt.Format("2006/01/02")
-	respKey := fmt.Sprintf("exports/responses/%s/%s-callcentre.csv", day, c.ID)
-	var rb bytes.Buffer
-	if err := synth.WriteResponses(&rb, c.ID, outs); err != nil {
-		return err
-	}
-	left := map[string]time.Time{}
-	var planted float64
-	for _, o := range outs {
-		if o.Churned {
-			left[o.ID] = o.ChurnDate
-		}
-		if o.Treated {
-			planted += (o.PChurnControl - o.PChurnTreated) / float64(c.Treated)
-		}
-	}
-	regKey, reg, err := laterRegister(gen, man, c.HorizonEnd(), left)
-	if err != nil {
-		return err
-	}
-	landing := st.Buckets["LandingBucket"]
-	for key, data := range map[string][]byte{respKey: rb.Bytes(), regKey: reg} {
-		p := filepath.Join(gen, filepath.FromSlash(key))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			return err
-		}
-		if err := upload(ctx, st.S3.Client(), landing, gen, key); err != nil {
-			return err
-		}
-	}
-	for got := 0; got < 2; got++ {
+	for got := 0; got < len(files); got++ {
 		select {
 		case d := <-delivered:
 			var er lake.EventResult
 			if d.Err != nil || json.Unmarshal(d.Response, &er) != nil || len(er.Files) != 1 {
-				return fmt.Errorf("ingest of %s failed: %v", d.Key, d.Err)
+				return camps, fmt.Errorf("ingest of %s failed: %v", d.Key, d.Err)
 			}
 			f := er.Files[0]
 			say("  ingested %s: %s, %d rows, %d rejected", d.Key, f.Status, f.RowsOK, f.RowsRejected)
 		case <-time.After(2 * time.Minute):
-			return fmt.Errorf("the responses and the register were not ingested within 2 minutes")
+			return camps, fmt.Errorf("the responses and the register were not ingested within 2 minutes")
 		case <-ctx.Done():
-			return ctx.Err()
+			return camps, ctx.Err()
 		}
 	}
-	b, err = call(http.MethodGet, "/v1/campaigns/"+c.ID+"/results", "analyst", nil, http.StatusOK)
-	if err != nil {
-		return err
+	say("  (responses and the register %d days on were played forward by the generator: its planted persuadables, sure things, lost causes and sleeping dogs follow their features)", call.HorizonDays)
+	for k, c := range camps {
+		b, err := api.call(http.MethodGet, "/v1/campaigns/"+c.ID+"/results", "analyst", nil, http.StatusOK)
+		if err != nil {
+			return camps, err
+		}
+		var r campaign.Results
+		if err := json.Unmarshal(b, &r); err != nil {
+			return camps, fmt.Errorf("results: %w", err)
+		}
+		covers := "covers"
+		if planted[k] < r.Uplift.Lo || planted[k] > r.Uplift.Hi {
+			covers = "misses"
+		}
+		say("  %s, measured (GET /v1/campaigns/%s/results): %.0f%% of the treated reached, %.0f%% of them accepted; churn %.1f%% treated against %.1f%% control",
+			[]string{"the SMS test", "the call campaign"}[k], c.ID, 100*r.ContactRate, 100*r.AcceptanceRate, 100*r.TreatedChurn.Estimate, 100*r.ControlChurn.Estimate)
+		say("    uplift %.1f points (95%% CI %.1f to %.1f), which %s the planted %.1f: %.0f customers kept (%.0f to %.0f), CLV kept %.0f for a cost of %.0f, ROI %s",
+			100*r.Uplift.Estimate, 100*r.Uplift.Lo, 100*r.Uplift.Hi, covers, 100*planted[k], r.Retained.Estimate, r.Retained.Lo, r.Retained.Hi,
+			r.RetainedCLV.Estimate, r.Cost, roiText(r.ROI))
 	}
-	var r campaign.Results
-	if err := json.Unmarshal(b, &r); err != nil {
-		return fmt.Errorf("results: %w", err)
+	say("  open them in the console: %s/console/campaigns/%s", st.HTTPURL, call.ID)
+	return camps, nil
+}
+
+// demoFile is an export the demo drops into the landing bucket.
+type demoFile struct {
+	key  string
+	data []byte
+}
+
+// dropFiles writes the files beside the generated exports and uploads them.
+func dropFiles(ctx context.Context, st *localstack.Stack, gen string, files []demoFile) error {
+	landing := st.Buckets["LandingBucket"]
+	for _, f := range files {
+		p := filepath.Join(gen, filepath.FromSlash(f.key))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, f.data, 0o644); err != nil {
+			return err
+		}
+		if err := upload(ctx, st.S3.Client(), landing, gen, f.key); err != nil {
+			return err
+		}
 	}
-	say("  (the responses and the register %d days on were played forward by the generator, which planted persuadables, sure things, lost causes and sleeping dogs)", c.HorizonDays)
-	say("  results (GET /v1/campaigns/%s/results): reached %.0f%% of the treated, %.0f%% of them accepted; churn treated %.1f%%, control %.1f%%",
-		c.ID, 100*r.ContactRate, 100*r.AcceptanceRate, 100*r.TreatedChurn.Estimate, 100*r.ControlChurn.Estimate)
-	covers := "covers"
-	if planted < r.Uplift.Lo || planted > r.Uplift.Hi {
-		covers = "misses"
-	}
-	say("  uplift %.1f points (95%% %.1f to %.1f, Newcombe), which %s the planted %.1f: %.0f customers kept (%.0f to %.0f), CLV kept %.0f, cost %.0f, ROI %s",
-		100*r.Uplift.Estimate, 100*r.Uplift.Lo, 100*r.Uplift.Hi, covers, 100*planted, r.Retained.Estimate, r.Retained.Lo, r.Retained.Hi,
-		r.RetainedCLV.Estimate, r.Cost, roiText(r.ROI))
-	say("  open it in the console: %s/console/campaigns/%s", st.HTTPURL, c.ID)
 	return nil
+}
+
+// listFloor is the lowest value at risk on a list of the current run.
+func listFloor(api demoClient, list string) (float64, error) {
+	b, err := api.call(http.MethodGet, "/v1/lists/"+list+"?format=csv", "analyst", nil, http.StatusOK)
+	if err != nil {
+		return 0, err
+	}
+	recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil || len(recs) < 2 {
+		return 0, fmt.Errorf("list %s: %v (%d lines)", list, err, len(recs))
+	}
+	i := slices.Index(recs[0], "value_at_risk")
+	if i < 0 {
+		return 0, fmt.Errorf("list %s: no value_at_risk column in %v", list, recs[0])
+	}
+	floor := 0.0
+	for k, r := range recs[1:] {
+		v, err := strconv.ParseFloat(r[i], 64)
+		if err != nil {
+			return 0, fmt.Errorf("list %s: value_at_risk %q", list, r[i])
+		}
+		if k == 0 || v < floor {
+			floor = v
+		}
+	}
+	return floor, nil
+}
+
+// addTraits gives each target the features of its month in crm.features
+// that the scoring run read (the newest month built before run), which
+// the generator's planted effect follows.
+func addTraits(ctx context.Context, tables lake.TableLoader, run string, targets []synth.CampaignTarget) error {
+	at := map[string]int{}
+	for i, t := range targets {
+		at[t.ID] = i
+	}
+	newest := int32(-1)
+	traits := map[int32]map[string]*synth.Traits{}
+	cols := lake.Select("month", "subscriber_id", "plan", "tenure_months", "care_calls", "months_in_arrears", "voice_minutes_trend")
+	for rec, err := range lake.Scan(ctx, tables, lake.FeaturesTable, cols) {
+		if err != nil {
+			return fmt.Errorf("campaign traits: %w", err)
+		}
+		month, ids, plan := rec.Date("month"), rec.String("subscriber_id"), rec.String("plan")
+		tenure, care, arrears, trend := rec.Number("tenure_months").Value, rec.Number("care_calls").Value, rec.Number("months_in_arrears").Value, rec.Number("voice_minutes_trend").Value
+		if err := rec.Err(); err != nil {
+			return fmt.Errorf("campaign traits: %w", err)
+		}
+		for i := range rec.Len() {
+			if _, ok := at[ids.Value(i)]; !ok {
+				continue
+			}
+			m := month.Value(i)
+			if traits[m] == nil {
+				traits[m] = map[string]*synth.Traits{}
+			}
+			newest = max(newest, m)
+			traits[m][strings.Clone(ids.Value(i))] = &synth.Traits{Plan: strings.Clone(plan.Value(i)), TenureMonths: zeroIfNaN(tenure(i)),
+				CareCalls: zeroIfNaN(care(i)), MonthsInArrears: zeroIfNaN(arrears(i)), VoiceMinutesTrend: zeroIfNaN(trend(i))}
+		}
+	}
+	for id, i := range at {
+		targets[i].Traits = traits[newest][id]
+	}
+	return nil
+}
+
+func zeroIfNaN(v float64) float64 {
+	if v != v {
+		return 0
+	}
+	return v
 }
 
 func roiText(iv *campaign.Interval) string {
