@@ -36,6 +36,11 @@ const queueFilesTarget = 100.0 // files/s
 type queueReport struct {
 	Files, RowsPerFile int
 	BatchSize, Window  string
+	Concurrency        int // batches in the function at once
+	LoadStart          string
+	UploadSeconds      float64 // first upload to last upload done
+	Batches            int64   // invocations of the event source mapping
+	FunctionSeconds    float64 // those invocations' durations, added up
 	Seconds            float64 // first upload to last file committed
 	Rows               int64   // rows committed
 	Failed             int     // files not committed
@@ -109,7 +114,8 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 	st, err := localstack.Start(ctx, localstack.Config{
 		Dir: dir, Repo: b.root, S3Addr: s3Addr, HTTPAddr: "127.0.0.1:0", LambdaAddr: "127.0.0.1:0",
 		Params: map[string]string{"CatalogURI": catalog, "PseudonymKey": "bench-pseudonym-key-0123456789",
-			"IngestBatchSize": strconv.Itoa(o.queueBatch), "IngestBatchWindow": strconv.Itoa(o.queueWindow)},
+			"IngestBatchSize": strconv.Itoa(o.queueBatch), "IngestBatchWindow": strconv.Itoa(o.queueWindow),
+			"IngestQueueConcurrency": strconv.Itoa(o.queueConcurrency)},
 		Binaries: bins, Log: logs,
 		OnDelivery: func(d localstack.Delivery) { deliveries <- done{d, time.Now()} },
 	})
@@ -136,8 +142,10 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 		return nil, err
 	}
 
-	log.Printf("queue: uploading %s CDR files of %s rows (batch size %d, window %d s)", thousands(int64(o.queueFiles)),
-		thousands(int64(o.queueRows)), o.queueBatch, o.queueWindow)
+	log.Printf("queue: uploading %s CDR files of %s rows (batch size %d, window %d s, %d batches at once)", thousands(int64(o.queueFiles)),
+		thousands(int64(o.queueRows)), o.queueBatch, o.queueWindow, o.queueConcurrency)
+	loadStart := loadAverage()
+	stats0 := ingestQueueStats(st)
 	var mu sync.Mutex
 	uploaded := make(map[string]time.Time, o.queueFiles)
 	work := make(chan int)
@@ -171,7 +179,8 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 		}
 	}()
 
-	rep := &queueReport{Files: o.queueFiles, RowsPerFile: o.queueRows, BatchSize: strconv.Itoa(o.queueBatch), Window: strconv.Itoa(o.queueWindow)}
+	rep := &queueReport{Files: o.queueFiles, RowsPerFile: o.queueRows, BatchSize: strconv.Itoa(o.queueBatch), Window: strconv.Itoa(o.queueWindow),
+		Concurrency: o.queueConcurrency}
 	var lat []float64
 	var last time.Time
 	tick := time.NewTicker(10 * time.Second)
@@ -207,6 +216,12 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 	}
 	wg.Wait()
 	rep.Seconds = last.Sub(t0).Seconds()
+	rep.LoadStart = loadStart
+	for _, at := range uploaded {
+		rep.UploadSeconds = max(rep.UploadSeconds, at.Sub(t0).Seconds())
+	}
+	stats1 := ingestQueueStats(st)
+	rep.Batches, rep.FunctionSeconds = stats1.Batches-stats0.Batches, (stats1.Busy - stats0.Busy).Seconds()
 	slices.Sort(lat)
 	if n := len(lat); n > 0 {
 		rep.P50, rep.P99, rep.Max = lat[n/2], lat[min(n-1, n*99/100)], lat[n-1]
@@ -221,6 +236,18 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// ingestQueueStats is what the ingest queue's event source mapping did so far.
+func ingestQueueStats(st *localstack.Stack) localstack.QueueStats {
+	var out localstack.QueueStats
+	for _, q := range st.QueueStats() {
+		if q.Function == "ingest" {
+			out.Batches += q.Batches
+			out.Busy += q.Busy
+		}
+	}
+	return out
 }
 
 // snapshotCounts is the number of snapshots of crm.cdr and crm.ingest_log.
@@ -254,11 +281,8 @@ const (
 )
 
 func queueSection(r *queueReport, m machine) string {
-	load := "unknown"
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		load = strings.Join(strings.Fields(string(b))[:3], " ")
-	}
-	host := fmt.Sprintf("%d CPUs (%s), %.1f GiB, load average %s at the end", m.CPUs, m.CPUModel, float64(m.MemKiB)/(1<<20), load)
+	host := fmt.Sprintf("%d CPUs (%s), %.1f GiB, load average %s at the start and %s at the end (1, 5, 15 min; the machine is shared)",
+		m.CPUs, m.CPUModel, float64(m.MemKiB)/(1<<20), r.LoadStart, loadAverage())
 	verdict := "met"
 	if r.filesPerSec() < queueFilesTarget {
 		verdict = "**missed**"
@@ -267,10 +291,11 @@ func queueSection(r *queueReport, m machine) string {
 	fmt.Fprintf(&b, "%s\n## Many small files through the ingest queue\n\n", queueBegin)
 	fmt.Fprintf(&b, "Measured %s at commit `%s` on %s by `make bench BENCH_FLAGS='-parts=queue -queue-files %d'`: "+
 		"%s CDR files of %s rows uploaded with the AWS SDK (8 at a time) to the local stack's S3; each upload's notification goes to "+
-		"the ingest queue (the local SQS), whose event source mapping (batch size %s, window %s s) invokes the real ingest "+
+		"the ingest queue (the local SQS), whose event source mapping (batch size %s, window %s s, up to %d batches at once, "+
+		"each in its own execution environment) invokes the real ingest "+
 		"binary through the Lambda Runtime API. Committed = the file's message deleted after the function answered. "+
 		"One warm-up file before the clock starts.\n\n",
-		r.Date.Format("2006-01-02 15:04 UTC"), r.Commit, host, r.Files, thousands(int64(r.Files)), thousands(int64(r.RowsPerFile)), r.BatchSize, r.Window)
+		r.Date.Format("2006-01-02 15:04 UTC"), r.Commit, host, r.Files, thousands(int64(r.Files)), thousands(int64(r.RowsPerFile)), r.BatchSize, r.Window, r.Concurrency)
 	b.WriteString("| what | value | target |\n|---|---:|---|\n")
 	fmt.Fprintf(&b, "| files committed | %s of %s | |\n", thousands(int64(r.Files-r.Failed)), thousands(int64(r.Files)))
 	fmt.Fprintf(&b, "| wall time, first upload to last commit | %.1f s | |\n", r.Seconds)
@@ -279,6 +304,10 @@ func queueSection(r *queueReport, m machine) string {
 	fmt.Fprintf(&b, "| commits: crm.cdr / crm.ingest_log snapshots | %d / %d (%.1f files per data commit) | |\n",
 		r.CDRCommits, r.LogCommits, float64(r.Files-r.Failed)/float64(max(r.CDRCommits, 1)))
 	fmt.Fprintf(&b, "| upload → committed, p50 / p99 / max | %.2f / %.2f / %.2f s | |\n", r.P50, r.P99, r.Max)
+	fmt.Fprintf(&b, "| uploads done after | %.1f s | |\n", r.UploadSeconds)
+	fmt.Fprintf(&b, "| batches (mean files per batch) | %d (%.1f) | |\n", r.Batches, float64(r.Files)/float64(max(r.Batches, 1)))
+	fmt.Fprintf(&b, "| time in the function, all batches added up (mean per batch; per file) | %.1f s (%.2f s; %.1f ms) | |\n",
+		r.FunctionSeconds, r.FunctionSeconds/float64(max(r.Batches, 1)), 1e3*r.FunctionSeconds/float64(max(r.Files, 1)))
 	if r.Metadata != nil {
 		b.WriteString(metadataSection(r.Metadata, r.Files))
 	}

@@ -235,7 +235,8 @@ type objectLister interface {
 
 // sweep makes delivery at-least-once like S3's: versitygw posts each
 // event to the webhook once, with a 3 s timeout and no retry, so an event
-// can be lost on a loaded machine. Every interval the sweeper lists the
+// can be lost on a loaded machine. Every interval (or nine times as long
+// as the last listing took, if longer) the sweeper lists the
 // subscribed prefixes and delivers an event for each object version older
 // than grace (longer than the webhook's timeout, so no late webhook call
 // follows) that no webhook call announced. A lost event for a second PUT
@@ -270,15 +271,20 @@ func (n *notifier) sweep(ctx context.Context, c objectLister, interval, grace ti
 	}
 	list(false)
 	return func() {
-		t := time.NewTicker(interval)
-		defer t.Stop()
+		wait := interval
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
-				list(true)
+			case <-time.After(wait):
 			}
+			began := time.Now()
+			list(true)
+			// A listing grows with the bucket (10,000 uploads: ten pages,
+			// each object's ETag read from its metadata): it may take at
+			// most a tenth of the time, so the sweep does not slow the
+			// uploads and ingest it watches over.
+			wait = max(interval, 9*time.Since(began))
 		}
 	}
 }

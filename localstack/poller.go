@@ -25,19 +25,22 @@ import (
 // fails the batch. Failed messages stay in the queue and come back after
 // retryDelay (locally, instead of the queue's visibility timeout, which
 // in the template is 30 minutes), until the queue's redrive moves them to
-// its dead-letter queue.
+// its dead-letter queue. Like Lambda's pollers it works on up to
+// concurrency batches at once, each in its own execution environment
+// (run once per environment).
 type poller struct {
-	sqs        *SQS
-	queue      string // name
-	queueURL   string
-	function   string
-	batchSize  int
-	window     time.Duration
-	report     bool
-	retryDelay time.Duration
-	invoke     func(ctx context.Context, fn string, payload []byte) ([]byte, error)
-	onDone     func(Delivery)
-	log        func(format string, a ...any)
+	sqs         *SQS
+	queue       string // name
+	queueURL    string
+	function    string
+	batchSize   int
+	window      time.Duration
+	report      bool
+	retryDelay  time.Duration
+	concurrency int // environments (batches at once); ScalingConfig.MaximumConcurrency
+	invoke      func(ctx context.Context, fn string, payload []byte) ([]byte, error)
+	onDone      func(Delivery)
+	log         func(format string, a ...any)
 
 	batches, messages atomic.Int64 // invocations made, messages handed over
 	busy              atomic.Int64 // nanoseconds spent in the function's invocations
@@ -49,6 +52,8 @@ type QueueStats struct {
 	Batches, Messages int64
 	BatchSize         int
 	Window            time.Duration
+	// Concurrency is how many batches the mapping works on at once.
+	Concurrency int
 	// Busy is the time the mapping's invocations took, added up.
 	Busy time.Duration
 }
@@ -58,7 +63,7 @@ func (s *Stack) QueueStats() []QueueStats {
 	var out []QueueStats
 	for _, p := range s.pollers {
 		out = append(out, QueueStats{Function: p.function, Queue: p.queue, Batches: p.batches.Load(), Messages: p.messages.Load(),
-			BatchSize: p.batchSize, Window: p.window, Busy: time.Duration(p.busy.Load())})
+			BatchSize: p.batchSize, Window: p.window, Concurrency: max(p.concurrency, 1), Busy: time.Duration(p.busy.Load())})
 	}
 	return out
 }
@@ -66,13 +71,16 @@ func (s *Stack) QueueStats() []QueueStats {
 // maxSQSPayload bounds a batch's bodies, under Lambda's 6 MB invocation payload.
 const maxSQSPayload = 5 << 20
 
-func (p *poller) run(ctx context.Context) {
+// run polls and delivers batches until ctx ends, invoking the function
+// with invoke (one execution environment); the mapping runs it once per
+// environment, so batches are gathered while others are in the function.
+func (p *poller) run(ctx context.Context, invoke func(ctx context.Context, fn string, payload []byte) ([]byte, error)) {
 	for ctx.Err() == nil {
 		msgs := p.gather(ctx)
 		if len(msgs) == 0 {
 			continue
 		}
-		p.deliver(ctx, msgs)
+		p.deliver(ctx, invoke, msgs)
 	}
 }
 
@@ -115,7 +123,7 @@ func (p *poller) gather(ctx context.Context) []Received {
 }
 
 // deliver invokes the function with one batch and settles its messages.
-func (p *poller) deliver(ctx context.Context, msgs []Received) {
+func (p *poller) deliver(ctx context.Context, invoke func(ctx context.Context, fn string, payload []byte) ([]byte, error), msgs []Received) {
 	ev := events.SQSEvent{Records: make([]events.SQSMessage, len(msgs))}
 	byID := map[string]Received{}
 	for i, m := range msgs {
@@ -131,7 +139,7 @@ func (p *poller) deliver(ctx context.Context, msgs []Received) {
 	p.batches.Add(1)
 	p.messages.Add(int64(len(msgs)))
 	began := time.Now()
-	out, err := p.invoke(ctx, p.function, payload)
+	out, err := invoke(ctx, p.function, payload)
 	p.busy.Add(int64(time.Since(began)))
 	if ctx.Err() != nil {
 		return // shutting down: the messages come back in the next stack

@@ -70,7 +70,7 @@ func TestPollerSettlesBatches(t *testing.T) {
 	q.Send("in", s3Body("landing", "exports/cdr/poison.csv", "p"), 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go p.run(ctx)
+	go p.run(ctx, p.invoke)
 	got := map[string]Delivery{}
 	for len(got) < 21 {
 		select {
@@ -107,5 +107,66 @@ func TestPollerSettlesBatches(t *testing.T) {
 	}
 	if len(batches) != 3 { // all; the poison alone; again; then it is moved
 		t.Errorf("batches %v, want 3 (the poison message is received 3 times)", batches)
+	}
+}
+
+// TestPollerWorksOnBatchesAtOnce: a mapping with concurrency 2 has two
+// batches in the function at the same time (one environment each), and
+// every message is still delivered once and deleted.
+func TestPollerWorksOnBatchesAtOnce(t *testing.T) {
+	q := NewSQS("http://local")
+	if _, err := q.CreateQueue("in", nil); err != nil {
+		t.Fatal(err)
+	}
+	const files = 40
+	for i := range files {
+		q.Send("in", s3Body("landing", fmt.Sprintf("exports/cdr/f%02d.csv", i), fmt.Sprint(i)), 0)
+	}
+	both := make(chan struct{}) // closed when two invocations are in at once
+	var mu sync.Mutex
+	in, most, closed := 0, 0, false
+	invoke := func(ctx context.Context, fn string, payload []byte) ([]byte, error) {
+		mu.Lock()
+		in++
+		most = max(most, in)
+		if in == 2 && most == 2 && !closed {
+			close(both)
+			closed = true
+		}
+		mu.Unlock()
+		defer func() { mu.Lock(); in--; mu.Unlock() }()
+		select {
+		case <-both: // the other batch is in the function too
+		case <-time.After(30 * time.Second): // a second environment never came
+		}
+		return []byte(`{"batchItemFailures":[]}`), nil
+	}
+	done := make(chan Delivery, files)
+	p := &poller{sqs: q, queue: "in", queueURL: "in", function: "ingest", batchSize: 10, report: true, concurrency: 2,
+		retryDelay: time.Millisecond, onDone: func(d Delivery) { done <- d }, log: t.Logf}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for range p.concurrency {
+		go p.run(ctx, invoke)
+	}
+	got := map[string]bool{}
+	for len(got) < files {
+		select {
+		case d := <-done:
+			if got[d.Key] {
+				t.Errorf("%s delivered twice", d.Key)
+			}
+			got[d.Key] = true
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("deliveries so far: %d of %d", len(got), files)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most != 2 {
+		t.Errorf("at most %d batches in the function at once, want 2", most)
+	}
+	if n := q.Depth("in"); n != 0 {
+		t.Errorf("%d messages left in the queue", n)
 	}
 }

@@ -336,12 +336,28 @@ func (s *Stack) startPollers(ctx context.Context) error {
 			if p.batchSize > 10 && p.window == 0 {
 				return fmt.Errorf("function %s: a BatchSize above 10 needs MaximumBatchingWindowInSeconds of at least 1 (as Lambda requires)", f.Name)
 			}
+			p.concurrency = 1
+			if v, err := tr.Concurrency.Resolve(s.lookup); err != nil {
+				return fmt.Errorf("function %s: ScalingConfig.MaximumConcurrency: %w", f.Name, err)
+			} else if v != "" {
+				if p.concurrency, err = strconv.Atoi(v); err != nil || p.concurrency < 2 || p.concurrency > 1000 {
+					return fmt.Errorf("function %s: ScalingConfig.MaximumConcurrency %q: want 2 to 1000 (as Lambda requires)", f.Name, v)
+				}
+			}
 			s.pollers = append(s.pollers, p)
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				p.run(ctx)
-			}()
+			for i := range p.concurrency {
+				// The first environment is the function's own (which direct
+				// invocations share); the others come from the pool.
+				invoke := p.invoke
+				if i > 0 {
+					invoke = s.pool.Invoke
+				}
+				s.wg.Add(1)
+				go func() {
+					defer s.wg.Done()
+					p.run(ctx, invoke)
+				}()
+			}
 		}
 	}
 	return nil

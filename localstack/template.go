@@ -122,6 +122,9 @@ type SQSTrigger struct {
 	// ReportFailures: FunctionResponseTypes holds ReportBatchItemFailures,
 	// so the function's answer names the messages that failed.
 	ReportFailures bool
+	// Concurrency is ScalingConfig.MaximumConcurrency: how many batches
+	// of the queue the function works on at once (locally 1 if unset).
+	Concurrency Value
 }
 
 // ScheduleTrigger is a Schedule/ScheduleV2 event source.
@@ -399,7 +402,8 @@ func parseFunction(id string, props, globals *yaml.Node) (FunctionDef, error) {
 			tr.Prefix, tr.Suffix = keyRules(get(get(p, "Filter"), "S3Key"))
 			fd.S3 = append(fd.S3, tr)
 		case "SQS":
-			tr := SQSTrigger{Queue: logicalID(get(p, "Queue")), BatchSize: valueOf(get(p, "BatchSize")), Window: valueOf(get(p, "MaximumBatchingWindowInSeconds"))}
+			tr := SQSTrigger{Queue: logicalID(get(p, "Queue")), BatchSize: valueOf(get(p, "BatchSize")), Window: valueOf(get(p, "MaximumBatchingWindowInSeconds")),
+				Concurrency: valueOf(get(get(p, "ScalingConfig"), "MaximumConcurrency"))}
 			if tr.Queue == "" {
 				return fd, fmt.Errorf("event %s: Queue should be !GetAtt <Queue>.Arn", name)
 			}

@@ -103,8 +103,8 @@ func TestTemplateIngestQueue(t *testing.T) {
 	if !tr.ReportFailures {
 		t.Error("ingest's event source mapping lacks FunctionResponseTypes: [ReportBatchItemFailures]")
 	}
-	if tr.BatchSize.Ref == "" || tr.Window.Ref == "" {
-		t.Errorf("BatchSize and MaximumBatchingWindowInSeconds should be template parameters: %+v", tr)
+	if tr.BatchSize.Ref == "" || tr.Window.Ref == "" || tr.Concurrency.Ref == "" {
+		t.Errorf("BatchSize, MaximumBatchingWindowInSeconds and ScalingConfig.MaximumConcurrency should be template parameters: %+v", tr)
 	}
 	q := tpl.Queues[tr.Queue]
 	if q.VisibilityTimeout < 6*in.Timeout {
