@@ -195,7 +195,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.queueRows, "queue-rows", 1000, "`rows` per file of the queue part")
 	fs.IntVar(&o.queueBatch, "queue-batch", 100, "the ingest queue's batch `size` (template parameter IngestBatchSize)")
 	fs.IntVar(&o.queueWindow, "queue-window", 5, "the ingest queue's batching window in `seconds` (IngestBatchWindow)")
-	fs.IntVar(&o.queueConcurrency, "queue-concurrency", 2, "`batches` of the ingest queue in the function at once (IngestQueueConcurrency, 2 or more)")
+	fs.IntVar(&o.queueConcurrency, "queue-concurrency", 2, "`batches` of the ingest queue in the function at once (IngestQueueConcurrency; 1 only locally)")
 	fs.IntVar(&o.shards, "shards", 8, "`shards` (api instances) of the shards part")
 	fs.IntVar(&o.shardCustomers, "shard-customers", 10_000_000, "scored `customers` across the shards of the shards part")
 	history := fs.String("ledger-history", "1000,10000", "comma-separated `sizes` of history (files) the ledger part measures at (the full run: 1000,10000,100000)")
@@ -229,8 +229,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-months must be at least 1, got %d", o.months)
 	case o.apiCustomers < 1 || o.apiLookups < 1 || o.apiReps < 1 || o.apiDuckLookups < 1 || o.apiDuckReps < 1:
 		return o, fmt.Errorf("-api-customers, -api-lookups, -api-reps, -api-duck-lookups and -api-duck-reps must be at least 1")
-	case o.queueFiles < 1 || o.queueRows < 1 || o.queueBatch < 1 || o.queueBatch > 10000 || o.queueWindow < 0 || o.queueWindow > 300 || o.queueConcurrency < 2:
-		return o, fmt.Errorf("-queue-files and -queue-rows must be at least 1, -queue-batch 1 to 10000, -queue-window 0 to 300, -queue-concurrency at least 2")
+	case o.queueFiles < 1 || o.queueRows < 1 || o.queueBatch < 1 || o.queueBatch > 10000 || o.queueWindow < 0 || o.queueWindow > 300 || o.queueConcurrency < 1:
+		return o, fmt.Errorf("-queue-files and -queue-rows must be at least 1, -queue-batch 1 to 10000, -queue-window 0 to 300, -queue-concurrency at least 1")
 	case o.shards < 1 || o.shards > 64 || o.shardCustomers < o.shards:
 		return o, fmt.Errorf("-shards must be 1 to 64 and -shard-customers at least -shards")
 	case o.runs < 1:

@@ -340,8 +340,10 @@ func (s *Stack) startPollers(ctx context.Context) error {
 			if v, err := tr.Concurrency.Resolve(s.lookup); err != nil {
 				return fmt.Errorf("function %s: ScalingConfig.MaximumConcurrency: %w", f.Name, err)
 			} else if v != "" {
-				if p.concurrency, err = strconv.Atoi(v); err != nil || p.concurrency < 2 || p.concurrency > 1000 {
-					return fmt.Errorf("function %s: ScalingConfig.MaximumConcurrency %q: want 2 to 1000 (as Lambda requires)", f.Name, v)
+				// Lambda requires 2 to 1000; 1 (one environment) is accepted
+				// locally, to compare.
+				if p.concurrency, err = strconv.Atoi(v); err != nil || p.concurrency < 1 || p.concurrency > 1000 {
+					return fmt.Errorf("function %s: ScalingConfig.MaximumConcurrency %q: want 2 to 1000 (1 locally)", f.Name, v)
 				}
 			}
 			s.pollers = append(s.pollers, p)
