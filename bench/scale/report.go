@@ -183,6 +183,9 @@ func (r *report) section() string {
 // from the per-bucket figures.
 func (r *report) projection(b *strings.Builder) {
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	if !slices.ContainsFunc(r.Stages, func(s stage) bool { return strings.HasPrefix(s.Name, "monthly") }) {
+		return // no bucket figures yet
+	}
 	perBucketSubs := float64(r.Opts.subs) / 8
 	buckets := int(math.Ceil(targetSubs / perBucketSubs))
 	waves := int(math.Ceil(float64(buckets) / float64(r.Opts.lambdaConcur)))
@@ -233,10 +236,11 @@ func (r *report) projection(b *strings.Builder) {
 		p("| %s | %.1f | %.0f | %d | %s | %.1f | %.0f / %.0f (MemorySize %d) | %s | %.2f |\n", s.Name, cpu, rss, mem,
 			thousands(int64(buckets)), t/60, commitS, commitRSS, commitMem, yesNo(fits), cost)
 	}
-	p("\nWhat does not scale as built: the score commit merges every bucket's customers in one process and writes one\n" +
-		"snapshot, so its memory grows with the customer base; at 100M it is past Lambda's 10,240 MB and 15 minutes\n" +
-		"(\"fits\" is no when the projection says so). The next step is a snapshot written per bucket (the sharded\n" +
-		"serving layout) with only the ranks (tiers, lists' top k) computed over all buckets' partial results.\n\n")
+	p("\nWhat does not scale as built: the score commit merges every bucket's customers (stripped of their detail,\n" +
+		"which the buckets encode) in one process and writes one snapshot, so its memory still grows with the customer\n" +
+		"base; at 100M it is past Lambda's 10,240 MB and 15 minutes (\"fits\" is no when the projection says so). The\n" +
+		"next step is a snapshot written per bucket (the sharded serving layout) with only the ranks (tiers, lists'\n" +
+		"top k) computed over all buckets' partial results.\n\n")
 }
 
 // vcpus is the vCPUs Lambda gives a function of mem MB (1 per 1,769 MB,
