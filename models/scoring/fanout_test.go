@@ -228,3 +228,72 @@ func TestCommitRefusesIncompleteParts(t *testing.T) {
 		}
 	}
 }
+
+// TestShardedRunWritesEachShard: a Runner with Shards writes the run's
+// snapshot in that many shards (the layout the api's shard functions
+// open); together they hold exactly the unsharded run's customers, each in
+// the shard ShardOf names, with the same figures and detail.
+func TestShardedRunWritesEachShard(t *testing.T) {
+	_, r := trainedLake(t)
+	ctx := context.Background()
+	clock := time.Date(2026, 7, 3, 5, 0, 0, 0, time.UTC)
+	if _, err := r.Run(ctx, scoring.Options{Now: func() time.Time { return clock }, ListSize: 40}); err != nil {
+		t.Fatal(err)
+	}
+	_, whole := readSnapshot(t, r.Serving)
+	byID := map[string]serving.Customer{}
+	for _, c := range whole {
+		byID[c.SubscriberID] = c
+	}
+
+	const n = 3
+	sharded := &scoring.Runner{Tables: r.Tables, Models: r.Models, Serving: r.Serving, Shards: n}
+	later := clock.Add(time.Hour)
+	res, err := sharded.Run(ctx, scoring.Options{Now: func() time.Time { return later }, ListSize: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := serving.Latest(ctx, r.Serving, func(err error) bool { return errors.Is(err, lake.ErrNotFound) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Run != res.Run || len(p.Shards) != n {
+		t.Fatalf("latest.json: run %s with %d shards, want run %s in %d", p.Run, len(p.Shards), res.Run, n)
+	}
+	src := r.Serving.(serving.Source)
+	seen := 0
+	for k := range n {
+		snap, err := serving.OpenShard(ctx, src, p, k, n, serving.Options{})
+		if err != nil {
+			t.Fatalf("shard %d: %v", k, err)
+		}
+		rows := make([]int32, snap.Len())
+		for i := range rows {
+			rows[i] = int32(i)
+		}
+		cs, err := snap.Customers(ctx, rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cs) == 0 {
+			t.Errorf("shard %d holds no customers", k)
+		}
+		for _, c := range cs {
+			if got := serving.ShardOf(c.SubscriberID, n); got != k {
+				t.Errorf("customer %s in shard %d, ShardOf says %d", c.SubscriberID, k, got)
+			}
+			w, ok := byID[c.SubscriberID]
+			if !ok {
+				t.Errorf("shard %d: customer %s is not in the unsharded run", k, c.SubscriberID)
+				continue
+			}
+			if !reflect.DeepEqual(c, w) {
+				t.Errorf("customer %s: shard %d's row differs from the unsharded run's\n got %+v\nwant %+v", c.SubscriberID, k, c, w)
+			}
+		}
+		seen += len(cs)
+	}
+	if seen != len(whole) {
+		t.Errorf("the shards hold %d customers, the unsharded run %d", seen, len(whole))
+	}
+}

@@ -43,6 +43,10 @@ type Runner struct {
 	Models  *registry.Registry
 	Serving serving.Store
 	Log     *slog.Logger
+	// Shards is how many shards the serving snapshot is written in
+	// (serving.ShardsFromEnv: the template's ServingShards); 0 or 1 is one
+	// unsharded snapshot.
+	Shards int
 
 	costs serving.CostModel // of the run in progress
 }
@@ -272,11 +276,11 @@ func (r *Runner) commit(ctx context.Context, p *Plan, m *models, parts []*partia
 		r.info(ctx, "lifecycle report built", "run", res.Run, "bytes", len(meta.Insight),
 			"tracked_runs", len(rep.Tracking.Runs), "seconds", time.Since(t1).Seconds())
 	}
-	files, err := serving.EncodeAssembled(meta, cs, det)
+	files, err := serving.EncodeAssembledShards(meta, cs, det, max(1, r.Shards))
 	if err != nil {
 		return nil, fmt.Errorf("scoring: %w", err)
 	}
-	if res.Snapshot, err = serving.WriteFiles(ctx, r.Serving, meta.Run, files); err != nil {
+	if res.Snapshot, err = serving.WriteShards(ctx, r.Serving, meta.Run, files); err != nil {
 		return nil, fmt.Errorf("scoring: %w", err)
 	}
 	res.Seconds = time.Since(t0).Seconds()

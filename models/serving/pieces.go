@@ -145,3 +145,59 @@ func WriteFiles(ctx context.Context, st Store, run string, f *Files) (Pointer, e
 	}
 	return p, nil
 }
+
+// EncodeAssembledShards builds a run's files in n shards from rows sorted
+// by id (stripped: StripDetail) and their assembled detail.bin: shard k
+// holds the rows with ShardOf(id, n) == k in id order, each shard encoded
+// alone with the run's meta, byte for byte what WriteSharded encodes for
+// the full rows. One shard is EncodeAssembled. Each shard's detail.bin is
+// copied out of det, so the split holds the snapshot's bytes twice.
+func EncodeAssembledShards(meta *Meta, rows []Customer, det *DetailAssembly, n int) ([]*Files, error) {
+	if n < 1 || n > MaxShards {
+		return nil, fmt.Errorf("serving: %d shards, want 1 to %d", n, MaxShards)
+	}
+	if n == 1 {
+		f, err := EncodeAssembled(meta, rows, det)
+		if err != nil {
+			return nil, err
+		}
+		return []*Files{f}, nil
+	}
+	if len(rows) != len(det.ends) {
+		return nil, fmt.Errorf("serving: %d rows, detail laid out for %d", len(rows), len(det.ends))
+	}
+	of := make([][]int, n)
+	for i := range rows {
+		k := ShardOf(rows[i].SubscriberID, n)
+		of[k] = append(of[k], i)
+	}
+	start := func(i int) uint64 {
+		if i == 0 {
+			return detailHeader
+		}
+		return det.ends[i-1]
+	}
+	out := make([]*Files, n)
+	for k, ix := range of {
+		part := make([]Customer, len(ix))
+		lens := make([]uint32, len(ix))
+		for j, i := range ix {
+			part[j] = rows[i]
+			lens[j] = uint32(det.ends[i] - start(i))
+		}
+		d := NewDetailAssembly(lens)
+		for j, i := range ix {
+			s := uint64(detailHeader)
+			if j > 0 {
+				s = d.ends[j-1]
+			}
+			copy(d.buf[s:d.ends[j]], det.buf[start(i):det.ends[i]])
+		}
+		f, err := EncodeAssembled(meta, part, d)
+		if err != nil {
+			return nil, fmt.Errorf("serving: shard %d of %d: %w", k, n, err)
+		}
+		out[k] = f
+	}
+	return out, nil
+}
