@@ -108,23 +108,3 @@ func consoleSection(r *consoleReport, m machine) string {
 	b.WriteString(consoleEnd + "\n")
 	return b.String()
 }
-
-// mergeConsoleSection replaces the console section between its markers,
-// or appends it.
-func mergeConsoleSection(path, section string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	s := string(old)
-	i, j := strings.Index(s, consoleBegin), strings.Index(s, consoleEnd)
-	switch {
-	case i >= 0 && j > i:
-		s = s[:i] + strings.TrimSuffix(section, "\n") + s[j+len(consoleEnd):]
-	case s == "":
-		s = "# Benchmarks\n\n" + section
-	default:
-		s = strings.TrimRight(s, "\n") + "\n\n" + section
-	}
-	return os.WriteFile(path, []byte(s), 0o644)
-}

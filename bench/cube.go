@@ -324,23 +324,3 @@ func cubeSection(r *cubeReport, m machine) string {
 	b.WriteString(cubeEnd + "\n")
 	return b.String()
 }
-
-// mergeCubeSection replaces the cube section between its markers, or
-// appends it.
-func mergeCubeSection(path, section string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	s := string(old)
-	i, j := strings.Index(s, cubeBegin), strings.Index(s, cubeEnd)
-	switch {
-	case i >= 0 && j > i:
-		s = s[:i] + strings.TrimSuffix(section, "\n") + s[j+len(cubeEnd):]
-	case s == "":
-		s = "# Benchmarks\n\n" + section
-	default:
-		s = strings.TrimRight(s, "\n") + "\n\n" + section
-	}
-	return os.WriteFile(path, []byte(s), 0o644)
-}

@@ -181,22 +181,3 @@ func ingestMemSection(r *ingestMemReport, m machine) string {
 	b.WriteString(ingestMemEnd + "\n")
 	return b.String()
 }
-
-// mergeIngestMemSection replaces the section between its markers, or appends it.
-func mergeIngestMemSection(path, section string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	s := string(old)
-	i, j := strings.Index(s, ingestMemBegin), strings.Index(s, ingestMemEnd)
-	switch {
-	case i >= 0 && j > i:
-		s = s[:i] + strings.TrimSuffix(section, "\n") + s[j+len(ingestMemEnd):]
-	case s == "":
-		s = "# Benchmarks\n\n" + section
-	default:
-		s = strings.TrimRight(s, "\n") + "\n\n" + section
-	}
-	return os.WriteFile(path, []byte(s), 0o644)
-}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -203,25 +202,6 @@ func ledgerSection(r *ledgerReport, m machine) string {
 	b.WriteString("\nWall times include waiting for a core at that load; CPU per decision is the process's user+system time over the sample, divided by its size.\n")
 	b.WriteString(ledgerEnd + "\n")
 	return b.String()
-}
-
-// mergeLedgerSection replaces the ledger section between its markers, or appends it.
-func mergeLedgerSection(path, section string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	s := string(old)
-	i, j := strings.Index(s, ledgerBegin), strings.Index(s, ledgerEnd)
-	switch {
-	case i >= 0 && j > i:
-		s = s[:i] + strings.TrimSuffix(section, "\n") + s[j+len(ledgerEnd):]
-	case s == "":
-		s = "# Benchmarks\n\n" + section
-	default:
-		s = strings.TrimRight(s, "\n") + "\n\n" + section
-	}
-	return os.WriteFile(path, []byte(s), 0o644)
 }
 
 // processCPU is the CPU time (user + system) this process has used.

@@ -287,7 +287,7 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 		}
 	}
 	if rep.API != nil {
-		if err := mergeAPISection(o.out, apiSection(rep)); err != nil {
+		if err := mergeMarked(o.out, apiBegin, apiEnd, apiSection(rep)); err != nil {
 			return fmt.Errorf("write report: %w", err)
 		}
 	}
@@ -296,7 +296,7 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 		if err != nil {
 			return err
 		}
-		if err := mergeCubeSection(o.out, cubeSection(cr, rep.Machine)); err != nil {
+		if err := mergeMarked(o.out, cubeBegin, cubeEnd, cubeSection(cr, rep.Machine)); err != nil {
 			return fmt.Errorf("write report: %w", err)
 		}
 		for _, x := range cr.Results {
@@ -310,7 +310,7 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 		if err != nil {
 			return err
 		}
-		if err := mergeConsoleSection(o.out, consoleSection(cr, rep.Machine)); err != nil {
+		if err := mergeMarked(o.out, consoleBegin, consoleEnd, consoleSection(cr, rep.Machine)); err != nil {
 			return fmt.Errorf("write report: %w", err)
 		}
 		fmt.Fprintf(stdout, "\nconsole over %s customers: live count p50 %.2f ms p99 %.2f ms\n", thousands(int64(cr.Customers)), cr.CountP50, cr.CountP99)
@@ -323,7 +323,7 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 		if err != nil {
 			return err
 		}
-		if err := mergeShardsSection(o.out, shardsSection(sr, rep.Machine)); err != nil {
+		if err := mergeMarked(o.out, shardsBegin, shardsEnd, shardsSection(sr, rep.Machine)); err != nil {
 			return fmt.Errorf("write report: %w", err)
 		}
 		for i, c := range shardCases {
@@ -336,7 +336,7 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 		if err != nil {
 			return err
 		}
-		if err := mergeQueueSection(o.out, queueSection(qr, rep.Machine)); err != nil {
+		if err := mergeMarked(o.out, queueBegin, queueEnd, queueSection(qr, rep.Machine)); err != nil {
 			return fmt.Errorf("write report: %w", err)
 		}
 		fmt.Fprintf(stdout, "\nqueue: %d files of %d rows in %.1f s: %.1f files/s, %.0f rows/s, %d+%d commits, upload→committed p50 %.2f s p99 %.2f s\n",
@@ -347,7 +347,7 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 		if err != nil {
 			return err
 		}
-		if err := mergeLedgerSection(o.out, ledgerSection(lr, rep.Machine)); err != nil {
+		if err := mergeMarked(o.out, ledgerBegin, ledgerEnd, ledgerSection(lr, rep.Machine)); err != nil {
 			return fmt.Errorf("write report: %w", err)
 		}
 		for _, p := range lr.Points {
@@ -359,7 +359,7 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 		if err != nil {
 			return err
 		}
-		if err := mergeIngestMemSection(o.out, ingestMemSection(mr, rep.Machine)); err != nil {
+		if err := mergeMarked(o.out, ingestMemBegin, ingestMemEnd, ingestMemSection(mr, rep.Machine)); err != nil {
 			return fmt.Errorf("write report: %w", err)
 		}
 		fmt.Fprintf(stdout, "ingestmem: %d files of %d rows in one batch: %.1f s, peak RSS %.0f MiB\n", mr.Files, mr.RowsPerFile, mr.Wall.Seconds(), mr.MaxRSSMiB)

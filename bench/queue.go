@@ -314,22 +314,3 @@ func queueSection(r *queueReport, m machine) string {
 	b.WriteString(queueEnd + "\n")
 	return b.String()
 }
-
-// mergeQueueSection replaces the queue section between its markers, or appends it.
-func mergeQueueSection(path, section string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	s := string(old)
-	i, j := strings.Index(s, queueBegin), strings.Index(s, queueEnd)
-	switch {
-	case i >= 0 && j > i:
-		s = s[:i] + strings.TrimSuffix(section, "\n") + s[j+len(queueEnd):]
-	case s == "":
-		s = "# Benchmarks\n\n" + section
-	default:
-		s = strings.TrimRight(s, "\n") + "\n\n" + section
-	}
-	return os.WriteFile(path, []byte(s), 0o644)
-}

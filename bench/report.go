@@ -357,3 +357,25 @@ func thousands(n int64) string {
 	}
 	return string(out)
 }
+
+// mergeMarked puts section, which starts with begin and ends with end (a
+// bench part's own markers), into the report at path: in place of the
+// text between the markers, or appended; a missing report starts with the
+// heading. The rest of the report is left as it is.
+func mergeMarked(path, begin, end, section string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	s := string(old)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	switch {
+	case i >= 0 && j > i:
+		s = s[:i] + strings.TrimSuffix(section, "\n") + s[j+len(end):]
+	case s == "":
+		s = "# Benchmarks\n\n" + section
+	default:
+		s = strings.TrimRight(s, "\n") + "\n\n" + section
+	}
+	return os.WriteFile(path, []byte(s), 0o644)
+}

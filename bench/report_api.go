@@ -1,10 +1,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 )
@@ -128,26 +126,6 @@ func apiSection(rep *report) string {
 func apiReproduce(o options) string {
 	return fmt.Sprintf("cd bench && go run . -parts api -api-customers %d -api-lookups %d -api-reps %d -api-duck-lookups %d -api-duck-reps %d",
 		o.apiCustomers, o.apiLookups, o.apiReps, o.apiDuckLookups, o.apiDuckReps)
-}
-
-// mergeAPISection puts the api section into the report at path, replacing
-// the one between the markers or appending it.
-func mergeAPISection(path, section string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	s := string(old)
-	i, j := strings.Index(s, apiBegin), strings.Index(s, apiEnd)
-	switch {
-	case i >= 0 && j > i:
-		s = s[:i] + strings.TrimSuffix(section, "\n") + s[j+len(apiEnd):]
-	case s == "":
-		s = "# Benchmarks\n\n" + section
-	default:
-		s = strings.TrimRight(s, "\n") + "\n\n" + section
-	}
-	return os.WriteFile(path, []byte(s), 0o644)
 }
 
 // before is the cold start of the Parquet snapshot this layout replaced,

@@ -299,23 +299,3 @@ func shardsSection(r *shardsReport, m machine) string {
 	b.WriteString(shardsEnd + "\n")
 	return b.String()
 }
-
-// mergeShardsSection replaces the shards section between its markers, or
-// appends it.
-func mergeShardsSection(path, section string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	s := string(old)
-	i, j := strings.Index(s, shardsBegin), strings.Index(s, shardsEnd)
-	switch {
-	case i >= 0 && j > i:
-		s = s[:i] + strings.TrimSuffix(section, "\n") + s[j+len(shardsEnd):]
-	case s == "":
-		s = "# Benchmarks\n\n" + section
-	default:
-		s = strings.TrimRight(s, "\n") + "\n\n" + section
-	}
-	return os.WriteFile(path, []byte(s), 0o644)
-}
