@@ -9,19 +9,14 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
+	sqlcat "github.com/apache/iceberg-go/catalog/sql"
 )
 
 // A table created before a column was added to its schema file gets the
 // column, with the field id the file fixes.
 func TestEnsureTablesAddsNewColumns(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	cfg := Config{Catalog: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: "file://" + filepath.Join(dir, "warehouse")}
-	cat, err := OpenCatalog(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cat.Close()
+	cfg, cat := testCatalog(t)
 	if err := cat.CreateNamespace(ctx, []string{Namespace}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -54,13 +49,7 @@ func TestEnsureTablesAddsNewColumns(t *testing.T) {
 // held (an uplift row's AUUC in auc), which the api turns into auuc.
 func TestModelRunsGainAUUCColumns(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	cfg := Config{Catalog: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: "file://" + filepath.Join(dir, "warehouse")}
-	cat, err := OpenCatalog(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cat.Close()
+	cfg, cat := testCatalog(t)
 	if err := cat.CreateNamespace(ctx, []string{Namespace}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -121,4 +110,18 @@ func TestModelRunsGainAUUCColumns(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d rows, want 1", n)
 	}
+}
+
+// testCatalog opens a SQLite catalog and a file warehouse in t's temporary
+// directory, closed when the test ends.
+func testCatalog(t *testing.T) (Config, *sqlcat.Catalog) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := Config{Catalog: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: "file://" + filepath.Join(dir, "warehouse")}
+	cat, err := OpenCatalog(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	return cfg, cat
 }

@@ -2,7 +2,6 @@ package lake
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,13 +15,7 @@ import (
 // rows written before read other_area as null (the area unknown).
 func TestCDRWithoutOtherAreaStillReads(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	cfg := Config{Catalog: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: "file://" + filepath.Join(dir, "warehouse")}
-	cat, err := OpenCatalog(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cat.Close()
+	cfg, cat := testCatalog(t)
 	if err := cat.CreateNamespace(ctx, []string{Namespace}, nil); err != nil {
 		t.Fatal(err)
 	}

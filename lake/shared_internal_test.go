@@ -2,7 +2,6 @@ package lake
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -15,13 +14,7 @@ import (
 // released record), a rare failure of the lake tests under load.
 func TestWriteSharedKeepsMemberRows(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	cfg := Config{Catalog: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: "file://" + filepath.Join(dir, "warehouse")}
-	cat, err := OpenCatalog(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cat.Close()
+	cfg, cat := testCatalog(t)
 	if err := EnsureTables(ctx, cat, cfg.Warehouse); err != nil {
 		t.Fatal(err)
 	}
