@@ -43,28 +43,38 @@ func writeForecastSummary(w io.Writer, res *training.Result) {
 func tryScenario(ctx context.Context, w io.Writer, base string) error {
 	body := `{"name":"demo: offer to all","kind":"retention","by":"total","group":"all","cost_per_contact":1.5,` +
 		`"offer_cost":5,"acceptance_rate":0.3,"uplift":0.03,"uplift_lo":0.01,"uplift_hi":0.05,"effect_months":2}`
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/scenarios", bytes.NewBufferString(body))
+	sc, err := postScenario(ctx, base, body)
 	if err != nil {
 		return err
-	}
-	req.Header.Set("X-API-Key", demoAPIKeys[1].secret) // analyst
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
-		return fmt.Errorf("POST /v1/scenarios: %s: %s", resp.Status, b)
-	}
-	var sc forecast.Scenario
-	if err := json.NewDecoder(resp.Body).Decode(&sc); err != nil {
-		return fmt.Errorf("POST /v1/scenarios: %w", err)
 	}
 	o := sc.Outcome
 	fmt.Fprintf(w, "\nWhat-if (POST /v1/scenarios, saved as %s): %s, uplift 0.03 (0.01 … 0.05) over 12 months:\n", sc.ID, sc.Spec.Name)
 	fmt.Fprintf(w, "  churned %.0f instead of %.0f; cost %.0f; profit against the baseline %.0f (95%% %.0f … %.0f)\n",
 		o.Churned.Point, o.BaselineChurned, o.Cost, o.Profit.Point, o.Profit.Lo95, o.Profit.Hi95)
 	return nil
+}
+
+// postScenario saves a what-if through the running API as the demo's
+// analyst and returns it as saved.
+func postScenario(ctx context.Context, base, body string) (forecast.Scenario, error) {
+	var sc forecast.Scenario
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/scenarios", bytes.NewBufferString(body))
+	if err != nil {
+		return sc, err
+	}
+	req.Header.Set("X-API-Key", demoAPIKeys[1].secret) // analyst
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
+	if err != nil {
+		return sc, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 400))
+		return sc, fmt.Errorf("POST /v1/scenarios: %s: %s", resp.Status, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&sc); err != nil {
+		return sc, fmt.Errorf("POST /v1/scenarios: %w", err)
+	}
+	return sc, nil
 }
