@@ -85,8 +85,13 @@ func (u *Uplift) Predict(f *dataset.Frame) ([]float64, error) {
 }
 
 // ContactValue is what contacting a customer is expected to bring:
-// incremental retention × CLV − the cost of the contact.
-func ContactValue(uplift, clv, cost float64) float64 { return uplift*clv - cost }
+// incremental retention × CLV − the cost of the contact. A customer whose
+// CLV is negative counts as worth nothing to keep (CLV 0): a retention
+// contact is never the way to be rid of an unprofitable customer, so such
+// a customer is worth −cost whatever the uplift, not a positive value from
+// a negative uplift times a negative CLV (which ranked customers whom the
+// call drives away at the top of best-to-contact).
+func ContactValue(uplift, clv, cost float64) float64 { return uplift*max(clv, 0) - cost }
 
 // Offer is what a customer is best contacted with.
 type Offer struct {

@@ -3,6 +3,7 @@ package campaign_test
 import (
 	"bytes"
 	"context"
+	"math"
 	"strings"
 	"testing"
 
@@ -137,5 +138,25 @@ func TestNextBestOffers(t *testing.T) {
 	}
 	if non == 0 || noff == 0 || on/non <= off/noff+0.02 {
 		t.Errorf("planted effect of the offered %.3f (%v), of the rest %.3f (%v)", on/non, non, off/noff, noff)
+	}
+}
+
+// TestContactValue: uplift × CLV − cost, with a customer of negative CLV
+// worth nothing to keep, so a contact that drives them away is not a gain.
+func TestContactValue(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		uplift, clv, cost float64
+		want              float64
+	}{
+		{"kept by the call", 0.10, 500, 3, 47},
+		{"would stay anyway", 0, 500, 3, -3},
+		{"driven away by the call", -0.05, 500, 3, -28},
+		{"unprofitable, driven away", -0.465, -200, 3, -3},
+		{"unprofitable, kept", 0.2, -200, 3, -3},
+	} {
+		if got := campaign.ContactValue(tc.uplift, tc.clv, tc.cost); math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("%s: ContactValue(%g, %g, %g) = %g, want %g", tc.name, tc.uplift, tc.clv, tc.cost, got, tc.want)
+		}
 	}
 }

@@ -57,7 +57,7 @@ func promoteUplift(t *testing.T, reg *registry.Registry) {
 }
 
 // checkUplift: every scored customer's contact value is the best offer's
-// uplift × CLV − cost, over the offers of the meta; lost customers have
+// uplift × max(CLV, 0) − cost, over the offers of the meta; lost customers have
 // none.
 func checkUplift(t *testing.T, meta *serving.Meta, cs []serving.Customer) {
 	t.Helper()
@@ -76,7 +76,7 @@ func checkUplift(t *testing.T, meta *serving.Meta, cs []serving.Customer) {
 		}
 		best, bestV := "", math.Inf(-1)
 		for k, o := range meta.Uplift.Offers {
-			if v := c.OfferUplift[k]*c.CLV - o.Cost; v > bestV {
+			if v := c.OfferUplift[k]*max(c.CLV, 0) - o.Cost; v > bestV {
 				best, bestV = o.Offer, v
 			}
 		}
