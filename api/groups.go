@@ -112,6 +112,17 @@ func (s *Server) groupConditions(r *request, h io.Writer) ([]pred, error) {
 	if !validID(id) {
 		return nil, badParam(pGroup, "must be a group id (see GET /v1/groups)")
 	}
+	preds, err := s.groupPreds(r, id)
+	if err != nil {
+		return nil, err
+	}
+	h.Write([]byte(pGroup + "=" + id + "\x00"))
+	return preds, nil
+}
+
+// groupPreds are the conditions of saved group id, one the request's
+// user may use, against this run; a problem names the group= parameter.
+func (s *Server) groupPreds(r *request, id string) ([]pred, error) {
 	g, ok, err := s.findGroup(r, id)
 	if err != nil {
 		return nil, err
@@ -131,7 +142,6 @@ func (s *Server) groupConditions(r *request, h io.Writer) ([]pred, error) {
 		// Saved valid; a later snapshot may lack e.g. a segment it names.
 		return nil, badParam(pGroup, "group %s no longer applies to run %s: %s", id, s.meta.Run, problemOf(err).Detail)
 	}
-	h.Write([]byte(pGroup + "=" + id + "\x00"))
 	return preds, nil
 }
 

@@ -594,16 +594,25 @@ func (s *Server) openapi(r *request) error {
 	return s.respond(r, http.StatusOK, ctJSON, openapiJSON)
 }
 
-func (s *Server) customer(r *request) error {
+// oneCustomer is the customer the request's path names, read with its
+// detail; 404 when the run has no such customer.
+func (s *Server) oneCustomer(r *request) (*serving.Customer, error) {
 	row, ok := s.ix.row(r.param)
 	if !ok {
-		return HTTPError{Code: http.StatusNotFound, Msg: "no customer with id " + quote(r.param) + " in run " + s.meta.Run}
+		return nil, HTTPError{Code: http.StatusNotFound, Msg: "no customer with id " + quote(r.param) + " in run " + s.meta.Run}
 	}
 	cs, err := s.rows(r, []int32{int32(row)})
 	if err != nil {
+		return nil, err
+	}
+	return &cs[0], nil
+}
+
+func (s *Server) customer(r *request) error {
+	c, err := s.oneCustomer(r)
+	if err != nil {
 		return err
 	}
-	c := &cs[0]
 	d := detail{item: newItem(c, r.access), ActivationDate: c.ActivationDate, StatusDate: c.StatusDate,
 		SegmentProfile: s.segments[c.SegmentID].Profile, History: roundedHistory(c.History)}
 	if d.History == nil {

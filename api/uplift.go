@@ -37,15 +37,10 @@ type offerItem struct {
 // run's offers, best expected net value first. Roles and masking are the
 // 360° view's.
 func (s *Server) customerOffers(r *request) error {
-	row, ok := s.ix.row(r.param)
-	if !ok {
-		return HTTPError{Code: http.StatusNotFound, Msg: "no customer with id " + quote(r.param) + " in run " + s.meta.Run}
-	}
-	cs, err := s.rows(r, []int32{int32(row)})
+	c, err := s.oneCustomer(r)
 	if err != nil {
 		return err
 	}
-	c := &cs[0]
 	out := struct {
 		Run          string      `json:"run"`
 		SubscriberID string      `json:"subscriber_id"`
@@ -188,23 +183,9 @@ type candidate struct {
 // groupHits are the first size candidates of saved group id among this
 // instance's customers, in order.
 func (s *Server) groupHits(r *request, id string, size int) ([]candidate, error) {
-	g, ok, err := s.findGroup(r, id)
+	preds, err := s.groupPreds(r, id)
 	if err != nil {
 		return nil, err
-	}
-	if !ok {
-		return nil, badParam("group", "no group %s you may use (see GET /v1/groups)", quote(id))
-	}
-	q, err := parseQuery(g.Conditions)
-	if err == nil {
-		err = q.check(savedConditionParams())
-	}
-	var preds []pred
-	if err == nil {
-		preds, err = s.parseConditions(q, io.Discard)
-	}
-	if err != nil {
-		return nil, badParam("group", "group %s no longer applies to run %s: %s", id, s.meta.Run, problemOf(err).Detail)
 	}
 	sel, buf := s.ix.match(preds)
 	defer s.ix.release(buf)
