@@ -70,7 +70,7 @@ type options struct {
 	lambdaConcur            int
 	concurrency             int  // the Map states' MaxConcurrency here; 0: the template's
 	gzip                    bool // exports as .csv.gz (a quarter of the disk at 1M)
-	from                    string
+	from, to                string
 	cdrEvery                int // ingest every cdrEvery-th CDR file only
 }
 
@@ -132,17 +132,21 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&o.concurrency, "concurrency", 0, "the Map states' MaxConcurrency on this machine (0: the template's); fewer keeps the buckets' memory within the machine's")
 	fs.BoolVar(&o.gzip, "gzip", true, "write the exports as .csv.gz")
 	fs.StringVar(&o.from, "from", "gen", "first `stage` to run ("+strings.Join(stages, ", ")+"); later than gen needs the -work directory of a kept run")
+	fs.StringVar(&o.to, "to", "api", "last `stage` to run; a later run goes on with -from and the same -work (with -keep)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	from := slices.Index(stages, o.from)
+	from, to := slices.Index(stages, o.from), slices.Index(stages, o.to)
 	if from < 0 {
 		return fmt.Errorf("-from %q: not one of %s", o.from, strings.Join(stages, ", "))
+	}
+	if to < from {
+		return fmt.Errorf("-to %q: not one of %s at or after -from %s", o.to, strings.Join(stages, ", "), o.from)
 	}
 	if from > 0 && o.work == "" {
 		return fmt.Errorf("-from %s needs -work, the directory of a kept run", o.from)
 	}
-	runs := func(stage string) bool { return slices.Index(stages, stage) >= from }
+	runs := func(stage string) bool { i := slices.Index(stages, stage); return i >= from && i <= to }
 	work := o.work
 	if work == "" {
 		d, err := os.MkdirTemp("", "telcolake-scale-")
@@ -273,6 +277,10 @@ func run(ctx context.Context, args []string) error {
 	}
 
 	// 5. api
+	if !runs("api") {
+		log.Printf("stopped after stage %s (-to); go on with -from %s -work %s", o.to, stages[to+1], work)
+		return nil
+	}
 	r.stageNow = "api"
 	ts = time.Now()
 	ev, _ := json.Marshal(apiEvent{Lookups: o.lookups, Filters: o.filters, Cubes: o.cubes, Seed: 1})
