@@ -87,6 +87,7 @@ type invocation struct {
 	MemoryMB                int           // the template's MemorySize; 0 for gen
 	Timeout                 time.Duration // the template's Timeout; 0 for gen
 	Err                     string
+	Load                    string // the 1-minute load average as it ended
 }
 
 // OverTimeout reports whether the invocation took longer than its
@@ -102,6 +103,10 @@ type stage struct {
 	Wall  time.Duration
 	Note  string
 	Calls []invocation
+	// Files is what the lake directory (warehouse, catalog, model and
+	// serving stores) held when the stage ended, and Added how many more
+	// files than when it began: the stage's S3 PUTs, had it run on S3.
+	Start, Files, Added lakeFiles
 }
 
 type runner struct {
@@ -112,6 +117,11 @@ type runner struct {
 	mu       sync.Mutex
 	calls    []invocation
 	stageNow string
+	lake     string // the lake directory
+	before   lakeFiles
+	// after, when set, runs after each invocation has been recorded: the
+	// state machines' stages write the report as each invocation ends.
+	after func()
 }
 
 func run(ctx context.Context, args []string) error {
@@ -174,11 +184,12 @@ func run(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(filepath.Join(lakeDir, "warehouse"), 0o755); err != nil {
 		return err
 	}
-	r := &runner{o: o, self: self, tpl: tpl, env: append(os.Environ(),
+	r := &runner{o: o, self: self, tpl: tpl, lake: lakeDir, env: append(os.Environ(),
 		"TELCOLAKE_WAREHOUSE=file://"+filepath.Join(lakeDir, "warehouse"),
 		"TELCOLAKE_CATALOG=sqlite://"+filepath.Join(lakeDir, "catalog.db"),
 		"TELCOLAKE_LANDING_BUCKET=landing", "AWS_REGION=us-east-1",
 		"TELCOLAKE_PSEUDONYM_KEY=scale-key-0123456789", "TELCOLAKE_REJECT_THRESHOLD=0.05")}
+	r.before = countLake(lakeDir)
 	rep := &report{Opts: o, Start: time.Now().UTC(), LoadStart: proc.LoadAvg1(), Work: work}
 	if from > 0 {
 		if rep.Stages, err = earlierStages(work, from); err != nil {
@@ -209,7 +220,7 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep.CDRRows, rep.Files, rep.CSVBytes = man.cdrRows(), len(man.Files), man.bytes()
+	rep.CDRRows, rep.Files, rep.CSVBytes, rep.CDRFiles = man.cdrRows(), len(man.Files), man.bytes(), man.cdrFiles()
 	if runs("gen") {
 		rep.Stages = append(rep.Stages, r.stage("gen", time.Since(ts), fmt.Sprintf("%d files, %.1f GB of %s", len(man.Files), float64(rep.CSVBytes)/1e9, map[bool]string{true: "gzip CSV", false: "CSV"}[o.gzip])))
 		rep.flush(o.out, t0)
@@ -265,7 +276,16 @@ func run(ctx context.Context, args []string) error {
 			k = o.concurrency
 		}
 		x := &localstack.Execution{Invoker: r}
-		if _, err := x.Run(ctx, m, []byte(sm.input)); err != nil {
+		r.mu.Lock()
+		r.after = func() {
+			rep.flushWith(o.out, t0, r.peek(sm.stage+" (still going)", time.Since(ts), fmt.Sprintf("state machine %s, Map MaxConcurrency %d", sm.machine, k)))
+		}
+		r.mu.Unlock()
+		_, err := x.Run(ctx, m, []byte(sm.input))
+		r.mu.Lock()
+		r.after = nil
+		r.mu.Unlock()
+		if err != nil {
 			rep.Stages = append(rep.Stages, r.stage(sm.stage, time.Since(ts), "**failed**: "+firstLine(err.Error())))
 			rep.flush(o.out, t0)
 			return fmt.Errorf("%s: %w", sm.machine, err)
@@ -310,10 +330,11 @@ func (r *runner) peek(name string, wall time.Duration, note string) stage {
 
 // stage collects the invocations made since the last stage.
 func (r *runner) stage(name string, wall time.Duration, note string) stage {
+	files := countLake(r.lake)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := stage{Name: name, Wall: wall, Note: note, Calls: r.calls}
-	r.calls = nil
+	s := stage{Name: name, Wall: wall, Note: note, Calls: r.calls, Start: r.before, Files: files, Added: files.minus(r.before)}
+	r.calls, r.before = nil, files
 	return s
 }
 
@@ -371,9 +392,14 @@ func (r *runner) child(cmd *exec.Cmd, function, action string, bucket, mem int, 
 		v.Err = err.Error()
 		err = fmt.Errorf("%s %s: %w\n%s", function, action, err, proc.Tail(string(stderr), 3000))
 	}
+	v.Load = proc.LoadAvg1()
 	r.mu.Lock()
 	r.calls = append(r.calls, v)
+	after := r.after
 	r.mu.Unlock()
+	if after != nil {
+		after()
+	}
 	log.Printf("  %s %s%s: %.1f s, CPU %.1f s, %.0f MiB%s%s", function, action, bucketLabel(bucket), v.Wall.Seconds(), v.CPU.Seconds(), v.RSSMiB,
 		map[bool]string{true: "", false: " OVER MemorySize"}[v.Within()], map[bool]string{true: " OVER Timeout", false: ""}[v.OverTimeout()])
 	return stdout, err
@@ -470,6 +496,16 @@ func (m *manifest) cdrRowsOf(keys []string) int64 {
 	for _, f := range m.Files {
 		if f.Table == "cdr" && want[f.Key] {
 			n += f.Rows
+		}
+	}
+	return n
+}
+
+func (m *manifest) cdrFiles() int {
+	n := 0
+	for _, f := range m.Files {
+		if f.Table == "cdr" {
+			n++
 		}
 	}
 	return n

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/telcolake/telcolake/bench/proc"
@@ -28,6 +29,8 @@ const (
 	pricePerGBs        = 0.0000133334
 	pricePerRequest    = 0.20 / 1e6
 	pricePerTransition = 0.025 / 1000
+	pricePerPUT        = 0.005 / 1000 // S3 standard, PUT, COPY, POST, LIST
+	pricePerGET        = 0.0004 / 1000
 	lambdaMaxMB        = 10240
 	targetSubs         = 100_000_000
 )
@@ -40,6 +43,7 @@ type report struct {
 	Files               int
 	CSVBytes            int64
 	IngestedCDRRows     int64 // with -cdr-every, fewer than CDRRows
+	CDRFiles            int   // daily CDR files generated (the window's days)
 	Stages              []stage
 	Total               time.Duration
 	API                 apiAnswer
@@ -47,6 +51,8 @@ type report struct {
 	TemplateConcurrency int    // the template's
 	Work                string // the work directory
 	Done                bool   // false: the run stopped (or is still going) after the stages listed
+
+	mu sync.Mutex // flushes: the bucket invocations end concurrently
 }
 
 // flush writes the section with the stages done so far, so that a run
@@ -60,6 +66,8 @@ func (r *report) flush(path string, t0 time.Time) {
 // flushWith writes the section with extra, unfinished stages after the
 // finished ones (the stages file keeps the finished only).
 func (r *report) flushWith(path string, t0 time.Time, extra ...stage) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	done := r.Stages
 	r.Stages = append(slices.Clone(done), extra...)
 	defer func() { r.Stages = done }()
@@ -128,29 +136,36 @@ func (r *report) section() string {
 		p("The Map states ran at MaxConcurrency %d here (the template's is %d), so that the buckets' memory fits this\n"+
 			"shared machine's; the per-bucket figures are what the projection uses.\n\n", r.Concurrency, r.TemplateConcurrency)
 	}
-	p("| stage | wall s | invocations | slowest invocation s | CPU s (all invocations) | peak RSS MiB (largest) | MemorySize MB | all within | note |\n")
-	p("|---|---:|---:|---:|---:|---:|---:|---|---|\n")
+	p("| stage | wall s | invocations | slowest invocation s | CPU s (all invocations) | peak RSS MiB (largest) | MemorySize MB | all within MemorySize | all within Timeout | files written (data / metadata / other) | note |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|---|---|---:|---|\n")
 	for _, s := range r.Stages {
 		var slow, cpu, rss float64
-		mem, within := 0, true
+		mem, within, inTime := 0, true, true
 		for _, c := range s.Calls {
 			slow, cpu, rss = max(slow, c.Wall.Seconds()), cpu+c.CPU.Seconds(), max(rss, c.RSSMiB)
 			mem = max(mem, c.MemoryMB)
 			within = within && c.Within()
+			inTime = inTime && !c.OverTimeout()
 		}
 		memS := "–"
 		if mem > 0 {
 			memS = fmt.Sprint(mem)
 		}
-		p("| %s | %.1f | %d | %.1f | %.1f | %.0f | %s | %s | %s |\n", s.Name, s.Wall.Seconds(), len(s.Calls), slow, cpu, rss, memS, yesNo(within), s.Note)
-	}
-	p("\nPer invocation of the state machines (bucket tasks by bucket):\n\n")
-	p("| stage | function | action | bucket | wall s | CPU s | peak RSS MiB | MemorySize MB | within |\n|---|---|---|---:|---:|---:|---:|---:|---|\n")
-	for _, s := range r.Stages {
-		if !strings.HasPrefix(s.Name, "monthly") && !strings.HasPrefix(s.Name, "daily") {
-			continue
+		files := "–"
+		if a := s.Added; a.Files() > 0 {
+			files = fmt.Sprintf("%d / %d / %d", a.Data, a.Meta, a.Other)
 		}
+		p("| %s | %.1f | %d | %.1f | %.1f | %.0f | %s | %s | %s | %s | %s |\n", s.Name, s.Wall.Seconds(), len(s.Calls), slow, cpu, rss, memS, yesNo(within), yesNo(inTime), files, s.Note)
+	}
+	r.perFunction(&b)
+	p("\nEvery invocation (load: the 1-minute load average as it ended):\n\n")
+	p("| stage | function | action | bucket | wall s | CPU s | peak RSS MiB | MemorySize MB | within MemorySize | within Timeout | load |\n")
+	p("|---|---|---|---:|---:|---:|---:|---:|---|---|---:|\n")
+	for _, s := range r.Stages {
 		for _, c := range s.Calls {
+			if c.MemoryMB == 0 {
+				continue // gen: its row above
+			}
 			bk := "–"
 			if c.Bucket >= 0 {
 				bk = fmt.Sprint(c.Bucket)
@@ -162,10 +177,8 @@ func (r *report) section() string {
 			if c.Err != "" {
 				act += " (**" + c.Err + "**)"
 			}
-			if c.OverTimeout() {
-				act += fmt.Sprintf(" (**wall over the %.0f s Timeout**)", c.Timeout.Seconds())
-			}
-			p("| %s | %s | %s | %s | %.1f | %.1f | %.0f | %d | %s |\n", s.Name, c.Function, act, bk, c.Wall.Seconds(), c.CPU.Seconds(), c.RSSMiB, c.MemoryMB, yesNo(c.Within()))
+			p("| %s | %s | %s | %s | %.1f | %.1f | %.0f | %d | %s | %s | %s |\n", s.Name, c.Function, act, bk, c.Wall.Seconds(), c.CPU.Seconds(), c.RSSMiB,
+				c.MemoryMB, yesNo(c.Within()), yesNo(!c.OverTimeout()), orDash(c.Load))
 		}
 	}
 	if a := r.API; a.Customers > 0 {
@@ -180,7 +193,8 @@ func (r *report) section() string {
 }
 
 // projection extrapolates the fan-out stages to targetSubs subscribers
-// from the per-bucket figures.
+// from the per-bucket figures, and the daily ingest from the ingest's CPU
+// per row.
 func (r *report) projection(b *strings.Builder) {
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	if !slices.ContainsFunc(r.Stages, func(s stage) bool { return strings.HasPrefix(s.Name, "monthly") }) {
@@ -189,24 +203,41 @@ func (r *report) projection(b *strings.Builder) {
 	perBucketSubs := float64(r.Opts.subs) / 8
 	buckets := int(math.Ceil(targetSubs / perBucketSubs))
 	waves := int(math.Ceil(float64(buckets) / float64(r.Opts.lambdaConcur)))
-	p("### Projection to %s subscribers\n\n", thousands(targetSubs))
-	p("Assumptions: buckets of the size measured here (%s subscribers each), so %s buckets (crm.cdr's partition\n"+
-		"spec would evolve from bucket(8) to bucket(%d) — an Iceberg partition evolution, not done); %d invocations at\n"+
-		"once (the account's Lambda concurrency), so %d wave(s); a bucket's time in Lambda is its CPU time here\n"+
-		"divided by the vCPUs its MemorySize gives (1 vCPU per 1,769 MB), not its wall time here, which 8 buckets\n"+
-		"sharing 2 loaded cores inflate; a commit's CPU time and memory above a plan invocation's (a process that\n"+
-		"opens the lake) grow in proportion to the subscribers (measured here at %s). Prices: Lambda arm64 $%.10f per GB-s, $0.20 per million requests, Step Functions $0.025 per\n"+
-		"1,000 state transitions (about 3 per bucket: the child execution's start, task, end).\n\n",
-		thousands(int64(perBucketSubs)), thousands(int64(buckets)), buckets, r.Opts.lambdaConcur, waves, thousands(int64(r.Opts.subs)), pricePerGBs)
-	p("| stage | per bucket: CPU s (max) | per bucket: peak RSS MiB (max) | MemorySize MB | buckets at 100M | time at 100M (min) | commit at 100M: s / RSS MiB | fits in Lambda | cost per run $ |\n")
-	p("|---|---:|---:|---:|---:|---:|---:|---|---:|\n")
 	scaleUp := targetSubs / float64(r.Opts.subs)
+	usage := float64(max(1, r.Opts.cdrEvery))
+	p("\n### Projection to %s subscribers\n\n", thousands(targetSubs))
+	p("Computed by `bench/scale` from this run's figures. Assumptions:\n\n")
+	p("- Buckets of the size measured here (%s subscribers each), so %s buckets (crm.cdr's partition spec would\n"+
+		"  evolve from bucket(8) to bucket(%d): an Iceberg partition evolution, not done); %d invocations at once (the\n"+
+		"  account's Lambda concurrency), so %d wave(s) of buckets.\n", thousands(int64(perBucketSubs)), thousands(int64(buckets)), buckets, r.Opts.lambdaConcur, waves)
+	p("- A bucket's time in Lambda is its CPU time here divided by the vCPUs its MemorySize gives (1 per 1,769 MB),\n" +
+		"  not its wall time here, which buckets sharing 2 loaded cores inflate.\n")
+	if usage > 1 {
+		p("- The feature buckets here read 1/%.0f of the CDR rows (`-cdr-every %.0f`); their CPU is multiplied by %.0f (an upper\n"+
+			"  bound: part of a bucket's work is per subscriber, not per row). Their peak RSS is as measured, so whether\n"+
+			"  a bucket with every row fits its MemorySize is **not shown** by this run.\n", usage, usage, usage)
+	}
+	p("- A commit's CPU time and memory above a plan invocation's (a process that opens the lake) grow in proportion\n" +
+		"  to the subscribers; plan and train take what they took here (train fits on a sample).\n")
+	p("- S3 (the file warehouse here makes no requests, so they are estimated from its files): PUTs are the files the\n" +
+		"  stage wrote, its data and other files times the growth in subscribers, its metadata files as many; GETs are,\n" +
+		"  for each invocation, every metadata file the lake held at the stage's start (an upper bound: an invocation\n" +
+		"  reads only its tables'), plus two range GETs (footer, columns) per data file, times the growth.\n")
+	p("- Prices (us-east-1, list, 2026-11): Lambda arm64 $%.10f per GB-s and $0.20 per million requests; Step\n"+
+		"  Functions $0.025 per 1,000 state transitions (about 3 per bucket: the child execution's start, task, end);\n"+
+		"  S3 $0.005 per 1,000 PUTs and $0.0004 per 1,000 GETs.\n\n", pricePerGBs)
+	p("| stage | per bucket here: CPU s (max) | per bucket in Lambda at 100M: s | per bucket: peak RSS MiB (max) | MemorySize MB | buckets at 100M | time at 100M (min) | commit at 100M: s / RSS MiB | fits in Lambda | Lambda GB-s | S3 PUTs / GETs | cost per run $ |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n")
 	for _, s := range r.Stages {
-		if !strings.HasPrefix(s.Name, "monthly") && !strings.HasPrefix(s.Name, "daily") {
+		if !strings.HasPrefix(s.Name, "monthly") && !strings.HasPrefix(s.Name, "daily") || strings.HasSuffix(s.Name, "(still going)") {
 			continue
 		}
-		var cpu, rss, gbs, commitS, commitRSS, other float64
-		mem, commitMem := 0, 0
+		rowFactor := 1.0
+		if strings.HasPrefix(s.Name, "monthly") {
+			rowFactor = usage
+		}
+		var cpu, rss, gbs, commitS, commitRSS, other, bucketS float64
+		mem, commitMem, calls := 0, 0, 0
 		// A process's fixed cost (start, open the lake): the plan's.
 		var baseS, baseRSS float64
 		for _, c := range s.Calls {
@@ -218,24 +249,32 @@ func (r *report) projection(b *strings.Builder) {
 			switch {
 			case c.Action == "bucket":
 				cpu, rss, mem = max(cpu, c.CPU.Seconds()), max(rss, c.RSSMiB), c.MemoryMB
-				gbs += c.CPU.Seconds() / vcpus(c.MemoryMB) * float64(c.MemoryMB) / 1024 * float64(buckets) / 8
+				t := c.CPU.Seconds() * rowFactor / vcpus(c.MemoryMB)
+				bucketS = max(bucketS, t)
+				gbs += t * float64(c.MemoryMB) / 1024 * float64(buckets) / 8
 			case c.Action == "commit":
 				// The fixed part as measured, the rest in proportion.
 				commitS = baseS + max(0, c.CPU.Seconds()-baseS)*scaleUp/vcpus(c.MemoryMB)
 				commitRSS = baseRSS + max(0, c.RSSMiB-baseRSS)*scaleUp
 				commitMem = c.MemoryMB
 				gbs += commitS * float64(c.MemoryMB) / 1024
-			default: // plan, train: as measured (train reads a sample)
+				calls++
+			default: // plan, train: as measured
 				other += c.Wall.Seconds()
 				gbs += c.Wall.Seconds() * float64(c.MemoryMB) / 1024
+				calls++
 			}
 		}
-		t := other + float64(waves)*cpu/vcpus(mem) + commitS
-		fits := rss*1.048576 <= float64(mem) && commitRSS*1.048576 <= lambdaMaxMB && commitS <= 900
-		cost := gbs*pricePerGBs + float64(buckets+3)*pricePerRequest + float64(3*buckets+8)*pricePerTransition
-		p("| %s | %.1f | %.0f | %d | %s | %.1f | %.0f / %.0f (MemorySize %d) | %s | %.2f |\n", s.Name, cpu, rss, mem,
-			thousands(int64(buckets)), t/60, commitS, commitRSS, commitMem, yesNo(fits), cost)
+		calls += buckets
+		puts := float64(s.Added.Data+s.Added.Other)*scaleUp + float64(s.Added.Meta)
+		gets := float64(calls)*float64(s.Start.Meta) + 2*float64(s.Start.Data)*scaleUp
+		t := other + float64(waves)*bucketS + commitS
+		fits := rss*1.048576 <= float64(mem) && commitRSS*1.048576 <= lambdaMaxMB && commitS <= 900 && bucketS <= 900
+		cost := gbs*pricePerGBs + float64(calls)*pricePerRequest + float64(3*buckets+8)*pricePerTransition + puts*pricePerPUT + gets*pricePerGET
+		p("| %s | %.1f | %.0f | %.0f | %d | %s | %.1f | %.0f / %.0f (MemorySize %d) | %s | %s | %s / %s | %.2f |\n", s.Name, cpu, bucketS, rss, mem,
+			thousands(int64(buckets)), t/60, commitS, commitRSS, commitMem, yesNo(fits), thousands(int64(gbs)), thousands(int64(puts)), thousands(int64(gets)), cost)
 	}
+	r.ingestProjection(b, scaleUp)
 	p("\nWhat does not scale as built: the score commit merges every bucket's customers (stripped of their detail,\n" +
 		"which the buckets encode) in one process and writes one snapshot, so its memory still grows with the customer\n" +
 		"base; at 100M it is past Lambda's 10,240 MB and 15 minutes (\"fits\" is no when the projection says so). The\n" +
@@ -243,9 +282,119 @@ func (r *report) projection(b *strings.Builder) {
 		"top k) computed over all buckets' partial results.\n\n")
 }
 
+// ingestProjection is a day's CDR ingest at targetSubs subscribers: the
+// CPU per CDR row of this run's ingest invocations (bills and register
+// files included, so an upper bound) times a day's rows at 100M.
+func (r *report) ingestProjection(b *strings.Builder, scaleUp float64) {
+	var cpu, rss float64
+	var mem, n int
+	for _, s := range r.Stages {
+		if s.Name != "ingest" {
+			continue
+		}
+		for _, c := range s.Calls {
+			cpu, rss, mem, n = cpu+c.CPU.Seconds(), max(rss, c.RSSMiB), c.MemoryMB, n+1
+		}
+	}
+	if n == 0 || r.IngestedCDRRows == 0 || r.CDRFiles == 0 {
+		return
+	}
+	perRow := cpu / float64(r.IngestedCDRRows)
+	perFile := float64(r.IngestedCDRRows) / float64(n) // rows per invocation here
+	day := float64(r.CDRRows) / float64(r.CDRFiles) * scaleUp
+	inv := math.Ceil(day / perFile)
+	s := day * perRow / vcpus(mem)
+	gbs := s * float64(mem) / 1024
+	fmt.Fprintf(b, "\nIngest: a day of CDRs at 100M subscribers is %s rows. At this run's %.2f µs of CPU per row (%s rows in %d\n"+
+		"invocations, %.1f s of CPU; bills and register files included) and %.0f rows per invocation (peak RSS here %.0f MiB of\n"+
+		"%d MB), that is %s invocations a day (mediation delivering files of that size), %s s in Lambda in all, %s GB-s,\n"+
+		"**$%.2f a day** in Lambda (invocations and GB-s; the commits' serialisation at that rate is not measured).\n",
+		thousands(int64(day)), perRow*1e6, thousands(r.IngestedCDRRows), n, cpu, perFile, rss, mem, thousands(int64(inv)), thousands(int64(s)),
+		thousands(int64(gbs)), gbs*pricePerGBs+inv*pricePerRequest)
+}
+
 // vcpus is the vCPUs Lambda gives a function of mem MB (1 per 1,769 MB,
 // at most 6).
 func vcpus(mem int) float64 { return min(6, max(float64(mem)/1769, 0.1)) }
+
+// perFunction is the invocations by function and action: how many, and
+// the range of their wall time, CPU time and peak RSS against the
+// function's MemorySize and Timeout.
+func (r *report) perFunction(b *strings.Builder) {
+	type key struct{ fn, action string }
+	type agg struct {
+		n                      int
+		wall, cpu, rss         [2]float64 // min, max
+		mem                    int
+		timeout                time.Duration
+		overMem, overTime, err int
+	}
+	var order []key
+	aggs := map[key]*agg{}
+	for _, s := range r.Stages {
+		for _, c := range s.Calls {
+			if c.MemoryMB == 0 {
+				continue
+			}
+			k := key{c.Function, c.Action}
+			a := aggs[k]
+			if a == nil {
+				a = &agg{wall: [2]float64{math.Inf(1), 0}, cpu: [2]float64{math.Inf(1), 0}, rss: [2]float64{math.Inf(1), 0}}
+				aggs[k] = a
+				order = append(order, k)
+			}
+			a.n++
+			for i, v := range []float64{c.Wall.Seconds(), c.CPU.Seconds(), c.RSSMiB} {
+				rg := [](*[2]float64){&a.wall, &a.cpu, &a.rss}[i]
+				rg[0], rg[1] = min(rg[0], v), max(rg[1], v)
+			}
+			a.mem, a.timeout = c.MemoryMB, c.Timeout
+			if !c.Within() {
+				a.overMem++
+			}
+			if c.OverTimeout() {
+				a.overTime++
+			}
+			if c.Err != "" {
+				a.err++
+			}
+		}
+	}
+	if len(order) == 0 {
+		return
+	}
+	rng := func(v [2]float64, format string) string {
+		if fmt.Sprintf(format, v[0]) == fmt.Sprintf(format, v[1]) {
+			return fmt.Sprintf(format, v[1])
+		}
+		return fmt.Sprintf(format+"–"+format, v[0], v[1])
+	}
+	within := func(over, n int) string {
+		if over == 0 {
+			return "yes"
+		}
+		return fmt.Sprintf("**no** (%d of %d)", over, n)
+	}
+	fmt.Fprintf(b, "\nBy function and action (ranges over the invocations):\n\n")
+	fmt.Fprintf(b, "| function | action | invocations | wall s | CPU s | peak RSS MiB | MemorySize MB | Timeout s | within MemorySize | within Timeout | failed |\n")
+	fmt.Fprintf(b, "|---|---|---:|---:|---:|---:|---:|---:|---|---|---:|\n")
+	for _, k := range order {
+		a := aggs[k]
+		act := k.action
+		if act == "" {
+			act = "–"
+		}
+		fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %s | %d | %.0f | %s | %s | %d |\n", k.fn, act, a.n, rng(a.wall, "%.1f"), rng(a.cpu, "%.1f"),
+			rng(a.rss, "%.0f"), a.mem, a.timeout.Seconds(), within(a.overMem, a.n), within(a.overTime, a.n), a.err)
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}
 
 func ordinalSuffix(n int) string {
 	switch {

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func call(fn, action string, bucket int, wall, cpu float64, rss float64, mem int) invocation {
+	return invocation{Function: fn, Action: action, Bucket: bucket, Wall: time.Duration(wall * float64(time.Second)),
+		CPU: time.Duration(cpu * float64(time.Second)), RSSMiB: rss, MemoryMB: mem, Timeout: 900 * time.Second, Load: "3.5"}
+}
+
+// A stage still going is written with every invocation ended so far, and
+// a later flush replaces the section in place, leaving the rest of the
+// file alone.
+func TestFlushWritesEachInvocation(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "BENCHMARKS.md")
+	if err := os.WriteFile(out, []byte("# Benchmarks\n\n"+scaleBegin+"\nold\n"+scaleEnd+"\n\n## Next\nkept\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := &report{Opts: options{subs: 1000, months: 4, cdrEvery: 2, lambdaConcur: 1000}, Work: dir, CDRRows: 4000, CDRFiles: 4, IngestedCDRRows: 2000,
+		Stages: []stage{{Name: "ingest", Wall: 9 * time.Second, Calls: []invocation{call("ingest", "", -1, 4, 2, 100, 1024), call("ingest", "", -1, 5, 3, 300, 1024)}}}}
+	going := stage{Name: "monthly run (still going)", Calls: []invocation{
+		call("features", "plan", -1, 1, 0.5, 80, 2048),
+		call("features", "bucket", 3, 30, 20, 2100, 2048), // over its MemorySize
+	}}
+	rep.flushWith(out, time.Now(), going)
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(got)
+	for _, want := range []string{
+		"| monthly run (still going) | features | bucket | 3 | 30.0 | 20.0 | 2100 | 2048 | **no** | yes | 3.5 |",
+		"| ingest | – | 2 | 4.0–5.0 | 2.0–3.0 | 100–300 | 1024 | 900 | yes | yes | 0 |",
+		"| features | bucket | 1 | 30.0 | 20.0 | 2100 | 2048 | 900 | **no** (1 of 1) | yes | 0 |",
+		"**Partial run**",
+		"## Next\nkept\n",
+		"Ingest: a day of CDRs at 100M subscribers is 100,000,000 rows",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("report lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "\nold\n") || strings.Count(s, scaleBegin) != 1 {
+		t.Errorf("the old section was not replaced:\n%s", s)
+	}
+	// The stages file keeps the finished stages only, for -from.
+	st, err := earlierStages(dir, 5)
+	if err != nil || len(st) != 1 || st[0].Name != "ingest" {
+		t.Errorf("earlierStages = %v, %v; want the ingest stage alone", st, err)
+	}
+}
+
+// The projection's figures follow from the per-bucket ones: 8 buckets of
+// 125 subscribers become 800,000 at 100M, one wave at 1,000,000 at once;
+// the feature buckets' CPU is scaled by -cdr-every.
+func TestProjectionFromBuckets(t *testing.T) {
+	var calls []invocation
+	calls = append(calls, call("features", "plan", -1, 2, 1, 80, 2048))
+	for b := range 8 {
+		calls = append(calls, call("features", "bucket", b, 50, 17.69, 500, 2048))
+	}
+	calls = append(calls, call("features", "commit", -1, 3, 1, 80, 2048))
+	rep := &report{Opts: options{subs: 1000, cdrEvery: 2, lambdaConcur: 1_000_000}, Stages: []stage{{Name: "monthly run", Calls: calls}}}
+	var b strings.Builder
+	rep.projection(&b)
+	s := b.String()
+	// 17.69 s of CPU × 2 ÷ (2048/1769 vCPUs) = 30.6 s per bucket.
+	for _, want := range []string{"| monthly run | 17.7 | 31 | 500 | 2048 | 800,000 |", "multiplied by 2"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("projection lacks %q:\n%s", want, s)
+		}
+	}
+}
