@@ -189,9 +189,17 @@ func Train(ctx context.Context, version string, pasts []Past, ex Examples, reps 
 	for _, p := range pasts { // oldest first: the newest campaign's cost wins
 		m.Cost[p.Campaign.Offer], m.Channel[p.Campaign.Offer] = p.Campaign.CostPerContact, p.Campaign.Channel
 	}
-	up, err := pooled.Predict(hf)
+	up, err := pooled.Predict(hf, hRisk)
 	if err != nil {
 		return tr, err
+	}
+	raw, err := pooled.Raw(hf)
+	if err != nil {
+		return tr, err
+	}
+	if n := Incoherent(raw, hRisk); n > 0 {
+		tr.Notes = append(tr.Notes, fmt.Sprintf("the two arm models' plain difference exceeded the customer's churn risk (or fell below risk − 1) for %d of %d held-out customers (%.1f%%): the served uplift shifts the churn score's log-odds by the models' difference instead, so it never does",
+			n, len(raw), 100*float64(n)/float64(len(raw))))
 	}
 	m.Comparison = Compare(up, hRisk, hTreated, hf.Label, reps, seed)
 	offers := m.OfferNames()
@@ -213,4 +221,18 @@ func Train(ctx context.Context, version string, pasts []Past, ex Examples, reps 
 	}
 	tr.Model = m
 	return tr, nil
+}
+
+// Incoherent counts the uplifts outside [risk − 1, risk]: a contact that
+// would keep more than the customer's chance of leaving, or drive away
+// more than its chance of staying.
+func Incoherent(uplift, risk []float64) int {
+	n := 0
+	for i, u := range uplift {
+		p := min(1, max(0, risk[i]))
+		if u > p || u < p-1 {
+			n++
+		}
+	}
+	return n
 }

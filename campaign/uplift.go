@@ -3,6 +3,7 @@ package campaign
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/telcolake/telcolake/models/churn"
@@ -10,7 +11,7 @@ import (
 )
 
 // UpliftMethod names how Uplift is fitted.
-const UpliftMethod = "two-model: boosted-tree churn models (models/churn) fitted on the treated and on the control customers of past campaigns; uplift = P(churn | control) − P(churn | treated)"
+const UpliftMethod = "two-model: boosted-tree churn models (models/churn) fitted on the treated and on the control customers of past campaigns; the contact's effect is their difference in log-odds, applied to the customer's churn score p: uplift = p − σ(logit p + logit P(churn | treated) − logit P(churn | control)), so the untreated churn probability is the churn score, the treated one lies in [0, 1] and uplift in [p − 1, p]"
 
 // Uplift is a two-model uplift model for one offer: the project's own
 // boosted-tree churn model fitted on treated customers, and another on
@@ -67,21 +68,96 @@ func FitUplift(ctx context.Context, offer string, f *dataset.Frame, treated []bo
 }
 
 // Predict returns each customer's uplift: the drop in churn probability a
-// contact with the offer brings (negative: the contact drives them away).
-func (u *Uplift) Predict(f *dataset.Frame) ([]float64, error) {
-	pt, err := u.Treated.Predict(f)
+// contact with the offer brings (negative: the contact drives them away),
+// for customers whose churn probability without a contact is risk (the
+// churn score): Bounded(risk, Shift), so no uplift exceeds the risk nor
+// falls below risk − 1.
+func (u *Uplift) Predict(f *dataset.Frame, risk []float64) ([]float64, error) {
+	shift, err := u.Shift(f)
 	if err != nil {
-		return nil, fmt.Errorf("campaign: uplift %s: %w", u.Offer, err)
+		return nil, err
 	}
-	pc, err := u.Control.Predict(f)
-	if err != nil {
-		return nil, fmt.Errorf("campaign: uplift %s: %w", u.Offer, err)
+	if len(risk) != len(shift) {
+		return nil, fmt.Errorf("campaign: uplift %s: %d rows, %d churn scores", u.Offer, len(shift), len(risk))
 	}
-	out := make([]float64, len(pt))
+	out := make([]float64, len(shift))
 	for i := range out {
-		out[i] = pc[i] - pt[i]
+		out[i] = Bounded(risk[i], shift[i])
 	}
 	return out, nil
+}
+
+// Raw returns the two models' plain difference, P(churn | control) −
+// P(churn | treated), which is not tied to the churn score and may exceed
+// it: what the report counts as incoherent, never what is served.
+func (u *Uplift) Raw(f *dataset.Frame) ([]float64, error) {
+	pt, pc, err := u.both(f)
+	if err != nil {
+		return nil, err
+	}
+	for i := range pc {
+		pc[i] -= pt[i]
+	}
+	return pc, nil
+}
+
+// Shift returns each customer's change in the log-odds of churn a contact
+// brings, logit P(churn | treated) − logit P(churn | control), the two
+// probabilities kept within [MinModelProb, 1 − MinModelProb] so the shift
+// is finite (at most about ±18.4).
+func (u *Uplift) Shift(f *dataset.Frame) ([]float64, error) {
+	pt, pc, err := u.both(f)
+	if err != nil {
+		return nil, err
+	}
+	for i := range pt {
+		pt[i] = logit(pt[i]) - logit(pc[i])
+	}
+	return pt, nil
+}
+
+func (u *Uplift) both(f *dataset.Frame) (pt, pc []float64, err error) {
+	if pt, err = u.Treated.Predict(f); err != nil {
+		return nil, nil, fmt.Errorf("campaign: uplift %s: %w", u.Offer, err)
+	}
+	if pc, err = u.Control.Predict(f); err != nil {
+		return nil, nil, fmt.Errorf("campaign: uplift %s: %w", u.Offer, err)
+	}
+	return pt, pc, nil
+}
+
+// MinModelProb bounds the arm models' probabilities away from 0 and 1
+// before their log-odds are taken.
+const MinModelProb = 1e-4
+
+// logit is the log-odds of p kept within [MinModelProb, 1 − MinModelProb]
+// (NaN: 0.5, no effect).
+func logit(p float64) float64 {
+	if p != p {
+		p = 0.5
+	}
+	p = min(1-MinModelProb, max(MinModelProb, p))
+	return math.Log(p / (1 - p))
+}
+
+// Bounded is the uplift of a customer whose churn probability without a
+// contact is p when the contact shifts its log-odds by shift: p − σ(logit
+// p + shift). The treated probability σ(…) lies in [0, 1], so the result
+// lies in [p − 1, p]: a contact cannot keep more than the customer's own
+// risk of leaving, nor drive away more than its chance of staying. p is
+// at face value: a customer certain to stay (p ≤ 0) or to leave (p ≥ 1)
+// is not moved, and a NaN p or shift brings no effect (0).
+func Bounded(p, shift float64) float64 {
+	if p != p || shift != shift || p <= 0 || p >= 1 {
+		return 0
+	}
+	// p − σ(logit p + s) = −p(1 − p)(e^s − 1) / (1 + p(e^s − 1)): the
+	// sign is that of −s exactly, and no 1 − p is divided by. Beyond ±40
+	// σ is 0 or 1 to float precision; the clamp keeps rounding inside the
+	// bound.
+	e := math.Expm1(min(40, max(-40, shift)))
+	u := -p * (1 - p) * e / (1 + p*e)
+	return min(p, max(p-1, u))
 }
 
 // ContactValue is what contacting a customer is expected to bring:
@@ -99,12 +175,13 @@ type Offer struct {
 	Value float64 `json:"value"` // ContactValue of the offer
 }
 
-// NextBestOffers picks, per customer, the offer of models with the
-// highest ContactValue (costs by offer); none when every value is ≤ 0.
-func NextBestOffers(models []*Uplift, f *dataset.Frame, clv []float64, cost map[string]float64) ([]Offer, error) {
+// NextBestOffers picks, per customer (churn score risk), the offer of
+// models with the highest ContactValue (costs by offer); none when every
+// value is ≤ 0.
+func NextBestOffers(models []*Uplift, f *dataset.Frame, risk, clv []float64, cost map[string]float64) ([]Offer, error) {
 	out := make([]Offer, f.Rows())
 	for _, m := range models {
-		up, err := m.Predict(f)
+		up, err := m.Predict(f, risk)
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -62,7 +63,7 @@ func TestUpliftBeatsRiskRanking(t *testing.T) {
 		t.Fatal(err)
 	}
 	held, hTreated, hRisk, hEffect := upliftFrame(synth.UpliftCampaign(8000, 0.5, 2))
-	up, err := m.Predict(held)
+	up, err := m.Predict(held, hRisk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,12 +117,12 @@ func TestNextBestOffers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	held, _, _, effect := upliftFrame(synth.UpliftCampaign(3000, 0.5, 5))
+	held, _, risk, effect := upliftFrame(synth.UpliftCampaign(3000, 0.5, 5))
 	clv := make([]float64, held.Rows())
 	for i := range clv {
 		clv[i] = 600
 	}
-	offers, err := campaign.NextBestOffers([]*campaign.Uplift{m}, held, clv, map[string]float64{"discount-10": 5})
+	offers, err := campaign.NextBestOffers([]*campaign.Uplift{m}, held, risk, clv, map[string]float64{"discount-10": 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,5 +159,123 @@ func TestContactValue(t *testing.T) {
 		if got := campaign.ContactValue(tc.uplift, tc.clv, tc.cost); math.Abs(got-tc.want) > 1e-9 {
 			t.Errorf("%s: ContactValue(%g, %g, %g) = %g, want %g", tc.name, tc.uplift, tc.clv, tc.cost, got, tc.want)
 		}
+	}
+}
+
+// TestBounded: the served uplift is p − σ(logit p + shift), within
+// [p − 1, p] for every churn score and shift, adversarial ones included,
+// and equal to the hand computation where one is easy.
+func TestBounded(t *testing.T) {
+	inf := math.Inf(1)
+	for _, tc := range []struct {
+		name     string
+		p, shift float64
+		want     float64
+	}{
+		{"no effect", 0.3, 0, 0},
+		{"odds a third", 0.5, math.Log(1.0 / 3), 0.25},
+		{"odds tripled", 0.5, math.Log(3), -0.25},
+		{"the demo's 6.2% customer, the strongest effect", 0.062, -inf, 0.062},
+		{"a sure stayer is not moved", 0, -5, 0},
+		{"a sure leaver is not moved", 1, -5, 0},
+		{"certain to be driven away", 0.2, inf, -0.8},
+		{"NaN risk", math.NaN(), -1, 0},
+		{"NaN shift", 0.4, math.NaN(), 0},
+	} {
+		if got := campaign.Bounded(tc.p, tc.shift); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("%s: Bounded(%g, %g) = %g, want %g", tc.name, tc.p, tc.shift, got, tc.want)
+		}
+	}
+	ps := []float64{-1, -0, 0, 5e-324, 1e-300, 1e-9, 0.062, 0.5, 1 - 1e-16, 1 - 1e-9, 1, 1.5, inf, -inf, math.NaN()}
+	shifts := []float64{-inf, -1e300, -1e9, -40, -18.4, -1, -1e-12, 0, 1e-12, 1, 18.4, 40, 1e9, 1e300, inf, math.NaN()}
+	rng := rand.New(rand.NewPCG(16, 1))
+	for range 20000 {
+		ps = append(ps, rng.Float64())
+		shifts = append(shifts[:16], rng.NormFloat64()*10)
+		for _, p := range ps[len(ps)-1:] {
+			for _, s := range shifts {
+				checkBounded(t, p, s)
+			}
+		}
+	}
+	for _, p := range ps[:15] {
+		for _, s := range shifts[:16] {
+			checkBounded(t, p, s)
+		}
+	}
+}
+
+func checkBounded(t *testing.T, p, shift float64) {
+	t.Helper()
+	u := campaign.Bounded(p, shift)
+	q := 0.0
+	if p == p {
+		q = min(1, max(0, p))
+	}
+	if u != u || u > q || u < q-1 {
+		t.Fatalf("Bounded(%g, %g) = %g, outside [%g, %g]", p, shift, u, q-1, q)
+	}
+	if (shift < 0 && u < 0) || (shift > 0 && u > 0) {
+		t.Fatalf("Bounded(%g, %g) = %g: the wrong sign", p, shift, u)
+	}
+}
+
+// TestPredictNeverExceedsRisk: a fitted model's uplift stays within
+// [risk − 1, risk] for the customers' own risks, for risks drawn at random,
+// and for adversarial ones (every customer nearly certain to stay, or to
+// leave), where the two models' plain difference does not.
+func TestPredictNeverExceedsRisk(t *testing.T) {
+	ctx := context.Background()
+	train, treated, _, _ := upliftFrame(synth.UpliftCampaign(4000, 0.5, 21))
+	m, err := campaign.FitUplift(ctx, "discount-10", train, treated, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, _, own, _ := upliftFrame(synth.UpliftCampaign(3000, 0.5, 22))
+	raw, err := m.Raw(held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(22, 2))
+	random := make([]float64, held.Rows())
+	for i := range random {
+		random[i] = rng.Float64()
+	}
+	fill := func(v float64) []float64 {
+		out := make([]float64, held.Rows())
+		for i := range out {
+			out[i] = v
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name       string
+		risk       []float64
+		rawExceeds bool // the plain difference is incoherent for some
+	}{
+		{"own risk", own, false},
+		{"random risk", random, false},
+		{"nearly sure to stay", fill(0.001), true},
+		{"nearly sure to leave", fill(0.999), true},
+		{"sure to stay", fill(0), true},
+	} {
+		up, err := m.Predict(held, tc.risk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := campaign.Incoherent(up, tc.risk); n > 0 {
+			t.Errorf("%s: %d uplifts outside [risk − 1, risk]", tc.name, n)
+		}
+		for i, u := range up {
+			if u != u {
+				t.Fatalf("%s: customer %d: NaN uplift", tc.name, i)
+			}
+		}
+		if n := campaign.Incoherent(raw, tc.risk); tc.rawExceeds && n == 0 {
+			t.Errorf("%s: the plain difference never leaves [risk − 1, risk]: the case does not test the bound", tc.name)
+		}
+	}
+	if _, err := m.Predict(held, own[:10]); err == nil {
+		t.Error("Predict with fewer churn scores than rows: no error")
 	}
 }

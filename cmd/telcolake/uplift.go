@@ -37,7 +37,7 @@ func runUplift(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	held, hTreated, hRisk, hEffect := upliftFrame(synth.UpliftCampaign(*n, *share, *seed+1))
-	up, err := m.Predict(held)
+	up, err := m.Predict(held, hRisk)
 	if err != nil {
 		return err
 	}

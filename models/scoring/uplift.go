@@ -41,16 +41,21 @@ func (r *Runner) loadUplift(ctx context.Context, version string) (*campaign.Mode
 }
 
 // scoreUplift fills the contact columns of cs, the customers of rows f
-// (their CLV already set): each offer's uplift, and the offer with the
-// highest uplift × CLV − cost per contact.
+// (their churn probability and CLV already set): each offer's uplift,
+// bounded by the customer's churn probability (campaign.Bounded), and the
+// offer with the highest uplift × CLV − cost per contact.
 func scoreUplift(m *campaign.Model, meta *serving.UpliftMeta, f *dataset.Frame, cs []serving.Customer) error {
 	preds := map[*campaign.Uplift][]float64{}
+	risk := make([]float64, len(cs))
+	for i := range cs {
+		risk[i] = cs[i].Probability
+	}
 	for k, o := range meta.Offers {
 		u, _ := m.For(o.Offer)
 		up, ok := preds[u]
 		if !ok {
 			var err error
-			if up, err = u.Predict(f); err != nil {
+			if up, err = u.Predict(f, risk); err != nil {
 				return fmt.Errorf("scoring: uplift: %w", err)
 			}
 			preds[u] = up

@@ -74,6 +74,11 @@ func checkUplift(t *testing.T, meta *serving.Meta, cs []serving.Customer) {
 			}
 			continue
 		}
+		for k, u := range c.OfferUplift[:len(meta.Uplift.Offers)] {
+			if u > c.Probability || u < c.Probability-1 {
+				t.Fatalf("%s: offer %d uplift %v outside [churn risk − 1, churn risk] = [%v, %v]", c.SubscriberID, k, u, c.Probability-1, c.Probability)
+			}
+		}
 		best, bestV := "", math.Inf(-1)
 		for k, o := range meta.Uplift.Offers {
 			if v := c.OfferUplift[k]*max(c.CLV, 0) - o.Cost; v > bestV {
