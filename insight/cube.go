@@ -108,6 +108,12 @@ var Measures = []Measure{
 	{Name: "arrears_mean", column: "arrears", agg: aggMean, Money: true},
 	{Name: "profit_sum", column: "profit", agg: aggSum, Money: true},
 	{Name: "profit_mean", column: "profit", agg: aggMean, Money: true},
+	// expected_arrears_sum is the cell's expected arrears: per customer
+	// the bad-debt probability × 2 × the monthly value (the two unpaid
+	// bills the bad-debt label means; the figure the cost to serve
+	// charges, serving.CostModel), in whole cents, summed. 0 where no
+	// bad-debt model was promoted.
+	{Name: "expected_arrears_sum", column: ExpectedArrearsColumn, agg: aggSum, Money: true},
 }
 
 // MeasureByName returns the measure called name.

@@ -210,9 +210,9 @@ func TestComputeMatchesBruteForce(t *testing.T) {
 				t.Fatal(err)
 			}
 			type acc struct {
-				n                       int64
-				value, clv, vr, arrears int64
-				p, bd, minutes, data    float64
+				n                           int64
+				value, clv, vr, arrears, ea int64
+				p, bd, minutes, data        float64
 			}
 			brute := map[string]*acc{}
 			for _, r := range rows {
@@ -236,6 +236,8 @@ func TestComputeMatchesBruteForce(t *testing.T) {
 					a.clv += serving.ToCents(c.CLV)
 					a.vr += serving.ToCents(c.ValueAtRisk)
 					a.arrears += serving.ToCents(c.Arrears)
+					// Expected arrears: bad-debt probability × two monthly bills, per customer to the cent.
+					a.ea += int64(math.Round(c.BadDebtProbability * 2 * float64(serving.ToCents(c.MonthlyValue))))
 					a.p += c.Probability
 					a.bd += c.BadDebtProbability
 					a.minutes += c.VoiceMinutes
@@ -257,7 +259,7 @@ func TestComputeMatchesBruteForce(t *testing.T) {
 				get := func(name string) float64 { return c.Values[slices.Index(cube.Measures, name)] }
 				n := float64(a.n)
 				exact := map[string]float64{"count": n, "monthly_value_sum": serving.FromCents(a.value), "clv_sum": serving.FromCents(a.clv),
-					"value_at_risk_sum": serving.FromCents(a.vr)}
+					"value_at_risk_sum": serving.FromCents(a.vr), "expected_arrears_sum": serving.FromCents(a.ea)}
 				for m, w := range exact {
 					if got := get(m); got != w {
 						t.Errorf("cell %s: %s = %v, want %v", cellName(c), m, got, w)
@@ -332,5 +334,44 @@ func TestComputeNoRows(t *testing.T) {
 	}
 	if len(cube.Cells) != 1 || !cube.Cells[0].IsRolled(0) || cube.Cells[0].Count != 0 || !math.IsNaN(cube.Cells[0].Values[1]) {
 		t.Errorf("cube of no rows = %+v, want only the grand total, count 0, mean NaN", cube.Cells)
+	}
+}
+
+// TestExpectedArrears: one customer's expected arrears by hand, the
+// edges (NaN, negative, above 1, negative bills) included, and the cube's
+// sum of a hand-made snapshot's.
+func TestExpectedArrears(t *testing.T) {
+	for _, tc := range []struct {
+		p     float64
+		cents int64
+		want  int64
+	}{
+		{0.25, 4000, 2000}, // a quarter of two bills of 40.00: 20.00
+		{0.333, 1001, 667}, // 666.666 cents, rounded
+		{0, 4000, 0},       // no bad-debt model
+		{math.NaN(), 4000, 0},
+		{-0.2, 4000, 0},
+		{1.5, 4000, 8000}, // at most the two bills
+		{0.5, -2500, 0},   // a credit is not arrears
+	} {
+		if got := ExpectedArrearsCents(tc.p, tc.cents); got != tc.want {
+			t.Errorf("ExpectedArrearsCents(%v, %d) = %d, want %d", tc.p, tc.cents, got, tc.want)
+		}
+	}
+	cs := handMade()
+	var want int64
+	for i := range cs {
+		cs[i].BadDebtProbability = float64(i%4) / 8
+		want += ExpectedArrearsCents(cs[i].BadDebtProbability, serving.ToCents(cs[i].MonthlyValue))
+	}
+	snap := open(t, cs)
+	for range 2 { // the second read is the cached column's
+		cube, err := Compute(snap, Query{Measures: []string{"count", "expected_arrears_sum"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cube.Cells[0].Values[1]; got != serving.FromCents(want) || want == 0 {
+			t.Errorf("expected_arrears_sum = %v, want %v", got, serving.FromCents(want))
+		}
 	}
 }

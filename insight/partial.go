@@ -147,7 +147,7 @@ func sumColumns(ms []Measure) (fixed, cents []string, slot []int) {
 			continue
 		}
 		list := &fixed
-		if col, _ := serving.ColumnByName(m.column); col.Kind == serving.Cents {
+		if col, _ := serving.ColumnByName(m.column); col.Kind == serving.Cents || derivedCents[m.column] != nil {
 			list = &cents
 		}
 		k := slices.Index(*list, m.column)
@@ -231,6 +231,12 @@ func ComputePartial(cols Columns, q Query) (*Partial, error) {
 	}
 	cdata := make([][]int64, len(p.CentsColumns))
 	for j, name := range p.CentsColumns {
+		if f := derivedCents[name]; f != nil {
+			if cdata[j], err = f(cols); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if cdata[j] = cols.Cents(name); len(cdata[j]) != n {
 			return nil, fmt.Errorf("insight: column %s missing", name)
 		}
