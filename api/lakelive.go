@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -35,7 +36,29 @@ func LakeLive(ctx context.Context, conn *lake.Conn, getenv func(string) string, 
 	if err := shardLayout(&cfg, getenv, lambda.NewFromConfig(conn.AWS)); err != nil {
 		return nil, err
 	}
+	if cfg.Every, err = checkEvery(getenv); err != nil {
+		return nil, err
+	}
 	return NewLive(cfg)
+}
+
+// EnvCheckEvery is how often a warm instance reads serving/latest.json
+// for a newer run, a Go duration (the template's ServingCheckEvery;
+// unset: LiveConfig's default, one minute).
+const EnvCheckEvery = "TELCOLAKE_SERVING_CHECK_EVERY"
+
+// checkEvery is the interval EnvCheckEvery names (0, the default, when
+// unset), or an error naming the variable.
+func checkEvery(getenv func(string) string) (time.Duration, error) {
+	v := strings.TrimSpace(getenv(EnvCheckEvery))
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive duration such as 1m or 10s", EnvCheckEvery, v)
+	}
+	return d, nil
 }
 
 // EnvShardFunction names the api shard functions a sharded front

@@ -235,3 +235,37 @@ func TestShardLayoutFromEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckEveryFromEnv: the interval a warm instance looks for a new run
+// comes from EnvCheckEvery, and a bad one is an error naming it.
+func TestCheckEveryFromEnv(t *testing.T) {
+	for _, tc := range []struct {
+		v       string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"", 0, false},
+		{"10s", 10 * time.Second, false},
+		{" 1m ", time.Minute, false},
+		{"1ms", time.Millisecond, false},
+		{"0s", 0, true},
+		{"-1m", 0, true},
+		{"soon", 0, true},
+	} {
+		got, err := checkEvery(func(k string) string {
+			if k == EnvCheckEvery {
+				return tc.v
+			}
+			return ""
+		})
+		if tc.wantErr {
+			if err == nil || !strings.Contains(err.Error(), EnvCheckEvery) {
+				t.Errorf("%q: %v, want an error naming %s", tc.v, err, EnvCheckEvery)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%q: %v, %v; want %v", tc.v, got, err, tc.want)
+		}
+	}
+}
