@@ -45,6 +45,12 @@ type cdrRec struct {
 	net    uint8
 	roam   bool
 	intl   bool
+	// tail, tailLen locate the row's text after its call id (subscriber,
+	// other party … other_area and the newline) in dayWorker.tails: it is
+	// formatted while the subscriber's data is in cache, before the sort
+	// by time scatters the records.
+	tail    uint32
+	tailLen uint16
 }
 
 // Hourly activity profiles (relative weights per hour of day).
@@ -140,6 +146,7 @@ type dayWorker struct {
 	sorted []cdrRec
 	counts []int32
 	csv    []byte
+	tails  []byte // the day's good rows' text after the call id, in generation order
 	gz     *gzip.Writer
 	prefix []byte // "YYYY-MM-DDT"
 	ymd    []byte // "YYYYMMDD"
@@ -171,6 +178,7 @@ func (w *dayWorker) run(job dayJob) (dayChunk, error) {
 	w.ymd = t.AppendFormat(w.ymd[:0], "20060102")
 
 	w.recs = w.recs[:0]
+	w.tails = w.tails[:0]
 	usage := g.usage[job.month]
 	for i := range g.subs {
 		s := &g.subs[i]
@@ -182,8 +190,12 @@ func (w *dayWorker) run(job dayJob) (dayChunk, error) {
 		n0 := len(w.recs)
 		w.subDay(i, s, job.day, dow)
 		var sum int64
-		for _, rec := range w.recs[n0:] {
+		for k := n0; k < len(w.recs); k++ {
+			rec := &w.recs[k]
 			sum += rec.charge
+			off := len(w.tails)
+			w.tails = w.appendTail(w.tails, rec, badNone)
+			rec.tail, rec.tailLen = uint32(off), uint16(len(w.tails)-off)
 		}
 		if sum != 0 {
 			atomic.AddInt64(&usage[i], sum)
@@ -226,7 +238,8 @@ func (w *dayWorker) run(job dayJob) (dayChunk, error) {
 	need, left := bad, len(w.sorted)
 	for i := range w.sorted {
 		rec := &w.sorted[i]
-		b = w.appendRow(b, rec, uint64(i+1), badNone)
+		b = w.appendHead(b, uint64(i+1), badNone)
+		b = append(b, w.tails[rec.tail:rec.tail+uint32(rec.tailLen)]...)
 		if need > 0 && mr.IntN(left) < need {
 			b = w.appendRow(b, rec, uint64(i+1), uint8(1+mr.IntN(int(badKinds))))
 			need--
@@ -387,12 +400,23 @@ func (w *dayWorker) pickContact(r *rand.Rand, i int, s *subscriber, si float64) 
 
 // appendRow formats one CDR row; bad != badNone plants a malformed variant.
 func (w *dayWorker) appendRow(b []byte, rec *cdrRec, seq uint64, bad uint8) []byte {
+	return w.appendTail(w.appendHead(b, seq, bad), rec, bad)
+}
+
+// appendHead formats a row's call id: C, the day, the day's sequence
+// number, and X for a malformed row's own id.
+func (w *dayWorker) appendHead(b []byte, seq uint64, bad uint8) []byte {
 	b = append(b, 'C')
 	b = append(b, w.ymd...)
 	b = appendPad(b, seq, 8)
 	if bad != badNone {
 		b = append(b, 'X')
 	}
+	return b
+}
+
+// appendTail formats the rest of a row after its call id.
+func (w *dayWorker) appendTail(b []byte, rec *cdrRec, bad uint8) []byte {
 	b = append(b, w.g.subs[rec.sub].cdrKey...)
 	if rec.other != 0 {
 		b = strconv.AppendUint(b, rec.other, 10)

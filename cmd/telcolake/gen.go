@@ -34,6 +34,7 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	mess := fs.Bool("mess", true, "plant malformed rows, a duplicate delivery and late files")
 	truth := fs.Bool("truth", true, "also write the generator's ground truth to DIR/"+synth.TruthKey+" (not an export)")
 	start := fs.String("start", synth.DefaultStart.Format("2006-01"), "first `month` of the window, YYYY-MM")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) to this `file`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -72,6 +73,11 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Mess:        *mess,
 		Truth:       *truth,
 	}
+	stop, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	t0 := time.Now()
 	m, err := synth.Generate(ctx, cfg, synth.DirSink(*out))
 	if err != nil {
