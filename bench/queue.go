@@ -64,15 +64,36 @@ func freeAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
+// The part's files follow an operator's mediation: each of queueSwitches
+// switches drops one file every 15 minutes, in time order, so 10,000 files
+// are about a day (files of one batch meet one or two days' partitions).
+const queueSwitches = 100
+
+// queueStart is the start of file i's 15 minutes.
+func queueStart(i int) time.Time {
+	return time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i/queueSwitches) * 15 * time.Minute)
+}
+
+// queueKey is the landing key of file i.
+func queueKey(i int) string {
+	return fmt.Sprintf("exports/cdr/%s/switch%03d-%06d.csv", queueStart(i).Format("2006/01/02"), i%queueSwitches, i)
+}
+
 // queueCSV is file i of the part: rows CDRs of one switch's 15 minutes.
 func queueCSV(i, rows int) []byte {
+	return slotCSV(fmt.Sprintf("Q%06d", i), i, queueStart(i), rows)
+}
+
+// slotCSV is rows CDRs starting in the 15 minutes from start, with call ids
+// prefix-<row>; seed spreads the subscribers.
+func slotCSV(prefix string, seed int, start time.Time, rows int) []byte {
 	var b bytes.Buffer
 	b.WriteString("call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge\n")
-	day := 1 + i%28
 	for r := 0; r < rows; r++ {
-		sub := (i*7919 + r*104729) % 200000
-		fmt.Fprintf(&b, "Q%06d-%05d,S%07d,4917%08d,4930%06d,offnet,2026-10-%02dT%02d:%02d:%02dZ,%d,voice,out,false,false,CELL%03d,North,0,0.%04d\n",
-			i, r, sub, sub, (i+r)%999983, day, (i/28)%24, (r/60)%60, r%60, 1+r%900, i%500, r%10000)
+		sub := (seed*7919 + r*104729) % 200000
+		at := start.Add(time.Duration(r*900/rows) * time.Second)
+		fmt.Fprintf(&b, "%s-%05d,S%07d,4917%08d,4930%06d,offnet,%s,%d,voice,out,false,false,CELL%03d,North,0,0.%04d\n",
+			prefix, r, sub, sub, (seed+r)%999983, at.Format(time.RFC3339), 1+r%900, seed%500, r%10000)
 	}
 	return b.Bytes()
 }
@@ -129,7 +150,7 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 	// Warm up: one file, so the function's cold start and the tables'
 	// creation are not in the figures.
 	warm := "exports/cdr/2026/09/30/warm.csv"
-	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(landing), Key: aws.String(warm), Body: bytes.NewReader(queueCSV(99999999, 10))}); err != nil {
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(landing), Key: aws.String(warm), Body: bytes.NewReader(slotCSV("W", 0, time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC), 10))}); err != nil {
 		return nil, err
 	}
 	select {
@@ -156,7 +177,7 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				key := fmt.Sprintf("exports/cdr/2026/10/%02d/switch%03d-%06d.csv", 1+i%28, i%100, i)
+				key := queueKey(i)
 				if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(landing), Key: aws.String(key), Body: bytes.NewReader(queueCSV(i, o.queueRows))}); err != nil {
 					errs <- fmt.Errorf("queue: upload %s: %w", key, err)
 					return
@@ -290,12 +311,12 @@ func queueSection(r *queueReport, m machine) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n## Many small files through the ingest queue\n\n", queueBegin)
 	fmt.Fprintf(&b, "Measured %s at commit `%s` on %s by `make bench BENCH_FLAGS='-parts=queue -queue-files %d'`: "+
-		"%s CDR files of %s rows uploaded with the AWS SDK (8 at a time) to the local stack's S3; each upload's notification goes to "+
+		"%s CDR files of %s rows (each one switch's 15 minutes: %d switches, in time order, as a mediation drops them) uploaded with the AWS SDK (8 at a time) to the local stack's S3; each upload's notification goes to "+
 		"the ingest queue (the local SQS), whose event source mapping (batch size %s, window %s s, up to %d batches at once, "+
 		"each in its own execution environment) invokes the real ingest "+
 		"binary through the Lambda Runtime API. Committed = the file's message deleted after the function answered. "+
 		"One warm-up file before the clock starts.\n\n",
-		r.Date.Format("2006-01-02 15:04 UTC"), r.Commit, host, r.Files, thousands(int64(r.Files)), thousands(int64(r.RowsPerFile)), r.BatchSize, r.Window, r.Concurrency)
+		r.Date.Format("2006-01-02 15:04 UTC"), r.Commit, host, r.Files, thousands(int64(r.Files)), thousands(int64(r.RowsPerFile)), queueSwitches, r.BatchSize, r.Window, r.Concurrency)
 	b.WriteString("| what | value | target |\n|---|---:|---|\n")
 	fmt.Fprintf(&b, "| files committed | %s of %s | |\n", thousands(int64(r.Files-r.Failed)), thousands(int64(r.Files)))
 	fmt.Fprintf(&b, "| wall time, first upload to last commit | %.1f s | |\n", r.Seconds)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -277,6 +278,12 @@ func (p *prepared) dataFiles() []iceberg.DataFile {
 // one after the batch commits, as Ingest does.
 func (in *Ingester) IngestBatch(ctx context.Context, objs []Object) []Outcome {
 	ctx = WithAWS(ctx, in.AWS)
+	clock := &batchClock{d: map[string]time.Duration{}}
+	ctx = context.WithValue(ctx, batchClockKey{}, clock)
+	batchStart := time.Now()
+	defer func() {
+		in.Log.InfoContext(ctx, "batch timings", append([]any{"files", len(objs), "wall_ms", time.Since(batchStart).Milliseconds()}, clock.logAttrs()...)...)
+	}()
 	out := make([]Outcome, len(objs))
 	in.keysOnce.Do(func() {
 		if in.keys == nil {
@@ -305,7 +312,9 @@ func (in *Ingester) IngestBatch(ctx context.Context, objs []Object) []Outcome {
 		fast = append(fast, i)
 	}
 
+	t0 := time.Now()
 	preps, err := in.prepareAll(ctx, objs, fast)
+	clock.since("batch_prepare", t0)
 	if err != nil {
 		for i := range out {
 			out[i] = Outcome{Result: Result{Source: objs[i].Source(), ETag: objs[i].ETag}, Err: err}
@@ -343,7 +352,10 @@ func (in *Ingester) IngestBatch(ctx context.Context, objs []Object) []Outcome {
 			}
 			keep = append(keep, p)
 		}
-		if err := in.commitBatch(ctx, keep); err != nil {
+		t0 := time.Now()
+		err := in.commitBatch(ctx, keep)
+		clock.since("batch_commit", t0)
+		if err != nil {
 			for _, p := range keep {
 				p.step, p.err = stepErr, err
 			}
@@ -370,7 +382,10 @@ func (in *Ingester) IngestBatch(ctx context.Context, objs []Object) []Outcome {
 		for i, p := range logged {
 			rows[i] = logRow{obj: p.obj, res: p.res, start: p.start}
 		}
-		if err := in.appendLogs(ctx, rows); err != nil {
+		t0 := time.Now()
+		err := in.appendLogs(ctx, rows)
+		clock.since("batch_log", t0)
+		if err != nil {
 			for _, p := range logged {
 				p.step, p.err = stepErr, fmt.Errorf("ingest %s: %w", p.res.Source, err)
 			}
@@ -389,6 +404,8 @@ func (in *Ingester) IngestBatch(ctx context.Context, objs []Object) []Outcome {
 		}
 	}
 	slices.Sort(serial)
+	t0 = time.Now()
+	defer clock.since("batch_serial", t0)
 	for _, i := range serial {
 		res, err := in.Ingest(ctx, objs[i])
 		out[i] = Outcome{Result: res, Err: err}
@@ -445,6 +462,30 @@ func (in *Ingester) prepareAll(ctx context.Context, objs []Object, idx []int) ([
 	for name := range tables {
 		shared[name] = newDayKeys()
 	}
+	// What the ledgers know of every source, looked up for the whole
+	// batch at once: per table, and for the files of no known format
+	// (nil), in the log only.
+	t0 := time.Now()
+	bySource := map[string]map[string]bool{}
+	for _, i := range idx {
+		name := ""
+		if f, ok := FormatForKey(objs[i].Key); ok {
+			name = f.Table.Name
+		}
+		if bySource[name] == nil {
+			bySource[name] = map[string]bool{}
+		}
+		bySource[name][objs[i].Source()] = true
+	}
+	prior := map[string]priorState{}
+	for name, sources := range bySource {
+		ps, err := lookupPriors(ctx, tables[name], logTbl, sources)
+		if err != nil {
+			return nil, fmt.Errorf("look up the ledger of %d files: %w", len(sources), err)
+		}
+		maps.Copy(prior, ps)
+	}
+	clockOf(ctx).since("batch_lookup", t0)
 	preps := make([]*prepared, len(idx))
 	budget := in.newSharedBudget()
 	workers := in.BatchWorkers
@@ -458,7 +499,7 @@ func (in *Ingester) prepareAll(ctx context.Context, objs []Object, idx []int) ([
 		go func() {
 			defer wg.Done()
 			for k := range work {
-				preps[k] = in.prepare(ctx, logTbl, tables, shared, budget, idx[k], objs[idx[k]])
+				preps[k] = in.prepare(ctx, tables, shared, budget, prior[objs[idx[k]].Source()], idx[k], objs[idx[k]])
 			}
 		}()
 	}
@@ -473,7 +514,7 @@ func (in *Ingester) prepareAll(ctx context.Context, objs []Object, idx []int) ([
 // prepare is the part of ingestOnce before the commit, for the cases a
 // batch handles: a first version of a source, or a redelivery of one
 // fully done. Every other case is left to the single-file path.
-func (in *Ingester) prepare(ctx context.Context, logTbl *table.Table, tables map[string]*table.Table, shared map[string]*dayKeys, budget *sharedBudget, idx int, obj Object) *prepared {
+func (in *Ingester) prepare(ctx context.Context, tables map[string]*table.Table, shared map[string]*dayKeys, budget *sharedBudget, prior priorState, idx int, obj Object) *prepared {
 	p := &prepared{idx: idx, obj: obj, start: in.now(), res: Result{Source: obj.Source(), ETag: obj.ETag}}
 	fail := func(err error) *prepared {
 		p.step, p.err = stepErr, fmt.Errorf("ingest %s: %w", obj.Source(), err)
@@ -482,11 +523,7 @@ func (in *Ingester) prepare(ctx context.Context, logTbl *table.Table, tables map
 	}
 	format, ok := FormatForKey(obj.Key)
 	if !ok {
-		e, err := logLookup(ctx, logTbl, p.res.Source)
-		if err != nil {
-			return fail(err)
-		}
-		if e.found && e.etag == obj.ETag {
+		if e := prior.logged; e.found && e.etag == obj.ETag {
 			p.res.Status = StatusDuplicate
 			return p
 		}
@@ -501,14 +538,8 @@ func (in *Ingester) prepare(ctx context.Context, logTbl *table.Table, tables map
 	}
 	p.format, p.tbl = format, tables[format.Table.Name]
 	p.res.Table = Namespace + "." + format.Table.Name
-	prev, repair, err := lookupVersion(ctx, p.tbl, p.res.Source)
-	if err != nil {
-		return fail(err)
-	}
-	logged, err := logLookup(ctx, logTbl, p.res.Source)
-	if err != nil {
-		return fail(err)
-	}
+	clock := clockOf(ctx)
+	prev, repair, logged := prior.prev, prior.repair, prior.logged
 	switch {
 	case repair:
 		p.step = stepSerial
@@ -524,7 +555,9 @@ func (in *Ingester) prepare(ctx context.Context, logTbl *table.Table, tables map
 		return p
 	}
 
+	t0 := time.Now()
 	body, err := in.Store.Get(ctx, obj.Bucket, obj.Key, obj.ETag)
+	clock.since("file_get", t0)
 	switch {
 	case errors.Is(err, ErrObjectChanged):
 		p.res.Status = StatusSuperseded
@@ -549,6 +582,7 @@ func (in *Ingester) prepare(ctx context.Context, logTbl *table.Table, tables map
 		parser.records = p.recs
 	}
 	var werr error
+	t0 = time.Now()
 	if budget.take(obj) {
 		if p.recs != nil {
 			p.recs.byPart = map[int64][]recordKey{}
@@ -562,6 +596,7 @@ func (in *Ingester) prepare(ctx context.Context, logTbl *table.Table, tables map
 	} else {
 		p.files, werr = in.writeFile(ctx, p.tbl, format, parser, body, obj.Key)
 	}
+	clock.since("file_parse", t0)
 	p.st = &parser.Stats
 	st := p.st
 	res := &p.res
@@ -621,27 +656,118 @@ func (p *prepared) release() {
 	p.charged = 0
 }
 
-// lookupVersions is lookupVersion for many sources: one pass over the
-// snapshots, then the ledger objects of the sources they do not name.
+// lookupVersions is lookupVersion for many sources, as the newest entry
+// only: one pass over the snapshots, then the ledger objects of the
+// sources they do not name, read a few at a time.
 func lookupVersions(ctx context.Context, tbl *table.Table, sources map[string]bool) (map[string]ledgerEntry, error) {
 	found, err := newestEntries(ctx, tbl, sources)
 	if err != nil {
 		return nil, err
 	}
+	var missing []string
 	for src := range sources {
-		if _, ok := found[src]; ok {
-			continue
+		if _, ok := found[src]; !ok {
+			missing = append(missing, src)
 		}
-		obj, ok, err := readLedgerObject(ctx, tbl, src)
+	}
+	objs, err := readLedgerObjects(ctx, tbl, missing)
+	if err != nil {
+		return nil, err
+	}
+	for src, obj := range objs {
+		found[src] = objectEntry(obj)
+	}
+	return found, nil
+}
+
+// priorState is what the ledgers of a batch's table and of ingest_log
+// know of one source before the batch: lookupVersion's and logLookup's
+// answers.
+type priorState struct {
+	prev   ledgerEntry
+	repair bool
+	logged ledgerEntry
+}
+
+// lookupPriors answers lookupVersion for every source of a batch against
+// tbl and logLookup against logTbl: one pass over each table's snapshots
+// and the ledger objects read a few at a time, instead of two passes and
+// two reads per file. With tbl nil only the log is looked up.
+func lookupPriors(ctx context.Context, tbl, logTbl *table.Table, sources map[string]bool) (map[string]priorState, error) {
+	out := make(map[string]priorState, len(sources))
+	list := make([]string, 0, len(sources))
+	for src := range sources {
+		list = append(list, src)
+	}
+	if tbl != nil {
+		found, err := newestEntries(ctx, tbl, sources)
 		if err != nil {
 			return nil, err
 		}
-		if ok {
-			found[src] = ledgerEntry{etag: obj.ETag, status: obj.Status, sequencer: obj.Sequencer, snapshotID: obj.SnapshotID,
-				files: obj.Files, found: true}
+		objs, err := readLedgerObjects(ctx, tbl, list)
+		if err != nil {
+			return nil, err
+		}
+		for _, src := range list {
+			var ps priorState
+			e, obj := found[src], objs[src]
+			_, ok := objs[src]
+			switch {
+			case e.found:
+				ps.prev, ps.repair = e, !ok || obj.SnapshotID != e.snapshotID
+			case ok:
+				ps.prev = objectEntry(obj)
+			}
+			out[src] = ps
 		}
 	}
-	return found, nil
+	logged, err := lookupVersions(ctx, logTbl, sources)
+	if err != nil {
+		return nil, err
+	}
+	for _, src := range list {
+		ps := out[src]
+		ps.logged = logged[src]
+		out[src] = ps
+	}
+	return out, nil
+}
+
+// objectEntry is the ledger entry a ledger object holds.
+func objectEntry(obj ledgerObject) ledgerEntry {
+	return ledgerEntry{etag: obj.ETag, status: obj.Status, sequencer: obj.Sequencer, snapshotID: obj.SnapshotID,
+		files: obj.Files, shared: obj.Shared, found: true}
+}
+
+// ledgerReadLanes is how many ledger objects a batch reads at once.
+const ledgerReadLanes = 16
+
+// readLedgerObjects reads the ledger objects of sources, ledgerReadLanes
+// at a time, and returns those that exist (readLedgerObject's ok).
+func readLedgerObjects(ctx context.Context, tbl *table.Table, sources []string) (map[string]ledgerObject, error) {
+	out := make(map[string]ledgerObject, len(sources))
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, ledgerReadLanes)
+	var wg sync.WaitGroup
+	for _, src := range sources {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			obj, ok, err := readLedgerObject(ctx, tbl, src)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil && firstErr == nil:
+				firstErr = err
+			case ok:
+				out[src] = obj
+			}
+		}()
+	}
+	wg.Wait()
+	return out, firstErr
 }
 
 // commitBatch commits the data files of the prepared files of one table in
@@ -691,17 +817,23 @@ func (in *Ingester) commitBatch(ctx context.Context, ps []*prepared) error {
 			p.release()
 		}
 	}()
+	clock := clockOf(ctx)
 	err = in.retry.retryCommit(ctx, func(ctx context.Context) error {
 		committed, decided, members = nil, make([]decision, len(ps)), nil
+		t0 := time.Now()
 		tbl, err := in.Tables.LoadTable(ctx, ident)
 		if err != nil {
 			return fmt.Errorf("reload %s: %w", name, err)
 		}
+		clock.since("commit_reload", t0)
 		lastTbl = tbl
+		t0 = time.Now()
 		prevs, err := lookupVersions(ctx, tbl, sources)
 		if err != nil {
 			return err
 		}
+		clock.since("commit_lookup", t0)
+		t0 = time.Now()
 		var files []iceberg.DataFile
 		var adding []*prepared
 		var memberIdx []int
@@ -743,6 +875,8 @@ func (in *Ingester) commitBatch(ctx context.Context, ps []*prepared) error {
 			}
 			// Otherwise every record was a duplicate: nothing to add.
 		}
+		clock.since("commit_recheck", t0)
+		t0 = time.Now()
 		if !slices.Equal(memberIdx, writtenFor) {
 			dropWritten()
 			if len(members) > 0 {
@@ -754,6 +888,7 @@ func (in *Ingester) commitBatch(ctx context.Context, ps []*prepared) error {
 				}
 			}
 		}
+		clock.since("commit_write_shared", t0)
 		for _, p := range members {
 			p.inShared = memberFiles(p, written)
 		}
@@ -780,10 +915,14 @@ func (in *Ingester) commitBatch(ctx context.Context, ps []*prepared) error {
 				e.Files = strings.Split(packFiles(tbl.Location(), p.dataFiles()), "\n")
 				entries = append(entries, e)
 			}
+			t0 := time.Now()
 			if props, side, err = batchProps(ctx, tbl, entries); err != nil {
 				return err
 			}
+			clock.since("commit_side_file", t0)
 		}
+		t0 = time.Now()
+		defer clock.since("commit_commit", t0)
 		tx := tbl.NewTransaction()
 		if err := tx.AddDataFiles(ctx, files, props, table.WithoutDuplicateCheck()); err != nil {
 			removeLedgerBlob(ctx, tbl, side)
@@ -846,6 +985,8 @@ func (in *Ingester) commitBatch(ctx context.Context, ps []*prepared) error {
 	}
 	// After the commit: the summary is authoritative until the objects
 	// catch up, so a failure here only costs a rebuild later.
+	t0 := time.Now()
+	defer clock.since("commit_ledger_objects", t0)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
 	for i, p := range ps {
@@ -1002,4 +1143,46 @@ func (in *Ingester) appendLogs(ctx context.Context, rows []logRow) error {
 		return fmt.Errorf("commit %d ingest log row(s): %w", len(rows), err)
 	}
 	return nil
+}
+
+// batchClock adds up where a batch's time goes, by stage; the stages of
+// files prepared at once add up to more than the wall time.
+type batchClock struct {
+	mu sync.Mutex
+	d  map[string]time.Duration
+}
+
+type batchClockKey struct{}
+
+// clockOf is the batch clock ctx carries, or nil.
+func clockOf(ctx context.Context) *batchClock {
+	c, _ := ctx.Value(batchClockKey{}).(*batchClock)
+	return c
+}
+
+// since adds the time since t0 to stage; a nil clock does nothing.
+func (c *batchClock) since(stage string, t0 time.Time) {
+	if c == nil {
+		return
+	}
+	d := time.Since(t0)
+	c.mu.Lock()
+	c.d[stage] += d
+	c.mu.Unlock()
+}
+
+// logAttrs are the stages in milliseconds, as slog attributes in name order.
+func (c *batchClock) logAttrs() []any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	names := make([]string, 0, len(c.d))
+	for n := range c.d {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	out := make([]any, 0, 2*len(names))
+	for _, n := range names {
+		out = append(out, n+"_ms", c.d[n].Milliseconds())
+	}
+	return out
 }

@@ -229,15 +229,31 @@ type sharedFile struct {
 	part int64
 }
 
+// smallPartLanes is how many partitions writeShared writes at once when
+// none holds more than a row group: each lane then copies at most its
+// partition's rows, and a batch of many small partitions waits on as many
+// PUTs at once instead of two.
+const smallPartLanes = 8
+
 // writeShared writes the buffered rows of members into data files of tbl,
 // one per partition (more when a partition exceeds the table's target
-// file size), two partitions at a time. It returns the files written, also
-// on failure, so the caller can remove them.
+// file size), two partitions at a time (smallPartLanes when every
+// partition is below a row group). It returns the files written, also on
+// failure, so the caller can remove them.
 func writeShared(ctx context.Context, tbl *table.Table, sc *arrow.Schema, members []*prepared) ([]sharedFile, error) {
 	byPart := map[int64][]arrow.RecordBatch{}
+	partRows := map[int64]int64{}
 	for _, p := range members {
 		for _, b := range p.bufs {
 			byPart[b.Part] = append(byPart[b.Part], b.Rec)
+			partRows[b.Part] += b.Rec.NumRows()
+		}
+	}
+	lanes := smallPartLanes
+	for _, n := range partRows {
+		if n > rowGroupRows {
+			lanes = writeLanes
+			break
 		}
 	}
 	parts := make([]int64, 0, len(byPart))
@@ -253,7 +269,7 @@ func writeShared(ctx context.Context, tbl *table.Table, sc *arrow.Schema, member
 	var errs []error
 	work := make(chan int64)
 	var wg sync.WaitGroup
-	for range min(writeLanes, len(parts)) {
+	for range min(lanes, len(parts)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
