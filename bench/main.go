@@ -109,6 +109,7 @@ type options struct {
 	queueConcurrency                               int
 
 	shards, shardCustomers int
+	shardsData             string
 	ledgerHistory          []int
 
 	ingestMemFiles, ingestMemRows        int
@@ -130,13 +131,6 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	localstack.RunS3ChildIfRequested() // the embedded S3 of the api part runs as a child of this binary
-	if len(os.Args) > 1 && os.Args[1] == serveShardMode {
-		if err := serveShard(ctx, os.Args[2:]); err != nil {
-			fmt.Fprintln(os.Stderr, "bench", serveShardMode+":", err)
-			os.Exit(1)
-		}
-		return
-	}
 	if len(os.Args) > 1 && os.Args[1] == ingestMemMode {
 		if err := runIngestMem(ctx, os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "bench", ingestMemMode+":", err)
@@ -198,6 +192,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.queueConcurrency, "queue-concurrency", 2, "`batches` of the ingest queue in the function at once (IngestQueueConcurrency; 1 only locally)")
 	fs.IntVar(&o.shards, "shards", 8, "`shards` (api instances) of the shards part")
 	fs.IntVar(&o.shardCustomers, "shard-customers", 10_000_000, "scored `customers` across the shards of the shards part")
+	fs.StringVar(&o.shardsData, "shards-data", "", "`dir`ectory keeping the shards part's encoded shards for later runs of the same size (default: in the work directory)")
 	history := fs.String("ledger-history", "1000,10000", "comma-separated `sizes` of history (files) the ledger part measures at (the full run: 1000,10000,100000)")
 	fs.IntVar(&o.ingestMemFiles, "ingestmem-files", 30, "daily CDR `files` in the ingestmem part's one batch")
 	fs.IntVar(&o.ingestMemRows, "ingestmem-rows", 100000, "`rows` per file of the ingestmem part")
@@ -231,8 +226,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-api-customers, -api-lookups, -api-reps, -api-duck-lookups and -api-duck-reps must be at least 1")
 	case o.queueFiles < 1 || o.queueRows < 1 || o.queueBatch < 1 || o.queueBatch > 10000 || o.queueWindow < 0 || o.queueWindow > 300 || o.queueConcurrency < 1:
 		return o, fmt.Errorf("-queue-files and -queue-rows must be at least 1, -queue-batch 1 to 10000, -queue-window 0 to 300, -queue-concurrency at least 1")
-	case o.shards < 1 || o.shards > 64 || o.shardCustomers < o.shards:
-		return o, fmt.Errorf("-shards must be 1 to 64 and -shard-customers at least -shards")
+	case o.shards < 2 || o.shards > 64 || o.shardCustomers < o.shards:
+		return o, fmt.Errorf("-shards must be 2 to 64 and -shard-customers at least -shards")
 	case o.runs < 1:
 		return o, fmt.Errorf("-runs must be at least 1, got %d", o.runs)
 	case o.featureMonths < 1:

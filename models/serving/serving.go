@@ -414,19 +414,41 @@ func WriteShards(ctx context.Context, st Store, run string, shards []*Files) (Po
 	case len(shards) == 0 || len(shards) > MaxShards:
 		return Pointer{}, fmt.Errorf("serving: %d shards, want 1 to %d", len(shards), MaxShards)
 	}
-	dir := path.Join("runs", run)
-	p := Pointer{Format: FormatColumns, Run: run, Meta: path.Join(dir, "meta.json")}
+	var files []ShardFiles
 	for k, f := range shards {
-		sd := path.Join(dir, fmt.Sprintf("shards-%d", len(shards)), strconv.Itoa(k))
-		files := ShardFiles{Columns: path.Join(sd, "columns.bin"), ColumnsBytes: int64(len(f.Columns)),
-			Detail: path.Join(sd, "detail.bin"), DetailBytes: int64(len(f.Detail))}
-		if err := putAll(ctx, st, files.Detail, f.Detail, files.Columns, f.Columns); err != nil {
+		sf, err := PutShard(ctx, st, run, len(shards), k, f.Columns, f.Detail)
+		if err != nil {
 			return Pointer{}, err
 		}
-		p.Shards = append(p.Shards, files)
+		files = append(files, sf)
 	}
+	return PointShards(ctx, st, run, shards[0].Meta, files)
+}
+
+// PutShard stores shard k of n of a run (its encoded columns.bin and
+// detail.bin) where WriteShards puts them, one shard at a time: a writer
+// that cannot hold every shard at once, then PointShards.
+func PutShard(ctx context.Context, st Store, run string, n, k int, columns, detail []byte) (ShardFiles, error) {
+	if n < 2 || n > MaxShards || k < 0 || k >= n {
+		return ShardFiles{}, fmt.Errorf("serving: shard %d of %d: want 0 <= shard < shards, 2 to %d shards", k, n, MaxShards)
+	}
+	sd := path.Join("runs", run, fmt.Sprintf("shards-%d", n), strconv.Itoa(k))
+	f := ShardFiles{Columns: path.Join(sd, "columns.bin"), ColumnsBytes: int64(len(columns)),
+		Detail: path.Join(sd, "detail.bin"), DetailBytes: int64(len(detail))}
+	return f, putAll(ctx, st, f.Detail, detail, f.Columns, columns)
+}
+
+// PointShards stores run's meta.json (encoded Meta of the whole run) and
+// then points latest.json at it and at the shards' files, in shard order.
+// The files may be another run's: a run that changes only its metadata
+// reuses the shards' bytes.
+func PointShards(ctx context.Context, st Store, run string, meta []byte, shards []ShardFiles) (Pointer, error) {
+	if len(shards) < 2 || len(shards) > MaxShards {
+		return Pointer{}, fmt.Errorf("serving: %d shards, want 2 to %d", len(shards), MaxShards)
+	}
+	p := Pointer{Format: FormatColumns, Run: run, Meta: path.Join("runs", run, "meta.json"), Shards: shards}
 	pb, _ := json.Marshal(p)
-	if err := putAll(ctx, st, p.Meta, shards[0].Meta, LatestKey, pb); err != nil {
+	if err := putAll(ctx, st, p.Meta, meta, LatestKey, pb); err != nil {
 		return Pointer{}, err
 	}
 	return p, nil

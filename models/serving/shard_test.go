@@ -127,3 +127,65 @@ func TestWriteShardedRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestPointShardsReusesFiles: shards put one at a time (PutShard) and
+// pointed at (PointShards) open like WriteSharded's, and a second run that
+// changes only the metadata points at the first run's files: its shards
+// open with the new run and the same rows, and nothing of the first run's
+// files is rewritten. Bad shard numbers are refused.
+func TestPointShardsReusesFiles(t *testing.T) {
+	ctx := context.Background()
+	cs := sample(300)
+	const n = 3
+	st := serving.NewMemStore()
+	var files []serving.ShardFiles
+	for k, part := range serving.Split(cs, n) {
+		f, err := serving.Encode(&serving.Meta{Run: "r1"}, part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sf, err := serving.PutShard(ctx, st, "r1", n, k, f.Columns, f.Detail)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, sf)
+	}
+	cols0 := st.Bytes(files[0].Columns)
+	for i, run := range []string{"r1", "r2"} {
+		p, err := serving.PointShards(ctx, st, run, []byte(`{"run":"`+run+`","customers":300}`), files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		latest, err := serving.Latest(ctx, st, serving.IsNotFound)
+		if err != nil || latest.Run != run || len(latest.Shards) != n {
+			t.Fatalf("run %d: latest %+v, %v", i, latest, err)
+		}
+		for k, want := range serving.Split(cs, n) {
+			snap, err := serving.OpenShard(ctx, st, latest, k, n, serving.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := snap.Customers(ctx, allRows(snap.Len()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if snap.Meta.Run != run || !reflect.DeepEqual(got, want) {
+				t.Errorf("%s shard %d: run %s, %d rows; want the split's %d", run, k, snap.Meta.Run, len(got), len(want))
+			}
+		}
+		if p.Meta != "runs/"+run+"/meta.json" {
+			t.Errorf("%s: meta at %s", run, p.Meta)
+		}
+	}
+	if !reflect.DeepEqual(st.Bytes(files[0].Columns), cols0) {
+		t.Error("the second run rewrote the first run's files")
+	}
+	for _, tc := range []struct{ n, k int }{{1, 0}, {3, 3}, {3, -1}, {serving.MaxShards + 1, 0}} {
+		if _, err := serving.PutShard(ctx, st, "r3", tc.n, tc.k, []byte{1}, []byte{1}); err == nil {
+			t.Errorf("PutShard shard %d of %d: no error", tc.k, tc.n)
+		}
+	}
+	if _, err := serving.PointShards(ctx, st, "r3", []byte(`{}`), files[:1]); err == nil {
+		t.Error("PointShards with one shard: no error")
+	}
+}
