@@ -837,7 +837,7 @@ func (in *Ingester) commitBatch(ctx context.Context, ps []*prepared) error {
 		var files []iceberg.DataFile
 		var adding []*prepared
 		var memberIdx []int
-		var plan func(ctx context.Context, tbl *table.Table, day int64) ([]iceberg.DataFile, error)
+		var checking []int
 		for i, p := range ps {
 			prev := prevs[p.res.Source]
 			switch decideVersion(prev, p.obj.ETag, p.obj.Sequencer) {
@@ -851,19 +851,23 @@ func (in *Ingester) commitBatch(ctx context.Context, ps []*prepared) error {
 				decided[i] = decision{redo: true}
 				continue
 			}
-			if p.recs != nil {
-				if plan == nil {
-					plan = p.recs.planMemo() // one plan per day for the whole batch
-				}
-				p.recs.live = plan
-				if err := p.recs.recheck(ctx, tbl); errors.Is(err, errRedo) {
-					decided[i] = decision{redo: true}
-					continue
-				} else if err != nil {
-					return err
-				}
-			}
 			decided[i] = decision{status: StatusCommitted}
+			if p.recs != nil {
+				checking = append(checking, i)
+			}
+		}
+		redo, err := recheckBatch(ctx, tbl, ps, checking)
+		if err != nil {
+			return err
+		}
+		for i, p := range ps {
+			if decided[i].status != StatusCommitted {
+				continue
+			}
+			if redo[i] {
+				decided[i] = decision{redo: true}
+				continue
+			}
 			switch {
 			case p.buffered && p.bufferedRows() > 0:
 				members = append(members, p)
@@ -1009,6 +1013,69 @@ func (in *Ingester) commitBatch(ctx context.Context, ps []*prepared) error {
 	}
 	wg.Wait()
 	return nil
+}
+
+// recheckBatch is recordSet.recheck for the files at idx of a batch, all
+// first versions, on the reloaded table: a file is to be parsed again
+// (redo) when a data file it consulted for duplicates is no longer live,
+// or when a data file committed since it was parsed holds one of the
+// records it keeps. Each day is planned once and each new data file's
+// keys read once for the whole batch, and every kept record is looked up
+// once (the files of a batch keep disjoint records), instead of once per
+// file: a batch whose commit lost a race to others checks in time linear
+// in what they added, not in that times its files.
+func recheckBatch(ctx context.Context, tbl *table.Table, ps []*prepared, idx []int) (map[int]bool, error) {
+	if len(idx) == 0 {
+		return nil, nil
+	}
+	plan := ps[idx[0]].recs.planMemo()
+	redo := map[int]bool{}
+	fresh := map[string]iceberg.DataFile{} // live now, consulted by none
+	for _, i := range idx {
+		r := ps[i].recs
+		for day, consulted := range r.consulted {
+			files, err := plan(ctx, tbl, day)
+			if err != nil {
+				return nil, err
+			}
+			live := 0
+			for _, df := range files {
+				if consulted[df.FilePath()] {
+					live++
+				} else {
+					fresh[df.FilePath()] = df
+				}
+			}
+			if live != len(consulted) {
+				redo[i] = true // a data file consulted for duplicates was removed
+			}
+		}
+	}
+	if len(fresh) == 0 {
+		return redo, nil
+	}
+	// A data file is immutable: one not live when the batch was parsed
+	// was consulted by none of its files.
+	owner := map[recordKey]int{}
+	for _, i := range idx {
+		if !redo[i] {
+			for k := range ps[i].recs.kept {
+				owner[k] = i
+			}
+		}
+	}
+	for _, df := range fresh {
+		keys, err := ps[idx[0]].recs.keysOf(ctx, tbl, df) // first versions: no rows of their own to leave out
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range keys {
+			if i, ok := owner[k]; ok {
+				redo[i] = true
+			}
+		}
+	}
+	return redo, nil
 }
 
 // logRow is one crm.ingest_log row to append.

@@ -9,6 +9,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/apache/iceberg-go/table"
 )
 
 // The batch's one look-up of every source (lookupPriors) answers what the
@@ -113,6 +116,75 @@ func TestLookupPriorsMatchesPerFile(t *testing.T) {
 			}
 			if !reflect.DeepEqual(g.prev, prev) || g.repair != rep {
 				t.Errorf("prev = %+v (repair %v), lookupVersion says %+v (repair %v)", g.prev, g.repair, prev, rep)
+			}
+		})
+	}
+}
+
+// The batch's recheck on the reloaded table sends back to be parsed again
+// exactly the files whose kept records another commit added meanwhile, or
+// whose consulted data files are gone, and no other.
+func TestRecheckBatchRedoesOnlyTheFilesHit(t *testing.T) {
+	ctx := context.Background()
+	cfg, cat, store := newInternalLake(t)
+	in := NewIngester(cfg, cat, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	const header = "call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge\n"
+	row := func(id, day string) string {
+		return id + ",S00001,491700000001,4930123,offnet,2026-10-" + day + "T10:00:07Z,60,voice,out,false,false,CELL1,North,0,0.10\n"
+	}
+	ingest := func(key, body string) {
+		if res, err := in.Ingest(ctx, putObject(t, store, key, []byte(header+body))); err != nil || res.Status != StatusCommitted {
+			t.Fatalf("ingest %s: %s %v", key, res.Status, err)
+		}
+	}
+	load := func() *table.Table {
+		tbl, err := cat.LoadTable(ctx, CDRTable.Ident())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tbl
+	}
+	ingest("exports/cdr/2026/10/01/a.csv", row("A1", "01")+row("A2", "02"))
+	parsed := load() // the table the batch's files were parsed against
+	day1 := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC).Unix() / 86400
+	shared, cache := newDayKeys(), newKeyCache(1<<20)
+	member := func(day int64, ids ...string) *prepared {
+		r := newRecordSet(ctx, CDRFormat, parsed, "", false, cache)
+		r.shared = shared
+		for _, id := range ids {
+			if dup, err := r.duplicate(day, id); err != nil || dup {
+				t.Fatalf("duplicate(%d, %s) = %v, %v", day, id, dup, err)
+			}
+		}
+		return &prepared{recs: r}
+	}
+	ps := []*prepared{member(day1, "X1", "X2"), member(day1, "Y1"), member(day1+1, "Z1"), member(day1, "W1")}
+	ps[3].recs.consulted[day1] = map[string]bool{"gone.parquet": true}      // consulted a file no longer live
+	ingest("exports/cdr/2026/10/01/b.csv", row("Y1", "01")+row("B2", "02")) // another ingest commits Y1
+	ingest("exports/cdr/2026/10/02/c.csv", row("C1", "02"))                 // and records no file keeps
+
+	cases := []struct {
+		name string
+		tbl  *table.Table
+		idx  []int
+		want map[int]bool
+	}{
+		{"nothing committed since", parsed, []int{0, 1, 2}, map[int]bool{}},
+		{"a kept record committed by another", load(), []int{0, 1, 2}, map[int]bool{1: true}},
+		{"the file hit not in the batch", load(), []int{0, 2}, map[int]bool{}},
+		{"a consulted file gone", parsed, []int{0, 3}, map[int]bool{3: true}},
+		{"no files", load(), nil, map[int]bool{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := recheckBatch(ctx, c.tbl, ps, c.idx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range ps {
+				if got[i] != c.want[i] {
+					t.Errorf("recheckBatch(%v): file %d redo = %v, want %v", c.idx, i, got[i], c.want[i])
+				}
 			}
 		})
 	}
