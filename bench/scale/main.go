@@ -74,8 +74,10 @@ type options struct {
 	cdrEvery                int // ingest every cdrEvery-th CDR file only
 }
 
-// stages are the -from names, in order.
-var stages = []string{"gen", "ingest", "monthly", "score", "api"}
+// stages are the -from names, in order. train is MonthlyRun's last task
+// run alone, only as the first stage (-from train): after a monthly run
+// whose training failed or was stopped, its features committed.
+var stages = []string{"gen", "ingest", "monthly", "train", "score", "api"}
 
 // invocation is one child process: a function invocation (or gen).
 type invocation struct {
@@ -294,6 +296,22 @@ func run(ctx context.Context, args []string) error {
 		rep.Concurrency = k
 		rep.flush(o.out, t0)
 		log.Printf("%s: %s", sm.machine, time.Since(ts).Round(time.Second))
+	}
+
+	// MonthlyRun's Train task alone, as the state machine invokes it.
+	if o.from == "train" {
+		r.stageNow = "train"
+		ts = time.Now()
+		_, err := r.invoke(ctx, "train", []byte(`{"features_built":true,"truth":""}`))
+		note := "MonthlyRun's Train task alone, on the features committed by the monthly run above"
+		if err != nil {
+			note = "**failed**: " + firstLine(err.Error())
+		}
+		rep.Stages = append(rep.Stages, r.stage("train (alone)", time.Since(ts), note))
+		rep.flush(o.out, t0)
+		if err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
 	}
 
 	// 5. api

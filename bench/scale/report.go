@@ -235,6 +235,7 @@ func (r *report) projection(b *strings.Builder) {
 		rowFactor := 1.0
 		if strings.HasPrefix(s.Name, "monthly") {
 			rowFactor = usage
+			s.Calls = r.withTrainAlone(s.Calls)
 		}
 		var cpu, rss, gbs, commitS, commitRSS, other, bucketS float64
 		mem, commitMem, calls := 0, 0, 0
@@ -280,6 +281,23 @@ func (r *report) projection(b *strings.Builder) {
 		"base; at 100M it is past Lambda's 10,240 MB and 15 minutes (\"fits\" is no when the projection says so). The\n" +
 		"next step is a snapshot written per bucket (the sharded serving layout) with only the ranks (tiers, lists'\n" +
 		"top k) computed over all buckets' partial results.\n\n")
+}
+
+// withTrainAlone is the monthly run's invocations with its training
+// replaced by the one of a train (alone) stage, when a later run (-from
+// train) trained again.
+func (r *report) withTrainAlone(calls []invocation) []invocation {
+	var alone []invocation
+	for _, s := range r.Stages {
+		if strings.HasPrefix(s.Name, "train") {
+			alone = s.Calls
+		}
+	}
+	if len(alone) == 0 {
+		return calls
+	}
+	out := slices.DeleteFunc(slices.Clone(calls), func(c invocation) bool { return c.Function == "train" })
+	return append(out, alone...)
 }
 
 // ingestProjection is a day's CDR ingest at targetSubs subscribers: the

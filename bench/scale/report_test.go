@@ -77,3 +77,31 @@ func TestProjectionFromBuckets(t *testing.T) {
 		}
 	}
 }
+
+// A train (alone) stage's training replaces the monthly run's failed one.
+func TestWithTrainAlone(t *testing.T) {
+	failed := call("train", "", -1, 1400, 670, 6100, 4096)
+	failed.Err = "signal: killed"
+	monthly := []invocation{call("features", "plan", -1, 2, 1, 80, 2048), failed}
+	again := call("train", "", -1, 300, 280, 2000, 4096)
+	for _, tc := range []struct {
+		name   string
+		stages []stage
+		want   []invocation
+	}{
+		{"no rerun", []stage{{Name: "monthly run", Calls: monthly}}, monthly},
+		{"rerun", []stage{{Name: "monthly run", Calls: monthly}, {Name: "train (alone)", Calls: []invocation{again}}}, []invocation{monthly[0], again}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := (&report{Stages: tc.stages}).withTrainAlone(monthly)
+			if len(got) != len(tc.want) {
+				t.Fatalf("withTrainAlone = %v, want %v", got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Errorf("call %d = %+v, want %+v", i, got[i], tc.want[i])
+				}
+			}
+		})
+	}
+}
