@@ -338,17 +338,12 @@ func (in *Ingester) IngestBatch(ctx context.Context, objs []Object) []Outcome {
 	}
 	for _, name := range tableOrder {
 		var keep []*prepared
-		taken := map[recordKey]struct{}{}
+		taken := &hashSet{}
 		for _, p := range byTable[name] {
-			if p.recs != nil && overlaps(p.recs.kept, taken) {
+			if p.recs != nil && !p.recs.claim(taken) {
 				in.discard(ctx, p)
 				p.step = stepSerial
 				continue
-			}
-			if p.recs != nil {
-				for k := range p.recs.kept {
-					taken[k] = struct{}{}
-				}
 			}
 			keep = append(keep, p)
 		}
@@ -419,19 +414,6 @@ func (in *Ingester) IngestBatch(ctx context.Context, objs []Object) []Outcome {
 		out[i] = o
 	}
 	return out
-}
-
-func overlaps(kept, taken map[recordKey]struct{}) bool {
-	small, large := kept, taken
-	if len(small) > len(large) {
-		small, large = large, small
-	}
-	for k := range small {
-		if _, ok := large[k]; ok {
-			return true
-		}
-	}
-	return false
 }
 
 // logResult logs one file's outcome, as Ingest does.
@@ -599,6 +581,19 @@ func (in *Ingester) prepare(ctx context.Context, tables map[string]*table.Table,
 	clock.since("file_parse", t0)
 	p.st = &parser.Stats
 	st := p.st
+	if p.recs != nil && werr == nil && st.FileErr == nil {
+		rows := keptKeys(ctx, p.tbl, p.recs.spec, p.files)
+		if p.buffered {
+			rows = bufferedKeys(p.recs.spec, p.bufs)
+		}
+		if err := p.recs.verifyInto(ctx, rows, st); errors.Is(err, errRedo) {
+			in.discard(ctx, p)
+			p.step = stepSerial // parsed again, under a new hash
+			return p
+		} else if err != nil {
+			werr = err
+		}
+	}
 	res := &p.res
 	res.RowsOK, res.RowsRejected, res.RowsDuplicate = st.RowsOK, st.RowsRejected, st.RowsDuplicate
 	res.Lines, res.BlankLines = st.Lines, st.BlankLines

@@ -1,13 +1,14 @@
 package lake
 
 import (
-	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -27,8 +28,13 @@ import (
 //	crm.subscribers  export_date     × subscriber_id
 //	crm.responses    day(contacted_at) × contact_key (campaign_id/subscriber_id)
 //
-// Keys are held as 128-bit keyed hashes (two maphash seeds drawn per
-// process), never as the ids themselves. The table side is read per day:
+// Keys are held as 64-bit keyed hashes (a maphash seed drawn per process),
+// never as the ids themselves: a file's kept keys in a compact set per day
+// (hashSet, about 11 bytes a key), the table's as sorted slices. A hash
+// match only makes a row a suspect: before the commit, verify finds each
+// suspect's exact key again among the rows kept or the table's rows, and a
+// key found nowhere (two keys sharing a hash) replaces the hash and parses
+// the file again, so no row is dropped for a collision. The table side is read per day:
 // only live data files whose partition and column bounds meet a day the
 // file touches are consulted, and of those only the key columns (and
 // source_file) are read, once per data file path per process (data files
@@ -49,36 +55,47 @@ var keySpecs = map[string]keySpec{
 	ResponsesTable.Name:   {dayCol: "contacted_at", idCol: "contact_key", timestamp: true},
 }
 
-// recordKey is the keyed 128-bit hash of a natural key.
-type recordKey [2]uint64
+// recordKey is the keyed 64-bit hash of a natural key (its day and id).
+// Two keys may share a hash: a row is only dropped as a duplicate once
+// its exact key is found again (see verify).
+type recordKey = uint64
 
-var keySeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
-
-func hashKey(day int64, id string) recordKey {
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], uint64(day))
-	var k recordKey
-	for i, s := range keySeeds {
-		var h maphash.Hash
-		h.SetSeed(s)
-		h.Write(b[:])
-		h.WriteString(id)
-		k[i] = h.Sum64()
-	}
-	return k
+// keyHash is one generation of the key hash. A collision found by verify
+// replaces the generation, and the file is parsed again under the new one.
+type keyHash struct {
+	gen  uint64
+	seed maphash.Seed
+	// weak, in tests, replaces the hash to force collisions.
+	weak func(day int64, id string) uint64
 }
 
-func compareKeys(a, b recordKey) int {
-	if c := cmp.Compare(a[0], b[0]); c != 0 {
-		return c
+var currentKeyHash atomic.Pointer[keyHash]
+
+func init() { currentKeyHash.Store(&keyHash{gen: 1, seed: maphash.MakeSeed()}) }
+
+// rotateKeyHash installs a new generation unless old was replaced already.
+func rotateKeyHash(old *keyHash) {
+	currentKeyHash.CompareAndSwap(old, &keyHash{gen: old.gen + 1, seed: maphash.MakeSeed()})
+}
+
+func (h *keyHash) sum(day int64, id string) recordKey {
+	if h.weak != nil {
+		return h.weak(day, id)
 	}
-	return cmp.Compare(a[1], b[1])
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(day))
+	var m maphash.Hash
+	m.SetSeed(h.seed)
+	m.Write(b[:])
+	m.WriteString(id)
+	return m.Sum64()
 }
 
 // fileKeys are the record keys of one data file, by the source_file of the rows.
 type fileKeys struct {
 	bySource map[string][]recordKey
 	n        int
+	gen      uint64 // the keyHash generation the keys were hashed with
 }
 
 // keyCache keeps the keys of data files by path, up to a bound of keys.
@@ -94,10 +111,13 @@ const defaultKeyCacheKeys = 4 << 20
 
 func newKeyCache(max int) *keyCache { return &keyCache{files: map[string]*fileKeys{}, max: max} }
 
-func (c *keyCache) get(path string) *fileKeys {
+func (c *keyCache) get(path string, gen uint64) *fileKeys {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.files[path]
+	if fk := c.files[path]; fk != nil && fk.gen == gen {
+		return fk
+	}
+	return nil
 }
 
 func (c *keyCache) put(path string, fk *fileKeys) {
@@ -126,12 +146,19 @@ type recordSet struct {
 	tbl       *table.Table // as loaded when parsing started
 	cache     *keyCache
 	ctx       context.Context
+	hash      *keyHash
 
-	kept map[recordKey]struct{}
+	// kept holds, per day, the hashes of the keys this file keeps.
+	kept map[int64]*hashSet
 	// existing holds, per day seen, the sorted keys of other sources in
 	// the live files consulted; consulted lists those files' paths.
 	existing  map[int64][]recordKey
 	consulted map[int64]map[string]bool
+	// suspects are the exact keys of rows dropped on a hash match, until
+	// verify finds each again; past maxSuspects a match is taken on the
+	// hash alone (unverified counts those).
+	suspects   map[exactKey]bool
+	unverified int64
 	// shared, when set, is the day cache of the batch this file is part
 	// of: files of one batch are parsed against the same table version, so
 	// a day's live files are planned and their keys merged once.
@@ -146,6 +173,20 @@ type recordSet struct {
 	last   recordKey
 }
 
+// exactKey is a natural key itself: what a hash match is verified against.
+type exactKey struct {
+	day int64
+	id  string
+}
+
+// maxSuspects bounds the exact keys one file's check holds for
+// verification (some 80 bytes each).
+const maxSuspects = 1 << 18
+
+// errCollision says two different keys of a file shared their hash: the
+// file is parsed again under a new hash.
+var errCollision = fmt.Errorf("%w: two record keys share a hash", errRedo)
+
 // keptIn notes that the key kept last went into partition part.
 func (r *recordSet) keptIn(part int64) {
 	if r.byPart != nil {
@@ -159,6 +200,7 @@ func (r *recordSet) keptIn(part int64) {
 type dayKeys struct {
 	mu   sync.Mutex
 	days map[int64]*dayEntry
+	gen  uint64 // the keyHash generation of the keys
 }
 
 type dayEntry struct {
@@ -168,7 +210,9 @@ type dayEntry struct {
 	err       error
 }
 
-func newDayKeys() *dayKeys { return &dayKeys{days: map[int64]*dayEntry{}} }
+func newDayKeys() *dayKeys {
+	return &dayKeys{days: map[int64]*dayEntry{}, gen: currentKeyHash.Load().gen}
+}
 
 func (d *dayKeys) entry(day int64) *dayEntry {
 	d.mu.Lock()
@@ -211,16 +255,23 @@ func newRecordSet(ctx context.Context, f *Format, tbl *table.Table, source strin
 	if !replacing {
 		source = ""
 	}
-	return &recordSet{spec: spec, ownSource: source, tbl: tbl, cache: cache, ctx: ctx,
-		kept: map[recordKey]struct{}{}, existing: map[int64][]recordKey{}, consulted: map[int64]map[string]bool{}}
+	return &recordSet{spec: spec, ownSource: source, tbl: tbl, cache: cache, ctx: ctx, hash: currentKeyHash.Load(),
+		kept: map[int64]*hashSet{}, existing: map[int64][]recordKey{}, consulted: map[int64]map[string]bool{}}
 }
 
 // duplicate reports whether a good row's natural key was kept before in
 // this file or is in the table from another source; a row it returns
-// false for is kept.
+// false for is kept. A row reported a duplicate on its hash is a suspect
+// until verify finds its exact key again.
 func (r *recordSet) duplicate(day int64, id string) (bool, error) {
-	k := hashKey(day, id)
-	if _, ok := r.kept[k]; ok {
+	k := r.hash.sum(day, id)
+	ks := r.kept[day]
+	if ks == nil {
+		ks = &hashSet{}
+		r.kept[day] = ks
+	}
+	if ks.Has(k) {
+		r.suspect(day, id)
 		return true, nil
 	}
 	ex, ok := r.existing[day]
@@ -240,12 +291,12 @@ func (r *recordSet) duplicate(day int64, id string) (bool, error) {
 				ex = append(ex, keys...)
 				seen[df.FilePath()] = true
 			}
-			slices.SortFunc(ex, compareKeys)
+			slices.Sort(ex)
 			return ex, seen, nil
 		}
 		var seen map[string]bool
 		var err error
-		if r.shared != nil && r.ownSource == "" {
+		if r.shared != nil && r.ownSource == "" && r.shared.gen == r.hash.gen {
 			e := r.shared.entry(day)
 			e.once.Do(func() { e.keys, e.consulted, e.err = load() })
 			ex, seen, err = e.keys, e.consulted, e.err
@@ -257,18 +308,158 @@ func (r *recordSet) duplicate(day int64, id string) (bool, error) {
 		}
 		r.existing[day], r.consulted[day] = ex, seen
 	}
-	if _, found := slices.BinarySearchFunc(ex, k, compareKeys); found {
+	if _, found := slices.BinarySearch(ex, k); found {
+		r.suspect(day, id)
 		return true, nil
 	}
-	r.kept[k] = struct{}{}
+	ks.Add(k)
 	r.last = k
 	return false, nil
+}
+
+func (r *recordSet) suspect(day int64, id string) {
+	if r.suspects == nil {
+		r.suspects = map[exactKey]bool{}
+	}
+	k := exactKey{day, id}
+	if _, ok := r.suspects[k]; ok {
+		return
+	}
+	if len(r.suspects) >= maxSuspects {
+		r.unverified++
+		return
+	}
+	r.suspects[exactKey{day, strings.Clone(id)}] = false
+}
+
+// keyRows yields the exact keys of rows: a file's kept rows as written.
+type keyRows func(yield func(day int64, id string) bool) error
+
+// verify finds the exact key of every row dropped on a hash match among
+// the rows kept (kept yields them) or the other sources' rows of the table
+// files consulted. A key found nowhere shared its hash with another key:
+// verify then replaces the hash generation and returns errCollision, and
+// the file must be parsed again (nothing of this attempt is committed).
+func (r *recordSet) verify(ctx context.Context, kept keyRows) error {
+	if len(r.suspects) == 0 {
+		return nil
+	}
+	open := len(r.suspects)
+	mark := func(day int64, id string) bool {
+		if found, ok := r.suspects[exactKey{day, id}]; ok && !found {
+			r.suspects[exactKey{day, id}] = true
+			open--
+		}
+		return open > 0
+	}
+	if err := kept(mark); err != nil {
+		return fmt.Errorf("verify duplicates: %w", err)
+	}
+	days := map[int64]bool{}
+	for k, found := range r.suspects {
+		if !found {
+			days[k.day] = true
+		}
+	}
+	for day := range days {
+		if open == 0 {
+			break
+		}
+		for path := range r.consulted[day] {
+			err := readKeyRows(ctx, r.tbl, path, r.spec, func(day int64, id, source string) bool {
+				if source == r.ownSource {
+					return true // rows of the version being replaced
+				}
+				return mark(day, id)
+			})
+			if err != nil {
+				return fmt.Errorf("verify duplicates: %w", err)
+			}
+		}
+	}
+	if open > 0 {
+		rotateKeyHash(r.hash)
+		return errCollision
+	}
+	return nil
+}
+
+// verifyInto is verify for a file's parse, noting in st the duplicates
+// taken on their hash alone.
+func (r *recordSet) verifyInto(ctx context.Context, kept keyRows, st *ParseStats) error {
+	if err := r.verify(ctx, kept); err != nil {
+		return err
+	}
+	if r.unverified > 0 {
+		st.Warnings = append(st.Warnings, fmt.Sprintf(
+			"%d duplicate rows were recognised by their key's 64-bit hash alone: the file repeats more than %d distinct keys, the most verified exactly",
+			r.unverified, maxSuspects))
+	}
+	return nil
+}
+
+// keptKeys returns the exact keys of the rows of data files.
+func keptKeys(ctx context.Context, tbl *table.Table, spec keySpec, files []iceberg.DataFile) keyRows {
+	return func(yield func(day int64, id string) bool) error {
+		more := true
+		for _, df := range files {
+			if !more {
+				return nil
+			}
+			err := readKeyRows(ctx, tbl, df.FilePath(), spec, func(day int64, id, _ string) bool {
+				more = yield(day, id)
+				return more
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// bufferedKeys returns the exact keys of the rows of buffered batches.
+func bufferedKeys(spec keySpec, bufs []PartBatch) keyRows {
+	return func(yield func(day int64, id string) bool) error {
+		for _, b := range bufs {
+			if err := recordKeyRows(b.Rec, spec, "batch", func(day int64, id, _ string) bool { return yield(day, id) }); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// claim adds the file's kept keys to taken unless one is there already
+// (another file of the batch keeps it, or only its hash); it reports
+// whether they were added.
+func (r *recordSet) claim(taken *hashSet) bool {
+	for _, ks := range r.kept {
+		if ks.any(taken.Has) {
+			return false
+		}
+	}
+	for _, ks := range r.kept {
+		ks.any(func(k uint64) bool { taken.Add(k); return false })
+	}
+	return true
+}
+
+// has reports whether the file keeps a key of hash k (of any day).
+func (r *recordSet) has(k recordKey) bool {
+	for _, ks := range r.kept {
+		if ks.Has(k) {
+			return true
+		}
+	}
+	return false
 }
 
 // recheck runs inside the commit retry loop on the reloaded table: for
 // every day of the file, the live files must still include those consulted
 // while parsing, and the files committed since must hold none of the kept
-// keys. Otherwise it returns errRedo.
+// keys (a hash match is enough: parsing again costs time, not rows).
+// Otherwise it returns errRedo.
 func (r *recordSet) recheck(ctx context.Context, tbl *table.Table) error {
 	live := r.liveFiles
 	if r.live != nil {
@@ -289,8 +480,9 @@ func (r *recordSet) recheck(ctx context.Context, tbl *table.Table) error {
 			if err != nil {
 				return err
 			}
+			ks := r.kept[day]
 			for _, k := range keys {
-				if _, ok := r.kept[k]; ok {
+				if ks != nil && ks.Has(k) {
 					return fmt.Errorf("%w: %s has records of this file", errRedo, df.FilePath())
 				}
 			}
@@ -334,10 +526,15 @@ func (r *recordSet) liveFiles(ctx context.Context, tbl *table.Table, day int64) 
 // keysOf returns the keys of a data file's rows, but those of the version
 // being replaced.
 func (r *recordSet) keysOf(ctx context.Context, tbl *table.Table, df iceberg.DataFile) ([]recordKey, error) {
-	fk := r.cache.get(df.FilePath())
+	fk := r.cache.get(df.FilePath(), r.hash.gen)
 	if fk == nil {
-		var err error
-		if fk, err = readFileKeys(ctx, tbl, df.FilePath(), r.spec); err != nil {
+		fk = &fileKeys{bySource: map[string][]recordKey{}, gen: r.hash.gen}
+		err := readKeyRows(ctx, tbl, df.FilePath(), r.spec, func(day int64, id, source string) bool {
+			fk.bySource[source] = append(fk.bySource[source], r.hash.sum(day, id))
+			fk.n++
+			return true
+		})
+		if err != nil {
 			return nil, err
 		}
 		r.cache.put(df.FilePath(), fk)
@@ -351,59 +548,88 @@ func (r *recordSet) keysOf(ctx context.Context, tbl *table.Table, df iceberg.Dat
 	return keys, nil
 }
 
-// readFileKeys reads the key columns and source_file of one data file.
-func readFileKeys(ctx context.Context, tbl *table.Table, path string, spec keySpec) (*fileKeys, error) {
+// readKeyRows calls fn with the exact key and source_file of each row of a
+// data file (reading only those columns) until fn returns false.
+func readKeyRows(ctx context.Context, tbl *table.Table, path string, spec keySpec, fn func(day int64, id, source string) bool) error {
 	fs, err := tbl.FS(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	f, err := fs.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s for duplicates: %w", path, err)
+		return fmt.Errorf("open %s for duplicates: %w", path, err)
 	}
 	defer f.Close()
 	pf, err := file.NewParquetReader(f)
 	if err != nil {
-		return nil, fmt.Errorf("read %s for duplicates: %w", path, err)
+		return fmt.Errorf("read %s for duplicates: %w", path, err)
 	}
 	defer pf.Close()
 	sc := pf.MetaData().Schema
 	cols := make([]int, 3)
 	for i, name := range []string{spec.dayCol, spec.idCol, "source_file"} {
 		if cols[i] = sc.ColumnIndexByName(name); cols[i] < 0 {
-			return nil, fmt.Errorf("data file %s has no column %s", path, name)
+			return fmt.Errorf("data file %s has no column %s", path, name)
 		}
 	}
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 64 * 1024}, memory.DefaultAllocator)
 	if err != nil {
-		return nil, fmt.Errorf("read %s for duplicates: %w", path, err)
+		return fmt.Errorf("read %s for duplicates: %w", path, err)
 	}
 	rr, err := fr.GetRecordReader(ctx, cols, nil)
 	if err != nil {
-		return nil, fmt.Errorf("read %s for duplicates: %w", path, err)
+		return fmt.Errorf("read %s for duplicates: %w", path, err)
 	}
 	defer rr.Release()
-	fk := &fileKeys{bySource: map[string][]recordKey{}}
 	for rr.Next() {
 		rec := rr.RecordBatch()
-		days, err := keyDays(rec.Column(0), spec.timestamp)
-		if err != nil {
-			return nil, fmt.Errorf("data file %s: %w", path, err)
+		more := true
+		if err := keyColumns(rec.Column(0), rec.Column(1), rec.Column(2), spec, path, func(day int64, id, source string) bool {
+			more = fn(day, id, source)
+			return more
+		}); err != nil {
+			return err
 		}
-		ids, srcs := stringValues(rec.Column(1)), stringValues(rec.Column(2))
-		if ids == nil || srcs == nil {
-			return nil, fmt.Errorf("data file %s: key columns are not strings", path)
-		}
-		for i := 0; i < int(rec.NumRows()); i++ {
-			s := srcs(i)
-			fk.bySource[s] = append(fk.bySource[s], hashKey(days[i], ids(i)))
-			fk.n++
+		if !more {
+			return nil
 		}
 	}
 	if err := rr.Err(); err != nil {
-		return nil, fmt.Errorf("read %s for duplicates: %w", path, err)
+		return fmt.Errorf("read %s for duplicates: %w", path, err)
 	}
-	return fk, nil
+	return nil
+}
+
+// recordKeyRows calls fn with the exact key and source_file of each row of
+// a batch in its table's schema.
+func recordKeyRows(rec arrow.RecordBatch, spec keySpec, what string, fn func(day int64, id, source string) bool) error {
+	sc := rec.Schema()
+	cols := make([]arrow.Array, 3)
+	for i, name := range []string{spec.dayCol, spec.idCol, "source_file"} {
+		idx := sc.FieldIndices(name)
+		if len(idx) == 0 {
+			return fmt.Errorf("%s has no column %s", what, name)
+		}
+		cols[i] = rec.Column(idx[0])
+	}
+	return keyColumns(cols[0], cols[1], cols[2], spec, what, fn)
+}
+
+func keyColumns(dayCol, idCol, srcCol arrow.Array, spec keySpec, what string, fn func(day int64, id, source string) bool) error {
+	days, err := keyDays(dayCol, spec.timestamp)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	ids, srcs := stringValues(idCol), stringValues(srcCol)
+	if ids == nil || srcs == nil {
+		return fmt.Errorf("%s: key columns are not strings", what)
+	}
+	for i := range days {
+		if !fn(days[i], ids(i), srcs(i)) {
+			return nil
+		}
+	}
+	return nil
 }
 
 func keyDays(col arrow.Array, timestamp bool) ([]int64, error) {

@@ -294,6 +294,12 @@ func (in *Ingester) ingestOnce(ctx context.Context, obj Object) (Result, error) 
 		res.Status, res.Message = StatusRejected, "file has a header but no data rows"
 		return finish(in.conclude(ctx, obj, res, st, start))
 	}
+	if recs != nil {
+		if err := recs.verifyInto(ctx, keptKeys(ctx, tbl, recs.spec, files), st); err != nil {
+			discard() // a collision (errRedo: parse again) or a read failure
+			return finish(res, err)
+		}
+	}
 	total := st.RowsOK + st.RowsRejected
 	if share := float64(st.RowsRejected) / float64(total); share > in.RejectThreshold {
 		discard()

@@ -415,9 +415,12 @@ func seedKeys(cache *keyCache, files []sharedFile, members []*prepared) {
 	}
 	for _, f := range files {
 		fk := &fileKeys{bySource: map[string][]recordKey{}}
-		for _, p := range members {
-			if p.recs == nil || p.recs.byPart == nil {
-				return // no keys tracked (a table without a natural key)
+		for i, p := range members {
+			if p.recs == nil || p.recs.byPart == nil || p.recs.hash.gen != members[0].recs.hash.gen {
+				return // no keys tracked (a table without a natural key), or hashed two ways
+			}
+			if i == 0 {
+				fk.gen = p.recs.hash.gen
 			}
 			if ks := p.recs.byPart[f.part]; len(ks) > 0 {
 				fk.bySource[p.res.Source] = ks

@@ -1,0 +1,172 @@
+package lake
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestHashSetMatchesAMap adds random keys (0 and 1 among them, which the
+// set stores alike, and many repeats) through several merges and checks
+// every answer against a map.
+func TestHashSetMatchesAMap(t *testing.T) {
+	for _, n := range []int{0, 1, 100, minHot, 5 * minHot, 200_000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(n), 7))
+			var s hashSet
+			want := map[uint64]bool{}
+			pool := make([]uint64, 0, n/2+2)
+			pool = append(pool, 0, 1)
+			for i := 0; i < n; i++ {
+				var k uint64
+				if i%3 == 0 && len(pool) > 0 {
+					k = pool[rng.IntN(len(pool))] // a repeat, or 0/1
+				} else {
+					k = rng.Uint64()
+					pool = append(pool, k)
+				}
+				if k == 0 {
+					k = 1 // the set does not tell 0 from 1
+				}
+				if got := s.Add(k); got == want[k] {
+					t.Fatalf("Add(%#x) = %v after %d keys, want %v", k, got, i, !want[k])
+				}
+				want[k] = true
+			}
+			if s.Len() != len(want) {
+				t.Errorf("Len = %d, want %d", s.Len(), len(want))
+			}
+			for k := range want {
+				if !s.Has(k) {
+					t.Fatalf("Has(%#x) = false for a key added", k)
+				}
+			}
+			for range 10_000 {
+				k := rng.Uint64()
+				if k == 0 {
+					continue
+				}
+				if s.Has(k) != want[k] {
+					t.Fatalf("Has(%#x) = %v, want %v", k, s.Has(k), want[k])
+				}
+			}
+		})
+	}
+}
+
+// weakHash installs a key hash under which many keys collide and restores
+// a strong one after the test; it returns the weak generation.
+func weakHash(t *testing.T, weak func(day int64, id string) uint64) *keyHash {
+	t.Helper()
+	old := currentKeyHash.Load()
+	h := &keyHash{gen: old.gen + 1, seed: old.seed, weak: weak}
+	currentKeyHash.Store(h)
+	t.Cleanup(func() { rotateKeyHash(currentKeyHash.Load()) })
+	return h
+}
+
+// A row is dropped as a duplicate only when its exact key is found again:
+// under a hash where different keys collide, the collisions are found by
+// the verification, the hash is replaced and the file parsed again, and
+// every distinct record is kept, the true duplicates still dropped.
+func TestHashCollisionFallsBackToExactKeys(t *testing.T) {
+	ctx := context.Background()
+	const header = "call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge\n"
+	row := func(id string, day int) string {
+		return fmt.Sprintf("%s,S00001,491700000001,4930123,offnet,2026-10-%02dT10:00:00Z,10,voice,out,false,false,C1,North,0,0.1\n", id, day)
+	}
+	// Ids differing only in their last character collide under the weak
+	// hash, which keeps the day and drops that character.
+	byPrefix := func(day int64, id string) uint64 { return uint64(day)<<32 ^ uint64(len(id)) ^ uint64(id[0]) }
+	cases := []struct {
+		name       string
+		earlier    string // a file ingested first (under the strong hash), or ""
+		body       string
+		wantOK     int64
+		wantDup    int64
+		wantRotate bool
+	}{
+		{"true duplicates only: confirmed without parsing again", "",
+			row("A1", 1) + row("A1", 1) + row("B22", 1) + row("B22", 1) + row("A1", 2), 3, 2, false},
+		{"collisions within the file: parsed again, nothing dropped", "",
+			row("A1", 1) + row("A2", 1) + row("A3", 1) + row("A1", 1), 3, 1, true},
+		{"collision with a row of the table: parsed again, nothing dropped",
+			row("X1", 3), row("X2", 3) + row("X1", 3) + row("Y1", 3), 2, 1, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, cat, store := newInternalLake(t)
+			in := NewIngester(cfg, cat, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if tc.earlier != "" {
+				res, err := in.Ingest(ctx, putObject(t, store, "exports/cdr/2026/10/earlier.csv", []byte(header+tc.earlier)))
+				if err != nil || res.Status != StatusCommitted {
+					t.Fatalf("earlier file: %+v, %v", res, err)
+				}
+			}
+			weak := weakHash(t, byPrefix)
+			res, err := in.Ingest(ctx, putObject(t, store, "exports/cdr/2026/10/f.csv", []byte(header+tc.body)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != StatusCommitted || res.RowsOK != tc.wantOK || res.RowsDuplicate != tc.wantDup {
+				t.Errorf("Ingest = %s, %d rows, %d duplicates; want committed, %d rows, %d duplicates",
+					res.Status, res.RowsOK, res.RowsDuplicate, tc.wantOK, tc.wantDup)
+			}
+			if rotated := currentKeyHash.Load() != weak; rotated != tc.wantRotate {
+				t.Errorf("hash replaced = %v, want %v", rotated, tc.wantRotate)
+			}
+		})
+	}
+}
+
+// The same holds for files of a batch, whose rows are buffered for shared
+// data files: a collision sends the file to the single-file path, which
+// parses it again.
+func TestHashCollisionInABatch(t *testing.T) {
+	ctx := context.Background()
+	cfg, cat, store := newInternalLake(t)
+	in := NewIngester(cfg, cat, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var objs []Object
+	var want int64
+	for f := range 3 {
+		var b bytes.Buffer
+		b.WriteString("call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge\n")
+		for i := range 20 {
+			fmt.Fprintf(&b, "F%d-%02d,S00001,491700000001,4930123,offnet,2026-10-01T10:%02d:00Z,10,voice,out,false,false,C1,North,0,0.1\n", f, i, i)
+			want++
+		}
+		objs = append(objs, putObject(t, store, fmt.Sprintf("exports/cdr/2026/10/b%d.csv", f), b.Bytes()))
+	}
+	weakHash(t, func(day int64, id string) uint64 { return uint64(day) }) // every key of a day collides
+	var got int64
+	for _, o := range in.IngestBatch(ctx, objs) {
+		if o.Err != nil {
+			t.Fatalf("%s: %v", o.Result.Source, o.Err)
+		}
+		if o.Result.RowsDuplicate != 0 {
+			t.Errorf("%s: %d duplicates, want 0", o.Result.Source, o.Result.RowsDuplicate)
+		}
+		got += o.Result.RowsOK
+	}
+	if got != want {
+		t.Errorf("rows committed = %d, want %d", got, want)
+	}
+	if n := countRows(t, cat); n != want {
+		t.Errorf("crm.cdr holds %d rows, want %d", n, want)
+	}
+}
+
+// countRows counts the rows of crm.cdr.
+func countRows(t *testing.T, tables TableLoader) int64 {
+	t.Helper()
+	at, err := ReadTable(context.Background(), tables, CDRTable, "call_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer at.Release()
+	return at.NumRows()
+}
