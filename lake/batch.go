@@ -1054,9 +1054,7 @@ func recheckBatch(ctx context.Context, tbl *table.Table, ps []*prepared, idx []i
 	owner := map[recordKey]int{}
 	for _, i := range idx {
 		if !redo[i] {
-			for k := range ps[i].recs.kept {
-				owner[k] = i
-			}
+			ps[i].recs.eachKept(func(k recordKey) { owner[k] = i })
 		}
 	}
 	for _, df := range fresh {

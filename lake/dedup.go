@@ -80,7 +80,7 @@ func rotateKeyHash(old *keyHash) {
 
 func (h *keyHash) sum(day int64, id string) recordKey {
 	if h.weak != nil {
-		return h.weak(day, id)
+		return nonZero(h.weak(day, id))
 	}
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], uint64(day))
@@ -88,7 +88,7 @@ func (h *keyHash) sum(day int64, id string) recordKey {
 	m.SetSeed(h.seed)
 	m.Write(b[:])
 	m.WriteString(id)
-	return m.Sum64()
+	return nonZero(m.Sum64()) // as a hashSet stores it
 }
 
 // fileKeys are the record keys of one data file, by the source_file of the rows.
@@ -445,14 +445,11 @@ func (r *recordSet) claim(taken *hashSet) bool {
 	return true
 }
 
-// has reports whether the file keeps a key of hash k (of any day).
-func (r *recordSet) has(k recordKey) bool {
+// eachKept calls f with every key the file keeps.
+func (r *recordSet) eachKept(f func(recordKey)) {
 	for _, ks := range r.kept {
-		if ks.Has(k) {
-			return true
-		}
+		ks.any(func(k uint64) bool { f(k); return false })
 	}
-	return false
 }
 
 // recheck runs inside the commit retry loop on the reloaded table: for
