@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,6 +29,9 @@ import (
 // landing bucket's notifications, the ingest queue, its event source
 // mapping and the real ingest function, as in AWS.
 const partQueue = "queue"
+
+// queueFunction is the template's logical name of the ingest function.
+const queueFunction = "IngestFunction"
 
 // Many-small-files target of issue 13.
 const queueFilesTarget = 100.0 // files/s
@@ -47,9 +51,13 @@ type queueReport struct {
 	CDRCommits         int     // snapshots crm.cdr gained
 	LogCommits         int     // snapshots crm.ingest_log gained
 	P50, P99, Max      float64 // seconds from upload to committed
-	Date               time.Time
-	Commit             string
-	Metadata           *queueMetadata // one maintenance run after the files
+	// CPU time used while the files went through: the function processes
+	// (children of this one), and this process (the local stack's S3,
+	// queue and Lambda runtime API, and the uploads).
+	FunctionCPU, StackCPU float64 // seconds
+	Date                  time.Time
+	Commit                string
+	Metadata              *queueMetadata // one maintenance run after the files
 }
 
 func (r *queueReport) filesPerSec() float64 { return float64(r.Files-r.Failed) / r.Seconds }
@@ -108,8 +116,15 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	log.Printf("queue: building the functions")
-	bins, err := localstack.Build(ctx, b.root, dir, tpl)
+	// Only the ingest function takes part: build and start only it.
+	var fns []localstack.FunctionDef
+	for _, f := range tpl.Functions {
+		if f.Name == queueFunction {
+			fns = append(fns, f)
+		}
+	}
+	log.Printf("queue: building the ingest function")
+	bins, err := localstack.Build(ctx, b.root, dir, &localstack.Template{Functions: fns})
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
@@ -137,7 +152,7 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 		Params: map[string]string{"CatalogURI": catalog, "PseudonymKey": "bench-pseudonym-key-0123456789",
 			"IngestBatchSize": strconv.Itoa(o.queueBatch), "IngestBatchWindow": strconv.Itoa(o.queueWindow),
 			"IngestQueueConcurrency": strconv.Itoa(o.queueConcurrency)},
-		Binaries: bins, Log: logs,
+		Binaries: bins, Log: logs, Functions: []string{queueFunction},
 		OnDelivery: func(d localstack.Delivery) { deliveries <- done{d, time.Now()} },
 	})
 	if err != nil {
@@ -167,6 +182,7 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 		thousands(int64(o.queueRows)), o.queueBatch, o.queueWindow, o.queueConcurrency)
 	loadStart := loadAverage()
 	stats0 := ingestQueueStats(st)
+	fnCPU0, selfCPU0 := childrenCPU(), selfCPU()
 	var mu sync.Mutex
 	uploaded := make(map[string]time.Time, o.queueFiles)
 	work := make(chan int)
@@ -243,6 +259,7 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 	}
 	stats1 := ingestQueueStats(st)
 	rep.Batches, rep.FunctionSeconds = stats1.Batches-stats0.Batches, (stats1.Busy - stats0.Busy).Seconds()
+	rep.FunctionCPU, rep.StackCPU = childrenCPU()-fnCPU0, selfCPU()-selfCPU0
 	slices.Sort(lat)
 	if n := len(lat); n > 0 {
 		rep.P50, rep.P99, rep.Max = lat[n/2], lat[min(n-1, n*99/100)], lat[n-1]
@@ -257,6 +274,42 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// selfCPU is the user and system CPU seconds this process used so far.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// childrenCPU is the CPU seconds the running children of this process
+// (the function processes) used so far, from /proc (0 elsewhere).
+func childrenCPU() float64 {
+	self := strconv.Itoa(os.Getpid())
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var ticks int64
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ... utime(14) stime(15): after the comm's ")".
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 || f[1] != self {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + s
+	}
+	return float64(ticks) / 100 // USER_HZ
 }
 
 // ingestQueueStats is what the ingest queue's event source mapping did so far.
@@ -329,6 +382,13 @@ func queueSection(r *queueReport, m machine) string {
 	fmt.Fprintf(&b, "| batches (mean files per batch) | %d (%.1f) | |\n", r.Batches, float64(r.Files)/float64(max(r.Batches, 1)))
 	fmt.Fprintf(&b, "| time in the function, all batches added up (mean per batch; per file) | %.1f s (%.2f s; %.1f ms) | |\n",
 		r.FunctionSeconds, r.FunctionSeconds/float64(max(r.Batches, 1)), 1e3*r.FunctionSeconds/float64(max(r.Files, 1)))
+	if r.FunctionCPU > 0 {
+		perFile := (r.FunctionCPU + r.StackCPU) / float64(max(r.Files, 1))
+		fmt.Fprintf(&b, "| CPU: ingest function / local stack and uploads (per file) | %.1f s / %.1f s (%.1f ms / %.1f ms) | |\n",
+			r.FunctionCPU, r.StackCPU, 1e3*r.FunctionCPU/float64(max(r.Files, 1)), 1e3*r.StackCPU/float64(max(r.Files, 1)))
+		fmt.Fprintf(&b, "| files/s the CPU time allows on %d idle CPUs (CPUs ÷ CPU per file; a bound, not a measurement) | %.0f | |\n",
+			m.CPUs, float64(m.CPUs)/perFile)
+	}
 	if r.Metadata != nil {
 		b.WriteString(metadataSection(r.Metadata, r.Files))
 	}

@@ -224,6 +224,32 @@ type Outcome struct {
 // DefaultBatchWorkers is how many files of a batch are read and parsed at once.
 const DefaultBatchWorkers = 4
 
+// A batch whose files are all small reads smallBatchWorkers at once: each
+// holds at most its small file, and the reads wait on S3 more than they
+// use the CPU (a GET's first byte takes longer than parsing 1,000 rows).
+const (
+	smallBatchFileBytes = 1 << 20
+	smallBatchWorkers   = 16
+)
+
+// batchWorkers is how many files of objs at idx to read at once.
+func (in *Ingester) batchWorkers(objs []Object, idx []int) int {
+	if in.BatchWorkers > 0 {
+		return in.BatchWorkers
+	}
+	for _, i := range idx {
+		o := objs[i]
+		need := o.Size
+		if strings.HasSuffix(strings.ToLower(o.Key), ".gz") {
+			need *= gzipGuess
+		}
+		if need <= 0 || need > smallBatchFileBytes {
+			return DefaultBatchWorkers
+		}
+	}
+	return smallBatchWorkers
+}
+
 // prepStep is where the preparation of a file of a batch ended.
 type prepStep int
 
@@ -470,10 +496,7 @@ func (in *Ingester) prepareAll(ctx context.Context, objs []Object, idx []int) ([
 	clockOf(ctx).since("batch_lookup", t0)
 	preps := make([]*prepared, len(idx))
 	budget := in.newSharedBudget()
-	workers := in.BatchWorkers
-	if workers <= 0 {
-		workers = DefaultBatchWorkers
-	}
+	workers := in.batchWorkers(objs, idx)
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range min(workers, len(idx)) {
@@ -987,7 +1010,7 @@ func (in *Ingester) commitBatch(ctx context.Context, ps []*prepared) error {
 	t0 := time.Now()
 	defer clock.since("commit_ledger_objects", t0)
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
+	sem := make(chan struct{}, ledgerReadLanes)
 	for i, p := range ps {
 		if decided[i].redo || decided[i].status != StatusCommitted || len(p.dataFiles()) == 0 {
 			continue

@@ -189,3 +189,32 @@ func TestRecheckBatchRedoesOnlyTheFilesHit(t *testing.T) {
 		})
 	}
 }
+
+func TestBatchWorkers(t *testing.T) {
+	obj := func(key string, size int64) Object { return Object{Key: key, Size: size} }
+	cases := []struct {
+		name string
+		set  int
+		objs []Object
+		want int
+	}{
+		{"all small", 0, []Object{obj("a.csv", 90_000), obj("b.csv", 1<<20)}, smallBatchWorkers},
+		{"one large", 0, []Object{obj("a.csv", 90_000), obj("b.csv", 1<<20+1)}, DefaultBatchWorkers},
+		{"gzip counted decompressed", 0, []Object{obj("a.csv.gz", 200_000)}, DefaultBatchWorkers},
+		{"small gzip", 0, []Object{obj("a.csv.GZ", 100_000)}, smallBatchWorkers},
+		{"size unknown", 0, []Object{obj("a.csv", 0)}, DefaultBatchWorkers},
+		{"set by the caller", 3, []Object{obj("a.csv", 10)}, 3},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := &Ingester{BatchWorkers: c.set}
+			idx := make([]int, len(c.objs))
+			for i := range idx {
+				idx[i] = i
+			}
+			if got := in.batchWorkers(c.objs, idx); got != c.want {
+				t.Errorf("batchWorkers(%v) = %d, want %d", c.objs, got, c.want)
+			}
+		})
+	}
+}
