@@ -30,8 +30,8 @@ import (
 // mapping and the real ingest function, as in AWS.
 const partQueue = "queue"
 
-// queueFunction is the template's logical name of the ingest function.
-const queueFunction = "IngestFunction"
+// queueFunction is the ingest function's name in the local stack.
+const queueFunction = "ingest"
 
 // Many-small-files target of issue 13.
 const queueFilesTarget = 100.0 // files/s
