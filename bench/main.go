@@ -192,7 +192,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.queueConcurrency, "queue-concurrency", 2, "`batches` of the ingest queue in the function at once (IngestQueueConcurrency; 1 only locally)")
 	fs.IntVar(&o.shards, "shards", 8, "`shards` (api instances) of the shards part")
 	fs.IntVar(&o.shardCustomers, "shard-customers", 10_000_000, "scored `customers` across the shards of the shards part")
-	fs.StringVar(&o.shardsData, "shards-data", "", "`dir`ectory keeping the shards part's encoded shards for later runs of the same size (default: in the work directory)")
+	fs.StringVar(&o.shardsData, "shards-data", "", "`dir`ectory keeping the shards part's encoded shards for later runs of the same size, which reuse them (default: none kept)")
 	history := fs.String("ledger-history", "1000,10000", "comma-separated `sizes` of history (files) the ledger part measures at (the full run: 1000,10000,100000)")
 	fs.IntVar(&o.ingestMemFiles, "ingestmem-files", 30, "daily CDR `files` in the ingestmem part's one batch")
 	fs.IntVar(&o.ingestMemRows, "ingestmem-rows", 100000, "`rows` per file of the ingestmem part")

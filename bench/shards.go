@@ -95,23 +95,46 @@ type shardInfo struct {
 	GenSeconds        float64
 }
 
-// shardsData writes (or, when present, reuses) the encoded shards under
-// dir: k/columns.bin, k/detail.bin and info.json.
-func (b *bench) shardsData(dir string, rep *shardsReport) (*shardInfo, error) {
+// shardsData generates and encodes the shards one at a time, giving each
+// to put, and keeps them under dir (k/columns.bin, k/detail.bin and
+// info.json) when dir is set; when dir already holds shards of this size,
+// it gives those to put instead of generating.
+func (b *bench) shardsData(dir string, rep *shardsReport, put func(k int, cols, det []byte) error) (*shardInfo, error) {
 	o := b.opts
 	var info shardInfo
-	if raw, err := os.ReadFile(filepath.Join(dir, "info.json")); err == nil {
+	if dir == "" {
+		// nothing kept
+	} else if raw, err := os.ReadFile(filepath.Join(dir, "info.json")); err == nil {
 		if err := json.Unmarshal(raw, &info); err != nil {
 			return nil, fmt.Errorf("shards: %s: %w", dir, err)
 		}
 		if info.Customers == o.shardCustomers && info.Shards == o.shards {
 			log.Printf("shards: reusing the %d encoded shards in %s", o.shards, dir)
 			rep.Reused, rep.GenTime = true, time.Duration(info.GenSeconds*float64(time.Second))
+			for k := range o.shards {
+				sd := filepath.Join(dir, strconv.Itoa(k))
+				cols, err := os.ReadFile(filepath.Join(sd, "columns.bin"))
+				if err != nil {
+					return nil, err
+				}
+				det, err := os.ReadFile(filepath.Join(sd, "detail.bin"))
+				if err != nil {
+					return nil, err
+				}
+				if err := put(k, cols, det); err != nil {
+					return nil, err
+				}
+				cols, det = nil, nil
+				runtime.GC()
+				debug.FreeOSMemory()
+			}
 			return &info, nil
 		}
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, err
+	if dir != "" {
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, err
+		}
 	}
 	info = shardInfo{Customers: o.shardCustomers, Shards: o.shards}
 	var whole *serving.Meta
@@ -138,14 +161,19 @@ func (b *bench) shardsData(dir string, rep *shardsReport) (*shardInfo, error) {
 			return nil, err
 		}
 		rep.GenTime += time.Since(t)
-		sd := filepath.Join(dir, strconv.Itoa(k))
-		if err := os.MkdirAll(sd, 0o755); err != nil {
-			return nil, err
-		}
-		for name, body := range map[string][]byte{"columns.bin": f.Columns, "detail.bin": f.Detail} {
-			if err := os.WriteFile(filepath.Join(sd, name), body, 0o644); err != nil {
+		if dir != "" {
+			sd := filepath.Join(dir, strconv.Itoa(k))
+			if err := os.MkdirAll(sd, 0o755); err != nil {
 				return nil, err
 			}
+			for name, body := range map[string][]byte{"columns.bin": f.Columns, "detail.bin": f.Detail} {
+				if err := os.WriteFile(filepath.Join(sd, name), body, 0o644); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if err := put(k, f.Columns, f.Detail); err != nil {
+			return nil, err
 		}
 		info.Rows = append(info.Rows, len(cs))
 		if whole == nil {
@@ -169,6 +197,9 @@ func (b *bench) shardsData(dir string, rep *shardsReport) (*shardInfo, error) {
 		return nil, err
 	}
 	info.Matches, info.GenSeconds = []int{matchFilter, matchCube}, rep.GenTime.Seconds()
+	if dir == "" {
+		return &info, nil
+	}
 	raw, err := json.Marshal(info)
 	if err != nil {
 		return nil, err
@@ -182,16 +213,6 @@ func (b *bench) measureShards(ctx context.Context) (*shardsReport, error) {
 	if o.shards < 2 {
 		return nil, errors.New("shards: the function layout needs -shards 2 or more")
 	}
-	dataDir := o.shardsData
-	if dataDir == "" {
-		dataDir = filepath.Join(b.work, "shards-data")
-	}
-	info, err := b.shardsData(dataDir, rep)
-	if err != nil {
-		return nil, err
-	}
-	rep.Rows, rep.Matches = info.Rows, info.Matches
-
 	dir := filepath.Join(b.work, "shards")
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
@@ -235,34 +256,26 @@ func (b *bench) measureShards(ctx context.Context) (*shardsReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := time.Now()
 	var files []serving.ShardFiles
 	const run1, run2 = "bench-shards-1", "bench-shards-2"
-	for k := range o.shards {
-		sd := filepath.Join(dataDir, strconv.Itoa(k))
-		cols, err := os.ReadFile(filepath.Join(sd, "columns.bin"))
-		if err != nil {
-			return nil, err
-		}
-		det, err := os.ReadFile(filepath.Join(sd, "detail.bin"))
-		if err != nil {
-			return nil, err
-		}
+	info, err := b.shardsData(o.shardsData, rep, func(k int, cols, det []byte) error {
+		t := time.Now()
 		f, err := serving.PutShard(ctx, store, run1, o.shards, k, cols, det)
-		if err != nil {
-			return nil, err
-		}
+		rep.UploadTime += time.Since(t)
 		files = append(files, f)
 		rep.ColumnsBytes = append(rep.ColumnsBytes, f.ColumnsBytes)
 		rep.DataBytes += f.ColumnsBytes + f.DetailBytes
-		cols, det = nil, nil
-		runtime.GC()
-		debug.FreeOSMemory()
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	rep.Rows, rep.Matches = info.Rows, info.Matches
+	t := time.Now()
 	if _, err := serving.PointShards(ctx, store, run1, withRun(info.Meta, run1), files); err != nil {
 		return nil, err
 	}
-	rep.UploadTime = time.Since(t)
+	rep.UploadTime += time.Since(t)
 	log.Printf("shards: run uploaded to the local S3 in %.1f s (%.0f MiB)", rep.UploadTime.Seconds(), float64(rep.DataBytes)/(1<<20))
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
