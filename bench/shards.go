@@ -77,6 +77,7 @@ type shardsReport struct {
 	ReloadLoads                      []shardLoad
 	LoadsAfter                       int // loads logged after the reload's requests, beyond the two runs'
 	ColdRSSMiB, RSSMiB, PeakMiB      []float64
+	ColdPeakMiB, CasesPeakMiB        []float64 // VmHWM after the cold start, and before the second run
 	Rows                             []int
 	ColumnsBytes                     []int64
 	LoadAvgStart, LoadAvgEnd         string
@@ -306,6 +307,7 @@ func (b *bench) measureShards(ctx context.Context) (*shardsReport, error) {
 		return nil, fmt.Errorf("shards: the first request caused %d loads, want the front's and %d shards'", len(rep.ColdLoads), o.shards)
 	}
 	rep.ColdRSSMiB = shardRSS(bins["api"], o.shards, "VmRSS")
+	rep.ColdPeakMiB = shardRSS(bins["api"], o.shards, "VmHWM")
 	log.Printf("shards: cold start through the gateway %.2f s; %d requests per case", d.Seconds(), o.apiReps)
 
 	for ci, c := range shardCases {
@@ -343,6 +345,7 @@ func (b *bench) measureShards(ctx context.Context) (*shardsReport, error) {
 	}
 	rep.Lookup, rep.Lookups = summarizeLatency(ds), len(info.IDs)
 
+	rep.CasesPeakMiB = shardRSS(bins["api"], o.shards, "VmHWM")
 	// A second run over the same shard files: every instance sees it
 	// within ServingCheckEvery, drops its snapshot and loads the new one.
 	if _, err := serving.PointShards(ctx, store, run2, withRun(info.Meta, run2), files); err != nil {
@@ -523,10 +526,11 @@ func shardsSection(r *shardsReport, m machine) string {
 	fmt.Fprintf(&b, "\nThe front's load (the run's meta.json only): %s cold, %s on the new run. The snapshot load of each shard "+
 		"function (`api: snapshot loaded`, its own log: the pointer, meta.json, columns.bin in parallel ranges, validation; the "+
 		"process start and the first invocation come before it):\n\n", front(r.ColdLoads), front(r.ReloadLoads))
-	b.WriteString("| shard | customers | columns.bin | cold load from S3 | reload (new run) | RSS after the cold start | RSS at the end | peak RSS |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| shard | customers | columns.bin | cold load from S3 | reload (new run) | RSS after the cold start (peak so far) | peak before the second run | RSS at the end | peak RSS |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for k := range r.Rows {
-		fmt.Fprintf(&b, "| %d | %s | %.0f MiB | %s | %s | %.0f MiB | %.0f MiB | %.0f MiB |\n", k, thousands(int64(r.Rows[k])),
-			float64(r.ColumnsBytes[k])/(1<<20), secs(r.ColdLoads, k), secs(r.ReloadLoads, k), r.ColdRSSMiB[k], r.RSSMiB[k], r.PeakMiB[k])
+		fmt.Fprintf(&b, "| %d | %s | %.0f MiB | %s | %s | %.0f MiB (%.0f MiB) | %.0f MiB | %.0f MiB | %.0f MiB |\n", k, thousands(int64(r.Rows[k])),
+			float64(r.ColumnsBytes[k])/(1<<20), secs(r.ColdLoads, k), secs(r.ReloadLoads, k), r.ColdRSSMiB[k], r.ColdPeakMiB[k],
+			r.CasesPeakMiB[k], r.RSSMiB[k], r.PeakMiB[k])
 	}
 	fmt.Fprintf(&b, "\nAfter the reload, 25 more requests (one more look at latest.json past `ServingCheckEvery`) loaded %d more "+
 		"snapshots: an instance that has the newest run does not read it again. The peak RSS is over the whole run, both "+

@@ -114,10 +114,7 @@ func TestStackShardedServing(t *testing.T) {
 	if len(run) != 4 {
 		t.Fatalf("ServingShards 0,1,2: the api package runs as %v, want the api function and 3 shards", run)
 	}
-	bins, err := Build(ctx, "..", dir, &Template{Functions: fns})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bins := testBinaries(ctx, t, fns)
 	logs := &syncBuffer{}
 	st, err := Start(ctx, Config{Dir: dir, Repo: "..", S3Addr: freeAddr(t), HTTPAddr: "127.0.0.1:0", LambdaAddr: "127.0.0.1:0",
 		Params: params, Binaries: bins, Log: logs, Functions: run})

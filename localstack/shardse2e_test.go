@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,10 +82,7 @@ func TestStackShardedScoreEndToEnd(t *testing.T) {
 	}
 	began := time.Now()
 	step := func(what string) { t.Logf("%s: %.1f s", what, time.Since(began).Seconds()); began = time.Now() }
-	bins, err := Build(ctx, "..", dir, &Template{Functions: fns})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bins := testBinaries(ctx, t, fns)
 	step("build the score and api functions")
 	logs := &syncBuffer{}
 	st, err := Start(ctx, Config{Dir: dir, Repo: "..", S3Addr: freeAddr(t), HTTPAddr: "127.0.0.1:0", LambdaAddr: "127.0.0.1:0",
@@ -245,6 +244,52 @@ func TestStackShardedScoreEndToEnd(t *testing.T) {
 	}
 	if total := strings.Count(logs.String(), "api: snapshot loaded"); total != 2*(1+e2eShards) {
 		t.Errorf("%d snapshot loads in all, want one per instance per run (%d)", total, 2*(1+e2eShards))
+	}
+}
+
+// built holds the function binaries the package's tests have built, by
+// package, in one directory for the whole test binary (removed by
+// TestMain): each test links only the packages no earlier test built.
+var built struct {
+	mu   sync.Mutex
+	dir  string
+	bins map[string]string
+}
+
+// testBinaries builds (once per test binary) the packages of fns.
+func testBinaries(ctx context.Context, t *testing.T, fns []FunctionDef) map[string]string {
+	t.Helper()
+	built.mu.Lock()
+	defer built.mu.Unlock()
+	if built.dir == "" {
+		dir, err := os.MkdirTemp("", "localstack-test-bins-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		built.dir, built.bins = dir, map[string]string{}
+	}
+	var need []FunctionDef
+	for _, f := range fns {
+		if _, ok := built.bins[f.Package]; !ok {
+			need = append(need, f)
+		}
+	}
+	if len(need) > 0 {
+		bins, err := Build(ctx, "..", built.dir, &Template{Functions: need})
+		if err != nil {
+			t.Fatal(err)
+		}
+		maps.Copy(built.bins, bins)
+	}
+	return maps.Clone(built.bins)
+}
+
+// removeTestBinaries removes what testBinaries built.
+func removeTestBinaries() {
+	built.mu.Lock()
+	defer built.mu.Unlock()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
 	}
 }
 

@@ -25,7 +25,9 @@ import (
 
 func TestMain(m *testing.M) {
 	RunS3ChildIfRequested() // the embedded S3 server runs in a re-executed test binary
-	os.Exit(m.Run())
+	code := m.Run()
+	removeTestBinaries()
+	os.Exit(code)
 }
 
 func freeAddr(t *testing.T) string {
@@ -52,10 +54,7 @@ func TestStackIngestsUploads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bins, err := Build(ctx, "..", dir, tpl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bins := testBinaries(ctx, t, tpl.Functions)
 	deliveries := make(chan Delivery, 16)
 	logs := &syncBuffer{}
 	catalog := "sqlite://" + filepath.Join(dir, "catalog.db")
