@@ -46,7 +46,7 @@ func TestBatchMirrorsRowBuilder(t *testing.T) {
 		rb.Null("lift10")
 		rb.Int32("k", 7)
 		rb.Null("silhouette")
-		for _, c := range []string{"auuc", "auuc_lo", "auuc_hi", "auuc_risk"} {
+		for _, c := range []string{"auuc", "auuc_lo", "auuc_hi", "auuc_risk", "train_population", "valid_population", "sample"} {
 			rb.Null(c)
 		}
 		rb.String("artifact", "s3://lake/models/x.json")

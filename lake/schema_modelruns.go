@@ -31,6 +31,11 @@ var modelRunsSchema = iceberg.NewSchema(0,
 	field(23, "auuc_lo", tFloat, optional, "95% percentile bootstrap interval"),
 	field(24, "auuc_hi", tFloat, optional, ""),
 	field(25, "auuc_risk", tFloat, optional, "uplift: AUUC of ranking by churn risk on the same campaign"),
+	// Added with the training sample: a classifier is fitted and judged
+	// on a seeded stratified sample once the base passes the caps.
+	field(26, "train_population", tInt64, optional, "rows the training sample was drawn from (= train_rows when every row was kept)"),
+	field(27, "valid_population", tInt64, optional, "rows the validation sample was drawn from (= valid_rows when every row was kept)"),
+	field(28, "sample", tString, optional, "how the training and validation rows were sampled, in words"),
 )
 
 // ModelRunsTable holds one row per trained model version.

@@ -98,6 +98,9 @@ type Report struct {
 	// Planted is how well the model finds the rows the generator planted
 	// as positives (synthetic data only); nil otherwise.
 	Planted *PlantedSection
+	// Sample says whether the rows are a sample of the window's, and
+	// which; nil: not recorded (every row).
+	Sample *SampleSection
 }
 
 // Target describes a non-churn target in words.
@@ -236,6 +239,9 @@ func (r *Report) Markdown() []byte {
 		{"Label", r.labelText()},
 	})
 	b.WriteString("\nThe model is trained on the training window and judged only on the validation month, which it never saw.\n\n")
+	if r.Sample != nil {
+		r.Sample.markdown(&b)
+	}
 
 	if len(r.Candidates) > 0 {
 		b.WriteString("## Candidates\n\n")

@@ -160,7 +160,12 @@ func TestLabels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	out, err := features.LoadOutcomes(ctx, l.Cat)
+	if err != nil {
+		t.Fatal(err)
+	}
 	label, known := reg.Labels(set, 1)
+	olabel, oknown := out.Labels(set, 1)
 	for i, id := range set.IDs {
 		m := set.Months[i].Format("2006-01")
 		// S3 left on 2026-07-20: within a month after June, not after May.
@@ -170,6 +175,14 @@ func TestLabels(t *testing.T) {
 		if label[i] != wantLabel || known[i] != wantKnown {
 			t.Errorf("%s %s: label %v known %v, want %v %v", id, m, label[i], known[i], wantLabel, wantKnown)
 		}
+		// The compact outcomes the training run reads say the same.
+		if olabel[i] != wantLabel || oknown[i] != wantKnown {
+			t.Errorf("%s %s: outcomes label %v known %v, want %v %v", id, m, olabel[i], oknown[i], wantLabel, wantKnown)
+		}
+	}
+	if !out.LastExportDate().Equal(reg.LastExportDate()) || len(out.Deactivated) != len(reg.Deactivated) {
+		t.Errorf("outcomes: last export %s, %d deactivated; register %s, %d", out.LastExportDate(), len(out.Deactivated),
+			reg.LastExportDate(), len(reg.Deactivated))
 	}
 }
 

@@ -88,37 +88,107 @@ func LoadBucket(ctx context.Context, tables lake.TableLoader, from, to time.Time
 }
 
 func load(ctx context.Context, tables lake.TableLoader, from, to time.Time, keep subset) (*Set, error) {
-	cols := []string{"month", "subscriber_id"}
-	for _, s := range Specs {
-		cols = append(cols, s.Name)
+	var f RowFilter
+	if keep >= 0 {
+		f = func(id string, _ time.Time) bool { return keep.has(id) }
 	}
-	filter := iceberg.NewAnd(
-		iceberg.GreaterThanEqual(iceberg.Reference("month"), iceberg.Date(epochDay(MonthStart(from)))),
-		iceberg.LessThanEqual(iceberg.Reference("month"), iceberg.Date(epochDay(MonthStart(to)))))
-	set := &Set{Frame: &dataset.Frame{}}
-	for _, s := range Specs {
-		set.Cols = append(set.Cols, &dataset.Column{Name: s.Name, Kind: s.Kind, High: s.High, Low: s.Low, Unit: s.Unit, Behaviour: s.Behaviour})
-	}
+	return LoadRows(ctx, tables, from, to, f)
+}
+
+// RowFilter says whether to keep a feature row, by its subscriber and
+// month; nil keeps every row.
+type RowFilter func(id string, month time.Time) bool
+
+// LoadRows is Load of the rows keep accepts (a sample, a bucket): rows
+// are dropped as they arrive, so memory holds only the rows kept.
+func LoadRows(ctx context.Context, tables lake.TableLoader, from, to time.Time, keep RowFilter) (*Set, error) {
+	set := newSet()
 	intern := map[string]string{}
-	for b, err := range lake.Scan(ctx, tables, lake.FeaturesTable, lake.Select(cols...), lake.Where(filter)) {
-		if err != nil {
-			return nil, fmt.Errorf("features: %w", err)
-		}
-		if err := set.add(b, intern, keep); err != nil {
-			return nil, err
-		}
+	err := scanFeatures(ctx, tables, from, to, featureColumns(), func(b *lake.Batch) error {
+		return set.add(b, intern, keep)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return set, nil
 }
 
-func (set *Set) add(b *lake.Batch, intern map[string]string, keep subset) error {
+// Stream reads the feature rows of months [from, to] one scan batch at a
+// time: fn gets each batch's rows (those keep accepts) as a Set of its
+// own, so memory holds one batch whatever the size of the base. fn must
+// not keep the Set's columns past its return unless it copies them.
+func Stream(ctx context.Context, tables lake.TableLoader, from, to time.Time, keep RowFilter, fn func(*Set) error) error {
+	intern := map[string]string{}
+	return scanFeatures(ctx, tables, from, to, featureColumns(), func(b *lake.Batch) error {
+		set := newSet()
+		if err := set.add(b, intern, keep); err != nil {
+			return err
+		}
+		if set.Rows() == 0 {
+			return nil
+		}
+		return fn(set)
+	})
+}
+
+// Keys calls fn with the subscriber and month of every feature row of
+// months [from, to], reading those two columns only (a sample's first
+// pass).
+func Keys(ctx context.Context, tables lake.TableLoader, from, to time.Time, fn func(id string, month time.Time) error) error {
+	return scanFeatures(ctx, tables, from, to, []string{"month", "subscriber_id"}, func(b *lake.Batch) error {
+		months, ids := b.Date("month"), b.String("subscriber_id")
+		if err := b.Err(); err != nil {
+			return fmt.Errorf("features: %w", err)
+		}
+		for i := range b.Len() {
+			if err := fn(ids.Value(i), months.Time(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func featureColumns() []string {
+	cols := []string{"month", "subscriber_id"}
+	for _, s := range Specs {
+		cols = append(cols, s.Name)
+	}
+	return cols
+}
+
+func newSet() *Set {
+	set := &Set{Frame: &dataset.Frame{}}
+	for _, s := range Specs {
+		set.Cols = append(set.Cols, &dataset.Column{Name: s.Name, Kind: s.Kind, High: s.High, Low: s.Low, Unit: s.Unit, Behaviour: s.Behaviour})
+	}
+	return set
+}
+
+// scanFeatures scans cols of crm.features for months [from, to].
+func scanFeatures(ctx context.Context, tables lake.TableLoader, from, to time.Time, cols []string, fn func(*lake.Batch) error) error {
+	filter := iceberg.NewAnd(
+		iceberg.GreaterThanEqual(iceberg.Reference("month"), iceberg.Date(epochDay(MonthStart(from)))),
+		iceberg.LessThanEqual(iceberg.Reference("month"), iceberg.Date(epochDay(MonthStart(to)))))
+	for b, err := range lake.Scan(ctx, tables, lake.FeaturesTable, lake.Select(cols...), lake.Where(filter)) {
+		if err != nil {
+			return fmt.Errorf("features: %w", err)
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (set *Set) add(b *lake.Batch, intern map[string]string, keep RowFilter) error {
 	months, ids := b.Date("month"), b.String("subscriber_id")
 	if err := b.Err(); err != nil {
 		return fmt.Errorf("features: %w", err)
 	}
 	rows := make([]int, 0, b.Len())
 	for i := range b.Len() {
-		if keep.has(ids.Value(i)) {
+		if keep == nil || keep(ids.Value(i), months.Time(i)) {
 			rows = append(rows, i)
 		}
 	}

@@ -59,67 +59,27 @@ type MonthlyCubeResult struct {
 	SnapshotID int64 `json:"snapshot_id"`
 }
 
-// BuildMonthlyCube computes the monthly cube of set's months from set (the
-// feature rows) and segments (each row's segment id; nil: unknown) and
-// replaces those months of crm.cube_monthly in one commit. A customer who
-// was a customer at the end of month m−1 and was deactivated during m is
-// churned in m, in the cell of their m−1 row; the first month of set
+// BuildMonthlyCube computes the monthly cube of the feature months from
+// … to and replaces those months of crm.cube_monthly in one commit. The
+// feature rows are read a month at a time and a scan batch at a time
+// (Stream), so memory holds one batch, the month's cells and the cells
+// of the customers who leave the next month, whatever the size of the
+// base. segments gives a batch's segment ids (nil: unknown). A customer
+// who was a customer at the end of month m−1 and was deactivated during
+// m is churned in m, in the cell of their m−1 row; the first month
 // therefore counts no churned customers.
-func BuildMonthlyCube(ctx context.Context, tables lake.TableLoader, reg *Register, set *Set, segments []int, built time.Time) (MonthlyCubeResult, error) {
+func BuildMonthlyCube(ctx context.Context, tables lake.TableLoader, reg *Outcomes, from, to time.Time, segments func(*Set) ([]int, error), built time.Time) (MonthlyCubeResult, error) {
 	var res MonthlyCubeResult
-	if set.Rows() == 0 {
-		return res, nil
-	}
-	if segments != nil && len(segments) != set.Rows() {
-		return res, fmt.Errorf("features: monthly cube: %d segment ids for %d rows", len(segments), set.Rows())
-	}
-	cols := map[string]*[]string{}
-	for _, n := range []string{"plan", "region", "age_band", "status"} {
-		c := set.Col(n)
-		if c == nil {
-			return res, fmt.Errorf("features: monthly cube: column %s missing", n)
-		}
-		cols[n] = &c.Cat
-	}
-	num := map[string][]float64{}
-	for _, n := range []string{"tenure_months", "voice_minutes", "data_mb", ValueColumn} {
-		c := set.Col(n)
-		if c == nil {
-			return res, fmt.Errorf("features: monthly cube: column %s missing", n)
-		}
-		num[n] = c.Num
-	}
-	plan, region, age, status := *cols["plan"], *cols["region"], *cols["age_band"], *cols["status"]
-
-	// Rows by month, and each month's register.
-	byMonth := map[time.Time][]int{}
-	var months []time.Time
-	for i, m := range set.Months {
-		if byMonth[m] == nil {
-			months = append(months, m)
-		}
-		byMonth[m] = append(byMonth[m], i)
-	}
-	slices.SortFunc(months, func(a, b time.Time) int { return a.Compare(b) })
-	key := func(i int, prof *profile) monthlyKey {
-		k := monthlyKey{region: orUnknown(region[i]), plan: orUnknown(plan[i]), segment: unknownValue,
-			lifecycle: Lifecycle(status[i], int32(num["tenure_months"][i])), ageBand: orUnknown(age[i]), gender: unknownValue}
-		if segments != nil {
-			k.segment = strconv.Itoa(segments[i])
-		}
-		if prof != nil {
-			k.gender = orUnknown(prof.gender)
-		}
-		return k
-	}
 	rb, err := lake.NewRowBuilder(lake.CubeMonthlyTable, 0)
 	if err != nil {
 		return res, err
 	}
 	defer rb.Release()
-	for mi, m := range months {
+	var months []time.Time
+	var leaving map[monthlyKey]int64 // cells of last month's customers who leave in m
+	for m := MonthStart(from); !m.After(MonthStart(to)); m = m.AddDate(0, 1, 0) {
 		first, end := epochDay(m), epochDay(m.AddDate(0, 1, -1))
-		profs := reg.asOf(end)
+		nextFirst, nextEnd := epochDay(m.AddDate(0, 1, 0)), epochDay(m.AddDate(0, 2, -1))
 		cells := map[monthlyKey]*monthlySums{}
 		cell := func(k monthlyKey) *monthlySums {
 			s := cells[k]
@@ -129,31 +89,58 @@ func BuildMonthlyCube(ctx context.Context, tables lake.TableLoader, reg *Registe
 			}
 			return s
 		}
-		for _, i := range byMonth[m] {
-			p := profs[set.IDs[i]]
-			s := cell(key(i, p))
-			s.subscribers++
-			if p != nil && p.activation >= first && p.activation <= end {
-				s.new++
+		rows := 0
+		next := map[monthlyKey]int64{}
+		err := Stream(ctx, tables, m, m, nil, func(set *Set) error {
+			c, err := newCubeColumns(set)
+			if err != nil {
+				return err
 			}
-			if v := num[ValueColumn][i]; !math.IsNaN(v) {
-				s.revenue += int64(math.Round(v * 100))
-			}
-			if v := num["voice_minutes"][i]; !math.IsNaN(v) {
-				s.minutes += v
-			}
-			if v := num["data_mb"][i]; !math.IsNaN(v) {
-				s.dataMB += v
-			}
-		}
-		if mi > 0 && months[mi-1].Equal(m.AddDate(0, -1, 0)) {
-			prevProfs := reg.asOf(first - 1)
-			for _, i := range byMonth[months[mi-1]] {
-				if d, gone := reg.Deactivated[set.IDs[i]]; gone && d >= first && d <= end {
-					cell(key(i, prevProfs[set.IDs[i]])).churned++
+			var segs []int
+			if segments != nil {
+				if segs, err = segments(set); err != nil {
+					return fmt.Errorf("features: monthly cube: %w", err)
+				}
+				if len(segs) != set.Rows() {
+					return fmt.Errorf("features: monthly cube: %d segment ids for %d rows", len(segs), set.Rows())
 				}
 			}
+			rows += set.Rows()
+			for i, id := range set.IDs {
+				gender, activation, ok := reg.at(id, end)
+				k := c.key(i, segs, gender, ok)
+				s := cell(k)
+				s.subscribers++
+				if ok && activation >= first && activation <= end {
+					s.new++
+				}
+				if v := c.value[i]; !math.IsNaN(v) {
+					s.revenue += int64(math.Round(v * 100))
+				}
+				if v := c.minutes[i]; !math.IsNaN(v) {
+					s.minutes += v
+				}
+				if v := c.dataMB[i]; !math.IsNaN(v) {
+					s.dataMB += v
+				}
+				if d, gone := reg.Deactivated[id]; gone && d >= nextFirst && d <= nextEnd {
+					next[k]++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return res, err
 		}
+		if rows == 0 {
+			leaving = nil
+			continue
+		}
+		months = append(months, m)
+		for k, n := range leaving {
+			cell(k).churned += n
+		}
+		leaving = next
 		keys := make([]monthlyKey, 0, len(cells))
 		for k := range cells {
 			keys = append(keys, k)
@@ -181,6 +168,9 @@ func BuildMonthlyCube(ctx context.Context, tables lake.TableLoader, reg *Registe
 			res.Rows++
 		}
 	}
+	if len(months) == 0 {
+		return res, nil
+	}
 	rec := rb.Record()
 	defer rec.Release()
 	replace := iceberg.NewAnd(
@@ -193,4 +183,59 @@ func BuildMonthlyCube(ctx context.Context, tables lake.TableLoader, reg *Registe
 	}
 	res.Months, res.SnapshotID = len(months), snap
 	return res, nil
+}
+
+// cubeColumns are the columns of a batch the monthly cube reads.
+type cubeColumns struct {
+	plan, region, age, status      []string
+	tenure, minutes, dataMB, value []float64
+}
+
+func newCubeColumns(set *Set) (*cubeColumns, error) {
+	cat := func(n string) ([]string, error) {
+		c := set.Col(n)
+		if c == nil {
+			return nil, fmt.Errorf("features: monthly cube: column %s missing", n)
+		}
+		return c.Cat, nil
+	}
+	num := func(n string) ([]float64, error) {
+		c := set.Col(n)
+		if c == nil {
+			return nil, fmt.Errorf("features: monthly cube: column %s missing", n)
+		}
+		return c.Num, nil
+	}
+	var c cubeColumns
+	var err error
+	for _, f := range []struct {
+		name string
+		to   *[]string
+	}{{"plan", &c.plan}, {"region", &c.region}, {"age_band", &c.age}, {"status", &c.status}} {
+		if *f.to, err = cat(f.name); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range []struct {
+		name string
+		to   *[]float64
+	}{{"tenure_months", &c.tenure}, {"voice_minutes", &c.minutes}, {"data_mb", &c.dataMB}, {ValueColumn, &c.value}} {
+		if *f.to, err = num(f.name); err != nil {
+			return nil, err
+		}
+	}
+	return &c, nil
+}
+
+// key is row i's cell; gender is the register's (known: ok).
+func (c *cubeColumns) key(i int, segs []int, gender string, ok bool) monthlyKey {
+	k := monthlyKey{region: orUnknown(c.region[i]), plan: orUnknown(c.plan[i]), segment: unknownValue,
+		lifecycle: Lifecycle(c.status[i], int32(c.tenure[i])), ageBand: orUnknown(c.age[i]), gender: unknownValue}
+	if segs != nil {
+		k.segment = strconv.Itoa(segs[i])
+	}
+	if ok {
+		k.gender = orUnknown(gender)
+	}
+	return k
 }

@@ -97,22 +97,21 @@ func TestMonthlyCubeMatchesBruteForce(t *testing.T) {
 	if _, err := b.Build(ctx, months); err != nil {
 		t.Fatal(err)
 	}
-	rg, err := features.LoadRegister(ctx, l.Cat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := features.Load(ctx, l.Cat, months[0], months[2])
+	rg, err := features.LoadOutcomes(ctx, l.Cat)
 	if err != nil {
 		t.Fatal(err)
 	}
 	segOf := func(id string) int { return int(id[len(id)-1]-'0') % 3 }
-	segs := make([]int, set.Rows())
-	for i, id := range set.IDs {
-		segs[i] = segOf(id)
+	segs := func(set *features.Set) ([]int, error) {
+		out := make([]int, set.Rows())
+		for i, id := range set.IDs {
+			out[i] = segOf(id)
+		}
+		return out, nil
 	}
 	built := time.Date(2026, 8, 2, 0, 0, 0, 0, time.UTC)
 	for range 2 { // rebuilt: replaced, not doubled
-		if _, err := features.BuildMonthlyCube(ctx, l.Cat, rg, set, segs, built); err != nil {
+		if _, err := features.BuildMonthlyCube(ctx, l.Cat, rg, months[0], months[2], segs, built); err != nil {
 			t.Fatal(err)
 		}
 	}

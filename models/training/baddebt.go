@@ -50,6 +50,9 @@ type BadDebtResult struct {
 	// Planted is the recovery of the generator's deliberate non-payers
 	// (synthetic data with a truth file only).
 	Planted *evaluate.PlantedSection `json:"planted,omitempty"`
+	// Sample is how the rows were sampled (by month only: the bad-debt
+	// label is read from the bills of the rows kept).
+	Sample *SampleReport `json:"sample,omitempty"`
 }
 
 // BaselineName says what the bad-debt baseline ranks by.
@@ -69,7 +72,7 @@ func (r *Runner) badDebtTarget(horizon int) target {
 func (r *Runner) trainBadDebt(ctx context.Context, months []time.Time, opt Options, res *Result, now time.Time) error {
 	b := &res.BadDebt
 	b.Horizon = opt.BadDebtHorizon
-	sp, err := r.split(ctx, months, r.badDebtTarget(opt.BadDebtHorizon), opt.TrainMonths)
+	sp, err := r.split(ctx, months, r.badDebtTarget(opt.BadDebtHorizon), opt)
 	if errors.Is(err, ErrNotEnoughHistory) {
 		b.Decision = "not trained: " + err.Error()
 		r.warn(ctx, "bad-debt model not trained", err)
@@ -79,6 +82,7 @@ func (r *Runner) trainBadDebt(ctx context.Context, months []time.Time, opt Optio
 		return err
 	}
 	train, val := sp.train, sp.val
+	b.Sample = sp.sample
 	b.TrainWindow, b.ValidMonth, b.TrainRows, b.ValidRows = sp.trainWindow(), sp.validMonth(), train.Rows(), val.Rows()
 	b.Positives = count(val.Label)
 	if count(train.Label) == 0 || b.Positives == 0 || b.Positives == val.Rows() {
@@ -155,7 +159,7 @@ func (r *Runner) trainBadDebt(ctx context.Context, months []time.Time, opt Optio
 		Calibrated: &evaluate.CalibrationSection{Choice: choice, JudgedRows: len(judged), Before: before, After: after},
 		Target: &evaluate.Target{Positive: "bad debtor", Positives: "bad debtors",
 			Label: fmt.Sprintf("bad debtor = %d+ consecutive bills in arrears within %d months after the snapshot (crm.bills)", features.BadDebtArrearsMonths, opt.BadDebtHorizon)},
-		Baseline: bl, Planted: b.Planted,
+		Baseline: bl, Planted: b.Planted, Sample: sp.sample.section(),
 	}
 	for _, k := range cands {
 		rep.Candidates = append(rep.Candidates, evaluate.Candidate{Kind: k.Kind, ValidAUC: k.ValidAUC,
@@ -186,7 +190,7 @@ func (r *Runner) trainBadDebt(ctx context.Context, months []time.Time, opt Optio
 		trainFrom: sp.first, trainTo: sp.valid.AddDate(0, -1, 0), validMonth: sp.valid, hasValid: true, horizon: opt.BadDebtHorizon,
 		trainRows: int64(train.Rows()), validRows: int64(val.Rows()),
 		auc: sum.AUC, aucLo: sum.AUCCI.Lo, aucHi: sum.AUCCI.Hi, prAUC: sum.PRAUC, lift10: sum.Lift10,
-		artifact: uri, report: b.Report, promoted: promo.Promoted, decision: promo.Reason,
+		artifact: uri, report: b.Report, promoted: promo.Promoted, decision: promo.Reason, sample: sp.sample,
 	})
 }
 

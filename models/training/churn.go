@@ -13,7 +13,8 @@ import (
 	"github.com/telcolake/telcolake/models/segment"
 )
 
-func (r *Runner) trainChurn(ctx context.Context, train, val *dataset.Frame, seg *segment.Model, opt Options, res *Result, first, valid, now time.Time) error {
+func (r *Runner) trainChurn(ctx context.Context, sp *split, seg *segment.Model, opt Options, res *Result, now time.Time) error {
+	train, val, first, valid := sp.train, sp.val, sp.first, sp.valid
 	model, cands, err := churn.Train(ctx, train, val, churn.Options{Seed: opt.Seed, Logistic: r.Logistic, NoLogistic: r.Logistic == nil})
 	if err != nil {
 		return fmt.Errorf("training: churn: %w", err)
@@ -133,6 +134,7 @@ func (r *Runner) trainChurn(ctx context.Context, train, val *dataset.Frame, seg 
 		Oracle: oracle, TruthNote: c.Truth.Note, Reasons: quality, ReasonBaseline: baseline,
 		Calibrated: &evaluate.CalibrationSection{Choice: choice, JudgedRows: len(judged), Before: before, After: after},
 		Uplift:     res.Uplift.Section,
+		Sample:     sp.sample.section(),
 	}
 	if seg != nil {
 		rep.Segments, err = segmentRows(seg, val, probs, raw, judged)
@@ -163,7 +165,7 @@ func (r *Runner) trainChurn(ctx context.Context, train, val *dataset.Frame, seg 
 		trainFrom: first, trainTo: valid.AddDate(0, -1, 0), validMonth: valid, hasValid: true, horizon: opt.Horizon,
 		trainRows: int64(train.Rows()), validRows: int64(val.Rows()),
 		auc: sum.AUC, aucLo: sum.AUCCI.Lo, aucHi: sum.AUCCI.Hi, prAUC: sum.PRAUC, lift10: sum.Lift10,
-		artifact: uri, report: c.Report, promoted: promo.Promoted, decision: promo.Reason,
+		artifact: uri, report: c.Report, promoted: promo.Promoted, decision: promo.Reason, sample: sp.sample,
 	})
 }
 

@@ -105,57 +105,76 @@ func (r *Runner) elasticity(ctx context.Context, horizon int, fr *forecast.Resul
 
 // attrition scores the newest feature month's customers (not deactivated)
 // with the promoted churn model and turns their probabilities into each
-// group's attrition.
+// group's attrition. The month is streamed a scan batch at a time: each
+// batch's attrition is merged into its groups' (AttritionFrom is a mean,
+// so the merge weighted by customers is the whole month's).
 func (r *Runner) attrition(ctx context.Context, seg *segment.Model, newest time.Time, horizon int) (map[forecast.Key]forecast.Attrition, string, error) {
 	var m churn.Model
 	ptr, ok, err := r.Registry.LoadPromoted(ctx, registry.KindChurn, &m)
 	if err != nil || !ok {
 		return nil, "", err
 	}
-	set, err := features.Load(ctx, r.Tables, newest, newest)
+	out := map[forecast.Key]forecast.Attrition{}
+	err = features.Stream(ctx, r.Tables, newest, newest, nil, func(set *features.Set) error {
+		probs, err := m.Predict(set.Frame)
+		if err != nil {
+			return fmt.Errorf("score %s: %w", newest.Format("2006-01"), err)
+		}
+		var segs []int
+		if seg != nil {
+			if segs, err = seg.Assign(set.Frame); err != nil {
+				return err
+			}
+		}
+		cat := func(name string) []string {
+			if c := set.Col(name); c != nil {
+				return c.Cat
+			}
+			return nil
+		}
+		region, plan, status := cat("region"), cat("plan"), cat("status")
+		by := map[forecast.Key][]float64{}
+		orUnknown := func(col []string, i int) string {
+			if col == nil || col[i] == "" {
+				return "unknown"
+			}
+			return col[i]
+		}
+		for i, p := range probs {
+			if status != nil && status[i] == "deactivated" {
+				continue
+			}
+			s := "unknown"
+			if segs != nil {
+				s = strconv.Itoa(segs[i])
+			}
+			for _, k := range []forecast.Key{{Dim: "total", Group: forecast.TotalGroup}, {Dim: "region", Group: orUnknown(region, i)},
+				{Dim: "plan", Group: orUnknown(plan, i)}, {Dim: "segment", Group: s}} {
+				by[k] = append(by[k], p)
+			}
+		}
+		for k, ps := range by {
+			out[k] = mergeAttrition(out[k], forecast.AttritionFrom(ps, horizon))
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, "", err
 	}
-	probs, err := m.Predict(set.Frame)
-	if err != nil {
-		return nil, "", fmt.Errorf("score %s: %w", newest.Format("2006-01"), err)
-	}
-	var segs []int
-	if seg != nil {
-		if segs, err = seg.Assign(set.Frame); err != nil {
-			return nil, "", err
-		}
-	}
-	cat := func(name string) []string {
-		if c := set.Col(name); c != nil {
-			return c.Cat
-		}
-		return nil
-	}
-	region, plan, status := cat("region"), cat("plan"), cat("status")
-	by := map[forecast.Key][]float64{}
-	orUnknown := func(col []string, i int) string {
-		if col == nil || col[i] == "" {
-			return "unknown"
-		}
-		return col[i]
-	}
-	for i, p := range probs {
-		if status != nil && status[i] == "deactivated" {
-			continue
-		}
-		s := "unknown"
-		if segs != nil {
-			s = strconv.Itoa(segs[i])
-		}
-		for _, k := range []forecast.Key{{Dim: "total", Group: forecast.TotalGroup}, {Dim: "region", Group: orUnknown(region, i)},
-			{Dim: "plan", Group: orUnknown(plan, i)}, {Dim: "segment", Group: s}} {
-			by[k] = append(by[k], p)
-		}
-	}
-	out := make(map[forecast.Key]forecast.Attrition, len(by))
-	for k, ps := range by {
-		out[k] = forecast.AttritionFrom(ps, horizon)
-	}
 	return out, fmt.Sprintf("churn model %s's probabilities for %s (%d-month horizon)", ptr.Version, newest.Format("2006-01"), horizon), nil
+}
+
+// mergeAttrition is the attrition of a's and b's customers together.
+func mergeAttrition(a, b forecast.Attrition) forecast.Attrition {
+	if a.Customers == 0 {
+		return b
+	}
+	n := float64(a.Customers + b.Customers)
+	wa, wb := float64(a.Customers)/n, float64(b.Customers)/n
+	out := forecast.Attrition{Customers: a.Customers + b.Customers, Hazard: a.Hazard*wa + b.Hazard*wb,
+		Survive: make([]float64, len(a.Survive))}
+	for k := range out.Survive {
+		out.Survive[k] = a.Survive[k]*wa + b.Survive[k]*wb
+	}
+	return out
 }

@@ -24,12 +24,16 @@ type Request struct {
 	// campaigns have come back between monthly runs; the answer then has
 	// only its version and the uplift part.
 	UpliftOnly bool `json:"uplift_only"`
+	// TrainSample and ValidSample cap the classifiers' rows (0: the
+	// defaults, DefaultTrainSample and DefaultValidSample).
+	TrainSample int `json:"train_sample"`
+	ValidSample int `json:"valid_sample"`
 }
 
 // Options of a request, with the function's fixed seed 1.
 func (q Request) Options() Options {
 	return Options{Horizon: q.Horizon, Margin: q.Margin, ECEMargin: q.ECEMargin, RecallMargin: q.RecallMargin,
-		RebuildAll: q.Rebuild, FeaturesBuilt: q.FeaturesBuilt, Truth: q.Truth, Seed: 1}
+		RebuildAll: q.Rebuild, FeaturesBuilt: q.FeaturesBuilt, Truth: q.Truth, TrainSample: q.TrainSample, ValidSample: q.ValidSample, Seed: 1}
 }
 
 // Handle is the train function's handler: one run with the options of ev

@@ -30,6 +30,9 @@ type modelRun struct {
 	artifact, report         string
 	promoted                 bool
 	decision                 string
+	// sample is how a classifier's rows were sampled; nil: not sampled
+	// (segmentation and uplift record their rows only).
+	sample *SampleReport
 }
 
 func (r *Runner) recordRun(ctx context.Context, run modelRun) error {
@@ -82,6 +85,15 @@ func (r *Runner) recordRun(ctx context.Context, run modelRun) error {
 	b.String("report", run.report)
 	b.Bool("promoted", run.promoted)
 	b.String("decision", run.decision)
+	if run.sample != nil {
+		b.Int64("train_population", int64(run.sample.TrainPopulation))
+		b.Int64("valid_population", int64(run.sample.ValidPopulation))
+		b.String("sample", run.sample.Describe())
+	} else {
+		b.Null("train_population")
+		b.Null("valid_population")
+		b.Null("sample")
+	}
 	rec := b.Record()
 	defer rec.Release()
 	_, err = lake.ReplaceRows(ctx, r.Tables, lake.ModelRunsTable, nil, []arrow.RecordBatch{rec},

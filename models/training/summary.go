@@ -24,6 +24,10 @@ func (res *Result) WriteSummary(w io.Writer, indent string) {
 	defer res.BadDebt.writeSummary(p)
 	p("churn model %s: %s, trained on %s (%d rows), validated out-of-time on %s (%d rows)",
 		res.Version, c.Kind, res.TrainWindow, res.TrainRows, res.ValidMonth, res.ValidRows)
+	if sm := res.Sample; sm != nil && sm.Sampled {
+		p("  rows: a seeded stratified sample (month × class), %d of %d training and %d of %d validation rows (caps %d and %d)",
+			sm.TrainRows, sm.TrainPopulation, sm.ValidRows, sm.ValidPopulation, sm.TrainCap, sm.ValidCap)
+	}
 	p("  AUC %.3f (95%% CI %.3f–%.3f), PR-AUC %.3f, lift@10%% %.1f×", c.AUC, c.AUCCI[0], c.AUCCI[1], c.PRAUC, c.Lift10)
 	for _, k := range c.Candidates {
 		mark := " "

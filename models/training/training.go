@@ -67,8 +67,13 @@ type Options struct {
 	// validation month, at most this many (default 12), so memory stays
 	// bounded as history grows.
 	TrainMonths int
-	Seed        uint64
-	Now         func() time.Time
+	// TrainSample and ValidSample cap the rows each classifier (churn,
+	// bad debt) is fitted and judged on (defaults DefaultTrainSample and
+	// DefaultValidSample): past them a seeded stratified sample (see
+	// SampleMethod), recorded in the report and crm.model_runs.
+	TrainSample, ValidSample int
+	Seed                     uint64
+	Now                      func() time.Time
 }
 
 func (o Options) withDefaults() Options {
@@ -80,6 +85,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.TrainMonths <= 0 {
 		o.TrainMonths = 12
+	}
+	if o.TrainSample <= 0 {
+		o.TrainSample = DefaultTrainSample
+	}
+	if o.ValidSample <= 0 {
+		o.ValidSample = DefaultValidSample
 	}
 	if o.Margin == 0 {
 		o.Margin = 0.01
@@ -114,12 +125,14 @@ type Result struct {
 	ValidMonth  string                 `json:"valid_month"`
 	TrainRows   int                    `json:"train_rows"`
 	ValidRows   int                    `json:"valid_rows"`
-	Churn       ChurnResult            `json:"churn"`
-	BadDebt     BadDebtResult          `json:"bad_debt"`
-	Segments    []SegmentResult        `json:"segments"`
-	K           int                    `json:"k"`
-	Silhouette  float64                `json:"silhouette"`
-	Seconds     float64                `json:"seconds"`
+	// Sample is how the churn model's rows were sampled.
+	Sample     *SampleReport   `json:"sample,omitempty"`
+	Churn      ChurnResult     `json:"churn"`
+	BadDebt    BadDebtResult   `json:"bad_debt"`
+	Segments   []SegmentResult `json:"segments"`
+	K          int             `json:"k"`
+	Silhouette float64         `json:"silhouette"`
+	Seconds    float64         `json:"seconds"`
 	// MonthlyCube is what was written to crm.cube_monthly.
 	MonthlyCube features.MonthlyCubeResult `json:"monthly_cube"`
 	// Uplift is the uplift model fitted from past campaigns, or why not.
@@ -191,7 +204,7 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 	}
 
 	newest := months[len(months)-1]
-	reg, err := features.LoadRegister(ctx, r.Tables)
+	reg, err := features.LoadOutcomes(ctx, r.Tables)
 	if err != nil {
 		return nil, err
 	}
@@ -199,14 +212,19 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 		labels: func(_ context.Context, set *features.Set) ([]bool, []bool, error) {
 			l, k := reg.Labels(set, opt.Horizon)
 			return l, k, nil
-		}}
-	sp, err := r.split(ctx, months, churnTarget, opt.TrainMonths)
+		},
+		class: func(id string, m time.Time) bool {
+			l, _ := reg.Label(id, m, opt.Horizon)
+			return l
+		},
+		className: func(c bool) string { return map[bool]string{true: "churned", false: "stayed"}[c] }}
+	sp, err := r.split(ctx, months, churnTarget, opt)
 	if err != nil {
 		return nil, err
 	}
-	train, val, first, valid := sp.train, sp.val, sp.first, sp.valid
+	train, val, valid := sp.train, sp.val, sp.valid
 	res.TrainWindow, res.ValidMonth = sp.trainWindow(), sp.validMonth()
-	res.TrainRows, res.ValidRows = train.Rows(), val.Rows()
+	res.TrainRows, res.ValidRows, res.Sample = train.Rows(), val.Rows(), sp.sample
 
 	segModel, err := r.trainSegments(ctx, val, opt, res, valid)
 	if err != nil {
@@ -220,7 +238,7 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 		res.Uplift = UpliftResult{Skipped: why, Decision: "skipped: " + why,
 			Section: &evaluate.UpliftSection{Method: campaign.UpliftMethod, Skipped: why}}
 	}
-	if err := r.trainChurn(ctx, train, val, segModel, opt, res, first, valid, now); err != nil {
+	if err := r.trainChurn(ctx, sp, segModel, opt, res, now); err != nil {
 		return nil, err
 	}
 	if err := r.trainBadDebt(ctx, months, opt, res, now); err != nil {
@@ -240,17 +258,11 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 }
 
 // buildMonthlyCube rebuilds crm.cube_monthly for every feature month
-// from..to, with the segments of the segmentation just trained.
-func (r *Runner) buildMonthlyCube(ctx context.Context, reg *features.Register, seg *segment.Model, from, to, now time.Time) (features.MonthlyCubeResult, error) {
-	set, err := features.Load(ctx, r.Tables, from, to)
-	if err != nil {
-		return features.MonthlyCubeResult{}, err
-	}
-	ids, err := seg.Assign(set.Frame)
-	if err != nil {
-		return features.MonthlyCubeResult{}, fmt.Errorf("training: monthly cube: %w", err)
-	}
-	return features.BuildMonthlyCube(ctx, r.Tables, reg, set, ids, now)
+// from..to, with the segments of the segmentation just trained; the
+// feature rows are streamed (features.BuildMonthlyCube).
+func (r *Runner) buildMonthlyCube(ctx context.Context, reg *features.Outcomes, seg *segment.Model, from, to, now time.Time) (features.MonthlyCubeResult, error) {
+	assign := func(set *features.Set) ([]int, error) { return seg.Assign(set.Frame) }
+	return features.BuildMonthlyCube(ctx, r.Tables, reg, from, to, assign, now)
 }
 
 // trainSegments segments the validation month's customers (their outcome
@@ -315,6 +327,11 @@ type target struct {
 	// is known, for the not-enough-history error.
 	what   string
 	labels func(ctx context.Context, set *features.Set) (label, known []bool, err error)
+	// class is a row's stratum class for the sample, from what is known
+	// before the rows are read (nil: strata by month only); className
+	// names a class in the sample's report.
+	class     func(id string, month time.Time) bool
+	className func(bool) string
 }
 
 // split is a target's out-of-time split: train on the months first …
@@ -322,6 +339,7 @@ type target struct {
 type split struct {
 	train, val   *dataset.Frame
 	first, valid time.Time
+	sample       *SampleReport
 }
 
 func (s *split) trainWindow() string {
@@ -332,8 +350,10 @@ func (s *split) validMonth() string { return s.valid.Format("2006-01") }
 
 // split loads and labels the feature months of t's out-of-time split: the
 // validation month is the newest bill month minus t's horizon, training
-// the trainMonths before it (fewer when history is shorter).
-func (r *Runner) split(ctx context.Context, months []time.Time, t target, trainMonths int) (*split, error) {
+// the trainMonths before it (fewer when history is shorter). Past the
+// options' caps the rows are a seeded stratified sample (sampler), read
+// without ever holding the whole base.
+func (r *Runner) split(ctx context.Context, months []time.Time, t target, opt Options) (*split, error) {
 	newest := months[len(months)-1]
 	valid := newest.AddDate(0, -t.horizon, 0)
 	if !slices.ContainsFunc(months, func(m time.Time) bool { return m.Before(valid) }) {
@@ -341,12 +361,28 @@ func (r *Runner) split(ctx context.Context, months []time.Time, t target, trainM
 			ErrNotEnoughHistory, t.kind, len(months), months[0].Format("2006-01"), newest.Format("2006-01"), t.horizon, t.horizon+2)
 	}
 	first := months[0]
-	if earliest := valid.AddDate(0, -trainMonths, 0); first.Before(earliest) {
+	if earliest := valid.AddDate(0, -opt.TrainMonths, 0); first.Before(earliest) {
 		first = earliest
 	}
-	set, err := features.Load(ctx, r.Tables, first, valid)
+	part := func(m time.Time) (isValid, ok bool) {
+		m = features.MonthStart(m)
+		return m.Equal(valid), !m.Before(first) && !m.After(valid)
+	}
+	className := t.className
+	if t.class == nil || className == nil {
+		className = func(bool) string { return "all" }
+	}
+	smp := newSampler(opt.Seed, opt.TrainSample, opt.ValidSample, part, t.class)
+	if err := features.Keys(ctx, r.Tables, first, valid, smp.count); err != nil {
+		return nil, fmt.Errorf("training: %s sample: %w", t.kind, err)
+	}
+	smp.plan()
+	set, err := features.LoadRows(ctx, r.Tables, first, valid, smp.keep)
 	if err != nil {
 		return nil, err
+	}
+	if rows := smp.cut(set); len(rows) != set.Rows() {
+		set = &features.Set{Frame: set.Subset(rows), Months: pick(set.Months, rows)}
 	}
 	label, known, err := t.labels(ctx, set)
 	if err != nil {
@@ -367,5 +403,11 @@ func (r *Runner) split(ctx context.Context, months []time.Time, t target, trainM
 			ErrNotEnoughHistory, t.kind, t.what, t.horizon, valid.Format("2006-01"))
 	}
 	set.Label = label
-	return &split{train: set.Subset(trainRows), val: set.Subset(validRows), first: first, valid: valid}, nil
+	all := make([]int, set.Rows())
+	for i := range all {
+		all[i] = i
+	}
+	rep := smp.report(set, all, opt.Seed, className)
+	rep.TrainRows, rep.ValidRows = len(trainRows), len(validRows)
+	return &split{train: set.Subset(trainRows), val: set.Subset(validRows), first: first, valid: valid, sample: rep}, nil
 }

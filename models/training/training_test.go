@@ -137,12 +137,56 @@ func TestRunTrainsReportsAndGates(t *testing.T) {
 			tr.AUCGap, tr.AUCGapCI, tr.Reasons[0].Recall, res.Churn.Calibration.Before.ECE, res.Churn.Calibration.After.ECE)
 	}
 
-	runs, err := lake.ReadTable(ctx, l.Cat, lake.ModelRunsTable, "version", "kind", "promoted")
+	// Caps below the base: churn is fitted on a seeded stratified sample
+	// and judged on a sample of the out-of-time month, and the report
+	// and crm.model_runs say so.
+	clock = clock.Add(time.Hour)
+	sampled, err := r.Run(ctx, training.Options{Seed: 1, TrainSample: 1500, ValidSample: 700, Now: func() time.Time { return clock }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if runs.NumRows() != 15 {
-		t.Errorf("model_runs has %d rows, want 15 (churn, bad debt and segment, five times)", runs.NumRows())
+	sm := sampled.Sample
+	if sm == nil || !sm.Sampled || sm.TrainRows != sampled.TrainRows || sm.ValidRows != sampled.ValidRows ||
+		abs(float64(sampled.TrainRows-1500)) > 3 || abs(float64(sampled.ValidRows-700)) > 2 || sm.TrainPopulation < 2*sampled.TrainRows {
+		t.Errorf("sample %+v, %d train and %d valid rows; want about 1500 of the training window's and 700 of the validation month's", sm, sampled.TrainRows, sampled.ValidRows)
+	}
+	if !sampled.Churn.Promoted && sampled.Churn.AUC < 0.6 {
+		t.Errorf("sampled run: AUC %.3f; want better than chance on the planted signal", sampled.Churn.AUC)
+	}
+	report, err = r.Registry.Store.Get(ctx, registry.Key(registry.KindChurn, sampled.Version, "report.md"))
+	if err != nil || !strings.Contains(string(report), "## Sample") || !strings.Contains(string(report), "never fitted on") ||
+		!strings.Contains(string(report), sm.Describe()) {
+		t.Errorf("the sampled run's report does not say what its sample was: %v\n%s", err, report)
+	}
+
+	runs, err := lake.ReadTable(ctx, l.Cat, lake.ModelRunsTable, "version", "kind", "promoted", "train_population", "sample")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs.NumRows() != 18 {
+		t.Errorf("model_runs has %d rows, want 18 (churn, bad debt and segment, six times)", runs.NumRows())
+	}
+	found := false
+	for b, err := range lake.Scan(ctx, l.Cat, lake.ModelRunsTable, lake.Select("version", "kind", "train_rows", "train_population", "sample")) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, k, rows, pop, how := b.String("version"), b.String("kind"), b.Int64("train_rows"), b.Int64("train_population"), b.String("sample")
+		if err := b.Err(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range b.Len() {
+			if v.Value(i) == sampled.Version && k.Value(i) == registry.KindChurn {
+				found = true
+				if rows.Value(i) != int64(sampled.TrainRows) || pop.Value(i) != int64(sm.TrainPopulation) || !strings.Contains(how.Value(i), "stratified sample") {
+					t.Errorf("crm.model_runs: train_rows %d of %d, sample %q; want %d of %d, a stratified sample",
+						rows.Value(i), pop.Value(i), how.Value(i), sampled.TrainRows, sm.TrainPopulation)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Errorf("crm.model_runs has no churn row of %s", sampled.Version)
 	}
 }
 

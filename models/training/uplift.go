@@ -42,7 +42,7 @@ type UpliftResult struct {
 func (r *Runner) RunUplift(ctx context.Context, opt Options) (UpliftResult, error) {
 	opt = opt.withDefaults()
 	now := opt.Now().UTC()
-	reg, err := features.LoadRegister(ctx, r.Tables)
+	reg, err := features.LoadOutcomes(ctx, r.Tables)
 	if err != nil {
 		return UpliftResult{}, err
 	}
@@ -110,7 +110,7 @@ func (r *Runner) trainUplift(ctx context.Context, opt Options, res *Result, know
 		tr, _ := campaign.Train(ctx, "", pasts, campaign.Examples{}, 0, 0)
 		return skip(tr.Skipped)
 	}
-	frame, rowOf, err := r.upliftFeatures(ctx, pastMonth)
+	frame, rowOf, err := r.upliftFeatures(ctx, pasts, pastMonth)
 	if err != nil {
 		return err
 	}
@@ -163,16 +163,29 @@ func (r *Runner) trainUplift(ctx context.Context, opt Options, res *Result, know
 		promoted: c.Promoted, decision: c.Decision})
 }
 
-// upliftFeatures loads the feature months the campaigns need, each once,
-// as one frame with a look-up of a customer's row in a month.
-func (r *Runner) upliftFeatures(ctx context.Context, months []time.Time) (*dataset.Frame, func(time.Time, string) (int, bool), error) {
+// upliftFeatures loads the feature rows the campaigns need: of each
+// month once, the rows of that month's campaigns' contacts only, as one
+// frame with a look-up of a customer's row in a month.
+func (r *Runner) upliftFeatures(ctx context.Context, pasts []campaign.Past, months []time.Time) (*dataset.Frame, func(time.Time, string) (int, bool), error) {
 	uniq := slices.Clone(months)
 	slices.SortFunc(uniq, time.Time.Compare)
 	uniq = slices.CompactFunc(uniq, time.Time.Equal)
+	contacts := map[time.Time]map[string]bool{}
+	for p, past := range pasts {
+		ids := contacts[months[p]]
+		if ids == nil {
+			ids = map[string]bool{}
+			contacts[months[p]] = ids
+		}
+		for _, c := range past.Contacts {
+			ids[c.SubscriberID] = true
+		}
+	}
 	var frame *dataset.Frame
 	index := map[time.Time]map[string]int{}
 	for _, m := range uniq {
-		set, err := features.Load(ctx, r.Tables, m, m)
+		ids := contacts[m]
+		set, err := features.LoadRows(ctx, r.Tables, m, m, func(id string, _ time.Time) bool { return ids[id] })
 		if err != nil {
 			return nil, nil, fmt.Errorf("training: uplift: features of %s: %w", m.Format("2006-01"), err)
 		}
