@@ -66,20 +66,20 @@ func (r *Runner) badDebtTarget(horizon int) target {
 		}}
 }
 
-// trainBadDebt trains, judges and (if it beats the baseline and is not
-// worse than the promoted one) promotes the bad-debt model. Too short a
-// history is not an error: the run says so and leaves bad debt untrained.
-func (r *Runner) trainBadDebt(ctx context.Context, months []time.Time, opt Options, res *Result, now time.Time) error {
-	b := &res.BadDebt
+// fitBadDebt loads the bad-debt split and fits its candidates (the
+// expensive half, which the run does beside the churn fit). Too short a
+// history, or a single class, is not an error: b says why and the split
+// is nil.
+func (r *Runner) fitBadDebt(ctx context.Context, months []time.Time, opt Options, b *BadDebtResult) (*split, *fitted, error) {
 	b.Horizon = opt.BadDebtHorizon
 	sp, err := r.split(ctx, months, r.badDebtTarget(opt.BadDebtHorizon), opt)
 	if errors.Is(err, ErrNotEnoughHistory) {
 		b.Decision = "not trained: " + err.Error()
 		r.warn(ctx, "bad-debt model not trained", err)
-		return nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	train, val := sp.train, sp.val
 	b.Sample = sp.sample
@@ -88,12 +88,21 @@ func (r *Runner) trainBadDebt(ctx context.Context, months []time.Time, opt Optio
 	if count(train.Label) == 0 || b.Positives == 0 || b.Positives == val.Rows() {
 		b.Decision = fmt.Sprintf("not trained: %d of %d training and %d of %d validation rows are bad debt; both classes are needed",
 			count(train.Label), train.Rows(), b.Positives, val.Rows())
-		return nil
+		return nil, nil, nil
 	}
-	model, cands, err := churn.Train(ctx, train, val, churn.Options{Seed: opt.Seed + 10, Logistic: r.Logistic, NoLogistic: r.Logistic == nil})
+	fit, err := r.fit(ctx, sp, opt.Seed+10)
 	if err != nil {
-		return fmt.Errorf("training: bad debt: %w", err)
+		return nil, nil, fmt.Errorf("training: bad debt: %w", err)
 	}
+	return sp, fit, nil
+}
+
+// trainBadDebt judges and (if it beats the baseline and is not worse than
+// the promoted one) promotes the bad-debt model fitted by fitBadDebt.
+func (r *Runner) trainBadDebt(ctx context.Context, sp *split, fit *fitted, opt Options, res *Result, now time.Time) error {
+	b := &res.BadDebt
+	train, val := sp.train, sp.val
+	model, cands := fit.model, fit.cands
 	raw, err := model.Predict(val)
 	if err != nil {
 		return fmt.Errorf("training: bad debt: score validation month: %w", err)

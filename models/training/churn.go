@@ -13,12 +13,27 @@ import (
 	"github.com/telcolake/telcolake/models/segment"
 )
 
-func (r *Runner) trainChurn(ctx context.Context, sp *split, seg *segment.Model, opt Options, res *Result, now time.Time) error {
-	train, val, first, valid := sp.train, sp.val, sp.first, sp.valid
-	model, cands, err := churn.Train(ctx, train, val, churn.Options{Seed: opt.Seed, Logistic: r.Logistic, NoLogistic: r.Logistic == nil})
+// fitted is a classifier's candidates fitted on a split, the best first.
+type fitted struct {
+	model *churn.Model
+	cands []churn.Candidate
+}
+
+// fit fits a split's candidates (churn.Train): the expensive half of a
+// classifier, which the run does side by side for churn and bad debt.
+func (r *Runner) fit(ctx context.Context, sp *split, seed uint64) (*fitted, error) {
+	model, cands, err := churn.Train(ctx, sp.train, sp.val, churn.Options{Seed: seed, Logistic: r.Logistic, NoLogistic: r.Logistic == nil})
 	if err != nil {
-		return fmt.Errorf("training: churn: %w", err)
+		return nil, err
 	}
+	return &fitted{model: model, cands: cands}, nil
+}
+
+// trainChurn judges, reports and (unless it validates worse than the
+// promoted one) promotes the churn model fitted on sp.
+func (r *Runner) trainChurn(ctx context.Context, sp *split, fit *fitted, seg *segment.Model, opt Options, res *Result, now time.Time) error {
+	train, val, first, valid := sp.train, sp.val, sp.first, sp.valid
+	model, cands := fit.model, fit.cands
 	raw, err := model.Predict(val)
 	if err != nil {
 		return fmt.Errorf("training: churn: score validation month: %w", err)

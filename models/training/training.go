@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/telcolake/telcolake/campaign"
@@ -226,6 +227,17 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 	res.TrainWindow, res.ValidMonth = sp.trainWindow(), sp.validMonth()
 	res.TrainRows, res.ValidRows, res.Sample = train.Rows(), val.Rows(), sp.sample
 
+	// The fits that need nothing of each other run side by side: the
+	// churn candidates, the bad-debt split and candidates, and (here)
+	// segmentation and uplift. Everything that writes (artifacts,
+	// reports, crm.model_runs) stays in this goroutine, in order.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var churnFit, badFit *fitted
+	var badSplit *split
+	var churnErr, badErr error
+	wg.Go(func() { churnFit, churnErr = r.fit(ctx, sp, opt.Seed) })
+	wg.Go(func() { badSplit, badFit, badErr = r.fitBadDebt(ctx, months, opt, &res.BadDebt) })
 	segModel, err := r.trainSegments(ctx, val, opt, res, valid)
 	if err != nil {
 		return nil, err
@@ -238,10 +250,17 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 		res.Uplift = UpliftResult{Skipped: why, Decision: "skipped: " + why,
 			Section: &evaluate.UpliftSection{Method: campaign.UpliftMethod, Skipped: why}}
 	}
-	if err := r.trainChurn(ctx, sp, segModel, opt, res, now); err != nil {
+	wg.Wait()
+	if churnErr != nil {
+		return nil, fmt.Errorf("training: churn: %w", churnErr)
+	}
+	if err := r.trainChurn(ctx, sp, churnFit, segModel, opt, res, now); err != nil {
 		return nil, err
 	}
-	if err := r.trainBadDebt(ctx, months, opt, res, now); err != nil {
+	if badErr == nil && badSplit != nil {
+		badErr = r.trainBadDebt(ctx, badSplit, badFit, opt, res, now)
+	}
+	if err := badErr; err != nil {
 		// Like uplift, a side of the run: reported, not fatal to churn.
 		r.warn(ctx, "bad-debt model not trained", err)
 		res.BadDebt.Trained, res.BadDebt.Promoted = false, false
