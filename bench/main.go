@@ -111,6 +111,8 @@ type options struct {
 	shards, shardCustomers int
 	shardsData             string
 	ledgerHistory          []int
+	ledgerProfile          string
+	ledgerBatch            int
 
 	ingestMemFiles, ingestMemRows        int
 	ingestMemSharedMiB, ingestMemWorkers int
@@ -194,6 +196,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.shardCustomers, "shard-customers", 10_000_000, "scored `customers` across the shards of the shards part")
 	fs.StringVar(&o.shardsData, "shards-data", "", "`dir`ectory keeping the shards part's encoded shards for later runs of the same size, which reuse them (default: none kept)")
 	history := fs.String("ledger-history", "1000,10000", "comma-separated `sizes` of history (files) the ledger part measures at (the full run: 1000,10000,100000)")
+	fs.IntVar(&o.ledgerBatch, "ledger-batch", 10000, "files per batch of the ledger part past its first 10,000 (which come 100 a batch, as the queue delivers them)")
+	fs.StringVar(&o.ledgerProfile, "ledger-cpuprofile", "", "write a CPU profile of the ledger part's redeliveries at its largest history to `file`")
 	fs.IntVar(&o.ingestMemFiles, "ingestmem-files", 30, "daily CDR `files` in the ingestmem part's one batch")
 	fs.IntVar(&o.ingestMemRows, "ingestmem-rows", 100000, "`rows` per file of the ingestmem part")
 	fs.IntVar(&o.ingestMemSharedMiB, "ingestmem-shared-mib", 0, "the batch's bound on buffered rows in `MiB` (0: lake's default)")
@@ -228,6 +232,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-queue-files and -queue-rows must be at least 1, -queue-batch 1 to 10000, -queue-window 0 to 300, -queue-concurrency at least 1")
 	case o.shards < 2 || o.shards > 64 || o.shardCustomers < o.shards:
 		return o, fmt.Errorf("-shards must be 2 to 64 and -shard-customers at least -shards")
+	case o.ledgerBatch < 1:
+		return o, fmt.Errorf("-ledger-batch must be at least 1, got %d", o.ledgerBatch)
 	case o.runs < 1:
 		return o, fmt.Errorf("-runs must be at least 1, got %d", o.runs)
 	case o.featureMonths < 1:

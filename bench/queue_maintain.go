@@ -37,11 +37,20 @@ func measureQueueMetadata(ctx context.Context, st *localstack.Stack, catalog str
 		return nil, err
 	}
 	defer cat.Close()
+	m := lake.NewMaintainer(queueMaintenancePolicy, cat, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m.Defs = []lake.TableDef{lake.CDRTable, lake.IngestLogTable}
+	return measureMetadata(ctx, "queue", cat, m)
+}
+
+// measureMetadata scans crm.cdr, runs maintenance m once, and scans
+// again: what the run did to each table and the scan's time before and
+// after (rows must match).
+func measureMetadata(ctx context.Context, part string, tables lake.TableLoader, m *lake.Maintainer) (*queueMetadata, error) {
 	scan := func() (float64, int64, int64, error) {
 		var cost lake.ScanCost
 		var rows int64
 		t0 := time.Now()
-		for b, err := range lake.Scan(ctx, cat, lake.CDRTable, lake.Select("call_id", "duration_s"), lake.CountInto(&cost)) {
+		for b, err := range lake.Scan(ctx, tables, lake.CDRTable, lake.Select("call_id", "duration_s"), lake.CountInto(&cost)) {
 			if err != nil {
 				return 0, 0, 0, fmt.Errorf("scan crm.cdr: %w", err)
 			}
@@ -50,17 +59,16 @@ func measureQueueMetadata(ctx context.Context, st *localstack.Stack, catalog str
 		return time.Since(t0).Seconds(), rows, cost.DataFiles, nil
 	}
 	md := &queueMetadata{}
+	var err error
 	if md.ScanBefore, md.ScanRows, md.ScanFilesBefore, err = scan(); err != nil {
 		return nil, err
 	}
-	log.Printf("queue: crm.cdr scanned in %.2f s (%d rows, %d data files); running maintenance", md.ScanBefore, md.ScanRows, md.ScanFilesBefore)
-	m := lake.NewMaintainer(queueMaintenancePolicy, cat, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	m.Defs = []lake.TableDef{lake.CDRTable, lake.IngestLogTable}
+	log.Printf("%s: crm.cdr scanned in %.2f s (%d rows, %d data files); running maintenance", part, md.ScanBefore, md.ScanRows, md.ScanFilesBefore)
 	t0 := time.Now()
 	rep, err := m.Run(ctx)
 	md.MaintainSeconds = time.Since(t0).Seconds()
 	if err != nil {
-		return nil, fmt.Errorf("queue: maintenance: %w", err)
+		return nil, fmt.Errorf("%s: maintenance: %w", part, err)
 	}
 	md.Tables = rep.Tables
 	var after int64
@@ -68,7 +76,7 @@ func measureQueueMetadata(ctx context.Context, st *localstack.Stack, catalog str
 		return nil, err
 	}
 	if after != md.ScanRows {
-		return nil, fmt.Errorf("queue: crm.cdr has %d rows after maintenance, %d before", after, md.ScanRows)
+		return nil, fmt.Errorf("%s: crm.cdr has %d rows after maintenance, %d before", part, after, md.ScanRows)
 	}
 	return md, nil
 }

@@ -130,3 +130,31 @@ func TestBatchSummaryIsCompact(t *testing.T) {
 		t.Errorf("crm.cdr has %d snapshots after the redeliveries, want %d (nothing committed)", got, snaps)
 	}
 }
+
+// keysHold's partial decoding finds every hash of key sets of every
+// length (each offset of a hash within base64's 3-byte groups) and no
+// hash that is not there.
+func TestKeysHoldEveryLength(t *testing.T) {
+	for n := range 40 {
+		var entries []batchEntry
+		for i := range n {
+			entries = append(entries, batchEntry{Source: fmt.Sprintf("s3://l/k-%d-%d.csv", n, i)})
+		}
+		keys := encodeKeys(entries)
+		for _, e := range entries {
+			if !keysHold(keys, []uint32{sourceHash(e.Source)}) {
+				t.Fatalf("keysHold of %d keys misses %s", n, e.Source)
+			}
+		}
+		absent := 0
+		for i := range 200 {
+			h := sourceHash(fmt.Sprintf("s3://l/absent-%d-%d.csv", n, i))
+			if keysHold(keys, []uint32{h}) {
+				absent++
+			}
+		}
+		if absent > 0 {
+			t.Errorf("keysHold of %d keys holds %d of 200 absent sources", n, absent)
+		}
+	}
+}

@@ -37,9 +37,17 @@ func NewCatalog(ctx context.Context, cfg Config, awsCfg aws.Config) (Catalog, er
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}
 	if u.kind == "glue" {
-		return OpenGlueCatalog(cfg, awsCfg)
+		cat, err := OpenGlueCatalog(cfg, awsCfg)
+		if err != nil {
+			return nil, err
+		}
+		return newCachedCatalog(cat, glueLocator(awsCfg)), nil
 	}
-	return OpenCatalog(ctx, cfg)
+	cat, db, dialect, err := openSQLCatalog(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return newCachedCatalog(cat, sqlLocator(db, dialect)), nil
 }
 
 // OpenGlueCatalog opens the AWS Glue Data Catalog of awsCfg's account and
@@ -64,12 +72,19 @@ func OpenGlueCatalog(cfg Config, awsCfg aws.Config) (*gluecat.Catalog, error) {
 // its own bookkeeping tables if missing. Close it when done. A Glue catalog
 // needs the AWS configuration: open it with NewCatalog or Open.
 func OpenCatalog(ctx context.Context, cfg Config) (*sqlcat.Catalog, error) {
+	cat, _, _, err := openSQLCatalog(ctx, cfg)
+	return cat, err
+}
+
+// openSQLCatalog is OpenCatalog, also returning the catalog's database
+// and dialect (for reading a table's metadata pointer alone).
+func openSQLCatalog(ctx context.Context, cfg Config) (*sqlcat.Catalog, *sql.DB, sqlcat.SupportedDialect, error) {
 	u, err := parseCatalogURI(cfg.Catalog)
 	if err != nil {
-		return nil, fmt.Errorf("open catalog: %w", err)
+		return nil, nil, "", fmt.Errorf("open catalog: %w", err)
 	}
 	if u.kind == "glue" {
-		return nil, errors.New("open catalog: glue is not a SQL catalog; open it with lake.NewCatalog or lake.Open")
+		return nil, nil, "", errors.New("open catalog: glue is not a SQL catalog; open it with lake.NewCatalog or lake.Open")
 	}
 	var (
 		db      *sql.DB
@@ -89,18 +104,18 @@ func OpenCatalog(ctx context.Context, cfg Config) (*sqlcat.Catalog, error) {
 		dialect = sqlcat.Postgres
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open catalog %s: %w", u.kind, err)
+		return nil, nil, "", fmt.Errorf("open catalog %s: %w", u.kind, err)
 	}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open catalog %s: %w", u.kind, err)
+		return nil, nil, "", fmt.Errorf("open catalog %s: %w", u.kind, err)
 	}
 	cat, err := sqlcat.NewCatalog(catalogName, db, dialect, catalogProps(cfg))
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open catalog %s: %w", u.kind, err)
+		return nil, nil, "", fmt.Errorf("open catalog %s: %w", u.kind, err)
 	}
-	return cat, nil
+	return cat, db, dialect, nil
 }
 
 // catalogProps are the properties every table's file IO is built from.
