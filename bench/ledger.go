@@ -52,9 +52,9 @@ type ledgerReport struct {
 	// Batch is the files per IngestBatch past the first QueueFiles, which
 	// come QueueBatch at a time.
 	Batch, QueueBatch, QueueFiles int
-	Date   time.Time
-	Commit string
-	Load   string
+	Date                          time.Time
+	Commit                        string
+	Load                          string
 }
 
 // ledgerFilesPerDay is how many files of the history fall on one day:
