@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"path"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/iceberg-go"
+	iceio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 	"github.com/apache/iceberg-go/table/compaction"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -146,8 +148,11 @@ type TableMaintenance struct {
 	MetadataBytesAfter  int64  `json:"metadata_bytes_after"`
 	FilesCompacted      int64  `json:"files_compacted"`
 	FilesWritten        int64  `json:"files_written"`
-	OrphansRemoved      int64  `json:"orphans_removed"`
-	OrphanBytes         int64  `json:"orphan_bytes"`
+	// OrphansRemoved and OrphanBytes count the table's orphan files and
+	// the batch ledgers no snapshot names (LedgerOrphansRemoved of them).
+	OrphansRemoved       int64 `json:"orphans_removed"`
+	OrphanBytes          int64 `json:"orphan_bytes"`
+	LedgerOrphansRemoved int64 `json:"ledger_orphans_removed"`
 	ExpiredFilesRemoved int64  `json:"expired_files_removed"`
 	LedgerRepaired      int64  `json:"ledger_repaired"`
 	// Conflicts counts commit attempts lost to concurrent writers (each
@@ -186,6 +191,7 @@ func (r MaintainReport) Totals() TableMaintenance {
 		t.FilesWritten += m.FilesWritten
 		t.OrphansRemoved += m.OrphansRemoved
 		t.OrphanBytes += m.OrphanBytes
+		t.LedgerOrphansRemoved += m.LedgerOrphansRemoved
 		t.ExpiredFilesRemoved += m.ExpiredFilesRemoved
 		t.LedgerRepaired += m.LedgerRepaired
 		t.Conflicts += m.Conflicts
@@ -294,6 +300,7 @@ func (m *Maintainer) maintainTable(ctx context.Context, def TableDef) (tm TableM
 		run  func(context.Context, TableDef, *TableMaintenance) error
 	}{
 		{"delete orphan files", m.deleteOrphans},
+		{"delete orphan batch ledgers", m.deleteLedgerOrphans},
 		{"compact data files", m.compact},
 		{"merge manifests", m.mergeManifests},
 		{"expire snapshots", m.expire},
@@ -389,6 +396,78 @@ func (m *Maintainer) deleteOrphans(ctx context.Context, def TableDef, tm *TableM
 	}
 	tm.OrphansRemoved = int64(len(res.DeletedFiles))
 	tm.OrphanBytes = res.TotalSizeBytes
+	return nil
+}
+
+// deleteLedgerOrphans deletes the batch ledgers (side files, and a local
+// write's leftover .tmp) of tbl that no snapshot of the table names and
+// that are older than OrphanAge: those of attempts killed before their
+// commit (a failed attempt deletes its own) and of expired snapshots whose
+// removal failed. The table is loaded before the listing, so a side file
+// it does not name was either never committed or is younger than the
+// listing; OrphanAge (at least an hour) is far past the longest an
+// ingest runs (15 minutes), so no attempt in flight loses its side file.
+// Per-source ledger objects are never removed: after expiry they are the
+// ledger.
+func (m *Maintainer) deleteLedgerOrphans(ctx context.Context, def TableDef, tm *TableMaintenance) error {
+	tbl, err := m.Tables.LoadTable(ctx, def.Ident())
+	if err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	named := map[string]bool{}
+	for _, s := range tbl.Metadata().Snapshots() {
+		if s.Summary != nil && s.Summary.Properties[propBatchFile] != "" {
+			named[path.Base(s.Summary.Properties[propBatchFile])] = true
+		}
+	}
+	fsys, err := tbl.FS(ctx)
+	if err != nil {
+		return err
+	}
+	list, ok := fsys.(iceio.ListableIO)
+	if !ok {
+		return nil // nothing to list with; the table's own orphans are listed the same way
+	}
+	cutoff := m.now().Add(-m.Cfg.OrphanAge)
+	root := ledgerDir(tbl) + "/batches"
+	var stale []string
+	var bytes int64
+	err = list.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipDir // no batch was ever committed
+			}
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		name := path.Base(p)
+		if named[name] || !(strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".json.tmp")) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if info.ModTime().Before(cutoff) {
+			stale = append(stale, batchFilePath(tbl, name))
+			bytes += info.Size()
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("list batch ledgers: %w", err)
+	}
+	remove := tolerantRemove(ctx, tbl)
+	for _, p := range stale {
+		if err := remove(p); err != nil {
+			return fmt.Errorf("remove batch ledger %s: %w", path.Base(p), err)
+		}
+	}
+	tm.LedgerOrphansRemoved = int64(len(stale))
+	tm.OrphansRemoved += int64(len(stale))
+	tm.OrphanBytes += bytes
 	return nil
 }
 

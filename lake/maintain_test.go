@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -391,5 +392,77 @@ func TestMaintainConfigValidate(t *testing.T) {
 	c, err := lake.MaintainConfigFromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil || c.Validate() != nil {
 		t.Errorf("the environment's extreme policy %+v (%v) does not validate: %v", c, err, c.Validate())
+	}
+}
+
+// TestMaintenanceRemovesKilledAttemptsBatchLedgers: a batch ledger (side
+// file) written by an attempt killed before its commit is named by no
+// snapshot; maintenance removes it once it is older than the orphan age,
+// and never the side file of a live snapshot. The dead attempt's file
+// never counted: ingested afterwards it commits, while the live batch's
+// files are still duplicates.
+func TestMaintenanceRemovesKilledAttemptsBatchLedgers(t *testing.T) {
+	tl := newTestLake(t, false)
+	ctx := context.Background()
+	var objs []lake.Object
+	for i := range 5 {
+		objs = append(objs, objectOf(tl.put(fmt.Sprintf("exports/cdr/2026/10/02/live%d.csv", i), cdrDays(fmt.Sprintf("L%d-", i), 4, 2))))
+	}
+	for _, o := range tl.in.IngestBatch(ctx, objs) {
+		if o.Err != nil || o.Status != lake.StatusCommitted {
+			t.Fatalf("batch: %s: %s, %v", o.Source, o.Status, o.Err)
+		}
+	}
+	const dir = "warehouse/_ledger/cdr/batches/"
+	live := tl.objects(lakeBucket, dir)
+	if len(live) != 1 {
+		t.Fatalf("side files after one batch: %v, want one", live)
+	}
+	// The killed attempt: its side file names a file whose commit never came.
+	killed := tl.put("exports/cdr/2026/10/02/killed.csv", cdrDays("K-", 4, 2))
+	entry := fmt.Sprintf(`[{"source":"s3://%s/exports/cdr/2026/10/02/killed.csv","etag":%q,"status":"committed","rows":4,"files":["data/x.parquet"]}]`,
+		landingBucket, killed.S3.Object.ETag)
+	tl.putLake(dir+"0badc0de-0000-4000-8000-000000000000.json", []byte(entry))
+	tl.putLake(dir+"0badc0de-0000-4000-8000-000000000001.json.tmp", []byte(entry[:20]))
+
+	policy := lake.MaintainConfig{SnapshotAge: 120 * time.Hour, KeepSnapshots: 10, OrphanAge: time.Hour, TargetFileBytes: 128 << 20}
+	for _, c := range []struct {
+		name    string
+		ahead   time.Duration
+		removed int64
+		left    int
+	}{
+		{"younger than the orphan age: kept", 0, 0, 3},
+		{"older: the dead attempt's removed, the live one kept", 2 * time.Hour, 2, 1},
+		{"again: nothing more", 4 * time.Hour, 0, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := tl.maintainer(policy)
+			m.Defs = []lake.TableDef{lake.CDRTable}
+			m.Now = func() time.Time { return time.Now().Add(c.ahead) }
+			rep, err := m.Run(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tm := tableReport(t, rep, lake.CDRTable); tm.LedgerOrphansRemoved != c.removed || tm.OrphansRemoved < c.removed {
+				t.Errorf("removed %d batch ledgers (%d orphans), want %d", tm.LedgerOrphansRemoved, tm.OrphansRemoved, c.removed)
+			}
+			left := tl.objects(lakeBucket, dir)
+			if len(left) != c.left || !slices.Contains(left, live[0]) {
+				t.Errorf("side files left: %v, want %d with the live snapshot's %s", left, c.left, live[0])
+			}
+		})
+	}
+	tl.everySnapshotReadable(lake.CDRTable)
+	for _, o := range objs {
+		if res, err := tl.in.Ingest(ctx, o); err != nil || res.Status != lake.StatusDuplicate {
+			t.Errorf("redelivered %s: %s, %v; want duplicate", o.Key, res.Status, err)
+		}
+	}
+	if res := tl.mustIngest(killed); res.Status != lake.StatusCommitted {
+		t.Errorf("the killed attempt's file: %s, want committed (its side file never counted)", res.Status)
+	}
+	if got := tl.rows(lake.CDRTable); got != 24 {
+		t.Errorf("crm.cdr has %d rows, want 24 (six files of four)", got)
 	}
 }
