@@ -153,8 +153,8 @@ type TableMaintenance struct {
 	OrphansRemoved       int64 `json:"orphans_removed"`
 	OrphanBytes          int64 `json:"orphan_bytes"`
 	LedgerOrphansRemoved int64 `json:"ledger_orphans_removed"`
-	ExpiredFilesRemoved int64  `json:"expired_files_removed"`
-	LedgerRepaired      int64  `json:"ledger_repaired"`
+	ExpiredFilesRemoved  int64 `json:"expired_files_removed"`
+	LedgerRepaired       int64 `json:"ledger_repaired"`
 	// Conflicts counts commit attempts lost to concurrent writers (each
 	// one staged again on the new head).
 	Conflicts int64  `json:"conflicts"`
