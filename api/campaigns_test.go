@@ -164,6 +164,8 @@ func TestCreateCampaignBadInput(t *testing.T) {
 		{"unknown list", edit(`value-at-risk`, `nope`), "list", 400},
 		{"group not yet", edit(`"list":"value-at-risk"`, `"group":"g-1"`), "group", 400},
 		{"cost", edit(`2.5`, `-1`), "cost_per_contact", 400},
+		{"control seed too large", edit(`{`, `{"control_seed":9007199254740992,`), "control_seed", 400},
+		{"control seed negative", edit(`{`, `{"control_seed":-1,`), "control_seed", 400},
 		{"not json", `name=x`, "", 400},
 		{"two objects", createBody + createBody, "", 400},
 		{"too large", `{"name":"` + strings.Repeat("x", maxCampaignBody) + `"}`, "", 413},

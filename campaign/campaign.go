@@ -70,7 +70,15 @@ type Spec struct {
 	Group string `json:"group,omitempty"`
 	// HorizonDays is how long after creation churn is counted (default 60).
 	HorizonDays int `json:"horizon_days,omitempty"`
+	// ControlSeed, when set (1 to MaxControlSeed), seeds the control draw
+	// instead of the hash of the campaign id: the same seed over the same
+	// ranked source draws the same arms whatever the id (a test rerun, the
+	// demo). The seed used is the campaign's Seed either way.
+	ControlSeed uint64 `json:"control_seed,omitempty"`
 }
+
+// MaxControlSeed is the largest ControlSeed: 2^53 − 1, exact in JSON.
+const MaxControlSeed = 1<<53 - 1
 
 // FieldError is a bad field of a Spec.
 type FieldError struct {
@@ -114,6 +122,9 @@ func (s *Spec) Validate() error {
 		return bad("list", "must be a list name (see /v1/lists)")
 	case s.Group != "" && !validToken(strings.ToLower(s.Group), 64):
 		return bad("group", "must be a group id")
+	}
+	if s.ControlSeed > MaxControlSeed {
+		return bad("control_seed", "must be between 1 and %d (0 or absent: from the campaign id)", uint64(MaxControlSeed))
 	}
 	if s.HorizonDays == 0 {
 		s.HorizonDays = DefaultHorizon
@@ -224,7 +235,11 @@ func Freeze(id string, s Spec, run string, now time.Time, by string, candidates 
 		return Campaign{}, nil, bad("size", "the source has %d customers; a campaign needs at least 2", len(candidates))
 	}
 	n := min(s.Size, len(candidates))
-	c := Campaign{ID: id, Spec: s, Run: run, Seed: Seed(id), CreatedAt: now.UTC().Truncate(time.Microsecond), CreatedBy: by,
+	seed := Seed(id)
+	if s.ControlSeed != 0 {
+		seed = s.ControlSeed
+	}
+	c := Campaign{ID: id, Spec: s, Run: run, Seed: seed, CreatedAt: now.UTC().Truncate(time.Microsecond), CreatedBy: by,
 		SourceKind: "list", SourceName: s.List}
 	if s.Group != "" {
 		c.SourceKind, c.SourceName = "group", s.Group

@@ -96,6 +96,43 @@ func TestFreeze(t *testing.T) {
 	if c.HorizonDays != DefaultHorizon || !c.HorizonEnd().Equal(now.AddDate(0, 0, DefaultHorizon)) {
 		t.Errorf("horizon %d days ending %s", c.HorizonDays, c.HorizonEnd())
 	}
+	// A control seed given draws the same arms under two ids.
+	s.ControlSeed = 42
+	a, as, _ := Freeze("cmp-20261201-aaaa", s, "run1", now, "analyst", cands)
+	b, bs, _ := Freeze("cmp-20270105-bbbb", s, "run1", now, "analyst", cands)
+	d = Draw(400, 0.2, 42)
+	for i := range as {
+		if as[i].Arm != bs[i].Arm || (as[i].Arm == ArmControl) != d[i] {
+			t.Fatalf("contact %d: arms %s and %s under one control seed; the draw says control %v", i, as[i].Arm, bs[i].Arm, d[i])
+		}
+	}
+	if a.Seed != 42 || b.Seed != 42 {
+		t.Errorf("seeds %d and %d, want the control seed 42", a.Seed, b.Seed)
+	}
+}
+
+// TestPower: the two-cell test's power by hand — 30% against 20% churn
+// with 300 a side: SE = √(0.21/300 + 0.16/300) = 0.035119, |d|/SE =
+// 2.8475, power Φ(0.8875) + Φ(−4.8075) = 0.8126.
+func TestPower(t *testing.T) {
+	for _, tc := range []struct {
+		pc, pt float64
+		nc, nt int
+		want   float64
+	}{
+		{0.3, 0.2, 300, 300, 0.8126},
+		{0.2, 0.3, 300, 300, 0.8126}, // two-sided
+		{0.1, 0.1, 500, 500, 0.05},   // no effect: the test's size
+		{0, 0, 500, 500, 0.05},
+		{0.5, 0.1, 5000, 5000, 1},
+	} {
+		if got := Power(tc.pc, tc.pt, tc.nc, tc.nt); math.Abs(got-tc.want) > 5e-5 {
+			t.Errorf("Power(%v, %v, %d, %d) = %.5f, want %.4f", tc.pc, tc.pt, tc.nc, tc.nt, got, tc.want)
+		}
+	}
+	if !math.IsNaN(Power(0.3, 0.2, 0, 10)) {
+		t.Error("Power without control customers is not NaN")
+	}
 }
 
 func TestSpecValidate(t *testing.T) {
@@ -117,6 +154,7 @@ func TestSpecValidate(t *testing.T) {
 		{"group", func(s *Spec) { s.Group = "g1" }},
 		{"list", func(s *Spec) { s.List = "../x" }},
 		{"horizon_days", func(s *Spec) { s.HorizonDays = 3 }},
+		{"control_seed", func(s *Spec) { s.ControlSeed = MaxControlSeed + 1 }},
 	}
 	if s := ok; s.Validate() != nil {
 		t.Fatalf("valid spec refused: %v", s.Validate())

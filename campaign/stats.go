@@ -49,3 +49,25 @@ func DiffInterval(x1, n1, x2, n2 int) Interval {
 func (iv Interval) scale(k float64) Interval {
 	return Interval{Estimate: iv.Estimate * k, Lo: iv.Lo * k, Hi: iv.Hi * k}
 }
+
+// Power is the chance that a two-cell test of a difference in churn (two
+// proportions, two-sided at 5%, normal approximation with each arm's own
+// variance) finds a true control churn pc against treated churn pt with
+// nc control and nt treated customers: Φ(|pc − pt|/SE − z) + Φ(−|pc − pt|/SE − z),
+// SE = √(pc(1 − pc)/nc + pt(1 − pt)/nt). 0.05 (the test's size) when
+// there is no difference; NaN without customers in an arm.
+func Power(pc, pt float64, nc, nt int) float64 {
+	if nc <= 0 || nt <= 0 {
+		return math.NaN()
+	}
+	se := math.Sqrt(pc*(1-pc)/float64(nc) + pt*(1-pt)/float64(nt))
+	if se == 0 {
+		if pc == pt {
+			return 0.05
+		}
+		return 1
+	}
+	d := math.Abs(pc-pt) / se
+	phi := func(x float64) float64 { return 0.5 * math.Erfc(-x/math.Sqrt2) }
+	return phi(d-z95) + phi(-d-z95)
+}

@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"encoding/csv"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"time"
 )
@@ -37,10 +37,12 @@ const (
 
 var acceptProb = map[string]float64{Persuadable: 0.55, SureThing: 0.25, LostCause: 0.1, SleepingDog: 0.05}
 
-// contactEffect draws one treated customer's contact: whether reached,
-// the outcome, and the churn probability over the horizon given it. It
-// also returns the expected treated churn probability (the truth).
-func contactEffect(kind string, p0 float64, r *rand.Rand) (outcome string, p, expected float64) {
+// contactEffect plays one treated customer's contact from two uniform
+// draws (uReach: reached when below reachProb; uAccept: accepts when
+// below the kind's acceptance): the outcome, and the churn probability
+// over the horizon given it. It also returns the expected treated churn
+// probability (the truth).
+func contactEffect(kind string, p0, uReach, uAccept float64) (outcome string, p, expected float64) {
 	a := acceptProb[kind]
 	pAccept, pDecline, pReached := p0, p0, p0
 	switch kind {
@@ -52,13 +54,23 @@ func contactEffect(kind string, p0 float64, r *rand.Rand) (outcome string, p, ex
 		pDecline, pReached = pAccept, pAccept
 	}
 	expected = reachProb*pReached + (1-reachProb)*p0
-	if r.Float64() >= reachProb {
+	if uReach >= reachProb {
 		return "unreachable", p0, expected
 	}
-	if r.Float64() < a {
+	if uAccept < a {
 		return "accepted", pAccept, expected
 	}
 	return "declined", pDecline, expected
+}
+
+// CampaignSeed is the seed a campaign is played forward with: from the
+// generator's seed and the campaign's name, never its date or id, so a
+// demo run tells the same story every time it runs.
+func CampaignSeed(seed int64, name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	s1, _ := seeds(seed, 0xca3b, h.Sum64(), 0)
+	return int64(s1 >> 1)
 }
 
 // CampaignTarget is one customer of a campaign as the generator sees it:
@@ -132,8 +144,7 @@ type CampaignOutcome struct {
 // are persuadable (the offer lowers their churn in proportion to it), a few
 // of the riskier ones are sleeping dogs, and of the rest the high risks
 // are lost causes and the others sure things.
-func kindFor(risk float64, r *rand.Rand) string {
-	u := r.Float64()
+func kindFor(risk, u float64) string {
 	switch {
 	case risk >= 0.2 && u < 0.03:
 		return SleepingDog
@@ -148,29 +159,38 @@ func kindFor(risk float64, r *rand.Rand) string {
 // SimulateCampaign plays a campaign started at start: treated customers
 // are contacted within a day, each answers as its planted kind does (from
 // its Traits when given, else drawn from its risk), and every customer
-// churns (or not) within horizonDays. The same seed and targets give the
-// same outcomes.
+// churns (or not) within horizonDays. Each customer's draws come from its
+// own stream (seed and its id), the same whichever arm it is in and
+// wherever it stands in targets: its outcome with and without a contact
+// is fixed, and the arms differ only by the contact (common random
+// numbers). The same seed and targets give the same outcomes.
 func SimulateCampaign(targets []CampaignTarget, start time.Time, horizonDays int, seed int64) []CampaignOutcome {
 	out := make([]CampaignOutcome, len(targets))
 	for i, t := range targets {
-		r := newRand(seed, 0xca3a, uint64(i), 0)
+		h := fnv.New64a()
+		h.Write([]byte(t.ID))
+		r := newRand(seed, 0xca3a, h.Sum64(), 0)
+		uKind, uReach, uAccept, uChurn := r.Float64(), r.Float64(), r.Float64(), r.Float64()
+		contactMin, answerS, churnDay := r.IntN(20*60), r.IntN(600), r.IntN(max(1, horizonDays-2))
 		p0 := min(maxChurnOverRange, max(0, t.Risk))
-		kind := kindFor(p0, r)
+		kind := kindFor(p0, uKind)
 		if t.Traits != nil {
 			kind = kindOf(t.Traits)
 		}
 		o := CampaignOutcome{ID: t.ID, Kind: kind, Treated: t.Treated, PChurnControl: p0, PChurnTreated: p0}
 		p := p0
+		outcome, pt, expected := contactEffect(kind, p0, uReach, uAccept)
+		o.PChurnTreated = expected
 		if t.Treated {
-			o.ContactedAt = start.Add(time.Duration(10+r.IntN(20*60)) * time.Minute).Truncate(time.Second)
-			o.Outcome, p, o.PChurnTreated = contactEffect(o.Kind, p0, r)
+			p, o.Outcome = pt, outcome
+			o.ContactedAt = start.Add(time.Duration(10+contactMin) * time.Minute).Truncate(time.Second)
 			if o.Outcome != "unreachable" {
-				o.AnsweredAt = o.ContactedAt.Add(time.Duration(30+r.IntN(600)) * time.Second)
+				o.AnsweredAt = o.ContactedAt.Add(time.Duration(30+answerS) * time.Second)
 			}
 		}
-		if r.Float64() < p {
+		if uChurn < p {
 			o.Churned = true
-			o.ChurnDate = start.AddDate(0, 0, 2+r.IntN(max(1, horizonDays-2)))
+			o.ChurnDate = start.AddDate(0, 0, 2+churnDay)
 		}
 		out[i] = o
 	}
@@ -288,7 +308,11 @@ func UpliftCampaign(n int, controlShare float64, seed int64) []UpliftRow {
 		}
 		x.Treated = r.Float64() >= controlShare
 		p := x.Risk
-		_, pt, expected := contactEffect(x.Kind, x.Risk, r)
+		uReach, uAccept := r.Float64(), 0.0
+		if uReach < reachProb {
+			uAccept = r.Float64()
+		}
+		_, pt, expected := contactEffect(x.Kind, x.Risk, uReach, uAccept)
 		if x.Treated {
 			p = pt
 		}

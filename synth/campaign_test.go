@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +154,55 @@ func TestSimulateCampaignTraits(t *testing.T) {
 				t.Errorf("realised uplift %.3f, want in [%.2f, %.2f]", uplift, lo, hi)
 			}
 		})
+	}
+}
+
+// TestSimulateCampaignPerCustomer: a customer's draws are its own — the
+// same outcome in the same arm wherever it stands in the targets and
+// whoever else is in the campaign — and the play-forward seed follows the
+// campaign's name, not its date.
+func TestSimulateCampaignPerCustomer(t *testing.T) {
+	start := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	var ts []CampaignTarget
+	for i := range 500 {
+		ts = append(ts, CampaignTarget{ID: fmt.Sprintf("S%05d", i), Treated: i%3 != 0, Risk: float64(i%50) / 50})
+	}
+	a := SimulateCampaign(ts, start, 60, 9)
+	rev := slices.Clone(ts[100:])
+	slices.Reverse(rev)
+	b := SimulateCampaign(rev, start, 60, 9)
+	byID := map[string]CampaignOutcome{}
+	for _, o := range b {
+		byID[o.ID] = o
+	}
+	for _, o := range a[100:] {
+		if !reflect.DeepEqual(o, byID[o.ID]) {
+			t.Fatalf("%s: %+v, moved and with fewer others %+v", o.ID, o, byID[o.ID])
+		}
+	}
+	// The other arm: the same kind and probabilities; a churner in the
+	// control arm whose contact cannot help (sleeping dog, lost cause,
+	// sure thing) churns when treated too.
+	flip := slices.Clone(ts)
+	for i := range flip {
+		flip[i].Treated = !flip[i].Treated
+	}
+	for i, o := range SimulateCampaign(flip, start, 60, 9) {
+		x := a[i]
+		if o.Kind != x.Kind || o.PChurnControl != x.PChurnControl || o.PChurnTreated != x.PChurnTreated {
+			t.Fatalf("%s: kind or probabilities change with the arm: %+v against %+v", o.ID, o, x)
+		}
+		ctl, trt := x, o
+		if x.Treated {
+			ctl, trt = o, x
+		}
+		if ctl.Churned && !trt.Churned && ctl.Kind != Persuadable {
+			t.Errorf("%s (%s): churns without a contact, stays with one", o.ID, o.Kind)
+		}
+	}
+	if CampaignSeed(1, "Demo retention call") != CampaignSeed(1, "Demo retention call") ||
+		CampaignSeed(1, "Demo retention call") == CampaignSeed(1, "Demo SMS data bonus test") ||
+		CampaignSeed(1, "Demo retention call") == CampaignSeed(2, "Demo retention call") {
+		t.Error("CampaignSeed: not a function of the seed and the name alone")
 	}
 }

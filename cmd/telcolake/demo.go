@@ -116,7 +116,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// timestamps from the future.
 	start := time.Now().UTC()
 	start = time.Date(start.Year(), start.Month()-time.Month(*months), 1, 0, 0, 0, 0, time.UTC)
-	man, err := synth.Generate(ctx, synth.Config{Subscribers: *subs, Months: *months, Start: start, Seed: 1, Gzip: true, Mess: true, Truth: true}, synth.DirSink(gen))
+	man, err := synth.Generate(ctx, synth.Config{Subscribers: *subs, Months: *months, Start: start, Seed: demoSeed, Gzip: true, Mess: true, Truth: true}, synth.DirSink(gen))
 	if err != nil {
 		return fmt.Errorf("demo: generate: %w", err)
 	}

@@ -113,17 +113,17 @@ func runDemoCampaign(ctx context.Context, say func(string, ...any), st *localsta
 		return nil, fmt.Errorf("group: %w", err)
 	}
 	test, err := create(campaign.Spec{Name: "Demo SMS data bonus test", Offer: "data-bonus", Channel: campaign.ChannelSMS,
-		CostPerContact: 0.2, Size: 3000, ControlShare: 0.5, Group: g.ID})
+		CostPerContact: 0.2, Size: 3000, ControlShare: 0.5, Group: g.ID, ControlSeed: demoControlSeed("Demo SMS data bonus test")})
 	if err != nil {
 		return nil, err
 	}
 	call, err := create(campaign.Spec{Name: "Demo retention call", Offer: "discount-10", Channel: campaign.ChannelCall,
-		CostPerContact: 3.5, Size: 1000, ControlShare: 0.3, List: "value-at-risk"})
+		CostPerContact: 3.5, Size: 1000, ControlShare: 0.3, List: "value-at-risk", ControlSeed: demoControlSeed("Demo retention call")})
 	if err != nil {
 		return nil, err
 	}
 	camps := []campaign.Campaign{test, call}
-	say("\nRetention campaigns (POST /v1/campaigns as analyst; control groups drawn at random, seeded by the campaign id):")
+	say("\nRetention campaigns (POST /v1/campaigns as analyst; control groups drawn at random with a control_seed from the demo's seed and the campaign's name, so every run draws the same arms):")
 	say("  %s  SMS, data bonus at 0.20 a contact: %d treated, %d control, from a saved group of the %d active customers just below the value-at-risk list",
 		test.ID, test.Treated, test.Control, g.Customers)
 	say("  %s  call, 10%% discount at 3.50 a contact: %d treated, %d control, from the value-at-risk list", call.ID, call.Treated, call.Control)
@@ -137,7 +137,7 @@ func runDemoCampaign(ctx context.Context, say func(string, ...any), st *localsta
 	// The generator plays both campaigns forward: responses, and who left
 	// within the horizon, from each customer's features of the month scored.
 	left := map[string]time.Time{}
-	planted := make([]float64, len(camps))
+	planted := make([]plantedEffect, len(camps))
 	var files []demoFile
 	horizon := time.Time{}
 	for k, c := range camps {
@@ -152,7 +152,7 @@ func runDemoCampaign(ctx context.Context, say func(string, ...any), st *localsta
 		if err := addTraits(ctx, tables, c.Run, targets); err != nil {
 			return camps, err
 		}
-		outs := synth.SimulateCampaign(targets, c.CreatedAt, c.HorizonDays, int64(16+k))
+		outs := synth.SimulateCampaign(targets, c.CreatedAt, c.HorizonDays, synth.CampaignSeed(demoSeed, c.Name))
 		var rb bytes.Buffer
 		if err := synth.WriteResponses(&rb, c.ID, outs); err != nil {
 			return camps, err
@@ -161,10 +161,8 @@ func runDemoCampaign(ctx context.Context, say func(string, ...any), st *localsta
 			if _, seen := left[o.ID]; o.Churned && !seen {
 				left[o.ID] = o.ChurnDate
 			}
-			if o.Treated {
-				planted[k] += (o.PChurnControl - o.PChurnTreated) / float64(c.Treated)
-			}
 		}
+		planted[k] = plant(outs)
 		files = append(files, demoFile{fmt.Sprintf("exports/responses/%s/%s-responses.csv", c.CreatedAt.Format("2006/01/02"), c.ID), rb.Bytes()})
 		if e := c.HorizonEnd(); e.After(horizon) {
 			horizon = e
@@ -193,7 +191,13 @@ func runDemoCampaign(ctx context.Context, say func(string, ...any), st *localsta
 			return camps, ctx.Err()
 		}
 	}
-	say("  (responses and the register %d days on were played forward by the generator: its planted persuadables, sure things, lost causes and sleeping dogs follow their features)", call.HorizonDays)
+	say("  (responses and the register %d days on were played forward by the generator, seeded by the demo's seed and each campaign's name, not its date: its planted persuadables, sure things, lost causes and sleeping dogs follow their features)", call.HorizonDays)
+	for k, c := range camps {
+		pe := planted[k]
+		say("  planted in %s: %s; churn %.1f%% without a contact, %.1f%% with one: %.1f points; a two-cell test of %d treated against %d control (two-sided, 5%%) finds that with power %.2f",
+			[]string{"the SMS test", "the call campaign"}[k], pe.mix(), 100*pe.control, 100*pe.treated, 100*pe.uplift(),
+			c.Treated, c.Control, campaign.Power(pe.control, pe.treated, c.Control, c.Treated))
+	}
 	for k, c := range camps {
 		b, err := api.call(http.MethodGet, "/v1/campaigns/"+c.ID+"/results", "analyst", nil, http.StatusOK)
 		if err != nil {
@@ -204,17 +208,59 @@ func runDemoCampaign(ctx context.Context, say func(string, ...any), st *localsta
 			return camps, fmt.Errorf("results: %w", err)
 		}
 		covers := "covers"
-		if planted[k] < r.Uplift.Lo || planted[k] > r.Uplift.Hi {
+		if up := planted[k].uplift(); up < r.Uplift.Lo || up > r.Uplift.Hi {
 			covers = "misses"
 		}
 		say("  %s, measured (GET /v1/campaigns/%s/results): %.0f%% of the treated reached, %.0f%% of them accepted; churn %.1f%% treated against %.1f%% control",
 			[]string{"the SMS test", "the call campaign"}[k], c.ID, 100*r.ContactRate, 100*r.AcceptanceRate, 100*r.TreatedChurn.Estimate, 100*r.ControlChurn.Estimate)
 		say("    uplift %.1f points (95%% CI %.1f to %.1f), which %s the planted %.1f: %.0f customers kept (%.0f to %.0f), CLV kept %.0f for a cost of %.0f, ROI %s",
-			100*r.Uplift.Estimate, 100*r.Uplift.Lo, 100*r.Uplift.Hi, covers, 100*planted[k], r.Retained.Estimate, r.Retained.Lo, r.Retained.Hi,
+			100*r.Uplift.Estimate, 100*r.Uplift.Lo, 100*r.Uplift.Hi, covers, 100*planted[k].uplift(), r.Retained.Estimate, r.Retained.Lo, r.Retained.Hi,
 			r.RetainedCLV.Estimate, r.Cost, roiText(r.ROI))
 	}
 	say("  open them in the console: %s/console/campaigns/%s", st.HTTPURL, call.ID)
 	return camps, nil
+}
+
+// demoSeed is the demo's generator seed; the campaigns' control draws
+// and their play-forward are seeded from it and each campaign's name.
+const demoSeed = 1
+
+// demoControlSeed is the control_seed of the demo campaign called name.
+func demoControlSeed(name string) uint64 {
+	return uint64(synth.CampaignSeed(demoSeed, "control draw: "+name))&campaign.MaxControlSeed | 1
+}
+
+// plantedEffect is what the generator planted in one campaign: the mean
+// churn probability of its customers over the horizon without a contact
+// and, for a contact attempt, with one (averaged over reach and
+// acceptance), and how many customers are of each uplift kind.
+type plantedEffect struct {
+	control, treated float64
+	kinds            map[string]int
+	n                int
+}
+
+func plant(outs []synth.CampaignOutcome) plantedEffect {
+	pe := plantedEffect{kinds: map[string]int{}, n: len(outs)}
+	for _, o := range outs {
+		pe.control += o.PChurnControl / float64(len(outs))
+		pe.treated += o.PChurnTreated / float64(len(outs))
+		pe.kinds[o.Kind]++
+	}
+	return pe
+}
+
+// uplift is the planted drop in churn a contact attempt brings.
+func (pe plantedEffect) uplift() float64 { return pe.control - pe.treated }
+
+// mix says the kinds' shares.
+func (pe plantedEffect) mix() string {
+	var parts []string
+	for _, k := range []struct{ kind, say string }{{synth.Persuadable, "persuadable"}, {synth.SureThing, "sure things"},
+		{synth.LostCause, "lost causes"}, {synth.SleepingDog, "sleeping dogs"}} {
+		parts = append(parts, fmt.Sprintf("%.0f%% %s", 100*float64(pe.kinds[k.kind])/float64(max(1, pe.n)), k.say))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // demoFile is an export the demo drops into the landing bucket.
