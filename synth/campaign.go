@@ -27,15 +27,25 @@ const (
 )
 
 // Parameters of the planted effect.
+//
+// A persuadable contact attempt lowers churn by half on average
+// (0.8 × (0.7 × 0.8 + 0.3 × 0.2) = 0.496 of its risk): with about two
+// thirds of a demo campaign's customers persuadable, the campaign keeps a
+// quarter to a third of those who would leave, a strong but not an
+// unheard-of retention offer. A reached sleeping dog's churn rises by 15
+// points. At the demo's base (10,000 customers, about 4% of whom leave
+// within 60 days) that is about 1 point of churn over a campaign, which a
+// two-cell test of 3,500 a side finds about half the time; the demo prints
+// each campaign's planted effect and its power.
 const (
-	reachProb         = 0.75 // share of contact attempts that reach the customer
-	persuadedFactor   = 0.3  // churn of an accepting persuadable, × baseline
+	reachProb         = 0.8  // share of contact attempts that reach the customer
+	persuadedFactor   = 0.2  // churn of an accepting persuadable, × baseline
 	persuadableDecl   = 0.8  // churn of a declining persuadable, × baseline
-	sleepingDogAdd    = 0.35 // churn added to a reached sleeping dog
+	sleepingDogAdd    = 0.15 // churn added to a reached sleeping dog
 	maxChurnOverRange = 0.95
 )
 
-var acceptProb = map[string]float64{Persuadable: 0.55, SureThing: 0.25, LostCause: 0.1, SleepingDog: 0.05}
+var acceptProb = map[string]float64{Persuadable: 0.7, SureThing: 0.25, LostCause: 0.1, SleepingDog: 0.05}
 
 // contactEffect plays one treated customer's contact from two uniform
 // draws (uReach: reached when below reachProb; uAccept: accepts when
@@ -53,7 +63,7 @@ func contactEffect(kind string, p0, uReach, uAccept float64) (outcome string, p,
 		pAccept = min(1, p0+sleepingDogAdd)
 		pDecline, pReached = pAccept, pAccept
 	}
-	expected = reachProb*pReached + (1-reachProb)*p0
+	expected = p0 + reachProb*(pReached-p0) // exactly p0 for a kind the contact does not move
 	if uReach >= reachProb {
 		return "unreachable", p0, expected
 	}
@@ -99,11 +109,11 @@ type Traits struct {
 
 // kindOf is the uplift kind that t's features plant: customers of two
 // years or more who called customer care at least twice in the month are
-// sleeping dogs (reminded of the contract they meant to leave; rare
-// overall, commoner among the riskiest), customers two or
-// more months in arrears
-// lost causes, customers on a plan of 19.99 or more whose voice usage
-// fell persuadables, the rest sure things.
+// sleeping dogs (reminded of the contract they meant to leave; 2% of the
+// demo's active customers, 7% of its riskiest thousand), customers two or
+// more months in arrears lost causes, customers on a plan of 19.99 or more
+// (a discount is worth having) or whose voice usage fell (shopping
+// around) persuadables, the rest (cheap plans, steady use) sure things.
 func kindOf(t *Traits) string {
 	fee := int64(0)
 	for _, p := range plans {
@@ -116,7 +126,7 @@ func kindOf(t *Traits) string {
 		return SleepingDog
 	case t.MonthsInArrears >= 2:
 		return LostCause
-	case fee >= 1999 && t.VoiceMinutesTrend < -0.05:
+	case fee >= 1999 || t.VoiceMinutesTrend < -0.05:
 		return Persuadable
 	}
 	return SureThing

@@ -114,9 +114,10 @@ func TestSimulateCampaignTraits(t *testing.T) {
 	}{
 		{SleepingDog, Traits{Plan: "PLUS20", TenureMonths: 40, CareCalls: 2, VoiceMinutesTrend: -0.5}},
 		{LostCause, Traits{Plan: "BASIC10", TenureMonths: 6, MonthsInArrears: 3}},
-		{Persuadable, Traits{Plan: "PREMIUM40", TenureMonths: 12, VoiceMinutesTrend: -0.3}},
-		{SureThing, Traits{Plan: "PREPAID_S", TenureMonths: 12, VoiceMinutesTrend: -0.3}},
-		{SureThing, Traits{Plan: "FAMILY", TenureMonths: 12, VoiceMinutesTrend: 0.2}},
+		{Persuadable, Traits{Plan: "PREMIUM40", TenureMonths: 12, VoiceMinutesTrend: 0.1}},
+		{Persuadable, Traits{Plan: "PREPAID_S", TenureMonths: 12, VoiceMinutesTrend: -0.3}},
+		{SureThing, Traits{Plan: "PREPAID_S", TenureMonths: 12, VoiceMinutesTrend: 0.2}},
+		{SureThing, Traits{Plan: "BASIC10", TenureMonths: 30, CareCalls: 1}},
 	}
 	for _, c := range cases {
 		t.Run(c.kind+"/"+c.traits.Plan, func(t *testing.T) {
@@ -144,9 +145,9 @@ func TestSimulateCampaignTraits(t *testing.T) {
 			var lo, hi float64
 			switch c.kind {
 			case Persuadable:
-				lo, hi = 0.06, 0.16 // planted 0.3 × 0.356 ≈ 0.107
+				lo, hi = 0.10, 0.20 // planted 0.3 × 0.496 ≈ 0.149
 			case SleepingDog:
-				lo, hi = -0.31, -0.21 // planted −0.35 × 0.75 ≈ −0.26
+				lo, hi = -0.17, -0.07 // planted −0.15 × 0.8 = −0.12
 			default:
 				lo, hi = -0.04, 0.04
 			}

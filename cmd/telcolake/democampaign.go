@@ -63,10 +63,11 @@ func (a demoClient) call(method, path, role string, body []byte, want int) ([]by
 }
 
 // demoCampaign runs two retention campaigns end to end through the local
-// API and ingest: an SMS test on the customers just below the
-// value-at-risk list (half held back as control), then a call campaign
-// from the value-at-risk list, its treated arm exported for the call
-// centre; the responses and the register after the horizon (played
+// API and ingest: an SMS test on the active customers below the
+// churn-risk list (half held back as control), then a call campaign on
+// the churn-risk list (half control), its treated arm exported for the
+// call centre; both drawn and played forward with seeds from the demo's
+// seed and the campaign's name, so every run tells the same story; the responses and the register after the horizon (played
 // forward by the generator, whose planted effect follows each customer's
 // features) dropped into the landing bucket; and the measured results of
 // each. It returns the campaigns (oldest first) and the number of steps
@@ -92,15 +93,16 @@ func runDemoCampaign(ctx context.Context, say func(string, ...any), st *localsta
 		}
 		return c, err
 	}
-	// The SMS test takes the customers just below the value-at-risk list
-	// (a saved group: active, value at risk under the list's lowest), so
-	// the two campaigns do not share customers.
-	floor, err := listFloor(api, "value-at-risk")
+	// The SMS test takes the active customers below the churn-risk list (a
+	// saved group: churn risk under the list's lowest, as shown to 0.001),
+	// so the two campaigns do not share customers; it is large, as a test
+	// on customers of low risk must be to find anything.
+	floor, err := listFloor(api, "churn-risk", "churn_probability")
 	if err != nil {
 		return nil, err
 	}
-	gbody, _ := json.Marshal(map[string]any{"name": "Below the value-at-risk list",
-		"conditions": fmt.Sprintf("status=active&var_max=%.2f", floor-0.01)})
+	gbody, _ := json.Marshal(map[string]any{"name": "Below the churn-risk list",
+		"conditions": fmt.Sprintf("status=active&churn_max=%.3f", floor-0.001)})
 	b, err := api.call(http.MethodPost, "/v1/groups", "analyst", gbody, http.StatusCreated)
 	if err != nil {
 		return nil, err
@@ -113,20 +115,20 @@ func runDemoCampaign(ctx context.Context, say func(string, ...any), st *localsta
 		return nil, fmt.Errorf("group: %w", err)
 	}
 	test, err := create(campaign.Spec{Name: "Demo SMS data bonus test", Offer: "data-bonus", Channel: campaign.ChannelSMS,
-		CostPerContact: 0.2, Size: 3000, ControlShare: 0.5, Group: g.ID, ControlSeed: demoControlSeed("Demo SMS data bonus test")})
+		CostPerContact: 0.2, Size: 7000, ControlShare: 0.5, Group: g.ID, ControlSeed: demoControlSeed("Demo SMS data bonus test")})
 	if err != nil {
 		return nil, err
 	}
 	call, err := create(campaign.Spec{Name: "Demo retention call", Offer: "discount-10", Channel: campaign.ChannelCall,
-		CostPerContact: 3.5, Size: 1000, ControlShare: 0.3, List: "value-at-risk", ControlSeed: demoControlSeed("Demo retention call")})
+		CostPerContact: 3.5, Size: 1000, ControlShare: 0.5, List: "churn-risk", ControlSeed: demoControlSeed("Demo retention call")})
 	if err != nil {
 		return nil, err
 	}
 	camps := []campaign.Campaign{test, call}
 	say("\nRetention campaigns (POST /v1/campaigns as analyst; control groups drawn at random with a control_seed from the demo's seed and the campaign's name, so every run draws the same arms):")
-	say("  %s  SMS, data bonus at 0.20 a contact: %d treated, %d control, from a saved group of the %d active customers just below the value-at-risk list",
+	say("  %s  SMS, data bonus at 0.20 a contact: %d treated, %d control, from a saved group of the %d active customers below the churn-risk list",
 		test.ID, test.Treated, test.Control, g.Customers)
-	say("  %s  call, 10%% discount at 3.50 a contact: %d treated, %d control, from the value-at-risk list", call.ID, call.Treated, call.Control)
+	say("  %s  call, 10%% discount at 3.50 a contact: %d treated, %d control, from the churn-risk list (the riskiest customers)", call.ID, call.Treated, call.Control)
 	export, err := api.call(http.MethodGet, "/v1/campaigns/"+call.ID+"/contacts?format=csv", "admin", nil, http.StatusOK)
 	if err != nil {
 		return camps, err
@@ -216,6 +218,7 @@ func runDemoCampaign(ctx context.Context, say func(string, ...any), st *localsta
 		say("    uplift %.1f points (95%% CI %.1f to %.1f), which %s the planted %.1f: %.0f customers kept (%.0f to %.0f), CLV kept %.0f for a cost of %.0f, ROI %s",
 			100*r.Uplift.Estimate, 100*r.Uplift.Lo, 100*r.Uplift.Hi, covers, 100*planted[k].uplift(), r.Retained.Estimate, r.Retained.Lo, r.Retained.Hi,
 			r.RetainedCLV.Estimate, r.Cost, roiText(r.ROI))
+		say("    %s", verdict(r.Uplift, campaign.Power(planted[k].control, planted[k].treated, c.Control, c.Treated)))
 	}
 	say("  open them in the console: %s/console/campaigns/%s", st.HTTPURL, call.ID)
 	return camps, nil
@@ -263,6 +266,20 @@ func (pe plantedEffect) mix() string {
 	return strings.Join(parts, ", ")
 }
 
+// verdict says what a campaign's measured uplift lets one conclude, given
+// the power its test had against the planted effect.
+func verdict(up campaign.Interval, power float64) string {
+	switch {
+	case up.Lo > 0:
+		return "→ the interval lies above 0: the contact kept customers"
+	case up.Hi < 0:
+		return "→ the interval lies below 0: the contact drove customers away"
+	case power < 0.5:
+		return fmt.Sprintf("→ the interval includes 0: no conclusion; with power %.2f against the planted effect, a test of this size usually cannot tell", power)
+	}
+	return fmt.Sprintf("→ the interval includes 0: no effect found, though the test had power %.2f against the planted effect", power)
+}
+
 // demoFile is an export the demo drops into the landing bucket.
 type demoFile struct {
 	key  string
@@ -287,8 +304,8 @@ func dropFiles(ctx context.Context, st *localstack.Stack, gen string, files []de
 	return nil
 }
 
-// listFloor is the lowest value at risk on a list of the current run.
-func listFloor(api demoClient, list string) (float64, error) {
+// listFloor is the lowest value of column on a list of the current run.
+func listFloor(api demoClient, list, column string) (float64, error) {
 	b, err := api.call(http.MethodGet, "/v1/lists/"+list+"?format=csv", "analyst", nil, http.StatusOK)
 	if err != nil {
 		return 0, err
@@ -297,15 +314,15 @@ func listFloor(api demoClient, list string) (float64, error) {
 	if err != nil || len(recs) < 2 {
 		return 0, fmt.Errorf("list %s: %v (%d lines)", list, err, len(recs))
 	}
-	i := slices.Index(recs[0], "value_at_risk")
+	i := slices.Index(recs[0], column)
 	if i < 0 {
-		return 0, fmt.Errorf("list %s: no value_at_risk column in %v", list, recs[0])
+		return 0, fmt.Errorf("list %s: no %s column in %v", list, column, recs[0])
 	}
 	floor := 0.0
 	for k, r := range recs[1:] {
 		v, err := strconv.ParseFloat(r[i], 64)
 		if err != nil {
-			return 0, fmt.Errorf("list %s: value_at_risk %q", list, r[i])
+			return 0, fmt.Errorf("list %s: %s %q", list, column, r[i])
 		}
 		if k == 0 || v < floor {
 			floor = v
