@@ -32,6 +32,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -277,6 +278,7 @@ func run(ctx context.Context, args []string) error {
 			m = withMaxConcurrency(m, o.concurrency)
 			k = o.concurrency
 		}
+		rep.Concurrency = k
 		x := &localstack.Execution{Invoker: r}
 		r.mu.Lock()
 		r.after = func() {
@@ -379,10 +381,17 @@ func (r *runner) invoke(ctx context.Context, function string, payload []byte) ([
 		return nil, fmt.Errorf("function %s is not in the template", function)
 	}
 	var task struct {
-		Action string `json:"action"`
-		Bucket *int   `json:"bucket"`
+		Action string   `json:"action"`
+		Bucket *int     `json:"bucket"`
+		Keys   []string `json:"keys"` // ingest: the batch's files
 	}
 	_ = json.Unmarshal(payload, &task)
+	if function == "ingest" && len(task.Keys) > 0 {
+		task.Action = path.Base(task.Keys[0])
+		if len(task.Keys) > 1 {
+			task.Action += fmt.Sprintf(" and %d more", len(task.Keys)-1)
+		}
+	}
 	bucket := -1
 	if task.Action == "bucket" {
 		bucket = 0 // features.Task omits a zero bucket

@@ -354,7 +354,7 @@ func (r *report) perFunction(b *strings.Builder) {
 			if c.MemoryMB == 0 {
 				continue
 			}
-			k := key{c.Function, c.Action}
+			k := key{c.Function, c.group()}
 			a := aggs[k]
 			if a == nil {
 				a = &agg{wall: [2]float64{math.Inf(1), 0}, cpu: [2]float64{math.Inf(1), 0}, rss: [2]float64{math.Inf(1), 0}}
@@ -405,6 +405,18 @@ func (r *report) perFunction(b *strings.Builder) {
 		fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %s | %d | %.0f | %s | %s | %d |\n", k.fn, act, a.n, rng(a.wall, "%.1f"), rng(a.cpu, "%.1f"),
 			rng(a.rss, "%.0f"), a.mem, a.timeout.Seconds(), within(a.overMem, a.n), within(a.overTime, a.n), a.err)
 	}
+}
+
+// group is the invocation's row in the table by function and action: an
+// ingest invocation's action names its file, grouped by table.
+func (v invocation) group() string {
+	if v.Function == "ingest" {
+		if t, _, ok := strings.Cut(v.Action, "-"); ok {
+			return t + " files"
+		}
+		return "files"
+	}
+	return v.Action
 }
 
 func orDash(s string) string {

@@ -23,7 +23,7 @@ func TestFlushWritesEachInvocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep := &report{Opts: options{subs: 1000, months: 4, cdrEvery: 2, lambdaConcur: 1000}, Work: dir, CDRRows: 4000, CDRFiles: 4, IngestedCDRRows: 2000,
-		Stages: []stage{{Name: "ingest", Wall: 9 * time.Second, Calls: []invocation{call("ingest", "", -1, 4, 2, 100, 1024), call("ingest", "", -1, 5, 3, 300, 1024)}}}}
+		Stages: []stage{{Name: "ingest", Wall: 9 * time.Second, Calls: []invocation{call("ingest", "cdr-20250601.csv.gz", -1, 4, 2, 100, 1024), call("ingest", "cdr-20250606.csv.gz", -1, 5, 3, 300, 1024)}}}}
 	going := stage{Name: "monthly run (still going)", Calls: []invocation{
 		call("features", "plan", -1, 1, 0.5, 80, 2048),
 		call("features", "bucket", 3, 30, 20, 2100, 2048), // over its MemorySize
@@ -36,7 +36,8 @@ func TestFlushWritesEachInvocation(t *testing.T) {
 	s := string(got)
 	for _, want := range []string{
 		"| monthly run (still going) | features | bucket | 3 | 30.0 | 20.0 | 2100 | 2048 | **no** | yes | 3.5 |",
-		"| ingest | – | 2 | 4.0–5.0 | 2.0–3.0 | 100–300 | 1024 | 900 | yes | yes | 0 |",
+		"| ingest | cdr files | 2 | 4.0–5.0 | 2.0–3.0 | 100–300 | 1024 | 900 | yes | yes | 0 |",
+		"| ingest | ingest | cdr-20250606.csv.gz | – | 5.0 | 3.0 | 300 | 1024 | yes | yes | 3.5 |",
 		"| features | bucket | 1 | 30.0 | 20.0 | 2100 | 2048 | 900 | **no** (1 of 1) | yes | 0 |",
 		"**Partial run**",
 		"## Next\nkept\n",
