@@ -257,6 +257,22 @@ func run(ctx context.Context, args []string) error {
 		log.Printf("ingest: %d rows in %s", rows, time.Since(ts).Round(time.Second))
 	}
 
+	// MonthlyRun's Train task alone, as the state machine invokes it.
+	if o.from == "train" {
+		r.stageNow = "train"
+		ts = time.Now()
+		_, err := r.invoke(ctx, "train", []byte(`{"features_built":true,"truth":""}`))
+		note := "MonthlyRun's Train task alone, on the features committed by the monthly run above"
+		if err != nil {
+			note = "**failed**: " + firstLine(err.Error())
+		}
+		rep.Stages = append(rep.Stages, r.stage("train (alone)", time.Since(ts), note))
+		rep.flush(o.out, t0)
+		if err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+	}
+
 	// 3. MonthlyRun, 4. DailyScore
 	for _, sm := range []struct{ from, stage, machine, input string }{
 		{"monthly", "monthly run (features fan-out, train)", "MonthlyRun", `{"truth":""}`},
@@ -298,22 +314,6 @@ func run(ctx context.Context, args []string) error {
 		rep.Concurrency = k
 		rep.flush(o.out, t0)
 		log.Printf("%s: %s", sm.machine, time.Since(ts).Round(time.Second))
-	}
-
-	// MonthlyRun's Train task alone, as the state machine invokes it.
-	if o.from == "train" {
-		r.stageNow = "train"
-		ts = time.Now()
-		_, err := r.invoke(ctx, "train", []byte(`{"features_built":true,"truth":""}`))
-		note := "MonthlyRun's Train task alone, on the features committed by the monthly run above"
-		if err != nil {
-			note = "**failed**: " + firstLine(err.Error())
-		}
-		rep.Stages = append(rep.Stages, r.stage("train (alone)", time.Since(ts), note))
-		rep.flush(o.out, t0)
-		if err != nil {
-			return fmt.Errorf("train: %w", err)
-		}
 	}
 
 	// 5. api
