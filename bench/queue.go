@@ -58,6 +58,7 @@ type queueReport struct {
 	Date                  time.Time
 	Commit                string
 	Metadata              *queueMetadata // one maintenance run after the files
+	MetadataErr           string         // why that run failed, if it did
 }
 
 func (r *queueReport) filesPerSec() float64 { return float64(r.Files-r.Failed) / r.Seconds }
@@ -270,10 +271,22 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 	}
 	rep.CDRCommits, rep.LogCommits = cdr1-cdr0, log1-log0
 	rep.Date, rep.Commit = time.Now().UTC(), gitCommit(ctx, b.root)
+	// The files' figures are kept when the maintenance run fails: the
+	// section says it failed, and how.
 	if rep.Metadata, err = measureQueueMetadata(ctx, st, catalog); err != nil {
-		return nil, err
+		log.Printf("queue: %v", err)
+		rep.MetadataErr = firstLine(err.Error())
 	}
 	return rep, nil
+}
+
+// firstLine is s up to its first line break, at most 400 bytes.
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 400 {
+		s = s[:400] + "…"
+	}
+	return s
 }
 
 // selfCPU is the user and system CPU seconds this process used so far.
@@ -388,6 +401,10 @@ func queueSection(r *queueReport, m machine) string {
 			r.FunctionCPU, r.StackCPU, 1e3*r.FunctionCPU/float64(max(r.Files, 1)), 1e3*r.StackCPU/float64(max(r.Files, 1)))
 		fmt.Fprintf(&b, "| files/s the CPU time allows on %d idle CPUs (CPUs ÷ CPU per file; a bound, not a measurement) | %.0f | |\n",
 			m.CPUs, float64(m.CPUs)/perFile)
+	}
+	if r.MetadataErr != "" {
+		fmt.Fprintf(&b, "\n### Metadata after %s files and one maintenance run\n\nThe maintenance run after the files **failed**: `%s`\n",
+			thousands(int64(r.Files)), strings.ReplaceAll(r.MetadataErr, "`", "'"))
 	}
 	if r.Metadata != nil {
 		b.WriteString(metadataSection(r.Metadata, r.Files))
