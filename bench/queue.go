@@ -52,13 +52,14 @@ type queueReport struct {
 	LogCommits         int     // snapshots crm.ingest_log gained
 	P50, P99, Max      float64 // seconds from upload to committed
 	// CPU time used while the files went through: the function processes
-	// (children of this one), and this process (the local stack's S3,
-	// queue and Lambda runtime API, and the uploads).
-	FunctionCPU, StackCPU float64 // seconds
-	Date                  time.Time
-	Commit                string
-	Metadata              *queueMetadata // one maintenance run after the files
-	MetadataErr           string         // why that run failed, if it did
+	// (children of this one named bootstrap), the other children (the local
+	// S3 server), and this process (the local queue, the Lambda runtime
+	// API and the uploads).
+	FunctionCPU, S3CPU, StackCPU float64 // seconds
+	Date                         time.Time
+	Commit                       string
+	Metadata                     *queueMetadata // one maintenance run after the files
+	MetadataErr                  string         // why that run failed, if it did
 }
 
 func (r *queueReport) filesPerSec() float64 { return float64(r.Files-r.Failed) / r.Seconds }
@@ -183,7 +184,8 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 		thousands(int64(o.queueRows)), o.queueBatch, o.queueWindow, o.queueConcurrency)
 	loadStart := loadAverage()
 	stats0 := ingestQueueStats(st)
-	fnCPU0, selfCPU0 := childrenCPU(), selfCPU()
+	fnCPU0, s3CPU0 := childrenCPU()
+	selfCPU0 := selfCPU()
 	var mu sync.Mutex
 	uploaded := make(map[string]time.Time, o.queueFiles)
 	work := make(chan int)
@@ -260,7 +262,8 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 	}
 	stats1 := ingestQueueStats(st)
 	rep.Batches, rep.FunctionSeconds = stats1.Batches-stats0.Batches, (stats1.Busy - stats0.Busy).Seconds()
-	rep.FunctionCPU, rep.StackCPU = childrenCPU()-fnCPU0, selfCPU()-selfCPU0
+	fnCPU1, s3CPU1 := childrenCPU()
+	rep.FunctionCPU, rep.S3CPU, rep.StackCPU = fnCPU1-fnCPU0, s3CPU1-s3CPU0, selfCPU()-selfCPU0
 	slices.Sort(lat)
 	if n := len(lat); n > 0 {
 		rep.P50, rep.P99, rep.Max = lat[n/2], lat[min(n-1, n*99/100)], lat[n-1]
@@ -299,11 +302,12 @@ func selfCPU() float64 {
 }
 
 // childrenCPU is the CPU seconds the running children of this process
-// (the function processes) used so far, from /proc (0 elsewhere).
-func childrenCPU() float64 {
+// used so far, from /proc (0 elsewhere): the function processes (named
+// bootstrap) and the others.
+func childrenCPU() (functions, others float64) {
 	self := strconv.Itoa(os.Getpid())
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	var ticks int64
+	var fn, other int64
 	for _, p := range stats {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -320,9 +324,13 @@ func childrenCPU() float64 {
 		}
 		u, _ := strconv.ParseInt(f[11], 10, 64)
 		s, _ := strconv.ParseInt(f[12], 10, 64)
-		ticks += u + s
+		if bytes.HasSuffix(b[:i], []byte("(bootstrap")) {
+			fn += u + s
+		} else {
+			other += u + s
+		}
 	}
-	return float64(ticks) / 100 // USER_HZ
+	return float64(fn) / 100, float64(other) / 100 // USER_HZ
 }
 
 // ingestQueueStats is what the ingest queue's event source mapping did so far.
@@ -396,9 +404,10 @@ func queueSection(r *queueReport, m machine) string {
 	fmt.Fprintf(&b, "| time in the function, all batches added up (mean per batch; per file) | %.1f s (%.2f s; %.1f ms) | |\n",
 		r.FunctionSeconds, r.FunctionSeconds/float64(max(r.Batches, 1)), 1e3*r.FunctionSeconds/float64(max(r.Files, 1)))
 	if r.FunctionCPU > 0 {
-		perFile := (r.FunctionCPU + r.StackCPU) / float64(max(r.Files, 1))
-		fmt.Fprintf(&b, "| CPU: ingest function / local stack and uploads (per file) | %.1f s / %.1f s (%.1f ms / %.1f ms) | |\n",
-			r.FunctionCPU, r.StackCPU, 1e3*r.FunctionCPU/float64(max(r.Files, 1)), 1e3*r.StackCPU/float64(max(r.Files, 1)))
+		n := float64(max(r.Files, 1))
+		perFile := (r.FunctionCPU + r.S3CPU + r.StackCPU) / n
+		fmt.Fprintf(&b, "| CPU: ingest function / local S3 server / queue, runtime API and uploads (per file) | %.1f s / %.1f s / %.1f s (%.1f / %.1f / %.1f ms) | |\n",
+			r.FunctionCPU, r.S3CPU, r.StackCPU, 1e3*r.FunctionCPU/n, 1e3*r.S3CPU/n, 1e3*r.StackCPU/n)
 		fmt.Fprintf(&b, "| files/s the CPU time allows on %d idle CPUs (CPUs ÷ CPU per file; a bound, not a measurement) | %.0f | |\n",
 			m.CPUs, float64(m.CPUs)/perFile)
 	}
