@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/telcolake/telcolake/insight"
 )
 
 // oaDoc is the part of the OpenAPI document the tests read.
@@ -197,6 +199,19 @@ func TestOpenAPIValues(t *testing.T) {
 				t.Errorf("parameter %s: maximum %v, want %v", n, p.Schema.Maximum, rp.max)
 			}
 		}
+	}
+	var dims, measures []any
+	for _, d := range insight.Dimensions {
+		dims = append(dims, d.Name)
+	}
+	for _, m := range insight.Measures {
+		measures = append(measures, m.Name)
+	}
+	if got := params["cube_dims"].Schema.Items.Enum; !sameSet(got, dims) {
+		t.Errorf("cube dims enum %v, want %v", got, dims)
+	}
+	if got := params["cube_measures"].Schema.Items.Enum; !sameSet(got, measures) {
+		t.Errorf("cube measures enum %v, want %v", got, measures)
 	}
 	if got := params["limit"].Schema.Maximum; got == nil || *got != defaultMaxPageSize {
 		t.Errorf("limit maximum %v, want %d", got, defaultMaxPageSize)
