@@ -68,6 +68,7 @@ type ingestReport struct {
 // runResult is one measured child process.
 type runResult struct {
 	Wall      time.Duration
+	CPU       time.Duration // user + system time of the child
 	MaxRSSKiB int64
 	OutBytes  int64 // bytes written: Iceberg table dir or parquet file
 }
@@ -163,8 +164,8 @@ func (b *bench) measureIngest(ctx context.Context) (*ingestReport, error) {
 
 // String formats a run for the progress log.
 func (r runResult) String() string {
-	return fmt.Sprintf("%.2f s, peak RSS %.0f MiB, output %.1f MB",
-		r.Wall.Seconds(), kibToMiB(r.MaxRSSKiB), float64(r.OutBytes)/1e6)
+	return fmt.Sprintf("%.2f s (CPU %.2f s), peak RSS %.0f MiB, output %.1f MB",
+		r.Wall.Seconds(), r.CPU.Seconds(), kibToMiB(r.MaxRSSKiB), float64(r.OutBytes)/1e6)
 }
 
 // build compiles the telcolake command, and the featurebuild child when

@@ -14,7 +14,7 @@ import (
 // of its stderr.
 func runChild(cmd *exec.Cmd) (runResult, []byte, error) {
 	res, stdout, stderr, err := proc.Run(cmd)
-	out := runResult{Wall: res.Wall, MaxRSSKiB: res.MaxRSSKiB}
+	out := runResult{Wall: res.Wall, CPU: res.CPU, MaxRSSKiB: res.MaxRSSKiB}
 	if err != nil {
 		return out, stdout, fmt.Errorf("%s: %w\nstderr:\n%s", strings.Join(cmd.Args, " "), err, tail(string(stderr), 4000))
 	}

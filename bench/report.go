@@ -276,15 +276,20 @@ func targetsTable(w io.Writer, v verdict) {
 func writeRuns(b *strings.Builder, rep *ingestReport) {
 	fmt.Fprintf(b, "### Individual runs\n\n")
 	fmt.Fprintf(b, "Each run: telcolake into a fresh warehouse and catalog, then DuckDB.\n\n")
-	fmt.Fprintf(b, "| run | telcolake s | telcolake RSS MiB | telcolake output MB | DuckDB s | DuckDB RSS MiB | DuckDB output MB |\n")
-	fmt.Fprintf(b, "|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(b, "| run | telcolake s | telcolake CPU s | telcolake RSS MiB | telcolake output MB | DuckDB s | DuckDB CPU s | DuckDB RSS MiB | DuckDB output MB | CPU ratio |\n")
+	fmt.Fprintf(b, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for i := range rep.Telcolake {
 		t, d := rep.Telcolake[i], rep.DuckDB[i]
-		fmt.Fprintf(b, "| %d | %.2f | %.0f | %.1f | %.2f | %.0f | %.1f |\n", i+1,
-			t.Wall.Seconds(), kibToMiB(t.MaxRSSKiB), float64(t.OutBytes)/1e6,
-			d.Wall.Seconds(), kibToMiB(d.MaxRSSKiB), float64(d.OutBytes)/1e6)
+		ratio := 0.0
+		if d.CPU > 0 {
+			ratio = t.CPU.Seconds() / d.CPU.Seconds()
+		}
+		fmt.Fprintf(b, "| %d | %.2f | %.2f | %.0f | %.1f | %.2f | %.2f | %.0f | %.1f | %.2f× |\n", i+1,
+			t.Wall.Seconds(), t.CPU.Seconds(), kibToMiB(t.MaxRSSKiB), float64(t.OutBytes)/1e6,
+			d.Wall.Seconds(), d.CPU.Seconds(), kibToMiB(d.MaxRSSKiB), float64(d.OutBytes)/1e6, ratio)
 	}
-	b.WriteString("\n")
+	b.WriteString("\nCPU s = the child's user + system time (wait4): on a shared machine the fairer figure, since wall time\n" +
+		"depends on the share of the cores each tool got.\n\n")
 }
 
 func writeProfile(b *strings.Builder, rep *ingestReport) {
