@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -98,18 +99,151 @@ type fileKeys struct {
 	gen      uint64 // the keyHash generation the keys were hashed with
 }
 
-// keyCache keeps the keys of data files by path, up to a bound of keys.
+// keyCache keeps the keys of data files by path, and the key index of
+// days, each up to a bound of keys.
 type keyCache struct {
 	mu    sync.Mutex
 	files map[string]*fileKeys
 	keys  int
 	max   int
+	days  map[dayIndexKey]*dayIndex
+	dayN  int
 }
 
-// defaultKeyCacheKeys bounds the cached keys (16 bytes each): 64 MiB.
+// defaultKeyCacheKeys bounds the cached keys of files, and apart those of
+// the day indexes (8 bytes each): 32 MiB each.
 const defaultKeyCacheKeys = 4 << 20
 
-func newKeyCache(max int) *keyCache { return &keyCache{files: map[string]*fileKeys{}, max: max} }
+func newKeyCache(max int) *keyCache {
+	return &keyCache{files: map[string]*fileKeys{}, max: max, days: map[dayIndexKey]*dayIndex{}}
+}
+
+// dayIndexKey names a day of a table's natural key.
+type dayIndexKey struct {
+	table string
+	day   int64
+}
+
+// dayIndex holds the keys of the live data files of one day, the files
+// given: sorted runs of hashes, immutable once built, so an index can be
+// extended by the files committed since into a new one while the old one
+// is still read. A batch adds only the files new to the day: the cost of
+// the duplicate check's view of a day does not grow with the files the
+// day already had.
+type dayIndex struct {
+	gen   uint64
+	files map[string]bool
+	segs  [][]recordKey
+	n     int
+}
+
+func (d *dayIndex) has(k recordKey) bool {
+	for _, s := range d.segs {
+		if _, ok := slices.BinarySearch(s, k); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// dayIndex returns the index of the day's live files: the cached one
+// extended by the files new to it, or a new one when a file it holds is
+// no longer live (compacted, replaced) or the hash changed.
+func (c *keyCache) dayIndex(key dayIndexKey, gen uint64, live []iceberg.DataFile, keysOf func(iceberg.DataFile) ([]recordKey, error)) (*dayIndex, error) {
+	c.mu.Lock()
+	old := c.days[key]
+	c.mu.Unlock()
+	idx, err := extendIndex(old, gen, live, keysOf)
+	if err != nil || idx == old {
+		return idx, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev := c.days[key]; prev != nil {
+		c.dayN -= prev.n
+		delete(c.days, key)
+	}
+	for k, d := range c.days { // evict arbitrary days past the bound
+		if c.dayN+idx.n <= c.max {
+			break
+		}
+		c.dayN -= d.n
+		delete(c.days, k)
+	}
+	if idx.n <= c.max {
+		c.days[key] = idx
+		c.dayN += idx.n
+	}
+	return idx, nil
+}
+
+// extendIndex returns old extended by the live files it lacks, or a new
+// index of all of them when old is nil, of another hash, or holds a file
+// no longer live. Runs are merged while the newest is at least half the
+// one before, so each key is merged O(log n) times.
+func extendIndex(old *dayIndex, gen uint64, live []iceberg.DataFile, keysOf func(iceberg.DataFile) ([]recordKey, error)) (*dayIndex, error) {
+	var fresh []iceberg.DataFile
+	if old != nil && old.gen == gen {
+		held := 0
+		for _, df := range live {
+			if old.files[df.FilePath()] {
+				held++
+			} else {
+				fresh = append(fresh, df)
+			}
+		}
+		if held != len(old.files) {
+			old, fresh = nil, live
+		}
+	} else {
+		old, fresh = nil, live
+	}
+	if old != nil && len(fresh) == 0 {
+		return old, nil
+	}
+	var seg []recordKey
+	for _, df := range fresh {
+		ks, err := keysOf(df)
+		if err != nil {
+			return nil, err
+		}
+		seg = append(seg, ks...)
+	}
+	slices.Sort(seg)
+	idx := &dayIndex{gen: gen, files: make(map[string]bool, len(live))}
+	if old != nil {
+		maps.Copy(idx.files, old.files)
+		idx.segs, idx.n = slices.Clone(old.segs), old.n
+	}
+	for _, df := range fresh {
+		idx.files[df.FilePath()] = true
+	}
+	if len(seg) > 0 {
+		idx.segs = append(idx.segs, seg)
+		idx.n += len(seg)
+	}
+	for n := len(idx.segs); n > 1 && 2*len(idx.segs[n-1]) >= len(idx.segs[n-2]); n = len(idx.segs) {
+		idx.segs = append(idx.segs[:n-2], mergeSorted(idx.segs[n-2], idx.segs[n-1]))
+	}
+	return idx, nil
+}
+
+// mergeSorted merges two sorted runs into a new one.
+func mergeSorted(a, b []recordKey) []recordKey {
+	out := make([]recordKey, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if a[i] <= b[j] {
+			out = append(out, a[i])
+			i++
+		} else {
+			out = append(out, b[j])
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
+}
 
 func (c *keyCache) get(path string, gen uint64) *fileKeys {
 	c.mu.Lock()
@@ -150,9 +284,9 @@ type recordSet struct {
 
 	// kept holds, per day, the hashes of the keys this file keeps.
 	kept map[int64]*hashSet
-	// existing holds, per day seen, the sorted keys of other sources in
-	// the live files consulted; consulted lists those files' paths.
-	existing  map[int64][]recordKey
+	// existing holds, per day seen, the keys of other sources in the live
+	// files consulted; consulted lists those files' paths.
+	existing  map[int64]*dayIndex
 	consulted map[int64]map[string]bool
 	// suspects are the exact keys of rows dropped on a hash match, until
 	// verify finds each again; past maxSuspects a match is taken on the
@@ -204,10 +338,9 @@ type dayKeys struct {
 }
 
 type dayEntry struct {
-	once      sync.Once
-	keys      []recordKey
-	consulted map[string]bool
-	err       error
+	once  sync.Once
+	index *dayIndex
+	err   error
 }
 
 func newDayKeys() *dayKeys {
@@ -256,7 +389,7 @@ func newRecordSet(ctx context.Context, f *Format, tbl *table.Table, source strin
 		source = ""
 	}
 	return &recordSet{spec: spec, ownSource: source, tbl: tbl, cache: cache, ctx: ctx, hash: currentKeyHash.Load(),
-		kept: map[int64]*hashSet{}, existing: map[int64][]recordKey{}, consulted: map[int64]map[string]bool{}}
+		kept: map[int64]*hashSet{}, existing: map[int64]*dayIndex{}, consulted: map[int64]map[string]bool{}}
 }
 
 // duplicate reports whether a good row's natural key was kept before in
@@ -276,39 +409,31 @@ func (r *recordSet) duplicate(day int64, id string) (bool, error) {
 	}
 	ex, ok := r.existing[day]
 	if !ok {
-		load := func() ([]recordKey, map[string]bool, error) {
+		load := func() (*dayIndex, error) {
 			files, err := r.liveFiles(r.ctx, r.tbl, day)
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
-			var ex []recordKey
-			seen := map[string]bool{}
-			for _, df := range files {
-				keys, err := r.keysOf(r.ctx, r.tbl, df)
-				if err != nil {
-					return nil, nil, err
-				}
-				ex = append(ex, keys...)
-				seen[df.FilePath()] = true
+			keysOf := func(df iceberg.DataFile) ([]recordKey, error) { return r.keysOf(r.ctx, r.tbl, df) }
+			if r.ownSource == "" && r.cache != nil {
+				return r.cache.dayIndex(dayIndexKey{r.spec.idCol + "@" + strings.Join(r.tbl.Identifier(), "."), day}, r.hash.gen, files, keysOf)
 			}
-			slices.Sort(ex)
-			return ex, seen, nil
+			return extendIndex(nil, r.hash.gen, files, keysOf)
 		}
-		var seen map[string]bool
 		var err error
 		if r.shared != nil && r.ownSource == "" && r.shared.gen == r.hash.gen {
 			e := r.shared.entry(day)
-			e.once.Do(func() { e.keys, e.consulted, e.err = load() })
-			ex, seen, err = e.keys, e.consulted, e.err
+			e.once.Do(func() { e.index, e.err = load() })
+			ex, err = e.index, e.err
 		} else {
-			ex, seen, err = load()
+			ex, err = load()
 		}
 		if err != nil {
 			return false, err
 		}
-		r.existing[day], r.consulted[day] = ex, seen
+		r.existing[day], r.consulted[day] = ex, ex.files
 	}
-	if _, found := slices.BinarySearch(ex, k); found {
+	if ex.has(k) {
 		r.suspect(day, id)
 		return true, nil
 	}

@@ -7,7 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"testing"
+
+	"github.com/apache/iceberg-go"
 )
 
 // TestHashSetMatchesAMap adds random keys (0 and 1 among them, which the
@@ -169,4 +172,97 @@ func countRows(t *testing.T, tables TableLoader) int64 {
 	}
 	defer at.Release()
 	return at.NumRows()
+}
+
+// fakeFiles are data files by path, with the keys each holds.
+func fakeFiles(t *testing.T, keys map[string][]recordKey, paths ...string) []iceberg.DataFile {
+	t.Helper()
+	var out []iceberg.DataFile
+	for _, p := range paths {
+		b, err := iceberg.NewDataFileBuilder(*iceberg.UnpartitionedSpec, iceberg.EntryContentData, p, iceberg.ParquetFile, nil, nil, nil, int64(len(keys[p])), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b.Build())
+	}
+	return out
+}
+
+// A day's index is extended by the files new to the day only (the cost of
+// a batch does not grow with the files the day had), answers like a plain
+// set of all the live files' keys, and starts again when a file it holds is
+// no longer live or the hash changed.
+func TestDayIndexReadsOnlyNewFiles(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	keys := map[string][]recordKey{}
+	var paths []string
+	for i := range 40 {
+		p := fmt.Sprintf("f%02d", i)
+		paths = append(paths, p)
+		for range 1 + rng.IntN(300) {
+			keys[p] = append(keys[p], rng.Uint64()|1)
+		}
+	}
+	var reads []string
+	keysOf := func(df iceberg.DataFile) ([]recordKey, error) {
+		reads = append(reads, df.FilePath())
+		return keys[df.FilePath()], nil
+	}
+	c := newKeyCache(defaultKeyCacheKeys)
+	key := dayIndexKey{"t", 1}
+	check := func(idx *dayIndex, live []string) {
+		t.Helper()
+		want := map[recordKey]bool{}
+		for _, p := range live {
+			for _, k := range keys[p] {
+				want[k] = true
+			}
+		}
+		for k := range want {
+			if !idx.has(k) {
+				t.Fatalf("index of %d files lacks a key", len(live))
+			}
+		}
+		for range 1000 {
+			if k := rng.Uint64() | 1; idx.has(k) != want[k] {
+				t.Fatalf("has(%#x) = %v, want %v", k, idx.has(k), want[k])
+			}
+		}
+		if len(idx.segs) > 8 {
+			t.Errorf("%d runs for %d files, want O(log n)", len(idx.segs), len(live))
+		}
+	}
+	// Files arrive one batch of 1 to 3 at a time.
+	for n := 0; n < len(paths); {
+		n = min(n+1+rng.IntN(3), len(paths))
+		before := len(reads)
+		idx, err := c.dayIndex(key, 1, fakeFiles(t, keys, paths[:n]...), keysOf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(reads) - before; n > 3 && got > 3 {
+			t.Fatalf("with %d live files the index read %d files, want only the new ones", n, got)
+		}
+		check(idx, paths[:n])
+	}
+	// A file compacted away: the index starts again from the live files.
+	live := append(slices.Clone(paths[1:20]), "merged")
+	keys["merged"] = slices.Concat(keys[paths[0]], keys[paths[20]])
+	before := len(reads)
+	idx, err := c.dayIndex(key, 1, fakeFiles(t, keys, live...), keysOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(reads) - before; got != len(live) {
+		t.Errorf("after a compaction the index read %d files, want all %d live ones", got, len(live))
+	}
+	check(idx, live)
+	// Another hash generation: read again.
+	before = len(reads)
+	if _, err := c.dayIndex(key, 2, fakeFiles(t, keys, live...), keysOf); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(reads) - before; got != len(live) {
+		t.Errorf("under a new hash the index read %d files, want %d", got, len(live))
+	}
 }
