@@ -33,6 +33,9 @@ const ledgerSample = 300
 const (
 	ledgerQueueBatch = 100
 	ledgerQueueFiles = 10_000
+	// ledgerTail is how many files before each measurement come at the
+	// queue's batch size: more than the snapshots maintenance keeps.
+	ledgerTail = 2_000
 )
 
 type ledgerPoint struct {
@@ -160,13 +163,17 @@ func (b *bench) measureLedger(ctx context.Context) (*ledgerReport, error) {
 			// The first files come as the queue delivers them (its batch
 			// size, no maintenance in between: a busy day); past them, big
 			// batches with maintenance after each, as its schedule would
-			// run between them, so a long history is quick to build.
-			end := min(n, done+b.opts.ledgerBatch)
-			if done < ledgerQueueFiles {
-				end = min(n, done+ledgerQueueBatch)
-			} else if !maintained {
-				if _, err := maint.Run(ctx); err != nil {
-					return nil, fmt.Errorf("ledger: maintenance at %d files: %w", done, err)
+			// run between them, so a long history is quick to build; the
+			// last ledgerTail files before a measurement come at the
+			// queue's size again, so the snapshots maintenance keeps are
+			// the queue's at every size, as in a deployment.
+			end := min(n, done+ledgerQueueBatch)
+			if done >= ledgerQueueFiles && done < n-ledgerTail {
+				end = min(n-ledgerTail, done+b.opts.ledgerBatch)
+				if !maintained {
+					if _, err := maint.Run(ctx); err != nil {
+						return nil, fmt.Errorf("ledger: maintenance at %d files: %w", done, err)
+					}
 				}
 			}
 			if err := ingest(end); err != nil {
@@ -254,12 +261,14 @@ func ledgerSection(r *ledgerReport, m machine) string {
 	}
 	fmt.Fprintf(&b, "Measured %s at commit `%s` on %d CPUs (%s), load average %s at the end, by `make bench BENCH_FLAGS='-parts=ledger -ledger-history %s'`: "+
 		"one-row CDR files ingested in-process through the real batch ledger (`Ingester.IngestBatch`, file warehouse, SQLite catalog): the first %s "+
-		"%s a batch as the ingest queue delivers them, with no maintenance between, the rest %s a batch with one maintenance run after each. "+
+		"%s a batch as the ingest queue delivers them, with no maintenance between, the rest %s a batch with one maintenance run after each, "+
+		"except the last %s before each size, again %s a batch (so the snapshots kept are the queue's at every size). "+
 		"At each history size maintenance runs once (snapshots past the newest 10 expire, small files compacted, manifests merged), then %d files "+
 		"spread over the history are delivered again one by one (`Ingester.Ingest`), each answered `duplicate`: its time is the ledger's decision "+
 		"(both tables' metadata pointers, the snapshot summaries still held, then the file's ledger object, and the ingest log's).\n\n",
 		r.Date.Format("2006-01-02 15:04 UTC"), r.Commit, m.CPUs, m.CPUModel, r.Load, strings.Join(sizes, ","),
-		thousands(int64(r.QueueFiles)), thousands(int64(r.QueueBatch)), thousands(int64(r.Batch)), ledgerSample)
+		thousands(int64(r.QueueFiles)), thousands(int64(r.QueueBatch)), thousands(int64(r.Batch)),
+		thousands(ledgerTail), thousands(int64(r.QueueBatch)), ledgerSample)
 	b.WriteString("| files of history | decision p50 | p99 | max | CPU per decision | first decision after maintenance | crm.cdr snapshots kept | metadata before maintenance: crm.cdr, crm.ingest_log | building that history |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, p := range r.Points {
 		fmt.Fprintf(&b, "| %s | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %d | %.0f KB, %.0f KB | %.1f s |\n", thousands(int64(p.History)), p.P50, p.P99, p.Max, p.CPU, p.First, p.Snapshots,

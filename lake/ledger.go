@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -379,6 +380,9 @@ func readBatchFile(ctx context.Context, tbl *table.Table, name string) ([]batchE
 	if err := json.Unmarshal(body, &e); err != nil {
 		return nil, fmt.Errorf("read batch ledger %s: %w", p, err)
 	}
+	// Sorted by source for look-ups of a few sources (pickSorted); no
+	// reader depends on the order a batch wrote them in.
+	slices.SortStableFunc(e, func(a, b batchEntry) int { return strings.Compare(a.Source, b.Source) })
 	batchFiles.Lock()
 	if batchFiles.n+len(e) > batchFileCacheEntries {
 		batchFiles.entries, batchFiles.n = map[string][]batchEntry{}, 0
