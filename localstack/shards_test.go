@@ -115,18 +115,7 @@ func TestStackShardedServing(t *testing.T) {
 		t.Fatalf("ServingShards 0,1,2: the api package runs as %v, want the api function and 3 shards", run)
 	}
 	bins := testBinaries(ctx, t, fns)
-	logs := &syncBuffer{}
-	st, err := Start(ctx, Config{Dir: dir, Repo: "..", S3Addr: freeAddr(t), HTTPAddr: "127.0.0.1:0", LambdaAddr: "127.0.0.1:0",
-		Params: params, Binaries: bins, Log: logs, Functions: run})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	defer func() {
-		if t.Failed() {
-			t.Logf("stack logs:\n%s", logs.String())
-		}
-	}()
+	st, logs := startStackOf(ctx, t, dir, params, bins, run)
 
 	meta, cs := shardCustomers(600)
 	if _, err := serving.WriteSharded(ctx, s3Store{c: st.S3.Client(), bucket: st.Buckets["LakeBucket"]}, meta, cs, 3); err != nil {
@@ -190,4 +179,24 @@ func TestStackShardedServing(t *testing.T) {
 			t.Errorf("no shard function logged loading shard %d of 3 (%s)", k, want)
 		}
 	}
+}
+
+// startStackOf starts the local stack in dir with the template's
+// parameters, the built binaries and only the functions named in run; it
+// is closed when the test ends, and its log is printed if the test failed.
+func startStackOf(ctx context.Context, t *testing.T, dir string, params, bins map[string]string, run []string) (*Stack, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	st, err := Start(ctx, Config{Dir: dir, Repo: "..", S3Addr: freeAddr(t), HTTPAddr: "127.0.0.1:0", LambdaAddr: "127.0.0.1:0",
+		Params: params, Binaries: bins, Log: logs, Functions: run})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("stack logs:\n%s", logs.String())
+		}
+		st.Close()
+	})
+	return st, logs
 }

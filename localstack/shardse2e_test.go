@@ -84,18 +84,7 @@ func TestStackShardedScoreEndToEnd(t *testing.T) {
 	step := func(what string) { t.Logf("%s: %.1f s", what, time.Since(began).Seconds()); began = time.Now() }
 	bins := testBinaries(ctx, t, fns)
 	step("build the score and api functions")
-	logs := &syncBuffer{}
-	st, err := Start(ctx, Config{Dir: dir, Repo: "..", S3Addr: freeAddr(t), HTTPAddr: "127.0.0.1:0", LambdaAddr: "127.0.0.1:0",
-		Params: params, Binaries: bins, Log: logs, Functions: run})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	defer func() {
-		if t.Failed() {
-			t.Logf("stack logs:\n%s", logs.String())
-		}
-	}()
+	st, logs := startStackOf(ctx, t, dir, params, bins, run)
 
 	// The lake, as the score function sees it: its own environment.
 	env, err := st.functionEnv(scoreDef)
