@@ -367,11 +367,7 @@ func e2eWhole(ctx context.Context, t *testing.T, conn *lake.Conn, apiKeys string
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows := make([]int32, snap.Len())
-		for i := range rows {
-			rows[i] = int32(i)
-		}
-		cs, err := snap.Customers(ctx, rows)
+		cs, err := snap.AllCustomers(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -705,11 +705,7 @@ func readSnapshot(t *testing.T, st serving.Store) (*serving.Meta, []serving.Cust
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := make([]int32, snap.Len())
-	for i := range rows {
-		rows[i] = int32(i)
-	}
-	cs, err := snap.Customers(ctx, rows)
+	cs, err := snap.AllCustomers(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

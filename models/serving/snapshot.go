@@ -150,6 +150,15 @@ func (s *Snapshot) Float64s(name string) []float64 { return s.cols.floats[name] 
 // Cents returns a Cents column, in whole cents.
 func (s *Snapshot) Cents(name string) []int64 { return s.cols.cents[name] }
 
+// AllCustomers returns every customer of the snapshot, in row order.
+func (s *Snapshot) AllCustomers(ctx context.Context) ([]Customer, error) {
+	rows := make([]int32, s.cols.n)
+	for i := range rows {
+		rows[i] = int32(i)
+	}
+	return s.Customers(ctx, rows)
+}
+
 // Customers returns the full rows of rows, in that order: the columns,
 // and the detail read from detail.bin (at most 64 ranges at once; a
 // request of up to 1024 rows is served from, and kept in, the bounded
