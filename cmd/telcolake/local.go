@@ -101,7 +101,7 @@ func startLocal(ctx context.Context, l localFlags, out io.Writer, logw io.Writer
 	for _, f := range tpl.Functions {
 		pkgs[f.Package] = true // the api shard functions run the api package
 	}
-	fmt.Fprintf(out, "    building %d function(s) from infra/template.yaml (the first build takes a minute) ...\n", len(pkgs))
+	fmt.Fprintf(out, "    building the %d function package(s) of infra/template.yaml's %d functions (the first build takes a minute) ...\n", len(pkgs), len(tpl.Functions))
 	bins, err := localstack.Build(ctx, repo, dir, tpl)
 	if err != nil {
 		return nil, "", err
