@@ -60,72 +60,115 @@ type dirEntry struct {
 // encodeColumns builds columns.bin for customers (sorted by id, checked by
 // the caller) and the detail record ends.
 func encodeColumns(customers []Customer, ends []uint64) ([]byte, error) {
-	n := len(customers)
-	type part struct {
-		e    dirEntry
-		data []byte
+	b := newColumnsBuilder(len(customers))
+	for r := range customers {
+		if err := b.add(&customers[r], ends[r]); err != nil {
+			return nil, err
+		}
 	}
-	var parts []part
+	return b.finish()
+}
+
+// colPart is one section of columns.bin being built.
+type colPart struct {
+	e    dirEntry
+	data []byte
+}
+
+// columnsBuilder builds columns.bin one row at a time, in row order, for a
+// number of rows fixed up front: encodeColumns over a slice, and a merge
+// of pieces (Merge) that never holds every row.
+type columnsBuilder struct {
+	n, r   int
+	parts  []colPart           // per Columns entry
+	codes  []map[string]uint16 // per Columns entry (Dict)
+	idEnd  []byte
+	idData []byte
+	ends   []uint64
+}
+
+func newColumnsBuilder(n int) *columnsBuilder {
+	b := &columnsBuilder{n: n, idEnd: make([]byte, 4*n), ends: make([]uint64, n)}
 	for _, col := range Columns {
-		p := part{e: dirEntry{Name: col.Name, Kind: col.Kind.String()}, data: make([]byte, n*col.Kind.width())}
+		b.parts = append(b.parts, colPart{e: dirEntry{Name: col.Name, Kind: col.Kind.String()}, data: make([]byte, n*col.Kind.width())})
+		var m map[string]uint16
+		if col.Kind == Dict {
+			m = map[string]uint16{}
+		}
+		b.codes = append(b.codes, m)
+	}
+	return b
+}
+
+// add encodes the next row: c, whose detail record ends at detailEnd.
+func (b *columnsBuilder) add(c *Customer, detailEnd uint64) error {
+	if b.r >= b.n {
+		return fmt.Errorf("columns laid out for %d rows, row %d added", b.n, b.r)
+	}
+	r := b.r
+	for j, col := range Columns {
+		p := &b.parts[j]
 		switch col.Kind {
 		case Dict:
-			codes := map[string]uint16{}
-			for r := range customers {
-				v := col.text(&customers[r])
-				code, ok := codes[v]
-				if !ok {
-					if len(codes) > math.MaxUint16 {
-						return nil, fmt.Errorf("column %s has more than %d distinct values", col.Name, math.MaxUint16+1)
-					}
-					code = uint16(len(codes))
-					codes[v] = code
-					p.e.Dict = append(p.e.Dict, v)
+			v := col.text(c)
+			code, ok := b.codes[j][v]
+			if !ok {
+				if len(b.codes[j]) > math.MaxUint16 {
+					return fmt.Errorf("column %s has more than %d distinct values", col.Name, math.MaxUint16+1)
 				}
-				binary.LittleEndian.PutUint16(p.data[2*r:], code)
+				code = uint16(len(b.codes[j]))
+				b.codes[j][v] = code
+				p.e.Dict = append(p.e.Dict, v)
 			}
-			if p.e.Dict == nil {
-				p.e.Dict = []string{}
-			}
+			binary.LittleEndian.PutUint16(p.data[2*r:], code)
 		case Int32:
-			for r := range customers {
-				binary.LittleEndian.PutUint32(p.data[4*r:], uint32(col.int(&customers[r])))
-			}
+			binary.LittleEndian.PutUint32(p.data[4*r:], uint32(col.int(c)))
 		case Float64, Cents:
-			for r := range customers {
-				v := col.num(&customers[r])
-				if math.IsNaN(v) || math.IsInf(v, 0) {
-					return nil, fmt.Errorf("customer %s: %s is %v", customers[r].SubscriberID, col.Name, v)
-				}
-				bits := math.Float64bits(v)
-				if col.Kind == Cents {
-					if math.Abs(v) > 1e15 {
-						return nil, fmt.Errorf("customer %s: %s %v is out of range", customers[r].SubscriberID, col.Name, v)
-					}
-					bits = uint64(ToCents(v))
-				}
-				binary.LittleEndian.PutUint64(p.data[8*r:], bits)
+			v := col.num(c)
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("customer %s: %s is %v", c.SubscriberID, col.Name, v)
 			}
+			bits := math.Float64bits(v)
+			if col.Kind == Cents {
+				if math.Abs(v) > 1e15 {
+					return fmt.Errorf("customer %s: %s %v is out of range", c.SubscriberID, col.Name, v)
+				}
+				bits = uint64(ToCents(v))
+			}
+			binary.LittleEndian.PutUint64(p.data[8*r:], bits)
 		}
-		parts = append(parts, p)
 	}
-	idEnd := make([]byte, 4*n)
-	var idData []byte
-	for r := range customers {
-		idData = append(idData, customers[r].SubscriberID...)
-		if len(idData) > math.MaxUint32 {
-			return nil, errors.New("subscriber ids longer than 4 GiB in total")
+	b.idData = append(b.idData, c.SubscriberID...)
+	if len(b.idData) > math.MaxUint32 {
+		return errors.New("subscriber ids longer than 4 GiB in total")
+	}
+	binary.LittleEndian.PutUint32(b.idEnd[4*r:], uint32(len(b.idData)))
+	b.ends[r] = detailEnd
+	b.r++
+	return nil
+}
+
+// finish lays out the file once every row is added.
+func (b *columnsBuilder) finish() ([]byte, error) {
+	if b.r != b.n {
+		return nil, fmt.Errorf("columns laid out for %d rows, %d added", b.n, b.r)
+	}
+	n := b.n
+	parts := b.parts
+	for j := range parts {
+		if Columns[j].Kind == Dict && parts[j].e.Dict == nil {
+			parts[j].e.Dict = []string{}
 		}
-		binary.LittleEndian.PutUint32(idEnd[4*r:], uint32(len(idData)))
 	}
+	idEnd, idData, ends := b.idEnd, b.idData, b.ends
 	detEnd := make([]byte, 8*n)
 	for r, e := range ends {
 		binary.LittleEndian.PutUint64(detEnd[8*r:], e)
 	}
 	parts = append(parts,
-		part{e: dirEntry{Name: idsEnds, Kind: kindU32}, data: idEnd},
-		part{e: dirEntry{Name: detailEnds, Kind: kindU64}, data: detEnd},
-		part{e: dirEntry{Name: idsBytes, Kind: kindBytes}, data: idData})
+		colPart{e: dirEntry{Name: idsEnds, Kind: kindU32}, data: idEnd},
+		colPart{e: dirEntry{Name: detailEnds, Kind: kindU64}, data: detEnd},
+		colPart{e: dirEntry{Name: idsBytes, Kind: kindBytes}, data: idData})
 
 	// The directory's length fixes the data's offsets, which are in the
 	// directory: lay out with a guess of its size, grow until it fits.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"strings"
 )
 
 // A snapshot can be built from pieces, so that no process holds every
@@ -200,4 +201,115 @@ func EncodeAssembledShards(meta *Meta, rows []Customer, det *DetailAssembly, n i
 		out[k] = f
 	}
 	return out, nil
+}
+
+// Merge builds a run's files (one shard's, or the unsharded run's) from
+// pieces, each the encoding (Encode) of some of its customers: rows are
+// taken in id order across the pieces, each decoded whole (columns and
+// detail), handed to fix, which may change it (what the run ranks over
+// every piece: the value tier) or read it, and encoded again. The result
+// is what Encode writes for the fixed rows, byte for byte
+// (TestMergeEqualsEncode), and Merge holds the pieces' files and the
+// result's, never a decoded row beyond the one in hand: the commit of a
+// fanned-out run writes the snapshot from its buckets' pieces this way.
+// An id in two pieces is an error.
+func Merge(meta *Meta, pieces []*Files, fix func(*Customer) error) (*Files, error) {
+	if meta == nil {
+		return nil, errors.New("serving: no meta")
+	}
+	type cursor struct {
+		cols *columns
+		det  []byte
+		r    int
+	}
+	curs := make([]*cursor, 0, len(pieces))
+	n, detBytes := 0, detailHeader
+	for k, f := range pieces {
+		if len(f.Detail) < detailHeader || string(f.Detail[:detailHeader]) != detailMagic {
+			return nil, corrupt("piece %d: detail.bin has no header", k)
+		}
+		buf := alignedBuffer(int64(len(f.Columns)))
+		copy(buf, f.Columns)
+		cols, err := openColumns(buf, int64(len(f.Detail)))
+		if err != nil {
+			return nil, fmt.Errorf("serving: piece %d: %w", k, err)
+		}
+		n += cols.n
+		detBytes += len(f.Detail) - detailHeader
+		if cols.n > 0 {
+			curs = append(curs, &cursor{cols: cols, det: f.Detail})
+		}
+	}
+	// A heap of the pieces by their next id.
+	less := func(a, b *cursor) bool { return a.cols.id(a.r) < b.cols.id(b.r) }
+	down := func(i int) {
+		for {
+			l, m := 2*i+1, i
+			if l < len(curs) && less(curs[l], curs[m]) {
+				m = l
+			}
+			if l+1 < len(curs) && less(curs[l+1], curs[m]) {
+				m = l + 1
+			}
+			if m == i {
+				return
+			}
+			curs[i], curs[m] = curs[m], curs[i]
+			i = m
+		}
+	}
+	for i := len(curs)/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	b := newColumnsBuilder(n)
+	det := make([]byte, 0, detBytes)
+	det = append(det, detailMagic...)
+	view := &Snapshot{}
+	prev := ""
+	for len(curs) > 0 {
+		cu := curs[0]
+		view.cols = cu.cols
+		var c Customer
+		view.fill(&c, cu.r)
+		start := uint64(detailHeader)
+		if cu.r > 0 {
+			start = cu.cols.detEnds[cu.r-1]
+		}
+		if err := decodeDetail(cu.det[start:cu.cols.detEnds[cu.r]], &c); err != nil {
+			return nil, fmt.Errorf("serving: customer %s: %w", c.SubscriberID, err)
+		}
+		if c.SubscriberID <= prev && b.r > 0 {
+			return nil, fmt.Errorf("serving: customer %s is in two pieces", c.SubscriberID)
+		}
+		prev = strings.Clone(c.SubscriberID)
+		if fix != nil {
+			if err := fix(&c); err != nil {
+				return nil, err
+			}
+		}
+		if c.SubscriberID != prev {
+			return nil, fmt.Errorf("serving: customer %s changed its id to %s while merged", prev, c.SubscriberID)
+		}
+		var err error
+		if det, err = appendDetail(det, &c); err != nil {
+			return nil, fmt.Errorf("serving: %w", err)
+		}
+		if err := b.add(&c, uint64(len(det))); err != nil {
+			return nil, fmt.Errorf("serving: %w", err)
+		}
+		if cu.r++; cu.r == cu.cols.n {
+			curs[0] = curs[len(curs)-1]
+			curs = curs[:len(curs)-1]
+		}
+		down(0)
+	}
+	cols, err := b.finish()
+	if err != nil {
+		return nil, fmt.Errorf("serving: %w", err)
+	}
+	mb, err := json.Marshal(meta)
+	if err != nil {
+		return nil, fmt.Errorf("serving: encode meta: %w", err)
+	}
+	return &Files{Columns: cols, Detail: det, Meta: mb}, nil
 }
