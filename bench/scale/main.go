@@ -34,6 +34,7 @@ import (
 	"os/signal"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -93,10 +94,22 @@ type invocation struct {
 	Load                    string // the 1-minute load average as it ended
 }
 
-// OverTimeout reports whether the invocation took longer than its
-// function's Timeout here (it is not killed: on a loaded 2-core machine the
-// wall time is an upper bound of Lambda's, so the figure is reported).
-func (v invocation) OverTimeout() bool { return v.Timeout > 0 && v.Wall > v.Timeout }
+// LambdaTime is the invocation's time at Lambda's CPU: its CPU time here
+// divided by the vCPUs its MemorySize gives (0 for gen). Its wall time here
+// is not Lambda's: on a shared machine, and at nice 19, it is mostly
+// waiting for a core. It is a lower bound where a process cannot keep all
+// of those vCPUs busy.
+func (v invocation) LambdaTime() time.Duration {
+	if v.MemoryMB == 0 {
+		return 0
+	}
+	return time.Duration(float64(v.CPU) / vcpus(v.MemoryMB))
+}
+
+// OverTimeout reports whether the invocation's time at Lambda's CPU
+// (LambdaTime) is past its function's Timeout. It is not killed at the
+// Timeout here: its wall time on a shared machine says nothing of Lambda's.
+func (v invocation) OverTimeout() bool { return v.Timeout > 0 && v.LambdaTime() > v.Timeout }
 
 // Within reports whether the invocation stayed within its MemorySize.
 func (v invocation) Within() bool { return v.MemoryMB == 0 || v.RSSMiB*1.048576 <= float64(v.MemoryMB) }
@@ -193,7 +206,7 @@ func run(ctx context.Context, args []string) error {
 		"TELCOLAKE_LANDING_BUCKET=landing", "AWS_REGION=us-east-1",
 		"TELCOLAKE_PSEUDONYM_KEY=scale-key-0123456789", "TELCOLAKE_REJECT_THRESHOLD=0.05")}
 	r.before = countLake(lakeDir)
-	rep := &report{Opts: o, Start: time.Now().UTC(), LoadStart: proc.LoadAvg1(), Work: work}
+	rep := &report{Opts: o, Start: time.Now().UTC(), LoadStart: proc.LoadAvg1(), Work: work, Cores: runtime.NumCPU(), Nice: ownNice()}
 	if from > 0 {
 		if rep.Stages, err = earlierStages(work, from); err != nil {
 			return err
@@ -427,7 +440,7 @@ func (r *runner) child(cmd *exec.Cmd, function, action string, bucket, mem int, 
 	if after != nil {
 		after()
 	}
-	log.Printf("  %s %s%s: %.1f s, CPU %.1f s, %.0f MiB%s%s", function, action, bucketLabel(bucket), v.Wall.Seconds(), v.CPU.Seconds(), v.RSSMiB,
+	log.Printf("  %s %s%s: %.1f s, CPU %.1f s (%.1f s at Lambda's CPU), %.0f MiB%s%s", function, action, bucketLabel(bucket), v.Wall.Seconds(), v.CPU.Seconds(), v.LambdaTime().Seconds(), v.RSSMiB,
 		map[bool]string{true: "", false: " OVER MemorySize"}[v.Within()], map[bool]string{true: " OVER Timeout", false: ""}[v.OverTimeout()])
 	return stdout, err
 }

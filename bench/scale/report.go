@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -51,6 +52,8 @@ type report struct {
 	TemplateConcurrency int    // the template's
 	Work                string // the work directory
 	Done                bool   // false: the run stopped (or is still going) after the stages listed
+	Cores               int    // the machine's (runtime.NumCPU)
+	Nice                int    // the run's nice value (its children's too)
 
 	mu sync.Mutex // flushes: the bucket invocations end concurrently
 }
@@ -100,15 +103,21 @@ func (r *report) section() string {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("%s\n## `make scale`: the whole path at %s subscribers\n\n", scaleBegin, thousands(int64(r.Opts.subs)))
-	p("Run %s UTC on %d cores (load average %s at the start, %s at the end: the machine is shared with\n"+
-		"other work, so times are upper bounds). `telcolake gen -subs %d -months %d -start %s -cdr-span day`:\n"+
+	p("Run %s UTC on %d cores (load average %s at the start, %s at the end%s). `telcolake gen -subs %d -months %d -start %s -cdr-span day`:\n"+
 		"%s CDR rows in %d files (%.1f GB of %s). Every function invocation is a child process running the\n"+
 		"handler its `main` hands to `lambda.Start` (`bench/scale`, hidden `-step` mode), with the file warehouse\n"+
 		"and the SQLite catalog; the state machines are the template's definitions run by the local stack's\n"+
 		"interpreter (`localstack.Execution`), Map at MaxConcurrency %d. Peak RSS is wait4's for that child alone;\n"+
 		"MemorySize is the function's in `infra/template.yaml`.\n\n",
-		r.Start.Format("2006-01-02 15:04"), runtime.NumCPU(), r.LoadStart, r.LoadEnd, r.Opts.subs, r.Opts.months, r.Opts.start,
+		r.Start.Format("2006-01-02 15:04"), r.cores(), r.LoadStart, r.LoadEnd,
+		map[bool]string{true: "", false: ": the machine is shared with\nother work, so times are upper bounds"}[r.Nice > 0], r.Opts.subs, r.Opts.months, r.Opts.start,
 		thousands(r.CDRRows), r.Files, float64(r.CSVBytes)/1e9, map[bool]string{true: "gzip CSV", false: "CSV"}[r.Opts.gzip], r.Concurrency)
+	if r.Nice > 0 {
+		p("The machine is shared with other sessions and this run ran at nice %d: it took only the CPU they left idle, so\n"+
+			"its wall times are neither this machine's nor Lambda's. What counts is each invocation's CPU time (user + system),\n"+
+			"its peak RSS against its MemorySize, and its time at Lambda's CPU (its CPU s ÷ the vCPUs its MemorySize gives,\n"+
+			"1 per 1,769 MB: a lower bound where a process cannot keep them all busy) against its Timeout.\n\n", r.Nice)
+	}
 	if r.Opts.cdrEvery > 1 {
 		p("To fit the session's time, the ingest took every bill and register file but only every %d%s daily CDR file\n"+
 			"(`-cdr-every %d`): %s of the %s CDR rows, so every later stage runs over the whole subscriber base with\n"+
@@ -119,30 +128,37 @@ func (r *report) section() string {
 		p("This run began at stage %s on the work directory of an earlier one (`-from %s`); the earlier stages' figures\n"+
 			"are that run's.\n\n", r.Opts.from, r.Opts.from)
 	}
+	wallBold := "**"
+	if r.Nice > 0 {
+		wallBold = "" // not the figure that counts
+	}
 	switch {
 	case r.Done && r.Opts.from != "" && r.Opts.from != "gen":
 		var before time.Duration
 		for _, s := range r.Stages[:slices.Index(stages, r.Opts.from)] {
 			before += s.Wall
 		}
-		p("From the %s stage to the last api request: **%.1f s** (%.1f min); with the earlier run's stages, %.1f min\n"+
-			"(target < 15 min at 1M subscribers).\n\n", r.Opts.from, r.Total.Seconds(), r.Total.Minutes(), (r.Total + before).Minutes())
+		p("Wall time from the %s stage to the last api request: %s%.1f s%s (%.1f min); with the earlier run's stages, %.1f min\n"+
+			"(target < 15 min at 1M subscribers).\n\n", r.Opts.from, wallBold, r.Total.Seconds(), wallBold, r.Total.Minutes(), (r.Total + before).Minutes())
 	case r.Done:
-		p("End to end (gen to the last api request): **%.1f s** (%.1f min; target < 15 min at 1M subscribers).\n\n", r.Total.Seconds(), r.Total.Minutes())
+		p("Wall time end to end (gen to the last api request): %s%.1f s%s (%.1f min; target < 15 min at 1M subscribers).\n\n", wallBold, r.Total.Seconds(), wallBold, r.Total.Minutes())
 	default:
 		p("**Partial run**: only the stages below ran (%.1f s so far); the run stopped or was still going when this was written.\n\n", r.Total.Seconds())
 	}
+	r.cpuBound(&b)
 	if r.Concurrency > 0 && r.TemplateConcurrency > 0 && r.Concurrency != r.TemplateConcurrency {
 		p("The Map states ran at MaxConcurrency %d here (the template's is %d), so that the buckets' memory fits this\n"+
 			"shared machine's; the per-bucket figures are what the projection uses.\n\n", r.Concurrency, r.TemplateConcurrency)
 	}
-	p("| stage | wall s | invocations | slowest invocation s | CPU s (all invocations) | peak RSS MiB (largest) | MemorySize MB | all within MemorySize | all within Timeout | files written (data / metadata / other) | note |\n")
-	p("|---|---:|---:|---:|---:|---:|---:|---|---|---:|---|\n")
+	p("| stage | wall s | invocations | slowest invocation s | CPU s (all invocations) | CPU-bound s on %d idle cores | slowest at Lambda's CPU s | peak RSS MiB (largest) | MemorySize MB | all within MemorySize | all within Timeout (at Lambda's CPU) | files written (data / metadata / other) | note |\n", r.cores())
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---|\n")
 	for _, s := range r.Stages {
-		var slow, cpu, rss float64
+		var slow, cpu, rss, lambda float64
 		mem, within, inTime := 0, true, true
+		lo, hi := r.stageCPUBound(s)
 		for _, c := range s.Calls {
 			slow, cpu, rss = max(slow, c.Wall.Seconds()), cpu+c.CPU.Seconds(), max(rss, c.RSSMiB)
+			lambda = max(lambda, c.LambdaTime().Seconds())
 			mem = max(mem, c.MemoryMB)
 			within = within && c.Within()
 			inTime = inTime && !c.OverTimeout()
@@ -155,12 +171,16 @@ func (r *report) section() string {
 		if a := s.Added; a.Files() > 0 {
 			files = fmt.Sprintf("%d / %d / %d", a.Data, a.Meta, a.Other)
 		}
-		p("| %s | %.1f | %d | %.1f | %.1f | %.0f | %s | %s | %s | %s | %s |\n", s.Name, s.Wall.Seconds(), len(s.Calls), slow, cpu, rss, memS, yesNo(within), yesNo(inTime), files, s.Note)
+		lambdaS := "–"
+		if mem > 0 {
+			lambdaS = fmt.Sprintf("%.1f", lambda)
+		}
+		p("| %s | %.1f | %d | %.1f | %.1f | %s | %s | %.0f | %s | %s | %s | %s | %s |\n", s.Name, s.Wall.Seconds(), len(s.Calls), slow, cpu, rangeS(lo, hi), lambdaS, rss, memS, yesNo(within), yesNo(inTime), files, s.Note)
 	}
 	r.perFunction(&b)
-	p("\nEvery invocation (load: the 1-minute load average as it ended):\n\n")
-	p("| stage | function | action | bucket | wall s | CPU s | peak RSS MiB | MemorySize MB | within MemorySize | within Timeout | load |\n")
-	p("|---|---|---|---:|---:|---:|---:|---:|---|---|---:|\n")
+	p("\nEvery invocation (load: the 1-minute load average as it ended; at Lambda's CPU: CPU s ÷ the vCPUs of its MemorySize):\n\n")
+	p("| stage | function | action | bucket | wall s | CPU s | at Lambda's CPU s | peak RSS MiB | MemorySize MB | within MemorySize | within Timeout | load |\n")
+	p("|---|---|---|---:|---:|---:|---:|---:|---:|---|---|---:|\n")
 	for _, s := range r.Stages {
 		for _, c := range s.Calls {
 			if c.MemoryMB == 0 {
@@ -177,7 +197,7 @@ func (r *report) section() string {
 			if c.Err != "" {
 				act += " (**" + c.Err + "**)"
 			}
-			p("| %s | %s | %s | %s | %.1f | %.1f | %.0f | %d | %s | %s | %s |\n", s.Name, c.Function, act, bk, c.Wall.Seconds(), c.CPU.Seconds(), c.RSSMiB,
+			p("| %s | %s | %s | %s | %.1f | %.1f | %.1f | %.0f | %d | %s | %s | %s |\n", s.Name, c.Function, act, bk, c.Wall.Seconds(), c.CPU.Seconds(), c.LambdaTime().Seconds(), c.RSSMiB,
 				c.MemoryMB, yesNo(c.Within()), yesNo(!c.OverTimeout()), orDash(c.Load))
 		}
 	}
@@ -342,7 +362,7 @@ func (r *report) perFunction(b *strings.Builder) {
 	type key struct{ fn, action string }
 	type agg struct {
 		n                      int
-		wall, cpu, rss         [2]float64 // min, max
+		wall, cpu, rss, lambda [2]float64 // min, max
 		mem                    int
 		timeout                time.Duration
 		overMem, overTime, err int
@@ -357,13 +377,13 @@ func (r *report) perFunction(b *strings.Builder) {
 			k := key{c.Function, c.group()}
 			a := aggs[k]
 			if a == nil {
-				a = &agg{wall: [2]float64{math.Inf(1), 0}, cpu: [2]float64{math.Inf(1), 0}, rss: [2]float64{math.Inf(1), 0}}
+				a = &agg{wall: [2]float64{math.Inf(1), 0}, cpu: [2]float64{math.Inf(1), 0}, rss: [2]float64{math.Inf(1), 0}, lambda: [2]float64{math.Inf(1), 0}}
 				aggs[k] = a
 				order = append(order, k)
 			}
 			a.n++
-			for i, v := range []float64{c.Wall.Seconds(), c.CPU.Seconds(), c.RSSMiB} {
-				rg := [](*[2]float64){&a.wall, &a.cpu, &a.rss}[i]
+			for i, v := range []float64{c.Wall.Seconds(), c.CPU.Seconds(), c.RSSMiB, c.LambdaTime().Seconds()} {
+				rg := [](*[2]float64){&a.wall, &a.cpu, &a.rss, &a.lambda}[i]
 				rg[0], rg[1] = min(rg[0], v), max(rg[1], v)
 			}
 			a.mem, a.timeout = c.MemoryMB, c.Timeout
@@ -394,16 +414,16 @@ func (r *report) perFunction(b *strings.Builder) {
 		return fmt.Sprintf("**no** (%d of %d)", over, n)
 	}
 	fmt.Fprintf(b, "\nBy function and action (ranges over the invocations):\n\n")
-	fmt.Fprintf(b, "| function | action | invocations | wall s | CPU s | peak RSS MiB | MemorySize MB | Timeout s | within MemorySize | within Timeout | failed |\n")
-	fmt.Fprintf(b, "|---|---|---:|---:|---:|---:|---:|---:|---|---|---:|\n")
+	fmt.Fprintf(b, "| function | action | invocations | wall s | CPU s | at Lambda's CPU s | peak RSS MiB | MemorySize MB | Timeout s | within MemorySize | within Timeout (at Lambda's CPU) | failed |\n")
+	fmt.Fprintf(b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|\n")
 	for _, k := range order {
 		a := aggs[k]
 		act := k.action
 		if act == "" {
 			act = "–"
 		}
-		fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %s | %d | %.0f | %s | %s | %d |\n", k.fn, act, a.n, rng(a.wall, "%.1f"), rng(a.cpu, "%.1f"),
-			rng(a.rss, "%.0f"), a.mem, a.timeout.Seconds(), within(a.overMem, a.n), within(a.overTime, a.n), a.err)
+		fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %s | %s | %d | %.0f | %s | %s | %d |\n", k.fn, act, a.n, rng(a.wall, "%.1f"), rng(a.cpu, "%.1f"),
+			rng(a.lambda, "%.1f"), rng(a.rss, "%.0f"), a.mem, a.timeout.Seconds(), within(a.overMem, a.n), within(a.overTime, a.n), a.err)
 	}
 }
 
@@ -477,4 +497,107 @@ func mergeSection(path, section string) error {
 		s = strings.TrimRight(s, "\n") + "\n\n" + section
 	}
 	return os.WriteFile(path, []byte(s), 0o644)
+}
+
+// cores is the machine's cores (runtime.NumCPU unless set).
+func (r *report) cores() int {
+	if r.Cores > 0 {
+		return r.Cores
+	}
+	return runtime.NumCPU()
+}
+
+// mapConcurrency is how many buckets ran at once here.
+func (r *report) mapConcurrency() int {
+	switch {
+	case r.Concurrency > 0:
+		return r.Concurrency
+	case r.TemplateConcurrency > 0:
+		return r.TemplateConcurrency
+	}
+	return 1
+}
+
+// stageCPUBound is the stage's time on the machine's cores had they been
+// idle, from its invocations' CPU time and its parallelism: lo if every
+// process kept all the cores busy (its CPU ÷ cores), hi if every process
+// ran on one core, the invocations one after another but the Map's
+// buckets min(MaxConcurrency, cores) at once. Waiting on the disk is in
+// neither.
+func (r *report) stageCPUBound(s stage) (lo, hi float64) {
+	cores := float64(r.cores())
+	par := min(float64(r.mapConcurrency()), cores)
+	var buckets float64
+	for _, c := range s.Calls {
+		cpu := c.CPU.Seconds()
+		lo += cpu / cores
+		if c.Action == "bucket" {
+			buckets += cpu
+		} else {
+			hi += cpu
+		}
+	}
+	return lo, hi + buckets/par
+}
+
+// cpuBound is the run's CPU-bound end to end on idle cores: the stages'
+// stageCPUBound summed, from gen and from ingest (gen writes the synthetic
+// exports: it is not the product's path).
+func (r *report) cpuBound(b *strings.Builder) {
+	var lo, hi, loGen, hiGen, cpu float64
+	for _, s := range r.Stages {
+		l, h := r.stageCPUBound(s)
+		lo, hi = lo+l, hi+h
+		if s.Name == "gen" {
+			loGen, hiGen = l, h
+		}
+		for _, c := range s.Calls {
+			cpu += c.CPU.Seconds()
+		}
+	}
+	if len(r.Stages) == 0 {
+		return
+	}
+	so := ""
+	if !r.Done {
+		so = ", so far (the stages below)"
+	}
+	fmt.Fprintf(b, "CPU-bound end to end on %d idle cores%s: **%s min** from ingest to the last api request, %s min\n"+
+		"with gen (%.1f s of CPU in all invocations; target < 15 min at 1M subscribers). The low end is the stages' CPU ÷ %d\n"+
+		"(every process keeping the %d cores busy), the high end every process on one core, one after another but the\n"+
+		"Map's buckets %d at once (MaxConcurrency %d here); waiting on the disk is in neither.\n\n",
+		r.cores(), so, rangeS((lo-loGen)/60, (hi-hiGen)/60), rangeS(lo/60, hi/60), cpu, r.cores(), r.cores(),
+		min(r.mapConcurrency(), r.cores()), r.mapConcurrency())
+}
+
+// rangeS is lo–hi to one decimal, or one figure when they print alike.
+func rangeS(lo, hi float64) string {
+	l, h := fmt.Sprintf("%.1f", lo), fmt.Sprintf("%.1f", hi)
+	if l == h {
+		return h
+	}
+	return l + "–" + h
+}
+
+// ownNice is this process's nice value (/proc/self/stat), 0 if unknown.
+func ownNice() int {
+	raw, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0
+	}
+	// The fields after the command's closing parenthesis start at the
+	// state (field 3); nice is field 19.
+	i := strings.LastIndexByte(string(raw), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(raw[i+1:]))
+	if len(f) < 17 {
+		return 0
+	}
+	n, err := strconv.Atoi(f[16])
+	if err != nil {
+		return 0
+	}
+	return n
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,10 +36,10 @@ func TestFlushWritesEachInvocation(t *testing.T) {
 	}
 	s := string(got)
 	for _, want := range []string{
-		"| monthly run (still going) | features | bucket | 3 | 30.0 | 20.0 | 2100 | 2048 | **no** | yes | 3.5 |",
-		"| ingest | cdr files | 2 | 4.0–5.0 | 2.0–3.0 | 100–300 | 1024 | 900 | yes | yes | 0 |",
-		"| ingest | ingest | cdr-20250606.csv.gz | – | 5.0 | 3.0 | 300 | 1024 | yes | yes | 3.5 |",
-		"| features | bucket | 1 | 30.0 | 20.0 | 2100 | 2048 | 900 | **no** (1 of 1) | yes | 0 |",
+		"| monthly run (still going) | features | bucket | 3 | 30.0 | 20.0 | 17.3 | 2100 | 2048 | **no** | yes | 3.5 |",
+		"| ingest | cdr files | 2 | 4.0–5.0 | 2.0–3.0 | 3.5–5.2 | 100–300 | 1024 | 900 | yes | yes | 0 |",
+		"| ingest | ingest | cdr-20250606.csv.gz | – | 5.0 | 3.0 | 5.2 | 300 | 1024 | yes | yes | 3.5 |",
+		"| features | bucket | 1 | 30.0 | 20.0 | 17.3 | 2100 | 2048 | 900 | **no** (1 of 1) | yes | 0 |",
 		"**Partial run**",
 		"## Next\nkept\n",
 		"Ingest: a day of CDRs at 100M subscribers is 100,000,000 rows",
@@ -101,6 +102,109 @@ func TestWithTrainAlone(t *testing.T) {
 			for i := range got {
 				if got[i] != tc.want[i] {
 					t.Errorf("call %d = %+v, want %+v", i, got[i], tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+// The Timeout is judged at Lambda's CPU (CPU s ÷ the vCPUs of the
+// MemorySize), not by the wall time here, which a niced run on a shared
+// machine spends mostly waiting for a core.
+func TestOverTimeoutAtLambdasCPU(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		wall, cpu float64
+		mem       int
+		timeout   time.Duration
+		want      bool
+	}{
+		{"long wall, little CPU", 1000, 100, 1024, 300 * time.Second, false},           // 100 ÷ (1024/1769) = 172.8 s
+		{"CPU past the Timeout at 0.58 vCPU", 250, 200, 1024, 300 * time.Second, true}, // 345.5 s
+		{"more vCPUs", 250, 500, 3008, 300 * time.Second, false},                       // 500 ÷ 1.70 = 294.1 s
+		{"gen: no Timeout", 5000, 5000, 0, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := call("ingest", "x", -1, tc.wall, tc.cpu, 100, tc.mem)
+			v.Timeout = tc.timeout
+			if got := v.OverTimeout(); got != tc.want {
+				t.Errorf("OverTimeout = %v (at Lambda's CPU %v), want %v", got, v.LambdaTime(), tc.want)
+			}
+		})
+	}
+}
+
+// A stage's CPU-bound time on idle cores: its CPU ÷ the cores at the low
+// end, each process on one core at the high end, the Map's buckets
+// min(MaxConcurrency, cores) at once.
+func TestStageCPUBound(t *testing.T) {
+	monthly := []invocation{call("features", "plan", -1, 9, 2, 80, 2048)}
+	for b := range 8 {
+		monthly = append(monthly, call("features", "bucket", b, 99, 10, 500, 2048))
+	}
+	monthly = append(monthly, call("features", "commit", -1, 9, 4, 80, 2048), call("train", "", -1, 99, 30, 900, 4096))
+	for _, tc := range []struct {
+		name           string
+		cores, concur  int
+		calls          []invocation
+		wantLo, wantHi float64
+	}{
+		{"sequential", 2, 2, []invocation{call("ingest", "a", -1, 50, 10, 100, 1024), call("ingest", "b", -1, 50, 20, 100, 1024)}, 15, 30},
+		{"buckets two at once on 2 cores", 2, 2, monthly, 58, 36 + 80.0/2},
+		{"buckets one at a time", 2, 1, monthly, 58, 36 + 80},
+		{"8 at once on 4 cores", 4, 8, monthly, 29, 36 + 80.0/4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &report{Cores: tc.cores, Concurrency: tc.concur}
+			lo, hi := r.stageCPUBound(stage{Calls: tc.calls})
+			if math.Abs(lo-tc.wantLo) > 1e-9 || math.Abs(hi-tc.wantHi) > 1e-9 {
+				t.Errorf("stageCPUBound = %v, %v; want %v, %v", lo, hi, tc.wantLo, tc.wantHi)
+			}
+		})
+	}
+}
+
+// A niced run's section says that its wall times are not the machine's
+// and gives the CPU-bound end to end on idle cores, from ingest and with
+// gen; a run at nice 0 keeps the upper-bound wording.
+func TestSectionOfANicedRun(t *testing.T) {
+	monthly := []invocation{call("features", "plan", -1, 9, 2, 80, 2048)}
+	for b := range 8 {
+		monthly = append(monthly, call("features", "bucket", b, 99, 10, 500, 2048))
+	}
+	monthly = append(monthly, call("features", "commit", -1, 9, 4, 80, 2048), call("train", "", -1, 99, 30, 900, 4096))
+	gen := invocation{Function: "gen", Bucket: -1, Wall: 900 * time.Second, CPU: 120 * time.Second}
+	stages := []stage{
+		{Name: "gen", Wall: 900 * time.Second, Calls: []invocation{gen}},
+		{Name: "ingest", Wall: 100 * time.Second, Calls: []invocation{call("ingest", "a", -1, 50, 10, 100, 1024), call("ingest", "b", -1, 50, 20, 100, 1024)}},
+		{Name: "monthly run", Wall: 300 * time.Second, Calls: monthly},
+	}
+	for _, tc := range []struct {
+		name       string
+		nice       int
+		want, lack []string
+	}{
+		{"nice 19", 19, []string{
+			"this run ran at nice 19",
+			"Wall time end to end (gen to the last api request): 1300.0 s (21.7 min",
+			// gen 60–120 s, ingest 15–30 s, monthly 58–76 s.
+			"CPU-bound end to end on 2 idle cores: **1.2–1.8 min** from ingest to the last api request, 2.2–3.8 min\nwith gen",
+			"| ingest | 100.0 | 2 | 50.0 | 30.0 | 15.0–30.0 | 34.6 |",
+		}, []string{"so times are upper bounds", "**1300.0 s**"}},
+		{"nice 0", 0, []string{"so times are upper bounds", "**1300.0 s**"}, []string{"ran at nice"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &report{Opts: options{subs: 1000, months: 4, lambdaConcur: 1000}, Cores: 2, Concurrency: 2, Nice: tc.nice,
+				Stages: stages, Total: 1300 * time.Second, Done: true}
+			s := r.section()
+			for _, w := range tc.want {
+				if !strings.Contains(s, w) {
+					t.Errorf("section lacks %q:\n%s", w, s)
+				}
+			}
+			for _, w := range tc.lack {
+				if strings.Contains(s, w) {
+					t.Errorf("section has %q:\n%s", w, s)
 				}
 			}
 		})
