@@ -653,7 +653,7 @@ func (in *Ingester) prepare(ctx context.Context, tables map[string]*table.Table,
 		if p.buffered {
 			rows = bufferedKeys(p.recs.spec, p.bufs)
 		}
-		if err := p.recs.verifyInto(ctx, rows, st); errors.Is(err, errRedo) {
+		if err := p.recs.verify(ctx, rows); errors.Is(err, errRedo) {
 			in.discard(ctx, p)
 			p.step = stepSerial // parsed again, under a new hash
 			return p

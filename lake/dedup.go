@@ -35,7 +35,9 @@ import (
 // match only makes a row a suspect: before the commit, verify finds each
 // suspect's exact key again among the rows kept or the table's rows, and a
 // key found nowhere (two keys sharing a hash) replaces the hash and parses
-// the file again, so no row is dropped for a collision. The table side is read per day:
+// the file again, so no row is dropped for a collision. Suspects past a
+// bound in memory are spilled to local disk in chunks and verified a chunk
+// at a time (suspects.go). The table side is read per day:
 // only live data files whose partition and column bounds meet a day the
 // file touches are consulted, and of those only the key columns (and
 // source_file) are read, once per data file path per process (data files
@@ -289,10 +291,10 @@ type recordSet struct {
 	existing  map[int64]*dayIndex
 	consulted map[int64]map[string]bool
 	// suspects are the exact keys of rows dropped on a hash match, until
-	// verify finds each again; past maxSuspects a match is taken on the
-	// hash alone (unverified counts those).
-	suspects   map[exactKey]bool
-	unverified int64
+	// verify finds each again; each time maxSuspects of them are held they
+	// go to spill, and verify confirms them a chunk at a time.
+	suspects map[exactKey]bool
+	spill    *suspectSpill
 	// shared, when set, is the day cache of the batch this file is part
 	// of: files of one batch are parsed against the same table version, so
 	// a day's live files are planned and their keys merged once.
@@ -313,9 +315,10 @@ type exactKey struct {
 	id  string
 }
 
-// maxSuspects bounds the exact keys one file's check holds for
-// verification (some 80 bytes each).
-const maxSuspects = 1 << 18
+// maxSuspects bounds the exact keys one file's check holds in memory for
+// verification (some 80 bytes each); more go to a spill file on local
+// disk, a chunk of maxSuspects at a time (a variable for tests).
+var maxSuspects = 1 << 18
 
 // errCollision says two different keys of a file shared their hash: the
 // file is parsed again under a new hash.
@@ -404,8 +407,7 @@ func (r *recordSet) duplicate(day int64, id string) (bool, error) {
 		r.kept[day] = ks
 	}
 	if ks.Has(k) {
-		r.suspect(day, id)
-		return true, nil
+		return true, r.suspect(day, id)
 	}
 	ex, ok := r.existing[day]
 	if !ok {
@@ -434,27 +436,37 @@ func (r *recordSet) duplicate(day int64, id string) (bool, error) {
 		r.existing[day], r.consulted[day] = ex, ex.files
 	}
 	if ex.has(k) {
-		r.suspect(day, id)
-		return true, nil
+		return true, r.suspect(day, id)
 	}
 	ks.Add(k)
 	r.last = k
 	return false, nil
 }
 
-func (r *recordSet) suspect(day int64, id string) {
+// suspect holds the exact key of a row dropped on its hash for verify;
+// a full set goes to the spill first.
+func (r *recordSet) suspect(day int64, id string) error {
 	if r.suspects == nil {
 		r.suspects = map[exactKey]bool{}
 	}
-	k := exactKey{day, id}
-	if _, ok := r.suspects[k]; ok {
-		return
+	if _, ok := r.suspects[exactKey{day, id}]; ok {
+		return nil
 	}
 	if len(r.suspects) >= maxSuspects {
-		r.unverified++
-		return
+		if r.spill == nil {
+			sp, err := newSuspectSpill()
+			if err != nil {
+				return err
+			}
+			r.spill = sp
+		}
+		if err := r.spill.write(r.suspects); err != nil {
+			return err
+		}
+		clear(r.suspects)
 	}
 	r.suspects[exactKey{day, strings.Clone(id)}] = false
+	return nil
 }
 
 // keyRows yields the exact keys of rows: a file's kept rows as written.
@@ -462,17 +474,42 @@ type keyRows func(yield func(day int64, id string) bool) error
 
 // verify finds the exact key of every row dropped on a hash match among
 // the rows kept (kept yields them) or the other sources' rows of the table
-// files consulted. A key found nowhere shared its hash with another key:
+// files consulted, one chunk of suspects at a time (the spilled ones, then
+// those held). A key found nowhere shared its hash with another key:
 // verify then replaces the hash generation and returns errCollision, and
 // the file must be parsed again (nothing of this attempt is committed).
 func (r *recordSet) verify(ctx context.Context, kept keyRows) error {
-	if len(r.suspects) == 0 {
+	if sp := r.spill; sp != nil {
+		r.spill = nil
+		defer sp.close()
+		for i := range sp.chunks {
+			chunk, err := sp.read(i)
+			if err != nil {
+				return err
+			}
+			if err := r.verifyChunk(ctx, chunk, kept); err != nil {
+				return err
+			}
+		}
+	}
+	return r.verifyChunk(ctx, r.suspects, kept)
+}
+
+// verifyChunk marks every suspect of chunk found again, or returns
+// errCollision when one is found nowhere.
+func (r *recordSet) verifyChunk(ctx context.Context, suspects map[exactKey]bool, kept keyRows) error {
+	open := 0
+	for _, found := range suspects {
+		if !found {
+			open++
+		}
+	}
+	if open == 0 {
 		return nil
 	}
-	open := len(r.suspects)
 	mark := func(day int64, id string) bool {
-		if found, ok := r.suspects[exactKey{day, id}]; ok && !found {
-			r.suspects[exactKey{day, id}] = true
+		if found, ok := suspects[exactKey{day, id}]; ok && !found {
+			suspects[exactKey{day, id}] = true
 			open--
 		}
 		return open > 0
@@ -481,7 +518,7 @@ func (r *recordSet) verify(ctx context.Context, kept keyRows) error {
 		return fmt.Errorf("verify duplicates: %w", err)
 	}
 	days := map[int64]bool{}
-	for k, found := range r.suspects {
+	for k, found := range suspects {
 		if !found {
 			days[k.day] = true
 		}
@@ -505,20 +542,6 @@ func (r *recordSet) verify(ctx context.Context, kept keyRows) error {
 	if open > 0 {
 		rotateKeyHash(r.hash)
 		return errCollision
-	}
-	return nil
-}
-
-// verifyInto is verify for a file's parse, noting in st the duplicates
-// taken on their hash alone.
-func (r *recordSet) verifyInto(ctx context.Context, kept keyRows, st *ParseStats) error {
-	if err := r.verify(ctx, kept); err != nil {
-		return err
-	}
-	if r.unverified > 0 {
-		st.Warnings = append(st.Warnings, fmt.Sprintf(
-			"%d duplicate rows were recognised by their key's 64-bit hash alone: the file repeats more than %d distinct keys, the most verified exactly",
-			r.unverified, maxSuspects))
 	}
 	return nil
 }

@@ -295,7 +295,7 @@ func (in *Ingester) ingestOnce(ctx context.Context, obj Object) (Result, error) 
 		return finish(in.conclude(ctx, obj, res, st, start))
 	}
 	if recs != nil {
-		if err := recs.verifyInto(ctx, keptKeys(ctx, tbl, recs.spec, files), st); err != nil {
+		if err := recs.verify(ctx, keptKeys(ctx, tbl, recs.spec, files)); err != nil {
 			discard() // a collision (errRedo: parse again) or a read failure
 			return finish(res, err)
 		}
