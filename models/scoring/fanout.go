@@ -31,28 +31,31 @@ import (
 //     their feature rows, register rows and history (features.LoadBucket
 //     and the same filters on the register and history), churn
 //     probability, reasons, segment, monthly value, cost, profit, CLV and
-//     value at risk. The bucket encodes its customers' records of the
-//     snapshot's detail.bin (serving.EncodeDetail: MSISDN, name, dates,
-//     reasons, history), which need nothing computed over the whole run,
-//     and stores them as its detail piece; the rows, stripped of those
-//     fields (serving.StripDetail), are its part, one gzipped gob. Both
-//     go to the serving store under parts/<run>/ (Step Functions passes
-//     at most 256 KB between states, so only their keys and counts
-//     travel).
-//   - commit: reads the parts (not the tables), merges them by id and
-//     computes what needs every customer: value tiers by CLV rank, the
-//     lists' top k, the segments' figures, the tier migration; the
-//     lifecycle report reads the register and the score history as in
-//     Run; then one crm.scores commit and one serving snapshot, whose
-//     detail.bin is the pieces copied into place one at a time
-//     (serving.DetailAssembly) and whose columns.bin is encoded from the
-//     stripped rows; then the parts are removed. So the commit holds the
-//     stripped rows and the snapshot's bytes, never a full row.
+//     value at risk, and their tier in the previous month's run. It stores
+//     its serving pieces, one per serving shard of the plan (its customers
+//     of that shard, serving.Encode'd: columns.bin and detail.bin as the
+//     snapshot holds them, the value tier left for the commit), and its
+//     rank rows (rankRow: the few numbers and strings per customer that
+//     the run ranks, one gzipped gob) in the serving store under
+//     parts/<run>/ (Step Functions passes at most 256 KB between states,
+//     so only their keys and sizes travel).
+//   - commit: reads the rank rows one bucket at a time and computes what
+//     needs every customer (rankRun): the sums of the summary, the
+//     segments' figures, the lists' top k, the value tiers' cut-offs, the
+//     tier migration, the at-risk causes; then, one serving shard at a
+//     time, merges the buckets' pieces of that shard in id order
+//     (serving.Merge), setting each customer's value tier from the
+//     cut-offs and writing its crm.scores row into data files, and stores
+//     the shard's files; then one crm.scores commit of those files, the
+//     lifecycle report (which reads the register and the score history as
+//     in Run), meta.json and the pointer; then the parts are removed. So
+//     the commit holds one bucket's rank rows, three numbers per scored
+//     customer and one shard's pieces and files (Held), never the run's
+//     rows: with more shards, less of the run at once.
 //
-// Run is the same three steps in one process with one part of every
-// subscriber, so the rows, lists and snapshot of the two are equal (the
-// commit sorts by id before anything is ranked or summed; tested by
-// TestFanOutEqualsRun).
+// Run is the same three steps in one process: one pass over every
+// subscriber, split into the buckets' parts, then the same commit, so the
+// rows, lists and snapshot of the two are equal (TestFanOutEqualsRun).
 
 // Plan is what every step of a run shares.
 type Plan struct {
@@ -69,7 +72,15 @@ type Plan struct {
 	BadDebtHorizon int                `json:"bad_debt_horizon_months,omitempty"`
 	Value          serving.ValueModel `json:"value_model"`
 	ListSize       int                `json:"list_size"`
+	// Shards is how many serving shards the run is written in (1:
+	// unsharded); each bucket stores a piece per shard.
+	Shards int `json:"serving_shards,omitempty"`
+	// PrevTierRun is the newest run of the previous feature month with
+	// value tiers (the tier migration's "from"), "" without one.
+	PrevTierRun string `json:"prev_tier_run,omitempty"`
 }
+
+func (p *Plan) shards() int { return max(1, p.Shards) }
 
 // Task is the score function's event. Action "" is a whole run in one
 // process (the schedule's plain invocation, and `telcolake invoke score`);
@@ -92,13 +103,22 @@ type Planned struct {
 
 // Part is a bucket action's answer: where its customers are.
 type Part struct {
-	Bucket    int    `json:"bucket"`
-	Key       string `json:"key"` // in the serving store
-	Customers int    `json:"customers"`
-	Scored    int    `json:"scored"`
-	// DetailBytes is the size of its piece of detail.bin (DetailKey).
-	DetailBytes int64   `json:"detail_bytes"`
-	Seconds     float64 `json:"seconds"`
+	Bucket int    `json:"bucket"`
+	Key    string `json:"key"` // its rank rows, in the serving store
+	// Customers and Scored count its customers and the scored ones.
+	Customers int `json:"customers"`
+	Scored    int `json:"scored"`
+	// Pieces are the sizes of its serving pieces, one per serving shard
+	// of the plan (PieceKey); DetailBytes is their detail.bin's in all.
+	Pieces      []PieceSize `json:"pieces,omitempty"`
+	DetailBytes int64       `json:"detail_bytes"`
+	Seconds     float64     `json:"seconds"`
+}
+
+// PieceSize is the size of one serving piece's files.
+type PieceSize struct {
+	Columns int64 `json:"columns"`
+	Detail  int64 `json:"detail"`
 }
 
 // Handle runs one task: a *Result (whole run, commit), a *Planned (plan)
@@ -191,6 +211,10 @@ func (r *Runner) Plan(ctx context.Context, opt Options) (*Plan, []features.Month
 		return nil, nil, err
 	}
 	p.FeatureMonth = month.Format("2006-01")
+	p.Shards = max(1, r.Shards)
+	if p.PrevTierRun, err = prevTierRun(ctx, r.Tables, month); err != nil {
+		return nil, nil, err
+	}
 	r.info(ctx, "scoring feature month", "month", p.FeatureMonth, "months_built", len(res.Built),
 		"churn_model", cp.Version, "segment_model", sp.Version)
 	return p, res.Built, nil
@@ -232,15 +256,11 @@ func (r *Runner) models(ctx context.Context, p *Plan) (*models, error) {
 }
 
 // partial is one bucket's customers, sorted by id, with whether each was
-// scored (active or suspended) or is a win-back row. Once its detail is
-// encoded (detach) the rows are stripped of the fields only detail.bin
-// holds (serving.StripDetail) and DetailLens are their records' lengths:
-// what the commit keeps of a customer.
+// scored (active or suspended) or is a win-back row.
 type partial struct {
-	Bucket     int
-	Customers  []serving.Customer
-	Scored     []bool
-	DetailLens []uint32
+	Bucket    int
+	Customers []serving.Customer
+	Scored    []bool
 }
 
 func (p *partial) sort() {
@@ -258,101 +278,30 @@ func (p *partial) sort() {
 	p.Customers, p.Scored = cs, sc
 }
 
-// detach encodes the part's detail records (its piece of detail.bin) and
-// strips them from its rows.
-func (p *partial) detach() (*serving.DetailPiece, error) {
-	piece, err := serving.EncodeDetail(p.Customers)
-	if err != nil {
-		return nil, fmt.Errorf("scoring: bucket %d: %w", p.Bucket, err)
+// split divides a part of every subscriber into the buckets' parts, each
+// still in id order.
+func (p *partial) split() []*partial {
+	out := make([]*partial, lake.SubscriberBuckets)
+	for k := range out {
+		out[k] = &partial{Bucket: k}
 	}
 	for i := range p.Customers {
-		serving.StripDetail(&p.Customers[i])
+		b := out[lake.SubscriberBucket(p.Customers[i].SubscriberID)]
+		b.Customers = append(b.Customers, p.Customers[i])
+		b.Scored = append(b.Scored, p.Scored[i])
 	}
-	p.DetailLens = piece.Lens
-	return piece, nil
+	return out
 }
 
-// merged is the run's stripped rows in id order, and where each part's
-// rows went.
-type merged struct {
-	cs     []serving.Customer
-	scored []bool
-	lens   []uint32
-	rowsOf [][]int // rowsOf[k][j]: the row of parts[k]'s customer j
-}
-
-// merge joins the parts (each sorted by id; a subscriber is in one
-// bucket) into one id-sorted run: the rows are gathered once, each part's
-// released as it is taken, ordered by a k-way merge of the parts and
-// permuted in place, so the commit holds the stripped rows once.
-func merge(parts []*partial) (*merged, error) {
-	n := 0
-	for _, p := range parts {
-		n += len(p.Customers)
-	}
-	m := &merged{cs: make([]serving.Customer, 0, n), scored: make([]bool, 0, n), lens: make([]uint32, 0, n),
-		rowsOf: make([][]int, len(parts))}
-	base := make([]int, len(parts)+1)
-	for k, p := range parts {
-		if len(p.DetailLens) != len(p.Customers) || len(p.Scored) != len(p.Customers) {
-			return nil, fmt.Errorf("scoring: bucket %d's part: %d customers, %d scored flags, %d detail records",
-				p.Bucket, len(p.Customers), len(p.Scored), len(p.DetailLens))
-		}
-		m.cs = append(m.cs, p.Customers...)
-		m.scored = append(m.scored, p.Scored...)
-		m.lens = append(m.lens, p.DetailLens...)
-		base[k+1] = len(m.cs)
-		p.Customers, p.Scored, p.DetailLens = nil, nil, nil
-	}
-	// order[r] is the gathered index of row r.
-	order := make([]int, 0, n)
-	head := slices.Clone(base[:len(parts)])
-	for len(order) < n {
-		best := -1
-		for k := range parts {
-			if head[k] < base[k+1] && (best < 0 || m.cs[head[k]].SubscriberID < m.cs[head[best]].SubscriberID) {
-				best = k
-			}
-		}
-		i := head[best]
-		if len(order) > 0 && m.cs[order[len(order)-1]].SubscriberID >= m.cs[i].SubscriberID {
-			return nil, fmt.Errorf("scoring: subscriber %s is in two buckets or a part is not sorted", m.cs[i].SubscriberID)
-		}
-		m.rowsOf[best] = append(m.rowsOf[best], len(order))
-		order = append(order, i)
-		head[best]++
-	}
-	// Permute in place along the cycles of order.
-	done := make([]bool, n)
-	for r := range order {
-		if done[r] {
-			continue
-		}
-		c, sc, ln := m.cs[r], m.scored[r], m.lens[r]
-		cur := r
-		for {
-			done[cur] = true
-			src := order[cur]
-			if src == r {
-				m.cs[cur], m.scored[cur], m.lens[cur] = c, sc, ln
-				break
-			}
-			m.cs[cur], m.scored[cur], m.lens[cur] = m.cs[src], m.scored[src], m.lens[src]
-			cur = src
-		}
-	}
-	return m, nil
-}
-
-// PartKey is where a bucket's part of a run is kept until the commit.
+// PartKey is where a bucket's rank rows are kept until the commit.
 func PartKey(run string, bucket int) string {
-	return path.Join("parts", run, fmt.Sprintf("bucket-%02d.gob.gz", bucket))
+	return path.Join("parts", run, fmt.Sprintf("bucket-%02d.ranks.gob.gz", bucket))
 }
 
-// DetailKey is where a bucket's piece of the run's detail.bin is kept
-// until the commit.
-func DetailKey(run string, bucket int) string {
-	return path.Join("parts", run, fmt.Sprintf("bucket-%02d.detail", bucket))
+// PieceKey is where a bucket's serving piece for one shard (file
+// "columns" or "detail") is kept until the commit.
+func PieceKey(run string, bucket, shard int, file string) string {
+	return path.Join("parts", run, fmt.Sprintf("bucket-%02d", bucket), fmt.Sprintf("shard-%03d.%s", shard, file))
 }
 
 // ScoreBucket scores one bucket of the plan and stores its part.
@@ -366,40 +315,90 @@ func (r *Runner) ScoreBucket(ctx context.Context, p *Plan, bucket int) (*Part, e
 	if err != nil {
 		return nil, err
 	}
-	piece, err := part.detach()
+	prev, err := r.prevTiers(ctx, p, func(id string) bool { return lake.SubscriberBucket(id) == bucket })
 	if err != nil {
 		return nil, err
 	}
-	if err := r.Serving.Put(ctx, DetailKey(p.Run, bucket), piece.Body); err != nil {
-		return nil, fmt.Errorf("scoring: store bucket %d's detail: %w", bucket, err)
+	out, err := r.storeBucket(ctx, p, part, prev)
+	if err != nil {
+		return nil, err
+	}
+	out.Seconds = time.Since(t0).Seconds()
+	r.info(ctx, "scoring bucket done", "run", p.Run, "bucket", bucket, "customers", out.Customers,
+		"detail_bytes", out.DetailBytes, "seconds", out.Seconds)
+	return out, nil
+}
+
+// storeBucket stores a bucket's part: its serving pieces, one per serving
+// shard (the customers of the bucket in that shard, Encode'd with value
+// tier "rest" when scored, "none" otherwise: the commit sets the tier),
+// and its rank rows, with each customer's tier in the previous-month run
+// (prev: that run's tiers of at least this bucket's subscribers).
+func (r *Runner) storeBucket(ctx context.Context, p *Plan, part *partial, prev map[string]string) (*Part, error) {
+	bucket := part.Bucket
+	out := &Part{Bucket: bucket, Key: PartKey(p.Run, bucket), Customers: len(part.Customers)}
+	ranks := &bucketRanks{Bucket: bucket, Rows: make([]rankRow, len(part.Customers)), Gone: make([]int64, len(serving.Tiers))}
+	none := tierIndex(serving.TierNone)
+	for i := range part.Customers {
+		c := &part.Customers[i]
+		pt := none
+		if t, ok := prev[c.SubscriberID]; ok {
+			pt = tierIndex(t)
+		}
+		ranks.Rows[i] = rankRowOf(c, part.Scored[i], pt)
+		c.ValueTier = serving.TierNone
+		if part.Scored[i] {
+			out.Scored++
+			c.ValueTier = serving.TierRest
+		}
+	}
+	for id, t := range prev {
+		if lake.SubscriberBucket(id) != bucket {
+			continue
+		}
+		if _, found := slices.BinarySearchFunc(part.Customers, id, func(c serving.Customer, id string) int {
+			return strings.Compare(c.SubscriberID, id)
+		}); !found {
+			ranks.Gone[tierIndex(t)]++
+		}
+	}
+	shards := p.shards()
+	split := [][]serving.Customer{part.Customers}
+	if shards > 1 {
+		split = serving.Split(part.Customers, shards)
+	}
+	for s, cs := range split {
+		f, err := serving.Encode(&serving.Meta{Run: p.Run}, cs)
+		if err != nil {
+			return nil, fmt.Errorf("scoring: bucket %d, shard %d: %w", bucket, s, err)
+		}
+		if err := r.Serving.Put(ctx, PieceKey(p.Run, bucket, s, "detail"), f.Detail); err != nil {
+			return nil, fmt.Errorf("scoring: store bucket %d's piece: %w", bucket, err)
+		}
+		if err := r.Serving.Put(ctx, PieceKey(p.Run, bucket, s, "columns"), f.Columns); err != nil {
+			return nil, fmt.Errorf("scoring: store bucket %d's piece: %w", bucket, err)
+		}
+		out.Pieces = append(out.Pieces, PieceSize{Columns: int64(len(f.Columns)), Detail: int64(len(f.Detail))})
+		out.DetailBytes += int64(len(f.Detail))
 	}
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
-	if err := gob.NewEncoder(zw).Encode(part); err != nil {
+	if err := gob.NewEncoder(zw).Encode(ranks); err != nil {
 		return nil, fmt.Errorf("scoring: encode bucket %d: %w", bucket, err)
 	}
 	if err := zw.Close(); err != nil {
 		return nil, fmt.Errorf("scoring: encode bucket %d: %w", bucket, err)
 	}
-	key := PartKey(p.Run, bucket)
-	if err := r.Serving.Put(ctx, key, buf.Bytes()); err != nil {
+	if err := r.Serving.Put(ctx, out.Key, buf.Bytes()); err != nil {
 		return nil, fmt.Errorf("scoring: store bucket %d: %w", bucket, err)
 	}
-	out := &Part{Bucket: bucket, Key: key, Customers: len(part.Customers), DetailBytes: int64(len(piece.Body)),
-		Seconds: time.Since(t0).Seconds()}
-	for _, s := range part.Scored {
-		if s {
-			out.Scored++
-		}
-	}
-	r.info(ctx, "scoring bucket done", "run", p.Run, "bucket", bucket, "customers", out.Customers,
-		"bytes", buf.Len(), "seconds", out.Seconds)
 	return out, nil
 }
 
-// Commit reads every bucket's part and finishes the run (see commit).
-// Every bucket must be there once; otherwise nothing is written, since a
-// missing bucket would drop its customers from the run.
+// Commit finishes the run from every bucket's part (see commit). Every
+// bucket must be there once, with a piece per serving shard; otherwise
+// nothing is written, since a missing bucket would drop its customers
+// from the run. The parts are removed once the run is published.
 func (r *Runner) Commit(ctx context.Context, p *Plan, parts []Part) (*Result, error) {
 	t0 := time.Now()
 	seen := map[int]bool{}
@@ -415,57 +414,34 @@ func (r *Runner) Commit(ctx context.Context, p *Plan, parts []Part) (*Result, er
 	if len(seen) != lake.SubscriberBuckets {
 		return nil, fmt.Errorf("scoring: commit: %d of %d buckets scored", len(seen), lake.SubscriberBuckets)
 	}
+	for _, pt := range parts {
+		if len(pt.Pieces) != p.shards() {
+			return nil, fmt.Errorf("scoring: commit: bucket %d has %d serving pieces, the plan %d shards", pt.Bucket, len(pt.Pieces), p.shards())
+		}
+		var det int64
+		for _, ps := range pt.Pieces {
+			det += ps.Detail
+		}
+		if det != pt.DetailBytes {
+			return nil, fmt.Errorf("scoring: commit: bucket %d's detail pieces are %d bytes, the task says %d", pt.Bucket, det, pt.DetailBytes)
+		}
+	}
+	slices.SortFunc(parts, func(a, b Part) int { return a.Bucket - b.Bucket })
 	m, err := r.models(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	ps := make([]*partial, 0, len(parts))
-	for _, pt := range parts {
-		body, err := r.Serving.Get(ctx, pt.Key)
-		if err != nil {
-			return nil, fmt.Errorf("scoring: commit: read bucket %d: %w", pt.Bucket, err)
-		}
-		zr, err := gzip.NewReader(bytes.NewReader(body))
-		if err != nil {
-			return nil, fmt.Errorf("scoring: commit: read bucket %d: %w", pt.Bucket, err)
-		}
-		part := &partial{}
-		if err := gob.NewDecoder(zr).Decode(part); err != nil {
-			return nil, fmt.Errorf("scoring: commit: decode bucket %d: %w", pt.Bucket, err)
-		}
-		if part.Bucket != pt.Bucket || len(part.Customers) != pt.Customers || len(part.Scored) != len(part.Customers) {
-			return nil, fmt.Errorf("scoring: commit: bucket %d's part holds %d customers, the task says %d",
-				pt.Bucket, len(part.Customers), pt.Customers)
-		}
-		var det int64
-		for _, n := range part.DetailLens {
-			det += int64(n)
-		}
-		if len(part.DetailLens) != len(part.Customers) || det != pt.DetailBytes {
-			return nil, fmt.Errorf("scoring: commit: bucket %d's part has %d detail records of %d bytes, the task says %d customers, %d bytes",
-				pt.Bucket, len(part.DetailLens), det, pt.Customers, pt.DetailBytes)
-		}
-		ps = append(ps, part)
-	}
-	// The detail pieces are read one at a time, as the commit places them.
-	piece := func(k int) ([]byte, error) {
-		pt := parts[k]
-		body, err := r.Serving.Get(ctx, DetailKey(p.Run, pt.Bucket))
-		if err != nil {
-			return nil, fmt.Errorf("scoring: commit: read bucket %d's detail: %w", pt.Bucket, err)
-		}
-		if int64(len(body)) != pt.DetailBytes {
-			return nil, fmt.Errorf("scoring: commit: bucket %d's detail is %d bytes, the task says %d", pt.Bucket, len(body), pt.DetailBytes)
-		}
-		return body, nil
-	}
-	res, err := r.commit(ctx, p, m, ps, piece)
+	res, err := r.commit(ctx, p, m, parts)
 	if err != nil {
 		return nil, err
 	}
 	if d, ok := r.Serving.(deleter); ok {
 		for _, pt := range parts {
-			for _, key := range []string{pt.Key, DetailKey(p.Run, pt.Bucket)} {
+			keys := []string{pt.Key}
+			for s := range pt.Pieces {
+				keys = append(keys, PieceKey(p.Run, pt.Bucket, s, "columns"), PieceKey(p.Run, pt.Bucket, s, "detail"))
+			}
+			for _, key := range keys {
 				if err := d.Delete(ctx, key); err != nil {
 					r.warn(ctx, "scoring: part left in the serving store", "key", key, "error", err.Error())
 				}
@@ -474,6 +450,44 @@ func (r *Runner) Commit(ctx context.Context, p *Plan, parts []Part) (*Result, er
 	}
 	res.Seconds = time.Since(t0).Seconds()
 	return res, nil
+}
+
+// readRanks reads a bucket's rank rows.
+func (r *Runner) readRanks(ctx context.Context, pt Part) (*bucketRanks, error) {
+	body, err := r.Serving.Get(ctx, pt.Key)
+	if err != nil {
+		return nil, fmt.Errorf("scoring: commit: read bucket %d: %w", pt.Bucket, err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("scoring: commit: read bucket %d: %w", pt.Bucket, err)
+	}
+	br := &bucketRanks{}
+	if err := gob.NewDecoder(zr).Decode(br); err != nil {
+		return nil, fmt.Errorf("scoring: commit: decode bucket %d: %w", pt.Bucket, err)
+	}
+	if br.Bucket != pt.Bucket || len(br.Rows) != pt.Customers {
+		return nil, fmt.Errorf("scoring: commit: bucket %d's part holds %d customers, the task says %d",
+			pt.Bucket, len(br.Rows), pt.Customers)
+	}
+	return br, nil
+}
+
+// readPiece reads a bucket's serving piece for one shard.
+func (r *Runner) readPiece(ctx context.Context, p *Plan, pt Part, shard int) (*serving.Files, error) {
+	f := &serving.Files{}
+	var err error
+	if f.Columns, err = r.Serving.Get(ctx, PieceKey(p.Run, pt.Bucket, shard, "columns")); err != nil {
+		return nil, fmt.Errorf("scoring: commit: read bucket %d's piece: %w", pt.Bucket, err)
+	}
+	if f.Detail, err = r.Serving.Get(ctx, PieceKey(p.Run, pt.Bucket, shard, "detail")); err != nil {
+		return nil, fmt.Errorf("scoring: commit: read bucket %d's detail: %w", pt.Bucket, err)
+	}
+	if want := pt.Pieces[shard]; int64(len(f.Columns)) != want.Columns || int64(len(f.Detail)) != want.Detail {
+		return nil, fmt.Errorf("scoring: commit: bucket %d's piece of shard %d is %d + %d bytes (columns + detail), the task says %d + %d",
+			pt.Bucket, shard, len(f.Columns), len(f.Detail), want.Columns, want.Detail)
+	}
+	return f, nil
 }
 
 // deleter is a store that can remove a part once committed.

@@ -28,7 +28,14 @@ type runOutput struct {
 func captureRun(t *testing.T, l interface{ readRows(string) []string }, st serving.Store, p serving.Pointer) runOutput {
 	t.Helper()
 	out := runOutput{rows: l.readRows(p.Run), files: map[string][]byte{}}
-	for _, k := range []string{p.Columns, p.Detail, p.Meta} {
+	keys := []string{p.Meta}
+	if len(p.Shards) == 0 {
+		keys = append(keys, p.Columns, p.Detail)
+	}
+	for _, sf := range p.Shards {
+		keys = append(keys, sf.Columns, sf.Detail)
+	}
+	for _, k := range keys {
 		b, err := st.Get(context.Background(), k)
 		if err != nil {
 			t.Fatal(err)
@@ -83,24 +90,34 @@ func roundTrip[T any](t *testing.T, v any) T {
 // TestFanOutEqualsRun scores the same lake twice with the same clock: once
 // in one process (Run), once as the DailyScore state machine does it (a
 // plan, one invocation per bucket with its own Runner, every event and
-// answer through JSON, then the commit). The crm.scores rows and the
-// snapshot files must be equal byte for byte, the parts must partition the
-// customers by bucket, and the commit must remove them.
+// answer through JSON, then the commit), unsharded and in shards. The
+// crm.scores rows and the snapshot files must be equal byte for byte, the
+// parts must partition the customers by bucket, and the commit must
+// remove them.
 func TestFanOutEqualsRun(t *testing.T) {
-	l, r := trainedLake(t)
+	l, r0 := trainedLake(t)
+	for i, shards := range []int{1, 3} {
+		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) {
+			r := *r0
+			r.Shards = shards
+			fanOutEqualsRun(t, l.Cat, &r, time.Date(2026, 7, 3, 5+i, 0, 0, 0, time.UTC))
+		})
+	}
+}
+
+func fanOutEqualsRun(t *testing.T, cat lake.TableLoader, r *scoring.Runner, clock time.Time) {
 	ctx := context.Background()
-	clock := time.Date(2026, 7, 3, 5, 0, 0, 0, time.UTC)
 	const listSize = 40
 	single, err := r.Run(ctx, scoring.Options{Now: func() time.Time { return clock }, ListSize: listSize})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rd := scoresReader{t, l.Cat}
+	rd := scoresReader{t, cat}
 	want := captureRun(t, rd, r.Serving, single.Snapshot)
 
 	// A fresh Runner per step, as separate invocations have.
 	runner := func() *scoring.Runner {
-		return &scoring.Runner{Tables: r.Tables, Models: r.Models, Serving: r.Serving}
+		return &scoring.Runner{Tables: r.Tables, Models: r.Models, Serving: r.Serving, Shards: r.Shards}
 	}
 	fixed := func() time.Time { return clock }
 	// The clock of a real run is time.Now; here the plan is made with the
@@ -125,19 +142,29 @@ func TestFanOutEqualsRun(t *testing.T) {
 		if part.Customers == 0 {
 			t.Errorf("bucket %d scored no customers", part.Bucket)
 		}
+		if len(part.Pieces) != max(1, r.Shards) {
+			t.Errorf("bucket %d stored %d serving pieces, want one per shard (%d)", part.Bucket, len(part.Pieces), max(1, r.Shards))
+		}
 		total += part.Customers
 		parts = append(parts, part)
 	}
 	if total != single.Scored+single.WinBack {
 		t.Errorf("buckets hold %d customers, the single run %d", total, single.Scored+single.WinBack)
 	}
-	// A part whose detail piece is not the size its answer says is
+	// A part whose detail pieces are not the size its answer says is
 	// refused, and the parts stay for a retry (the commit below).
 	bad := slices.Clone(parts)
 	bad[3].DetailBytes++
 	if _, err := runner().Handle(ctx, scoring.Task{Action: "commit", Plan: planned.Plan, Parts: bad}); err == nil ||
 		!strings.Contains(err.Error(), "detail") {
 		t.Errorf("commit with a detail piece of the wrong size: %v, want an error naming the detail", err)
+	}
+	bad = slices.Clone(parts)
+	bad[5].Pieces = slices.Clone(bad[5].Pieces)
+	bad[5].Pieces[0].Columns++
+	if _, err := runner().Handle(ctx, scoring.Task{Action: "commit", Plan: planned.Plan, Parts: bad}); err == nil ||
+		!strings.Contains(err.Error(), "piece") {
+		t.Errorf("commit with a columns piece of the wrong size: %v, want an error naming the piece", err)
 	}
 	commit := roundTrip[scoring.Task](t, scoring.Task{Action: "commit", Plan: planned.Plan, Parts: parts})
 	ans, err := runner().Handle(ctx, commit)
@@ -146,7 +173,8 @@ func TestFanOutEqualsRun(t *testing.T) {
 	}
 	fan := roundTrip[scoring.Result](t, ans)
 	if fan.Run != single.Run || fan.Scored != single.Scored || fan.WinBack != single.WinBack ||
-		!reflect.DeepEqual(fan.Lists, single.Lists) || fan.TotalValueAtRisk != single.TotalValueAtRisk {
+		!reflect.DeepEqual(fan.Lists, single.Lists) || fan.TotalValueAtRisk != single.TotalValueAtRisk ||
+		fan.TotalProfit != single.TotalProfit || fan.MeanProbability != single.MeanProbability || fan.MeanBadDebt != single.MeanBadDebt {
 		t.Errorf("fan-out result %+v\nsingle %+v", fan, single)
 	}
 	got := captureRun(t, rd, r.Serving, fan.Snapshot)
@@ -158,6 +186,9 @@ func TestFanOutEqualsRun(t *testing.T) {
 			t.Fatalf("crm.scores row %d:\nfan-out %s\nsingle  %s", i, got.rows[i], want.rows[i])
 		}
 	}
+	if len(got.files) != len(want.files) || len(want.files) != 1+2*max(1, r.Shards) {
+		t.Errorf("snapshot: fan-out %d files, single %d, want %d", len(got.files), len(want.files), 1+2*max(1, r.Shards))
+	}
 	for k, b := range want.files {
 		if !slices.Equal(got.files[k], b) {
 			t.Errorf("snapshot file %s: fan-out %d bytes differs from single %d bytes", k, len(got.files[k]), len(b))
@@ -165,7 +196,7 @@ func TestFanOutEqualsRun(t *testing.T) {
 	}
 	// The parts are gone and each held only its bucket's customers: the
 	// snapshot's customers, each in the bucket that scored it.
-	_, cs := readSnapshot(t, r.Serving)
+	cs := snapshotCustomers(t, r.Serving, fan.Snapshot)
 	per := map[int]int{}
 	for _, c := range cs {
 		per[lake.SubscriberBucket(c.SubscriberID)]++
@@ -174,7 +205,11 @@ func TestFanOutEqualsRun(t *testing.T) {
 		if per[pt.Bucket] != pt.Customers {
 			t.Errorf("bucket %d: part has %d customers, the snapshot %d of that bucket", pt.Bucket, pt.Customers, per[pt.Bucket])
 		}
-		for _, key := range []string{pt.Key, scoring.DetailKey(planned.Plan.Run, pt.Bucket)} {
+		keys := []string{pt.Key}
+		for s := range pt.Pieces {
+			keys = append(keys, scoring.PieceKey(planned.Plan.Run, pt.Bucket, s, "columns"), scoring.PieceKey(planned.Plan.Run, pt.Bucket, s, "detail"))
+		}
+		for _, key := range keys {
 			if _, err := r.Serving.Get(ctx, key); !errors.Is(err, lake.ErrNotFound) {
 				t.Errorf("part %s after the commit: %v, want not found", key, err)
 			}
@@ -183,6 +218,38 @@ func TestFanOutEqualsRun(t *testing.T) {
 			t.Errorf("bucket %d: no detail piece", pt.Bucket)
 		}
 	}
+}
+
+// snapshotCustomers reads every customer of the run p points to, shard by
+// shard when it is sharded.
+func snapshotCustomers(t *testing.T, st serving.Store, p serving.Pointer) []serving.Customer {
+	t.Helper()
+	ctx := context.Background()
+	src := st.(serving.Source)
+	if len(p.Shards) == 0 {
+		snap, err := serving.Open(ctx, src, p, serving.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := snap.AllCustomers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cs
+	}
+	var out []serving.Customer
+	for k := range p.Shards {
+		snap, err := serving.OpenShard(ctx, src, p, k, len(p.Shards), serving.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := snap.AllCustomers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, cs...)
+	}
+	return out
 }
 
 func bucketTasks(p *scoring.Plan) []scoring.Task {
@@ -291,5 +358,43 @@ func TestShardedRunWritesEachShard(t *testing.T) {
 	}
 	if seen != len(whole) {
 		t.Errorf("the shards hold %d customers, the unsharded run %d", seen, len(whole))
+	}
+}
+
+// TestCommitHoldsOneBucket: the commit holds the rank rows of one bucket
+// and the serving pieces of one shard at a time, not the run's: what it
+// decodes at once is the largest bucket's rows and the largest shard's
+// pieces, a fraction of every customer's when the run has more shards.
+func TestCommitHoldsOneBucket(t *testing.T) {
+	_, r0 := trainedLake(t)
+	ctx := context.Background()
+	clock := time.Date(2026, 7, 3, 5, 0, 0, 0, time.UTC)
+	var pieceBytes []int64
+	for i, shards := range []int{1, 4} {
+		r := *r0
+		r.Shards = shards
+		res, err := r.Run(ctx, scoring.Options{Now: func() time.Time { return clock.Add(time.Duration(i) * time.Hour) }, ListSize: 40})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs := snapshotCustomers(t, r.Serving, res.Snapshot)
+		per := map[int]int{}
+		for _, c := range cs {
+			per[lake.SubscriberBucket(c.SubscriberID)]++
+		}
+		largest := 0
+		for _, n := range per {
+			largest = max(largest, n)
+		}
+		if res.Held == nil || res.Held.RankRows != largest || largest >= len(cs) {
+			t.Fatalf("%d shards: the commit held %+v rank rows at once, want the largest bucket's %d of %d customers", shards, res.Held, largest, len(cs))
+		}
+		if res.Held.RankedNumbers > 3*len(cs) {
+			t.Errorf("%d shards: %d ranked numbers held for %d customers, want at most 3 each", shards, res.Held.RankedNumbers, len(cs))
+		}
+		pieceBytes = append(pieceBytes, res.Held.PieceBytes)
+	}
+	if pieceBytes[1]*2 > pieceBytes[0] {
+		t.Errorf("the commit held %d bytes of pieces at once in 4 shards, %d unsharded: want one shard's", pieceBytes[1], pieceBytes[0])
 	}
 }

@@ -88,31 +88,48 @@ func (s sampler) keep(id string) bool {
 }
 
 // insightReport builds the run's report (see above).
-func (r *Runner) insightReport(ctx context.Context, meta *serving.Meta, horizon int, cs []serving.Customer) (*insight.Report, error) {
+//
+// inRun hands over every customer of the run (id and segment name), th
+// is the at-risk threshold (insight.TopShareThreshold of the run's live
+// customers' probabilities) and atRisk the at-risk customers' groups and
+// causes per causeGroups entry: what the commit computes from the
+// buckets' rank rows.
+func (r *Runner) insightReport(ctx context.Context, meta *serving.Meta, horizon int, inRun func(func(id, segment string)) error,
+	th float64, atRisk [][]insight.Reasoned) (*insight.Report, error) {
 	reg, err := loadRegister(ctx, r.Tables, everyone)
 	if err != nil {
 		return nil, err
 	}
 	rep := &insight.Report{Run: meta.Run, DataEnd: dayString(reg.newest)}
 	smp := newSampler(len(reg.people))
-	if err := survivalOf(rep, reg, cs); err != nil {
+	if err := survivalOf(rep, reg, inRun); err != nil {
 		return nil, err
 	}
 	if err := r.featureInsight(ctx, rep, reg, smp); err != nil {
 		return nil, err
 	}
-	causesNow(rep, cs)
+	causesNow(rep, th, atRisk)
 	if err := r.scoreHistory(ctx, rep, reg, horizon, smp); err != nil {
 		return nil, err
 	}
 	return rep, nil
 }
 
-func survivalOf(rep *insight.Report, reg *register, cs []serving.Customer) error {
-	seg := make(map[string]string, len(cs))
-	for _, c := range cs {
-		seg[c.SubscriberID] = c.SegmentName
+// observe is a register row's survival observation; false for a register
+// error (activation after the end).
+func observe(p *person) (insight.Obs, bool) {
+	end, left := p.export, false
+	if p.status == "deactivated" {
+		end, left = p.statusDate, true
 	}
+	d := float64(end - p.activation)
+	if d < 0 {
+		return insight.Obs{}, false
+	}
+	return insight.Obs{Time: d / insight.DaysPerMonth, Event: left}, true
+}
+
+func survivalOf(rep *insight.Report, reg *register, inRun func(func(id, segment string)) error) error {
 	ids := make([]string, 0, len(reg.people))
 	for id := range reg.people {
 		ids = append(ids, id)
@@ -120,26 +137,29 @@ func survivalOf(rep *insight.Report, reg *register, cs []serving.Customer) error
 	slices.Sort(ids) // a stable order of subjects
 	obs := make([]insight.Obs, 0, len(ids))
 	keys := map[string][]string{}
-	var segObs []insight.Obs
 	for _, id := range ids {
 		p := reg.people[id]
-		end, left := p.export, false
-		if p.status == "deactivated" {
-			end, left = p.statusDate, true
+		o, ok := observe(p)
+		if !ok {
+			continue
 		}
-		d := float64(end - p.activation)
-		if d < 0 {
-			continue // activation after the end: a register error, not a lifetime
-		}
-		o := insight.Obs{Time: d / insight.DaysPerMonth, Event: left}
 		obs = append(obs, o)
 		keys["plan"] = append(keys["plan"], orUnknown(p.plan))
 		keys["region"] = append(keys["region"], orUnknown(p.region))
 		keys["cohort"] = append(keys["cohort"], strconv.Itoa(dayTime(p.activation).Year()))
-		if s, ok := seg[id]; ok {
-			segObs = append(segObs, o)
-			keys["segment"] = append(keys["segment"], orUnknown(s))
+	}
+	// By segment: the run's customers (the survival estimate does not
+	// depend on the order of its subjects).
+	var segObs []insight.Obs
+	if err := inRun(func(id, seg string) {
+		if p := reg.people[id]; p != nil {
+			if o, ok := observe(p); ok {
+				segObs = append(segObs, o)
+				keys["segment"] = append(keys["segment"], orUnknown(seg))
+			}
 		}
+	}); err != nil {
+		return err
 	}
 	if len(obs) == 0 {
 		return nil
@@ -293,43 +313,14 @@ func (r *Runner) featureInsight(ctx context.Context, rep *insight.Report, reg *r
 	return nil
 }
 
-// causeGroups are the groupings of the causes report, with how to read a
-// group from a customer of the run and from the register and a score row.
+// causeGroups are the groupings of the causes report.
 var causeGroups = []string{"region", "plan", "segment"}
 
-func customerGroup(by string, c *serving.Customer) string {
-	switch by {
-	case "region":
-		return orUnknown(c.Region)
-	case "plan":
-		return orUnknown(c.Plan)
-	}
-	return orUnknown(c.SegmentName)
-}
-
-// causesNow counts the leading causes of this run's at-risk customers.
-func causesNow(rep *insight.Report, cs []serving.Customer) {
-	var probs []float64
-	for i := range cs {
-		if cs[i].Lifecycle != lifecycleLost {
-			probs = append(probs, cs[i].Probability)
-		}
-	}
-	th := insight.TopShareThreshold(probs, insight.AtRiskShare)
-	for _, by := range causeGroups {
-		var items []insight.Reasoned
-		for i := range cs {
-			c := &cs[i]
-			if c.Lifecycle == lifecycleLost || c.Probability < th {
-				continue
-			}
-			reason := ""
-			if len(c.Reasons) > 0 {
-				reason = insight.CauseOf(c.Reasons[0])
-			}
-			items = append(items, insight.Reasoned{Group: customerGroup(by, c), Reason: reason})
-		}
-		rep.Causes = append(rep.Causes, insight.CausesBy{By: by, Threshold: th, AtRisk: insight.CountReasons(items)})
+// causesNow counts the leading causes of this run's at-risk customers
+// (atRisk: per causeGroups entry, their groups and causes).
+func causesNow(rep *insight.Report, th float64, atRisk [][]insight.Reasoned) {
+	for g, by := range causeGroups {
+		rep.Causes = append(rep.Causes, insight.CausesBy{By: by, Threshold: th, AtRisk: insight.CountReasons(atRisk[g])})
 	}
 }
 

@@ -132,39 +132,59 @@ func labelHorizon(ctx context.Context, tables lake.TableLoader, kind, version st
 	return n, ok, nil
 }
 
-// previousTiers reads the value tiers of the newest run of crm.scores
-// that scored the feature month before month: its id and each customer's
-// tier (ok false without such a run, or with one written before tiers).
-// It scans that month's rows of three columns.
-func previousTiers(ctx context.Context, tables lake.TableLoader, month time.Time) (run string, tiers map[string]string, err error) {
+// prevTierRun is the newest run of crm.scores over the feature month
+// before month that has value tiers, "" without one.
+func prevTierRun(ctx context.Context, tables lake.TableLoader, month time.Time) (string, error) {
 	prev := epochDay(month.AddDate(0, -1, 0))
 	filter := iceberg.EqualTo(iceberg.Reference("feature_month"), iceberg.Date(prev))
-	byRun := map[string]map[string]string{}
-	for rec, err := range lake.Scan(ctx, tables, lake.ScoresTable, lake.Select("run", "feature_month", "subscriber_id", "value_tier"), lake.Where(filter)) {
+	run := ""
+	for rec, err := range lake.Scan(ctx, tables, lake.ScoresTable, lake.Select("run", "feature_month", "value_tier"), lake.Where(filter)) {
 		if err != nil {
-			return "", nil, fmt.Errorf("scoring: scan scores: %w", err)
+			return "", fmt.Errorf("scoring: scan scores: %w", err)
+		}
+		runs, months, vt := rec.String("run"), rec.Date("feature_month"), rec.String("value_tier")
+		if err := rec.Err(); err != nil {
+			return "", fmt.Errorf("scoring: %w", err)
+		}
+		for i := range rec.Len() {
+			if int32(months.Value(i)) == prev && !vt.IsNull(i) && runs.Value(i) > run {
+				run = strings.Clone(runs.Value(i))
+			}
+		}
+	}
+	return run, nil
+}
+
+// prevTiers reads the value tiers of the plan's previous-month run
+// (PrevTierRun) of the subscribers keep keeps; nil without that run.
+func (r *Runner) prevTiers(ctx context.Context, p *Plan, keep func(string) bool) (map[string]string, error) {
+	if p.PrevTierRun == "" {
+		return nil, nil
+	}
+	month, err := time.Parse("2006-01", p.FeatureMonth)
+	if err != nil {
+		return nil, fmt.Errorf("scoring: plan's feature month %q: %w", p.FeatureMonth, err)
+	}
+	prev := epochDay(month.AddDate(0, -1, 0))
+	filter := iceberg.NewAnd(iceberg.EqualTo(iceberg.Reference("run"), p.PrevTierRun),
+		iceberg.EqualTo(iceberg.Reference("feature_month"), iceberg.Date(prev)))
+	out := map[string]string{}
+	for rec, err := range lake.Scan(ctx, r.Tables, lake.ScoresTable, lake.Select("run", "feature_month", "subscriber_id", "value_tier"), lake.Where(filter)) {
+		if err != nil {
+			return nil, fmt.Errorf("scoring: scan scores: %w", err)
 		}
 		runs, months, ids, vt := rec.String("run"), rec.Date("feature_month"), rec.String("subscriber_id"), rec.String("value_tier")
 		if err := rec.Err(); err != nil {
-			return "", nil, fmt.Errorf("scoring: %w", err)
+			return nil, fmt.Errorf("scoring: %w", err)
 		}
 		for i := range rec.Len() {
-			if int32(months.Value(i)) != prev || vt.IsNull(i) {
+			if int32(months.Value(i)) != prev || vt.IsNull(i) || runs.Value(i) != p.PrevTierRun || !keep(ids.Value(i)) {
 				continue
 			}
-			r := runs.Value(i)
-			m := byRun[r]
-			if m == nil {
-				m = map[string]string{}
-				byRun[strings.Clone(r)] = m
-			}
-			m[strings.Clone(ids.Value(i))] = strings.Clone(vt.Value(i))
+			out[strings.Clone(ids.Value(i))] = strings.Clone(vt.Value(i))
 		}
 	}
-	for r := range byRun {
-		run = max(run, r)
-	}
-	return run, byRun[run], nil
+	return out, nil
 }
 
 func value(c lake.Strings, i int) string {

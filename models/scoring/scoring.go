@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/telcolake/telcolake/lake"
@@ -129,6 +128,18 @@ type Result struct {
 	Lists            []ListSummary      `json:"lists"`
 	Seconds          float64            `json:"seconds"`
 	Snapshot         serving.Pointer    `json:"snapshot"`
+	// Held is the most the commit held at once of the buckets' parts.
+	Held *Held `json:"commit_held,omitempty"`
+}
+
+// Held is what a commit held at once: the rank rows of one bucket, the
+// serving pieces of one shard, and the ranks' inputs (three numbers per
+// scored customer, RankedNumbers). TestCommitHoldsOneBucket checks that the
+// first two do not grow with the run beyond a bucket and a shard.
+type Held struct {
+	RankRows      int   `json:"rank_rows"`
+	PieceBytes    int64 `json:"piece_bytes"`
+	RankedNumbers int   `json:"ranked_numbers"`
 }
 
 // ErrNoModel means train has not promoted a model of a kind yet.
@@ -148,9 +159,10 @@ const (
 )
 
 // Run does one scoring run in one process: the plan, every subscriber
-// in one pass (what a bucket of the fan-out does for its subscribers), and
-// the commit. The DailyScore state machine runs the same three steps with
-// one invocation per bucket (Handle); both give the same rows.
+// in one pass (what a bucket of the fan-out does for its subscribers),
+// split into the buckets' parts, and the commit. The DailyScore state
+// machine runs the same three steps with one invocation per bucket
+// (Handle); both give the same rows and files.
 func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 	t0 := time.Now()
 	p, built, err := r.Plan(ctx, opt)
@@ -161,15 +173,24 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	part, err := r.scorePart(ctx, p, m, -1)
+	all, err := r.scorePart(ctx, p, m, -1)
 	if err != nil {
 		return nil, err
 	}
-	piece, err := part.detach()
+	prev, err := r.prevTiers(ctx, p, everyone)
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.commit(ctx, p, m, []*partial{part}, func(int) ([]byte, error) { return piece.Body, nil })
+	var parts []Part
+	for _, part := range all.split() {
+		pt, err := r.storeBucket(ctx, p, part, prev)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, *pt)
+	}
+	all = nil
+	res, err := r.Commit(ctx, p, parts)
 	if err != nil {
 		return nil, err
 	}
@@ -178,90 +199,130 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 	return res, nil
 }
 
-// commit computes what needs every customer of the run from the parts
-// (the subscribers of every bucket, each part sorted by id and stripped
-// of its detail): value tiers by CLV rank, the lists, the segments'
-// figures, the tier migration and the lifecycle report; then writes
-// crm.scores and the serving snapshot, whose detail.bin it assembles from
-// the parts' pieces (piece(k) is parts[k]'s, read when it is placed), so
-// no full row of a customer is held here.
-func (r *Runner) commit(ctx context.Context, p *Plan, m *models, parts []*partial, piece func(k int) ([]byte, error)) (*Result, error) {
+// commit finishes a run from its buckets' parts (parts in bucket order).
+// It reads the buckets' rank rows one bucket at a time: first the sums,
+// the lists' candidates and the quantiles' inputs (rankAcc), then the
+// high-value list and the value tiers' cut-offs (tierCuts), then the tier
+// migration; then, one serving shard at a time, it merges the buckets'
+// pieces of that shard (serving.Merge), setting each customer's tier and
+// writing its crm.scores row into data files, and stores the shard's
+// files; then one crm.scores commit of those files, the lifecycle report,
+// the run's meta.json and last the pointer. So it holds one bucket's rank
+// rows, three numbers per scored customer, and one shard's pieces and
+// files, never the run's rows.
+func (r *Runner) commit(ctx context.Context, p *Plan, m *models, parts []Part) (*Result, error) {
 	t0 := time.Now()
 	res := &Result{Run: p.Run, FeatureMonth: p.FeatureMonth, ChurnModel: p.ChurnModel,
 		SegmentModel: p.SegmentModel, BadDebtModel: p.BadDebtModel, Value: p.Value}
-	buckets := make([]int, len(parts))
-	for k, pt := range parts {
-		buckets[k] = pt.Bucket
-	}
-	mg, err := merge(parts)
-	if err != nil {
-		return nil, err
-	}
-	cs, scored := mg.cs, mg.scored
-	// detail.bin first: a piece that is missing or wrong stops the run
-	// before anything is written.
-	det := serving.NewDetailAssembly(mg.lens)
-	for k, rows := range mg.rowsOf {
-		body, err := piece(k)
-		if err != nil {
-			return nil, err
-		}
-		lens := make([]uint32, len(rows))
-		for j, row := range rows {
-			lens[j] = mg.lens[row]
-		}
-		if err := det.Place(&serving.DetailPiece{Body: body, Lens: lens}, rows); err != nil {
-			return nil, fmt.Errorf("scoring: bucket %d's detail: %w", buckets[k], err)
-		}
-	}
-
-	var sumP float64
-	for i := range cs {
-		if scored[i] {
-			res.MeanBadDebt += cs[i].BadDebtProbability
-		}
-	}
-	for i := range cs {
-		if !scored[i] {
-			res.WinBack++
-			continue
-		}
-		res.Scored++
-		sumP += cs[i].Probability
-		res.TotalValueAtRisk += cs[i].ValueAtRisk
-		res.TotalProfit += cs[i].Profit
-	}
-	if res.Scored == 0 {
-		return nil, fmt.Errorf("scoring: no active or suspended customers in feature month %s", p.FeatureMonth)
-	}
-	res.TotalProfit = cents(res.TotalProfit)
-	res.MeanProbability = sumP / float64(res.Scored)
-	res.MeanBadDebt /= float64(res.Scored)
-	assignTiers(cs, scored)
-
 	month, err := time.Parse("2006-01", p.FeatureMonth)
 	if err != nil {
 		return nil, fmt.Errorf("scoring: plan's feature month %q: %w", p.FeatureMonth, err)
 	}
+	held := &Held{}
+	res.Held = held
+	each := func(fn func(*bucketRanks)) error {
+		for _, pt := range parts {
+			br, err := r.readRanks(ctx, pt)
+			if err != nil {
+				return err
+			}
+			held.RankRows = max(held.RankRows, len(br.Rows))
+			fn(br)
+		}
+		return nil
+	}
+	rk, err := rankRun(p.ListSize, m.segment, p.BadDebtModel != "", each)
+	if err != nil {
+		return nil, err
+	}
+	acc, cuts, th, atRisk := rk.acc, rk.cuts, rk.th, rk.atRisk
+	held.RankedNumbers = 2*acc.live + acc.scored
+	if acc.scored == 0 {
+		return nil, fmt.Errorf("scoring: no active or suspended customers in feature month %s", p.FeatureMonth)
+	}
+	res.Scored, res.WinBack = acc.scored, acc.winBack
+	res.MeanProbability = acc.sumP.float() / float64(acc.scored)
+	res.MeanBadDebt = acc.sumBadDebt.float() / float64(acc.scored)
+	res.TotalValueAtRisk, res.TotalProfit = acc.valueAtRisk.float(), acc.profit.float()
 	r.costs = p.Value.Costs
 	meta := &serving.Meta{Run: p.Run, ScoredAt: p.ScoredAt, FeatureMonth: p.FeatureMonth,
 		ChurnModel: p.ChurnModel, SegmentModel: p.SegmentModel, BadDebtModel: p.BadDebtModel, BadDebtHorizonMonths: p.BadDebtHorizon,
-		Customers: len(cs), Value: p.Value,
-		Segments: segments(cs, m.segment), Lists: lists(cs, m.segment, p.ListSize, p.BadDebtModel != ""), Uplift: m.upliftMeta}
-	if meta.TierMigration, err = r.tierMigration(ctx, month, cs); err != nil {
-		return nil, err
+		Customers: acc.customers, Value: p.Value, Segments: acc.segmentsOf(m.segment), Lists: rk.lists, Uplift: m.upliftMeta}
+	if p.PrevTierRun != "" {
+		mig := &serving.TierMigration{FromRun: p.PrevTierRun, FromMonth: month.AddDate(0, -1, 0).Format("2006-01"), Tiers: serving.Tiers,
+			Counts: make([][]int64, len(serving.Tiers))}
+		for i := range mig.Counts {
+			mig.Counts[i] = make([]int64, len(serving.Tiers))
+		}
+		if err := each(func(br *bucketRanks) {
+			for i := range br.Rows {
+				row := &br.Rows[i]
+				mig.Counts[min(int(row.PrevTier), len(serving.Tiers)-1)][tierIndex(cuts.of(row.Scored, row.CLV, row.ID))]++
+			}
+		}); err != nil {
+			return nil, err
+		}
+		none := tierIndex(serving.TierNone)
+		for k, n := range acc.gone {
+			mig.Counts[k][none] += n
+		}
+		meta.TierMigration = mig
 	}
 	for _, l := range meta.Lists {
 		res.Lists = append(res.Lists, ListSummary{Name: l.Name, Title: l.Title, Customers: len(l.IDs)})
 	}
 
-	if _, err := r.writeScores(ctx, meta, month, cs); err != nil {
+	// The snapshot's files and crm.scores' rows, one shard at a time.
+	sw := &scoresWriter{r: r, meta: meta, month: month}
+	defer sw.abandon(ctx)
+	shards := p.shards()
+	var files []serving.ShardFiles
+	for s := range shards {
+		pieces := make([]*serving.Files, 0, len(parts))
+		var bytes int64
+		for _, pt := range parts {
+			f, err := r.readPiece(ctx, p, pt, s)
+			if err != nil {
+				return nil, err
+			}
+			pieces = append(pieces, f)
+			bytes += int64(len(f.Columns) + len(f.Detail))
+		}
+		held.PieceBytes = max(held.PieceBytes, bytes)
+		f, err := serving.Merge(meta, pieces, func(c *serving.Customer) error {
+			c.ValueTier = cuts.of(c.ValueTier != serving.TierNone, c.CLV, c.SubscriberID)
+			return sw.add(ctx, c)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("scoring: serving shard %d: %w", s, err)
+		}
+		pieces = nil
+		var sf serving.ShardFiles
+		if shards == 1 {
+			sf, err = serving.PutRun(ctx, r.Serving, meta.Run, f.Columns, f.Detail)
+		} else {
+			sf, err = serving.PutShard(ctx, r.Serving, meta.Run, shards, s, f.Columns, f.Detail)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("scoring: %w", err)
+		}
+		files = append(files, sf)
+	}
+	if err := sw.commit(ctx); err != nil {
 		return nil, err
 	}
+
 	// The report reads this run's rows back; a run without it still
 	// serves (the API then answers its endpoints 503).
 	t1 := time.Now()
-	if rep, err := r.insightReport(ctx, meta, p.Value.LabelHorizonMonths, cs); err != nil {
+	inRun := func(fn func(id, segment string)) error {
+		return each(func(br *bucketRanks) {
+			for i := range br.Rows {
+				fn(br.Rows[i].ID, br.Rows[i].SegmentName)
+			}
+		})
+	}
+	if rep, err := r.insightReport(ctx, meta, p.Value.LabelHorizonMonths, inRun, th, atRisk); err != nil {
 		r.warn(ctx, "scoring: no lifecycle and tracking report", "error", err.Error())
 	} else {
 		if meta.Insight, err = json.Marshal(rep); err != nil {
@@ -276,17 +337,33 @@ func (r *Runner) commit(ctx context.Context, p *Plan, m *models, parts []*partia
 		r.info(ctx, "lifecycle report built", "run", res.Run, "bytes", len(meta.Insight),
 			"tracked_runs", len(rep.Tracking.Runs), "seconds", time.Since(t1).Seconds())
 	}
-	files, err := serving.EncodeAssembledShards(meta, cs, det, max(1, r.Shards))
+	mb, err := json.Marshal(meta)
 	if err != nil {
-		return nil, fmt.Errorf("scoring: %w", err)
+		return nil, fmt.Errorf("scoring: encode meta: %w", err)
 	}
-	if res.Snapshot, err = serving.WriteShards(ctx, r.Serving, meta.Run, files); err != nil {
+	if shards == 1 {
+		res.Snapshot, err = serving.PointRun(ctx, r.Serving, meta.Run, mb, files[0])
+	} else {
+		res.Snapshot, err = serving.PointShards(ctx, r.Serving, meta.Run, mb, files)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("scoring: %w", err)
 	}
 	res.Seconds = time.Since(t0).Seconds()
 	r.info(ctx, "scoring run done", "run", res.Run, "month", res.FeatureMonth, "scored", res.Scored,
 		"win_back", res.WinBack, "seconds", res.Seconds)
 	return res, nil
+}
+
+// rowGroup is a rank row's group in a grouping of the causes report.
+func rowGroup(by string, r *rankRow) string {
+	switch by {
+	case "region":
+		return orUnknown(r.Region)
+	case "plan":
+		return orUnknown(r.Plan)
+	}
+	return orUnknown(r.SegmentName)
 }
 
 // featureMonth returns the month to score: the newest feature month, after
@@ -554,42 +631,6 @@ func lifecycle(status string, tenure int32) string {
 		return lifecycleEstablished
 	}
 	return lifecycleLoyal
-}
-
-// tierMigration counts the customers by value tier in the newest run of
-// the previous feature month (crm.scores) and in this one; nil without
-// such a run.
-func (r *Runner) tierMigration(ctx context.Context, month time.Time, cs []serving.Customer) (*serving.TierMigration, error) {
-	run, before, err := previousTiers(ctx, r.Tables, month)
-	if err != nil {
-		return nil, err
-	}
-	if run == "" {
-		return nil, nil
-	}
-	m := &serving.TierMigration{FromRun: run, FromMonth: month.AddDate(0, -1, 0).Format("2006-01"), Tiers: serving.Tiers,
-		Counts: make([][]int64, len(serving.Tiers))}
-	for i := range m.Counts {
-		m.Counts[i] = make([]int64, len(serving.Tiers))
-	}
-	tierIndex := func(t string) int {
-		if i := slices.Index(serving.Tiers, t); i >= 0 {
-			return i
-		}
-		return slices.Index(serving.Tiers, serving.TierNone)
-	}
-	now := make(map[string]bool, len(cs))
-	for i := range cs {
-		now[cs[i].SubscriberID] = true
-		m.Counts[tierIndex(before[cs[i].SubscriberID])][tierIndex(cs[i].ValueTier)]++
-	}
-	none := tierIndex(serving.TierNone)
-	for id, t := range before {
-		if !now[id] {
-			m.Counts[tierIndex(t)][none]++
-		}
-	}
-	return m, nil
 }
 
 func (r *Runner) info(ctx context.Context, msg string, args ...any) {

@@ -1,9 +1,7 @@
 package scoring
 
 import (
-	"cmp"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/telcolake/telcolake/models/serving"
@@ -83,41 +81,6 @@ func CostToServe(m serving.CostModel, u Usage) Cost {
 func Profit(m serving.CostModel, u Usage) (cost, profit float64) {
 	c := CostToServe(m, u).Total()
 	return c, cents(zeroNaN(u.MonthlyValue) + max(0, zeroNaN(u.Discount)) - c)
-}
-
-// assignTiers sets ValueTier on cs: the scored customers (scored[i]) by
-// CLV, highest first (ties by subscriber id): the first ⌈1%⌉ top1, up to
-// ⌈5%⌉ top5, up to ⌈20%⌉ top20, the rest rest; the others none. The
-// boundaries are counts of customers, so a tier's size does not depend on
-// ties in CLV.
-func assignTiers(cs []serving.Customer, scored []bool) {
-	var idx []int
-	for i := range cs {
-		cs[i].ValueTier = serving.TierNone
-		if scored[i] {
-			idx = append(idx, i)
-		}
-	}
-	slices.SortStableFunc(idx, func(a, b int) int {
-		if c := cmp.Compare(cs[b].CLV, cs[a].CLV); c != 0 {
-			return c
-		}
-		return cmp.Compare(cs[a].SubscriberID, cs[b].SubscriberID)
-	})
-	n := len(idx)
-	b1, b5, b20 := TierBounds(n)
-	for k, i := range idx {
-		switch {
-		case k < b1:
-			cs[i].ValueTier = serving.TierTop1
-		case k < b5:
-			cs[i].ValueTier = serving.TierTop5
-		case k < b20:
-			cs[i].ValueTier = serving.TierTop20
-		default:
-			cs[i].ValueTier = serving.TierRest
-		}
-	}
 }
 
 // TierBounds are the ranks (0-based, exclusive) where the tiers top1,

@@ -10,122 +10,11 @@ import (
 )
 
 // A snapshot can be built from pieces, so that no process holds every
-// customer's full row: a scoring bucket encodes the detail records of its
-// customers (EncodeDetail: the bytes detail.bin holds per customer, which
-// need nothing computed over the whole run), and the commit assembles
-// detail.bin from the pieces in id order (DetailAssembly) and encodes
-// columns.bin from rows without their detail fields (EncodeAssembled,
-// StripDetail). The files are byte for byte what Encode writes for the
-// same customers (TestAssembledEqualsEncode).
-
-// DetailPiece is the detail records of some customers, in their order:
-// Body holds the records back to back, Lens each one's length.
-type DetailPiece struct {
-	Body []byte
-	Lens []uint32
-}
-
-// EncodeDetail encodes the detail records of customers (as Encode does
-// for each of them).
-func EncodeDetail(customers []Customer) (*DetailPiece, error) {
-	p := &DetailPiece{Body: make([]byte, 0, len(customers)*detailGuess), Lens: make([]uint32, len(customers))}
-	for i := range customers {
-		n := len(p.Body)
-		var err error
-		if p.Body, err = appendDetail(p.Body, &customers[i]); err != nil {
-			return nil, fmt.Errorf("serving: %w", err)
-		}
-		p.Lens[i] = uint32(len(p.Body) - n)
-	}
-	return p, nil
-}
-
-// StripDetail clears the fields only detail.bin holds (MSISDN, name, the
-// dates, the history), keeping those the run's figures and crm.scores read
-// (the reasons). columns.bin is encoded from such rows exactly as from the
-// full ones.
-func StripDetail(c *Customer) {
-	c.MSISDN, c.Name, c.ActivationDate, c.StatusDate, c.History = "", "", "", "", nil
-}
-
-// DetailAssembly is detail.bin being built from pieces: the record ends
-// are fixed first (Len of every row in id order), then each piece's
-// records are copied to their rows (Place), one piece at a time.
-type DetailAssembly struct {
-	buf  []byte
-	ends []uint64
-}
-
-// NewDetailAssembly lays out detail.bin for records of lens, in row
-// order.
-func NewDetailAssembly(lens []uint32) *DetailAssembly {
-	ends := make([]uint64, len(lens))
-	end := uint64(detailHeader)
-	for i, n := range lens {
-		end += uint64(n)
-		ends[i] = end
-	}
-	buf := make([]byte, end)
-	copy(buf, detailMagic)
-	return &DetailAssembly{buf: buf, ends: ends}
-}
-
-// Place copies piece's records to their rows: record j of the piece is
-// row rows[j]'s.
-func (a *DetailAssembly) Place(piece *DetailPiece, rows []int) error {
-	if len(rows) != len(piece.Lens) {
-		return fmt.Errorf("serving: a detail piece of %d records placed on %d rows", len(piece.Lens), len(rows))
-	}
-	off := 0
-	for j, r := range rows {
-		n := int(piece.Lens[j])
-		if r < 0 || r >= len(a.ends) || off+n > len(piece.Body) {
-			return corrupt("detail piece record %d (row %d, %d bytes) out of range", j, r, n)
-		}
-		start := uint64(detailHeader)
-		if r > 0 {
-			start = a.ends[r-1]
-		}
-		if a.ends[r]-start != uint64(n) {
-			return corrupt("detail piece record %d is %d bytes, row %d was laid out for %d", j, n, r, a.ends[r]-start)
-		}
-		copy(a.buf[start:a.ends[r]], piece.Body[off:off+n])
-		off += n
-	}
-	if off != len(piece.Body) {
-		return corrupt("detail piece holds %d bytes past its records", len(piece.Body)-off)
-	}
-	return nil
-}
-
-// EncodeAssembled builds a run's files from rows sorted by id (their
-// detail fields are not read: StripDetail) and the assembled detail.bin,
-// every row's record placed.
-func EncodeAssembled(meta *Meta, rows []Customer, det *DetailAssembly) (*Files, error) {
-	if meta == nil {
-		return nil, errors.New("serving: no meta")
-	}
-	if len(rows) != len(det.ends) {
-		return nil, fmt.Errorf("serving: %d rows, detail laid out for %d", len(rows), len(det.ends))
-	}
-	for i := range rows {
-		if !ValidID(rows[i].SubscriberID) {
-			return nil, fmt.Errorf("serving: row %d: invalid subscriber id %q", i, rows[i].SubscriberID)
-		}
-		if i > 0 && rows[i-1].SubscriberID >= rows[i].SubscriberID {
-			return nil, fmt.Errorf("serving: customers not sorted by id at %d (%s, %s)", i, rows[i-1].SubscriberID, rows[i].SubscriberID)
-		}
-	}
-	cols, err := encodeColumns(rows, det.ends)
-	if err != nil {
-		return nil, fmt.Errorf("serving: %w", err)
-	}
-	mb, err := json.Marshal(meta)
-	if err != nil {
-		return nil, fmt.Errorf("serving: encode meta: %w", err)
-	}
-	return &Files{Columns: cols, Detail: det.buf, Meta: mb}, nil
-}
+// customer's row: a scoring bucket encodes its customers of each shard
+// (Encode), and the commit merges the buckets' pieces of a shard in id
+// order (Merge), fixing what it ranks over every bucket (the value tier),
+// then stores the files (PutRun or PutShard) and, once the run's meta is
+// done, the pointer (PointRun or PointShards).
 
 // WriteFiles stores a run's encoded files and then points latest.json at
 // them, as Write does.
@@ -145,62 +34,6 @@ func WriteFiles(ctx context.Context, st Store, run string, f *Files) (Pointer, e
 		}
 	}
 	return p, nil
-}
-
-// EncodeAssembledShards builds a run's files in n shards from rows sorted
-// by id (stripped: StripDetail) and their assembled detail.bin: shard k
-// holds the rows with ShardOf(id, n) == k in id order, each shard encoded
-// alone with the run's meta, byte for byte what WriteSharded encodes for
-// the full rows. One shard is EncodeAssembled. Each shard's detail.bin is
-// copied out of det, so the split holds the snapshot's bytes twice.
-func EncodeAssembledShards(meta *Meta, rows []Customer, det *DetailAssembly, n int) ([]*Files, error) {
-	if n < 1 || n > MaxShards {
-		return nil, fmt.Errorf("serving: %d shards, want 1 to %d", n, MaxShards)
-	}
-	if n == 1 {
-		f, err := EncodeAssembled(meta, rows, det)
-		if err != nil {
-			return nil, err
-		}
-		return []*Files{f}, nil
-	}
-	if len(rows) != len(det.ends) {
-		return nil, fmt.Errorf("serving: %d rows, detail laid out for %d", len(rows), len(det.ends))
-	}
-	of := make([][]int, n)
-	for i := range rows {
-		k := ShardOf(rows[i].SubscriberID, n)
-		of[k] = append(of[k], i)
-	}
-	start := func(i int) uint64 {
-		if i == 0 {
-			return detailHeader
-		}
-		return det.ends[i-1]
-	}
-	out := make([]*Files, n)
-	for k, ix := range of {
-		part := make([]Customer, len(ix))
-		lens := make([]uint32, len(ix))
-		for j, i := range ix {
-			part[j] = rows[i]
-			lens[j] = uint32(det.ends[i] - start(i))
-		}
-		d := NewDetailAssembly(lens)
-		for j, i := range ix {
-			s := uint64(detailHeader)
-			if j > 0 {
-				s = d.ends[j-1]
-			}
-			copy(d.buf[s:d.ends[j]], det.buf[start(i):det.ends[i]])
-		}
-		f, err := EncodeAssembled(meta, part, d)
-		if err != nil {
-			return nil, fmt.Errorf("serving: shard %d of %d: %w", k, n, err)
-		}
-		out[k] = f
-	}
-	return out, nil
 }
 
 // Merge builds a run's files (one shard's, or the unsharded run's) from
@@ -312,4 +145,26 @@ func Merge(meta *Meta, pieces []*Files, fix func(*Customer) error) (*Files, erro
 		return nil, fmt.Errorf("serving: encode meta: %w", err)
 	}
 	return &Files{Columns: cols, Detail: det, Meta: mb}, nil
+}
+
+// PutRun stores the columns.bin and detail.bin of an unsharded run where
+// WriteFiles puts them, without meta.json and the pointer (PointRun): a
+// writer that finishes the run's meta after its files.
+func PutRun(ctx context.Context, st Store, run string, columns, detail []byte) (ShardFiles, error) {
+	dir := path.Join("runs", run)
+	f := ShardFiles{Columns: path.Join(dir, "columns.bin"), ColumnsBytes: int64(len(columns)),
+		Detail: path.Join(dir, "detail.bin"), DetailBytes: int64(len(detail))}
+	return f, putAll(ctx, st, f.Detail, detail, f.Columns, columns)
+}
+
+// PointRun stores an unsharded run's meta.json and then points
+// latest.json at it and at its files (PutRun), as WriteFiles does.
+func PointRun(ctx context.Context, st Store, run string, meta []byte, f ShardFiles) (Pointer, error) {
+	p := Pointer{Format: FormatColumns, Run: run, Columns: f.Columns, ColumnsBytes: f.ColumnsBytes,
+		Detail: f.Detail, DetailBytes: f.DetailBytes, Meta: path.Join("runs", run, "meta.json")}
+	pb, _ := json.Marshal(p)
+	if err := putAll(ctx, st, p.Meta, meta, LatestKey, pb); err != nil {
+		return Pointer{}, err
+	}
+	return p, nil
 }
