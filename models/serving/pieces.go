@@ -45,7 +45,8 @@ func WriteFiles(ctx context.Context, st Store, run string, f *Files) (Pointer, e
 // (TestMergeEqualsEncode), and Merge holds the pieces' files and the
 // result's, never a decoded row beyond the one in hand: the commit of a
 // fanned-out run writes the snapshot from its buckets' pieces this way.
-// An id in two pieces is an error.
+// An id in two pieces is an error. Merge takes the pieces: each one's
+// Columns is released (set to nil) once read into place.
 func Merge(meta *Meta, pieces []*Files, fix func(*Customer) error) (*Files, error) {
 	if meta == nil {
 		return nil, errors.New("serving: no meta")
@@ -63,6 +64,7 @@ func Merge(meta *Meta, pieces []*Files, fix func(*Customer) error) (*Files, erro
 		}
 		buf := alignedBuffer(int64(len(f.Columns)))
 		copy(buf, f.Columns)
+		f.Columns = nil
 		cols, err := openColumns(buf, int64(len(f.Detail)))
 		if err != nil {
 			return nil, fmt.Errorf("serving: piece %d: %w", k, err)
