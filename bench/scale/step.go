@@ -111,7 +111,12 @@ func runStep(ctx context.Context, fn string, stdin io.Reader, stdout io.Writer) 
 		costs := serving.DefaultCosts
 		t := scoring.Task{Costs: &costs}
 		_ = json.Unmarshal(ev, &t)
-		r := &scoring.Runner{Tables: conn.Catalog, Models: &registry.Registry{Store: models}, Serving: snaps, Log: log}
+		// As functions/score wires it: the serving layout from the environment.
+		shards, err := serving.ShardsFromEnv(os.Getenv)
+		if err != nil {
+			return err
+		}
+		r := &scoring.Runner{Tables: conn.Catalog, Models: &registry.Registry{Store: models}, Serving: snaps, Log: log, Shards: shards}
 		out, err = r.Handle(ctx, t)
 		if err != nil {
 			return err
