@@ -207,6 +207,9 @@ func run(ctx context.Context, args []string) error {
 		"TELCOLAKE_PSEUDONYM_KEY=scale-key-0123456789", "TELCOLAKE_REJECT_THRESHOLD=0.05")}
 	r.before = countLake(lakeDir)
 	rep := &report{Opts: o, Start: time.Now().UTC(), LoadStart: proc.LoadAvg1(), Work: work, Cores: runtime.NumCPU(), Nice: ownNice()}
+	if m := tpl.StateMachines["MonthlyRun"]; m != nil && m.Machine.States["Buckets"] != nil {
+		rep.TemplateConcurrency = m.Machine.States["Buckets"].MaxConcurrency // the report's before the Map stage
+	}
 	if from > 0 {
 		if rep.Stages, err = earlierStages(work, from); err != nil {
 			return err

@@ -111,7 +111,7 @@ func (r *report) section() string {
 		"MemorySize is the function's in `infra/template.yaml`.\n\n",
 		r.Start.Format("2006-01-02 15:04"), r.cores(), r.LoadStart, r.LoadEnd,
 		map[bool]string{true: "", false: ": the machine is shared with\nother work, so times are upper bounds"}[r.Nice > 0], r.Opts.subs, r.Opts.months, r.Opts.start,
-		thousands(r.CDRRows), r.Files, float64(r.CSVBytes)/1e9, map[bool]string{true: "gzip CSV", false: "CSV"}[r.Opts.gzip], r.Concurrency)
+		thousands(r.CDRRows), r.Files, float64(r.CSVBytes)/1e9, map[bool]string{true: "gzip CSV", false: "CSV"}[r.Opts.gzip], r.mapConcurrency())
 	if r.Nice > 0 {
 		p("The machine is shared with other sessions and this run ran at nice %d: it took only the CPU they left idle, so\n"+
 			"its wall times are neither this machine's nor Lambda's. What counts is each invocation's CPU time (user + system),\n"+
@@ -507,11 +507,14 @@ func (r *report) cores() int {
 	return runtime.NumCPU()
 }
 
-// mapConcurrency is how many buckets ran at once here.
+// mapConcurrency is how many buckets run at once here: the Map stage's,
+// or before it -concurrency or the template's.
 func (r *report) mapConcurrency() int {
 	switch {
 	case r.Concurrency > 0:
 		return r.Concurrency
+	case r.Opts.concurrency > 0:
+		return r.Opts.concurrency
 	case r.TemplateConcurrency > 0:
 		return r.TemplateConcurrency
 	}

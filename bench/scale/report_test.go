@@ -153,9 +153,17 @@ func TestStageCPUBound(t *testing.T) {
 		{"buckets two at once on 2 cores", 2, 2, monthly, 58, 36 + 80.0/2},
 		{"buckets one at a time", 2, 1, monthly, 58, 36 + 80},
 		{"8 at once on 4 cores", 4, 8, monthly, 29, 36 + 80.0/4},
+		{"-concurrency 2, before the Map stage", 2, -2, monthly, 58, 36 + 80.0/2},
+		{"the template's 8, before the Map stage", 2, -8, monthly, 58, 36 + 80.0/2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &report{Cores: tc.cores, Concurrency: tc.concur}
+			switch { // concur < 0: not known from the Map stage yet
+			case tc.concur == -2:
+				r.Concurrency, r.Opts.concurrency = 0, 2
+			case tc.concur < 0:
+				r.Concurrency, r.TemplateConcurrency = 0, -tc.concur
+			}
 			lo, hi := r.stageCPUBound(stage{Calls: tc.calls})
 			if math.Abs(lo-tc.wantLo) > 1e-9 || math.Abs(hi-tc.wantHi) > 1e-9 {
 				t.Errorf("stageCPUBound = %v, %v; want %v, %v", lo, hi, tc.wantLo, tc.wantHi)
