@@ -1,6 +1,7 @@
 package localstack
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -18,9 +20,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/gofiber/fiber/v3"
 	"github.com/versity/versitygw/backend/meta"
 	"github.com/versity/versitygw/backend/posix"
 	"github.com/versity/versitygw/embedgw"
+	"github.com/versity/versitygw/s3api"
 )
 
 // Fixed local credentials: the embedded S3 checks SigV4 signatures with them.
@@ -36,6 +40,14 @@ type S3Config struct {
 	Region     string   `json:"region"`      // reported to clients
 	Buckets    []string `json:"buckets"`     // created on start if missing
 	WebhookURL string   `json:"webhook_url"` // receives bucket events (versitygw's webhook sink)
+	// MaxConnections and MaxRequests bound the open connections and the
+	// requests in flight (0: 4096 and 1024); past either the server
+	// answers 503, which S3 clients retry.
+	MaxConnections int `json:"max_connections,omitempty"`
+	MaxRequests    int `json:"max_requests,omitempty"`
+	// IdleTimeout is how long a keep-alive connection may wait for its
+	// next request before the server closes it (0: s3IdleTimeout).
+	IdleTimeout time.Duration `json:"idle_timeout,omitempty"`
 }
 
 // S3Server is a running embedded S3 server: versitygw with its POSIX
@@ -43,9 +55,10 @@ type S3Config struct {
 // the working directory of its process, and versitygw runs one gateway per
 // process).
 type S3Server struct {
-	cfg  S3Config
-	cmd  *exec.Cmd
-	done chan error
+	cfg    S3Config
+	cmd    *exec.Cmd
+	done   chan error
+	client func() *s3.Client
 }
 
 const s3ChildEnv = "TELCOLAKE_LOCAL_S3_CHILD"
@@ -86,6 +99,7 @@ func StartS3(ctx context.Context, cfg S3Config, log io.Writer) (*S3Server, error
 		return nil, fmt.Errorf("s3: start: %w", err)
 	}
 	s := &S3Server{cfg: cfg, cmd: cmd, done: make(chan error, 1)}
+	s.client = sync.OnceValue(s.newClient)
 	go func() { s.done <- cmd.Wait() }()
 	if err := s.waitReady(ctx); err != nil {
 		s.Close()
@@ -127,8 +141,12 @@ func (s *S3Server) waitReady(ctx context.Context) error {
 // Endpoint is the server's URL, for AWS_ENDPOINT_URL.
 func (s *S3Server) Endpoint() string { return "http://" + s.cfg.Addr }
 
-// Client returns an S3 client with the local credentials.
-func (s *S3Server) Client() *s3.Client {
+// Client returns the server's S3 client with the local credentials: one
+// client, so one connection pool, however often it is called (a client
+// per call kept a connection per call open).
+func (s *S3Server) Client() *s3.Client { return s.client() }
+
+func (s *S3Server) newClient() *s3.Client {
 	return s3.New(s3.Options{
 		Region:       s.cfg.Region,
 		BaseEndpoint: aws.String(s.Endpoint()),
@@ -188,13 +206,39 @@ func runS3(ctx context.Context, cfg S3Config) error {
 		RootUserSecret:    LocalSecretKey,
 		Region:            cfg.Region,
 		Ports:             []string{cfg.Addr},
-		MaxConnections:    4096,
-		MaxRequests:       1024,
+		MaxConnections:    cmp.Or(cfg.MaxConnections, 4096),
+		MaxRequests:       cmp.Or(cfg.MaxRequests, 1024),
 		MultipartMaxParts: 10000,
 		Quiet:             true,
 		KeepAlive:         true,
 		EventWebhookURL:   cfg.WebhookURL,
+		S3Options:         []s3api.Option{s3api.WithMiddleware("/", closeIdle(cmp.Or(cfg.IdleTimeout, s3IdleTimeout)))},
 	})
+}
+
+// s3IdleTimeout is how long the server keeps an idle keep-alive connection.
+const s3IdleTimeout = 30 * time.Second
+
+// closeIdle makes the server close a keep-alive connection that stays idle
+// for d after a request, as S3 does. versitygw sets no idle or read timeout
+// on its fasthttp server, so a connection stayed open as long as its client
+// kept it: connections a client left behind (a transport per request, a
+// body never closed) held the server's connection slots, and once
+// MaxConnections were held every new connection was answered 503 for good.
+// fasthttp runs the handler on the connection's goroutine and never touches
+// the read deadline without those timeouts, so the deadline set here bounds
+// exactly the wait for the next request; it is cleared when one arrives (a
+// request body may take as long as it needs). It counts from the handler's
+// end, so a response body that takes longer than d to send leaves its
+// connection closed after it, which clients handle as any server's close.
+func closeIdle(d time.Duration) fiber.Handler {
+	return func(c fiber.Ctx) error {
+		conn := c.RequestCtx().Conn()
+		_ = conn.SetReadDeadline(time.Time{})
+		err := c.Next()
+		_ = conn.SetReadDeadline(time.Now().Add(d))
+		return err
+	}
 }
 
 // s3ReadBuffer is the posix backend's read buffer per GET. Its default,
