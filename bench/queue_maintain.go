@@ -31,13 +31,22 @@ var queueMaintenancePolicy = lake.MaintainConfig{SnapshotAge: 0, KeepSnapshots: 
 // measureQueueMetadata scans crm.cdr, runs maintenance once on crm.cdr
 // and crm.ingest_log, and scans again.
 func measureQueueMetadata(ctx context.Context, st *localstack.Stack, catalog string) (*queueMetadata, error) {
-	cat, err := lake.OpenCatalog(ctx, lake.Config{Warehouse: "s3://" + st.Buckets["LakeBucket"] + "/warehouse", Catalog: catalog,
-		Region: localstack.Region, EndpointURL: st.S3.Endpoint()})
+	cfg := lake.Config{Warehouse: "s3://" + st.Buckets["LakeBucket"] + "/warehouse", Catalog: catalog,
+		Region: localstack.Region, EndpointURL: st.S3.Endpoint()}
+	// One SDK configuration for the scans and the run, as the maintain
+	// function has (lake.Open): one connection pool for the table IO.
+	awsCfg, err := lake.LoadAWSConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx = lake.WithAWS(ctx, &awsCfg)
+	cat, err := lake.OpenCatalog(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer cat.Close()
 	m := lake.NewMaintainer(queueMaintenancePolicy, cat, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m.AWS = &awsCfg
 	m.Defs = []lake.TableDef{lake.CDRTable, lake.IngestLogTable}
 	return measureMetadata(ctx, "queue", cat, m)
 }

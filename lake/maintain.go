@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -16,6 +17,7 @@ import (
 	iceio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 	"github.com/apache/iceberg-go/table/compaction"
+	"github.com/apache/iceberg-go/utils"
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
@@ -222,6 +224,30 @@ func NewMaintainer(cfg MaintainConfig, tables TableLoader, log *slog.Logger) *Ma
 	return &Maintainer{Tables: tables, Log: log, Cfg: cfg, Now: time.Now, retry: maintainRetry}
 }
 
+// withAWS gives the table IO under ctx one SDK configuration, and so one
+// HTTP connection pool, for the whole run: m.AWS, else the one ctx
+// carries, else one loaded for this run. Without one, iceberg-go builds a
+// new S3 client and transport for every Table.FS call, each keeping its
+// connection open (90 s on the client; an S3 server may keep it longer),
+// so a run over 10,000 ledger objects opened thousands of connections and
+// the local S3 answered 503 to everyone once its connection limit was
+// reached.
+func (m *Maintainer) withAWS(ctx context.Context) context.Context {
+	if m.AWS != nil {
+		return WithAWS(ctx, m.AWS)
+	}
+	if utils.GetAwsConfig(ctx) != nil {
+		return ctx
+	}
+	awsCfg, err := LoadAWSConfig(ctx, Config{})
+	if err != nil {
+		// As without one: each IO loads the same configuration itself and
+		// reports the error if it needs S3.
+		return ctx
+	}
+	return WithAWS(ctx, &awsCfg)
+}
+
 func (m *Maintainer) now() time.Time {
 	if m.Now == nil {
 		return time.Now()
@@ -234,7 +260,7 @@ func (m *Maintainer) now() time.Time {
 // others; the error then names each failed table (the log rows are written
 // all the same).
 func (m *Maintainer) Run(ctx context.Context) (MaintainReport, error) {
-	ctx = WithAWS(ctx, m.AWS)
+	ctx = m.withAWS(ctx)
 	if m.retry.attempts == 0 {
 		m.retry = maintainRetry
 	}
@@ -733,7 +759,9 @@ func (m *Maintainer) expire(ctx context.Context, def TableDef, tm *TableMaintena
 
 // repairLedger makes sure every source that one of the expiring snapshots
 // names has a ledger object holding its newest entry in tbl (which may be
-// in a snapshot that stays). It returns how many objects it wrote.
+// in a snapshot that stays). It returns how many objects it wrote. The
+// objects are read and written ledgerReadLanes at a time, as a batch
+// reads them: a run after a day of 10,000 files touches 10,000 objects.
 func repairLedger(ctx context.Context, tbl *table.Table, expiring []table.Snapshot) (int, error) {
 	sources := map[string]bool{}
 	for _, s := range expiring {
@@ -752,21 +780,55 @@ func repairLedger(ctx context.Context, tbl *table.Table, expiring []table.Snapsh
 	if err != nil {
 		return 0, err
 	}
-	written := 0
-	for src, e := range newest {
-		obj, ok, err := readLedgerObject(ctx, tbl, src)
-		if err != nil {
-			return written, err
-		}
-		if ok && obj.SnapshotID == e.snapshotID && obj.ETag == e.etag && obj.Status == e.status {
+	list := make([]string, 0, len(newest))
+	for src := range newest {
+		list = append(list, src)
+	}
+	objs, err := readLedgerObjects(ctx, tbl, list)
+	if err != nil {
+		return 0, err
+	}
+	var stale []string
+	for _, src := range list {
+		e := newest[src]
+		if obj, ok := objs[src]; ok && obj.SnapshotID == e.snapshotID && obj.ETag == e.etag && obj.Status == e.status {
 			continue
 		}
-		if err := writeLedgerObject(ctx, tbl, src, e); err != nil {
-			return written, err
-		}
-		written++
+		stale = append(stale, src)
 	}
-	return written, nil
+	var (
+		mu       sync.Mutex
+		written  int
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	sem := make(chan struct{}, ledgerReadLanes)
+	for _, src := range stale {
+		mu.Lock()
+		failed := firstErr != nil
+		mu.Unlock()
+		if failed || ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			err := writeLedgerObject(ctx, tbl, src, newest[src])
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				written++
+			} else if firstErr == nil {
+				firstErr = err
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	return written, firstErr
 }
 
 // newestEntries is ledgerLookup for many sources in one pass over the
