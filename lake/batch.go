@@ -357,7 +357,7 @@ func (in *Ingester) IngestBatch(ctx context.Context, objs []Object) []Outcome {
 	out := make([]Outcome, len(objs))
 	in.keysOnce.Do(func() {
 		if in.keys == nil {
-			in.keys = newKeyCache(defaultKeyCacheKeys)
+			in.keys = newDefaultKeyCache()
 		}
 	})
 

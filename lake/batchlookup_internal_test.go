@@ -147,7 +147,7 @@ func TestRecheckBatchRedoesOnlyTheFilesHit(t *testing.T) {
 	ingest("exports/cdr/2026/10/01/a.csv", row("A1", "01")+row("A2", "02"))
 	parsed := load() // the table the batch's files were parsed against
 	day1 := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC).Unix() / 86400
-	shared, cache := newDayKeys(), newKeyCache(1<<20)
+	shared, cache := newDayKeys(), newKeyCache(1<<20, 1<<20)
 	member := func(day int64, ids ...string) *prepared {
 		r := newRecordSet(ctx, CDRFormat, parsed, "", false, cache)
 		r.shared = shared

@@ -265,7 +265,7 @@ func (in *Ingester) ingestOnce(ctx context.Context, obj Object) (Result, error) 
 	parser := in.newParser(ctx, format, fc, obj)
 	in.keysOnce.Do(func() {
 		if in.keys == nil {
-			in.keys = newKeyCache(defaultKeyCacheKeys)
+			in.keys = newDefaultKeyCache()
 		}
 	})
 	recs := newRecordSet(ctx, format, tbl, res.Source, prev.found, in.keys)

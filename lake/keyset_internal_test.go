@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -208,7 +209,7 @@ func TestDayIndexReadsOnlyNewFiles(t *testing.T) {
 		reads = append(reads, df.FilePath())
 		return keys[df.FilePath()], nil
 	}
-	c := newKeyCache(defaultKeyCacheKeys)
+	c := newDefaultKeyCache()
 	key := dayIndexKey{"t", 1}
 	check := func(idx *dayIndex, live []string) {
 		t.Helper()
@@ -264,5 +265,81 @@ func TestDayIndexReadsOnlyNewFiles(t *testing.T) {
 	}
 	if got := len(reads) - before; got != len(live) {
 		t.Errorf("under a new hash the index read %d files, want %d", got, len(live))
+	}
+}
+
+// A day with more keys than the file-key cache holds is still extended
+// file by file with the default cache (a day of 10,000 files of 1,000 rows
+// is 10M keys: when the day indexes shared the files' 4M bound, every
+// batch past file 4,200 rebuilt the day's index from every live file);
+// a day past the day bound is not kept, so the memory stays bounded.
+func TestDayIndexOutgrowsFileCache(t *testing.T) {
+	const perFile = 400_000 // 15 files: 6M keys
+	rng := rand.New(rand.NewPCG(5, 6))
+	keys := map[string][]recordKey{}
+	var paths []string
+	for i := range 15 {
+		p := fmt.Sprintf("f%02d", i)
+		paths = append(paths, p)
+		ks := make([]recordKey, perFile)
+		for j := range ks {
+			ks[j] = rng.Uint64() | 1
+		}
+		keys[p] = ks
+	}
+	reads := 0
+	keysOf := func(df iceberg.DataFile) ([]recordKey, error) {
+		reads++
+		return keys[df.FilePath()], nil
+	}
+	cases := []struct {
+		name      string
+		cache     *keyCache
+		wantReads int // per file added, once the index is past the day bound
+	}{
+		{"default cache", newDefaultKeyCache(), 1},
+		{"day bound of 2 files", newKeyCache(perFile, 2*perFile), 0}, // 0: rebuilt, checked below
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			key := dayIndexKey{"t", 1}
+			for n := 1; n <= len(paths); n++ {
+				before := reads
+				idx, err := tc.cache.dayIndex(key, 1, fakeFiles(t, keys, paths[:n]...), keysOf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if k := keys[paths[n-1]][perFile/2]; !idx.has(k) {
+					t.Fatalf("index of %d files lacks a key of the last", n)
+				}
+				got := reads - before
+				switch {
+				case tc.wantReads > 0 && got != tc.wantReads:
+					t.Fatalf("file %d of the day (%d keys, file cache %d): the index read %d files, want only the new one",
+						n, n*perFile, tc.cache.maxKeys, got)
+				case tc.wantReads == 0 && n > 3 && got != n:
+					t.Fatalf("file %d past a day bound of 2 files read %d files, want all %d (the index is not kept)", n, got, n)
+				}
+				if tc.cache.dayN > tc.cache.maxDayN {
+					t.Fatalf("day indexes hold %d keys, bound %d", tc.cache.dayN, tc.cache.maxDayN)
+				}
+			}
+		})
+	}
+}
+
+func TestDayIndexKeys(t *testing.T) {
+	for _, tc := range []struct {
+		limit int64
+		want  int
+	}{
+		{math.MaxInt64, defaultDayIndexKeys},
+		{700 << 20, 700 << 20 / dayIndexShare / 8},
+		{64 << 20, minDayIndexKeys},
+		{64 << 30, maxDayIndexKeys},
+	} {
+		if got := dayIndexKeys(tc.limit); got != tc.want {
+			t.Errorf("dayIndexKeys(%d) = %d, want %d", tc.limit, got, tc.want)
+		}
 	}
 }

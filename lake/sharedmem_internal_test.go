@@ -81,7 +81,7 @@ func TestSharedBufferBoundedByRowMemory(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := NewIngester(cfg, cat, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			in.SharedBatchBytes = tc.bound
-			in.keys = newKeyCache(defaultKeyCacheKeys)
+			in.keys = newDefaultKeyCache()
 			idx := make([]int, len(objs))
 			for i := range idx {
 				idx[i] = i
