@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"maps"
 	"math"
+	"math/bits"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -177,11 +178,46 @@ type dayIndex struct {
 
 func (d *dayIndex) has(k recordKey) bool {
 	for _, s := range d.segs {
-		if _, ok := slices.BinarySearch(s, k); ok {
+		if runHas(s, k) {
 			return true
 		}
 	}
 	return false
+}
+
+// runHas reports whether the sorted run s holds k. Keys are keyed hashes,
+// spread evenly over 64 bits, so where k would be is guessed from its
+// value (interpolation search: about 3 probes in a run of 10M keys, where
+// a binary search's 23 each miss the CPU cache); a run that is not even
+// (the weak hashes of tests) falls back to binary search after a few
+// guesses, so a look-up never costs more than O(log n).
+func runHas(s []recordKey, k recordKey) bool {
+	lo, hi := 0, len(s)
+	for range 4 {
+		if hi-lo <= 16 {
+			break
+		}
+		a, b := s[lo], s[hi-1]
+		if k < a || k > b {
+			return false
+		}
+		if a == b {
+			return k == a
+		}
+		// lo + (k-a)/(b-a) of the way to hi-1; (k-a)·m < (b-a)·2⁶⁴, so the quotient fits.
+		h, l := bits.Mul64(k-a, uint64(hi-1-lo))
+		q, _ := bits.Div64(h, l, b-a)
+		switch p := lo + int(q); {
+		case s[p] == k:
+			return true
+		case s[p] < k:
+			lo = p + 1
+		default:
+			hi = p
+		}
+	}
+	_, ok := slices.BinarySearch(s[lo:hi], k)
+	return ok
 }
 
 // dayIndex returns the index of the day's live files: the cached one

@@ -343,3 +343,48 @@ func TestDayIndexKeys(t *testing.T) {
 		}
 	}
 }
+
+// runHas answers like a plain search for runs spread evenly (hashes) and
+// unevenly (clustered, repeated keys, the weak hashes of tests).
+func TestRunHasMatchesSearch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	runs := map[string]func(int) []recordKey{
+		"even": func(n int) []recordKey {
+			s := make([]recordKey, n)
+			for i := range s {
+				s[i] = rng.Uint64()
+			}
+			return s
+		},
+		"clustered": func(n int) []recordKey {
+			s := make([]recordKey, n)
+			for i := range s {
+				s[i] = uint64(rng.IntN(50)) << uint(rng.IntN(64))
+			}
+			return s
+		},
+		"small values": func(n int) []recordKey {
+			s := make([]recordKey, n)
+			for i := range s {
+				s[i] = uint64(1 + rng.IntN(3*n+1))
+			}
+			return s
+		},
+	}
+	for name, gen := range runs {
+		for _, n := range []int{0, 1, 2, 17, 100, 10_000} {
+			s := gen(n)
+			slices.Sort(s)
+			probes := append(slices.Clone(s), 0, math.MaxUint64)
+			for range 2000 {
+				probes = append(probes, gen(1)[0], rng.Uint64())
+			}
+			for _, k := range probes {
+				_, want := slices.BinarySearch(s, k)
+				if got := runHas(s, k); got != want {
+					t.Fatalf("%s run of %d: runHas(%#x) = %v, want %v", name, n, k, got, want)
+				}
+			}
+		}
+	}
+}
