@@ -36,6 +36,11 @@ const queueFunction = "ingest"
 // Many-small-files target of issue 13.
 const queueFilesTarget = 100.0 // files/s
 
+// queueCPUWindow is how many files the first and last CPU figures cover.
+// Files are answered a batch at a time while another batch is halfway,
+// so a window's figure is within about half a batch of files of it.
+const queueCPUWindow = 1000
+
 // queueReport is what the queue part measured.
 type queueReport struct {
 	Files, RowsPerFile int
@@ -56,10 +61,15 @@ type queueReport struct {
 	// S3 server), and this process (the local queue, the Lambda runtime
 	// API and the uploads).
 	FunctionCPU, S3CPU, StackCPU float64 // seconds
-	Date                         time.Time
-	Commit                       string
-	Metadata                     *queueMetadata // one maintenance run after the files
-	MetadataErr                  string         // why that run failed, if it did
+	// The function's CPU per file over the first and the last
+	// queueCPUWindow files committed (runs of 3 windows or more), taken
+	// when those deliveries arrive: whether a file costs more late in the
+	// day than early.
+	EarlyCPU, LateCPU float64 // milliseconds per file
+	Date              time.Time
+	Commit            string
+	Metadata          *queueMetadata // one maintenance run after the files
+	MetadataErr       string         // why that run failed, if it did
 }
 
 func (r *queueReport) filesPerSec() float64 { return float64(r.Files-r.Failed) / r.Seconds }
@@ -226,11 +236,24 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
 	timeout := time.After(2 * time.Hour)
+	window := o.queueFiles >= 3*queueCPUWindow
+	var lateFrom float64
 	for got := 0; got < o.queueFiles; {
 		select {
 		case d := <-deliveries:
 			got++
 			last = d.at
+			if window && (got == queueCPUWindow || got == o.queueFiles-queueCPUWindow || got == o.queueFiles) {
+				fn, _ := childrenCPU()
+				switch got {
+				case queueCPUWindow:
+					rep.EarlyCPU = 1e3 * (fn - fnCPU0) / queueCPUWindow
+				case o.queueFiles - queueCPUWindow:
+					lateFrom = fn
+				default:
+					rep.LateCPU = 1e3 * (fn - lateFrom) / queueCPUWindow
+				}
+			}
 			var res lake.EventResult
 			if d.d.Err != nil || json.Unmarshal(d.d.Response, &res) != nil || len(res.Files) != 1 || res.Files[0].Status != lake.StatusCommitted {
 				rep.Failed++
@@ -408,6 +431,10 @@ func queueSection(r *queueReport, m machine) string {
 		perFile := (r.FunctionCPU + r.S3CPU + r.StackCPU) / n
 		fmt.Fprintf(&b, "| CPU: ingest function / local S3 server / queue, runtime API and uploads (per file) | %.1f s / %.1f s / %.1f s (%.1f / %.1f / %.1f ms) | |\n",
 			r.FunctionCPU, r.S3CPU, r.StackCPU, 1e3*r.FunctionCPU/n, 1e3*r.S3CPU/n, 1e3*r.StackCPU/n)
+		if r.LateCPU > 0 {
+			fmt.Fprintf(&b, "| ingest function CPU per file, first / last %s files committed | %.1f / %.1f ms | flat |\n",
+				thousands(queueCPUWindow), r.EarlyCPU, r.LateCPU)
+		}
 		fmt.Fprintf(&b, "| files/s the CPU time allows on %d idle CPUs (CPUs ÷ CPU per file; a bound, not a measurement) | %.0f | |\n",
 			m.CPUs, float64(m.CPUs)/perFile)
 	}
