@@ -96,7 +96,7 @@ func (s sampler) keep(id string) bool {
 // buckets' rank rows.
 func (r *Runner) insightReport(ctx context.Context, meta *serving.Meta, horizon int, inRun func(func(id, segment string)) error,
 	th float64, atRisk [][]insight.Reasoned) (*insight.Report, error) {
-	reg, err := loadRegister(ctx, r.Tables, everyone)
+	reg, err := loadLifecycleRegister(ctx, r.Tables)
 	if err != nil {
 		return nil, err
 	}
