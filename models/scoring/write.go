@@ -14,7 +14,7 @@ import (
 )
 
 // scoresChunk is the rows of one crm.scores data file the commit writes.
-const scoresChunk = 1 << 17
+const scoresChunk = 1 << 16
 
 // scoresWriter writes a run's crm.scores rows into data files as they
 // come (scoresChunk at a time) and commits them in one snapshot that
