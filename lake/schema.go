@@ -80,10 +80,18 @@ func partitionByFields(sc *iceberg.Schema, fields ...partField) iceberg.Partitio
 
 // tableProperties are set on every table at creation.
 var tableProperties = iceberg.Properties{
-	"format-version":                             "2",
-	"write.parquet.compression-codec":            "zstd",
-	"write.parquet.compression-level":            "1",
-	"commit.retry.num-retries":                   "0", // telcolake runs its own loop (see commit.go)
-	"write.metadata.delete-after-commit.enabled": "true",
-	"write.metadata.previous-versions-max":       "50",
+	"format-version":                  "2",
+	"write.parquet.compression-codec": "zstd",
+	"write.parquet.compression-level": "1",
+	// Columns of (nearly) one value per row in a data file (crm.cdr's
+	// files hold a day of a subscriber bucket): a dictionary costs the
+	// writer a hash look-up per value and saves nothing after zstd (the
+	// files come out 0.6% smaller without).
+	"write.parquet.dict-encoding-enabled.column.call_id":          "false",
+	"write.parquet.dict-encoding-enabled.column.other_party_hash": "false",
+	"write.parquet.dict-encoding-enabled.column.msisdn":           "false",
+	"write.parquet.dict-encoding-enabled.column.subscriber_id":    "false",
+	"commit.retry.num-retries":                                    "0", // telcolake runs its own loop (see commit.go)
+	"write.metadata.delete-after-commit.enabled":                  "true",
+	"write.metadata.previous-versions-max":                        "50",
 }
