@@ -250,12 +250,41 @@ func (p *Parser) Batches(r io.Reader) iter.Seq2[PartBatch, error] {
 			}
 		}()
 		buffered := 0
+		// A new partition's builder is sized like the batch emitted last
+		// (rows, and bytes per row of each string column), so the columns
+		// are not grown by doubling and copying as rows come. The open
+		// builders reserve at most as many rows as the parser may buffer
+		// (input spread over many partitions reserves little).
+		lastRows, lastBytes, reserved := 0, make([]int, len(sc.Fields())), 0
+		newBuilder := func() *partBuilder {
+			pb := &partBuilder{rb: array.NewRecordBuilder(p.Mem, sc)}
+			n := min(lastRows, maxBufferedBatches*p.BatchRows-reserved)
+			if n <= 0 {
+				return pb
+			}
+			pb.rb.Reserve(n)
+			for i, b := range lastBytes {
+				if sb, ok := pb.rb.Field(i).(*array.StringBuilder); ok && b > 0 {
+					sb.ReserveData(int(int64(b) * int64(n) / int64(lastRows)))
+				}
+			}
+			pb.reserved = n
+			reserved += n
+			return pb
+		}
 		emit := func(part int64) bool {
 			pb := parts[part]
 			buffered -= pb.rows
+			reserved -= pb.reserved
 			delete(parts, part)
 			rec := pb.rb.NewRecordBatch()
 			pb.rb.Release()
+			lastRows = pb.rows
+			for i, col := range rec.Columns() {
+				if a, ok := col.(*array.String); ok {
+					lastBytes[i] = len(a.ValueBytes())
+				}
+			}
 			return yield(PartBatch{Rec: rec, Part: part}, nil)
 		}
 		rows := p.Format.newRows(p.ctx)
@@ -363,7 +392,7 @@ func (p *Parser) Batches(r io.Reader) iter.Seq2[PartBatch, error] {
 			}
 			pb := parts[part]
 			if pb == nil {
-				pb = &partBuilder{rb: array.NewRecordBuilder(p.Mem, sc)}
+				pb = newBuilder()
 				parts[part] = pb
 			}
 			rows.appendTo(pb.rb)
@@ -423,6 +452,8 @@ func firstInvalidUTF8(idx []int, get func(int) string) int {
 type partBuilder struct {
 	rb   *array.RecordBuilder
 	rows int
+	// reserved is the rows the builder was sized for.
+	reserved int
 }
 
 func fullest(parts map[int64]*partBuilder) int64 {
