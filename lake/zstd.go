@@ -1,0 +1,63 @@
+package lake
+
+import (
+	"sync"
+
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/klauspost/compress/zstd"
+)
+
+// The Parquet writer compresses one page at a time (1 MiB at most, the
+// tables' page size), but arrow-go's zstd codec pools encoders with the
+// library's default 8 MiB window, whose history buffers take 16 MiB per
+// encoder in use. pageZstd is that codec with a window of a page: the
+// same compression for pages that fit it, and 2 MiB an encoder. Decoding
+// and streaming are arrow-go's.
+type pageZstd struct {
+	fullCodec
+	pools sync.Map // zstd.EncoderLevel → *sync.Pool of *zstd.Encoder
+}
+
+// fullCodec is what arrow-go's zstd codec implements.
+type fullCodec interface {
+	compress.ErrorCodec
+	compress.StreamingCodec
+}
+
+// zstdWindow is the encoders' window: the tables' page size.
+const zstdWindow = 1 << 20
+
+func init() {
+	base, err := compress.GetCodec(compress.Codecs.Zstd)
+	if err != nil {
+		panic("lake: arrow-go has no zstd codec: " + err.Error())
+	}
+	full, ok := base.(fullCodec)
+	if !ok {
+		panic("lake: arrow-go's zstd codec does not decode with errors or stream")
+	}
+	compress.RegisterCodec(compress.Codecs.Zstd, &pageZstd{fullCodec: full})
+}
+
+func (z *pageZstd) Encode(dst, src []byte) []byte {
+	return z.EncodeLevel(dst, src, compress.DefaultCompressionLevel)
+}
+
+func (z *pageZstd) EncodeLevel(dst, src []byte, level int) []byte {
+	l := zstd.SpeedDefault
+	if level != compress.DefaultCompressionLevel {
+		l = zstd.EncoderLevelFromZstd(level)
+	}
+	p, _ := z.pools.LoadOrStore(l, &sync.Pool{New: func() any {
+		enc, err := zstd.NewWriter(nil, zstd.WithZeroFrames(true), zstd.WithEncoderLevel(l), zstd.WithEncoderConcurrency(1),
+			zstd.WithAllLitEntropyCompression(true), zstd.WithWindowSize(zstdWindow))
+		if err != nil {
+			panic("lake: zstd encoder: " + err.Error()) // the options are constant
+		}
+		return enc
+	}})
+	pool := p.(*sync.Pool)
+	enc := pool.Get().(*zstd.Encoder)
+	defer pool.Put(enc)
+	return enc.EncodeAll(src, dst[:0])
+}
