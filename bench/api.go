@@ -115,12 +115,13 @@ type apiSide struct {
 // apiReport is the api part's measurements.
 type apiReport struct {
 	Customers      int
-	Matches        []int       // per filter: the independent count (= API = DuckDB)
-	ParquetBytes   int64       // the Parquet file DuckDB reads
-	ColumnsBytes   int64       // columns.bin
-	DetailBytes    int64       // detail.bin
-	ColdFile       *coldResult // a fresh process loading from local files
-	ColdS3         *coldResult // … from S3 on the embedded local stack
+	Matches        []int                 // per filter: the independent count (= API = DuckDB)
+	ParquetBytes   int64                 // the Parquet file DuckDB reads
+	ColumnsBytes   int64                 // columns.bin
+	Layout         []serving.ColumnBytes // columns.bin's sections (Snapshot.Layout)
+	DetailBytes    int64                 // detail.bin
+	ColdFile       *coldResult           // a fresh process loading from local files
+	ColdS3         *coldResult           // … from S3 on the embedded local stack
 	S3WriteTime    time.Duration
 	ReadTime       time.Duration // serving.Load, in this process
 	NewTime        time.Duration // api.New
@@ -244,6 +245,10 @@ func (b *bench) measureAPI(ctx context.Context) (*apiReport, error) {
 		return nil, err
 	}
 	rep.ReadTime = time.Since(t)
+	rep.Layout = snap.Layout()
+	for _, l := range rep.Layout {
+		log.Printf("api: columns.bin %-24s %-8s %12d bytes, %6.2f per customer", l.Name, l.Kind, l.Bytes, float64(l.Bytes)/float64(max(1, snap.Len())))
+	}
 	t = time.Now()
 	srv, err := api.New(snap, nil, api.Config{Keys: []api.Key{{Name: "bench", Role: api.RoleAdmin, Hash: api.HashKey(benchSecret)}}})
 	if err != nil {

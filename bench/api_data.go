@@ -181,6 +181,38 @@ func (g *customerGen) fill(rng, rx *rand.Rand, c *serving.Customer, i int) {
 	last := &c.History[len(months)-1]
 	last.VoiceMinutes, last.DataMB, last.Arrears, last.AmountDue = c.VoiceMinutes, c.DataMB, c.Arrears, c.AmountDue
 	genAttributes(rx, c, margin)
+	genUplift(c, i)
+}
+
+// benchOffers are the generated run's offers (Meta.Uplift), with their
+// cost per contact.
+var benchOffers = []serving.OfferInfo{{Offer: "bonus-data", Cost: 2, Channel: "sms", Model: "own"},
+	{Offer: "discount-10", Cost: 8, Channel: "call", Model: "own"}, {Offer: "handset-upgrade", Cost: 40, Channel: "shop", Model: "pooled"},
+	{Offer: "loyalty-points", Cost: 1, Channel: "app", Model: "pooled"}}
+
+var badDebtReasons = []string{"arrears rising (2 months)", "payments late", "credit limit nearly used", "cash payer, falling top-ups"}
+
+// genUplift sets what a run with an uplift and a bad-debt model fills
+// (uplift per offer, the best offer and its value, bad-debt probability
+// and reasons), from customer i's own stream, so the other fields stay as
+// they were generated before.
+func genUplift(c *serving.Customer, i int) {
+	ru := rand.New(rand.NewPCG(uint64(i), 0x0ff3))
+	if c.Status != "deactivated" {
+		best := -1
+		for k, o := range benchOffers {
+			c.OfferUplift[k] = math.Round((0.01+0.02*ru.NormFloat64())*1e6) / 1e6
+			if v := round2(c.OfferUplift[k]*c.CLV - o.Cost); best < 0 || v > c.ContactValue {
+				best, c.ContactValue = k, v
+			}
+		}
+		c.BestOffer, c.Uplift = benchOffers[best].Offer, c.OfferUplift[best]
+		p := ru.Float64()
+		c.BadDebtProbability = math.Round(p*p*p*0.6*1e6) / 1e6
+		if c.BadDebtProbability > 0.15 {
+			c.BadDebtReasons = []string{badDebtReasons[ru.IntN(len(badDebtReasons))]}
+		}
+	}
 }
 
 // genCustomers generates n scored customers, sorted by id, and a meta.
@@ -224,7 +256,8 @@ func (g *customerGen) meta(out []serving.Customer) *serving.Meta {
 	assignBenchTiers(out)
 	meta := &serving.Meta{Run: "bench-" + featureMonth.Format("2006-01"), ScoredAt: featureMonth.AddDate(0, 1, 2),
 		FeatureMonth: featureMonth.Format("2006-01"), ChurnModel: "bench-churn", SegmentModel: "bench-segments",
-		Customers: n, Value: vm}
+		Customers: n, Value: vm, BadDebtModel: "bench-baddebt", BadDebtHorizonMonths: 3,
+		Uplift: &serving.UpliftMeta{Model: "bench-uplift", Method: "two-model", Offers: benchOffers}}
 	counts := make([]int, len(genSegments))
 	for i := range out {
 		counts[out[i].SegmentID]++

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/telcolake/telcolake/models/serving"
 )
 
 // The api section sits between these markers in BENCHMARKS.md, so that a
@@ -72,6 +74,8 @@ func apiSection(rep *report) string {
 	fmt.Fprintf(&b, "| machine load average (1 min) at the start | – | %s | %s |\n\n", c1.Load1, c2.Load1)
 	fmt.Fprintf(&b, "The machine is shared (2 CPUs): a load average well above 2 means other work competed for the CPUs\n"+
 		"during the measurement, and every time above is longer than on an idle machine.\n\n")
+	fmt.Fprintf(&b, "What columns.bin holds per customer (`Snapshot.Layout`, the sections of the file, by kind; the rest of a\n"+
+		"customer is in detail.bin, read on demand):\n\n%s\n", layoutTable(r.Layout, r.Customers))
 	fmt.Fprintf(&b, "Writing the snapshot (not part of the API): generating the rows %s, `serving.Write` to files %s, to the local S3 %s. In this process, for\n"+
 		"the latencies below: `serving.Load` %s + `api.New` %s, heap %.0f MiB after (%.0f MiB before). DuckDB `CREATE TABLE AS`\n"+
 		"of the %.1f MB Parquet file: %s.\n\n",
@@ -120,6 +124,38 @@ func apiSection(rep *report) string {
 		thousands(int64(r.Customers)), ms(r.InProcess.AllFilters.P50), yesNo(r.InProcess.AllFilters.P50 <= targetFilterP50))
 	fmt.Fprintf(&b, "| the same, every filter on its own | worst p50 %s | %s |\n\n", ms(worst), yesNo(worst <= targetFilterP50))
 	fmt.Fprintf(&b, "%s\n", apiEnd)
+	return b.String()
+}
+
+// layoutTable groups columns.bin's sections by kind: the columns, bytes
+// per customer, and the total.
+func layoutTable(layout []serving.ColumnBytes, customers int) string {
+	var b strings.Builder
+	type group struct {
+		names []string
+		bytes int64
+	}
+	var kinds []string
+	by := map[string]*group{}
+	var total int64
+	for _, l := range layout {
+		g := by[l.Kind]
+		if g == nil {
+			g = &group{}
+			by[l.Kind] = g
+			kinds = append(kinds, l.Kind)
+		}
+		g.names = append(g.names, l.Name)
+		g.bytes += l.Bytes
+		total += l.Bytes
+	}
+	n := float64(max(1, customers))
+	fmt.Fprintf(&b, "| kind | columns | bytes per customer | MB |\n|---|---|---:|---:|\n")
+	for _, k := range kinds {
+		g := by[k]
+		fmt.Fprintf(&b, "| %s | %d: %s | %.1f | %.1f |\n", k, len(g.names), strings.Join(g.names, ", "), float64(g.bytes)/n, float64(g.bytes)/1e6)
+	}
+	fmt.Fprintf(&b, "| **all** | %d | **%.1f** | **%.1f** |\n", len(layout), float64(total)/n, float64(total)/1e6)
 	return b.String()
 }
 

@@ -26,8 +26,9 @@ import (
 //	[-4:)    magic "TLCE"
 //
 // Besides the contract's Columns it holds the subscriber ids (uint32 end
-// offsets into one byte array) and the detail index (uint64 end offsets of
-// each customer's record in detail.bin).
+// offsets into one byte array) and the detail index (the end offset of
+// each customer's record in detail.bin: uint32 while detail.bin is under
+// 4 GiB, uint64 past that).
 
 const (
 	colsMagic    = "TLCOLS01"
@@ -35,7 +36,7 @@ const (
 	colsFooter   = 8
 	idsEnds      = "subscriber_id.ends"  // uint32, one per row
 	idsBytes     = "subscriber_id.bytes" // the ids concatenated
-	detailEnds   = "detail.ends"         // uint64, one per row
+	detailEnds   = "detail.ends"         // uint32 or uint64, one per row
 	kindU32      = "uint32"
 	kindU64      = "uint64"
 	kindBytes    = "bytes"
@@ -161,13 +162,20 @@ func (b *columnsBuilder) finish() ([]byte, error) {
 		}
 	}
 	idEnd, idData, ends := b.idEnd, b.idData, b.ends
-	detEnd := make([]byte, 8*n)
+	detKind, detEnd := kindU32, make([]byte, 4*n)
+	if n > 0 && ends[n-1] > math.MaxUint32 {
+		detKind, detEnd = kindU64, make([]byte, 8*n)
+	}
 	for r, e := range ends {
-		binary.LittleEndian.PutUint64(detEnd[8*r:], e)
+		if detKind == kindU32 {
+			binary.LittleEndian.PutUint32(detEnd[4*r:], uint32(e))
+		} else {
+			binary.LittleEndian.PutUint64(detEnd[8*r:], e)
+		}
 	}
 	parts = append(parts,
 		colPart{e: dirEntry{Name: idsEnds, Kind: kindU32}, data: idEnd},
-		colPart{e: dirEntry{Name: detailEnds, Kind: kindU64}, data: detEnd},
+		colPart{e: dirEntry{Name: detailEnds, Kind: detKind}, data: detEnd},
 		colPart{e: dirEntry{Name: idsBytes, Kind: kindBytes}, data: idData})
 
 	// The directory's length fixes the data's offsets, which are in the
@@ -230,16 +238,33 @@ type DictColumn struct {
 
 // columns is a validated columns.bin, its arrays viewed in place.
 type columns struct {
-	n       int
-	buf     []byte // keeps the arrays alive
-	dicts   map[string]*DictColumn
-	ints    map[string][]int32
-	floats  map[string][]float64
-	cents   map[string][]int64
-	idEnds  []uint32
-	idData  []byte
-	detEnds []uint64
-	views   []view // per Columns entry, in order
+	n      int
+	buf    []byte // keeps the arrays alive
+	dicts  map[string]*DictColumn
+	ints   map[string][]int32
+	floats map[string][]float64
+	cents  map[string][]int64
+	idEnds []uint32
+	idData []byte
+	det32  []uint32 // detail record ends: one of the two is set
+	det64  []uint64
+	views  []view // per Columns entry, in order
+	layout []ColumnBytes
+}
+
+// detEnd is where row r's detail record ends in detail.bin.
+func (c *columns) detEnd(r int) uint64 {
+	if c.det64 != nil {
+		return c.det64[r]
+	}
+	return uint64(c.det32[r])
+}
+
+// ColumnBytes is one section of columns.bin and its size.
+type ColumnBytes struct {
+	Name  string
+	Kind  string
+	Bytes int64
 }
 
 // view is one contract column's data (the field of its kind is set).
@@ -379,10 +404,17 @@ func openColumns(buf []byte, detailSize int64) (*columns, error) {
 	if c.idData, err = section(idsBytes, kindBytes, 0, 0); err != nil {
 		return nil, err
 	}
-	if b, err = section(detailEnds, kindU64, 8, n); err != nil {
-		return nil, err
+	if e := entries[detailEnds]; e.Kind == kindU64 {
+		if b, err = section(detailEnds, kindU64, 8, n); err != nil {
+			return nil, err
+		}
+		c.det64 = asSlice[uint64](b, n)
+	} else {
+		if b, err = section(detailEnds, kindU32, 4, n); err != nil {
+			return nil, err
+		}
+		c.det32 = asSlice[uint32](b, n)
 	}
-	c.detEnds = asSlice[uint64](b, n)
 	var prevEnd uint32
 	var prevDet uint64 = detailHeader
 	for r := range n {
@@ -398,7 +430,7 @@ func openColumns(buf []byte, detailSize int64) (*columns, error) {
 			return nil, corrupt("columns.bin: ids not strictly ascending at row %d", r)
 		}
 		prevEnd = end
-		d := c.detEnds[r]
+		d := c.detEnd(r)
 		if d < prevDet+detailMinRecord || d > uint64(detailSize) {
 			return nil, corrupt("columns.bin: detail record %d ends at %d (detail.bin has %d bytes)", r, d, detailSize)
 		}
@@ -406,6 +438,9 @@ func openColumns(buf []byte, detailSize int64) (*columns, error) {
 	}
 	if n > 0 && int64(prevEnd) != int64(len(c.idData)) {
 		return nil, corrupt("columns.bin: ids end at %d of %d bytes", prevEnd, len(c.idData))
+	}
+	for _, e := range dir.Columns {
+		c.layout = append(c.layout, ColumnBytes{Name: e.Name, Kind: e.Kind, Bytes: e.Length})
 	}
 	return c, nil
 }

@@ -107,11 +107,13 @@ func f64(name string, kind Kind, get func(*Customer) *float64) Column {
 		num: func(c *Customer) float64 { return *get(c) }, setNum: func(c *Customer, v float64) { *get(c) = v }}
 }
 
-// Columns are the columns of columns.bin, in file order. Everything else
-// of a Customer (id aside) is detail, read on demand from detail.bin.
+// Columns are the columns of columns.bin, in file order: what filters,
+// sorts and the cube read. Everything else of a Customer (id aside) is
+// detail, read on demand from detail.bin: the segment's name (the segment
+// is filtered by id), the best offer and the uplift under each offer
+// (shown for one customer, never filtered) travel there, not as columns.
 var Columns = []Column{
 	dict("segment_id", nil, nil), // replaced in init: the id as decimal text
-	dict("segment_name", nil, func(c *Customer) *string { return &c.SegmentName }),
 	dict("gender", nil, func(c *Customer) *string { return &c.Gender }),
 	dict("age_band", AgeBands, func(c *Customer) *string { return &c.AgeBand }),
 	dict("region", nil, func(c *Customer) *string { return &c.Region }),
@@ -155,11 +157,6 @@ var Columns = []Column{
 	opt(f64("profit", Cents, func(c *Customer) *float64 { return &c.Profit })),
 	opt(f64("uplift", Float64, func(c *Customer) *float64 { return &c.Uplift })),
 	opt(f64("contact_value", Cents, func(c *Customer) *float64 { return &c.ContactValue })),
-	opt(dict("best_offer", nil, func(c *Customer) *string { return &c.BestOffer })),
-	opt(f64("offer_uplift_1", Float64, func(c *Customer) *float64 { return &c.OfferUplift[0] })),
-	opt(f64("offer_uplift_2", Float64, func(c *Customer) *float64 { return &c.OfferUplift[1] })),
-	opt(f64("offer_uplift_3", Float64, func(c *Customer) *float64 { return &c.OfferUplift[2] })),
-	opt(f64("offer_uplift_4", Float64, func(c *Customer) *float64 { return &c.OfferUplift[3] })),
 	opt(f64("bad_debt_probability", Float64, func(c *Customer) *float64 { return &c.BadDebtProbability })),
 }
 

@@ -22,8 +22,10 @@ import (
 //	uvarint count, then per month: month string, voice_minutes (float64
 //	bits), voice_calls, sms (varint), data_mb (float64 bits), care_calls
 //	(varint), amount_due, amount_paid, arrears (varint cents)
-//	uvarint count, then that many bad-debt reason strings (added later:
-//	a record that ends before it has none)
+//	uvarint count, then that many bad-debt reason strings
+//	uvarint-length strings: segment_name, best_offer
+//	uvarint count k ≤ MaxOffers, then the uplift under offers 1..k
+//	(float64 bits; the offers past k have none: 0)
 //	CRC-32C of the bytes above (uint32)
 //
 // The API reads records by byte range when it first needs them and keeps
@@ -32,7 +34,7 @@ import (
 const (
 	detailMagic     = "TLDETL01"
 	detailHeader    = 8
-	detailMinRecord = 4 + 4 + 2 // four empty strings, two zero counts, the CRC
+	detailMinRecord = 4 + 4 + 3 + 2 // six empty strings, three zero counts, the CRC
 )
 
 // appendDetail appends c's detail.bin record (the part of a Customer not
@@ -69,6 +71,19 @@ func appendDetail(b []byte, c *Customer) ([]byte, error) {
 	for _, r := range c.BadDebtReasons {
 		str(r)
 	}
+	str(c.SegmentName)
+	str(c.BestOffer)
+	k := len(c.OfferUplift)
+	for k > 0 && c.OfferUplift[k-1] == 0 && !math.Signbit(c.OfferUplift[k-1]) {
+		k--
+	}
+	b = binary.AppendUvarint(b, uint64(k))
+	for _, v := range c.OfferUplift[:k] {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("customer %s: offer uplift is %v", c.SubscriberID, v)
+		}
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], castagnoli)), nil
 }
 
@@ -101,14 +116,21 @@ func decodeDetail(rec []byte, c *Customer) error {
 		m.CareCalls = d.int32()
 		m.AmountDue, m.AmountPaid, m.Arrears = FromCents(d.varint()), FromCents(d.varint()), FromCents(d.varint())
 	}
-	c.BadDebtReasons = nil // none, or a record written before them
-	if len(d.b) > 0 && !d.bad {
-		if n := d.count(); n > 0 {
-			c.BadDebtReasons = make([]string, n)
-			for i := range c.BadDebtReasons {
-				c.BadDebtReasons[i] = d.str()
-			}
+	c.BadDebtReasons = nil
+	if n := d.count(); n > 0 {
+		c.BadDebtReasons = make([]string, n)
+		for i := range c.BadDebtReasons {
+			c.BadDebtReasons[i] = d.str()
 		}
+	}
+	c.SegmentName, c.BestOffer = d.str(), d.str()
+	c.OfferUplift = [MaxOffers]float64{}
+	k := d.count()
+	if k > MaxOffers {
+		return corrupt("detail record with %d offers, at most %d", k, MaxOffers)
+	}
+	for i := range k {
+		c.OfferUplift[i] = d.float()
 	}
 	if d.bad || len(d.b) != 0 {
 		return corrupt("detail record does not parse")
@@ -205,9 +227,9 @@ type RangeReader interface {
 
 // detailFile reads records of detail.bin by row, through a bounded cache.
 type detailFile struct {
-	st   RangeReader
-	key  string
-	ends []uint64
+	st  RangeReader
+	key string
+	end func(r int) uint64 // where row r's record ends
 
 	mu    sync.Mutex
 	cache map[int32][]byte
@@ -220,9 +242,9 @@ type detailFile struct {
 func (f *detailFile) span(r int32) (int64, int64) {
 	start := uint64(detailHeader)
 	if r > 0 {
-		start = f.ends[r-1]
+		start = f.end(int(r) - 1)
 	}
-	return int64(start), int64(f.ends[r])
+	return int64(start), int64(f.end(int(r)))
 }
 
 // records returns the records of rows (any order, repeats allowed), in

@@ -108,9 +108,9 @@ func Merge(meta *Meta, pieces []*Files, fix func(*Customer) error) (*Files, erro
 		view.fill(&c, cu.r)
 		start := uint64(detailHeader)
 		if cu.r > 0 {
-			start = cu.cols.detEnds[cu.r-1]
+			start = cu.cols.detEnd(cu.r - 1)
 		}
-		if err := decodeDetail(cu.det[start:cu.cols.detEnds[cu.r]], &c); err != nil {
+		if err := decodeDetail(cu.det[start:cu.cols.detEnd(cu.r)], &c); err != nil {
 			return nil, fmt.Errorf("serving: customer %s: %w", c.SubscriberID, err)
 		}
 		if c.SubscriberID <= prev && b.r > 0 {

@@ -301,7 +301,7 @@ type Source interface {
 const detailGuess = 320
 
 // FormatColumns is the snapshot format of columns.bin + detail.bin.
-const FormatColumns = 2
+const FormatColumns = 3
 
 // Pointer is serving/latest.json.
 type Pointer struct {

@@ -55,6 +55,15 @@ func sample(n int) []serving.Customer {
 		c.CreditUse = rng.Float64() * 1.5
 		c.VoiceMinutesTrend, c.CallsTrend, c.DataTrend = rng.NormFloat64(), -rng.Float64(), rng.Float64()*3
 		c.ContactsTrend, c.SpendTrend = rng.NormFloat64(), rng.NormFloat64()
+		c.BestOffer = []string{"", "bonus-data", "discount-10"}[i%3]
+		for k := range 1 + i%serving.MaxOffers { // some with trailing offers at 0
+			c.OfferUplift[k] = rng.NormFloat64() * 0.05
+		}
+		c.Uplift, c.ContactValue = rng.Float64()*0.2, cents(5000)
+		c.BadDebtProbability = rng.Float64()
+		if i%5 == 1 {
+			c.BadDebtReasons = []string{"arrears rising (2 months)"}
+		}
 		c.History = []serving.Month{}
 		for m := range rng.IntN(7) {
 			c.History = append(c.History, serving.Month{Month: fmt.Sprintf("2026-%02d", m+1), VoiceMinutes: rng.Float64() * 300,
@@ -156,6 +165,7 @@ func TestOptionalColumnsMissing(t *testing.T) {
 		want.Occupation, want.Education, want.IncomeBand, want.District, want.ValueTier = "", "", "", "", ""
 		want.Discount, want.CreditUse, want.CostToServe, want.Profit = 0, 0, 0, 0
 		want.VoiceMinutesTrend, want.CallsTrend, want.DataTrend, want.ContactsTrend, want.SpendTrend = 0, 0, 0, 0, 0
+		want.Uplift, want.ContactValue, want.BadDebtProbability = 0, 0, 0
 		if !reflect.DeepEqual(got[i], want) {
 			t.Fatalf("row %d:\n got %+v\nwant %+v", i, got[i], want)
 		}

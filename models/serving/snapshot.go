@@ -109,7 +109,7 @@ func open(ctx context.Context, src Source, p Pointer, f ShardFiles, opt Options)
 		limit = DefaultCacheBytes
 	}
 	return &Snapshot{Meta: meta, Pointer: p, cols: cols,
-		detail: &detailFile{st: src, key: f.Detail, ends: cols.detEnds, cache: map[int32][]byte{}, limit: limit}}, nil
+		detail: &detailFile{st: src, key: f.Detail, end: cols.detEnd, cache: map[int32][]byte{}, limit: limit}}, nil
 }
 
 // Load opens the newest snapshot (Latest, then Open).
@@ -120,6 +120,10 @@ func Load(ctx context.Context, src Source, notFound func(error) bool, opt Option
 	}
 	return Open(ctx, src, p, opt)
 }
+
+// Layout lists the sections of columns.bin in file order with their
+// sizes: what the snapshot holds in memory per column.
+func (s *Snapshot) Layout() []ColumnBytes { return s.cols.layout }
 
 // Len is the number of customers.
 func (s *Snapshot) Len() int { return s.cols.n }
