@@ -14,14 +14,14 @@ import (
 
 // The index reads the columns the filters and sorts need as flat slices
 // (struct of arrays) of the snapshot's columns.bin, in place: numbers as
-// float64, int32 or int64 cents, categories as small dictionary codes. A query is one tight pass per condition over a
+// int32 (counts, cents, fixed point), categories as small dictionary codes. A query is one tight pass per condition over a
 // selection vector, then a bounded heap for the page.
 
 // numField is a numeric column of the snapshot: sortable, some
 // filterable. Its kind is the serving contract's.
 type numField struct {
 	name  string // as in JSON, sort= and CSV; a serving.Columns name
-	isInt bool   // serving.Int32; otherwise Float64 or Cents
+	isInt bool   // serving.Int32; otherwise Fixed or Cents
 }
 
 // numFields are the numeric fields, in the order of the summary.
@@ -80,12 +80,27 @@ func contractCats(pairs ...string) []catField {
 }
 
 // numColumn is a numeric column viewed in the snapshot: one of the three
-// slices is set. Money (c, whole cents) compares and sorts as cents/100,
-// the float64 a decimal with two places parses to.
+// slices is set, each int32. Money (c, whole cents) compares and sorts as
+// cents/100, the float64 a decimal with two places parses to; a Fixed
+// field (x) as x/scale likewise. A range condition is then a range of the
+// int32 values (unitsAtLeast, unitsAtMost).
 type numColumn struct {
-	f []float64 // Float64 fields
-	i []int32   // Int32 fields
-	c []int64   // Cents fields
+	i     []int32 // Int32 fields
+	c     []int32 // Cents fields
+	x     []int32 // Fixed fields, in units of 1/scale
+	scale float64 // of x
+}
+
+// units returns the column's int32 values and what one unit is worth
+// (1/scale).
+func (c *numColumn) units() ([]int32, float64) {
+	switch {
+	case c.c != nil:
+		return c.c, 100
+	case c.x != nil:
+		return c.x, c.scale
+	}
+	return c.i, 1
 }
 
 type catColumn struct {
@@ -120,12 +135,12 @@ func buildIndex(snap *serving.Snapshot) (*index, error) {
 		switch col.Kind {
 		case serving.Int32:
 			ix.nums[j].i = snap.Int32s(f.name)
-		case serving.Float64:
-			ix.nums[j].f = snap.Float64s(f.name)
+		case serving.Fixed:
+			ix.nums[j].x, ix.nums[j].scale = snap.Fixed(f.name)
 		case serving.Cents:
 			ix.nums[j].c = snap.Cents(f.name)
 		}
-		if len(ix.nums[j].i)+len(ix.nums[j].f)+len(ix.nums[j].c) != n {
+		if len(ix.nums[j].i)+len(ix.nums[j].x)+len(ix.nums[j].c) != n {
 			return nil, fmt.Errorf("column %s missing", f.name)
 		}
 	}
@@ -169,17 +184,14 @@ func (ix *index) after(id string) int32 { return int32(ix.snap.After(id)) }
 // id returns row r's subscriber id.
 func (ix *index) id(r int32) string { return ix.snap.ID(int(r)) }
 
-// pred is one condition: a categorical IN-set or a closed numeric range.
+// pred is one condition: a categorical IN-set or a closed numeric range
+// of a column's int32 values (cents and fixed point alike).
 type pred struct {
 	codes    []uint16
 	mask     []uint64
 	counts   []int // rows per code
-	f        []float64
-	flo, fhi float64
 	i        []int32
 	ilo, ihi int32
-	c        []int64
-	clo, chi int64
 	kept     float64   // estimated share of rows kept
 	post     *postings // the field's postings; nil: none
 	bits     *codeBits // a categorical field's code bitmaps; nil: none
@@ -187,7 +199,7 @@ type pred struct {
 
 // empty reports whether a range condition can hold for no value.
 func (p *pred) empty() bool {
-	return p.i != nil && p.ilo > p.ihi || p.f != nil && p.flo > p.fhi || p.c != nil && p.clo > p.chi
+	return p.i != nil && p.ilo > p.ihi
 }
 
 // catPred selects rows whose value of categorical field j is one of values.
@@ -227,22 +239,17 @@ func (ix *index) negate(j int, p pred) pred {
 // rangePred selects rows whose numeric field j is within [lo, hi].
 func (ix *index) rangePred(j int, lo, hi float64) pred {
 	c := &ix.nums[j]
-	if c.i != nil {
-		clamp := func(v float64) int32 {
-			switch {
-			case v <= math.MinInt32:
-				return math.MinInt32
-			case v >= math.MaxInt32:
-				return math.MaxInt32
-			}
-			return int32(v)
+	clamp := func(v float64) int32 {
+		switch {
+		case v <= math.MinInt32:
+			return math.MinInt32
+		case v >= math.MaxInt32:
+			return math.MaxInt32
 		}
-		return pred{i: c.i, ilo: clamp(math.Ceil(lo)), ihi: clamp(math.Floor(hi)), post: ix.postingsOf(ix.numPost, j)}
+		return int32(v)
 	}
-	if c.c != nil {
-		return pred{c: c.c, clo: centsAtLeast(lo), chi: centsAtMost(hi), post: ix.postingsOf(ix.numPost, j)}
-	}
-	return pred{f: c.f, flo: lo, fhi: hi, post: ix.postingsOf(ix.numPost, j)}
+	col, scale := c.units()
+	return pred{i: col, ilo: clamp(float64(unitsAtLeast(lo, scale))), ihi: clamp(float64(unitsAtMost(hi, scale))), post: ix.postingsOf(ix.numPost, j)}
 }
 
 // match returns the rows meeting every condition, in row order, and the
@@ -314,23 +321,11 @@ func matchRange(preds []pred, sel []int32, lo, hi int) int {
 			sel[k] = int32(lo + r)
 			k += int(mask[c>>6] >> (c & 63) & 1)
 		}
-	case p.i != nil:
+	default:
 		vlo, span := p.ilo, uint32(p.ihi-p.ilo)
 		for r, v := range p.i[lo:hi] {
 			sel[k] = int32(lo + r)
 			k += b2i(uint32(v-vlo) <= span)
-		}
-	case p.c != nil:
-		vlo, span := uint64(p.clo), uint64(p.chi)-uint64(p.clo)
-		for r, v := range p.c[lo:hi] {
-			sel[k] = int32(lo + r)
-			k += b2i(uint64(v)-vlo <= span)
-		}
-	default:
-		vlo, vhi := p.flo, p.fhi
-		for r, v := range p.f[lo:hi] {
-			sel[k] = int32(lo + r)
-			k += b2i(v >= vlo) & b2i(v <= vhi)
 		}
 	}
 	return len(compact(preds[1:], sel[:k]))
@@ -356,24 +351,11 @@ func compact(preds []pred, sel []int32) []int32 {
 				sel[k] = r
 				k += int(mask[c>>6] >> (c & 63) & 1)
 			}
-		case p.i != nil:
+		default:
 			col, lo, span := p.i, p.ilo, uint32(p.ihi-p.ilo)
 			for _, r := range sel {
 				sel[k] = r
 				k += b2i(uint32(col[r]-lo) <= span)
-			}
-		case p.c != nil:
-			col, lo, span := p.c, uint64(p.clo), uint64(p.chi)-uint64(p.clo)
-			for _, r := range sel {
-				sel[k] = r
-				k += b2i(uint64(col[r])-lo <= span)
-			}
-		default:
-			col, lo, hi := p.f, p.flo, p.fhi
-			for _, r := range sel {
-				v := col[r]
-				sel[k] = r
-				k += b2i(v >= lo) & b2i(v <= hi)
 			}
 		}
 		sel = sel[:k]
@@ -406,51 +388,56 @@ func (p *pred) holds(r int32) bool {
 	case p.codes != nil:
 		c := p.codes[r]
 		return p.mask[c>>6]>>(c&63)&1 == 1
-	case p.i != nil:
-		return p.i[r] >= p.ilo && p.i[r] <= p.ihi
-	case p.c != nil:
-		return p.c[r] >= p.clo && p.c[r] <= p.chi
 	}
-	return p.f[r] >= p.flo && p.f[r] <= p.fhi
+	return p.i[r] >= p.ilo && p.i[r] <= p.ihi
+}
+
+// unitsAtLeast is the smallest whole number of units c with c/scale >= v
+// (scale 100: cents, FromCents(c) >= v): the first value a condition
+// ">= v" keeps, as it would compare the value itself.
+func unitsAtLeast(v, scale float64) int64 {
+	x := v * scale
+	switch {
+	case math.IsNaN(v) || x > 1e17:
+		return math.MaxInt64
+	case x < -1e17:
+		return math.MinInt64
+	}
+	c := int64(math.Ceil(x))
+	for float64(c-1)/scale >= v {
+		c--
+	}
+	for float64(c)/scale < v {
+		c++
+	}
+	return c
+}
+
+// unitsAtMost is the largest c with c/scale <= v.
+func unitsAtMost(v, scale float64) int64 {
+	x := v * scale
+	switch {
+	case math.IsNaN(v) || x < -1e17:
+		return math.MinInt64
+	case x > 1e17:
+		return math.MaxInt64
+	}
+	c := int64(math.Floor(x))
+	for float64(c+1)/scale <= v {
+		c++
+	}
+	for float64(c)/scale > v {
+		c--
+	}
+	return c
 }
 
 // centsAtLeast is the smallest whole number of cents c with
-// FromCents(c) >= v: the first value a money condition ">= v" keeps, as
-// it would compare the amount in currency units.
-func centsAtLeast(v float64) int64 {
-	switch {
-	case math.IsNaN(v) || v > 1e17:
-		return math.MaxInt64
-	case v < -1e17:
-		return math.MinInt64
-	}
-	c := int64(math.Ceil(v * 100))
-	for serving.FromCents(c-1) >= v {
-		c--
-	}
-	for serving.FromCents(c) < v {
-		c++
-	}
-	return c
-}
+// FromCents(c) >= v.
+func centsAtLeast(v float64) int64 { return unitsAtLeast(v, 100) }
 
 // centsAtMost is the largest c with FromCents(c) <= v.
-func centsAtMost(v float64) int64 {
-	switch {
-	case math.IsNaN(v) || v < -1e17:
-		return math.MinInt64
-	case v > 1e17:
-		return math.MaxInt64
-	}
-	c := int64(math.Floor(v * 100))
-	for serving.FromCents(c+1) <= v {
-		c++
-	}
-	for serving.FromCents(c) > v {
-		c--
-	}
-	return c
-}
+func centsAtMost(v float64) int64 { return unitsAtMost(v, 100) }
 
 // b2i is 1 for true; the compiler makes it a flag move, not a branch.
 func b2i(b bool) int {
@@ -487,14 +474,7 @@ func (ix *index) orderBySelectivity(preds []pred) {
 			hits, tries := 0, 0
 			for r := 0; r < ix.n; r += step {
 				tries++
-				switch {
-				case p.i != nil:
-					hits += b2i(p.i[r] >= p.ilo && p.i[r] <= p.ihi)
-				case p.c != nil:
-					hits += b2i(p.c[r] >= p.clo && p.c[r] <= p.chi)
-				default:
-					hits += b2i(p.f[r] >= p.flo && p.f[r] <= p.fhi)
-				}
+				hits += b2i(p.i[r] >= p.ilo && p.i[r] <= p.ihi)
 			}
 			kept = float64(hits) / float64(max(tries, 1))
 		}
@@ -545,14 +525,8 @@ func (o order) sign() float64 {
 
 // key returns row r's sort key.
 func (ix *index) key(o order, r int32) float64 {
-	c := &ix.nums[o.field]
-	switch {
-	case c.i != nil:
-		return o.sign() * float64(c.i[r])
-	case c.c != nil:
-		return o.sign() * serving.FromCents(c.c[r])
-	}
-	return o.sign() * c.f[r]
+	col, scale := ix.nums[o.field].units()
+	return o.sign() * (float64(col[r]) / scale)
 }
 
 // value returns row r's value of the sort field (the key without sign).
@@ -584,42 +558,16 @@ func (ix *index) top(sel []int32, o order, from *entry, k int) []entry {
 			siftDown(h, 0)
 		}
 	}
-	if c.i != nil {
-		col := c.i
-		for _, r := range sel {
-			v := sg * float64(col[r])
-			if from != nil && (v < fk || (v == fk && r < fr)) {
-				continue
-			}
-			if len(h) == k && (v > h[0].k || (v == h[0].k && r > h[0].r)) {
-				continue
-			}
-			push(entry{v, r})
+	col, scale := c.units()
+	for _, r := range sel {
+		v := sg * (float64(col[r]) / scale)
+		if from != nil && (v < fk || (v == fk && r < fr)) {
+			continue
 		}
-	} else if c.c != nil {
-		col := c.c
-		for _, r := range sel {
-			v := sg * serving.FromCents(col[r])
-			if from != nil && (v < fk || (v == fk && r < fr)) {
-				continue
-			}
-			if len(h) == k && (v > h[0].k || (v == h[0].k && r > h[0].r)) {
-				continue
-			}
-			push(entry{v, r})
+		if len(h) == k && (v > h[0].k || (v == h[0].k && r > h[0].r)) {
+			continue
 		}
-	} else {
-		col := c.f
-		for _, r := range sel {
-			v := sg * col[r]
-			if from != nil && (v < fk || (v == fk && r < fr)) {
-				continue
-			}
-			if len(h) == k && (v > h[0].k || (v == h[0].k && r > h[0].r)) {
-				continue
-			}
-			push(entry{v, r})
-		}
+		push(entry{v, r})
 	}
 	slices.SortFunc(h, cmpEntry)
 	return h

@@ -16,11 +16,11 @@ func TestMatchOnEveryCPU(t *testing.T) {
 	codes := make([]uint16, n)
 	wide := make([]uint16, n)
 	ints := make([]int32, n)
-	cents := make([]int64, n)
-	floats := make([]float64, n)
+	cents := make([]int32, n)
+	fixed := make([]int32, n)
 	for r := range n {
 		codes[r], wide[r] = uint16(rng.IntN(6)), uint16(rng.IntN(100))
-		ints[r], cents[r], floats[r] = int32(rng.IntN(100)), rng.Int64N(10000), rng.Float64()
+		ints[r], cents[r], fixed[r] = int32(rng.IntN(100)), rng.Int32N(10000), rng.Int32N(1e6)-2e5
 	}
 	ix := &index{n: n}
 	ix.sels.New = func() any { s := make([]int32, 0, n); return &s }
@@ -30,8 +30,8 @@ func TestMatchOnEveryCPU(t *testing.T) {
 		{codes: codes, mask: []uint64{1<<1 | 1<<4}, counts: []int{1, 1, 1, 1, 1, 1}},
 		{codes: wide, mask: wideMask, counts: make([]int, 100)},
 		{i: ints, ilo: 10, ihi: 80},
-		{c: cents, clo: 500, chi: 9000},
-		{f: floats, flo: 0.1, fhi: 0.95},
+		{i: cents, ilo: 500, ihi: 9000},
+		{i: fixed, ilo: 1e5, ihi: 9.5e5},
 	}
 	if runtime.GOMAXPROCS(0) < 2 {
 		t.Log("one CPU: the parallel split is not exercised")

@@ -100,29 +100,13 @@ func codePostings(codes []uint16) (rows, start []int32) {
 // valuePostings sorts the rows of a numeric column by value, NaN last, and
 // counts the rows that are not NaN.
 func valuePostings(c *numColumn) (rows []int32, valid int) {
-	var keys []uint64
-	switch {
-	case c.i != nil:
-		keys = make([]uint64, len(c.i))
-		for r, v := range c.i {
-			keys[r] = uint64(uint32(v) ^ 1<<31)
-		}
-	case c.c != nil:
-		keys = make([]uint64, len(c.c))
-		for r, v := range c.c {
-			keys[r] = uint64(v) ^ 1<<63
-		}
-	default:
-		keys = make([]uint64, len(c.f))
-		for r, v := range c.f {
-			keys[r] = floatKey(v)
-		}
+	col, _ := c.units()
+	keys := make([]uint64, len(col))
+	for r, v := range col {
+		keys[r] = uint64(uint32(v) ^ 1<<31)
 	}
 	rows = radixOrder(keys)
 	valid = len(rows)
-	for c.f != nil && valid > 0 && math.IsNaN(c.f[rows[valid-1]]) {
-		valid--
-	}
 	return rows, valid
 }
 
@@ -195,26 +179,12 @@ func (p *pred) postedLists() (lists [][]int32, count int, ok bool) {
 		}
 		return lists, count, true
 	}
-	if p.f != nil && (math.IsNaN(p.flo) || math.IsNaN(p.fhi)) {
-		return nil, 0, true // no value compares with NaN
-	}
 	valid := ps.rows[:ps.valid]
 	// lo: the first row of the range, hi: the first after it.
 	var lo, hi int
-	switch {
-	case p.i != nil:
-		col := p.i
-		lo = search(valid, func(r int32) bool { return col[r] >= p.ilo })
-		hi = search(valid, func(r int32) bool { return col[r] > p.ihi })
-	case p.c != nil:
-		col := p.c
-		lo = search(valid, func(r int32) bool { return col[r] >= p.clo })
-		hi = search(valid, func(r int32) bool { return col[r] > p.chi })
-	default:
-		col := p.f
-		lo = search(valid, func(r int32) bool { return col[r] >= p.flo })
-		hi = search(valid, func(r int32) bool { return col[r] > p.fhi })
-	}
+	col := p.i
+	lo = search(valid, func(r int32) bool { return col[r] >= p.ilo })
+	hi = search(valid, func(r int32) bool { return col[r] > p.ihi })
 	if hi <= lo {
 		return nil, 0, true
 	}

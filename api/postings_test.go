@@ -21,29 +21,30 @@ func TestPostingsMatchTheScan(t *testing.T) {
 		codes := make([]uint16, n)
 		wide := make([]uint16, n)
 		ints := make([]int32, n)
-		cents := make([]int64, n)
-		floats := make([]float64, n)
+		cents := make([]int32, n)
+		fixed := make([]int32, n) // a Fixed column of scale 100
 		for r := range n {
 			codes[r], wide[r] = uint16(rng.IntN(5)), uint16(rng.IntN(90))
 			ints[r] = int32(rng.IntN(50) - 25)
-			cents[r] = rng.Int64N(2000) - 500
-			floats[r] = float64(rng.IntN(200))/100 - 0.5
+			cents[r] = rng.Int32N(2000) - 500
+			fixed[r] = int32(rng.IntN(200)) - 50
 			switch rng.IntN(40) {
-			case 0:
-				floats[r] = math.NaN()
-			case 1:
-				floats[r] = math.Inf(1 - 2*rng.IntN(2))
+			case 0, 1:
+				fixed[r] = math.MaxInt32
+				if rng.IntN(2) == 0 {
+					fixed[r] = -math.MaxInt32
+				}
 			case 2:
-				floats[r] = math.Copysign(0, -1)
+				fixed[r] = 0
 			case 3:
 				ints[r] = math.MinInt32
 				if rng.IntN(2) == 0 {
 					ints[r] = math.MaxInt32
 				}
 			case 4:
-				cents[r] = math.MinInt64
+				cents[r] = math.MinInt32
 				if rng.IntN(2) == 0 {
-					cents[r] = math.MaxInt64
+					cents[r] = math.MaxInt32
 				}
 			}
 		}
@@ -54,7 +55,7 @@ func TestPostingsMatchTheScan(t *testing.T) {
 		}
 		ix := &index{n: n}
 		ix.sels.New = func() any { s := make([]int32, 0, n); return &s }
-		nums := []numColumn{{i: ints}, {c: cents}, {f: floats}}
+		nums := []numColumn{{i: ints}, {c: cents}, {x: fixed, scale: 100}}
 		catP := []postings{{ix: ix, codes: codes}, {ix: ix, codes: wide}}
 		numP := make([]postings, len(nums))
 		for j := range nums {
@@ -91,7 +92,7 @@ func TestPostingsMatchTheScan(t *testing.T) {
 				case nums[j].c != nil:
 					out[r] = float64(cents[r])
 				default:
-					out[r] = floats[r]
+					out[r] = float64(fixed[r]) / 100
 				}
 			}
 			return out
@@ -132,17 +133,12 @@ func TestPostingsMatchTheScan(t *testing.T) {
 					p.post = &numP[j]
 					return p
 				case nums[j].c != nil:
-					p := pred{c: cents, clo: int64(max(min(lo, 9e18), -9e18)), chi: int64(max(min(hi, 9e18), -9e18))}
-					if math.IsInf(lo, -1) {
-						p.clo = math.MinInt64
-					}
-					if math.IsInf(hi, 1) {
-						p.chi = math.MaxInt64
-					}
+					p := pred{i: cents, ilo: int32(max(min(math.Ceil(lo), math.MaxInt32), math.MinInt32)), ihi: int32(max(min(math.Floor(hi), math.MaxInt32), math.MinInt32))}
 					p.post = &numP[j]
 					return p
 				}
-				return pred{f: floats, flo: lo, fhi: hi, post: &numP[j]}
+				clamp := func(v int64) int32 { return int32(max(min(v, math.MaxInt32), math.MinInt32)) }
+				return pred{i: fixed, ilo: clamp(unitsAtLeast(lo, 100)), ihi: clamp(unitsAtMost(hi, 100)), post: &numP[j]}
 			}
 		}
 		trials := 300

@@ -242,7 +242,8 @@ func (s *Server) clvRanges(sel []int32) (lo, hi []int64) {
 	}
 	for _, row := range sel {
 		code := tiers.Codes[row]
-		lo[code], hi[code] = min(lo[code], clv[row]), max(hi[code], clv[row])
+		v := int64(clv[row])
+		lo[code], hi[code] = min(lo[code], v), max(hi[code], v)
 	}
 	return lo, hi
 }

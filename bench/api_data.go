@@ -182,6 +182,7 @@ func (g *customerGen) fill(rng, rx *rand.Rand, c *serving.Customer, i int) {
 	last.VoiceMinutes, last.DataMB, last.Arrears, last.AmountDue = c.VoiceMinutes, c.DataMB, c.Arrears, c.AmountDue
 	genAttributes(rx, c, margin)
 	genUplift(c, i)
+	serving.Quantize(c) // the values the snapshot holds, so the counts computed here are the API's
 }
 
 // benchOffers are the generated run's offers (Meta.Uplift), with their

@@ -17,8 +17,9 @@ type Columns interface {
 	Len() int
 	Dict(name string) *serving.DictColumn
 	Int32s(name string) []int32
-	Float64s(name string) []float64
-	Cents(name string) []int64
+	// Fixed is a fixed-point column: row r's value is units[r] / scale.
+	Fixed(name string) (units []int32, scale float64)
+	Cents(name string) []int32
 }
 
 // MaxDims is the most dimensions a cube groups by.

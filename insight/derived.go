@@ -26,15 +26,16 @@ var derivedCents = map[string]func(Columns) ([]int64, error){
 // keeps their arrays alive, so a key is never reused by another snapshot.
 var arrearsCache struct {
 	sync.Mutex
-	p   []float64
-	v   []int64
+	p   []int32
+	v   []int32
 	out []int64
 }
 
 // expectedArrears computes (or finds) the expected arrears column of cols.
 func expectedArrears(cols Columns) ([]int64, error) {
 	n := cols.Len()
-	p, v := cols.Float64s("bad_debt_probability"), cols.Cents("monthly_value")
+	p, scale := cols.Fixed("bad_debt_probability")
+	v := cols.Cents("monthly_value")
 	if len(p) != n || len(v) != n {
 		return nil, fmt.Errorf("insight: column %s: bad_debt_probability or monthly_value missing", ExpectedArrearsColumn)
 	}
@@ -46,7 +47,7 @@ func expectedArrears(cols Columns) ([]int64, error) {
 	}
 	out := make([]int64, n)
 	for i := range out {
-		out[i] = ExpectedArrearsCents(p[i], v[i])
+		out[i] = ExpectedArrearsCents(float64(p[i])/scale, int64(v[i]))
 	}
 	if n > 0 {
 		c.p, c.v, c.out = p, v, out

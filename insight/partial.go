@@ -223,21 +223,28 @@ func ComputePartial(cols Columns, q Query) (*Partial, error) {
 		p.Measures = append(p.Measures, m.Name)
 	}
 	p.FixedColumns, p.CentsColumns, _ = sumColumns(ms)
-	fdata := make([][]float64, len(p.FixedColumns))
+	fdata := make([][]int32, len(p.FixedColumns))
+	fscale := make([]float64, len(p.FixedColumns))
 	for j, name := range p.FixedColumns {
-		if fdata[j] = cols.Float64s(name); len(fdata[j]) != n {
+		if fdata[j], fscale[j] = cols.Fixed(name); len(fdata[j]) != n {
 			return nil, fmt.Errorf("insight: column %s missing", name)
 		}
 	}
-	cdata := make([][]int64, len(p.CentsColumns))
+	// A money column is a snapshot's int32 cents (c32) or a derived one
+	// in int64 cents (c64).
+	type centsCol struct {
+		c32 []int32
+		c64 []int64
+	}
+	cdata := make([]centsCol, len(p.CentsColumns))
 	for j, name := range p.CentsColumns {
 		if f := derivedCents[name]; f != nil {
-			if cdata[j], err = f(cols); err != nil {
+			if cdata[j].c64, err = f(cols); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		if cdata[j] = cols.Cents(name); len(cdata[j]) != n {
+		if cdata[j].c32 = cols.Cents(name); len(cdata[j].c32) != n {
 			return nil, fmt.Errorf("insight: column %s missing", name)
 		}
 	}
@@ -306,15 +313,21 @@ func ComputePartial(cols Columns, q Query) (*Partial, error) {
 					a.cnt[kk]++
 				}
 				for j, col := range fdata {
-					sum := a.f[j]
+					sum, sc := a.f[j], fscale[j]
 					for k, r := range blk {
-						sum[key[k]].add(toFixed(col[r]))
+						sum[key[k]].add(toFixed(float64(col[r]) / sc))
 					}
 				}
 				for j, col := range cdata {
 					sum := a.c[j]
-					for k, r := range blk {
-						sum[key[k]] += col[r]
+					if col.c32 != nil {
+						for k, r := range blk {
+							sum[key[k]] += int64(col.c32[r])
+						}
+					} else {
+						for k, r := range blk {
+							sum[key[k]] += col.c64[r]
+						}
 					}
 				}
 			}
@@ -392,16 +405,22 @@ func ComputePartial(cols Columns, q Query) (*Partial, error) {
 			counts[c]++
 		}
 		for j, col := range fdata {
-			acc := make([]Fixed, len(keys))
+			acc, sc := make([]Fixed, len(keys)), fscale[j]
 			for k, r := range rows {
-				acc[cellOf[k]].add(toFixed(col[r]))
+				acc[cellOf[k]].add(toFixed(float64(col[r]) / sc))
 			}
 			fsum[j] = acc
 		}
 		for j, col := range cdata {
 			acc := make([]int64, len(keys))
-			for k, r := range rows {
-				acc[cellOf[k]] += col[r]
+			if col.c32 != nil {
+				for k, r := range rows {
+					acc[cellOf[k]] += int64(col.c32[r])
+				}
+			} else {
+				for k, r := range rows {
+					acc[cellOf[k]] += col.c64[r]
+				}
 			}
 			csum[j] = acc
 		}

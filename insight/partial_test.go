@@ -12,23 +12,23 @@ import (
 // fakeColumns are generated columns, as many rows as a test wants
 // without writing a snapshot.
 type fakeColumns struct {
-	n      int
-	dicts  map[string]*serving.DictColumn
-	ints   map[string][]int32
-	floats map[string][]float64
-	cents  map[string][]int64
+	n     int
+	dicts map[string]*serving.DictColumn
+	ints  map[string][]int32
+	fixed map[string][]int32
+	cents map[string][]int32
 }
 
 func (f *fakeColumns) Len() int                             { return f.n }
 func (f *fakeColumns) Dict(name string) *serving.DictColumn { return f.dicts[name] }
 func (f *fakeColumns) Int32s(name string) []int32           { return f.ints[name] }
-func (f *fakeColumns) Float64s(name string) []float64       { return f.floats[name] }
-func (f *fakeColumns) Cents(name string) []int64            { return f.cents[name] }
+func (f *fakeColumns) Fixed(name string) ([]int32, float64) { return f.fixed[name], 1e4 }
+func (f *fakeColumns) Cents(name string) []int32            { return f.cents[name] }
 
 func genColumns(n int, seed uint64) *fakeColumns {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	f := &fakeColumns{n: n, dicts: map[string]*serving.DictColumn{}, ints: map[string][]int32{},
-		floats: map[string][]float64{}, cents: map[string][]int64{}}
+		fixed: map[string][]int32{}, cents: map[string][]int32{}}
 	for _, d := range Dimensions {
 		if d.bounds != nil {
 			v := make([]int32, n)
@@ -55,17 +55,17 @@ func genColumns(n int, seed uint64) *fakeColumns {
 			continue
 		}
 		if col, _ := serving.ColumnByName(m.column); col.Kind == serving.Cents {
-			v := make([]int64, n)
+			v := make([]int32, n)
 			for r := range v {
-				v[r] = rng.Int64N(2_000_000) - 100_000
+				v[r] = rng.Int32N(2_000_000) - 100_000
 			}
 			f.cents[m.column] = v
 		} else {
-			v := make([]float64, n)
+			v := make([]int32, n)
 			for r := range v {
-				v[r] = rng.Float64() * 5000
+				v[r] = rng.Int32N(50_000_000) // up to 5000
 			}
-			f.floats[m.column] = v
+			f.fixed[m.column] = v
 		}
 	}
 	return f

@@ -15,7 +15,8 @@ import (
 
 // columns.bin holds, for every customer in subscriber id order, what the
 // filters, counts and sorts read, as fixed-width little-endian arrays that
-// the reader uses in place (no per-row decoding):
+// the reader uses in place (no per-row decoding): 2 bytes per category, 4
+// per number (int32 counts, fixed point and cents):
 //
 //	[0:8)    magic "TLCOLS01"
 //	[8:12)   directory length D (uint32)
@@ -124,19 +125,17 @@ func (b *columnsBuilder) add(c *Customer, detailEnd uint64) error {
 			binary.LittleEndian.PutUint16(p.data[2*r:], code)
 		case Int32:
 			binary.LittleEndian.PutUint32(p.data[4*r:], uint32(col.int(c)))
-		case Float64, Cents:
+		case Fixed, Cents:
 			v := col.num(c)
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return fmt.Errorf("customer %s: %s is %v", c.SubscriberID, col.Name, v)
 			}
-			bits := math.Float64bits(v)
-			if col.Kind == Cents {
-				if math.Abs(v) > 1e15 {
-					return fmt.Errorf("customer %s: %s %v is out of range", c.SubscriberID, col.Name, v)
-				}
-				bits = uint64(ToCents(v))
+			u, ok := col.units(v)
+			if !ok {
+				return fmt.Errorf("customer %s: %s %v is out of the range a snapshot holds (±%v)",
+					c.SubscriberID, col.Name, v, col.fromUnits(math.MaxInt32))
 			}
-			binary.LittleEndian.PutUint64(p.data[8*r:], bits)
+			binary.LittleEndian.PutUint32(p.data[4*r:], uint32(u))
 		}
 	}
 	b.idData = append(b.idData, c.SubscriberID...)
@@ -242,8 +241,8 @@ type columns struct {
 	buf    []byte // keeps the arrays alive
 	dicts  map[string]*DictColumn
 	ints   map[string][]int32
-	floats map[string][]float64
-	cents  map[string][]int64
+	fixed  map[string][]int32
+	cents  map[string][]int32
 	idEnds []uint32
 	idData []byte
 	det32  []uint32 // detail record ends: one of the two is set
@@ -271,8 +270,7 @@ type ColumnBytes struct {
 type view struct {
 	dict  *DictColumn
 	ints  []int32
-	nums  []float64
-	cents []int64
+	units []int32 // Fixed and Cents
 }
 
 // ErrCorrupt means a snapshot file is not what Write stored.
@@ -312,7 +310,7 @@ func openColumns(buf []byte, detailSize int64) (*columns, error) {
 	}
 	n := dir.Rows
 	c := &columns{n: n, buf: buf, dicts: map[string]*DictColumn{}, ints: map[string][]int32{},
-		floats: map[string][]float64{}, cents: map[string][]int64{}}
+		fixed: map[string][]int32{}, cents: map[string][]int32{}}
 	entries := map[string]dirEntry{}
 	for _, e := range dir.Columns {
 		if _, dup := entries[e.Name]; dup {
@@ -382,18 +380,12 @@ func openColumns(buf []byte, detailSize int64) (*columns, error) {
 		case Int32:
 			c.ints[col.Name] = asSlice[int32](b, n)
 			c.views = append(c.views, view{ints: c.ints[col.Name]})
-		case Float64:
-			fs := asSlice[float64](b, n)
-			for _, v := range fs {
-				if math.IsNaN(v) || math.IsInf(v, 0) {
-					return nil, corrupt("columns.bin: column %s holds %v", col.Name, v)
-				}
-			}
-			c.floats[col.Name] = fs
-			c.views = append(c.views, view{nums: fs})
+		case Fixed:
+			c.fixed[col.Name] = asSlice[int32](b, n)
+			c.views = append(c.views, view{units: c.fixed[col.Name]})
 		case Cents:
-			c.cents[col.Name] = asSlice[int64](b, n)
-			c.views = append(c.views, view{cents: c.cents[col.Name]})
+			c.cents[col.Name] = asSlice[int32](b, n)
+			c.views = append(c.views, view{units: c.cents[col.Name]})
 		}
 	}
 	b, err := section(idsEnds, kindU32, 4, n)
@@ -460,7 +452,7 @@ func (c *columns) id(r int) string {
 }
 
 // asSlice views b (aligned, little-endian) as n values of T.
-func asSlice[T uint16 | int32 | uint32 | int64 | uint64 | float64](b []byte, n int) []T {
+func asSlice[T uint16 | int32 | uint32 | uint64](b []byte, n int) []T {
 	if n == 0 {
 		return []T{}
 	}

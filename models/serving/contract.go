@@ -19,9 +19,16 @@ const (
 	Dict Kind = 1 + iota
 	// Int32 is a count or a whole number of months.
 	Int32
-	// Float64 is a measure kept exactly (probabilities, minutes, MB).
-	Float64
-	// Cents is money: int64 whole cents. Write rounds to the nearest cent.
+	// Fixed is a measure (probabilities, minutes, MB, trends) in fixed
+	// point: int32 units of 1/Scale, read back as units/Scale, the float64
+	// nearest the decimal with that many places, so a value with at most
+	// that many decimals is kept exactly and compares with a bound as
+	// written. Bounded measures (probabilities, uplift) refuse a value past
+	// the int32 range at write time; unbounded ones (Saturate: trends,
+	// usage, credit use) are stored at the range's end.
+	Fixed
+	// Cents is money: int32 whole cents (±21,474,836.47). Write rounds to
+	// the nearest cent and refuses an amount out of that range.
 	Cents
 )
 
@@ -31,27 +38,24 @@ func (k Kind) String() string {
 		return "dict16"
 	case Int32:
 		return "int32"
-	case Float64:
-		return "float64"
+	case Fixed:
+		return "fixed32"
 	case Cents:
-		return "cents"
+		return "cents32"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
 
 // width is the bytes of one row's value.
 func (k Kind) width() int {
-	switch k {
-	case Dict:
+	if k == Dict {
 		return 2
-	case Int32:
-		return 4
 	}
-	return 8
+	return 4
 }
 
 // Column is one column of the contract. Exactly one accessor pair is set,
-// the one of Kind: text for Dict, int for Int32, num for Float64 and Cents
+// the one of Kind: text for Dict, int for Int32, num for Fixed and Cents
 // (money in currency units, as Customer holds it).
 type Column struct {
 	Name string // as in JSON, the API's sort= and CSV
@@ -59,6 +63,10 @@ type Column struct {
 	// Enum is the closed set of values of a Dict column; nil: open (any
 	// value, e.g. plans and regions).
 	Enum []string
+	// Scale is a Fixed column's units per 1 (a power of ten); Saturate: a
+	// value past ±MaxInt32/Scale is stored at that bound, not refused.
+	Scale    float64
+	Saturate bool
 	// Optional columns were added to the contract after snapshots were
 	// first written: a columns.bin without one reads it as zeros (Dict:
 	// every row "").
@@ -107,6 +115,25 @@ func f64(name string, kind Kind, get func(*Customer) *float64) Column {
 		num: func(c *Customer) float64 { return *get(c) }, setNum: func(c *Customer, v float64) { *get(c) = v }}
 }
 
+// fixed is a Fixed column of scale units per 1; saturate: see Column.
+func fixed(name string, scale float64, saturate bool, get func(*Customer) *float64) Column {
+	c := f64(name, Fixed, get)
+	c.Scale, c.Saturate = scale, saturate
+	return c
+}
+
+// Scales of the Fixed columns: probabilities and uplift (within ±1) to
+// 1e-9; trends (−1 to +∞, stored up to ±21,474.8) to 1e-5; credit use to
+// 1e-6 (up to 2,147×); minutes to 1e-4 (up to 214,748); MB to 0.01 (up
+// to 21.4 TB). The API shows them to 0.001 or 0.1.
+const (
+	scaleProb    = 1e9
+	scaleTrend   = 1e5
+	scaleShare   = 1e6
+	scaleMinutes = 1e4
+	scaleMB      = 1e2
+)
+
 // Columns are the columns of columns.bin, in file order: what filters,
 // sorts and the cube read. Everything else of a Customer (id aside) is
 // detail, read on demand from detail.bin: the segment's name (the segment
@@ -131,9 +158,9 @@ var Columns = []Column{
 	i32("distinct_contacts", func(c *Customer) *int32 { return &c.DistinctContact }),
 	i32("months_in_arrears", func(c *Customer) *int32 { return &c.MonthsInArrears }),
 
-	f64("churn_probability", Float64, func(c *Customer) *float64 { return &c.Probability }),
-	f64("voice_minutes", Float64, func(c *Customer) *float64 { return &c.VoiceMinutes }),
-	f64("data_mb", Float64, func(c *Customer) *float64 { return &c.DataMB }),
+	fixed("churn_probability", scaleProb, false, func(c *Customer) *float64 { return &c.Probability }),
+	fixed("voice_minutes", scaleMinutes, true, func(c *Customer) *float64 { return &c.VoiceMinutes }),
+	fixed("data_mb", scaleMB, true, func(c *Customer) *float64 { return &c.DataMB }),
 
 	f64("monthly_value", Cents, func(c *Customer) *float64 { return &c.MonthlyValue }),
 	f64("clv", Cents, func(c *Customer) *float64 { return &c.CLV }),
@@ -147,17 +174,17 @@ var Columns = []Column{
 	opt(dict("district", nil, func(c *Customer) *string { return &c.District })),
 	opt(dict("value_tier", Tiers, func(c *Customer) *string { return &c.ValueTier })),
 	opt(f64("discount", Cents, func(c *Customer) *float64 { return &c.Discount })),
-	opt(f64("credit_use", Float64, func(c *Customer) *float64 { return &c.CreditUse })),
-	opt(f64("voice_minutes_trend", Float64, func(c *Customer) *float64 { return &c.VoiceMinutesTrend })),
-	opt(f64("calls_trend", Float64, func(c *Customer) *float64 { return &c.CallsTrend })),
-	opt(f64("data_trend", Float64, func(c *Customer) *float64 { return &c.DataTrend })),
-	opt(f64("contacts_trend", Float64, func(c *Customer) *float64 { return &c.ContactsTrend })),
-	opt(f64("spend_trend", Float64, func(c *Customer) *float64 { return &c.SpendTrend })),
+	opt(fixed("credit_use", scaleShare, true, func(c *Customer) *float64 { return &c.CreditUse })),
+	opt(fixed("voice_minutes_trend", scaleTrend, true, func(c *Customer) *float64 { return &c.VoiceMinutesTrend })),
+	opt(fixed("calls_trend", scaleTrend, true, func(c *Customer) *float64 { return &c.CallsTrend })),
+	opt(fixed("data_trend", scaleTrend, true, func(c *Customer) *float64 { return &c.DataTrend })),
+	opt(fixed("contacts_trend", scaleTrend, true, func(c *Customer) *float64 { return &c.ContactsTrend })),
+	opt(fixed("spend_trend", scaleTrend, true, func(c *Customer) *float64 { return &c.SpendTrend })),
 	opt(f64("cost_to_serve", Cents, func(c *Customer) *float64 { return &c.CostToServe })),
 	opt(f64("profit", Cents, func(c *Customer) *float64 { return &c.Profit })),
-	opt(f64("uplift", Float64, func(c *Customer) *float64 { return &c.Uplift })),
+	opt(fixed("uplift", scaleProb, false, func(c *Customer) *float64 { return &c.Uplift })),
 	opt(f64("contact_value", Cents, func(c *Customer) *float64 { return &c.ContactValue })),
-	opt(f64("bad_debt_probability", Float64, func(c *Customer) *float64 { return &c.BadDebtProbability })),
+	opt(fixed("bad_debt_probability", scaleProb, false, func(c *Customer) *float64 { return &c.BadDebtProbability })),
 }
 
 func opt(c Column) Column { c.Optional = true; return c }
@@ -187,3 +214,51 @@ func ToCents(v float64) int64 { return int64(math.Round(v * 100)) }
 // FromCents is the float64 nearest to cents/100: the value a decimal with
 // two places parses to, so a round trip of whole cents is exact.
 func FromCents(c int64) float64 { return float64(c) / 100 }
+
+// MaxCents is the largest amount of money a snapshot holds, in cents
+// (int32); the smallest is -MaxCents.
+const MaxCents = math.MaxInt32
+
+// units is v in col's int32 units (Fixed: of 1/Scale, Cents: cents),
+// rounded to the nearest; ok false past the int32 range for a column that
+// does not saturate (or any NaN or infinity).
+func (col *Column) units(v float64) (int32, bool) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, false
+	}
+	scale := col.Scale
+	if col.Kind == Cents {
+		scale = 100
+	}
+	x := math.Round(v * scale)
+	switch {
+	case x > math.MaxInt32:
+		return math.MaxInt32, col.Saturate
+	case x < -math.MaxInt32:
+		return -math.MaxInt32, col.Saturate
+	}
+	return int32(x), true
+}
+
+// fromUnits is the value of u units of col.
+func (col *Column) fromUnits(u int32) float64 {
+	if col.Kind == Cents {
+		return FromCents(int64(u))
+	}
+	return float64(u) / col.Scale
+}
+
+// Quantize sets c's column fields to the values the snapshot stores and
+// gives back: Fixed columns to their scale's decimals (a saturating one
+// within its range), money to whole cents. A snapshot's Customers equal
+// the rows written, quantized. Values Write refuses are left alone.
+func Quantize(c *Customer) {
+	for i := range Columns {
+		col := &Columns[i]
+		if col.Kind == Fixed || col.Kind == Cents {
+			if u, ok := col.units(col.num(c)); ok {
+				col.setNum(c, col.fromUnits(u))
+			}
+		}
+	}
+}

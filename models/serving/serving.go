@@ -3,8 +3,9 @@
 // every scored or recently lost customer in subscriber id order,
 //
 //   - columns.bin: what filters, counts and sorts read, as fixed-width
-//     arrays (dictionary codes, int32, float64, money as int64 cents) that
-//     the API loads in a few large reads and uses in place;
+//     arrays (uint16 dictionary codes; int32 counts, fixed-point measures
+//     and money as cents) that the API loads in a few large reads and
+//     uses in place;
 //   - detail.bin: the rest of each customer (names, MSISDN, dates, reasons,
 //     history), one record per customer, read by byte range on demand;
 //   - meta.json: the run, segments and named lists;
@@ -300,8 +301,11 @@ type Source interface {
 // history, two or three reasons), to size the buffer once.
 const detailGuess = 320
 
-// FormatColumns is the snapshot format of columns.bin + detail.bin.
-const FormatColumns = 3
+// FormatColumns is the snapshot format of columns.bin + detail.bin: 2
+// held float64 measures and int64 cents; 3 moved the segment name, best
+// offer and offer uplifts to detail.bin; 4 holds every number in 4 bytes
+// (Fixed, Cents as int32).
+const FormatColumns = 4
 
 // Pointer is serving/latest.json.
 type Pointer struct {

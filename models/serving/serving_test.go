@@ -33,7 +33,7 @@ func sample(n int) []serving.Customer {
 		c.Lifecycle = serving.Lifecycles[rng.IntN(5)]
 		c.ActivationDate, c.StatusDate = "2024-02-29", "2026-10-01"
 		c.TenureMonths = int32(rng.IntN(200)) - 1
-		c.Probability = rng.Float64() // any float64, kept to the bit
+		c.Probability = rng.Float64() // any float64: kept to 1e-9 (Quantize)
 		if i%4 != 0 {
 			c.Reasons = []string{"voice use falling (-40%)", "many calls to customer care (6 calls)"}[:1+rng.IntN(2)]
 		} else {
@@ -74,6 +74,15 @@ func sample(n int) []serving.Customer {
 	return out
 }
 
+// quantized is a copy of cs as a snapshot gives them back (Quantize).
+func quantized(cs []serving.Customer) []serving.Customer {
+	out := append([]serving.Customer(nil), cs...)
+	for i := range out {
+		serving.Quantize(&out[i])
+	}
+	return out
+}
+
 func allRows(n int) []int32 {
 	rows := make([]int32, n)
 	for i := range rows {
@@ -107,8 +116,10 @@ func TestWriteOpenRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range cs {
-			if !reflect.DeepEqual(got[i], cs[i]) {
-				t.Fatalf("n=%d row %d round trip:\n got %+v\nwant %+v", n, i, got[i], cs[i])
+			want := cs[i]
+			serving.Quantize(&want)
+			if !reflect.DeepEqual(got[i], want) {
+				t.Fatalf("n=%d row %d round trip:\n got %+v\nwant %+v", n, i, got[i], want)
 			}
 			if r, ok := snap.Find(cs[i].SubscriberID); !ok || r != i {
 				t.Fatalf("Find(%s) = %d, %v", cs[i].SubscriberID, r, ok)
@@ -162,6 +173,7 @@ func TestOptionalColumnsMissing(t *testing.T) {
 	}
 	for i := range cs {
 		want := cs[i]
+		serving.Quantize(&want)
 		want.Occupation, want.Education, want.IncomeBand, want.District, want.ValueTier = "", "", "", "", ""
 		want.Discount, want.CreditUse, want.CostToServe, want.Profit = 0, 0, 0, 0
 		want.VoiceMinutesTrend, want.CallsTrend, want.DataTrend, want.ContactsTrend, want.SpendTrend = 0, 0, 0, 0, 0
@@ -186,7 +198,7 @@ func TestMoneyIsCents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string]int64{"monthly_value": 3990, "clv": 123457, "value_at_risk": 1, "amount_due": 1730, "arrears": 30} {
+	for name, want := range map[string]int32{"monthly_value": 3990, "clv": 123457, "value_at_risk": 1, "amount_due": 1730, "arrears": 30} {
 		if got := snap.Cents(name)[0]; got != want {
 			t.Errorf("%s = %d cents, want %d", name, got, want)
 		}
@@ -209,6 +221,10 @@ func TestWriteRejects(t *testing.T) {
 		{"bad id", func(c []serving.Customer) { c[0].SubscriberID = "A B" }, "invalid subscriber id"},
 		{"NaN", func(c []serving.Customer) { c[3].Probability = 0 / zero() }, "churn_probability is NaN"},
 		{"history NaN", func(c []serving.Customer) { c[3].History = []serving.Month{{DataMB: 0 / zero()}} }, "history"},
+		{"money past int32 cents", func(c []serving.Customer) { c[2].CLV = 21474836.48 }, "clv 2.147483648e+07 is out of the range"},
+		{"negative money past int32 cents", func(c []serving.Customer) { c[2].Arrears = -21474836.48 }, "arrears -2.147483648e+07 is out of the range"},
+		{"probability past the fixed range", func(c []serving.Customer) { c[4].Probability = 2.5 }, "churn_probability 2.5 is out of the range"},
+		{"uplift past the fixed range", func(c []serving.Customer) { c[4].Uplift = -3 }, "uplift -3 is out of the range"},
 	}
 	for _, tt := range tests {
 		cs := append([]serving.Customer(nil), good...)
@@ -340,3 +356,62 @@ func TestDetailCache(t *testing.T) {
 }
 
 func crc32c(b []byte) uint32 { return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)) }
+
+// TestQuantize: money keeps whole cents up to the int32 limit, a Fixed
+// column its scale's decimals (a value with no more of them exactly), a
+// saturating one stops at its range's end; and what Quantize gives is
+// what the snapshot gives back.
+func TestQuantize(t *testing.T) {
+	type field struct {
+		set func(*serving.Customer, float64)
+		get func(*serving.Customer) float64
+	}
+	clv := field{func(c *serving.Customer, v float64) { c.CLV = v }, func(c *serving.Customer) float64 { return c.CLV }}
+	arrears := field{func(c *serving.Customer, v float64) { c.Arrears = v }, func(c *serving.Customer) float64 { return c.Arrears }}
+	prob := field{func(c *serving.Customer, v float64) { c.Probability = v }, func(c *serving.Customer) float64 { return c.Probability }}
+	trend := field{func(c *serving.Customer, v float64) { c.DataTrend = v }, func(c *serving.Customer) float64 { return c.DataTrend }}
+	minutes := field{func(c *serving.Customer, v float64) { c.VoiceMinutes = v }, func(c *serving.Customer) float64 { return c.VoiceMinutes }}
+	mb := field{func(c *serving.Customer, v float64) { c.DataMB = v }, func(c *serving.Customer) float64 { return c.DataMB }}
+	for _, tt := range []struct {
+		name     string
+		f        field
+		in, want float64
+	}{
+		{"cents", clv, 1234.567, 1234.57},
+		{"largest money", clv, 21474836.47, 21474836.47},
+		{"smallest money", arrears, -21474836.47, -21474836.47},
+		{"probability, 9 decimals", prob, 0.123456789, 0.123456789},
+		{"probability, more", prob, 0.1234567891, 0.123456789},
+		{"probability 1", prob, 1, 1},
+		{"trend", trend, -0.3, -0.3},
+		{"trend past the range", trend, 1e7, 21474.83647},
+		{"trend below the range", trend, -1e7, -21474.83647},
+		{"minutes", minutes, 44640.3, 44640.3},
+		{"MB", mb, 1536.256, 1536.26},
+	} {
+		c := serving.Customer{SubscriberID: "A"}
+		tt.f.set(&c, tt.in)
+		serving.Quantize(&c)
+		got := tt.f.get(&c)
+		if got != tt.want {
+			t.Errorf("%s: Quantize(%v) = %v, want %v", tt.name, tt.in, got, tt.want)
+		}
+		c = serving.Customer{SubscriberID: "A"}
+		tt.f.set(&c, tt.in)
+		st := serving.NewMemStore()
+		if _, err := serving.Write(context.Background(), st, &serving.Meta{Run: "r"}, []serving.Customer{c}); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		snap, err := serving.Load(context.Background(), st, serving.IsNotFound, serving.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := snap.Customers(context.Background(), []int32{0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := tt.f.get(&back[0]); v != tt.want {
+			t.Errorf("%s: the snapshot gives back %v, want %v", tt.name, v, tt.want)
+		}
+	}
+}

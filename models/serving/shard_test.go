@@ -58,7 +58,7 @@ func TestWriteShardedRoundTrip(t *testing.T) {
 		if _, err := serving.OpenShard(ctx, st, p, 0, n+1, serving.Options{}); !errors.Is(err, serving.ErrShardCount) {
 			t.Errorf("n=%d: OpenShard with %d shards: %v, want ErrShardCount", n, n+1, err)
 		}
-		want := serving.Split(cs, n)
+		want := serving.Split(quantized(cs), n)
 		seen := 0
 		for k := range n {
 			log := &keyLog{MemStore: st, keys: map[string]int64{}}
@@ -160,7 +160,7 @@ func TestPointShardsReusesFiles(t *testing.T) {
 		if err != nil || latest.Run != run || len(latest.Shards) != n {
 			t.Fatalf("run %d: latest %+v, %v", i, latest, err)
 		}
-		for k, want := range serving.Split(cs, n) {
+		for k, want := range serving.Split(quantized(cs), n) {
 			snap, err := serving.OpenShard(ctx, st, latest, k, n, serving.Options{})
 			if err != nil {
 				t.Fatal(err)

@@ -148,11 +148,18 @@ func (s *Snapshot) Dict(name string) *DictColumn { return s.cols.dicts[name] }
 // Int32s returns an Int32 column.
 func (s *Snapshot) Int32s(name string) []int32 { return s.cols.ints[name] }
 
-// Float64s returns a Float64 column.
-func (s *Snapshot) Float64s(name string) []float64 { return s.cols.floats[name] }
+// Fixed returns a Fixed column: its values in units, and the units per 1
+// (the value of row r is float64(units[r]) / scale).
+func (s *Snapshot) Fixed(name string) (units []int32, scale float64) {
+	col, ok := ColumnByName(name)
+	if !ok || col.Kind != Fixed {
+		return nil, 0
+	}
+	return s.cols.fixed[name], col.Scale
+}
 
 // Cents returns a Cents column, in whole cents.
-func (s *Snapshot) Cents(name string) []int64 { return s.cols.cents[name] }
+func (s *Snapshot) Cents(name string) []int32 { return s.cols.cents[name] }
 
 // AllCustomers returns every customer of the snapshot, in row order.
 func (s *Snapshot) AllCustomers(ctx context.Context) ([]Customer, error) {
@@ -191,17 +198,16 @@ func (s *Snapshot) Customers(ctx context.Context, rows []int32) ([]Customer, err
 // fill sets c's column fields from row r.
 func (s *Snapshot) fill(c *Customer, r int) {
 	c.SubscriberID = s.cols.id(r)
-	for j, col := range Columns {
+	for j := range Columns {
+		col := &Columns[j]
 		v := &s.cols.views[j]
 		switch col.Kind {
 		case Dict:
 			col.setText(c, v.dict.Values[v.dict.Codes[r]])
 		case Int32:
 			col.setInt(c, v.ints[r])
-		case Float64:
-			col.setNum(c, v.nums[r])
-		case Cents:
-			col.setNum(c, FromCents(v.cents[r]))
+		case Fixed, Cents:
+			col.setNum(c, col.fromUnits(v.units[r]))
 		}
 	}
 }
