@@ -238,18 +238,14 @@ func (ix *index) negate(j int, p pred) pred {
 
 // rangePred selects rows whose numeric field j is within [lo, hi].
 func (ix *index) rangePred(j int, lo, hi float64) pred {
-	c := &ix.nums[j]
-	clamp := func(v float64) int32 {
-		switch {
-		case v <= math.MinInt32:
-			return math.MinInt32
-		case v >= math.MaxInt32:
-			return math.MaxInt32
-		}
-		return int32(v)
+	col, scale := ix.nums[j].units()
+	p := pred{i: col, ilo: 1, ihi: 0, post: ix.postingsOf(ix.numPost, j)} // empty
+	a, b := unitsAtLeast(lo, scale), unitsAtMost(hi, scale)
+	if a > math.MaxInt32 || b < math.MinInt32 {
+		return p // past every int32 value: no row
 	}
-	col, scale := c.units()
-	return pred{i: col, ilo: clamp(float64(unitsAtLeast(lo, scale))), ihi: clamp(float64(unitsAtMost(hi, scale))), post: ix.postingsOf(ix.numPost, j)}
+	p.ilo, p.ihi = int32(max(a, math.MinInt32)), int32(min(b, math.MaxInt32))
+	return p
 }
 
 // match returns the rows meeting every condition, in row order, and the
