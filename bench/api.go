@@ -232,8 +232,9 @@ func (b *bench) measureAPI(ctx context.Context) (*apiReport, error) {
 	}
 	closeS3()
 	for _, c := range []*coldResult{rep.ColdFile, rep.ColdS3} {
-		log.Printf("api: cold start %s (load %s, New %s), RSS %.0f MiB (peak %.0f), first look-up p50 %s, again %s",
+		log.Printf("api: cold start %s (load %s, New %s; CPU %s, every run %s, wall %s, load average %s), RSS %.0f MiB (peak %.0f), first look-up p50 %s, again %s",
 			(c.Load + c.New).Round(time.Millisecond), c.Load.Round(time.Millisecond), c.New.Round(time.Millisecond),
+			c.CPU.Round(time.Millisecond), durations(c.AllCPU), durations(c.All), c.Load1,
 			c.RSSMiB, c.PeakRSSMiB, ms(c.First.P50), ms(c.Again.P50))
 	}
 

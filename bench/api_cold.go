@@ -33,7 +33,9 @@ type coldResult struct {
 	Reads      int64           `json:"reads"`    // detail ranges read
 	Load1      string          `json:"loadavg"`  // the machine's 1-minute load average at the start (it is shared)
 	PeakRSSMiB float64         `json:"peak_mib"` // VmHWM at the end
+	CPU        time.Duration   `json:"cpu"`      // user+sys CPU time of the cold start (Load and New)
 	All        []time.Duration `json:"-"`        // every run's cold start (medianCold)
+	AllCPU     []time.Duration `json:"-"`        // every run's CPU time of it
 }
 
 // storeFor opens the serving store under warehouse (S3 at endpoint for
@@ -80,6 +82,7 @@ func medianCold(ctx context.Context, bin, warehouse, endpoint string, customers,
 	med := runs[len(runs)/2]
 	for _, r := range runs {
 		med.All = append(med.All, r.Load+r.New)
+		med.AllCPU = append(med.AllCPU, r.CPU)
 	}
 	return med, nil
 }

@@ -65,6 +65,7 @@ func apiSection(rep *report) string {
 	fmt.Fprintf(&b, "| **cold start** (median of %d fresh processes) | **%s** | **%s** | **%s** |\n", coldRuns, before.cold,
 		(c1.Load + c1.New).Round(time.Millisecond), (c2.Load + c2.New).Round(time.Millisecond))
 	fmt.Fprintf(&b, "| every run's cold start | – | %s | %s |\n", durations(c1.All), durations(c2.All))
+	fmt.Fprintf(&b, "| CPU time (user+sys) of the cold start, every run | – | %s | %s |\n", durations(c1.AllCPU), durations(c2.AllCPU))
 	fmt.Fprintf(&b, "| Go heap after GC, loaded | %s | %.0f MiB | %.0f MiB |\n", before.heap, c1.HeapMiB, c2.HeapMiB)
 	fmt.Fprintf(&b, "| RSS loaded / peak (VmHWM) of the process | %s | %.0f / %.0f MiB | %.0f / %.0f MiB |\n", before.rss,
 		c1.RSSMiB, c1.PeakRSSMiB, c2.RSSMiB, c2.PeakRSSMiB)

@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -55,6 +56,16 @@ type result struct {
 	Again   latency       `json:"again"`    // the same ids again
 	Reads   int64         `json:"reads"`    // detail ranges read
 	Load1   string        `json:"loadavg"`  // the machine's 1-minute load average at the start (it is shared)
+	CPU     time.Duration `json:"cpu"`      // user+sys CPU time of Load and New (the wall time at load is mostly waiting)
+}
+
+// cpuTime is this process's user+sys CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 const secret = "bench-cold-secret-0123456789"
@@ -88,6 +99,7 @@ func run(ctx context.Context, args []string) error {
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		res.Load1, _, _ = strings.Cut(string(b), " ")
 	}
+	cpu0 := cpuTime()
 	t := time.Now()
 	snap, err := serving.Load(ctx, st, func(err error) bool { return errors.Is(err, lake.ErrNotFound) }, serving.Options{})
 	if err != nil {
@@ -100,6 +112,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	res.New = time.Since(t)
+	res.CPU = cpuTime() - cpu0
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

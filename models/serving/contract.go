@@ -250,7 +250,8 @@ func (col *Column) fromUnits(u int32) float64 {
 
 // Quantize sets c's column fields to the values the snapshot stores and
 // gives back: Fixed columns to their scale's decimals (a saturating one
-// within its range), money to whole cents. A snapshot's Customers equal
+// within its range), money to whole cents, offer uplifts as the uplift
+// column. A snapshot's Customers equal
 // the rows written, quantized. Values Write refuses are left alone.
 func Quantize(c *Customer) {
 	for i := range Columns {
@@ -259,6 +260,11 @@ func Quantize(c *Customer) {
 			if u, ok := col.units(col.num(c)); ok {
 				col.setNum(c, col.fromUnits(u))
 			}
+		}
+	}
+	for k, v := range c.OfferUplift { // in detail.bin, as the uplift column
+		if u, ok := offerUnits(v); ok {
+			c.OfferUplift[k] = float64(u) / scaleProb
 		}
 	}
 }

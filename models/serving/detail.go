@@ -25,7 +25,7 @@ import (
 //	uvarint count, then that many bad-debt reason strings
 //	uvarint-length strings: segment_name, best_offer
 //	uvarint count k ≤ MaxOffers, then the uplift under offers 1..k
-//	(float64 bits; the offers past k have none: 0)
+//	(varint, units of 1e-9 as the uplift column; the offers past k: 0)
 //	CRC-32C of the bytes above (uint32)
 //
 // The API reads records by byte range when it first needs them and keeps
@@ -79,12 +79,20 @@ func appendDetail(b []byte, c *Customer) ([]byte, error) {
 	}
 	b = binary.AppendUvarint(b, uint64(k))
 	for _, v := range c.OfferUplift[:k] {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("customer %s: offer uplift is %v", c.SubscriberID, v)
+		u, ok := offerUnits(v)
+		if !ok {
+			return nil, fmt.Errorf("customer %s: offer uplift %v is out of the range a snapshot holds (±%v)", c.SubscriberID, v, math.MaxInt32/scaleProb)
 		}
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+		b = binary.AppendVarint(b, int64(u))
 	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], castagnoli)), nil
+}
+
+// offerUnits is an offer's uplift in the uplift column's units (1e-9),
+// as that column stores it; ok false past the int32 range.
+func offerUnits(v float64) (int32, bool) {
+	col := Column{Kind: Fixed, Scale: scaleProb}
+	return col.units(v)
 }
 
 // decodeDetail fills c's detail fields from one record.
@@ -130,7 +138,7 @@ func decodeDetail(rec []byte, c *Customer) error {
 		return corrupt("detail record with %d offers, at most %d", k, MaxOffers)
 	}
 	for i := range k {
-		c.OfferUplift[i] = d.float()
+		c.OfferUplift[i] = float64(d.int32()) / scaleProb
 	}
 	if d.bad || len(d.b) != 0 {
 		return corrupt("detail record does not parse")
