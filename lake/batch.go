@@ -347,7 +347,7 @@ func (p *prepared) dataFiles() []iceberg.DataFile {
 // file of the batch also has, repairs after a crash) are ingested one by
 // one after the batch commits, as Ingest does.
 func (in *Ingester) IngestBatch(ctx context.Context, objs []Object) []Outcome {
-	ctx = WithAWS(ctx, in.AWS)
+	ctx = withRunAWS(ctx, in.AWS)
 	clock := &batchClock{d: map[string]time.Duration{}}
 	ctx = context.WithValue(ctx, batchClockKey{}, clock)
 	batchStart := time.Now()

@@ -164,7 +164,7 @@ func contentVerdict(status string) bool {
 const maxIngestPasses = 4
 
 func (in *Ingester) ingestOnce(ctx context.Context, obj Object) (Result, error) {
-	ctx = WithAWS(ctx, in.AWS)
+	ctx = withRunAWS(ctx, in.AWS)
 	start := in.now()
 	res := Result{Source: obj.Source(), ETag: obj.ETag}
 	finish := func(r Result, err error) (Result, error) {

@@ -17,7 +17,6 @@ import (
 	iceio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 	"github.com/apache/iceberg-go/table/compaction"
-	"github.com/apache/iceberg-go/utils"
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
@@ -224,30 +223,6 @@ func NewMaintainer(cfg MaintainConfig, tables TableLoader, log *slog.Logger) *Ma
 	return &Maintainer{Tables: tables, Log: log, Cfg: cfg, Now: time.Now, retry: maintainRetry}
 }
 
-// withAWS gives the table IO under ctx one SDK configuration, and so one
-// HTTP connection pool, for the whole run: m.AWS, else the one ctx
-// carries, else one loaded for this run. Without one, iceberg-go builds a
-// new S3 client and transport for every Table.FS call, each keeping its
-// connection open (90 s on the client; an S3 server may keep it longer),
-// so a run over 10,000 ledger objects opened thousands of connections and
-// the local S3 answered 503 to everyone once its connection limit was
-// reached.
-func (m *Maintainer) withAWS(ctx context.Context) context.Context {
-	if m.AWS != nil {
-		return WithAWS(ctx, m.AWS)
-	}
-	if utils.GetAwsConfig(ctx) != nil {
-		return ctx
-	}
-	awsCfg, err := LoadAWSConfig(ctx, Config{})
-	if err != nil {
-		// As without one: each IO loads the same configuration itself and
-		// reports the error if it needs S3.
-		return ctx
-	}
-	return WithAWS(ctx, &awsCfg)
-}
-
 func (m *Maintainer) now() time.Time {
 	if m.Now == nil {
 		return time.Now()
@@ -260,7 +235,7 @@ func (m *Maintainer) now() time.Time {
 // others; the error then names each failed table (the log rows are written
 // all the same).
 func (m *Maintainer) Run(ctx context.Context) (MaintainReport, error) {
-	ctx = m.withAWS(ctx)
+	ctx = withRunAWS(ctx, m.AWS)
 	if m.retry.attempts == 0 {
 		m.retry = maintainRetry
 	}

@@ -49,6 +49,30 @@ func WithAWS(ctx context.Context, awsCfg *aws.Config) context.Context {
 	return utils.WithAwsConfig(ctx, awsCfg)
 }
 
+// withRunAWS gives the table IO under ctx one SDK configuration, and so
+// one HTTP connection pool, for a whole run (a maintenance run, an ingest,
+// a batch): awsCfg, else the one ctx carries, else one loaded for this
+// run. Without one, iceberg-go builds a new S3 client and transport for
+// every Table.FS call, each keeping its connection open (90 s on the
+// client; an S3 server may keep it longer), so a maintenance run over
+// 10,000 ledger objects opened thousands of connections and the local S3
+// answered 503 to everyone once its connection limit was reached.
+func withRunAWS(ctx context.Context, awsCfg *aws.Config) context.Context {
+	if awsCfg != nil {
+		return WithAWS(ctx, awsCfg)
+	}
+	if utils.GetAwsConfig(ctx) != nil {
+		return ctx
+	}
+	loaded, err := LoadAWSConfig(ctx, Config{})
+	if err != nil {
+		// As without one: each IO loads the same configuration itself and
+		// reports the error if it needs S3.
+		return ctx
+	}
+	return WithAWS(ctx, &loaded)
+}
+
 // ErrGone is matched by an ObjectStore's Get error when the object cannot be
 // read and retrying will not change that: it was deleted (NoSuchKey), the
 // reader may not read it (AccessDenied) or it is archived
