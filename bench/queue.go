@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/lake/laketest"
 	"github.com/telcolake/telcolake/localstack"
 )
 
@@ -101,21 +102,7 @@ func queueKey(i int) string {
 
 // queueCSV is file i of the part: rows CDRs of one switch's 15 minutes.
 func queueCSV(i, rows int) []byte {
-	return slotCSV(fmt.Sprintf("Q%06d", i), i, queueStart(i), rows)
-}
-
-// slotCSV is rows CDRs starting in the 15 minutes from start, with call ids
-// prefix-<row>; seed spreads the subscribers.
-func slotCSV(prefix string, seed int, start time.Time, rows int) []byte {
-	var b bytes.Buffer
-	b.WriteString("call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge\n")
-	for r := 0; r < rows; r++ {
-		sub := (seed*7919 + r*104729) % 200000
-		at := start.Add(time.Duration(r*900/rows) * time.Second)
-		fmt.Fprintf(&b, "%s-%05d,S%07d,4917%08d,4930%06d,offnet,%s,%d,voice,out,false,false,CELL%03d,North,0,0.%04d\n",
-			prefix, r, sub, sub, (seed+r)%999983, at.Format(time.RFC3339), 1+r%900, seed%500, r%10000)
-	}
-	return b.Bytes()
+	return laketest.SlotCSV(fmt.Sprintf("Q%06d", i), i, queueStart(i), rows)
 }
 
 func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
@@ -177,7 +164,7 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 	// Warm up: one file, so the function's cold start and the tables'
 	// creation are not in the figures.
 	warm := "exports/cdr/2026/09/30/warm.csv"
-	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(landing), Key: aws.String(warm), Body: bytes.NewReader(slotCSV("W", 0, time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC), 10))}); err != nil {
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(landing), Key: aws.String(warm), Body: bytes.NewReader(laketest.SlotCSV("W", 0, time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC), 10))}); err != nil {
 		return nil, err
 	}
 	select {

@@ -1,7 +1,6 @@
 package lake_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/lake/laketest"
 )
 
 // TestDayGrowthSpeed (opt-in: TELCOLAKE_DAY_SPEED=<files>) ingests that many
@@ -39,7 +39,7 @@ func TestDayGrowthSpeed(t *testing.T) {
 		for i := b * per; i < min(n, (b+1)*per); i++ {
 			start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i/100) * 15 * time.Minute)
 			key := fmt.Sprintf("exports/cdr/%s/switch%03d-%06d.csv", start.Format("2006/01/02"), i%100, i)
-			objs = append(objs, objectOf(tl.put(key, slotCSV(fmt.Sprintf("Q%06d", i), i, start, 1000))))
+			objs = append(objs, objectOf(tl.put(key, laketest.SlotCSV(fmt.Sprintf("Q%06d", i), i, start, 1000))))
 		}
 		var f *os.File
 		if prof != "" && (b == 0 || b == batches-10) {
@@ -62,16 +62,4 @@ func TestDayGrowthSpeed(t *testing.T) {
 			f.Close()
 		}
 	}
-}
-
-func slotCSV(prefix string, seed int, start time.Time, rows int) []byte {
-	var b bytes.Buffer
-	b.WriteString("call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge\n")
-	for r := 0; r < rows; r++ {
-		sub := (seed*7919 + r*104729) % 200000
-		at := start.Add(time.Duration(r*900/rows) * time.Second)
-		fmt.Fprintf(&b, "%s-%05d,S%07d,4917%08d,4930%06d,offnet,%s,%d,voice,out,false,false,CELL%03d,North,0,0.%04d\n",
-			prefix, r, sub, sub, (seed+r)%999983, at.Format(time.RFC3339), 1+r%900, seed%500, r%10000)
-	}
-	return b.Bytes()
 }

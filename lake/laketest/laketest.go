@@ -4,12 +4,15 @@
 package laketest
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
 
@@ -78,4 +81,20 @@ func (l *Lake) Ingest(t testing.TB, key, body string) lake.Result {
 		t.Fatalf("laketest: ingest %s: status %s: %s (report %s)", key, res.Status, res.Message, res.ReportKey)
 	}
 	return res
+}
+
+// SlotCSV is a CDR export of rows calls starting in the 15 minutes from
+// start, as one switch's file of a mediation: call ids prefix-<row>, the
+// subscribers spread by seed. The queue bench and the day-growth speed
+// test drop the same files.
+func SlotCSV(prefix string, seed int, start time.Time, rows int) []byte {
+	var b bytes.Buffer
+	b.WriteString("call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge\n")
+	for r := 0; r < rows; r++ {
+		sub := (seed*7919 + r*104729) % 200000
+		at := start.Add(time.Duration(r*900/rows) * time.Second)
+		fmt.Fprintf(&b, "%s-%05d,S%07d,4917%08d,4930%06d,offnet,%s,%d,voice,out,false,false,CELL%03d,North,0,0.%04d\n",
+			prefix, r, sub, sub, (seed+r)%999983, at.Format(time.RFC3339), 1+r%900, seed%500, r%10000)
+	}
+	return b.Bytes()
 }
