@@ -316,8 +316,12 @@ type prepared struct {
 	files  []iceberg.DataFile
 	recs   *recordSet
 	tbl    *table.Table
-	step   prepStep
-	err    error
+	// base and logBase are what the batch's look-up knew of the
+	// ledgers of tbl and of the ingest log before the commits.
+	base    *ledgerBase
+	logBase *ledgerBase
+	step    prepStep
+	err     error
 	// bufs, for a file whose rows go into the batch's shared data files,
 	// are its parsed rows (files is then empty); inShared are the shared
 	// files holding them once written.
@@ -445,7 +449,7 @@ func (in *Ingester) IngestBatch(ctx context.Context, objs []Object) []Outcome {
 	if len(logged) > 0 {
 		rows := make([]logRow, len(logged))
 		for i, p := range logged {
-			rows[i] = logRow{obj: p.obj, res: p.res, start: p.start}
+			rows[i] = logRow{obj: p.obj, res: p.res, start: p.start, base: p.logBase}
 		}
 		t0 := time.Now()
 		err := in.appendLogs(ctx, rows)
@@ -530,12 +534,24 @@ func (in *Ingester) prepareAll(ctx context.Context, objs []Object, idx []int) ([
 		bySource[name][objs[i].Source()] = true
 	}
 	prior := map[string]priorState{}
+	bases := map[string]*ledgerBase{}
+	logBase := &ledgerBase{tbl: logTbl, absent: map[string]bool{}}
 	for name, sources := range bySource {
 		ps, err := lookupPriors(ctx, tables[name], logTbl, sources)
 		if err != nil {
 			return nil, fmt.Errorf("look up the ledger of %d files: %w", len(sources), err)
 		}
 		maps.Copy(prior, ps)
+		base := &ledgerBase{tbl: tables[name], absent: map[string]bool{}}
+		for src, st := range ps {
+			if !st.prev.found && !st.repair {
+				base.absent[src] = true
+			}
+			if !st.logged.found {
+				logBase.absent[src] = true
+			}
+		}
+		bases[name] = base
 	}
 	clockOf(ctx).since("batch_lookup", t0)
 	preps := make([]*prepared, len(idx))
@@ -549,6 +565,10 @@ func (in *Ingester) prepareAll(ctx context.Context, objs []Object, idx []int) ([
 			defer wg.Done()
 			for k := range work {
 				preps[k] = in.prepare(ctx, tables, shared, budget, prior[objs[idx[k]].Source()], idx[k], objs[idx[k]])
+				preps[k].logBase = logBase
+				if f, ok := FormatForKey(objs[idx[k]].Key); ok {
+					preps[k].base = bases[f.Table.Name]
+				}
 			}
 		}()
 	}
@@ -721,15 +741,35 @@ func (p *prepared) release() {
 // lookupVersions is lookupVersion for many sources, as the newest entry
 // only: one pass over the snapshots, then the ledger objects of the
 // sources they do not name, read a few at a time.
-func lookupVersions(ctx context.Context, tbl *table.Table, sources map[string]bool) (map[string]ledgerEntry, error) {
+// With a base, the sources base found in no ledger (neither a summary nor
+// an object) are not read again when every snapshot committed since base
+// is still in tbl (see base.unchangedFor): a commit since then is in tbl's
+// summaries, and only maintenance writes a ledger object for a snapshot
+// no longer there.
+func lookupVersions(ctx context.Context, tbl *table.Table, sources map[string]bool, base *ledgerBase) (map[string]ledgerEntry, error) {
 	found, err := newestEntries(ctx, tbl, sources)
 	if err != nil {
 		return nil, err
 	}
-	var missing []string
+	var missing, absent []string
 	for src := range sources {
 		if _, ok := found[src]; !ok {
+			if base != nil && base.absent[src] {
+				absent = append(absent, src)
+				continue
+			}
 			missing = append(missing, src)
+		}
+	}
+	if len(absent) > 0 {
+		w := make(wanted, len(absent))
+		for _, src := range absent {
+			w[src] = sourceHash(src)
+		}
+		if ok, err := base.unchangedFor(ctx, tbl, w); err != nil {
+			return nil, err
+		} else if !ok {
+			missing = append(missing, absent...)
 		}
 	}
 	objs, err := readLedgerObjects(ctx, tbl, missing)
@@ -740,6 +780,52 @@ func lookupVersions(ctx context.Context, tbl *table.Table, sources map[string]bo
 		found[src] = objectEntry(obj)
 	}
 	return found, nil
+}
+
+// ledgerBase is what a batch's look-up before its commit knew of one
+// table's ledger: the table as loaded then, and the sources it found in no
+// ledger, neither in a summary of that table nor as a ledger object read
+// after loading it.
+type ledgerBase struct {
+	tbl    *table.Table
+	absent map[string]bool
+}
+
+// unchangedFor reports whether every snapshot committed since b's table
+// is in tbl, with the side file of each that may name one of w's sources:
+// tbl's current snapshot reaches b's through parents all still in tbl.
+// Then a source b found nowhere that tbl's summaries do not name has no
+// ledger entry yet: a ledger object is written after its snapshot's
+// commit, or by maintenance before the snapshot expires (and a side file
+// is deleted only after its snapshot expired), so an entry of a snapshot
+// expired since b would break the chain or lose its side file.
+func (b *ledgerBase) unchangedFor(ctx context.Context, tbl *table.Table, w wanted) (bool, error) {
+	var stop int64
+	from := b.tbl.CurrentSnapshot()
+	if from != nil {
+		stop = from.SnapshotID
+	}
+	for s := tbl.CurrentSnapshot(); s != nil; {
+		if from != nil && s.SnapshotID == stop {
+			return true, nil
+		}
+		if s.Summary != nil {
+			if p := s.Summary.Properties; p[propBatchFile] != "" && w.mayHold(p) {
+				entries, err := readBatchFile(ctx, tbl, p[propBatchFile])
+				if err != nil {
+					return false, err
+				}
+				if len(entries) == 0 { // expired meanwhile: its entries are in ledger objects
+					return false, nil
+				}
+			}
+		}
+		if s.ParentSnapshotID == nil {
+			return from == nil, nil
+		}
+		s = tbl.SnapshotByID(*s.ParentSnapshotID)
+	}
+	return from == nil && tbl.CurrentSnapshot() == nil, nil
 }
 
 // priorState is what the ledgers of a batch's table and of ingest_log
@@ -783,7 +869,7 @@ func lookupPriors(ctx context.Context, tbl, logTbl *table.Table, sources map[str
 			out[src] = ps
 		}
 	}
-	logged, err := lookupVersions(ctx, logTbl, sources)
+	logged, err := lookupVersions(ctx, logTbl, sources, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -890,7 +976,7 @@ func (in *Ingester) commitBatch(ctx context.Context, ps []*prepared) error {
 		clock.since("commit_reload", t0)
 		lastTbl = tbl
 		t0 = time.Now()
-		prevs, err := lookupVersions(ctx, tbl, sources)
+		prevs, err := lookupVersions(ctx, tbl, sources, ps[0].base)
 		if err != nil {
 			return err
 		}
@@ -1143,6 +1229,8 @@ type logRow struct {
 	obj   Object
 	res   Result
 	start time.Time
+	// base is the batch's look-up in the ingest log before, if any.
+	base *ledgerBase
 }
 
 // logRecord builds the ingest_log rows as one record batch.
@@ -1191,8 +1279,12 @@ func (in *Ingester) appendLogs(ctx context.Context, rows []logRow) error {
 		}
 	}()
 	sources := map[string]bool{}
+	base := rows[0].base
 	for _, r := range rows {
 		sources[r.res.Source] = true
+		if r.base != base {
+			base = nil // not one look-up's: read every ledger object
+		}
 	}
 	err = in.retry.retryCommit(ctx, func(ctx context.Context) error {
 		tbl, err := in.Tables.LoadTable(ctx, IngestLogTable.Ident())
@@ -1204,7 +1296,7 @@ func (in *Ingester) appendLogs(ctx context.Context, rows []logRow) error {
 		// of a version may have logged the same outcome meanwhile (found
 		// by the chaos round: concurrent redeliveries after a crash between
 		// the data commit and the log commit each wrote a row).
-		prevs, err := lookupVersions(ctx, tbl, sources)
+		prevs, err := lookupVersions(ctx, tbl, sources, base)
 		if err != nil {
 			return err
 		}

@@ -218,3 +218,81 @@ func TestBatchWorkers(t *testing.T) {
 		})
 	}
 }
+
+// A batch's commit does not read again the ledger objects of sources its
+// look-up found in no ledger while every snapshot since is still there,
+// and still finds a source another worker committed since: in the
+// summaries while its snapshot is kept, in the ledger object once
+// maintenance expired it (the chain back to the look-up's table is broken
+// then, so the objects are read again).
+func TestLookupVersionsSinceBase(t *testing.T) {
+	ctx := context.Background()
+	cfg, cat, store := newInternalLake(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	in := NewIngester(cfg, cat, store, log)
+	const header = "call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge\n"
+	obj := func(name string) Object {
+		body := header + name + ",S00001,491700000001,4930123,offnet,2026-10-01T10:00:07Z,60,voice,out,false,false,CELL1,North,0,0.10\n"
+		return putObject(t, store, "exports/cdr/2026/10/01/"+name+".csv", []byte(body))
+	}
+	batch := func(objs ...Object) {
+		for _, o := range in.IngestBatch(ctx, objs) {
+			if o.Err != nil || o.Status != StatusCommitted {
+				t.Fatalf("%s: %s %v", o.Source, o.Status, o.Err)
+			}
+		}
+	}
+	load := func() *table.Table {
+		tbl, err := cat.LoadTable(ctx, CDRTable.Ident())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tbl
+	}
+	lookup := func(tbl *table.Table, base *ledgerBase, src string) (found, unchanged bool) {
+		got, err := lookupVersions(ctx, tbl, map[string]bool{src: true}, base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unchanged, err = base.unchangedFor(ctx, tbl, wanted{src: sourceHash(src)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got[src].found, unchanged
+	}
+	batch(obj("F1"), obj("F2"))
+
+	kept, expired, never := obj("K1"), obj("E1"), obj("N1")
+	bases := map[string]*ledgerBase{}
+	for _, o := range []Object{kept, expired, never} {
+		bases[o.Source()] = &ledgerBase{tbl: load(), absent: map[string]bool{o.Source(): true}}
+	}
+	batch(kept, obj("K2"))
+	batch(expired, obj("E2"))
+	batch(obj("L1"), obj("L2"))
+	cases := []struct {
+		name          string
+		src           string
+		maintain      bool
+		found, intact bool
+	}{
+		{"never committed", never.Source(), false, false, true},
+		{"committed since, snapshot kept", kept.Source(), false, true, true},
+		{"committed since, snapshot expired", expired.Source(), true, true, false},
+		{"never committed, snapshots expired since", never.Source(), true, false, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.maintain {
+				m := NewMaintainer(MaintainConfig{KeepSnapshots: 1, OrphanAge: 24 * time.Hour, TargetFileBytes: 128 << 20}, cat, log)
+				if _, err := m.Run(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			found, intact := lookup(load(), bases[c.src], c.src)
+			if found != c.found || intact != c.intact {
+				t.Errorf("lookupVersions since the look-up: found %v, chain intact %v; want %v, %v", found, intact, c.found, c.intact)
+			}
+		})
+	}
+}
