@@ -172,14 +172,68 @@ type dayIndexKey struct {
 type dayIndex struct {
 	gen   uint64
 	files map[string]bool
-	segs  [][]recordKey
+	segs  []keyRun
 	n     int
 }
 
 func (d *dayIndex) has(k recordKey) bool {
 	for _, s := range d.segs {
-		if runHas(s, k) {
+		if s.has(k) {
 			return true
+		}
+	}
+	return false
+}
+
+// keyRun is a sorted run of a day index with a table of where the keys
+// of each value of their top bits start. Keys are keyed hashes, spread
+// evenly over 64 bits, so a look-up reads two neighbouring entries of the
+// table and about keysPerSlot keys: two cache misses per run, where
+// runHas's probes took one each (runHas was 6% of the CPU of batches of
+// 1,000-row files in TestDayGrowthSpeed at 2,000 files). The table costs
+// 4/keysPerSlot bytes a key beside the key's 8.
+type keyRun struct {
+	keys   []recordKey
+	starts []uint32 // starts[j] is the first key whose top bits are at least j; nil: search keys
+	shift  uint     // 64 - the bits the table is indexed by
+}
+
+// keysPerSlot is the mean count of keys per entry of a keyRun's table.
+const keysPerSlot = 8
+
+func newKeyRun(keys []recordKey) keyRun {
+	r := keyRun{keys: keys}
+	if len(keys) < 8*keysPerSlot || len(keys) >= math.MaxUint32 {
+		return r
+	}
+	b := bits.Len(uint(len(keys)/keysPerSlot)) - 1 // 2^b slots, at least keysPerSlot keys each on average
+	r.shift = uint(64 - b)
+	r.starts = make([]uint32, 1<<b+1)
+	j := 0
+	for i, k := range keys {
+		for top := int(k >> r.shift); j <= top; j++ {
+			r.starts[j] = uint32(i)
+		}
+	}
+	for ; j < len(r.starts); j++ {
+		r.starts[j] = uint32(len(keys))
+	}
+	return r
+}
+
+// has reports whether the run holds k.
+func (r keyRun) has(k recordKey) bool {
+	if r.starts == nil {
+		return runHas(r.keys, k)
+	}
+	j := k >> r.shift
+	slot := r.keys[r.starts[j]:r.starts[j+1]]
+	if len(slot) > 4*keysPerSlot { // an uneven run (the weak hashes of tests)
+		return runHas(slot, k)
+	}
+	for _, x := range slot {
+		if x >= k {
+			return x == k
 		}
 	}
 	return false
@@ -293,11 +347,11 @@ func extendIndex(old *dayIndex, gen uint64, live []iceberg.DataFile, keysOf func
 		idx.files[df.FilePath()] = true
 	}
 	if len(seg) > 0 {
-		idx.segs = append(idx.segs, seg)
+		idx.segs = append(idx.segs, newKeyRun(seg))
 		idx.n += len(seg)
 	}
-	for n := len(idx.segs); n > 1 && 2*len(idx.segs[n-1]) >= len(idx.segs[n-2]); n = len(idx.segs) {
-		idx.segs = append(idx.segs[:n-2], mergeSorted(idx.segs[n-2], idx.segs[n-1]))
+	for n := len(idx.segs); n > 1 && 2*len(idx.segs[n-1].keys) >= len(idx.segs[n-2].keys); n = len(idx.segs) {
+		idx.segs = append(idx.segs[:n-2], newKeyRun(mergeSorted(idx.segs[n-2].keys, idx.segs[n-1].keys)))
 	}
 	return idx, nil
 }

@@ -344,7 +344,7 @@ func TestDayIndexKeys(t *testing.T) {
 	}
 }
 
-// runHas answers like a plain search for runs spread evenly (hashes) and
+// runHas and keyRun.has answer like a plain search for runs spread evenly (hashes) and
 // unevenly (clustered, repeated keys, the weak hashes of tests).
 func TestRunHasMatchesSearch(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
@@ -379,10 +379,14 @@ func TestRunHasMatchesSearch(t *testing.T) {
 			for range 2000 {
 				probes = append(probes, gen(1)[0], rng.Uint64())
 			}
+			kr := newKeyRun(s)
 			for _, k := range probes {
 				_, want := slices.BinarySearch(s, k)
 				if got := runHas(s, k); got != want {
 					t.Fatalf("%s run of %d: runHas(%#x) = %v, want %v", name, n, k, got, want)
+				}
+				if got := kr.has(k); got != want {
+					t.Fatalf("%s run of %d: keyRun.has(%#x) = %v, want %v", name, n, k, got, want)
 				}
 			}
 		}
