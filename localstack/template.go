@@ -59,11 +59,14 @@ type FunctionDef struct {
 	Runtime      string
 	Timeout      time.Duration
 	Memory       int
-	Env          map[string]Value
-	S3           []S3Trigger
-	Sched        []ScheduleTrigger
-	HTTP         []HTTPRoute
-	SQS          []SQSTrigger
+	// EphemeralMB is EphemeralStorage.Size, the function's /tmp in MB
+	// (Lambda's default 512, at most 10240).
+	EphemeralMB int
+	Env         map[string]Value
+	S3          []S3Trigger
+	Sched       []ScheduleTrigger
+	HTTP        []HTTPRoute
+	SQS         []SQSTrigger
 	// Async is how Lambda handles the function's asynchronous invocations
 	// (S3 events, schedules): EventInvokeConfig, or Lambda's defaults.
 	Async AsyncConfig
@@ -354,6 +357,8 @@ func parseFunction(id string, props, globals *yaml.Node) (FunctionDef, error) {
 		Timeout:   3 * time.Second,
 		Memory:    128,
 		Env:       map[string]Value{},
+
+		EphemeralMB: 512,
 	}
 	if fd.CodeURI == "" {
 		return fd, fmt.Errorf("no CodeUri")
@@ -374,6 +379,13 @@ func parseFunction(id string, props, globals *yaml.Node) (FunctionDef, error) {
 			return fd, fmt.Errorf("MemorySize %q: %w", s, err)
 		}
 		fd.Memory = n
+	}
+	if s := scalar(get(prop("EphemeralStorage"), "Size")); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 512 || n > 10240 {
+			return fd, fmt.Errorf("EphemeralStorage.Size %q: want 512 to 10240 MB", s)
+		}
+		fd.EphemeralMB = n
 	}
 	fd.ReservedConcurrency = valueOf(get(props, "ReservedConcurrentExecutions"))
 	var err error

@@ -355,3 +355,66 @@ func TestTemplateRoutesEveryAPIPath(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplateIngestTmp checks that the functions running ingest (the
+// queue's and the reconcile's) give the suspect spill (lake/suspects.go)
+// Lambda's largest /tmp: the spill grows with the decompressed bytes of the
+// files checked, which the limits allow past 10 GB (512 MB by default).
+func TestTemplateIngestTmp(t *testing.T) {
+	tpl, err := LoadTemplate(filepath.Join("..", "infra", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"ingest": true, "reconcile": true}
+	for _, f := range tpl.Functions {
+		if !want[f.Name] {
+			continue
+		}
+		delete(want, f.Name)
+		if f.EphemeralMB != 10240 {
+			t.Errorf("%s: EphemeralStorage.Size %d MB, want 10240 (the suspect spill's /tmp)", f.Name, f.EphemeralMB)
+		}
+	}
+	for name := range want {
+		t.Errorf("no function %s in the template", name)
+	}
+}
+
+func TestParseEphemeralStorage(t *testing.T) {
+	for _, tc := range []struct {
+		size    string
+		want    int
+		wantErr bool
+	}{
+		{"", 512, false},
+		{"2048", 2048, false},
+		{"10240", 10240, false},
+		{"256", 0, true},
+		{"10241", 0, true},
+		{"big", 0, true},
+	} {
+		eph := ""
+		if tc.size != "" {
+			eph = "      EphemeralStorage:\n        Size: " + tc.size + "\n"
+		}
+		src := "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: ../dist/f.zip\n" + eph
+		path := filepath.Join(t.TempDir(), "template.yaml")
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tpl, err := LoadTemplate(path)
+		if tc.wantErr {
+			if err == nil {
+				t.Errorf("Size %q: no error", tc.size)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("Size %q: %v", tc.size, err)
+			continue
+		}
+		if len(tpl.Functions) != 1 || tpl.Functions[0].EphemeralMB != tc.want {
+			t.Errorf("Size %q: got %+v, want %d MB", tc.size, tpl.Functions, tc.want)
+		}
+	}
+}
