@@ -36,6 +36,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -128,7 +129,8 @@ type stage struct {
 type runner struct {
 	o        options
 	self     string
-	env      []string
+	base     []string // this process's environment
+	env      []string // the local lake's settings, in place of the template's references
 	tpl      *localstack.Template
 	mu       sync.Mutex
 	calls    []invocation
@@ -200,11 +202,11 @@ func run(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(filepath.Join(lakeDir, "warehouse"), 0o755); err != nil {
 		return err
 	}
-	r := &runner{o: o, self: self, tpl: tpl, lake: lakeDir, env: append(os.Environ(),
-		"TELCOLAKE_WAREHOUSE=file://"+filepath.Join(lakeDir, "warehouse"),
-		"TELCOLAKE_CATALOG=sqlite://"+filepath.Join(lakeDir, "catalog.db"),
+	r := &runner{o: o, self: self, tpl: tpl, lake: lakeDir, base: os.Environ(), env: []string{
+		"TELCOLAKE_WAREHOUSE=file://" + filepath.Join(lakeDir, "warehouse"),
+		"TELCOLAKE_CATALOG=sqlite://" + filepath.Join(lakeDir, "catalog.db"),
 		"TELCOLAKE_LANDING_BUCKET=landing", "AWS_REGION=us-east-1",
-		"TELCOLAKE_PSEUDONYM_KEY=scale-key-0123456789", "TELCOLAKE_REJECT_THRESHOLD=0.05")}
+		"TELCOLAKE_PSEUDONYM_KEY=scale-key-0123456789", "TELCOLAKE_REJECT_THRESHOLD=0.05"}}
 	r.before = countLake(lakeDir)
 	rep := &report{Opts: o, Start: time.Now().UTC(), LoadStart: proc.LoadAvg1(), Work: work, Cores: runtime.NumCPU(), Nice: ownNice()}
 	if m := tpl.StateMachines["MonthlyRun"]; m != nil && m.Machine.States["Buckets"] != nil {
@@ -388,9 +390,11 @@ func (r *runner) Invoke(ctx context.Context, function string, payload []byte) ([
 func (r *runner) invoke(ctx context.Context, function string, payload []byte) ([]byte, error) {
 	mem := 0
 	var timeout time.Duration
+	var env []string
 	for _, f := range r.tpl.Functions {
 		if f.Name == function {
 			mem, timeout = f.Memory, f.Timeout
+			env = childEnv(r.base, f, r.env)
 		}
 	}
 	if mem == 0 {
@@ -417,12 +421,46 @@ func (r *runner) invoke(ctx context.Context, function string, payload []byte) ([
 	}
 	cmd := exec.CommandContext(ctx, r.self, stepMode, function)
 	cmd.Stdin = bytes.NewReader(payload)
+	cmd.Env = env
 	return r.child(cmd, function, task.Action, bucket, mem, timeout)
 }
 
-// child runs cmd and records it.
+// childEnv is a function's environment here as Lambda would give it: this
+// process's environment, then the template's literal values for the
+// function (GOMEMLIMIT, AWS_LAMBDA_LOG_FORMAT, ...), which win over this
+// process's, then local, the local lake's settings that stand for the
+// template's references (!Ref, !Sub). A variable set twice keeps its last
+// value, as exec.Cmd does.
+func childEnv(base []string, f localstack.FunctionDef, local []string) []string {
+	var lits []string
+	for k, v := range f.Env {
+		if v.Ref == "" && v.Sub == "" && v.Join == nil {
+			lits = append(lits, k+"="+v.Literal)
+		}
+	}
+	sort.Strings(lits)
+	env := make([]string, 0, len(base)+len(lits)+len(local))
+	env = append(append(append(env, base...), lits...), local...)
+	seen := make(map[string]int, len(env))
+	out := env[:0]
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := seen[k]; ok {
+			out[i] = kv
+			continue
+		}
+		seen[k] = len(out)
+		out = append(out, kv)
+	}
+	return out
+}
+
+// child runs cmd and records it; a command without its own environment
+// gets this process's with the local lake's settings.
 func (r *runner) child(cmd *exec.Cmd, function, action string, bucket, mem int, timeout time.Duration) ([]byte, error) {
-	cmd.Env = r.env
+	if cmd.Env == nil {
+		cmd.Env = append(append([]string(nil), r.base...), r.env...)
+	}
 	res, stdout, stderr, err := proc.Run(cmd)
 	v := invocation{Stage: r.stageNow, Function: function, Action: action, Bucket: bucket, Wall: res.Wall,
 		CPU: res.CPU, RSSMiB: res.RSSMiB(), MemoryMB: mem, Timeout: timeout}
