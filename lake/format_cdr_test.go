@@ -2,6 +2,11 @@ package lake
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -88,5 +93,29 @@ func TestCDROtherArea(t *testing.T) {
 				t.Errorf("lines %d, accounted %d, want %d", p.Stats.Lines, n, lines)
 			}
 		})
+	}
+}
+
+// TestPseudonymizer checks hashBytes against HMAC-SHA256 computed
+// directly, for numbers of every length other_party allows, reusing one
+// pseudonymizer as a file does.
+func TestPseudonymizer(t *testing.T) {
+	key := []byte("test-pseudonym-key")
+	want := func(n string) string {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(n))
+		return hex.EncodeToString(m.Sum(nil)[:16])
+	}
+	p := newPseudonymizer(key)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 10_000 {
+		n := strconv.FormatUint(rng.Uint64(), 10)
+		n = n[:3+i%(len(n)-2)]
+		if got := string(p.hashBytes(n)); got != want(n) {
+			t.Fatalf("call %d: hashBytes(%q) = %s, want %s", i, n, got, want(n))
+		}
+	}
+	if got, w := p.hash("491712345678"), want("491712345678"); got != w {
+		t.Errorf("hash = %s, want %s", got, w)
 	}
 }
