@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -51,7 +52,18 @@ type testLake struct {
 // usePG is set, SQLite in a temp dir otherwise.
 func newTestLake(t *testing.T, usePG bool) *testLake {
 	t.Helper()
-	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	return newTestLakeWith(t, usePG, nil)
+}
+
+// newTestLakeWith is newTestLake with the S3 server's handler wrapped by
+// wrap (when not nil), e.g. to count requests.
+func newTestLakeWith(t *testing.T, usePG bool, wrap func(http.Handler) http.Handler) *testLake {
+	t.Helper()
+	var h http.Handler = gofakes3.New(s3mem.New()).Server()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	// The SDK's default chain reads these; the iceberg S3 IO uses the same chain.
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
