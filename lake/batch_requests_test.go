@@ -84,7 +84,8 @@ func (c *s3Counter) reset() map[string]int {
 // per file its landing object, the look-ups of its source's ledger
 // objects (crm.cdr's and crm.ingest_log's, missing for a new file) and
 // the ledger object written after the commit; per batch a few data
-// files, the commits' metadata and the plans of the day.
+// files, the commits' metadata, and a plan of the day that reads only the
+// manifests committed since the last batch (dayPlans), not all the day's.
 func TestBatchS3Requests(t *testing.T) {
 	c := &s3Counter{n: map[string]int{}}
 	tl := newTestLakeWith(t, false, c.wrap)
@@ -125,9 +126,11 @@ func TestBatchS3Requests(t *testing.T) {
 		}
 	}
 	// The batch's own: its data files (a few per day and subscriber
-	// bucket), two commits, two plans of the day (reading the manifests
-	// of the day).
+	// bucket), two commits, two plans of the day.
 	if n := total - 4*files; n > 40 {
 		t.Errorf("a warm batch of %d files made %d S3 requests besides the %d per file, want at most 40", files, n, 4)
+	}
+	if n := got["GET manifest"]; n > 2 {
+		t.Errorf("the %dth batch of the day read %d manifests, want at most 2 (those of the commits since the last batch)", rounds, n)
 	}
 }

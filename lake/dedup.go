@@ -766,10 +766,33 @@ func (r *recordSet) recheck(ctx context.Context, tbl *table.Table) error {
 }
 
 // liveFiles lists the live data files of tbl that may hold records of day.
+// A day of a table partitioned by that day is planned in full once per
+// process and then kept up to date from the snapshots appended since
+// (dayPlans); any other table, or a chain with a snapshot that is not an
+// append, is planned in full.
 func (r *recordSet) liveFiles(ctx context.Context, tbl *table.Table, day int64) ([]iceberg.DataFile, error) {
-	if tbl.CurrentSnapshot() == nil {
+	cur := tbl.CurrentSnapshot()
+	if cur == nil {
 		return nil, nil
 	}
+	field, ok := dayPartition(tbl, r.spec.dayCol)
+	if !ok {
+		return r.planDay(ctx, tbl, day)
+	}
+	key := dayPlanKey{table: tbl.Metadata().TableUUID().String(), day: day}
+	if files, ok, err := dayPlans.since(ctx, tbl, key, field); err != nil || ok {
+		return files, err
+	}
+	files, err := r.planDay(ctx, tbl, day)
+	if err == nil {
+		dayPlans.put(key, dayPlan{snapshot: cur.SnapshotID, files: files})
+	}
+	return files, err
+}
+
+// planDay plans the live data files of tbl that may hold records of day
+// with a scan of the current snapshot's manifests.
+func (r *recordSet) planDay(ctx context.Context, tbl *table.Table, day int64) ([]iceberg.DataFile, error) {
 	var filter iceberg.BooleanExpression
 	ref := iceberg.Reference(r.spec.dayCol)
 	if r.spec.timestamp {
@@ -936,4 +959,146 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
+}
+
+// Incremental day plans. Planning a day reads every manifest that may
+// hold it, and a day of CDR gains a manifest with every batch committed
+// (about 100 a day until maintenance merges them), so planning it twice a
+// batch (parse, then the recheck in the commit) grew with the day. A
+// warm process keeps each day's planned files with the snapshot they were
+// planned at; at a later snapshot whose parents reach that one through
+// appends only, the day's live files are those plus the files the
+// appends added in the day's partition (an append removes no file), read
+// from the manifests each append added. A chain broken by expiry, or
+// holding any other operation (a replace, an overwrite, a compaction),
+// plans the day in full again. The day's partition decides membership,
+// which is what the full plan's filter selects for a table partitioned by
+// day of that column: a file's rows all lie in its partition's day.
+type dayPlanKey struct {
+	table string // the table's UUID
+	day   int64
+}
+
+type dayPlan struct {
+	snapshot int64
+	files    []iceberg.DataFile
+}
+
+// dayPlanEntries bounds the days dayPlans keeps (past it, it starts again
+// empty); dayPlanMaxSteps bounds the snapshots it catches up through.
+const (
+	dayPlanEntries  = 64
+	dayPlanMaxSteps = 32
+)
+
+type dayPlanCache struct {
+	mu sync.Mutex
+	m  map[dayPlanKey]dayPlan
+}
+
+var dayPlans = &dayPlanCache{m: map[dayPlanKey]dayPlan{}}
+
+func (c *dayPlanCache) get(k dayPlanKey) (dayPlan, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.m[k]
+	return p, ok
+}
+
+func (c *dayPlanCache) put(k dayPlanKey, p dayPlan) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.m[k]; !ok && len(c.m) >= dayPlanEntries {
+		c.m = map[dayPlanKey]dayPlan{}
+	} else if ok && old.snapshot == p.snapshot {
+		return
+	}
+	c.m[k] = p
+}
+
+// since returns the live files of k's day at tbl's current snapshot from
+// the plan kept for an earlier one; ok is false when there is none it can
+// catch up from.
+func (c *dayPlanCache) since(ctx context.Context, tbl *table.Table, k dayPlanKey, field int) ([]iceberg.DataFile, bool, error) {
+	base, ok := c.get(k)
+	if !ok {
+		return nil, false, nil
+	}
+	cur := tbl.CurrentSnapshot()
+	var chain []*table.Snapshot // newest first
+	for s := cur; s.SnapshotID != base.snapshot; {
+		if len(chain) == dayPlanMaxSteps || s.Summary == nil || s.Summary.Operation != table.OpAppend || s.ParentSnapshotID == nil {
+			return nil, false, nil
+		}
+		chain = append(chain, s)
+		if s = tbl.SnapshotByID(*s.ParentSnapshotID); s == nil {
+			return nil, false, nil // expired: what happened in between is unknown
+		}
+	}
+	files := slices.Clone(base.files)
+	if len(chain) == 0 {
+		return files, true, nil
+	}
+	fsys, err := tbl.FS(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		s := chain[i]
+		manifests, err := s.Manifests(fsys)
+		if err != nil {
+			return nil, false, fmt.Errorf("plan the files of %s for duplicates: %w", tbl.Identifier(), err)
+		}
+		for _, m := range manifests {
+			if m.SnapshotID() != s.SnapshotID || m.ManifestContent() != iceberg.ManifestContentData || m.AddedDataFiles() == 0 {
+				continue
+			}
+			entries, err := m.FetchEntries(fsys, true)
+			if err != nil {
+				return nil, false, fmt.Errorf("plan the files of %s for duplicates: %w", tbl.Identifier(), err)
+			}
+			for _, e := range entries {
+				if e.Status() != iceberg.EntryStatusADDED || e.SnapshotID() != s.SnapshotID {
+					continue
+				}
+				df := e.DataFile()
+				if d, ok := partitionDay(df.Partition()[field]); ok && d == k.day {
+					files = append(files, df)
+				}
+			}
+		}
+	}
+	c.put(k, dayPlan{snapshot: cur.SnapshotID, files: files})
+	return slices.Clone(files), true, nil
+}
+
+// dayPartition is the field id of tbl's partition by day of col, if its
+// current spec has one.
+func dayPartition(tbl *table.Table, col string) (int, bool) {
+	f, ok := tbl.Schema().FindFieldByName(col)
+	if !ok {
+		return 0, false
+	}
+	spec := tbl.Spec()
+	for _, pf := range spec.Fields() {
+		if _, day := pf.Transform.(iceberg.DayTransform); day && len(pf.SourceIDs) == 1 && pf.SourceIDs[0] == f.ID {
+			return pf.FieldID, true
+		}
+	}
+	return 0, false
+}
+
+// partitionDay is a day partition's value as days since the epoch.
+func partitionDay(v any) (int64, bool) {
+	switch d := v.(type) {
+	case iceberg.Date:
+		return int64(d), true
+	case int32:
+		return int64(d), true
+	case int64:
+		return d, true
+	case int:
+		return int64(d), true
+	}
+	return 0, false
 }
