@@ -57,6 +57,12 @@ type queueReport struct {
 	CDRCommits         int     // snapshots crm.cdr gained
 	LogCommits         int     // snapshots crm.ingest_log gained
 	P50, P99, Max      float64 // seconds from upload to committed
+	// Swept: files whose upload's webhook call never reached the stack
+	// (versitygw posts each event once, with a 3 s timeout and no retry),
+	// announced later by the stack's sweep of the landing bucket; SweptP50
+	// and SweptMax are their upload → committed times.
+	Swept              int
+	SweptP50, SweptMax float64
 	// CPU time used while the files went through: the function processes
 	// (children of this one named bootstrap), the other children (the local
 	// S3 server), and this process (the local queue, the Lambda runtime
@@ -146,6 +152,8 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 		defer f.Close()
 		logs = f
 	}
+	swept := &sweepWatch{w: logs, keys: map[string]bool{}}
+	logs = swept
 	st, err := localstack.Start(ctx, localstack.Config{
 		Dir: dir, Repo: b.root, S3Addr: s3Addr, HTTPAddr: "127.0.0.1:0", LambdaAddr: "127.0.0.1:0",
 		Params: map[string]string{"CatalogURI": catalog, "PseudonymKey": "bench-pseudonym-key-0123456789",
@@ -218,7 +226,7 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 
 	rep := &queueReport{Files: o.queueFiles, RowsPerFile: o.queueRows, BatchSize: strconv.Itoa(o.queueBatch), Window: strconv.Itoa(o.queueWindow),
 		Concurrency: o.queueConcurrency}
-	var lat []float64
+	var lat, sweptLat []float64
 	var last time.Time
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
@@ -254,6 +262,9 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 				up = d.at
 			}
 			lat = append(lat, d.at.Sub(up).Seconds())
+			if swept.has(d.d.Key) {
+				sweptLat = append(sweptLat, d.at.Sub(up).Seconds())
+			}
 		case err := <-errs:
 			return nil, err
 		case <-tick.C:
@@ -278,6 +289,10 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 	if n := len(lat); n > 0 {
 		rep.P50, rep.P99, rep.Max = lat[n/2], lat[min(n-1, n*99/100)], lat[n-1]
 	}
+	slices.Sort(sweptLat)
+	if n := len(sweptLat); n > 0 {
+		rep.Swept, rep.SweptP50, rep.SweptMax = n, sweptLat[n/2], sweptLat[n-1]
+	}
 	cdr1, log1, err := snapshotCounts(ctx, st, catalog)
 	if err != nil {
 		return nil, err
@@ -291,6 +306,33 @@ func (b *bench) measureQueue(ctx context.Context) (*queueReport, error) {
 		rep.MetadataErr = firstLine(err.Error())
 	}
 	return rep, nil
+}
+
+// sweepWatch passes the local stack's log on to w and notes the keys the
+// stack's sweep announced because no webhook call came for them.
+type sweepWatch struct {
+	w    io.Writer
+	mu   sync.Mutex
+	keys map[string]bool
+}
+
+const sweptSuffix = ": no webhook call came; delivering from the sweep"
+
+func (s *sweepWatch) Write(p []byte) (int, error) {
+	for line := range strings.Lines(string(p)) {
+		if key, ok := strings.CutSuffix(strings.TrimRight(line, "\n"), sweptSuffix); ok {
+			s.mu.Lock()
+			s.keys[strings.TrimPrefix(key, "[notify] ")] = true
+			s.mu.Unlock()
+		}
+	}
+	return s.w.Write(p)
+}
+
+func (s *sweepWatch) has(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keys[key]
 }
 
 // firstLine is s up to its first line break, at most 400 bytes.
@@ -409,6 +451,8 @@ func queueSection(r *queueReport, m machine) string {
 	fmt.Fprintf(&b, "| commits: crm.cdr / crm.ingest_log snapshots | %d / %d (%.1f files per data commit) | |\n",
 		r.CDRCommits, r.LogCommits, float64(r.Files-r.Failed)/float64(max(r.CDRCommits, 1)))
 	fmt.Fprintf(&b, "| upload → committed, p50 / p99 / max | %.2f / %.2f / %.2f s | |\n", r.P50, r.P99, r.Max)
+	fmt.Fprintf(&b, "| files whose S3 event was lost and came from the local stack's sweep; their upload → committed p50 / max | %d; %.2f / %.2f s | |\n",
+		r.Swept, r.SweptP50, r.SweptMax)
 	fmt.Fprintf(&b, "| uploads done after | %.1f s | |\n", r.UploadSeconds)
 	fmt.Fprintf(&b, "| batches (mean files per batch) | %d (%.1f) | |\n", r.Batches, float64(r.Files)/float64(max(r.Batches, 1)))
 	fmt.Fprintf(&b, "| time in the function, all batches added up (mean per batch; per file) | %.1f s (%.2f s; %.1f ms) | |\n",
