@@ -125,3 +125,26 @@ func slotCSV(prefix string, seed int, start time.Time, rows int) []byte {
 	}
 	return b.Bytes()
 }
+
+// dayPlans holds at most dayPlanEntries days and dayPlanFiles files, and
+// keeps no day larger than that.
+func TestDayPlansBounded(t *testing.T) {
+	c := &dayPlanCache{m: map[dayPlanKey]dayPlan{}}
+	files := func(n int) []iceberg.DataFile { return make([]iceberg.DataFile, n) }
+	for i := range 3 * dayPlanEntries {
+		for snap := range 3 {
+			c.put(dayPlanKey{table: "t", day: int64(i)}, dayPlan{snapshot: int64(snap), files: files(300 + snap)})
+			held := 0
+			for _, p := range c.m {
+				held += len(p.files)
+			}
+			if len(c.m) > dayPlanEntries || held > dayPlanFiles || held != c.n {
+				t.Fatalf("day %d, snapshot %d: %d days, %d files held (counted %d), want at most %d and %d", i, snap, len(c.m), held, c.n, dayPlanEntries, dayPlanFiles)
+			}
+		}
+	}
+	c.put(dayPlanKey{table: "t", day: -1}, dayPlan{snapshot: 1, files: files(dayPlanFiles + 1)})
+	if _, ok := c.get(dayPlanKey{table: "t", day: -1}); ok || c.n != 0 {
+		t.Errorf("a day of %d files was kept (%d files counted)", dayPlanFiles+1, c.n)
+	}
+}

@@ -984,16 +984,20 @@ type dayPlan struct {
 	files    []iceberg.DataFile
 }
 
-// dayPlanEntries bounds the days dayPlans keeps (past it, it starts again
-// empty); dayPlanMaxSteps bounds the snapshots it catches up through.
+// dayPlanEntries and dayPlanFiles bound the days and the data files
+// dayPlans keeps (a data file's entry, with its column statistics, is a
+// few KB: 8,192 of them some 30 MB); past either it starts again empty.
+// dayPlanMaxSteps bounds the snapshots it catches up through.
 const (
 	dayPlanEntries  = 64
+	dayPlanFiles    = 8192
 	dayPlanMaxSteps = 32
 )
 
 type dayPlanCache struct {
 	mu sync.Mutex
 	m  map[dayPlanKey]dayPlan
+	n  int // files held
 }
 
 var dayPlans = &dayPlanCache{m: map[dayPlanKey]dayPlan{}}
@@ -1008,10 +1012,17 @@ func (c *dayPlanCache) get(k dayPlanKey) (dayPlan, bool) {
 func (c *dayPlanCache) put(k dayPlanKey, p dayPlan) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.m[k]; !ok && len(c.m) >= dayPlanEntries {
-		c.m = map[dayPlanKey]dayPlan{}
-	} else if ok && old.snapshot == p.snapshot {
+	old, ok := c.m[k]
+	if ok && old.snapshot == p.snapshot {
 		return
+	}
+	c.n += len(p.files) - len(old.files)
+	if (!ok && len(c.m) >= dayPlanEntries) || c.n > dayPlanFiles {
+		c.m, c.n = map[dayPlanKey]dayPlan{}, len(p.files)
+	}
+	if len(p.files) > dayPlanFiles {
+		c.n = 0
+		return // too large a day to keep: planned in full each time
 	}
 	c.m[k] = p
 }
