@@ -68,6 +68,12 @@ func runStep(ctx context.Context, fn string, stdin io.Reader, stdout io.Writer) 
 	if err != nil {
 		return err
 	}
+	var task struct {
+		Action string `json:"action"`
+		Bucket int    `json:"bucket"`
+	}
+	_ = json.Unmarshal(ev, &task)
+	defer watchHeap(ctx, fmt.Sprintf("%s-%s-%d", fn, task.Action, task.Bucket))()
 	conn, ctx, err := lake.OpenEnv(ctx)
 	if err != nil {
 		return err
