@@ -170,3 +170,91 @@ func TestPollerWorksOnBatchesAtOnce(t *testing.T) {
 		t.Errorf("%d messages left in the queue", n)
 	}
 }
+
+// TestPollerGathersWhileTheFunctionWorks: the next batch is gathered while
+// the function has the one before, as Lambda's pollers do, so a batch whose
+// window ends while every environment is busy is ready when one frees up
+// (its window does not start only after the invocation). A full batch is
+// handed over without its window; the rest of the queue, under a batch,
+// after the window.
+func TestPollerGathersWhileTheFunctionWorks(t *testing.T) {
+	q := NewSQS("http://local")
+	if _, err := q.CreateQueue("in", nil); err != nil {
+		t.Fatal(err)
+	}
+	const files = 15
+	for i := range files {
+		q.Send("in", s3Body("landing", fmt.Sprintf("exports/cdr/f%02d.csv", i), fmt.Sprint(i)), 0)
+	}
+	// inFlight is the queue's count of received, undeleted messages.
+	inFlight := func() string {
+		a, err := q.getAttributes("in", []string{"All"})
+		if err != nil {
+			t.Error(err)
+			return ""
+		}
+		return a.(map[string]map[string]string)["Attributes"]["ApproximateNumberOfMessagesNotVisible"]
+	}
+	var mu sync.Mutex
+	var batches []int
+	gatheredDuring := false // all messages in flight while the first batch was in the function
+	invoke := func(ctx context.Context, fn string, payload []byte) ([]byte, error) {
+		var ev events.SQSEvent
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		batches = append(batches, len(ev.Records))
+		first := len(batches) == 1
+		mu.Unlock()
+		if first {
+			tick := time.NewTicker(5 * time.Millisecond)
+			defer tick.Stop()
+			giveUp := time.After(10 * time.Second)
+		wait:
+			for {
+				select {
+				case <-tick.C:
+					if inFlight() == fmt.Sprint(files) {
+						mu.Lock()
+						gatheredDuring = true
+						mu.Unlock()
+						break wait
+					}
+				case <-giveUp:
+					break wait
+				}
+			}
+		}
+		return []byte(`{"batchItemFailures":[]}`), nil
+	}
+	done := make(chan Delivery, files)
+	p := &poller{sqs: q, queue: "in", queueURL: "in", function: "ingest", batchSize: 10, window: 300 * time.Millisecond, report: true,
+		concurrency: 1, retryDelay: time.Millisecond, onDone: func(d Delivery) { done <- d }, log: t.Logf}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.run(ctx, invoke)
+	got := map[string]bool{}
+	for len(got) < files {
+		select {
+		case d := <-done:
+			if got[d.Key] {
+				t.Errorf("%s delivered twice", d.Key)
+			}
+			got[d.Key] = true
+		case <-time.After(time.Minute):
+			t.Fatalf("deliveries so far: %d of %d", len(got), files)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !gatheredDuring {
+		t.Errorf("the rest of the queue was not received while the function had the first batch (%s messages in flight, want %d)", inFlight(), files)
+	}
+	if fmt.Sprint(batches) != "[10 5]" {
+		t.Errorf("batches %v, want [10 5]", batches)
+	}
+	if n := q.Depth("in"); n != 0 {
+		t.Errorf("%d messages left in the queue", n)
+	}
+}

@@ -581,9 +581,11 @@ func (s *SQS) ChangeVisibility(url, receipt string, vis time.Duration) error {
 		return &sqsError{http.StatusBadRequest, "MessageNotInflight", "the message of this receipt handle is not in flight"}
 	}
 	q.msgs[i].visibleAt = s.now().Add(vis)
-	if vis == 0 {
-		s.wake()
-	}
+	// Wake the long polls whatever the new timeout: each works out again
+	// when the next hidden message shows, and a poll that began while this
+	// one was hidden for longer would otherwise sleep past it (the
+	// mapping's gatherer is always in a long poll when a batch fails).
+	s.wake()
 	return nil
 }
 

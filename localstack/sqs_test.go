@@ -167,6 +167,49 @@ func TestSQSLongPollWakesOnSend(t *testing.T) {
 	}
 }
 
+// TestSQSLongPollWakesOnVisibilityChange: a long poll that began while
+// the only message was hidden for a minute gets it once
+// ChangeMessageVisibility shortens that (the event source mapping's
+// gatherer is in such a poll whenever a batch fails), not an empty answer
+// at the end of its 20 s wait.
+func TestSQSLongPollWakesOnVisibilityChange(t *testing.T) {
+	q := NewSQS("http://local")
+	url, err := q.CreateQueue("poll", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := q.Send(url, "hello", 0); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	minute := time.Minute
+	first, err := q.Receive(ctx, url, 1, &minute, 0)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("Receive = %v, %v", first, err)
+	}
+	got := make(chan []Received, 1)
+	go func() {
+		out, err := q.Receive(ctx, url, 1, nil, 20*time.Second)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- out
+	}()
+	time.Sleep(50 * time.Millisecond) // the poll is waiting (if not, it finds the message at once)
+	if err := q.ChangeVisibility(url, first[0].ReceiptHandle, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got:
+		if len(m) != 1 || m[0].Body != "hello" {
+			t.Errorf("long poll got %v, want the message made visible while it waited", m)
+		}
+	case <-time.After(10 * time.Second): // half the poll's wait
+		t.Error("the long poll still waits: ChangeVisibility did not wake it")
+		<-got
+	}
+}
+
 func TestSQSRejectsBadInput(t *testing.T) {
 	q, c, _ := newTestSQS(t)
 	ctx := context.Background()
