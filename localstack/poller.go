@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,11 +45,26 @@ type poller struct {
 	log         func(format string, a ...any)
 
 	gatherOnce sync.Once
-	ready      chan []Received // gathered batches, to the first free environment
-	gatherDone chan struct{}   // closed when the gatherer has stopped
+	ready      chan gathered // batches, to the first free environment
+	gatherDone chan struct{} // closed when the gatherer has stopped
 
 	batches, messages atomic.Int64 // invocations made, messages handed over
 	busy              atomic.Int64 // nanoseconds spent in the function's invocations
+	spansMu           sync.Mutex
+	spans             []BatchSpan // the first maxSpans batches
+}
+
+// maxSpans bounds the batches a mapping keeps the times of.
+const maxSpans = 32
+
+// BatchSpan is one batch of an event source mapping: when its first
+// message was received (its window began), when the function got it and
+// when the function answered. Invoked minus Received is the batching
+// window, or the wait for a full batch, plus any wait for a free
+// execution environment.
+type BatchSpan struct {
+	Messages                int
+	Received, Invoked, Done time.Time
 }
 
 // QueueStats counts what a function's event source mappings delivered.
@@ -61,14 +77,19 @@ type QueueStats struct {
 	Concurrency int
 	// Busy is the time the mapping's invocations took, added up.
 	Busy time.Duration
+	// Spans are the first batches' times, in the order they finished.
+	Spans []BatchSpan
 }
 
 // QueueStats reports every event source mapping's batches and messages so far.
 func (s *Stack) QueueStats() []QueueStats {
 	var out []QueueStats
 	for _, p := range s.pollers {
+		p.spansMu.Lock()
+		spans := slices.Clone(p.spans)
+		p.spansMu.Unlock()
 		out = append(out, QueueStats{Function: p.function, Queue: p.queue, Batches: p.batches.Load(), Messages: p.messages.Load(),
-			BatchSize: p.batchSize, Window: p.window, Concurrency: max(p.concurrency, 1), Busy: time.Duration(p.busy.Load())})
+			BatchSize: p.batchSize, Window: p.window, Concurrency: max(p.concurrency, 1), Busy: time.Duration(p.busy.Load()), Spans: spans})
 	}
 	return out
 }
@@ -91,17 +112,17 @@ type invokeFunc func(ctx context.Context, fn string, payload []byte) ([]byte, er
 // an environment; its messages are in flight meanwhile.
 func (p *poller) run(ctx context.Context, invoke invokeFunc) {
 	p.gatherOnce.Do(func() {
-		p.ready = make(chan []Received)
+		p.ready = make(chan gathered)
 		p.gatherDone = make(chan struct{})
 		go func() {
 			defer close(p.gatherDone)
 			for ctx.Err() == nil {
-				msgs := p.gather(ctx)
+				msgs, first := p.gather(ctx)
 				if len(msgs) == 0 {
 					continue
 				}
 				select {
-				case p.ready <- msgs:
+				case p.ready <- gathered{msgs, first}:
 				case <-ctx.Done(): // shutting down: the messages come back in the next stack
 				}
 			}
@@ -110,18 +131,24 @@ func (p *poller) run(ctx context.Context, invoke invokeFunc) {
 	defer func() { <-p.gatherDone }()
 	for {
 		select {
-		case msgs := <-p.ready:
-			p.deliver(ctx, invoke, msgs)
+		case b := <-p.ready:
+			p.deliver(ctx, invoke, b.msgs, b.first)
 		case <-ctx.Done():
 			return
 		}
 	}
 }
 
+// gathered is a batch and when its first message was received.
+type gathered struct {
+	msgs  []Received
+	first time.Time
+}
+
 // gather waits for a first message, then fills the batch until it is full,
-// the window has passed or the payload would grow too large.
-func (p *poller) gather(ctx context.Context) []Received {
-	var msgs []Received
+// the window has passed or the payload would grow too large; first is
+// when the first message came.
+func (p *poller) gather(ctx context.Context) (msgs []Received, first time.Time) {
 	size := 0
 	var end time.Time
 	for len(msgs) < p.batchSize && size < maxSQSPayload {
@@ -137,27 +164,28 @@ func (p *poller) gather(ctx context.Context) []Received {
 			if ctx.Err() == nil {
 				p.log("[queue] receive from %s: %v", p.queue, err)
 			}
-			return msgs
+			return msgs, first
 		}
 		if len(msgs) == 0 && len(got) > 0 {
-			end = time.Now().Add(p.window)
+			first = time.Now()
+			end = first.Add(p.window)
 		}
 		for _, m := range got {
 			size += len(m.Body)
 		}
 		msgs = append(msgs, got...)
 		if len(got) == 0 && len(msgs) > 0 {
-			return msgs // the window is over
+			return msgs, first // the window is over
 		}
 		if len(msgs) > 0 && !time.Now().Before(end) && len(got) < 10 {
-			return msgs
+			return msgs, first
 		}
 	}
-	return msgs
+	return msgs, first
 }
 
 // deliver invokes the function with one batch and settles its messages.
-func (p *poller) deliver(ctx context.Context, invoke invokeFunc, msgs []Received) {
+func (p *poller) deliver(ctx context.Context, invoke invokeFunc, msgs []Received, first time.Time) {
 	ev := events.SQSEvent{Records: make([]events.SQSMessage, len(msgs))}
 	byID := map[string]Received{}
 	for i, m := range msgs {
@@ -174,7 +202,13 @@ func (p *poller) deliver(ctx context.Context, invoke invokeFunc, msgs []Received
 	p.messages.Add(int64(len(msgs)))
 	began := time.Now()
 	out, err := invoke(ctx, p.function, payload)
-	p.busy.Add(int64(time.Since(began)))
+	ended := time.Now()
+	p.busy.Add(int64(ended.Sub(began)))
+	p.spansMu.Lock()
+	if len(p.spans) < maxSpans {
+		p.spans = append(p.spans, BatchSpan{Messages: len(msgs), Received: first, Invoked: began, Done: ended})
+	}
+	p.spansMu.Unlock()
 	if ctx.Err() != nil {
 		return // shutting down: the messages come back in the next stack
 	}

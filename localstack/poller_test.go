@@ -257,4 +257,13 @@ func TestPollerGathersWhileTheFunctionWorks(t *testing.T) {
 	if n := q.Depth("in"); n != 0 {
 		t.Errorf("%d messages left in the queue", n)
 	}
+	p.spansMu.Lock()
+	defer p.spansMu.Unlock()
+	if len(p.spans) != 2 || p.spans[0].Messages != 10 || p.spans[1].Messages != 5 {
+		t.Fatalf("spans %+v, want batches of 10 and 5", p.spans)
+	}
+	if a, b := p.spans[0], p.spans[1]; !b.Received.Before(a.Done) || b.Invoked.Before(a.Done) || b.Invoked.Before(b.Received) {
+		t.Errorf("second batch received %v, invoked %v; the first done %v: want it received before the first was done, invoked after",
+			b.Received, b.Invoked, a.Done)
+	}
 }

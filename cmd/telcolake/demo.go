@@ -194,7 +194,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	say("    %d/%d files ingested in %.1fs (uploads done at %.1fs, first file committed at %.1fs)",
 		got, len(uploads), time.Since(t1).Seconds(), uploaded.Seconds(), firstDone.Seconds())
-	demoQueue(say, st)
+	demoQueue(say, st, t1)
 	failed += checkNothingLost(ctx, say, st)
 	failed += demoMaintain(ctx, say, st)
 
