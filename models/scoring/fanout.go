@@ -44,14 +44,15 @@ import (
 //     segments' figures, the lists' top k, the value tiers' cut-offs, the
 //     tier migration, the at-risk causes; then, one serving shard at a
 //     time, merges the buckets' pieces of that shard in id order
-//     (serving.Merge), setting each customer's value tier from the
+//     (serving.MergeFrom, reading each piece's detail.bin a window at a
+//     time), setting each customer's value tier from the
 //     cut-offs and writing its crm.scores row into data files, and stores
 //     the shard's files; then one crm.scores commit of those files, the
 //     lifecycle report (which reads the register and the score history as
 //     in Run), meta.json and the pointer; then the parts are removed. So
 //     the commit holds one bucket's rank rows, three numbers per scored
-//     customer and one shard's pieces and files (Held), never the run's
-//     rows: with more shards, less of the run at once.
+//     customer and one shard's pieces' columns and its files (Held), never
+//     the run's rows: with more shards, less of the run at once.
 //
 // Run is the same three steps in one process: one pass over every
 // subscriber, split into the buckets' parts, then the same commit, so the
@@ -471,6 +472,44 @@ func (r *Runner) readRanks(ctx context.Context, pt Part) (*bucketRanks, error) {
 			pt.Bucket, len(br.Rows), pt.Customers)
 	}
 	return br, nil
+}
+
+// mergeShard merges the buckets' serving pieces of one shard (fix sets
+// each customer's tier and writes its crm.scores row) and says how many
+// bytes of the pieces it held at once. From a store that reads byte
+// ranges (every store of the functions) it holds each piece's
+// columns.bin and a window of its detail.bin (serving.MergeFrom), else
+// every piece whole (serving.Merge).
+func (r *Runner) mergeShard(ctx context.Context, p *Plan, meta *serving.Meta, parts []Part, shard int, fix func(*serving.Customer) error) (*serving.Files, int64, error) {
+	var held int64
+	var f *serving.Files
+	var err error
+	if src, ok := r.Serving.(serving.RangeReader); ok {
+		pieces := make([]serving.Piece, 0, len(parts))
+		for _, pt := range parts {
+			ps := pt.Pieces[shard]
+			pieces = append(pieces, serving.Piece{
+				Columns: PieceKey(p.Run, pt.Bucket, shard, "columns"), ColumnsBytes: ps.Columns,
+				Detail: PieceKey(p.Run, pt.Bucket, shard, "detail"), DetailBytes: ps.Detail})
+			held += ps.Columns + min(ps.Detail, serving.MergeWindow)
+		}
+		f, err = serving.MergeFrom(ctx, meta, src, pieces, fix)
+	} else {
+		pieces := make([]*serving.Files, 0, len(parts))
+		for _, pt := range parts {
+			pf, err := r.readPiece(ctx, p, pt, shard)
+			if err != nil {
+				return nil, 0, err
+			}
+			pieces = append(pieces, pf)
+			held += int64(len(pf.Columns) + len(pf.Detail))
+		}
+		f, err = serving.Merge(meta, pieces, fix)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("scoring: serving shard %d: %w", shard, err)
+	}
+	return f, held, nil
 }
 
 // readPiece reads a bucket's serving piece for one shard.

@@ -277,26 +277,16 @@ func (r *Runner) commit(ctx context.Context, p *Plan, m *models, parts []Part) (
 	defer sw.abandon(ctx)
 	shards := p.shards()
 	var files []serving.ShardFiles
+	fix := func(c *serving.Customer) error {
+		c.ValueTier = cuts.of(c.ValueTier != serving.TierNone, c.CLV, c.SubscriberID)
+		return sw.add(ctx, c)
+	}
 	for s := range shards {
-		pieces := make([]*serving.Files, 0, len(parts))
-		var bytes int64
-		for _, pt := range parts {
-			f, err := r.readPiece(ctx, p, pt, s)
-			if err != nil {
-				return nil, err
-			}
-			pieces = append(pieces, f)
-			bytes += int64(len(f.Columns) + len(f.Detail))
+		f, bytes, err := r.mergeShard(ctx, p, meta, parts, s, fix)
+		if err != nil {
+			return nil, err
 		}
 		held.PieceBytes = max(held.PieceBytes, bytes)
-		f, err := serving.Merge(meta, pieces, func(c *serving.Customer) error {
-			c.ValueTier = cuts.of(c.ValueTier != serving.TierNone, c.CLV, c.SubscriberID)
-			return sw.add(ctx, c)
-		})
-		if err != nil {
-			return nil, fmt.Errorf("scoring: serving shard %d: %w", s, err)
-		}
-		pieces = nil
 		var sf serving.ShardFiles
 		if shards == 1 {
 			sf, err = serving.PutRun(ctx, r.Serving, meta.Run, f.Columns, f.Detail)

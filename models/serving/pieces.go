@@ -43,21 +43,15 @@ func WriteFiles(ctx context.Context, st Store, run string, f *Files) (Pointer, e
 // every piece: the value tier) or read it, and encoded again. The result
 // is what Encode writes for the fixed rows, byte for byte
 // (TestMergeEqualsEncode), and Merge holds the pieces' files and the
-// result's, never a decoded row beyond the one in hand: the commit of a
-// fanned-out run writes the snapshot from its buckets' pieces this way.
-// An id in two pieces is an error. Merge takes the pieces: each one's
-// Columns is released (set to nil) once read into place.
+// result's, never a decoded row beyond the one in hand. An id in two
+// pieces is an error. Merge takes the pieces: each one's Columns is
+// released (set to nil) once read into place. MergeFrom is the same
+// merge reading the pieces from a store, without holding their detail.
 func Merge(meta *Meta, pieces []*Files, fix func(*Customer) error) (*Files, error) {
 	if meta == nil {
 		return nil, errors.New("serving: no meta")
 	}
-	type cursor struct {
-		cols *columns
-		det  []byte
-		r    int
-	}
-	curs := make([]*cursor, 0, len(pieces))
-	n, detBytes := 0, detailHeader
+	ins := make([]mergeInput, 0, len(pieces))
 	for k, f := range pieces {
 		if len(f.Detail) < detailHeader || string(f.Detail[:detailHeader]) != detailMagic {
 			return nil, corrupt("piece %d: detail.bin has no header", k)
@@ -69,14 +63,120 @@ func Merge(meta *Meta, pieces []*Files, fix func(*Customer) error) (*Files, erro
 		if err != nil {
 			return nil, fmt.Errorf("serving: piece %d: %w", k, err)
 		}
-		n += cols.n
-		detBytes += len(f.Detail) - detailHeader
-		if cols.n > 0 {
-			curs = append(curs, &cursor{cols: cols, det: f.Detail})
+		ins = append(ins, mergeInput{cols: cols, det: memDetail(f.Detail)})
+	}
+	return merge(meta, ins, fix)
+}
+
+// Piece is one piece of a merge in a store (MergeFrom): its columns.bin
+// and detail.bin keys and sizes.
+type Piece struct {
+	Columns, Detail           string
+	ColumnsBytes, DetailBytes int64
+}
+
+// MergeWindow is the most of a piece's detail.bin MergeFrom holds at once
+// (a record longer than that is read alone).
+const MergeWindow = 4 << 20
+
+// mergeWindow is MergeWindow, smaller in tests.
+var mergeWindow uint64 = MergeWindow
+
+// MergeFrom is Merge over pieces stored in src: each piece's columns.bin
+// is read whole (into the buffer its arrays are used from in place), its
+// detail.bin a window of MergeWindow bytes at a time as the merge reaches
+// its records (one ranged read each). So it holds the pieces' columns,
+// one window per piece and the result, not the pieces' detail; the
+// result is Merge's for the same pieces, byte for byte.
+func MergeFrom(ctx context.Context, meta *Meta, src RangeReader, pieces []Piece, fix func(*Customer) error) (*Files, error) {
+	if meta == nil {
+		return nil, errors.New("serving: no meta")
+	}
+	ins := make([]mergeInput, 0, len(pieces))
+	for k, pc := range pieces {
+		if pc.DetailBytes < detailHeader {
+			return nil, corrupt("piece %d: detail.bin of %d bytes has no header", k, pc.DetailBytes)
+		}
+		var head [detailHeader]byte
+		if err := src.ReadAt(ctx, pc.Detail, head[:], 0); err != nil {
+			return nil, fmt.Errorf("serving: piece %d: %w", k, err)
+		}
+		if string(head[:]) != detailMagic {
+			return nil, corrupt("piece %d: detail.bin has no header", k)
+		}
+		buf := alignedBuffer(pc.ColumnsBytes)
+		if err := src.ReadAt(ctx, pc.Columns, buf, 0); err != nil {
+			return nil, fmt.Errorf("serving: piece %d: %w", k, err)
+		}
+		cols, err := openColumns(buf, pc.DetailBytes)
+		if err != nil {
+			return nil, fmt.Errorf("serving: piece %d: %w", k, err)
+		}
+		ins = append(ins, mergeInput{cols: cols, det: &windowDetail{ctx: ctx, src: src, key: pc.Detail, size: uint64(pc.DetailBytes)}})
+	}
+	return merge(meta, ins, fix)
+}
+
+// mergeInput is one piece of a merge: its columns, and its detail.bin's
+// records by byte range.
+type mergeInput struct {
+	cols *columns
+	det  interface {
+		record(start, end uint64) ([]byte, error)
+	}
+}
+
+// memDetail is a piece's detail.bin in memory.
+type memDetail []byte
+
+func (d memDetail) record(start, end uint64) ([]byte, error) { return d[start:end], nil }
+
+// windowDetail reads a piece's detail.bin from a store a window at a
+// time: the merge reads each piece's records in order.
+type windowDetail struct {
+	ctx  context.Context
+	src  RangeReader
+	key  string
+	size uint64
+	buf  []byte // the file's bytes [off, off+len(buf))
+	off  uint64
+}
+
+func (d *windowDetail) record(start, end uint64) ([]byte, error) {
+	if start >= d.off && end <= d.off+uint64(len(d.buf)) {
+		return d.buf[start-d.off : end-d.off], nil
+	}
+	n := min(d.size, start+max(mergeWindow, end-start)) - start
+	if uint64(cap(d.buf)) < n {
+		d.buf = make([]byte, n)
+	}
+	d.buf, d.off = d.buf[:n], start
+	if err := d.src.ReadAt(d.ctx, d.key, d.buf, int64(start)); err != nil {
+		d.buf = d.buf[:0]
+		return nil, fmt.Errorf("serving: %w", err)
+	}
+	return d.buf[:end-start], nil
+}
+
+// merge is Merge's and MergeFrom's merge of their inputs.
+func merge(meta *Meta, ins []mergeInput, fix func(*Customer) error) (*Files, error) {
+	type cursor struct {
+		in *mergeInput
+		r  int
+	}
+	curs := make([]*cursor, 0, len(ins))
+	n := 0
+	detBytes := uint64(detailHeader)
+	for k := range ins {
+		in := &ins[k]
+		n += in.cols.n
+		if in.cols.n > 0 {
+			detBytes += in.cols.detEnd(in.cols.n-1) - detailHeader
+			curs = append(curs, &cursor{in: in})
 		}
 	}
 	// A heap of the pieces by their next id.
-	less := func(a, b *cursor) bool { return a.cols.id(a.r) < b.cols.id(b.r) }
+	less := func(a, b *cursor) bool { return a.in.cols.id(a.r) < b.in.cols.id(b.r) }
 	down := func(i int) {
 		for {
 			l, m := 2*i+1, i
@@ -103,14 +203,19 @@ func Merge(meta *Meta, pieces []*Files, fix func(*Customer) error) (*Files, erro
 	prev := ""
 	for len(curs) > 0 {
 		cu := curs[0]
-		view.cols = cu.cols
+		cols := cu.in.cols
+		view.cols = cols
 		var c Customer
 		view.fill(&c, cu.r)
 		start := uint64(detailHeader)
 		if cu.r > 0 {
-			start = cu.cols.detEnd(cu.r - 1)
+			start = cols.detEnd(cu.r - 1)
 		}
-		if err := decodeDetail(cu.det[start:cu.cols.detEnd(cu.r)], &c); err != nil {
+		rec, err := cu.in.det.record(start, cols.detEnd(cu.r))
+		if err != nil {
+			return nil, fmt.Errorf("serving: customer %s: %w", c.SubscriberID, err)
+		}
+		if err := decodeDetail(rec, &c); err != nil {
 			return nil, fmt.Errorf("serving: customer %s: %w", c.SubscriberID, err)
 		}
 		if c.SubscriberID <= prev && b.r > 0 {
@@ -125,14 +230,13 @@ func Merge(meta *Meta, pieces []*Files, fix func(*Customer) error) (*Files, erro
 		if c.SubscriberID != prev {
 			return nil, fmt.Errorf("serving: customer %s changed its id to %s while merged", prev, c.SubscriberID)
 		}
-		var err error
 		if det, err = appendDetail(det, &c); err != nil {
 			return nil, fmt.Errorf("serving: %w", err)
 		}
 		if err := b.add(&c, uint64(len(det))); err != nil {
 			return nil, fmt.Errorf("serving: %w", err)
 		}
-		if cu.r++; cu.r == cu.cols.n {
+		if cu.r++; cu.r == cols.n {
 			curs[0] = curs[len(curs)-1]
 			curs = curs[:len(curs)-1]
 		}
