@@ -92,9 +92,15 @@ func TopShareThreshold(probs []float64, share float64) float64 {
 	}
 	s := slices.Clone(probs)
 	slices.Sort(s)
-	k := int(float64(len(s))*share + 0.999999)
-	k = max(1, min(k, len(s)))
-	return s[len(s)-k]
+	return s[TopShareIndex(len(s), share)]
+}
+
+// TopShareIndex is where TopShareThreshold's answer is among n (n > 0)
+// probabilities sorted ascending: a caller that selects it without
+// sorting (scoring's commit, by histogram) gets the same threshold.
+func TopShareIndex(n int, share float64) int {
+	k := int(float64(n)*share + 0.999999)
+	return n - max(1, min(k, n))
 }
 
 // CausesBy is the causes report for one grouping.

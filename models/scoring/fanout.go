@@ -50,8 +50,8 @@ import (
 //     the shard's files; then one crm.scores commit of those files, the
 //     lifecycle report (which reads the register and the score history as
 //     in Run), meta.json and the pointer; then the parts are removed. So
-//     the commit holds one bucket's rank rows, three numbers per scored
-//     customer and one shard's pieces' columns and its files (Held), never
+//     the commit holds one bucket's rank rows, histograms of the ranks'
+//     inputs and one shard's pieces' columns and its files (Held), never
 //     the run's rows: with more shards, less of the run at once.
 //
 // Run is the same three steps in one process: one pass over every

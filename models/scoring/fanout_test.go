@@ -389,8 +389,8 @@ func TestCommitHoldsOneBucket(t *testing.T) {
 		if res.Held == nil || res.Held.RankRows != largest || largest >= len(cs) {
 			t.Fatalf("%d shards: the commit held %+v rank rows at once, want the largest bucket's %d of %d customers", shards, res.Held, largest, len(cs))
 		}
-		if res.Held.RankedNumbers > 3*len(cs) {
-			t.Errorf("%d shards: %d ranked numbers held for %d customers, want at most 3 each", shards, res.Held.RankedNumbers, len(cs))
+		if res.Held.RankedNumbers == 0 || res.Held.RankedNumbers >= len(cs) {
+			t.Errorf("%d shards: %d ranked numbers held for %d customers, want some but fewer than one each (the histograms' bins)", shards, res.Held.RankedNumbers, len(cs))
 		}
 		pieceBytes = append(pieceBytes, res.Held.PieceBytes)
 	}

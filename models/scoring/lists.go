@@ -56,6 +56,12 @@ func quantile(v []float64, q float64) float64 {
 	}
 	s := slices.Clone(v)
 	slices.Sort(s)
-	k := int(math.Ceil(q*float64(len(s)))) - 1
-	return s[min(len(s)-1, max(0, k))]
+	return s[quantileIndex(len(s), q)]
+}
+
+// quantileIndex is where quantile's answer is among n (n > 0) numbers
+// sorted ascending.
+func quantileIndex(n int, q float64) int {
+	k := int(math.Ceil(q*float64(n))) - 1
+	return min(n-1, max(0, k))
 }

@@ -7,7 +7,6 @@ import (
 	"math/big"
 	"math/bits"
 	"slices"
-	"sort"
 	"strconv"
 
 	"github.com/telcolake/telcolake/insight"
@@ -20,11 +19,13 @@ import (
 // at-risk causes) is computed by the commit from each bucket's rank rows
 // (rankRow: a few numbers and short strings per customer, no detail),
 // read one bucket at a time. What the commit keeps across buckets is the
-// lists' candidates (at most ListSize per list), the sums, and three
-// float64 per scored customer (CLV, monthly value, churn probability: the
-// quantiles' and tiers' inputs). The value tier of each customer is then a
-// comparison with three cut-offs (tierCuts), applied where the snapshot's
-// rows are merged (serving.Merge) and crm.scores is written.
+// lists' candidates (at most ListSize per list), the sums, and histograms
+// of the quantiles' and tiers' inputs (CLV, monthly value, churn
+// probability), of a fixed size whatever the customers, then the numbers
+// of the few bins where the quantiles and cut-offs are (select.go). The
+// value tier of each customer is then a comparison with three cut-offs
+// (tierCuts), applied where the snapshot's rows are merged
+// (serving.MergeFrom) and crm.scores is written.
 
 // rankRow is what the commit reads of one customer.
 type rankRow struct {
@@ -171,8 +172,8 @@ type rankAcc struct {
 	scored, winBack, live    int // live: not lost
 	sumP, sumBadDebt         exactSum
 	valueAtRisk, profit      centsSum
-	clv                      []float64 // of the scored customers
-	values, probs            []float64 // of the live ones
+	clv                      *histogram // of the scored customers
+	values, probs            *histogram // of the live ones
 	churn, var_, winBackList topK
 	contact, badDebt         topK
 	hasOffer                 bool
@@ -185,7 +186,7 @@ type rankAcc struct {
 func newRankAcc(size int, seg *segment.Model) *rankAcc {
 	a := &rankAcc{size: size, churn: topK{k: size}, var_: topK{k: size}, winBackList: topK{k: size},
 		contact: topK{k: size}, badDebt: topK{k: size}, bySeg: map[int32]*segAcc{}, segLists: map[int32]*topK{},
-		gone: make([]int64, len(serving.Tiers))}
+		gone: make([]int64, len(serving.Tiers)), clv: newHistogram(), values: newHistogram(), probs: newHistogram()}
 	if seg != nil {
 		for _, s := range seg.Segments {
 			a.segLists[int32(s.ID)] = &topK{k: size}
@@ -210,7 +211,7 @@ func (a *rankAcc) add(b *bucketRanks) {
 			a.sumBadDebt.add(r.BadDebtProbability)
 			a.valueAtRisk.add(r.ValueAtRisk)
 			a.profit.add(r.Profit)
-			a.clv = append(a.clv, r.CLV)
+			a.clv.add(r.CLV)
 		} else {
 			a.winBack++
 		}
@@ -219,8 +220,8 @@ func (a *rankAcc) add(b *bucketRanks) {
 			continue
 		}
 		a.live++
-		a.values = append(a.values, r.MonthlyValue)
-		a.probs = append(a.probs, r.Probability)
+		a.values.add(r.MonthlyValue)
+		a.probs.add(r.Probability)
 		a.churn.add(r.Probability, r.ID)
 		a.var_.add(r.ValueAtRisk, r.ID)
 		a.badDebt.add(r.BadDebtProbability, r.ID)
@@ -258,19 +259,29 @@ type tierCut struct {
 // tierCuts are the cut-offs of top1, top5 and top20.
 type tierCuts [3]tierCut
 
-// newTierCuts finds the cut-offs' CLV among clv (the scored customers');
-// their ids need a pass over the rows with that CLV (tie, then resolve).
-func newTierCuts(clv []float64) tierCuts {
-	s := slices.Clone(clv)
-	slices.SortFunc(s, func(a, b float64) int { return cmp.Compare(b, a) })
-	var cuts tierCuts
-	b1, b5, b20 := TierBounds(len(s))
+// tierPicks starts resolving the cut-offs' CLV from the scored
+// customers' histogram (clv); their ids need a pass over the rows with
+// that CLV (tie, then resolve).
+func tierPicks(clv *histogram) [3]*pick {
+	var picks [3]*pick
+	b1, b5, b20 := TierBounds(clv.n)
 	for j, b := range []int{b1, b5, b20} {
-		if b == 0 {
+		if b > 0 {
+			picks[j] = clv.pick(clv.n - b) // the b-th largest
+		}
+	}
+	return picks
+}
+
+// newTierCuts is the cut-offs of the resolved picks (tierPicks).
+func newTierCuts(picks [3]*pick, n int) tierCuts {
+	var cuts tierCuts
+	b1, b5, b20 := TierBounds(n)
+	for j, b := range []int{b1, b5, b20} {
+		if picks[j] == nil {
 			continue
 		}
-		v := s[b-1]
-		above := sort.Search(len(s), func(i int) bool { return cmp.Compare(s[i], v) <= 0 })
+		v, above := picks[j].value(n)
 		cuts[j] = tierCut{ok: true, clv: v, above: above, rank: b - 1}
 	}
 	return cuts
@@ -392,19 +403,62 @@ type runRanks struct {
 	// customers' groups and causes per causeGroups entry.
 	th     float64
 	atRisk [][]insight.Reasoned
+	// held is how many numbers the quantiles and cut-offs held at once:
+	// those of the histograms' bins where they are.
+	held int
 }
 
-// rankRun reads every bucket's rank rows twice (each hands them over one
-// bucket at a time): first the sums, the lists' candidates and the
-// quantiles' inputs, then the high-value list's candidates, the at-risk
-// customers and the customers who share a tier cut-off's CLV.
+// rankRun reads every bucket's rank rows three times (each hands them
+// over one bucket at a time): first the sums, the lists' candidates and
+// the histograms of the quantiles' inputs, then the numbers of the bins
+// where the quantiles and cut-offs are (select.go), then the high-value
+// list's candidates, the at-risk customers and the customers who share a
+// tier cut-off's CLV.
 func rankRun(size int, seg *segment.Model, badDebt bool, each func(func(*bucketRanks)) error) (*runRanks, error) {
 	acc := newRankAcc(size, seg)
 	if err := each(acc.add); err != nil {
 		return nil, err
 	}
-	valueCut, probCut := quantile(acc.values, highValueQuantile), quantile(acc.probs, highValueRiskQuantile)
-	rk := &runRanks{acc: acc, th: insight.TopShareThreshold(acc.probs, insight.AtRiskShare), cuts: newTierCuts(acc.clv),
+	values, probs := acc.values, acc.probs
+	var valuePick, probPick, thPick *pick
+	if probs.n > 0 {
+		valuePick, probPick = values.pick(quantileIndex(values.n, highValueQuantile)), probs.pick(quantileIndex(probs.n, highValueRiskQuantile))
+		thPick = probs.pick(insight.TopShareIndex(probs.n, insight.AtRiskShare))
+	}
+	tiers := tierPicks(acc.clv)
+	if err := each(func(br *bucketRanks) {
+		for i := range br.Rows {
+			row := &br.Rows[i]
+			if row.Scored {
+				for _, p := range tiers {
+					if p != nil {
+						p.offer(row.CLV)
+					}
+				}
+			}
+			if !row.Lost && valuePick != nil {
+				valuePick.offer(row.MonthlyValue)
+				probPick.offer(row.Probability)
+				thPick.offer(row.Probability)
+			}
+		}
+	}); err != nil {
+		return nil, err
+	}
+	held := 0
+	for _, p := range append(tiers[:], valuePick, probPick, thPick) {
+		if p != nil {
+			held += len(p.in)
+		}
+	}
+	// quantile's and TopShareThreshold's answers without a live customer.
+	valueCut, probCut, th := math.NaN(), math.NaN(), 1.0
+	if valuePick != nil {
+		valueCut, _ = valuePick.value(values.n)
+		probCut, _ = probPick.value(probs.n)
+		th, _ = thPick.value(probs.n)
+	}
+	rk := &runRanks{acc: acc, th: th, cuts: newTierCuts(tiers, acc.clv.n), held: held,
 		atRisk: make([][]insight.Reasoned, len(causeGroups))}
 	acc.clv, acc.values, acc.probs = nil, nil, nil
 	high := &topK{k: size}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/telcolake/telcolake/insight"
 	"github.com/telcolake/telcolake/models/segment"
 	"github.com/telcolake/telcolake/models/serving"
 )
@@ -243,6 +244,15 @@ func TestRanksMatchBruteForce(t *testing.T) {
 			if len(rk.lists) != len(wl) {
 				t.Errorf("n=%d: %d lists, want %d", tc.n, len(rk.lists), len(wl))
 			}
+		}
+		var probs []float64
+		for i := range cs {
+			if cs[i].Lifecycle != lifecycleLost {
+				probs = append(probs, cs[i].Probability)
+			}
+		}
+		if want := insight.TopShareThreshold(probs, insight.AtRiskShare); rk.th != want {
+			t.Errorf("n=%d: at-risk threshold %v, want %v", tc.n, rk.th, want)
 		}
 		gs, ws := rk.acc.segmentsOf(seg), segmentsBruteForce(cs, seg)
 		for k := range ws {

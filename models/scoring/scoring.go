@@ -133,9 +133,11 @@ type Result struct {
 }
 
 // Held is what a commit held at once: the rank rows of one bucket, the
-// serving pieces of one shard, and the ranks' inputs (three numbers per
-// scored customer, RankedNumbers). TestCommitHoldsOneBucket checks that the
-// first two do not grow with the run beyond a bucket and a shard.
+// serving pieces of one shard, and of the ranks' inputs the numbers of the
+// histogram bins where the quantiles and cut-offs are (RankedNumbers).
+// TestCommitHoldsOneBucket checks that the first two do not grow with the
+// run beyond a bucket and a shard, and the third stays under one number
+// per customer.
 type Held struct {
 	RankRows      int   `json:"rank_rows"`
 	PieceBytes    int64 `json:"piece_bytes"`
@@ -204,12 +206,12 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 // the lists' candidates and the quantiles' inputs (rankAcc), then the
 // high-value list and the value tiers' cut-offs (tierCuts), then the tier
 // migration; then, one serving shard at a time, it merges the buckets'
-// pieces of that shard (serving.Merge), setting each customer's tier and
+// pieces of that shard (serving.MergeFrom), setting each customer's tier and
 // writing its crm.scores row into data files, and stores the shard's
 // files; then one crm.scores commit of those files, the lifecycle report,
 // the run's meta.json and last the pointer. So it holds one bucket's rank
-// rows, three numbers per scored customer, and one shard's pieces and
-// files, never the run's rows.
+// rows, histograms of the ranks' inputs, and one shard's pieces' columns
+// and files, never the run's rows.
 func (r *Runner) commit(ctx context.Context, p *Plan, m *models, parts []Part) (*Result, error) {
 	t0 := time.Now()
 	res := &Result{Run: p.Run, FeatureMonth: p.FeatureMonth, ChurnModel: p.ChurnModel,
@@ -236,7 +238,7 @@ func (r *Runner) commit(ctx context.Context, p *Plan, m *models, parts []Part) (
 		return nil, err
 	}
 	acc, cuts, th, atRisk := rk.acc, rk.cuts, rk.th, rk.atRisk
-	held.RankedNumbers = 2*acc.live + acc.scored
+	held.RankedNumbers = rk.held
 	if acc.scored == 0 {
 		return nil, fmt.Errorf("scoring: no active or suspended customers in feature month %s", p.FeatureMonth)
 	}
