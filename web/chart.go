@@ -111,14 +111,25 @@ type hbar struct {
 // hbars draws one horizontal bar per row, scaled to the largest value,
 // with its label and value: segments compared, files per day.
 func hbars(label string, rows []hbar) template.HTML {
-	const w, rowH, labW, valW = 320.0, 22.0, 110.0, 70.0
+	// Labels are 9px text, about 5.3 units a character: up to 16
+	// characters fit the 110-unit label column of the narrow chart; longer
+	// ones (churn reasons) get the wide chart, whose label column holds
+	// hbarsWideRunes before it cuts with "…".
+	const rowH, valW, perRune = 22.0, 70.0, 5.3
+	w, labW, keep, class := 320.0, 110.0, 16, "hbars"
+	for _, r := range rows {
+		if len([]rune(r.Label)) > keep {
+			w, labW, keep, class = 500.0, 8+perRune*hbarsWideRunes, hbarsWideRunes, "hbars wide"
+			break
+		}
+	}
 	top := 0.0
 	for _, r := range rows {
 		top = math.Max(top, r.Value)
 	}
 	h := rowH * float64(len(rows))
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="hbars" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s">`, w, h, template.HTMLEscapeString(label))
+	fmt.Fprintf(&b, `<svg class="%s" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s">`, class, w, h, template.HTMLEscapeString(label))
 	for i, r := range rows {
 		y := float64(i) * rowH
 		bw := 0.0
@@ -126,8 +137,8 @@ func hbars(label string, rows []hbar) template.HTML {
 			bw = math.Max(1, r.Value/top*(w-labW-valW))
 		}
 		lab := r.Label
-		if len([]rune(lab)) > 16 {
-			lab = string([]rune(lab)[:15]) + "…"
+		if len([]rune(lab)) > keep {
+			lab = string([]rune(lab)[:keep-1]) + "…"
 		}
 		fmt.Fprintf(&b, `<text class="lab" x="%.1f" y="%.1f">%s</text>`, labW-4, y+15, template.HTMLEscapeString(lab))
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s: %s</title></rect>`, labW, y+4, bw, rowH-8,
@@ -137,6 +148,11 @@ func hbars(label string, rows []hbar) template.HTML {
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }
+
+// hbarsWideRunes is how many characters of a label the wide bar chart
+// shows: the generator's and the model's reasons ("many calls to customer
+// care", "voice use falling") fit whole.
+const hbarsWideRunes = 44
 
 // pairBars draws two bars per label (observed "a" and predicted "b"
 // shares in [0,1]): churn by month.

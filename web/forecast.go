@@ -26,6 +26,12 @@ func init() {
 		"served": "Served", "backtestNote": "Backtest", "attrition": "Attrition", "show": "Show",
 		"scenariosNav": "Scenarios", "scenariosTitle": "What-if scenarios", "newScenario": "New scenario", "compare": "Compare",
 		"scenarioProfit": "Profit vs baseline", "churnedExp": "Churned", "revenueTotal": "Revenue", "costTotal": "Cost", "noScenarios": "No scenarios yet.",
+		"sc.kind": "Kind", "sc.retention": "Retention offer", "sc.price": "Price change", "sc.baseline": "Baseline",
+		"sc.months": "Months ahead", "sc.group": "Group (blank: all)", "sc.contacts": "Customers contacted",
+		"sc.cost_per_contact": "Cost per contact", "sc.offer_cost": "Offer cost per acceptance", "sc.acceptance_rate": "Acceptance rate (0–1)",
+		"sc.campaign": "Campaign id (its measured uplift)", "sc.uplift": "Uplift per contact (0–1)", "sc.uplift_lo": "Uplift, 95% low",
+		"sc.uplift_hi": "Uplift, 95% high", "sc.plan": "Plan", "sc.price_change_pct": "Price change (%)",
+		"sc.elasticity": "Churn elasticity", "sc.elasticity_se": "Elasticity standard error", "sc.shared": "Shared with other users",
 		"scenarioHint": "Retention: the offer's uplift per contacted customer with its 95% interval (or a campaign id, whose measured uplift is used). Price: the change in %; the churn elasticity comes from the plan changes in the register unless given here with its standard error.",
 	} {
 		dicts["en"][k] = v
@@ -35,6 +41,12 @@ func init() {
 		"served": "采用", "backtestNote": "回测", "attrition": "流失", "show": "显示",
 		"scenariosNav": "情景分析", "scenariosTitle": "假设情景", "newScenario": "新建情景", "compare": "对比",
 		"scenarioProfit": "相对基线的利润", "churnedExp": "流失", "revenueTotal": "收入", "costTotal": "成本", "noScenarios": "尚无情景。",
+		"sc.kind": "类型", "sc.retention": "挽留优惠", "sc.price": "价格调整", "sc.baseline": "基线",
+		"sc.months": "预测月数", "sc.group": "分组取值（留空：全部）", "sc.contacts": "联系客户数",
+		"sc.cost_per_contact": "每次联系成本", "sc.offer_cost": "每次接受的优惠成本", "sc.acceptance_rate": "接受率（0–1）",
+		"sc.campaign": "活动编号（使用其实测提升）", "sc.uplift": "每次联系的提升（0–1）", "sc.uplift_lo": "提升 95% 下限",
+		"sc.uplift_hi": "提升 95% 上限", "sc.plan": "套餐", "sc.price_change_pct": "价格变动（%）",
+		"sc.elasticity": "流失弹性", "sc.elasticity_se": "弹性标准误", "sc.shared": "与其他用户共享",
 		"scenarioHint": "挽留：每位被联系客户的提升及其 95% 区间（或填写活动编号，使用其实测提升）。价格：变动百分比与流失弹性及其标准误。",
 	} {
 		dicts["zh"][k] = v
