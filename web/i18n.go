@@ -226,7 +226,7 @@ var fieldNames = map[string][2]string{
 	"credit_use": {"Credit use", "信用额度使用率"}, "minutes_trend": {"Voice minutes trend", "通话分钟趋势"},
 	"calls_trend": {"Calls trend", "通话次数趋势"}, "data_trend": {"Data trend", "流量趋势"},
 	"contacts_trend": {"Contacts trend", "联系人趋势"}, "spend_trend": {"Spend trend", "消费趋势"}, "profit": {"Monthly profit", "月利润"},
-	"group": {"Saved group", "已保存客户组"}, "tenure_band": {"Tenure band", "在网时长段"}, "month": {"Month", "月份"},
+	"group": {"Saved group", "已保存客户组"}, "tenure_band": {"Tenure band", "在网时长段"}, "month": {"Month", "月份"}, "cohort": {"Activation cohort", "入网批次"},
 	"uplift": {"Expected retention gain of a contact", "接触带来的预期挽留提升"}, "contact_value": {"Expected net value of a contact", "接触预期净值"},
 	"hour": {"Hour (UTC)", "小时（UTC）"}, "day_type": {"Weekday / weekend", "工作日 / 周末"}, "call_kind": {"Call kind", "通话类型"},
 }

@@ -30,7 +30,7 @@ func init() {
 		"leavers": "Why the customers who left were at risk", "leaversNote": "Leading reason of each leaver's last score before leaving.",
 		"reason": "Reason", "share": "Share", "runs": "Past scoring runs against what happened", "complete": "Window complete",
 		"deciles": "Realised against predicted churn by decile", "drift": "Feature drift (PSI)", "feature": "Feature",
-		"level": "Level", "noRuns": "No past run yet.", "fromTo": "From → to", "scoredBefore": "Scored before leaving",
+		"level": "Level", "noRuns": "No past run yet.", "windowTo": "window to", "noLeavers": "no customer of this run is deactivated in the register between the end of its feature month and the end of its window, so it has no observed rate and no AUC (which needs leavers and stayers). A run scored after its window's deactivations no longer holds the customers who left.", "fromTo": "From → to", "scoredBefore": "Scored before leaving",
 	} {
 		dicts["en"][k] = v
 	}
@@ -43,7 +43,7 @@ func init() {
 		"leavers": "已流失客户当时的风险原因", "leaversNote": "每位流失客户离网前最后一次评分的首要原因。",
 		"reason": "原因", "share": "占比", "runs": "历次评分与实际结果对比", "complete": "窗口已结束",
 		"deciles": "各十分位的实际与预测流失率", "drift": "特征漂移（PSI）", "feature": "特征",
-		"level": "程度", "noRuns": "尚无历史评分。", "fromTo": "从 → 到", "scoredBefore": "离网前有评分",
+		"level": "程度", "noRuns": "尚无历史评分。", "windowTo": "窗口至", "noLeavers": "本次评分的客户在特征月末至窗口结束之间均未在用户档案中销户，因此没有实际流失率，也没有 AUC（需要既有流失也有留存）。在窗口内的销户之后才做的评分已不含流失客户。", "fromTo": "从 → 到", "scoredBefore": "离网前有评分",
 	} {
 		dicts["zh"][k] = v
 	}
@@ -104,7 +104,7 @@ func (c *Console) lifecycle(w http.ResponseWriter, r *http.Request) {
 	}
 	d := lifecyclePage{Run: sa.Run, DataEnd: sa.DataEnd, By: by, Bys: insight.SurvivalGroupings, LogRank: sa.Survival.LogRank}
 	for i, g := range sa.Survival.Groups {
-		d.Groups = append(d.Groups, survivalRow{Class: "s" + strconv.Itoa(i%6), Group: g.Group, N: g.N, Left: g.Events, Median: estimate(g.Median)})
+		d.Groups = append(d.Groups, survivalRow{Class: "s" + strconv.Itoa(i%6), Group: g.Group, N: g.N, Left: g.Events, Median: estimate(dicts[language(r)], g.Median)})
 	}
 	d.Curves = survivalChart(by, sa.Survival.Groups)
 	for _, m := range tr.Transitions {
@@ -123,8 +123,11 @@ func (c *Console) lifecycle(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "lifecycle", c.page(r, &s, d))
 }
 
-// estimate renders "24.3 (20.1–30.0)", bounds not reached as "∞".
-func estimate(e insight.Estimate) string {
+// estimate renders "24.3 (20.1–30.0)", an upper bound not reached as
+// "∞"; a median the curve has not come down to (more than half the group
+// still active at its longest follow-up) as "not reached", with the lower
+// bound when there is one: "not reached (> 40.2)".
+func estimate(d dict, e insight.Estimate) string {
 	f := func(p *float64) string {
 		if p == nil {
 			return "∞"
@@ -132,7 +135,10 @@ func estimate(e insight.Estimate) string {
 		return grouped(*p, 1)
 	}
 	if e.Value == nil {
-		return "∞ (" + f(e.Lower) + "–∞)"
+		if e.Lower == nil {
+			return d["notReached"]
+		}
+		return d["notReached"] + " (> " + f(e.Lower) + ")"
 	}
 	return f(e.Value) + " (" + f(e.Lower) + "–" + f(e.Upper) + ")"
 }

@@ -16,11 +16,11 @@ func init() {
 	for lang, d := range map[string]dict{
 		"en": {"nextOffers": "Next-best offers", "expectedValue": "Expected net value", "worth": "Worth a contact",
 			"offerModel": "Model", "byChannel": "Results by channel, all campaigns", "campaignCount": "Campaigns",
-			"group": "Saved group", "noGroup": "(none: use the list)", "stratified": "Uplift pooled by campaign (each campaign's uplift weighted by its treated customers), 95% interval.",
+			"savedGroup": "Saved group", "noGroup": "(none: use the list)", "stratified": "Uplift pooled by campaign (each campaign's uplift weighted by its treated customers), 95% interval.",
 			"yes": "yes", "no": "no"},
 		"zh": {"nextOffers": "最佳推荐优惠", "expectedValue": "预期净值", "worth": "值得接触",
 			"offerModel": "模型", "byChannel": "各渠道结果（全部活动）", "campaignCount": "活动数",
-			"group": "已保存客户群", "noGroup": "（无：使用名单）", "stratified": "按活动分层合并提升（各活动提升按干预组人数加权），95% 区间。",
+			"savedGroup": "已保存客户群", "noGroup": "（无：使用名单）", "stratified": "按活动分层合并提升（各活动提升按干预组人数加权），95% 区间。",
 			"yes": "是", "no": "否"},
 	} {
 		for k, v := range d {
