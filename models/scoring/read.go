@@ -72,7 +72,7 @@ func loadLifecycleRegister(ctx context.Context, tables lake.TableLoader) (*regis
 		}
 		return s
 	}
-	newest, err := lake.ScanSubscribers(ctx, tables, lake.SubscriberScan{}, func(r *lake.SubscriberRow) error {
+	newest, err := lake.ScanSubscribers(ctx, tables, lake.SubscriberScan{Lifecycle: true}, func(r *lake.SubscriberRow) error {
 		p, ok := reg.people[r.ID]
 		if ok && p.export >= r.ExportDate {
 			return nil
