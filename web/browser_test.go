@@ -95,6 +95,17 @@ func TestBrowser(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(shots, name+"-"+size.tag+".png"), img, 0o644); err != nil {
 				t.Fatal(err)
 			}
+			if size.tag != "desktop" {
+				continue
+			}
+			// At 1280 px nothing widens the page, and nothing sticks out
+			// of its card unless it scrolls inside it.
+			if sw, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); err != nil || sw > int(size.w) {
+				t.Errorf("%s at %d px: the page is %d px wide (%v)", name, size.w, sw, err)
+			}
+			if out, err := chromedp.Run(ctx, chromedp.Evaluate[string](overflowJS)); err != nil || out != "" {
+				t.Errorf("%s at %d px: sticks out of its card: %s (%v)", name, size.w, out, err)
+			}
 		}
 		chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900))
 	}
@@ -302,3 +313,19 @@ func TestBrowser(t *testing.T) {
 	}
 	t.Logf("screenshots in %s", shots)
 }
+
+// overflowJS lists the tables, charts and forms that reach past the right
+// edge of their card, other than those inside a scrolling box.
+const overflowJS = `(() => {
+	const bad = [];
+	for (const c of document.querySelectorAll(".card")) {
+		const edge = c.getBoundingClientRect().right;
+		for (const e of c.querySelectorAll("table, svg, figure, form, fieldset, td, th")) {
+			const s = e.closest(".scroll");
+			if (s && s !== e) continue;
+			const over = e.getBoundingClientRect().right - edge;
+			if (over > 1) bad.push((e.id || e.tagName.toLowerCase()) + " by " + Math.round(over) + " px");
+		}
+	}
+	return [...new Set(bad)].slice(0, 5).join(", ");
+})()`

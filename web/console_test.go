@@ -105,7 +105,10 @@ func newFixtureN(t testing.TB, n int) *fixture {
 	}
 	meta := &serving.Meta{Run: "20261102T040000Z", ScoredAt: time.Date(2026, 11, 2, 4, 0, 0, 0, time.UTC), FeatureMonth: "2026-10",
 		Customers: len(cs), Segments: []serving.Segment{{ID: 0, Name: "seg", Profile: "heavy callers"}, {ID: 1, Name: "seg", Profile: "light users"}}}
-	risk := serving.List{Name: "churn-risk", Title: "Churn risk", Description: "most likely to leave first"}
+	// A title as long as the demo's segment lists' ("Churn risk in mostly
+	// off-peak calls · weekend caller"): TestBrowser checks it stays in its
+	// dashboard card.
+	risk := serving.List{Name: "churn-risk", Title: "Churn risk in mostly off-peak calls · weekend caller", Description: "most likely to leave first"}
 	for i := 0; i < min(len(cs), 120); i++ {
 		risk.IDs = append(risk.IDs, cs[i].SubscriberID)
 	}
@@ -532,7 +535,7 @@ func TestListPages(t *testing.T) {
 		c.signIn(t, tt.user, password(tt.user))
 		idx := c.do("GET", "/console/lists", nil)
 		body := text(t, idx)
-		if idx.StatusCode != tt.status || tt.status == 200 && !strings.Contains(body, `href="/console/lists/churn-risk?lang=en">Churn risk</a>`) {
+		if idx.StatusCode != tt.status || tt.status == 200 && !strings.Contains(body, `href="/console/lists/churn-risk?lang=en">Churn risk in mostly off-peak calls · weekend caller</a>`) {
 			t.Fatalf("%s: lists %d", tt.user, idx.StatusCode)
 		}
 		pg := c.do("GET", "/console/lists/churn-risk", nil)

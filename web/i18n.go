@@ -180,8 +180,18 @@ var funcs = template.FuncMap{
 		return fmt.Sprint(v)
 	},
 	"hasPrefix": strings.HasPrefix,
-	"inc":       func(i int) int { return i + 1 },
-	"max1":      func(n int) int { return max(1, n) },
+	// objectKey is an s3:// URL's key, the bucket left off (one landing
+	// bucket: its name only widens the ingest monitor's table).
+	"objectKey": func(u string) string {
+		if rest, ok := strings.CutPrefix(u, "s3://"); ok {
+			if _, key, ok := strings.Cut(rest, "/"); ok && key != "" {
+				return key
+			}
+		}
+		return u
+	},
+	"inc":  func(i int) int { return i + 1 },
+	"max1": func(n int) int { return max(1, n) },
 	"t": func(d dict, key string) string {
 		if s, ok := d[key]; ok {
 			return s

@@ -409,3 +409,17 @@ func TestReportReadOncePerVersion(t *testing.T) {
 		t.Errorf("registry reads %v, want v1 once and the missing v2 each time", files.gets)
 	}
 }
+
+func TestObjectKey(t *testing.T) {
+	key := funcs["objectKey"].(func(string) string)
+	for _, tt := range []struct{ in, want string }{
+		{"s3://telcolake-landing-dev-000000000000/exports/cdr/2026/11/30/cdr-20261130.csv.gz", "exports/cdr/2026/11/30/cdr-20261130.csv.gz"},
+		{"landing/exports/cdr/2026/11/03/a.csv.gz", "landing/exports/cdr/2026/11/03/a.csv.gz"},
+		{"s3://bucket", "s3://bucket"},
+		{"s3://bucket/", "s3://bucket/"},
+	} {
+		if got := key(tt.in); got != tt.want {
+			t.Errorf("objectKey(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
