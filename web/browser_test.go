@@ -273,6 +273,7 @@ func TestBrowser(t *testing.T) {
 					{"tracking", "/console/tracking", "#deciles"},
 					{"forecast", "/console/forecast?by=region&measure=revenue", ".forecast-group svg"},
 					{"scenarios", "/console/scenarios", "#new-scenario"},
+					{"campaigns", "/console/campaigns", "main h1"},
 					{"lookup", "/console/lookup", "input[name=id]"}, // last: the keyboard steps below start here
 				} {
 					if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+pg.path), chromedp.WaitVisible(pg.sel)); err != nil {

@@ -105,10 +105,9 @@ func newFixtureN(t testing.TB, n int) *fixture {
 	}
 	meta := &serving.Meta{Run: "20261102T040000Z", ScoredAt: time.Date(2026, 11, 2, 4, 0, 0, 0, time.UTC), FeatureMonth: "2026-10",
 		Customers: len(cs), Segments: []serving.Segment{{ID: 0, Name: "seg", Profile: "heavy callers"}, {ID: 1, Name: "seg", Profile: "light users"}}}
-	// A title as long as the demo's segment lists' ("Churn risk in mostly
-	// off-peak calls · weekend caller"): TestBrowser checks it stays in its
-	// dashboard card.
-	risk := serving.List{Name: "churn-risk", Title: "Churn risk in mostly off-peak calls · weekend caller", Description: "most likely to leave first"}
+	// A title and a description as long as the demo's lists': TestBrowser
+	// checks they stay in their cards (dashboard, lists).
+	risk := serving.List{Name: "churn-risk", Title: "Churn risk in mostly off-peak calls · weekend caller", Description: "most likely to leave first: active and suspended customers by predicted churn probability (two or more consecutive bills in arrears within the bad-debt model's horizon aside), highest first"}
 	for i := 0; i < min(len(cs), 120); i++ {
 		risk.IDs = append(risk.IDs, cs[i].SubscriberID)
 	}
