@@ -47,8 +47,9 @@ import (
 //   - Causes of leavers: each subscriber deactivated in a month, by the
 //     reason 1 of its last crm.scores row scored before the deactivation
 //     date (win-back rows aside), among the month-end runs (below).
-//   - Tracking: the last run of each feature month (of the runs read: the
-//     last of each calendar month, monthlyRuns), each customer's
+//   - Tracking: the first run of each feature month (of the runs read: the
+//     first and the last of each calendar month, monthlyRuns), the
+//     prediction made before the outcome was known, each customer's
 //     outcome by the churn label (deactivated in the label horizon after
 //     the feature month); complete once the register's newest export
 //     covers the window.
@@ -331,7 +332,9 @@ type lastScore struct {
 	segment string
 }
 
-// trackRun is the sampled rows of the newest run seen for a feature month.
+// trackRun is the sampled rows of the earliest run seen for a feature
+// month: a later run of the same month scores only who is still there
+// (the leavers are gone or lost), so it would track no leaver at all.
 type trackRun struct {
 	run   string
 	at    int64
@@ -341,7 +344,7 @@ type trackRun struct {
 }
 
 // scoreHistory reads crm.scores once: leavers' last scores (causes of
-// leavers) and the newest run of each feature month (tracking).
+// leavers) and the earliest run of each feature month (tracking).
 func (r *Runner) scoreHistory(ctx context.Context, rep *insight.Report, reg *register, horizon int, smp sampler) error {
 	chosen, err := r.monthlyRuns(ctx)
 	if err != nil {
@@ -379,7 +382,7 @@ func (r *Runner) scoreHistory(ctx context.Context, rep *insight.Report, reg *reg
 			}
 			m := fm.Value(i)
 			tr := runs[m]
-			if tr == nil || tr.at < t {
+			if tr == nil || t < tr.at {
 				tr = &trackRun{run: strings.Clone(run.Value(i)), at: t, month: m}
 				runs[m] = tr
 			}
@@ -418,9 +421,11 @@ func (r *Runner) scoreHistory(ctx context.Context, rep *insight.Report, reg *reg
 }
 
 // monthlyRuns lists the runs of crm.scores (from its partitions, without
-// reading rows) and keeps the last of each calendar month: a run scores the
-// newest feature month, so this is about one run per feature month, and
-// the history read stays one run a month however often score runs.
+// reading rows) and keeps the first and the last of each calendar month: a
+// run scores the newest feature month, so the first is about the first run
+// of a feature month (what tracking holds to the outcome) and the last the
+// latest scores before a deactivation (causes of leavers), and the history
+// read stays two runs a month however often score runs.
 func (r *Runner) monthlyRuns(ctx context.Context) ([]string, error) {
 	tbl, err := r.Tables.LoadTable(ctx, lake.ScoresTable.Ident())
 	if err != nil {
@@ -430,21 +435,28 @@ func (r *Runner) monthlyRuns(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scoring: plan scores: %w", err)
 	}
-	last := map[string]string{}
+	first, last := map[string]string{}, map[string]string{}
 	for _, t := range tasks {
 		for _, v := range t.File.Partition() {
 			run, ok := v.(string)
 			if !ok || len(run) < 6 {
 				continue
 			}
-			if m := run[:6]; run > last[m] {
+			m := run[:6]
+			if f, ok := first[m]; !ok || run < f {
+				first[m] = run
+			}
+			if run > last[m] {
 				last[m] = run
 			}
 		}
 	}
 	var out []string
-	for _, run := range last {
+	for m, run := range last {
 		out = append(out, run)
+		if first[m] != run {
+			out = append(out, first[m])
+		}
 	}
 	slices.Sort(out)
 	return out, nil
