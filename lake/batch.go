@@ -353,7 +353,7 @@ func (p *prepared) dataFiles() []iceberg.DataFile {
 func (in *Ingester) IngestBatch(ctx context.Context, objs []Object) []Outcome {
 	ctx = withRunAWS(ctx, in.AWS)
 	clock := &batchClock{d: map[string]time.Duration{}}
-	ctx = withFSMemo(context.WithValue(ctx, batchClockKey{}, clock))
+	ctx = context.WithValue(ctx, batchClockKey{}, clock)
 	batchStart := time.Now()
 	defer func() {
 		in.Log.InfoContext(ctx, "batch timings", append([]any{"files", len(objs), "wall_ms", time.Since(batchStart).Milliseconds()}, clock.logAttrs()...)...)

@@ -845,7 +845,7 @@ func (r *recordSet) keysOf(ctx context.Context, tbl *table.Table, df iceberg.Dat
 // readKeyRows calls fn with the exact key and source_file of each row of a
 // data file (reading only those columns) until fn returns false.
 func readKeyRows(ctx context.Context, tbl *table.Table, path string, spec keySpec, fn func(day int64, id, source string) bool) error {
-	fs, err := tableFS(ctx, tbl)
+	fs, err := tbl.FS(ctx)
 	if err != nil {
 		return err
 	}
@@ -1050,7 +1050,7 @@ func (c *dayPlanCache) since(ctx context.Context, tbl *table.Table, k dayPlanKey
 	if len(chain) == 0 {
 		return files, true, nil
 	}
-	fsys, err := tableFS(ctx, tbl)
+	fsys, err := tbl.FS(ctx)
 	if err != nil {
 		return nil, false, err
 	}

@@ -361,7 +361,7 @@ func readBatchFile(ctx context.Context, tbl *table.Table, name string) ([]batchE
 	if ok {
 		return e, nil
 	}
-	fsys, err := tableFS(ctx, tbl)
+	fsys, err := tbl.FS(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -391,45 +391,6 @@ func readBatchFile(ctx context.Context, tbl *table.Table, name string) ([]batchE
 	batchFiles.n += len(e)
 	batchFiles.Unlock()
 	return e, nil
-}
-
-// fsMemo reuses each table's IO for the calls made with one context (a
-// batch's): iceberg-go's Table.FS resolves the SDK options and builds an S3
-// client and bucket on every call, and a batch made one call per ledger
-// object it read or wrote (about 300 for 100 files). The IO captures the
-// context it was made with, so it is reused only under that same context.
-type fsMemo struct {
-	ctx context.Context
-	mu  sync.Mutex
-	m   map[*table.Table]iceio.IO
-}
-
-type fsMemoKey struct{}
-
-// withFSMemo makes tableFS under ctx reuse each table's IO.
-func withFSMemo(ctx context.Context) context.Context {
-	m := &fsMemo{m: map[*table.Table]iceio.IO{}}
-	ctx = context.WithValue(ctx, fsMemoKey{}, m)
-	m.ctx = ctx
-	return ctx
-}
-
-// tableFS is tbl.FS(ctx), made once per table under a withFSMemo context.
-func tableFS(ctx context.Context, tbl *table.Table) (iceio.IO, error) {
-	m, _ := ctx.Value(fsMemoKey{}).(*fsMemo)
-	if m == nil || m.ctx != ctx {
-		return tbl.FS(ctx)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if fsys, ok := m.m[tbl]; ok {
-		return fsys, nil
-	}
-	fsys, err := tbl.FS(ctx)
-	if err == nil {
-		m.m[tbl] = fsys
-	}
-	return fsys, err
 }
 
 // removeLedgerBlob deletes a batch ledger that names no snapshot (best
@@ -472,7 +433,7 @@ func lookupVersion(ctx context.Context, tbl *table.Table, source string) (e ledg
 // is missing or unreadable as JSON (half-written).
 func readLedgerObject(ctx context.Context, tbl *table.Table, source string) (ledgerObject, bool, error) {
 	var obj ledgerObject
-	fsys, err := tableFS(ctx, tbl)
+	fsys, err := tbl.FS(ctx)
 	if err != nil {
 		return obj, false, err
 	}
@@ -520,7 +481,7 @@ func writeLedgerBlob(ctx context.Context, tbl *table.Table, p string, body []byt
 		}
 		return os.Rename(tmp, local)
 	}
-	fsys, err := tableFS(ctx, tbl)
+	fsys, err := tbl.FS(ctx)
 	if err != nil {
 		return err
 	}
