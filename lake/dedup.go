@@ -1054,6 +1054,7 @@ func (c *dayPlanCache) since(ctx context.Context, tbl *table.Table, k dayPlanKey
 	if err != nil {
 		return nil, false, err
 	}
+	spec := tbl.Spec()
 	for i := len(chain) - 1; i >= 0; i-- {
 		s := chain[i]
 		manifests, err := s.Manifests(fsys)
@@ -1063,6 +1064,12 @@ func (c *dayPlanCache) since(ctx context.Context, tbl *table.Table, k dayPlanKey
 		for _, m := range manifests {
 			if m.SnapshotID() != s.SnapshotID || m.ManifestContent() != iceberg.ManifestContentData || m.AddedDataFiles() == 0 {
 				continue
+			}
+			if int(m.PartitionSpecID()) != spec.ID() {
+				// written under another partition spec: field is not its
+				// day's field id there, so only a full plan (a filter on
+				// the column) finds its files.
+				return nil, false, nil
 			}
 			entries, err := m.FetchEntries(fsys, true)
 			if err != nil {
