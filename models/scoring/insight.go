@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -47,8 +48,8 @@ import (
 //   - Causes of leavers: each subscriber deactivated in a month, by the
 //     reason 1 of its last crm.scores row scored before the deactivation
 //     date (win-back rows aside), among the month-end runs (below).
-//   - Tracking: the first run of each feature month (of the runs read: the
-//     first and the last of each calendar month, monthlyRuns), the
+//   - Tracking: the first run of each feature month (by the feature-month
+//     bounds of crm.scores' data files, monthlyRuns), the
 //     prediction made before the outcome was known, each customer's
 //     outcome by the churn label (deactivated in the label horizon after
 //     the feature month); complete once the register's newest export
@@ -420,46 +421,128 @@ func (r *Runner) scoreHistory(ctx context.Context, rep *insight.Report, reg *reg
 	return nil
 }
 
-// monthlyRuns lists the runs of crm.scores (from its partitions, without
-// reading rows) and keeps the first and the last of each calendar month: a
-// run scores the newest feature month, so the first is about the first run
-// of a feature month (what tracking holds to the outcome) and the last the
-// latest scores before a deactivation (causes of leavers), and the history
-// read stays two runs a month however often score runs.
+// monthlyRuns lists the runs of crm.scores that the score history reads,
+// from the table's data files alone (partitions and column bounds, no
+// rows): the first run of each feature month (what tracking holds to the
+// outcome: a later run scores only who is still there) and the last run of
+// each calendar month (the latest scores before a deactivation, for the
+// causes of leavers), so the history read stays about two runs a month
+// however often score runs.
 func (r *Runner) monthlyRuns(ctx context.Context) ([]string, error) {
+	files, err := r.runFiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return chooseRuns(files), nil
+}
+
+// runFile is what one data file of crm.scores says about its run: the run
+// (its partition) and the range of its rows' feature months (the file's
+// column bounds, as epoch days; bounded false when the file has none).
+type runFile struct {
+	run     string
+	lo, hi  int32
+	bounded bool
+}
+
+// runFiles reads the run and the feature-month bounds of every live data
+// file of crm.scores.
+func (r *Runner) runFiles(ctx context.Context) ([]runFile, error) {
 	tbl, err := r.Tables.LoadTable(ctx, lake.ScoresTable.Ident())
 	if err != nil {
 		return nil, fmt.Errorf("scoring: load scores: %w", err)
+	}
+	fmID := -1
+	if f, ok := tbl.Schema().FindFieldByName("feature_month"); ok {
+		fmID = f.ID
 	}
 	tasks, err := tbl.Scan().PlanFiles(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("scoring: plan scores: %w", err)
 	}
-	first, last := map[string]string{}, map[string]string{}
+	var out []runFile
 	for _, t := range tasks {
 		for _, v := range t.File.Partition() {
 			run, ok := v.(string)
 			if !ok || len(run) < 6 {
 				continue
 			}
-			m := run[:6]
-			if f, ok := first[m]; !ok || run < f {
-				first[m] = run
+			f := runFile{run: run}
+			lo, okLo := dateBound(t.File.LowerBoundValues(), fmID)
+			hi, okHi := dateBound(t.File.UpperBoundValues(), fmID)
+			if okLo && okHi && lo <= hi {
+				f.lo, f.hi, f.bounded = lo, hi, true
 			}
-			if run > last[m] {
-				last[m] = run
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// dateBound decodes a date column bound (Iceberg's single-value
+// serialisation: days since the epoch, 4 bytes little-endian).
+func dateBound(bounds map[int][]byte, id int) (int32, bool) {
+	b, ok := bounds[id]
+	if !ok || len(b) != 4 {
+		return 0, false
+	}
+	return int32(binary.LittleEndian.Uint32(b)), true
+}
+
+// chooseRuns keeps, of the runs the files name, the first run of each
+// feature month and the last run of each calendar month (run ids start
+// with YYYYMM). A run's feature months are its files' bounds; in a
+// calendar month with a run whose files lack them (written by other code)
+// the month's first run is kept too, as before bounds were read: a run
+// scores the newest feature month, so it is most often a first.
+func chooseRuns(files []runFile) []string {
+	firstOf, last, firstCal := map[int32]string{}, map[string]string{}, map[string]string{}
+	months := map[string][]int32{}
+	unbounded := map[string]bool{}
+	for _, f := range files {
+		if m := f.run[:6]; f.run > last[m] {
+			last[m] = f.run
+		}
+		if !f.bounded {
+			unbounded[f.run] = true
+			continue
+		}
+		months[f.run] = append(months[f.run], f.lo, f.hi)
+	}
+	for run, ms := range months {
+		if unbounded[run] {
+			continue
+		}
+		for _, m := range ms {
+			if f, ok := firstOf[m]; !ok || run < f {
+				firstOf[m] = run
 			}
 		}
 	}
-	var out []string
-	for m, run := range last {
-		out = append(out, run)
-		if first[m] != run {
-			out = append(out, first[m])
+	for run := range unbounded {
+		firstCal[run[:6]] = run
+	}
+	for _, f := range files {
+		if c, ok := firstCal[f.run[:6]]; ok && f.run < c {
+			firstCal[f.run[:6]] = f.run
 		}
+	}
+	keep := map[string]bool{}
+	for _, run := range last {
+		keep[run] = true
+	}
+	for _, run := range firstOf {
+		keep[run] = true
+	}
+	for _, run := range firstCal {
+		keep[run] = true
+	}
+	out := make([]string, 0, len(keep))
+	for run := range keep {
+		out = append(out, run)
 	}
 	slices.Sort(out)
-	return out, nil
+	return out
 }
 
 // causesOfLeavers counts, month by month, the leading reason of each

@@ -76,6 +76,22 @@ func TestTrackingHoldsTheFirstRun(t *testing.T) {
 	if res2.FeatureMonth != "2026-06" || res2.Run == res1.Run {
 		t.Fatalf("second run %s scored %s, want a new run of 2026-06", res2.Run, res2.FeatureMonth)
 	}
+	// The runs are told apart by the feature-month bounds of crm.scores'
+	// files (monthlyRuns): every file of both runs has them.
+	fms, err := r.RunFeatureMonths(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, run := range []string{res1.Run, res2.Run} {
+		if len(fms[run]) == 0 {
+			t.Errorf("run %s: no data file in crm.scores", run)
+		}
+		for _, fm := range fms[run] {
+			if fm != "2026-06..2026-06" {
+				t.Errorf("run %s: a data file's feature months are %q, want 2026-06..2026-06", run, fm)
+			}
+		}
+	}
 	meta, _ := readSnapshot(t, r.Serving)
 	var rep insight.Report
 	if err := json.Unmarshal(meta.Insight, &rep); err != nil {
