@@ -46,29 +46,61 @@ const noReason = "(none)"
 // CountReasons counts leading reasons: first over all items (group
 // "all"), then per group, groups by size then name.
 func CountReasons(items []Reasoned) []CauseGroup {
-	all := map[string]int{}
-	per := map[string]map[string]int{}
-	sizes := map[string]int{}
+	rc := ReasonCounts{}
 	for _, it := range items {
-		r := it.Reason
-		if r == "" {
-			r = noReason
-		}
-		all[r]++
-		if per[it.Group] == nil {
-			per[it.Group] = map[string]int{}
-		}
-		per[it.Group][r]++
-		sizes[it.Group]++
+		rc.Add(it.Group, it.Reason)
 	}
-	out := []CauseGroup{shares("all", len(items), all)}
+	return rc.Groups()
+}
+
+// ReasonCounts are leading reasons counted by group (group → reason →
+// customers): what CountReasons counts, kept as counts so that the
+// counts of parts of the customers add up (Merge) to the whole's.
+type ReasonCounts map[string]map[string]int
+
+// Add counts one customer of group with its leading reason.
+func (rc ReasonCounts) Add(group, reason string) {
+	if reason == "" {
+		reason = noReason
+	}
+	if rc[group] == nil {
+		rc[group] = map[string]int{}
+	}
+	rc[group][reason]++
+}
+
+// Merge adds the counts of o.
+func (rc ReasonCounts) Merge(o ReasonCounts) {
+	for g, rs := range o {
+		if rc[g] == nil {
+			rc[g] = map[string]int{}
+		}
+		for r, n := range rs {
+			rc[g][r] += n
+		}
+	}
+}
+
+// Groups is CountReasons' answer for the customers counted.
+func (rc ReasonCounts) Groups() []CauseGroup {
+	all := map[string]int{}
+	sizes := map[string]int{}
+	total := 0
+	for g, rs := range rc {
+		for r, n := range rs {
+			all[r] += n
+			sizes[g] += n
+			total += n
+		}
+	}
+	out := []CauseGroup{shares("all", total, all)}
 	var names []string
-	for g := range per {
+	for g := range rc {
 		names = append(names, g)
 	}
 	slices.SortFunc(names, func(x, y string) int { return cmp.Or(cmp.Compare(sizes[y], sizes[x]), cmp.Compare(x, y)) })
 	for _, g := range names {
-		out = append(out, shares(g, sizes[g], per[g]))
+		out = append(out, shares(g, sizes[g], rc[g]))
 	}
 	return out
 }

@@ -21,42 +21,46 @@ import (
 )
 
 // The fan-out scoring run (the DailyScore state machine of the template)
-// splits a run in three steps, each one invocation of the score function:
+// splits a run in five steps, each one invocation of the score function,
+// so that no invocation's time or memory grows with the customer base
+// beyond one bucket or one serving shard (and the fixed-size figures that
+// rank every customer):
 //
 //   - plan: the run's id and clock, the promoted models' versions, the
 //     label horizon, the value model and the feature month (building the
 //     missing feature months first, as Run does), and one bucket task per
 //     subscriber bucket (lake.SubscriberBucket).
-//   - bucket: everything per customer for the subscribers of one bucket:
-//     their feature rows, register rows and history (features.LoadBucket
-//     and the same filters on the register and history), churn
-//     probability, reasons, segment, monthly value, cost, profit, CLV and
-//     value at risk, and their tier in the previous month's run. It stores
-//     its serving pieces, one per serving shard of the plan (its customers
-//     of that shard, serving.Encode'd: columns.bin and detail.bin as the
-//     snapshot holds them, the value tier left for the commit), and its
-//     rank rows (rankRow: the few numbers and strings per customer that
-//     the run ranks, one gzipped gob) in the serving store under
-//     parts/<run>/ (Step Functions passes at most 256 KB between states,
-//     so only their keys and sizes travel).
-//   - commit: reads the rank rows one bucket at a time and computes what
+//   - bucket (a Map over the buckets): everything per customer for the
+//     subscribers of one bucket: their feature rows, register rows and
+//     history (features.LoadBucket and the same filters on the register
+//     and history), churn probability, reasons, segment, monthly value,
+//     cost, profit, CLV and value at risk, and their tier in the previous
+//     month's run. It stores its serving pieces, one per serving shard of
+//     the plan (its customers of that shard, serving.Encode'd: columns.bin
+//     and detail.bin as the snapshot holds them, the value tier left for
+//     the shard step), and its rank rows (rankRow: the few numbers and
+//     strings per customer that the run ranks, one gzipped gob) in the
+//     serving store under parts/<run>/ (Step Functions passes at most
+//     256 KB between states, so only their keys and sizes travel).
+//   - rank: reads the rank rows one bucket at a time and computes what
 //     needs every customer (rankRun): the sums of the summary, the
 //     segments' figures, the lists' top k, the value tiers' cut-offs, the
-//     tier migration, the at-risk causes; then, one serving shard at a
-//     time, merges the buckets' pieces of that shard in id order
-//     (serving.MergeFrom, reading each piece's detail.bin a window at a
-//     time), setting each customer's value tier from the
-//     cut-offs and writing its crm.scores row into data files, and stores
-//     the shard's files; then one crm.scores commit of those files, the
-//     lifecycle report (which reads the register and the score history as
-//     in Run), meta.json and the pointer; then the parts are removed. So
-//     the commit holds one bucket's rank rows, histograms of the ranks'
-//     inputs and one shard's pieces' columns and its files (Held), never
-//     the run's rows: with more shards, less of the run at once.
+//     tier migration, the at-risk causes (counted). It holds one bucket's
+//     rank rows and histograms of the ranks' inputs, and stores its
+//     figures (RankedKey); its answer is one shard task per serving shard.
+//   - shard (a Map over the serving shards): merges the buckets' pieces of
+//     one shard in id order (serving.MergeFrom, reading each piece's
+//     detail.bin a window at a time), setting each customer's value tier
+//     from the cut-offs and writing its crm.scores row into data files,
+//     stores the shard's serving files and lists them and the data files
+//     (ShardKey), committing nothing.
+//   - commit: one crm.scores commit of every shard's data files, the
+//     lifecycle report, meta.json and the pointer; then the parts are
+//     removed.
 //
-// Run is the same three steps in one process: one pass over every
-// subscriber, split into the buckets' parts, then the same commit, so the
-// rows, lists and snapshot of the two are equal (TestFanOutEqualsRun).
+// Run is the same steps in one process: one pass over every subscriber,
+// split into the buckets' parts, then rank, each shard and the commit, so
+// the rows, lists and snapshot of the two are equal (TestFanOutEqualsRun).
 
 // Plan is what every step of a run shares.
 type Plan struct {
@@ -85,14 +89,18 @@ func (p *Plan) shards() int { return max(1, p.Shards) }
 
 // Task is the score function's event. Action "" is a whole run in one
 // process (the schedule's plain invocation, and `telcolake invoke score`);
-// "plan", "bucket" and "commit" are the DailyScore state machine's steps.
+// "plan", "bucket", "rank", "shard" and "commit" are the DailyScore state
+// machine's steps.
 type Task struct {
 	Action   string             `json:"action"`
 	ListSize int                `json:"list_size,omitempty"` // plan, whole run
 	Costs    *serving.CostModel `json:"costs,omitempty"`     // plan, whole run; nil: the defaults
-	Plan     *Plan              `json:"plan,omitempty"`      // bucket, commit
+	Plan     *Plan              `json:"plan,omitempty"`      // bucket, rank, shard, commit
 	Bucket   int                `json:"bucket"`              // bucket
-	Parts    []Part             `json:"parts,omitempty"`     // commit: the Map state's output
+	Parts    []Part             `json:"parts,omitempty"`     // rank: the buckets' Map's output
+	Ranked   string             `json:"ranked,omitempty"`    // shard, commit: the rank step's key
+	Shard    int                `json:"shard"`               // shard
+	Shards   []ShardDone        `json:"shards,omitempty"`    // commit: the shards' Map's output
 }
 
 // Planned is the plan action's answer: the plan and the Map's items.
@@ -122,10 +130,13 @@ type PieceSize struct {
 	Detail  int64 `json:"detail"`
 }
 
-// Handle runs one task: a *Result (whole run, commit), a *Planned (plan)
-// or a *Part (bucket).
+// Handle runs one task: a *Result (whole run, commit), a *Planned (plan),
+// a *Part (bucket), a *Ranked (rank) or a *ShardDone (shard).
 func (r *Runner) Handle(ctx context.Context, t Task) (any, error) {
 	opt := Options{ListSize: t.ListSize, Costs: t.Costs}
+	if t.Action != "" && t.Action != "plan" && t.Plan == nil {
+		return nil, fmt.Errorf("scoring: %s task without a plan", t.Action)
+	}
 	switch t.Action {
 	case "":
 		return r.Run(ctx, opt)
@@ -140,20 +151,18 @@ func (r *Runner) Handle(ctx context.Context, t Task) (any, error) {
 		}
 		return out, nil
 	case "bucket":
-		if t.Plan == nil {
-			return nil, fmt.Errorf("scoring: bucket task without a plan")
-		}
 		if t.Bucket < 0 || t.Bucket >= lake.SubscriberBuckets {
 			return nil, fmt.Errorf("scoring: bucket %d is not in [0, %d)", t.Bucket, lake.SubscriberBuckets)
 		}
 		return r.ScoreBucket(ctx, t.Plan, t.Bucket)
+	case "rank":
+		return r.Rank(ctx, t.Plan, t.Parts)
+	case "shard":
+		return r.Shard(ctx, t.Plan, t.Ranked, t.Shard)
 	case "commit":
-		if t.Plan == nil {
-			return nil, fmt.Errorf("scoring: commit task without a plan")
-		}
-		return r.Commit(ctx, t.Plan, t.Parts)
+		return r.Commit(ctx, t.Plan, t.Ranked, t.Shards)
 	}
-	return nil, fmt.Errorf("scoring: task action %q: want plan, bucket, commit or none", t.Action)
+	return nil, fmt.Errorf("scoring: task action %q: want plan, bucket, rank, shard, commit or none", t.Action)
 }
 
 // Plan fixes a run: its id and clock, the promoted models, the value model
@@ -394,63 +403,6 @@ func (r *Runner) storeBucket(ctx context.Context, p *Plan, part *partial, prev m
 		return nil, fmt.Errorf("scoring: store bucket %d: %w", bucket, err)
 	}
 	return out, nil
-}
-
-// Commit finishes the run from every bucket's part (see commit). Every
-// bucket must be there once, with a piece per serving shard; otherwise
-// nothing is written, since a missing bucket would drop its customers
-// from the run. The parts are removed once the run is published.
-func (r *Runner) Commit(ctx context.Context, p *Plan, parts []Part) (*Result, error) {
-	t0 := time.Now()
-	seen := map[int]bool{}
-	for _, pt := range parts {
-		if pt.Bucket < 0 || pt.Bucket >= lake.SubscriberBuckets || seen[pt.Bucket] {
-			return nil, fmt.Errorf("scoring: commit: bucket %d is out of range or given twice", pt.Bucket)
-		}
-		if pt.Key != PartKey(p.Run, pt.Bucket) {
-			return nil, fmt.Errorf("scoring: commit: bucket %d's part %q is not this run's", pt.Bucket, pt.Key)
-		}
-		seen[pt.Bucket] = true
-	}
-	if len(seen) != lake.SubscriberBuckets {
-		return nil, fmt.Errorf("scoring: commit: %d of %d buckets scored", len(seen), lake.SubscriberBuckets)
-	}
-	for _, pt := range parts {
-		if len(pt.Pieces) != p.shards() {
-			return nil, fmt.Errorf("scoring: commit: bucket %d has %d serving pieces, the plan %d shards", pt.Bucket, len(pt.Pieces), p.shards())
-		}
-		var det int64
-		for _, ps := range pt.Pieces {
-			det += ps.Detail
-		}
-		if det != pt.DetailBytes {
-			return nil, fmt.Errorf("scoring: commit: bucket %d's detail pieces are %d bytes, the task says %d", pt.Bucket, det, pt.DetailBytes)
-		}
-	}
-	slices.SortFunc(parts, func(a, b Part) int { return a.Bucket - b.Bucket })
-	m, err := r.models(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.commit(ctx, p, m, parts)
-	if err != nil {
-		return nil, err
-	}
-	if d, ok := r.Serving.(deleter); ok {
-		for _, pt := range parts {
-			keys := []string{pt.Key}
-			for s := range pt.Pieces {
-				keys = append(keys, PieceKey(p.Run, pt.Bucket, s, "columns"), PieceKey(p.Run, pt.Bucket, s, "detail"))
-			}
-			for _, key := range keys {
-				if err := d.Delete(ctx, key); err != nil {
-					r.warn(ctx, "scoring: part left in the serving store", "key", key, "error", err.Error())
-				}
-			}
-		}
-	}
-	res.Seconds = time.Since(t0).Seconds()
-	return res, nil
 }
 
 // readRanks reads a bucket's rank rows.

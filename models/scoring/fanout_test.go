@@ -89,8 +89,9 @@ func roundTrip[T any](t *testing.T, v any) T {
 
 // TestFanOutEqualsRun scores the same lake twice with the same clock: once
 // in one process (Run), once as the DailyScore state machine does it (a
-// plan, one invocation per bucket with its own Runner, every event and
-// answer through JSON, then the commit), unsharded and in shards. The
+// plan, one invocation per bucket with its own Runner, the rank step, one
+// invocation per serving shard, the first of them retried, every event
+// and answer through JSON, then the commit), unsharded and in shards. The
 // crm.scores rows and the snapshot files must be equal byte for byte, the
 // parts must partition the customers by bucket, and the commit must
 // remove them.
@@ -152,22 +153,72 @@ func fanOutEqualsRun(t *testing.T, cat lake.TableLoader, r *scoring.Runner, cloc
 		t.Errorf("buckets hold %d customers, the single run %d", total, single.Scored+single.WinBack)
 	}
 	// A part whose detail pieces are not the size its answer says is
-	// refused, and the parts stay for a retry (the commit below).
+	// refused, and the parts stay for a retry (the rank step below).
 	bad := slices.Clone(parts)
 	bad[3].DetailBytes++
-	if _, err := runner().Handle(ctx, scoring.Task{Action: "commit", Plan: planned.Plan, Parts: bad}); err == nil ||
+	if _, err := runner().Handle(ctx, scoring.Task{Action: "rank", Plan: planned.Plan, Parts: bad}); err == nil ||
 		!strings.Contains(err.Error(), "detail") {
-		t.Errorf("commit with a detail piece of the wrong size: %v, want an error naming the detail", err)
+		t.Errorf("rank with a detail piece of the wrong size: %v, want an error naming the detail", err)
 	}
 	bad = slices.Clone(parts)
 	bad[5].Pieces = slices.Clone(bad[5].Pieces)
 	bad[5].Pieces[0].Columns++
-	if _, err := runner().Handle(ctx, scoring.Task{Action: "commit", Plan: planned.Plan, Parts: bad}); err == nil ||
+	// The ranks do not read the pieces; the shard step that does refuses
+	// the part.
+	if ans, err := runner().Handle(ctx, scoring.Task{Action: "rank", Plan: planned.Plan, Parts: bad}); err != nil {
+		t.Fatal(err)
+	} else if _, err := runner().Handle(ctx, roundTrip[scoring.Ranked](t, ans).Shards[0]); err == nil ||
 		!strings.Contains(err.Error(), "piece") {
-		t.Errorf("commit with a columns piece of the wrong size: %v, want an error naming the piece", err)
+		t.Errorf("shard with a columns piece of the wrong size: %v, want an error naming the piece", err)
 	}
-	commit := roundTrip[scoring.Task](t, scoring.Task{Action: "commit", Plan: planned.Plan, Parts: parts})
-	ans, err := runner().Handle(ctx, commit)
+	ans, err := runner().Handle(ctx, roundTrip[scoring.Task](t, scoring.Task{Action: "rank", Plan: planned.Plan, Parts: parts}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rk := roundTrip[scoring.Ranked](t, ans)
+	if len(rk.Shards) != max(1, r.Shards) || rk.Key != scoring.RankedKey(planned.Plan.Run) {
+		t.Fatalf("rank answered %d shard tasks and key %q, want %d and %q", len(rk.Shards), rk.Key, max(1, r.Shards), scoring.RankedKey(planned.Plan.Run))
+	}
+	var shards []scoring.ShardDone
+	rows := 0
+	for i, task := range rk.Shards {
+		task = roundTrip[scoring.Task](t, task)
+		if task.Action != "shard" || task.Shard != i || task.Ranked != rk.Key {
+			t.Errorf("shard task %d = %+v", i, task)
+		}
+		ans, err := runner().Handle(ctx, task)
+		if err != nil {
+			t.Fatalf("shard %d: %v", i, err)
+		}
+		if i == 0 {
+			// A retried shard step (its first attempt's answer lost, as
+			// when the invocation died after its files): its files are
+			// written again and the first attempt's are named by no list,
+			// so the commit below holds each row once.
+			if ans, err = runner().Handle(ctx, task); err != nil {
+				t.Fatalf("shard %d again: %v", i, err)
+			}
+		}
+		sd := roundTrip[scoring.ShardDone](t, ans)
+		rows += sd.Rows
+		shards = append(shards, sd)
+	}
+	if rows != single.Scored+single.WinBack {
+		t.Errorf("shards hold %d customers, the single run %d", rows, single.Scored+single.WinBack)
+	}
+	// A missing or foreign shard commits nothing.
+	if _, err := runner().Handle(ctx, scoring.Task{Action: "commit", Plan: planned.Plan, Ranked: rk.Key, Shards: shards[1:]}); err == nil ||
+		!strings.Contains(err.Error(), "shard") {
+		t.Errorf("commit without shard 0: %v, want an error naming the shards", err)
+	}
+	wrong := slices.Clone(shards)
+	wrong[0].Rows++
+	if _, err := runner().Handle(ctx, scoring.Task{Action: "commit", Plan: planned.Plan, Ranked: rk.Key, Shards: wrong}); err == nil ||
+		!strings.Contains(err.Error(), "rows") {
+		t.Errorf("commit with a shard of the wrong size: %v, want an error naming the rows", err)
+	}
+	commit := roundTrip[scoring.Task](t, scoring.Task{Action: "commit", Plan: planned.Plan, Ranked: rk.Key, Shards: shards})
+	ans, err = runner().Handle(ctx, commit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,8 +256,9 @@ func fanOutEqualsRun(t *testing.T, cat lake.TableLoader, r *scoring.Runner, cloc
 		if per[pt.Bucket] != pt.Customers {
 			t.Errorf("bucket %d: part has %d customers, the snapshot %d of that bucket", pt.Bucket, pt.Customers, per[pt.Bucket])
 		}
-		keys := []string{pt.Key}
+		keys := []string{pt.Key, scoring.RankedKey(planned.Plan.Run)}
 		for s := range pt.Pieces {
+			keys = append(keys, scoring.ShardKey(planned.Plan.Run, s))
 			keys = append(keys, scoring.PieceKey(planned.Plan.Run, pt.Bucket, s, "columns"), scoring.PieceKey(planned.Plan.Run, pt.Bucket, s, "detail"))
 		}
 		for _, key := range keys {
@@ -260,9 +312,9 @@ func bucketTasks(p *scoring.Plan) []scoring.Task {
 	return out
 }
 
-// TestCommitRefusesIncompleteParts: a missing, repeated or foreign part
+// TestRankRefusesIncompleteParts: a missing, repeated or foreign part
 // writes nothing.
-func TestCommitRefusesIncompleteParts(t *testing.T) {
+func TestRankRefusesIncompleteParts(t *testing.T) {
 	r := &scoring.Runner{}
 	p := &scoring.Plan{Run: "20260703T050000Z"}
 	all := func() []scoring.Part {
@@ -283,13 +335,15 @@ func TestCommitRefusesIncompleteParts(t *testing.T) {
 		{"other run", append(all()[1:], scoring.Part{Bucket: 0, Key: scoring.PartKey("20260702T050000Z", 0)}), "not this run's"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := r.Handle(context.Background(), scoring.Task{Action: "commit", Plan: p, Parts: tc.parts})
+			_, err := r.Handle(context.Background(), scoring.Task{Action: "rank", Plan: p, Parts: tc.parts})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("commit of %s parts: %v, want an error saying %q", tc.name, err, tc.want)
+				t.Errorf("rank of %s parts: %v, want an error saying %q", tc.name, err, tc.want)
 			}
 		})
 	}
-	for _, task := range []scoring.Task{{Action: "bucket"}, {Action: "bucket", Plan: p, Bucket: -1}, {Action: "nope"}} {
+	for _, task := range []scoring.Task{{Action: "bucket"}, {Action: "bucket", Plan: p, Bucket: -1}, {Action: "nope"},
+		{Action: "shard"}, {Action: "shard", Plan: p, Shard: 1}, {Action: "commit"},
+		{Action: "commit", Plan: p, Ranked: scoring.RankedKey(p.Run)}} {
 		if _, err := r.Handle(context.Background(), task); err == nil {
 			t.Errorf("Handle(%+v) = nil error", task)
 		}

@@ -93,11 +93,11 @@ func (s sampler) keep(id string) bool {
 //
 // inRun hands over every customer of the run (id and segment name), th
 // is the at-risk threshold (insight.TopShareThreshold of the run's live
-// customers' probabilities) and atRisk the at-risk customers' groups and
-// causes per causeGroups entry: what the commit computes from the
-// buckets' rank rows.
+// customers' probabilities) and atRisk the at-risk customers' causes
+// counted by group per causeGroups entry: what the rank step computes
+// from the buckets' rank rows.
 func (r *Runner) insightReport(ctx context.Context, meta *serving.Meta, horizon int, inRun func(func(id, segment string)) error,
-	th float64, atRisk [][]insight.Reasoned) (*insight.Report, error) {
+	th float64, atRisk []insight.ReasonCounts) (*insight.Report, error) {
 	reg, err := loadLifecycleRegister(ctx, r.Tables)
 	if err != nil {
 		return nil, err
@@ -318,11 +318,11 @@ func (r *Runner) featureInsight(ctx context.Context, rep *insight.Report, reg *r
 // causeGroups are the groupings of the causes report.
 var causeGroups = []string{"region", "plan", "segment"}
 
-// causesNow counts the leading causes of this run's at-risk customers
-// (atRisk: per causeGroups entry, their groups and causes).
-func causesNow(rep *insight.Report, th float64, atRisk [][]insight.Reasoned) {
+// causesNow reports the leading causes of this run's at-risk customers
+// (atRisk: per causeGroups entry, their causes counted by group).
+func causesNow(rep *insight.Report, th float64, atRisk []insight.ReasonCounts) {
 	for g, by := range causeGroups {
-		rep.Causes = append(rep.Causes, insight.CausesBy{By: by, Threshold: th, AtRisk: insight.CountReasons(atRisk[g])})
+		rep.Causes = append(rep.Causes, insight.CausesBy{By: by, Threshold: th, AtRisk: atRisk[g].Groups()})
 	}
 }
 

@@ -245,14 +245,15 @@ func (a *rankAcc) add(b *bucketRanks) {
 
 // tierCut is the last customer of a tier in CLV order (CLV descending,
 // then id ascending); a tier of no customers has none.
+// Its fields are exported for the rank step's file (gob).
 type tierCut struct {
-	ok  bool
-	clv float64
-	id  string
-	// above is how many scored customers have a CLV above clv; the
+	OK  bool
+	CLV float64
+	ID  string
+	// Above is how many scored customers have a CLV above CLV; the
 	// customers with CLV equal to it are ranked by id, and the cut is
-	// the (rank - above)-th of them.
-	above, rank int
+	// the (Rank - Above)-th of them.
+	Above, Rank int
 	ties        []string
 }
 
@@ -282,7 +283,7 @@ func newTierCuts(picks [3]*pick, n int) tierCuts {
 			continue
 		}
 		v, above := picks[j].value(n)
-		cuts[j] = tierCut{ok: true, clv: v, above: above, rank: b - 1}
+		cuts[j] = tierCut{OK: true, CLV: v, Above: above, Rank: b - 1}
 	}
 	return cuts
 }
@@ -290,7 +291,7 @@ func newTierCuts(picks [3]*pick, n int) tierCuts {
 // tie offers a scored customer to the cut-offs whose CLV it has.
 func (c *tierCuts) tie(clv float64, id string) {
 	for j := range c {
-		if c[j].ok && cmp.Compare(clv, c[j].clv) == 0 {
+		if c[j].OK && cmp.Compare(clv, c[j].CLV) == 0 {
 			c[j].ties = append(c[j].ties, id)
 		}
 	}
@@ -299,15 +300,15 @@ func (c *tierCuts) tie(clv float64, id string) {
 // resolve picks each cut-off's id among its ties.
 func (c *tierCuts) resolve() error {
 	for j := range c {
-		if !c[j].ok {
+		if !c[j].OK {
 			continue
 		}
 		slices.Sort(c[j].ties)
-		k := c[j].rank - c[j].above
+		k := c[j].Rank - c[j].Above
 		if k < 0 || k >= len(c[j].ties) {
 			return fmt.Errorf("scoring: value tier cut-off %d: %d customers share its CLV, rank %d of them wanted", j, len(c[j].ties), k)
 		}
-		c[j].id = c[j].ties[k]
+		c[j].ID = c[j].ties[k]
 		c[j].ties = nil
 	}
 	return nil
@@ -319,10 +320,10 @@ func (c *tierCuts) of(scored bool, clv float64, id string) string {
 		return serving.TierNone
 	}
 	for j, t := range []string{serving.TierTop1, serving.TierTop5, serving.TierTop20} {
-		if !c[j].ok {
+		if !c[j].OK {
 			continue
 		}
-		if d := cmp.Compare(clv, c[j].clv); d > 0 || (d == 0 && id <= c[j].id) {
+		if d := cmp.Compare(clv, c[j].CLV); d > 0 || (d == 0 && id <= c[j].ID) {
 			return t
 		}
 	}
@@ -400,9 +401,9 @@ type runRanks struct {
 	cuts  tierCuts
 	lists []serving.List
 	// th is the at-risk threshold of the causes report, atRisk the at-risk
-	// customers' groups and causes per causeGroups entry.
+	// customers' leading causes counted by group, per causeGroups entry.
 	th     float64
-	atRisk [][]insight.Reasoned
+	atRisk []insight.ReasonCounts
 	// held is how many numbers the quantiles and cut-offs held at once:
 	// those of the histograms' bins where they are.
 	held int
@@ -459,7 +460,10 @@ func rankRun(size int, seg *segment.Model, badDebt bool, each func(func(*bucketR
 		th, _ = thPick.value(probs.n)
 	}
 	rk := &runRanks{acc: acc, th: th, cuts: newTierCuts(tiers, acc.clv.n), held: held,
-		atRisk: make([][]insight.Reasoned, len(causeGroups))}
+		atRisk: make([]insight.ReasonCounts, len(causeGroups))}
+	for g := range rk.atRisk {
+		rk.atRisk[g] = insight.ReasonCounts{}
+	}
 	acc.clv, acc.values, acc.probs = nil, nil, nil
 	high := &topK{k: size}
 	if err := each(func(br *bucketRanks) {
@@ -476,7 +480,7 @@ func rankRun(size int, seg *segment.Model, badDebt bool, each func(func(*bucketR
 			}
 			if !(row.Probability < rk.th) {
 				for g, by := range causeGroups {
-					rk.atRisk[g] = append(rk.atRisk[g], insight.Reasoned{Group: rowGroup(by, row), Reason: row.Cause})
+					rk.atRisk[g].Add(rowGroup(by, row), row.Cause)
 				}
 			}
 		}

@@ -20,7 +20,6 @@ package scoring
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -162,9 +161,10 @@ const (
 
 // Run does one scoring run in one process: the plan, every subscriber
 // in one pass (what a bucket of the fan-out does for its subscribers),
-// split into the buckets' parts, and the commit. The DailyScore state
-// machine runs the same three steps with one invocation per bucket
-// (Handle); both give the same rows and files.
+// split into the buckets' parts, the rank step, each serving shard and
+// the commit. The DailyScore state machine runs the same steps with one
+// invocation per bucket and per shard (Handle); both give the same rows
+// and files.
 func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 	t0 := time.Now()
 	p, built, err := r.Plan(ctx, opt)
@@ -192,158 +192,24 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 		parts = append(parts, *pt)
 	}
 	all = nil
-	res, err := r.Commit(ctx, p, parts)
+	rk, err := r.Rank(ctx, p, parts)
+	if err != nil {
+		return nil, err
+	}
+	var shards []ShardDone
+	for _, t := range rk.Shards {
+		sd, err := r.Shard(ctx, p, t.Ranked, t.Shard)
+		if err != nil {
+			return nil, err
+		}
+		shards = append(shards, *sd)
+	}
+	res, err := r.Commit(ctx, p, rk.Key, shards)
 	if err != nil {
 		return nil, err
 	}
 	res.Built = built
 	res.Seconds = time.Since(t0).Seconds()
-	return res, nil
-}
-
-// commit finishes a run from its buckets' parts (parts in bucket order).
-// It reads the buckets' rank rows one bucket at a time: first the sums,
-// the lists' candidates and the quantiles' inputs (rankAcc), then the
-// high-value list and the value tiers' cut-offs (tierCuts), then the tier
-// migration; then, one serving shard at a time, it merges the buckets'
-// pieces of that shard (serving.MergeFrom), setting each customer's tier and
-// writing its crm.scores row into data files, and stores the shard's
-// files; then one crm.scores commit of those files, the lifecycle report,
-// the run's meta.json and last the pointer. So it holds one bucket's rank
-// rows, histograms of the ranks' inputs, and one shard's pieces' columns
-// and files, never the run's rows.
-func (r *Runner) commit(ctx context.Context, p *Plan, m *models, parts []Part) (*Result, error) {
-	t0 := time.Now()
-	res := &Result{Run: p.Run, FeatureMonth: p.FeatureMonth, ChurnModel: p.ChurnModel,
-		SegmentModel: p.SegmentModel, BadDebtModel: p.BadDebtModel, Value: p.Value}
-	month, err := time.Parse("2006-01", p.FeatureMonth)
-	if err != nil {
-		return nil, fmt.Errorf("scoring: plan's feature month %q: %w", p.FeatureMonth, err)
-	}
-	held := &Held{}
-	res.Held = held
-	each := func(fn func(*bucketRanks)) error {
-		for _, pt := range parts {
-			br, err := r.readRanks(ctx, pt)
-			if err != nil {
-				return err
-			}
-			held.RankRows = max(held.RankRows, len(br.Rows))
-			fn(br)
-		}
-		return nil
-	}
-	rk, err := rankRun(p.ListSize, m.segment, p.BadDebtModel != "", each)
-	if err != nil {
-		return nil, err
-	}
-	acc, cuts, th, atRisk := rk.acc, rk.cuts, rk.th, rk.atRisk
-	held.RankedNumbers = rk.held
-	if acc.scored == 0 {
-		return nil, fmt.Errorf("scoring: no active or suspended customers in feature month %s", p.FeatureMonth)
-	}
-	res.Scored, res.WinBack = acc.scored, acc.winBack
-	res.MeanProbability = acc.sumP.float() / float64(acc.scored)
-	res.MeanBadDebt = acc.sumBadDebt.float() / float64(acc.scored)
-	res.TotalValueAtRisk, res.TotalProfit = acc.valueAtRisk.float(), acc.profit.float()
-	r.costs = p.Value.Costs
-	meta := &serving.Meta{Run: p.Run, ScoredAt: p.ScoredAt, FeatureMonth: p.FeatureMonth,
-		ChurnModel: p.ChurnModel, SegmentModel: p.SegmentModel, BadDebtModel: p.BadDebtModel, BadDebtHorizonMonths: p.BadDebtHorizon,
-		Customers: acc.customers, Value: p.Value, Segments: acc.segmentsOf(m.segment), Lists: rk.lists, Uplift: m.upliftMeta}
-	if p.PrevTierRun != "" {
-		mig := &serving.TierMigration{FromRun: p.PrevTierRun, FromMonth: month.AddDate(0, -1, 0).Format("2006-01"), Tiers: serving.Tiers,
-			Counts: make([][]int64, len(serving.Tiers))}
-		for i := range mig.Counts {
-			mig.Counts[i] = make([]int64, len(serving.Tiers))
-		}
-		if err := each(func(br *bucketRanks) {
-			for i := range br.Rows {
-				row := &br.Rows[i]
-				mig.Counts[min(int(row.PrevTier), len(serving.Tiers)-1)][tierIndex(cuts.of(row.Scored, row.CLV, row.ID))]++
-			}
-		}); err != nil {
-			return nil, err
-		}
-		none := tierIndex(serving.TierNone)
-		for k, n := range acc.gone {
-			mig.Counts[k][none] += n
-		}
-		meta.TierMigration = mig
-	}
-	for _, l := range meta.Lists {
-		res.Lists = append(res.Lists, ListSummary{Name: l.Name, Title: l.Title, Customers: len(l.IDs)})
-	}
-
-	// The snapshot's files and crm.scores' rows, one shard at a time.
-	sw := &scoresWriter{r: r, meta: meta, month: month}
-	defer sw.abandon(ctx)
-	shards := p.shards()
-	var files []serving.ShardFiles
-	fix := func(c *serving.Customer) error {
-		c.ValueTier = cuts.of(c.ValueTier != serving.TierNone, c.CLV, c.SubscriberID)
-		return sw.add(ctx, c)
-	}
-	for s := range shards {
-		f, bytes, err := r.mergeShard(ctx, p, meta, parts, s, fix)
-		if err != nil {
-			return nil, err
-		}
-		held.PieceBytes = max(held.PieceBytes, bytes)
-		var sf serving.ShardFiles
-		if shards == 1 {
-			sf, err = serving.PutRun(ctx, r.Serving, meta.Run, f.Columns, f.Detail)
-		} else {
-			sf, err = serving.PutShard(ctx, r.Serving, meta.Run, shards, s, f.Columns, f.Detail)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("scoring: %w", err)
-		}
-		files = append(files, sf)
-	}
-	if err := sw.commit(ctx); err != nil {
-		return nil, err
-	}
-
-	// The report reads this run's rows back; a run without it still
-	// serves (the API then answers its endpoints 503).
-	t1 := time.Now()
-	inRun := func(fn func(id, segment string)) error {
-		return each(func(br *bucketRanks) {
-			for i := range br.Rows {
-				fn(br.Rows[i].ID, br.Rows[i].SegmentName)
-			}
-		})
-	}
-	if rep, err := r.insightReport(ctx, meta, p.Value.LabelHorizonMonths, inRun, th, atRisk); err != nil {
-		r.warn(ctx, "scoring: no lifecycle and tracking report", "error", err.Error())
-	} else {
-		if meta.Insight, err = json.Marshal(rep); err != nil {
-			// A figure that is not a number: the run still serves, without
-			// the report (its endpoints answer 503).
-			r.warn(ctx, "scoring: lifecycle report not encodable", "error", err.Error())
-			meta.Insight = nil
-		}
-		if err := r.writeTracking(ctx, meta, &rep.Tracking); err != nil {
-			return nil, err
-		}
-		r.info(ctx, "lifecycle report built", "run", res.Run, "bytes", len(meta.Insight),
-			"tracked_runs", len(rep.Tracking.Runs), "seconds", time.Since(t1).Seconds())
-	}
-	mb, err := json.Marshal(meta)
-	if err != nil {
-		return nil, fmt.Errorf("scoring: encode meta: %w", err)
-	}
-	if shards == 1 {
-		res.Snapshot, err = serving.PointRun(ctx, r.Serving, meta.Run, mb, files[0])
-	} else {
-		res.Snapshot, err = serving.PointShards(ctx, r.Serving, meta.Run, mb, files)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("scoring: %w", err)
-	}
-	res.Seconds = time.Since(t0).Seconds()
-	r.info(ctx, "scoring run done", "run", res.Run, "month", res.FeatureMonth, "scored", res.Scored,
-		"win_back", res.WinBack, "seconds", res.Seconds)
 	return res, nil
 }
 
