@@ -55,29 +55,43 @@ const MinSurvivalGroup = 20
 // group), pooling groups under MinSurvivalGroup into "(other)", and the
 // log-rank test between the groups shown.
 func SurvivalByGroup(by string, obs []Obs, keys []string) (SurvivalBy, error) {
-	sb := SurvivalBy{By: by}
-	grouped := map[string][]Obs{}
+	grouped := map[string]Tally{}
 	for i, o := range obs {
-		grouped[keys[i]] = append(grouped[keys[i]], o)
+		t := grouped[keys[i]]
+		if t == nil {
+			t = Tally{}
+			grouped[keys[i]] = t
+		}
+		if err := t.Add(o); err != nil {
+			return SurvivalBy{By: by}, err
+		}
 	}
-	var other []Obs
+	return SurvivalByGroupTally(by, grouped)
+}
+
+// SurvivalByGroupTally is SurvivalByGroup of the observations counted by
+// group (grouped: group → tally), as the parts of a population give them.
+func SurvivalByGroupTally(by string, grouped map[string]Tally) (SurvivalBy, error) {
+	sb := SurvivalBy{By: by}
+	other := Tally{}
+	shown := map[string]Tally{}
 	var names []string
-	for g, o := range grouped {
-		if len(o) < MinSurvivalGroup {
-			other = append(other, o...)
-			delete(grouped, g)
+	for g, t := range grouped {
+		if t.N() < MinSurvivalGroup {
+			other.Merge(t)
 			continue
 		}
+		shown[g] = t
 		names = append(names, g)
 	}
 	slices.Sort(names)
-	if len(other) > 0 {
+	if other.N() > 0 {
 		names = append(names, "(other)")
-		grouped["(other)"] = other
+		shown["(other)"] = other
 	}
-	var groups [][]Obs
+	var groups []Tally
 	for _, g := range names {
-		c, err := KaplanMeier(grouped[g])
+		c, err := KaplanMeierTally(shown[g])
 		if err != nil {
 			return sb, err
 		}
@@ -87,10 +101,10 @@ func SurvivalByGroup(by string, obs []Obs, keys []string) (SurvivalBy, error) {
 			sg.Curve = append(sg.Curve, round4(p))
 		}
 		sb.Groups = append(sb.Groups, sg)
-		groups = append(groups, grouped[g])
+		groups = append(groups, shown[g])
 	}
 	if len(groups) >= 2 {
-		if lr, err := LogRankTest(groups); err == nil {
+		if lr, err := LogRankTally(groups); err == nil {
 			sb.LogRank = lr
 		} // a singular covariance (no events at all) leaves no test
 	}

@@ -69,38 +69,95 @@ var ErrNoData = errors.New("insight: no subjects")
 // KaplanMeier estimates the survival function of obs. Times must be
 // finite and ≥ 0.
 func KaplanMeier(obs []Obs) (*Curve, error) {
-	if len(obs) == 0 {
+	t, err := TallyOf(obs)
+	if err != nil {
+		return nil, err
+	}
+	return KaplanMeierTally(t)
+}
+
+// Count is the events and censorings at one time.
+type Count struct{ Events, Censored int }
+
+// Tally is survival observations counted by time: what the estimate and
+// the log-rank test depend on, so the tallies of parts of the subjects add
+// up (Merge) to the whole's and give the same curve as its observations.
+type Tally map[float64]Count
+
+// TallyOf counts obs by time; times must be finite and ≥ 0.
+func TallyOf(obs []Obs) (Tally, error) {
+	t := Tally{}
+	for _, o := range obs {
+		if err := t.Add(o); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// Add counts one observation; its time must be finite and ≥ 0.
+func (t Tally) Add(o Obs) error {
+	if math.IsNaN(o.Time) || math.IsInf(o.Time, 0) || o.Time < 0 {
+		return fmt.Errorf("insight: survival time %v, want a finite number ≥ 0", o.Time)
+	}
+	c := t[o.Time]
+	if o.Event {
+		c.Events++
+	} else {
+		c.Censored++
+	}
+	t[o.Time] = c
+	return nil
+}
+
+// Merge adds the counts of o.
+func (t Tally) Merge(o Tally) {
+	for tm, c := range o {
+		a := t[tm]
+		a.Events += c.Events
+		a.Censored += c.Censored
+		t[tm] = a
+	}
+}
+
+// N is the number of subjects counted.
+func (t Tally) N() int {
+	n := 0
+	for _, c := range t {
+		n += c.Events + c.Censored
+	}
+	return n
+}
+
+// times are the tally's times with a subject, ascending.
+func (t Tally) times() ([]float64, error) {
+	out := make([]float64, 0, len(t))
+	for tm, c := range t {
+		if math.IsNaN(tm) || math.IsInf(tm, 0) || tm < 0 {
+			return nil, fmt.Errorf("insight: survival time %v, want a finite number ≥ 0", tm)
+		}
+		if c.Events+c.Censored > 0 {
+			out = append(out, tm)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// KaplanMeierTally is KaplanMeier of the observations t counts.
+func KaplanMeierTally(t Tally) (*Curve, error) {
+	times, err := t.times()
+	if err != nil {
+		return nil, err
+	}
+	if len(times) == 0 {
 		return nil, ErrNoData
 	}
-	o := slices.Clone(obs)
-	for _, x := range o {
-		if math.IsNaN(x.Time) || math.IsInf(x.Time, 0) || x.Time < 0 {
-			return nil, fmt.Errorf("insight: survival time %v, want a finite number ≥ 0", x.Time)
-		}
-	}
-	slices.SortFunc(o, func(a, b Obs) int {
-		if a.Time < b.Time {
-			return -1
-		}
-		if a.Time > b.Time {
-			return 1
-		}
-		return 0
-	})
-	c := &Curve{N: len(o), MaxT: o[len(o)-1].Time}
+	atRisk := t.N()
+	c := &Curve{N: atRisk, MaxT: times[len(times)-1]}
 	s, gw := 1.0, 0.0
-	atRisk := len(o)
-	for i := 0; i < len(o); {
-		t := o[i].Time
-		d, cens := 0, 0
-		j := i
-		for ; j < len(o) && o[j].Time == t; j++ {
-			if o[j].Event {
-				d++
-			} else {
-				cens++
-			}
-		}
+	for _, tm := range times {
+		d, cens := t[tm].Events, t[tm].Censored
 		if d > 0 {
 			s *= 1 - float64(d)/float64(atRisk)
 			if d == atRisk {
@@ -108,13 +165,12 @@ func KaplanMeier(obs []Obs) (*Curve, error) {
 			} else {
 				gw += float64(d) / (float64(atRisk) * float64(atRisk-d))
 			}
-			st := Step{Time: t, AtRisk: atRisk, Events: d, Censored: cens, Surv: s, gw: gw}
+			st := Step{Time: tm, AtRisk: atRisk, Events: d, Censored: cens, Surv: s, gw: gw}
 			st.SE, st.Lower, st.Upper = band(s, gw)
 			c.Steps = append(c.Steps, st)
 			c.Events += d
 		}
-		atRisk -= j - i
-		i = j
+		atRisk -= d + cens
 	}
 	return c, nil
 }
@@ -249,56 +305,50 @@ type LogRank struct {
 // all groups but the last, with V the hypergeometric covariance, χ² with
 // groups−1 degrees of freedom.
 func LogRankTest(groups [][]Obs) (*LogRank, error) {
+	ts := make([]Tally, len(groups))
+	for k, obs := range groups {
+		t, err := TallyOf(obs)
+		if err != nil {
+			return nil, err
+		}
+		ts[k] = t
+	}
+	return LogRankTally(ts)
+}
+
+// LogRankTally is LogRankTest of the observations each tally counts.
+func LogRankTally(groups []Tally) (*LogRank, error) {
 	g := len(groups)
 	if g < 2 {
 		return nil, fmt.Errorf("insight: log-rank test of %d groups, want 2 or more", g)
 	}
-	type tagged struct {
-		Obs
-		g int
-	}
-	var all []tagged
-	for k, obs := range groups {
-		if len(obs) == 0 {
+	atRisk := make([]float64, g)
+	all := Tally{}
+	for k, t := range groups {
+		if _, err := t.times(); err != nil {
+			return nil, err
+		}
+		if atRisk[k] = float64(t.N()); atRisk[k] == 0 {
 			return nil, fmt.Errorf("insight: log-rank test: group %d is empty", k+1)
 		}
-		for _, o := range obs {
-			if math.IsNaN(o.Time) || math.IsInf(o.Time, 0) || o.Time < 0 {
-				return nil, fmt.Errorf("insight: survival time %v, want a finite number ≥ 0", o.Time)
-			}
-			all = append(all, tagged{o, k})
-		}
+		all.Merge(t)
 	}
-	slices.SortFunc(all, func(a, b tagged) int {
-		if a.Time < b.Time {
-			return -1
-		}
-		if a.Time > b.Time {
-			return 1
-		}
-		return 0
-	})
-	atRisk := make([]float64, g)
-	for _, o := range all {
-		atRisk[o.g]++
+	times, err := all.times()
+	if err != nil {
+		return nil, err
 	}
 	lr := &LogRank{Observed: make([]float64, g), Expected: make([]float64, g), DF: g - 1}
 	v := make([][]float64, g)
 	for i := range v {
 		v[i] = make([]float64, g)
 	}
-	n := float64(len(all))
+	n := float64(all.N())
 	d := make([]float64, g)
-	for i := 0; i < len(all); {
-		t := all[i].Time
-		clear(d)
+	for _, t := range times {
 		var dt float64
-		j := i
-		for ; j < len(all) && all[j].Time == t; j++ {
-			if all[j].Event {
-				d[all[j].g]++
-				dt++
-			}
+		for k := range g {
+			d[k] = float64(groups[k][t].Events)
+			dt += d[k]
 		}
 		if dt > 0 {
 			for k := range g {
@@ -318,9 +368,10 @@ func LogRankTest(groups [][]Obs) (*LogRank, error) {
 				}
 			}
 		}
-		for ; i < j; i++ {
-			atRisk[all[i].g]--
-			n--
+		for k := range g {
+			c := groups[k][t]
+			atRisk[k] -= float64(c.Events + c.Censored)
+			n -= float64(c.Events + c.Censored)
 		}
 	}
 	m := g - 1

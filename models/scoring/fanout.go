@@ -271,6 +271,9 @@ type partial struct {
 	Bucket    int
 	Customers []serving.Customer
 	Scored    []bool
+	// survival is the survival observations of the part's register rows
+	// (every subscriber of its buckets, in the run or not), by bucket.
+	survival map[int]survivalTally
 }
 
 func (p *partial) sort() {
@@ -299,6 +302,9 @@ func (p *partial) split() []*partial {
 		b := out[lake.SubscriberBucket(p.Customers[i].SubscriberID)]
 		b.Customers = append(b.Customers, p.Customers[i])
 		b.Scored = append(b.Scored, p.Scored[i])
+	}
+	for k, t := range p.survival {
+		out[k].survival = map[int]survivalTally{k: t}
 	}
 	return out
 }
@@ -347,7 +353,8 @@ func (r *Runner) ScoreBucket(ctx context.Context, p *Plan, bucket int) (*Part, e
 func (r *Runner) storeBucket(ctx context.Context, p *Plan, part *partial, prev map[string]string) (*Part, error) {
 	bucket := part.Bucket
 	out := &Part{Bucket: bucket, Key: PartKey(p.Run, bucket), Customers: len(part.Customers)}
-	ranks := &bucketRanks{Bucket: bucket, Rows: make([]rankRow, len(part.Customers)), Gone: make([]int64, len(serving.Tiers))}
+	ranks := &bucketRanks{Bucket: bucket, Rows: make([]rankRow, len(part.Customers)), Gone: make([]int64, len(serving.Tiers)),
+		Survival: part.survival[bucket]}
 	none := tierIndex(serving.TierNone)
 	for i := range part.Customers {
 		c := &part.Customers[i]

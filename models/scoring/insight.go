@@ -91,12 +91,12 @@ func (s sampler) keep(id string) bool {
 
 // insightReport builds the run's report (see above).
 //
-// inRun hands over every customer of the run (id and segment name), th
-// is the at-risk threshold (insight.TopShareThreshold of the run's live
+// st is the survival observations counted by every bucket and added up
+// by the rank step (survivalTallies), th is the at-risk threshold (insight.TopShareThreshold of the run's live
 // customers' probabilities) and atRisk the at-risk customers' causes
 // counted by group per causeGroups entry: what the rank step computes
 // from the buckets' rank rows.
-func (r *Runner) insightReport(ctx context.Context, meta *serving.Meta, horizon int, inRun func(func(id, segment string)) error,
+func (r *Runner) insightReport(ctx context.Context, meta *serving.Meta, horizon int, st survivalTally,
 	th float64, atRisk []insight.ReasonCounts) (*insight.Report, error) {
 	reg, err := loadLifecycleRegister(ctx, r.Tables)
 	if err != nil {
@@ -104,7 +104,7 @@ func (r *Runner) insightReport(ctx context.Context, meta *serving.Meta, horizon 
 	}
 	rep := &insight.Report{Run: meta.Run, DataEnd: dayString(reg.newest)}
 	smp := newSampler(len(reg.people))
-	if err := survivalOf(rep, reg, inRun); err != nil {
+	if err := survivalOf(rep, st); err != nil {
 		return nil, err
 	}
 	if err := r.featureInsight(ctx, rep, reg, smp); err != nil {
@@ -131,50 +131,93 @@ func observe(p *person) (insight.Obs, bool) {
 	return insight.Obs{Time: d / insight.DaysPerMonth, Event: left}, true
 }
 
-func survivalOf(rep *insight.Report, reg *register, inRun func(func(id, segment string)) error) error {
-	ids := make([]string, 0, len(reg.people))
-	for id := range reg.people {
-		ids = append(ids, id)
+// survivalTally is survival observations counted by grouping and group
+// (insight.SurvivalGroupings: by → group → tally): additive across
+// buckets, so the report's curves are the buckets' tallies added up.
+type survivalTally map[string]map[string]insight.Tally
+
+func (s survivalTally) add(by, group string, o insight.Obs) {
+	g := s[by]
+	if g == nil {
+		g = map[string]insight.Tally{}
+		s[by] = g
 	}
-	slices.Sort(ids) // a stable order of subjects
-	obs := make([]insight.Obs, 0, len(ids))
-	keys := map[string][]string{}
-	for _, id := range ids {
-		p := reg.people[id]
+	t := g[group]
+	if t == nil {
+		t = insight.Tally{}
+		g[group] = t
+	}
+	_ = t.Add(o) // observe gives finite times ≥ 0
+}
+
+func (s survivalTally) merge(o survivalTally) {
+	for by, groups := range o {
+		for g, t := range groups {
+			if s[by] == nil {
+				s[by] = map[string]insight.Tally{}
+			}
+			if s[by][g] == nil {
+				s[by][g] = insight.Tally{}
+			}
+			s[by][g].Merge(t)
+		}
+	}
+}
+
+// survivalTallies counts the survival observations of reg's subscribers
+// (by plan, region and cohort) and of the run's customers cs (by segment),
+// by subscriber bucket (all in bucket when bucket ≥ 0: reg and cs are that
+// bucket's).
+func survivalTallies(reg *register, cs []serving.Customer, bucket int) map[int]survivalTally {
+	out := map[int]survivalTally{}
+	of := func(id string) survivalTally {
+		b := bucket
+		if b < 0 {
+			b = lake.SubscriberBucket(id)
+		}
+		t := out[b]
+		if t == nil {
+			t = survivalTally{}
+			out[b] = t
+		}
+		return t
+	}
+	for id, p := range reg.people {
 		o, ok := observe(p)
 		if !ok {
 			continue
 		}
-		obs = append(obs, o)
-		keys["plan"] = append(keys["plan"], orUnknown(p.plan))
-		keys["region"] = append(keys["region"], orUnknown(p.region))
-		keys["cohort"] = append(keys["cohort"], strconv.Itoa(dayTime(p.activation).Year()))
+		t := of(id)
+		t.add("plan", orUnknown(p.plan), o)
+		t.add("region", orUnknown(p.region), o)
+		t.add("cohort", strconv.Itoa(dayTime(p.activation).Year()), o)
 	}
-	// By segment: the run's customers (the survival estimate does not
-	// depend on the order of its subjects).
-	var segObs []insight.Obs
-	if err := inRun(func(id, seg string) {
-		if p := reg.people[id]; p != nil {
+	for i := range cs {
+		if p := reg.people[cs[i].SubscriberID]; p != nil {
 			if o, ok := observe(p); ok {
-				segObs = append(segObs, o)
-				keys["segment"] = append(keys["segment"], orUnknown(seg))
+				of(cs[i].SubscriberID).add("segment", orUnknown(cs[i].SegmentName), o)
 			}
 		}
-	}); err != nil {
-		return err
 	}
-	if len(obs) == 0 {
+	return out
+}
+
+// survivalOf is the report's survival from every bucket's tallies added
+// up: by plan, region and cohort every subscriber of the register, by
+// segment the run's customers.
+func survivalOf(rep *insight.Report, st survivalTally) error {
+	n := 0
+	for _, t := range st["plan"] {
+		n += t.N()
+	}
+	if n == 0 {
 		return nil
 	}
 	for _, by := range insight.SurvivalGroupings {
-		o := obs
-		if by == "segment" {
-			o = segObs
-		}
-		if len(o) == 0 {
+		if len(st[by]) == 0 {
 			continue
 		}
-		sb, err := insight.SurvivalByGroup(by, o, keys[by])
+		sb, err := insight.SurvivalByGroupTally(by, st[by])
 		if err != nil {
 			return fmt.Errorf("scoring: survival by %s: %w", by, err)
 		}

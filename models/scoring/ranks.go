@@ -60,6 +60,10 @@ type bucketRanks struct {
 	Bucket int
 	Rows   []rankRow
 	Gone   []int64 // by serving.Tiers index
+	// Survival is the bucket's survival observations (every subscriber
+	// of the bucket in the register), counted: the lifecycle report's
+	// curves add the buckets' up.
+	Survival survivalTally
 }
 
 func rankRowOf(c *serving.Customer, scored bool, prev uint8) rankRow {

@@ -393,6 +393,7 @@ func (r *Runner) scorePart(ctx context.Context, p *Plan, m *models, bucket int) 
 		}
 	}
 	out.sort()
+	out.survival = survivalTallies(reg, out.Customers, bucket)
 	return out, nil
 }
 

@@ -45,8 +45,9 @@ type ShardDone struct {
 // rankFile is what the rank step stores for the shards and the commit:
 // the buckets' parts, the value tiers' cut-offs, the run's meta as JSON
 // (lists, segments, tier migration; without the report), the summary's
-// figures and the at-risk causes. Its size does not grow with the
-// customers (the lists are ListSize long, the causes counted).
+// figures, the at-risk causes and the survival tallies. Its size does not
+// grow with the customers (the lists are ListSize long, the causes and
+// the survival observations counted).
 type rankFile struct {
 	Parts  []Part
 	Cuts   tierCuts
@@ -54,6 +55,8 @@ type rankFile struct {
 	Result Result // the figures of the summary, without Snapshot and Held
 	Th     float64
 	AtRisk []insight.ReasonCounts
+	// Survival is the buckets' survival tallies added up.
+	Survival survivalTally
 	// RankRows and RankedNumbers are what the rank step held at once (Held).
 	RankRows, RankedNumbers int
 }
@@ -98,7 +101,8 @@ func (r *Runner) Rank(ctx context.Context, p *Plan, parts []Part) (*Ranked, erro
 	if err != nil {
 		return nil, err
 	}
-	rf := &rankFile{Parts: parts}
+	rf := &rankFile{Parts: parts, Survival: survivalTally{}}
+	first := true
 	each := func(fn func(*bucketRanks)) error {
 		for _, pt := range parts {
 			br, err := r.readRanks(ctx, pt)
@@ -106,8 +110,12 @@ func (r *Runner) Rank(ctx context.Context, p *Plan, parts []Part) (*Ranked, erro
 				return err
 			}
 			rf.RankRows = max(rf.RankRows, len(br.Rows))
+			if first {
+				rf.Survival.merge(br.Survival)
+			}
 			fn(br)
 		}
+		first = false
 		return nil
 	}
 	rk, err := rankRun(p.ListSize, m.segment, p.BadDebtModel != "", each)
@@ -362,19 +370,7 @@ func (r *Runner) Commit(ctx context.Context, p *Plan, ranked string, shards []Sh
 	// The report reads this run's rows back; a run without it still
 	// serves (the API then answers its endpoints 503).
 	t1 := time.Now()
-	inRun := func(fn func(id, segment string)) error {
-		for _, pt := range rf.Parts {
-			br, err := r.readRanks(ctx, pt)
-			if err != nil {
-				return err
-			}
-			for i := range br.Rows {
-				fn(br.Rows[i].ID, br.Rows[i].SegmentName)
-			}
-		}
-		return nil
-	}
-	if rep, err := r.insightReport(ctx, meta, p.Value.LabelHorizonMonths, inRun, rf.Th, rf.AtRisk); err != nil {
+	if rep, err := r.insightReport(ctx, meta, p.Value.LabelHorizonMonths, rf.Survival, rf.Th, rf.AtRisk); err != nil {
 		r.warn(ctx, "scoring: no lifecycle and tracking report", "error", err.Error())
 	} else {
 		if meta.Insight, err = json.Marshal(rep); err != nil {
