@@ -11,7 +11,8 @@
 //     stack's interpreter (localstack.Execution): the features plan, one
 //     invocation per subscriber bucket (MaxConcurrency of them at once),
 //     the commit, then train.
-//  4. score: the template's DailyScore state machine the same way.
+//  4. score: the template's DailyScore state machine the same way (plan,
+//     the buckets, rank, the serving shards, commit).
 //  5. api: one api instance (api.Live) cold-started on the newest snapshot,
 //     then a burst of look-ups, filtered pages and cube queries.
 //
@@ -403,6 +404,7 @@ func (r *runner) invoke(ctx context.Context, function string, payload []byte) ([
 	var task struct {
 		Action string   `json:"action"`
 		Bucket *int     `json:"bucket"`
+		Shard  int      `json:"shard"`
 		Keys   []string `json:"keys"` // ingest: the batch's files
 	}
 	_ = json.Unmarshal(payload, &task)
@@ -412,12 +414,15 @@ func (r *runner) invoke(ctx context.Context, function string, payload []byte) ([
 			task.Action += fmt.Sprintf(" and %d more", len(task.Keys)-1)
 		}
 	}
-	bucket := -1
-	if task.Action == "bucket" {
+	bucket := -1 // the report's bucket column: a bucket's, or a serving shard's
+	switch task.Action {
+	case "bucket":
 		bucket = 0 // features.Task omits a zero bucket
 		if task.Bucket != nil {
 			bucket = *task.Bucket
 		}
+	case "shard":
+		bucket = task.Shard
 	}
 	cmd := exec.CommandContext(ctx, r.self, stepMode, function)
 	cmd.Stdin = bytes.NewReader(payload)

@@ -34,6 +34,9 @@ const (
 	pricePerGET        = 0.0004 / 1000
 	lambdaMaxMB        = 10240
 	targetSubs         = 100_000_000
+	// targetShards is the serving shards the projection assumes at
+	// targetSubs: serving.MaxShards, the most the layout takes.
+	targetShards = 256
 )
 
 type report struct {
@@ -246,8 +249,16 @@ func (r *report) projection(b *strings.Builder) {
 	p("- Prices (us-east-1, list, 2026-11): Lambda arm64 $%.10f per GB-s and $0.20 per million requests; Step\n"+
 		"  Functions $0.025 per 1,000 state transitions (about 3 per bucket: the child execution's start, task, end);\n"+
 		"  S3 $0.005 per 1,000 PUTs and $0.0004 per 1,000 GETs.\n\n", pricePerGBs)
-	p("| stage | per bucket here: CPU s (max) | per bucket in Lambda at 100M: s | per bucket: peak RSS MiB (max) | MemorySize MB | buckets at 100M | time at 100M (min) | commit at 100M: s / RSS MiB | fits in Lambda | Lambda GB-s | S3 PUTs / GETs | cost per run $ |\n")
-	p("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n")
+	p("- The score run's rank step reads every bucket's rank rows (a few numbers per customer, one bucket at a time):\n" +
+		"  its CPU above a plan invocation's grows with the subscribers, its memory (one bucket's rows, fixed-size\n" +
+		"  histograms and top-k lists) with the bucket, which stays the size measured here.\n")
+	p("- The score run's shard steps at 100M: %d serving shards (serving.MaxShards), each holding %s subscribers'\n"+
+		"  rows; a shard's CPU and memory above a plan invocation's are the largest measured shard's times the ratio of\n"+
+		"  its subscribers (the merge is linear in the shard's rows; each shard reads one piece per bucket, %s at 100M,\n"+
+		"  whose per-request cost is not measured here); min(%d, the Lambda concurrency) shards at once.\n",
+		targetShards, thousands(int64(targetSubs/targetShards)), thousands(int64(buckets)), targetShards)
+	p("| stage | per bucket here: CPU s (max) | per bucket in Lambda at 100M: s | per bucket: peak RSS MiB (max) | MemorySize MB | buckets at 100M | rank at 100M: s / RSS MiB | shards at 100M: n × s / RSS MiB | time at 100M (min) | commit at 100M: s / RSS MiB | fits in Lambda | Lambda GB-s | S3 PUTs / GETs | cost per run $ |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n")
 	for _, s := range r.Stages {
 		if !strings.HasPrefix(s.Name, "monthly") && !strings.HasPrefix(s.Name, "daily") || strings.HasSuffix(s.Name, "(still going)") {
 			continue
@@ -261,9 +272,19 @@ func (r *report) projection(b *strings.Builder) {
 		mem, commitMem, calls := 0, 0, 0
 		// A process's fixed cost (start, open the lake): the plan's.
 		var baseS, baseRSS float64
+		var shardCPU, shardRSS float64
+		shardsHere, shardMem := 0, 0
+		var rankCPU, rankRSS float64
+		rankMem := 0
 		for _, c := range s.Calls {
-			if c.Action == "plan" {
+			switch c.Action {
+			case "plan":
 				baseS, baseRSS = c.CPU.Seconds(), c.RSSMiB
+			case "shard":
+				shardsHere++
+				shardCPU, shardRSS, shardMem = max(shardCPU, c.CPU.Seconds()), max(shardRSS, c.RSSMiB), c.MemoryMB
+			case "rank":
+				rankCPU, rankRSS, rankMem = c.CPU.Seconds(), c.RSSMiB, c.MemoryMB
 			}
 		}
 		for _, c := range s.Calls {
@@ -280,6 +301,8 @@ func (r *report) projection(b *strings.Builder) {
 				commitMem = c.MemoryMB
 				gbs += commitS * float64(c.MemoryMB) / 1024
 				calls++
+			case c.Action == "shard", c.Action == "rank":
+				// Below, from the largest shard and the rank step.
 			default: // plan, train: as measured
 				other += c.Wall.Seconds()
 				gbs += c.Wall.Seconds() * float64(c.MemoryMB) / 1024
@@ -287,25 +310,42 @@ func (r *report) projection(b *strings.Builder) {
 			}
 		}
 		calls += buckets
-		puts := float64(s.Added.Data+s.Added.Other)*scaleUp + float64(s.Added.Meta)
-		gets := float64(calls)*float64(s.Start.Meta) + 2*float64(s.Start.Data)*scaleUp
 		t := other + float64(waves)*bucketS + commitS
 		fits := rss*1.048576 <= float64(mem) && commitRSS*1.048576 <= lambdaMaxMB && commitS <= 900 && bucketS <= 900
-		cost := gbs*pricePerGBs + float64(calls)*pricePerRequest + float64(3*buckets+8)*pricePerTransition + puts*pricePerPUT + gets*pricePerGET
-		p("| %s | %.1f | %.0f | %.0f | %d | %s | %.1f | %.0f / %.0f (MemorySize %d) | %s | %s | %s / %s | %.2f |\n", s.Name, cpu, bucketS, rss, mem,
-			thousands(int64(buckets)), t/60, commitS, commitRSS, commitMem, yesNo(fits), thousands(int64(gbs)), thousands(int64(puts)), thousands(int64(gets)), cost)
+		rankCol, shardCol := "–", "–"
+		if rankMem > 0 {
+			rankS := (baseS + max(0, rankCPU-baseS)*scaleUp) / vcpus(rankMem)
+			t += rankS
+			gbs += rankS * float64(rankMem) / 1024
+			calls++
+			fits = fits && rankRSS*1.048576 <= float64(rankMem) && rankS <= 900
+			rankCol = fmt.Sprintf("%.0f / %.0f", rankS, rankRSS)
+		}
+		if shardsHere > 0 {
+			// The largest shard here, scaled by the ratio of its
+			// subscribers at 100M to here.
+			ratio := (targetSubs / targetShards) / (float64(r.Opts.subs) / float64(shardsHere))
+			shardS := (baseS + max(0, shardCPU-baseS)*ratio) / vcpus(shardMem)
+			shardRSSAt := baseRSS + max(0, shardRSS-baseRSS)*ratio
+			shardWaves := math.Ceil(float64(targetShards) / float64(min(targetShards, r.Opts.lambdaConcur)))
+			t += shardWaves * shardS
+			gbs += shardS * float64(shardMem) / 1024 * targetShards
+			calls += targetShards
+			fits = fits && shardRSSAt*1.048576 <= float64(shardMem) && shardS <= 900
+			shardCol = fmt.Sprintf("%d × %.0f / %.0f", targetShards, shardS, shardRSSAt)
+		}
+		puts := float64(s.Added.Data+s.Added.Other)*scaleUp + float64(s.Added.Meta)
+		gets := float64(calls)*float64(s.Start.Meta) + 2*float64(s.Start.Data)*scaleUp
+		cost := gbs*pricePerGBs + float64(calls)*pricePerRequest + float64(3*buckets+3*targetShards*min(1, shardsHere)+8)*pricePerTransition + puts*pricePerPUT + gets*pricePerGET
+		p("| %s | %.1f | %.0f | %.0f | %d | %s | %s | %s | %.1f | %.0f / %.0f (MemorySize %d) | %s | %s | %s / %s | %.2f |\n", s.Name, cpu, bucketS, rss, mem,
+			thousands(int64(buckets)), rankCol, shardCol, t/60, commitS, commitRSS, commitMem, yesNo(fits), thousands(int64(gbs)), thousands(int64(puts)), thousands(int64(gets)), cost)
 	}
 	r.ingestProjection(b, scaleUp)
-	p("\nWhat does not scale as built: the score commit ranks from the buckets' rank rows, one bucket at a time (value\n" +
-		"tiers by three cut-offs and the quantiles found by histogram, the lists' top k, the sums: a fixed size whatever the\n" +
-		"base), and merges the buckets' serving pieces one shard at a time, reading each piece's detail.bin a window at a\n" +
-		"time, so of the snapshot it holds one shard's pieces' columns.bin and its merged files. Unsharded (ServingShards\n" +
-		"\"0\", the default) that shard is the whole run: at 1M subscribers, from a heap profile, 595 MB of live heap in the\n" +
-		"merge (merged detail.bin 242, the columns builder 136, laid out once more at the end, the pieces' columns.bin 143)\n" +
-		"and a peak RSS about three times that without GOMEMLIMIT; the commit re-encodes every customer in one process\n" +
-		"(its time grows with the base), and its lifecycle report reads the whole register and crm.features. At 100M the\n" +
-		"run needs ServingShards in the dozens and the shards' merge and the report fanned out (neither done); \"fits\"\n" +
-		"is no when the projection says so.\n\n")
+	p("\nWhat does not scale as built: the score run's rank step reads every customer's rank row (one bucket at a time,\n" +
+		"fixed memory, time in proportion to the base), and its commit builds the lifecycle report's transitions, tracking\n" +
+		"and causes of leavers from the whole register, crm.features and the score history in one process (the survival\n" +
+		"curves are the buckets' tallies added up); the commit's figures above scale both with the base. \"fits\" is no\n" +
+		"when the projection says so.\n\n")
 }
 
 // withTrainAlone is the monthly run's invocations with its training
@@ -539,7 +579,7 @@ func (r *report) stageCPUBound(s stage) (lo, hi float64) {
 	for _, c := range s.Calls {
 		cpu := c.CPU.Seconds()
 		lo += cpu / cores
-		if c.Action == "bucket" {
+		if c.Action == "bucket" || c.Action == "shard" {
 			buckets += cpu
 		} else {
 			hi += cpu
