@@ -95,10 +95,10 @@ type Task struct {
 	Action   string             `json:"action"`
 	ListSize int                `json:"list_size,omitempty"` // plan, whole run
 	Costs    *serving.CostModel `json:"costs,omitempty"`     // plan, whole run; nil: the defaults
-	Plan     *Plan              `json:"plan,omitempty"`      // bucket, rank, shard, commit
+	Plan     *Plan              `json:"plan,omitempty"`      // bucket, rank, commit
 	Bucket   int                `json:"bucket"`              // bucket
 	Parts    []Part             `json:"parts,omitempty"`     // rank: the buckets' Map's output
-	Ranked   string             `json:"ranked,omitempty"`    // shard, commit: the rank step's key
+	Ranked   string             `json:"ranked,omitempty"`    // shard, commit: the rank step's key (its file has the plan)
 	Shard    int                `json:"shard"`               // shard
 	Shards   []ShardDone        `json:"shards,omitempty"`    // commit: the shards' Map's output
 }
@@ -134,7 +134,7 @@ type PieceSize struct {
 // a *Part (bucket), a *Ranked (rank) or a *ShardDone (shard).
 func (r *Runner) Handle(ctx context.Context, t Task) (any, error) {
 	opt := Options{ListSize: t.ListSize, Costs: t.Costs}
-	if t.Action != "" && t.Action != "plan" && t.Plan == nil {
+	if t.Action != "" && t.Action != "plan" && t.Action != "shard" && t.Plan == nil {
 		return nil, fmt.Errorf("scoring: %s task without a plan", t.Action)
 	}
 	switch t.Action {
@@ -158,7 +158,7 @@ func (r *Runner) Handle(ctx context.Context, t Task) (any, error) {
 	case "rank":
 		return r.Rank(ctx, t.Plan, t.Parts)
 	case "shard":
-		return r.Shard(ctx, t.Plan, t.Ranked, t.Shard)
+		return r.Shard(ctx, t.Ranked, t.Shard)
 	case "commit":
 		return r.Commit(ctx, t.Plan, t.Ranked, t.Shards)
 	}

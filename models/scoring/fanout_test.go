@@ -186,6 +186,11 @@ func fanOutEqualsRun(t *testing.T, cat lake.TableLoader, r *scoring.Runner, cloc
 		if task.Action != "shard" || task.Shard != i || task.Ranked != rk.Key {
 			t.Errorf("shard task %d = %+v", i, task)
 		}
+		// 256 shard tasks (serving.MaxShards) stay well inside the 256 KB
+		// a state passes on.
+		if b, _ := json.Marshal(task); len(b) > 100 {
+			t.Errorf("shard task %d is %d bytes of JSON, want at most 100: %s", i, len(b), b)
+		}
 		ans, err := runner().Handle(ctx, task)
 		if err != nil {
 			t.Fatalf("shard %d: %v", i, err)
@@ -315,7 +320,7 @@ func bucketTasks(p *scoring.Plan) []scoring.Task {
 // TestRankRefusesIncompleteParts: a missing, repeated or foreign part
 // writes nothing.
 func TestRankRefusesIncompleteParts(t *testing.T) {
-	r := &scoring.Runner{}
+	r := &scoring.Runner{Serving: serving.NewMemStore()}
 	p := &scoring.Plan{Run: "20260703T050000Z"}
 	all := func() []scoring.Part {
 		var out []scoring.Part
@@ -342,7 +347,7 @@ func TestRankRefusesIncompleteParts(t *testing.T) {
 		})
 	}
 	for _, task := range []scoring.Task{{Action: "bucket"}, {Action: "bucket", Plan: p, Bucket: -1}, {Action: "nope"},
-		{Action: "shard"}, {Action: "shard", Plan: p, Shard: 1}, {Action: "commit"},
+		{Action: "shard"}, {Action: "shard", Ranked: scoring.RankedKey(p.Run), Shard: 1}, {Action: "commit"},
 		{Action: "commit", Plan: p, Ranked: scoring.RankedKey(p.Run)}} {
 		if _, err := r.Handle(context.Background(), task); err == nil {
 			t.Errorf("Handle(%+v) = nil error", task)

@@ -198,7 +198,7 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 	}
 	var shards []ShardDone
 	for _, t := range rk.Shards {
-		sd, err := r.Shard(ctx, p, t.Ranked, t.Shard)
+		sd, err := r.Shard(ctx, t.Ranked, t.Shard)
 		if err != nil {
 			return nil, err
 		}

@@ -49,6 +49,7 @@ type ShardDone struct {
 // grow with the customers (the lists are ListSize long, the causes and
 // the survival observations counted).
 type rankFile struct {
+	Plan   *Plan
 	Parts  []Part
 	Cuts   tierCuts
 	Meta   []byte
@@ -101,7 +102,7 @@ func (r *Runner) Rank(ctx context.Context, p *Plan, parts []Part) (*Ranked, erro
 	if err != nil {
 		return nil, err
 	}
-	rf := &rankFile{Parts: parts, Survival: survivalTally{}}
+	rf := &rankFile{Plan: p, Parts: parts, Survival: survivalTally{}}
 	first := true
 	each := func(fn func(*bucketRanks)) error {
 		for _, pt := range parts {
@@ -176,7 +177,10 @@ func (r *Runner) Rank(ctx context.Context, p *Plan, parts []Part) (*Ranked, erro
 		return nil, fmt.Errorf("scoring: rank: store: %w", err)
 	}
 	for s := range p.shards() {
-		out.Shards = append(out.Shards, Task{Action: "shard", Plan: p, Ranked: out.Key, Shard: s})
+		// No plan in a shard task (the rank file has it): the Map's items
+		// stay a few dozen bytes each, 256 of them well inside the 256 KB
+		// Step Functions passes between states.
+		out.Shards = append(out.Shards, Task{Action: "shard", Ranked: out.Key, Shard: s})
 	}
 	out.Seconds = time.Since(t0).Seconds()
 	r.info(ctx, "scoring ranks done", "run", p.Run, "customers", acc.customers, "bytes", buf.Len(), "seconds", out.Seconds)
@@ -214,9 +218,10 @@ func checkParts(p *Plan, parts []Part) error {
 	return nil
 }
 
-// readRanked reads the rank step's file.
+// readRanked reads the rank step's file at key, which must be the ranks
+// of its plan's run (and of p's when p is not nil).
 func (r *Runner) readRanked(ctx context.Context, p *Plan, key string) (*rankFile, error) {
-	if key != RankedKey(p.Run) {
+	if p != nil && key != RankedKey(p.Run) {
 		return nil, fmt.Errorf("scoring: ranks %q are not this run's", key)
 	}
 	body, err := r.Serving.Get(ctx, key)
@@ -231,28 +236,33 @@ func (r *Runner) readRanked(ctx context.Context, p *Plan, key string) (*rankFile
 	if err := gob.NewDecoder(zr).Decode(rf); err != nil {
 		return nil, fmt.Errorf("scoring: decode ranks: %w", err)
 	}
-	if err := checkParts(p, rf.Parts); err != nil {
+	if rf.Plan == nil || key != RankedKey(rf.Plan.Run) || (p != nil && rf.Plan.Run != p.Run) {
+		return nil, fmt.Errorf("scoring: ranks %q hold another run's plan", key)
+	}
+	if err := checkParts(rf.Plan, rf.Parts); err != nil {
 		return nil, err
 	}
 	return rf, nil
 }
 
-// Shard merges the buckets' serving pieces of one serving shard in id
-// order (mergeShard), setting each customer's value tier from the rank
+// Shard merges the buckets' serving pieces of one serving shard of the
+// run whose rank file is at ranked (its plan is there) in id order
+// (mergeShard), setting each customer's value tier from the rank
 // step's cut-offs and writing its crm.scores row into data files, stores
 // the shard's serving files (the run's, unsharded) and lists them and the
 // data files at ShardKey, without committing anything. A retried shard
 // step writes new data files and lists those: the files of an attempt
 // that died before its list are orphans that no commit names (table
 // maintenance removes them), so a retry never doubles rows.
-func (r *Runner) Shard(ctx context.Context, p *Plan, ranked string, shard int) (*ShardDone, error) {
+func (r *Runner) Shard(ctx context.Context, ranked string, shard int) (*ShardDone, error) {
 	t0 := time.Now()
-	if shard < 0 || shard >= p.shards() {
-		return nil, fmt.Errorf("scoring: shard %d is not in [0, %d)", shard, p.shards())
-	}
-	rf, err := r.readRanked(ctx, p, ranked)
+	rf, err := r.readRanked(ctx, nil, ranked)
 	if err != nil {
 		return nil, err
+	}
+	p := rf.Plan
+	if shard < 0 || shard >= p.shards() {
+		return nil, fmt.Errorf("scoring: shard %d is not in [0, %d)", shard, p.shards())
 	}
 	month, err := time.Parse("2006-01", p.FeatureMonth)
 	if err != nil {
