@@ -82,7 +82,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
-	t0 := time.Now()
+	clock := newDemoClock()
 	say("telcolake demo: the whole job on a local AWS stack (no Docker, no AWS account)")
 	say("")
 
@@ -90,6 +90,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	clock.mark("cleaning")
 	if err := cleanStackDir(dir); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -97,6 +98,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *verbose {
 		logw = stderr
 	}
+	clock.mark("stack")
 	say("1/6 starting the local stack in %s", l.dir)
 	delivered := make(chan localstack.Delivery, 1024)
 	st, catalog, err := startLocal(ctx, l, stdout, logw, func(d localstack.Delivery) { delivered <- d })
@@ -110,6 +112,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer cat.Close()
 
+	clock.mark("exports")
 	say("2/6 generating exports for %d subscribers over %d months ...", *subs, *months)
 	gen := filepath.Join(dir, "generated")
 	// The window ends with the last complete month: ingest refuses
@@ -146,6 +149,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		results = append(results, er.Files...)
 	}
+	clock.mark("ingest")
 	t1 := time.Now()
 	got := 0
 	var firstDone time.Duration // first delivery, since t1
@@ -195,6 +199,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	say("    %d/%d files ingested in %.1fs (uploads done at %.1fs, first file committed at %.1fs)",
 		got, len(uploads), time.Since(t1).Seconds(), uploaded.Seconds(), firstDone.Seconds())
 	demoQueue(say, st, t1)
+	clock.mark("checks")
 	failed += checkNothingLost(ctx, say, st)
 	failed += demoMaintain(ctx, say, st)
 
@@ -204,6 +209,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			say("    %s: not part of the stack yet (infra/template.yaml has no %s function)", fn, fn)
 			continue
 		}
+		clock.mark(fn)
 		t2 := time.Now()
 		payload := []byte("{}")
 		if fn == "train" {
@@ -258,18 +264,22 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	if contains(st.Functions(), "api") {
 		say("\n5/6 using it: the HTTP API, the operator's questions, a what-if, the staff console and retention campaigns")
+		clock.mark("API")
 		if err := tryAPI(ctx, stdout, st.HTTPURL); err != nil {
 			failed++
 			say("API check failed: %v", err)
 		}
+		clock.mark("cubes")
 		if err := tryCubes(ctx, stdout, st.HTTPURL); err != nil {
 			failed++
 			say("cube questions failed: %v", err)
 		}
+		clock.mark("lifecycle")
 		if err := tryLifecycle(ctx, stdout, st.HTTPURL); err != nil {
 			failed++
 			say("lifecycle check failed: %v", err)
 		}
+		clock.mark("what-ifs")
 		if err := tryScenario(ctx, stdout, st.HTTPURL); err != nil {
 			failed++
 			say("scenario failed: %v", err)
@@ -278,24 +288,30 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			failed++
 			say("price scenario failed: %v", err)
 		}
+		clock.mark("console")
 		if err := tryConsole(ctx, stdout, st.HTTPURL); err != nil {
 			failed++
 			say("console check failed: %v", err)
 		}
+		clock.mark("campaigns")
 		camps, f := demoCampaign(ctx, stdout, st, cat, gen, man, delivered)
 		failed += f
 		if f == 0 {
+			clock.mark("uplift")
 			failed += demoUplift(ctx, stdout, st, camps)
 		}
 	}
 	// The summary comes last, so the tables the campaign and scenario
 	// steps write show their rows too.
+	clock.mark("summary")
 	say("\n6/6 summary")
 	if err := summarize(ctx, stdout, st, cat, results, failed); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	printEndpoints(stdout, st)
-	say("Demo took %.0fs. Each 'make demo' starts from a clean %s (built binaries are kept).", time.Since(t0).Seconds(), l.dir)
+	end := time.Now()
+	say("Demo took %.0fs (%s). Each 'make demo' starts from a clean %s (built binaries are kept).",
+		end.Sub(clock.start).Seconds(), clock.summary(end), l.dir)
 	if failed > 0 {
 		return fmt.Errorf("demo: %d step(s) failed", failed)
 	}

@@ -39,11 +39,22 @@ func demoSecret(role string) string {
 
 // call sends one request as role and wants status want.
 func (a demoClient) call(method, path, role string, body []byte, want int) ([]byte, error) {
+	return a.callRun(method, path, role, "", body, want)
+}
+
+// callRun is call answered from scoring run run ("": the API's newest):
+// the request names it in X-Telcolake-Run, as the API's front does to its
+// shards, and an instance that has not seen it reads serving/latest.json
+// at once instead of at its next check (ServingCheckEvery).
+func (a demoClient) callRun(method, path, role, run string, body []byte, want int) ([]byte, error) {
 	req, err := http.NewRequestWithContext(a.ctx, method, a.base+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("X-API-Key", demoSecret(role))
+	if run != "" {
+		req.Header.Set("X-Telcolake-Run", run)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
