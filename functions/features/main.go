@@ -15,6 +15,6 @@ import (
 func main() {
 	lambdamain.Start("features", func(_ context.Context, conn *lake.Conn, log *slog.Logger) (any, error) {
 		b := &features.Builder{Tables: conn.Catalog, Log: log}
-		return b.Handle, nil
+		return lambdamain.Profiled("features", log, b.Handle), nil
 	})
 }

@@ -17,6 +17,6 @@ import (
 func main() {
 	lambdamain.Start("train", func(_ context.Context, conn *lake.Conn, log *slog.Logger) (any, error) {
 		r := &training.Runner{Tables: conn.Catalog, Registry: &registry.Registry{Store: conn.Models()}, Log: log, Logistic: liblinear.Fit}
-		return r.Handle, nil
+		return lambdamain.Profiled("train", log, r.Handle), nil
 	})
 }
