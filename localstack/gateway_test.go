@@ -6,16 +6,12 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 func TestGatewayEvents(t *testing.T) {
@@ -127,71 +123,6 @@ func TestNotifierDeliversS3Events(t *testing.T) {
 		r.S3.Object.URLDecodedKey != "exports/cdr/a b+c.csv" || r.S3.Object.Key != "exports/cdr/a+b%2Bc.csv" ||
 		r.S3.Object.ETag != "abc123" || r.S3.Object.Size != 42 || r.EventSource != "aws:s3" {
 		t.Errorf("delivered record %+v", r)
-	}
-}
-
-// fakeLister lists a fixed set of objects of bucket "landing".
-type fakeLister struct {
-	mu   sync.Mutex
-	objs []s3types.Object
-}
-
-func (f *fakeLister) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []s3types.Object
-	for _, o := range f.objs {
-		if strings.HasPrefix(aws.ToString(o.Key), aws.ToString(in.Prefix)) {
-			out = append(out, o)
-		}
-	}
-	return &s3.ListObjectsV2Output{Contents: out}, nil
-}
-
-func (f *fakeLister) add(key, etag string, age time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.objs = append(f.objs, s3types.Object{Key: aws.String(key), ETag: aws.String(`"` + etag + `"`),
-		LastModified: aws.Time(time.Now().Add(-age)), Size: aws.Int64(7)})
-}
-
-func TestSweepDeliversEventsTheWebhookLost(t *testing.T) {
-	var mu sync.Mutex
-	var delivered []string
-	n := newNotifier(context.Background(), []subscription{{function: "ingest", bucket: "landing", prefix: "exports/"}},
-		func(ctx context.Context, fn string, payload []byte) ([]byte, error) {
-			var ev events.S3Event
-			if err := json.Unmarshal(payload, &ev); err != nil {
-				t.Error(err)
-			}
-			mu.Lock()
-			delivered = append(delivered, ev.Records[0].S3.Object.URLDecodedKey+"@"+ev.Records[0].S3.Object.ETag)
-			mu.Unlock()
-			return []byte(`{}`), nil
-		}, &syncBuffer{})
-	l := &fakeLister{}
-	l.add("exports/before.csv", "e0", time.Hour) // there before the stack: not new
-	ctx, cancel := context.WithCancel(context.Background())
-	loop := n.sweep(ctx, l, 10*time.Millisecond, time.Minute)
-	done := make(chan struct{})
-	go func() { loop(); close(done) }()
-
-	l.add("exports/lost.csv", "e1", 2*time.Minute)      // no webhook call came
-	l.add("exports/announced.csv", "e2", 2*time.Minute) // the webhook announced it
-	l.add("exports/young.csv", "e3", 0)                 // within the grace period
-	l.add("other/x.csv", "e4", 2*time.Minute)           // no subscription
-	n.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", strings.NewReader(
-		`{"Records":[{"eventName":"s3:ObjectCreated:Put","s3":{"bucket":{"name":"landing"},"object":{"key":"exports/announced.csv","eTag":"\"e2\""}}}]}`)))
-	time.Sleep(100 * time.Millisecond) // several sweeps
-	cancel()
-	<-done
-	if err := n.waitIdle(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(delivered)
-	want := []string{"exports/announced.csv@e2", "exports/lost.csv@e1"}
-	if !slices.Equal(delivered, want) {
-		t.Errorf("delivered %v, want %v (the lost one once, from the sweep)", delivered, want)
 	}
 }
 

@@ -59,13 +59,29 @@ type notifier struct {
 	pending int
 	idle    chan struct{}   // closed while pending == 0
 	seen    map[string]bool // bucket/key@etag already delivered
-	epoch   uint64          // start of this stack, UnixNano: the sequencers' high part
-	maxSeq  uint64          // highest versitygw event counter seen
+	// announced is when a webhook call last announced each bucket/key: a
+	// file modified before then needs no look from the sweep.
+	announced map[string]time.Time
+	epoch     uint64 // start of this stack, UnixNano: the sequencers' high part
+	maxSeq    uint64 // highest versitygw event counter seen
+	// inbox holds the events the webhook took and the worker has not sent
+	// yet; wake tells the worker there are some.
+	inbox []queuedEvent
+	wake  chan struct{}
+	work  sync.Once
+}
+
+// queuedEvent is one event for one subscription, ready to send.
+type queuedEvent struct {
+	sub     subscription
+	key     string
+	payload []byte
 }
 
 func newNotifier(ctx context.Context, subs []subscription, invoke func(context.Context, string, []byte) ([]byte, error), log io.Writer) *notifier {
 	n := &notifier{subs: subs, invoke: invoke, log: log, ctx: ctx, idle: make(chan struct{}), backoff: time.Second,
-		seen: map[string]bool{}, epoch: uint64(time.Now().UnixNano())}
+		seen: map[string]bool{}, announced: map[string]time.Time{}, epoch: uint64(time.Now().UnixNano()),
+		wake: make(chan struct{}, 1)}
 	close(n.idle)
 	return n
 }
@@ -91,13 +107,17 @@ type versityEvent struct {
 	} `json:"Records"`
 }
 
-// ServeHTTP receives one webhook call.
+// ServeHTTP receives one webhook call. It answers as soon as the call's
+// events are read and queued: versitygw posts each event once and gives up
+// after 3 s, so the sending (a queue's lock, an invocation) happens on the
+// notifier's worker, never while versitygw waits.
 func (n *notifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var ev versityEvent
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&ev); err != nil {
 		http.Error(w, "bad event: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	var queued []queuedEvent
 	for _, rec := range ev.Records {
 		name := strings.TrimPrefix(rec.EventName, "s3:")
 		if !strings.HasPrefix(name, "ObjectCreated:") {
@@ -111,6 +131,7 @@ func (n *notifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Every PUT is an event, the same bytes again too; the sweeper
 		// only needs to know this version was announced.
 		n.firstSight(rec.S3.Bucket.Name, key, etag)
+		n.announce(rec.S3.Bucket.Name, key)
 		for _, s := range n.subs {
 			if s.bucket != rec.S3.Bucket.Name || !strings.HasPrefix(key, s.prefix) || !strings.HasSuffix(key, s.suffix) {
 				continue
@@ -138,10 +159,71 @@ func (n *notifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			out.S3.Object.Sequencer = n.sequencer(rec.S3.Object.Sequencer)
 			payload, _ := json.Marshal(events.S3Event{Records: []events.S3EventRecord{out}})
-			n.send(s, key, payload)
+			queued = append(queued, queuedEvent{sub: s, key: key, payload: payload})
 		}
 	}
+	n.queue(queued)
 	w.WriteHeader(http.StatusOK)
+}
+
+// queue hands events to the worker, which sends them in order.
+func (n *notifier) queue(evs []queuedEvent) {
+	if len(evs) == 0 {
+		return
+	}
+	n.work.Do(func() { go n.worker() })
+	n.mu.Lock()
+	n.inbox = append(n.inbox, evs...)
+	n.busy(len(evs))
+	n.mu.Unlock()
+	select {
+	case n.wake <- struct{}{}:
+	default: // already woken
+	}
+}
+
+// worker sends the queued events until the notifier's context ends.
+func (n *notifier) worker() {
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-n.wake:
+		}
+		for {
+			n.mu.Lock()
+			evs := n.inbox
+			n.inbox = nil
+			n.mu.Unlock()
+			if len(evs) == 0 {
+				break
+			}
+			for _, e := range evs {
+				n.send(e.sub, e.key, e.payload)
+				n.mu.Lock()
+				n.busy(-1)
+				n.mu.Unlock()
+			}
+		}
+	}
+}
+
+// busy counts d more (or fewer) events under way. n.mu is held.
+func (n *notifier) busy(d int) {
+	if n.pending == 0 && d > 0 {
+		n.idle = make(chan struct{})
+	}
+	n.pending += d
+	if n.pending == 0 {
+		close(n.idle)
+	}
+}
+
+// announce records that a webhook call announced bucket/key now.
+func (n *notifier) announce(bucket, key string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.announced[bucket+"/"+key] = time.Now()
 }
 
 // target names where a subscription sends events.
@@ -170,10 +252,7 @@ func (n *notifier) send(s subscription, key string, payload []byte) {
 
 func (n *notifier) deliver(fn, key string, payload []byte) {
 	n.mu.Lock()
-	if n.pending == 0 {
-		n.idle = make(chan struct{})
-	}
-	n.pending++
+	n.busy(1)
 	n.mu.Unlock()
 	go func() {
 		d := Delivery{Function: fn, Key: key}
@@ -208,10 +287,7 @@ func (n *notifier) deliver(fn, key string, payload []byte) {
 			n.onDone(d)
 		}
 		n.mu.Lock()
-		n.pending--
-		if n.pending == 0 {
-			close(n.idle)
-		}
+		n.busy(-1)
 		n.mu.Unlock()
 	}()
 }
@@ -228,50 +304,44 @@ func (n *notifier) firstSight(bucket, key, etag string) bool {
 	return true
 }
 
-// objectLister lists a bucket, as the S3 client does.
-type objectLister interface {
-	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+// changeLister tells the sweep which objects changed since a time (the
+// embedded S3's files: S3Server.Changed).
+type changeLister interface {
+	Changed(bucket, prefix string, since time.Time) ([]ObjectFile, error)
 }
+
+// objectHeader reads an object's current ETag, as the S3 client does.
+type objectHeader interface {
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+}
+
+// Sweep periods: a sweep runs every sweepInterval, or nine times as long
+// as the last one took when that is longer (so it takes at most a tenth of
+// the time), but never less often than every sweepMaxPeriod; an object's
+// lost event is delivered at most grace + the period after its upload.
+const (
+	sweepInterval  = 2 * time.Second
+	sweepMaxPeriod = 10 * time.Second
+	// sweepSlack widens each sweep's window back in time: file times come
+	// from the kernel's coarse clock, a little behind time.Now.
+	sweepSlack = time.Second
+)
 
 // sweep makes delivery at-least-once like S3's: versitygw posts each
 // event to the webhook once, with a 3 s timeout and no retry, so an event
-// can be lost on a loaded machine. Every interval (or nine times as long
-// as the last listing took, if longer) the sweeper lists the
-// subscribed prefixes and delivers an event for each object version older
-// than grace (longer than the webhook's timeout, so no late webhook call
-// follows) that no webhook call announced. A lost event for a second PUT
-// of identical bytes is not recovered: ingest would ignore it anyway. Objects present when the
-// sweeper starts count as announced: the first listing runs before sweep
-// returns its loop, so start it before anything is uploaded.
-func (n *notifier) sweep(ctx context.Context, c objectLister, interval, grace time.Duration) (loop func()) {
-	list := func(deliver bool) {
-		for _, sub := range n.subs {
-			p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(sub.bucket), Prefix: aws.String(sub.prefix)})
-			for p.HasMorePages() {
-				page, err := p.NextPage(ctx)
-				if err != nil {
-					if ctx.Err() == nil {
-						fmt.Fprintf(n.log, "[notify] sweep of %s/%s: %v\n", sub.bucket, sub.prefix, err)
-					}
-					return
-				}
-				for _, o := range page.Contents {
-					key, etag := aws.ToString(o.Key), strings.Trim(aws.ToString(o.ETag), `"`)
-					if !strings.HasSuffix(key, sub.suffix) || time.Since(aws.ToTime(o.LastModified)) < grace && deliver {
-						continue
-					}
-					if !n.firstSight(sub.bucket, key, etag) || !deliver {
-						continue
-					}
-					fmt.Fprintf(n.log, "[notify] %s: no webhook call came; delivering from the sweep\n", key)
-					n.send(sub, key, s3EventPayload(sub, key, etag, aws.ToInt64(o.Size), n.sequencer("")))
-				}
-			}
-		}
-	}
-	list(false)
+// can be lost on a loaded machine. Each sweep looks at the objects of the
+// subscribed prefixes modified since the last sweep's window (changeLister:
+// a walk of the backend's files, not a listing of every object's
+// metadata) and older than grace (longer than the webhook's timeout, so no
+// late webhook call follows), and delivers an event for each version that
+// no webhook call announced. A lost event for a second PUT of identical
+// bytes is not recovered: ingest would ignore it anyway. Objects modified
+// before the sweeper starts count as announced, so start it before
+// anything is uploaded.
+func (n *notifier) sweep(ctx context.Context, c changeLister, h objectHeader, grace time.Duration) (loop func()) {
+	since := time.Now()
 	return func() {
-		wait := interval
+		wait := sweepInterval
 		for {
 			select {
 			case <-ctx.Done():
@@ -279,14 +349,59 @@ func (n *notifier) sweep(ctx context.Context, c objectLister, interval, grace ti
 			case <-time.After(wait):
 			}
 			began := time.Now()
-			list(true)
-			// A listing grows with the bucket (10,000 uploads: ten pages,
-			// each object's ETag read from its metadata): it may take at
-			// most a tenth of the time, so the sweep does not slow the
-			// uploads and ingest it watches over.
-			wait = max(interval, 9*time.Since(began))
+			cutoff := began.Add(-grace)
+			n.sweepOnce(ctx, c, h, since.Add(-sweepSlack), cutoff)
+			since = cutoff
+			wait = sweepWait(time.Since(began))
 		}
 	}
+}
+
+// sweepWait is the pause after a sweep that took took: sweepInterval, or
+// nine times took if longer, at most sweepMaxPeriod.
+func sweepWait(took time.Duration) time.Duration {
+	return min(max(sweepInterval, 9*took), sweepMaxPeriod)
+}
+
+// sweepOnce delivers an event for each object of the subscriptions
+// modified from since to cutoff whose version no webhook call announced.
+func (n *notifier) sweepOnce(ctx context.Context, c changeLister, h objectHeader, since, cutoff time.Time) {
+	for _, sub := range n.subs {
+		objs, err := c.Changed(sub.bucket, sub.prefix, since)
+		if err != nil {
+			if ctx.Err() == nil {
+				fmt.Fprintf(n.log, "[notify] sweep of %s/%s: %v\n", sub.bucket, sub.prefix, err)
+			}
+			continue
+		}
+		for _, o := range objs {
+			if !strings.HasSuffix(o.Key, sub.suffix) || o.Modified.After(cutoff) || n.announcedAfter(sub.bucket, o.Key, o.Modified) {
+				continue
+			}
+			head, err := h.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(sub.bucket), Key: aws.String(o.Key)})
+			if err != nil {
+				if ctx.Err() == nil {
+					fmt.Fprintf(n.log, "[notify] sweep: head %s/%s: %v\n", sub.bucket, o.Key, err)
+				}
+				continue // deleted since, or unreadable: the next sweep's window has moved on
+			}
+			etag := strings.Trim(aws.ToString(head.ETag), `"`)
+			if !n.firstSight(sub.bucket, o.Key, etag) {
+				continue
+			}
+			fmt.Fprintf(n.log, "[notify] %s: no webhook call came; delivering from the sweep\n", o.Key)
+			n.send(sub, o.Key, s3EventPayload(sub, o.Key, etag, aws.ToInt64(head.ContentLength), n.sequencer("")))
+		}
+	}
+}
+
+// announcedAfter reports whether a webhook call announced bucket/key after
+// t (versitygw posts an event once the object is written).
+func (n *notifier) announcedAfter(bucket, key string, t time.Time) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	at, ok := n.announced[bucket+"/"+key]
+	return ok && !at.Before(t)
 }
 
 // s3EventPayload is the S3 event Lambda gets for a new object.

@@ -2,9 +2,13 @@ package localstack
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -90,5 +94,68 @@ func TestS3ClosesIdleConnections(t *testing.T) {
 	}
 	if err := list(client(nil)); err != nil {
 		t.Fatalf("after the idle connections closed, a new client got %v", err)
+	}
+}
+
+// TestS3ChangedListsWhatChanged: Changed finds exactly the objects under
+// the prefix written at or after the time given (a replaced one too, at
+// its new size), from the backend's files, skipping the backend's own.
+func TestS3ChangedListsWhatChanged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the embedded S3")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := StartS3(ctx, S3Config{Root: filepath.Join(t.TempDir(), "s3"), Addr: freeAddr(t), Buckets: []string{"landing"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	c := srv.Client()
+	put := func(key, body string) {
+		t.Helper()
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("landing"), Key: aws.String(key), Body: strings.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("exports/cdr/old.csv", "1")
+	put("exports/cdr/replaced.csv", "1")
+	put("other/old.csv", "1")
+	changed := func(prefix string, since time.Time) []string {
+		t.Helper()
+		objs, err := srv.Changed("landing", prefix, since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, o := range objs {
+			out = append(out, fmt.Sprintf("%s:%d", o.Key, o.Size))
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got, want := changed("exports/", time.Time{}), []string{"exports/cdr/old.csv:1", "exports/cdr/replaced.csv:1"}; !slices.Equal(got, want) {
+		t.Errorf("Changed(exports/, ever) = %v, want %v", got, want)
+	}
+	// The first objects were written an hour ago.
+	hourAgo := time.Now().Add(-time.Hour)
+	for _, k := range []string{"exports/cdr/old.csv", "exports/cdr/replaced.csv", "other/old.csv"} {
+		if err := os.Chtimes(filepath.Join(srv.cfg.Root, "data", "landing", filepath.FromSlash(k)), hourAgo, hourAgo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	since := time.Now().Add(-time.Minute)
+	put("exports/cdr/2026/11/new.csv", "22")
+	put("exports/cdr/replaced.csv", "333")
+	put("other/new.csv", "1")
+	put("exportsX/new.csv", "1")
+	if got, want := changed("exports/", since), []string{"exports/cdr/2026/11/new.csv:2", "exports/cdr/replaced.csv:3"}; !slices.Equal(got, want) {
+		t.Errorf("Changed(exports/, since) = %v, want %v", got, want)
+	}
+	if got, want := changed("exports/cdr/2026/", since), []string{"exports/cdr/2026/11/new.csv:2"}; !slices.Equal(got, want) {
+		t.Errorf("Changed(exports/cdr/2026/, since) = %v, want %v", got, want)
+	}
+	if got := changed("nothing/", time.Time{}); len(got) != 0 {
+		t.Errorf("Changed(nothing/) = %v, want none", got)
 	}
 }

@@ -202,7 +202,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		return fail(err)
 	}
-	sweep := s.notifier.sweep(runCtx, s.S3.Client(), 2*time.Second, 5*time.Second)
+	sweep := s.notifier.sweep(runCtx, s.S3, s.S3.Client(), 5*time.Second)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
