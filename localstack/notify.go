@@ -65,10 +65,10 @@ type notifier struct {
 	epoch     uint64 // start of this stack, UnixNano: the sequencers' high part
 	maxSeq    uint64 // highest versitygw event counter seen
 	// inbox holds the events the webhook took and the worker has not sent
-	// yet; wake tells the worker there are some.
-	inbox []queuedEvent
-	wake  chan struct{}
-	work  sync.Once
+	// yet; working is whether the worker runs (it stops when the inbox is
+	// empty).
+	inbox   []queuedEvent
+	working bool
 }
 
 // queuedEvent is one event for one subscription, ready to send.
@@ -80,8 +80,7 @@ type queuedEvent struct {
 
 func newNotifier(ctx context.Context, subs []subscription, invoke func(context.Context, string, []byte) ([]byte, error), log io.Writer) *notifier {
 	n := &notifier{subs: subs, invoke: invoke, log: log, ctx: ctx, idle: make(chan struct{}), backoff: time.Second,
-		seen: map[string]bool{}, announced: map[string]time.Time{}, epoch: uint64(time.Now().UnixNano()),
-		wake: make(chan struct{}, 1)}
+		seen: map[string]bool{}, announced: map[string]time.Time{}, epoch: uint64(time.Now().UnixNano())}
 	close(n.idle)
 	return n
 }
@@ -166,44 +165,41 @@ func (n *notifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// queue hands events to the worker, which sends them in order.
+// queue hands events to the worker, which sends them in order; it starts
+// the worker when none runs.
 func (n *notifier) queue(evs []queuedEvent) {
 	if len(evs) == 0 {
 		return
 	}
-	n.work.Do(func() { go n.worker() })
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	n.inbox = append(n.inbox, evs...)
 	n.busy(len(evs))
-	n.mu.Unlock()
-	select {
-	case n.wake <- struct{}{}:
-	default: // already woken
+	if !n.working {
+		n.working = true
+		go n.worker()
 	}
 }
 
-// worker sends the queued events until the notifier's context ends.
+// worker sends the queued events until the inbox is empty.
 func (n *notifier) worker() {
 	for {
-		select {
-		case <-n.ctx.Done():
-			return
-		case <-n.wake:
-		}
-		for {
-			n.mu.Lock()
-			evs := n.inbox
-			n.inbox = nil
+		n.mu.Lock()
+		evs := n.inbox
+		n.inbox = nil
+		if len(evs) == 0 {
+			n.working = false
 			n.mu.Unlock()
-			if len(evs) == 0 {
-				break
-			}
-			for _, e := range evs {
+			return
+		}
+		n.mu.Unlock()
+		for _, e := range evs {
+			if n.ctx.Err() == nil {
 				n.send(e.sub, e.key, e.payload)
-				n.mu.Lock()
-				n.busy(-1)
-				n.mu.Unlock()
 			}
+			n.mu.Lock()
+			n.busy(-1)
+			n.mu.Unlock()
 		}
 	}
 }
