@@ -387,7 +387,8 @@ func (in *Ingester) IngestBatch(ctx context.Context, objs []Object) []Outcome {
 	}
 
 	t0 := time.Now()
-	preps, err := in.prepareAll(ctx, objs, fast)
+	pc := &pace{}
+	preps, err := in.prepareAll(ctx, pc, objs, fast)
 	clock.since("batch_prepare", t0)
 	if err != nil {
 		for i := range out {
@@ -476,6 +477,10 @@ func (in *Ingester) IngestBatch(ctx context.Context, objs []Object) []Outcome {
 	t0 = time.Now()
 	defer clock.since("batch_serial", t0)
 	for _, i := range serial {
+		if d := in.deferral(ctx, pc, objs[i].Size); d != nil {
+			out[i] = Outcome{Result: Result{Source: objs[i].Source(), ETag: objs[i].ETag}, Err: d}
+			continue
+		}
 		res, err := in.Ingest(ctx, objs[i])
 		out[i] = Outcome{Result: res, Err: err}
 	}
@@ -497,7 +502,9 @@ func (in *Ingester) logResult(ctx context.Context, r Result) {
 }
 
 // prepareAll reads and parses the files at idx, a few at a time.
-func (in *Ingester) prepareAll(ctx context.Context, objs []Object, idx []int) ([]*prepared, error) {
+// A file is not started when the batch's pace says the time left would not
+// do it (deferral).
+func (in *Ingester) prepareAll(ctx context.Context, pc *pace, objs []Object, idx []int) ([]*prepared, error) {
 	logTbl, err := in.Tables.LoadTable(ctx, IngestLogTable.Ident())
 	if err != nil {
 		return nil, fmt.Errorf("load %s.%s: %w", Namespace, IngestLogTable.Name, err)
@@ -564,7 +571,16 @@ func (in *Ingester) prepareAll(ctx context.Context, objs []Object, idx []int) ([
 		go func() {
 			defer wg.Done()
 			for k := range work {
-				preps[k] = in.prepare(ctx, tables, shared, budget, prior[objs[idx[k]].Source()], idx[k], objs[idx[k]])
+				o := objs[idx[k]]
+				if d := in.deferral(ctx, pc, o.Size); d != nil {
+					preps[k] = &prepared{idx: idx[k], obj: o, step: stepErr, err: d, res: Result{Source: o.Source(), ETag: o.ETag}}
+					continue
+				}
+				t := in.now()
+				preps[k] = in.prepare(ctx, tables, shared, budget, prior[o.Source()], idx[k], o)
+				if preps[k].step == stepCommit {
+					pc.observe(in.now().Sub(t), o.Size)
+				}
 				preps[k].logBase = logBase
 				if f, ok := FormatForKey(objs[idx[k]].Key); ok {
 					preps[k].base = bases[f.Table.Name]

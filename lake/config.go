@@ -19,6 +19,10 @@ const (
 	EnvPseudonymKey    = "TELCOLAKE_PSEUDONYM_KEY"
 	EnvRegion          = "AWS_REGION"
 	EnvEndpointURL     = "AWS_ENDPOINT_URL"
+	// EnvIngestQueueURL is the ingest queue's URL, where the ingest
+	// function sends again the notifications of files a batch did not
+	// start (optional: without it they are failures the queue redelivers).
+	EnvIngestQueueURL = "TELCOLAKE_INGEST_QUEUE_URL"
 )
 
 // DefaultRejectThreshold is the share of rejected rows above which a file is
@@ -44,6 +48,8 @@ type Config struct {
 	Region string
 	// EndpointURL overrides the S3 endpoint (LocalStack, the embedded stack).
 	EndpointURL string
+	// IngestQueueURL is the ingest queue (EnvIngestQueueURL), "" without.
+	IngestQueueURL string
 }
 
 // ConfigError names the environment variable that is missing or malformed.
@@ -71,6 +77,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		PseudonymKey:    []byte(get(EnvPseudonymKey)),
 		Region:          get(EnvRegion),
 		EndpointURL:     get(EnvEndpointURL),
+		IngestQueueURL:  get(EnvIngestQueueURL),
 	}
 	if c.Warehouse == "" {
 		return c, &ConfigError{EnvWarehouse, "is not set (e.g. s3://lake/warehouse or file:///tmp/warehouse)"}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -96,10 +97,13 @@ func (in *Ingester) HandleSQSEvent(ctx context.Context, landingBucket string, ev
 	var objs []Object
 	var owner []int // the message of each object
 	failed := make([]bool, len(ev.Records))
+	deferred := make([]bool, len(ev.Records))
+	deferrals := make([]int, len(ev.Records))
 	for i, m := range ev.Records {
 		var body struct {
 			events.S3Event
-			Event string `json:"Event"`
+			Event     string `json:"Event"`
+			Deferrals int    `json:"telcolakeDeferrals"`
 		}
 		if err := json.Unmarshal([]byte(m.Body), &body); err != nil {
 			in.Log.WarnContext(ctx, "message is not an S3 notification: left for the dead-letter queue", "message_id", m.MessageId, "error", err)
@@ -126,13 +130,28 @@ func (in *Ingester) HandleSQSEvent(ctx context.Context, landingBucket string, ev
 				owner = append(owner, i)
 			}
 		}
+		deferrals[i] = body.Deferrals
 	}
+	// The files deferred most often go first.
+	order := make([]int, len(objs))
+	for k := range order {
+		order[k] = k
+	}
+	sort.SliceStable(order, func(a, b int) bool { return deferrals[owner[order[a]]] > deferrals[owner[order[b]]] })
+	sorted, sortedOwner := make([]Object, len(objs)), make([]int, len(objs))
+	for k, j := range order {
+		sorted[k], sortedOwner[k] = objs[j], owner[j]
+	}
+	objs, owner = sorted, sortedOwner
 	resp := QueueResult{SQSEventResponse: events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}, Files: []Result{}}
 	for k, o := range in.IngestBatch(ctx, objs) {
 		if o.Err == nil {
 			resp.Files = append(resp.Files, o.Result)
 		}
+		var de *DeferredError
 		switch {
+		case errors.As(o.Err, &de):
+			deferred[owner[k]] = true
 		case o.Err != nil:
 			in.Log.WarnContext(ctx, "file not ingested: the message is delivered again", "message_id", ev.Records[owner[k]].MessageId,
 				"source", o.Source, "error", o.Err)
@@ -141,12 +160,45 @@ func (in *Ingester) HandleSQSEvent(ctx context.Context, landingBucket string, ev
 			failed[owner[k]] = true
 		}
 	}
+	// A message with a file not started goes to the queue again, with its
+	// receive count new, unless it is failed anyway (then the queue
+	// delivers it again as it is).
+	for i, d := range deferred {
+		if !d || failed[i] {
+			continue
+		}
+		m := ev.Records[i]
+		if err := in.requeue(ctx, m.Body, deferrals[i]); err != nil {
+			in.Log.WarnContext(ctx, "file not started: the message is delivered again after its visibility timeout",
+				"message_id", m.MessageId, "deferrals", deferrals[i], "error", err)
+			failed[i] = true
+			continue
+		}
+		in.Log.InfoContext(ctx, "file not started, too little time left in this invocation: its notification is sent to the queue again",
+			"message_id", m.MessageId, "deferrals", deferrals[i]+1)
+	}
 	for i, f := range failed {
 		if f {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: ev.Records[i].MessageId})
 		}
 	}
 	return resp, nil
+}
+
+// requeue sends body to the queue again with one deferral more; an error
+// when there is no Requeuer or the body was deferred MaxDeferrals times.
+func (in *Ingester) requeue(ctx context.Context, body string, deferrals int) error {
+	if in.Requeue == nil {
+		return errors.New("no queue to send it to (TELCOLAKE_INGEST_QUEUE_URL is not set)")
+	}
+	if deferrals >= MaxDeferrals {
+		return fmt.Errorf("deferred %d times already", deferrals)
+	}
+	b, err := deferredBody(body, deferrals)
+	if err != nil {
+		return err
+	}
+	return in.Requeue.Requeue(ctx, b)
 }
 
 // HandleEvent answers what the ingest function receives: a batch of SQS

@@ -87,7 +87,10 @@ type Ingester struct {
 	// SharedFileBytes: every file writes its own data files).
 	SharedFileBytes  int64
 	SharedBatchBytes int64
-	retry            retryPolicy
+	// Requeue, when set, sends the notification of a file a batch did not
+	// start (too little time left) to the ingest queue again.
+	Requeue Requeuer
+	retry   retryPolicy
 
 	keysOnce sync.Once
 	keys     *keyCache // record keys of data files, for the duplicate check

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
 // Conn is an open lake: the catalog with every table created, the AWS
@@ -105,6 +106,9 @@ func (c *Conn) Landing() S3Store { return S3Store{Client: c.S3} }
 func (c *Conn) Ingester(log *slog.Logger) *Ingester {
 	in := NewIngester(c.Cfg, c.Catalog, c.Landing(), log)
 	in.AWS = &c.AWS
+	if u := c.Cfg.IngestQueueURL; u != "" {
+		in.Requeue = &SQSRequeuer{Client: sqs.NewFromConfig(c.AWS), QueueURL: u}
+	}
 	return in
 }
 

@@ -421,6 +421,7 @@ func (s *Stack) functionEnv(f FunctionDef) ([]string, error) {
 	return append(env,
 		"AWS_ENDPOINT_URL="+s.S3.Endpoint(),
 		"AWS_ENDPOINT_URL_LAMBDA="+s.LambdaURL,
+		"AWS_ENDPOINT_URL_SQS="+s.SQSURL,
 		"AWS_ACCESS_KEY_ID="+LocalAccessKey,
 		"AWS_SECRET_ACCESS_KEY="+LocalSecretKey,
 		"AWS_SESSION_TOKEN=",
