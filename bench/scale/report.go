@@ -248,14 +248,14 @@ func (r *report) projection(b *strings.Builder) {
 		"  reads only its tables'), plus two range GETs (footer, columns) per data file, times the growth.\n")
 	p("- Prices (us-east-1, list, 2026-11): Lambda arm64 $%.10f per GB-s and $0.20 per million requests; Step\n"+
 		"  Functions $0.025 per 1,000 state transitions (about 3 per bucket: the child execution's start, task, end);\n"+
-		"  S3 $0.005 per 1,000 PUTs and $0.0004 per 1,000 GETs.\n\n", pricePerGBs)
+		"  S3 $0.005 per 1,000 PUTs and $0.0004 per 1,000 GETs.\n", pricePerGBs)
 	p("- The score run's rank step reads every bucket's rank rows (a few numbers per customer, one bucket at a time):\n" +
 		"  its CPU above a plan invocation's grows with the subscribers, its memory (one bucket's rows, fixed-size\n" +
 		"  histograms and top-k lists) with the bucket, which stays the size measured here.\n")
 	p("- The score run's shard steps at 100M: %d serving shards (serving.MaxShards), each holding %s subscribers'\n"+
 		"  rows; a shard's CPU and memory above a plan invocation's are the largest measured shard's times the ratio of\n"+
 		"  its subscribers (the merge is linear in the shard's rows; each shard reads one piece per bucket, %s at 100M,\n"+
-		"  whose per-request cost is not measured here); min(%d, the Lambda concurrency) shards at once.\n",
+		"  whose per-request cost is not measured here); min(%d, the Lambda concurrency) shards at once.\n\n",
 		targetShards, thousands(int64(targetSubs/targetShards)), thousands(int64(buckets)), targetShards)
 	p("| stage | per bucket here: CPU s (max) | per bucket in Lambda at 100M: s | per bucket: peak RSS MiB (max) | MemorySize MB | buckets at 100M | rank at 100M: s / RSS MiB | shards at 100M: n × s / RSS MiB | time at 100M (min) | commit at 100M: s / RSS MiB | fits in Lambda | Lambda GB-s | S3 PUTs / GETs | cost per run $ |\n")
 	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n")
