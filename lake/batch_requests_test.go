@@ -134,3 +134,41 @@ func TestBatchS3Requests(t *testing.T) {
 		t.Errorf("the %dth batch of the day read %d manifests, want at most 2 (those of the commits since the last batch)", rounds, n)
 	}
 }
+
+// TestScanReadsSmallDataFilesWhole: a scan of a few columns reads each
+// small data file with one GET (the whole object, by the GET its open
+// starts), not that GET left unread plus ranged GETs for the footer and
+// each column chunk; the rows are all there.
+func TestScanReadsSmallDataFilesWhole(t *testing.T) {
+	c := &s3Counter{n: map[string]int{}}
+	tl := newTestLakeWith(t, false, c.wrap)
+	const files, rows = 6, 50
+	objs := make([]lake.Object, files)
+	for i := range objs {
+		start := time.Date(2026, 10, 1+i, 0, 0, 0, 0, time.UTC)
+		key := fmt.Sprintf("exports/cdr/%s/switch%03d.csv", start.Format("2006/01/02"), i)
+		objs[i] = objectOf(tl.put(key, laketest.SlotCSV(fmt.Sprintf("R%06d", i), i, start, rows)))
+	}
+	for _, o := range tl.in.IngestBatch(context.Background(), objs) {
+		if o.Err != nil || o.Status != lake.StatusCommitted {
+			t.Fatalf("%s: %s %v", o.Source, o.Status, o.Err)
+		}
+	}
+	c.reset()
+	var cost lake.ScanCost
+	n := 0
+	for b, err := range lake.Scan(context.Background(), tl.cat, lake.CDRTable,
+		lake.Select("subscriber_id", "start_time", "duration_s", "call_type", "charge"), lake.CountInto(&cost)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += b.Len()
+	}
+	got := c.reset()
+	if n != files*rows {
+		t.Fatalf("scan returned %d rows, want %d", n, files*rows)
+	}
+	if cost.DataFiles == 0 || int64(got["GET data file"]) != cost.DataFiles {
+		t.Errorf("%d GETs of data files for %d data files scanned, want one each (all requests: %v)", got["GET data file"], cost.DataFiles, got)
+	}
+}

@@ -128,7 +128,7 @@ func Scan(ctx context.Context, tables TableLoader, def TableDef, opts ...ScanOpt
 			yield(nil, fmt.Errorf("load %s: %w", name, err))
 			return nil, name, false
 		}
-		return tbl, name, true
+		return wholeSmallFiles(tbl), name, true
 	})
 }
 
