@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -89,25 +90,39 @@ type Stack struct {
 }
 
 // Build compiles each package of the template's functions into
-// dir/bin/<package>/bootstrap, the same binary 'make package' zips for
-// Lambda, and returns them by package.
+// dir/bin/host/<package>, the same binary 'make package' zips for Lambda
+// (as bootstrap), and returns them by package. One go build for all of
+// them: with a warm build cache it checks them in about a second, where
+// one go build a package took 5 s of CPU (18 s at load 18) to find the
+// same seven binaries up to date.
 func Build(ctx context.Context, repo, dir string, tpl *Template) (map[string]string, error) {
 	out := map[string]string{}
+	bin, err := filepath.Abs(filepath.Join(dir, "bin", "host"))
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"build", "-o", bin + string(filepath.Separator)}
 	for _, f := range tpl.Functions {
 		if _, built := out[f.Package]; built {
 			continue // a package several functions deploy
 		}
-		bin, err := filepath.Abs(filepath.Join(dir, "bin", f.Package, "bootstrap"))
-		if err != nil {
-			return nil, err
+		if filepath.Base(f.Source) != f.Package {
+			return nil, fmt.Errorf("build %s: its source %s does not end in the package's name", f.Package, f.Source)
 		}
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./"+f.Source)
-		cmd.Dir = repo
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("build %s: %v\n%s", f.Package, err, b)
-		}
-		out[f.Package] = bin
+		out[f.Package] = filepath.Join(bin, f.Package)
+		args = append(args, "./"+f.Source)
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = repo
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build %v: %v\n%s", slices.Sorted(maps.Keys(out)), err, b)
 	}
 	return out, nil
 }
