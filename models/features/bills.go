@@ -3,6 +3,7 @@ package features
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -65,6 +66,31 @@ func loadBills(ctx context.Context, tables lake.TableLoader, from, to time.Time,
 		out[id] = bs
 	}
 	return out, nil
+}
+
+// billBook is the bills of a run's months (and the year before the first)
+// per subscriber, in month order: read once for every month a run builds,
+// not once a month (a month's bills are those of the year up to it, so a
+// run of n months read each bill file up to n times).
+type billBook map[string][]bill
+
+// loadBillBook reads the bills months' windows need (sorted months): from
+// a year before the first to the last.
+func loadBillBook(ctx context.Context, tables lake.TableLoader, months []time.Time, keep subset) (billBook, error) {
+	if len(months) == 0 {
+		return billBook{}, nil
+	}
+	first, last := MonthStart(months[0]), MonthStart(months[len(months)-1])
+	return loadBills(ctx, tables, first.AddDate(-1, 0, 0), last, keep)
+}
+
+// window is id's bills of months mi−12 … mi (months since 1970-01): what
+// loadBills of the year up to that month reads.
+func (bb billBook) window(id string, mi int32) []bill {
+	bs := bb[id]
+	lo := sort.Search(len(bs), func(i int) bool { return bs[i].month >= mi-12 })
+	hi := sort.Search(len(bs), func(i int) bool { return bs[i].month > mi })
+	return bs[lo:hi]
 }
 
 // sortBills orders by month; of two bills for the same month (a corrected

@@ -60,6 +60,10 @@ func (b *Builder) BuildBucket(ctx context.Context, months []time.Time, bucket in
 	if err != nil {
 		return nil, err
 	}
+	book, err := loadBillBook(ctx, b.Tables, months, subset(bucket))
+	if err != nil {
+		return nil, err
+	}
 	built := map[int32]arrow.RecordBatch{}
 	defer func() {
 		for _, r := range built {
@@ -69,7 +73,7 @@ func (b *Builder) BuildBucket(ctx context.Context, months []time.Time, bucket in
 	out := &BucketResult{Bucket: bucket}
 	for _, m := range months {
 		t0 := time.Now()
-		mb, err := b.monthRecord(ctx, reg, m, subset(bucket), built)
+		mb, err := b.monthRecord(ctx, reg, book, m, subset(bucket), built)
 		if err != nil {
 			return nil, err
 		}

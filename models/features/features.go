@@ -51,9 +51,13 @@ func (b *Builder) Build(ctx context.Context, months []time.Time) ([]MonthResult,
 	if err != nil {
 		return nil, err
 	}
+	book, err := loadBillBook(ctx, b.Tables, months, all)
+	if err != nil {
+		return nil, err
+	}
 	var out []MonthResult
 	for _, m := range months {
-		r, err := b.buildMonth(ctx, reg, m)
+		r, err := b.buildMonth(ctx, reg, book, m)
 		if err != nil {
 			return out, err
 		}
@@ -96,11 +100,11 @@ type row struct {
 	tMinutes, tCalls, tData, tContacts, tSpend float64
 }
 
-func (b *Builder) buildMonth(ctx context.Context, reg *Register, month time.Time) (MonthResult, error) {
+func (b *Builder) buildMonth(ctx context.Context, reg *Register, book billBook, month time.Time) (MonthResult, error) {
 	t0 := time.Now()
 	month = MonthStart(month)
 	res := MonthResult{Month: month}
-	mb, err := b.monthRecord(ctx, reg, month, all, nil)
+	mb, err := b.monthRecord(ctx, reg, book, month, all, nil)
 	if err != nil {
 		return res, err
 	}
@@ -138,10 +142,11 @@ type monthBuild struct {
 
 // monthRecord computes the feature rows of month (its first day) for the
 // subscribers of subset keep, sorted by id, as one record; reg holds (at
-// least) those subscribers. built holds records of earlier months built in
+// least) those subscribers, book (at least) their bills of the year up to
+// month (loadBillBook). built holds records of earlier months built in
 // this run and not committed yet, by month (days since the epoch): the
 // trends read those months from it instead of from the table.
-func (b *Builder) monthRecord(ctx context.Context, reg *Register, month time.Time, keep subset, built map[int32]arrow.RecordBatch) (*monthBuild, error) {
+func (b *Builder) monthRecord(ctx context.Context, reg *Register, book billBook, month time.Time, keep subset, built map[int32]arrow.RecordBatch) (*monthBuild, error) {
 	end := epochDay(month.AddDate(0, 1, -1))
 
 	// Who is a customer at the end of the month.
@@ -170,10 +175,6 @@ func (b *Builder) monthRecord(ctx context.Context, reg *Register, month time.Tim
 	if err != nil {
 		return nil, err
 	}
-	bills, err := loadBills(ctx, b.Tables, month.AddDate(-1, 0, 0), month, keep)
-	if err != nil {
-		return nil, err
-	}
 	from, to := month.AddDate(0, -3, 0), month.AddDate(0, -1, 0)
 	skip := map[int32]bool{}
 	for m := range built {
@@ -195,7 +196,7 @@ func (b *Builder) monthRecord(ctx context.Context, reg *Register, month time.Tim
 	for i := range rows {
 		r := &rows[i]
 		r.u = u[i]
-		if bs := bills[r.id]; len(bs) > 0 && bs[len(bs)-1].month == mi {
+		if bs := book.window(r.id, mi); len(bs) > 0 && bs[len(bs)-1].month == mi {
 			bl := bs[len(bs)-1]
 			r.bill = &bl
 			r.arrearsMonths = monthsInArrears(bs, mi)
