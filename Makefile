@@ -32,8 +32,11 @@ local: cli
 test: fmt-check vet package
 	TELCOLAKE_DIST=$(CURDIR)/dist .ci/with-postgres $(GO) test -count=1 -timeout 20m ./...
 
+## vet: also the bench module (its own go.mod, which ./... does not reach: a dependency the
+## main module gains must be added there too)
 vet:
 	$(GO) vet ./...
+	cd bench && $(GO) vet ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
