@@ -385,7 +385,7 @@ func (in *Ingester) writeFile(ctx context.Context, tbl *table.Table, f *Format, 
 	if err != nil {
 		return nil, err
 	}
-	return writeDataFiles(ctx, tbl, sc, p.Batches(r))
+	return writePartFiles(ctx, tbl, sc, p.Batches(r))
 }
 
 // removeFiles deletes data files of an abandoned attempt. It runs even when

@@ -397,6 +397,7 @@ func (p *Parser) Batches(r io.Reader) iter.Seq2[PartBatch, error] {
 			}
 			rows.appendTo(pb.rb)
 			pb.rows++
+			pb.last = st.RowsOK
 			buffered++
 			st.RowsOK++
 			if pb.rows == p.BatchRows {
@@ -404,7 +405,7 @@ func (p *Parser) Batches(r io.Reader) iter.Seq2[PartBatch, error] {
 					return
 				}
 			} else if buffered >= maxBufferedBatches*p.BatchRows {
-				if !emit(fullest(parts)) {
+				if !emit(stalest(parts)) {
 					return
 				}
 			}
@@ -454,13 +455,21 @@ type partBuilder struct {
 	rows int
 	// reserved is the rows the builder was sized for.
 	reserved int
+	// last numbers the good row added last (ParseStats.RowsOK then).
+	last int64
 }
 
-func fullest(parts map[int64]*partBuilder) int64 {
-	best, n := int64(0), -1
+// stalest is the partition that got a row least recently: with input
+// sorted by time, a partition of a day that has ended, whose rows are all
+// there. (The fullest, chosen before, left each day's smaller partitions
+// buffered while later days filled up, and emitted them much later, each
+// in a data file of its own: 1,136 files for the 736 partitions of the
+// 9.5M-row benchmark file.)
+func stalest(parts map[int64]*partBuilder) int64 {
+	best, at := int64(0), int64(-1)
 	for k, pb := range parts {
-		if pb.rows > n || (pb.rows == n && k < best) {
-			best, n = k, pb.rows
+		if at < 0 || pb.last < at {
+			best, at = k, pb.last
 		}
 	}
 	return best

@@ -38,6 +38,25 @@ const laneDepth = 4
 // encoded in parallel. A FileError from the batches stops the write and is
 // not returned: the caller reads it from the parser.
 func writeDataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, batches iter.Seq2[PartBatch, error]) ([]iceberg.DataFile, error) {
+	return runLanes(ctx, tbl, sc, batches, nil)
+}
+
+// writePartFiles is writeDataFiles for batches whose rows each fall in the
+// partition their Part key names (the parser's): each lane writes them
+// straight into one data file per partition (partWriter.writeStream, the
+// files of its last maxOpenGroups groups open), not through iceberg-go's
+// fan-out writer.
+func writePartFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, batches iter.Seq2[PartBatch, error]) ([]iceberg.DataFile, error) {
+	pw, err := newPartWriter(ctx, tbl, sc)
+	if err != nil {
+		return nil, err // the batches were not started
+	}
+	return runLanes(ctx, tbl, sc, batches, pw)
+}
+
+// runLanes runs the lanes of writeDataFiles; pw, when set, writes each
+// lane's batches instead of iceberg-go's writer.
+func runLanes(ctx context.Context, tbl *table.Table, sc *arrow.Schema, batches iter.Seq2[PartBatch, error], pw *partWriter) ([]iceberg.DataFile, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	src := prefetch(ctx, batches)
 	dispatched := make(chan struct{})
@@ -82,7 +101,7 @@ func writeDataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, bat
 	for _, l := range lanes {
 		go func() {
 			p := &peeker{ch: l}
-			files, err := writePasses(ctx, tbl, sc, p)
+			files, err := writePasses(ctx, tbl, sc, p, pw)
 			if err != nil {
 				cancel() // stop the parser and the other lane
 			}
@@ -112,17 +131,37 @@ func partGroup(part int64) int64 {
 	return g
 }
 
-// writePasses writes one lane's batches, a pass per partition group.
-func writePasses(ctx context.Context, tbl *table.Table, sc *arrow.Schema, src *peeker) ([]iceberg.DataFile, error) {
+// writePasses writes one lane's batches: with pw as one stream, else a
+// pass per partition group through iceberg-go's writer.
+func writePasses(ctx context.Context, tbl *table.Table, sc *arrow.Schema, src *peeker, pw *partWriter) ([]iceberg.DataFile, error) {
+	if pw != nil {
+		files, err := pw.writeStream(ctx, func(yield func(PartBatch, error) bool) {
+			for src.peek() {
+				it := src.head
+				src.take()
+				if !yield(it.b, it.err) || it.err != nil {
+					return
+				}
+			}
+		})
+		var fe *FileError
+		if errors.As(err, &fe) {
+			return files, nil
+		}
+		if err == nil {
+			err = ctx.Err()
+		}
+		return files, err
+	}
 	var files []iceberg.DataFile
 	for src.peek() {
 		current, started := int64(0), false
-		pass := func(yield func(arrow.RecordBatch, error) bool) {
+		parts := func(yield func(PartBatch, error) bool) {
 			for src.peek() {
 				it := src.head
 				if it.err != nil {
 					src.take()
-					yield(nil, it.err)
+					yield(PartBatch{}, it.err)
 					return
 				}
 				if g := partGroup(it.b.Part); started && g != current {
@@ -131,7 +170,14 @@ func writePasses(ctx context.Context, tbl *table.Table, sc *arrow.Schema, src *p
 					current, started = g, true
 				}
 				src.take()
-				if !yield(it.b.Rec, nil) {
+				if !yield(it.b, nil) {
+					return
+				}
+			}
+		}
+		pass := func(yield func(arrow.RecordBatch, error) bool) {
+			for b, err := range parts {
+				if !yield(b.Rec, err) || err != nil {
 					return
 				}
 			}

@@ -1,0 +1,156 @@
+package lake
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+)
+
+// partWriter's data files are those iceberg-go's writer gives the same
+// rows: same partition values, row and value counts, null counts, lower
+// and upper bounds (column sizes differ with the pages). The rows span two
+// days, all eight buckets and nulls in the optional columns, and one
+// partition's rows come in two batches apart (one file either way).
+func TestPartWriterMatchesWriteRecords(t *testing.T) {
+	ctx := context.Background()
+	_, cat, _ := newInternalLake(t)
+	tbl, err := cat.LoadTable(ctx, CDRTable.Ident())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	b.WriteString("call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge,other_area\n")
+	for i := range 3000 {
+		cell, region, area := fmt.Sprintf("CELL%d", i%40), "North", "South"
+		if i%7 == 0 {
+			cell, region, area = "", "", ""
+		}
+		fmt.Fprintf(&b, "W%05d,S%05d,4917%08d,4930%06d,offnet,2026-10-%02dT%02d:%02d:%02dZ,%d,voice,out,false,false,%s,%s,%d,0.%04d,%s\n",
+			i, i%500, i%500, i%900, 1+i/1500, (i/60)%24, i%60, i%60, 1+i%600, cell, region, i%3*1000, i%10000, area)
+	}
+	p := newParser(CDRFormat, fileContext{source: "s3://landing/exports/cdr/w.csv", ingestedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).UnixMicro(),
+		now: time.Now(), pseudonym: []byte("test-pseudonym-key-0123456789")})
+	p.BatchRows = 100 // several batches per partition
+	var batches []PartBatch
+	for pb, err := range p.Batches(bytes.NewReader(b.Bytes())) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		batches = append(batches, pb)
+	}
+	if p.Stats.RowsOK != 3000 {
+		t.Fatalf("parsed %d rows, want 3000 (%+v)", p.Stats.RowsOK, p.Stats.Errors)
+	}
+	sc, err := CDRFormat.ArrowSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []iceberg.DataFile
+	for df, err := range table.WriteRecords(ctx, tbl, sc, func(yield func(arrow.RecordBatch, error) bool) {
+		for _, pb := range batches {
+			pb.Rec.Retain()
+			if !yield(pb.Rec, nil) {
+				return
+			}
+		}
+	}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, df)
+	}
+	pw, err := newPartWriter(ctx, tbl, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pw.writeStream(ctx, func(yield func(PartBatch, error) bool) {
+		for _, pb := range batches {
+			if !yield(pb, nil) {
+				return
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPart := func(files []iceberg.DataFile) map[string]iceberg.DataFile {
+		m := map[string]iceberg.DataFile{}
+		for _, f := range files {
+			k := fmt.Sprint(f.Partition())
+			if _, dup := m[k]; dup {
+				t.Fatalf("two files of partition %s", k)
+			}
+			m[k] = f
+		}
+		return m
+	}
+	w, g := byPart(want), byPart(got)
+	if len(w) != 16 || !slices.Equal(slices.Sorted(maps.Keys(w)), slices.Sorted(maps.Keys(g))) {
+		t.Fatalf("partitions: got %v, want %v (16)", slices.Sorted(maps.Keys(g)), slices.Sorted(maps.Keys(w)))
+	}
+	for k, wf := range w {
+		gf := g[k]
+		for pk, pv := range wf.Partition() {
+			if gv := gf.Partition()[pk]; fmt.Sprintf("%T %v", gv, gv) != fmt.Sprintf("%T %v", pv, pv) {
+				t.Errorf("partition %s field %d: got %T %v, want %T %v", k, pk, gv, gv, pv, pv)
+			}
+		}
+		if gf.Count() != wf.Count() || gf.SpecID() != wf.SpecID() || gf.FileFormat() != wf.FileFormat() || gf.ContentType() != wf.ContentType() {
+			t.Errorf("partition %s: got %d rows, spec %d, %s %v; want %d, %d, %s %v", k, gf.Count(), gf.SpecID(), gf.FileFormat(), gf.ContentType(),
+				wf.Count(), wf.SpecID(), wf.FileFormat(), wf.ContentType())
+		}
+		if !maps.Equal(gf.ValueCounts(), wf.ValueCounts()) || !maps.Equal(gf.NullValueCounts(), wf.NullValueCounts()) {
+			t.Errorf("partition %s: value counts %v nulls %v, want %v %v", k, gf.ValueCounts(), gf.NullValueCounts(), wf.ValueCounts(), wf.NullValueCounts())
+		}
+		if !maps.EqualFunc(gf.LowerBoundValues(), wf.LowerBoundValues(), bytes.Equal) || !maps.EqualFunc(gf.UpperBoundValues(), wf.UpperBoundValues(), bytes.Equal) {
+			t.Errorf("partition %s: bounds differ:\n got %v %v\nwant %v %v", k, gf.LowerBoundValues(), gf.UpperBoundValues(), wf.LowerBoundValues(), wf.UpperBoundValues())
+		}
+		if !slices.Equal(slices.Sorted(maps.Keys(gf.ColumnSizes())), slices.Sorted(maps.Keys(wf.ColumnSizes()))) {
+			t.Errorf("partition %s: column sizes for %v, want %v", k, gf.ColumnSizes(), wf.ColumnSizes())
+		}
+		if !strings.HasPrefix(gf.FilePath(), tbl.Location()+"/data/start_day=") {
+			t.Errorf("file %s is not under the table's partition directories", gf.FilePath())
+		}
+	}
+	// The files read back through a scan hold every row once.
+	tx := tbl.NewTransaction()
+	if err := tx.AddDataFiles(ctx, got, nil); err != nil {
+		t.Fatal(err)
+	}
+	committed, err := tx.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, recs, err := committed.Scan().ToArrowRecords(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int{}
+	for rec, err := range recs {
+		if err != nil {
+			t.Fatal(err)
+		}
+		col := rec.Column(0)
+		for i := range int(rec.NumRows()) {
+			ids[col.ValueStr(i)]++
+		}
+		rec.Release()
+	}
+	if len(ids) != 3000 {
+		t.Fatalf("scan read %d distinct call ids, want 3000", len(ids))
+	}
+	for id, n := range ids {
+		if n != 1 {
+			t.Fatalf("call id %s read %d times", id, n)
+		}
+	}
+}
