@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 )
@@ -152,5 +153,58 @@ func TestPartWriterMatchesWriteRecords(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("call id %s read %d times", id, n)
 		}
+	}
+}
+
+// rowsOnly hides a parser's columnRows side: its batches go through
+// array.RecordBuilder (appendTo).
+type rowsOnly struct{ rowParser }
+
+// cdrBatch builds the same records as cdrRows.appendTo through
+// array.RecordBuilder: nulls, constants and every type of column.
+func TestCDRColumnsMatchRecordBuilder(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString("call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge,other_area\n")
+	for i := range 2500 {
+		other, cell, region, area, typ, dur := fmt.Sprintf("4930%06d", i%900), fmt.Sprintf("CELL%d", i%40), "North", "South", "voice", 1+i%600
+		switch i % 7 {
+		case 0:
+			cell, region, area = "", "", ""
+		case 3:
+			other, typ = "", "data"
+		case 5:
+			typ, dur = "sms", 0
+		}
+		fmt.Fprintf(&b, "X%05d,S%05d,4917%08d,%s,offnet,2026-10-%02dT%02d:%02d:%02dZ,%d,%s,in,%t,false,%s,%s,%d,%d.%04d,%s\n",
+			i, i%500, i%500, other, 1+i/1000, (i/60)%24, i%60, i%60, dur, typ, i%3 == 0, cell, region, i%3*1000, i%7, i%10000, area)
+	}
+	parse := func(f *Format) []PartBatch {
+		p := newParser(f, fileContext{source: "s3://landing/exports/cdr/x.csv", ingestedAt: 1_700_000_000_000_000,
+			now: time.Now(), pseudonym: []byte("test-pseudonym-key-0123456789")})
+		p.BatchRows = 300
+		var out []PartBatch
+		for pb, err := range p.Batches(bytes.NewReader(b.Bytes())) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, pb)
+		}
+		if p.Stats.RowsOK != 2500 {
+			t.Fatalf("parsed %d rows, want 2500 (%+v)", p.Stats.RowsOK, p.Stats.Errors)
+		}
+		return out
+	}
+	old := *CDRFormat
+	old.newRows = func(fc fileContext) rowParser { return rowsOnly{CDRFormat.newRows(fc)} }
+	got, want := parse(CDRFormat), parse(&old)
+	if len(got) != len(want) {
+		t.Fatalf("%d batches, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i].Part != want[i].Part || !array.RecordEqual(got[i].Rec, want[i].Rec) {
+			t.Fatalf("batch %d (partition %d, want %d) differs:\n got %v\nwant %v", i, got[i].Part, want[i].Part, got[i].Rec, want[i].Rec)
+		}
+		got[i].Rec.Release()
+		want[i].Rec.Release()
 	}
 }

@@ -532,9 +532,6 @@ func (r *recordSet) duplicate(day int64, id string) (bool, error) {
 		ks = &hashSet{}
 		r.kept[day] = ks
 	}
-	if ks.Has(k) {
-		return true, r.suspect(day, id)
-	}
 	ex, ok := r.existing[day]
 	if !ok {
 		load := func() (*dayIndex, error) {
@@ -561,10 +558,11 @@ func (r *recordSet) duplicate(day int64, id string) (bool, error) {
 		}
 		r.existing[day], r.consulted[day] = ex, ex.files
 	}
-	if ex.has(k) {
+	// In the table, or (Add finds it) kept before in this file: one probe
+	// of the file's set, not a look-up and then an insert.
+	if ex.has(k) || !ks.Add(k) {
 		return true, r.suspect(day, id)
 	}
-	ks.Add(k)
 	r.last = k
 	return false, nil
 }

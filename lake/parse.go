@@ -246,9 +246,13 @@ func (p *Parser) Batches(r io.Reader) iter.Seq2[PartBatch, error] {
 		parts := map[int64]*partBuilder{}
 		defer func() {
 			for _, pb := range parts {
-				pb.rb.Release()
+				if pb.rb != nil {
+					pb.rb.Release()
+				}
 			}
 		}()
+		rows := p.Format.newRows(p.ctx)
+		cols, columnar := rows.(columnRows)
 		buffered := 0
 		// A new partition's builder is sized like the batch emitted last
 		// (rows, and bytes per row of each string column), so the columns
@@ -257,8 +261,16 @@ func (p *Parser) Batches(r io.Reader) iter.Seq2[PartBatch, error] {
 		// (input spread over many partitions reserves little).
 		lastRows, lastBytes, reserved := 0, make([]int, len(sc.Fields())), 0
 		newBuilder := func() *partBuilder {
-			pb := &partBuilder{rb: array.NewRecordBuilder(p.Mem, sc)}
 			n := min(lastRows, maxBufferedBatches*p.BatchRows-reserved)
+			if columnar {
+				pb := &partBuilder{cb: cols.newBatch(sc, max(n, 0))}
+				if n > 0 {
+					pb.reserved = n
+					reserved += n
+				}
+				return pb
+			}
+			pb := &partBuilder{rb: array.NewRecordBuilder(p.Mem, sc)}
 			if n <= 0 {
 				return pb
 			}
@@ -277,9 +289,14 @@ func (p *Parser) Batches(r io.Reader) iter.Seq2[PartBatch, error] {
 			buffered -= pb.rows
 			reserved -= pb.reserved
 			delete(parts, part)
-			rec := pb.rb.NewRecordBatch()
-			pb.rb.Release()
 			lastRows = pb.rows
+			var rec arrow.RecordBatch
+			if pb.cb != nil {
+				rec = pb.cb.record()
+				return yield(PartBatch{Rec: rec, Part: part}, nil)
+			}
+			rec = pb.rb.NewRecordBatch()
+			pb.rb.Release()
 			for i, col := range rec.Columns() {
 				if a, ok := col.(*array.String); ok {
 					lastBytes[i] = len(a.ValueBytes())
@@ -287,7 +304,6 @@ func (p *Parser) Batches(r io.Reader) iter.Seq2[PartBatch, error] {
 			}
 			return yield(PartBatch{Rec: rec, Part: part}, nil)
 		}
-		rows := p.Format.newRows(p.ctx)
 		nHeader := len(header)
 		var rec []string
 		get := func(c int) string {
@@ -395,7 +411,11 @@ func (p *Parser) Batches(r io.Reader) iter.Seq2[PartBatch, error] {
 				pb = newBuilder()
 				parts[part] = pb
 			}
-			rows.appendTo(pb.rb)
+			if pb.cb != nil {
+				pb.cb.add()
+			} else {
+				rows.appendTo(pb.rb)
+			}
 			pb.rows++
 			pb.last = st.RowsOK
 			buffered++
@@ -451,7 +471,9 @@ func firstInvalidUTF8(idx []int, get func(int) string) int {
 }
 
 type partBuilder struct {
+	// rb builds the batch, or cb for a columnRows parser.
 	rb   *array.RecordBuilder
+	cb   rowBatch
 	rows int
 	// reserved is the rows the builder was sized for.
 	reserved int
