@@ -152,7 +152,7 @@ var lambdaSets = map[string]bool{"AWS_REGION": true, "AWS_LAMBDA_FUNCTION_MEMORY
 
 // localOnly are variables a function reads only to be profiled locally;
 // unset in the template, so never in AWS.
-var localOnly = map[string]bool{"TELCOLAKE_INGEST_CPUPROFILE": true}
+var localOnly = map[string]bool{}
 
 // envReadBy lists the environment variables a function reads: string
 // literals passed to os.Getenv/os.LookupEnv in its package, plus every

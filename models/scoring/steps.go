@@ -264,13 +264,9 @@ func (r *Runner) Shard(ctx context.Context, ranked string, shard int) (*ShardDon
 	if shard < 0 || shard >= p.shards() {
 		return nil, fmt.Errorf("scoring: shard %d is not in [0, %d)", shard, p.shards())
 	}
-	month, err := time.Parse("2006-01", p.FeatureMonth)
+	month, meta, err := rf.monthAndMeta()
 	if err != nil {
-		return nil, fmt.Errorf("scoring: plan's feature month %q: %w", p.FeatureMonth, err)
-	}
-	meta := &serving.Meta{}
-	if err := json.Unmarshal(rf.Meta, meta); err != nil {
-		return nil, fmt.Errorf("scoring: decode meta: %w", err)
+		return nil, err
 	}
 	sw := &scoresWriter{r: r, meta: meta, month: month}
 	defer sw.abandon(ctx)
@@ -338,13 +334,9 @@ func (r *Runner) Commit(ctx context.Context, p *Plan, ranked string, shards []Sh
 	if err != nil {
 		return nil, err
 	}
-	month, err := time.Parse("2006-01", p.FeatureMonth)
+	month, meta, err := rf.monthAndMeta()
 	if err != nil {
-		return nil, fmt.Errorf("scoring: plan's feature month %q: %w", p.FeatureMonth, err)
-	}
-	meta := &serving.Meta{}
-	if err := json.Unmarshal(rf.Meta, meta); err != nil {
-		return nil, fmt.Errorf("scoring: decode meta: %w", err)
+		return nil, err
 	}
 	res := rf.Result
 	held := &Held{RankRows: rf.RankRows, RankedNumbers: rf.RankedNumbers}
@@ -436,4 +428,18 @@ func (r *Runner) removeParts(ctx context.Context, p *Plan, parts []Part) {
 			r.warn(ctx, "scoring: part left in the serving store", "key", key, "error", err.Error())
 		}
 	}
+}
+
+// monthAndMeta decodes the feature month of the rank file's plan and the
+// snapshot's meta it carries.
+func (rf *rankFile) monthAndMeta() (time.Time, *serving.Meta, error) {
+	month, err := time.Parse("2006-01", rf.Plan.FeatureMonth)
+	if err != nil {
+		return time.Time{}, nil, fmt.Errorf("scoring: plan's feature month %q: %w", rf.Plan.FeatureMonth, err)
+	}
+	meta := &serving.Meta{}
+	if err := json.Unmarshal(rf.Meta, meta); err != nil {
+		return time.Time{}, nil, fmt.Errorf("scoring: decode meta: %w", err)
+	}
+	return month, meta, nil
 }
