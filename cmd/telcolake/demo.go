@@ -330,15 +330,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // scoreInvoker runs a scoring run: through the daily state machine when
-// the template has it (scoring fans out by subscriber bucket, then one
-// commit: tiers, lists, crm.scores, snapshot), else one invocation.
+// the template has it (scoring fans out by subscriber bucket, then a rank
+// step over all of them, a Map over serving shards and one commit of
+// crm.scores and the snapshot), else one invocation.
 func scoreInvoker(st *localstack.Stack) (func(ctx context.Context, fn string, payload []byte) ([]byte, error), string) {
 	if st.Template.StateMachines[dailyScore] == nil {
 		return st.Invoke, ""
 	}
 	return func(ctx context.Context, _ string, p []byte) ([]byte, error) {
 		return st.StartExecution(ctx, dailyScore, p)
-	}, fmt.Sprintf(" (state machine %s: %d buckets side by side, then one commit)", dailyScore, lake.SubscriberBuckets)
+	}, fmt.Sprintf(" (state machine %s: %d buckets side by side, a rank step, the serving shards, then one commit)", dailyScore, lake.SubscriberBuckets)
 }
 
 // cleanStackDir empties the stack directory but keeps built binaries. The
