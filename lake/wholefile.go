@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"time"
 
 	iceio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
@@ -60,29 +59,15 @@ func (w wholeFileIO) Open(name string) (iceio.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	info := memInfo{name: fi.Name(), size: fi.Size(), mod: fi.ModTime()}
-	return &memFile{Reader: bytes.NewReader(b), info: info}, nil
+	return &memFile{Reader: bytes.NewReader(b), info: fi}, nil
 }
 
-// memFile is a file read whole: reads, seeks and ReadAt from memory.
+// memFile is a file read whole: reads, seeks and ReadAt from memory; its
+// FileInfo is the one the file it was read from gave.
 type memFile struct {
 	*bytes.Reader
-	info memInfo
+	info fs.FileInfo
 }
 
 func (f *memFile) Stat() (fs.FileInfo, error) { return f.info, nil }
 func (f *memFile) Close() error               { return nil }
-
-// memInfo is a memFile's FileInfo, copied from the file it was read from.
-type memInfo struct {
-	name string
-	size int64
-	mod  time.Time
-}
-
-func (i memInfo) Name() string       { return i.name }
-func (i memInfo) Size() int64        { return i.size }
-func (i memInfo) Mode() fs.FileMode  { return 0o444 }
-func (i memInfo) ModTime() time.Time { return i.mod }
-func (i memInfo) IsDir() bool        { return false }
-func (i memInfo) Sys() any           { return nil }
