@@ -355,7 +355,7 @@ func selfCPU() float64 {
 
 // childrenCPU is the CPU seconds the running children of this process
 // used so far, from /proc (0 elsewhere): the function processes (named
-// bootstrap) and the others.
+// bootstrap, or ingest as the local stack builds it) and the others.
 func childrenCPU() (functions, others float64) {
 	self := strconv.Itoa(os.Getpid())
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
@@ -376,7 +376,9 @@ func childrenCPU() (functions, others float64) {
 		}
 		u, _ := strconv.ParseInt(f[11], 10, 64)
 		s, _ := strconv.ParseInt(f[12], 10, 64)
-		if bytes.HasSuffix(b[:i], []byte("(bootstrap")) {
+		// A packaged function runs as bootstrap; the local stack's host
+		// build names each binary for its package (.localdata/bin/host/ingest).
+		if comm := b[bytes.IndexByte(b, '(')+1 : i]; string(comm) == "bootstrap" || string(comm) == "ingest" {
 			fn += u + s
 		} else {
 			other += u + s
