@@ -8,6 +8,10 @@
 //
 //	featurebuild build [-cpuprofile FILE]   build every month with bills; print []features.MonthResult as JSON
 //	featurebuild files TABLE ...            print the data files of each table's current snapshot as JSON
+//	featurebuild bucket -bucket N [-cpuprofile FILE] [-heapprofile FILE] [-digest]
+//	                                        build one subscriber bucket of every month with bills (BuildBucket, as
+//	                                        the features function's bucket task), print the features.BucketResult
+//	                                        (and with -digest each month's rows' digest) as JSON, remove the files
 //
 // It is built and run by the bench program; it is not meant to be used by
 // hand.
@@ -48,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runBuild(ctx, args[1:], stdout, stderr)
 	case "files":
 		return runFiles(ctx, args[1:], stdout)
+	case "bucket":
+		return runBucket(ctx, args[1:], stdout, stderr)
 	}
 	return fmt.Errorf("unknown command %q", args[0])
 }

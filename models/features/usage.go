@@ -2,6 +2,7 @@ package features
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
 
 	"github.com/telcolake/telcolake/lake"
 )
@@ -34,71 +36,139 @@ type usage struct {
 var cdrColumns = []string{"subscriber_id", "other_party_hash", "other_network", "start_time", "duration_s",
 	"call_type", "direction", "roaming", "international", "data_kb", "charge", "region", "other_area"}
 
-// aggregateWorkers is how many goroutines sum record batches side by side
-// (each with its own totals, merged at the end).
+// aggregateWorkers is how many goroutines read and sum data files side by
+// side (each with its own totals, merged at the end).
 const aggregateWorkers = 2
 
-// aggregateUsage scans the month's CDR partitions and sums them per
-// subscriber in index (subscribers not in index are skipped). It returns
-// the totals, indexed like index, the usage cube's sums (home and demo give
-// each subscriber's home region and demographic cell) and the number of CDR
-// rows read. For one bucket (keep ≥ 0) it reads only that bucket's data
-// files.
+// readDirect sends every data file through the direct reader it can take;
+// tests turn it off to compare with the Arrow scan.
+var readDirect = true
+
+// aggregateUsage reads the month's CDR and sums it per subscriber in index
+// (subscribers not in index are skipped). It returns the totals, indexed
+// like index, the usage cube's sums (home and demo give each subscriber's
+// home region and demographic cell) and the number of CDR rows read. For
+// one bucket (keep ≥ 0) it reads only that bucket's data files. Workers
+// read data files side by side (readCDRFile), each into its own totals,
+// merged at the end; files the direct reader does not take go through
+// iceberg-go's Arrow scan afterwards.
 func aggregateUsage(ctx context.Context, tables lake.TableLoader, month time.Time, index map[string]int32, home []string, demo demographics, keep subset) ([]usage, *usageCubeAcc, int64, error) {
 	from, to := month.UnixMicro(), month.AddDate(0, 1, 0).UnixMicro()
 	filter := iceberg.NewAnd(
 		iceberg.GreaterThanEqual(iceberg.Reference("start_time"), iceberg.Timestamp(from)),
 		iceberg.LessThan(iceberg.Reference("start_time"), iceberg.Timestamp(to)))
-	opts := []lake.ScanOption{lake.Select(cdrColumns...), lake.Where(filter)}
+	fail := func(err error) ([]usage, *usageCubeAcc, int64, error) {
+		return nil, nil, 0, fmt.Errorf("features: cdr %s: %w", month.Format("2006-01"), err)
+	}
+	tbl, err := tables.LoadTable(ctx, lake.CDRTable.Ident())
+	if err != nil {
+		return fail(fmt.Errorf("load crm.cdr: %w", err))
+	}
+	sc := tbl.Scan(table.WithRowFilter(filter), table.WithSelectedFields(cdrColumns...), table.WithMaxConcurrency(aggregateWorkers))
+	tasks, err := sc.PlanFiles(ctx)
+	if err != nil {
+		return fail(fmt.Errorf("plan crm.cdr: %w", err))
+	}
 	if keep >= 0 {
-		opts = append(opts, lake.InBucket(int(keep))) // the bucket's data files alone
+		tasks = lake.BucketTasks(tbl.Metadata(), tasks, int(keep)) // the bucket's data files alone
+	}
+	fsys, err := tbl.FS(ctx)
+	if err != nil {
+		return fail(fmt.Errorf("crm.cdr file system: %w", err))
 	}
 	seed := maphash.MakeSeed() // one seed: workers' contact hashes must agree
-	accs := make([]*usageAcc, aggregateWorkers)
-	batches := make(chan *lake.Batch, 2*aggregateWorkers)
-	errs := make(chan error, aggregateWorkers)
+	regions := regionCodes{}
+	homeCodes := make([]int32, len(home))
+	for i, h := range home {
+		homeCodes[i] = regions.code([]byte(h))
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	readers := make([]*cdrReader, aggregateWorkers)
+	slow := make([][]table.FileScanTask, aggregateWorkers)
+	errs := make([]error, aggregateWorkers)
+	work := make(chan table.FileScanTask)
 	var wg sync.WaitGroup
-	for w := range accs {
-		accs[w] = &usageAcc{u: make([]usage, len(index)), parties: make([][]uint32, len(index)), index: index, seed: seed, from: from,
+	for w := range readers {
+		acc := &usageAcc{u: make([]usage, len(index)), parties: make([][]uint32, len(index)), index: index, seed: seed, from: from,
 			cube: newUsageCubeAcc(home, demo)}
+		readers[w] = &cdrReader{acc: acc, regions: regions.clone(), home: homeCodes, to: to}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var failed error
-			for rec := range batches {
-				if failed == nil {
-					failed = accs[w].add(rec)
+			for t := range work {
+				if errs[w] != nil {
+					continue
 				}
-				rec.Release()
+				err := errNotPlain
+				if readDirect {
+					err = readers[w].readCDRFile(ctx, fsys, t)
+				}
+				switch {
+				case errors.Is(err, errNotPlain):
+					slow[w] = append(slow[w], t)
+				case err != nil:
+					errs[w] = err
+					cancel()
+				}
 			}
-			errs <- failed
 		}()
 	}
-	var rows int64
-	var scanErr error
-	for b, err := range lake.Scan(ctx, tables, lake.CDRTable, opts...) {
-		if err != nil {
-			scanErr = fmt.Errorf("features: cdr %s: %w", month.Format("2006-01"), err)
-			break
+feed:
+	for _, t := range tasks {
+		select {
+		case work <- t:
+		case <-ctx.Done():
+			break feed
 		}
-		rows += int64(b.Len())
-		b.Retain() // a worker releases it
-		batches <- b
 	}
-	close(batches)
+	close(work)
 	wg.Wait()
-	for range accs {
-		if err := <-errs; err != nil && scanErr == nil {
-			scanErr = err
-		}
+	if err := errors.Join(errs...); err != nil {
+		return fail(err)
 	}
-	if scanErr != nil {
-		return nil, nil, 0, scanErr
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	var rows int64
+	accs := make([]*usageAcc, len(readers))
+	for w, r := range readers {
+		accs[w] = r.acc
+		rows += r.n
+	}
+	if rest := slices.Concat(slow...); len(rest) > 0 {
+		n, err := addArrow(ctx, sc, rest, accs[0])
+		if err != nil {
+			return fail(err)
+		}
+		rows += n
 	}
 	for _, a := range accs[1:] {
 		accs[0].cube.merge(a.cube)
 	}
 	return mergeUsage(accs), accs[0].cube, rows, nil
+}
+
+// addArrow reads tasks through iceberg-go's Arrow scan (the row filter
+// applied, delete files too) into a, and returns the rows read.
+func addArrow(ctx context.Context, sc *table.Scan, tasks []table.FileScanTask, a *usageAcc) (int64, error) {
+	_, recs, err := sc.ReadTasks(ctx, tasks)
+	if err != nil {
+		return 0, fmt.Errorf("scan crm.cdr: %w", err)
+	}
+	var rows int64
+	for rec, err := range recs {
+		if err != nil {
+			return 0, fmt.Errorf("scan crm.cdr: %w", err)
+		}
+		rows += rec.NumRows()
+		err = a.add(lake.NewBatch(rec, "crm.cdr"))
+		rec.Release()
+		if err != nil {
+			return 0, err
+		}
+	}
+	return rows, nil
 }
 
 // mergeUsage adds the workers' totals into the first and counts each
