@@ -144,19 +144,57 @@ type TransitionMatrix struct {
 // Moves with a stage outside FromStages / ToStages are counted under the
 // nearest: none are expected.
 func Transitions(from, to string, moves []Move) TransitionMatrix {
+	counts := NewMoveCounts()
+	for _, mv := range moves {
+		counts.Add(mv.From, mv.To)
+	}
+	return TransitionsOf(from, to, counts)
+}
+
+// MoveCounts counts moves by stage index (FromStages × ToStages): the
+// counts of parts of the customers add up (Merge) to the whole's.
+type MoveCounts [][]int
+
+// NewMoveCounts is a matrix of no moves.
+func NewMoveCounts() MoveCounts {
+	m := make(MoveCounts, len(FromStages))
+	for i := range m {
+		m[i] = make([]int, len(ToStages))
+	}
+	return m
+}
+
+// Add counts one move; stages outside FromStages / ToStages are not
+// counted.
+func (m MoveCounts) Add(from, to string) {
+	i, j := slices.Index(FromStages, from), slices.Index(ToStages, to)
+	if i < 0 || j < 0 {
+		return
+	}
+	m[i][j]++
+}
+
+// Merge adds the counts of o (of the same shape).
+func (m MoveCounts) Merge(o MoveCounts) {
+	for i := range min(len(m), len(o)) {
+		for j := range min(len(m[i]), len(o[i])) {
+			m[i][j] += o[i][j]
+		}
+	}
+}
+
+// TransitionsOf is the matrix of counted moves from month from to month
+// to.
+func TransitionsOf(from, to string, counts MoveCounts) TransitionMatrix {
 	m := TransitionMatrix{From: from, To: to, Rows: FromStages, Cols: ToStages}
 	m.Counts = make([][]int, len(FromStages))
 	m.Shares = make([][]float64, len(FromStages))
 	for i := range m.Counts {
 		m.Counts[i] = make([]int, len(ToStages))
 		m.Shares[i] = make([]float64, len(ToStages))
-	}
-	for _, mv := range moves {
-		i, j := slices.Index(FromStages, mv.From), slices.Index(ToStages, mv.To)
-		if i < 0 || j < 0 {
-			continue
+		if i < len(counts) {
+			copy(m.Counts[i], counts[i])
 		}
-		m.Counts[i][j]++
 	}
 	for i, row := range m.Counts {
 		n := 0
@@ -197,33 +235,54 @@ func ValueByTenure(rows []TenureRow) []TenureValue {
 }
 
 // ValueCurve accumulates feature rows by tenure month in constant memory
-// per tenure. The zero value is ready.
+// per tenure. Its sums are exact (Fixed: each value rounded to 10^-9,
+// money to the cent kept exactly), so the curves of parts of the rows
+// add up (Merge) to the whole's, whatever the order. The zero value is
+// ready; its fields are exported for gob.
 type ValueCurve struct {
-	by map[int]*tenureAcc
+	By map[int]*TenureSums
 }
 
-type tenureAcc struct {
-	n, nv      int
-	value, min float64
+// TenureSums are one tenure month's rows: how many, how many with a bill,
+// and the sums of bills and minutes.
+type TenureSums struct {
+	N, NV          int
+	Value, Minutes Fixed
 }
 
 // Add counts one feature row: its tenure, bill (NaN: none) and minutes.
 func (vc *ValueCurve) Add(tenure int, value, minutes float64) {
-	if vc.by == nil {
-		vc.by = map[int]*tenureAcc{}
+	a := vc.at(tenure)
+	a.N++
+	if !math.IsNaN(minutes) && !math.IsInf(minutes, 0) {
+		a.Minutes.add(toFixed(minutes))
 	}
-	a := vc.by[tenure]
+	if !math.IsNaN(value) && !math.IsInf(value, 0) {
+		a.NV++
+		a.Value.add(toFixed(value))
+	}
+}
+
+func (vc *ValueCurve) at(tenure int) *TenureSums {
+	if vc.By == nil {
+		vc.By = map[int]*TenureSums{}
+	}
+	a := vc.By[tenure]
 	if a == nil {
-		a = &tenureAcc{}
-		vc.by[tenure] = a
+		a = &TenureSums{}
+		vc.By[tenure] = a
 	}
-	a.n++
-	if !math.IsNaN(minutes) {
-		a.min += minutes
-	}
-	if !math.IsNaN(value) {
-		a.nv++
-		a.value += value
+	return a
+}
+
+// Merge adds the rows of o.
+func (vc *ValueCurve) Merge(o ValueCurve) {
+	for t, b := range o.By {
+		a := vc.at(t)
+		a.N += b.N
+		a.NV += b.NV
+		a.Value.plus(b.Value)
+		a.Minutes.plus(b.Minutes)
 	}
 }
 
@@ -231,13 +290,13 @@ func (vc *ValueCurve) Add(tenure int, value, minutes float64) {
 // MinSurvivalGroup rows are left out.
 func (vc *ValueCurve) Values() []TenureValue {
 	out := []TenureValue{}
-	for t, a := range vc.by {
-		if a.n < MinSurvivalGroup {
+	for t, a := range vc.By {
+		if a.N < MinSurvivalGroup {
 			continue
 		}
-		tv := TenureValue{Tenure: t, Customers: a.n, MeanMinutes: math.Round(a.min/float64(a.n)*10) / 10}
-		if a.nv > 0 {
-			tv.MeanValue = math.Round(a.value/float64(a.nv)*100) / 100
+		tv := TenureValue{Tenure: t, Customers: a.N, MeanMinutes: math.Round(a.Minutes.Float()/float64(a.N)*10) / 10}
+		if a.NV > 0 {
+			tv.MeanValue = math.Round(a.Value.Float()/float64(a.NV)*100) / 100
 		}
 		out = append(out, tv)
 	}

@@ -1,6 +1,7 @@
 package insight
 
 import (
+	"cmp"
 	"math"
 	"slices"
 )
@@ -18,6 +19,11 @@ import (
 type Scored struct {
 	Prob float64
 	Left bool
+	// Key orders customers of equal probability (a hash of the id, say),
+	// so that the deciles do not depend on the order of a run's customers
+	// (the samples of parts of them, concatenated, give the whole's);
+	// equal keys keep their order.
+	Key uint64
 }
 
 // Decile is one tenth of a run's customers by predicted probability.
@@ -51,6 +57,7 @@ func TrackRun(run, featureMonth, windowEnd string, complete bool, s []Scored) Ru
 	if len(s) == 0 {
 		return rt
 	}
+	// Highest first, then by key.
 	sorted := slices.Clone(s)
 	slices.SortStableFunc(sorted, func(a, b Scored) int {
 		switch {
@@ -59,7 +66,7 @@ func TrackRun(run, featureMonth, windowEnd string, complete bool, s []Scored) Ru
 		case a.Prob < b.Prob:
 			return 1
 		}
-		return 0
+		return cmp.Compare(a.Key, b.Key)
 	})
 	var sum float64
 	for _, x := range sorted {

@@ -57,7 +57,7 @@ func TestTrackRun(t *testing.T) {
 			}
 		})
 	}
-	none := TrackRun("r2", "2026-05", "2026-07-31", false, []Scored{{0.3, false}, {0.1, false}})
+	none := TrackRun("r2", "2026-05", "2026-07-31", false, []Scored{{Prob: 0.3}, {Prob: 0.1}})
 	if none.AUC != nil || none.Complete {
 		t.Errorf("nobody left: AUC %v complete %v, want nil false", none.AUC, none.Complete)
 	}

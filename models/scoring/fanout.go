@@ -83,6 +83,13 @@ type Plan struct {
 	// PrevTierRun is the newest run of the previous feature month with
 	// value tiers (the tier migration's "from"), "" without one.
 	PrevTierRun string `json:"prev_tier_run,omitempty"`
+	// TransitionMonths are the newest transitionMonths months of
+	// crm.features ("2006-01", oldest first): the report's transitions.
+	TransitionMonths []string `json:"transition_months,omitempty"`
+	// HistoryRuns are the runs of crm.scores the report reads (chooseRuns
+	// of the table's runs and this one): the first run of each feature
+	// month and the last of each calendar month.
+	HistoryRuns []string `json:"history_runs,omitempty"`
 }
 
 func (p *Plan) shards() int { return max(1, p.Shards) }
@@ -121,7 +128,10 @@ type Part struct {
 	// of the plan (PieceKey); DetailBytes is their detail.bin's in all.
 	Pieces      []PieceSize `json:"pieces,omitempty"`
 	DetailBytes int64       `json:"detail_bytes"`
-	Seconds     float64     `json:"seconds"`
+	// ReportBytes is the size of its share of the lifecycle report
+	// (ReportKey).
+	ReportBytes int64   `json:"report_bytes"`
+	Seconds     float64 `json:"seconds"`
 }
 
 // PieceSize is the size of one serving piece's files.
@@ -216,7 +226,7 @@ func (r *Runner) Plan(ctx context.Context, opt Options) (*Plan, []features.Month
 	p.Value = serving.ValueModel{Costs: *opt.Costs, AnnualDiscountRate: opt.AnnualDiscount,
 		HorizonMonths: opt.HorizonMonths, LabelHorizonMonths: n}
 	res := &Result{}
-	month, err := r.featureMonth(ctx, opt, res)
+	month, built, err := r.featureMonth(ctx, opt, res)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -225,6 +235,16 @@ func (r *Runner) Plan(ctx context.Context, opt Options) (*Plan, []features.Month
 	if p.PrevTierRun, err = prevTierRun(ctx, r.Tables, month); err != nil {
 		return nil, nil, err
 	}
+	for _, m := range built[max(0, len(built)-transitionMonths):] {
+		p.TransitionMonths = append(p.TransitionMonths, m.Format("2006-01"))
+	}
+	files, err := r.runFiles(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	// This run's files will hold the feature month alone.
+	fm := epochDay(month)
+	p.HistoryRuns = chooseRuns(append(files, runFile{run: p.Run, lo: fm, hi: fm, bounded: true}))
 	r.info(ctx, "scoring feature month", "month", p.FeatureMonth, "months_built", len(res.Built),
 		"churn_model", cp.Version, "segment_model", sp.Version)
 	return p, res.Built, nil
@@ -272,8 +292,10 @@ type partial struct {
 	Customers []serving.Customer
 	Scored    []bool
 	// survival is the survival observations of the part's register rows
-	// (every subscriber of its buckets, in the run or not), by bucket.
+	// (every subscriber of its buckets, in the run or not), by bucket;
+	// report the rest of the lifecycle report's share, by bucket.
 	survival map[int]survivalTally
+	report   map[int]*reportPart
 }
 
 func (p *partial) sort() {
@@ -305,6 +327,9 @@ func (p *partial) split() []*partial {
 	}
 	for k, t := range p.survival {
 		out[k].survival = map[int]survivalTally{k: t}
+	}
+	for k, rp := range p.report {
+		out[k].report = map[int]*reportPart{k: rp}
 	}
 	return out
 }
@@ -397,6 +422,14 @@ func (r *Runner) storeBucket(ctx context.Context, p *Plan, part *partial, prev m
 		}
 		out.Pieces = append(out.Pieces, PieceSize{Columns: int64(len(f.Columns)), Detail: int64(len(f.Detail))})
 		out.DetailBytes += int64(len(f.Detail))
+	}
+	rp := part.report[bucket]
+	if rp == nil {
+		return nil, fmt.Errorf("scoring: bucket %d has no report part", bucket)
+	}
+	var err error
+	if out.ReportBytes, err = r.putReportPart(ctx, p.Run, rp); err != nil {
+		return nil, err
 	}
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)

@@ -261,7 +261,7 @@ func fanOutEqualsRun(t *testing.T, cat lake.TableLoader, r *scoring.Runner, cloc
 		if per[pt.Bucket] != pt.Customers {
 			t.Errorf("bucket %d: part has %d customers, the snapshot %d of that bucket", pt.Bucket, pt.Customers, per[pt.Bucket])
 		}
-		keys := []string{pt.Key, scoring.RankedKey(planned.Plan.Run)}
+		keys := []string{pt.Key, scoring.RankedKey(planned.Plan.Run), scoring.ReportKey(planned.Plan.Run, pt.Bucket)}
 		for s := range pt.Pieces {
 			keys = append(keys, scoring.ShardKey(planned.Plan.Run, s))
 			keys = append(keys, scoring.PieceKey(planned.Plan.Run, pt.Bucket, s, "columns"), scoring.PieceKey(planned.Plan.Run, pt.Bucket, s, "detail"))

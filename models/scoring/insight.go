@@ -8,7 +8,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -20,14 +19,16 @@ import (
 )
 
 // The lifecycle, causes and tracking report (insight.Report) of a run,
-// built after the run's rows are in crm.scores and carried in the
-// snapshot's meta. Tracking is a step of the score function, not of train
+// built by the commit after the run's rows are in crm.scores and carried
+// in the snapshot's meta. Tracking is a step of the score function, not of train
 // or a function of its own: it needs the register's newest export (what
-// happened since each past run), every past run of crm.scores, and the
+// happened since each past run), past runs of crm.scores, and the
 // feature months, which score already reads; and its answer belongs with
 // the snapshot the API serves. Its rows also go to crm.model_tracking
-// (writeTracking), for SQL over the history of tracking. It is cheap next to scoring (one pass over
-// each table, bounded memory below).
+// (writeTracking), for SQL over the history of tracking. Every bucket
+// step computes its subscribers' share of it (survivalTallies,
+// reportParts in report.go); the rank step and the commit add the shares
+// up, so no step reads a whole table for it.
 //
 // Sources and definitions:
 //   - Survival: every subscriber of the register (its newest row), from
@@ -36,12 +37,12 @@ import (
 //     By plan and region of that row, by acquisition cohort (activation
 //     year), and by segment for the customers of this run (scored and
 //     recently lost: subscribers who left earlier have no segment).
-//   - Transitions: the last transitionMonths feature months; a customer's
-//     stage in a month is the run's rule (lifecycle) on that row's status
-//     and tenure; the next month's stage is "lost" when the register shows
-//     the deactivation by the end of that month, "unknown" when the row is
-//     missing otherwise, and a customer without a row the month before
-//     "joined".
+//   - Transitions: the last transitionMonths feature months (the plan's
+//     TransitionMonths); a customer's stage in a month is the run's rule
+//     (lifecycle) on that row's status and tenure; the next month's stage
+//     is "lost" when the register shows the deactivation by the end of
+//     that month, "unknown" when the row is missing otherwise, and a
+//     customer without a row the month before "joined".
 //   - Value by tenure: every feature row (mean bill, mean minutes).
 //   - Causes now: this run's top insight.AtRiskShare by probability; the
 //     leading reason is reason 1 without its value (insight.CauseOf).
@@ -49,22 +50,25 @@ import (
 //     reason 1 of its last crm.scores row scored before the deactivation
 //     date (win-back rows aside), among the month-end runs (below).
 //   - Tracking: the first run of each feature month (by the feature-month
-//     bounds of crm.scores' data files, monthlyRuns), the
+//     bounds of crm.scores' data files, monthlyRuns; the first by
+//     scored_at, then run id, among the runs that scored it), the
 //     prediction made before the outcome was known, each customer's
 //     outcome by the churn label (deactivated in the label horizon after
 //     the feature month); complete once the register's newest export
 //     covers the window.
 //   - Drift: PSI per feature, each feature month against the one before.
 //
-// Memory: tracking and drift use a fixed hash sample of subscribers
-// (sampleTarget of them, all when there are fewer), so their memory does
-// not grow with the customer base; transitions keep one byte per
-// subscriber and month; leavers one row each.
+// Memory: tracking and drift use a fixed hash sample of subscribers (each
+// bucket its share of sampleTarget, bucketSampler; all when there are
+// fewer), so their memory does not grow with the customer base; a bucket
+// keeps one byte per subscriber and transition month; the commit holds the
+// buckets' parts added up: counts, sums and the samples.
 
-const (
-	transitionMonths = 7
-	sampleTarget     = 100_000
-)
+const transitionMonths = 7
+
+// sampleTarget is how many subscribers tracking and drift sample (a
+// variable for the tests).
+var sampleTarget = 100_000
 
 // driftFeatures are the crm.features columns whose drift is tracked.
 var driftFeatures = []string{"voice_minutes", "voice_calls", "sms", "data_mb", "distinct_contacts", "care_calls",
@@ -87,34 +91,6 @@ func (s sampler) keep(id string) bool {
 	h := fnv.New32a()
 	h.Write([]byte(id))
 	return h.Sum32()%1_000_000 < s.per1e6
-}
-
-// insightReport builds the run's report (see above).
-//
-// st is the survival observations counted by every bucket and added up
-// by the rank step (survivalTallies), th is the at-risk threshold (insight.TopShareThreshold of the run's live
-// customers' probabilities) and atRisk the at-risk customers' causes
-// counted by group per causeGroups entry: what the rank step computes
-// from the buckets' rank rows.
-func (r *Runner) insightReport(ctx context.Context, meta *serving.Meta, horizon int, st survivalTally,
-	th float64, atRisk []insight.ReasonCounts) (*insight.Report, error) {
-	reg, err := loadLifecycleRegister(ctx, r.Tables)
-	if err != nil {
-		return nil, err
-	}
-	rep := &insight.Report{Run: meta.Run, DataEnd: dayString(reg.newest)}
-	smp := newSampler(len(reg.people))
-	if err := survivalOf(rep, st); err != nil {
-		return nil, err
-	}
-	if err := r.featureInsight(ctx, rep, reg, smp); err != nil {
-		return nil, err
-	}
-	causesNow(rep, th, atRisk)
-	if err := r.scoreHistory(ctx, rep, reg, horizon, smp); err != nil {
-		return nil, err
-	}
-	return rep, nil
 }
 
 // observe is a register row's survival observation; false for a register
@@ -239,125 +215,6 @@ func stageCode(status string, tenure int32) uint8 {
 	return uint8(slices.Index(insight.FromStages, lifecycle(status, tenure)) + 1)
 }
 
-// featureInsight reads crm.features once: the value curve from every row,
-// the stages of the last transitionMonths months, and the sampled values
-// of the drift features per month.
-func (r *Runner) featureInsight(ctx context.Context, rep *insight.Report, reg *register, smp sampler) error {
-	cols := append([]string{"month", "subscriber_id", "status"}, driftFeatures...)
-	var curve insight.ValueCurve
-	type monthRows struct {
-		stages []uint8     // by subscriber index (idx); 0: no row
-		drift  [][]float64 // per driftFeatures, sampled
-	}
-	months := map[int32]*monthRows{}
-	idx := map[string]int32{} // subscriber id → index, one entry each
-	var names []string
-	for c, err := range lake.Scan(ctx, r.Tables, lake.FeaturesTable, lake.Select(cols...)) {
-		if err != nil {
-			return fmt.Errorf("scoring: %w", err)
-		}
-		month, ids, status := c.Date("month"), c.String("subscriber_id"), c.String("status")
-		vals := make([]func(int) float64, len(driftFeatures))
-		for k, f := range driftFeatures {
-			vals[k] = c.Number(f).Value
-		}
-		if err := c.Err(); err != nil {
-			return fmt.Errorf("scoring: %w", err)
-		}
-		tenureK, dueK, minK := slices.Index(driftFeatures, "tenure_months"), slices.Index(driftFeatures, "amount_due"), slices.Index(driftFeatures, "voice_minutes")
-		for i := range c.Len() {
-			m := month.Value(i)
-			mr := months[m]
-			if mr == nil {
-				mr = &monthRows{stages: []uint8{}, drift: make([][]float64, len(driftFeatures))}
-				months[m] = mr
-			}
-			tenure := vals[tenureK](i)
-			curve.Add(int(zeroNaN(tenure)), vals[dueK](i), vals[minK](i))
-			id := ids.Value(i)
-			k, ok := idx[id]
-			if !ok {
-				k = int32(len(names))
-				names = append(names, strings.Clone(id))
-				idx[names[k]] = k
-			}
-			if mr.stages != nil {
-				for int(k) >= len(mr.stages) {
-					mr.stages = append(mr.stages, 0)
-				}
-				mr.stages[k] = stageCode(status.Value(i), int32(zeroNaN(tenure)))
-			}
-			if smp.keep(id) {
-				for k := range driftFeatures {
-					mr.drift[k] = append(mr.drift[k], vals[k](i))
-				}
-			}
-		}
-		// Only the newest transitionMonths months keep their stages.
-		if len(months) > transitionMonths {
-			var ms []int32
-			for m := range months {
-				ms = append(ms, m)
-			}
-			slices.Sort(ms)
-			for _, m := range ms[:len(ms)-transitionMonths] {
-				months[m].stages = nil
-			}
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
-	rep.ValueCurve = curve.Values()
-	var ms []int32
-	for m := range months {
-		ms = append(ms, m)
-	}
-	slices.Sort(ms)
-	for k := 1; k < len(ms); k++ {
-		prev, cur := months[ms[k-1]], months[ms[k]]
-		from, to := dayTime(ms[k-1]).Format("2006-01"), dayTime(ms[k]).Format("2006-01")
-		for f, name := range driftFeatures {
-			psi, err := insight.PSI(prev.drift[f], cur.drift[f])
-			if err != nil {
-				continue // a feature without values in one of the months
-			}
-			rep.Tracking.Drift = append(rep.Tracking.Drift, insight.FeatureDrift{
-				Feature: name, From: from, To: to, PSI: math.Round(psi*1e4) / 1e4, Level: insight.Level(psi)})
-		}
-		if prev.stages == nil || cur.stages == nil {
-			continue
-		}
-		endCur := epochDay(dayTime(ms[k]).AddDate(0, 1, -1))
-		at := func(st []uint8, k int) uint8 {
-			if k < len(st) {
-				return st[k]
-			}
-			return 0
-		}
-		var moves []insight.Move
-		for k := range names {
-			s, t := at(prev.stages, k), at(cur.stages, k)
-			switch {
-			case s == 0 && t == 0:
-			case s == 0:
-				moves = append(moves, insight.Move{From: "joined", To: insight.FromStages[t-1]})
-			case t != 0:
-				moves = append(moves, insight.Move{From: insight.FromStages[s-1], To: insight.FromStages[t-1]})
-			default:
-				to := "unknown"
-				if p := reg.people[names[k]]; p != nil && p.status == "deactivated" && p.statusDate <= endCur {
-					to = "lost"
-				}
-				moves = append(moves, insight.Move{From: insight.FromStages[s-1], To: to})
-			}
-		}
-		rep.Transitions = append(rep.Transitions, insight.Transitions(from, to, moves))
-	}
-	rep.Tracking.Moderate, rep.Tracking.Significant = insight.PSIModerate, insight.PSISignificant
-	return nil
-}
-
 // causeGroups are the groupings of the causes report.
 var causeGroups = []string{"region", "plan", "segment"}
 
@@ -374,94 +231,6 @@ type lastScore struct {
 	at      int64 // scored_at, µs
 	reason  string
 	segment string
-}
-
-// trackRun is the sampled rows of the earliest run seen for a feature
-// month: a later run of the same month scores only who is still there
-// (the leavers are gone or lost), so it would track no leaver at all.
-type trackRun struct {
-	run   string
-	at    int64
-	month int32
-	ids   []string
-	probs []float64
-}
-
-// scoreHistory reads crm.scores once: leavers' last scores (causes of
-// leavers) and the earliest run of each feature month (tracking).
-func (r *Runner) scoreHistory(ctx context.Context, rep *insight.Report, reg *register, horizon int, smp sampler) error {
-	chosen, err := r.monthlyRuns(ctx)
-	if err != nil {
-		return err
-	}
-	if len(chosen) == 0 {
-		return nil
-	}
-	cols := []string{"run", "scored_at", "feature_month", "subscriber_id", "churn_probability", "reason_1", "segment_name", "lifecycle"}
-	last := map[string]*lastScore{}
-	runs := map[int32]*trackRun{}
-	runFilter := lake.Where(iceberg.IsIn(iceberg.Reference("run"), chosen...))
-	for c, err := range lake.Scan(ctx, r.Tables, lake.ScoresTable, lake.Select(cols...), runFilter) {
-		if err != nil {
-			return fmt.Errorf("scoring: %w", err)
-		}
-		run, ids, reason, seg, life := c.String("run"), c.String("subscriber_id"), c.String("reason_1"), c.String("segment_name"), c.String("lifecycle")
-		fm, prob, at := c.Date("feature_month"), c.Number("churn_probability"), c.Time("scored_at")
-		if err := c.Err(); err != nil {
-			return fmt.Errorf("scoring: %w", err)
-		}
-		for i := range c.Len() {
-			if life.Value(i) == lifecycleLost {
-				continue
-			}
-			id := ids.Value(i)
-			t := at.Micros(i)
-			if p := reg.people[id]; p != nil && p.status == "deactivated" {
-				leftAt := int64(p.statusDate) * 86400 * 1_000_000
-				if t < leftAt {
-					if ls := last[id]; ls == nil || ls.at < t {
-						last[strings.Clone(id)] = &lastScore{at: t, reason: value(reason, i), segment: value(seg, i)}
-					}
-				}
-			}
-			m := fm.Value(i)
-			tr := runs[m]
-			if tr == nil || t < tr.at {
-				tr = &trackRun{run: strings.Clone(run.Value(i)), at: t, month: m}
-				runs[m] = tr
-			}
-			if tr.at == t && tr.run == run.Value(i) && smp.keep(id) {
-				tr.ids = append(tr.ids, strings.Clone(id))
-				tr.probs = append(tr.probs, prob.Value(i))
-			}
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
-	causesOfLeavers(rep, reg, last)
-
-	var ms []int32
-	for m := range runs {
-		ms = append(ms, m)
-	}
-	slices.Sort(ms)
-	for _, m := range ms {
-		tr := runs[m]
-		end := epochDay(dayTime(m).AddDate(0, 1, -1))
-		until := epochDay(dayTime(m).AddDate(0, 1+horizon, -1))
-		scored := make([]insight.Scored, len(tr.ids))
-		for i, id := range tr.ids {
-			left := false
-			if p := reg.people[id]; p != nil && p.status == "deactivated" && p.statusDate > end && p.statusDate <= until {
-				left = true
-			}
-			scored[i] = insight.Scored{Prob: zeroNaN(tr.probs[i]), Left: left}
-		}
-		rep.Tracking.Runs = append(rep.Tracking.Runs, insight.TrackRun(tr.run, dayTime(m).Format("2006-01"),
-			dayString(until), reg.newest >= until, scored))
-	}
-	return nil
 }
 
 // monthlyRuns lists the runs of crm.scores that the score history reads,
@@ -586,61 +355,6 @@ func chooseRuns(files []runFile) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// causesOfLeavers counts, month by month, the leading reason of each
-// leaver's last score before leaving.
-func causesOfLeavers(rep *insight.Report, reg *register, last map[string]*lastScore) {
-	type leaver struct {
-		id    string
-		month string
-	}
-	var leavers []leaver
-	for id, p := range reg.people {
-		if p.status == "deactivated" {
-			leavers = append(leavers, leaver{id, dayTime(p.statusDate).Format("2006-01")})
-		}
-	}
-	slices.SortFunc(leavers, func(a, b leaver) int { return strings.Compare(a.id, b.id) })
-	for k, by := range causeGroups {
-		byMonth := map[string]*insight.LeftMonth{}
-		items := map[string][]insight.Reasoned{}
-		for _, l := range leavers {
-			lm := byMonth[l.month]
-			if lm == nil {
-				lm = &insight.LeftMonth{Month: l.month}
-				byMonth[l.month] = lm
-			}
-			lm.Left++
-			ls := last[l.id]
-			if ls == nil {
-				continue
-			}
-			lm.Scored++
-			p := reg.people[l.id]
-			g := ls.segment
-			switch by {
-			case "region":
-				g = p.region
-			case "plan":
-				g = p.plan
-			}
-			items[l.month] = append(items[l.month], insight.Reasoned{Group: orUnknown(g), Reason: insight.CauseOf(ls.reason)})
-		}
-		var months []string
-		for m := range byMonth {
-			months = append(months, m)
-		}
-		slices.Sort(months)
-		for _, m := range months {
-			lm := byMonth[m]
-			if lm.Scored == 0 {
-				continue // left before any run: nothing to say why
-			}
-			lm.Groups = insight.CountReasons(items[m])
-			rep.Causes[k].Left = append(rep.Causes[k].Left, *lm)
-		}
-	}
 }
 
 // writeTracking replaces the run's rows of crm.model_tracking with the

@@ -56,42 +56,6 @@ func loadRegister(ctx context.Context, tables lake.TableLoader, keep func(id str
 	return reg, nil
 }
 
-// loadLifecycleRegister is loadRegister of every subscriber with only what
-// the lifecycle report reads (dates, status, plan, region; no personal
-// columns), its categories shared: the commit reads the whole register,
-// so a subscriber costs it a map entry and a small row.
-func loadLifecycleRegister(ctx context.Context, tables lake.TableLoader) (*register, error) {
-	reg := &register{people: map[string]*person{}}
-	names := map[string]string{}
-	intern := func(s string) string {
-		if v, ok := names[s]; ok {
-			return v
-		}
-		if len(names) < 1<<16 {
-			names[s] = s
-		}
-		return s
-	}
-	newest, err := lake.ScanSubscribers(ctx, tables, lake.SubscriberScan{Lifecycle: true}, func(r *lake.SubscriberRow) error {
-		p, ok := reg.people[r.ID]
-		if ok && p.export >= r.ExportDate {
-			return nil
-		}
-		if !ok {
-			p = &person{}
-			reg.people[r.ID] = p
-		}
-		*p = person{export: r.ExportDate, region: intern(r.Region), plan: intern(r.Plan), status: intern(r.Status),
-			activation: r.Activation, statusDate: r.StatusDate}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("scoring: %w", err)
-	}
-	reg.newest = newest
-	return reg, nil
-}
-
 // history is a subscriber's feature months, oldest first, with the bill
 // (NaN amounts: no bill that month).
 type history []serving.Month

@@ -23,7 +23,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/telcolake/telcolake/lake"
@@ -224,18 +226,19 @@ func rowGroup(by string, r *rankRow) string {
 	return orUnknown(r.SegmentName)
 }
 
-// featureMonth returns the month to score: the newest feature month, after
+// featureMonth returns the month to score: the newest feature month (and
+// every feature month, oldest first), after
 // building the bill months that have no features yet (so a month whose
 // bills arrived after the last training run is scored, not its
 // predecessor).
-func (r *Runner) featureMonth(ctx context.Context, opt Options, res *Result) (time.Time, error) {
+func (r *Runner) featureMonth(ctx context.Context, opt Options, res *Result) (time.Time, []time.Time, error) {
 	bills, err := features.BillMonths(ctx, r.Tables)
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, nil, err
 	}
 	have, err := features.BuiltMonths(ctx, r.Tables)
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, nil, err
 	}
 	var build []time.Time
 	for _, m := range bills {
@@ -246,22 +249,17 @@ func (r *Runner) featureMonth(ctx context.Context, opt Options, res *Result) (ti
 	if len(build) > 0 {
 		b := &features.Builder{Tables: r.Tables, Log: r.Log, Now: opt.Now}
 		if res.Built, err = b.Build(ctx, build); err != nil {
-			return time.Time{}, err
+			return time.Time{}, nil, err
 		}
 		for _, m := range build {
 			have[m] = true
 		}
 	}
-	var newest time.Time
-	for m := range have {
-		if m.After(newest) {
-			newest = m
-		}
+	months := slices.SortedFunc(maps.Keys(have), time.Time.Compare)
+	if len(months) == 0 {
+		return time.Time{}, nil, ErrNoFeatures
 	}
-	if newest.IsZero() {
-		return newest, ErrNoFeatures
-	}
-	return newest, nil
+	return months[len(months)-1], months, nil
 }
 
 // scorePart scores the feature month's current customers of one
@@ -394,6 +392,9 @@ func (r *Runner) scorePart(ctx context.Context, p *Plan, m *models, bucket int) 
 	}
 	out.sort()
 	out.survival = survivalTallies(reg, out.Customers, bucket)
+	if out.report, err = r.reportParts(ctx, p, reg, out.Customers, bucket); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 

@@ -369,10 +369,10 @@ func (r *Runner) Commit(ctx context.Context, p *Plan, ranked string, shards []Sh
 		return nil, err
 	}
 
-	// The report reads this run's rows back; a run without it still
+	// The report is the buckets' parts added up; a run without it still
 	// serves (the API then answers its endpoints 503).
 	t1 := time.Now()
-	if rep, err := r.insightReport(ctx, meta, p.Value.LabelHorizonMonths, rf.Survival, rf.Th, rf.AtRisk); err != nil {
+	if rep, err := r.reportOf(ctx, rf.Plan, rf.Parts, rf.Survival, rf.Th, rf.AtRisk); err != nil {
 		r.warn(ctx, "scoring: no lifecycle and tracking report", "error", err.Error())
 	} else {
 		if meta.Insight, err = json.Marshal(rep); err != nil {
@@ -418,7 +418,7 @@ func (r *Runner) removeParts(ctx context.Context, p *Plan, parts []Part) {
 		keys = append(keys, ShardKey(p.Run, s))
 	}
 	for _, pt := range parts {
-		keys = append(keys, pt.Key)
+		keys = append(keys, pt.Key, ReportKey(p.Run, pt.Bucket))
 		for s := range pt.Pieces {
 			keys = append(keys, PieceKey(p.Run, pt.Bucket, s, "columns"), PieceKey(p.Run, pt.Bucket, s, "detail"))
 		}

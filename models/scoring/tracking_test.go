@@ -36,37 +36,7 @@ func TestTrackingHoldsTheFirstRun(t *testing.T) {
 	// The register of 2026-07-15: the June export with its first 40 active
 	// customers deactivated on 2026-07-10.
 	const leavers = 40
-	landing := filepath.Join(l.Root, laketest.Landing)
-	june := filepath.Join(landing, "exports", "subscribers", "2026", "06", "30", "subscribers-20260630.csv")
-	body, err := os.ReadFile(june)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := csv.NewReader(strings.NewReader(string(body))).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := map[string]int{}
-	for i, h := range rows[0] {
-		col[h] = i
-	}
-	left := map[string]bool{}
-	var out strings.Builder
-	w := csv.NewWriter(&out)
-	for i, f := range rows {
-		if i > 0 {
-			f[col["export_date"]] = "2026-07-15"
-			if len(left) < leavers && f[col["status"]] == "active" {
-				f[col["status"]], f[col["status_date"]] = "deactivated", "2026-07-10"
-				left[f[col["subscriber_id"]]] = true
-			}
-		}
-		if err := w.Write(f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w.Flush()
-	l.Ingest(t, "exports/subscribers/2026/07/15/subscribers-20260715.csv", out.String())
+	left := ingestLeavers(t, l, leavers)
 
 	second := time.Date(2026, 7, 16, 5, 0, 0, 0, time.UTC)
 	res2, err := r.Run(ctx, scoring.Options{Now: func() time.Time { return second }})
@@ -113,4 +83,42 @@ func TestTrackingHoldsTheFirstRun(t *testing.T) {
 	if tracked.Left != len(left) {
 		t.Errorf("tracked run counts %d leavers, want the %d deactivated after it", tracked.Left, len(left))
 	}
+}
+
+// ingestLeavers ingests the register of 2026-07-15: the June export with
+// its first n active customers deactivated on 2026-07-10, and says who.
+func ingestLeavers(t *testing.T, l *laketest.Lake, n int) map[string]bool {
+	t.Helper()
+	landing := filepath.Join(l.Root, laketest.Landing)
+	june := filepath.Join(landing, "exports", "subscribers", "2026", "06", "30", "subscribers-20260630.csv")
+	body, err := os.ReadFile(june)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(string(body))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	left := map[string]bool{}
+	var out strings.Builder
+	w := csv.NewWriter(&out)
+	for i, f := range rows {
+		if i > 0 {
+			f[col["export_date"]] = "2026-07-15"
+			if len(left) < n && f[col["status"]] == "active" {
+				f[col["status"]], f[col["status_date"]] = "deactivated", "2026-07-10"
+				left[f[col["subscriber_id"]]] = true
+			}
+		}
+		if err := w.Write(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Flush()
+	l.Ingest(t, "exports/subscribers/2026/07/15/subscribers-20260715.csv", out.String())
+	return left
 }

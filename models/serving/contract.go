@@ -219,6 +219,11 @@ func FromCents(c int64) float64 { return float64(c) / 100 }
 // (int32); the smallest is -MaxCents.
 const MaxCents = math.MaxInt32
 
+// ServedProbability is probability v as the snapshot holds it (and the
+// shard steps write it to crm.scores): in the fixed point of its columns,
+// 10^-9. v is finite and in [0, 1].
+func ServedProbability(v float64) float64 { return math.Round(v*scaleProb) / scaleProb }
+
 // units is v in col's int32 units (Fixed: of 1/Scale, Cents: cents),
 // rounded to the nearest; ok false past the int32 range for a column that
 // does not saturate (or any NaN or infinity).
