@@ -3,10 +3,13 @@ package scoring_test
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/telcolake/telcolake/insight"
+	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/lake/laketest"
 	"github.com/telcolake/telcolake/models/scoring"
 	"github.com/telcolake/telcolake/models/serving"
 )
@@ -123,6 +126,89 @@ func TestReportFromPartsEqualsWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("third run, everyone sampled", false)
+}
+
+// failingPointer is a serving store whose writes of the pointer fail.
+type failingPointer struct{ serving.Store }
+
+func (f failingPointer) Put(ctx context.Context, key string, body []byte) error {
+	if key == serving.LatestKey {
+		return errPointer
+	}
+	return f.Store.Put(ctx, key, body)
+}
+
+var errPointer = errorString("the pointer's write failed")
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+// TestCommitRetriedAfterScoresCommit: a commit that fails after its
+// crm.scores snapshot (the pointer's write fails) leaves the run's rows
+// committed and the pointer where it was; its retry finds the run's files
+// committed, makes no crm.scores snapshot (without the check it made two:
+// the partition deleted and the same files added again), and publishes
+// the run: every customer once in crm.scores, the snapshot of the run,
+// the parts removed.
+func TestCommitRetriedAfterScoresCommit(t *testing.T) {
+	l, r := trainedLake(t)
+	ctx := context.Background()
+	first, err := r.Run(ctx, scoring.Options{Now: func() time.Time { return time.Date(2026, 7, 3, 5, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sharded := *r
+	sharded.Shards = 2
+	commit := stepsUntilCommit(t, &sharded, time.Date(2026, 7, 4, 5, 0, 0, 0, time.UTC))
+	broken := sharded
+	broken.Serving = failingPointer{r.Serving}
+	if _, err := broken.Handle(ctx, commit); err == nil {
+		t.Fatal("a commit whose pointer write fails succeeded")
+	}
+	run := commit.Plan.Run
+	rd := scoresReader{t, l.Cat}
+	rows := len(rd.readRows(run))
+	if rows == 0 {
+		t.Fatal("the failed commit committed no crm.scores rows: the test does not fail after the scores commit")
+	}
+	if p := latest(t, r.Serving); p.Run != first.Run {
+		t.Fatalf("the pointer moved to %s after a failed commit, want %s", p.Run, first.Run)
+	}
+	snaps := scoresSnapshots(t, l)
+	ans, err := sharded.Handle(ctx, commit)
+	if err != nil {
+		t.Fatalf("the retried commit: %v", err)
+	}
+	res := ans.(*scoring.Result)
+	if got := len(rd.readRows(run)); got != rows || got != res.Scored+res.WinBack {
+		t.Errorf("crm.scores holds %d rows of the run after the retry, %d before it, want the %d customers", got, rows, res.Scored+res.WinBack)
+	}
+	if n := scoresSnapshots(t, l); n != snaps {
+		t.Errorf("the retry made %d crm.scores snapshots, want none", n-snaps)
+	}
+	p := latest(t, r.Serving)
+	cs := snapshotCustomers(t, r.Serving, p)
+	if p.Run != run || len(cs) != rows || len(p.Shards) != 2 {
+		t.Errorf("after the retry the snapshot is run %s of %d customers in %d shards, want %s of %d in 2",
+			p.Run, len(cs), len(p.Shards), run, rows)
+	}
+	if !reflect.DeepEqual(p, res.Snapshot) {
+		t.Errorf("the pointer %+v, the retry's answer %+v", p, res.Snapshot)
+	}
+	if _, err := r.Serving.Get(ctx, scoring.RankedKey(run)); err == nil {
+		t.Error("the parts are still there after the retried commit")
+	}
+}
+
+// scoresSnapshots is how many snapshots crm.scores has.
+func scoresSnapshots(t *testing.T, l *laketest.Lake) int {
+	t.Helper()
+	tbl, err := l.Cat.LoadTable(context.Background(), lake.ScoresTable.Ident())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(tbl.Metadata().Snapshots())
 }
 
 // latest reads the serving store's pointer.

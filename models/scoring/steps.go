@@ -8,9 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"time"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
 
 	"github.com/telcolake/telcolake/insight"
 	"github.com/telcolake/telcolake/lake"
@@ -365,7 +369,18 @@ func (r *Runner) Commit(ctx context.Context, p *Plan, ranked string, shards []Sh
 		return nil, fmt.Errorf("scoring: commit: the shards hold %d customers, the ranks %d", rows, meta.Customers)
 	}
 	sw := &scoresWriter{r: r, meta: meta, month: month, paths: paths, done: true}
-	if err := sw.commit(ctx); err != nil {
+	// A commit retried after its crm.scores snapshot but before the
+	// pointer (out of time, a failed write of meta.json) finds the run's
+	// partition holding exactly these files and goes on from there, rather
+	// than deleting and adding them again (two more snapshots of the same
+	// rows, and one more chance to fail). The rest is idempotent: the
+	// report is the same parts added up, crm.model_tracking's rows of the
+	// run are replaced, meta.json and the pointer overwritten.
+	if done, err := r.runCommitted(ctx, p.Run, paths); err != nil {
+		return nil, err
+	} else if done {
+		r.info(ctx, "scoring: the run's crm.scores files are committed already (a retried commit)", "run", p.Run, "files", len(paths))
+	} else if err := sw.commit(ctx); err != nil {
 		return nil, err
 	}
 
@@ -442,4 +457,34 @@ func (rf *rankFile) monthAndMeta() (time.Time, *serving.Meta, error) {
 		return time.Time{}, nil, fmt.Errorf("scoring: decode meta: %w", err)
 	}
 	return month, meta, nil
+}
+
+// runCommitted says whether crm.scores' current snapshot holds the run's
+// partition as exactly the data files paths (and no other): its commit
+// is done. It reads the table's metadata and manifests, no rows.
+func (r *Runner) runCommitted(ctx context.Context, run string, paths []string) (bool, error) {
+	tbl, err := r.Tables.LoadTable(ctx, lake.ScoresTable.Ident())
+	if err != nil {
+		return false, fmt.Errorf("scoring: load scores: %w", err)
+	}
+	if tbl.CurrentSnapshot() == nil {
+		return false, nil
+	}
+	tasks, err := tbl.Scan(table.WithRowFilter(iceberg.EqualTo(iceberg.Reference("run"), run))).PlanFiles(ctx)
+	if err != nil {
+		return false, fmt.Errorf("scoring: plan scores: %w", err)
+	}
+	want := map[string]bool{}
+	for _, p := range paths {
+		want[p] = true
+	}
+	have := map[string]bool{}
+	for _, t := range tasks {
+		for _, v := range t.File.Partition() { // the run, crm.scores' one partition field
+			if v == any(run) {
+				have[t.File.FilePath()] = true
+			}
+		}
+	}
+	return len(want) > 0 && maps.Equal(want, have), nil
 }
