@@ -301,6 +301,17 @@ func (c *tierCuts) tie(clv float64, id string) {
 	}
 }
 
+// onCut says whether a CLV is a cut-off's: its tier needs the cut-off's
+// id, known once resolved.
+func (c *tierCuts) onCut(clv float64) bool {
+	for j := range c {
+		if c[j].OK && cmp.Compare(clv, c[j].CLV) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // resolve picks each cut-off's id among its ties.
 func (c *tierCuts) resolve() error {
 	for j := range c {
@@ -411,15 +422,21 @@ type runRanks struct {
 	// held is how many numbers the quantiles and cut-offs held at once:
 	// those of the histograms' bins where they are.
 	held int
+	// migration counts the customers by their tier in the previous-month
+	// run (rankRow.PrevTier) and in this one, by serving.Tiers index (nil
+	// unless asked for); the customers gone since are the caller's.
+	migration [][]int64
 }
 
 // rankRun reads every bucket's rank rows three times (each hands them
 // over one bucket at a time): first the sums, the lists' candidates and
 // the histograms of the quantiles' inputs, then the numbers of the bins
 // where the quantiles and cut-offs are (select.go), then the high-value
-// list's candidates, the at-risk customers and the customers who share a
-// tier cut-off's CLV.
-func rankRun(size int, seg *segment.Model, badDebt bool, each func(func(*bucketRanks)) error) (*runRanks, error) {
+// list's candidates, the at-risk customers, the customers who share a
+// tier cut-off's CLV and, when migrate, the tier migration (the tier of a
+// customer on a cut-off's CLV is counted once the cut-offs' ids are
+// known; such customers are the cut-offs' ties, held anyway).
+func rankRun(size int, seg *segment.Model, badDebt, migrate bool, each func(func(*bucketRanks)) error) (*runRanks, error) {
 	acc := newRankAcc(size, seg)
 	if err := each(acc.add); err != nil {
 		return nil, err
@@ -470,11 +487,30 @@ func rankRun(size int, seg *segment.Model, badDebt bool, each func(func(*bucketR
 	}
 	acc.clv, acc.values, acc.probs = nil, nil, nil
 	high := &topK{k: size}
+	type onCut struct {
+		id   string
+		clv  float64
+		prev uint8
+	}
+	var pending []onCut
+	if migrate {
+		rk.migration = make([][]int64, len(serving.Tiers))
+		for i := range rk.migration {
+			rk.migration[i] = make([]int64, len(serving.Tiers))
+		}
+	}
 	if err := each(func(br *bucketRanks) {
 		for i := range br.Rows {
 			row := &br.Rows[i]
 			if row.Scored {
 				rk.cuts.tie(row.CLV, row.ID)
+			}
+			if migrate {
+				if row.Scored && rk.cuts.onCut(row.CLV) {
+					pending = append(pending, onCut{row.ID, row.CLV, row.PrevTier})
+				} else {
+					rk.migration[min(int(row.PrevTier), len(serving.Tiers)-1)][tierIndex(rk.cuts.of(row.Scored, row.CLV, row.ID))]++
+				}
 			}
 			if row.Lost {
 				continue
@@ -493,6 +529,9 @@ func rankRun(size int, seg *segment.Model, badDebt bool, each func(func(*bucketR
 	}
 	if err := rk.cuts.resolve(); err != nil {
 		return nil, err
+	}
+	for _, c := range pending {
+		rk.migration[min(int(c.prev), len(serving.Tiers)-1)][tierIndex(rk.cuts.of(true, c.clv, c.id))]++
 	}
 	rk.lists = acc.listsOf(seg, badDebt, valueCut, probCut, high)
 	return rk, nil

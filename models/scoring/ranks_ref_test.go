@@ -215,11 +215,13 @@ func TestRanksMatchBruteForce(t *testing.T) {
 		for k := range buckets {
 			buckets[k] = &bucketRanks{Bucket: k}
 		}
+		prev := make([]uint8, len(cs))
 		for i := range cs {
 			b := buckets[rng.IntN(tc.buckets)]
-			b.Rows = append(b.Rows, rankRowOf(&cs[i], scored[i], 0))
+			prev[i] = uint8(rng.IntN(len(serving.Tiers)))
+			b.Rows = append(b.Rows, rankRowOf(&cs[i], scored[i], prev[i]))
 		}
-		rk, err := rankRun(tc.size, seg, true, func(fn func(*bucketRanks)) error {
+		rk, err := rankRun(tc.size, seg, true, true, func(fn func(*bucketRanks)) error {
 			for _, b := range buckets {
 				fn(b)
 			}
@@ -230,10 +232,20 @@ func TestRanksMatchBruteForce(t *testing.T) {
 		}
 		want := slices.Clone(cs)
 		assignTiersBruteForce(want, scored)
+		mig := make([][]int64, len(serving.Tiers))
+		for i := range mig {
+			mig[i] = make([]int64, len(serving.Tiers))
+		}
 		for i := range want {
 			if got := rk.cuts.of(scored[i], cs[i].CLV, cs[i].SubscriberID); got != want[i].ValueTier {
 				t.Errorf("n=%d: customer %s (CLV %v): tier %s, want %s", tc.n, cs[i].SubscriberID, cs[i].CLV, got, want[i].ValueTier)
 			}
+			mig[prev[i]][tierIndex(want[i].ValueTier)]++
+		}
+		// The migration counted in the third pass, the customers on a
+		// cut-off's CLV once the cut-offs' ids are known.
+		if !reflect.DeepEqual(rk.migration, mig) {
+			t.Errorf("n=%d: tier migration %v, want %v", tc.n, rk.migration, mig)
 		}
 		if wl := listsBruteForce(cs, seg, tc.size, true); !reflect.DeepEqual(rk.lists, wl) {
 			for k := range wl {

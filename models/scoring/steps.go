@@ -123,7 +123,7 @@ func (r *Runner) Rank(ctx context.Context, p *Plan, parts []Part) (*Ranked, erro
 		first = false
 		return nil
 	}
-	rk, err := rankRun(p.ListSize, m.segment, p.BadDebtModel != "", each)
+	rk, err := rankRun(p.ListSize, m.segment, p.BadDebtModel != "", p.PrevTierRun != "", each)
 	if err != nil {
 		return nil, err
 	}
@@ -144,18 +144,7 @@ func (r *Runner) Rank(ctx context.Context, p *Plan, parts []Part) (*Ranked, erro
 		Customers: acc.customers, Value: p.Value, Segments: acc.segmentsOf(m.segment), Lists: rk.lists, Uplift: m.upliftMeta}
 	if p.PrevTierRun != "" {
 		mig := &serving.TierMigration{FromRun: p.PrevTierRun, FromMonth: month.AddDate(0, -1, 0).Format("2006-01"), Tiers: serving.Tiers,
-			Counts: make([][]int64, len(serving.Tiers))}
-		for i := range mig.Counts {
-			mig.Counts[i] = make([]int64, len(serving.Tiers))
-		}
-		if err := each(func(br *bucketRanks) {
-			for i := range br.Rows {
-				row := &br.Rows[i]
-				mig.Counts[min(int(row.PrevTier), len(serving.Tiers)-1)][tierIndex(rk.cuts.of(row.Scored, row.CLV, row.ID))]++
-			}
-		}); err != nil {
-			return nil, err
-		}
+			Counts: rk.migration}
 		none := tierIndex(serving.TierNone)
 		for k, n := range acc.gone {
 			mig.Counts[k][none] += n
