@@ -27,8 +27,9 @@ import (
 // the snapshot the API serves. Its rows also go to crm.model_tracking
 // (writeTracking), for SQL over the history of tracking. Every bucket
 // step computes its subscribers' share of it (survivalTallies,
-// reportParts in report.go); the rank step and the commit add the shares
-// up, so no step reads a whole table for it.
+// reportScan in report.go) from what it reads (crm.features and the
+// history runs of crm.scores, keeping its subscribers' rows); the rank
+// step and the commit add the shares up, reading no table for it.
 //
 // Sources and definitions:
 //   - Survival: every subscriber of the register (its newest row), from

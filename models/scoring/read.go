@@ -64,16 +64,36 @@ var historyColumns = []string{"month", "subscriber_id", "voice_minutes", "voice_
 	"care_calls", "amount_due", "amount_paid", "arrears"}
 
 // loadHistory reads the feature rows of months [from, to] per subscriber,
-// each subscriber's oldest first.
-func loadHistory(ctx context.Context, tables lake.TableLoader, from, to time.Time, keep func(id string) bool) (map[string]history, error) {
+// each subscriber's oldest first. With also, the scan reads every month
+// and the columns of extra as well, and hands each batch to also first
+// (the lifecycle report's share, reportScan.features: one scan of
+// crm.features for both).
+func loadHistory(ctx context.Context, tables lake.TableLoader, from, to time.Time, keep func(id string) bool,
+	extra []string, also func(*lake.Batch) error) (map[string]history, error) {
 	lo, hi := epochDay(from), epochDay(to)
-	filter := iceberg.NewAnd(
-		iceberg.GreaterThanEqual(iceberg.Reference("month"), iceberg.Date(lo)),
-		iceberg.LessThanEqual(iceberg.Reference("month"), iceberg.Date(hi)))
+	opts := []lake.ScanOption{lake.Select(historyColumns...)}
+	if also != nil {
+		cols := slices.Clone(historyColumns)
+		for _, c := range extra {
+			if !slices.Contains(cols, c) {
+				cols = append(cols, c)
+			}
+		}
+		opts = []lake.ScanOption{lake.Select(cols...)}
+	} else {
+		opts = append(opts, lake.Where(iceberg.NewAnd(
+			iceberg.GreaterThanEqual(iceberg.Reference("month"), iceberg.Date(lo)),
+			iceberg.LessThanEqual(iceberg.Reference("month"), iceberg.Date(hi)))))
+	}
 	out := map[string]history{}
-	for rec, err := range lake.Scan(ctx, tables, lake.FeaturesTable, lake.Select(historyColumns...), lake.Where(filter)) {
+	for rec, err := range lake.Scan(ctx, tables, lake.FeaturesTable, opts...) {
 		if err != nil {
 			return nil, fmt.Errorf("scoring: scan features: %w", err)
+		}
+		if also != nil {
+			if err := also(rec); err != nil {
+				return nil, err
+			}
 		}
 		month, ids := rec.Date("month"), rec.String("subscriber_id")
 		minutes, calls, sms, data := rec.Number("voice_minutes").Value, rec.Number("voice_calls").Value, rec.Number("sms").Value, rec.Number("data_mb").Value

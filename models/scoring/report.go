@@ -169,10 +169,14 @@ func tieKey(id string) uint64 {
 // to about sampleTarget subscribers (the buckets are of about one size).
 func bucketSampler(n int) sampler { return newSampler(n * lake.SubscriberBuckets) }
 
-// reportParts computes the report's parts of one bucket's subscribers
+// reportColumns are the crm.features columns the report's share reads.
+var reportColumns = append([]string{"month", "subscriber_id", "status"}, driftFeatures...)
+
+// newReportScan starts the report's parts of one bucket's subscribers
 // (every bucket's, a part each, when bucket < 0): reg is their register
-// rows, cs the run's customers among them (rows of crm.scores to be).
-func (r *Runner) reportParts(ctx context.Context, p *Plan, reg *register, cs []serving.Customer, bucket int) (map[int]*reportPart, error) {
+// rows. Its features take every crm.features row of theirs (the scan of
+// loadHistory), its finish the run's customers among them.
+func (r *Runner) newReportScan(p *Plan, reg *register, bucket int) (*reportScan, error) {
 	bucketOf := func(id string) int {
 		if bucket >= 0 {
 			return bucket
@@ -196,17 +200,19 @@ func (r *Runner) reportParts(ctx context.Context, p *Plan, reg *register, cs []s
 	for b := range out {
 		samplers[b] = bucketSampler(counts[b])
 	}
-	rs := &reportScan{r: r, p: p, reg: reg, keep: keep, bucketOf: bucketOf, parts: out, samplers: samplers}
-	if err := rs.features(ctx); err != nil {
-		return nil, err
+	rs := &reportScan{r: r, p: p, reg: reg, keep: keep, bucketOf: bucketOf, parts: out, samplers: samplers,
+		monthIndex: map[int32]int{}, stages: map[string][]uint8{}}
+	for i, m := range p.TransitionMonths {
+		t, err := time.Parse("2006-01", m)
+		if err != nil {
+			return nil, fmt.Errorf("scoring: plan's transition month %q: %w", m, err)
+		}
+		rs.monthIndex[epochDay(t)] = i
 	}
-	if err := rs.history(ctx, cs); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return rs, nil
 }
 
-// reportScan is what the scans of reportParts share.
+// reportScan is a bucket's report parts as they are counted.
 type reportScan struct {
 	r        *Runner
 	p        *Plan
@@ -215,65 +221,69 @@ type reportScan struct {
 	bucketOf func(string) int
 	parts    map[int]*reportPart
 	samplers map[int]sampler
+	// monthIndex is the index of each transition month (epoch day) in
+	// the plan's; stages each subscriber's stage code in them (0: no row).
+	monthIndex map[int32]int
+	stages     map[string][]uint8
 }
 
-// features reads crm.features once, every month, the report's columns of
-// the subscribers kept: the value curve from every row, the stages of the
-// plan's transition months, and the sampled values of the drift features.
-func (rs *reportScan) features(ctx context.Context) error {
-	months := rs.p.TransitionMonths
-	monthIndex := map[int32]int{}
-	for i, m := range months {
-		t, err := time.Parse("2006-01", m)
-		if err != nil {
-			return fmt.Errorf("scoring: plan's transition month %q: %w", m, err)
-		}
-		monthIndex[epochDay(t)] = i
+// finish counts the transitions and reads the history runs (cs: the run's
+// customers among the subscribers) and answers the parts.
+func (rs *reportScan) finish(ctx context.Context, cs []serving.Customer) (map[int]*reportPart, error) {
+	if err := rs.moves(); err != nil {
+		return nil, err
 	}
-	stages := map[string][]uint8{} // subscriber → stage code per transition month (0: no row)
-	cols := append([]string{"month", "subscriber_id", "status"}, driftFeatures...)
+	if err := rs.history(ctx, cs); err != nil {
+		return nil, err
+	}
+	return rs.parts, nil
+}
+
+// features takes one batch of crm.features rows (reportColumns at least,
+// any month) of the subscribers kept: the value curve from every row, the
+// stages of the plan's transition months, and the sampled values of the
+// drift features.
+func (rs *reportScan) features(c *lake.Batch) error {
 	tenureK, dueK, minK := slices.Index(driftFeatures, "tenure_months"), slices.Index(driftFeatures, "amount_due"), slices.Index(driftFeatures, "voice_minutes")
-	for c, err := range lake.Scan(ctx, rs.r.Tables, lake.FeaturesTable, lake.Select(cols...)) {
-		if err != nil {
-			return fmt.Errorf("scoring: %w", err)
+	month, ids, status := c.Date("month"), c.String("subscriber_id"), c.String("status")
+	vals := make([]func(int) float64, len(driftFeatures))
+	for k, f := range driftFeatures {
+		vals[k] = c.Number(f).Value
+	}
+	if err := c.Err(); err != nil {
+		return fmt.Errorf("scoring: %w", err)
+	}
+	for i := range c.Len() {
+		id := ids.Value(i)
+		if !rs.keep(id) {
+			continue
 		}
-		month, ids, status := c.Date("month"), c.String("subscriber_id"), c.String("status")
-		vals := make([]func(int) float64, len(driftFeatures))
-		for k, f := range driftFeatures {
-			vals[k] = c.Number(f).Value
-		}
-		if err := c.Err(); err != nil {
-			return fmt.Errorf("scoring: %w", err)
-		}
-		for i := range c.Len() {
-			id := ids.Value(i)
-			if !rs.keep(id) {
-				continue
+		b := rs.bucketOf(id)
+		rp := rs.parts[b]
+		m := month.Value(i)
+		tenure := vals[tenureK](i)
+		rp.Curve.Add(int(zeroNaN(tenure)), vals[dueK](i), vals[minK](i))
+		if k, ok := rs.monthIndex[m]; ok {
+			st := rs.stages[id]
+			if st == nil {
+				st = make([]uint8, len(rs.p.TransitionMonths))
+				rs.stages[strings.Clone(id)] = st
 			}
-			b := rs.bucketOf(id)
-			rp := rs.parts[b]
-			m := month.Value(i)
-			tenure := vals[tenureK](i)
-			rp.Curve.Add(int(zeroNaN(tenure)), vals[dueK](i), vals[minK](i))
-			if k, ok := monthIndex[m]; ok {
-				st := stages[id]
-				if st == nil {
-					st = make([]uint8, len(months))
-					stages[strings.Clone(id)] = st
-				}
-				st[k] = stageCode(status.Value(i), int32(zeroNaN(tenure)))
-			}
-			d := rp.drift(m)
-			if rs.samplers[b].keep(id) {
-				for k := range driftFeatures {
-					d[k] = append(d[k], vals[k](i))
-				}
-			}
+			st[k] = stageCode(status.Value(i), int32(zeroNaN(tenure)))
 		}
-		if err := ctx.Err(); err != nil {
-			return err
+		d := rp.drift(m)
+		if rs.samplers[b].keep(id) {
+			for k := range driftFeatures {
+				d[k] = append(d[k], vals[k](i))
+			}
 		}
 	}
+	return nil
+}
+
+// moves counts the transitions between consecutive transition months.
+func (rs *reportScan) moves() error {
+	months := rs.p.TransitionMonths
 	for k := 1; k < len(months); k++ {
 		cur, err := time.Parse("2006-01", months[k])
 		if err != nil {
@@ -283,7 +293,7 @@ func (rs *reportScan) features(ctx context.Context) error {
 		for _, rp := range rs.parts {
 			rp.moves(months[k-1])
 		}
-		for id, st := range stages {
+		for id, st := range rs.stages {
 			s, t := st[k-1], st[k]
 			mc := rs.parts[rs.bucketOf(id)].moves(months[k-1])
 			switch {
@@ -301,6 +311,7 @@ func (rs *reportScan) features(ctx context.Context) error {
 			}
 		}
 	}
+	rs.stages = nil
 	return nil
 }
 

@@ -290,7 +290,13 @@ func (r *Runner) scorePart(ctx context.Context, p *Plan, m *models, bucket int) 
 	if err != nil {
 		return nil, err
 	}
-	hist, err := loadHistory(ctx, r.Tables, month.AddDate(0, -5, 0), month, keep)
+	// One scan of crm.features for the history and the lifecycle report's
+	// share (every month).
+	rs, err := r.newReportScan(p, reg, bucket)
+	if err != nil {
+		return nil, err
+	}
+	hist, err := loadHistory(ctx, r.Tables, month.AddDate(0, -5, 0), month, keep, reportColumns, rs.features)
 	if err != nil {
 		return nil, err
 	}
@@ -392,7 +398,7 @@ func (r *Runner) scorePart(ctx context.Context, p *Plan, m *models, bucket int) 
 	}
 	out.sort()
 	out.survival = survivalTallies(reg, out.Customers, bucket)
-	if out.report, err = r.reportParts(ctx, p, reg, out.Customers, bucket); err != nil {
+	if out.report, err = rs.finish(ctx, out.Customers); err != nil {
 		return nil, err
 	}
 	return out, nil
