@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -42,7 +43,7 @@ func TestDailyScoreFansOut(t *testing.T) {
 		if err := json.Unmarshal(payload, &task); err != nil {
 			t.Errorf("payload %s: %v", payload, err)
 		}
-		if task.Action != "plan" && task.Action != "shard" && (task.Plan == nil || *task.Plan != *plan) {
+		if task.Action != "plan" && task.Action != "shard" && (task.Plan == nil || !reflect.DeepEqual(*task.Plan, *plan)) {
 			t.Errorf("%s task got plan %+v, want %+v", task.Action, task.Plan, plan)
 		}
 		mu.Lock()
@@ -106,7 +107,7 @@ func TestDailyScoreFansOut(t *testing.T) {
 			t.Errorf("shard %d invoked %d times, want %d", s, shardCalls[s], want)
 		}
 	}
-	if commit.Plan == nil || *commit.Plan != *plan || commit.Ranked != ranked || len(commit.Shards) != shards || len(commit.Parts) != 0 {
+	if commit.Plan == nil || !reflect.DeepEqual(*commit.Plan, *plan) || commit.Ranked != ranked || len(commit.Shards) != shards || len(commit.Parts) != 0 {
 		t.Fatalf("commit got plan %+v, ranks %q, %d shards and %d parts, want the plan, %q, %d shards and no parts",
 			commit.Plan, commit.Ranked, len(commit.Shards), len(commit.Parts), ranked, shards)
 	}
