@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -34,7 +36,7 @@ type ingestMemReport struct {
 	Files, RowsPerFile int
 	CSVBytes           int64
 	Rows               int64
-	Wall               time.Duration
+	Wall, CPU          time.Duration
 	MaxRSSMiB          float64
 	SharedBatchMiB     int
 	Workers            int
@@ -99,7 +101,7 @@ func (b *bench) measureIngestMem(ctx context.Context) (*ingestMemReport, error) 
 		return nil, err
 	}
 	log.Printf("ingestmem: one batch of %d files of %d rows (%.0f MB of CSV) in a child process", o.ingestMemFiles, o.ingestMemRows, float64(rep.CSVBytes)/1e6)
-	res, out, err := runChild(exec.CommandContext(ctx, self, ingestMemMode, dir, strconv.Itoa(o.ingestMemSharedMiB), strconv.Itoa(o.ingestMemWorkers)))
+	res, out, err := runChild(exec.CommandContext(ctx, self, ingestMemMode, dir, strconv.Itoa(o.ingestMemSharedMiB), strconv.Itoa(o.ingestMemWorkers), o.ingestMemHeapProfile))
 	if err != nil {
 		return nil, fmt.Errorf("ingestmem: %w", err)
 	}
@@ -107,7 +109,7 @@ func (b *bench) measureIngestMem(ctx context.Context) (*ingestMemReport, error) 
 	if err := json.Unmarshal(out, &a); err != nil || a.Failed > 0 {
 		return nil, fmt.Errorf("ingestmem: child answered %q (%v)", out, err)
 	}
-	rep.Rows, rep.Wall, rep.MaxRSSMiB = a.Rows, res.Wall, float64(res.MaxRSSKiB)/1024
+	rep.Rows, rep.Wall, rep.CPU, rep.MaxRSSMiB = a.Rows, res.Wall, res.CPU, float64(res.MaxRSSKiB)/1024
 	rep.Date, rep.Commit = time.Now().UTC(), gitCommit(ctx, b.root)
 	rep.Load = "unknown"
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
@@ -117,10 +119,15 @@ func (b *bench) measureIngestMem(ctx context.Context) (*ingestMemReport, error) 
 }
 
 // runIngestMem is the child: one IngestBatch of every file under dir's
-// landing bucket, into a lake in dir; it prints an ingestMemAnswer.
+// landing bucket, into a lake in dir; it prints an ingestMemAnswer. With a
+// HEAP-PROFILE path it writes the heap profile of the largest heap seen.
 func runIngestMem(ctx context.Context, args []string) error {
-	if len(args) != 3 {
-		return errors.New("usage: bench " + ingestMemMode + " DIR SHARED-MIB WORKERS")
+	if len(args) != 4 {
+		return errors.New("usage: bench " + ingestMemMode + " DIR SHARED-MIB WORKERS HEAP-PROFILE")
+	}
+	if args[3] != "" {
+		stop := profileHeapPeak(args[3])
+		defer stop()
 	}
 	dir := args[0]
 	sharedMiB, err := strconv.Atoi(args[1])
@@ -163,6 +170,44 @@ func runIngestMem(ctx context.Context, args []string) error {
 	return json.NewEncoder(os.Stdout).Encode(a)
 }
 
+// profileHeapPeak writes a heap profile to path whenever the heap in use
+// grows a twentieth past the largest one profiled (sampled every 100 ms),
+// until stop: the profile left is of the last GC before the peak.
+func profileHeapPeak(path string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var profiled uint64
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse < profiled+profiled/20 {
+				continue
+			}
+			profiled = ms.HeapInuse
+			f, err := os.Create(path)
+			if err != nil {
+				log.Printf("ingestmem: heap profile: %v", err)
+				return
+			}
+			if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+				log.Printf("ingestmem: heap profile: %v", err)
+			}
+			f.Close()
+			log.Printf("ingestmem: heap profile at %d MiB in use", profiled>>20)
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
 const (
 	ingestMemBegin = "<!-- ingestmem:begin -->"
 	ingestMemEnd   = "<!-- ingestmem:end -->"
@@ -176,8 +221,8 @@ func ingestMemSection(r *ingestMemReport, m machine) string {
 		"its peak RSS from wait4, %d files read at once. The batch holds at most %d MiB of Arrow rows for shared data files; GOMEMLIMIT %s. The ingest function has `MemorySize: 1024`.\n\n",
 		r.Date.Format("2006-01-02 15:04 UTC"), r.Commit, m.CPUs, m.CPUModel, r.Load, partIngestMem, r.Files, r.RowsPerFile,
 		r.Files, thousands(int64(r.RowsPerFile)), float64(r.CSVBytes)/1e6, r.Workers, r.SharedBatchMiB, cmp.Or(r.GoMemLimit, "unset"))
-	b.WriteString("| files | rows committed | wall | peak RSS |\n|---:|---:|---:|---:|\n")
-	fmt.Fprintf(&b, "| %d | %s | %.1f s | %.0f MiB |\n", r.Files, thousands(r.Rows), r.Wall.Seconds(), r.MaxRSSMiB)
+	b.WriteString("| files | rows committed | wall | CPU | peak RSS |\n|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| %d | %s | %.1f s | %.1f s | %.0f MiB |\n", r.Files, thousands(r.Rows), r.Wall.Seconds(), r.CPU.Seconds(), r.MaxRSSMiB)
 	b.WriteString(ingestMemEnd + "\n")
 	return b.String()
 }

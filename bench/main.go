@@ -116,6 +116,7 @@ type options struct {
 
 	ingestMemFiles, ingestMemRows        int
 	ingestMemSharedMiB, ingestMemWorkers int
+	ingestMemHeapProfile                 string
 }
 
 // has reports whether part is selected.
@@ -202,6 +203,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.ingestMemRows, "ingestmem-rows", 100000, "`rows` per file of the ingestmem part")
 	fs.IntVar(&o.ingestMemSharedMiB, "ingestmem-shared-mib", 0, "the batch's bound on buffered rows in `MiB` (0: lake's default)")
 	fs.IntVar(&o.ingestMemWorkers, "ingestmem-workers", 0, "files read at once (0: lake's default)")
+	fs.StringVar(&o.ingestMemHeapProfile, "ingestmem-heapprofile", "", "write the ingestmem child's heap profile at its largest heap to `file`")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -363,7 +365,7 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 		if err := mergeMarked(o.out, ingestMemBegin, ingestMemEnd, ingestMemSection(mr, rep.Machine)); err != nil {
 			return fmt.Errorf("write report: %w", err)
 		}
-		fmt.Fprintf(stdout, "ingestmem: %d files of %d rows in one batch: %.1f s, peak RSS %.0f MiB\n", mr.Files, mr.RowsPerFile, mr.Wall.Seconds(), mr.MaxRSSMiB)
+		fmt.Fprintf(stdout, "ingestmem: %d files of %d rows in one batch: %.1f s wall, %.1f s CPU, peak RSS %.0f MiB\n", mr.Files, mr.RowsPerFile, mr.Wall.Seconds(), mr.CPU.Seconds(), mr.MaxRSSMiB)
 	}
 	printSummary(stdout, rep)
 	if rep.API != nil {
