@@ -331,6 +331,24 @@ type prepared struct {
 	// charged is what bufs hold of budget, the batch's bound on them.
 	charged int64
 	budget  *sharedBudget
+	// keys are the record keys the file keeps, frozen once it is parsed
+	// (batchkeys.go); nil for a table without a natural key.
+	keys *frozenKeys
+}
+
+// freezeKeys freezes the kept keys of p, ready to commit, into spill; a
+// failure (the local disk) fails the file, whose message is retried.
+func (in *Ingester) freezeKeys(ctx context.Context, p *prepared, spill *keySpill) {
+	if p.recs == nil {
+		return
+	}
+	fk, err := spill.freeze(p.recs)
+	if err != nil {
+		in.discard(ctx, p)
+		p.step, p.err = stepErr, fmt.Errorf("ingest %s: %w", p.res.Source, err)
+		return
+	}
+	p.keys = fk
 }
 
 // dataFiles are the data files holding the rows of p: its own, or the
@@ -388,7 +406,9 @@ func (in *Ingester) IngestBatch(ctx context.Context, objs []Object) []Outcome {
 
 	t0 := time.Now()
 	pc := &pace{}
-	preps, err := in.prepareAll(ctx, pc, objs, fast)
+	spill := newKeySpill()
+	defer spill.close()
+	preps, err := in.prepareAll(ctx, pc, spill, objs, fast)
 	clock.since("batch_prepare", t0)
 	if err != nil {
 		for i := range out {
@@ -413,17 +433,23 @@ func (in *Ingester) IngestBatch(ctx context.Context, objs []Object) []Outcome {
 	}
 	for _, name := range tableOrder {
 		var keep []*prepared
-		taken := &hashSet{}
-		for _, p := range byTable[name] {
-			if p.recs != nil && !p.recs.claim(taken) {
+		t0 := time.Now()
+		claimed, err := claimBatch(byTable[name])
+		clock.since("batch_claim", t0)
+		for i, p := range byTable[name] {
+			switch {
+			case err != nil:
+				in.discard(ctx, p)
+				p.step, p.err = stepErr, fmt.Errorf("ingest %s: %w", p.res.Source, err)
+			case !claimed[i]:
 				in.discard(ctx, p)
 				p.step = stepSerial
-				continue
+			default:
+				keep = append(keep, p)
 			}
-			keep = append(keep, p)
 		}
-		t0 := time.Now()
-		err := in.commitBatch(ctx, keep)
+		t0 = time.Now()
+		err = in.commitBatch(ctx, keep)
 		clock.since("batch_commit", t0)
 		if err != nil {
 			for _, p := range keep {
@@ -504,7 +530,8 @@ func (in *Ingester) logResult(ctx context.Context, r Result) {
 // prepareAll reads and parses the files at idx, a few at a time.
 // A file is not started when the batch's pace says the time left would not
 // do it (deferral).
-func (in *Ingester) prepareAll(ctx context.Context, pc *pace, objs []Object, idx []int) ([]*prepared, error) {
+// The kept record keys of the files ready to commit are frozen into spill.
+func (in *Ingester) prepareAll(ctx context.Context, pc *pace, spill *keySpill, objs []Object, idx []int) ([]*prepared, error) {
 	logTbl, err := in.Tables.LoadTable(ctx, IngestLogTable.Ident())
 	if err != nil {
 		return nil, fmt.Errorf("load %s.%s: %w", Namespace, IngestLogTable.Name, err)
@@ -580,6 +607,9 @@ func (in *Ingester) prepareAll(ctx context.Context, pc *pace, objs []Object, idx
 				preps[k] = in.prepare(ctx, tables, shared, budget, prior[o.Source()], idx[k], o)
 				if preps[k].step == stepCommit {
 					pc.observe(in.now().Sub(t), o.Size)
+					in.freezeKeys(ctx, preps[k], spill)
+				} else {
+					preps[k].recs = nil // nothing of its check is needed again
 				}
 				preps[k].logBase = logBase
 				if f, ok := FormatForKey(objs[idx[k]].Key); ok {
@@ -746,8 +776,9 @@ func (in *Ingester) discard(ctx context.Context, p *prepared) {
 	p.release()
 }
 
-// release lets go of p's buffered rows.
+// release lets go of p's buffered rows and of its kept keys.
 func (p *prepared) release() {
+	p.keys.release()
 	releaseAll(p.bufs)
 	p.bufs = nil
 	p.budget.refund(p.charged)
@@ -1219,22 +1250,29 @@ func recheckBatch(ctx context.Context, tbl *table.Table, ps []*prepared, idx []i
 		return redo, nil
 	}
 	// A data file is immutable: one not live when the batch was parsed
-	// was consulted by none of its files.
-	owner := map[recordKey]int{}
-	for _, i := range idx {
-		if !redo[i] {
-			ps[i].recs.eachKept(func(k recordKey) { owner[k] = i })
-		}
-	}
+	// was consulted by none of its files. The new files' keys are sorted
+	// once and each file's kept keys read in order against them, so
+	// nothing the size of the batch's kept keys is built.
+	var added []recordKey
 	for _, df := range fresh {
 		keys, err := ps[idx[0]].recs.keysOf(ctx, tbl, df) // first versions: no rows of their own to leave out
 		if err != nil {
 			return nil, err
 		}
-		for _, k := range keys {
-			if i, ok := owner[k]; ok {
-				redo[i] = true
-			}
+		added = append(added, keys...)
+	}
+	slices.Sort(added)
+	run := newKeyRun(slices.Compact(added))
+	for _, i := range idx {
+		if redo[i] {
+			continue
+		}
+		err := ps[i].eachKept(func(k recordKey) bool {
+			redo[i] = run.has(k)
+			return !redo[i]
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return redo, nil

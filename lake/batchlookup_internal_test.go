@@ -123,7 +123,8 @@ func TestLookupPriorsMatchesPerFile(t *testing.T) {
 
 // The batch's recheck on the reloaded table sends back to be parsed again
 // exactly the files whose kept records another commit added meanwhile, or
-// whose consulted data files are gone, and no other.
+// whose consulted data files are gone, and no other; the same whether the
+// files' kept keys are their day sets or frozen runs (in memory or spilled).
 func TestRecheckBatchRedoesOnlyTheFilesHit(t *testing.T) {
 	ctx := context.Background()
 	cfg, cat, store := newInternalLake(t)
@@ -158,8 +159,25 @@ func TestRecheckBatchRedoesOnlyTheFilesHit(t *testing.T) {
 		}
 		return &prepared{recs: r}
 	}
-	ps := []*prepared{member(day1, "X1", "X2"), member(day1, "Y1"), member(day1+1, "Z1"), member(day1, "W1")}
-	ps[3].recs.consulted[day1] = map[string]bool{"gone.parquet": true}      // consulted a file no longer live
+	build := func() []*prepared {
+		ps := []*prepared{member(day1, "X1", "X2"), member(day1, "Y1"), member(day1+1, "Z1"), member(day1, "W1")}
+		ps[3].recs.consulted[day1] = map[string]bool{"gone.parquet": true} // consulted a file no longer live
+		return ps
+	}
+	smallBatchKeys(t, 2) // the first file's run in memory, the others spilled
+	spill := newKeySpill()
+	defer spill.close()
+	modes := map[string][]*prepared{"day sets": build(), "frozen": build()}
+	for _, p := range modes["frozen"] {
+		fk, err := spill.freeze(p.recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.keys = fk
+	}
+	if modes["frozen"][0].keys.mem == nil || modes["frozen"][1].keys.mem != nil {
+		t.Fatalf("frozen runs: want the first in memory, the others spilled")
+	}
 	ingest("exports/cdr/2026/10/01/b.csv", row("Y1", "01")+row("B2", "02")) // another ingest commits Y1
 	ingest("exports/cdr/2026/10/02/c.csv", row("C1", "02"))                 // and records no file keeps
 
@@ -175,18 +193,20 @@ func TestRecheckBatchRedoesOnlyTheFilesHit(t *testing.T) {
 		{"a consulted file gone", parsed, []int{0, 3}, map[int]bool{3: true}},
 		{"no files", load(), nil, map[int]bool{}},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got, err := recheckBatch(ctx, c.tbl, ps, c.idx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range ps {
-				if got[i] != c.want[i] {
-					t.Errorf("recheckBatch(%v): file %d redo = %v, want %v", c.idx, i, got[i], c.want[i])
+	for mode, ps := range modes {
+		for _, c := range cases {
+			t.Run(mode+"/"+c.name, func(t *testing.T) {
+				got, err := recheckBatch(ctx, c.tbl, ps, c.idx)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-		})
+				for i := range ps {
+					if got[i] != c.want[i] {
+						t.Errorf("recheckBatch(%v): file %d redo = %v, want %v", c.idx, i, got[i], c.want[i])
+					}
+				}
+			})
+		}
 	}
 }
 

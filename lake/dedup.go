@@ -702,28 +702,6 @@ func bufferedKeys(spec keySpec, bufs []PartBatch) keyRows {
 	}
 }
 
-// claim adds the file's kept keys to taken unless one is there already
-// (another file of the batch keeps it, or only its hash); it reports
-// whether they were added.
-func (r *recordSet) claim(taken *hashSet) bool {
-	for _, ks := range r.kept {
-		if ks.any(taken.Has) {
-			return false
-		}
-	}
-	for _, ks := range r.kept {
-		ks.any(func(k uint64) bool { taken.Add(k); return false })
-	}
-	return true
-}
-
-// eachKept calls f with every key the file keeps.
-func (r *recordSet) eachKept(f func(recordKey)) {
-	for _, ks := range r.kept {
-		ks.any(func(k uint64) bool { f(k); return false })
-	}
-}
-
 // recheck runs inside the commit retry loop on the reloaded table: for
 // every day of the file, the live files must still include those consulted
 // while parsing, and the files committed since must hold none of the kept

@@ -86,7 +86,7 @@ func TestSharedBufferBoundedByRowMemory(t *testing.T) {
 			for i := range idx {
 				idx[i] = i
 			}
-			preps, err := in.prepareAll(ctx, &pace{}, objs, idx)
+			preps, err := in.prepareAll(ctx, &pace{}, newKeySpill(), objs, idx)
 			if err != nil {
 				t.Fatal(err)
 			}
