@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bytes"
+	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -51,17 +51,28 @@ type ingestMemAnswer struct {
 	Failed int   `json:"failed"`
 }
 
-// memCSV is one day of CDR rows from many subscribers, hours and cells.
-func memCSV(day, rows int) []byte {
-	var b bytes.Buffer
-	b.Grow(rows * 120)
-	b.WriteString("call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge\n")
+// writeMemCSV writes one day of CDR rows from many subscribers, hours and
+// cells to path, streamed (this process's memory counts in nothing, but
+// a bench holding 1 GB of CSV is a poor neighbour), and returns its size.
+func writeMemCSV(path string, day, rows int) (int64, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	b := bufio.NewWriterSize(f, 1<<20)
+	n, _ := b.WriteString("call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge\n")
+	size := int64(n)
 	for r := range rows {
 		sub := (day*7919 + r*104729) % 100000
-		fmt.Fprintf(&b, "M%02d-%07d,S%07d,4917%08d,4930%06d,offnet,2026-10-%02dT%02d:%02d:%02dZ,%d,voice,out,false,false,CELL%04d,North,0,0.%04d\n",
+		n, _ := fmt.Fprintf(b, "M%02d-%07d,S%07d,4917%08d,4930%06d,offnet,2026-10-%02dT%02d:%02d:%02dZ,%d,voice,out,false,false,CELL%04d,North,0,0.%04d\n",
 			day, r, sub, sub, (day+r*31)%999983, day, (r/3600)%24, (r/60)%60, r%60, 1+r%900, r%2000, r%10000)
+		size += int64(n)
 	}
-	return b.Bytes()
+	if err := b.Flush(); err != nil {
+		return 0, err
+	}
+	return size, f.Close()
 }
 
 func ingestMemEnv(dir string) map[string]string {
@@ -90,11 +101,11 @@ func (b *bench) measureIngestMem(ctx context.Context) (*ingestMemReport, error) 
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return nil, err
 		}
-		body := memCSV(1+(d-1)%31, o.ingestMemRows)
-		rep.CSVBytes += int64(len(body))
-		if err := os.WriteFile(p, body, 0o644); err != nil {
+		n, err := writeMemCSV(p, 1+(d-1)%31, o.ingestMemRows)
+		if err != nil {
 			return nil, err
 		}
+		rep.CSVBytes += n
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -172,13 +183,21 @@ func runIngestMem(ctx context.Context, args []string) error {
 
 // profileHeapPeak writes a heap profile to path whenever the heap in use
 // grows a twentieth past the largest one profiled (sampled every 100 ms),
-// until stop: the profile left is of the last GC before the peak.
+// until stop: the profile left is of the last GC before the peak. Each
+// new high of the process's RSS goes to path.rss with the runtime's
+// memory figures at that moment.
 func profileHeapPeak(path string) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		var profiled uint64
+		trace, err := os.Create(path + ".rss")
+		if err != nil {
+			log.Printf("ingestmem: heap profile: %v", err)
+			return
+		}
+		defer trace.Close()
+		var profiled, maxRSS uint64
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for {
@@ -189,6 +208,11 @@ func profileHeapPeak(path string) (stop func()) {
 			}
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
+			if rss := vmRSS(); rss > maxRSS {
+				maxRSS = rss
+				fmt.Fprintf(trace, "%s rss %d MiB: heap in use %d, idle %d, released %d, sys %d, stacks %d, gc sys %d, other %d MiB; %d GCs\n",
+					time.Now().UTC().Format("15:04:05.0"), rss>>20, ms.HeapInuse>>20, ms.HeapIdle>>20, ms.HeapReleased>>20, ms.Sys>>20, ms.StackSys>>20, ms.GCSys>>20, ms.OtherSys>>20, ms.NumGC)
+			}
 			if ms.HeapInuse < profiled+profiled/20 {
 				continue
 			}
@@ -206,6 +230,21 @@ func profileHeapPeak(path string) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// vmRSS is the process's resident set in bytes (0 if unknown).
+func vmRSS() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 const (

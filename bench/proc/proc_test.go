@@ -47,6 +47,29 @@ func TestRunMeasuresTheChild(t *testing.T) {
 	}
 }
 
+// A child's peak RSS is its own, not its parent's: wait4 reports at least
+// the parent's peak (Linux carries the high-water RSS of the address space
+// a process execs from, and Go starts children in its own), so a 20 MiB
+// child of a parent holding 400 MiB reported 400 MiB before.
+func TestRunDoesNotReportTheParentsPeak(t *testing.T) {
+	hold := make([]byte, 400<<20)
+	for i := range hold {
+		hold[i] = byte(i)
+	}
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "PROC_TEST_CHILD_MIB=21")
+	res, _, _, err := Run(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RSSMiB() <= 0 || res.RSSMiB() >= 200 {
+		t.Errorf("a 21 MiB child of a parent holding 400 MiB: peak RSS %.0f MiB, want the child's own", res.RSSMiB())
+	}
+	if hold[len(hold)-1] != byte(len(hold)-1) {
+		t.Fatal("held memory changed")
+	}
+}
+
 func TestTail(t *testing.T) {
 	for _, tc := range []struct {
 		s    string
