@@ -21,6 +21,7 @@ import (
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 	"github.com/google/uuid"
+	"golang.org/x/sync/semaphore"
 )
 
 // Batches: many file versions, one snapshot per table. Every decision is
@@ -292,6 +293,19 @@ func (in *Ingester) batchWorkers(objs []Object, idx []int) int {
 		}
 	}
 	return smallBatchWorkers
+}
+
+// slotBytes is the expected size (decompressed) of a file per worker slot
+// it takes in a batch: a file of 4 × slotBytes or more runs alone.
+const slotBytes = 16 << 20
+
+// fileSlots is how many of a batch's workers slots obj takes.
+func fileSlots(obj Object, workers int) int64 {
+	need := obj.Size
+	if strings.HasSuffix(strings.ToLower(obj.Key), ".gz") {
+		need *= gzipGuess
+	}
+	return int64(min(workers, max(1, int(need/slotBytes))))
 }
 
 // prepStep is where the preparation of a file of a batch ended.
@@ -591,6 +605,13 @@ func (in *Ingester) prepareAll(ctx context.Context, pc *pace, spill *keySpill, o
 	preps := make([]*prepared, len(idx))
 	budget := in.newSharedBudget()
 	workers := in.batchWorkers(objs, idx)
+	// A large file's parse and write pipeline holds far more than a small
+	// one's (a million-row CDR file some 250 MiB of live heap, most of it
+	// its writers' buffered row groups): it takes more of the workers'
+	// slots, up to all of them, so that large files are read one at a time
+	// and a batch of them holds about what one does (see batchkeys.go for
+	// what each keeps until the commit).
+	slots := semaphore.NewWeighted(int64(workers))
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range min(workers, len(idx)) {
@@ -599,12 +620,19 @@ func (in *Ingester) prepareAll(ctx context.Context, pc *pace, spill *keySpill, o
 			defer wg.Done()
 			for k := range work {
 				o := objs[idx[k]]
+				w := fileSlots(o, workers)
+				if err := slots.Acquire(ctx, w); err != nil {
+					preps[k] = &prepared{idx: idx[k], obj: o, step: stepErr, err: fmt.Errorf("ingest %s: %w", o.Source(), err), res: Result{Source: o.Source(), ETag: o.ETag}}
+					continue
+				}
 				if d := in.deferral(ctx, pc, o.Size); d != nil {
+					slots.Release(w)
 					preps[k] = &prepared{idx: idx[k], obj: o, step: stepErr, err: d, res: Result{Source: o.Source(), ETag: o.ETag}}
 					continue
 				}
 				t := in.now()
 				preps[k] = in.prepare(ctx, tables, shared, budget, prior[o.Source()], idx[k], o)
+				slots.Release(w)
 				if preps[k].step == stepCommit {
 					pc.observe(in.now().Sub(t), o.Size)
 					in.freezeKeys(ctx, preps[k], spill)
