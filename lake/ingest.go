@@ -388,24 +388,62 @@ func (in *Ingester) writeFile(ctx context.Context, tbl *table.Table, f *Format, 
 	return writePartFiles(ctx, tbl, sc, p.Batches(r))
 }
 
+// Deleting the files of an abandoned attempt: removeLanes deletes at
+// once, each lane removeChunk files under a deadline of removeChunkTime
+// (a slow request is not waited on for ever), so the time is bounded by
+// the count, about count × a delete's latency ÷ removeLanes, not by one
+// wall clock for the whole: 30 s for every file left most of an attempt
+// of tens of thousands of files (a quarantined million-row file spread
+// over many days) as orphans for maintenance.
+const (
+	removeLanes     = 16
+	removeChunk     = 64
+	removeChunkTime = 30 * time.Second
+)
+
 // removeFiles deletes data files of an abandoned attempt. It runs even when
-// ctx is cancelled (the usual reason to abandon), for a bounded time.
+// ctx is cancelled (the usual reason to abandon), for a time bounded by
+// the number of files (see removeLanes).
 func removeFiles(ctx context.Context, tbl *table.Table, files []iceberg.DataFile) error {
 	if len(files) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	fs, err := tbl.FS(ctx)
-	if err != nil {
-		return err
-	}
+	base := context.WithoutCancel(ctx)
+	work := make(chan []iceberg.DataFile)
+	var mu sync.Mutex
 	var errs []error
-	for _, f := range files {
-		if err := fs.Remove(f.FilePath()); err != nil {
-			errs = append(errs, err)
-		}
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
 	}
+	var wg sync.WaitGroup
+	for range min(removeLanes, (len(files)+removeChunk-1)/removeChunk) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for chunk := range work {
+				ctx, cancel := context.WithTimeout(base, removeChunkTime)
+				fs, err := tbl.FS(ctx) // the file system's requests take the context it was opened with
+				if err != nil {
+					fail(err)
+					cancel()
+					continue
+				}
+				for _, f := range chunk {
+					if err := fs.Remove(f.FilePath()); err != nil {
+						fail(err)
+					}
+				}
+				cancel()
+			}
+		}()
+	}
+	for i := 0; i < len(files); i += removeChunk {
+		work <- files[i:min(len(files), i+removeChunk)]
+	}
+	close(work)
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
