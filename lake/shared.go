@@ -209,7 +209,7 @@ func (in *Ingester) bufferFile(ctx context.Context, tbl *table.Table, f *Format,
 				}
 			}
 		}
-		files, err = writeDataFiles(ctx, tbl, sc, rest)
+		files, err = writePartFiles(ctx, tbl, sc, rest)
 		return nil, 0, files, err
 	}
 }
@@ -238,8 +238,10 @@ const smallPartLanes = 8
 // writeShared writes the buffered rows of members into data files of tbl,
 // one per partition (more when a partition exceeds the table's target
 // file size), two partitions at a time (smallPartLanes when every
-// partition is below a row group). It returns the files written, also on
-// failure, so the caller can remove them.
+// partition is below a row group), with the writer a large file's rows go
+// through (partWriter: the parser's batches each lie in the partition
+// their key names). It returns the files written, also on failure, so the
+// caller can remove them.
 func writeShared(ctx context.Context, tbl *table.Table, sc *arrow.Schema, members []*prepared) ([]sharedFile, error) {
 	byPart := map[int64][]arrow.RecordBatch{}
 	partRows := map[int64]int64{}
@@ -261,6 +263,13 @@ func writeShared(ctx context.Context, tbl *table.Table, sc *arrow.Schema, member
 		parts = append(parts, k)
 	}
 	slices.Sort(parts)
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	pw, err := newPartWriter(ctx, tbl, sc)
+	if err != nil {
+		return nil, err
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -277,31 +286,26 @@ func writeShared(ctx context.Context, tbl *table.Table, sc *arrow.Schema, member
 				// One joined batch at a time: the copies made for the
 				// writer never add more than a row group per lane to
 				// what the members hold.
-				seq := func(yield func(arrow.RecordBatch, error) bool) {
+				seq := func(yield func(PartBatch, error) bool) {
 					for _, g := range groupRecords(byPart[part]) {
 						rec, err := concatGroup(sc, g)
 						if err != nil {
-							yield(nil, err)
+							yield(PartBatch{}, err)
 							return
 						}
-						// WriteRecords releases each batch it is given;
+						// The writer releases each batch it is given;
 						// the members keep their own references.
-						if !yield(rec, nil) {
+						if !yield(PartBatch{Rec: rec, Part: part}, nil) {
 							return
 						}
 					}
 				}
-				var err error
-				for df, werr := range table.WriteRecords(ctx, tbl, sc, seq,
-					table.WithMaxWriteWorkers(1), table.WithParquetRowGroupLimit(rowGroupRows)) {
-					if werr != nil {
-						err = werr
-						break
-					}
-					mu.Lock()
+				files, err := pw.writeStream(ctx, seq)
+				mu.Lock()
+				for _, df := range files {
 					out = append(out, sharedFile{df: df, part: part})
-					mu.Unlock()
 				}
+				mu.Unlock()
 				if err != nil {
 					mu.Lock()
 					errs = append(errs, fmt.Errorf("write partition %d: %w", part, err))
