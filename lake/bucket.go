@@ -1,8 +1,10 @@
 package lake
 
 import (
-	"github.com/apache/iceberg-go"
+	"math"
+
 	"github.com/apache/iceberg-go/table"
+	"github.com/twmb/murmur3"
 )
 
 // SubscriberBuckets is how many subscriber-hash buckets crm.cdr is
@@ -24,11 +26,16 @@ const SubscriberBuckets = 8
 // SubscriberBucketField is the name of crm.cdr's bucket partition field.
 const SubscriberBucketField = "subscriber_bucket"
 
-var subscriberBucket = iceberg.BucketTransform{NumBuckets: SubscriberBuckets}.Transformer(iceberg.PrimitiveTypes.String)
-
 // SubscriberBucket is the bucket, in [0, SubscriberBuckets), of a
 // subscriber id: the value Iceberg's bucket[8] transform gives it.
-func SubscriberBucket(id string) int { return int(subscriberBucket(id).Val) }
+//
+// It computes the transform itself (murmur3 of the bytes, its sign bit
+// cleared, modulo the buckets, as iceberg-go's BucketTransform does, see
+// TestSubscriberBucketIsIcebergs): the transform's func(any) boxed every
+// id of the ingest's 9.5M rows (1.4% of its CPU).
+func SubscriberBucket(id string) int {
+	return int((int32(murmur3.StringSum32(id)) & math.MaxInt32) % SubscriberBuckets)
+}
 
 // BucketTasks keeps the scan tasks that can hold rows of subscriber bucket
 // b: files whose partition has subscriber_bucket = b, and files written
