@@ -346,8 +346,14 @@ func (r *report) projection(b *strings.Builder) {
 		puts := float64(s.Added.Data+s.Added.Other)*scaleUp + float64(s.Added.Meta)
 		gets := float64(calls)*float64(s.Start.Meta) + 2*float64(s.Start.Data)*scaleUp
 		cost := gbs*pricePerGBs + float64(calls)*pricePerRequest + float64(3*buckets+3*targetShards*min(1, shardsHere)+8)*pricePerTransition + puts*pricePerPUT + gets*pricePerGET
+		// A commit past its MemorySize fits Lambda only with a larger one:
+		// say which, rather than a bare yes.
+		fitsCol := yesNo(fits)
+		if need := commitRSS * 1.048576; fits && need > float64(commitMem) {
+			fitsCol = fmt.Sprintf("yes, with the commit's MemorySize raised to %d MB", int(math.Ceil(need/64))*64)
+		}
 		p("| %s | %.1f | %.0f | %.0f | %d | %s | %s | %s | %.1f | %.0f / %.0f (MemorySize %d) | %s | %s | %s / %s | %.2f |\n", s.Name, cpu, bucketS, rss, mem,
-			thousands(int64(buckets)), rankCol, shardCol, t/60, commitS, commitRSS, commitMem, yesNo(fits), thousands(int64(gbs)), thousands(int64(puts)), thousands(int64(gets)), cost)
+			thousands(int64(buckets)), rankCol, shardCol, t/60, commitS, commitRSS, commitMem, fitsCol, thousands(int64(gbs)), thousands(int64(puts)), thousands(int64(gets)), cost)
 	}
 	r.ingestProjection(b, scaleUp)
 	p("\nWhat does not scale as built: the score run's rank step reads every customer's rank row (one bucket at a time,\n" +
