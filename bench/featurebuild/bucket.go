@@ -10,12 +10,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/metrics"
 	"runtime/pprof"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/telcolake/telcolake/bench/proc"
 	"github.com/telcolake/telcolake/lake"
 	"github.com/telcolake/telcolake/models/features"
 )
@@ -59,7 +59,7 @@ func runBucket(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 		defer pprof.StopCPUProfile()
 	}
 	if *heapProfile != "" {
-		stop := watchHeap(ctx, *heapProfile)
+		stop := proc.WatchHeap(ctx, *heapProfile)
 		defer stop()
 	}
 	conn, ctx, err := open(ctx)
@@ -126,41 +126,4 @@ func rowsDigest(ctx context.Context, tables lake.TableLoader, paths []string) (s
 		return "", fmt.Errorf("digest: %w", err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// watchHeap writes a heap profile to path each time the live heap passes
-// its highest so far by 32 MiB, so that the file left is the heap near the
-// peak; the returned function stops it.
-func watchHeap(ctx context.Context, path string) func() {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-		var top uint64
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			metrics.Read(s)
-			if s[0].Value.Kind() != metrics.KindUint64 {
-				return
-			}
-			if live := s[0].Value.Uint64(); live > top+32<<20 {
-				top = live
-				if f, err := os.Create(path); err == nil {
-					_ = pprof.Lookup("heap").WriteTo(f, 0)
-					f.Close()
-				}
-			}
-		}
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
 }

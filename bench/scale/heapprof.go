@@ -4,10 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"runtime/metrics"
-	"runtime/pprof"
 	"strings"
-	"time"
+
+	"github.com/telcolake/telcolake/bench/proc"
 )
 
 // envHeapProfile names a directory: when set, each step writes a heap
@@ -24,36 +23,5 @@ func watchHeap(ctx context.Context, name string) func() {
 	if dir == "" {
 		return func() {}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	path := filepath.Join(dir, strings.NewReplacer("/", "_", " ", "_").Replace(name)+".pprof")
-	go func() {
-		defer close(done)
-		s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-		var top uint64
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			metrics.Read(s)
-			if s[0].Value.Kind() != metrics.KindUint64 {
-				return
-			}
-			if live := s[0].Value.Uint64(); live > top+32<<20 {
-				top = live
-				if f, err := os.Create(path); err == nil {
-					_ = pprof.Lookup("heap").WriteTo(f, 0)
-					f.Close()
-				}
-			}
-		}
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
+	return proc.WatchHeap(ctx, filepath.Join(dir, strings.NewReplacer("/", "_", " ", "_").Replace(name)+".pprof"))
 }
