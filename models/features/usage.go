@@ -130,18 +130,16 @@ feed:
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
+	if rest := slices.Concat(slow...); len(rest) > 0 {
+		if err := addArrow(ctx, sc, rest, readers[0]); err != nil {
+			return fail(err)
+		}
+	}
 	var rows int64
 	accs := make([]*usageAcc, len(readers))
 	for w, r := range readers {
 		accs[w] = r.acc
 		rows += r.n
-	}
-	if rest := slices.Concat(slow...); len(rest) > 0 {
-		n, err := addArrow(ctx, sc, rest, accs[0])
-		if err != nil {
-			return fail(err)
-		}
-		rows += n
 	}
 	for _, a := range accs[1:] {
 		accs[0].cube.merge(a.cube)
@@ -150,25 +148,23 @@ feed:
 }
 
 // addArrow reads tasks through iceberg-go's Arrow scan (the row filter
-// applied, delete files too) into a, and returns the rows read.
-func addArrow(ctx context.Context, sc *table.Scan, tasks []table.FileScanTask, a *usageAcc) (int64, error) {
+// applied, delete files too) into r.
+func addArrow(ctx context.Context, sc *table.Scan, tasks []table.FileScanTask, r *cdrReader) error {
 	_, recs, err := sc.ReadTasks(ctx, tasks)
 	if err != nil {
-		return 0, fmt.Errorf("scan crm.cdr: %w", err)
+		return fmt.Errorf("scan crm.cdr: %w", err)
 	}
-	var rows int64
 	for rec, err := range recs {
 		if err != nil {
-			return 0, fmt.Errorf("scan crm.cdr: %w", err)
+			return fmt.Errorf("scan crm.cdr: %w", err)
 		}
-		rows += rec.NumRows()
-		err = a.add(lake.NewBatch(rec, "crm.cdr"))
+		err = r.addBatch(lake.NewBatch(rec, "crm.cdr"))
 		rec.Release()
 		if err != nil {
-			return 0, err
+			return err
 		}
 	}
-	return rows, nil
+	return nil
 }
 
 // mergeUsage adds the workers' totals into the first and counts each
@@ -221,89 +217,4 @@ type usageAcc struct {
 	seed    maphash.Seed
 	from    int64 // month start, µs
 	cube    *usageCubeAcc
-}
-
-func (a *usageAcc) add(b *lake.Batch) error {
-	ids, party, network := b.String("subscriber_id"), b.String("other_party_hash"), b.String("other_network")
-	kind, dir, start := b.String("call_type"), b.String("direction"), b.Time("start_time")
-	dur, roam, intl, dataKB := b.Int32("duration_s"), b.Bool("roaming"), b.Bool("international"), b.Int64("data_kb")
-	charge, cellRegion := b.Money("charge", 4), b.String("region")
-	// other_area is null in rows written before the column existed.
-	area := b.String("other_area")
-	if err := b.Err(); err != nil {
-		return fmt.Errorf("features: %w", err)
-	}
-	for i := range b.Len() {
-		si, ok := a.index[ids.Value(i)]
-		if !ok {
-			continue
-		}
-		u := &a.u[si]
-		us := start.Micros(i)
-		sec := us / 1e6
-		day := sec / 86400
-		u.days |= 1 << uint((us-a.from)/86400e6)
-		var c int64
-		if !charge.IsNull(i) {
-			c = charge.Value(i)
-		}
-		u.charge += c
-		net := network.Value(i)
-		switch kind.Value(i) {
-		case "voice":
-			u.voiceCalls++
-			u.voiceSecs += int64(dur.Value(i))
-			if roam.Value(i) {
-				u.roaming++
-			}
-			if intl.Value(i) {
-				u.intl++
-			}
-			// 1970-01-01 was a Thursday: (day+3)%7 is 0 on Mondays.
-			wd := (day + 3) % 7
-			hour := (sec / 3600) % 24
-			switch {
-			case wd >= 5:
-				u.weekend++
-			case hour >= 8 && hour < 20:
-				u.peak++
-			}
-			dayType := 0
-			if wd >= 5 {
-				dayType = 1
-			}
-			var otherArea, cell string
-			if !area.IsNull(i) {
-				otherArea = area.Value(i)
-			}
-			if !cellRegion.IsNull(i) {
-				cell = cellRegion.Value(i)
-			}
-			a.cube.add(si, int(hour), dayType, callKind(roam.Value(i), intl.Value(i), net, otherArea, cell, a.cube.home[si]),
-				int64(dur.Value(i)))
-			if dir.Value(i) == "out" {
-				u.outVoice++
-				if net == "offnet" {
-					u.offnetOut++
-				}
-			}
-			if c >= HighValueCharge {
-				u.highValue++
-			}
-			if net == "care" {
-				u.care++
-				continue // the care line is not a contact
-			}
-		case "sms":
-			u.sms++
-		default:
-			u.dataKB += dataKB.Value(i)
-			continue
-		}
-		if party.IsNull(i) {
-			continue
-		}
-		a.parties[si] = append(a.parties[si], uint32(maphash.String(a.seed, party.Value(i))))
-	}
-	return nil
 }

@@ -47,33 +47,6 @@ const (
 // unknownValue stands for a demographic the register does not give.
 const unknownValue = "unknown"
 
-// callKind classifies a voice call: roaming first (the subscriber is
-// abroad), then international (a foreign number), then by the other
-// party's area against the caller's (the CDR's serving region, else the
-// subscriber's home region). A domestic call without the other party's
-// area is unknown_area: feeds without other_area are never taken as local.
-func callKind(roaming, intl bool, network, otherArea, cellRegion, home string) int {
-	switch {
-	case roaming:
-		return kindRoaming
-	case intl || network == "international":
-		return kindInternational
-	case otherArea == "":
-		return kindUnknownArea
-	}
-	own := cellRegion
-	if own == "" {
-		own = home
-	}
-	if own == "" {
-		return kindUnknownArea
-	}
-	if otherArea == own {
-		return kindLocal
-	}
-	return kindLongDistance
-}
-
 // fineBucket is the bucket of a call by hour (0–23), day type and kind.
 func fineBucket(hour, dayType, kind int) int { return (hour*nDayTypes+dayType)*nKinds + kind }
 
