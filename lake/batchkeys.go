@@ -116,12 +116,8 @@ func (s *keySpill) freeze(r *recordSet) (*frozenKeys, error) {
 		return fk, nil
 	}
 	if s.f == nil {
-		f, err := os.CreateTemp("", "telcolake-batchkeys-*")
+		f, err := unlinkedTemp("telcolake-batchkeys-*")
 		if err != nil {
-			return nil, fmt.Errorf("spill the batch's record keys: %w", err)
-		}
-		if err := os.Remove(f.Name()); err != nil {
-			f.Close()
 			return nil, fmt.Errorf("spill the batch's record keys: %w", err)
 		}
 		s.f = f

@@ -32,15 +32,25 @@ type spillChunk struct {
 }
 
 func newSuspectSpill() (*suspectSpill, error) {
-	f, err := os.CreateTemp("", "telcolake-suspects-*")
+	f, err := unlinkedTemp("telcolake-suspects-*")
 	if err != nil {
 		return nil, fmt.Errorf("spill the duplicates to verify: %w", err)
 	}
+	return &suspectSpill{f: f}, nil
+}
+
+// unlinkedTemp is a new temporary file already removed from its directory:
+// it lives as long as it is open, and a crash leaves nothing behind.
+func unlinkedTemp(pattern string) (*os.File, error) {
+	f, err := os.CreateTemp("", pattern)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.Remove(f.Name()); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("spill the duplicates to verify: %w", err)
+		return nil, err
 	}
-	return &suspectSpill{f: f}, nil
+	return f, nil
 }
 
 // write appends the keys of set as a new chunk.
