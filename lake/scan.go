@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -56,10 +57,13 @@ func Where(expr iceberg.BooleanExpression) ScanOption {
 // Parallel decodes up to n data files at a time (default 2).
 func Parallel(n int) ScanOption { return func(c *scanConfig) { c.parallel = n } }
 
-// InBucket reads only the data files that can hold rows of subscriber
-// bucket b (BucketTasks): one bucket of crm.cdr for the fan-out. Rows of
-// other buckets in files written without the bucket partition still
-// arrive; the caller filters them.
+// InBucket keeps the rows of subscriber bucket b (SubscriberBucket of
+// subscriber_id) and reads only the data files that can hold them
+// (BucketTasks, at planning): one bucket of crm.cdr or crm.features for
+// the fan-out. Files written under a spec without the bucket field (a lake
+// older than it) are read whole and their rows filtered, reading
+// subscriber_id for that even when it is not selected (it is not
+// returned then).
 func InBucket(b int) ScanOption { return func(c *scanConfig) { c.bucket = b } }
 
 // CountInto adds what the scan read to *cost when it ends. Tests and
@@ -67,13 +71,16 @@ func InBucket(b int) ScanOption { return func(c *scanConfig) { c.bucket = b } }
 func CountInto(cost *ScanCost) ScanOption { return func(c *scanConfig) { c.cost = cost } }
 
 // ScanCost is what scans read: manifests opened and pruned by the
-// partition filter, data files opened, rows returned.
+// partition filter, data files opened, rows returned, and rows an InBucket
+// scan read and dropped (other buckets' rows in files written without the
+// bucket field).
 type ScanCost struct {
 	Scans            int
 	ManifestsScanned int64
 	ManifestsSkipped int64
 	DataFiles        int64
 	Rows             int64
+	BucketDropped    int64
 }
 
 // Add adds o to c.
@@ -83,6 +90,7 @@ func (c *ScanCost) Add(o ScanCost) {
 	c.ManifestsSkipped += o.ManifestsSkipped
 	c.DataFiles += o.DataFiles
 	c.Rows += o.Rows
+	c.BucketDropped += o.BucketDropped
 }
 
 // costReporter takes iceberg-go's scan report.
@@ -172,10 +180,7 @@ func scan(ctx context.Context, opts []ScanOption, load func(yield func(*Batch, e
 		if sc := tbl.Scan(so...); cfg.bucket < 0 {
 			_, recs, err = sc.ToArrowRecords(ctx)
 		} else {
-			var tasks []table.FileScanTask
-			if tasks, err = sc.PlanFiles(ctx); err == nil {
-				_, recs, err = sc.ReadTasks(ctx, BucketTasks(tbl.Metadata(), tasks, cfg.bucket))
-			}
+			recs, err = bucketRecords(ctx, tbl, sc, so, cfg, rep)
 		}
 		if err != nil {
 			yield(nil, fmt.Errorf("scan %s: %w", name, err))
@@ -196,6 +201,58 @@ func scan(ctx context.Context, opts []ScanOption, load func(yield func(*Batch, e
 			}
 		}
 	}
+}
+
+// bucketRecords reads the data files of sc that can hold rows of
+// cfg.bucket (bucketTasks; rep counts those files) and, when some of them
+// can hold other buckets' rows too, keeps the bucket's rows alone
+// (keepBucket), reading subscriber_id for it if not selected.
+func bucketRecords(ctx context.Context, tbl *table.Table, sc *table.Scan, so []table.ScanOption, cfg scanConfig, rep *costReporter) (iter.Seq2[arrow.RecordBatch, error], error) {
+	tasks, err := sc.PlanFiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	kept, mixed := bucketTasks(tbl.Metadata(), tasks, cfg.bucket)
+	files := map[string]bool{}
+	for _, t := range kept {
+		files[t.File.FilePath()] = true
+	}
+	rep.mu.Lock()
+	rep.cost.DataFiles = int64(len(files)) // planning counted every bucket's
+	rep.mu.Unlock()
+	drop := false
+	if mixed && len(cfg.cols) > 0 && !slices.Contains(cfg.cols, subscriberColumn) {
+		cols := append(slices.Clone(cfg.cols), subscriberColumn)
+		sc, drop = tbl.Scan(append(slices.Clone(so), table.WithSelectedFields(cols...))...), true
+	}
+	_, recs, err := sc.ReadTasks(ctx, kept)
+	if err != nil || !mixed {
+		return recs, err
+	}
+	return func(yield func(arrow.RecordBatch, error) bool) {
+		for rec, err := range recs {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			n := rec.NumRows()
+			out, err := keepBucket(ctx, rec, cfg.bucket, drop)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			rep.mu.Lock()
+			rep.cost.BucketDropped += n - out.NumRows()
+			rep.mu.Unlock()
+			if out.NumRows() == 0 {
+				out.Release()
+				continue
+			}
+			if !yield(out, nil) {
+				return
+			}
+		}
+	}, nil
 }
 
 // ReadTable scans a whole table (optionally only some columns) into memory.

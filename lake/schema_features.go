@@ -49,10 +49,17 @@ var featuresSchema = iceberg.NewSchema(0,
 	field(39, "built_at", tTime, required, "when this row was built"),
 )
 
-// FeaturesTable holds the model features; rebuilding a month replaces that
-// month's partition in one commit.
+// FeaturesTable holds the model features, partitioned by month and by
+// subscriber-hash bucket (SubscriberBuckets, as crm.cdr), so one bucket of
+// the fan-out (a feature bucket's earlier months, a score bucket's
+// features and history) reads its own files alone (InBucket). Rebuilding a
+// month replaces that month's partitions in one commit. Lakes created
+// before the bucket field keep their month-only spec: InBucket reads those
+// files whole and filters their rows.
 var FeaturesTable = TableDef{
 	Name:   "features",
 	Schema: featuresSchema,
-	Spec:   partitionBy(featuresSchema, "month", "month_month", iceberg.MonthTransform{}),
+	Spec: partitionByFields(featuresSchema,
+		partField{"month", "month_month", iceberg.MonthTransform{}},
+		partField{"subscriber_id", SubscriberBucketField, iceberg.BucketTransform{NumBuckets: SubscriberBuckets}}),
 }

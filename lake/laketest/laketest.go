@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
 
 	"github.com/telcolake/telcolake/lake"
@@ -57,6 +59,38 @@ func New(t testing.TB) *Lake {
 	root := filepath.Join(dir, "store")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	return &Lake{Cfg: cfg, Cat: cat, Root: root, In: lake.NewIngester(cfg, cat, lake.DirStore{Root: root}, log)}
+}
+
+// MonthOnlyFeatures recreates crm.features, empty, as lakes created before
+// its subscriber bucket field have it: partitioned by month alone (same
+// schema, location and properties), for tests of an existing lake.
+func (l *Lake) MonthOnlyFeatures(t testing.TB) {
+	t.Helper()
+	ctx := context.Background()
+	def := lake.FeaturesTable
+	tbl, err := l.Cat.LoadTable(ctx, def.Ident())
+	if err != nil {
+		t.Fatalf("laketest: %v", err)
+	}
+	month, ok := def.Schema.FindFieldByName("month")
+	if !ok {
+		t.Fatal("laketest: crm.features has no month column")
+	}
+	fieldID := 1000
+	spec, err := iceberg.NewPartitionSpecOpts(iceberg.AddPartitionFieldBySourceID(month.ID, "month_month", iceberg.MonthTransform{}, def.Schema, &fieldID))
+	if err != nil {
+		t.Fatalf("laketest: month-only spec: %v", err)
+	}
+	if err := l.Cat.DropTable(ctx, def.Ident()); err != nil {
+		t.Fatalf("laketest: drop crm.features: %v", err)
+	}
+	if _, err := l.Cat.CreateTable(ctx, def.Ident(), def.Schema, catalog.WithPartitionSpec(&spec),
+		catalog.WithLocation(tbl.Location()), catalog.WithProperties(tbl.Properties())); err != nil {
+		t.Fatalf("laketest: create month-only crm.features: %v", err)
+	}
+	if err := lake.EnsureTables(ctx, l.Cat, l.Cfg.Warehouse); err != nil { // an existing lake's start
+		t.Fatalf("laketest: tables: %v", err)
+	}
 }
 
 // Ingest writes body to landing/key and ingests it; the file must commit.

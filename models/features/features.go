@@ -383,12 +383,25 @@ func BuiltMonths(ctx context.Context, tables lake.TableLoader) (map[time.Time]bo
 	if err != nil {
 		return nil, fmt.Errorf("features: plan features: %w", err)
 	}
+	monthField := map[int32]int{} // spec id → partition field id of month(month), -1 if none
 	for _, t := range tasks {
-		for _, v := range t.File.Partition() {
-			// month(month) partitions hold months since 1970-01.
-			if m, ok := v.(int32); ok {
-				out[time.Date(1970, time.Month(1+m), 1, 0, 0, 0, 0, time.UTC)] = true
+		sid := t.File.SpecID()
+		fid, ok := monthField[sid]
+		if !ok {
+			fid = -1
+			if spec := tbl.Metadata().PartitionSpecByID(int(sid)); spec != nil {
+				for _, f := range spec.Fields() {
+					if _, month := f.Transform.(iceberg.MonthTransform); month {
+						fid = f.FieldID
+					}
+				}
 			}
+			monthField[sid] = fid
+		}
+		// month(month) partitions hold months since 1970-01 (the bucket
+		// field beside it holds an int32 too).
+		if m, ok := t.File.Partition()[fid].(int32); ok {
+			out[time.Date(1970, time.Month(1+m), 1, 0, 0, 0, 0, time.UTC)] = true
 		}
 	}
 	return out, nil
