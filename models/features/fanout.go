@@ -17,13 +17,17 @@ import (
 
 // The fan-out build splits the subscribers into lake.SubscriberBuckets
 // buckets by Iceberg's bucket hash of subscriber_id. Everything a feature
-// row needs is the subscriber's own: the CDR (crm.cdr is partitioned by
-// the bucket, so a bucket reads only its files), bills, register rows and
-// earlier feature months (read whole and filtered by bucket: those tables
-// are ~100 times smaller than crm.cdr). So each bucket is built by its own
+// row needs is the subscriber's own: the CDR and earlier feature months
+// (crm.cdr and crm.features are partitioned by the bucket, so a bucket
+// reads only its files; a month-only crm.features of an older lake is read
+// whole and filtered), bills and register rows (read whole and filtered by
+// bucket: those tables are ~100 times smaller than crm.cdr). Each bucket's
+// rows of a month land in that bucket's partition of the month
+// (WriteRows' partitioned writer; lake.CommitFiles reads the bucket back
+// from each file's footer). So each bucket is built by its own
 // function invocation (BuildBucket: data files written, nothing
 // committed), and one more (CommitMonths) commits every month in one
-// snapshot of all buckets' files, replacing that month's partition: the
+// snapshot of all buckets' files, replacing that month's partitions: the
 // rows equal Build's, row by row. The usage cube's cells add up over
 // buckets (a subscriber is in one bucket, so even the distinct counts
 // add): each bucket writes its partial cells as uncommitted files, and the

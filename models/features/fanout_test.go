@@ -86,6 +86,20 @@ func TestFanOutEqualsSingleProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := featureRows(t, l)
+	// The built months come from the files' month partition values, not
+	// the bucket beside it.
+	built, err := features.BuiltMonths(ctx, l.Cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(built) != len(months) {
+		t.Errorf("BuiltMonths = %v, want the %d months built", built, len(months))
+	}
+	for _, m := range months {
+		if !built[m] {
+			t.Errorf("BuiltMonths lacks %s: %v", m.Format("2006-01"), built)
+		}
+	}
 
 	// Buckets built side by side, three at a time, as the state machine's
 	// Map runs them; then one commit per month.
@@ -143,10 +157,24 @@ func TestFanOutEqualsSingleProcess(t *testing.T) {
 		}
 	}
 	for _, p := range parts {
+		rows := 0
 		for _, bm := range p.Months {
 			if bm.Rows == 0 {
 				t.Errorf("bucket %d month %s is empty: the hash does not spread 400 subscribers", p.Bucket, bm.Month.Format("2006-01"))
 			}
+			rows += bm.Rows
+		}
+		// Each bucket's files landed in its partition of crm.features: a
+		// bucket scan opens one file a month and finds the bucket's rows.
+		var cost lake.ScanCost
+		for _, err := range lake.Scan(ctx, l.Cat, lake.FeaturesTable, lake.Select("month"), lake.InBucket(p.Bucket), lake.CountInto(&cost)) {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if cost.DataFiles != int64(len(months)) || cost.Rows != int64(rows) || cost.BucketDropped != 0 {
+			t.Errorf("bucket %d: a bucket scan read %d data files and %d rows (%d dropped), want %d files (one a month) and its %d rows",
+				p.Bucket, cost.DataFiles, cost.Rows, cost.BucketDropped, len(months), rows)
 		}
 	}
 }

@@ -71,28 +71,34 @@ type Set struct {
 }
 
 // Load reads the feature rows of months [from, to] (inclusive) as a frame
-// with the columns of Specs; IDs are subscriber ids.
-func Load(ctx context.Context, tables lake.TableLoader, from, to time.Time) (*Set, error) {
-	return load(ctx, tables, from, to, all)
+// with the columns of Specs; IDs are subscriber ids. opts are added to the
+// scan's (lake.CountInto).
+func Load(ctx context.Context, tables lake.TableLoader, from, to time.Time, opts ...lake.ScanOption) (*Set, error) {
+	return load(ctx, tables, from, to, all, opts...)
 }
 
 // LoadBucket is Load of the subscribers of one subscriber-hash bucket
-// (lake.SubscriberBucket), for the fan-out scoring run: crm.features is
-// partitioned by month only, so the month is read whole and the other
-// buckets' rows are dropped as they arrive (memory holds one bucket).
-func LoadBucket(ctx context.Context, tables lake.TableLoader, from, to time.Time, bucket int) (*Set, error) {
+// (lake.SubscriberBucket), for the fan-out scoring run: it reads the
+// bucket's files of crm.features alone (lake.InBucket; a month-only
+// table of an older lake is read whole and filtered), so memory and reads
+// hold one bucket. opts are added to the scan's (lake.CountInto).
+func LoadBucket(ctx context.Context, tables lake.TableLoader, from, to time.Time, bucket int, opts ...lake.ScanOption) (*Set, error) {
 	if bucket < 0 || bucket >= lake.SubscriberBuckets {
 		return nil, fmt.Errorf("features: bucket %d is not in [0, %d)", bucket, lake.SubscriberBuckets)
 	}
-	return load(ctx, tables, from, to, subset(bucket))
+	return load(ctx, tables, from, to, subset(bucket), opts...)
 }
 
-func load(ctx context.Context, tables lake.TableLoader, from, to time.Time, keep subset) (*Set, error) {
-	var f RowFilter
-	if keep >= 0 {
-		f = func(id string, _ time.Time) bool { return keep.has(id) }
+func load(ctx context.Context, tables lake.TableLoader, from, to time.Time, keep subset, opts ...lake.ScanOption) (*Set, error) {
+	set := newSet()
+	intern := map[string]string{}
+	err := scanFeatures(ctx, tables, from, to, featureColumns(), func(b *lake.Batch) error {
+		return set.add(b, intern, nil)
+	}, append(keep.scan(), opts...)...)
+	if err != nil {
+		return nil, err
 	}
-	return LoadRows(ctx, tables, from, to, f)
+	return set, nil
 }
 
 // RowFilter says whether to keep a feature row, by its subscriber and
@@ -165,12 +171,14 @@ func newSet() *Set {
 	return set
 }
 
-// scanFeatures scans cols of crm.features for months [from, to].
-func scanFeatures(ctx context.Context, tables lake.TableLoader, from, to time.Time, cols []string, fn func(*lake.Batch) error) error {
+// scanFeatures scans cols of crm.features for months [from, to], with
+// opts added to the scan's.
+func scanFeatures(ctx context.Context, tables lake.TableLoader, from, to time.Time, cols []string, fn func(*lake.Batch) error, opts ...lake.ScanOption) error {
 	filter := iceberg.NewAnd(
 		iceberg.GreaterThanEqual(iceberg.Reference("month"), iceberg.Date(epochDay(MonthStart(from)))),
 		iceberg.LessThanEqual(iceberg.Reference("month"), iceberg.Date(epochDay(MonthStart(to)))))
-	for b, err := range lake.Scan(ctx, tables, lake.FeaturesTable, lake.Select(cols...), lake.Where(filter)) {
+	opts = append([]lake.ScanOption{lake.Select(cols...), lake.Where(filter)}, opts...)
+	for b, err := range lake.Scan(ctx, tables, lake.FeaturesTable, opts...) {
 		if err != nil {
 			return fmt.Errorf("features: %w", err)
 		}

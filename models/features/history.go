@@ -50,7 +50,8 @@ func loadHistory(ctx context.Context, tables lake.TableLoader, from, to time.Tim
 		iceberg.GreaterThanEqual(iceberg.Reference("month"), iceberg.Date(epochDay(from))),
 		iceberg.LessThanEqual(iceberg.Reference("month"), iceberg.Date(epochDay(to))))
 	out := map[string]histories{}
-	for b, err := range lake.Scan(ctx, tables, lake.FeaturesTable, lake.Select(historyColumns...), lake.Where(filter)) {
+	opts := append([]lake.ScanOption{lake.Select(historyColumns...), lake.Where(filter)}, keep.scan()...)
+	for b, err := range lake.Scan(ctx, tables, lake.FeaturesTable, opts...) {
 		if err != nil {
 			return nil, fmt.Errorf("features: earlier months: %w", err)
 		}
@@ -102,3 +103,12 @@ type subset int
 const all subset = -1
 
 func (s subset) has(id string) bool { return s < 0 || lake.SubscriberBucket(id) == int(s) }
+
+// scan is the scan option that reads the subset's rows alone (its
+// bucket's files of a bucket-partitioned table): none for all.
+func (s subset) scan() []lake.ScanOption {
+	if s < 0 {
+		return nil
+	}
+	return []lake.ScanOption{lake.InBucket(int(s))}
+}

@@ -31,9 +31,10 @@ import (
 //     missing feature months first, as Run does), and one bucket task per
 //     subscriber bucket (lake.SubscriberBucket).
 //   - bucket (a Map over the buckets): everything per customer for the
-//     subscribers of one bucket: their feature rows, register rows and
-//     history (features.LoadBucket and the same filters on the register
-//     and history), churn probability, reasons, segment, monthly value,
+//     subscribers of one bucket: their feature rows and history, with the
+//     lifecycle report's share (the bucket's files of crm.features alone:
+//     features.LoadBucket, loadHistory with lake.InBucket), their register
+//     rows (read and filtered), churn probability, reasons, segment, monthly value,
 //     cost, profit, CLV and value at risk, and their tier in the previous
 //     month's run. It stores its serving pieces, one per serving shard of
 //     the plan (its customers of that shard, serving.Encode'd: columns.bin
@@ -130,8 +131,14 @@ type Part struct {
 	DetailBytes int64       `json:"detail_bytes"`
 	// ReportBytes is the size of its share of the lifecycle report
 	// (ReportKey).
-	ReportBytes int64   `json:"report_bytes"`
-	Seconds     float64 `json:"seconds"`
+	ReportBytes int64 `json:"report_bytes"`
+	// FeatureFiles and FeatureRows are what the bucket's scans of
+	// crm.features read: data files, and rows decoded (its own and, from
+	// files of a month-only table, the other buckets' it dropped); 0 in
+	// the parts of a one-process Run.
+	FeatureFiles int64   `json:"feature_files"`
+	FeatureRows  int64   `json:"feature_rows"`
+	Seconds      float64 `json:"seconds"`
 }
 
 // PieceSize is the size of one serving piece's files.
@@ -296,6 +303,8 @@ type partial struct {
 	// report the rest of the lifecycle report's share, by bucket.
 	survival map[int]survivalTally
 	report   map[int]*reportPart
+	// read is what the part's scans of crm.features read.
+	read lake.ScanCost
 }
 
 func (p *partial) sort() {
@@ -364,9 +373,11 @@ func (r *Runner) ScoreBucket(ctx context.Context, p *Plan, bucket int) (*Part, e
 	if err != nil {
 		return nil, err
 	}
+	out.FeatureFiles, out.FeatureRows = part.read.DataFiles, part.read.Rows+part.read.BucketDropped
 	out.Seconds = time.Since(t0).Seconds()
 	r.info(ctx, "scoring bucket done", "run", p.Run, "bucket", bucket, "customers", out.Customers,
-		"detail_bytes", out.DetailBytes, "seconds", out.Seconds)
+		"detail_bytes", out.DetailBytes, "feature_files", out.FeatureFiles, "feature_rows", out.FeatureRows,
+		"seconds", out.Seconds)
 	return out, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/iceberg-go"
 
 	"github.com/telcolake/telcolake/lake"
 	"github.com/telcolake/telcolake/models/scoring"
@@ -106,6 +107,40 @@ func TestFanOutEqualsRun(t *testing.T) {
 	}
 }
 
+// TestFanOutEqualsRunOnMonthOnlyFeatures is TestFanOutEqualsRun on an
+// older lake, whose crm.features is partitioned by month alone: every
+// bucket reads the whole table and keeps its rows, with the same result.
+func TestFanOutEqualsRunOnMonthOnlyFeatures(t *testing.T) {
+	l, r := newTrainedLake(t, true)
+	fanOutEqualsRun(t, l.Cat, r, time.Date(2026, 7, 3, 5, 0, 0, 0, time.UTC))
+}
+
+// featureReads is what one process reads of crm.features for a run of
+// feature month fm (the rows of the months LoadBucket reads, and every row
+// for the history and the report), and the table's data files.
+func featureReads(t *testing.T, cat lake.TableLoader, fm string) (rows, files int64) {
+	t.Helper()
+	month, err := time.Parse("2006-01", fm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := func(m time.Time) iceberg.Date { return iceberg.Date(int32(m.Unix() / 86400)) }
+	window := iceberg.NewAnd(iceberg.GreaterThanEqual(iceberg.Reference("month"), day(month.AddDate(0, -3, 0))),
+		iceberg.LessThanEqual(iceberg.Reference("month"), day(month)))
+	var cost lake.ScanCost
+	for _, opts := range [][]lake.ScanOption{{lake.Where(window)}, {}} {
+		var c lake.ScanCost
+		for _, err := range lake.Scan(context.Background(), cat, lake.FeaturesTable, append(opts, lake.Select("month"), lake.CountInto(&c))...) {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		cost.Add(c)
+		files = c.DataFiles
+	}
+	return cost.Rows, files
+}
+
 func fanOutEqualsRun(t *testing.T, cat lake.TableLoader, r *scoring.Runner, clock time.Time) {
 	ctx := context.Background()
 	const listSize = 40
@@ -151,6 +186,27 @@ func fanOutEqualsRun(t *testing.T, cat lake.TableLoader, r *scoring.Runner, cloc
 	}
 	if total != single.Scored+single.WinBack {
 		t.Errorf("buckets hold %d customers, the single run %d", total, single.Scored+single.WinBack)
+	}
+	// What the buckets read of crm.features: their own files (together
+	// what one process reads, rows and files); from a month-only table,
+	// every file, all of it, each.
+	oneRows, tableFiles := featureReads(t, cat, p.FeatureMonth)
+	var readRows int64
+	for _, pt := range parts {
+		readRows += pt.FeatureRows
+	}
+	tbl, err := cat.LoadTable(ctx, lake.FeaturesTable.Ident())
+	if err != nil {
+		t.Fatal(err)
+	}
+	monthOnly, spec := true, tbl.Spec()
+	for _, f := range spec.Fields() {
+		monthOnly = monthOnly && f.Name != lake.SubscriberBucketField
+	}
+	t.Logf("bucket 0's two scans of crm.features read %d data files (the table has %d) and %d rows; the buckets %d rows in all, one process %d",
+		parts[0].FeatureFiles, tableFiles, parts[0].FeatureRows, readRows, oneRows)
+	if want := oneRows * map[bool]int64{false: 1, true: lake.SubscriberBuckets}[monthOnly]; readRows != want || oneRows == 0 {
+		t.Errorf("the buckets read %d rows of crm.features, want %d (one process reads %d; month-only table: %v)", readRows, want, oneRows, monthOnly)
 	}
 	// A part whose detail pieces are not the size its answer says is
 	// refused, and the parts stay for a retry (the rank step below).

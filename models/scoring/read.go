@@ -63,13 +63,15 @@ type history []serving.Month
 var historyColumns = []string{"month", "subscriber_id", "voice_minutes", "voice_calls", "sms", "data_mb",
 	"care_calls", "amount_due", "amount_paid", "arrears"}
 
-// loadHistory reads the feature rows of months [from, to] per subscriber,
-// each subscriber's oldest first. With also, the scan reads every month
-// and the columns of extra as well, and hands each batch to also first
-// (the lifecycle report's share, reportScan.features: one scan of
-// crm.features for both).
-func loadHistory(ctx context.Context, tables lake.TableLoader, from, to time.Time, keep func(id string) bool,
-	extra []string, also func(*lake.Batch) error) (map[string]history, error) {
+// loadHistory reads the feature rows of months [from, to] per subscriber
+// of one subscriber bucket (every subscriber when bucket < 0), each
+// subscriber's oldest first; a bucket reads its files of crm.features
+// alone (lake.InBucket). With also, the scan reads every month and the
+// columns of extra as well, and hands each batch to also first (the
+// lifecycle report's share, reportScan.features: one scan of crm.features
+// for both). more are added to the scan's options (lake.CountInto).
+func loadHistory(ctx context.Context, tables lake.TableLoader, from, to time.Time, bucket int,
+	extra []string, also func(*lake.Batch) error, more ...lake.ScanOption) (map[string]history, error) {
 	lo, hi := epochDay(from), epochDay(to)
 	opts := []lake.ScanOption{lake.Select(historyColumns...)}
 	if also != nil {
@@ -85,6 +87,10 @@ func loadHistory(ctx context.Context, tables lake.TableLoader, from, to time.Tim
 			iceberg.GreaterThanEqual(iceberg.Reference("month"), iceberg.Date(lo)),
 			iceberg.LessThanEqual(iceberg.Reference("month"), iceberg.Date(hi)))))
 	}
+	if bucket >= 0 {
+		opts = append(opts, lake.InBucket(bucket))
+	}
+	opts = append(opts, more...)
 	out := map[string]history{}
 	for rec, err := range lake.Scan(ctx, tables, lake.FeaturesTable, opts...) {
 		if err != nil {
@@ -107,9 +113,6 @@ func loadHistory(ctx context.Context, tables lake.TableLoader, from, to time.Tim
 				continue
 			}
 			id := ids.Value(i)
-			if !keep(id) {
-				continue
-			}
 			if _, ok := out[id]; !ok {
 				id = strings.Clone(id)
 			}

@@ -275,11 +275,12 @@ func (r *Runner) scorePart(ctx context.Context, p *Plan, m *models, bucket int) 
 	keep := func(string) bool { return true }
 	var set *features.Set
 	from := month.AddDate(0, -winBackMonths, 0)
+	var read lake.ScanCost // of crm.features
 	if bucket < 0 {
-		set, err = features.Load(ctx, r.Tables, from, month)
+		set, err = features.Load(ctx, r.Tables, from, month, lake.CountInto(&read))
 	} else {
 		keep = func(id string) bool { return lake.SubscriberBucket(id) == bucket }
-		set, err = features.LoadBucket(ctx, r.Tables, from, month, bucket)
+		set, err = features.LoadBucket(ctx, r.Tables, from, month, bucket, lake.CountInto(&read))
 	}
 	if err != nil {
 		return nil, err
@@ -296,7 +297,7 @@ func (r *Runner) scorePart(ctx context.Context, p *Plan, m *models, bucket int) 
 	if err != nil {
 		return nil, err
 	}
-	hist, err := loadHistory(ctx, r.Tables, month.AddDate(0, -5, 0), month, keep, reportColumns, rs.features)
+	hist, err := loadHistory(ctx, r.Tables, month.AddDate(0, -5, 0), month, bucket, reportColumns, rs.features, lake.CountInto(&read))
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +337,7 @@ func (r *Runner) scorePart(ctx context.Context, p *Plan, m *models, bucket int) 
 		}
 	}
 
-	out := &partial{Bucket: bucket, Customers: make([]serving.Customer, 0, len(current)+len(lost))}
+	out := &partial{Bucket: bucket, Customers: make([]serving.Customer, 0, len(current)+len(lost)), read: read}
 	if len(current) > 0 {
 		cur := set.Subset(current)
 		probs, reasons, err := cm.Score(cur, reasonsPerCustomer)

@@ -36,8 +36,18 @@ const lateBills = "exports/bills/2026/06/"
 // 2026-06) except June's bills, trains once, then ingests June's bills.
 func trainedLake(t *testing.T) (*laketest.Lake, *scoring.Runner) {
 	t.Helper()
+	return newTrainedLake(t, false)
+}
+
+// newTrainedLake is trainedLake; monthOnly gives it the crm.features of an
+// older lake, partitioned by month alone (laketest.MonthOnlyFeatures).
+func newTrainedLake(t *testing.T, monthOnly bool) (*laketest.Lake, *scoring.Runner) {
+	t.Helper()
 	ctx := context.Background()
 	l := laketest.New(t)
+	if monthOnly {
+		l.MonthOnlyFeatures(t)
+	}
 	landing := filepath.Join(l.Root, laketest.Landing)
 	man, err := synth.Generate(ctx, synth.Config{Subscribers: 1500, Months: 6, Seed: 7,
 		Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), CDRFileSpan: "month"}, synth.DirSink(landing))
