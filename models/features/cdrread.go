@@ -300,11 +300,11 @@ func (r *cdrReader) decode(rg *file.RowGroupReader, cols map[int]cdrColumn) erro
 		str(fidDirection, func(i int, b []byte, _ bool) { rows.out[i] = string(b) == "out" }),
 		str(fidRegion, func(i int, b []byte, _ bool) { rows.region[i] = r.regions.code(b) }),
 		str(fidOtherArea, func(i int, b []byte, _ bool) { rows.area[i] = r.regions.code(b) }),
-		r.int64s(rg, cols[fidStart], rows.start),
-		r.int32s(rg, cols[fidDuration], rows.dur),
-		r.int64s(rg, cols[fidDataKB], rows.dataKB),
-		r.bools(rg, cols[fidRoaming], rows.roam),
-		r.bools(rg, cols[fidIntl], rows.intl),
+		column[int64, *file.Int64ColumnChunkReader](r, rg, cols[fidStart], &r.i64, rows.start),
+		column[int32, *file.Int32ColumnChunkReader](r, rg, cols[fidDuration], &r.i32, rows.dur),
+		column[int64, *file.Int64ColumnChunkReader](r, rg, cols[fidDataKB], &r.i64, rows.dataKB),
+		column[bool, *file.BooleanColumnChunkReader](r, rg, cols[fidRoaming], &r.boolV, rows.roam),
+		column[bool, *file.BooleanColumnChunkReader](r, rg, cols[fidIntl], &r.boolV, rows.intl),
 		r.decimals(rg, cols[fidCharge], rows.chg),
 	)
 	return err
@@ -402,46 +402,22 @@ func fixed[T any, R interface {
 	return nil
 }
 
-func (r *cdrReader) int32s(rg *file.RowGroupReader, c cdrColumn, dst []int32) error {
+// column reads column c of a row group, whose chunk reader must be an R,
+// into dst (zero where null), through the batch buffer *buf.
+func column[T any, R interface {
+	ReadBatch(int64, []T, []int16, []int16) (int64, int, error)
+}](r *cdrReader, rg *file.RowGroupReader, c cdrColumn, buf *[]T, dst []T) error {
 	cr, err := rg.Column(c.index)
 	if err != nil {
 		return err
 	}
 	defer cr.Close()
-	ir, ok := cr.(*file.Int32ColumnChunkReader)
+	tr, ok := cr.(R)
 	if !ok {
-		return fmt.Errorf("column %s: not an int32 reader", c.descr.Name())
+		return fmt.Errorf("column %s: a %T, not the reader of its type", c.descr.Name(), cr)
 	}
-	r.i32 = resizeTo(r.i32, readBatch)
-	return fixed(ir, c, r.levels(c), r.i32, dst)
-}
-
-func (r *cdrReader) int64s(rg *file.RowGroupReader, c cdrColumn, dst []int64) error {
-	cr, err := rg.Column(c.index)
-	if err != nil {
-		return err
-	}
-	defer cr.Close()
-	ir, ok := cr.(*file.Int64ColumnChunkReader)
-	if !ok {
-		return fmt.Errorf("column %s: not an int64 reader", c.descr.Name())
-	}
-	r.i64 = resizeTo(r.i64, readBatch)
-	return fixed(ir, c, r.levels(c), r.i64, dst)
-}
-
-func (r *cdrReader) bools(rg *file.RowGroupReader, c cdrColumn, dst []bool) error {
-	cr, err := rg.Column(c.index)
-	if err != nil {
-		return err
-	}
-	defer cr.Close()
-	br, ok := cr.(*file.BooleanColumnChunkReader)
-	if !ok {
-		return fmt.Errorf("column %s: not a boolean reader", c.descr.Name())
-	}
-	r.boolV = resizeTo(r.boolV, readBatch)
-	return fixed(br, c, r.levels(c), r.boolV, dst)
+	*buf = resizeTo(*buf, readBatch)
+	return fixed(tr, c, r.levels(c), *buf, dst)
 }
 
 // decimals reads a decimal column as its unscaled integers (zero where
