@@ -33,7 +33,7 @@ import (
 const SubscriberBuckets = 8
 
 // SubscriberBucketField is the name of the bucket partition field of
-// crm.cdr and crm.features.
+// crm.cdr, crm.features and crm.scores.
 const SubscriberBucketField = "subscriber_bucket"
 
 // SubscriberBucket is the bucket, in [0, SubscriberBuckets), of a

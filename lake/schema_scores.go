@@ -32,10 +32,16 @@ var scoresSchema = iceberg.NewSchema(0,
 	field(24, "bad_debt_model", tString, optional, "version of the bad-debt model; empty without one"),
 )
 
-// ScoresTable holds the scoring runs; rerunning a run replaces its
-// partition in one commit.
+// ScoresTable holds the scoring runs, partitioned by run and by
+// subscriber-hash bucket (SubscriberBuckets, as crm.features), so a score
+// bucket of the fan-out reads its own files of the history runs alone
+// (InBucket). Rerunning a run replaces its partitions in one commit.
+// Lakes created before the bucket field keep their run-only spec: InBucket
+// reads those files whole and filters their rows.
 var ScoresTable = TableDef{
 	Name:   "scores",
 	Schema: scoresSchema,
-	Spec:   partitionBy(scoresSchema, "run", "run", iceberg.IdentityTransform{}),
+	Spec: partitionByFields(scoresSchema,
+		partField{"run", "run", iceberg.IdentityTransform{}},
+		partField{"subscriber_id", SubscriberBucketField, iceberg.BucketTransform{NumBuckets: SubscriberBuckets}}),
 }

@@ -66,27 +66,41 @@ func New(t testing.TB) *Lake {
 // schema, location and properties), for tests of an existing lake.
 func (l *Lake) MonthOnlyFeatures(t testing.TB) {
 	t.Helper()
+	l.withoutBucket(t, lake.FeaturesTable, "month", "month_month", iceberg.MonthTransform{})
+}
+
+// RunOnlyScores recreates crm.scores, empty, as lakes created before its
+// subscriber bucket field have it: partitioned by run alone (same schema,
+// location and properties), for tests of an existing lake.
+func (l *Lake) RunOnlyScores(t testing.TB) {
+	t.Helper()
+	l.withoutBucket(t, lake.ScoresTable, "run", "run", iceberg.IdentityTransform{})
+}
+
+// withoutBucket recreates table def, empty, partitioned by the one field
+// name (transform tr of column col) alone, as before its bucket field.
+func (l *Lake) withoutBucket(t testing.TB, def lake.TableDef, col, name string, tr iceberg.Transform) {
+	t.Helper()
 	ctx := context.Background()
-	def := lake.FeaturesTable
 	tbl, err := l.Cat.LoadTable(ctx, def.Ident())
 	if err != nil {
 		t.Fatalf("laketest: %v", err)
 	}
-	month, ok := def.Schema.FindFieldByName("month")
+	src, ok := def.Schema.FindFieldByName(col)
 	if !ok {
-		t.Fatal("laketest: crm.features has no month column")
+		t.Fatalf("laketest: crm.%s has no %s column", def.Name, col)
 	}
 	fieldID := 1000
-	spec, err := iceberg.NewPartitionSpecOpts(iceberg.AddPartitionFieldBySourceID(month.ID, "month_month", iceberg.MonthTransform{}, def.Schema, &fieldID))
+	spec, err := iceberg.NewPartitionSpecOpts(iceberg.AddPartitionFieldBySourceID(src.ID, name, tr, def.Schema, &fieldID))
 	if err != nil {
-		t.Fatalf("laketest: month-only spec: %v", err)
+		t.Fatalf("laketest: %s-only spec of crm.%s: %v", col, def.Name, err)
 	}
 	if err := l.Cat.DropTable(ctx, def.Ident()); err != nil {
-		t.Fatalf("laketest: drop crm.features: %v", err)
+		t.Fatalf("laketest: drop crm.%s: %v", def.Name, err)
 	}
 	if _, err := l.Cat.CreateTable(ctx, def.Ident(), def.Schema, catalog.WithPartitionSpec(&spec),
 		catalog.WithLocation(tbl.Location()), catalog.WithProperties(tbl.Properties())); err != nil {
-		t.Fatalf("laketest: create month-only crm.features: %v", err)
+		t.Fatalf("laketest: create %s-only crm.%s: %v", col, def.Name, err)
 	}
 	if err := lake.EnsureTables(ctx, l.Cat, l.Cfg.Warehouse); err != nil { // an existing lake's start
 		t.Fatalf("laketest: tables: %v", err)

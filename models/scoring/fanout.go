@@ -136,9 +136,13 @@ type Part struct {
 	// crm.features read: data files, and rows decoded (its own and, from
 	// files of a month-only table, the other buckets' it dropped); 0 in
 	// the parts of a one-process Run.
-	FeatureFiles int64   `json:"feature_files"`
-	FeatureRows  int64   `json:"feature_rows"`
-	Seconds      float64 `json:"seconds"`
+	FeatureFiles int64 `json:"feature_files"`
+	FeatureRows  int64 `json:"feature_rows"`
+	// ScoreFiles and ScoreRows are the same of its scans of crm.scores
+	// (the history runs, the previous month's value tiers).
+	ScoreFiles int64   `json:"score_files"`
+	ScoreRows  int64   `json:"score_rows"`
+	Seconds    float64 `json:"seconds"`
 }
 
 // PieceSize is the size of one serving piece's files.
@@ -303,8 +307,9 @@ type partial struct {
 	// report the rest of the lifecycle report's share, by bucket.
 	survival map[int]survivalTally
 	report   map[int]*reportPart
-	// read is what the part's scans of crm.features read.
-	read lake.ScanCost
+	// read is what the part's scans of crm.features read, scores what
+	// its scans of crm.scores' history runs read.
+	read, scores lake.ScanCost
 }
 
 func (p *partial) sort() {
@@ -365,7 +370,7 @@ func (r *Runner) ScoreBucket(ctx context.Context, p *Plan, bucket int) (*Part, e
 	if err != nil {
 		return nil, err
 	}
-	prev, err := r.prevTiers(ctx, p, func(id string) bool { return lake.SubscriberBucket(id) == bucket })
+	prev, err := r.prevTiers(ctx, p, bucket, lake.CountInto(&part.scores))
 	if err != nil {
 		return nil, err
 	}
@@ -374,9 +379,11 @@ func (r *Runner) ScoreBucket(ctx context.Context, p *Plan, bucket int) (*Part, e
 		return nil, err
 	}
 	out.FeatureFiles, out.FeatureRows = part.read.DataFiles, part.read.Rows+part.read.BucketDropped
+	out.ScoreFiles, out.ScoreRows = part.scores.DataFiles, part.scores.Rows+part.scores.BucketDropped
 	out.Seconds = time.Since(t0).Seconds()
 	r.info(ctx, "scoring bucket done", "run", p.Run, "bucket", bucket, "customers", out.Customers,
 		"detail_bytes", out.DetailBytes, "feature_files", out.FeatureFiles, "feature_rows", out.FeatureRows,
+		"score_files", out.ScoreFiles, "score_rows", out.ScoreRows,
 		"seconds", out.Seconds)
 	return out, nil
 }
@@ -536,6 +543,3 @@ func (r *Runner) readPiece(ctx context.Context, p *Plan, pt Part, shard int) (*s
 type deleter interface {
 	Delete(ctx context.Context, key string) error
 }
-
-// everyone keeps every subscriber.
-func everyone(string) bool { return true }

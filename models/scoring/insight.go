@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
 
 	"github.com/telcolake/telcolake/insight"
 	"github.com/telcolake/telcolake/lake"
@@ -274,22 +275,53 @@ func (r *Runner) runFiles(ctx context.Context) ([]runFile, error) {
 		return nil, fmt.Errorf("scoring: plan scores: %w", err)
 	}
 	var out []runFile
+	runs := runPartition{meta: tbl.Metadata()}
 	for _, t := range tasks {
-		for _, v := range t.File.Partition() {
-			run, ok := v.(string)
-			if !ok || len(run) < 6 {
-				continue
-			}
-			f := runFile{run: run}
-			lo, okLo := dateBound(t.File.LowerBoundValues(), fmID)
-			hi, okHi := dateBound(t.File.UpperBoundValues(), fmID)
-			if okLo && okHi && lo <= hi {
-				f.lo, f.hi, f.bounded = lo, hi, true
-			}
-			out = append(out, f)
+		run, ok := runs.of(t.File)
+		if !ok || len(run) < 6 {
+			continue
 		}
+		f := runFile{run: run}
+		lo, okLo := dateBound(t.File.LowerBoundValues(), fmID)
+		hi, okHi := dateBound(t.File.UpperBoundValues(), fmID)
+		if okLo && okHi && lo <= hi {
+			f.lo, f.hi, f.bounded = lo, hi, true
+		}
+		out = append(out, f)
 	}
 	return out, nil
+}
+
+// runPartition reads the run of crm.scores' data files from their
+// partitions: the value of the identity field named run of each file's
+// spec (the subscriber bucket field beside it, in lakes made since it was
+// added, holds an int32).
+type runPartition struct {
+	meta  table.Metadata
+	field map[int32]int // spec id → partition field id of the run, -1 if none
+}
+
+// of is the run of data file f; ok is false when its spec has no run
+// field or its partition no run.
+func (rp *runPartition) of(f iceberg.DataFile) (run string, ok bool) {
+	if rp.field == nil {
+		rp.field = map[int32]int{}
+	}
+	sid := f.SpecID()
+	fid, seen := rp.field[sid]
+	if !seen {
+		fid = -1
+		if spec := rp.meta.PartitionSpecByID(int(sid)); spec != nil {
+			for _, pf := range spec.Fields() {
+				if _, id := pf.Transform.(iceberg.IdentityTransform); id && pf.Name == "run" {
+					fid = pf.FieldID
+				}
+			}
+		}
+		rp.field[sid] = fid
+	}
+	run, ok = f.Partition()[fid].(string)
+	return run, ok
 }
 
 // dateBound decodes a date column bound (Iceberg's single-value

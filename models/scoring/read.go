@@ -179,8 +179,11 @@ func prevTierRun(ctx context.Context, tables lake.TableLoader, month time.Time) 
 }
 
 // prevTiers reads the value tiers of the plan's previous-month run
-// (PrevTierRun) of the subscribers keep keeps; nil without that run.
-func (r *Runner) prevTiers(ctx context.Context, p *Plan, keep func(string) bool) (map[string]string, error) {
+// (PrevTierRun) of one subscriber bucket's subscribers (everyone's when
+// bucket < 0); nil without that run. A bucket reads its files of
+// crm.scores alone (lake.InBucket). more are added to the scan's options
+// (lake.CountInto).
+func (r *Runner) prevTiers(ctx context.Context, p *Plan, bucket int, more ...lake.ScanOption) (map[string]string, error) {
 	if p.PrevTierRun == "" {
 		return nil, nil
 	}
@@ -191,8 +194,12 @@ func (r *Runner) prevTiers(ctx context.Context, p *Plan, keep func(string) bool)
 	prev := epochDay(month.AddDate(0, -1, 0))
 	filter := iceberg.NewAnd(iceberg.EqualTo(iceberg.Reference("run"), p.PrevTierRun),
 		iceberg.EqualTo(iceberg.Reference("feature_month"), iceberg.Date(prev)))
+	opts := []lake.ScanOption{lake.Select("run", "feature_month", "subscriber_id", "value_tier"), lake.Where(filter)}
+	if bucket >= 0 {
+		opts = append(opts, lake.InBucket(bucket))
+	}
 	out := map[string]string{}
-	for rec, err := range lake.Scan(ctx, r.Tables, lake.ScoresTable, lake.Select("run", "feature_month", "subscriber_id", "value_tier"), lake.Where(filter)) {
+	for rec, err := range lake.Scan(ctx, r.Tables, lake.ScoresTable, append(opts, more...)...) {
 		if err != nil {
 			return nil, fmt.Errorf("scoring: scan scores: %w", err)
 		}
@@ -201,7 +208,7 @@ func (r *Runner) prevTiers(ctx context.Context, p *Plan, keep func(string) bool)
 			return nil, fmt.Errorf("scoring: %w", err)
 		}
 		for i := range rec.Len() {
-			if int32(months.Value(i)) != prev || vt.IsNull(i) || runs.Value(i) != p.PrevTierRun || !keep(ids.Value(i)) {
+			if int32(months.Value(i)) != prev || vt.IsNull(i) || runs.Value(i) != p.PrevTierRun {
 				continue
 			}
 			out[strings.Clone(ids.Value(i))] = strings.Clone(vt.Value(i))

@@ -200,7 +200,7 @@ func (r *Runner) newReportScan(p *Plan, reg *register, bucket int) (*reportScan,
 	for b := range out {
 		samplers[b] = bucketSampler(counts[b])
 	}
-	rs := &reportScan{r: r, p: p, reg: reg, keep: keep, bucketOf: bucketOf, parts: out, samplers: samplers,
+	rs := &reportScan{r: r, p: p, reg: reg, bucket: bucket, keep: keep, bucketOf: bucketOf, parts: out, samplers: samplers,
 		monthIndex: map[int32]int{}, stages: map[string][]uint8{}}
 	for i, m := range p.TransitionMonths {
 		t, err := time.Parse("2006-01", m)
@@ -217,6 +217,7 @@ type reportScan struct {
 	r        *Runner
 	p        *Plan
 	reg      *register
+	bucket   int // the one bucket, or -1: every bucket
 	keep     func(string) bool
 	bucketOf func(string) int
 	parts    map[int]*reportPart
@@ -225,6 +226,8 @@ type reportScan struct {
 	// the plan's; stages each subscriber's stage code in them (0: no row).
 	monthIndex map[int32]int
 	stages     map[string][]uint8
+	// scores is what history read of crm.scores.
+	scores lake.ScanCost
 }
 
 // finish counts the transitions and reads the history runs (cs: the run's
@@ -366,8 +369,13 @@ func (rs *reportScan) history(ctx context.Context, cs []serving.Customer) error 
 	}
 	if len(past) > 0 {
 		cols := []string{"run", "scored_at", "feature_month", "subscriber_id", "churn_probability", "reason_1", "segment_name", "lifecycle"}
-		runFilter := lake.Where(iceberg.IsIn(iceberg.Reference("run"), past...))
-		for c, err := range lake.Scan(ctx, rs.r.Tables, lake.ScoresTable, lake.Select(cols...), runFilter) {
+		opts := []lake.ScanOption{lake.Select(cols...), lake.Where(iceberg.IsIn(iceberg.Reference("run"), past...)), lake.CountInto(&rs.scores)}
+		if rs.bucket >= 0 {
+			// A score bucket reads its own files of the history runs
+			// (lake.InBucket), not the runs whole.
+			opts = append(opts, lake.InBucket(rs.bucket))
+		}
+		for c, err := range lake.Scan(ctx, rs.r.Tables, lake.ScoresTable, opts...) {
 			if err != nil {
 				return fmt.Errorf("scoring: %w", err)
 			}

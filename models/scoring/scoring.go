@@ -181,7 +181,7 @@ func (r *Runner) Run(ctx context.Context, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	prev, err := r.prevTiers(ctx, p, everyone)
+	prev, err := r.prevTiers(ctx, p, -1)
 	if err != nil {
 		return nil, err
 	}
@@ -402,6 +402,7 @@ func (r *Runner) scorePart(ctx context.Context, p *Plan, m *models, bucket int) 
 	if out.report, err = rs.finish(ctx, out.Customers); err != nil {
 		return nil, err
 	}
+	out.scores = rs.scores
 	return out, nil
 }
 

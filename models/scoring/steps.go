@@ -449,8 +449,10 @@ func (rf *rankFile) monthAndMeta() (time.Time, *serving.Meta, error) {
 }
 
 // runCommitted says whether crm.scores' current snapshot holds the run's
-// partition as exactly the data files paths (and no other): its commit
-// is done. It reads the table's metadata and manifests, no rows.
+// partitions (one per subscriber bucket, on lakes made since that field)
+// as exactly the data files paths (and no other): its commit is done. It
+// reads the table's metadata and manifests, no rows; a file's run is its
+// partition's run field (runPartition), whatever else the spec holds.
 func (r *Runner) runCommitted(ctx context.Context, run string, paths []string) (bool, error) {
 	tbl, err := r.Tables.LoadTable(ctx, lake.ScoresTable.Ident())
 	if err != nil {
@@ -468,11 +470,10 @@ func (r *Runner) runCommitted(ctx context.Context, run string, paths []string) (
 		want[p] = true
 	}
 	have := map[string]bool{}
+	runs := runPartition{meta: tbl.Metadata()}
 	for _, t := range tasks {
-		for _, v := range t.File.Partition() { // the run, crm.scores' one partition field
-			if v == any(run) {
-				have[t.File.FilePath()] = true
-			}
+		if r, ok := runs.of(t.File); ok && r == run {
+			have[t.File.FilePath()] = true
 		}
 	}
 	return len(want) > 0 && maps.Equal(want, have), nil
