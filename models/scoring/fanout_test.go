@@ -13,6 +13,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
 
 	"github.com/telcolake/telcolake/lake"
 	"github.com/telcolake/telcolake/models/scoring"
@@ -115,6 +116,154 @@ func TestFanOutEqualsRunOnMonthOnlyFeatures(t *testing.T) {
 	fanOutEqualsRun(t, l.Cat, r, time.Date(2026, 7, 3, 5, 0, 0, 0, time.UTC))
 }
 
+// TestFanOutEqualsRunOnRunOnlyScores is TestFanOutEqualsRun on an older
+// lake, whose crm.scores is partitioned by run alone, with a history run
+// scored before: every bucket reads the history run whole and keeps its
+// rows, with the same result.
+func TestFanOutEqualsRunOnRunOnlyScores(t *testing.T) {
+	l, r := trainedLake(t)
+	l.RunOnlyScores(t)
+	before := time.Date(2026, 7, 3, 4, 0, 0, 0, time.UTC)
+	if _, err := r.Run(context.Background(), scoring.Options{Now: func() time.Time { return before }, ListSize: 40}); err != nil {
+		t.Fatal(err)
+	}
+	fanOutEqualsRun(t, l.Cat, r, time.Date(2026, 7, 3, 5, 0, 0, 0, time.UTC))
+}
+
+// scoreReads is what one process reads of crm.scores for plan p: the rows
+// of its history runs but its own (the lifecycle report's history) and
+// of the previous month's value tiers (prevTiers).
+func scoreReads(t *testing.T, cat lake.TableLoader, p *scoring.Plan) int64 {
+	t.Helper()
+	var past []string
+	for _, run := range p.HistoryRuns {
+		if run != p.Run {
+			past = append(past, run)
+		}
+	}
+	var filters []iceberg.BooleanExpression
+	if len(past) > 0 {
+		filters = append(filters, iceberg.IsIn(iceberg.Reference("run"), past...))
+	}
+	if p.PrevTierRun != "" {
+		month, err := time.Parse("2006-01", p.FeatureMonth)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev := iceberg.Date(int32(month.AddDate(0, -1, 0).Unix() / 86400))
+		filters = append(filters, iceberg.NewAnd(iceberg.EqualTo(iceberg.Reference("run"), p.PrevTierRun),
+			iceberg.EqualTo(iceberg.Reference("feature_month"), prev)))
+	}
+	var cost lake.ScanCost
+	for _, f := range filters {
+		for _, err := range lake.Scan(context.Background(), cat, lake.ScoresTable, lake.Select("run"), lake.Where(f), lake.CountInto(&cost)) {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return cost.Rows
+}
+
+// scoresLayout checks how crm.scores holds run: on a spec with the
+// subscriber bucket, every data file of the run in one bucket's partition
+// holding that bucket's rows alone (the shard steps' WriteRows, the
+// commit's CommitFiles entries); on both specs, each bucket scan
+// (lake.InBucket) opening the files of its bucket alone (every file, on a
+// run-only spec) and returning exactly the rows of its bucket of a full
+// scan, every column.
+func scoresLayout(t *testing.T, cat lake.TableLoader, run string) {
+	t.Helper()
+	ctx := context.Background()
+	tbl, err := cat.LoadTable(ctx, lake.ScoresTable.Ident())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fid, spec := -1, tbl.Spec()
+	for _, f := range spec.Fields() {
+		if f.Name == lake.SubscriberBucketField {
+			fid = f.FieldID
+		}
+	}
+	filter := iceberg.EqualTo(iceberg.Reference("run"), run)
+	tasks, err := tbl.Scan(table.WithRowFilter(filter)).PlanFiles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks) == 0 {
+		t.Fatalf("crm.scores holds no file of run %s", run)
+	}
+	files := map[int]int64{} // bucket → data files of the run
+	for _, task := range tasks {
+		if fid < 0 {
+			continue
+		}
+		v, ok := task.File.Partition()[fid].(int32)
+		if !ok {
+			t.Errorf("%s: no subscriber bucket in partition %v", task.File.FilePath(), task.File.Partition())
+			continue
+		}
+		files[int(v)]++
+		rows := 0
+		if err := lake.ReadFiles(ctx, cat, lake.ScoresTable, []string{task.File.FilePath()}, func(rec arrow.RecordBatch) error {
+			ids := rec.Column(rec.Schema().FieldIndices("subscriber_id")[0])
+			for i := range int(rec.NumRows()) {
+				if b := lake.SubscriberBucket(ids.ValueStr(i)); b != int(v) {
+					t.Errorf("%s (bucket %d) holds %s of bucket %d", task.File.FilePath(), v, ids.ValueStr(i), b)
+				}
+			}
+			rows += int(rec.NumRows())
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if int64(rows) != task.File.Count() {
+			t.Errorf("%s: %d rows, its entry says %d", task.File.FilePath(), rows, task.File.Count())
+		}
+	}
+	text := func(opts ...lake.ScanOption) (rows []string, cost lake.ScanCost) {
+		for b, err := range lake.Scan(ctx, cat, lake.ScoresTable, append(opts, lake.Where(filter), lake.CountInto(&cost))...) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := b.Record()
+			for i := range int(rec.NumRows()) {
+				var sb strings.Builder
+				for c := range int(rec.NumCols()) {
+					fmt.Fprintf(&sb, "%s=%s;", rec.ColumnName(c), rec.Column(c).ValueStr(i))
+				}
+				rows = append(rows, sb.String())
+			}
+		}
+		slices.Sort(rows)
+		return rows, cost
+	}
+	all, _ := text()
+	byBucket := map[int][]string{}
+	for _, row := range all {
+		id := row[strings.Index(row, ";subscriber_id=")+len(";subscriber_id="):]
+		id = id[:strings.IndexByte(id, ';')]
+		byBucket[lake.SubscriberBucket(id)] = append(byBucket[lake.SubscriberBucket(id)], row)
+	}
+	for b := range lake.SubscriberBuckets {
+		got, cost := text(lake.InBucket(b))
+		if !slices.Equal(got, byBucket[b]) {
+			t.Errorf("bucket %d scan of run %s: %d rows, the full scan has %d of that bucket (or they differ)", b, run, len(got), len(byBucket[b]))
+		}
+		want := files[b]
+		if fid < 0 {
+			want = int64(len(tasks))
+		}
+		if cost.DataFiles != want || len(byBucket[b]) == 0 {
+			t.Errorf("bucket %d scan of run %s opened %d data files for its %d rows, want %d (bucket spec: %v)", b, run, cost.DataFiles, len(got), want, fid >= 0)
+		}
+		if b == 0 {
+			t.Logf("crm.scores, run %s: %d data files; bucket 0's scan opens %d of them, reads %d rows and drops %d (bucket spec: %v)",
+				run, len(tasks), cost.DataFiles, cost.Rows, cost.BucketDropped, fid >= 0)
+		}
+	}
+}
+
 // featureReads is what one process reads of crm.features for a run of
 // feature month fm (the rows of the months LoadBucket reads, and every row
 // for the history and the report), and the table's data files.
@@ -207,6 +356,30 @@ func fanOutEqualsRun(t *testing.T, cat lake.TableLoader, r *scoring.Runner, cloc
 		parts[0].FeatureFiles, tableFiles, parts[0].FeatureRows, readRows, oneRows)
 	if want := oneRows * map[bool]int64{false: 1, true: lake.SubscriberBuckets}[monthOnly]; readRows != want || oneRows == 0 {
 		t.Errorf("the buckets read %d rows of crm.features, want %d (one process reads %d; month-only table: %v)", readRows, want, oneRows, monthOnly)
+	}
+	// What they read of crm.scores (the history runs, the previous
+	// month's tiers): their own files, together what one process reads;
+	// from a run-only table every file of those runs, all of it, each.
+	oneScores := scoreReads(t, cat, planned.Plan)
+	var readScores int64
+	for _, pt := range parts {
+		readScores += pt.ScoreRows
+	}
+	stbl, err := cat.LoadTable(ctx, lake.ScoresTable.Ident())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runOnly, sspec := true, stbl.Spec()
+	for _, f := range sspec.Fields() {
+		runOnly = runOnly && f.Name != lake.SubscriberBucketField
+	}
+	t.Logf("bucket 0's scans of crm.scores read %d data files and %d rows; the buckets %d rows in all, one process %d (history runs %v)",
+		parts[0].ScoreFiles, parts[0].ScoreRows, readScores, oneScores, planned.Plan.HistoryRuns)
+	if want := oneScores * map[bool]int64{false: 1, true: lake.SubscriberBuckets}[runOnly]; readScores != want {
+		t.Errorf("the buckets read %d rows of crm.scores, want %d (one process reads %d; run-only table: %v)", readScores, want, oneScores, runOnly)
+	}
+	if slices.ContainsFunc(planned.Plan.HistoryRuns, func(run string) bool { return run != planned.Plan.Run }) && oneScores == 0 {
+		t.Errorf("history runs %v, but one process reads no row of crm.scores", planned.Plan.HistoryRuns)
 	}
 	// A part whose detail pieces are not the size its answer says is
 	// refused, and the parts stay for a retry (the rank step below).
@@ -306,6 +479,7 @@ func fanOutEqualsRun(t *testing.T, cat lake.TableLoader, r *scoring.Runner, cloc
 			t.Errorf("snapshot file %s: fan-out %d bytes differs from single %d bytes", k, len(got.files[k]), len(b))
 		}
 	}
+	scoresLayout(t, cat, fan.Run)
 	// The parts are gone and each held only its bucket's customers: the
 	// snapshot's customers, each in the bucket that scored it.
 	cs := snapshotCustomers(t, r.Serving, fan.Snapshot)
