@@ -358,10 +358,10 @@ func (r *report) projection(b *strings.Builder) {
 	r.ingestProjection(b, scaleUp)
 	p("\nWhat does not scale as built: the score run's rank step reads every customer's rank row (one bucket at a time,\n" +
 		"fixed memory, time in proportion to the base); a score bucket reads only its own files of crm.features\n" +
-		"(partitioned by month and bucket(8, subscriber_id); a lake made before that layout has a month-only crm.features,\n" +
-		"read whole and filtered) but the chosen history runs of crm.scores whole, keeping its subscribers' rows\n" +
-		"(crm.scores is laid out by run only), so at 100M each bucket would read every chosen run whole: the per-bucket\n" +
-		"figures above, scaled as one bucket's, do not show that. \"fits\" is no when the projection says so.\n\n")
+		"(partitioned by month and bucket(8, subscriber_id)) and of crm.scores' chosen history runs (by run and\n" +
+		"bucket(8, subscriber_id)); a lake made before those layouts has a month-only crm.features and a run-only\n" +
+		"crm.scores, read whole and filtered, which the per-bucket figures above, scaled as one bucket's, do not show.\n" +
+		"\"fits\" is no when the projection says so.\n\n")
 }
 
 // withTrainAlone is the monthly run's invocations with its training
