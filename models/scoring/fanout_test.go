@@ -16,6 +16,7 @@ import (
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/telcolake/telcolake/lake"
+	"github.com/telcolake/telcolake/lake/laketest"
 	"github.com/telcolake/telcolake/models/scoring"
 	"github.com/telcolake/telcolake/models/serving"
 )
@@ -99,6 +100,7 @@ func roundTrip[T any](t *testing.T, v any) T {
 // remove them.
 func TestFanOutEqualsRun(t *testing.T) {
 	l, r0 := trainedLake(t)
+	pastTiers(t, l)
 	for i, shards := range []int{1, 3} {
 		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) {
 			r := *r0
@@ -113,6 +115,7 @@ func TestFanOutEqualsRun(t *testing.T) {
 // bucket reads the whole table and keeps its rows, with the same result.
 func TestFanOutEqualsRunOnMonthOnlyFeatures(t *testing.T) {
 	l, r := newTrainedLake(t, true)
+	pastTiers(t, l)
 	fanOutEqualsRun(t, l.Cat, r, time.Date(2026, 7, 3, 5, 0, 0, 0, time.UTC))
 }
 
@@ -123,11 +126,35 @@ func TestFanOutEqualsRunOnMonthOnlyFeatures(t *testing.T) {
 func TestFanOutEqualsRunOnRunOnlyScores(t *testing.T) {
 	l, r := trainedLake(t)
 	l.RunOnlyScores(t)
+	pastTiers(t, l)
 	before := time.Date(2026, 7, 3, 4, 0, 0, 0, time.UTC)
 	if _, err := r.Run(context.Background(), scoring.Options{Now: func() time.Time { return before }, ListSize: 40}); err != nil {
 		t.Fatal(err)
 	}
 	fanOutEqualsRun(t, l.Cat, r, time.Date(2026, 7, 3, 5, 0, 0, 0, time.UTC))
+}
+
+// pastTiers writes a run of feature month 2026-05 with value tiers of 40
+// of the lake's subscribers to crm.scores (the plan's PrevTierRun: the
+// buckets read their tiers, prevTiers).
+func pastTiers(t *testing.T, l *laketest.Lake) {
+	t.Helper()
+	seen := map[string]bool{}
+	var ids, tiers []string
+	for b, err := range lake.Scan(context.Background(), l.Cat, lake.FeaturesTable, lake.Select("subscriber_id")) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		col := b.String("subscriber_id")
+		for i := range b.Len() {
+			if id := col.Value(i); !seen[id] && len(ids) < 40 {
+				seen[id] = true
+				ids = append(ids, strings.Clone(id))
+				tiers = append(tiers, serving.Tiers[len(ids)%len(serving.Tiers)])
+			}
+		}
+	}
+	writePastScores(t, l, "20260602T000000Z", time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC), ids, tiers)
 }
 
 // scoreReads is what one process reads of crm.scores for plan p: the rows
@@ -373,8 +400,11 @@ func fanOutEqualsRun(t *testing.T, cat lake.TableLoader, r *scoring.Runner, cloc
 	for _, f := range sspec.Fields() {
 		runOnly = runOnly && f.Name != lake.SubscriberBucketField
 	}
-	t.Logf("bucket 0's scans of crm.scores read %d data files and %d rows; the buckets %d rows in all, one process %d (history runs %v)",
-		parts[0].ScoreFiles, parts[0].ScoreRows, readScores, oneScores, planned.Plan.HistoryRuns)
+	t.Logf("bucket 0's scans of crm.scores read %d data files and %d rows; the buckets %d rows in all, one process %d (history runs %v, previous tiers %q)",
+		parts[0].ScoreFiles, parts[0].ScoreRows, readScores, oneScores, planned.Plan.HistoryRuns, planned.Plan.PrevTierRun)
+	if planned.Plan.PrevTierRun == "" {
+		t.Error("the plan has no previous run with value tiers")
+	}
 	if want := oneScores * map[bool]int64{false: 1, true: lake.SubscriberBuckets}[runOnly]; readScores != want {
 		t.Errorf("the buckets read %d rows of crm.scores, want %d (one process reads %d; run-only table: %v)", readScores, want, oneScores, runOnly)
 	}
