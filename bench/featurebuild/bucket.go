@@ -9,8 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"runtime/pprof"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -44,19 +42,11 @@ func runBucket(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 		return err
 	}
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		stop, err := proc.CPUProfile(*cpuProfile)
 		if err != nil {
 			return fmt.Errorf("-cpuprofile: %w", err)
 		}
-		defer func() {
-			if cerr := f.Close(); cerr != nil && err == nil {
-				err = fmt.Errorf("-cpuprofile: %w", cerr)
-			}
-		}()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("-cpuprofile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+		defer func() { err = errors.Join(err, stop()) }()
 	}
 	if *heapProfile != "" {
 		stop := proc.WatchHeap(ctx, *heapProfile)

@@ -26,10 +26,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"strings"
 	"syscall"
 
+	"github.com/telcolake/telcolake/bench/proc"
 	"github.com/telcolake/telcolake/lake"
 	"github.com/telcolake/telcolake/models/features"
 )
@@ -68,19 +68,11 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		return err
 	}
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		stop, err := proc.CPUProfile(*cpuProfile)
 		if err != nil {
 			return fmt.Errorf("-cpuprofile: %w", err)
 		}
-		defer func() {
-			if cerr := f.Close(); cerr != nil && err == nil {
-				err = fmt.Errorf("-cpuprofile: %w", cerr)
-			}
-		}()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("-cpuprofile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+		defer func() { err = errors.Join(err, stop()) }()
 	}
 	conn, ctx, err := open(ctx)
 	if err != nil {

@@ -2,6 +2,7 @@ package proc
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"runtime/metrics"
 	"runtime/pprof"
@@ -45,4 +46,24 @@ func WatchHeap(ctx context.Context, path string) func() {
 		cancel()
 		<-done
 	}
+}
+
+// CPUProfile starts a CPU profile (pprof) of this process into the file at
+// path; stop ends it and closes the file.
+func CPUProfile(path string) (stop func() error, err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		return nil
+	}, nil
 }
