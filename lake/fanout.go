@@ -14,6 +14,7 @@ import (
 	"github.com/apache/iceberg-go"
 	iceio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
+	"golang.org/x/sync/errgroup"
 )
 
 // WriteRows writes recs into new data files of table def without
@@ -104,16 +105,32 @@ func footerDataFiles(ctx context.Context, tbl *table.Table, paths []string) ([]i
 	if err != nil {
 		return nil, fmt.Errorf("file system: %w", err)
 	}
-	out := make([]iceberg.DataFile, 0, len(paths))
-	for _, p := range paths {
-		df, err := footerDataFile(fs, tbl, p)
-		if err != nil {
-			return nil, fmt.Errorf("data file %s: %w", p, err)
-		}
-		out = append(out, df)
+	out := make([]iceberg.DataFile, len(paths))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(footerReads)
+	for i, p := range paths {
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			df, err := footerDataFile(fs, tbl, p)
+			if err != nil {
+				return fmt.Errorf("data file %s: %w", p, err)
+			}
+			out[i] = df
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
+
+// footerReads is how many data files' footers a commit reads at once
+// (as iceberg-go's AddFiles does): from S3 each is a request or two, so a
+// run of thousands of files is latency, not CPU.
+const footerReads = 16
 
 // footerDataFile is the entry of the data file at path, from its footer:
 // iceberg-go's DataFileFromMetadata takes the metrics and the

@@ -52,18 +52,11 @@ func runBucket(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 		stop := proc.WatchHeap(ctx, *heapProfile)
 		defer stop()
 	}
-	conn, ctx, err := open(ctx)
+	conn, ctx, months, err := openWithMonths(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("bucket: %w", err)
 	}
 	defer conn.Close()
-	months, err := features.BillMonths(ctx, conn.Catalog)
-	if err != nil {
-		return err
-	}
-	if len(months) == 0 {
-		return errors.New("bucket: no bill months in the lake")
-	}
 	b := &features.Builder{Tables: conn.Catalog, Now: func() time.Time { return time.Unix(0, 0) }}
 	res, err := b.BuildBucket(ctx, months, *bucket)
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/telcolake/telcolake/bench/proc"
 	"github.com/telcolake/telcolake/lake"
@@ -74,18 +75,11 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		}
 		defer func() { err = errors.Join(err, stop()) }()
 	}
-	conn, ctx, err := open(ctx)
+	conn, ctx, months, err := openWithMonths(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("build: %w", err)
 	}
 	defer conn.Close()
-	months, err := features.BillMonths(ctx, conn.Catalog)
-	if err != nil {
-		return err
-	}
-	if len(months) == 0 {
-		return errors.New("build: no bill months in the lake")
-	}
 	b := &features.Builder{Tables: conn.Catalog}
 	res, err := b.Build(ctx, months)
 	if err != nil {
@@ -147,6 +141,24 @@ func runFiles(ctx context.Context, names []string, stdout io.Writer) error {
 }
 
 // open opens the lake described by the environment.
+// openWithMonths opens the lake and lists its bill months (the months a
+// feature build builds), refusing a lake without any.
+func openWithMonths(ctx context.Context) (*lake.Conn, context.Context, []time.Time, error) {
+	conn, ctx, err := open(ctx)
+	if err != nil {
+		return nil, ctx, nil, err
+	}
+	months, err := features.BillMonths(ctx, conn.Catalog)
+	if err == nil && len(months) == 0 {
+		err = errors.New("no bill months in the lake")
+	}
+	if err != nil {
+		conn.Close()
+		return nil, ctx, nil, err
+	}
+	return conn, ctx, months, nil
+}
+
 func open(ctx context.Context) (*lake.Conn, context.Context, error) {
 	cfg, err := lake.FromEnv(os.LookupEnv)
 	if err != nil {

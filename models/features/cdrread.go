@@ -27,7 +27,7 @@ import (
 // buffers and the collector's work on them were most of a bucket's CPU and
 // its peak memory. A data file this reader cannot take as it is (delete
 // files, a column of another type, a file without field ids) goes through
-// the Arrow scan and usageAcc.add as before (errNotPlain).
+// the Arrow scan, its batches coded the same way (addBatch, errNotPlain).
 
 // cdrFileWhole is the largest data file read whole by one read (as
 // lake.Scan does, for S3: one GET instead of one per column chunk).
@@ -347,30 +347,16 @@ func (r *cdrReader) byteArrays(rg *file.RowGroupReader, c cdrColumn, n int, set 
 	if !ok {
 		return fmt.Errorf("column %s: not a byte array reader", c.descr.Name())
 	}
-	defs, maxDef := r.levels(c), c.descr.MaxDefinitionLevel()
+	defs := r.levels(c)
 	r.bytesV = resizeTo(r.bytesV, readBatch)
-	row := 0
-	for row < n {
-		// In one page: the values point into its buffer and are used at once.
-		total, _, err := br.ReadBatchInPage(int64(min(readBatch, n-row)), r.bytesV, defs, nil)
-		if err != nil {
-			return fmt.Errorf("column %s: %w", c.descr.Name(), err)
-		}
-		if total == 0 {
-			return fmt.Errorf("column %s: %d of %d rows", c.descr.Name(), row, n)
-		}
-		j := 0
-		for k := range int(total) {
-			if defs != nil && defs[k] != maxDef {
-				set(row+k, nil, false)
-				continue
-			}
-			set(row+k, r.bytesV[j], true)
-			j++
-		}
-		row += int(total)
-	}
-	return nil
+	// In one page: the values point into its buffer and are used at once.
+	return eachValue(c, n, defs, func(want int64) (int64, []parquet.ByteArray, error) {
+		total, _, err := br.ReadBatchInPage(want, r.bytesV, defs, nil)
+		return total, r.bytesV, err
+	}, func(i int, v parquet.ByteArray, ok bool) error {
+		set(i, v, ok)
+		return nil
+	})
 }
 
 // fixed reads a column of fixed-width values into dst (zero where null).
@@ -459,10 +445,13 @@ func (r *cdrReader) decimals(rg *file.RowGroupReader, c cdrColumn, dst []int64) 
 	return fmt.Errorf("column %s: no decimal reader for %s", c.descr.Name(), c.descr.PhysicalType())
 }
 
-// readBig decodes big-endian two's complement decimals (at most 8 bytes
-// of value: decimal(14,4) takes 6).
-func readBig[B ~[]byte](c cdrColumn, n int, read func(int64) (int64, []B, error), defs []int16, dst []int64) error {
+// eachValue reads a column of n rows in batches (read returns a batch's
+// level count and its packed non-null values, defs their definition
+// levels, nil for a required column) and hands each row to set: its value,
+// or ok false where null.
+func eachValue[V any](c cdrColumn, n int, defs []int16, read func(want int64) (int64, []V, error), set func(i int, v V, ok bool) error) error {
 	maxDef := c.descr.MaxDefinitionLevel()
+	var zero V
 	row := 0
 	for row < n {
 		total, vals, err := read(int64(min(readBatch, n-row)))
@@ -474,20 +463,33 @@ func readBig[B ~[]byte](c cdrColumn, n int, read func(int64) (int64, []B, error)
 		}
 		j := 0
 		for k := range int(total) {
-			if defs != nil && defs[k] != maxDef {
-				dst[row+k] = 0
-				continue
+			ok := defs == nil || defs[k] == maxDef
+			v := zero
+			if ok {
+				v = vals[j]
+				j++
 			}
-			v, err := bigEndian(vals[j])
-			if err != nil {
+			if err := set(row+k, v, ok); err != nil {
 				return fmt.Errorf("column %s: %w", c.descr.Name(), err)
 			}
-			dst[row+k] = v
-			j++
 		}
 		row += int(total)
 	}
 	return nil
+}
+
+// readBig decodes big-endian two's complement decimals (at most 8 bytes
+// of value: decimal(14,4) takes 6) into dst, zero where null.
+func readBig[B ~[]byte](c cdrColumn, n int, read func(int64) (int64, []B, error), defs []int16, dst []int64) error {
+	return eachValue(c, n, defs, read, func(i int, v B, ok bool) error {
+		dst[i] = 0
+		if !ok {
+			return nil
+		}
+		x, err := bigEndian(v)
+		dst[i] = x
+		return err
+	})
 }
 
 func bigEndian(b []byte) (int64, error) {
@@ -515,8 +517,8 @@ func bigEndian(b []byte) (int64, error) {
 	return int64(binary.BigEndian.Uint64(buf[:])), nil
 }
 
-// aggregate adds the decoded rows of the month to the totals: what
-// usageAcc.add does for an Arrow batch, on the codes.
+// aggregate adds the decoded rows of the month to the totals (readCDRFile's
+// and addBatch's alike).
 func (r *cdrReader) aggregate(n int) {
 	a, rows := r.acc, &r.rows
 	for i := range n {

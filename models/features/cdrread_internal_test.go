@@ -14,7 +14,7 @@ import (
 
 // TestDirectCDRReadEqualsArrowScan: the direct Parquet reader of crm.cdr
 // (readCDRFile) gives every subscriber the same totals, contacts and usage
-// cube sums as iceberg-go's Arrow scan with usageAcc.add, for all
+// cube sums as iceberg-go's Arrow scan with addBatch, for all
 // subscribers and for one bucket, over generated exports with their mess
 // (malformed rows rejected, a file delivered twice, late files; nulls in
 // the optional columns).
