@@ -12,6 +12,10 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 )
@@ -206,5 +210,120 @@ func TestCDRColumnsMatchRecordBuilder(t *testing.T) {
 		}
 		got[i].Rec.Release()
 		want[i].Rec.Release()
+	}
+}
+
+// A dictionary column's statistics in each row group are those of the
+// values in that row group, not of the file's dictionary so far (which a
+// row group's dictionary page holds whole): here every batch brings new
+// cells, so each starts a row group whose dictionary holds the earlier
+// ones too.
+func TestPartWriterRowGroupStatistics(t *testing.T) {
+	ctx := context.Background()
+	_, cat, _ := newInternalLake(t)
+	tbl, err := cat.LoadTable(ctx, CDRTable.Ident())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	b.WriteString("call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge,other_area\n")
+	for i := range 2000 {
+		cell := fmt.Sprintf("CELL%03d", 500-i/50) // later batches: new, smaller cells
+		if i%9 == 0 {
+			cell = ""
+		}
+		fmt.Fprintf(&b, "R%05d,S00001,491700000001,4930%06d,offnet,2026-10-01T%02d:%02d:%02dZ,%d,voice,out,false,false,%s,North,0,0.0100,\n",
+			i, i%900, (i/120)%24, (i/2)%60, i%60, 1+i/20, cell)
+	}
+	p := newParser(CDRFormat, fileContext{source: "s3://landing/exports/cdr/r.csv", ingestedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).UnixMicro(),
+		now: time.Now(), pseudonym: []byte("test-pseudonym-key-0123456789")})
+	p.BatchRows = 200
+	sc, err := CDRFormat.ArrowSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, err := newPartWriter(ctx, tbl, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := pw.writeStream(ctx, func(yield func(PartBatch, error) bool) {
+		for pb, err := range p.Batches(bytes.NewReader(b.Bytes())) {
+			if !yield(pb, err) {
+				return
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 1 {
+		t.Fatalf("%d files, want 1 (one subscriber, one day)", len(files))
+	}
+	path := strings.TrimPrefix(files[0].FilePath(), "file://")
+	r, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	fr, err := pqarrow.NewFileReader(r, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := map[string]int{}
+	for i := range r.MetaData().Schema.NumColumns() {
+		cols[r.MetaData().Schema.Column(i).Name()] = i
+	}
+	if n := r.NumRowGroups(); n < 5 {
+		t.Fatalf("%d row groups, want one per batch of new cells (10)", n)
+	}
+	for rg := range r.NumRowGroups() {
+		for _, name := range []string{"cell_id", "duration_s", "region"} {
+			c := cols[name]
+			cc, err := r.MetaData().RowGroup(rg).ColumnChunk(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := cc.Statistics()
+			if err != nil || st == nil || !st.HasMinMax() {
+				t.Fatalf("row group %d %s: no statistics (%v)", rg, name, err)
+			}
+			tab, err := fr.ReadRowGroups(ctx, []int{c}, []int{rg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var lo, hi string
+			var nulls int64
+			for _, chunk := range tab.Column(0).Data().Chunks() {
+				for i := range chunk.Len() {
+					if chunk.IsNull(i) {
+						nulls++
+						continue
+					}
+					v := chunk.ValueStr(i)
+					if name == "duration_s" {
+						v = fmt.Sprintf("%08s", v) // compare numbers as fixed-width text
+					}
+					if lo == "" || v < lo {
+						lo = v
+					}
+					if v > hi {
+						hi = v
+					}
+				}
+			}
+			tab.Release()
+			var gotLo, gotHi string
+			switch s := st.(type) {
+			case *metadata.ByteArrayStatistics:
+				gotLo, gotHi = string(s.Min()), string(s.Max())
+			case *metadata.Int32Statistics:
+				gotLo, gotHi = fmt.Sprintf("%08d", s.Min()), fmt.Sprintf("%08d", s.Max())
+			default:
+				t.Fatalf("%s: statistics %T", name, st)
+			}
+			if gotLo != lo || gotHi != hi || st.NullCount() != nulls {
+				t.Errorf("row group %d %s: statistics min %q max %q nulls %d; values min %q max %q nulls %d", rg, name, gotLo, gotHi, st.NullCount(), lo, hi, nulls)
+			}
+		}
 	}
 }
