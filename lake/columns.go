@@ -109,13 +109,38 @@ func fixedCol(t arrow.DataType, n int, b []byte) arrow.Array {
 	return array.MakeFromData(data)
 }
 
-// constStrCol is a string column holding s in each of n rows.
-func constStrCol(s string, n int) arrow.Array {
-	c := strCol{data: bytes.Repeat([]byte(s), n), offs: make([]int32, n+1)}
-	for i := range c.offs {
-		c.offs[i] = int32(i * len(s))
+// constCols are the columns of a file whose value is the same in every
+// row (source_file, ingested_at), built once for the longest batch so far
+// and shared by every batch: each batch's arrays are prefixes of them
+// (exact lengths, so a batch's buffers count only its rows). Their bytes
+// are never written again once built; a longer batch builds new ones.
+type constCols struct {
+	src      strCol
+	ingested []int64
+}
+
+// source is a string column holding s in each of n rows.
+func (c *constCols) source(s string, n int) arrow.Array {
+	if len(c.src.offs) < n+1 {
+		m := max(n, 2*(len(c.src.offs)-1))
+		c.src = strCol{data: bytes.Repeat([]byte(s), m), offs: make([]int32, m+1)}
+		for i := range c.src.offs {
+			c.src.offs[i] = int32(i * len(s))
+		}
 	}
-	return c.array(n)
+	p := strCol{data: c.src.data[:n*len(s)], offs: c.src.offs[:n+1]}
+	return p.array(n)
+}
+
+// ingestedAt is an int64 column holding v in each of n rows, as bytes.
+func (c *constCols) ingestedAt(v int64, n int) []byte {
+	if len(c.ingested) < n {
+		c.ingested = make([]int64, max(n, 2*len(c.ingested)))
+		for i := range c.ingested {
+			c.ingested[i] = v
+		}
+	}
+	return arrow.Int64Traits.CastToBytes(c.ingested[:n])
 }
 
 // cdrBatch builds a crm.cdr batch from a cdrRows parser's rows.
@@ -182,10 +207,6 @@ func (b *cdrBatch) add() {
 
 func (b *cdrBatch) record() arrow.RecordBatch {
 	n, f := b.n, b.sc.Field
-	ingested := make([]int64, n)
-	for i := range ingested {
-		ingested[i] = b.r.fc.ingestedAt
-	}
 	cols := []arrow.Array{
 		b.callID.array(n), b.sub.array(n), b.msisdn.array(n), b.other.array(n), b.network.array(n),
 		fixedCol(f(5).Type, n, arrow.Int64Traits.CastToBytes(b.start)),
@@ -194,8 +215,8 @@ func (b *cdrBatch) record() arrow.RecordBatch {
 		b.cell.array(n), b.region.array(n),
 		fixedCol(f(13).Type, n, arrow.Int64Traits.CastToBytes(b.dataKB)),
 		fixedCol(f(14).Type, n, arrow.Decimal128Traits.CastToBytes(b.charge)),
-		constStrCol(b.r.fc.source, n),
-		fixedCol(f(16).Type, n, arrow.Int64Traits.CastToBytes(ingested)),
+		b.r.consts.source(b.r.fc.source, n),
+		fixedCol(f(16).Type, n, b.r.consts.ingestedAt(b.r.fc.ingestedAt, n)),
 		b.area.array(n),
 	}
 	rec := array.NewRecordBatch(b.sc, cols, int64(n))

@@ -53,6 +53,8 @@ var (
 type cdrRows struct {
 	fc fileContext
 	ps *pseudonymizer
+	// consts are the batches' source_file and ingested_at columns.
+	consts constCols
 	// the pending row
 	callID, sub, msisdn, other, network, callType, dir, cell, region, area string
 	start, dur, dataKB, charge                                             int64
