@@ -1,11 +1,12 @@
 package lake
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
+	"encoding/binary"
 	"io"
+	"math/bits"
 	"strings"
+	"unsafe"
 )
 
 // The export formats are line-oriented: one record per physical line, ended
@@ -16,9 +17,26 @@ import (
 // skipped without being buffered.
 
 // lineReader returns the physical lines of an input one by one.
+//
+// It reads into chunks of its own that are never written again once
+// filled: a line it returns, and any string made of it with unsafe.String,
+// stays valid as long as it is referenced (the garbage collector keeps the
+// chunk). So a line's fields are substrings of the chunk, without a copy
+// or an allocation per line; a value kept past its row (a report entry, a
+// map key) must be cloned, or it keeps its whole chunk alive.
 type lineReader struct {
-	br  *bufio.Reader
+	r   io.Reader
 	max int
+	// chunk holds the input from byte consumed on; chunk[pos:end] is not
+	// returned yet.
+	chunk    []byte
+	pos, end int
+	// scratch is a chunk reused for bytes skipped (see drop); inScratch
+	// tells that chunk is scratch.
+	scratch   []byte
+	inScratch bool
+	// rerr is the error the last read returned (io.EOF at the end).
+	rerr error
 	// line is the number (from 1) of the line last returned.
 	line int64
 	// consumed counts the bytes of the lines returned so far, terminators
@@ -32,42 +50,148 @@ type lineReader struct {
 // headKeep is how much of an over-long line is kept for file-shape checks.
 const headKeep = 4096
 
+// chunkBytes is the size of lineReader's chunks: a 1 MiB read holds
+// thousands of lines, and a new chunk copies only the line that was cut.
+const chunkBytes = 1 << 20
+
 func newLineReader(r io.Reader, maxLine int) *lineReader {
-	return &lineReader{br: bufio.NewReaderSize(r, maxLine+2), max: maxLine}
+	return &lineReader{r: r, max: maxLine}
 }
 
-// next returns the next line without its LF or CRLF. The slice is valid
-// until the next call. A line longer than the limit is read to its end
-// without being kept: long is true and line holds at most its first
-// headKeep bytes. At the end of the input err is io.EOF; a read error is
-// returned as is.
-func (lr *lineReader) next() (line []byte, long bool, err error) {
-	b, err := lr.br.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) {
-		lr.head = append(lr.head[:0], b[:min(len(b), headKeep)]...)
-		lr.consumed += int64(len(b))
-		for errors.Is(err, bufio.ErrBufferFull) {
-			b, err = lr.br.ReadSlice('\n')
-			lr.consumed += int64(len(b))
+// fill reads more input after chunk[pos:end]: into the chunk's free room
+// (no line returned holds those bytes), or when it has none into a new
+// chunk (the old one may be referenced) that holds the unread bytes first.
+// It reports whether it read anything.
+func (lr *lineReader) fill() bool {
+	if lr.rerr != nil {
+		return false
+	}
+	if lr.end == len(lr.chunk) {
+		rest := lr.end - lr.pos // less than max+2: a longer line is skipped
+		c := make([]byte, lr.chunkSize())
+		copy(c, lr.chunk[lr.pos:lr.end])
+		lr.chunk, lr.pos, lr.end = c, 0, rest
+	}
+	for {
+		n, err := lr.r.Read(lr.chunk[lr.end:])
+		lr.end += n
+		if err != nil {
+			lr.rerr = err
+			return n > 0
 		}
-		if err != nil && err != io.EOF {
-			return nil, false, err
+		if n > 0 {
+			return true
 		}
-		lr.line++
-		return lr.head, true, nil
 	}
-	if err != nil && (err != io.EOF || len(b) == 0) {
-		return nil, false, err
-	}
-	lr.consumed += int64(len(b))
-	lr.line++
-	b = bytes.TrimSuffix(b, []byte{'\n'})
-	b = bytes.TrimSuffix(b, []byte{'\r'})
-	if len(b) > lr.max {
-		return b[:min(len(b), headKeep)], true, nil
-	}
-	return b, false, nil
 }
+
+// next returns the next line without its LF or CRLF. The slice is never
+// written again (see lineReader). A line longer than the limit is read to
+// its end without being kept: long is true and line holds at most its
+// first headKeep bytes. At the end of the input err is io.EOF; a read
+// error is returned as is.
+func (lr *lineReader) next() (line []byte, long bool, err error) {
+	from := lr.pos // where the search for the line's end resumes
+	for {
+		if i := bytes.IndexByte(lr.chunk[from:lr.end], '\n'); i >= 0 {
+			end := from + i
+			b := lr.chunk[lr.pos:end]
+			lr.consumed += int64(end + 1 - lr.pos)
+			lr.pos = end + 1
+			lr.line++
+			if len(b) >= lr.max+2 {
+				// As skipLong keeps it (before the chunks, a line
+				// this long did not fit the reader's buffer).
+				lr.head = append(lr.head[:0], b[:min(lr.max+2, headKeep)]...)
+				return lr.head, true, nil
+			}
+			if n := len(b); n > 0 && b[n-1] == '\r' {
+				b = b[:n-1]
+			}
+			if len(b) > lr.max {
+				return b[:min(len(b), headKeep)], true, nil
+			}
+			return b, false, nil
+		}
+		if lr.end-lr.pos >= lr.max+2 {
+			return lr.skipLong()
+		}
+		searched := lr.end - lr.pos // fill may move the unread bytes
+		if !lr.fill() {
+			if lr.rerr != io.EOF {
+				return nil, false, lr.rerr
+			}
+			if lr.pos == lr.end {
+				return nil, false, io.EOF
+			}
+			// The last line, without a terminator.
+			b := lr.chunk[lr.pos:lr.end]
+			lr.consumed += int64(len(b))
+			lr.pos = lr.end
+			lr.line++
+			if n := len(b); b[n-1] == '\r' {
+				b = b[:n-1]
+			}
+			if len(b) > lr.max {
+				return b[:min(len(b), headKeep)], true, nil
+			}
+			return b, false, nil
+		}
+		from = lr.pos + searched
+	}
+}
+
+// skipLong reads the rest of a line of more than max+1 bytes before its
+// terminator, keeping its start in head.
+func (lr *lineReader) skipLong() (line []byte, long bool, err error) {
+	lr.head = append(lr.head[:0], lr.chunk[lr.pos:lr.pos+min(lr.max+2, headKeep)]...)
+	for {
+		if i := bytes.IndexByte(lr.chunk[lr.pos:lr.end], '\n'); i >= 0 {
+			lr.consumed += int64(i + 1)
+			lr.pos += i + 1
+			lr.leaveScratch()
+			break
+		}
+		lr.drop()
+		if !lr.fill() {
+			if lr.rerr != io.EOF {
+				return nil, false, lr.rerr
+			}
+			lr.leaveScratch()
+			break
+		}
+	}
+	lr.line++
+	return lr.head, true, nil
+}
+
+// drop counts the unread bytes as read without returning them; when the
+// chunk is then full, reading goes on in the scratch chunk, reused, so a
+// long line or a skipped rest costs no allocation.
+func (lr *lineReader) drop() {
+	lr.consumed += int64(lr.end - lr.pos)
+	lr.pos = lr.end
+	if lr.end == len(lr.chunk) {
+		if lr.scratch == nil {
+			lr.scratch = make([]byte, lr.chunkSize())
+		}
+		lr.chunk, lr.pos, lr.end, lr.inScratch = lr.scratch, 0, 0, true
+	}
+}
+
+// leaveScratch moves the unread bytes of the scratch chunk, the lines
+// after a skipped one, to a chunk of their own: no line is made of the
+// scratch chunk, which the next skip overwrites.
+func (lr *lineReader) leaveScratch() {
+	if !lr.inScratch {
+		return
+	}
+	c := make([]byte, lr.chunkSize())
+	n := copy(c, lr.chunk[lr.pos:lr.end])
+	lr.chunk, lr.pos, lr.end, lr.inScratch = c, 0, n, false
+}
+
+func (lr *lineReader) chunkSize() int { return max(chunkBytes, 2*(lr.max+2)) }
 
 // skipRest reads the rest of the input without keeping it and returns how
 // many lines it held. stop is called between chunks; when it returns true
@@ -78,24 +202,20 @@ func (lr *lineReader) skipRest(stop func() bool) (lines int64, stopped bool, err
 		if stop() {
 			return lines, true, nil
 		}
-		b, err := lr.br.Peek(lr.br.Size())
-		if len(b) > 0 {
+		if b := lr.chunk[lr.pos:lr.end]; len(b) > 0 {
 			lines += int64(bytes.Count(b, []byte{'\n'}))
 			last = b[len(b)-1]
-			lr.consumed += int64(len(b))
-			if _, derr := lr.br.Discard(len(b)); derr != nil {
-				return lines, false, derr
-			}
 		}
-		if err == io.EOF {
+		lr.drop()
+		if !lr.fill() {
+			if lr.rerr != io.EOF {
+				return lines, false, lr.rerr
+			}
 			if last != '\n' {
 				lines++ // a last line without a terminator
 			}
 			lr.line += lines
 			return lines, false, nil
-		}
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			return lines, false, err
 		}
 	}
 }
@@ -141,6 +261,81 @@ func (s *fieldSplitter) split(line []byte, limit int) (fields []string, more boo
 		s.fields = append(s.fields, all[start:start+j])
 		start += j + 1
 	}
+}
+
+// Kinds of line splitPlain finds.
+const (
+	// plainASCII: fields found, every byte below 0x80.
+	plainASCII = iota
+	// plainUTF8: fields found, some byte at or above 0x80 (the line may
+	// not be valid UTF-8).
+	plainUTF8
+	// plainNot: the line has a NUL, a CR or a quote: no fields; the
+	// caller checks it in full.
+	plainNot
+)
+
+// Masks of the byte lanes of a uint64.
+const (
+	lanesLow7 = 0x7f7f7f7f7f7f7f7f
+	lanesHigh = 0x8080808080808080
+	lanesOne  = 0x0101010101010101
+)
+
+// zeroLanes has the high bit of each byte of v that is zero, and no other
+// bit (exact, unlike the borrow trick, which also flags a 0x01 after a
+// zero byte).
+func zeroLanes(v uint64) uint64 { return ^(((v & lanesLow7) + lanesLow7) | v | lanesLow7) }
+
+// splitPlain is split for the usual line, in one pass over its bytes, eight
+// at a time: it cuts the line at its commas and, when the line has a NUL,
+// a CR or a quote (which the caller checks in full, in the order of the
+// reasons), gives up with plainNot. The fields are substrings of the line
+// itself, without a copy: the line must never be written again (a
+// lineReader's lines are not). Found this way, the fields and more are
+// those split gives. limit is at least 1.
+func (s *fieldSplitter) splitPlain(line []byte, limit int) (fields []string, more bool, kind int) {
+	all := unsafe.String(unsafe.SliceData(line), len(line))
+	s.fields = s.fields[:0]
+	var high uint64
+	start, i := 0, 0
+	// A comma ends a field and starts another: with limit fields cut,
+	// there is more.
+	cut := func(at int) {
+		if more {
+			return
+		}
+		s.fields = append(s.fields, all[start:at])
+		start = at + 1
+		more = len(s.fields) == limit
+	}
+	for ; i+8 <= len(line); i += 8 {
+		v := binary.LittleEndian.Uint64(line[i:])
+		high |= v
+		if zeroLanes(v)|zeroLanes(v^('\r'*lanesOne))|zeroLanes(v^('"'*lanesOne)) != 0 {
+			return nil, false, plainNot
+		}
+		for c := zeroLanes(v ^ (',' * lanesOne)); c != 0; c &= c - 1 {
+			cut(i + bits.TrailingZeros64(c)>>3)
+		}
+	}
+	for ; i < len(line); i++ {
+		switch c := line[i]; c {
+		case ',':
+			cut(i)
+		case 0, '\r', '"':
+			return nil, false, plainNot
+		default:
+			high |= uint64(c)
+		}
+	}
+	if !more {
+		s.fields = append(s.fields, all[start:])
+	}
+	if high&lanesHigh != 0 {
+		return s.fields, more, plainUTF8
+	}
+	return s.fields, more, plainASCII
 }
 
 // splitQuoted is split for a line with a quote character.

@@ -1,8 +1,13 @@
 package lake
 
 import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -23,6 +28,187 @@ func TestSplitUnquotedMatchesQuoted(t *testing.T) {
 		sl, sm, sr := slow.splitQuoted(line, limit)
 		if fm != sm || fr != sr || !slices.Equal(f, sl) {
 			t.Fatalf("line %d: split(%q, %d) = %q, %v, %q; splitQuoted = %q, %v, %q", n, line, limit, f, fm, fr, sl, sm, sr)
+		}
+	}
+}
+
+// splitPlain, the one-pass split of the usual line, gives split's fields
+// and more for every line without a NUL, a CR or a quote, tells a line
+// with a byte at or above 0x80, and gives up on every other line.
+func TestSplitPlainMatchesSplit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	alphabet := []byte("ab,,,x1 -,\xfc\"\r\x00")
+	var fast, slow fieldSplitter
+	for n := range 50_000 {
+		line := make([]byte, rng.IntN(40))
+		for i := range line {
+			// mostly plain bytes, so most lines take the fast path
+			if rng.IntN(20) == 0 {
+				line[i] = alphabet[rng.IntN(len(alphabet))]
+			} else {
+				line[i] = alphabet[rng.IntN(9)]
+			}
+		}
+		limit := 1 + rng.IntN(12)
+		f, fm, kind := fast.splitPlain(line, limit)
+		special := bytes.ContainsAny(line, "\x00\r\"")
+		if special != (kind == plainNot) {
+			t.Fatalf("line %d: splitPlain(%q) kind %d, want plainNot %v", n, line, kind, special)
+		}
+		if special {
+			continue
+		}
+		if high := slices.ContainsFunc(line, func(c byte) bool { return c >= 0x80 }); high != (kind == plainUTF8) {
+			t.Fatalf("line %d: splitPlain(%q) kind %d, want plainUTF8 %v", n, line, kind, high)
+		}
+		sl, sm, sr := slow.split(line, limit)
+		if fm != sm || sr != "" || !slices.Equal(f, sl) {
+			t.Fatalf("line %d: splitPlain(%q, %d) = %q, %v; split = %q, %v, %q", n, line, limit, f, fm, sl, sm, sr)
+		}
+	}
+}
+
+// oldLineReader is the lineReader of before the chunks, on bufio: the
+// reference TestLineReaderMatchesBufio compares with.
+type oldLineReader struct {
+	br       *bufio.Reader
+	max      int
+	line     int64
+	consumed int64
+	head     []byte
+}
+
+func (lr *oldLineReader) next() (line []byte, long bool, err error) {
+	b, err := lr.br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		lr.head = append(lr.head[:0], b[:min(len(b), headKeep)]...)
+		lr.consumed += int64(len(b))
+		for errors.Is(err, bufio.ErrBufferFull) {
+			b, err = lr.br.ReadSlice('\n')
+			lr.consumed += int64(len(b))
+		}
+		if err != nil && err != io.EOF {
+			return nil, false, err
+		}
+		lr.line++
+		return lr.head, true, nil
+	}
+	if err != nil && (err != io.EOF || len(b) == 0) {
+		return nil, false, err
+	}
+	lr.consumed += int64(len(b))
+	lr.line++
+	b = bytes.TrimSuffix(b, []byte{'\n'})
+	b = bytes.TrimSuffix(b, []byte{'\r'})
+	if len(b) > lr.max {
+		return b[:min(len(b), headKeep)], true, nil
+	}
+	return b, false, nil
+}
+
+// choppyReader returns its input in reads of random sizes, some empty,
+// and then err.
+type choppyReader struct {
+	b   []byte
+	rng *rand.Rand
+	err error
+}
+
+func (r *choppyReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, r.err
+	}
+	n := min(len(p), len(r.b), r.rng.IntN(300))
+	copy(p, r.b[:n])
+	r.b = r.b[n:]
+	return n, nil
+}
+
+// The chunked lineReader returns the lines, long flags, counts and errors
+// the bufio one did, whatever the read sizes, line lengths around the
+// limit, CRLF and a last line without a terminator; and its lines stay as
+// they were after later reads (fields are substrings of them).
+func TestLineReaderMatchesBufio(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for n := range 400 {
+		max := 14 + rng.IntN(60) // bufio buffers at least 16 bytes: max+2
+		var in []byte
+		for range rng.IntN(40) {
+			ln := rng.IntN(max + 5)
+			if rng.IntN(50) == 0 {
+				ln = chunkBytes + rng.IntN(3*max) // across a chunk
+			}
+			for range ln {
+				in = append(in, "ab\r,"[rng.IntN(4)])
+			}
+			switch rng.IntN(4) {
+			case 0:
+				in = append(in, '\r', '\n')
+			default:
+				in = append(in, '\n')
+			}
+		}
+		if rng.IntN(2) == 0 && len(in) > 0 {
+			in = in[:len(in)-1-rng.IntN(min(len(in), 3))] // an unterminated last line
+		}
+		readErr := io.EOF
+		if rng.IntN(8) == 0 {
+			readErr = errors.New("disk on fire")
+		}
+		lr := newLineReader(&choppyReader{b: in, rng: rng, err: readErr}, max)
+		old := &oldLineReader{br: bufio.NewReaderSize(&choppyReader{b: in, rng: rng, err: readErr}, max+2), max: max}
+		var kept [][]byte
+		var copies []string
+		for i := 0; ; i++ {
+			l, long, err := lr.next()
+			ol, olong, oerr := old.next()
+			if !bytes.Equal(l, ol) || long != olong || !errors.Is(err, oerr) || lr.line != old.line || lr.consumed != old.consumed {
+				t.Fatalf("input %d (max %d) line %d: next = %q (%d), %v, %v (line %d, consumed %d); bufio gives %q (%d), %v, %v (line %d, consumed %d)", n, max,
+					i, l, len(l), long, err, lr.line, lr.consumed, ol, len(ol), olong, oerr, old.line, old.consumed)
+			}
+			if err != nil {
+				break
+			}
+			if !long {
+				kept, copies = append(kept, l), append(copies, string(l))
+			}
+		}
+		for i := range kept {
+			if string(kept[i]) != copies[i] {
+				t.Fatalf("input %d: a line changed after later reads: %q, was %q", n, kept[i], copies[i])
+			}
+		}
+	}
+}
+
+// skipRest counts the lines left, as many as next would have returned.
+func TestLineReaderSkipRest(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		read int // lines read before skipping
+	}{
+		{"a\nb\nc\n", 1}, {"a\nb\nc", 1}, {"a\nb\nc", 0}, {"a\n", 1}, {"", 0}, {"a\r\nb\r\n\n\nc", 2},
+		{strings.Repeat("x,y\n", 100_000) + "z", 3},
+	} {
+		lr := newLineReader(strings.NewReader(tc.in), 64)
+		for range tc.read {
+			if _, _, err := lr.next(); err != nil {
+				t.Fatalf("next: %v", err)
+			}
+		}
+		got, stopped, err := lr.skipRest(func() bool { return false })
+		all := newLineReader(strings.NewReader(tc.in), 64)
+		want := int64(0)
+		for {
+			if _, _, err := all.next(); err != nil {
+				break
+			}
+			want++
+		}
+		want -= int64(tc.read)
+		if got != want || stopped || err != nil || lr.line != all.line || lr.consumed != int64(len(tc.in)) {
+			t.Errorf("skipRest after %d lines of %.20q = %d, %v, %v (line %d, consumed %d); want %d lines (line %d, consumed %d)",
+				tc.read, tc.in, got, stopped, err, lr.line, lr.consumed, want, all.line, len(tc.in))
 		}
 	}
 }

@@ -360,20 +360,29 @@ func (p *Parser) Batches(r io.Reader) iter.Seq2[PartBatch, error] {
 			case len(line) == 0:
 				st.BlankLines++
 				continue
-			case bytes.IndexByte(line, 0) >= 0:
-				p.reject(RowError{Line: at, Reason: reasonNUL})
-				continue
-			case bytes.IndexByte(line, '\r') >= 0:
-				p.reject(RowError{Line: at, Reason: reasonCR})
-				continue
 			}
+			// One pass finds the fields of the usual line; a line with a
+			// NUL, a CR or a quote is checked in full, reasons in order.
 			var more bool
-			var reason string
-			rec, more, reason = split.split(line, nHeader)
+			var kind int
+			rec, more, kind = split.splitPlain(line, nHeader)
+			if kind == plainNot {
+				switch {
+				case bytes.IndexByte(line, 0) >= 0:
+					p.reject(RowError{Line: at, Reason: reasonNUL})
+					continue
+				case bytes.IndexByte(line, '\r') >= 0:
+					p.reject(RowError{Line: at, Reason: reasonCR})
+					continue
+				}
+				var reason string
+				if rec, more, reason = split.split(line, nHeader); reason != "" {
+					p.reject(RowError{Line: at, Reason: reason})
+					continue
+				}
+				kind = plainUTF8
+			}
 			switch {
-			case reason != "":
-				p.reject(RowError{Line: at, Reason: reason})
-				continue
 			case more:
 				p.reject(RowError{Line: at, Reason: fmt.Sprintf("row has more fields than the header's %d", nHeader)})
 				continue
@@ -381,17 +390,18 @@ func (p *Parser) Batches(r io.Reader) iter.Seq2[PartBatch, error] {
 				p.reject(RowError{Line: at, Reason: fmt.Sprintf("row has %d fields, the header has %d", len(rec), nHeader)})
 				continue
 			}
-			if !utf8.Valid(line) {
+			// The report keeps a value: a copy, not the line reader's chunk.
+			if kind == plainUTF8 && !utf8.Valid(line) {
 				if c := firstInvalidUTF8(idx, get); c >= 0 {
 					name := p.Format.Columns[c].Name
-					p.reject(RowError{Line: at, Column: name, Value: reportValue(name, get(c)), Reason: errNotUTF8.Error()})
+					p.reject(RowError{Line: at, Column: name, Value: strings.Clone(reportValue(name, get(c))), Reason: errNotUTF8.Error()})
 					continue
 				}
 			}
 			part, col, err := rows.parse(get)
 			if err != nil {
 				name := p.Format.Columns[col].Name
-				p.reject(RowError{Line: at, Column: name, Value: reportValue(name, get(col)), Reason: err.Error()})
+				p.reject(RowError{Line: at, Column: name, Value: strings.Clone(reportValue(name, get(col))), Reason: err.Error()})
 				continue
 			}
 			if p.records != nil {
