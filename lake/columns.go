@@ -3,6 +3,9 @@ package lake
 import (
 	"bytes"
 	"fmt"
+	"sync"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -18,7 +21,9 @@ import (
 type columnRows interface {
 	rowParser
 	// newBatch starts a batch of schema sc with room for about n rows.
-	newBatch(sc *arrow.Schema, n int) rowBatch
+	// With recycle, the batch's buffers come from, and go back to when
+	// its record is released, pools of the parser's (see bufPool).
+	newBatch(sc *arrow.Schema, n int, recycle bool) rowBatch
 }
 
 // rowBatch is a batch being built by a columnRows parser.
@@ -29,6 +34,116 @@ type rowBatch interface {
 	record() arrow.RecordBatch
 }
 
+// bufPool keeps the buffers of one column of the batches whose records were
+// released, for the next batches: a new partition's batch gets buffers
+// already grown to a batch's size, rather than new ones grown by doubling
+// (the reservation in Batches leaves most partitions a row's room), each
+// growth allocated, zeroed and copied. It is the memory.Allocator of the
+// buffers it lends: the record's last Release frees them into the pool, so
+// a buffer is reused only once nothing holds it. Only a consumer that
+// releases every reference it keeps may be given such batches: the
+// partWriter (lake's dictionaries copy their values, pqarrow copies the
+// plain columns it encodes and their statistics' min and max).
+type bufPool struct {
+	mu   sync.Mutex
+	free [][]byte
+}
+
+// poolKeep bounds the buffers a pool keeps: more than the batches that can
+// be in flight between the parser and the writers (a few per partition
+// buffered, pipelineDepth, writeLanes × laneDepth).
+const poolKeep = 32
+
+// poisonFreed, for tests, overwrites each buffer freed into a pool, so a
+// reader of it after its release (or a reuse while still held) reads junk;
+// poolReuses counts the buffers lent again.
+var (
+	poisonFreed bool
+	poolReuses  atomic.Int64
+)
+
+func (p *bufPool) Allocate(size int) []byte { return make([]byte, size) }
+
+func (p *bufPool) Reallocate(size int, b []byte) []byte {
+	nb := make([]byte, size)
+	copy(nb, b)
+	return nb
+}
+
+// Free takes back a buffer lent by get (with its capacity).
+func (p *bufPool) Free(b []byte) {
+	b = b[:cap(b)]
+	if poisonFreed {
+		for i := range b {
+			b[i] = 0xa5
+		}
+	}
+	p.mu.Lock()
+	if len(p.free) < poolKeep {
+		p.free = append(p.free, b)
+	}
+	p.mu.Unlock()
+}
+
+// get returns an empty buffer of the pool with room for n bytes, or the
+// largest one (nil when the pool is empty).
+func (p *bufPool) get(n int) []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	best := -1
+	for i := len(p.free) - 1; i >= 0; i-- {
+		if c := cap(p.free[i]); c >= n {
+			best = i
+			break
+		} else if best < 0 || c > cap(p.free[best]) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	b := p.free[best]
+	p.free[best] = p.free[len(p.free)-1]
+	p.free = p.free[:len(p.free)-1]
+	poolReuses.Add(1)
+	return b[:0]
+}
+
+// buffer wraps b (of a batch) as an Arrow buffer; with a pool, the
+// buffer's release frees b into it.
+func buffer(b []byte, p *bufPool) *memory.Buffer {
+	if p == nil {
+		return memory.NewBufferBytes(b)
+	}
+	return memory.NewBufferWithAllocator(b, p)
+}
+
+// fixedPool gets an empty slice of fixed-width values T with room for n,
+// from p when it has one, and bytesOf turns it back into its bytes with
+// the capacity kept (for Free).
+func fixedPool[T int32 | int64 | decimal128.Num](p *bufPool, n int) []T {
+	if p != nil {
+		if b := p.get(n * int(unsafe.Sizeof(*new(T)))); b != nil {
+			return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(b))), cap(b)/int(unsafe.Sizeof(*new(T))))[:0]
+		}
+	}
+	return make([]T, 0, n)
+}
+
+func bytesOf[T int32 | int64 | decimal128.Num](s []T) []byte {
+	size := int(unsafe.Sizeof(*new(T)))
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), cap(s)*size)[:len(s)*size]
+}
+
+func bytesPool(p *bufPool, n int) []byte {
+	if p != nil {
+		if b := p.get(n); b != nil {
+			return b
+		}
+	}
+	return make([]byte, 0, n)
+}
+
 // strCol is a string column being built: values back to back, Arrow
 // offsets, and validity bits when the column is nullable.
 type strCol struct {
@@ -36,10 +151,18 @@ type strCol struct {
 	offs  []int32
 	valid bitCol
 	nulls int
+	pools *strPools // nil: not recycled
 }
 
-func newStrCol(n, bytesPerRow int) strCol {
-	return strCol{data: make([]byte, 0, n*bytesPerRow), offs: append(make([]int32, 0, n+1), 0)}
+// strPools are the pools of a string column's buffers.
+type strPools struct{ data, offs, valid bufPool }
+
+func newStrCol(n, bytesPerRow int, p *strPools) strCol {
+	if p == nil {
+		return strCol{data: make([]byte, 0, n*bytesPerRow), offs: append(make([]int32, 0, n+1), 0)}
+	}
+	return strCol{data: bytesPool(&p.data, n*bytesPerRow), offs: append(fixedPool[int32](&p.offs, n+1), 0),
+		valid: bitCol{bits: bytesPool(&p.valid, (n+7)/8)}, pools: p}
 }
 
 func (c *strCol) add(s string) {
@@ -69,12 +192,18 @@ func (c *strCol) array(n int) arrow.Array {
 	if len(c.data) > 1<<31-1 {
 		panic("lake: string column past 2 GiB") // batches are far smaller
 	}
+	var dataP, offsP, validP *bufPool
+	if c.pools != nil {
+		dataP, offsP, validP = &c.pools.data, &c.pools.offs, &c.pools.valid
+	}
 	var valid *memory.Buffer
 	if c.nulls > 0 {
-		valid = memory.NewBufferBytes(c.valid.bits)
+		valid = buffer(c.valid.bits, validP)
+	} else if validP != nil && c.valid.bits != nil {
+		validP.Free(c.valid.bits) // no nulls: no validity buffer
 	}
 	data := array.NewData(arrow.BinaryTypes.String, n,
-		[]*memory.Buffer{valid, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(c.offs)), memory.NewBufferBytes(c.data)},
+		[]*memory.Buffer{valid, buffer(bytesOf(c.offs), offsP), buffer(c.data, dataP)},
 		nil, c.nulls, 0)
 	defer data.Release()
 	return array.MakeFromData(data)
@@ -96,15 +225,16 @@ func (b *bitCol) add(v bool) {
 	b.n++
 }
 
-func (b *bitCol) array(n int) arrow.Array {
-	data := array.NewData(arrow.FixedWidthTypes.Boolean, n, []*memory.Buffer{nil, memory.NewBufferBytes(b.bits)}, nil, 0, 0)
+func (b *bitCol) array(n int, p *bufPool) arrow.Array {
+	data := array.NewData(arrow.FixedWidthTypes.Boolean, n, []*memory.Buffer{nil, buffer(b.bits, p)}, nil, 0, 0)
 	defer data.Release()
 	return array.MakeFromData(data)
 }
 
-// fixedCol makes an array of type t from the bytes of n fixed-width values.
-func fixedCol(t arrow.DataType, n int, b []byte) arrow.Array {
-	data := array.NewData(t, n, []*memory.Buffer{nil, memory.NewBufferBytes(b)}, nil, 0, 0)
+// fixedCol makes an array of type t from the bytes of n fixed-width values
+// (lent by p, or nil).
+func fixedCol(t arrow.DataType, n int, b []byte, p *bufPool) arrow.Array {
+	data := array.NewData(t, n, []*memory.Buffer{nil, buffer(b, p)}, nil, 0, 0)
 	defer data.Release()
 	return array.MakeFromData(data)
 }
@@ -129,7 +259,7 @@ func (c *constCols) source(s string, n int) arrow.Array {
 		}
 	}
 	p := strCol{data: c.src.data[:n*len(s)], offs: c.src.offs[:n+1]}
-	return p.array(n)
+	return p.array(n) // no pools: the bytes are shared, never freed
 }
 
 // ingestedAt is an int64 column holding v in each of n rows, as bytes.
@@ -148,6 +278,7 @@ type cdrBatch struct {
 	r  *cdrRows
 	sc *arrow.Schema
 	n  int
+	p  *cdrPools // nil: not recycled
 
 	callID, sub, msisdn, other, network, callType, dir, cell, region, area strCol
 	start, dataKB                                                          []int64
@@ -156,13 +287,19 @@ type cdrBatch struct {
 	charge                                                                 []decimal128.Num
 }
 
+// cdrPools are the pools of cdrBatch's buffers, one per column.
+type cdrPools struct {
+	callID, sub, msisdn, other, network, callType, dir, cell, region, area strPools
+	start, dataKB, dur, roaming, intl, charge                              bufPool
+}
+
 // cdrColumns are the columns of the batches cdrBatch builds, in order: the
 // Arrow schema of crm.cdr as the format gives it.
 var cdrColumns = []string{"call_id", "subscriber_id", "msisdn", "other_party_hash", "other_network", "start_time",
 	"duration_s", "call_type", "direction", "roaming", "international", "cell_id", "region", "data_kb", "charge",
 	"source_file", "ingested_at", "other_area"}
 
-func (r *cdrRows) newBatch(sc *arrow.Schema, n int) rowBatch {
+func (r *cdrRows) newBatch(sc *arrow.Schema, n int, recycle bool) rowBatch {
 	if got := sc.NumFields(); got != len(cdrColumns) {
 		panic(fmt.Sprintf("lake: cdr batch schema has %d columns, want %d", got, len(cdrColumns)))
 	}
@@ -172,12 +309,29 @@ func (r *cdrRows) newBatch(sc *arrow.Schema, n int) rowBatch {
 		}
 	}
 	n = max(n, 1)
-	return &cdrBatch{r: r, sc: sc,
-		callID: newStrCol(n, 17), sub: newStrCol(n, 8), msisdn: newStrCol(n, 12), other: newStrCol(n, 2*pseudoBytes),
-		network: newStrCol(n, 6), callType: newStrCol(n, 5), dir: newStrCol(n, 3), cell: newStrCol(n, 8),
-		region: newStrCol(n, 7), area: newStrCol(n, 4),
-		start: make([]int64, 0, n), dataKB: make([]int64, 0, n), dur: make([]int32, 0, n),
-		charge: make([]decimal128.Num, 0, n)}
+	var p *cdrPools
+	if recycle {
+		if r.pools == nil {
+			r.pools = &cdrPools{}
+		}
+		p = r.pools
+	}
+	b := &cdrBatch{r: r, sc: sc, p: p}
+	if p == nil {
+		b.callID, b.sub, b.msisdn, b.other = newStrCol(n, 17, nil), newStrCol(n, 8, nil), newStrCol(n, 12, nil), newStrCol(n, 2*pseudoBytes, nil)
+		b.network, b.callType, b.dir, b.cell = newStrCol(n, 6, nil), newStrCol(n, 5, nil), newStrCol(n, 3, nil), newStrCol(n, 8, nil)
+		b.region, b.area = newStrCol(n, 7, nil), newStrCol(n, 4, nil)
+		b.start, b.dataKB, b.dur = make([]int64, 0, n), make([]int64, 0, n), make([]int32, 0, n)
+		b.charge = make([]decimal128.Num, 0, n)
+		return b
+	}
+	b.callID, b.sub, b.msisdn, b.other = newStrCol(n, 17, &p.callID), newStrCol(n, 8, &p.sub), newStrCol(n, 12, &p.msisdn), newStrCol(n, 2*pseudoBytes, &p.other)
+	b.network, b.callType, b.dir, b.cell = newStrCol(n, 6, &p.network), newStrCol(n, 5, &p.callType), newStrCol(n, 3, &p.dir), newStrCol(n, 8, &p.cell)
+	b.region, b.area = newStrCol(n, 7, &p.region), newStrCol(n, 4, &p.area)
+	b.start, b.dataKB, b.dur = fixedPool[int64](&p.start, n), fixedPool[int64](&p.dataKB, n), fixedPool[int32](&p.dur, n)
+	b.roaming.bits, b.intl.bits = bytesPool(&p.roaming, (n+7)/8), bytesPool(&p.intl, (n+7)/8)
+	b.charge = fixedPool[decimal128.Num](&p.charge, n)
+	return b
 }
 
 func (b *cdrBatch) add() {
@@ -207,16 +361,20 @@ func (b *cdrBatch) add() {
 
 func (b *cdrBatch) record() arrow.RecordBatch {
 	n, f := b.n, b.sc.Field
+	var start, dur, roaming, intl, dataKB, charge *bufPool
+	if p := b.p; p != nil {
+		start, dur, roaming, intl, dataKB, charge = &p.start, &p.dur, &p.roaming, &p.intl, &p.dataKB, &p.charge
+	}
 	cols := []arrow.Array{
 		b.callID.array(n), b.sub.array(n), b.msisdn.array(n), b.other.array(n), b.network.array(n),
-		fixedCol(f(5).Type, n, arrow.Int64Traits.CastToBytes(b.start)),
-		fixedCol(f(6).Type, n, arrow.Int32Traits.CastToBytes(b.dur)),
-		b.callType.array(n), b.dir.array(n), b.roaming.array(n), b.intl.array(n),
+		fixedCol(f(5).Type, n, bytesOf(b.start), start),
+		fixedCol(f(6).Type, n, bytesOf(b.dur), dur),
+		b.callType.array(n), b.dir.array(n), b.roaming.array(n, roaming), b.intl.array(n, intl),
 		b.cell.array(n), b.region.array(n),
-		fixedCol(f(13).Type, n, arrow.Int64Traits.CastToBytes(b.dataKB)),
-		fixedCol(f(14).Type, n, arrow.Decimal128Traits.CastToBytes(b.charge)),
+		fixedCol(f(13).Type, n, bytesOf(b.dataKB), dataKB),
+		fixedCol(f(14).Type, n, bytesOf(b.charge), charge),
 		b.r.consts.source(b.r.fc.source, n),
-		fixedCol(f(16).Type, n, b.r.consts.ingestedAt(b.r.fc.ingestedAt, n)),
+		fixedCol(f(16).Type, n, b.r.consts.ingestedAt(b.r.fc.ingestedAt, n), nil),
 		b.area.array(n),
 	}
 	rec := array.NewRecordBatch(b.sc, cols, int64(n))

@@ -55,6 +55,8 @@ type cdrRows struct {
 	ps *pseudonymizer
 	// consts are the batches' source_file and ingested_at columns.
 	consts constCols
+	// pools keep the buffers of released batches for new ones.
+	pools *cdrPools
 	// the pending row
 	callID, sub, msisdn, other, network, callType, dir, cell, region, area string
 	start, dur, dataKB, charge                                             int64

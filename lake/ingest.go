@@ -385,6 +385,7 @@ func (in *Ingester) writeFile(ctx context.Context, tbl *table.Table, f *Format, 
 	if err != nil {
 		return nil, err
 	}
+	p.recycle = true // the partWriter releases each batch once it is encoded
 	return writePartFiles(ctx, tbl, sc, p.Batches(r))
 }
 

@@ -120,6 +120,10 @@ type Parser struct {
 	now      func() time.Time
 	// records, when set, sees the natural key of every good row.
 	records recordFilter
+	// recycle lets a columnar format's batches lend their buffers (see
+	// bufPool): set only when the consumer of the batches releases every
+	// reference it holds to them once it is done (writePartFiles).
+	recycle bool
 }
 
 // recordFilter tells a good row whose record is already kept (in this file
@@ -263,7 +267,7 @@ func (p *Parser) Batches(r io.Reader) iter.Seq2[PartBatch, error] {
 		newBuilder := func() *partBuilder {
 			n := min(lastRows, maxBufferedBatches*p.BatchRows-reserved)
 			if columnar {
-				pb := &partBuilder{cb: cols.newBatch(sc, max(n, 0))}
+				pb := &partBuilder{cb: cols.newBatch(sc, max(n, 0), p.recycle)}
 				if n > 0 {
 					pb.reserved = n
 					reserved += n
