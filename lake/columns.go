@@ -52,7 +52,7 @@ type bufPool struct {
 // poolKeep bounds the buffers a pool keeps: more than the batches that can
 // be in flight between the parser and the writers (a few per partition
 // buffered, pipelineDepth, writeLanes × laneDepth).
-const poolKeep = 32
+const poolKeep = 4
 
 // poisonFreed, for tests, overwrites each buffer freed into a pool, so a
 // reader of it after its release (or a reuse while still held) reads junk;
@@ -199,12 +199,21 @@ func (c *strCol) array(n int) arrow.Array {
 	var valid *memory.Buffer
 	if c.nulls > 0 {
 		valid = buffer(c.valid.bits, validP)
+		defer valid.Release()
 	} else if validP != nil && c.valid.bits != nil {
 		validP.Free(c.valid.bits) // no nulls: no validity buffer
 	}
-	data := array.NewData(arrow.BinaryTypes.String, n,
-		[]*memory.Buffer{valid, buffer(bytesOf(c.offs), offsP), buffer(c.data, dataP)},
-		nil, c.nulls, 0)
+	offs, vals := buffer(bytesOf(c.offs), offsP), buffer(c.data, dataP)
+	defer offs.Release()
+	defer vals.Release()
+	return makeArray(arrow.BinaryTypes.String, n, []*memory.Buffer{valid, offs, vals}, c.nulls)
+}
+
+// makeArray makes an array of type t of n values (nulls of them null)
+// from bufs; the array holds its own references to them, the caller
+// releases its own.
+func makeArray(t arrow.DataType, n int, bufs []*memory.Buffer, nulls int) arrow.Array {
+	data := array.NewData(t, n, bufs, nil, nulls, 0)
 	defer data.Release()
 	return array.MakeFromData(data)
 }
@@ -226,17 +235,15 @@ func (b *bitCol) add(v bool) {
 }
 
 func (b *bitCol) array(n int, p *bufPool) arrow.Array {
-	data := array.NewData(arrow.FixedWidthTypes.Boolean, n, []*memory.Buffer{nil, buffer(b.bits, p)}, nil, 0, 0)
-	defer data.Release()
-	return array.MakeFromData(data)
+	return fixedCol(arrow.FixedWidthTypes.Boolean, n, b.bits, p)
 }
 
 // fixedCol makes an array of type t from the bytes of n fixed-width values
 // (lent by p, or nil).
 func fixedCol(t arrow.DataType, n int, b []byte, p *bufPool) arrow.Array {
-	data := array.NewData(t, n, []*memory.Buffer{nil, buffer(b, p)}, nil, 0, 0)
-	defer data.Release()
-	return array.MakeFromData(data)
+	buf := buffer(b, p)
+	defer buf.Release()
+	return makeArray(t, n, []*memory.Buffer{nil, buf}, 0)
 }
 
 // constCols are the columns of a file whose value is the same in every
