@@ -72,7 +72,7 @@ func (lr *lineReader) fill() bool {
 		copy(c, lr.chunk[lr.pos:lr.end])
 		lr.chunk, lr.pos, lr.end = c, 0, rest
 	}
-	for {
+	for range 100 { // as bufio, a reader that returns nothing 100 times is stuck
 		n, err := lr.r.Read(lr.chunk[lr.end:])
 		lr.end += n
 		if err != nil {
@@ -83,6 +83,8 @@ func (lr *lineReader) fill() bool {
 			return true
 		}
 	}
+	lr.rerr = io.ErrNoProgress
+	return false
 }
 
 // next returns the next line without its LF or CRLF. The slice is never

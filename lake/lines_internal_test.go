@@ -212,3 +212,26 @@ func TestLineReaderSkipRest(t *testing.T) {
 		}
 	}
 }
+
+// stuckReader returns nothing, and no error, forever.
+type stuckReader struct{}
+
+func (stuckReader) Read([]byte) (int, error) { return 0, nil }
+
+// A reader that makes no progress ends the lines with io.ErrNoProgress, as
+// bufio's did, rather than spinning.
+func TestLineReaderNoProgress(t *testing.T) {
+	lr := newLineReader(io.MultiReader(strings.NewReader("a,b\nc"), stuckReader{}), 64)
+	var lines []string
+	var err error
+	for {
+		var l []byte
+		if l, _, err = lr.next(); err != nil {
+			break
+		}
+		lines = append(lines, string(l))
+	}
+	if !errors.Is(err, io.ErrNoProgress) || !slices.Equal(lines, []string{"a,b"}) {
+		t.Errorf("lines %q, error %v; want [a,b] and %v", lines, err, io.ErrNoProgress)
+	}
+}
