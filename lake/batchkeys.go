@@ -84,19 +84,7 @@ func (s *keySpill) freeze(r *recordSet) (*frozenKeys, error) {
 			continue
 		}
 		days = append(days, day)
-		// A day's set is a sorted run and a table of newer keys
-		// (keyset.go): the run merged with the table's keys sorted.
-		hot := make([]recordKey, 0, ks.nhot)
-		for _, k := range ks.hot {
-			if k != 0 {
-				hot = append(hot, k)
-			}
-		}
-		slices.Sort(hot)
-		day := ks.run
-		if len(hot) > 0 {
-			day = mergeSorted(ks.run, hot)
-		}
+		day := ks.sorted() // a day's set holds its keys in order (keyset.go)
 		if keys == nil {
 			keys = day
 		} else {
@@ -104,6 +92,7 @@ func (s *keySpill) freeze(r *recordSet) (*frozenKeys, error) {
 		}
 	}
 	r.kept, r.existing, r.suspects, r.shared = nil, nil, nil, nil
+	r.curKept, r.curExisting = nil, nil
 	slices.Sort(days)
 	keys = slices.Compact(keys) // one hash in two days of the file
 	fk := &frozenKeys{days: days, n: len(keys), spill: s}

@@ -433,6 +433,12 @@ type recordSet struct {
 	// duplicate kept last.
 	byPart map[int64][]recordKey
 	last   recordKey
+	// curDay's kept set and table index, when curKept is set: the day of
+	// the row before, which is most rows' day (exports come in time order),
+	// found without the two map look-ups.
+	curDay      int64
+	curKept     *hashSet
+	curExisting *dayIndex
 }
 
 // exactKey is a natural key itself: what a hash match is verified against.
@@ -527,6 +533,26 @@ func newRecordSet(ctx context.Context, f *Format, tbl *table.Table, source strin
 // until verify finds its exact key again.
 func (r *recordSet) duplicate(day int64, id string) (bool, error) {
 	k := r.hash.sum(day, id)
+	ks, ex := r.curKept, r.curExisting
+	if ks == nil || r.curDay != day {
+		var err error
+		if ks, ex, err = r.day(day); err != nil {
+			return false, err
+		}
+		r.curDay, r.curKept, r.curExisting = day, ks, ex
+	}
+	// In the table, or (Add finds it) kept before in this file: one probe
+	// of the file's set, not a look-up and then an insert.
+	if ex.has(k) || !ks.Add(k) {
+		return true, r.suspect(day, id)
+	}
+	r.last = k
+	return false, nil
+}
+
+// day returns the file's set of kept keys of day and the table's index of
+// the day, loading the index the first time the day is seen.
+func (r *recordSet) day(day int64) (*hashSet, *dayIndex, error) {
 	ks := r.kept[day]
 	if ks == nil {
 		ks = &hashSet{}
@@ -554,17 +580,11 @@ func (r *recordSet) duplicate(day int64, id string) (bool, error) {
 			ex, err = load()
 		}
 		if err != nil {
-			return false, err
+			return nil, nil, err
 		}
 		r.existing[day], r.consulted[day] = ex, ex.files
 	}
-	// In the table, or (Add finds it) kept before in this file: one probe
-	// of the file's set, not a look-up and then an insert.
-	if ex.has(k) || !ks.Add(k) {
-		return true, r.suspect(day, id)
-	}
-	r.last = k
-	return false, nil
+	return ks, ex, nil
 }
 
 // suspect holds the exact key of a row dropped on its hash for verify;

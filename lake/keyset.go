@@ -1,59 +1,94 @@
 package lake
 
-import (
-	"math/bits"
-	"slices"
-)
+import "math/bits"
 
-// hashSet is a compact set of 64-bit key hashes: about 9 bytes a key once
-// the keys settle, against some 40 for a Go map of 128-bit keys. New keys
-// go into a small open-addressing table; when it fills, its keys are sorted
-// and merged into one sorted run, found again through a fence index (the
-// run's positions by the hash's top bits), so a look-up is a probe of the
-// table and a scan of a handful of run entries. The table grows with the
-// run, so every key is moved about ten times in all.
+// hashSet is a compact set of 64-bit key hashes: 9.4 to 11.8 bytes a key,
+// against some 40 for a Go map of 128-bit keys. It is one ordered
+// linear-probing table (Amble and Knuth's ordered hash table): a key's home
+// slot is its value scaled to the table's size (the top bits of h·m), and
+// the keys are kept in ascending order along the table, with empty slots
+// (0) between them. Keys are keyed hashes, spread evenly, so a key sits a
+// few slots past its home: a look-up is one random access and a short
+// scan that stops at the first key not below it, an insert shifts the few
+// keys after it up to the next empty slot, and growing the table is one
+// pass over the old in order, writing the new in order (no sort, no
+// merge). The previous set (a small hash table merged into a sorted run
+// when half full) moved each key some five times through a sort and a
+// merge and read two places a look-up: 1.76 s of CPU for the 9.5M keys of
+// a 90-day CDR file, where this takes 0.5.
 type hashSet struct {
-	hot   []uint64 // open addressing; 0 is an empty slot (hash 0 is stored as 1)
-	nhot  int
-	run   []uint64 // sorted
-	fence []uint32 // fence[i]: first index in run whose top fenceBits bits are ≥ i
-	shift uint     // 64 − fenceBits
+	slots []uint64 // ascending non-zero keys and empty slots (0); len is m + the tail
+	m     uint64   // the homes' range: home(h) = h·m / 2⁶⁴
+	n     int
+	max   int // n past which the table grows
 }
 
-// minHot is the smallest hot table, in slots (half of them fill before a merge).
-const minHot = 1 << 12
+// The table grows by a quarter once maxLoad of its home range is used, so
+// its load stays between 0.68 and 0.85 (a larger step costs memory, as a
+// larger load costs longer shifts); small sets double, from minSlots.
+const (
+	maxLoadPct = 85
+	minSlots   = 256
+	// tailSlots is the room after the home range for the keys of its last
+	// homes; an insert that finds no empty slot before the end grows the
+	// table (only an uneven set, the weak hashes of tests, gets there).
+	tailSlots = 64
+)
 
 // Len is the number of keys in the set.
-func (s *hashSet) Len() int { return s.nhot + len(s.run) }
+func (s *hashSet) Len() int { return s.n }
+
+func (s *hashSet) home(h uint64) int {
+	hi, _ := bits.Mul64(h, s.m)
+	return int(hi)
+}
 
 // Has reports whether h is in the set.
 func (s *hashSet) Has(h uint64) bool {
+	if s.n == 0 {
+		return false
+	}
 	h = nonZero(h)
-	return s.hotHas(h) || s.runHas(h)
+	slots := s.slots
+	for i := s.home(h); i < len(slots); i++ {
+		if v := slots[i]; v == 0 || v >= h {
+			return v == h
+		}
+	}
+	return false
 }
 
 // Add puts h in the set and reports whether it was new.
 func (s *hashSet) Add(h uint64) bool {
 	h = nonZero(h)
-	if s.runHas(h) {
-		return false
+	if s.slots == nil {
+		s.resize(minSlots, tailSlots)
 	}
-	if s.hot == nil {
-		s.hot = make([]uint64, minHot)
-	}
-	mask := uint64(len(s.hot) - 1)
-	for i := mix(h) & mask; ; i = (i + 1) & mask {
-		switch s.hot[i] {
-		case h:
-			return false
-		case 0:
-			s.hot[i] = h
-			s.nhot++
-			if 2*s.nhot >= len(s.hot) {
-				s.merge()
-			}
-			return true
+	for {
+		slots := s.slots
+		i := s.home(h)
+		for i < len(slots) && slots[i] != 0 && slots[i] < h {
+			i++
 		}
+		if i < len(slots) && slots[i] == h {
+			return false
+		}
+		// h goes at i; the keys from i to the next empty slot move up one.
+		e := i
+		for e < len(slots) && slots[e] != 0 {
+			e++
+		}
+		if e == len(slots) { // no room in the tail: a longer one
+			s.resize(s.m, 2*(len(slots)-int(s.m)))
+			continue
+		}
+		copy(slots[i+1:e+1], slots[i:e])
+		slots[i] = h
+		s.n++
+		if s.n > s.max {
+			s.grow()
+		}
+		return true
 	}
 }
 
@@ -64,101 +99,59 @@ func nonZero(h uint64) uint64 {
 	return h
 }
 
-// mix spreads the hash's bits for the slot index: the run's fence uses the
-// top bits, the table the low bits of a multiply.
-func mix(h uint64) uint64 { return (h * 0x9e3779b97f4a7c15) >> 17 }
-
-func (s *hashSet) hotHas(h uint64) bool {
-	if s.nhot == 0 {
-		return false
+// grow resizes the table to the next size (the tail kept).
+func (s *hashSet) grow() {
+	m := 2 * s.m
+	if s.m >= 8*minSlots {
+		m = s.m + s.m/4
 	}
-	mask := uint64(len(s.hot) - 1)
-	for i := mix(h) & mask; ; i = (i + 1) & mask {
-		switch s.hot[i] {
-		case h:
-			return true
-		case 0:
-			return false
+	s.resize(m, len(s.slots)-int(s.m))
+}
+
+// resize places the keys in a table whose home range is m slots, with
+// tail slots after it: in order, each at its home or just past the key
+// before it. A tail too short for the last keys (an uneven set) doubles
+// until they fit.
+func (s *hashSet) resize(m uint64, tail int) {
+	for {
+		slots := make([]uint64, int(m)+tail)
+		t := hashSet{slots: slots, m: m, n: s.n, max: int(m * maxLoadPct / 100)}
+		next, ok := 0, true
+		for _, h := range s.slots {
+			if h == 0 {
+				continue
+			}
+			i := max(t.home(h), next)
+			if i == len(slots) {
+				ok = false
+				break
+			}
+			slots[i] = h
+			next = i + 1
 		}
+		if ok {
+			*s = t
+			return
+		}
+		tail *= 2
 	}
 }
 
-func (s *hashSet) runHas(h uint64) bool {
-	if len(s.run) == 0 {
-		return false
-	}
-	top := h >> s.shift
-	lo, hi := int(s.fence[top]), len(s.run)
-	if int(top)+1 < len(s.fence) {
-		hi = int(s.fence[top+1])
-	}
-	for i := lo; i < hi; i++ {
-		if v := s.run[i]; v >= h {
-			return v == h
-		}
-	}
-	return false
-}
-
-// merge sorts the hot keys into the run, rebuilds the fence and sizes the
-// next hot table to a quarter of the run (an eighth of it fills before the
-// next merge).
-func (s *hashSet) merge() {
-	fresh := make([]uint64, 0, s.nhot)
-	for _, h := range s.hot {
+// sorted returns the set's keys in ascending order, in a new slice.
+func (s *hashSet) sorted() []uint64 {
+	out := make([]uint64, 0, s.n)
+	for _, h := range s.slots {
 		if h != 0 {
-			fresh = append(fresh, h)
+			out = append(out, h)
 		}
 	}
-	slices.Sort(fresh)
-	merged := make([]uint64, len(s.run)+len(fresh))
-	i, j, k := 0, 0, 0
-	for i < len(s.run) && j < len(fresh) {
-		if s.run[i] < fresh[j] {
-			merged[k] = s.run[i]
-			i++
-		} else {
-			merged[k] = fresh[j]
-			j++
-		}
-		k++
-	}
-	k += copy(merged[k:], s.run[i:])
-	copy(merged[k:], fresh[j:])
-	s.run = merged
-	// About 4 run entries per fence slot.
-	fenceBits := uint(max(bits.Len(uint(len(s.run)/4)), 1))
-	s.shift = 64 - fenceBits
-	if cap(s.fence) >= 1<<fenceBits {
-		s.fence = s.fence[:1<<fenceBits]
-	} else {
-		s.fence = make([]uint32, 1<<fenceBits)
-	}
-	pos := 0
-	for t := range s.fence {
-		for pos < len(s.run) && s.run[pos]>>s.shift < uint64(t) {
-			pos++
-		}
-		s.fence[t] = uint32(pos)
-	}
-	size := max(minHot, 1<<bits.Len(uint(len(s.run)/4)))
-	if len(s.hot) == size {
-		clear(s.hot)
-	} else {
-		s.hot = make([]uint64, size)
-	}
-	s.nhot = 0
+	return out
 }
 
 // any calls f with the set's keys until it returns true, and reports
 // whether it did.
 func (s *hashSet) any(f func(uint64) bool) bool {
-	for _, h := range s.run {
-		if f(h) {
-			return true
-		}
-	}
-	for _, h := range s.hot {
+	for _, h := range s.slots {
 		if h != 0 && f(h) {
 			return true
 		}

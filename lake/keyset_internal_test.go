@@ -14,51 +14,81 @@ import (
 	"github.com/apache/iceberg-go"
 )
 
-// TestHashSetMatchesAMap adds random keys (0 and 1 among them, which the
-// set stores alike, and many repeats) through several merges and checks
-// every answer against a map.
+// TestHashSetMatchesAMap adds keys (0 and 1 among them, which the set
+// stores alike, and many repeats) through several resizes and checks every
+// answer, and the keys in order, against a map: keys spread evenly (hashes)
+// and unevenly (all at the first or the last homes, clustered: the weak
+// hashes of tests), which the table's tail must make room for.
 func TestHashSetMatchesAMap(t *testing.T) {
-	for _, n := range []int{0, 1, 100, minHot, 5 * minHot, 200_000} {
-		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(uint64(n), 7))
-			var s hashSet
-			want := map[uint64]bool{}
-			pool := make([]uint64, 0, n/2+2)
-			pool = append(pool, 0, 1)
-			for i := 0; i < n; i++ {
-				var k uint64
-				if i%3 == 0 && len(pool) > 0 {
-					k = pool[rng.IntN(len(pool))] // a repeat, or 0/1
-				} else {
-					k = rng.Uint64()
-					pool = append(pool, k)
+	gens := []struct {
+		name  string
+		sizes []int
+		gen   func(rng *rand.Rand, n int) uint64
+	}{
+		{"even", []int{0, 1, 100, minSlots, 5 * minSlots, 8 * minSlots, 50 * minSlots, 200_000},
+			func(rng *rand.Rand, _ int) uint64 { return rng.Uint64() }},
+		{"first homes", []int{100, 3000},
+			func(rng *rand.Rand, n int) uint64 { return uint64(1 + rng.IntN(3*n+1)) }},
+		{"last homes", []int{100, 3000},
+			func(rng *rand.Rand, n int) uint64 { return math.MaxUint64 - uint64(rng.IntN(3*n+1)) }},
+		{"clustered", []int{100, 3000},
+			func(rng *rand.Rand, _ int) uint64 { return uint64(rng.IntN(50)) << uint(rng.IntN(64)) }},
+	}
+	for _, g := range gens {
+		for _, n := range g.sizes {
+			t.Run(fmt.Sprint(g.name, "/", n), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(uint64(n), 7))
+				var s hashSet
+				want := map[uint64]bool{}
+				pool := make([]uint64, 0, n/2+2)
+				pool = append(pool, 0, 1)
+				for i := 0; i < n; i++ {
+					var k uint64
+					if i%3 == 0 && len(pool) > 0 {
+						k = pool[rng.IntN(len(pool))] // a repeat, or 0/1
+					} else {
+						k = g.gen(rng, n)
+						pool = append(pool, k)
+					}
+					if k == 0 {
+						k = 1 // the set does not tell 0 from 1
+					}
+					if got := s.Add(k); got == want[k] {
+						t.Fatalf("Add(%#x) = %v after %d keys, want %v", k, got, i, !want[k])
+					}
+					want[k] = true
 				}
-				if k == 0 {
-					k = 1 // the set does not tell 0 from 1
+				if s.Len() != len(want) {
+					t.Errorf("Len = %d, want %d", s.Len(), len(want))
 				}
-				if got := s.Add(k); got == want[k] {
-					t.Fatalf("Add(%#x) = %v after %d keys, want %v", k, got, i, !want[k])
+				for k := range want {
+					if !s.Has(k) {
+						t.Fatalf("Has(%#x) = false for a key added", k)
+					}
 				}
-				want[k] = true
-			}
-			if s.Len() != len(want) {
-				t.Errorf("Len = %d, want %d", s.Len(), len(want))
-			}
-			for k := range want {
-				if !s.Has(k) {
-					t.Fatalf("Has(%#x) = false for a key added", k)
+				for range 10_000 {
+					k := g.gen(rng, n)
+					if rng.IntN(2) == 0 {
+						k = rng.Uint64()
+					}
+					if k == 0 {
+						continue
+					}
+					if s.Has(k) != want[k] {
+						t.Fatalf("Has(%#x) = %v, want %v", k, s.Has(k), want[k])
+					}
 				}
-			}
-			for range 10_000 {
-				k := rng.Uint64()
-				if k == 0 {
-					continue
+				sorted := s.sorted()
+				if !slices.IsSorted(sorted) || len(sorted) != len(want) {
+					t.Fatalf("sorted() holds %d keys (in order: %v), want the %d keys in order", len(sorted), slices.IsSorted(sorted), len(want))
 				}
-				if s.Has(k) != want[k] {
-					t.Fatalf("Has(%#x) = %v, want %v", k, s.Has(k), want[k])
+				for _, k := range sorted {
+					if !want[k] {
+						t.Fatalf("sorted() holds %#x, never added", k)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
