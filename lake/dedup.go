@@ -2,7 +2,6 @@ package lake
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"maps"
@@ -88,13 +87,12 @@ func (h *keyHash) sum(day int64, id string) recordKey {
 	if h.weak != nil {
 		return nonZero(h.weak(day, id))
 	}
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], uint64(day))
-	var m maphash.Hash
-	m.SetSeed(h.seed)
-	m.Write(b[:])
-	m.WriteString(id)
-	return nonZero(m.Sum64()) // as a hashSet stores it
+	// The id's keyed hash, its day folded in by a bijection (an odd
+	// multiple): keys of one day stay as evenly spread as the id hashes,
+	// and one id's keys of two days differ. maphash.String hashes the id
+	// in place, where a maphash.Hash copied day and id into its buffer
+	// first (0.18 s of the 9.5M-row file's check).
+	return nonZero(maphash.String(h.seed, id) ^ uint64(day)*0x9e3779b97f4a7c15) // as a hashSet stores it
 }
 
 // fileKeys are the record keys of one data file, by the source_file of the rows.

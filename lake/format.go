@@ -3,8 +3,11 @@ package lake
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding"
+	"encoding/binary"
 	"encoding/hex"
 	"hash"
+	"io"
 	"strings"
 	"time"
 
@@ -104,26 +107,89 @@ func appendOptString(b *array.StringBuilder, s string) {
 	b.Append(s)
 }
 
-// pseudonymizer replaces a phone number by a keyed hash: contacts can be
-// counted and matched, never read back.
 // pseudonymizer turns a phone number into its keyed hash: the first 16
 // bytes of HMAC-SHA256 under the lake's pseudonym key, in hex, computed
 // without allocating. (A cache of recent numbers does not pay: on the
 // generator's month of 3.4M CDR rows, 2.2M other parties of 0.52M distinct
 // numbers, a direct-mapped cache of 64k numbers hit 27% of them and cost
-// more in cache misses than the hashes it saved.)
+// more in cache misses than the hashes it saved; 262,144 entries on the
+// 9.5M-row file gave nothing either, for 40 MiB.)
+//
+// HMAC-SHA256(k, m) is SHA-256 of (k⊕opad ‖ SHA-256 of (k⊕ipad ‖ m)): the
+// key blocks are the same for every number, so their SHA-256 states are
+// computed once, and a number of at most 55 bytes (all of them: other_party
+// has at most 20 digits) is then one block padded by hand from the inner
+// state and one from the outer, the states restored and read back through
+// the digest's binary marshalling. crypto/hmac did the same two blocks but
+// through Reset, Write, and two Sums that copy the digest and pad it: 1.45
+// s of CPU for the 6.6M other parties of the 9.5M-row CDR file, 1.1 s this
+// way, of which the two blocks' compression (SHA-NI) is 0.8.
 type pseudonymizer struct {
+	sha   hash.Hash // a SHA-256 digest
+	set   encoding.BinaryUnmarshaler
+	get   encoding.BinaryAppender
+	inner []byte // sha's state after the inner key block, marshalled
+	outer []byte // after the outer key block
+	state [128]byte
+	in    [sha256.BlockSize]byte
+	out   [sha256.BlockSize]byte // the inner hash and its constant padding
+	hex   [2 * pseudoBytes]byte
+	// mac is crypto/hmac itself, for longer numbers (or a digest that
+	// cannot be marshalled).
 	mac hash.Hash
-	in  []byte
 	sum []byte
-	hex [2 * pseudoBytes]byte
 }
 
 // pseudoBytes is how many bytes of the HMAC are kept.
 const pseudoBytes = 16
 
+// maxPaddedLen is the longest message that SHA-256 pads within one block
+// (a 0x80 byte and the 8-byte bit length follow it).
+const maxPaddedLen = sha256.BlockSize - 9
+
 func newPseudonymizer(key []byte) *pseudonymizer {
-	return &pseudonymizer{mac: hmac.New(sha256.New, key)}
+	p := &pseudonymizer{mac: hmac.New(sha256.New, key)}
+	sha := sha256.New()
+	set, ok1 := sha.(encoding.BinaryUnmarshaler)
+	get, ok2 := sha.(encoding.BinaryAppender)
+	if !ok1 || !ok2 {
+		return p
+	}
+	if len(key) > sha256.BlockSize {
+		k := sha256.Sum256(key)
+		key = k[:]
+	}
+	var pad [sha256.BlockSize]byte
+	state := func(x byte) []byte {
+		for i := range pad {
+			pad[i] = x
+			if i < len(key) {
+				pad[i] ^= key[i]
+			}
+		}
+		sha.Reset()
+		sha.Write(pad[:])
+		st, err := get.AppendBinary(nil)
+		if err != nil {
+			return nil
+		}
+		return st
+	}
+	p.inner, p.outer = state(0x36), state(0x5c)
+	if p.inner == nil || p.outer == nil {
+		return p
+	}
+	p.sha, p.set, p.get = sha, set, get
+	p.out[sha256.Size] = 0x80
+	binary.BigEndian.PutUint64(p.out[sha256.BlockSize-8:], 8*(sha256.BlockSize+sha256.Size))
+	// The path reads the state where the marshalled form has it: were that
+	// form to change in a Go release, crypto/hmac would still be right.
+	const probe = "491700000000"
+	fast := string(p.hashBytes(probe))
+	if p.sha = nil; string(p.hashBytes(probe)) == fast {
+		p.sha = sha
+	}
+	return p
 }
 
 // hash returns the hex hash of number.
@@ -132,12 +198,34 @@ func (p *pseudonymizer) hash(number string) string { return string(p.hashBytes(n
 // hashBytes returns the hex hash of number in a buffer of p that is only
 // valid until the next call.
 func (p *pseudonymizer) hashBytes(number string) []byte {
-	p.mac.Reset()
-	p.in = append(p.in[:0], number...)
-	p.mac.Write(p.in)
-	p.sum = p.mac.Sum(p.sum[:0])
-	hex.Encode(p.hex[:], p.sum[:pseudoBytes])
+	if p.sha == nil || len(number) > maxPaddedLen {
+		p.mac.Reset()
+		io.WriteString(p.mac, number)
+		p.sum = p.mac.Sum(p.sum[:0])
+		hex.Encode(p.hex[:], p.sum[:pseudoBytes])
+		return p.hex[:]
+	}
+	n := copy(p.in[:], number)
+	p.in[n] = 0x80
+	clear(p.in[n+1 : sha256.BlockSize-8])
+	binary.BigEndian.PutUint64(p.in[sha256.BlockSize-8:], 8*uint64(sha256.BlockSize+n))
+	copy(p.out[:sha256.Size], p.block(p.inner, &p.in))
+	hex.Encode(p.hex[:], p.block(p.outer, &p.out)[:pseudoBytes])
 	return p.hex[:]
+}
+
+// block returns the SHA-256 state after the padded block b from the
+// marshalled state st: the hash, when b is the message's last.
+func (p *pseudonymizer) block(st []byte, b *[sha256.BlockSize]byte) []byte {
+	// A marshalled state is a 4-byte magic and the 8 words of the state,
+	// big-endian (crypto/internal/fips140/sha256's MarshalBinary, a stable
+	// format: states marshalled by one Go release load in another).
+	if err := p.set.UnmarshalBinary(st); err != nil {
+		panic("lake: pseudonymizer: " + err.Error()) // a state it marshalled itself
+	}
+	p.sha.Write(b[:])
+	st, _ = p.get.AppendBinary(p.state[:0]) // 108 bytes: no allocation
+	return st[4 : 4+sha256.Size]
 }
 
 var paymentMethods = []string{"direct_debit", "card", "bank_transfer", "cash", "prepaid"}
