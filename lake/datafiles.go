@@ -192,6 +192,17 @@ func writerProperties(props iceberg.Properties, sc *arrow.Schema) (*parquet.Writ
 		// parquet-mr's cost-based fallback to PLAIN, as iceberg-go sets it.
 		wp = append(wp, parquet.WithDictionaryCostFallbackFor(f.Name, true))
 	}
+	for k, v := range props {
+		col, ok := strings.CutPrefix(k, encodingPrefix)
+		if !ok || col == "" {
+			continue
+		}
+		enc, ok := columnEncodings[v]
+		if !ok {
+			return nil, fmt.Errorf("table property %s: encoding %q is not one the ingest writer supports (%s)", k, v, strings.Join(slices.Sorted(maps.Keys(columnEncodings)), ", "))
+		}
+		wp = append(wp, parquet.WithEncodingFor(col, enc))
+	}
 	const bloomPrefix = "write.parquet.bloom-filter-enabled.column."
 	for k, v := range props {
 		if col, ok := strings.CutPrefix(k, bloomPrefix); ok && col != "" {
@@ -199,6 +210,20 @@ func writerProperties(props iceberg.Properties, sc *arrow.Schema) (*parquet.Writ
 		}
 	}
 	return parquet.NewWriterProperties(wp...), nil
+}
+
+// encodingPrefix names a column's Parquet encoding in a table's
+// properties (telcolake's own: Iceberg has no such property).
+const encodingPrefix = "telcolake.write.parquet.encoding.column."
+
+// columnEncodings are the encodings a table may ask for a column that
+// is not dictionary encoded.
+var columnEncodings = map[string]parquet.Encoding{
+	"PLAIN":                   parquet.Encodings.Plain,
+	"DELTA_BINARY_PACKED":     parquet.Encodings.DeltaBinaryPacked,
+	"DELTA_LENGTH_BYTE_ARRAY": parquet.Encodings.DeltaLengthByteArray,
+	"DELTA_BYTE_ARRAY":        parquet.Encodings.DeltaByteArray,
+	"BYTE_STREAM_SPLIT":       parquet.Encodings.ByteStreamSplit,
 }
 
 // partFile is one open data file of a partition.

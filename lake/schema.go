@@ -97,7 +97,16 @@ var tableProperties = iceberg.Properties{
 	"write.parquet.dict-encoding-enabled.column.start_time":       "false",
 	"write.parquet.dict-encoding-enabled.column.data_kb":          "false",
 	"write.parquet.dict-encoding-enabled.column.charge":           "false",
-	"commit.retry.num-retries":                                    "0", // telcolake runs its own loop (see commit.go)
-	"write.metadata.delete-after-commit.enabled":                  "true",
-	"write.metadata.previous-versions-max":                        "50",
+	// Encodings of the ingest's own writer (not an Iceberg property: other
+	// writers, maintenance's compaction among them, write these columns
+	// plain). A day × bucket file holds its calls in time order, so
+	// call_id shares most of its text with the row before and start_time
+	// grows by seconds: DELTA_BYTE_ARRAY and DELTA_BINARY_PACKED give zstd
+	// 24 and 30 MB of the 9.5M-row file's 200 and 76 MB plain, and the
+	// files come out 13% smaller (301.8 -> 263 MB).
+	encodingPrefix + "call_id":                   "DELTA_BYTE_ARRAY",
+	encodingPrefix + "start_time":                "DELTA_BINARY_PACKED",
+	"commit.retry.num-retries":                   "0", // telcolake runs its own loop (see commit.go)
+	"write.metadata.delete-after-commit.enabled": "true",
+	"write.metadata.previous-versions-max":       "50",
 }

@@ -7,10 +7,13 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 )
 
@@ -40,6 +43,9 @@ func TestCDRDictionaryColumns(t *testing.T) {
 		"other_network": true, "call_type": true, "direction": true, "cell_id": true, "region": true,
 		"source_file": true, "ingested_at": true,
 	}
+	wantEncoding := map[string]parquet.Encoding{ // the table's encoding properties
+		"call_id": parquet.Encodings.DeltaByteArray, "start_time": parquet.Encodings.DeltaBinaryPacked,
+	}
 	root := strings.TrimPrefix(cfg.Warehouse, "file://")
 	files := 0
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
@@ -68,6 +74,9 @@ func TestCDRDictionaryColumns(t *testing.T) {
 			if got := cc.HasDictionaryPage(); got != w {
 				t.Errorf("%s: column %s has a dictionary page = %v, want %v", filepath.Base(path), name, got, w)
 			}
+			if enc, ok := wantEncoding[name]; ok && !slices.Contains(cc.Encodings(), enc) {
+				t.Errorf("%s: column %s is encoded %v, want %s (the table's %s%s)", filepath.Base(path), name, cc.Encodings(), enc, encodingPrefix, name)
+			}
 		}
 		if seen != len(want) {
 			t.Errorf("%s: %d of the %d columns checked found", filepath.Base(path), seen, len(want))
@@ -79,5 +88,34 @@ func TestCDRDictionaryColumns(t *testing.T) {
 	}
 	if files == 0 {
 		t.Fatal("no crm.cdr data file written")
+	}
+}
+
+// A table's encoding property the ingest writer cannot honour is an error
+// naming the property, not a file written otherwise.
+func TestWriterPropertiesEncodings(t *testing.T) {
+	sc, err := CDRFormat.ArrowSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		value, err string
+	}{
+		{"DELTA_BYTE_ARRAY", ""},
+		{"PLAIN", ""},
+		{"RLE_DICTIONARY", "not one the ingest writer supports"},
+		{"delta", "not one the ingest writer supports"},
+	} {
+		props := maps.Clone(tableProperties)
+		props[encodingPrefix+"msisdn"] = tc.value
+		wp, err := writerProperties(props, sc)
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%s: %v", tc.value, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), encodingPrefix+"msisdn")):
+			t.Errorf("%s: error %v, want one naming the property and %q", tc.value, err, tc.err)
+		case tc.err == "" && wp.EncodingFor("msisdn") != columnEncodings[tc.value]:
+			t.Errorf("%s: msisdn encoded %s", tc.value, wp.EncodingFor("msisdn"))
+		}
 	}
 }
