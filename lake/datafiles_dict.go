@@ -157,55 +157,40 @@ func (d *columnDict) usedValues(t arrow.DataType) arrow.Array {
 	}
 }
 
-// str is the entry of s, added when new.
-func (d *columnDict) str(s string) int32 {
-	if d.strs == nil {
-		for j, v := range d.svals {
-			if v == s {
-				return int32(j)
-			}
-		}
-		if len(d.svals) < smallDict {
-			d.svals = append(d.svals, strings.Clone(s)) // not the batch's buffer: it is released
-			return int32(len(d.svals) - 1)
-		}
-		d.strs = make(map[string]int32, 2*smallDict)
-		for j, v := range d.svals {
-			d.strs[v] = int32(j)
-		}
-	}
-	j, ok := d.strs[s]
-	if !ok {
-		j = int32(len(d.svals))
-		s = strings.Clone(s)
-		d.strs[s] = j
-		d.svals = append(d.svals, s)
-	}
-	return j
-}
+// str is the entry of s, added when new; the dictionary keeps a copy
+// (s is in the batch's buffer, which is released).
+func (d *columnDict) str(s string) int32 { return entry(&d.strs, &d.svals, s, strings.Clone) }
 
 // int is the entry of v, added when new.
 func (d *columnDict) int(v int64) int32 {
-	if d.ints == nil {
-		for j, x := range d.ivals {
+	return entry(&d.ints, &d.ivals, v, func(v int64) int64 { return v })
+}
+
+// entry is the entry of v in the dictionary of values vals and look-up
+// index m, added (as keep(v)) when new. Up to smallDict values are found
+// by a linear search, and m is built past them.
+func entry[K comparable](m *map[K]int32, vals *[]K, v K, keep func(K) K) int32 {
+	if *m == nil {
+		for j, x := range *vals {
 			if x == v {
 				return int32(j)
 			}
 		}
-		if len(d.ivals) < smallDict {
-			d.ivals = append(d.ivals, v)
-			return int32(len(d.ivals) - 1)
+		if len(*vals) < smallDict {
+			*vals = append(*vals, keep(v))
+			return int32(len(*vals) - 1)
 		}
-		d.ints = make(map[int64]int32, 2*smallDict)
-		for j, x := range d.ivals {
-			d.ints[x] = int32(j)
+		*m = make(map[K]int32, 2*smallDict)
+		for j, x := range *vals {
+			(*m)[x] = int32(j)
 		}
 	}
-	j, ok := d.ints[v]
+	j, ok := (*m)[v]
 	if !ok {
-		j = int32(len(d.ivals))
-		d.ints[v] = j
-		d.ivals = append(d.ivals, v)
+		j = int32(len(*vals))
+		v = keep(v)
+		(*m)[v] = j
+		*vals = append(*vals, v)
 	}
 	return j
 }
