@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -218,22 +219,55 @@ func TestCDRColumnsMatchRecordBuilder(t *testing.T) {
 // row group's dictionary page holds whole): here every batch brings new
 // cells, so each starts a row group whose dictionary holds the earlier
 // ones too.
+//
+// When the first batch brings every cell and the later ones reuse them,
+// the batches share one row group (its dictionary given to the encoder
+// once), and the statistics sum theirs. A dictionary past the table's
+// dictionary page limit stays one (arrow-go checks the limit only for
+// values it encodes itself, as it did for pqarrow's dictionary arrays):
+// the values read back are the rows' in every case.
 func TestPartWriterRowGroupStatistics(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		props iceberg.Properties
+		cell  func(i int) string
+	}{
+		{"new cells in every batch", nil, func(i int) string { return fmt.Sprintf("CELL%03d", 500-i/50) }},
+		{"batches sharing a row group", nil, func(i int) string { return fmt.Sprintf("CELL%05d", i%200) }},
+		{"dictionary past its page limit", iceberg.Properties{"write.parquet.dict-size-bytes": "600"},
+			func(i int) string { return fmt.Sprintf("CELL%05d", i%200) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testRowGroupStatistics(t, tc.props, tc.cell) })
+	}
+}
+
+func testRowGroupStatistics(t *testing.T, props iceberg.Properties, cellOf func(int) string) {
 	ctx := context.Background()
 	_, cat, _ := newInternalLake(t)
 	tbl, err := cat.LoadTable(ctx, CDRTable.Ident())
 	if err != nil {
 		t.Fatal(err)
 	}
+	if props != nil {
+		tx := tbl.NewTransaction()
+		if err := tx.SetProperties(props); err != nil {
+			t.Fatal(err)
+		}
+		if tbl, err = tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var b bytes.Buffer
 	b.WriteString("call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge,other_area\n")
+	wantCell := map[string]string{}
 	for i := range 2000 {
-		cell := fmt.Sprintf("CELL%03d", 500-i/50) // later batches: new, smaller cells
-		if i%9 == 0 {
+		cell := cellOf(i)
+		if i%9 == 0 && i >= 200 {
 			cell = ""
 		}
+		wantCell[fmt.Sprintf("R%05d", i)] = cell
 		fmt.Fprintf(&b, "R%05d,S00001,491700000001,4930%06d,offnet,2026-10-01T%02d:%02d:%02dZ,%d,voice,out,false,false,%s,North,0,0.0100,\n",
-			i, i%900, (i/120)%24, (i/2)%60, i%60, 1+i/20, cell)
+			i, i%900, (i/120)%24, (i/2)%60, i%60, 1+i%20, cell)
 	}
 	p := newParser(CDRFormat, fileContext{source: "s3://landing/exports/cdr/r.csv", ingestedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).UnixMicro(),
 		now: time.Now(), pseudonym: []byte("test-pseudonym-key-0123456789")})
@@ -273,8 +307,54 @@ func TestPartWriterRowGroupStatistics(t *testing.T) {
 	for i := range r.MetaData().Schema.NumColumns() {
 		cols[r.MetaData().Schema.Column(i).Name()] = i
 	}
-	if n := r.NumRowGroups(); n < 5 {
-		t.Fatalf("%d row groups, want one per batch of new cells (10)", n)
+	// The cells read back are the rows'.
+	all := make([]int, r.NumRowGroups())
+	for i := range all {
+		all[i] = i
+	}
+	tab, err := fr.ReadRowGroups(ctx, []int{cols["call_id"], cols["cell_id"]}, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	ids, cells := tab.Column(0).Data(), tab.Column(1).Data()
+	for ci, chunk := range ids.Chunks() {
+		cc := cells.Chunks()[ci]
+		for i := range chunk.Len() {
+			id, cell := chunk.ValueStr(i), ""
+			if !cc.IsNull(i) {
+				cell = cc.ValueStr(i)
+			}
+			if w, ok := wantCell[id]; !ok || w != cell {
+				t.Fatalf("row %s: cell %q, want %q", id, cell, w)
+			}
+			got++
+		}
+	}
+	tab.Release()
+	if got != len(wantCell) {
+		t.Fatalf("%d rows read back, want %d", got, len(wantCell))
+	}
+	groups := 0
+	for rg := range r.NumRowGroups() {
+		cc, err := r.MetaData().RowGroup(rg).ColumnChunk(cols["cell_id"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !cc.HasDictionaryPage() {
+			t.Errorf("row group %d: cell_id without a dictionary", rg)
+		}
+		for _, st := range cc.EncodingStats() { // a dictionary page is PLAIN too
+			if st.Encoding == parquet.Encodings.Plain && fmt.Sprint(st.PageType) != "DICTIONARY_PAGE" {
+				t.Errorf("row group %d: cell_id has a data page of plain values", rg)
+			}
+		}
+		groups++
+	}
+	if newCells := cellOf(0) != cellOf(200); newCells && groups < 5 {
+		t.Errorf("%d row groups, want one per batch of new cells (10)", groups)
+	} else if !newCells && groups != 1 {
+		t.Errorf("%d row groups, want 1: the batches after the first bring no new cell", groups)
 	}
 	for rg := range r.NumRowGroups() {
 		for _, name := range []string{"cell_id", "duration_s", "region"} {
