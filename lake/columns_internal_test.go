@@ -22,7 +22,7 @@ import (
 // fails the comparison.
 func TestRecycledBatchesWriteTheSameFiles(t *testing.T) {
 	var b bytes.Buffer
-	b.WriteString("call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge,other_area\n")
+	b.WriteString(cdrAreaHeader)
 	for i := range 12_000 {
 		other, cell, region, area, typ, dur := fmt.Sprintf("4930%06d", i%900), fmt.Sprintf("CELL%d", i%40), "North", "South", "voice", 1+i%600
 		switch i % 7 {

@@ -21,6 +21,10 @@ import (
 	"github.com/apache/iceberg-go/table"
 )
 
+// cdrAreaHeader is the CDR export's header with every column, other_area
+// included, for the tests that build CDR files line by line.
+const cdrAreaHeader = "call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge,other_area\n"
+
 // partWriter's data files are those iceberg-go's writer gives the same
 // rows: same partition values, row and value counts, null counts, lower
 // and upper bounds (column sizes differ with the pages). The rows span two
@@ -34,7 +38,7 @@ func TestPartWriterMatchesWriteRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	b.WriteString("call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge,other_area\n")
+	b.WriteString(cdrAreaHeader)
 	for i := range 3000 {
 		cell, region, area := fmt.Sprintf("CELL%d", i%40), "North", "South"
 		if i%7 == 0 {
@@ -169,7 +173,7 @@ type rowsOnly struct{ rowParser }
 // array.RecordBuilder: nulls, constants and every type of column.
 func TestCDRColumnsMatchRecordBuilder(t *testing.T) {
 	var b bytes.Buffer
-	b.WriteString("call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge,other_area\n")
+	b.WriteString(cdrAreaHeader)
 	for i := range 2500 {
 		other, cell, region, area, typ, dur := fmt.Sprintf("4930%06d", i%900), fmt.Sprintf("CELL%d", i%40), "North", "South", "voice", 1+i%600
 		switch i % 7 {
@@ -258,7 +262,7 @@ func testRowGroupStatistics(t *testing.T, props iceberg.Properties, cellOf func(
 		}
 	}
 	var b bytes.Buffer
-	b.WriteString("call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge,other_area\n")
+	b.WriteString(cdrAreaHeader)
 	wantCell := map[string]string{}
 	for i := range 2000 {
 		cell := cellOf(i)

@@ -19,7 +19,7 @@ import (
 func cdrBenchFile(n, days int) []byte {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var b bytes.Buffer
-	b.WriteString("call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge,other_area\n")
+	b.WriteString(cdrAreaHeader)
 	start := time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)
 	step := time.Duration(days) * 24 * time.Hour / time.Duration(n)
 	regions := []string{"Capital", "East", "Coast", "North", "South"}

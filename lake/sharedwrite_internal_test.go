@@ -22,7 +22,7 @@ func sharedMembers(t testing.TB, files, rows int) []*prepared {
 	var members []*prepared
 	for f := range files {
 		var b bytes.Buffer
-		b.WriteString("call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge,other_area\n")
+		b.WriteString(cdrAreaHeader)
 		for i := range rows {
 			cell, region, area := fmt.Sprintf("CELL%d", (f+i)%40), "North", "South"
 			if i%7 == 0 {
