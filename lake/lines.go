@@ -312,51 +312,81 @@ func zeroLanes(v uint64) uint64 { return ^(((v & lanesLow7) + lanesLow7) | v | l
 // at a time: it cuts the line at its commas and, when the line has a NUL,
 // a CR or a quote (which the caller checks in full, in the order of the
 // reasons), gives up with plainNot. The fields are substrings of the line
-// itself, without a copy: the line must never be written again (a
-// lineReader's lines are not). Found this way, the fields and more are
-// those split gives. limit is at least 1.
+// itself, without a copy: the line must not be written again while they
+// are used (a lineReader's lines are not, until its next call). Found this
+// way, the fields and more are those split gives. limit is at least 1.
 func (s *fieldSplitter) splitPlain(line []byte, limit int) (fields []string, more bool, kind int) {
 	all := unsafe.String(unsafe.SliceData(line), len(line))
-	s.fields = s.fields[:0]
-	var high uint64
-	start, i := 0, 0
-	// A comma ends a field and starts another: with limit fields cut,
-	// there is more.
-	cut := func(at int) {
-		if more {
-			return
-		}
-		s.fields = append(s.fields, all[start:at])
-		start = at + 1
-		more = len(s.fields) == limit
+	// Room for limit fields and the seven more a word's commas may cut
+	// past them before the count is checked.
+	if cap(s.fields) < limit+8 {
+		s.fields = make([]string, limit+8)
 	}
-	for ; i+8 <= len(line); i += 8 {
+	f := s.fields[:limit+8]
+	var high uint64
+	n, start, i := 0, 0, 0
+	for ; i+8 <= len(line) && n < limit; i += 8 {
 		v := binary.LittleEndian.Uint64(line[i:])
 		high |= v
-		if zeroLanes(v)|zeroLanes(v^('\r'*lanesOne))|zeroLanes(v^('"'*lanesOne)) != 0 {
+		if special(v) {
 			return nil, false, plainNot
 		}
 		for c := zeroLanes(v ^ (',' * lanesOne)); c != 0; c &= c - 1 {
-			cut(i + bits.TrailingZeros64(c)>>3)
+			at := i + bits.TrailingZeros64(c)>>3
+			f[n] = all[start:at]
+			n++
+			start = at + 1
 		}
 	}
-	for ; i < len(line); i++ {
+	for ; i < len(line) && n < limit; i++ {
 		switch c := line[i]; c {
 		case ',':
-			cut(i)
+			f[n] = all[start:i]
+			n++
+			start = i + 1
 		case 0, '\r', '"':
 			return nil, false, plainNot
 		default:
 			high |= uint64(c)
 		}
 	}
-	if !more {
-		s.fields = append(s.fields, all[start:])
+	if n >= limit {
+		// limit fields cut: there is more; the rest is only checked.
+		more, n = true, limit
+		for ; i+8 <= len(line); i += 8 {
+			v := binary.LittleEndian.Uint64(line[i:])
+			high |= v
+			if special(v) {
+				return nil, false, plainNot
+			}
+		}
+		for ; i < len(line); i++ {
+			switch c := line[i]; c {
+			case 0, '\r', '"':
+				return nil, false, plainNot
+			default:
+				high |= uint64(c)
+			}
+		}
+	} else {
+		f[n] = all[start:]
+		n++
 	}
 	if high&lanesHigh != 0 {
-		return s.fields, more, plainUTF8
+		return f[:n], more, plainUTF8
 	}
-	return s.fields, more, plainASCII
+	return f[:n], more, plainASCII
+}
+
+// special tells whether the word v has a NUL, a CR or a quote. All three
+// are below '#': one subtraction finds the words with no byte below it
+// (nearly all; exact, as the lowest byte below it borrows from nothing),
+// and only the others are checked byte value by byte value.
+func special(v uint64) bool {
+	if (v-'#'*lanesOne)&^v&lanesHigh == 0 {
+		return false
+	}
+	return zeroLanes(v)|zeroLanes(v^('\r'*lanesOne))|zeroLanes(v^('"'*lanesOne)) != 0
 }
 
 // splitQuoted is split for a line with a quote character.
