@@ -43,36 +43,36 @@ type billRows struct {
 
 func (r *billRows) key() (int64, string) { return int64(r.month), r.sub }
 
-func (r *billRows) parse(get func(int) string) (int64, int, error) {
+func (r *billRows) parse(rec *record) (int64, int, error) {
 	var err error
-	if r.sub, err = parseID(get(billSubscriberID)); err != nil {
+	if r.sub, err = parseID(rec.get(billSubscriberID)); err != nil {
 		return 0, billSubscriberID, err
 	}
-	if r.month, err = parseMonth(get(billMonth)); err != nil {
+	if r.month, err = parseMonth(rec.get(billMonth)); err != nil {
 		return 0, billMonth, err
 	}
-	if r.plan, err = parseID(get(billPlan)); err != nil {
+	if r.plan, err = parseID(rec.get(billPlan)); err != nil {
 		return 0, billPlan, err
 	}
 	for _, m := range []struct {
 		col int
 		v   *int64
 	}{{billAmountDue, &r.due}, {billAmountPaid, &r.paid}, {billArrears, &r.arrears}} {
-		if *m.v, err = parseMoney(get(m.col), 2, maxMoney2); err != nil {
+		if *m.v, err = parseMoney(rec.get(m.col), 2, maxMoney2); err != nil {
 			return 0, m.col, err
 		}
 	}
 	r.discount = 0
-	if s := get(billDiscount); s != "" {
+	if s := rec.get(billDiscount); s != "" {
 		if r.discount, err = parseMoney(s, 2, maxMoney2); err != nil {
 			return 0, billDiscount, err
 		}
 	}
-	if r.pm, err = parseEnum(get(billPaymentMethod), paymentMethods, nil); err != nil {
+	if r.pm, err = parseEnum(rec.get(billPaymentMethod), paymentMethods, nil); err != nil {
 		return 0, billPaymentMethod, err
 	}
 	r.credit, r.hasCredit = 0, false
-	if s := get(billCreditLimit); s != "" {
+	if s := rec.get(billCreditLimit); s != "" {
 		if r.credit, err = parseMoney(s, 2, maxMoney2); err != nil {
 			return 0, billCreditLimit, err
 		}

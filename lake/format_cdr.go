@@ -67,40 +67,40 @@ type cdrRows struct {
 // parser's partition key is day × SubscriberBuckets + bucket(subscriber_id).
 const microsPerDay = 86400 * 1_000_000
 
-func (r *cdrRows) parse(get func(int) string) (int64, int, error) {
+func (r *cdrRows) parse(rec *record) (int64, int, error) {
 	var err error
 	r.other, r.cell = "", ""
-	r.callID, err = parseID(get(cdrCallID))
+	r.callID, err = parseID(rec.get(cdrCallID))
 	if err != nil {
 		return 0, cdrCallID, err
 	}
-	r.sub, err = parseID(get(cdrSubscriberID))
+	r.sub, err = parseID(rec.get(cdrSubscriberID))
 	if err != nil {
 		return 0, cdrSubscriberID, err
 	}
-	r.msisdn, err = parseDigits(get(cdrMSISDN), 8, 15, "msisdn")
+	r.msisdn, err = parseDigits(rec.get(cdrMSISDN), 8, 15, "msisdn")
 	if err != nil {
 		return 0, cdrMSISDN, err
 	}
 	r.network = "other"
-	if s := get(cdrOtherNetwork); s != "" {
+	if s := rec.get(cdrOtherNetwork); s != "" {
 		if r.network, err = parseEnum(s, otherNetworks, nil); err != nil {
 			return 0, cdrOtherNetwork, err
 		}
 	}
-	r.start, err = parseTimestamp(get(cdrStartTime), r.fc.now)
+	r.start, err = parseTimestamp(rec.get(cdrStartTime), r.fc.now)
 	if err != nil {
 		return 0, cdrStartTime, err
 	}
-	r.dur, err = parseInt(get(cdrDuration), 0, 86400)
+	r.dur, err = parseInt(rec.get(cdrDuration), 0, 86400)
 	if err != nil {
 		return 0, cdrDuration, err
 	}
-	r.callType, err = parseEnum(get(cdrCallType), callTypes, nil)
+	r.callType, err = parseEnum(rec.get(cdrCallType), callTypes, nil)
 	if err != nil {
 		return 0, cdrCallType, err
 	}
-	if s := get(cdrOtherParty); s != "" || r.callType != "data" {
+	if s := rec.get(cdrOtherParty); s != "" || r.callType != "data" {
 		if r.other, err = parseDigits(s, 3, 20, "other_party"); err != nil {
 			return 0, cdrOtherParty, err
 		}
@@ -108,38 +108,38 @@ func (r *cdrRows) parse(get func(int) string) (int64, int, error) {
 	if r.callType == "sms" && r.dur != 0 {
 		return 0, cdrDuration, fmt.Errorf("must be 0 for an sms")
 	}
-	r.dir, err = parseEnum(get(cdrDirection), directions, directionAlts)
+	r.dir, err = parseEnum(rec.get(cdrDirection), directions, directionAlts)
 	if err != nil {
 		return 0, cdrDirection, err
 	}
-	r.roaming, err = parseBool(get(cdrRoaming))
+	r.roaming, err = parseBool(rec.get(cdrRoaming))
 	if err != nil {
 		return 0, cdrRoaming, err
 	}
-	r.intl, err = parseBool(get(cdrInternational))
+	r.intl, err = parseBool(rec.get(cdrInternational))
 	if err != nil {
 		return 0, cdrInternational, err
 	}
-	if s := get(cdrCellID); s != "" {
+	if s := rec.get(cdrCellID); s != "" {
 		if r.cell, err = parseID(s); err != nil {
 			return 0, cdrCellID, err
 		}
 	}
-	r.region, err = parseText(get(cdrRegion), 64)
+	r.region, err = parseText(rec.get(cdrRegion), 64)
 	if err != nil {
 		return 0, cdrRegion, err
 	}
 	r.dataKB = 0
-	if s := get(cdrDataKB); s != "" {
+	if s := rec.get(cdrDataKB); s != "" {
 		if r.dataKB, err = parseInt(s, 0, 100_000_000); err != nil {
 			return 0, cdrDataKB, err
 		}
 	}
-	r.charge, err = parseMoney(get(cdrCharge), 4, 100_000_0000)
+	r.charge, err = parseMoney(rec.get(cdrCharge), 4, 100_000_0000)
 	if err != nil {
 		return 0, cdrCharge, err
 	}
-	if r.area, err = parseArea(get(cdrOtherArea), r.network, r.intl); err != nil {
+	if r.area, err = parseArea(rec.get(cdrOtherArea), r.network, r.intl); err != nil {
 		return 0, cdrOtherArea, err
 	}
 	day := r.start / microsPerDay

@@ -59,26 +59,26 @@ type respRows struct {
 
 func (r *respRows) key() (int64, string) { return floorDiv(r.contacted, microsPerDay), r.contactKey }
 
-func (r *respRows) parse(get func(int) string) (int64, int, error) {
+func (r *respRows) parse(rec *record) (int64, int, error) {
 	var err error
-	if r.campaign, err = parseID(get(respCampaignID)); err != nil {
+	if r.campaign, err = parseID(rec.get(respCampaignID)); err != nil {
 		return 0, respCampaignID, err
 	}
 	if r.fc.campaigns != nil && !r.fc.campaigns[r.campaign] {
 		return 0, respCampaignID, fmt.Errorf("unknown campaign %s: telcolake created no campaign with this id (crm.campaigns); the response is not committed", r.campaign)
 	}
-	if r.sub, err = parseID(get(respSubscriberID)); err != nil {
+	if r.sub, err = parseID(rec.get(respSubscriberID)); err != nil {
 		return 0, respSubscriberID, err
 	}
 	r.contactKey = r.campaign + "/" + r.sub
-	if r.contacted, err = parseTimestamp(get(respContactedAt), r.fc.now); err != nil {
+	if r.contacted, err = parseTimestamp(rec.get(respContactedAt), r.fc.now); err != nil {
 		return 0, respContactedAt, err
 	}
-	if r.outcome, err = parseEnum(get(respOutcome), outcomes, outcomeAlts); err != nil {
+	if r.outcome, err = parseEnum(rec.get(respOutcome), outcomes, outcomeAlts); err != nil {
 		return 0, respOutcome, err
 	}
 	r.answered, r.hasAnswer = 0, false
-	s := get(respOutcomeAt)
+	s := rec.get(respOutcomeAt)
 	switch {
 	case s == "" && r.outcome != OutcomeUnreachable:
 		return 0, respOutcomeAt, errOutcomeAtMissing

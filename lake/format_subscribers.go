@@ -59,28 +59,28 @@ type subRows struct {
 
 func (r *subRows) key() (int64, string) { return int64(r.export), r.sub }
 
-func (r *subRows) parse(get func(int) string) (int64, int, error) {
+func (r *subRows) parse(rec *record) (int64, int, error) {
 	var err error
-	if r.export, err = parseDate(get(subExportDate)); err != nil {
+	if r.export, err = parseDate(rec.get(subExportDate)); err != nil {
 		return 0, subExportDate, err
 	}
-	if r.sub, err = parseID(get(subSubscriberID)); err != nil {
+	if r.sub, err = parseID(rec.get(subSubscriberID)); err != nil {
 		return 0, subSubscriberID, err
 	}
-	if r.msisdn, err = parseDigits(get(subMSISDN), 8, 15, "msisdn"); err != nil {
+	if r.msisdn, err = parseDigits(rec.get(subMSISDN), 8, 15, "msisdn"); err != nil {
 		return 0, subMSISDN, err
 	}
-	if r.name, err = parseText(get(subName), 200); err != nil {
+	if r.name, err = parseText(rec.get(subName), 200); err != nil {
 		return 0, subName, err
 	}
 	r.gender = "U"
-	if s := get(subGender); s != "" {
+	if s := rec.get(subGender); s != "" {
 		if r.gender, err = parseEnum(s, genders, nil); err != nil {
 			return 0, subGender, err
 		}
 	}
 	r.birth, r.hasBirth = 0, false
-	if s := get(subBirthDate); s != "" {
+	if s := rec.get(subBirthDate); s != "" {
 		if r.birth, err = parseDate(s); err != nil {
 			return 0, subBirthDate, err
 		}
@@ -92,36 +92,36 @@ func (r *subRows) parse(get func(int) string) (int64, int, error) {
 	for i, c := range []struct {
 		col, max int
 	}{{subOccupation, 64}, {subEducation, 64}, {subIncomeBand, 16}, {subRegion, 64}} {
-		if r.texts[i], err = parseText(get(c.col), c.max); err != nil {
+		if r.texts[i], err = parseText(rec.get(c.col), c.max); err != nil {
 			return 0, c.col, err
 		}
 	}
-	if r.district, err = parseText(get(subDistrict), 64); err != nil {
+	if r.district, err = parseText(rec.get(subDistrict), 64); err != nil {
 		return 0, subDistrict, err
 	}
-	if r.plan, err = parseID(get(subPlan)); err != nil {
+	if r.plan, err = parseID(rec.get(subPlan)); err != nil {
 		return 0, subPlan, err
 	}
-	if r.activation, err = parseDate(get(subActivationDate)); err != nil {
+	if r.activation, err = parseDate(rec.get(subActivationDate)); err != nil {
 		return 0, subActivationDate, err
 	}
 	if r.activation > r.export {
 		return 0, subActivationDate, fmt.Errorf("activation date after the export date")
 	}
-	if r.status, err = parseEnum(get(subStatus), statuses, nil); err != nil {
+	if r.status, err = parseEnum(rec.get(subStatus), statuses, nil); err != nil {
 		return 0, subStatus, err
 	}
-	if r.statusDate, err = parseDate(get(subStatusDate)); err != nil {
+	if r.statusDate, err = parseDate(rec.get(subStatusDate)); err != nil {
 		return 0, subStatusDate, err
 	}
 	if r.statusDate < r.activation || r.statusDate > r.export {
 		return 0, subStatusDate, fmt.Errorf("status date must lie between activation date and export date")
 	}
-	if r.pm, err = parseEnum(get(subPaymentMethod), paymentMethods, nil); err != nil {
+	if r.pm, err = parseEnum(rec.get(subPaymentMethod), paymentMethods, nil); err != nil {
 		return 0, subPaymentMethod, err
 	}
 	r.credit, r.hasCredit = 0, false
-	if s := get(subCreditLimit); s != "" {
+	if s := rec.get(subCreditLimit); s != "" {
 		if r.credit, err = parseMoney(s, 2, maxMoney2); err != nil {
 			return 0, subCreditLimit, err
 		}

@@ -256,6 +256,11 @@ type fieldSplitter struct {
 	buf    []byte
 	ends   []int
 	fields []string
+	// line and offs are the fields splitPlain (or pack) found: field i
+	// is line[offs[i-1]+1 : offs[i]] (from 0 for the first), the offsets
+	// of the line's cuts, as a record holds them.
+	line string
+	offs []int32
 }
 
 // split returns the fields of line, at most limit of them: more is reported
@@ -309,43 +314,42 @@ const (
 func zeroLanes(v uint64) uint64 { return ^(((v & lanesLow7) + lanesLow7) | v | lanesLow7) }
 
 // splitPlain is split for the usual line, in one pass over its bytes, eight
-// at a time: it cuts the line at its commas and, when the line has a NUL,
-// a CR or a quote (which the caller checks in full, in the order of the
-// reasons), gives up with plainNot. The fields are substrings of the line
-// itself, without a copy: the line must not be written again while they
-// are used (a lineReader's lines are not, until its next call). Found this
-// way, the fields and more are those split gives. limit is at least 1.
-func (s *fieldSplitter) splitPlain(line []byte, limit int) (fields []string, more bool, kind int) {
-	all := unsafe.String(unsafe.SliceData(line), len(line))
+// at a time: it cuts the line at its commas into s.line and s.offs (see
+// fieldSplitter) and, when the line has a NUL, a CR or a quote (which the
+// caller checks in full, in the order of the reasons), gives up with
+// plainNot. s.line is the line itself, without a copy: the line must not
+// be written again while the fields are used (a lineReader's lines are
+// not, until its next call). Found this way, the fields and more are those
+// split gives; the offsets are int32 (a line is at most MaxLineBytes), not
+// strings, so cutting a field stores no pointer. limit is at least 1.
+func (s *fieldSplitter) splitPlain(line []byte, limit int) (more bool, kind int) {
+	s.line = unsafe.String(unsafe.SliceData(line), len(line))
 	// Room for limit fields and the seven more a word's commas may cut
 	// past them before the count is checked.
-	if cap(s.fields) < limit+8 {
-		s.fields = make([]string, limit+8)
+	if cap(s.offs) < limit+8 {
+		s.offs = make([]int32, limit+8)
 	}
-	f := s.fields[:limit+8]
+	f := s.offs[:limit+8]
 	var high uint64
-	n, start, i := 0, 0, 0
+	n, i := 0, 0
 	for ; i+8 <= len(line) && n < limit; i += 8 {
 		v := binary.LittleEndian.Uint64(line[i:])
 		high |= v
 		if special(v) {
-			return nil, false, plainNot
+			return false, plainNot
 		}
 		for c := zeroLanes(v ^ (',' * lanesOne)); c != 0; c &= c - 1 {
-			at := i + bits.TrailingZeros64(c)>>3
-			f[n] = all[start:at]
+			f[n] = int32(i + bits.TrailingZeros64(c)>>3)
 			n++
-			start = at + 1
 		}
 	}
 	for ; i < len(line) && n < limit; i++ {
 		switch c := line[i]; c {
 		case ',':
-			f[n] = all[start:i]
+			f[n] = int32(i)
 			n++
-			start = i + 1
 		case 0, '\r', '"':
-			return nil, false, plainNot
+			return false, plainNot
 		default:
 			high |= uint64(c)
 		}
@@ -357,25 +361,40 @@ func (s *fieldSplitter) splitPlain(line []byte, limit int) (fields []string, mor
 			v := binary.LittleEndian.Uint64(line[i:])
 			high |= v
 			if special(v) {
-				return nil, false, plainNot
+				return false, plainNot
 			}
 		}
 		for ; i < len(line); i++ {
 			switch c := line[i]; c {
 			case 0, '\r', '"':
-				return nil, false, plainNot
+				return false, plainNot
 			default:
 				high |= uint64(c)
 			}
 		}
 	} else {
-		f[n] = all[start:]
+		f[n] = int32(len(line))
 		n++
 	}
+	s.offs = f[:n]
 	if high&lanesHigh != 0 {
-		return f[:n], more, plainUTF8
+		return more, plainUTF8
 	}
-	return f[:n], more, plainASCII
+	return more, plainASCII
+}
+
+// pack puts fields (of split) into s.line and s.offs, as splitPlain
+// would have cut them: one string, a byte between fields.
+func (s *fieldSplitter) pack(fields []string) {
+	s.buf, s.offs = s.buf[:0], s.offs[:0]
+	for i, f := range fields {
+		if i > 0 {
+			s.buf = append(s.buf, ',')
+		}
+		s.buf = append(s.buf, f...)
+		s.offs = append(s.offs, int32(len(s.buf)))
+	}
+	s.line = string(s.buf)
 }
 
 // special tells whether the word v has a NUL, a CR or a quote. All three

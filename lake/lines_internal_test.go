@@ -51,7 +51,11 @@ func TestSplitPlainMatchesSplit(t *testing.T) {
 			}
 		}
 		limit := 1 + rng.IntN(12)
-		f, fm, kind := fast.splitPlain(line, limit)
+		fm, kind := fast.splitPlain(line, limit)
+		var f []string
+		if kind != plainNot {
+			f = recordFields(fast.line, fast.offs)
+		}
 		special := bytes.ContainsAny(line, "\x00\r\"")
 		if special != (kind == plainNot) {
 			t.Fatalf("line %d: splitPlain(%q) kind %d, want plainNot %v", n, line, kind, special)
@@ -65,6 +69,32 @@ func TestSplitPlainMatchesSplit(t *testing.T) {
 		sl, sm, sr := slow.split(line, limit)
 		if fm != sm || sr != "" || !slices.Equal(f, sl) {
 			t.Fatalf("line %d: splitPlain(%q, %d) = %q, %v; split = %q, %v, %q", n, line, limit, f, fm, sl, sm, sr)
+		}
+	}
+}
+
+// recordFields are the fields of a record's line and offsets, as get
+// gives them.
+func recordFields(line string, offs []int32) []string {
+	idx := make([]int, len(offs))
+	for i := range idx {
+		idx[i] = i
+	}
+	r := record{line: line, offs: offs, idx: idx}
+	var f []string
+	for c := range idx {
+		f = append(f, r.get(c))
+	}
+	return f
+}
+
+// pack gives a record the fields split found, whatever their bytes.
+func TestSplitterPack(t *testing.T) {
+	for _, fields := range [][]string{{""}, {"a"}, {"", ""}, {"a,b", "", "c\"d", ",,"}, {"x", "yy", "zzz"}} {
+		var s fieldSplitter
+		s.pack(fields)
+		if got := recordFields(s.line, s.offs); !slices.Equal(got, fields) {
+			t.Errorf("pack(%q): the record's fields are %q", fields, got)
 		}
 	}
 }

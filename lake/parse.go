@@ -309,14 +309,7 @@ func (p *Parser) Batches(r io.Reader) iter.Seq2[PartBatch, error] {
 			return yield(PartBatch{Rec: rec, Part: part}, nil)
 		}
 		nHeader := len(header)
-		var rec []string
-		get := func(c int) string {
-			i := idx[c]
-			if i < 0 {
-				return ""
-			}
-			return rec[i]
-		}
+		rec := &record{idx: idx}
 		outOfTime := func() bool { return !p.deadline.IsZero() && !p.now().Before(p.deadline) }
 		failed := func(line int64) *FileError {
 			return &FileError{Status: StatusFailed, Reason: fmt.Sprintf(
@@ -369,7 +362,7 @@ func (p *Parser) Batches(r io.Reader) iter.Seq2[PartBatch, error] {
 			// NUL, a CR or a quote is checked in full, reasons in order.
 			var more bool
 			var kind int
-			rec, more, kind = split.splitPlain(line, nHeader)
+			more, kind = split.splitPlain(line, nHeader)
 			if kind == plainNot {
 				switch {
 				case bytes.IndexByte(line, 0) >= 0:
@@ -379,33 +372,35 @@ func (p *Parser) Batches(r io.Reader) iter.Seq2[PartBatch, error] {
 					p.reject(RowError{Line: at, Reason: reasonCR})
 					continue
 				}
-				var reason string
-				if rec, more, reason = split.split(line, nHeader); reason != "" {
+				fields, m, reason := split.split(line, nHeader)
+				if reason != "" {
 					p.reject(RowError{Line: at, Reason: reason})
 					continue
 				}
-				kind = plainUTF8
+				split.pack(fields)
+				more, kind = m, plainUTF8
 			}
+			rec.line, rec.offs = split.line, split.offs
 			switch {
 			case more:
 				p.reject(RowError{Line: at, Reason: fmt.Sprintf("row has more fields than the header's %d", nHeader)})
 				continue
-			case len(rec) != nHeader:
-				p.reject(RowError{Line: at, Reason: fmt.Sprintf("row has %d fields, the header has %d", len(rec), nHeader)})
+			case len(rec.offs) != nHeader:
+				p.reject(RowError{Line: at, Reason: fmt.Sprintf("row has %d fields, the header has %d", len(rec.offs), nHeader)})
 				continue
 			}
 			// The report keeps a value: a copy, not the line reader's chunk.
 			if kind == plainUTF8 && !utf8.Valid(line) {
-				if c := firstInvalidUTF8(idx, get); c >= 0 {
+				if c := firstInvalidUTF8(rec); c >= 0 {
 					name := p.Format.Columns[c].Name
-					p.reject(RowError{Line: at, Column: name, Value: strings.Clone(reportValue(name, get(c))), Reason: errNotUTF8.Error()})
+					p.reject(RowError{Line: at, Column: name, Value: strings.Clone(reportValue(name, rec.get(c))), Reason: errNotUTF8.Error()})
 					continue
 				}
 			}
-			part, col, err := rows.parse(get)
+			part, col, err := rows.parse(rec)
 			if err != nil {
 				name := p.Format.Columns[col].Name
-				p.reject(RowError{Line: at, Column: name, Value: strings.Clone(reportValue(name, get(col))), Reason: err.Error()})
+				p.reject(RowError{Line: at, Column: name, Value: strings.Clone(reportValue(name, rec.get(col))), Reason: err.Error()})
 				continue
 			}
 			if p.records != nil {
@@ -475,9 +470,9 @@ func (p *Parser) certainlyQuarantined(consumed int64, nHeader int) bool {
 
 // firstInvalidUTF8 returns the first format column whose value is not valid
 // UTF-8, or -1 (the bad bytes are in an ignored column).
-func firstInvalidUTF8(idx []int, get func(int) string) int {
-	for c, i := range idx {
-		if i >= 0 && !utf8.ValidString(get(c)) {
+func firstInvalidUTF8(rec *record) int {
+	for c, i := range rec.idx {
+		if i >= 0 && !utf8.ValidString(rec.get(c)) {
 			return c
 		}
 	}
