@@ -2,6 +2,8 @@ package lake
 
 import (
 	"fmt"
+	"math"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -10,8 +12,10 @@ import (
 )
 
 // A file's dictionary maps every value to one entry, the same one in every
-// batch of the file, whether it is searched linearly (up to smallDict
-// entries) or through its map (past them, and across the switch).
+// batch of the file, before and after its index grows (past half of
+// minDictSlots, and again), for values of every length the hash reads
+// differently (empty, 1-3, 4-7, 8 and more bytes) and values that share
+// their first and last bytes.
 func TestColumnDictIndices(t *testing.T) {
 	strs := func(n, distinct int, nullEvery int) []*string {
 		v := make([]*string, n)
@@ -19,7 +23,18 @@ func TestColumnDictIndices(t *testing.T) {
 			if nullEvery > 0 && i%nullEvery == 0 {
 				continue
 			}
-			s := fmt.Sprintf("v%03d", (i*7)%distinct)
+			k := (i * 7) % distinct
+			var s string
+			switch k % 4 {
+			case 0:
+				s = strings.Repeat("x", k%11) // "" included
+			case 1:
+				s = fmt.Sprintf("v%03d", k)
+			case 2:
+				s = fmt.Sprintf("CELL%04d", k) // 8 bytes: first and last the same word
+			default:
+				s = fmt.Sprintf("ab%sz%dyz", strings.Repeat("m", k%17), k) // shared start and end
+			}
 			v[i] = &s
 		}
 		return v
@@ -30,10 +45,11 @@ func TestColumnDictIndices(t *testing.T) {
 		nullEvery, perRows int
 	}{
 		{"one value", 3, 1, 0, 100},
-		{"small", 3, smallDict - 1, 0, 100},
-		{"exactly small", 2, smallDict, 5, 100},
-		{"past small in the first batch", 3, smallDict + 1, 0, 100},
+		{"small", 3, minDictSlots/2 - 1, 0, 100},
+		{"exactly half", 2, minDictSlots / 2, 5, 100},
+		{"grows in the first batch", 3, minDictSlots/2 + 1, 0, 100},
 		{"grows across batches", 4, 500, 3, 300},
+		{"grows many times", 2, 5000, 7, 6000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var d columnDict
@@ -83,10 +99,18 @@ func TestColumnDictIndices(t *testing.T) {
 func TestColumnDictIntIndices(t *testing.T) {
 	var d columnDict
 	entry := map[int64]int32{}
-	for b, distinct := range []int{1, 5, smallDict, 40, 400} {
-		v := make([]int64, 1000)
+	for b, distinct := range []int{1, 5, minDictSlots / 2, 40, 400, 3000} {
+		v := make([]int64, 4000)
 		for i := range v {
 			v[i] = int64((i * 13) % distinct)
+			switch v[i] % 5 {
+			case 1:
+				v[i] = -v[i]
+			case 2:
+				v[i] <<= 40 // low bits equal
+			case 3:
+				v[i] = math.MinInt64 + v[i]
+			}
 			if b%2 == 1 && i%10 < 7 {
 				v[i] = 86400 // runs of one value
 			}
