@@ -65,9 +65,16 @@ func (a *poolAllocator) Allocate(size int) []byte {
 	return make([]byte, size, 1<<(c+poolMinShift))
 }
 
+// Reallocate grows b in place when its capacity allows, the new bytes
+// zeroed (a pooled buffer's capacity past its length holds its last use's
+// bytes; Go's allocator gives zeros there), else moves it.
 func (a *poolAllocator) Reallocate(size int, b []byte) []byte {
 	if cap(b) >= size {
-		return b[:size]
+		nb := b[:size]
+		if size > len(b) {
+			clear(nb[len(b):])
+		}
+		return nb
 	}
 	nb := a.Allocate(size)
 	copy(nb, b)
