@@ -3,6 +3,7 @@ package lake
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"math/bits"
 	"strings"
 	"unsafe"
@@ -78,11 +79,22 @@ func (d *columnDict) indices(col arrow.Array) arrow.Array {
 	switch a := col.(type) {
 	case *array.String:
 		nulls := a.NullN() > 0
+		// A long value is hashed whole (see strHash): a run of one is
+		// looked up once. Short ones are cheaper to look up than to compare.
+		last, lastIdx := "", int32(-1)
 		for i := range n {
 			if nulls && a.IsNull(i) {
 				continue
 			}
-			idx[i] = d.str(a.Value(i))
+			s := a.Value(i)
+			if len(s) <= shortStr {
+				idx[i] = d.str(s)
+				continue
+			}
+			if lastIdx < 0 || s != last {
+				last, lastIdx = s, d.str(s)
+			}
+			idx[i] = lastIdx
 		}
 	default:
 		value := intValues(col)
@@ -244,14 +256,26 @@ func (t *dictIndex) put(h uint64, j int32) {
 // bits depend on all of its bits (Fibonacci hashing).
 const hashMul = 0x9E3779B97F4A7C15
 
-// strHash hashes s from its length and at most its first and last eight
-// bytes: dictionary values are short, and differ in those (a cell id's
-// digits, an enum's letters); values that share them only probe longer.
+// shortStr is the longest value strHash reads every byte of from its
+// first and last eight.
+const shortStr = 16
+
+// longSeed seeds the hash of values longer than shortStr.
+var longSeed = maphash.MakeSeed()
+
+// strHash hashes s: up to shortStr bytes from its length and its first and
+// last eight bytes (at most), which then cover all of it; a dictionary
+// value is mostly that short (a cell id, an enum's letters). A longer one
+// is hashed whole with maphash: from its ends only, values that share
+// them (hashes of one prefix and suffix, ids padded the same) had one
+// hash and probed in one run, quadratic in their number.
 func strHash(s string) uint64 {
 	var w uint64
 	n := len(s)
 	p := unsafe.Pointer(unsafe.StringData(s))
 	switch {
+	case n > shortStr:
+		return maphash.String(longSeed, s)
 	case n >= 8:
 		a := binary.LittleEndian.Uint64(unsafe.Slice((*byte)(p), 8))
 		b := binary.LittleEndian.Uint64(unsafe.Slice((*byte)(unsafe.Add(p, n-8)), 8))
