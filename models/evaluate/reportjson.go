@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strings"
 	"time"
 )
 
@@ -49,6 +50,15 @@ func plain(v reflect.Value) any {
 			out[i] = plain(v.Index(i))
 		}
 		return out
+	case reflect.Map:
+		if v.IsNil() {
+			return nil
+		}
+		out := make(map[string]any, v.Len())
+		for it := v.MapRange(); it.Next(); {
+			out[mapKey(it.Key())] = plain(it.Value())
+		}
+		return out
 	case reflect.Struct:
 		if v.Type() == timeType {
 			return v.Interface()
@@ -63,4 +73,17 @@ func plain(v reflect.Value) any {
 	default:
 		return v.Interface()
 	}
+}
+
+// mapKey is k as encoding/json writes a map key: a string as it is,
+// anything else (an integer, a TextMarshaler) as its JSON text unquoted.
+func mapKey(k reflect.Value) string {
+	if k.Kind() == reflect.String {
+		return k.String()
+	}
+	b, err := json.Marshal(k.Interface())
+	if err != nil {
+		return fmt.Sprint(k.Interface())
+	}
+	return strings.Trim(string(b), `"`)
 }
