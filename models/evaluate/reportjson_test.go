@@ -31,7 +31,9 @@ func TestReportJSONNonFinite(t *testing.T) {
 				LogLoss map[string]*float64
 			}
 		}
-		Forecast struct{ Elasticity struct{ Prices map[string]*float64 } }
+		Forecast struct {
+			Elasticity struct{ Prices map[string]*float64 }
+		}
 	}
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatalf("decode %s: %v", b, err)
