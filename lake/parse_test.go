@@ -3,7 +3,9 @@ package lake
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
+	"maps"
 	"runtime"
 	"slices"
 	"strings"
@@ -224,5 +226,40 @@ func TestParserMemoryBounded(t *testing.T) {
 	}
 	if fe := p.Stats.FileErr; fe == nil || !strings.Contains(fe.Reason, "more than 200 times") {
 		t.Errorf("gzip bomb: file error %v, want the ratio limit", fe)
+	}
+}
+
+// Rows that alternate among partitions whose keys share their low bits
+// (days two apart: 16 keys apart) and among buckets each land in their
+// own partition's batches, every row once, across many batch emissions.
+func TestParserPartitionsInterleaved(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString("call_id,subscriber_id,msisdn,other_party,other_network,start_time,duration_s,call_type,direction,roaming,international,cell_id,region,data_kb,charge\n")
+	for i := range 3000 {
+		fmt.Fprintf(&b, "C%07d,S%07d,4917%08d,4930%06d,offnet,2026-10-%02dT%02d:%02d:07Z,%d,voice,out,false,false,CELL%03d,North,0,0.%04d\n",
+			i, i%500, i%500, i%9973, 1+i%28, i%24, i%60, 1+i%3600, i%100, i%10000)
+	}
+	body := b.Bytes()
+	_, rows := parseAll(t, CDRFormat, body)
+	if rows != 3000 {
+		t.Errorf("%d rows in the batches, want 3000", rows)
+	}
+	p := newParser(CDRFormat, testFileContext())
+	p.BatchRows = 5
+	want := map[int64]int64{}
+	for i := range 3000 {
+		day := time.Date(2026, 10, 1+i%28, 0, 0, 0, 0, time.UTC).Unix() / 86400
+		want[day*SubscriberBuckets+int64(SubscriberBucket(fmt.Sprintf("S%07d", i%500)))]++
+	}
+	got := map[int64]int64{}
+	for pb, err := range p.Batches(bytes.NewReader(body)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[pb.Part] += pb.Rec.NumRows()
+		pb.Rec.Release()
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("rows by partition:\n got %v\nwant %v", got, want)
 	}
 }
