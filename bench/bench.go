@@ -59,6 +59,9 @@ type ingestReport struct {
 	Data      dataset
 	Telcolake []runResult
 	DuckDB    []runResult
+	// DuckDBJob are DuckDB's runs of the same job (jobQuery): the number
+	// hashed, the rows partitioned as crm.cdr's.
+	DuckDBJob []runResult
 	PprofTop  string // pprof -top by flat time
 	PprofCum  string // pprof -top -cum
 	// Load and LoadEnd are the load average when the part began and ended.
@@ -152,6 +155,12 @@ func (b *bench) measureIngest(ctx context.Context) (*ingestReport, error) {
 		}
 		log.Printf("run %d duckdb:    %s", i, dk)
 		rep.DuckDB = append(rep.DuckDB, dk)
+		dj, err := b.duckdbJobRun(ctx, i, rep.Data.Rows)
+		if err != nil {
+			return nil, fmt.Errorf("duckdb job run %d: %w", i, err)
+		}
+		log.Printf("run %d duckdb job: %s", i, dj)
+		rep.DuckDBJob = append(rep.DuckDBJob, dj)
 	}
 	if rep.PprofTop, rep.PprofCum, err = b.profile(ctx, rep.Data.Rows); err != nil {
 		return nil, err
@@ -349,6 +358,44 @@ func (b *bench) duckdbRun(ctx context.Context, i int, rows int64) (runResult, er
 	}
 	res.OutBytes = fi.Size()
 	return res, b.dropUnlessKept(out)
+}
+
+// duckdbJobRun runs jobQuery on the big CSV in a child process and
+// verifies the row count of the files it wrote.
+func (b *bench) duckdbJobRun(ctx context.Context, i int, rows int64) (runResult, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return runResult{}, fmt.Errorf("find own binary: %w", err)
+	}
+	out := filepath.Join(b.work, fmt.Sprintf("duckdb-job%d", i))
+	if err := os.RemoveAll(out); err != nil {
+		return runResult{}, fmt.Errorf("remove old output: %w", err)
+	}
+	res, _, err := runChild(exec.CommandContext(ctx, self, jobMode, b.csv, out, pseudonymKey()))
+	if err != nil {
+		return res, err
+	}
+	n, err := parquetRows(ctx, filepath.Join(out, "**", "*.parquet"))
+	if err != nil {
+		return res, err
+	}
+	if n != rows {
+		return res, fmt.Errorf("%s holds %d rows, want %d", out, n, rows)
+	}
+	if res.OutBytes, err = dirSize(out); err != nil {
+		return res, err
+	}
+	return res, b.dropUnlessKept(out)
+}
+
+// pseudonymKey is the key the ingest children hash numbers under.
+func pseudonymKey() string {
+	for _, kv := range ingestEnv {
+		if k, ok := strings.CutPrefix(kv, "TELCOLAKE_PSEUDONYM_KEY="); ok {
+			return k
+		}
+	}
+	panic("bench: ingestEnv sets no TELCOLAKE_PSEUDONYM_KEY")
 }
 
 // profile runs one more ingest with a CPU profile and returns the top of

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
+
+	"github.com/telcolake/telcolake/lake"
 )
 
 // runConvert is the hidden child mode: it converts args[0] (CSV) to args[1]
@@ -31,6 +33,48 @@ func runConvert(ctx context.Context, args []string, stdout io.Writer) error {
 	n, err := res.RowsAffected()
 	if err != nil {
 		return fmt.Errorf("copy %s to parquet: rows: %w", args[0], err)
+	}
+	_, err = fmt.Fprintln(stdout, n)
+	return err
+}
+
+// jobQuery is DuckDB doing the job telcolake's ingest does, as near as
+// SQL gets: the other party's number replaced by a keyed hash (SHA-256 of
+// key and number, 32 hex digits; telcolake's HMAC hashes two blocks, this
+// one), the rows written as one zstd Parquet file per day and subscriber
+// bucket (DuckDB's hash, not Iceberg's murmur3, into SubscriberBuckets).
+// It leaves out what SQL has no word for: telcolake's checks of every
+// value, its rejects report, its de-duplication of repeated call ids and
+// its Iceberg commit. Both %s are SQL strings: the CSV, the output
+// directory; %d is the bucket count.
+const jobQuery = `COPY (SELECT call_id, subscriber_id, msisdn,
+	left(hex(sha256(%s || other_party)), 32) AS other_party_hash,
+	other_network, start_time, duration_s, call_type, direction, roaming, international,
+	cell_id, region, data_kb, charge, other_area,
+	CAST(start_time AS DATE) AS start_day, hash(subscriber_id) %% %d AS bucket
+	FROM read_csv(%s, header=true, auto_detect=true))
+	TO %s (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (start_day, bucket))`
+
+// runConvertJob is the hidden child mode of the same job: args[0] (CSV)
+// to the directory args[1] under the pseudonym key args[2] (jobQuery);
+// it prints the number of rows COPY reports.
+func runConvertJob(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) != 3 {
+		return fmt.Errorf("want IN.csv OUT-DIR KEY, got %d arguments", len(args))
+	}
+	db, err := openDuckDB()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	q := fmt.Sprintf(jobQuery, sqlString(args[2]), lake.SubscriberBuckets, sqlString(args[0]), sqlString(args[1]))
+	res, err := db.ExecContext(ctx, q)
+	if err != nil {
+		return fmt.Errorf("copy %s to partitioned parquet: %w", args[0], err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("copy %s to partitioned parquet: rows: %w", args[0], err)
 	}
 	_, err = fmt.Fprintln(stdout, n)
 	return err

@@ -73,6 +73,7 @@ import (
 // features part.
 const (
 	convertMode  = "-duckdb-convert"
+	jobMode      = "-duckdb-convert-job"
 	featuresMode = "-duckdb-features"
 )
 
@@ -141,9 +142,12 @@ func main() {
 		}
 		return
 	}
-	if len(os.Args) > 1 && (os.Args[1] == convertMode || os.Args[1] == featuresMode) {
+	if len(os.Args) > 1 && (os.Args[1] == convertMode || os.Args[1] == jobMode || os.Args[1] == featuresMode) {
 		child := runConvert
-		if os.Args[1] == featuresMode {
+		switch os.Args[1] {
+		case jobMode:
+			child = runConvertJob
+		case featuresMode:
 			child = runFeatureQuery
 		}
 		if err := child(ctx, os.Args[2:], os.Stdout); err != nil {
