@@ -19,20 +19,26 @@ func runConvert(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) != 2 {
 		return fmt.Errorf("want IN.csv OUT.parquet, got %d arguments", len(args))
 	}
+	q := fmt.Sprintf("COPY (SELECT * FROM read_csv(%s, header=true, auto_detect=true)) TO %s (FORMAT parquet, COMPRESSION zstd)",
+		sqlString(args[0]), sqlString(args[1]))
+	return runCopy(ctx, q, "copy "+args[0]+" to parquet", stdout)
+}
+
+// runCopy runs the COPY statement q in an in-process DuckDB at its default
+// settings and prints the number of rows it reports; what names it in errors.
+func runCopy(ctx context.Context, q, what string, stdout io.Writer) error {
 	db, err := openDuckDB()
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	q := fmt.Sprintf("COPY (SELECT * FROM read_csv(%s, header=true, auto_detect=true)) TO %s (FORMAT parquet, COMPRESSION zstd)",
-		sqlString(args[0]), sqlString(args[1]))
 	res, err := db.ExecContext(ctx, q)
 	if err != nil {
-		return fmt.Errorf("copy %s to parquet: %w", args[0], err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("copy %s to parquet: rows: %w", args[0], err)
+		return fmt.Errorf("%s: rows: %w", what, err)
 	}
 	_, err = fmt.Fprintln(stdout, n)
 	return err
@@ -62,22 +68,8 @@ func runConvertJob(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) != 3 {
 		return fmt.Errorf("want IN.csv OUT-DIR KEY, got %d arguments", len(args))
 	}
-	db, err := openDuckDB()
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	q := fmt.Sprintf(jobQuery, sqlString(args[2]), lake.SubscriberBuckets, sqlString(args[0]), sqlString(args[1]))
-	res, err := db.ExecContext(ctx, q)
-	if err != nil {
-		return fmt.Errorf("copy %s to partitioned parquet: %w", args[0], err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("copy %s to partitioned parquet: rows: %w", args[0], err)
-	}
-	_, err = fmt.Fprintln(stdout, n)
-	return err
+	return runCopy(ctx, q, "copy "+args[0]+" to partitioned parquet", stdout)
 }
 
 // duckdbInfo returns DuckDB's version and its default thread count.
