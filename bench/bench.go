@@ -15,10 +15,14 @@ import (
 
 // Fixed settings of the ingest child process, as the brief of the benchmark
 // asks; the warehouse and catalog are set per run.
+// benchPseudonymKey is the key the ingest children hash numbers under, and
+// DuckDB's same job (jobQuery) too.
+const benchPseudonymKey = "bench-key-0123456789"
+
 var ingestEnv = []string{
 	"TELCOLAKE_LANDING_BUCKET=landing",
 	"AWS_REGION=us-east-1",
-	"TELCOLAKE_PSEUDONYM_KEY=bench-key-0123456789",
+	"TELCOLAKE_PSEUDONYM_KEY=" + benchPseudonymKey,
 	"TELCOLAKE_REJECT_THRESHOLD=0.05",
 }
 
@@ -333,49 +337,34 @@ func wantedKey(source string, want map[string]int64) (string, bool) {
 // duckdbRun converts the big CSV to zstd parquet in a child process and
 // verifies the row count of the result.
 func (b *bench) duckdbRun(ctx context.Context, i int, rows int64) (runResult, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return runResult{}, fmt.Errorf("find own binary: %w", err)
-	}
 	out := filepath.Join(b.work, fmt.Sprintf("duckdb-run%d.parquet", i))
-	if err := os.Remove(out); err != nil && !os.IsNotExist(err) {
-		return runResult{}, fmt.Errorf("remove old parquet: %w", err)
-	}
-	res, _, err := runChild(exec.CommandContext(ctx, self, convertMode, b.csv, out))
-	if err != nil {
-		return res, err
-	}
-	n, err := parquetRows(ctx, out)
-	if err != nil {
-		return res, err
-	}
-	if n != rows {
-		return res, fmt.Errorf("%s holds %d rows, want %d", out, n, rows)
-	}
-	fi, err := os.Stat(out)
-	if err != nil {
-		return res, fmt.Errorf("stat parquet: %w", err)
-	}
-	res.OutBytes = fi.Size()
-	return res, b.dropUnlessKept(out)
+	return b.duckdbChild(ctx, out, out, rows, convertMode, b.csv, out)
 }
 
 // duckdbJobRun runs jobQuery on the big CSV in a child process and
 // verifies the row count of the files it wrote.
 func (b *bench) duckdbJobRun(ctx context.Context, i int, rows int64) (runResult, error) {
+	out := filepath.Join(b.work, fmt.Sprintf("duckdb-job%d", i))
+	return b.duckdbChild(ctx, out, filepath.Join(out, "**", "*.parquet"), rows, jobMode, b.csv, out, benchPseudonymKey)
+}
+
+// duckdbChild runs this binary in DuckDB child mode with args, writing
+// out (a file or a directory, removed first), checks that the Parquet
+// files files (a path or a glob) hold rows rows, and returns the child's
+// measurements with OutBytes the size of out.
+func (b *bench) duckdbChild(ctx context.Context, out, files string, rows int64, mode string, args ...string) (runResult, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return runResult{}, fmt.Errorf("find own binary: %w", err)
 	}
-	out := filepath.Join(b.work, fmt.Sprintf("duckdb-job%d", i))
 	if err := os.RemoveAll(out); err != nil {
 		return runResult{}, fmt.Errorf("remove old output: %w", err)
 	}
-	res, _, err := runChild(exec.CommandContext(ctx, self, jobMode, b.csv, out, pseudonymKey()))
+	res, _, err := runChild(exec.CommandContext(ctx, self, append([]string{mode}, args...)...))
 	if err != nil {
 		return res, err
 	}
-	n, err := parquetRows(ctx, filepath.Join(out, "**", "*.parquet"))
+	n, err := parquetRows(ctx, files)
 	if err != nil {
 		return res, err
 	}
@@ -386,16 +375,6 @@ func (b *bench) duckdbJobRun(ctx context.Context, i int, rows int64) (runResult,
 		return res, err
 	}
 	return res, b.dropUnlessKept(out)
-}
-
-// pseudonymKey is the key the ingest children hash numbers under.
-func pseudonymKey() string {
-	for _, kv := range ingestEnv {
-		if k, ok := strings.CutPrefix(kv, "TELCOLAKE_PSEUDONYM_KEY="); ok {
-			return k
-		}
-	}
-	panic("bench: ingestEnv sets no TELCOLAKE_PSEUDONYM_KEY")
 }
 
 // profile runs one more ingest with a CPU profile and returns the top of

@@ -51,8 +51,8 @@ func runCopy(ctx context.Context, q, what string, stdout io.Writer) error {
 // bucket (DuckDB's hash, not Iceberg's murmur3, into SubscriberBuckets).
 // It leaves out what SQL has no word for: telcolake's checks of every
 // value, its rejects report, its de-duplication of repeated call ids and
-// its Iceberg commit. Both %s are SQL strings: the CSV, the output
-// directory; %d is the bucket count.
+// its Iceberg commit. Its verbs, in order: the key (an SQL string), the
+// bucket count, the CSV and the output directory (SQL strings).
 const jobQuery = `COPY (SELECT call_id, subscriber_id, msisdn,
 	left(hex(sha256(%s || other_party)), 32) AS other_party_hash,
 	other_network, start_time, duration_s, call_type, direction, roaming, international,

@@ -370,7 +370,7 @@ func printSummary(w io.Writer, rep *report) {
 		if v.JobRatio > 0 {
 			fmt.Fprintf(w, "telcolake / DuckDB doing the same job: %.2f×\n", v.JobRatio)
 		}
-		w.Write([]byte("\n"))
+		fmt.Fprintln(w)
 		targetsTable(w, v)
 	}
 	if r := rep.Features; r != nil {
