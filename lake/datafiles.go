@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -230,6 +231,7 @@ var columnEncodings = map[string]parquet.Encoding{
 type partFile struct {
 	path  string
 	out   iceio.FileWriter
+	buf   *bufio.Writer // out's buffer (see fileBufferSize)
 	count *countingWriter
 	// pw writes the file, rgw its open row group (nil before the first).
 	pw     *file.Writer
@@ -246,6 +248,13 @@ type partFile struct {
 	dictArrays []arrow.Array
 	groupRows  int64
 }
+
+// fileBufferSize is the write buffer of an open data file. The Parquet
+// writer hands its sink each page header, page and footer apart: the
+// 9.5M-row CDR file's 736 data files took 23,756 write calls of 11 KB on
+// average, 0.9 s of CPU in the profile; buffered, the ingest took 0.2 to
+// 0.3 s less (median of 4 interleaved pairs).
+const fileBufferSize = 64 << 10
 
 type countingWriter struct {
 	w interface{ Write([]byte) (int, error) }
@@ -360,14 +369,15 @@ func (w *partWriter) open(vals map[int]any) (*partFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create data file %s: %w", path, err)
 	}
-	cw := &countingWriter{w: out}
+	buf := bufio.NewWriterSize(out, fileBufferSize)
+	cw := &countingWriter{w: buf}
 	pw, err := file.NewParquetWriterWithError(cw, w.pqSchema.Root(), file.WithWriterProps(w.props), file.WithWriteMetadata(w.kv))
 	if err != nil {
 		out.Close()
 		_ = w.fs.Remove(path)
 		return nil, fmt.Errorf("start data file %s: %w", path, err)
 	}
-	return &partFile{path: path, out: out, count: cw, pw: pw, wctx: pqarrow.NewArrowWriteContext(context.Background(), &w.arrProps), values: vals,
+	return &partFile{path: path, out: out, buf: buf, count: cw, pw: pw, wctx: pqarrow.NewArrowWriteContext(context.Background(), &w.arrProps), values: vals,
 		dicts: make([]columnDict, len(w.dictCols)), dictArrays: make([]arrow.Array, len(w.dictCols))}, nil
 }
 
@@ -552,6 +562,10 @@ func (w *partWriter) close(f *partFile) (iceberg.DataFile, error) {
 	if err := f.pw.Close(); err != nil { // closes the open row group
 		f.out.Close()
 		return nil, fmt.Errorf("finish data file %s: %w", f.path, err)
+	}
+	if err := f.buf.Flush(); err != nil {
+		f.out.Close()
+		return nil, fmt.Errorf("write data file %s: %w", f.path, err)
 	}
 	if err := f.out.Close(); err != nil {
 		return nil, fmt.Errorf("close data file %s: %w", f.path, err)

@@ -45,6 +45,7 @@ func TestCDRDictionaryColumns(t *testing.T) {
 	}
 	wantEncoding := map[string]parquet.Encoding{ // the table's encoding properties
 		"call_id": parquet.Encodings.DeltaByteArray, "start_time": parquet.Encodings.DeltaBinaryPacked,
+		"other_party_hash": parquet.Encodings.DeltaLengthByteArray,
 	}
 	root := strings.TrimPrefix(cfg.Warehouse, "file://")
 	files := 0
