@@ -106,9 +106,10 @@ var tableProperties = iceberg.Properties{
 	// files come out 13% smaller (301.8 -> 263 MB). other_party_hash is 32
 	// hex digits of a keyed hash, which no match shortens: written as
 	// DELTA_LENGTH_BYTE_ARRAY, zstd reads the digits without the 4-byte
-	// lengths between them (its literals coder runs about 3x as fast on
-	// them) and the 9.5M-row file's ingest took 0.4 to 0.9 s less CPU,
-	// 105.0 -> 103.1 MB. msisdn and subscriber_id gained nothing that way;
+	// lengths between them (its literals coder ran about 3x as fast on
+	// them in a throwaway microbenchmark) and the 9.5M-row ingest took 0.4
+	// to 0.9 s less CPU, the column 105.0 -> 103.1 MB (BENCHMARKS.md,
+	// 2026-12-06). msisdn and subscriber_id lost CPU that way;
 	// BYTE_STREAM_SPLIT for data_kb and charge saved a little, but DuckDB
 	// 1.4 reads that encoding for FLOAT and DOUBLE only.
 	encodingPrefix + "call_id":                   "DELTA_BYTE_ARRAY",
