@@ -238,6 +238,7 @@ type partFile struct {
 	rgw    file.BufferedRowGroupWriter
 	wctx   context.Context // pqarrow's write context for the plain columns
 	defs   []int16         // definition levels of a nullable column, reused
+	ones   []int16         // all 1: the levels of a column without nulls
 	values map[int]any
 	rows   int64
 	// dicts are the dictionaries of the dictionary columns over the file
@@ -516,19 +517,23 @@ func (w *partWriter) writeIndices(f *partFile, cw file.ColumnChunkWriter, k int,
 }
 
 // defLevels are the definition levels of a flat nullable column: 1 for a
-// value, 0 for a null.
+// value, 0 for a null. A column without nulls gets the file's slice of
+// ones, filled once (the writer reads the levels, never writes them).
 func (f *partFile) defLevels(col arrow.Array) []int16 {
 	n := col.Len()
+	if col.NullN() == 0 {
+		if len(f.ones) < n {
+			f.ones = make([]int16, n)
+			for i := range f.ones {
+				f.ones[i] = 1
+			}
+		}
+		return f.ones[:n]
+	}
 	if cap(f.defs) < n {
 		f.defs = make([]int16, n)
 	}
 	d := f.defs[:n]
-	if col.NullN() == 0 {
-		for i := range d {
-			d[i] = 1
-		}
-		return d
-	}
 	for i := range d {
 		d[i] = 1
 		if col.IsNull(i) {

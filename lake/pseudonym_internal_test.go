@@ -9,10 +9,12 @@ import (
 	"testing"
 )
 
-// TestPseudonymizerMatchesHMAC checks the one-block path (and the
-// crypto/hmac path past it) against crypto/hmac for keys shorter than,
-// as long as and longer than a SHA-256 block, empty, and random messages
-// of every length from 0 to 64 bytes, one pseudonymizer reused per key.
+// TestPseudonymizerMatchesHMAC checks the one-block paths, through
+// sha256BlocksNI (where the CPU has the SHA extensions) and through
+// crypto/sha256's marshalled states (and the crypto/hmac path past them)
+// against crypto/hmac for keys shorter than, as long as and longer than
+// a SHA-256 block, empty, and random messages of every length from 0 to
+// 64 bytes, one pseudonymizer reused per key.
 func TestPseudonymizerMatchesHMAC(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	bytesOf := func(n int) []byte {
@@ -30,14 +32,20 @@ func TestPseudonymizerMatchesHMAC(t *testing.T) {
 				if p.sha == nil {
 					t.Fatal("the one-block path is off: sha256's digest does not marshal")
 				}
-				for n := 0; n <= 64; n++ {
-					for range 20 {
-						msg := string(bytesOf(n))
-						m := hmac.New(sha256.New, key)
-						m.Write([]byte(msg))
-						want := hex.EncodeToString(m.Sum(nil)[:pseudoBytes])
-						if got := string(p.hashBytes(msg)); got != want {
-							t.Fatalf("hashBytes(%q) = %s, want %s", msg, got, want)
+				if p.ni != haveSHANI {
+					t.Fatalf("the SHA-NI path is %v on a CPU where haveSHANI is %v: its probe failed", p.ni, haveSHANI)
+				}
+				for _, ni := range []bool{haveSHANI, false} {
+					p.ni = ni
+					for n := 0; n <= 64; n++ {
+						for range 20 {
+							msg := string(bytesOf(n))
+							m := hmac.New(sha256.New, key)
+							m.Write([]byte(msg))
+							want := hex.EncodeToString(m.Sum(nil)[:pseudoBytes])
+							if got := string(p.hashBytes(msg)); got != want {
+								t.Fatalf("SHA-NI %v: hashBytes(%q) = %s, want %s", ni, msg, got, want)
+							}
 						}
 					}
 				}

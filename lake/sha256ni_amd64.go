@@ -1,0 +1,17 @@
+//go:build !purego
+
+package lake
+
+import "github.com/klauspost/cpuid/v2"
+
+// sha256BlocksNI runs the SHA-256 compression function over the whole
+// 64-byte blocks of p from state h (the hash's eight words), with the x86
+// SHA extensions: the pseudonym HMAC's two blocks a number without
+// crypto/sha256's state marshalling around each (see pseudonymizer).
+//
+//go:noescape
+func sha256BlocksNI(h *[8]uint32, p []byte)
+
+// haveSHANI tells that this CPU runs sha256BlocksNI (the features
+// crypto/sha256 asks of it for the same code).
+var haveSHANI = cpuid.CPU.Supports(cpuid.SHA, cpuid.AVX, cpuid.SSE2, cpuid.SSE4, cpuid.SSSE3)

@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package lake
+
+// haveSHANI is false off amd64: the pseudonym HMAC goes through
+// crypto/sha256 (see pseudonymizer).
+const haveSHANI = false
+
+func sha256BlocksNI(h *[8]uint32, p []byte) { panic("lake: sha256BlocksNI without the SHA extensions") }
