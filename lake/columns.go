@@ -294,6 +294,12 @@ type cdrBatch struct {
 	dur                                                                    []int32
 	roaming, intl                                                          bitCol
 	charge                                                                 []decimal128.Num
+	// pending is 1 + the offset in other's data of a hash not yet written,
+	// of the number in pendNum, or 0: other parties are hashed in pairs
+	// (pseudonymizer.hash2), the last odd one when the record is made.
+	pending int
+	pendNum [maxPaddedLen]byte
+	pendLen int
 }
 
 // cdrPools are the pools of cdrBatch's buffers, one per column.
@@ -348,10 +354,21 @@ func (b *cdrBatch) add() {
 	b.callID.add(r.callID)
 	b.sub.add(r.sub)
 	b.msisdn.add(r.msisdn)
-	if r.other == "" {
+	switch {
+	case r.other == "":
 		b.other.addOpt("")
-	} else {
+	case len(r.other) > maxPaddedLen:
 		b.other.addOptBytes(r.ps.hashBytes(r.other))
+	case b.pending == 0:
+		b.pending = len(b.other.data) + 1
+		b.pendLen = copy(b.pendNum[:], r.other)
+		b.other.addOptBytes(hashSpace[:])
+	default:
+		off := len(b.other.data)
+		b.other.addOptBytes(hashSpace[:])
+		d, po := b.other.data, b.pending-1
+		r.ps.hash2(d[po:po+len(hashSpace)], d[off:], b.pendingNumber(), r.other)
+		b.pending = 0
 	}
 	b.network.add(r.network)
 	b.start = append(b.start, r.start)
@@ -368,7 +385,21 @@ func (b *cdrBatch) add() {
 	b.n++
 }
 
+// hashSpace holds the place of a hash in other's data until it is written.
+var hashSpace [2 * pseudoBytes]byte
+
+// pendingNumber is the number whose hash is pending, valid until the next
+// row.
+func (b *cdrBatch) pendingNumber() string {
+	return unsafe.String(&b.pendNum[0], b.pendLen)
+}
+
 func (b *cdrBatch) record() arrow.RecordBatch {
+	if b.pending != 0 {
+		po := b.pending - 1
+		copy(b.other.data[po:po+len(hashSpace)], b.r.ps.hashBytes(b.pendingNumber()))
+		b.pending = 0
+	}
 	n, f := b.n, b.sc.Field
 	var start, dur, roaming, intl, dataKB, charge *bufPool
 	if p := b.p; p != nil {

@@ -170,6 +170,10 @@ type pseudonymizer struct {
 	// state marshalling around each block (see above).
 	ni             bool
 	innerH, outerH [8]uint32
+	// pair tells that hash2 hashes two numbers at once through
+	// sha256Block2NI, with in2 and out2 as the second's blocks.
+	pair      bool
+	in2, out2 [sha256.BlockSize]byte
 	// mac is crypto/hmac itself, for longer numbers (or a digest that
 	// cannot be marshalled).
 	mac hash.Hash
@@ -216,8 +220,10 @@ func newPseudonymizer(key []byte) *pseudonymizer {
 		return p
 	}
 	p.sha, p.set, p.get = sha, set, get
-	p.out[sha256.Size] = 0x80
-	binary.BigEndian.PutUint64(p.out[sha256.BlockSize-8:], 8*(sha256.BlockSize+sha256.Size))
+	for _, out := range []*[sha256.BlockSize]byte{&p.out, &p.out2} {
+		out[sha256.Size] = 0x80
+		binary.BigEndian.PutUint64(out[sha256.BlockSize-8:], 8*(sha256.BlockSize+sha256.Size))
+	}
 	for i := range p.innerH {
 		p.innerH[i] = binary.BigEndian.Uint32(p.inner[4+4*i:])
 		p.outerH[i] = binary.BigEndian.Uint32(p.outer[4+4*i:])
@@ -231,6 +237,17 @@ func newPseudonymizer(key []byte) *pseudonymizer {
 	}
 	if p.ni = haveSHANI; p.ni && string(p.hashBytes(probe)) != want {
 		p.ni = false
+	}
+	if p.pair = p.ni; p.pair {
+		// The pair path, each number in either place (another number of
+		// another length beside it).
+		const other = "4930123456"
+		wantOther := string(p.hashBytes(other))
+		var a, b [2 * pseudoBytes]byte
+		p.hash2(a[:], b[:], probe, other)
+		ok := string(a[:]) == want && string(b[:]) == wantOther
+		p.hash2(a[:], b[:], other, probe)
+		p.pair = ok && string(a[:]) == wantOther && string(b[:]) == want
 	}
 	return p
 }
@@ -248,28 +265,68 @@ func (p *pseudonymizer) hashBytes(number string) []byte {
 		hex.Encode(p.hex[:], p.sum[:pseudoBytes])
 		return p.hex[:]
 	}
-	n := copy(p.in[:], number)
-	p.in[n] = 0x80
-	clear(p.in[n+1 : sha256.BlockSize-8])
-	binary.BigEndian.PutUint64(p.in[sha256.BlockSize-8:], 8*uint64(sha256.BlockSize+n))
+	padBlock(&p.in, number)
 	if p.ni {
 		h := p.innerH
 		sha256BlocksNI(&h, p.in[:])
-		for i, w := range h {
-			binary.BigEndian.PutUint32(p.out[4*i:], w)
-		}
+		putWords(&p.out, &h)
 		h = p.outerH
 		sha256BlocksNI(&h, p.out[:])
-		var sum [pseudoBytes]byte
-		for i := range pseudoBytes / 4 {
-			binary.BigEndian.PutUint32(sum[4*i:], h[i])
-		}
-		hex.Encode(p.hex[:], sum[:])
+		hexWords(p.hex[:], &h)
 		return p.hex[:]
 	}
 	copy(p.out[:sha256.Size], p.block(p.inner, &p.in))
 	hex.Encode(p.hex[:], p.block(p.outer, &p.out)[:pseudoBytes])
 	return p.hex[:]
+}
+
+// hash2 writes the hex hashes of a and b to da and db (2·pseudoBytes
+// bytes each): where the pair path is on, the two numbers' blocks go
+// through sha256Block2NI together, whose interleaved rounds take less time
+// than the two numbers' one after the other (see pseudonymizer).
+func (p *pseudonymizer) hash2(da, db []byte, a, b string) {
+	if !p.pair || len(a) > maxPaddedLen || len(b) > maxPaddedLen {
+		copy(da, p.hashBytes(a))
+		copy(db, p.hashBytes(b))
+		return
+	}
+	padBlock(&p.in, a)
+	padBlock(&p.in2, b)
+	ha, hb := p.innerH, p.innerH
+	sha256Block2NI(&ha, &hb, &p.in, &p.in2)
+	putWords(&p.out, &ha)
+	putWords(&p.out2, &hb)
+	ha, hb = p.outerH, p.outerH
+	sha256Block2NI(&ha, &hb, &p.out, &p.out2)
+	hexWords(da, &ha)
+	hexWords(db, &hb)
+}
+
+// padBlock makes b the inner block of a number of at most maxPaddedLen
+// bytes: the number, 0x80, zeros, and the bit length of the key block and
+// the number.
+func padBlock(b *[sha256.BlockSize]byte, number string) {
+	n := copy(b[:], number)
+	b[n] = 0x80
+	clear(b[n+1 : sha256.BlockSize-8])
+	binary.BigEndian.PutUint64(b[sha256.BlockSize-8:], 8*uint64(sha256.BlockSize+n))
+}
+
+// putWords writes the hash h, big-endian, at the start of the outer block
+// b (its padding after the hash is constant).
+func putWords(b *[sha256.BlockSize]byte, h *[8]uint32) {
+	for i, w := range h {
+		binary.BigEndian.PutUint32(b[4*i:], w)
+	}
+}
+
+// hexWords writes the first pseudoBytes of the hash h in hex to dst.
+func hexWords(dst []byte, h *[8]uint32) {
+	var sum [pseudoBytes]byte
+	for i := range pseudoBytes / 4 {
+		binary.BigEndian.PutUint32(sum[4*i:], h[i])
+	}
+	hex.Encode(dst, sum[:])
 }
 
 // block returns the SHA-256 state after the padded block b from the

@@ -10,11 +10,13 @@ import (
 )
 
 // TestPseudonymizerMatchesHMAC checks the one-block paths, through
-// sha256BlocksNI (where the CPU has the SHA extensions) and through
+// sha256BlocksNI and the pair path through sha256Block2NI (where the CPU
+// has the SHA extensions) and through
 // crypto/sha256's marshalled states (and the crypto/hmac path past them)
 // against crypto/hmac for keys shorter than, as long as and longer than
 // a SHA-256 block, empty, and random messages of every length from 0 to
-// 64 bytes, one pseudonymizer reused per key.
+// 64 bytes (in pairs: every length beside every other), one pseudonymizer
+// reused per key.
 func TestPseudonymizerMatchesHMAC(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	bytesOf := func(n int) []byte {
@@ -35,16 +37,30 @@ func TestPseudonymizerMatchesHMAC(t *testing.T) {
 				if p.ni != haveSHANI {
 					t.Fatalf("the SHA-NI path is %v on a CPU where haveSHANI is %v: its probe failed", p.ni, haveSHANI)
 				}
+				if p.pair != haveSHANI {
+					t.Fatalf("the pair path is %v on a CPU where haveSHANI is %v: its probe failed", p.pair, haveSHANI)
+				}
+				want := func(msg string) string {
+					m := hmac.New(sha256.New, key)
+					m.Write([]byte(msg))
+					return hex.EncodeToString(m.Sum(nil)[:pseudoBytes])
+				}
 				for _, ni := range []bool{haveSHANI, false} {
-					p.ni = ni
+					p.ni, p.pair = ni, ni
 					for n := 0; n <= 64; n++ {
 						for range 20 {
 							msg := string(bytesOf(n))
-							m := hmac.New(sha256.New, key)
-							m.Write([]byte(msg))
-							want := hex.EncodeToString(m.Sum(nil)[:pseudoBytes])
-							if got := string(p.hashBytes(msg)); got != want {
-								t.Fatalf("SHA-NI %v: hashBytes(%q) = %s, want %s", ni, msg, got, want)
+							if got := string(p.hashBytes(msg)); got != want(msg) {
+								t.Fatalf("SHA-NI %v: hashBytes(%q) = %s, want %s", ni, msg, got, want(msg))
+							}
+						}
+						// hash2 of this length beside every other length.
+						for m := 0; m <= 64; m++ {
+							a, b := string(bytesOf(n)), string(bytesOf(m))
+							var da, db [2 * pseudoBytes]byte
+							p.hash2(da[:], db[:], a, b)
+							if string(da[:]) != want(a) || string(db[:]) != want(b) {
+								t.Fatalf("SHA-NI %v: hash2(%q, %q) = %s, %s, want %s, %s", ni, a, b, da, db, want(a), want(b))
 							}
 						}
 					}

@@ -344,3 +344,145 @@ roundLoop:
 
 done:
 	RET
+
+// sha256Block2NI is telcolake's own, not Go's: the compression of one
+// 64-byte block in each of two streams, the rounds of the two interleaved
+// so that one stream's SHA256RNDS2 runs while the other's waits on the one
+// before it (the instruction's latency, not its throughput, bounds one
+// stream). It follows the order of sha256BlocksNI above: a stream's state
+// in X1 (ABEF) and X2 (CDGH), its message words in four registers, the
+// round constant plus four words in X0 for two rounds, then its high half.
+// Stream A: state X1, X2, message X3-X6, scratch X7; stream B: state X8,
+// X9, message X10-X13, scratch X14; X15 the byte-order mask. The states
+// on entry are kept on the stack for the final addition.
+
+// Two streams' four rounds of one group: k is the group's offset in K256
+// (each four constants are stored twice), am and bm the streams' message
+// words of the group.
+#define ROUNDS2X(k, am, bm) \
+	MOVOU       k(AX), X7; \
+	MOVO        X7, X14; \
+	PADDD       am, X7; \
+	PADDD       bm, X14; \
+	MOVO        X7, X0; \
+	SHA256RNDS2 X0, X1, X2; \
+	MOVO        X14, X0; \
+	SHA256RNDS2 X0, X8, X9; \
+	PSHUFD      $0x0e, X7, X0; \
+	SHA256RNDS2 X0, X2, X1; \
+	PSHUFD      $0x0e, X14, X0; \
+	SHA256RNDS2 X0, X9, X8
+
+// The schedule's second step for one stream: m1 += alignr(m0:m3, 4), then
+// SHA256MSG2 m0, m1 (as in sha256BlocksNI).
+#define MSG2(m0, m1, m3, t) \
+	MOVO       m0, t; \
+	PALIGNR    $0x04, m3, t; \
+	PADDD      t, m1; \
+	SHA256MSG2 m0, m1
+
+// A stream's state at (r) into ABEF (s0) and CDGH (s1), t scratch.
+#define LOADSTATE(r, s0, s1, t) \
+	MOVOU   (r), s0; \
+	MOVOU   16(r), s1; \
+	PSHUFD  $0xb1, s0, s0; \
+	PSHUFD  $0x1b, s1, s1; \
+	MOVO    s0, t; \
+	PALIGNR $0x08, s1, s0; \
+	PBLENDW $0xf0, t, s1
+
+// The inverse of LOADSTATE: ABEF (s0) and CDGH (s1) back to (r).
+#define STORESTATE(r, s0, s1, t) \
+	PSHUFD  $0x1b, s0, s0; \
+	PSHUFD  $0xb1, s1, s1; \
+	MOVO    s0, t; \
+	PBLENDW $0xf0, s1, s0; \
+	PALIGNR $0x08, t, s1; \
+	MOVOU   s0, (r); \
+	MOVOU   s1, 16(r)
+
+// Message words off to of the block at (r) into m, big-endian.
+#define LOADMSG(r, off, m) \
+	MOVOU  off(r), m; \
+	PSHUFB X15, m
+
+// func sha256Block2NI(ha, hb *[8]uint32, pa, pb *[64]byte)
+// Requires: SHA, SSE2, SSE4.1, SSSE3
+TEXT ·sha256Block2NI(SB), NOSPLIT, $64-32
+	MOVQ ha+0(FP), DI
+	MOVQ hb+8(FP), R8
+	MOVQ pa+16(FP), SI
+	MOVQ pb+24(FP), R9
+	LEAQ K256<>+0(SB), AX
+	MOVOU flip_mask<>+0(SB), X15
+
+	LOADSTATE(DI, X1, X2, X7)
+	LOADSTATE(R8, X8, X9, X14)
+	MOVOU X1, 0(SP)
+	MOVOU X2, 16(SP)
+	MOVOU X8, 32(SP)
+	MOVOU X9, 48(SP)
+
+	LOADMSG(SI, 0, X3)
+	LOADMSG(SI, 16, X4)
+	LOADMSG(SI, 32, X5)
+	LOADMSG(SI, 48, X6)
+	LOADMSG(R9, 0, X10)
+	LOADMSG(R9, 16, X11)
+	LOADMSG(R9, 32, X12)
+	LOADMSG(R9, 48, X13)
+
+	// Group g's words are in message register g mod 4 (A: X3+g%4, B:
+	// X10+g%4); SHA256MSG1 runs in groups 1-12, the second step in 3-14.
+	ROUNDS2X(0, X3, X10)
+	ROUNDS2X(32, X4, X11)
+	SHA256MSG1 X4, X3; SHA256MSG1 X11, X10
+	ROUNDS2X(64, X5, X12)
+	SHA256MSG1 X5, X4; SHA256MSG1 X12, X11
+	ROUNDS2X(96, X6, X13)
+	MSG2(X6, X3, X5, X7); MSG2(X13, X10, X12, X14)
+	SHA256MSG1 X6, X5; SHA256MSG1 X13, X12
+	ROUNDS2X(128, X3, X10)
+	MSG2(X3, X4, X6, X7); MSG2(X10, X11, X13, X14)
+	SHA256MSG1 X3, X6; SHA256MSG1 X10, X13
+	ROUNDS2X(160, X4, X11)
+	MSG2(X4, X5, X3, X7); MSG2(X11, X12, X10, X14)
+	SHA256MSG1 X4, X3; SHA256MSG1 X11, X10
+	ROUNDS2X(192, X5, X12)
+	MSG2(X5, X6, X4, X7); MSG2(X12, X13, X11, X14)
+	SHA256MSG1 X5, X4; SHA256MSG1 X12, X11
+	ROUNDS2X(224, X6, X13)
+	MSG2(X6, X3, X5, X7); MSG2(X13, X10, X12, X14)
+	SHA256MSG1 X6, X5; SHA256MSG1 X13, X12
+	ROUNDS2X(256, X3, X10)
+	MSG2(X3, X4, X6, X7); MSG2(X10, X11, X13, X14)
+	SHA256MSG1 X3, X6; SHA256MSG1 X10, X13
+	ROUNDS2X(288, X4, X11)
+	MSG2(X4, X5, X3, X7); MSG2(X11, X12, X10, X14)
+	SHA256MSG1 X4, X3; SHA256MSG1 X11, X10
+	ROUNDS2X(320, X5, X12)
+	MSG2(X5, X6, X4, X7); MSG2(X12, X13, X11, X14)
+	SHA256MSG1 X5, X4; SHA256MSG1 X12, X11
+	ROUNDS2X(352, X6, X13)
+	MSG2(X6, X3, X5, X7); MSG2(X13, X10, X12, X14)
+	SHA256MSG1 X6, X5; SHA256MSG1 X13, X12
+	ROUNDS2X(384, X3, X10)
+	MSG2(X3, X4, X6, X7); MSG2(X10, X11, X13, X14)
+	SHA256MSG1 X3, X6; SHA256MSG1 X10, X13
+	ROUNDS2X(416, X4, X11)
+	MSG2(X4, X5, X3, X7); MSG2(X11, X12, X10, X14)
+	ROUNDS2X(448, X5, X12)
+	MSG2(X5, X6, X4, X7); MSG2(X12, X13, X11, X14)
+	ROUNDS2X(480, X6, X13)
+
+	MOVOU 0(SP), X7
+	PADDD X7, X1
+	MOVOU 16(SP), X7
+	PADDD X7, X2
+	MOVOU 32(SP), X14
+	PADDD X14, X8
+	MOVOU 48(SP), X14
+	PADDD X14, X9
+	STORESTATE(DI, X1, X2, X7)
+	STORESTATE(R8, X8, X9, X14)
+	RET
