@@ -67,7 +67,9 @@ type columnDict struct {
 func (d *columnDict) len() int { return len(d.svals) + len(d.ivals) }
 
 // indices maps the values of col (of the column's plain type) to their
-// dictionary entries, adding new ones; nulls keep col's validity.
+// dictionary entries, adding new ones, and notes the entries it refers to
+// in used (one pass over the values, not a second over the indices);
+// nulls keep col's validity.
 func (d *columnDict) indices(col arrow.Array) arrow.Array {
 	n := col.Len()
 	idx := make([]int32, n)
@@ -75,7 +77,6 @@ func (d *columnDict) indices(col arrow.Array) arrow.Array {
 		d.seen[j] = false
 	}
 	d.used = d.used[:0]
-	defer d.markUsed(idx, col)
 	switch a := col.(type) {
 	case *array.String:
 		nulls := a.NullN() > 0
@@ -88,11 +89,20 @@ func (d *columnDict) indices(col arrow.Array) arrow.Array {
 			}
 			s := a.Value(i)
 			if len(s) <= shortStr {
-				idx[i] = d.str(s)
+				j := d.str(s)
+				if !d.seen[j] {
+					d.seen[j] = true
+					d.used = append(d.used, j)
+				}
+				idx[i] = j
 				continue
 			}
 			if lastIdx < 0 || s != last {
 				last, lastIdx = s, d.str(s)
+				if !d.seen[lastIdx] {
+					d.seen[lastIdx] = true
+					d.used = append(d.used, lastIdx)
+				}
 			}
 			idx[i] = lastIdx
 		}
@@ -107,6 +117,10 @@ func (d *columnDict) indices(col arrow.Array) arrow.Array {
 			v := value(i)
 			if lastIdx < 0 || v != last {
 				last, lastIdx = v, d.int(v)
+				if !d.seen[lastIdx] {
+					d.seen[lastIdx] = true
+					d.used = append(d.used, lastIdx)
+				}
 			}
 			idx[i] = lastIdx
 		}
@@ -121,21 +135,6 @@ func (d *columnDict) indices(col arrow.Array) arrow.Array {
 		[]*memory.Buffer{validity, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(idx))}, nil, col.NullN(), 0)
 	defer data.Release()
 	return array.MakeFromData(data)
-}
-
-// markUsed notes the entries idx refers to (nulls of col aside).
-func (d *columnDict) markUsed(idx []int32, col arrow.Array) {
-	if n := d.len(); len(d.seen) < n {
-		d.seen = append(d.seen, make([]bool, n-len(d.seen))...)
-	}
-	nulls := col.NullN() > 0
-	for i, j := range idx {
-		if (nulls && col.IsNull(i)) || d.seen[j] {
-			continue
-		}
-		d.seen[j] = true
-		d.used = append(d.used, j)
-	}
 }
 
 // usedValues are the values of the entries the last batch referred to,
@@ -183,6 +182,7 @@ func (d *columnDict) str(s string) int32 {
 		}
 	}
 	d.svals = append(d.svals, strings.Clone(s))
+	d.seen = append(d.seen, false)
 	return t.add(h, len(d.svals), func(j int) uint64 { return strHash(d.svals[j]) })
 }
 
@@ -204,6 +204,7 @@ func (d *columnDict) int(v int64) int32 {
 		}
 	}
 	d.ivals = append(d.ivals, v)
+	d.seen = append(d.seen, false)
 	return t.add(h, len(d.ivals), func(j int) uint64 { return intHash(d.ivals[j]) })
 }
 
