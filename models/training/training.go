@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -400,6 +401,9 @@ func (r *Runner) split(ctx context.Context, months []time.Time, t target, opt Op
 	if err != nil {
 		return nil, err
 	}
+	// The scan yields its files' rows in no fixed order: in month and
+	// subscriber order, one seed fits one model.
+	set = inKeyOrder(set)
 	if rows := smp.cut(set); len(rows) != set.Rows() {
 		set = &features.Set{Frame: set.Subset(rows), Months: pick(set.Months, rows)}
 	}
@@ -429,4 +433,19 @@ func (r *Runner) split(ctx context.Context, months []time.Time, t target, opt Op
 	rep := smp.report(set, all, opt.Seed, className)
 	rep.TrainRows, rep.ValidRows = len(trainRows), len(validRows)
 	return &split{train: set.Subset(trainRows), val: set.Subset(validRows), first: first, valid: valid, sample: rep}, nil
+}
+
+// inKeyOrder returns set's rows in month and subscriber order.
+func inKeyOrder(set *features.Set) *features.Set {
+	order := make([]int, set.Rows())
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		if c := set.Months[a].Compare(set.Months[b]); c != 0 {
+			return c
+		}
+		return strings.Compare(set.IDs[a], set.IDs[b])
+	})
+	return &features.Set{Frame: set.Subset(order), Months: pick(set.Months, order)}
 }
