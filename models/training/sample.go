@@ -177,14 +177,20 @@ func (s *sampler) keep(id string, month time.Time) bool {
 }
 
 // cut keeps, of the admitted rows of set, each stratum's quota of
-// smallest hashes, in month then subscriber order; it returns the rows.
-// Without sampling every row is kept in the order read.
+// smallest hashes, and returns the rows in month then subscriber order;
+// without sampling it keeps every row. The scan yields its files' rows in
+// no fixed order, so in the order read one seed fitted different models
+// (TestRunTrainsReportsAndGates: validation AUC 0.782-0.797 over 7 runs).
 func (s *sampler) cut(set *features.Set) []int {
 	rows := make([]int, set.Rows())
 	for i := range rows {
 		rows[i] = i
 	}
+	byKey := func(a, b int) int {
+		return cmp.Or(set.Months[a].Compare(set.Months[b]), strings.Compare(set.IDs[a], set.IDs[b]))
+	}
 	if !s.sampling {
+		slices.SortFunc(rows, byKey)
 		return rows
 	}
 	type cand struct {
@@ -203,9 +209,7 @@ func (s *sampler) cut(set *features.Set) []int {
 			out = append(out, c.row)
 		}
 	}
-	slices.SortFunc(out, func(a, b int) int {
-		return cmp.Or(set.Months[a].Compare(set.Months[b]), strings.Compare(set.IDs[a], set.IDs[b]))
-	})
+	slices.SortFunc(out, byKey)
 	return out
 }
 

@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"math"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -401,10 +400,7 @@ func (r *Runner) split(ctx context.Context, months []time.Time, t target, opt Op
 	if err != nil {
 		return nil, err
 	}
-	// The scan yields its files' rows in no fixed order: in month and
-	// subscriber order, one seed fits one model.
-	set = inKeyOrder(set)
-	if rows := smp.cut(set); len(rows) != set.Rows() {
+	if rows := smp.cut(set); !inOrder(rows, set.Rows()) {
 		set = &features.Set{Frame: set.Subset(rows), Months: pick(set.Months, rows)}
 	}
 	label, known, err := t.labels(ctx, set)
@@ -435,17 +431,15 @@ func (r *Runner) split(ctx context.Context, months []time.Time, t target, opt Op
 	return &split{train: set.Subset(trainRows), val: set.Subset(validRows), first: first, valid: valid, sample: rep}, nil
 }
 
-// inKeyOrder returns set's rows in month and subscriber order.
-func inKeyOrder(set *features.Set) *features.Set {
-	order := make([]int, set.Rows())
-	for i := range order {
-		order[i] = i
+// inOrder reports whether rows are all n rows, in order.
+func inOrder(rows []int, n int) bool {
+	if len(rows) != n {
+		return false
 	}
-	slices.SortFunc(order, func(a, b int) int {
-		if c := set.Months[a].Compare(set.Months[b]); c != 0 {
-			return c
+	for i, r := range rows {
+		if r != i {
+			return false
 		}
-		return strings.Compare(set.IDs[a], set.IDs[b])
-	})
-	return &features.Set{Frame: set.Subset(order), Months: pick(set.Months, order)}
+	}
+	return true
 }
