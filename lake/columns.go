@@ -294,12 +294,12 @@ type cdrBatch struct {
 	dur                                                                    []int32
 	roaming, intl                                                          bitCol
 	charge                                                                 []decimal128.Num
-	// pending is 1 + the offset in other's data of a hash not yet written,
-	// of the number in pendNum, or 0: other parties are hashed in pairs
-	// (pseudonymizer.hash2), the last odd one when the record is made.
-	pending int
-	pendNum [maxPaddedLen]byte
-	pendLen int
+	// Other parties are hashed in pairs (pseudonymizer.hash2), the last
+	// odd one when the record is made: pendLen > 0 says that the number
+	// in pendNum[:pendLen] waits, its hash's place at pendOff in other's
+	// data.
+	pendOff, pendLen int
+	pendNum          [maxPaddedLen]byte
 }
 
 // cdrPools are the pools of cdrBatch's buffers, one per column.
@@ -359,16 +359,15 @@ func (b *cdrBatch) add() {
 		b.other.addOpt("")
 	case len(r.other) > maxPaddedLen:
 		b.other.addOptBytes(r.ps.hashBytes(r.other))
-	case b.pending == 0:
-		b.pending = len(b.other.data) + 1
-		b.pendLen = copy(b.pendNum[:], r.other)
+	case b.pendLen == 0:
+		b.pendOff, b.pendLen = len(b.other.data), copy(b.pendNum[:], r.other)
 		b.other.addOptBytes(hashSpace[:])
 	default:
 		off := len(b.other.data)
 		b.other.addOptBytes(hashSpace[:])
-		d, po := b.other.data, b.pending-1
-		r.ps.hash2(d[po:po+len(hashSpace)], d[off:], b.pendingNumber(), r.other)
-		b.pending = 0
+		d := b.other.data
+		r.ps.hash2(d[b.pendOff:b.pendOff+len(hashSpace)], d[off:], b.pendingNumber(), r.other)
+		b.pendLen = 0
 	}
 	b.network.add(r.network)
 	b.start = append(b.start, r.start)
@@ -395,10 +394,9 @@ func (b *cdrBatch) pendingNumber() string {
 }
 
 func (b *cdrBatch) record() arrow.RecordBatch {
-	if b.pending != 0 {
-		po := b.pending - 1
-		copy(b.other.data[po:po+len(hashSpace)], b.r.ps.hashBytes(b.pendingNumber()))
-		b.pending = 0
+	if b.pendLen > 0 {
+		copy(b.other.data[b.pendOff:b.pendOff+len(hashSpace)], b.r.ps.hashBytes(b.pendingNumber()))
+		b.pendLen = 0
 	}
 	n, f := b.n, b.sc.Field
 	var start, dur, roaming, intl, dataKB, charge *bufPool
