@@ -178,7 +178,7 @@ func TestClaimBatchMatchesSequentialSet(t *testing.T) {
 				defer spill.close()
 				ps := make([]*prepared, len(c.files))
 				for i, f := range c.files {
-					r := &recordSet{kept: map[int64]*hashSet{f.day: {}}}
+					r := &recordSet{kept: map[int64]*daySet{f.day: {}}}
 					for _, k := range f.keys {
 						r.kept[f.day].Add(k)
 					}

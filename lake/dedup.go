@@ -409,7 +409,7 @@ type recordSet struct {
 	hash      *keyHash
 
 	// kept holds, per day, the hashes of the keys this file keeps.
-	kept map[int64]*hashSet
+	kept map[int64]*daySet
 	// existing holds, per day seen, the keys of other sources in the live
 	// files consulted; consulted lists those files' paths.
 	existing  map[int64]*dayIndex
@@ -435,7 +435,7 @@ type recordSet struct {
 	// the row before, which is most rows' day (exports come in time order),
 	// found without the two map look-ups.
 	curDay      int64
-	curKept     *hashSet
+	curKept     *daySet
 	curExisting *dayIndex
 }
 
@@ -522,7 +522,7 @@ func newRecordSet(ctx context.Context, f *Format, tbl *table.Table, source strin
 		source = ""
 	}
 	return &recordSet{spec: spec, ownSource: source, tbl: tbl, cache: cache, ctx: ctx, hash: currentKeyHash.Load(),
-		kept: map[int64]*hashSet{}, existing: map[int64]*dayIndex{}, consulted: map[int64]map[string]bool{}}
+		kept: map[int64]*daySet{}, existing: map[int64]*dayIndex{}, consulted: map[int64]map[string]bool{}}
 }
 
 // duplicate reports whether a good row's natural key was kept before in
@@ -534,26 +534,54 @@ func (r *recordSet) duplicate(day int64, id string) (bool, error) {
 	ks, ex := r.curKept, r.curExisting
 	if ks == nil || r.curDay != day {
 		var err error
+		if r.curKept != nil {
+			r.curKept.settle() // the day's waiting keys placed while in cache
+		}
 		if ks, ex, err = r.day(day); err != nil {
 			return false, err
 		}
 		r.curDay, r.curKept, r.curExisting = day, ks, ex
 	}
-	// In the table, or (Add finds it) kept before in this file: one probe
-	// of the file's set, not a look-up and then an insert.
-	if ex.has(k) || !ks.Add(k) {
+	if ex.has(k) {
+		return true, r.suspect(day, id)
+	}
+	// An id after every id kept of the day is new: its key waits to be
+	// placed with the others (most exports number their records in
+	// order). Any other is looked up in the file's set, which adds it when
+	// not found: one probe, not a look-up and then an insert.
+	if ks.ascending(id) {
+		ks.addNew(k)
+	} else if !ks.Add(k) {
 		return true, r.suspect(day, id)
 	}
 	r.last = k
 	return false, nil
 }
 
+// daySet is the file's set of kept keys of a day, and the greatest id
+// kept that day: ids arrive through duplicate only, so every id kept
+// sorts at or before top.
+type daySet struct {
+	hashSet
+	top []byte
+}
+
+// ascending reports whether id sorts after every id kept, and if so
+// makes it the greatest.
+func (d *daySet) ascending(id string) bool {
+	if id <= string(d.top) {
+		return false
+	}
+	d.top = append(d.top[:0], id...)
+	return true
+}
+
 // day returns the file's set of kept keys of day and the table's index of
 // the day, loading the index the first time the day is seen.
-func (r *recordSet) day(day int64) (*hashSet, *dayIndex, error) {
+func (r *recordSet) day(day int64) (*daySet, *dayIndex, error) {
 	ks := r.kept[day]
 	if ks == nil {
-		ks = &hashSet{}
+		ks = &daySet{}
 		r.kept[day] = ks
 	}
 	ex, ok := r.existing[day]

@@ -1,6 +1,9 @@
 package lake
 
-import "math/bits"
+import (
+	"math/bits"
+	"slices"
+)
 
 // hashSet is a compact set of 64-bit key hashes: 9.4 to 11.8 bytes a key,
 // against some 40 for a Go map of 128-bit keys. It is one ordered
@@ -16,11 +19,19 @@ import "math/bits"
 // when half full) moved each key some five times through a sort and a
 // merge and read two places a look-up: 1.76 s of CPU for the 9.5M keys of
 // a 90-day CDR file, where this takes 0.5.
+//
+// Keys the caller knows to be new (addNew: an export's ids in ascending
+// order, see recordSet.duplicate) are not placed one by one: they wait in
+// pend, and the first look-up or insert after them places them (settle):
+// a few at a time by insertion, many by sorting them (one pass by their
+// top bits) and merging them with the table into a new one of the right
+// size in one pass, about a fifth of the cost of inserting them.
 type hashSet struct {
 	slots []uint64 // ascending non-zero keys and empty slots (0); len is m + the tail
 	m     uint64   // the homes' range: home(h) = h·m / 2⁶⁴
 	n     int
-	max   int // n past which the table grows
+	max   int      // n past which the table grows
+	pend  []uint64 // non-zero keys not yet placed (settle)
 }
 
 // The table grows by a quarter once maxLoad of its home range is used, so
@@ -36,7 +47,10 @@ const (
 )
 
 // Len is the number of keys in the set.
-func (s *hashSet) Len() int { return s.n }
+func (s *hashSet) Len() int {
+	s.settle()
+	return s.n
+}
 
 func (s *hashSet) home(h uint64) int {
 	hi, _ := bits.Mul64(h, s.m)
@@ -45,6 +59,7 @@ func (s *hashSet) home(h uint64) int {
 
 // Has reports whether h is in the set.
 func (s *hashSet) Has(h uint64) bool {
+	s.settle()
 	if s.n == 0 {
 		return false
 	}
@@ -60,7 +75,42 @@ func (s *hashSet) Has(h uint64) bool {
 
 // Add puts h in the set and reports whether it was new.
 func (s *hashSet) Add(h uint64) bool {
-	h = nonZero(h)
+	s.settle()
+	return s.add(nonZero(h))
+}
+
+// addNew puts h in the set, which the caller knows not to hold the key h
+// is the hash of (h may still equal the hash of another key in the set:
+// the set then holds it once).
+func (s *hashSet) addNew(h uint64) { s.pend = append(s.pend, nonZero(h)) }
+
+// settleBulk is the fewest waiting keys settle sorts and merges rather
+// than inserts, and settleShare the least share of the set's size (1/8)
+// they must also be: below either, inserting costs less than a new table.
+const (
+	settleBulk  = 256
+	settleShare = 8
+)
+
+// settle places the keys waiting in pend.
+func (s *hashSet) settle() {
+	p := s.pend
+	if len(p) == 0 {
+		return
+	}
+	if len(p) < settleBulk || len(p)*settleShare < s.n {
+		s.pend = p[:0]
+		for _, h := range p {
+			s.add(h)
+		}
+		return
+	}
+	s.pend = nil
+	s.merge(sortKeys(p))
+}
+
+// add is Add of a non-zero h with nothing waiting.
+func (s *hashSet) add(h uint64) bool {
 	if s.slots == nil {
 		s.resize(minSlots, tailSlots)
 	}
@@ -108,6 +158,94 @@ func (s *hashSet) grow() {
 	s.resize(m, len(s.slots)-int(s.m))
 }
 
+// mergeLoadPct is the load of the table merge builds: the middle of the
+// range the table grows in.
+const mergeLoadPct = 76
+
+// merge places the ascending keys (repeats allowed) in a new table of
+// the right size with the set's own, in one pass over both in order.
+func (s *hashSet) merge(keys []uint64) {
+	m := max(uint64(s.n+len(keys))*100/mergeLoadPct, s.m, minSlots)
+	tail := max(tailSlots, len(s.slots)-int(s.m))
+	for {
+		slots := make([]uint64, int(m)+tail)
+		t := hashSet{slots: slots, m: m, max: int(m * maxLoadPct / 100)}
+		next, ok := 0, true
+		old, j, p := s.slots, 0, keys
+		prev := uint64(0)
+		for {
+			for j < len(old) && old[j] == 0 {
+				j++
+			}
+			var h uint64
+			switch {
+			case j < len(old) && (len(p) == 0 || old[j] <= p[0]):
+				h = old[j]
+				j++
+			case len(p) > 0:
+				h, p = p[0], p[1:]
+			}
+			if h == 0 {
+				break
+			}
+			if h == prev {
+				continue
+			}
+			i := max(t.home(h), next)
+			if i == len(slots) {
+				ok = false
+				break
+			}
+			slots[i], prev, next = h, h, i+1
+			t.n++
+		}
+		if ok {
+			*s = t
+			return
+		}
+		tail *= 2
+	}
+}
+
+// sortKeys sorts keys (hashes, spread evenly) in ascending order into a
+// new slice: one pass places them by their top bits in buckets of a few
+// keys each, and one pass of insertion sort orders the buckets' keys
+// (which moves a key only within its bucket). Uneven keys, the weak
+// hashes of tests, fall back to slices.Sort when the buckets are long.
+func sortKeys(keys []uint64) []uint64 {
+	b := min(max(bits.Len(uint(len(keys)))-2, 1), 16)
+	shift := uint(64 - b)
+	fill := make([]int32, 1<<b)
+	for _, h := range keys {
+		fill[h>>shift]++
+	}
+	at, longest := int32(0), int32(0)
+	for d, c := range fill {
+		fill[d] = at
+		at += c
+		longest = max(longest, c)
+	}
+	out := make([]uint64, len(keys))
+	for _, h := range keys {
+		d := h >> shift
+		out[fill[d]] = h
+		fill[d]++
+	}
+	if longest > 64 {
+		slices.Sort(out)
+		return out
+	}
+	for i := 1; i < len(out); i++ {
+		v, k := out[i], i
+		for k > 0 && out[k-1] > v {
+			out[k] = out[k-1]
+			k--
+		}
+		out[k] = v
+	}
+	return out
+}
+
 // resize places the keys in a table whose home range is m slots, with
 // tail slots after it: in order, each at its home or just past the key
 // before it. A tail too short for the last keys (an uneven set) doubles
@@ -139,6 +277,7 @@ func (s *hashSet) resize(m uint64, tail int) {
 
 // sorted returns the set's keys in ascending order, in a new slice.
 func (s *hashSet) sorted() []uint64 {
+	s.settle()
 	out := make([]uint64, 0, s.n)
 	for _, h := range s.slots {
 		if h != 0 {
@@ -151,6 +290,7 @@ func (s *hashSet) sorted() []uint64 {
 // any calls f with the set's keys until it returns true, and reports
 // whether it did.
 func (s *hashSet) any(f func(uint64) bool) bool {
+	s.settle()
 	for _, h := range s.slots {
 		if h != 0 && f(h) {
 			return true

@@ -18,8 +18,17 @@ import (
 // stores alike, and many repeats) through several resizes and checks every
 // answer, and the keys in order, against a map: keys spread evenly (hashes)
 // and unevenly (all at the first or the last homes, clustered: the weak
-// hashes of tests), which the table's tail must make room for.
+// hashes of tests), which the table's tail must make room for. With
+// addNew, runs of new keys (and some repeats: a hash shared by another
+// key) wait and are placed by the next call, few by insertion and many by
+// a merge, a look-up between runs now and then.
 func TestHashSetMatchesAMap(t *testing.T) {
+	for _, via := range []string{"Add", "addNew"} {
+		t.Run(via, func(t *testing.T) { testHashSetMatchesAMap(t, via == "addNew") })
+	}
+}
+
+func testHashSetMatchesAMap(t *testing.T, addNew bool) {
 	gens := []struct {
 		name  string
 		sizes []int
@@ -52,6 +61,16 @@ func TestHashSetMatchesAMap(t *testing.T) {
 					}
 					if k == 0 {
 						k = 1 // the set does not tell 0 from 1
+					}
+					if addNew && i%1000 < 700 { // a run: repeats mostly left out
+						if !want[k] || rng.IntN(4) == 0 {
+							s.addNew(k)
+							want[k] = true
+						}
+						if rng.IntN(2000) == 0 && !s.Has(k) {
+							t.Fatalf("Has(%#x) = false after addNew", k)
+						}
+						continue
 					}
 					if got := s.Add(k); got == want[k] {
 						t.Fatalf("Add(%#x) = %v after %d keys, want %v", k, got, i, !want[k])
@@ -126,8 +145,11 @@ func TestHashCollisionFallsBackToExactKeys(t *testing.T) {
 	}{
 		{"true duplicates only: confirmed without parsing again", "",
 			row("A1", 1) + row("A1", 1) + row("B22", 1) + row("B22", 1) + row("A1", 2), 3, 2, false},
-		{"collisions within the file: parsed again, nothing dropped", "",
-			row("A1", 1) + row("A2", 1) + row("A3", 1) + row("A1", 1), 3, 1, true},
+		{"collisions within the file, ids out of order: parsed again, nothing dropped", "",
+			row("A3", 1) + row("A2", 1) + row("A1", 1) + row("A3", 1), 3, 1, true},
+		// An id after every id kept of its day is new without a look-up.
+		{"collisions within the file, ids ascending: kept without a look-up, nothing dropped", "",
+			row("A1", 1) + row("A2", 1) + row("A3", 1) + row("A1", 1) + row("A2", 1), 3, 2, false},
 		{"collision with a row of the table: parsed again, nothing dropped",
 			row("X1", 3), row("X2", 3) + row("X1", 3) + row("Y1", 3), 2, 1, true},
 	}
