@@ -534,11 +534,13 @@ func (r *recordSet) duplicate(day int64, id string) (bool, error) {
 	ks, ex := r.curKept, r.curExisting
 	if ks == nil || r.curDay != day {
 		var err error
-		if r.curKept != nil {
-			r.curKept.settle() // the day's waiting keys placed while in cache
-		}
 		if ks, ex, err = r.day(day); err != nil {
 			return false, err
+		}
+		if r.curKept != nil {
+			// The day left: its waiting keys placed while in cache, its
+			// buffers the new day's.
+			r.curKept.handOver(&ks.hashSet)
 		}
 		r.curDay, r.curKept, r.curExisting = day, ks, ex
 	}

@@ -32,6 +32,9 @@ type hashSet struct {
 	n     int
 	max   int      // n past which the table grows
 	pend  []uint64 // non-zero keys not yet placed (settle)
+	// sorted is room for pend's keys in order (settle); handOver passes
+	// both buffers on.
+	order []uint64
 }
 
 // The table grows by a quarter once maxLoad of its home range is used, so
@@ -84,6 +87,17 @@ func (s *hashSet) Add(h uint64) bool {
 // the set then holds it once).
 func (s *hashSet) addNew(h uint64) { s.pend = append(s.pend, nonZero(h)) }
 
+// handOver moves the set's buffers of waiting keys, emptied, to next
+// (the set of the next day, which fills about as many) when it has none,
+// after placing the keys waiting.
+func (s *hashSet) handOver(next *hashSet) {
+	s.settle()
+	if next.pend == nil && next.order == nil {
+		next.pend, next.order = s.pend[:0], s.order[:0]
+	}
+	s.pend, s.order = nil, nil
+}
+
 // settleBulk is the fewest waiting keys settle sorts and merges rather
 // than inserts, and settleShare the least share of the set's size (1/8)
 // they must also be: below either, inserting costs less than a new table.
@@ -105,8 +119,10 @@ func (s *hashSet) settle() {
 		}
 		return
 	}
-	s.pend = nil
-	s.merge(sortKeys(p))
+	s.pend = p[:0]
+	s.order = sortKeys(p, s.order)
+	s.merge(s.order)
+	s.order = s.order[:0]
 }
 
 // add is Add of a non-zero h with nothing waiting.
@@ -150,22 +166,25 @@ func nonZero(h uint64) uint64 {
 }
 
 // grow resizes the table to the next size (the tail kept).
-func (s *hashSet) grow() {
-	m := 2 * s.m
-	if s.m >= 8*minSlots {
-		m = s.m + s.m/4
+func (s *hashSet) grow() { s.resize(nextSize(s.m), len(s.slots)-int(s.m)) }
+
+// nextSize is the home range a table of m grows to.
+func nextSize(m uint64) uint64 {
+	if m >= 8*minSlots {
+		return m + m/4
 	}
-	s.resize(m, len(s.slots)-int(s.m))
+	return 2 * m
 }
 
-// mergeLoadPct is the load of the table merge builds: the middle of the
-// range the table grows in.
-const mergeLoadPct = 76
-
-// merge places the ascending keys (repeats allowed) in a new table of
-// the right size with the set's own, in one pass over both in order.
+// merge places the ascending keys (repeats allowed) in a new table with
+// the set's own, in one pass over both in order.
 func (s *hashSet) merge(keys []uint64) {
-	m := max(uint64(s.n+len(keys))*100/mergeLoadPct, s.m, minSlots)
+	// The smallest of the sizes the table grows through that holds
+	// them all: tables of one size the next day's can reuse.
+	m := max(s.m, minSlots)
+	for int(m*maxLoadPct/100) < s.n+len(keys) {
+		m = nextSize(m)
+	}
 	tail := max(tailSlots, len(s.slots)-int(s.m))
 	for {
 		slots := make([]uint64, int(m)+tail)
@@ -207,12 +226,12 @@ func (s *hashSet) merge(keys []uint64) {
 	}
 }
 
-// sortKeys sorts keys (hashes, spread evenly) in ascending order into a
-// new slice: one pass places them by their top bits in buckets of a few
+// sortKeys sorts keys (hashes, spread evenly) in ascending order into
+// out (grown as needed): one pass places them by their top bits in buckets of a few
 // keys each, and one pass of insertion sort orders the buckets' keys
 // (which moves a key only within its bucket). Uneven keys, the weak
 // hashes of tests, fall back to slices.Sort when the buckets are long.
-func sortKeys(keys []uint64) []uint64 {
+func sortKeys(keys, out []uint64) []uint64 {
 	b := min(max(bits.Len(uint(len(keys)))-2, 1), 16)
 	shift := uint(64 - b)
 	fill := make([]int32, 1<<b)
@@ -225,7 +244,7 @@ func sortKeys(keys []uint64) []uint64 {
 		at += c
 		longest = max(longest, c)
 	}
-	out := make([]uint64, len(keys))
+	out = slices.Grow(out[:0], len(keys))[:len(keys)]
 	for _, h := range keys {
 		d := h >> shift
 		out[fill[d]] = h
