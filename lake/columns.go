@@ -184,6 +184,40 @@ func (c *strCol) addOpt(s string) {
 	c.valid.add(true)
 }
 
+// fieldCopy is the most bytes addIn copies at once.
+const fieldCopy = 32
+
+// addIn appends s, a field of line (or any string): when line holds
+// fieldCopy bytes from s's start and the data has room for them, as one
+// copy of that many (the bytes past s are overwritten by the next value or
+// left past the data's end), not a call to memmove per field (0.4 s of the
+// 9.5M-row ingest for nine fields a row).
+func (c *strCol) addIn(s, line string) {
+	n := len(c.data)
+	if len(s) <= fieldCopy && cap(c.data)-n >= fieldCopy && len(line) >= fieldCopy {
+		// s's offset in line; a string elsewhere gives one outside it.
+		off := uintptr(unsafe.Pointer(unsafe.StringData(s))) - uintptr(unsafe.Pointer(unsafe.StringData(line)))
+		if off <= uintptr(len(line)-fieldCopy) {
+			src := unsafe.Slice(unsafe.StringData(line), len(line))[off : off+fieldCopy]
+			*(*[fieldCopy]byte)(c.data[n : n+fieldCopy]) = *(*[fieldCopy]byte)(src)
+			c.data = c.data[:n+len(s)]
+			c.offs = append(c.offs, int32(n+len(s)))
+			return
+		}
+	}
+	c.add(s)
+}
+
+// addOptIn is addOpt of a field of line (see addIn).
+func (c *strCol) addOptIn(s, line string) {
+	if s == "" {
+		c.addOpt(s)
+		return
+	}
+	c.addIn(s, line)
+	c.valid.add(true)
+}
+
 func (c *strCol) addOptBytes(b []byte) {
 	c.data = append(c.data, b...)
 	c.offs = append(c.offs, int32(len(c.data)))
@@ -351,9 +385,9 @@ func (r *cdrRows) newBatch(sc *arrow.Schema, n int, recycle bool) rowBatch {
 
 func (b *cdrBatch) add() {
 	r := b.r
-	b.callID.add(r.callID)
-	b.sub.add(r.sub)
-	b.msisdn.add(r.msisdn)
+	b.callID.addIn(r.callID, r.line)
+	b.sub.addIn(r.sub, r.line)
+	b.msisdn.addIn(r.msisdn, r.line)
 	switch {
 	case r.other == "":
 		b.other.addOpt("")
@@ -369,18 +403,18 @@ func (b *cdrBatch) add() {
 		r.ps.hash2(d[b.pendOff:b.pendOff+len(hashSpace)], d[off:], b.pendingNumber(), r.other)
 		b.pendLen = 0
 	}
-	b.network.add(r.network)
+	b.network.addIn(r.network, r.line)
 	b.start = append(b.start, r.start)
 	b.dur = append(b.dur, int32(r.dur))
-	b.callType.add(r.callType)
-	b.dir.add(r.dir)
+	b.callType.addIn(r.callType, r.line)
+	b.dir.addIn(r.dir, r.line)
 	b.roaming.add(r.roaming)
 	b.intl.add(r.intl)
-	b.cell.addOpt(r.cell)
-	b.region.addOpt(r.region)
+	b.cell.addOptIn(r.cell, r.line)
+	b.region.addOptIn(r.region, r.line)
 	b.dataKB = append(b.dataKB, r.dataKB)
 	b.charge = append(b.charge, money(r.charge))
-	b.area.addOpt(r.area)
+	b.area.addOptIn(r.area, r.line)
 	b.n++
 }
 

@@ -142,3 +142,46 @@ func TestRecycledBatchesWriteTheSameFiles(t *testing.T) {
 		}
 	}
 }
+
+// addIn and addOptIn append what add and addOpt do, whether the field lies
+// in the line with fieldCopy bytes after its start (one fixed copy), too
+// near the line's end, outside it, or is longer than one copy, and
+// whatever room the column's data has left.
+func TestStrColAddInMatchesAdd(t *testing.T) {
+	line := "C2026080100000001,S0014602,491777177797,,,2026-08-01T00:00:06Z,148,data,out,CELL0332,Capital"
+	long := strings.Repeat("x", fieldCopy+5)
+	elsewhere := strings.Clone(line[:17])
+	cases := []struct {
+		name   string
+		fields []string
+	}{
+		{"fields with room after them", []string{line[:17], line[18:26], line[27:39], line[40:40]}},
+		{"fields near the line's end", []string{line[len(line)-7:], line[len(line)-fieldCopy:], line[len(line)-fieldCopy-1 : len(line)-2]}},
+		{"strings outside the line", []string{elsewhere, "onnet", long, ""}},
+		{"a field longer than one copy", []string{line[:fieldCopy+3], line[1 : fieldCopy+1]}},
+	}
+	for _, tc := range cases {
+		for _, room := range []int{0, 1, fieldCopy - 1, fieldCopy, 4 * fieldCopy} {
+			for _, opt := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/room=%d/opt=%v", tc.name, room, opt), func(t *testing.T) {
+					got := strCol{data: make([]byte, 0, room), offs: []int32{0}}
+					want := strCol{data: make([]byte, 0, room), offs: []int32{0}}
+					for _, f := range tc.fields {
+						if opt {
+							got.addOptIn(f, line)
+							want.addOpt(f)
+						} else {
+							got.addIn(f, line)
+							want.add(f)
+						}
+					}
+					if !bytes.Equal(got.data, want.data) || !slices.Equal(got.offs, want.offs) || got.nulls != want.nulls ||
+						!bytes.Equal(got.valid.bits, want.valid.bits) || got.valid.n != want.valid.n {
+						t.Errorf("addIn: data %q offs %v nulls %d valid %v/%d; add: %q %v %d %v/%d",
+							got.data, got.offs, got.nulls, got.valid.bits, got.valid.n, want.data, want.offs, want.nulls, want.valid.bits, want.valid.n)
+					}
+				})
+			}
+		}
+	}
+}

@@ -57,7 +57,8 @@ type cdrRows struct {
 	consts constCols
 	// pools keep the buffers of released batches for new ones.
 	pools *cdrPools
-	// the pending row
+	// the pending row, and the line its strings are fields of (or not)
+	line                                                                   string
 	callID, sub, msisdn, other, network, callType, dir, cell, region, area string
 	start, dur, dataKB, charge                                             int64
 	roaming, intl                                                          bool
@@ -69,7 +70,7 @@ const microsPerDay = 86400 * 1_000_000
 
 func (r *cdrRows) parse(rec *record) (int64, int, error) {
 	var err error
-	r.other, r.cell = "", ""
+	r.line, r.other, r.cell = rec.line, "", ""
 	r.callID, err = parseID(rec.get(cdrCallID))
 	if err != nil {
 		return 0, cdrCallID, err
