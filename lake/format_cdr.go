@@ -57,8 +57,9 @@ type cdrRows struct {
 	consts constCols
 	// pools keep the buffers of released batches for new ones.
 	pools *cdrPools
-	// the pending row, and the line its strings are fields of (or not)
-	line                                                                   string
+	// the pending row, and the room of the line its strings are fields
+	// of (record.room)
+	room                                                                   string
 	callID, sub, msisdn, other, network, callType, dir, cell, region, area string
 	start, dur, dataKB, charge                                             int64
 	roaming, intl                                                          bool
@@ -70,7 +71,7 @@ const microsPerDay = 86400 * 1_000_000
 
 func (r *cdrRows) parse(rec *record) (int64, int, error) {
 	var err error
-	r.line, r.other, r.cell = rec.line, "", ""
+	r.room, r.other, r.cell = rec.room, "", ""
 	r.callID, err = parseID(rec.get(cdrCallID))
 	if err != nil {
 		return 0, cdrCallID, err
@@ -85,7 +86,7 @@ func (r *cdrRows) parse(rec *record) (int64, int, error) {
 	}
 	r.network = "other"
 	if s := rec.get(cdrOtherNetwork); s != "" {
-		if r.network, err = parseEnum(s, otherNetworks, nil); err != nil {
+		if r.network, err = parseEnumIn(s, otherNetworks, nil); err != nil {
 			return 0, cdrOtherNetwork, err
 		}
 	}
@@ -97,7 +98,7 @@ func (r *cdrRows) parse(rec *record) (int64, int, error) {
 	if err != nil {
 		return 0, cdrDuration, err
 	}
-	r.callType, err = parseEnum(rec.get(cdrCallType), callTypes, nil)
+	r.callType, err = parseEnumIn(rec.get(cdrCallType), callTypes, nil)
 	if err != nil {
 		return 0, cdrCallType, err
 	}
@@ -109,7 +110,7 @@ func (r *cdrRows) parse(rec *record) (int64, int, error) {
 	if r.callType == "sms" && r.dur != 0 {
 		return 0, cdrDuration, fmt.Errorf("must be 0 for an sms")
 	}
-	r.dir, err = parseEnum(rec.get(cdrDirection), directions, directionAlts)
+	r.dir, err = parseEnumIn(rec.get(cdrDirection), directions, directionAlts)
 	if err != nil {
 		return 0, cdrDirection, err
 	}

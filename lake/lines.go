@@ -261,6 +261,9 @@ type fieldSplitter struct {
 	// of the line's cuts, as a record holds them.
 	line string
 	offs []int32
+	// room is line and the bytes after it in its buffer (to its
+	// capacity): readable, never part of the row (see strCol.addIn).
+	room string
 }
 
 // split returns the fields of line, at most limit of them: more is reported
@@ -324,6 +327,7 @@ func zeroLanes(v uint64) uint64 { return ^(((v & lanesLow7) + lanesLow7) | v | l
 // strings, so cutting a field stores no pointer. limit is at least 1.
 func (s *fieldSplitter) splitPlain(line []byte, limit int) (more bool, kind int) {
 	s.line = unsafe.String(unsafe.SliceData(line), len(line))
+	s.room = unsafe.String(unsafe.SliceData(line), cap(line))
 	// Room for limit fields and the seven more a word's commas may cut
 	// past them before the count is checked.
 	if cap(s.offs) < limit+8 {
@@ -395,6 +399,7 @@ func (s *fieldSplitter) pack(fields []string) {
 		s.offs = append(s.offs, int32(len(s.buf)))
 	}
 	s.line = string(s.buf)
+	s.room = s.line
 }
 
 // special tells whether the word v has a NUL, a CR or a quote. All three

@@ -391,7 +391,7 @@ func (p *Parser) Batches(r io.Reader) iter.Seq2[PartBatch, error] {
 				split.pack(fields)
 				more, kind = m, plainUTF8
 			}
-			rec.line, rec.offs = split.line, split.offs
+			rec.line, rec.room, rec.offs = split.line, split.room, split.offs
 			switch {
 			case more:
 				p.reject(RowError{Line: at, Reason: fmt.Sprintf("row has more fields than the header's %d", nHeader)})

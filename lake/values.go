@@ -92,6 +92,21 @@ func parseText(s string, max int) (string, error) {
 // parseEnum returns the canonical spelling of s among allowed (case-insensitive),
 // with aliases mapping other spellings to canonical ones.
 func parseEnum(s string, allowed []string, aliases map[string]string) (string, error) {
+	v, err := parseEnumIn(s, allowed, aliases)
+	if err == nil && v == s {
+		for _, a := range allowed {
+			if a == v {
+				return a, nil // not s's memory: the caller may keep it
+			}
+		}
+	}
+	return v, err
+}
+
+// parseEnumIn is parseEnum, but returns s itself when it is spelled as
+// canonical (valid as long as s: a CDR row's fields are copied into their
+// columns straight from the line, see strCol.addIn).
+func parseEnumIn(s string, allowed []string, aliases map[string]string) (string, error) {
 	if s == "" {
 		return "", errEmpty
 	}
@@ -100,7 +115,7 @@ func parseEnum(s string, allowed []string, aliases map[string]string) (string, e
 	// other than in case, so the result is EqualFold's.
 	for _, a := range allowed {
 		if s == a {
-			return a, nil
+			return s, nil
 		}
 	}
 	for _, a := range allowed {
