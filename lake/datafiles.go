@@ -204,6 +204,14 @@ func writerProperties(props iceberg.Properties, sc *arrow.Schema) (*parquet.Writ
 		}
 		wp = append(wp, parquet.WithEncodingFor(col, enc))
 	}
+	if codec == compress.Codecs.Zstd {
+		level := props.GetInt("write.parquet.compression-level", compress.DefaultCompressionLevel)
+		for k, v := range props {
+			if col, ok := strings.CutPrefix(k, zstdHexPrefix); ok && col != "" && strings.EqualFold(v, "true") {
+				wp = append(wp, parquet.WithCompressionLevelFor(col, hexLevel(level)))
+			}
+		}
+	}
 	const bloomPrefix = "write.parquet.bloom-filter-enabled.column."
 	for k, v := range props {
 		if col, ok := strings.CutPrefix(k, bloomPrefix); ok && col != "" {

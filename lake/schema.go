@@ -112,9 +112,12 @@ var tableProperties = iceberg.Properties{
 	// 2026-12-06). msisdn and subscriber_id lost CPU that way;
 	// BYTE_STREAM_SPLIT for data_kb and charge saved a little, but DuckDB
 	// 1.4 reads that encoding for FLOAT and DOUBLE only.
-	encodingPrefix + "call_id":                   "DELTA_BYTE_ARRAY",
-	encodingPrefix + "start_time":                "DELTA_BINARY_PACKED",
-	encodingPrefix + "other_party_hash":          "DELTA_LENGTH_BYTE_ARRAY",
+	encodingPrefix + "call_id":          "DELTA_BYTE_ARRAY",
+	encodingPrefix + "start_time":       "DELTA_BINARY_PACKED",
+	encodingPrefix + "other_party_hash": "DELTA_LENGTH_BYTE_ARRAY",
+	// Its digits then go to zstd as Huffman-coded literals without a
+	// search for matches or a count of symbols (zstdhex.go).
+	zstdHexPrefix + "other_party_hash":           "true",
 	"commit.retry.num-retries":                   "0", // telcolake runs its own loop (see commit.go)
 	"write.metadata.delete-after-commit.enabled": "true",
 	"write.metadata.previous-versions-max":       "50",

@@ -46,6 +46,12 @@ func (z *pageZstd) Encode(dst, src []byte) []byte {
 }
 
 func (z *pageZstd) EncodeLevel(dst, src []byte, level int) []byte {
+	if base, ok := hexFallback(level); ok {
+		if out, ok := hexFrame(dst[:0], src); ok {
+			return out
+		}
+		level = base
+	}
 	l := zstd.SpeedDefault
 	if level != compress.DefaultCompressionLevel {
 		l = zstd.EncoderLevelFromZstd(level)
