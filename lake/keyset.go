@@ -25,15 +25,16 @@ import (
 // pend, and the first look-up or insert after them places them (settle):
 // a few at a time by insertion, many by sorting them (one pass by their
 // top bits) and merging them with the table into a new one of the right
-// size in one pass, about a fifth of the cost of inserting them.
+// size in one pass: in the 9.5M-row ingest's profile about half the cost
+// of inserting them (some 110 ns a key there).
 type hashSet struct {
 	slots []uint64 // ascending non-zero keys and empty slots (0); len is m + the tail
 	m     uint64   // the homes' range: home(h) = h·m / 2⁶⁴
 	n     int
 	max   int      // n past which the table grows
 	pend  []uint64 // non-zero keys not yet placed (settle)
-	// sorted is room for pend's keys in order (settle); handOver passes
-	// both buffers on.
+	// order is room for pend's keys in order (settle); handOver passes
+	// both buffers on, and a new table keeps them.
 	order []uint64
 }
 
@@ -219,6 +220,7 @@ func (s *hashSet) merge(keys []uint64) {
 			t.n++
 		}
 		if ok {
+			t.pend, t.order = s.pend, s.order
 			*s = t
 			return
 		}
@@ -287,6 +289,7 @@ func (s *hashSet) resize(m uint64, tail int) {
 			next = i + 1
 		}
 		if ok {
+			t.pend, t.order = s.pend, s.order
 			*s = t
 			return
 		}
