@@ -9,14 +9,14 @@ import (
 // keyed hash a value) is what no match shortens: zstd's best is its
 // literals coder, whose Huffman code for 16 symbols of even frequency
 // gives each digit 4 bits. Its fastest level still looks for matches and
-// counts the symbols of every block to build that code (1.7-1.9 ns a
-// byte on 1 MiB pages of random digits, where hexFrame takes 0.7 and its
-// frames come out 0.06% smaller; the 9.5M-row ingest's column is 204 MB
-// of digits). hexFrame writes
-// the same zstd frame without either: the code of 16 digits at weight 1
-// is fixed (canonical codes in symbol order: a digit's code is its value),
-// so the literals' streams are the digits packed in nibbles, eight at a
-// time, in the stream's backward order. The frame is standard zstd
+// counts the symbols of every block to build that code (BenchmarkHexFrame:
+// 1.7-1.9 ns a byte on a 1 MiB page of random digits, where hexFrame takes
+// 0.7 and its frame comes out 0.06% smaller; the 9.5M-row ingest's column
+// is 204 MB of digits). hexFrame writes the same zstd frame without
+// either: the code of 16 digits at weight 1 is fixed (canonical codes in
+// symbol order: a digit's code is its value), so the literals' streams
+// are the digits packed in nibbles, eight at a time, in the stream's
+// backward order. The frame is standard zstd
 // (RFC 8878): compressed blocks of Huffman-coded literals and no
 // sequences, raw blocks for the bytes before the digits (a
 // DELTA_LENGTH_BYTE_ARRAY page's lengths) and the last few.
@@ -67,13 +67,21 @@ var hexTree = func() (t [hexTreeLen]byte) {
 	return t
 }()
 
-// hexNibbles maps 8 lowercase hex digits (a little-endian word) to their
-// values, a byte each, and reports whether all 8 are digits.
-func hexNibbles(v uint64) (uint64, bool) {
+// hexWord maps 8 lowercase hex digits (a little-endian word) to their
+// values, a byte each; wrong is 0 when all 8 are digits (a mask a caller
+// can gather over many words without a branch).
+func hexWord(v uint64) (n, wrong uint64) {
 	const ones = 0x0101010101010101
-	n := v&(0x0f*ones) + (v>>6)&ones*9 // '0'-'9' → 0-9, 'a'-'f' → 10-15
+	n = v&(0x0f*ones) + (v>>6)&ones*9 // '0'-'9' → 0-9, 'a'-'f' → 10-15
 	ge10 := (n + 0x76*ones) >> 7 & ones
-	return n, v&(0x80*ones) == 0 && n&(0x10*ones) == 0 && n+0x30*ones+ge10*0x27 == v
+	// ^ binds as | does: the comparison's parentheses are needed.
+	return n, v&(0x80*ones) | n&(0x10*ones) | ((n + 0x30*ones + ge10*0x27) ^ v)
+}
+
+// hexDigit is hexWord of one byte.
+func hexDigit(c byte) (byte, bool) {
+	n, wrong := hexWord(0x3030303030303030&^0xff | uint64(c))
+	return byte(n), wrong == 0
 }
 
 // hexStart is where src's digits start: the first offset from which 8
@@ -81,7 +89,7 @@ func hexNibbles(v uint64) (uint64, bool) {
 // or -1 when none is found by hexMaxPrefix.
 func hexStart(src []byte) int {
 	for i := 0; i+8 <= len(src) && i <= hexMaxPrefix; i++ {
-		if _, ok := hexNibbles(binary.LittleEndian.Uint64(src[i:])); ok {
+		if _, wrong := hexWord(binary.LittleEndian.Uint64(src[i:])); wrong == 0 {
 			return i
 		}
 	}
@@ -90,7 +98,8 @@ func hexStart(src []byte) int {
 
 // hexFrame appends src to dst as a zstd frame whose blocks code the hex
 // digits src ends with as Huffman literals, or returns false (dst
-// unchanged) when more than hexMaxPrefix bytes precede them.
+// unchanged) when more than hexMaxPrefix bytes precede them, fewer than
+// hexMinBlock follow, or a byte after them is not a digit.
 func hexFrame(dst, src []byte) ([]byte, bool) {
 	p := hexStart(src)
 	if p < 0 || len(src)-p < hexMinBlock {
@@ -108,7 +117,7 @@ func hexFrame(dst, src []byte) ([]byte, bool) {
 		n := min(len(digits), zstdMaxBlock) &^ 7
 		if n < hexMinBlock {
 			for _, c := range digits {
-				if _, ok := hexNibbles(0x3030303030303030&^0xff | uint64(c)); !ok {
+				if _, ok := hexDigit(c); !ok {
 					return dst[:orig], false
 				}
 			}
@@ -152,12 +161,8 @@ func hexBlock(dst, d []byte, last bool) ([]byte, bool) {
 		dst = binary.LittleEndian.AppendUint16(dst, uint16(seg/2+1))
 	}
 	for s := range 4 {
-		lit := d[s*seg : (s+1)*seg]
-		if s == 3 {
-			lit = d[3*seg:]
-		}
 		var ok bool
-		if dst, ok = hexStream(dst, lit); !ok {
+		if dst, ok = hexStream(dst, d[s*seg:(s+1)*seg]); !ok {
 			return dst, false
 		}
 	}
@@ -174,16 +179,11 @@ func hexStream(dst, lit []byte) ([]byte, bool) {
 	at := len(dst)
 	dst = append(dst, make([]byte, m+1)...)
 	out := dst[at : at+m]
-	const ones = 0x0101010101010101
 	i := 0
-	// wrong gathers, without a branch, what tells a byte that is not a
-	// digit (hexNibbles' checks, inlined).
-	wrong := uint64(0)
+	wrong := uint64(0) // gathered over the words, checked once
 	for ; i+8 <= len(lit); i += 8 {
-		v := binary.LittleEndian.Uint64(lit[i:])
-		n := v&(0x0f*ones) + (v>>6)&ones*9
-		ge10 := (n + 0x76*ones) >> 7 & ones
-		wrong |= v&(0x80*ones) | n&(0x10*ones) | (n + 0x30*ones + ge10*0x27) ^ v
+		n, w := hexWord(binary.LittleEndian.Uint64(lit[i:]))
+		wrong |= w
 		// Pairs of digits (first in the high nibble) into 4 bytes, the
 		// first pair lowest; the stream holds them last pair first.
 		y := (n&0x000f000f000f000f)<<4 | (n>>8)&0x000f000f000f000f
@@ -193,10 +193,10 @@ func hexStream(dst, lit []byte) ([]byte, bool) {
 	}
 	bad := wrong != 0
 	for ; i < len(lit); i += 2 {
-		hi, ok1 := hexNibbles(0x3030303030303030&^0xff | uint64(lit[i]))
-		lo, ok2 := hexNibbles(0x3030303030303030&^0xff | uint64(lit[i+1]))
+		hi, ok1 := hexDigit(lit[i])
+		lo, ok2 := hexDigit(lit[i+1])
 		bad = bad || !ok1 || !ok2
-		out[m-1-i/2] = byte(hi&0xf)<<4 | byte(lo&0xf)
+		out[m-1-i/2] = hi&0xf<<4 | lo&0xf
 	}
 	dst[at+m] = 1 // the padding bit
 	return dst, !bad
