@@ -189,9 +189,10 @@ const fieldCopy = 32
 
 // addIn appends s, a field of line (or any string; line may run past the
 // row, see record.room): when line holds fieldCopy bytes from s's start
-// and the data has room for them, as one copy of that many (the bytes past s are overwritten by the next value or
-// left past the data's end), not a call to memmove per field (0.4 s of the
-// 9.5M-row ingest for nine fields a row).
+// and the data has room for them, as one copy of that many (the bytes
+// past s are overwritten by the next value or left past the data's end),
+// not a call to memmove per field (0.4 s of the 9.5M-row ingest's profile
+// for nine fields a row).
 func (c *strCol) addIn(s, line string) {
 	n := len(c.data)
 	if len(s) <= fieldCopy && cap(c.data)-n >= fieldCopy && len(line) >= fieldCopy {

@@ -229,8 +229,9 @@ func (s *hashSet) merge(keys []uint64) {
 }
 
 // sortKeys sorts keys (hashes, spread evenly) in ascending order into
-// out (grown as needed): one pass places them by their top bits in buckets of a few
-// keys each, and one pass of insertion sort orders the buckets' keys
+// out (grown as needed): one pass places them by their top bits in
+// buckets of a few keys each, and one pass of insertion sort orders the
+// buckets' keys
 // (which moves a key only within its bucket). Uneven keys, the weak
 // hashes of tests, fall back to slices.Sort when the buckets are long.
 func sortKeys(keys, out []uint64) []uint64 {

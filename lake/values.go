@@ -92,14 +92,7 @@ func parseText(s string, max int) (string, error) {
 // parseEnum returns the canonical spelling of s among allowed (case-insensitive),
 // with aliases mapping other spellings to canonical ones.
 func parseEnum(s string, allowed []string, aliases map[string]string) (string, error) {
-	v, err := parseEnumIn(s, allowed, aliases)
-	if err == nil && v == s {
-		for _, a := range allowed {
-			if a == v {
-				return a, nil // not s's memory: the caller may keep it
-			}
-		}
-	}
+	v, _, err := enumValue(s, allowed, aliases)
 	return v, err
 }
 
@@ -107,26 +100,35 @@ func parseEnum(s string, allowed []string, aliases map[string]string) (string, e
 // canonical (valid as long as s: a CDR row's fields are copied into their
 // columns straight from the line, see strCol.addIn).
 func parseEnumIn(s string, allowed []string, aliases map[string]string) (string, error) {
+	v, exact, err := enumValue(s, allowed, aliases)
+	if exact {
+		return s, nil
+	}
+	return v, err
+}
+
+// enumValue is parseEnum's answer, and whether s is spelled as it.
+func enumValue(s string, allowed []string, aliases map[string]string) (v string, exact bool, err error) {
 	if s == "" {
-		return "", errEmpty
+		return "", false, errEmpty
 	}
 	// The canonical spelling itself first (nearly every value): a plain
 	// compare, where EqualFold walks the bytes. The allowed values differ
 	// other than in case, so the result is EqualFold's.
 	for _, a := range allowed {
 		if s == a {
-			return s, nil
+			return a, true, nil
 		}
 	}
 	for _, a := range allowed {
 		if strings.EqualFold(s, a) {
-			return a, nil
+			return a, false, nil
 		}
 	}
 	if v, ok := aliases[strings.ToLower(s)]; ok {
-		return v, nil
+		return v, false, nil
 	}
-	return "", fmt.Errorf("must be one of %s", strings.Join(allowed, ", "))
+	return "", false, fmt.Errorf("must be one of %s", strings.Join(allowed, ", "))
 }
 
 // parseBool accepts true/false, 1/0, yes/no, y/n in any case.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestParseMoney(t *testing.T) {
@@ -194,6 +195,30 @@ func TestSmallValueFastPaths(t *testing.T) {
 		got, err := parseText(tc.in, 64)
 		if (err == nil) != (tc.err == "") || (err != nil && err.Error() != tc.err) || (err == nil && got != tc.in) {
 			t.Errorf("parseText(%q) = %q, %v; want error %q", tc.in, got, err, tc.err)
+		}
+	}
+}
+
+// parseEnum and parseEnumIn give the same answers; parseEnum's is never
+// the input's memory (a caller may keep it past the line), parseEnumIn's
+// is the input itself when it is spelled as canonical.
+func TestParseEnumIn(t *testing.T) {
+	allowed := []string{"out", "in"}
+	aliases := map[string]string{"mo": "out", "mt": "in"}
+	for _, in := range []string{"out", "in", "OUT", "In", "mo", "MT", "x", ""} {
+		buf := []byte(in) // memory of its own, as a line's
+		s := unsafe.String(unsafe.SliceData(buf), len(buf))
+		v, err := parseEnum(s, allowed, aliases)
+		vIn, errIn := parseEnumIn(s, allowed, aliases)
+		if v != vIn || (err == nil) != (errIn == nil) {
+			t.Errorf("%q: parseEnum %q, %v; parseEnumIn %q, %v", in, v, err, vIn, errIn)
+		}
+		if v != "" && unsafe.StringData(v) == unsafe.StringData(s) {
+			t.Errorf("%q: parseEnum returned the input's memory", in)
+		}
+		exact := err == nil && v == s
+		if same := vIn != "" && unsafe.StringData(vIn) == unsafe.StringData(s); same != exact {
+			t.Errorf("%q: parseEnumIn returned the input itself = %v, want %v", in, same, exact)
 		}
 	}
 }
