@@ -10,7 +10,7 @@ import (
 // literals coder, whose Huffman code for 16 symbols of even frequency
 // gives each digit 4 bits. Its fastest level still looks for matches and
 // counts the symbols of every block to build that code (BenchmarkHexFrame:
-// 1.7-1.9 ns a byte on a 1 MiB page of random digits, where hexFrame takes
+// 1.7-2.1 ns a byte on a 1 MiB page of random digits, where hexFrame takes
 // 0.7 and its frame comes out 0.06% smaller; the 9.5M-row ingest's column
 // is 204 MB of digits). hexFrame writes the same zstd frame without
 // either: the code of 16 digits at weight 1 is fixed (canonical codes in
