@@ -210,6 +210,9 @@ func writerProperties(props iceberg.Properties, sc *arrow.Schema) (*parquet.Writ
 			if col, ok := strings.CutPrefix(k, zstdHexPrefix); ok && col != "" && strings.EqualFold(v, "true") {
 				wp = append(wp, parquet.WithCompressionLevelFor(col, hexLevel(level)))
 			}
+			if col, ok := strings.CutPrefix(k, zstdFixedPrefix); ok && col != "" && strings.EqualFold(v, "true") {
+				wp = append(wp, parquet.WithCompressionLevelFor(col, codecLevel(fixedCodec, level)))
+			}
 		}
 	}
 	const bloomPrefix = "write.parquet.bloom-filter-enabled.column."

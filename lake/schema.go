@@ -117,7 +117,12 @@ var tableProperties = iceberg.Properties{
 	encodingPrefix + "other_party_hash": "DELTA_LENGTH_BYTE_ARRAY",
 	// Its digits then go to zstd as Huffman-coded literals without a
 	// search for matches or a count of symbols (zstdhex.go).
-	zstdHexPrefix + "other_party_hash":           "true",
+	zstdHexPrefix + "other_party_hash": "true",
+	// Values of one length (E.164 numbers of one plan, ids of one
+	// width): zstd is given the match each record makes with the one
+	// before it (zstdfixed.go).
+	zstdFixedPrefix + "msisdn":                   "true",
+	zstdFixedPrefix + "subscriber_id":            "true",
 	"commit.retry.num-retries":                   "0", // telcolake runs its own loop (see commit.go)
 	"write.metadata.delete-after-commit.enabled": "true",
 	"write.metadata.previous-versions-max":       "50",

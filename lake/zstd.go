@@ -46,8 +46,16 @@ func (z *pageZstd) Encode(dst, src []byte) []byte {
 }
 
 func (z *pageZstd) EncodeLevel(dst, src []byte, level int) []byte {
-	if base, ok := hexFallback(level); ok {
-		if out, ok := hexFrame(dst[:0], src); ok {
+	if c, base := splitLevel(level); c != 0 {
+		var out []byte
+		ok := false
+		switch c {
+		case hexCodec:
+			out, ok = hexFrame(dst[:0], src)
+		case fixedCodec:
+			out, ok = fixedFrame(dst[:0], src)
+		}
+		if ok {
 			return out
 		}
 		level = base
@@ -69,3 +77,31 @@ func (z *pageZstd) EncodeLevel(dst, src []byte, level int) []byte {
 	defer pool.Put(enc)
 	return enc.EncodeAll(src, dst[:0])
 }
+
+// pageCodec is a coder of pages of pageZstd's own that writes zstd
+// frames without zstd's search for matches, for a column whose pages
+// have a known shape (hexFrame, fixedFrame); 0 is zstd's.
+type pageCodec int
+
+// codecLevel is the compression level that asks pageZstd for codec c,
+// falling back to level (the table's) for a page not of c's shape:
+// parquet.WithCompressionLevelFor of a column a table property names.
+// Far outside zstd's levels and arrow-go's default (-1).
+func codecLevel(c pageCodec, level int) int { return codecLevels + int(c)*codecStride + level }
+
+// splitLevel is the codec and the table's level of a level codecLevel
+// made; codec 0 and level itself for any other.
+func splitLevel(level int) (pageCodec, int) {
+	d := level - codecLevels
+	c := (d + codecStride/2) / codecStride
+	base := d - c*codecStride
+	if c < 1 || c > int(fixedCodec) || base < -codecStride/4 || base > codecStride/4 {
+		return 0, level
+	}
+	return pageCodec(c), base
+}
+
+const (
+	codecLevels = -1 << 30
+	codecStride = 1 << 20
+)

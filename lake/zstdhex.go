@@ -21,20 +21,14 @@ import (
 // sequences, raw blocks for the bytes before the digits (a
 // DELTA_LENGTH_BYTE_ARRAY page's lengths) and the last few.
 
+// hexCodec selects hexFrame for a column (see codecLevel).
+const hexCodec pageCodec = 1
+
 // hexLevel is the compression level that asks pageZstd for hexFrame,
 // falling back to level (the table's) for a page that is not digits:
 // parquet.WithCompressionLevelFor of a column the table's zstdHexPrefix
-// property names. Far outside zstd's levels and arrow-go's default (-1).
-func hexLevel(level int) int { return hexLiteralsLevel + level }
-
-// hexFallback is the level a page of hexLevel(level) falls back to, and
-// whether level is one.
-func hexFallback(level int) (int, bool) {
-	d := level - hexLiteralsLevel
-	return d, d >= -1<<10 && d <= 1<<10
-}
-
-const hexLiteralsLevel = -1 << 30
+// property names.
+func hexLevel(level int) int { return codecLevel(hexCodec, level) }
 
 // zstdHexPrefix names a column of lowercase hex digits in a table's
 // properties (telcolake's own, read by the ingest's writer).
