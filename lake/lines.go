@@ -326,6 +326,14 @@ func zeroLanes(v uint64) uint64 { return ^(((v & lanesLow7) + lanesLow7) | v | l
 // split gives; the offsets are int32 (a line is at most MaxLineBytes), not
 // strings, so cutting a field stores no pointer. limit is at least 1.
 func (s *fieldSplitter) splitPlain(line []byte, limit int) (more bool, kind int) {
+	if haveAVX2 && len(line) >= 32 {
+		return s.splitWide(line, limit)
+	}
+	return s.splitWords(line, limit)
+}
+
+// splitWords is splitPlain eight bytes at a time.
+func (s *fieldSplitter) splitWords(line []byte, limit int) (more bool, kind int) {
 	s.line = unsafe.String(unsafe.SliceData(line), len(line))
 	s.room = unsafe.String(unsafe.SliceData(line), cap(line))
 	// Room for limit fields and the seven more a word's commas may cut
@@ -382,6 +390,55 @@ func (s *fieldSplitter) splitPlain(line []byte, limit int) (more bool, kind int)
 	}
 	s.offs = f[:n]
 	if high&lanesHigh != 0 {
+		return more, plainUTF8
+	}
+	return more, plainASCII
+}
+
+// splitWide is splitPlain 32 bytes at a time, with AVX2 (lineCutsAVX2),
+// for a line of at least 32 bytes. The last block, when the line ends
+// inside it, is read from the line's buffer past its end (masked off) if
+// the buffer holds it, else byte by byte. In the 9.5M-row ingest's
+// profile the split took 0.48 s this way, 0.9 to 1.1 s eight bytes at a
+// time (whose loop over a word's commas mispredicts on real lines:
+// BenchmarkSplitPlain's one line, 47 against 60 ns, hides that).
+func (s *fieldSplitter) splitWide(line []byte, limit int) (more bool, kind int) {
+	s.line = unsafe.String(unsafe.SliceData(line), len(line))
+	s.room = unsafe.String(unsafe.SliceData(line), cap(line))
+	if cap(s.offs) < limit+8 {
+		s.offs = make([]int32, limit+8)
+	}
+	f := s.offs[:limit+8]
+	blocks, tail := len(line)/32, ^uint32(0)
+	if r := len(line) % 32; r != 0 && cap(line)-len(line) >= 32-r {
+		blocks, tail = blocks+1, 1<<r-1
+	}
+	n, special, high := lineCutsAVX2(unsafe.SliceData(line), blocks, tail, &f[0], limit)
+	if special != 0 {
+		return false, plainNot
+	}
+	i := min(blocks*32, len(line)) // the bytes after the blocks, if any
+	for ; i < len(line); i++ {
+		switch c := line[i]; c {
+		case ',':
+			if n < limit {
+				f[n] = int32(i)
+				n++
+			}
+		case 0, '\r', '"':
+			return false, plainNot
+		default:
+			high |= uint32(c & 0x80)
+		}
+	}
+	if n >= limit {
+		more = true
+	} else {
+		f[n] = int32(len(line))
+		n++
+	}
+	s.offs = f[:n]
+	if high != 0 {
 		return more, plainUTF8
 	}
 	return more, plainASCII

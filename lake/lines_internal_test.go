@@ -35,40 +35,70 @@ func TestSplitUnquotedMatchesQuoted(t *testing.T) {
 
 // splitPlain, the one-pass split of the usual line, gives split's fields
 // and more for every line without a NUL, a CR or a quote, tells a line
-// with a byte at or above 0x80, and gives up on every other line.
+// with a byte at or above 0x80, and gives up on every other line; so do
+// both its ways, eight bytes at a time and (where the CPU has AVX2) 32,
+// for lines shorter and longer than a block, alone in their buffer or
+// followed in it by bytes (commas, quotes, high bytes) that are not the
+// line's.
 func TestSplitPlainMatchesSplit(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	alphabet := []byte("ab,,,x1 -,\xfc\t!#\x01\"\r\x00")
 	var fast, slow fieldSplitter
-	for n := range 50_000 {
-		line := make([]byte, rng.IntN(40))
-		for i := range line {
+	ways := []struct {
+		name  string
+		split func(line []byte, limit int) (bool, int)
+		min   int
+	}{
+		{"splitPlain", fast.splitPlain, 0},
+		{"splitWords", fast.splitWords, 0},
+	}
+	if haveAVX2 {
+		ways = append(ways, struct {
+			name  string
+			split func(line []byte, limit int) (bool, int)
+			min   int
+		}{"splitWide", fast.splitWide, 32})
+	}
+	for n := range 60_000 {
+		size := rng.IntN(40)
+		if n%2 == 1 {
+			size = rng.IntN(200)
+		}
+		buf := make([]byte, size+rng.IntN(3)*rng.IntN(40))
+		for i := range buf {
 			// mostly plain bytes, so most lines take the fast path
-			if rng.IntN(20) == 0 {
-				line[i] = alphabet[rng.IntN(len(alphabet))]
+			if rng.IntN(20) == 0 || i >= size {
+				buf[i] = alphabet[rng.IntN(len(alphabet))]
 			} else {
-				line[i] = alphabet[rng.IntN(9)]
+				buf[i] = alphabet[rng.IntN(9)]
 			}
 		}
+		line := buf[:size]
 		limit := 1 + rng.IntN(12)
-		fm, kind := fast.splitPlain(line, limit)
-		var f []string
-		if kind != plainNot {
-			f = recordFields(fast.line, fast.offs)
+		if n%3 == 0 {
+			limit = 1 + rng.IntN(40)
 		}
 		special := bytes.ContainsAny(line, "\x00\r\"")
-		if special != (kind == plainNot) {
-			t.Fatalf("line %d: splitPlain(%q) kind %d, want plainNot %v", n, line, kind, special)
-		}
-		if special {
-			continue
-		}
-		if high := slices.ContainsFunc(line, func(c byte) bool { return c >= 0x80 }); high != (kind == plainUTF8) {
-			t.Fatalf("line %d: splitPlain(%q) kind %d, want plainUTF8 %v", n, line, kind, high)
-		}
+		high := slices.ContainsFunc(line, func(c byte) bool { return c >= 0x80 })
 		sl, sm, sr := slow.split(line, limit)
-		if fm != sm || sr != "" || !slices.Equal(f, sl) {
-			t.Fatalf("line %d: splitPlain(%q, %d) = %q, %v; split = %q, %v, %q", n, line, limit, f, fm, sl, sm, sr)
+		for _, w := range ways {
+			if size < w.min {
+				continue
+			}
+			fm, kind := w.split(line, limit)
+			if special != (kind == plainNot) {
+				t.Fatalf("line %d: %s(%q) kind %d, want plainNot %v", n, w.name, line, kind, special)
+			}
+			if special {
+				continue
+			}
+			if high != (kind == plainUTF8) {
+				t.Fatalf("line %d: %s(%q) kind %d, want plainUTF8 %v", n, w.name, line, kind, high)
+			}
+			f := recordFields(fast.line, fast.offs)
+			if fm != sm || sr != "" || !slices.Equal(f, sl) {
+				t.Fatalf("line %d: %s(%q, %d) = %q, %v; split = %q, %v, %q", n, w.name, line, limit, f, fm, sl, sm, sr)
+			}
 		}
 	}
 }
@@ -261,5 +291,32 @@ func TestLineReaderNoProgress(t *testing.T) {
 	}
 	if !errors.Is(err, io.ErrNoProgress) || !slices.Equal(lines, []string{"a,b"}) {
 		t.Errorf("lines %q, error %v; want [a,b] and %v", lines, err, io.ErrNoProgress)
+	}
+}
+
+// BenchmarkSplitPlain splits a line of the generator's CDR export both
+// ways.
+func BenchmarkSplitPlain(b *testing.B) {
+	line := []byte("C2026080100000001,S0014602,491777177797,4915112345678,offnet,2026-08-01T00:00:06Z,148,voice,out,false,false,CELL0332,Capital,0,0.2081,North\nC2026")
+	line = line[:bytes.IndexByte(line, '\n')]
+	var s fieldSplitter
+	ways := []struct {
+		name  string
+		split func([]byte, int) (bool, int)
+	}{{"splitWords", s.splitWords}}
+	if haveAVX2 {
+		ways = append(ways, struct {
+			name  string
+			split func([]byte, int) (bool, int)
+		}{"splitWide", s.splitWide})
+	}
+	for _, w := range ways {
+		b.Run(w.name, func(b *testing.B) {
+			for range b.N {
+				if _, kind := w.split(line, 16); kind != plainASCII {
+					b.Fatal("not a plain line")
+				}
+			}
+		})
 	}
 }
