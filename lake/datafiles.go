@@ -211,7 +211,11 @@ func writerProperties(props iceberg.Properties, sc *arrow.Schema) (*parquet.Writ
 				wp = append(wp, parquet.WithCompressionLevelFor(col, hexLevel(level)))
 			}
 			if col, ok := strings.CutPrefix(k, zstdFixedPrefix); ok && col != "" && strings.EqualFold(v, "true") {
-				wp = append(wp, parquet.WithCompressionLevelFor(col, codecLevel(fixedCodec, level)))
+				c, err := fixedCodecOf(sc, col)
+				if err != nil {
+					return nil, fmt.Errorf("table property %s: %w", k, err)
+				}
+				wp = append(wp, parquet.WithCompressionLevelFor(col, codecLevel(c, level)))
 			}
 		}
 	}

@@ -119,10 +119,13 @@ var tableProperties = iceberg.Properties{
 	// search for matches or a count of symbols (zstdhex.go).
 	zstdHexPrefix + "other_party_hash": "true",
 	// Values of one length (E.164 numbers of one plan, ids of one
-	// width): zstd is given the match each record makes with the one
-	// before it (zstdfixed.go).
+	// width) and fixed-width values whose high bytes are the same (data
+	// volumes, charges): zstd is given the match each value makes with
+	// the one before it (zstdfixed.go).
 	zstdFixedPrefix + "msisdn":                   "true",
 	zstdFixedPrefix + "subscriber_id":            "true",
+	zstdFixedPrefix + "data_kb":                  "true",
+	zstdFixedPrefix + "charge":                   "true",
 	"commit.retry.num-retries":                   "0", // telcolake runs its own loop (see commit.go)
 	"write.metadata.delete-after-commit.enabled": "true",
 	"write.metadata.previous-versions-max":       "50",

@@ -49,11 +49,13 @@ func (z *pageZstd) EncodeLevel(dst, src []byte, level int) []byte {
 	if c, base := splitLevel(level); c != 0 {
 		var out []byte
 		ok := false
-		switch c {
-		case hexCodec:
+		switch {
+		case c == hexCodec:
 			out, ok = hexFrame(dst[:0], src)
-		case fixedCodec:
-			out, ok = fixedFrame(dst[:0], src)
+		case c == fixedCodec:
+			out, ok = fixedFrame(dst[:0], src, 0)
+		case c > strideCodecs:
+			out, ok = fixedFrame(dst[:0], src, int(c-strideCodecs))
 		}
 		if ok {
 			return out
@@ -95,7 +97,7 @@ func splitLevel(level int) (pageCodec, int) {
 	d := level - codecLevels
 	c := (d + codecStride/2) / codecStride
 	base := d - c*codecStride
-	if c < 1 || c > int(fixedCodec) || base < -codecStride/4 || base > codecStride/4 {
+	if c < 1 || c > int(lastCodec) || base < -codecStride/4 || base > codecStride/4 {
 		return 0, level
 	}
 	return pageCodec(c), base

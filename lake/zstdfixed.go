@@ -2,9 +2,13 @@ package lake
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math/bits"
+	"slices"
 	"sync"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/klauspost/compress/huff0"
 )
 
@@ -26,8 +30,34 @@ import (
 // Huffman coded (huff0, zstd's own literals coder). The frame is standard
 // zstd (RFC 8878) and any decoder reads it.
 
-// fixedCodec selects fixedFrame for a column (see codecLevel).
-const fixedCodec pageCodec = 2
+// fixedCodec selects fixedFrame for a column of byte arrays, and
+// strideCodecs+n for one of values of n bytes (see codecLevel).
+const (
+	fixedCodec   pageCodec = 2
+	strideCodecs pageCodec = 16
+	lastCodec              = strideCodecs + fixedMaxStride
+)
+
+// fixedCodecOf is the codec of fixedFrame for column col of sc: its
+// values' width in a Parquet page, from their type (a decimal's as
+// pqarrow writes it), or the byte arrays' codec.
+func fixedCodecOf(sc *arrow.Schema, col string) (pageCodec, error) {
+	fs, ok := sc.FieldsByName(col)
+	if !ok {
+		return 0, fmt.Errorf("no column %s", col)
+	}
+	switch t := fs[0].Type.(type) {
+	case *arrow.StringType, *arrow.BinaryType:
+		return fixedCodec, nil
+	case *arrow.Int32Type, *arrow.Date32Type:
+		return strideCodecs + 4, nil
+	case *arrow.Int64Type, *arrow.TimestampType:
+		return strideCodecs + 8, nil
+	case *arrow.Decimal128Type:
+		return strideCodecs + pageCodec(pqarrow.DecimalSize(t.Precision)), nil
+	}
+	return 0, fmt.Errorf("column %s is %s: fixed-width pages are of strings, integers, dates, timestamps and decimals", col, fs[0].Type)
+}
 
 // zstdFixedPrefix names, in a table's properties, a string column whose
 // values (mostly) have one length (telcolake's own, read by the ingest's
@@ -98,11 +128,65 @@ func fixedShape(src []byte) (stride, shared int, ok bool) {
 	return stride, min(4+p, stride-1), true
 }
 
+// rawShape is, for a page of PLAIN values of stride bytes each (a
+// fixed-width type's), the window of bytes [at, at+shared) in which every
+// value is the same (a little-endian integer's high bytes, a big-endian
+// decimal's), its longest, or false when no such window of 3 bytes (a
+// match's least) or fewer than fixedMinRecords values are found.
+func rawShape(src []byte, stride int) (at, shared int, ok bool) {
+	if stride < 4 || stride > fixedMaxStride || len(src)%stride != 0 || len(src)/stride < fixedMinRecords {
+		// (The first record's words are read whole: 64 records hold them.)
+		return 0, 0, false
+	}
+	// The bits in which a record differs from the first, gathered 8
+	// bytes at a time (the last of a record's words reads into the next
+	// record, whose bytes there are ignored).
+	var diff [fixedMaxStride/8 + 1]uint64
+	words := (stride + 7) / 8
+	var ref [fixedMaxStride/8 + 1]uint64
+	for w := range words {
+		ref[w] = binary.LittleEndian.Uint64(src[8*w:])
+	}
+	o := stride
+	for ; o+8*words <= len(src); o += stride {
+		for w := range words {
+			diff[w] |= binary.LittleEndian.Uint64(src[o+8*w:]) ^ ref[w]
+		}
+	}
+	var last [fixedMaxStride + 8]byte
+	for ; o < len(src); o += stride {
+		copy(last[:], src[o:o+stride])
+		for w := range words {
+			diff[w] |= binary.LittleEndian.Uint64(last[8*w:]) ^ ref[w]
+		}
+	}
+	d := func(j int) byte { return byte(diff[j/8] >> (8 * (j % 8))) }
+	run := 0
+	for j := range stride {
+		if d(j) != 0 {
+			run = 0
+			continue
+		}
+		if run++; run > shared {
+			at, shared = j+1-run, run
+		}
+	}
+	shared = min(shared, stride-1)
+	return at, shared, shared >= 3
+}
+
 // fixedFrame appends src to dst as a zstd frame of fixedShape's
-// sequences, or returns false (dst unchanged) when src is not that
-// shape.
-func fixedFrame(dst, src []byte) ([]byte, bool) {
-	stride, m, ok := fixedShape(src)
+// sequences (stride 0: a page of byte arrays, each after its length), or
+// of rawShape's for a page of fixed-width values of stride bytes, or
+// returns false (dst unchanged) when src is not that shape.
+func fixedFrame(dst, src []byte, stride int) ([]byte, bool) {
+	var at, m int
+	ok := false
+	if stride == 0 {
+		stride, m, ok = fixedShape(src)
+	} else {
+		at, m, ok = rawShape(src, stride)
+	}
 	if !ok {
 		return dst, false
 	}
@@ -110,39 +194,63 @@ func fixedFrame(dst, src []byte) ([]byte, bool) {
 	defer fixedScratches.Put(s)
 	s.huff.Reuse = huff0.ReusePolicyNone
 	n := len(src) / stride
-	t := stride - m // a tail's length
+	t := stride - m // the literals between two matches
 
 	dst = binary.LittleEndian.AppendUint32(dst, zstdMagic)
 	dst = append(dst, 2<<6|1<<5) // a 4-byte content size, single segment
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(src)))
 
-	// The first block: the first record as raw literals, then the next
-	// record's shared bytes at the distance of a stride (a new offset,
-	// which later sequences repeat).
-	dst = fixedBlock(dst, s, src[:stride], nil, 1, stride, m, stride+3, false)
+	// Sequence j (from 1) matches record j's shared bytes with record
+	// j-1's, after the literals since record j-1's. The first, in a
+	// block of its own, takes all the bytes before it as literals and
+	// sets the offset (a new one, a stride) that later sequences repeat.
+	dst = fixedBlock(dst, s, src[:stride+at], nil, 1, stride+at, m, stride+3, false)
 
-	// Units: a record's tail, then the next record's shared bytes; the
-	// last record's tail ends the last block as its last literals.
-	per := (zstdMaxBlock - t) / stride
-	for i := 1; i < n-1; {
-		c := min(per, n-1-i)
-		last := i+c == n-1
-		lits := s.lits[:0]
-		for j := i; j < i+c; j++ {
-			lits = append(lits, src[j*stride+m:(j+1)*stride]...)
-		}
+	// The bytes after the last record's shared bytes end the last block
+	// as its last literals.
+	end := func(j int) int { return j*stride + at + m } // after sequence j's match
+	per := (zstdMaxBlock - (stride - at - m)) / stride
+	for i := 2; i < n; {
+		c := min(per, n-i)
+		last := i+c == n
+		lits := gatherLits(s.lits[:0], src, end(i-1), c, stride, t)
+		content := src[end(i-1):end(i+c-1)]
 		if last {
-			lits = append(lits, src[(n-1)*stride+m:]...)
+			lits = append(lits, src[end(n-1):]...)
+			content = src[end(i-1):]
 		}
 		s.lits = lits
-		content := src[i*stride+m : (i+c)*stride+m]
-		if last {
-			content = src[i*stride+m:]
-		}
 		dst = fixedBlock(dst, s, lits, content, c, t, m, 1, last)
 		i += c
 	}
 	return dst, true
+}
+
+// gatherLits appends to lits the c runs of t bytes of src that start at
+// from and each stride bytes after the one before: 16 bytes copied a run
+// where src holds them and t is at most 16, not a memmove call.
+func gatherLits(lits, src []byte, from, c, stride, t int) []byte {
+	if t > 16 {
+		for j := range c {
+			lits = append(lits, src[from+j*stride:from+j*stride+t]...)
+		}
+		return lits
+	}
+	n := len(lits)
+	lits = slices.Grow(lits, c*t+16)[:n+c*t]
+	room := lits[:cap(lits)]
+	j := 0
+	for o := from; j < c && o+16 <= len(src); j, o = j+1, o+stride {
+		w0, w1 := binary.LittleEndian.Uint64(src[o:]), binary.LittleEndian.Uint64(src[o+8:])
+		binary.LittleEndian.PutUint64(room[n:], w0)
+		binary.LittleEndian.PutUint64(room[n+8:], w1)
+		n += t
+	}
+	for ; j < c; j++ {
+		o := from + j*stride
+		n += copy(lits[n:], src[o:o+t])
+	}
+	return lits
 }
 
 // fixedBlock appends a compressed block of c sequences, each of ll

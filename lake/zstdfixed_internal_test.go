@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/klauspost/compress/zstd"
 )
@@ -43,7 +44,10 @@ func numbers(rng *rand.Rand, n int, prefix string, digits int) []string {
 // the shared prefix (none, some, the whole value), and the number of
 // records (one block, many, a last block of one); a page of values of
 // more than one length, of too few or too long values, or cut inside a
-// record, it declines.
+// record, it declines. So for pages of fixed-width values: the window of
+// bytes they share is found wherever it is (and shrinks for a value
+// that breaks it, first or last), and a page with fewer than 3 such
+// bytes is declined.
 func TestFixedFrameDecodes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	same := func(n int, v string) []string { return strings.Split(strings.Repeat(v+",", n-1)+v, ",") }
@@ -51,33 +55,69 @@ func TestFixedFrameDecodes(t *testing.T) {
 	mixedLen[4321] = "4917123"
 	late := numbers(rng, 5000, "4917", 8)
 	late[4999] = "X" + late[4999][1:] // the prefix ends at the last record
+	le64 := func(n int, v func(i int) uint64) []byte {
+		var b []byte
+		for i := range n {
+			b = binary.LittleEndian.AppendUint64(b, v(i))
+		}
+		return b
+	}
+	be := func(n, width int, v func(i int) uint64) []byte {
+		var b []byte
+		for i := range n {
+			b = append(b, binary.BigEndian.AppendUint64(nil, v(i))[8-width:]...)
+		}
+		return b
+	}
+	small := func(i int) uint64 { // data_kb: mostly 0, else up to 2^20
+		if rng.IntN(3) > 0 {
+			return 0
+		}
+		return uint64(rng.IntN(1 << 20))
+	}
+	breakAt := func(b []byte, at int, c byte) []byte { b[at] ^= c; return b }
 	cases := []struct {
 		name string
 		page []byte
 		ok   bool
-		// shared is the bytes every record starts with (length included).
-		shared int
+		// shared is the bytes every record has the same (the length
+		// included), at offset at; stride 0 is a page of byte arrays.
+		shared, at, stride int
 	}{
-		{"msisdn", plainPage(numbers(rng, 13000, "4917", 8)), true, 8},
-		{"subscriber ids", plainPage(numbers(rng, 13000, "S00", 5)), true, 7},
-		{"no prefix", plainPage(numbers(rng, 3000, "", 9)), true, 4},
-		{"prefix broken by the last", plainPage(late), true, 4},
-		{"one value", plainPage(same(1000, "S0012345")), true, 11},
-		{"one-byte values", plainPage(same(100, "x")), true, 4},
-		{"tails with extra bits", plainPage(numbers(rng, 2000, "ab", 60)), true, 6},
-		{"shared bytes with extra bits", plainPage(numbers(rng, 2000, strings.Repeat("p", 100), 5)), true, 104},
-		{"longest", plainPage(numbers(rng, 700, "", fixedMaxStride-4)), true, 4},
-		{"a full block", plainPage(numbers(rng, zstdMaxBlock/16, "4917", 8)), true, 8},
-		{"a block and one", plainPage(numbers(rng, zstdMaxBlock/16+1, "4917", 8)), true, 8},
-		{"1 MiB", plainPage(numbers(rng, 1<<16, "4917", 8)), true, 8},
-		{"fewest", plainPage(numbers(rng, fixedMinRecords, "4917", 8)), true, 8},
-		{"too few", plainPage(numbers(rng, fixedMinRecords-1, "4917", 8)), false, 0},
-		{"too long", plainPage(numbers(rng, 700, "", fixedMaxStride-3)), false, 0},
-		{"lengths differ", plainPage(mixedLen), false, 0},
-		{"empty values", plainPage(same(1000, "")), false, 0},
-		{"cut in a record", plainPage(numbers(rng, 1000, "4917", 8))[:16*1000-3], false, 0},
-		{"not a page", bytes.Repeat([]byte{0xff}, 4096), false, 0},
-		{"short", []byte{1, 0, 0, 0, 'a'}, false, 0},
+		{"msisdn", plainPage(numbers(rng, 13000, "4917", 8)), true, 8, 0, 0},
+		{"subscriber ids", plainPage(numbers(rng, 13000, "S00", 5)), true, 7, 0, 0},
+		{"no prefix", plainPage(numbers(rng, 3000, "", 9)), true, 4, 0, 0},
+		{"prefix broken by the last", plainPage(late), true, 4, 0, 0},
+		{"one value", plainPage(same(1000, "S0012345")), true, 11, 0, 0},
+		{"one-byte values", plainPage(same(100, "x")), true, 4, 0, 0},
+		{"tails with extra bits", plainPage(numbers(rng, 2000, "ab", 60)), true, 6, 0, 0},
+		{"shared bytes with extra bits", plainPage(numbers(rng, 2000, strings.Repeat("p", 100), 5)), true, 104, 0, 0},
+		{"longest", plainPage(numbers(rng, 700, "", fixedMaxStride-4)), true, 4, 0, 0},
+		{"a full block", plainPage(numbers(rng, zstdMaxBlock/16, "4917", 8)), true, 8, 0, 0},
+		{"a block and one", plainPage(numbers(rng, zstdMaxBlock/16+1, "4917", 8)), true, 8, 0, 0},
+		{"1 MiB", plainPage(numbers(rng, 1<<16, "4917", 8)), true, 8, 0, 0},
+		{"fewest", plainPage(numbers(rng, fixedMinRecords, "4917", 8)), true, 8, 0, 0},
+		{"too few", plainPage(numbers(rng, fixedMinRecords-1, "4917", 8)), false, 0, 0, 0},
+		{"too long", plainPage(numbers(rng, 700, "", fixedMaxStride-3)), false, 0, 0, 0},
+		{"lengths differ", plainPage(mixedLen), false, 0, 0, 0},
+		{"empty values", plainPage(same(1000, "")), false, 0, 0, 0},
+		{"cut in a record", plainPage(numbers(rng, 1000, "4917", 8))[:16*1000-3], false, 0, 0, 0},
+		{"not a page", bytes.Repeat([]byte{0xff}, 4096), false, 0, 0, 0},
+		{"short", []byte{1, 0, 0, 0, 'a'}, false, 0, 0, 0},
+		{"int64s", le64(13000, small), true, 5, 3, 8},
+		{"int64s, the last one large", breakAt(le64(13000, small), 13000*8-1, 1), true, 4, 3, 8},
+		{"int64s, the first one large", breakAt(le64(13000, small), 6, 1), true, 3, 3, 8},
+		{"decimals of 6 bytes", be(13000, 6, small), true, 3, 0, 6},
+		{"int32s", le64(5000, func(i int) uint64 { return uint64(i%100) | uint64(i%100)<<32 }), true, 3, 1, 4},
+		{"a window inside", le64(4000, func(i int) uint64 { return uint64(rng.IntN(256)) | 0x1234567800<<8 | uint64(rng.IntN(256))<<56 }), true, 6, 1, 8},
+		{"all one value", le64(1000, func(int) uint64 { return 42 }), true, 7, 0, 8},
+		{"a block and one of int64s", le64(zstdMaxBlock/8+1, small), true, 5, 3, 8},
+		{"1 MiB of int64s", le64(1<<17, small), true, 5, 3, 8},
+		{"random int64s", le64(5000, func(int) uint64 { return rng.Uint64() }), false, 0, 0, 8},
+		{"two bytes shared", le64(5000, func(int) uint64 { return rng.Uint64() >> 16 }), false, 0, 0, 8},
+		{"cut in a value", le64(5000, small)[:5000*8-1], false, 0, 0, 8},
+		{"too few values", le64(fixedMinRecords-1, small), false, 0, 0, 8},
+		{"fewest values", le64(fixedMinRecords, small), true, 5, 3, 8},
 	}
 	dec, err := zstd.NewReader(nil)
 	if err != nil {
@@ -88,12 +128,18 @@ func TestFixedFrameDecodes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.ok {
-				if _, shared, _ := fixedShape(tc.page); shared != tc.shared {
-					t.Errorf("shared bytes %d, want %d", shared, tc.shared)
+				var at, shared int
+				if tc.stride == 0 {
+					_, shared, _ = fixedShape(tc.page)
+				} else {
+					at, shared, _ = rawShape(tc.page, tc.stride)
+				}
+				if shared != tc.shared || at != tc.at {
+					t.Errorf("%d shared bytes at %d, want %d at %d", shared, at, tc.shared, tc.at)
 				}
 			}
 			head := []byte("kept")
-			out, ok := fixedFrame(head, tc.page)
+			out, ok := fixedFrame(head, tc.page, tc.stride)
 			if ok != tc.ok {
 				t.Fatalf("fixedFrame ok = %v, want %v", ok, tc.ok)
 			}
@@ -138,7 +184,9 @@ func TestSplitLevel(t *testing.T) {
 		{hexLevel(compress.DefaultCompressionLevel), hexCodec, compress.DefaultCompressionLevel},
 		{codecLevel(fixedCodec, 3), fixedCodec, 3},
 		{codecLevel(fixedCodec, -7), fixedCodec, -7},
-		{codecLevel(fixedCodec+1, 1), 0, codecLevel(fixedCodec+1, 1)},
+		{codecLevel(strideCodecs+8, 1), strideCodecs + 8, 1},
+		{codecLevel(lastCodec, -1), lastCodec, -1},
+		{codecLevel(lastCodec+1, 1), 0, codecLevel(lastCodec+1, 1)},
 	} {
 		if c, base := splitLevel(tc.level); c != tc.codec || base != tc.base {
 			t.Errorf("splitLevel(%d) = %d, %d; want %d, %d", tc.level, c, base, tc.codec, tc.base)
@@ -174,6 +222,35 @@ func BenchmarkFixedFrame(b *testing.B) {
 				}
 				b.ReportMetric(float64(len(out)), "B/frame")
 			})
+		}
+	}
+}
+
+// A column's fixed-width codec follows its type: byte arrays after their
+// lengths, integers, dates and timestamps of their width, decimals of the
+// width pqarrow gives them; other types and unknown columns are refused.
+func TestFixedCodecOf(t *testing.T) {
+	sc := arrow.NewSchema([]arrow.Field{
+		{Name: "s", Type: arrow.BinaryTypes.String},
+		{Name: "i", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "d", Type: arrow.FixedWidthTypes.Date32},
+		{Name: "l", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "ts", Type: arrow.FixedWidthTypes.Timestamp_us},
+		{Name: "money", Type: &arrow.Decimal128Type{Precision: 14, Scale: 4}},
+		{Name: "wide", Type: &arrow.Decimal128Type{Precision: 38, Scale: 2}},
+		{Name: "b", Type: arrow.FixedWidthTypes.Boolean},
+	}, nil)
+	for _, tc := range []struct {
+		col  string
+		want pageCodec
+	}{
+		{"s", fixedCodec}, {"i", strideCodecs + 4}, {"d", strideCodecs + 4}, {"l", strideCodecs + 8},
+		{"ts", strideCodecs + 8}, {"money", strideCodecs + 6}, {"wide", strideCodecs + 16},
+		{"b", 0}, {"missing", 0},
+	} {
+		got, err := fixedCodecOf(sc, tc.col)
+		if got != tc.want || (err != nil) != (tc.want == 0) {
+			t.Errorf("fixedCodecOf(%s) = %d, %v; want %d", tc.col, got, err, tc.want)
 		}
 	}
 }
