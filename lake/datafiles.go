@@ -211,11 +211,9 @@ func writerProperties(props iceberg.Properties, sc *arrow.Schema) (*parquet.Writ
 				wp = append(wp, parquet.WithCompressionLevelFor(col, hexLevel(level)))
 			}
 			if col, ok := strings.CutPrefix(k, zstdFixedPrefix); ok && col != "" && strings.EqualFold(v, "true") {
-				c, err := fixedCodecOf(sc, col)
-				if err != nil {
-					return nil, fmt.Errorf("table property %s: %w", k, err)
+				if c, ok := fixedCodecOf(sc, col); ok {
+					wp = append(wp, parquet.WithCompressionLevelFor(col, codecLevel(c, level)))
 				}
-				wp = append(wp, parquet.WithCompressionLevelFor(col, codecLevel(c, level)))
 			}
 		}
 	}

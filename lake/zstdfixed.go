@@ -2,7 +2,6 @@ package lake
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math/bits"
 	"slices"
 	"sync"
@@ -40,29 +39,32 @@ const (
 
 // fixedCodecOf is the codec of fixedFrame for column col of sc: its
 // values' width in a Parquet page, from their type (a decimal's as
-// pqarrow writes it), or the byte arrays' codec.
-func fixedCodecOf(sc *arrow.Schema, col string) (pageCodec, error) {
+// pqarrow writes it), or the byte arrays' codec; false when sc has no
+// such column or it is of another type (the tables share their
+// properties, so a column a property names may be another table's).
+func fixedCodecOf(sc *arrow.Schema, col string) (pageCodec, bool) {
 	fs, ok := sc.FieldsByName(col)
 	if !ok {
-		return 0, fmt.Errorf("no column %s", col)
+		return 0, false
 	}
 	switch t := fs[0].Type.(type) {
 	case *arrow.StringType, *arrow.BinaryType:
-		return fixedCodec, nil
+		return fixedCodec, true
 	case *arrow.Int32Type, *arrow.Date32Type:
-		return strideCodecs + 4, nil
+		return strideCodecs + 4, true
 	case *arrow.Int64Type, *arrow.TimestampType:
-		return strideCodecs + 8, nil
+		return strideCodecs + 8, true
 	case *arrow.Decimal128Type:
-		return strideCodecs + pageCodec(pqarrow.DecimalSize(t.Precision)), nil
+		return strideCodecs + pageCodec(pqarrow.DecimalSize(t.Precision)), true
 	}
-	return 0, fmt.Errorf("column %s is %s: fixed-width pages are of strings, integers, dates, timestamps and decimals", col, fs[0].Type)
+	return 0, false
 }
 
-// zstdFixedPrefix names, in a table's properties, a string column whose
-// values (mostly) have one length (telcolake's own, read by the ingest's
-// writer): its pages go through fixedFrame, and a page whose values do
-// not all have one length falls back to the table's level.
+// zstdFixedPrefix names, in a table's properties, a column whose values
+// have one length (strings of one width, mostly) or share some of their
+// bytes (fixed-width values), read by the ingest's writer: its pages go
+// through fixedFrame, and a page not of that shape falls back to the
+// table's level.
 const zstdFixedPrefix = "telcolake.write.parquet.zstd-fixed-width.column."
 
 const (
