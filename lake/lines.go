@@ -334,14 +334,7 @@ func (s *fieldSplitter) splitPlain(line []byte, limit int) (more bool, kind int)
 
 // splitWords is splitPlain eight bytes at a time.
 func (s *fieldSplitter) splitWords(line []byte, limit int) (more bool, kind int) {
-	s.line = unsafe.String(unsafe.SliceData(line), len(line))
-	s.room = unsafe.String(unsafe.SliceData(line), cap(line))
-	// Room for limit fields and the seven more a word's commas may cut
-	// past them before the count is checked.
-	if cap(s.offs) < limit+8 {
-		s.offs = make([]int32, limit+8)
-	}
-	f := s.offs[:limit+8]
+	f := s.begin(line, limit)
 	var high uint64
 	n, i := 0, 0
 	for ; i+8 <= len(line) && n < limit; i += 8 {
@@ -395,6 +388,18 @@ func (s *fieldSplitter) splitWords(line []byte, limit int) (more bool, kind int)
 	return more, plainASCII
 }
 
+// begin makes line the splitter's (s.line, s.room) and returns the
+// slice for its cuts: room for limit fields and the seven more a word's
+// commas may cut past them before the count is checked.
+func (s *fieldSplitter) begin(line []byte, limit int) []int32 {
+	s.line = unsafe.String(unsafe.SliceData(line), len(line))
+	s.room = unsafe.String(unsafe.SliceData(line), cap(line))
+	if cap(s.offs) < limit+8 {
+		s.offs = make([]int32, limit+8)
+	}
+	return s.offs[:limit+8]
+}
+
 // splitWide is splitPlain 32 bytes at a time, with AVX2 (lineCutsAVX2),
 // for a line of at least 32 bytes. The last block, when the line ends
 // inside it, is read from the line's buffer past its end (masked off) if
@@ -403,12 +408,7 @@ func (s *fieldSplitter) splitWords(line []byte, limit int) (more bool, kind int)
 // time (whose loop over a word's commas mispredicts on real lines:
 // BenchmarkSplitPlain's one line, 47 against 60 ns, hides that).
 func (s *fieldSplitter) splitWide(line []byte, limit int) (more bool, kind int) {
-	s.line = unsafe.String(unsafe.SliceData(line), len(line))
-	s.room = unsafe.String(unsafe.SliceData(line), cap(line))
-	if cap(s.offs) < limit+8 {
-		s.offs = make([]int32, limit+8)
-	}
-	f := s.offs[:limit+8]
+	f := s.begin(line, limit)
 	blocks, tail := len(line)/32, ^uint32(0)
 	if r := len(line) % 32; r != 0 && cap(line)-len(line) >= 32-r {
 		blocks, tail = blocks+1, 1<<r-1

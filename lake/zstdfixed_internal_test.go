@@ -5,13 +5,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/parquet/compress"
-	"github.com/klauspost/compress/zstd"
 )
 
 // plainPage is a PLAIN page of byte arrays: each value's 4-byte length,
@@ -119,12 +117,6 @@ func TestFixedFrameDecodes(t *testing.T) {
 		{"too few values", le64(fixedMinRecords-1, small), false, 0, 0, 8},
 		{"fewest values", le64(fixedMinRecords, small), true, 5, 3, 8},
 	}
-	dec, err := zstd.NewReader(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dec.Close()
-	zstdCLI, _ := exec.LookPath("zstd")
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.ok {
@@ -138,31 +130,9 @@ func TestFixedFrameDecodes(t *testing.T) {
 					t.Errorf("%d shared bytes at %d, want %d at %d", shared, at, tc.shared, tc.at)
 				}
 			}
-			head := []byte("kept")
-			out, ok := fixedFrame(head, tc.page, tc.stride)
-			if ok != tc.ok {
-				t.Fatalf("fixedFrame ok = %v, want %v", ok, tc.ok)
-			}
-			if !bytes.HasPrefix(out, head) {
-				t.Fatalf("fixedFrame did not append to dst")
-			}
-			if !ok {
-				if len(out) != len(head) {
-					t.Errorf("fixedFrame declined but appended %d bytes", len(out)-len(head))
-				}
-				return
-			}
-			frame := out[len(head):]
-			if got, err := dec.DecodeAll(frame, nil); err != nil || !bytes.Equal(got, tc.page) {
-				t.Fatalf("klauspost decodes %d bytes (err %v), want the %d of the page", len(got), err, len(tc.page))
-			}
-			if zstdCLI != "" {
-				cmd := exec.Command(zstdCLI, "-d", "-c", "-q")
-				cmd.Stdin = bytes.NewReader(frame)
-				got, err := cmd.Output()
-				if err != nil || !bytes.Equal(got, tc.page) {
-					t.Fatalf("zstd -d gives %d bytes (err %v), want the %d of the page", len(got), err, len(tc.page))
-				}
+			frame := framed(t, "fixedFrame", func(dst []byte) ([]byte, bool) { return fixedFrame(dst, tc.page, tc.stride) }, tc.ok)
+			if frame != nil {
+				decodes(t, frame, tc.page)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
+	"sync"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -79,12 +80,6 @@ func TestHexFrameDecodes(t *testing.T) {
 		{10, hexMinBlock - 1, 0, false},
 		{0, 0, 0, false},
 	}
-	dec, err := zstd.NewReader(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dec.Close()
-	zstdCLI, _ := exec.LookPath("zstd")
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("prefix=%d/digits=%d/bad=%d", tc.prefix, tc.digits, tc.bad), func(t *testing.T) {
 			src := append(prefix(tc.prefix), digits(tc.digits)...)
@@ -97,37 +92,65 @@ func TestHexFrameDecodes(t *testing.T) {
 					}
 				}
 			}
-			head := []byte("kept")
-			out, ok := hexFrame(head, src)
-			if ok != tc.ok {
-				t.Fatalf("hexFrame ok = %v, want %v", ok, tc.ok)
-			}
-			if !bytes.HasPrefix(out, head) {
-				t.Fatalf("hexFrame did not append to dst")
-			}
-			if !ok {
-				if len(out) != len(head) {
-					t.Errorf("hexFrame declined but appended %d bytes", len(out)-len(head))
-				}
+			frame := framed(t, "hexFrame", func(dst []byte) ([]byte, bool) { return hexFrame(dst, src) }, tc.ok)
+			if frame == nil {
 				return
 			}
-			frame := out[len(head):]
-			if got, err := dec.DecodeAll(frame, nil); err != nil || !bytes.Equal(got, src) {
-				t.Fatalf("klauspost decodes %d bytes (err %v), want the %d of the page", len(got), err, len(src))
-			}
+			decodes(t, frame, src)
 			// A last block too short to code is raw: up to hexMinBlock/2 more.
 			if max := tc.prefix + tc.digits/2 + hexMinBlock/2 + 100*(tc.digits/zstdMaxBlock+2); len(frame) > max {
 				t.Errorf("frame of %d bytes for %d digits after %d bytes, want at most %d", len(frame), tc.digits, tc.prefix, max)
 			}
-			if zstdCLI != "" {
-				cmd := exec.Command(zstdCLI, "-d", "-c", "-q")
-				cmd.Stdin = bytes.NewReader(frame)
-				got, err := cmd.Output()
-				if err != nil || !bytes.Equal(got, src) {
-					t.Fatalf("zstd -d gives %d bytes (err %v), want the %d of the page", len(got), err, len(src))
-				}
-			}
 		})
+	}
+}
+
+// framed runs a page coder (code appends a frame to dst or declines)
+// with a dst that holds bytes already: it must say ok as want, append
+// to dst, and append nothing when it declines. It returns the frame, nil
+// when the coder declined.
+func framed(t *testing.T, name string, code func(dst []byte) ([]byte, bool), want bool) []byte {
+	t.Helper()
+	head := []byte("kept")
+	out, ok := code(head)
+	if ok != want {
+		t.Fatalf("%s ok = %v, want %v", name, ok, want)
+	}
+	if !bytes.HasPrefix(out, head) {
+		t.Fatalf("%s did not append to dst", name)
+	}
+	if !ok {
+		if len(out) != len(head) {
+			t.Errorf("%s declined but appended %d bytes", name, len(out)-len(head))
+		}
+		return nil
+	}
+	return out[len(head):]
+}
+
+// zstdDecoder is klauspost/compress's, shared by the tests.
+var zstdDecoder = sync.OnceValue(func() *zstd.Decoder {
+	dec, err := zstd.NewReader(nil)
+	if err != nil {
+		panic(err)
+	}
+	return dec
+})
+
+// decodes checks that klauspost/compress, and the reference zstd when the
+// machine has it, decode frame to page.
+func decodes(t *testing.T, frame, page []byte) {
+	t.Helper()
+	if got, err := zstdDecoder().DecodeAll(frame, nil); err != nil || !bytes.Equal(got, page) {
+		t.Fatalf("klauspost decodes %d bytes (err %v), want the %d of the page", len(got), err, len(page))
+	}
+	if zstdCLI, err := exec.LookPath("zstd"); err == nil {
+		cmd := exec.Command(zstdCLI, "-d", "-c", "-q")
+		cmd.Stdin = bytes.NewReader(frame)
+		got, err := cmd.Output()
+		if err != nil || !bytes.Equal(got, page) {
+			t.Fatalf("zstd -d gives %d bytes (err %v), want the %d of the page", len(got), err, len(page))
+		}
 	}
 }
 
