@@ -28,6 +28,11 @@ import (
 // codes are given once (RLE mode) and they take no bits; the tails are
 // Huffman coded (huff0, zstd's own literals coder). The frame is standard
 // zstd (RFC 8878) and any decoder reads it.
+//
+// A PLAIN page of fixed-width values (data_kb's int64s, charge's 6-byte
+// decimals) is records of one stride too, without lengths: the match is
+// then the window of bytes every value has the same (a small integer's
+// high bytes), wherever it is in the value (rawShape).
 
 // fixedCodec selects fixedFrame for a column of byte arrays, and
 // strideCodecs+n for one of values of n bytes (see codecLevel).
@@ -136,8 +141,9 @@ func fixedShape(src []byte) (stride, shared int, ok bool) {
 // decimal's), its longest, or false when no such window of 3 bytes (a
 // match's least) or fewer than fixedMinRecords values are found.
 func rawShape(src []byte, stride int) (at, shared int, ok bool) {
+	// The first record's words are read whole below: fixedMinRecords
+	// records hold them.
 	if stride < 4 || stride > fixedMaxStride || len(src)%stride != 0 || len(src)/stride < fixedMinRecords {
-		// (The first record's words are read whole: 64 records hold them.)
 		return 0, 0, false
 	}
 	// The bits in which a record differs from the first, gathered 8
