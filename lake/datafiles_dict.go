@@ -56,11 +56,6 @@ func dictKind(t arrow.DataType) byte {
 type columnDict struct {
 	svals []string
 	ivals []int64
-	// words and lens are, for each entry of svals, its bytes as
-	// strWord gives them (0 for a value of more than 8 bytes) and its
-	// length: what word compares.
-	words []uint64
-	lens  []int32
 	// index finds the entry of a value (of svals or ivals).
 	index dictIndex
 	// used lists the entries the last batch's values refer to; seen[j]
@@ -85,28 +80,11 @@ func (d *columnDict) indices(col arrow.Array) arrow.Array {
 	switch a := col.(type) {
 	case *array.String:
 		nulls := a.NullN() > 0
-		offs := a.ValueOffsets()
-		var data []byte
-		if b := a.Data().Buffers()[2]; b != nil {
-			data = b.Bytes()
-		}
-		// A value of up to 8 bytes is looked up as a word (see word).
-		// A long one is hashed whole (see strHash): a run of one is
-		// looked up once.
+		// A long value is hashed whole (see strHash): a run of one is
+		// looked up once. Short ones are cheaper to look up than to compare.
 		last, lastIdx := "", int32(-1)
 		for i := range n {
 			if nulls && a.IsNull(i) {
-				continue
-			}
-			lo, hi := int(offs[i]), int(offs[i+1])
-			if l := hi - lo; l <= 8 && lo+8 <= len(data) {
-				w := binary.LittleEndian.Uint64(data[lo:]) & (^uint64(0) >> (64 - 8*uint(l)))
-				j := d.word(w, data[lo:hi])
-				if !d.seen[j] {
-					d.seen[j] = true
-					d.used = append(d.used, j)
-				}
-				idx[i] = j
 				continue
 			}
 			s := a.Value(i)
@@ -203,44 +181,9 @@ func (d *columnDict) str(s string) int32 {
 			return j - 1
 		}
 	}
-	return d.addStr(s, h)
-}
-
-// word is the entry of the value b of up to 8 bytes, given as w: its
-// bytes in a little-endian word, zero padded (strWord), which is compared
-// with the entries' words, and hashed as strHash hashes the value (one
-// index for both look-ups). Through str, a value of cell_id or call_type
-// took a hash of its ends, a string comparison and its call.
-func (d *columnDict) word(w uint64, b []byte) int32 {
-	t := &d.index
-	if t.slots == nil {
-		t.init(minDictSlots)
-	}
-	h := wordHash(w, len(b))
-	mask := uint64(len(t.slots) - 1)
-	for i := h >> t.shift; ; i = (i + 1) & mask {
-		j := t.slots[i]
-		if j == 0 {
-			break
-		}
-		if d.words[j-1] == w && d.lens[j-1] == int32(len(b)) {
-			return j - 1
-		}
-	}
-	return d.addStr(unsafe.String(unsafe.SliceData(b), len(b)), h)
-}
-
-// addStr adds the entry of s, of hash h, a copy of it.
-func (d *columnDict) addStr(s string, h uint64) int32 {
 	d.svals = append(d.svals, strings.Clone(s))
-	d.lens = append(d.lens, int32(len(s)))
-	var w uint64
-	if len(s) <= 8 {
-		w = strWord(s)
-	}
-	d.words = append(d.words, w)
 	d.seen = append(d.seen, false)
-	return d.index.add(h, len(d.svals), func(j int) uint64 { return strHash(d.svals[j]) })
+	return t.add(h, len(d.svals), func(j int) uint64 { return strHash(d.svals[j]) })
 }
 
 // int is the entry of v, added when new.
@@ -328,39 +271,25 @@ var longSeed = maphash.MakeSeed()
 // them (hashes of one prefix and suffix, ids padded the same) had one
 // hash and probed in one run, quadratic in their number.
 func strHash(s string) uint64 {
+	var w uint64
 	n := len(s)
 	p := unsafe.Pointer(unsafe.StringData(s))
 	switch {
 	case n > shortStr:
 		return maphash.String(longSeed, s)
-	case n > 8:
+	case n >= 8:
 		a := binary.LittleEndian.Uint64(unsafe.Slice((*byte)(p), 8))
 		b := binary.LittleEndian.Uint64(unsafe.Slice((*byte)(unsafe.Add(p, n-8)), 8))
-		return wordHash(a^bits.RotateLeft64(b, 29), n)
-	}
-	return wordHash(strWord(s), n)
-}
-
-// strWord is s, of up to 8 bytes, as a little-endian word, zero padded.
-func strWord(s string) uint64 {
-	n := len(s)
-	p := unsafe.Pointer(unsafe.StringData(s))
-	switch {
-	case n == 8:
-		return binary.LittleEndian.Uint64(unsafe.Slice((*byte)(p), 8))
+		w = a ^ bits.RotateLeft64(b, 29)
 	case n >= 4:
-		// Two words of 4 that overlap in the same bytes.
 		a := binary.LittleEndian.Uint32(unsafe.Slice((*byte)(p), 4))
 		b := binary.LittleEndian.Uint32(unsafe.Slice((*byte)(unsafe.Add(p, n-4)), 4))
-		return uint64(a) | uint64(b)<<(8*(n-4))
+		w = uint64(a) | uint64(b)<<32
 	case n > 0:
-		return uint64(s[0]) | uint64(s[n>>1])<<(8*(n>>1)) | uint64(s[n-1])<<(8*(n-1))
+		w = uint64(s[0]) | uint64(s[n>>1])<<8 | uint64(s[n-1])<<16
 	}
-	return 0
+	return (w ^ uint64(n)<<56) * hashMul
 }
-
-// wordHash hashes a value of length n from the word w its bytes make.
-func wordHash(w uint64, n int) uint64 { return (w ^ uint64(n)<<56) * hashMul }
 
 func intHash(v int64) uint64 { return uint64(v) * hashMul }
 

@@ -1,7 +1,6 @@
 package lake
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"strings"
@@ -85,11 +84,6 @@ func TestColumnDictIndices(t *testing.T) {
 					if e, ok := entry[*v]; ok && e != j {
 						t.Fatalf("batch %d row %d: %q is entry %d, was %d", b, i, *v, j, e)
 					}
-					// The look-up of a string (a value near the
-					// buffer's end) finds what that of a word did.
-					if k := d.str(*v); k != j {
-						t.Fatalf("batch %d row %d: %q is entry %d by str, %d by indices", b, i, *v, k, j)
-					}
 					entry[*v] = j
 				}
 				col.Release()
@@ -99,21 +93,6 @@ func TestColumnDictIndices(t *testing.T) {
 				t.Errorf("%d entries for %d distinct values", len(d.svals), len(entry))
 			}
 		})
-	}
-}
-
-// strWord of a value of up to 8 bytes is the word those bytes make,
-// read from a buffer and masked to the value's length as indices reads
-// it.
-func TestStrWord(t *testing.T) {
-	buf := []byte("\x00\xffab\x80cdefgh\x01ijklmnop")
-	for n := 0; n <= 8; n++ {
-		for at := 0; at+8 <= len(buf); at++ {
-			want := binary.LittleEndian.Uint64(buf[at:]) & (^uint64(0) >> (64 - 8*uint(n)))
-			if got := strWord(string(buf[at : at+n])); got != want {
-				t.Fatalf("strWord(%q) = %#x, want %#x", buf[at:at+n], got, want)
-			}
-		}
 	}
 }
 
