@@ -44,21 +44,7 @@ func TestSplitPlainMatchesSplit(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	alphabet := []byte("ab,,,x1 -,\xfc\t!#\x01\"\r\x00")
 	var fast, slow fieldSplitter
-	ways := []struct {
-		name  string
-		split func(line []byte, limit int) (bool, int)
-		min   int
-	}{
-		{"splitPlain", fast.splitPlain, 0},
-		{"splitWords", fast.splitWords, 0},
-	}
-	if haveAVX2 {
-		ways = append(ways, struct {
-			name  string
-			split func(line []byte, limit int) (bool, int)
-			min   int
-		}{"splitWide", fast.splitWide, 32})
-	}
+	ways := append([]splitWay{{"splitPlain", fast.splitPlain, 0}}, splitWays(&fast)...)
 	for n := range 60_000 {
 		size := rng.IntN(40)
 		if n%2 == 1 {
@@ -101,6 +87,22 @@ func TestSplitPlainMatchesSplit(t *testing.T) {
 			}
 		}
 	}
+}
+
+// splitWay is one of splitPlain's ways, for lines of at least min bytes.
+type splitWay struct {
+	name  string
+	split func(line []byte, limit int) (bool, int)
+	min   int
+}
+
+// splitWays are the ways s can split a plain line on this CPU.
+func splitWays(s *fieldSplitter) []splitWay {
+	ways := []splitWay{{"splitWords", s.splitWords, 0}}
+	if haveAVX2 {
+		ways = append(ways, splitWay{"splitWide", s.splitWide, 32})
+	}
+	return ways
 }
 
 // recordFields are the fields of a record's line and offsets, as get
@@ -300,17 +302,7 @@ func BenchmarkSplitPlain(b *testing.B) {
 	line := []byte("C2026080100000001,S0014602,491777177797,4915112345678,offnet,2026-08-01T00:00:06Z,148,voice,out,false,false,CELL0332,Capital,0,0.2081,North\nC2026")
 	line = line[:bytes.IndexByte(line, '\n')]
 	var s fieldSplitter
-	ways := []struct {
-		name  string
-		split func([]byte, int) (bool, int)
-	}{{"splitWords", s.splitWords}}
-	if haveAVX2 {
-		ways = append(ways, struct {
-			name  string
-			split func([]byte, int) (bool, int)
-		}{"splitWide", s.splitWide})
-	}
-	for _, w := range ways {
+	for _, w := range splitWays(&s) {
 		b.Run(w.name, func(b *testing.B) {
 			for range b.N {
 				if _, kind := w.split(line, 16); kind != plainASCII {

@@ -133,6 +133,11 @@ func TestFixedFrameDecodes(t *testing.T) {
 			frame := framed(t, "fixedFrame", func(dst []byte) ([]byte, bool) { return fixedFrame(dst, tc.page, tc.stride) }, tc.ok)
 			if frame != nil {
 				decodes(t, frame, tc.page)
+				// Every page here codes to well under its size (all raw
+				// blocks would decode too).
+				if len(frame) > len(tc.page)*3/4 {
+					t.Errorf("frame of %d bytes for a page of %d", len(frame), len(tc.page))
+				}
 			}
 		})
 	}
